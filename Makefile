@@ -1,0 +1,31 @@
+# The two quick-start commands (README.md):
+#   make demo    builds berth and runs the demo
+#   make check   builds with ASan+UBSan and runs the whole test suite
+# Each first installs the Debian packages it needs (scripts/install-deps.sh).
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: demo check deps build-release build-check format clean
+
+demo: deps build-release
+	./build/release/berth-ladder
+
+check: deps build-check
+	ctest --test-dir build/check --output-on-failure -j$(JOBS)
+
+deps:
+	bash scripts/install-deps.sh
+
+build-release:
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DBERTH_TESTS=OFF
+	cmake --build build/release -j$(JOBS)
+
+build-check:
+	cmake -S . -B build/check -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON
+	cmake --build build/check -j$(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

@@ -1,0 +1,422 @@
+/* berth — a TCP/IP stack in user space.
+ *
+ * The public API. The core is sans-IO and deterministic: it never reads a
+ * clock or performs I/O. You hand it packets and the time (microseconds, any
+ * monotonic origin), it hands back packets through a transmit hook and
+ * readiness through a callback. Same inputs, same outputs, every time.
+ */
+#ifndef BERTH_BERTH_H
+#define BERTH_BERTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct berth_stack;
+
+/* ------------------------------------------------------------------------
+ * Errors: negative errno-style codes (Linux values), one list for the enum,
+ * berth_strerror() and berth_errname().
+ */
+#define BERTH_ERRNO_MAP(X)                                                     \
+    X(EBADF, 9, "bad socket handle")                                           \
+    X(EAGAIN, 11, "resource temporarily unavailable")                          \
+    X(ENOMEM, 12, "out of memory")                                             \
+    X(EINVAL, 22, "invalid argument")                                          \
+    X(EMFILE, 24, "too many open sockets")                                     \
+    X(EPIPE, 32, "broken pipe")                                                \
+    X(ENOPROTOOPT, 92, "option not available")                                 \
+    X(EOPNOTSUPP, 95, "operation not supported")                               \
+    X(EADDRINUSE, 98, "address already in use")                                \
+    X(EADDRNOTAVAIL, 99, "address not available")                              \
+    X(ECONNABORTED, 103, "connection aborted")                                 \
+    X(ECONNRESET, 104, "connection reset by peer")                             \
+    X(EISCONN, 106, "socket is already connected")                             \
+    X(ENOTCONN, 107, "socket is not connected")                                \
+    X(ETIMEDOUT, 110, "connection timed out")                                  \
+    X(ECONNREFUSED, 111, "connection refused")                                 \
+    X(EALREADY, 114, "operation already in progress")                          \
+    X(EINPROGRESS, 115, "operation in progress")
+
+enum berth_errno {
+#define BERTH_ERRNO_ENUM(name, val, msg) BERTH_##name = -(val),
+    BERTH_ERRNO_MAP(BERTH_ERRNO_ENUM)
+#undef BERTH_ERRNO_ENUM
+};
+
+/* "connection reset by peer" for BERTH_ECONNRESET; "unknown error" else. */
+const char *berth_strerror(int err);
+/* "ECONNRESET" for BERTH_ECONNRESET; "OK" for 0; NULL when unknown. */
+const char *berth_errname(int err);
+
+/* ------------------------------------------------------------------------
+ * Connection states, in RFC 9293 §3.3.2 order. Names print the RFC's way.
+ */
+#define BERTH_STATE_MAP(X)                                                     \
+    X(CLOSED, "CLOSED")                                                        \
+    X(LISTEN, "LISTEN")                                                        \
+    X(SYN_SENT, "SYN-SENT")                                                    \
+    X(SYN_RECEIVED, "SYN-RECEIVED")                                            \
+    X(ESTABLISHED, "ESTABLISHED")                                              \
+    X(FIN_WAIT_1, "FIN-WAIT-1")                                                \
+    X(FIN_WAIT_2, "FIN-WAIT-2")                                                \
+    X(CLOSE_WAIT, "CLOSE-WAIT")                                                \
+    X(CLOSING, "CLOSING")                                                      \
+    X(LAST_ACK, "LAST-ACK")                                                    \
+    X(TIME_WAIT, "TIME-WAIT")
+
+enum berth_state {
+#define BERTH_STATE_ENUM(name, str) BERTH_STATE_##name,
+    BERTH_STATE_MAP(BERTH_STATE_ENUM)
+#undef BERTH_STATE_ENUM
+        BERTH_STATE__COUNT
+};
+
+const char *berth_state_name(enum berth_state st);
+
+/* ------------------------------------------------------------------------
+ * Reasons: why a segment was dropped or rejected, and what caused a state
+ * change. One list generates the enum, the names and the drop counters.
+ */
+#define BERTH_REASON_MAP(X)                                                    \
+    X(NONE, "no reason")                                                       \
+    /* parse: src/wire/ rejects these before any state is touched */           \
+    X(SHORT_PACKET, "packet shorter than its headers")                         \
+    X(BAD_IP_VERSION, "IP version is not 4")                                   \
+    X(BAD_IHL, "IPv4 header length out of range")                              \
+    X(BAD_IP_LENGTH, "IPv4 total length inconsistent")                         \
+    X(BAD_IP_CHECKSUM, "IPv4 header checksum wrong")                           \
+    X(IP_FRAGMENT, "IPv4 fragments are not reassembled")                       \
+    X(NOT_TCP, "IP protocol is not TCP")                                       \
+    X(NOT_FOR_US, "destination is not our address")                            \
+    X(BAD_DATA_OFFSET, "TCP data offset out of range")                         \
+    X(BAD_OPTION, "TCP option truncated or of illegal length")                 \
+    X(BAD_TCP_CHECKSUM, "TCP checksum wrong")                                  \
+    X(SYN_FIN, "SYN and FIN both set")                                         \
+    X(SYN_RST, "SYN and RST both set")                                         \
+    X(BAD_PORT, "port zero")                                                   \
+    /* demultiplexing and LISTEN (RFC 9293 §3.10.7.1-2) */                     \
+    X(NO_SOCKET, "no connection or listener: answered with RST")               \
+    X(RST_NO_SOCKET, "RST for no connection: ignored")                         \
+    X(LISTEN_ACK, "ACK to a listener without a SYN-queue entry: RST")          \
+    X(LISTEN_NO_SYN, "segment to a listener without SYN")                      \
+    X(SYN_QUEUE_FULL, "SYN queue full: SYN dropped")                           \
+    X(ACCEPT_QUEUE_FULL, "accept queue full: final ACK dropped")               \
+    X(SYNACK_RETRIES, "SYN-ACK retransmitted too often: entry deleted")        \
+    X(TIME_WAIT_SYN_OLD, "SYN to a TIME-WAIT 4-tuple with an old ISN")         \
+    /* SYN-SENT (RFC 9293 §3.10.7.3) */                                        \
+    X(SYN_SENT_BAD_ACK, "unacceptable ACK in SYN-SENT: RST")                   \
+    X(SYN_SENT_RST_NO_ACK, "RST without acceptable ACK in SYN-SENT")           \
+    X(SYN_SENT_NO_SYN, "segment without SYN or RST in SYN-SENT")               \
+    /* synchronized states (RFC 9293 §3.10.7.4, RFC 5961) */                   \
+    X(SEQ_OUT_OF_WINDOW, "segment outside the receive window: ACK")            \
+    X(RST_OUT_OF_WINDOW, "RST outside the receive window")                     \
+    X(RST_IN_WINDOW_CHALLENGE, "RST in window, not exact: challenge ACK")      \
+    X(SYN_CHALLENGE, "SYN in a synchronized state: challenge ACK")             \
+    X(CHALLENGE_ACK_LIMITED, "challenge ACK suppressed by rate limit")         \
+    X(NO_ACK_FLAG, "segment without ACK in a synchronized state")              \
+    X(SYN_RECEIVED_BAD_ACK, "unacceptable ACK in SYN-RECEIVED: RST")           \
+    X(ACK_UNSENT_DATA, "ACK for data not yet sent: ACK")                       \
+    X(ACK_TOO_OLD, "ACK older than the acceptable range: ACK")                 \
+    X(DATA_AFTER_FIN, "data after the peer's FIN")                             \
+    X(DATA_AFTER_CLOSE, "data for a socket closed for reading: RST")           \
+    X(OOO_NO_ROOM, "out-of-order segment beyond reassembly capacity")          \
+    X(TIME_WAIT_RST, "RST in TIME-WAIT ignored (RFC 1337)")                    \
+    /* causes of state changes */                                              \
+    X(APP_LISTEN, "application listened")                                      \
+    X(APP_CONNECT, "application connected")                                    \
+    X(APP_CLOSE, "application closed")                                         \
+    X(APP_SHUTDOWN, "application shut down writing")                           \
+    X(APP_ABORT, "application aborted")                                        \
+    X(RCV_SYN, "SYN received")                                                 \
+    X(RCV_SYN_ACK, "SYN-ACK received")                                         \
+    X(RCV_ACK, "ACK received")                                                 \
+    X(RCV_FIN, "FIN received")                                                 \
+    X(RCV_RST, "RST received")                                                 \
+    X(RETRANSMIT_LIMIT, "retransmission limit reached")                        \
+    X(SYN_RETRIES, "SYN retransmitted too often")                              \
+    X(USER_TIMEOUT, "user timeout expired")                                    \
+    X(KEEPALIVE_TIMEOUT, "keepalive probes unanswered")                        \
+    X(TIME_WAIT_EXPIRED, "2MSL elapsed")                                       \
+    X(FIN_WAIT_2_TIMEOUT, "FIN-WAIT-2 timeout for a closed socket")            \
+    X(TIME_WAIT_REUSE, "new SYN took over a TIME-WAIT 4-tuple")
+
+enum berth_reason {
+#define BERTH_REASON_ENUM(name, str) BERTH_REASON_##name,
+    BERTH_REASON_MAP(BERTH_REASON_ENUM)
+#undef BERTH_REASON_ENUM
+        BERTH_REASON__COUNT
+};
+
+const char *berth_reason_name(enum berth_reason r);   /* "SEQ_OUT_OF_WINDOW" */
+const char *berth_reason_string(enum berth_reason r); /* the description */
+
+/* ------------------------------------------------------------------------
+ * Counters, like `netstat -s`. Drops are counted per reason as well:
+ * berth_drop_count().
+ */
+#define BERTH_COUNTER_MAP(X)                                                   \
+    X(IP_IN, "IPv4 packets received")                                          \
+    X(IP_IN_DROPPED, "IPv4 packets dropped at parse")                          \
+    X(IP_OUT, "IPv4 packets sent")                                             \
+    X(ACTIVE_OPENS, "active connection openings")                              \
+    X(PASSIVE_OPENS, "passive connection openings")                            \
+    X(ATTEMPT_FAILS, "failed connection attempts")                             \
+    X(ESTAB_RESETS, "connection resets received in ESTABLISHED/CLOSE-WAIT")    \
+    X(CURR_ESTAB, "connections currently ESTABLISHED or CLOSE-WAIT")           \
+    X(SEGS_IN, "segments received")                                            \
+    X(SEGS_OUT, "segments sent")                                               \
+    X(RETRANS_SEGS, "segments retransmitted")                                  \
+    X(IN_ERRS, "bad segments received")                                        \
+    X(BAD_CSUM, "segments with a bad checksum")                                \
+    X(RST_OUT, "resets sent")                                                  \
+    X(RST_IN, "resets received")                                               \
+    X(LISTEN_OVERFLOWS, "times the accept queue overflowed")                   \
+    X(LISTEN_DROPS, "SYNs or final ACKs dropped by a listener")                \
+    X(SYN_QUEUE_DROPS, "SYN-queue entries dropped")                            \
+    X(SYNACK_RETRANS, "SYN-ACKs retransmitted")                                \
+    X(CHALLENGE_ACKS, "challenge ACKs sent (RFC 5961)")                        \
+    X(CHALLENGE_ACKS_LIMITED, "challenge ACKs suppressed by the rate limit")   \
+    X(DELAYED_ACKS, "delayed ACKs sent")                                       \
+    X(KEEPALIVE_PROBES, "keepalive probes sent")                               \
+    X(KEEPALIVE_TIMEOUTS, "connections aborted by keepalive")                  \
+    X(TIMEOUTS, "connections aborted by retransmission/user timeout")          \
+    X(PERSIST_PROBES, "zero-window probes sent")                               \
+    X(OOO_QUEUED, "out-of-order segments queued")                              \
+    X(TIME_WAIT_ENTERED, "connections that entered TIME-WAIT")                 \
+    X(TIME_WAIT_RECYCLED, "TIME-WAIT entries taken over by a new SYN")         \
+    X(ABORT_ON_CLOSE, "connections reset by close or abort")
+
+enum berth_counter {
+#define BERTH_COUNTER_ENUM(name, str) BERTH_CTR_##name,
+    BERTH_COUNTER_MAP(BERTH_COUNTER_ENUM)
+#undef BERTH_COUNTER_ENUM
+        BERTH_CTR__COUNT
+};
+
+const char *berth_counter_name(enum berth_counter c);   /* "RETRANS_SEGS" */
+const char *berth_counter_string(enum berth_counter c); /* description */
+uint64_t berth_counter(const struct berth_stack *s, enum berth_counter c);
+uint64_t berth_drop_count(const struct berth_stack *s, enum berth_reason r);
+
+/* ------------------------------------------------------------------------
+ * Tracing: every state change and every dropped segment, with its reason.
+ */
+enum berth_trace_kind {
+    BERTH_TRACE_STATE, /* a connection changed state */
+    BERTH_TRACE_DROP,  /* a segment was dropped or rejected */
+};
+
+struct berth_endpoint {
+    uint32_t addr; /* IPv4, host byte order */
+    uint16_t port; /* host byte order */
+};
+
+struct berth_trace {
+    enum berth_trace_kind kind;
+    uint64_t now;
+    int sock;                    /* socket handle, or -1 if none */
+    struct berth_endpoint local; /* zero when unknown (bad packet) */
+    struct berth_endpoint remote;
+    enum berth_state old_state; /* BERTH_TRACE_STATE only */
+    enum berth_state new_state;
+    enum berth_reason reason; /* cause of the change, or the drop reason */
+};
+
+/* ------------------------------------------------------------------------
+ * Configuration: every tunable, with documented defaults filled in by
+ * berth_config_init(). Times are microseconds.
+ */
+struct berth_config {
+    uint32_t addr; /* our IPv4 address, host order (default 198.18.0.2) */
+
+    /* Transmit hook: called synchronously with each IPv4 packet the stack
+     * sends. The buffer is valid only during the call. The hook must not call
+     * back into the stack. */
+    void (*tx)(void *ctx, const uint8_t *pkt, size_t len);
+    void *tx_ctx;
+
+    /* Readiness callback: called at the end of berth_input()/berth_advance()
+     * for each socket whose readiness changed, with its BERTH_EV_* mask.
+     * It may call any berth_ function except berth_stack_destroy(). */
+    void (*event)(void *ctx, int sock, uint32_t events);
+    void *event_ctx;
+
+    /* Trace hook: every state change and dropped segment. May be NULL. */
+    void (*trace)(void *ctx, const struct berth_trace *ev);
+    void *trace_ctx;
+
+    /* Randomness. `seed` drives ephemeral ports; `secret` keys the ISN
+     * generator (RFC 6528) and the connection hash table. The runtime fills
+     * both from getrandom(); tests use constants. */
+    uint64_t seed;
+    uint8_t secret[16];
+    /* Optional: choose initial sequence numbers yourself (tests that need
+     * ISNs near the 2^32 wrap, simulators). NULL: RFC 6528. */
+    uint32_t (*isn)(void *ctx, struct berth_endpoint local,
+                    struct berth_endpoint remote, uint64_t now);
+    void *isn_ctx;
+
+    uint32_t max_sockets;    /* default 65536; at most 2^21 */
+    uint16_t ephemeral_lo;   /* default 32768 (as Linux) */
+    uint16_t ephemeral_hi;   /* default 60999 */
+    uint16_t mss;            /* MSS we advertise; default 1460 (MTU 1500) */
+    uint8_t ttl;             /* default 64 */
+    uint32_t sndbuf;         /* per-socket send buffer, default 65536 */
+    uint32_t rcvbuf;         /* per-socket receive buffer, default 65535 */
+    uint32_t rto_initial;    /* RFC 6298 §2.1: default 1 s */
+    uint32_t rto_min;        /* default 200 ms (as Linux; RFC 6298 says 1 s) */
+    uint32_t rto_max;        /* default 120 s (as Linux) */
+    uint8_t syn_retries;     /* SYN retransmissions, default 6 (as Linux) */
+    uint8_t synack_retries;  /* SYN-ACK retransmissions, default 5 */
+    uint8_t max_retries;     /* data/FIN retransmissions, default 15 */
+    uint32_t msl;            /* default 30 s: TIME-WAIT lasts 2*MSL = 60 s */
+    uint32_t fin_wait_2_timeout; /* closed sockets only; default 60 s */
+    uint32_t delack;             /* delayed-ACK timer, default 40 ms */
+    uint32_t keepalive_idle;     /* default 7200 s (RFC 1122 §4.2.3.6) */
+    uint32_t keepalive_interval; /* default 75 s */
+    uint8_t keepalive_count;     /* default 9 */
+    uint32_t user_timeout;       /* 0 = off (default) */
+    uint32_t challenge_ack_limit; /* per second, stack-wide; default 1000 */
+    uint16_t syn_backlog;         /* SYN-queue bound per listener, 256 */
+};
+
+void berth_config_init(struct berth_config *cfg);
+
+/* ------------------------------------------------------------------------
+ * The stack.
+ */
+struct berth_stack *berth_stack_create(const struct berth_config *cfg,
+                                       uint64_t now);
+/* Frees everything, sending nothing. Handles become invalid. */
+void berth_stack_destroy(struct berth_stack *s);
+
+/* A packet arrived (one IPv4 datagram). Returns 0, or the positive
+ * berth_reason for which it was dropped. */
+int berth_input(struct berth_stack *s, const void *pkt, size_t len,
+                uint64_t now);
+/* Time passed: run the timers due at `now`. */
+void berth_advance(struct berth_stack *s, uint64_t now);
+/* When berth_advance() must next be called; UINT64_MAX if never. It may
+ * return a time at which nothing visible happens (timer-wheel cascade). */
+uint64_t berth_next_deadline(const struct berth_stack *s);
+
+/* Bytes and allocations currently held by the stack (tests check these
+ * return to zero). */
+size_t berth_mem_bytes(const struct berth_stack *s);
+size_t berth_mem_allocs(const struct berth_stack *s);
+
+/* ------------------------------------------------------------------------
+ * Sockets. Handles are small non-negative ints; a closed or stale handle
+ * gives BERTH_EBADF. All calls are non-blocking and return 0 / a count, or
+ * a negative berth_errno.
+ */
+int berth_socket(struct berth_stack *s);
+int berth_bind(struct berth_stack *s, int sock, uint32_t addr, uint16_t port);
+int berth_listen(struct berth_stack *s, int sock, int backlog);
+/* A new connected socket, or BERTH_EAGAIN. `peer` may be NULL. */
+int berth_accept(struct berth_stack *s, int sock, struct berth_endpoint *peer);
+/* Starts the handshake: BERTH_EINPROGRESS; completion is reported as
+ * BERTH_EV_WRITABLE, failure as BERTH_EV_ERROR (berth_sock_error()). */
+int berth_connect(struct berth_stack *s, int sock, uint32_t addr,
+                  uint16_t port);
+/* Bytes queued (possibly fewer than len), or BERTH_EAGAIN when full. */
+int berth_send(struct berth_stack *s, int sock, const void *buf, size_t len);
+/* Bytes read; 0 at end of stream; BERTH_EAGAIN when nothing is there. */
+int berth_recv(struct berth_stack *s, int sock, void *buf, size_t len);
+
+enum berth_shut { BERTH_SHUT_RD = 1, BERTH_SHUT_WR = 2, BERTH_SHUT_RDWR = 3 };
+int berth_shutdown(struct berth_stack *s, int sock, int how);
+/* Releases the handle. The connection closes gracefully in the background
+ * (FIN), unless linger is 0 or unread data remains: then RST (RFC 9293
+ * §3.10.4 and RFC 2525 §2.17). */
+int berth_close(struct berth_stack *s, int sock);
+/* Sends RST (if synchronized) and frees at once. Releases the handle. */
+int berth_abort(struct berth_stack *s, int sock);
+
+/* Readiness. */
+#define BERTH_EV_READABLE 0x01u /* data, EOF, or a connection to accept */
+#define BERTH_EV_WRITABLE 0x02u /* connected and send buffer has room */
+#define BERTH_EV_ERROR 0x04u    /* berth_sock_error() has an error */
+#define BERTH_EV_HUP 0x08u      /* both directions finished, or reset */
+#define BERTH_EV_RDHUP 0x10u    /* the peer sent FIN */
+uint32_t berth_poll(const struct berth_stack *s, int sock);
+/* Pending error (like SO_ERROR), cleared by the call; 0 if none. */
+int berth_sock_error(struct berth_stack *s, int sock);
+
+/* Options. Values are integers; times in microseconds. */
+enum berth_opt {
+    BERTH_OPT_NODELAY,            /* 0/1: disable Nagle */
+    BERTH_OPT_KEEPALIVE,          /* 0/1 (default 0) */
+    BERTH_OPT_KEEPIDLE,           /* us */
+    BERTH_OPT_KEEPINTVL,          /* us */
+    BERTH_OPT_KEEPCNT,            /* probes */
+    BERTH_OPT_LINGER,             /* -1 off (default); 0: close sends RST */
+    BERTH_OPT_SNDBUF,             /* bytes, before connect/listen */
+    BERTH_OPT_RCVBUF,             /* bytes, before connect/listen */
+    BERTH_OPT_MAXSEG,             /* MSS cap, before connect/listen */
+    BERTH_OPT_USER_TIMEOUT,       /* us; 0 = off */
+    BERTH_OPT_REUSEADDR,          /* 0/1: bind over TIME-WAIT */
+};
+int berth_setopt(struct berth_stack *s, int sock, enum berth_opt opt,
+                 int64_t value);
+int berth_getopt(const struct berth_stack *s, int sock, enum berth_opt opt,
+                 int64_t *value);
+
+int berth_getsockname(const struct berth_stack *s, int sock,
+                      struct berth_endpoint *out);
+int berth_getpeername(const struct berth_stack *s, int sock,
+                      struct berth_endpoint *out);
+
+/* Per-connection information, like TCP_INFO / `ss -ti`. */
+struct berth_tcp_info {
+    enum berth_state state;
+    struct berth_endpoint local, remote;
+    uint32_t iss, irs;
+    uint32_t snd_una, snd_nxt, snd_wnd; /* snd_wnd: peer's window, bytes */
+    uint32_t rcv_nxt, rcv_wnd;          /* rcv_wnd: what we advertise */
+    uint32_t snd_mss;                   /* effective send MSS */
+    uint32_t srtt, rttvar, rto;         /* us; srtt 0 = no sample yet */
+    uint32_t retransmits;               /* current consecutive backoffs */
+    uint32_t total_retrans;             /* segments retransmitted */
+    uint32_t snd_queued, rcv_queued;    /* bytes in the buffers */
+    uint32_t unacked;                   /* snd_nxt - snd_una */
+    uint32_t accept_queue, accept_backlog, syn_queue; /* LISTEN only */
+    uint64_t next_timer; /* earliest timer of this socket, or UINT64_MAX */
+};
+int berth_getinfo(const struct berth_stack *s, int sock,
+                  struct berth_tcp_info *out);
+
+/* ------------------------------------------------------------------------
+ * Packet decoding for tools (ladders, captures): any IPv4/TCP packet.
+ */
+struct berth_segment {
+    struct berth_endpoint src, dst;
+    uint32_t seq, ack;
+    uint8_t flags; /* BERTH_TH_* */
+    uint16_t win;  /* raw window field */
+    uint32_t len;  /* payload bytes */
+    uint16_t mss;  /* 0 if absent */
+    int16_t wscale; /* -1 if absent */
+    bool sack_ok, has_ts;
+    uint32_t ts_val, ts_ecr;
+};
+#define BERTH_TH_FIN 0x01u
+#define BERTH_TH_SYN 0x02u
+#define BERTH_TH_RST 0x04u
+#define BERTH_TH_PSH 0x08u
+#define BERTH_TH_ACK 0x10u
+#define BERTH_TH_URG 0x20u
+/* 0, or the positive berth_reason why the packet is malformed. */
+int berth_decode(const void *pkt, size_t len, struct berth_segment *out);
+/* Writes "SYN,ACK"-style flag names into buf; returns buf. */
+char *berth_flags_string(uint8_t flags, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages berth needs to build and test. As root it runs
+# apt-get; otherwise it prints the command to run.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libcmocka-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "berth needs these Debian packages; install them with:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

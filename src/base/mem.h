@@ -1,0 +1,18 @@
+/* Allocation with accounting: every byte the stack holds goes through here,
+ * so tests can check that a stack returns to zero (nothing leaked). */
+#ifndef BERTH_BASE_MEM_H
+#define BERTH_BASE_MEM_H
+
+#include <stddef.h>
+
+struct mem {
+    size_t bytes;  /* bytes currently allocated */
+    size_t allocs; /* blocks currently allocated */
+};
+
+/* Zeroed memory, or NULL. */
+void *mem_alloc(struct mem *m, size_t size);
+/* `size` must be the size given to mem_alloc. NULL is ignored. */
+void mem_free(struct mem *m, void *p, size_t size);
+
+#endif

@@ -1,0 +1,34 @@
+/* A byte ring buffer over caller-provided memory. It holds `len` readable
+ * bytes from `head`; bytes may also be written ahead of the readable end
+ * (ring_write_at) and made readable later (ring_commit): that is how TCP
+ * reassembly places out-of-order data straight into the receive buffer. */
+#ifndef BERTH_BASE_RING_H
+#define BERTH_BASE_RING_H
+
+#include <stdint.h>
+
+struct ring {
+    uint8_t *buf;
+    uint32_t cap;  /* any size > 0 */
+    uint32_t head; /* index of the first readable byte */
+    uint32_t len;  /* readable bytes, <= cap */
+};
+
+void ring_init(struct ring *r, uint8_t *mem, uint32_t cap);
+static inline uint32_t ring_free(const struct ring *r) { return r->cap - r->len; }
+/* Appends up to n bytes; returns how many. */
+uint32_t ring_write(struct ring *r, const void *src, uint32_t n);
+/* Copies min(n, len) bytes to dst and consumes them. */
+uint32_t ring_read(struct ring *r, void *dst, uint32_t n);
+/* Copies up to n bytes starting `off` bytes after head, without consuming;
+ * returns how many (limited by len - off). */
+uint32_t ring_peek(const struct ring *r, uint32_t off, void *dst, uint32_t n);
+/* Discards min(n, len) bytes from the front; returns how many. */
+uint32_t ring_drop(struct ring *r, uint32_t n);
+/* Writes n bytes at `off` bytes after the readable end (off + n must be
+ * <= ring_free); len is unchanged. Returns n, or 0 if it does not fit. */
+uint32_t ring_write_at(struct ring *r, uint32_t off, const void *src, uint32_t n);
+/* Makes n bytes after the readable end readable (n <= ring_free). */
+void ring_commit(struct ring *r, uint32_t n);
+
+#endif

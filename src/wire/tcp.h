@@ -1,0 +1,67 @@
+/* TCP header and options (RFC 9293 §3.1, §3.2; RFC 7323; RFC 2018): parse
+ * with every check done once, emit. After tcp_parse succeeds, nothing about
+ * the segment can be malformed. */
+#ifndef BERTH_WIRE_TCP_H
+#define BERTH_WIRE_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TCP_HDR_LEN 20u
+#define TCP_MAX_OPTS_LEN 40u
+
+#define TH_FIN 0x01u
+#define TH_SYN 0x02u
+#define TH_RST 0x04u
+#define TH_PSH 0x08u
+#define TH_ACK 0x10u
+#define TH_URG 0x20u
+#define TH_ECE 0x40u
+#define TH_CWR 0x80u
+
+#define TCP_SACK_MAX 4u
+
+struct tcp_opts {
+    bool has_mss, has_wscale, sack_ok, has_ts;
+    uint16_t mss;
+    uint8_t wscale; /* as received; RFC 7323 §2.3 clamps > 14 to 14 later */
+    uint32_t ts_val, ts_ecr;
+    uint8_t sack_count; /* blocks parsed (up to TCP_SACK_MAX) */
+    struct {
+        uint32_t start, end;
+    } sack[TCP_SACK_MAX];
+};
+
+struct tcp_seg {
+    uint16_t sport, dport; /* host order */
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t wnd; /* raw field, not scaled */
+    uint16_t urp;
+    uint16_t hdr_len; /* bytes, 20..60 */
+    struct tcp_opts opts;
+    const uint8_t *payload; /* points into the packet */
+    uint32_t len;           /* payload bytes (SYN/FIN not counted) */
+};
+
+/* Parses seg[0..len) carried from src to dst (host order; the pseudo-header
+ * checksum is verified). 0, or the berth_reason: SHORT_PACKET,
+ * BAD_DATA_OFFSET, BAD_OPTION (an option whose length byte is missing, < 2,
+ * runs past the header, or is wrong for a known kind: MSS 4, WS 3,
+ * SACK-permitted 2, TS 10, SACK 2+8n), BAD_TCP_CHECKSUM, SYN_FIN, SYN_RST.
+ * Unknown option kinds are skipped. Never reads outside seg[0..len). */
+int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
+              struct tcp_seg *out);
+
+/* Bytes the options of o take on the wire, padded to a multiple of 4, laid
+ * out as Linux does: on a SYN, MSS, SACK-permitted + TS (or NOP NOP TS), NOP
+ * + WS; otherwise NOP NOP TS, NOP NOP SACK blocks. */
+size_t tcp_opts_len(const struct tcp_opts *o);
+/* Writes the header and options of s at buf; s->len payload bytes must
+ * already sit at buf + 20 + tcp_opts_len(&s->opts). Computes the checksum
+ * over header and payload with the pseudo-header. Returns the header
+ * length. s->hdr_len and s->payload are ignored. */
+size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src, uint32_t dst);
+
+#endif
