@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IPV4_HDR_LEN 20u
+#define IPV4_HDR_LEN    20u
 #define IPPROTO_TCP_NUM 6u
 
 struct ipv4_info {
@@ -18,11 +18,14 @@ struct ipv4_info {
 };
 
 /* 0, or the berth_reason (SHORT_PACKET, BAD_IP_VERSION, BAD_IHL,
- * BAD_IP_LENGTH, BAD_IP_CHECKSUM, IP_FRAGMENT). Never reads outside
- * pkt[0..len). Options in the IP header are skipped. */
+ * BAD_IP_LENGTH, BAD_IP_CHECKSUM, IP_FRAGMENT), checked in that order (see
+ * ipv4.c). BAD_IHL: IHL < 5 or IHL*4 > len; BAD_IP_LENGTH: total length
+ * below the header or beyond len. Bytes past the total length (link
+ * padding) are ignored. Never reads outside pkt[0..len); *out is written
+ * only on success. Options in the IP header are skipped. */
 int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_info *out);
-/* Writes a 20-byte header (DF set, no options) with its checksum, for a
- * payload of payload_len bytes. Returns IPV4_HDR_LEN. */
+/* Writes a 20-byte header (DF set, TOS 0, no options) with its checksum,
+ * for a payload of payload_len <= 65515 bytes. Returns IPV4_HDR_LEN. */
 size_t ipv4_emit(uint8_t *buf, uint32_t src, uint32_t dst, uint8_t proto,
                  uint8_t ttl, uint16_t id, uint16_t payload_len);
 
