@@ -1,0 +1,99 @@
+/* Byte ring over caller memory: readable bytes [head, head + len) modulo
+ * cap, and a scratch area after them that ring_write_at fills out of order.
+ * Any capacity works; every copy is split in at most two at the wrap. */
+#include "base/ring.h"
+
+#include <string.h>
+
+/* Index of the byte `off` positions after head. off < 2 * cap always, so
+ * the sum fits in 64 bits and one conditional subtraction would do; the
+ * modulo keeps it obviously right for any cap. */
+static uint32_t ring_index(const struct ring *r, uint64_t off)
+{
+    return (uint32_t)(((uint64_t)r->head + off) % r->cap);
+}
+
+/* Copies n bytes from src into the ring starting at index pos. */
+static void copy_in(struct ring *r, uint32_t pos, const uint8_t *src,
+                    uint32_t n)
+{
+    uint32_t first = r->cap - pos < n ? r->cap - pos : n;
+    memcpy(r->buf + pos, src, first);
+    memcpy(r->buf, src + first, n - first);
+}
+
+/* Copies n bytes out of the ring starting at index pos. */
+static void copy_out(const struct ring *r, uint32_t pos, uint8_t *dst,
+                     uint32_t n)
+{
+    uint32_t first = r->cap - pos < n ? r->cap - pos : n;
+    memcpy(dst, r->buf + pos, first);
+    memcpy(dst + first, r->buf, n - first);
+}
+
+void ring_init(struct ring *r, uint8_t *mem, uint32_t cap)
+{
+    r->buf = mem;
+    r->cap = cap;
+    r->head = 0;
+    r->len = 0;
+}
+
+uint32_t ring_write(struct ring *r, const void *src, uint32_t n)
+{
+    if (n > ring_free(r))
+        n = ring_free(r);
+    if (n == 0)
+        return 0;
+    copy_in(r, ring_index(r, r->len), src, n);
+    r->len += n;
+    return n;
+}
+
+uint32_t ring_peek(const struct ring *r, uint32_t off, void *dst, uint32_t n)
+{
+    if (off >= r->len)
+        return 0;
+    if (n > r->len - off)
+        n = r->len - off;
+    if (n == 0)
+        return 0;
+    copy_out(r, ring_index(r, off), dst, n);
+    return n;
+}
+
+uint32_t ring_drop(struct ring *r, uint32_t n)
+{
+    if (n > r->len)
+        n = r->len;
+    /* head is not reset when the ring empties: bytes placed ahead of the
+     * readable end by ring_write_at must stay where ring_commit expects. */
+    r->head = ring_index(r, n);
+    r->len -= n;
+    return n;
+}
+
+uint32_t ring_read(struct ring *r, void *dst, uint32_t n)
+{
+    n = ring_peek(r, 0, dst, n);
+    return ring_drop(r, n);
+}
+
+uint32_t ring_write_at(struct ring *r, uint32_t off, const void *src,
+                       uint32_t n)
+{
+    uint32_t room = ring_free(r);
+    if (n == 0 || off > room || n > room - off)
+        return 0;
+    copy_in(r, ring_index(r, (uint64_t)r->len + off), src, n);
+    return n;
+}
+
+void ring_commit(struct ring *r, uint32_t n)
+{
+    /* n <= ring_free is the caller's contract; clamp rather than let len
+     * exceed cap and corrupt every later index. */
+    if (n > ring_free(r))
+        n = ring_free(r);
+    r->len += n;
+}
