@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TCP_HDR_LEN 20u
+#define TCP_HDR_LEN      20u
 #define TCP_MAX_OPTS_LEN 40u
 
 #define TH_FIN 0x01u
@@ -46,22 +46,32 @@ struct tcp_seg {
 };
 
 /* Parses seg[0..len) carried from src to dst (host order; the pseudo-header
- * checksum is verified). 0, or the berth_reason: SHORT_PACKET,
- * BAD_DATA_OFFSET, BAD_OPTION (an option whose length byte is missing, < 2,
- * runs past the header, or is wrong for a known kind: MSS 4, WS 3,
- * SACK-permitted 2, TS 10, SACK 2+8n), BAD_TCP_CHECKSUM, SYN_FIN, SYN_RST.
- * Unknown option kinds are skipped. Never reads outside seg[0..len). */
+ * checksum is verified). 0, or the berth_reason, checked in this order:
+ * SHORT_PACKET, BAD_DATA_OFFSET, BAD_OPTION (an option whose length byte is
+ * missing, < 2, runs past the header, or is wrong for a known kind: MSS 4,
+ * WS 3, SACK-permitted 2, TS 10, SACK 2+8n with n >= 1), BAD_IP_LENGTH (len
+ * > 65535: no pseudo-header can carry it), BAD_TCP_CHECKSUM, SYN_FIN,
+ * SYN_RST. EOL ends the option list; unknown kinds are skipped; a repeated
+ * option replaces the earlier one. Never reads outside seg[0..len); *out is
+ * written only on success. */
 int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
               struct tcp_seg *out);
 
 /* Bytes the options of o take on the wire, padded to a multiple of 4, laid
- * out as Linux does: on a SYN, MSS, SACK-permitted + TS (or NOP NOP TS), NOP
- * + WS; otherwise NOP NOP TS, NOP NOP SACK blocks. */
+ * out as Linux does (tcp_options_write()): MSS; SACK-permitted + TS as
+ * 04 02 08 0a, or NOP NOP TS, or NOP NOP SACK-permitted; NOP WS; NOP NOP
+ * SACK blocks. The layout follows from which options are set, not from the
+ * flags: a SYN sets MSS/SACK-permitted/WS (+TS), other segments TS and SACK
+ * blocks, giving Linux's SYN and non-SYN layouts. SACK blocks beyond
+ * TCP_SACK_MAX or beyond what fits in 40 bytes are left out (Linux trims
+ * the same way: 3 blocks with TS, 4 without). At most TCP_MAX_OPTS_LEN. */
 size_t tcp_opts_len(const struct tcp_opts *o);
 /* Writes the header and options of s at buf; s->len payload bytes must
  * already sit at buf + 20 + tcp_opts_len(&s->opts). Computes the checksum
- * over header and payload with the pseudo-header. Returns the header
- * length. s->hdr_len and s->payload are ignored. */
-size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src, uint32_t dst);
+ * over header and payload with the pseudo-header (header + s->len <=
+ * 65535). Returns the header length. s->hdr_len and s->payload are
+ * ignored; s->flags is written as is. */
+size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
+                uint32_t dst);
 
 #endif

@@ -1,0 +1,271 @@
+/* TCP header and options parse and emit (RFC 9293 §3.1-3.2, RFC 7323,
+ * RFC 2018). Parse is the only place untrusted TCP bytes are checked; after
+ * it succeeds the segment is well formed. Emit lays options out as Linux. */
+#include "wire/tcp.h"
+
+#include "berth/berth.h"
+#include "wire/bytes.h"
+#include "wire/checksum.h"
+#include "wire/ipv4.h"
+
+#include <string.h>
+
+/* Option kinds (RFC 9293 §3.2, RFC 7323 §2-3, RFC 2018 §2-3). */
+#define OPT_EOL       0u
+#define OPT_NOP       1u
+#define OPT_MSS       2u
+#define OPT_WS        3u
+#define OPT_SACK_PERM 4u
+#define OPT_SACK      5u
+#define OPT_TS        8u
+
+#define OPT_MSS_LEN        4u
+#define OPT_WS_LEN         3u
+#define OPT_SACK_PERM_LEN  2u
+#define OPT_TS_LEN         10u
+#define OPT_SACK_BLOCK_LEN 8u
+
+/* Reads one option of a known kind whose length byte is olen; p points at
+ * the kind byte and p[0..olen) is inside the header. 0 or BAD_OPTION. */
+static int parse_known_option(const uint8_t *p, size_t olen, struct tcp_opts *o)
+{
+    switch (p[0]) {
+    case OPT_MSS: /* RFC 9293 §3.2: kind 2, length 4 */
+        if (olen != OPT_MSS_LEN)
+            return BERTH_REASON_BAD_OPTION;
+        o->has_mss = true;
+        o->mss = load_be16(p + 2);
+        return 0;
+    case OPT_WS: /* RFC 7323 §2.2: kind 3, length 3 */
+        if (olen != OPT_WS_LEN)
+            return BERTH_REASON_BAD_OPTION;
+        o->has_wscale = true;
+        o->wscale = p[2];
+        return 0;
+    case OPT_SACK_PERM: /* RFC 2018 §2: kind 4, length 2 */
+        if (olen != OPT_SACK_PERM_LEN)
+            return BERTH_REASON_BAD_OPTION;
+        o->sack_ok = true;
+        return 0;
+    case OPT_TS: /* RFC 7323 §3.2: kind 8, length 10 */
+        if (olen != OPT_TS_LEN)
+            return BERTH_REASON_BAD_OPTION;
+        o->has_ts = true;
+        o->ts_val = load_be32(p + 2);
+        o->ts_ecr = load_be32(p + 6);
+        return 0;
+    case OPT_SACK: { /* RFC 2018 §3: kind 5, length 2 + 8n, n >= 1 */
+        if (olen < 2 + OPT_SACK_BLOCK_LEN ||
+            (olen - 2) % OPT_SACK_BLOCK_LEN != 0)
+            return BERTH_REASON_BAD_OPTION;
+        /* 40 option bytes hold at most 4 blocks, so all of them fit. */
+        size_t n = (olen - 2) / OPT_SACK_BLOCK_LEN;
+        o->sack_count = (uint8_t)n;
+        for (size_t i = 0; i < n; i++) {
+            o->sack[i].start = load_be32(p + 2 + i * OPT_SACK_BLOCK_LEN);
+            o->sack[i].end = load_be32(p + 6 + i * OPT_SACK_BLOCK_LEN);
+        }
+        return 0;
+    }
+    default: /* unknown kinds: skipped by their length (RFC 9293 §3.1) */
+        return 0;
+    }
+}
+
+/* Walks the options in p[0..len). A later option of the same kind replaces
+ * an earlier one. */
+static int parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    size_t i = 0;
+    while (i < len) {
+        uint8_t kind = p[i];
+        if (kind == OPT_EOL) /* RFC 9293 §3.2: end of the list */
+            break;
+        if (kind == OPT_NOP) {
+            i++;
+            continue;
+        }
+        /* Every other kind has a length byte counting kind and length
+         * (RFC 9293 §3.2); it must exist, be >= 2 and stay in the header,
+         * or the rest of the list cannot be found (RFC 1122 §4.2.2.5). */
+        if (len - i < 2)
+            return BERTH_REASON_BAD_OPTION;
+        size_t olen = p[i + 1];
+        if (olen < 2 || olen > len - i)
+            return BERTH_REASON_BAD_OPTION;
+        int err = parse_known_option(p + i, olen, o);
+        if (err != 0)
+            return err;
+        i += olen;
+    }
+    return 0;
+}
+
+/* Checks run in this order, and the first failure is returned:
+ *   1. at least the 20-byte header          SHORT_PACKET
+ *   2. 20 <= data offset * 4 <= len          BAD_DATA_OFFSET
+ *   3. options well formed                   BAD_OPTION
+ *   4. length fits the pseudo-header         BAD_IP_LENGTH
+ *   5. checksum with pseudo-header           BAD_TCP_CHECKSUM
+ *   6. not SYN+FIN                           SYN_FIN
+ *   7. not SYN+RST                           SYN_RST
+ * Structure first, so that a malformed segment is named for its structure
+ * whatever its checksum; flags last, so that only an intact segment is
+ * blamed for an impossible flag combination. */
+int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
+              struct tcp_seg *out)
+{
+    if (len < TCP_HDR_LEN)
+        return BERTH_REASON_SHORT_PACKET;
+    size_t hdr_len = (size_t)(seg[12] >> 4) * 4;
+    if (hdr_len < TCP_HDR_LEN || hdr_len > len)
+        return BERTH_REASON_BAD_DATA_OFFSET;
+    struct tcp_opts opts;
+    int err = parse_options(seg + TCP_HDR_LEN, hdr_len - TCP_HDR_LEN, &opts);
+    if (err != 0)
+        return err;
+    /* The pseudo-header carries the length in 16 bits; an IPv4 datagram
+     * can never hold more. */
+    if (len > UINT16_MAX)
+        return BERTH_REASON_BAD_IP_LENGTH;
+    uint64_t sum = csum_pseudo_ipv4(src, dst, IPPROTO_TCP_NUM, (uint16_t)len);
+    if (csum_fold(csum_add(sum, seg, len)) != 0)
+        return BERTH_REASON_BAD_TCP_CHECKSUM;
+    uint8_t flags = seg[13];
+    /* Neither combination can occur in a correct TCP; rejecting them here
+     * means the state machine never has to decide which flag wins. */
+    if ((flags & (TH_SYN | TH_FIN)) == (TH_SYN | TH_FIN))
+        return BERTH_REASON_SYN_FIN;
+    if ((flags & (TH_SYN | TH_RST)) == (TH_SYN | TH_RST))
+        return BERTH_REASON_SYN_RST;
+
+    out->sport = load_be16(seg);
+    out->dport = load_be16(seg + 2);
+    out->seq = load_be32(seg + 4);
+    out->ack = load_be32(seg + 8);
+    out->flags = flags;
+    out->wnd = load_be16(seg + 14);
+    out->urp = load_be16(seg + 18);
+    out->hdr_len = (uint16_t)hdr_len;
+    out->payload = seg + hdr_len;
+    out->len = (uint32_t)(len - hdr_len);
+    out->opts = opts;
+    return 0;
+}
+
+/* Bytes taken by everything but the SACK blocks, as emit lays them out. */
+static size_t fixed_opts_len(const struct tcp_opts *o)
+{
+    size_t n = 0;
+    if (o->has_mss)
+        n += 4; /* MSS */
+    if (o->has_ts)
+        n += 12; /* SACK-permitted + TS, or NOP NOP TS */
+    else if (o->sack_ok)
+        n += 4; /* NOP NOP SACK-permitted */
+    if (o->has_wscale)
+        n += 4; /* NOP WS */
+    return n;
+}
+
+/* SACK blocks emitted: as many of o->sack_count as fit in the 40 option
+ * bytes after the other options (Linux trims the same way). */
+static size_t sack_blocks_emitted(const struct tcp_opts *o)
+{
+    size_t n = o->sack_count < TCP_SACK_MAX ? o->sack_count : TCP_SACK_MAX;
+    size_t room = TCP_MAX_OPTS_LEN - fixed_opts_len(o);
+    if (n == 0 || room < 4 + OPT_SACK_BLOCK_LEN)
+        return 0;
+    size_t fit = (room - 4) / OPT_SACK_BLOCK_LEN;
+    return n < fit ? n : fit;
+}
+
+size_t tcp_opts_len(const struct tcp_opts *o)
+{
+    size_t n = fixed_opts_len(o);
+    size_t blocks = sack_blocks_emitted(o);
+    if (blocks > 0)
+        n += 4 + blocks * OPT_SACK_BLOCK_LEN;
+    return (n + 3) & ~(size_t)3;
+}
+
+/* Writes the options of o at p in Linux's order (tcp_options_write()):
+ * MSS; SACK-permitted folded into the TS word's padding, or NOP NOP TS, or
+ * NOP NOP SACK-permitted; NOP WS; NOP NOP SACK. A SYN carries only the
+ * first kinds and other segments only TS and SACK, so the one order gives
+ * Linux's layout for both. Returns the bytes written, before padding. */
+static size_t write_options(uint8_t *p, const struct tcp_opts *o)
+{
+    uint8_t *start = p;
+    if (o->has_mss) {
+        *p++ = OPT_MSS;
+        *p++ = OPT_MSS_LEN;
+        store_be16(p, o->mss);
+        p += 2;
+    }
+    if (o->has_ts) {
+        if (o->sack_ok) {
+            *p++ = OPT_SACK_PERM;
+            *p++ = OPT_SACK_PERM_LEN;
+        } else {
+            *p++ = OPT_NOP;
+            *p++ = OPT_NOP;
+        }
+        *p++ = OPT_TS;
+        *p++ = OPT_TS_LEN;
+        store_be32(p, o->ts_val);
+        store_be32(p + 4, o->ts_ecr);
+        p += 8;
+    } else if (o->sack_ok) {
+        *p++ = OPT_NOP;
+        *p++ = OPT_NOP;
+        *p++ = OPT_SACK_PERM;
+        *p++ = OPT_SACK_PERM_LEN;
+    }
+    if (o->has_wscale) {
+        *p++ = OPT_NOP;
+        *p++ = OPT_WS;
+        *p++ = OPT_WS_LEN;
+        *p++ = o->wscale;
+    }
+    size_t blocks = sack_blocks_emitted(o);
+    if (blocks > 0) {
+        *p++ = OPT_NOP;
+        *p++ = OPT_NOP;
+        *p++ = OPT_SACK;
+        *p++ = (uint8_t)(2 + blocks * OPT_SACK_BLOCK_LEN);
+        for (size_t i = 0; i < blocks; i++) {
+            store_be32(p, o->sack[i].start);
+            store_be32(p + 4, o->sack[i].end);
+            p += OPT_SACK_BLOCK_LEN;
+        }
+    }
+    return (size_t)(p - start);
+}
+
+size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
+                uint32_t dst)
+{
+    size_t opts_len = tcp_opts_len(&s->opts);
+    size_t hdr_len = TCP_HDR_LEN + opts_len;
+    size_t written = write_options(buf + TCP_HDR_LEN, &s->opts);
+    /* Padding, if a layout ever needs it, is EOL bytes (RFC 9293 §3.1). */
+    memset(buf + TCP_HDR_LEN + written, 0, opts_len - written);
+
+    store_be16(buf, s->sport);
+    store_be16(buf + 2, s->dport);
+    store_be32(buf + 4, s->seq);
+    store_be32(buf + 8, s->ack);
+    buf[12] = (uint8_t)(hdr_len / 4 << 4);
+    buf[13] = s->flags;
+    store_be16(buf + 14, s->wnd);
+    memset(buf + 16, 0, 2);
+    store_be16(buf + 18, s->urp);
+
+    size_t seg_len = hdr_len + s->len;
+    uint64_t sum =
+        csum_pseudo_ipv4(src, dst, IPPROTO_TCP_NUM, (uint16_t)seg_len);
+    store_be16(buf + 16, csum_fold(csum_add(sum, buf, seg_len)));
+    return hdr_len;
+}
