@@ -133,8 +133,8 @@ int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
     if (csum_fold(csum_add(sum, seg, len)) != 0)
         return BERTH_REASON_BAD_TCP_CHECKSUM;
     uint8_t flags = seg[13];
-    /* Neither combination can occur in a correct TCP; rejecting them here
-     * means the state machine never has to decide which flag wins. */
+    /* No TCP sends these (Linux drops both); rejecting them here means the
+     * state machine never has to decide which flag wins. */
     if ((flags & (TH_SYN | TH_FIN)) == (TH_SYN | TH_FIN))
         return BERTH_REASON_SYN_FIN;
     if ((flags & (TH_SYN | TH_RST)) == (TH_SYN | TH_RST))
