@@ -17,8 +17,14 @@ struct assembler {
     uint8_t n;
 };
 
-static inline void assembler_init(struct assembler *a) { a->n = 0; }
-static inline bool assembler_empty(const struct assembler *a) { return a->n == 0; }
+static inline void assembler_init(struct assembler *a)
+{
+    a->n = 0;
+}
+static inline bool assembler_empty(const struct assembler *a)
+{
+    return a->n == 0;
+}
 /* Records [off, off+len) (len > 0, off > 0: data at offset 0 is in order and
  * is never recorded). Merges overlapping and adjacent ranges. Returns 0, or
  * -1 if it would need more than ASSEMBLER_MAX_RANGES ranges (nothing

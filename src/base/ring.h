@@ -15,7 +15,10 @@ struct ring {
 };
 
 void ring_init(struct ring *r, uint8_t *mem, uint32_t cap);
-static inline uint32_t ring_free(const struct ring *r) { return r->cap - r->len; }
+static inline uint32_t ring_free(const struct ring *r)
+{
+    return r->cap - r->len;
+}
 /* Appends up to n bytes; returns how many. */
 uint32_t ring_write(struct ring *r, const void *src, uint32_t n);
 /* Copies min(n, len) bytes to dst and consumes them. */
@@ -27,7 +30,8 @@ uint32_t ring_peek(const struct ring *r, uint32_t off, void *dst, uint32_t n);
 uint32_t ring_drop(struct ring *r, uint32_t n);
 /* Writes n bytes at `off` bytes after the readable end (off + n must be
  * <= ring_free); len is unchanged. Returns n, or 0 if it does not fit. */
-uint32_t ring_write_at(struct ring *r, uint32_t off, const void *src, uint32_t n);
+uint32_t ring_write_at(struct ring *r, uint32_t off, const void *src,
+                       uint32_t n);
 /* Makes n bytes after the readable end readable (n <= ring_free). */
 void ring_commit(struct ring *r, uint32_t n);
 

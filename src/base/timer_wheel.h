@@ -9,10 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TIMER_TICK_US 1000u
-#define TIMER_LEVEL_BITS 6u
+#define TIMER_TICK_US     1000u
+#define TIMER_LEVEL_BITS  6u
 #define TIMER_LEVEL_SLOTS (1u << TIMER_LEVEL_BITS)
-#define TIMER_LEVELS 6u /* 64^6 ms: ~2178 years; later expiries are clamped */
+#define TIMER_LEVELS      6u /* 64^6 ms: ~2.18 years; later expiries are clamped */
 
 /* Embedded in the owner; the owner finds itself with container_of. */
 struct timer {
@@ -22,7 +22,10 @@ struct timer {
 };
 
 struct timer_wheel {
-    uint64_t now_tick; /* every tick before this one has been processed */
+    /* every tick before this one has been processed; this tick's slot is
+     * processed again by the next advance (at any now not earlier), so a
+     * timer armed for it, or for an earlier tick, fires then */
+    uint64_t now_tick;
     uint64_t occupied[TIMER_LEVELS]; /* bit i: slot i is non-empty */
     struct timer *slots[TIMER_LEVELS][TIMER_LEVEL_SLOTS];
     uint64_t count; /* armed timers */
@@ -35,10 +38,14 @@ static inline void timer_init(struct timer *t)
     t->pprev = 0;
     t->expires = 0;
 }
-static inline bool timer_armed(const struct timer *t) { return t->pprev != 0; }
+static inline bool timer_armed(const struct timer *t)
+{
+    return t->pprev != 0;
+}
 /* Arms (or re-arms) t to fire at expires_us (rounded up to a tick). An
  * expiry at or before the current time fires at the next advance. */
-void timer_wheel_arm(struct timer_wheel *w, struct timer *t, uint64_t expires_us);
+void timer_wheel_arm(struct timer_wheel *w, struct timer *t,
+                     uint64_t expires_us);
 /* Disarms t; harmless if it is not armed. */
 void timer_wheel_cancel(struct timer_wheel *w, struct timer *t);
 /* The time (us) at which timer_wheel_advance should next be called:
