@@ -99,7 +99,7 @@ const char *berth_state_name(enum berth_state st);
     X(SYN_FIN, "SYN and FIN both set")                                         \
     X(SYN_RST, "SYN and RST both set")                                         \
     X(BAD_PORT, "port zero")                                                   \
-    /* demultiplexing and LISTEN (RFC 9293 §3.10.7.1-2) */                     \
+    /* demultiplexing and LISTEN (RFC 9293 §3.10.7.1-2) */                    \
     X(NO_SOCKET, "no connection or listener: answered with RST")               \
     X(RST_NO_SOCKET, "RST for no connection: ignored")                         \
     X(LISTEN_ACK, "ACK to a listener without a SYN-queue entry: RST")          \
@@ -108,11 +108,11 @@ const char *berth_state_name(enum berth_state st);
     X(ACCEPT_QUEUE_FULL, "accept queue full: final ACK dropped")               \
     X(SYNACK_RETRIES, "SYN-ACK retransmitted too often: entry deleted")        \
     X(TIME_WAIT_SYN_OLD, "SYN to a TIME-WAIT 4-tuple with an old ISN")         \
-    /* SYN-SENT (RFC 9293 §3.10.7.3) */                                        \
+    /* SYN-SENT (RFC 9293 §3.10.7.3) */                                       \
     X(SYN_SENT_BAD_ACK, "unacceptable ACK in SYN-SENT: RST")                   \
     X(SYN_SENT_RST_NO_ACK, "RST without acceptable ACK in SYN-SENT")           \
     X(SYN_SENT_NO_SYN, "segment without SYN or RST in SYN-SENT")               \
-    /* synchronized states (RFC 9293 §3.10.7.4, RFC 5961) */                   \
+    /* synchronized states (RFC 9293 §3.10.7.4, RFC 5961) */                  \
     X(SEQ_OUT_OF_WINDOW, "segment outside the receive window: ACK")            \
     X(RST_OUT_OF_WINDOW, "RST outside the receive window")                     \
     X(RST_IN_WINDOW_CHALLENGE, "RST in window, not exact: challenge ACK")      \
@@ -261,26 +261,26 @@ struct berth_config {
                     struct berth_endpoint remote, uint64_t now);
     void *isn_ctx;
 
-    uint32_t max_sockets;    /* default 65536; at most 2^21 */
-    uint16_t ephemeral_lo;   /* default 32768 (as Linux) */
-    uint16_t ephemeral_hi;   /* default 60999 */
-    uint16_t mss;            /* MSS we advertise; default 1460 (MTU 1500) */
-    uint8_t ttl;             /* default 64 */
-    uint32_t sndbuf;         /* per-socket send buffer, default 65536 */
-    uint32_t rcvbuf;         /* per-socket receive buffer, default 65535 */
-    uint32_t rto_initial;    /* RFC 6298 §2.1: default 1 s */
-    uint32_t rto_min;        /* default 200 ms (as Linux; RFC 6298 says 1 s) */
-    uint32_t rto_max;        /* default 120 s (as Linux) */
-    uint8_t syn_retries;     /* SYN retransmissions, default 6 (as Linux) */
-    uint8_t synack_retries;  /* SYN-ACK retransmissions, default 5 */
-    uint8_t max_retries;     /* data/FIN retransmissions, default 15 */
-    uint32_t msl;            /* default 30 s: TIME-WAIT lasts 2*MSL = 60 s */
-    uint32_t fin_wait_2_timeout; /* closed sockets only; default 60 s */
-    uint32_t delack;             /* delayed-ACK timer, default 40 ms */
-    uint32_t keepalive_idle;     /* default 7200 s (RFC 1122 §4.2.3.6) */
-    uint32_t keepalive_interval; /* default 75 s */
-    uint8_t keepalive_count;     /* default 9 */
-    uint32_t user_timeout;       /* 0 = off (default) */
+    uint32_t max_sockets;   /* default 65536; at most 2^21 */
+    uint16_t ephemeral_lo;  /* default 32768 (as Linux) */
+    uint16_t ephemeral_hi;  /* default 60999 */
+    uint16_t mss;           /* MSS we advertise; default 1460 (MTU 1500) */
+    uint8_t ttl;            /* default 64 */
+    uint32_t sndbuf;        /* per-socket send buffer, default 65536 */
+    uint32_t rcvbuf;        /* per-socket receive buffer, default 65535 */
+    uint32_t rto_initial;   /* RFC 6298 §2.1: default 1 s */
+    uint32_t rto_min;       /* default 200 ms (as Linux; RFC 6298 says 1 s) */
+    uint32_t rto_max;       /* default 120 s (as Linux) */
+    uint8_t syn_retries;    /* SYN retransmissions, default 6 (as Linux) */
+    uint8_t synack_retries; /* SYN-ACK retransmissions, default 5 */
+    uint8_t max_retries;    /* data/FIN retransmissions, default 15 */
+    uint32_t msl;           /* default 30 s: TIME-WAIT lasts 2*MSL = 60 s */
+    uint32_t fin_wait_2_timeout;  /* closed sockets only; default 60 s */
+    uint32_t delack;              /* delayed-ACK timer, default 40 ms */
+    uint32_t keepalive_idle;      /* default 7200 s (RFC 1122 §4.2.3.6) */
+    uint32_t keepalive_interval;  /* default 75 s */
+    uint8_t keepalive_count;      /* default 9 */
+    uint32_t user_timeout;        /* 0 = off (default) */
     uint32_t challenge_ack_limit; /* per second, stack-wide; default 1000 */
     uint16_t syn_backlog;         /* SYN-queue bound per listener, 256 */
 };
@@ -305,8 +305,10 @@ void berth_advance(struct berth_stack *s, uint64_t now);
  * return a time at which nothing visible happens (timer-wheel cascade). */
 uint64_t berth_next_deadline(const struct berth_stack *s);
 
-/* Bytes and allocations currently held by the stack (tests check these
- * return to zero). */
+/* Bytes and blocks the stack holds for sockets and connections: TCBs,
+ * SYN-queue and TIME-WAIT entries, buffers. Zero once every socket is closed
+ * and every connection has ended (tests check this). The stack's own tables
+ * (handle table, hash buckets, scratch buffer) are not counted. */
 size_t berth_mem_bytes(const struct berth_stack *s);
 size_t berth_mem_allocs(const struct berth_stack *s);
 
@@ -341,26 +343,25 @@ int berth_abort(struct berth_stack *s, int sock);
 /* Readiness. */
 #define BERTH_EV_READABLE 0x01u /* data, EOF, or a connection to accept */
 #define BERTH_EV_WRITABLE 0x02u /* connected and send buffer has room */
-#define BERTH_EV_ERROR 0x04u    /* berth_sock_error() has an error */
-#define BERTH_EV_HUP 0x08u      /* both directions finished, or reset */
-#define BERTH_EV_RDHUP 0x10u    /* the peer sent FIN */
+#define BERTH_EV_ERROR    0x04u /* berth_sock_error() has an error */
+#define BERTH_EV_HUP      0x08u /* both directions finished, or reset */
+#define BERTH_EV_RDHUP    0x10u /* the peer sent FIN */
 uint32_t berth_poll(const struct berth_stack *s, int sock);
 /* Pending error (like SO_ERROR), cleared by the call; 0 if none. */
 int berth_sock_error(struct berth_stack *s, int sock);
 
 /* Options. Values are integers; times in microseconds. */
 enum berth_opt {
-    BERTH_OPT_NODELAY,            /* 0/1: disable Nagle */
-    BERTH_OPT_KEEPALIVE,          /* 0/1 (default 0) */
-    BERTH_OPT_KEEPIDLE,           /* us */
-    BERTH_OPT_KEEPINTVL,          /* us */
-    BERTH_OPT_KEEPCNT,            /* probes */
-    BERTH_OPT_LINGER,             /* -1 off (default); 0: close sends RST */
-    BERTH_OPT_SNDBUF,             /* bytes, before connect/listen */
-    BERTH_OPT_RCVBUF,             /* bytes, before connect/listen */
-    BERTH_OPT_MAXSEG,             /* MSS cap, before connect/listen */
-    BERTH_OPT_USER_TIMEOUT,       /* us; 0 = off */
-    BERTH_OPT_REUSEADDR,          /* 0/1: bind over TIME-WAIT */
+    BERTH_OPT_NODELAY,      /* 0/1: disable Nagle */
+    BERTH_OPT_KEEPALIVE,    /* 0/1 (default 0) */
+    BERTH_OPT_KEEPIDLE,     /* us */
+    BERTH_OPT_KEEPINTVL,    /* us */
+    BERTH_OPT_KEEPCNT,      /* probes */
+    BERTH_OPT_LINGER,       /* -1 off (default); 0: close sends RST */
+    BERTH_OPT_SNDBUF,       /* bytes, before connect/listen */
+    BERTH_OPT_RCVBUF,       /* bytes, before connect/listen */
+    BERTH_OPT_MAXSEG,       /* MSS cap, before connect/listen */
+    BERTH_OPT_USER_TIMEOUT, /* us; 0 = off */
 };
 int berth_setopt(struct berth_stack *s, int sock, enum berth_opt opt,
                  int64_t value);
@@ -397,10 +398,10 @@ int berth_getinfo(const struct berth_stack *s, int sock,
 struct berth_segment {
     struct berth_endpoint src, dst;
     uint32_t seq, ack;
-    uint8_t flags; /* BERTH_TH_* */
-    uint16_t win;  /* raw window field */
-    uint32_t len;  /* payload bytes */
-    uint16_t mss;  /* 0 if absent */
+    uint8_t flags;  /* BERTH_TH_* */
+    uint16_t win;   /* raw window field */
+    uint32_t len;   /* payload bytes */
+    uint16_t mss;   /* 0 if absent */
     int16_t wscale; /* -1 if absent */
     bool sack_ok, has_ts;
     uint32_t ts_val, ts_ecr;

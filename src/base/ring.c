@@ -10,6 +10,8 @@
  * modulo keeps it obviously right for any cap. */
 static uint32_t ring_index(const struct ring *r, uint64_t off)
 {
+    if (r->cap == 0)
+        return 0; /* an unallocated ring: every operation moves 0 bytes */
     return (uint32_t)(((uint64_t)r->head + off) % r->cap);
 }
 

@@ -1,0 +1,121 @@
+/* The name tables generated from the X-macro lists in berth.h, and the
+ * configuration defaults. */
+#include "berth/berth.h"
+
+#include <string.h>
+
+const char *berth_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+#define BERTH_ERRNO_STR(name, val, msg)                                        \
+    case -(val):                                                               \
+        return msg;
+        BERTH_ERRNO_MAP(BERTH_ERRNO_STR)
+#undef BERTH_ERRNO_STR
+    default:
+        return "unknown error";
+    }
+}
+
+const char *berth_errname(int err)
+{
+    switch (err) {
+    case 0:
+        return "OK";
+#define BERTH_ERRNO_NAME(name, val, msg)                                       \
+    case -(val):                                                               \
+        return #name;
+        BERTH_ERRNO_MAP(BERTH_ERRNO_NAME)
+#undef BERTH_ERRNO_NAME
+    default:
+        return NULL;
+    }
+}
+
+static const char *const state_names[] = {
+#define BERTH_STATE_STR(name, str) str,
+    BERTH_STATE_MAP(BERTH_STATE_STR)
+#undef BERTH_STATE_STR
+};
+
+const char *berth_state_name(enum berth_state st)
+{
+    if ((unsigned)st >= BERTH_STATE__COUNT)
+        return "?";
+    return state_names[st];
+}
+
+static const char *const reason_names[] = {
+#define BERTH_REASON_NAME(name, str) #name,
+    BERTH_REASON_MAP(BERTH_REASON_NAME)
+#undef BERTH_REASON_NAME
+};
+static const char *const reason_strings[] = {
+#define BERTH_REASON_STR(name, str) str,
+    BERTH_REASON_MAP(BERTH_REASON_STR)
+#undef BERTH_REASON_STR
+};
+
+const char *berth_reason_name(enum berth_reason r)
+{
+    return (unsigned)r < BERTH_REASON__COUNT ? reason_names[r] : "?";
+}
+
+const char *berth_reason_string(enum berth_reason r)
+{
+    return (unsigned)r < BERTH_REASON__COUNT ? reason_strings[r] : "?";
+}
+
+static const char *const counter_names[] = {
+#define BERTH_COUNTER_NAME(name, str) #name,
+    BERTH_COUNTER_MAP(BERTH_COUNTER_NAME)
+#undef BERTH_COUNTER_NAME
+};
+static const char *const counter_strings[] = {
+#define BERTH_COUNTER_STR(name, str) str,
+    BERTH_COUNTER_MAP(BERTH_COUNTER_STR)
+#undef BERTH_COUNTER_STR
+};
+
+const char *berth_counter_name(enum berth_counter c)
+{
+    return (unsigned)c < BERTH_CTR__COUNT ? counter_names[c] : "?";
+}
+
+const char *berth_counter_string(enum berth_counter c)
+{
+    return (unsigned)c < BERTH_CTR__COUNT ? counter_strings[c] : "?";
+}
+
+#define SEC 1000000u
+#define MS  1000u
+
+void berth_config_init(struct berth_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->addr = (198u << 24) | (18u << 16) | 2u; /* 198.18.0.2 */
+    cfg->max_sockets = 65536;
+    cfg->ephemeral_lo = 32768;
+    cfg->ephemeral_hi = 60999;
+    cfg->mss = 1460;
+    cfg->ttl = 64;
+    cfg->sndbuf = 65536;
+    cfg->rcvbuf = 65535;
+    cfg->rto_initial = 1 * SEC;
+    cfg->rto_min = 200 * MS;
+    cfg->rto_max = 120 * SEC;
+    cfg->syn_retries = 6;
+    cfg->synack_retries = 5;
+    cfg->max_retries = 15;
+    cfg->msl = 30 * SEC;
+    cfg->fin_wait_2_timeout = 60 * SEC;
+    cfg->delack = 40 * MS;
+    cfg->keepalive_idle = 7200u * SEC;
+    cfg->keepalive_interval = 75 * SEC;
+    cfg->keepalive_count = 9;
+    cfg->user_timeout = 0;
+    cfg->challenge_ack_limit = 1000;
+    cfg->syn_backlog = 256;
+}

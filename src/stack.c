@@ -1,0 +1,228 @@
+/* The stack object: creation and teardown, the packet entry point (IPv4
+ * demultiplexing to TCP), time, counters and the trace hook. */
+#include "stack.h"
+
+#include "base/siphash.h"
+#include "tcp/tcp.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
+
+#include <string.h>
+
+static uint64_t listener_rehash(const struct hnode *h, void *ctx)
+{
+    (void)ctx;
+    return tcp_port_hash(((const struct tcp_listener *)h)->port);
+}
+
+static bool config_valid(const struct berth_config *c)
+{
+    return c->max_sockets > 0 && c->max_sockets <= (1u << SOCK_IDX_BITS) &&
+           c->mss >= 64 && c->mss <= TX_MAX_MSS && c->sndbuf > 0 &&
+           c->rcvbuf > 0 && c->ephemeral_lo > 0 &&
+           c->ephemeral_lo <= c->ephemeral_hi && c->rto_min > 0 &&
+           c->rto_initial > 0 && c->rto_max >= c->rto_min && c->msl > 0 &&
+           c->delack > 0 && c->delack <= 500000u; /* RFC 1122 §4.2.3.2 */
+}
+
+struct berth_stack *berth_stack_create(const struct berth_config *cfg,
+                                       uint64_t now)
+{
+    if (!cfg || !config_valid(cfg))
+        return NULL;
+    struct mem tmem = {0};
+    struct berth_stack *s = mem_alloc(&tmem, sizeof *s);
+    if (!s)
+        return NULL;
+    s->tmem = tmem;
+    s->cfg = *cfg;
+    s->now = now;
+    rng_seed(&s->rng, cfg->seed);
+    timer_wheel_init(&s->wheel, now);
+    s->free_sock = s->ready_head = s->ready_tail = -1;
+    s->txbuf = mem_alloc(&s->tmem, TX_BUF_SIZE);
+    s->bound_ports = mem_alloc(&s->tmem, 65536 / 8);
+    if (!s->txbuf || !s->bound_ports ||
+        htable_init(&s->conns, &s->tmem, 64, tcp_node_rehash, s) != 0 ||
+        htable_init(&s->listeners, &s->tmem, 8, listener_rehash, NULL) != 0) {
+        berth_stack_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void free_all_nodes(struct berth_stack *s)
+{
+    for (size_t b = 0; s->conns.buckets && b <= s->conns.mask; b++) {
+        struct hnode *h = s->conns.buckets[b];
+        while (h) {
+            struct hnode *next = h->next;
+            struct tcp_node *n = (struct tcp_node *)h;
+            n->in_table = false;
+            if (n->kind == TCP_NODE_CONN) {
+                struct tcp_conn *c = (struct tcp_conn *)n;
+                if (c->sock < 0) { /* handles are freed below */
+                    tcp_conn_free_buffers(s, c);
+                    mem_free(&s->mem, c, sizeof *c);
+                }
+            } else if (n->kind == TCP_NODE_SYNREQ) {
+                mem_free(&s->mem, n, sizeof(struct tcp_synreq));
+            } else {
+                mem_free(&s->mem, n, sizeof(struct tcp_timewait));
+            }
+            h = next;
+        }
+        s->conns.buckets[b] = NULL;
+    }
+}
+
+void berth_stack_destroy(struct berth_stack *s)
+{
+    if (!s)
+        return;
+    /* Connections waiting in accept queues have no handle and may be out of
+     * the table (reset): free them with their listener. */
+    for (uint32_t i = 0; i < s->nsocks; i++) {
+        struct sock *k = &s->socks[i];
+        if (k->kind != SOCK_LISTEN)
+            continue;
+        struct tcp_listener *l = k->obj;
+        for (struct tcp_conn *c = l->aq_head, *next; c; c = next) {
+            next = c->aq_next;
+            if (c->n.in_table)
+                htable_remove(&s->conns, &c->n.h,
+                              tcp_tuple_hash(s, c->n.laddr, c->n.lport,
+                                             c->n.raddr, c->n.rport));
+            tcp_conn_free_buffers(s, c);
+            mem_free(&s->mem, c, sizeof *c);
+        }
+        mem_free(&s->mem, l->tmpl, sizeof *l->tmpl);
+        mem_free(&s->mem, l, sizeof *l);
+    }
+    free_all_nodes(s);
+    for (uint32_t i = 0; i < s->nsocks; i++) {
+        struct sock *k = &s->socks[i];
+        if (k->kind == SOCK_CONN) {
+            struct tcp_conn *c = k->obj;
+            tcp_conn_free_buffers(s, c);
+            mem_free(&s->mem, c, sizeof *c);
+        }
+    }
+    htable_fini(&s->conns);
+    htable_fini(&s->listeners);
+    mem_free(&s->tmem, s->socks, s->nsocks * sizeof *s->socks);
+    mem_free(&s->tmem, s->bound_ports, 65536 / 8);
+    mem_free(&s->tmem, s->txbuf, TX_BUF_SIZE);
+    struct mem tmem = s->tmem;
+    mem_free(&tmem, s, sizeof *s);
+}
+
+void stack_trace_drop(struct berth_stack *s, int sock, uint32_t laddr,
+                      uint16_t lport, uint32_t raddr, uint16_t rport,
+                      enum berth_reason why)
+{
+    s->drops[why]++;
+    if (!s->cfg.trace)
+        return;
+    struct berth_trace ev = {
+        .kind = BERTH_TRACE_DROP,
+        .now = s->now,
+        .sock = sock,
+        .local = {laddr, lport},
+        .remote = {raddr, rport},
+        .reason = why,
+    };
+    s->cfg.trace(s->cfg.trace_ctx, &ev);
+}
+
+static void drop_packet(struct berth_stack *s, uint32_t src, uint32_t dst,
+                        enum berth_reason why)
+{
+    stack_count(s, BERTH_CTR_IP_IN_DROPPED);
+    stack_trace_drop(s, -1, dst, 0, src, 0, why);
+}
+
+static void run_timers(struct berth_stack *s, uint64_t now)
+{
+    if (now > s->now)
+        s->now = now;
+    timer_wheel_advance(&s->wheel, s->now, tcp_timer_fire, s);
+}
+
+int berth_input(struct berth_stack *s, const void *pkt, size_t len,
+                uint64_t now)
+{
+    run_timers(s, now);
+    stack_count(s, BERTH_CTR_IP_IN);
+    struct ipv4_info ip;
+    int r = ipv4_parse(pkt, len, &ip);
+    if (r == 0 && ip.dst != s->cfg.addr)
+        r = BERTH_REASON_NOT_FOR_US;
+    if (r == 0 && ip.proto != IPPROTO_TCP_NUM)
+        r = BERTH_REASON_NOT_TCP;
+    if (r != 0) {
+        drop_packet(s, r == BERTH_REASON_NOT_FOR_US ? ip.src : 0, 0, r);
+        sock_flush_events(s);
+        return r;
+    }
+    struct tcp_seg seg;
+    r = tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, &seg);
+    if (r == 0 && (seg.sport == 0 || seg.dport == 0))
+        r = BERTH_REASON_BAD_PORT;
+    if (r != 0) {
+        stack_count(s, BERTH_CTR_IN_ERRS);
+        if (r == BERTH_REASON_BAD_TCP_CHECKSUM)
+            stack_count(s, BERTH_CTR_BAD_CSUM);
+        stack_trace_drop(s, -1, ip.dst, 0, ip.src, 0, r);
+        sock_flush_events(s);
+        return r;
+    }
+    stack_count(s, BERTH_CTR_SEGS_IN);
+    tcp_input(s, ip.src, ip.dst, &seg);
+    sock_flush_events(s);
+    return 0;
+}
+
+void berth_advance(struct berth_stack *s, uint64_t now)
+{
+    run_timers(s, now);
+    sock_flush_events(s);
+}
+
+uint64_t berth_next_deadline(const struct berth_stack *s)
+{
+    return timer_wheel_next(&s->wheel);
+}
+
+size_t berth_mem_bytes(const struct berth_stack *s)
+{
+    return s->mem.bytes;
+}
+
+size_t berth_mem_allocs(const struct berth_stack *s)
+{
+    return s->mem.allocs;
+}
+
+uint64_t berth_counter(const struct berth_stack *s, enum berth_counter c)
+{
+    return (unsigned)c < BERTH_CTR__COUNT ? s->counters[c] : 0;
+}
+
+uint64_t berth_drop_count(const struct berth_stack *s, enum berth_reason r)
+{
+    return (unsigned)r < BERTH_REASON__COUNT ? s->drops[r] : 0;
+}
+
+bool stack_port_bound(const struct berth_stack *s, uint16_t port)
+{
+    return (s->bound_ports[port >> 3] >> (port & 7)) & 1u;
+}
+
+void stack_port_set(struct berth_stack *s, uint16_t port, bool bound)
+{
+    if (bound)
+        s->bound_ports[port >> 3] |= (uint8_t)(1u << (port & 7));
+    else
+        s->bound_ports[port >> 3] &= (uint8_t) ~(1u << (port & 7));
+}

@@ -1,0 +1,94 @@
+/* The stack object: configuration, memory accounting, the timer wheel, the
+ * connection tables, counters, the socket handle table and the transmit
+ * scratch buffer. One per berth_stack; no global state anywhere. */
+#ifndef BERTH_STACK_H
+#define BERTH_STACK_H
+
+#include "base/htable.h"
+#include "base/mem.h"
+#include "base/rng.h"
+#include "base/timer_wheel.h"
+#include "berth/berth.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Largest packet the stack ever builds: IPv4 + TCP headers with options and
+ * one MSS of payload (the MSS is capped at TX_MAX_MSS). */
+#define TX_MAX_MSS  65495u
+#define TX_BUF_SIZE (20u + 60u + TX_MAX_MSS)
+
+enum sock_kind {
+    SOCK_FREE,
+    SOCK_CONN,   /* obj is a struct tcp_conn (any state but LISTEN) */
+    SOCK_LISTEN, /* obj is a struct tcp_listener */
+};
+
+/* A socket handle slot. Handles are (gen << SOCK_IDX_BITS) | index, so a
+ * stale handle (slot reused since) fails the generation check. */
+#define SOCK_IDX_BITS 21u
+#define SOCK_GEN_MASK 0x3ffu /* 10 bits: handles stay positive ints */
+struct sock {
+    void *obj;
+    uint16_t gen;
+    uint8_t kind;     /* enum sock_kind */
+    bool dirty;       /* on the ready list, waiting for an event report */
+    uint32_t ev_seen; /* readiness mask the application last saw */
+    int32_t next;     /* free list / ready list link (index), -1 = end */
+};
+
+struct berth_stack {
+    struct berth_config cfg;
+    struct mem mem;  /* connections, requests, TIME-WAIT entries, buffers */
+    struct mem tmem; /* the stack's own tables (grow, never shrink) */
+    uint64_t now;
+    struct rng rng;
+    struct timer_wheel wheel;
+    struct htable conns;     /* 4-tuple -> struct tcp_node */
+    struct htable listeners; /* local port -> struct tcp_listener */
+    uint8_t *bound_ports;    /* bitmap of explicitly bound/listening ports */
+
+    struct sock *socks;
+    uint32_t nsocks; /* slots allocated (grows up to cfg.max_sockets) */
+    int32_t free_sock, ready_head, ready_tail;
+
+    uint64_t counters[BERTH_CTR__COUNT];
+    uint64_t drops[BERTH_REASON__COUNT];
+
+    /* RFC 5961 §7: challenge ACKs per second, stack-wide. */
+    uint64_t challenge_window_start;
+    uint32_t challenge_count;
+
+    uint16_t ip_id;
+    bool in_flush;
+    uint8_t *txbuf; /* TX_BUF_SIZE bytes: every packet is built here */
+};
+
+static inline void stack_count(struct berth_stack *s, enum berth_counter c)
+{
+    s->counters[c]++;
+}
+
+/* Socket handle helpers (socket.c). */
+int sock_handle(const struct berth_stack *s, uint32_t idx);
+/* Marks a socket so its readiness is re-evaluated and reported at the end
+ * of the current berth_input()/berth_advance(). sock < 0 is ignored. */
+void sock_mark(struct berth_stack *s, int sock);
+/* Reports readiness changes (end of input/advance). */
+void sock_flush_events(struct berth_stack *s);
+/* Gives the slot of an object that no longer has a handle back (the
+ * object is already freed or detached). */
+void sock_release(struct berth_stack *s, int sock);
+/* A new handle for obj, or BERTH_EMFILE / BERTH_ENOMEM. */
+int sock_alloc(struct berth_stack *s, enum sock_kind kind, void *obj);
+
+/* Ports (stack.c). */
+bool stack_port_bound(const struct berth_stack *s, uint16_t port);
+void stack_port_set(struct berth_stack *s, uint16_t port, bool bound);
+
+/* Tracing (stack.c). */
+void stack_trace_drop(struct berth_stack *s, int sock, uint32_t laddr,
+                      uint16_t lport, uint32_t raddr, uint16_t rport,
+                      enum berth_reason why);
+
+#endif

@@ -1,0 +1,281 @@
+/* The TCP engine's records and internal interface: the connection table
+ * node shared by full connections (TCB), SYN-queue entries and TIME-WAIT
+ * entries; the listener; and the functions each tcp_*.c file provides. */
+#ifndef BERTH_TCP_TCP_H
+#define BERTH_TCP_TCP_H
+
+#include "base/assembler.h"
+#include "base/htable.h"
+#include "base/ring.h"
+#include "base/timer_wheel.h"
+#include "stack.h"
+#include "wire/tcp.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What a connection-table node is. */
+enum tcp_node_kind {
+    TCP_NODE_CONN,     /* struct tcp_conn: a full TCB */
+    TCP_NODE_SYNREQ,   /* struct tcp_synreq: half-open, passive */
+    TCP_NODE_TIMEWAIT, /* struct tcp_timewait: compact TIME-WAIT */
+};
+
+/* The head of every record that lives in the 4-tuple table. Each record
+ * has one wheel timer, armed at its earliest deadline. */
+struct tcp_node {
+    struct hnode h;
+    struct timer timer;
+    uint32_t laddr, raddr; /* host order */
+    uint16_t lport, rport;
+    uint8_t kind;  /* enum tcp_node_kind */
+    bool in_table; /* in s->conns */
+};
+
+/* A SYN-queue entry (RFC 9293 §3.10.7.2; DESIGN.md §2): a small request
+ * record, not a TCB, until the third segment of the handshake arrives. */
+struct tcp_synreq {
+    struct tcp_node n;
+    uint32_t iss, irs;
+    uint16_t peer_mss; /* from the SYN, or 536 (RFC 9293 §3.7.1) */
+    uint8_t retries;   /* SYN-ACKs retransmitted so far */
+};
+
+/* A compact TIME-WAIT entry: only what TIME-WAIT needs (RFC 9293 §3.10.7.4
+ * on TIME-WAIT; RFC 1337). The TCB and its buffers are gone. */
+struct tcp_timewait {
+    struct tcp_node n;
+    uint32_t snd_nxt; /* our final sequence number (after our FIN) */
+    uint32_t rcv_nxt; /* after the peer's FIN */
+    uint16_t rcv_wnd; /* the window we last advertised */
+};
+
+/* Per-connection deadlines, all folded into the node's one wheel timer.
+ * 0 means not armed. */
+enum tcp_deadline {
+    TCP_T_REXMIT,    /* retransmission (SYN, data, FIN), RFC 6298 */
+    TCP_T_PERSIST,   /* zero-window probe, RFC 9293 §3.8.6.1 */
+    TCP_T_DELACK,    /* delayed ACK, RFC 9293 §3.8.6.3 */
+    TCP_T_KEEPALIVE, /* RFC 1122 §4.2.3.6 */
+    TCP_T_LINGER2,   /* FIN-WAIT-2 of a closed socket; also 2MSL */
+    TCP_T__COUNT
+};
+
+/* Connection flags. */
+#define TF_ACK_NOW    0x0001u /* send an ACK at the next output */
+#define TF_FIN_QUEUED 0x0002u /* application is done sending: FIN owed */
+#define TF_NODELAY    0x0004u /* Nagle off */
+#define TF_KEEPALIVE  0x0008u /* keepalive on */
+#define TF_RD_SHUT    0x0010u /* shutdown(RD): incoming data is discarded */
+#define TF_RCVD_FIN   0x0020u /* the peer's FIN is in rcv_nxt */
+#define TF_PASSIVE    0x0040u /* born from a listener */
+#define TF_PERSIST    0x0080u /* zero-window probing */
+#define TF_OOO_FIN    0x0100u /* a FIN beyond a hole: at rcv_fin */
+#define TF_LINGER0    0x0200u /* close() sends RST */
+#define TF_SYN_REXMIT 0x0400u /* the SYN was retransmitted (RFC 6298 §5.7) */
+#define TF_CONNECTED  0x0800u /* reached ESTABLISHED once */
+#define TF_RTT_VALID  0x1000u /* srtt/rttvar hold a measurement */
+#define TF_FIN_SENT   0x2000u /* our FIN has been sent (snd_max is past it) */
+#define TF_BOUND      0x4000u /* explicitly bound: owns its port's bit */
+
+/* A full TCB. Field names are RFC 9293's. Invariants:
+ * snd_una <= snd_nxt <= snd_max; bytes below snd_una are freed.
+ * snd.buf holds data from seq snd_data (= snd_una once the SYN is acked).
+ * rcv.buf holds in-order unread bytes, followed by out-of-order bytes at the
+ * offsets `ooo` records; rcv_nxt is the seq right after the in-order ones.
+ * rcv_adv is the right edge we advertised: it never moves left. */
+struct tcp_conn {
+    struct tcp_node n;
+    uint64_t deadline[TCP_T__COUNT];
+    int32_t sock;    /* handle, or -1 (orphaned / not yet accepted) */
+    uint8_t state;   /* enum berth_state */
+    uint8_t backoff; /* consecutive RTO expiries (RFC 6298 §5.5) */
+    uint8_t probes;  /* keepalive or persist probes unanswered */
+    uint8_t keep_cnt;
+    uint16_t flags;
+    int16_t error; /* pending error (negative berth_errno), SO_ERROR */
+
+    uint32_t iss, irs;
+    uint32_t snd_una, snd_nxt, snd_max;
+    uint32_t snd_wnd, snd_wl1, snd_wl2;
+    uint32_t max_sndwnd; /* largest window the peer offered */
+    uint32_t cwnd;       /* simple slow start until congestion control */
+    uint32_t rcv_nxt, rcv_adv;
+    uint32_t rcv_fin;      /* seq of an out-of-order FIN (TF_OOO_FIN) */
+    uint16_t snd_mss;      /* effective send MSS (RFC 9293 §3.7.1) */
+    uint16_t rcv_mss;      /* MSS we advertise */
+    uint16_t rcv_seg_max;  /* largest segment received: "full-sized" */
+    uint32_t delack_bytes; /* received but not yet acknowledged */
+
+    /* RFC 6298. rto_base excludes backoff; rtt_time = 0: nothing timed. */
+    uint32_t srtt, rttvar, rto_base;
+    uint32_t rtt_seq;
+    uint64_t rtt_time;
+    uint64_t last_rcv;      /* keepalive idle reference */
+    uint64_t unacked_since; /* user timeout reference (RFC 5482) */
+    uint32_t total_retrans;
+
+    /* Options (socket-level settings). */
+    uint32_t keep_idle, keep_intvl, user_timeout;
+    int32_t linger; /* -1 off; 0 = RST on close (also TF_LINGER0) */
+    uint32_t sndbuf_size, rcvbuf_size;
+    uint16_t user_mss;
+
+    struct ring snd, rcv; /* .buf NULL until first needed */
+    struct assembler ooo;
+    struct tcp_listener *listener; /* while in its accept queue */
+    struct tcp_conn *aq_next;
+};
+
+/* A listening socket (RFC 9293 §3.10.7.2) with its two bounded queues. The
+ * SYN queue entries live in the 4-tuple table (the third segment must find
+ * them); `syn_count` bounds them. Accepted connections wait in a FIFO. */
+struct tcp_listener {
+    struct hnode h;
+    uint32_t addr; /* 0 = any */
+    uint16_t port;
+    int32_t sock;
+    uint32_t backlog, syn_count, aq_count;
+    struct tcp_conn *aq_head, *aq_tail;
+    /* What accepted connections inherit. */
+    struct tcp_conn *tmpl;
+};
+
+/* ---- tcp_conn.c: records, tables, states ---- */
+uint64_t tcp_tuple_hash(const struct berth_stack *s, uint32_t laddr,
+                        uint16_t lport, uint32_t raddr, uint16_t rport);
+struct tcp_node *tcp_lookup(struct berth_stack *s, uint32_t laddr,
+                            uint16_t lport, uint32_t raddr, uint16_t rport);
+void tcp_node_insert(struct berth_stack *s, struct tcp_node *n);
+void tcp_node_remove(struct berth_stack *s, struct tcp_node *n);
+uint64_t tcp_node_rehash(const struct hnode *h, void *ctx);
+struct tcp_conn *tcp_conn_new(struct berth_stack *s);
+void tcp_conn_copy_options(struct tcp_conn *dst, const struct tcp_conn *src);
+/* Every state change goes through here: it traces (old, new, cause) and
+ * keeps CURR_ESTAB. */
+void tcp_set_state(struct berth_stack *s, struct tcp_conn *c,
+                   enum berth_state st, enum berth_reason why);
+/* Traces a state change of any record (SYN-queue entries have no TCB). */
+void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
+                     enum berth_state old, enum berth_state st,
+                     enum berth_reason why);
+/* The TCB is deleted (RFC 9293): out of the table, timers and buffers
+ * gone, state CLOSED; the struct itself lives on while a handle holds it. */
+void tcp_conn_delete(struct berth_stack *s, struct tcp_conn *c,
+                     enum berth_reason why);
+/* Frees c if neither a handle nor the table holds it. */
+void tcp_conn_release(struct berth_stack *s, struct tcp_conn *c);
+/* Deletes with an error for the application (ECONNRESET, ETIMEDOUT...). */
+void tcp_conn_fail(struct berth_stack *s, struct tcp_conn *c, int err,
+                   enum berth_reason why);
+void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c);
+int tcp_conn_alloc_snd(struct berth_stack *s, struct tcp_conn *c);
+int tcp_conn_alloc_rcv(struct berth_stack *s, struct tcp_conn *c);
+uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
+                 uint32_t raddr, uint16_t rport);
+/* Whether a state has exchanged SYNs (RFC 9293 §3.3.2 "synchronized"). */
+bool tcp_state_synchronized(enum berth_state st);
+uint32_t tcp_poll(const struct tcp_conn *c);
+
+/* ---- tcp_input.c: SEGMENT ARRIVES (RFC 9293 §3.10.7) ---- */
+void tcp_input(struct berth_stack *s, uint32_t src, uint32_t dst,
+               struct tcp_seg *seg);
+void tcp_conn_input(struct berth_stack *s, struct tcp_conn *c,
+                    struct tcp_seg *seg);
+uint16_t tcp_peer_mss(const struct berth_stack *s, const struct tcp_seg *seg,
+                      uint16_t ours);
+
+static inline uint64_t tcp_port_hash(uint16_t port)
+{
+    return (uint64_t)port * 0x9e3779b97f4a7c15ull >> 32;
+}
+
+/* ---- tcp_listen.c: LISTEN, the SYN queue, the accept queue ---- */
+struct tcp_listener *tcp_listener_find(struct berth_stack *s, uint32_t addr,
+                                       uint16_t port);
+/* A segment for a listener. isn: the ISN to use (a SYN that takes over a
+ * TIME-WAIT 4-tuple), or 0 to choose one (RFC 6528). */
+void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
+                      uint32_t src, uint32_t dst, struct tcp_seg *seg,
+                      uint32_t isn);
+void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
+                      struct tcp_seg *seg);
+void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r);
+void tcp_listener_close(struct berth_stack *s, struct tcp_listener *l);
+struct tcp_conn *tcp_listener_accept(struct berth_stack *s,
+                                     struct tcp_listener *l);
+/* Takes c out of its listener's accept queue (reset before accept). */
+void tcp_listener_unqueue(struct berth_stack *s, struct tcp_conn *c);
+
+/* ---- tcp_output.c: the one place that decides what to send ---- */
+void tcp_output(struct berth_stack *s, struct tcp_conn *c);
+uint32_t tcp_rcv_window(struct tcp_conn *c);
+/* A segment for a 4-tuple, built in the stack's scratch buffer. */
+struct tcp_out {
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t wnd;
+    uint16_t mss; /* 0: no MSS option */
+    const struct ring *data;
+    uint32_t data_off, len;
+};
+void tcp_send(struct berth_stack *s, const struct tcp_out *o);
+/* RFC 9293 §3.10.7.1: the reset for a segment that has no connection. */
+void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
+                      const struct tcp_seg *seg);
+/* RST from a TCB: <SEQ=seq><CTL=RST> (RFC 9293 §3.10.5). */
+void tcp_send_rst(struct berth_stack *s, const struct tcp_node *n,
+                  uint32_t seq);
+/* The SYN-ACK of a SYN-queue entry; window and MSS from the listener's
+ * template TCB. */
+void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,
+                     const struct tcp_conn *tmpl);
+void tcp_send_persist_probe(struct berth_stack *s, struct tcp_conn *c);
+void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c);
+/* The MSS we advertise for c's settings: min(config, user MSS). */
+uint16_t tcp_our_mss(const struct berth_stack *s, const struct tcp_conn *c);
+/* RFC 5961 §7: a challenge ACK, unless the rate limit says no. */
+void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c);
+
+/* ---- tcp_timer.c: deadlines and what happens when they pass ---- */
+void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,
+                   enum tcp_deadline which, uint64_t when);
+void tcp_timer_clear(struct berth_stack *s, struct tcp_conn *c,
+                     enum tcp_deadline which);
+void tcp_timer_fire(struct timer *t, void *ctx); /* wheel callback */
+uint32_t tcp_rto(const struct berth_stack *s, const struct tcp_conn *c);
+void tcp_rtt_sample(struct berth_stack *s, struct tcp_conn *c, uint32_t rtt);
+/* Arms (or stops) the retransmission timer after an ACK or a send. */
+void tcp_rexmit_restart(struct berth_stack *s, struct tcp_conn *c);
+void tcp_keepalive_reset(struct berth_stack *s, struct tcp_conn *c);
+/* Starts keepalive if enabled and the state is ESTABLISHED/CLOSE-WAIT. */
+void tcp_keepalive_start(struct berth_stack *s, struct tcp_conn *c);
+
+/* ---- tcp_timewait.c: TIME-WAIT ---- */
+/* c enters TIME-WAIT. With no handle on it, it becomes a compact entry and
+ * the TCB is freed (c is gone on return). */
+void tcp_time_wait(struct berth_stack *s, struct tcp_conn *c,
+                   enum berth_reason why);
+void tcp_timewait_input(struct berth_stack *s, struct tcp_timewait *tw,
+                        uint32_t src, uint32_t dst, struct tcp_seg *seg);
+/* A segment for a TCB in TIME-WAIT (still held by a handle); false if
+ * the TCB left the table (a new SYN took the 4-tuple over). */
+bool tcp_time_wait_tcb_input(struct berth_stack *s, struct tcp_conn *c,
+                             struct tcp_seg *seg);
+/* The application closed a TCB in TIME-WAIT: shrink it. */
+void tcp_time_wait_shrink(struct berth_stack *s, struct tcp_conn *c);
+void tcp_timewait_timer(struct berth_stack *s, struct tcp_timewait *tw);
+void tcp_timewait_free(struct berth_stack *s, struct tcp_timewait *tw);
+
+/* Sequence space a segment occupies: SYN and FIN count (RFC 9293 §3.4). */
+static inline uint32_t tcp_seg_space(const struct tcp_seg *seg)
+{
+    return seg->len + ((seg->flags & TH_SYN) ? 1u : 0u) +
+           ((seg->flags & TH_FIN) ? 1u : 0u);
+}
+
+#define TCP_DEFAULT_MSS 536u /* RFC 9293 §3.7.1: without an MSS option */
+
+#endif

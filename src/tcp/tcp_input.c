@@ -1,0 +1,552 @@
+/* SEGMENT ARRIVES (RFC 9293 §3.10.7): demultiplexing, SYN-SENT, and the
+ * synchronized states as a chain of small steps in the RFC's order: check
+ * sequence number, RST, SYN, ACK, text, FIN. Input only updates state and
+ * records what is owed; tcp_output() decides what to send. */
+#include "tcp/tcp.h"
+
+#include "base/seq.h"
+
+/* What a step tells the chain. */
+enum step {
+    STEP_NEXT, /* go on to the next step */
+    STEP_DONE, /* stop here; the TCB lives (output may owe something) */
+    STEP_GONE, /* the TCB is gone: touch nothing */
+};
+
+static void drop(struct berth_stack *s, const struct tcp_conn *c,
+                 enum berth_reason why)
+{
+    stack_trace_drop(s, c->sock, c->n.laddr, c->n.lport, c->n.raddr, c->n.rport,
+                     why);
+}
+
+uint16_t tcp_peer_mss(const struct berth_stack *s, const struct tcp_seg *seg,
+                      uint16_t ours)
+{
+    (void)s;
+    /* RFC 9293 §3.7.1: without the option, assume 536; never send more
+     * than the peer's MSS nor more than our own link allows. A floor of 64
+     * keeps a hostile tiny MSS from multiplying our segments. */
+    uint16_t m = seg->opts.has_mss ? seg->opts.mss : TCP_DEFAULT_MSS;
+    if (m > ours)
+        m = ours;
+    if (m < 64)
+        m = 64;
+    return m;
+}
+
+/* ---- SYN-SENT (RFC 9293 §3.10.7.3) ---- */
+
+static void establish(struct berth_stack *s, struct tcp_conn *c,
+                      enum berth_reason why)
+{
+    /* RFC 6298 §5.7: if the SYN was retransmitted and no RTT sample was
+     * taken, data transmission starts with RTO = 3 s. */
+    if ((c->flags & TF_SYN_REXMIT) && !(c->flags & TF_RTT_VALID) &&
+        c->rto_base < 3000000u)
+        c->rto_base = 3000000u;
+    c->backoff = 0;
+    tcp_set_state(s, c, BERTH_STATE_ESTABLISHED, why);
+    tcp_keepalive_start(s, c);
+}
+
+static void take_peer_window(struct tcp_conn *c, const struct tcp_seg *seg)
+{
+    c->snd_wnd = seg->wnd;
+    c->snd_wl1 = seg->seq;
+    c->snd_wl2 = seg->ack;
+    if (c->snd_wnd > c->max_sndwnd)
+        c->max_sndwnd = c->snd_wnd;
+}
+
+static enum step ack_new_data(struct berth_stack *s, struct tcp_conn *c,
+                              uint32_t ack);
+static enum step process_text(struct berth_stack *s, struct tcp_conn *c,
+                              struct tcp_seg *seg);
+static enum step process_fin(struct berth_stack *s, struct tcp_conn *c,
+                             struct tcp_seg *seg);
+
+static enum step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
+                                struct tcp_seg *seg)
+{
+    bool has_ack = seg->flags & TH_ACK;
+    /* First, the ACK: it must acknowledge our SYN and nothing more. */
+    if (has_ack &&
+        (seq_leq(seg->ack, c->iss) || seq_gt(seg->ack, c->snd_max))) {
+        if (!(seg->flags & TH_RST))
+            tcp_send_rst(s, &c->n, seg->ack); /* <SEQ=SEG.ACK><CTL=RST> */
+        drop(s, c, BERTH_REASON_SYN_SENT_BAD_ACK);
+        return STEP_DONE;
+    }
+    /* Second, RST: with an acceptable ACK the connection is refused
+     * (RFC 5961 §3.2 agrees: the ACK makes it exact in SYN-SENT). */
+    if (seg->flags & TH_RST) {
+        if (!has_ack) {
+            drop(s, c, BERTH_REASON_SYN_SENT_RST_NO_ACK);
+            return STEP_DONE;
+        }
+        stack_count(s, BERTH_CTR_RST_IN);
+        stack_count(s, BERTH_CTR_ATTEMPT_FAILS);
+        tcp_conn_fail(s, c, BERTH_ECONNREFUSED, BERTH_REASON_RCV_RST);
+        return STEP_GONE;
+    }
+    /* Fourth, SYN (the third check, security, does not apply). */
+    if (!(seg->flags & TH_SYN)) {
+        drop(s, c, BERTH_REASON_SYN_SENT_NO_SYN);
+        return STEP_DONE;
+    }
+    c->irs = seg->seq;
+    c->rcv_nxt = seg->seq + 1;
+    c->rcv_adv = c->rcv_nxt;
+    c->snd_mss = tcp_peer_mss(s, seg, c->rcv_mss);
+    c->cwnd = 10u * c->snd_mss;
+    take_peer_window(c, seg);
+    c->flags |= TF_ACK_NOW;
+    if (has_ack) {
+        ack_new_data(s, c, seg->ack);
+        establish(s, c, BERTH_REASON_RCV_SYN_ACK);
+        /* Text or FIN riding on the SYN-ACK: process from step six. */
+        seg->seq++;
+        seg->flags &= (uint8_t)~TH_SYN;
+        if (process_text(s, c, seg) == STEP_GONE)
+            return STEP_GONE;
+        return process_fin(s, c, seg);
+    }
+    /* Simultaneous open (RFC 9293 §3.5, Figure 8): SYN-RECEIVED, and our
+     * SYN goes out again as SYN,ACK <SEQ=ISS><ACK=RCV.NXT>. Text in the SYN
+     * is not kept; the peer will send it again. */
+    tcp_set_state(s, c, BERTH_STATE_SYN_RECEIVED, BERTH_REASON_RCV_SYN);
+    c->snd_nxt = c->snd_max = c->iss;
+    return STEP_DONE;
+}
+
+/* ---- synchronized states (RFC 9293 §3.10.7.4) ---- */
+
+static bool seq_acceptable(const struct tcp_conn *c, const struct tcp_seg *seg)
+{
+    /* RFC 9293 §3.10.7.4 first, the four cases of the acceptance test. */
+    uint32_t wnd = c->rcv_adv - c->rcv_nxt;
+    uint32_t space = tcp_seg_space(seg);
+    uint32_t end = c->rcv_nxt + wnd;
+    if (space == 0)
+        return wnd == 0 ? seg->seq == c->rcv_nxt
+                        : seq_in(seg->seq, c->rcv_nxt, end);
+    if (wnd == 0)
+        return false;
+    return seq_in(seg->seq, c->rcv_nxt, end) ||
+           seq_in(seg->seq + space - 1, c->rcv_nxt, end);
+}
+
+static enum step check_seq(struct berth_stack *s, struct tcp_conn *c,
+                           struct tcp_seg *seg)
+{
+    /* The peer's SYN,ACK in a simultaneous open repeats its SYN (RFC 9293
+     * §3.5, Figure 8, line 6): take it as the ACK it carries (as Linux
+     * does). */
+    if (c->state == BERTH_STATE_SYN_RECEIVED && (seg->flags & TH_SYN) &&
+        (seg->flags & TH_ACK) && seg->seq + 1 == c->rcv_nxt &&
+        seg->ack == c->snd_max && seg->len == 0) {
+        seg->seq++;
+        seg->flags &= (uint8_t)~TH_SYN;
+    }
+    if (seq_acceptable(c, seg))
+        return STEP_NEXT;
+    /* "If the RCV.WND is zero, no segments will be acceptable, but special
+     * allowance should be made to accept valid ACKs, URGs, and RSTs": a
+     * zero-window probe at RCV.NXT keeps its ACK and loses its text. */
+    if (c->rcv_adv == c->rcv_nxt && seg->seq == c->rcv_nxt &&
+        !(seg->flags & TH_SYN)) {
+        seg->len = 0;
+        seg->flags &= (uint8_t)~TH_FIN;
+        c->flags |= TF_ACK_NOW;
+        return STEP_NEXT;
+    }
+    if (seg->flags & TH_RST) {
+        drop(s, c, BERTH_REASON_RST_OUT_OF_WINDOW);
+        return STEP_DONE;
+    }
+    /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop. */
+    c->flags |= TF_ACK_NOW;
+    drop(s, c, BERTH_REASON_SEQ_OUT_OF_WINDOW);
+    return STEP_DONE;
+}
+
+static enum step check_rst(struct berth_stack *s, struct tcp_conn *c,
+                           const struct tcp_seg *seg)
+{
+    if (!(seg->flags & TH_RST))
+        return STEP_NEXT;
+    /* RFC 5961 §3.2: only an exact match resets; an RST elsewhere in the
+     * window draws a challenge ACK. */
+    if (seg->seq != c->rcv_nxt) {
+        drop(s, c, BERTH_REASON_RST_IN_WINDOW_CHALLENGE);
+        tcp_challenge_ack(s, c);
+        return STEP_DONE;
+    }
+    stack_count(s, BERTH_CTR_RST_IN);
+    switch (c->state) {
+    case BERTH_STATE_SYN_RECEIVED: /* from an active open: refused */
+        stack_count(s, BERTH_CTR_ATTEMPT_FAILS);
+        tcp_conn_fail(s, c, BERTH_ECONNREFUSED, BERTH_REASON_RCV_RST);
+        break;
+    case BERTH_STATE_ESTABLISHED:
+    case BERTH_STATE_CLOSE_WAIT:
+        stack_count(s, BERTH_CTR_ESTAB_RESETS);
+        tcp_conn_fail(s, c, BERTH_ECONNRESET, BERTH_REASON_RCV_RST);
+        break;
+    case BERTH_STATE_FIN_WAIT_1:
+    case BERTH_STATE_FIN_WAIT_2:
+        tcp_conn_fail(s, c, BERTH_ECONNRESET, BERTH_REASON_RCV_RST);
+        break;
+    default: /* CLOSING, LAST-ACK: just close */
+        tcp_conn_delete(s, c, BERTH_REASON_RCV_RST);
+        break;
+    }
+    return STEP_GONE;
+}
+
+static enum step check_syn(struct berth_stack *s, struct tcp_conn *c,
+                           const struct tcp_seg *seg)
+{
+    if (!(seg->flags & TH_SYN))
+        return STEP_NEXT;
+    /* RFC 5961 §4.2: a SYN in a synchronized state, whatever its sequence
+     * number, gets a challenge ACK and is dropped. */
+    drop(s, c, BERTH_REASON_SYN_CHALLENGE);
+    tcp_challenge_ack(s, c);
+    return STEP_DONE;
+}
+
+static bool our_fin_acked(const struct tcp_conn *c)
+{
+    return (c->flags & TF_FIN_SENT) && c->snd_una == c->snd_max;
+}
+
+static enum step ack_new_data(struct berth_stack *s, struct tcp_conn *c,
+                              uint32_t ack)
+{
+    uint32_t acked = ack - c->snd_una;
+    if (c->snd_una == c->iss)
+        acked--;               /* our SYN */
+    ring_drop(&c->snd, acked); /* whatever is beyond the data is our FIN */
+    c->snd_una = ack;
+    if (seq_lt(c->snd_nxt, c->snd_una))
+        c->snd_nxt = c->snd_una;
+    /* RFC 6298 §3 (Karn): only a segment sent once gives an RTT sample
+     * (a retransmission cleared rtt_time). */
+    if (c->rtt_time && seq_geq(ack, c->rtt_seq)) {
+        tcp_rtt_sample(s, c, (uint32_t)(s->now - c->rtt_time));
+        c->rtt_time = 0;
+    }
+    c->backoff = 0;
+    c->unacked_since = s->now;
+    /* Slow start until the congestion-control issue brings the rest. */
+    if (c->cwnd < (1u << 30))
+        c->cwnd += acked < c->snd_mss ? acked : c->snd_mss;
+    tcp_rexmit_restart(s, c);
+    if ((c->flags & TF_FIN_QUEUED) && c->snd.len == 0 && c->snd.buf) {
+        /* Nothing more will ever be sent: return the buffer. */
+        mem_free(&s->mem, c->snd.buf, c->snd.cap);
+        c->snd.buf = NULL;
+        c->snd.cap = 0;
+    }
+    sock_mark(s, c->sock);
+    return STEP_NEXT;
+}
+
+static void update_window(struct berth_stack *s, struct tcp_conn *c,
+                          const struct tcp_seg *seg)
+{
+    /* RFC 9293 §3.10.7.4 fifth, ESTABLISHED: take the window only from a
+     * segment newer than the one it last came from. */
+    if (!(seq_lt(c->snd_wl1, seg->seq) ||
+          (c->snd_wl1 == seg->seq && seq_leq(c->snd_wl2, seg->ack))))
+        return;
+    take_peer_window(c, seg);
+    if (c->snd_wnd > 0 && (c->flags & TF_PERSIST)) {
+        c->flags &= (uint16_t)~TF_PERSIST;
+        tcp_timer_clear(s, c, TCP_T_PERSIST);
+        tcp_rexmit_restart(s, c);
+    }
+    if (c->snd_wnd > 0)
+        tcp_timer_clear(s, c, TCP_T_PERSIST);
+}
+
+static bool fin_arrives_with(const struct tcp_conn *c,
+                             const struct tcp_seg *seg)
+{
+    return (seg->flags & TH_FIN) && seq_leq(seg->seq, c->rcv_nxt) &&
+           seq_leq(seg->seq + seg->len, c->rcv_adv);
+}
+
+static enum step ack_closing_states(struct berth_stack *s, struct tcp_conn *c,
+                                    const struct tcp_seg *seg)
+{
+    if (!our_fin_acked(c))
+        return STEP_NEXT;
+    switch (c->state) {
+    case BERTH_STATE_FIN_WAIT_1:
+        /* A FIN that also acks ours goes straight to TIME-WAIT (in the FIN
+         * step); otherwise FIN-WAIT-2. */
+        if (fin_arrives_with(c, seg))
+            return STEP_NEXT;
+        tcp_set_state(s, c, BERTH_STATE_FIN_WAIT_2, BERTH_REASON_RCV_ACK);
+        if (c->sock < 0) /* closed: FIN-WAIT-2 must not last forever */
+            tcp_timer_set(s, c, TCP_T_LINGER2,
+                          s->now + s->cfg.fin_wait_2_timeout);
+        return STEP_NEXT;
+    case BERTH_STATE_CLOSING:
+        tcp_output(s, c);
+        tcp_time_wait(s, c, BERTH_REASON_RCV_ACK);
+        return STEP_GONE;
+    case BERTH_STATE_LAST_ACK:
+        tcp_conn_delete(s, c, BERTH_REASON_RCV_ACK);
+        return STEP_GONE;
+    default:
+        return STEP_NEXT;
+    }
+}
+
+static enum step check_ack(struct berth_stack *s, struct tcp_conn *c,
+                           const struct tcp_seg *seg)
+{
+    if (!(seg->flags & TH_ACK)) {
+        drop(s, c, BERTH_REASON_NO_ACK_FLAG);
+        return STEP_DONE;
+    }
+    if (c->state == BERTH_STATE_SYN_RECEIVED) {
+        if (!(seq_lt(c->snd_una, seg->ack) && seq_leq(seg->ack, c->snd_max))) {
+            tcp_send_rst(s, &c->n, seg->ack); /* <SEQ=SEG.ACK><CTL=RST> */
+            drop(s, c, BERTH_REASON_SYN_RECEIVED_BAD_ACK);
+            return STEP_DONE;
+        }
+        take_peer_window(c, seg);
+        establish(s, c, BERTH_REASON_RCV_ACK);
+    }
+    /* RFC 5961 §5.2: acceptable is SND.UNA - MAX.SND.WND <= SEG.ACK <=
+     * SND.NXT; anything else is dropped with an ACK. */
+    if (seq_gt(seg->ack, c->snd_max)) {
+        drop(s, c, BERTH_REASON_ACK_UNSENT_DATA);
+        tcp_challenge_ack(s, c);
+        return STEP_DONE;
+    }
+    if (seq_lt(seg->ack, c->snd_una - c->max_sndwnd)) {
+        drop(s, c, BERTH_REASON_ACK_TOO_OLD);
+        tcp_challenge_ack(s, c);
+        return STEP_DONE;
+    }
+    if (seq_lt(c->snd_una, seg->ack))
+        ack_new_data(s, c, seg->ack);
+    update_window(s, c, seg);
+    return ack_closing_states(s, c, seg);
+}
+
+static void ack_policy(struct berth_stack *s, struct tcp_conn *c, uint32_t len,
+                       bool filled_hole)
+{
+    /* RFC 5681 §4.2: ACK at once when a hole is filled. RFC 9293 §3.8.6.3
+     * and RFC 1122 §4.2.3.2: otherwise delay, but ACK at least every second
+     * full-sized segment: like Linux, when more than one full segment (the
+     * largest seen, at least 536 bytes) is unacknowledged. */
+    if (len > c->rcv_seg_max)
+        c->rcv_seg_max = (uint16_t)(len < c->rcv_mss ? len : c->rcv_mss);
+    uint32_t full =
+        c->rcv_seg_max > TCP_DEFAULT_MSS ? c->rcv_seg_max : TCP_DEFAULT_MSS;
+    if (full > c->rcv_mss)
+        full = c->rcv_mss;
+    c->delack_bytes += len;
+    if (filled_hole || c->delack_bytes > full)
+        c->flags |= TF_ACK_NOW;
+    else if (!c->deadline[TCP_T_DELACK])
+        tcp_timer_set(s, c, TCP_T_DELACK, s->now + s->cfg.delack);
+}
+
+static bool accepts_text(enum berth_state st)
+{
+    return st == BERTH_STATE_ESTABLISHED || st == BERTH_STATE_FIN_WAIT_1 ||
+           st == BERTH_STATE_FIN_WAIT_2;
+}
+
+static void store_text(struct berth_stack *s, struct tcp_conn *c,
+                       const uint8_t *data, uint32_t off, uint32_t len)
+{
+    if (off == 0) {
+        bool had_holes = !assembler_empty(&c->ooo);
+        ring_write(&c->rcv, data, len);
+        uint32_t more = had_holes ? assembler_advance(&c->ooo, len) : 0;
+        ring_commit(&c->rcv, more);
+        c->rcv_nxt += len + more;
+        ack_policy(s, c, len, had_holes);
+    } else if (assembler_add(&c->ooo, off, len) == 0) {
+        /* Out of order: placed straight into the buffer at its offset. RFC
+         * 5681 §4.2: ACK at once (a duplicate ACK). */
+        ring_write_at(&c->rcv, off, data, len);
+        stack_count(s, BERTH_CTR_OOO_QUEUED);
+        c->flags |= TF_ACK_NOW;
+    } else {
+        drop(s, c, BERTH_REASON_OOO_NO_ROOM);
+        c->flags |= TF_ACK_NOW;
+    }
+    if (c->flags & TF_RD_SHUT)
+        ring_drop(&c->rcv, c->rcv.len); /* shutdown(RD): discard */
+    sock_mark(s, c->sock);
+}
+
+static enum step process_text(struct berth_stack *s, struct tcp_conn *c,
+                              struct tcp_seg *seg)
+{
+    if (seg->len == 0 || !accepts_text(c->state))
+        return STEP_NEXT;
+    /* Trim what we already have and what lies beyond the window (RFC 9293
+     * §3.10.7.4 first); a FIN beyond the window goes with it. */
+    const uint8_t *data = seg->payload;
+    uint32_t len = seg->len, off = 0;
+    if (seq_lt(seg->seq, c->rcv_nxt)) {
+        uint32_t dup = c->rcv_nxt - seg->seq;
+        if (dup >= len) {
+            c->flags |= TF_ACK_NOW;
+            return STEP_NEXT;
+        }
+        data += dup;
+        len -= dup;
+    } else {
+        off = seg->seq - c->rcv_nxt;
+    }
+    uint32_t room = c->rcv_adv - c->rcv_nxt;
+    if (off + len > room) {
+        len = off < room ? room - off : 0;
+        seg->flags &= (uint8_t)~TH_FIN;
+        c->flags |= TF_ACK_NOW;
+    }
+    if (len == 0)
+        return STEP_NEXT;
+    /* New data for a socket the application closed: nobody will read it.
+     * Reset, as Linux does (RFC 9293 §3.10.4 leaves it open). */
+    if (c->sock < 0 && !c->listener) {
+        drop(s, c, BERTH_REASON_DATA_AFTER_CLOSE);
+        tcp_send_rst(s, &c->n, c->snd_nxt);
+        tcp_conn_delete(s, c, BERTH_REASON_APP_CLOSE);
+        return STEP_GONE;
+    }
+    if (tcp_conn_alloc_rcv(s, c) != 0) {
+        c->flags |= TF_ACK_NOW;
+        return STEP_DONE;
+    }
+    store_text(s, c, data, off, len);
+    return STEP_NEXT;
+}
+
+static void accept_fin(struct berth_stack *s, struct tcp_conn *c)
+{
+    c->rcv_nxt++;
+    c->flags |= TF_RCVD_FIN | TF_ACK_NOW;
+    c->flags &= (uint16_t)~TF_OOO_FIN;
+    tcp_timer_clear(s, c, TCP_T_DELACK);
+    sock_mark(s, c->sock);
+}
+
+static enum step process_fin(struct berth_stack *s, struct tcp_conn *c,
+                             struct tcp_seg *seg)
+{
+    if ((seg->flags & TH_FIN) && (c->flags & TF_RCVD_FIN)) {
+        c->flags |= TF_ACK_NOW; /* a retransmitted FIN: ACK it again */
+    } else if (seg->flags & TH_FIN) {
+        /* Remember where it is: behind a hole it waits for the gap. */
+        c->flags |= TF_OOO_FIN;
+        c->rcv_fin = seg->seq + seg->len;
+    }
+    if (!(c->flags & TF_OOO_FIN) || c->rcv_fin != c->rcv_nxt)
+        return STEP_NEXT;
+    /* RFC 9293 §3.10.7.4 eighth: the FIN. */
+    accept_fin(s, c);
+    switch (c->state) {
+    case BERTH_STATE_SYN_RECEIVED:
+    case BERTH_STATE_ESTABLISHED:
+        tcp_set_state(s, c, BERTH_STATE_CLOSE_WAIT, BERTH_REASON_RCV_FIN);
+        return STEP_NEXT;
+    case BERTH_STATE_FIN_WAIT_1:
+        if (!our_fin_acked(c)) {
+            tcp_set_state(s, c, BERTH_STATE_CLOSING, BERTH_REASON_RCV_FIN);
+            return STEP_NEXT;
+        }
+        /* Our FIN is acked too: straight to TIME-WAIT. */
+        tcp_output(s, c);
+        tcp_time_wait(s, c, BERTH_REASON_RCV_FIN);
+        return STEP_GONE;
+    case BERTH_STATE_FIN_WAIT_2:
+        tcp_output(s, c); /* the ACK of the FIN, before the TCB shrinks */
+        tcp_time_wait(s, c, BERTH_REASON_RCV_FIN);
+        return STEP_GONE;
+    default:
+        return STEP_NEXT;
+    }
+}
+
+static enum step synchronized_input(struct berth_stack *s, struct tcp_conn *c,
+                                    struct tcp_seg *seg)
+{
+    enum step st = check_seq(s, c, seg);
+    if (st == STEP_NEXT)
+        tcp_keepalive_reset(s, c);
+    if (st == STEP_NEXT)
+        st = check_rst(s, c, seg);
+    if (st == STEP_NEXT)
+        st = check_syn(s, c, seg);
+    if (st == STEP_NEXT)
+        st = check_ack(s, c, seg);
+    /* Sixth, URG: urgent data is delivered inline as ordinary data, as
+     * RFC 6093 §4 recommends; the pointer is not tracked. */
+    if (st == STEP_NEXT)
+        st = process_text(s, c, seg);
+    if (st == STEP_NEXT)
+        st = process_fin(s, c, seg);
+    return st;
+}
+
+void tcp_conn_input(struct berth_stack *s, struct tcp_conn *c,
+                    struct tcp_seg *seg)
+{
+    enum step st;
+    switch (c->state) {
+    case BERTH_STATE_SYN_SENT:
+        st = syn_sent_input(s, c, seg);
+        break;
+    case BERTH_STATE_TIME_WAIT:
+        st = tcp_time_wait_tcb_input(s, c, seg) ? STEP_DONE : STEP_GONE;
+        break;
+    default:
+        st = synchronized_input(s, c, seg);
+        break;
+    }
+    if (st != STEP_GONE)
+        tcp_output(s, c);
+}
+
+void tcp_input(struct berth_stack *s, uint32_t src, uint32_t dst,
+               struct tcp_seg *seg)
+{
+    struct tcp_node *n = tcp_lookup(s, dst, seg->dport, src, seg->sport);
+    if (n) {
+        switch (n->kind) {
+        case TCP_NODE_CONN:
+            tcp_conn_input(s, (struct tcp_conn *)n, seg);
+            return;
+        case TCP_NODE_SYNREQ:
+            tcp_synreq_input(s, (struct tcp_synreq *)n, seg);
+            return;
+        case TCP_NODE_TIMEWAIT:
+            tcp_timewait_input(s, (struct tcp_timewait *)n, src, dst, seg);
+            return;
+        }
+    }
+    struct tcp_listener *l = tcp_listener_find(s, dst, seg->dport);
+    if (l) {
+        tcp_listen_input(s, l, src, dst, seg, 0);
+        return;
+    }
+    /* RFC 9293 §3.10.7.1: CLOSED. */
+    stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
+                     (seg->flags & TH_RST) ? BERTH_REASON_RST_NO_SOCKET
+                                           : BERTH_REASON_NO_SOCKET);
+    tcp_send_rst_for(s, src, dst, seg);
+}

@@ -1,0 +1,335 @@
+/* LISTEN (RFC 9293 §3.10.7.2) and the listener's two bounded queues: the
+ * SYN queue of half-open request records (SYN-RECEIVED, retransmitting
+ * their SYN-ACK) and the accept queue of established connections. */
+#include "tcp/tcp.h"
+
+#include "base/seq.h"
+
+#define TCP_MAX_WINDOW 65535u
+
+struct tcp_listener *tcp_listener_find(struct berth_stack *s, uint32_t addr,
+                                       uint16_t port)
+{
+    struct hnode *h = htable_bucket(&s->listeners, tcp_port_hash(port));
+    for (; h; h = h->next) {
+        struct tcp_listener *l = (struct tcp_listener *)h;
+        if (l->port == port && (l->addr == 0 || l->addr == addr))
+            return l;
+    }
+    return NULL;
+}
+
+static void synreq_drop(struct berth_stack *s, struct tcp_synreq *r,
+                        enum berth_reason why)
+{
+    stack_trace_drop(s, -1, r->n.laddr, r->n.lport, r->n.raddr, r->n.rport,
+                     why);
+}
+
+static void synreq_free(struct berth_stack *s, struct tcp_synreq *r)
+{
+    struct tcp_listener *l = tcp_listener_find(s, r->n.laddr, r->n.lport);
+    if (l && l->syn_count > 0)
+        l->syn_count--;
+    tcp_node_remove(s, &r->n);
+    timer_wheel_cancel(&s->wheel, &r->n.timer);
+    mem_free(&s->mem, r, sizeof *r);
+}
+
+/* The entry leaves the SYN queue: the listener stays in LISTEN. */
+static void synreq_delete(struct berth_stack *s, struct tcp_synreq *r,
+                          enum berth_state to, enum berth_reason why)
+{
+    tcp_trace_state(s, -1, &r->n, BERTH_STATE_SYN_RECEIVED, to, why);
+    synreq_free(s, r);
+}
+
+static bool listener_drops_syn(struct berth_stack *s, struct tcp_listener *l,
+                               uint32_t src, uint32_t dst,
+                               const struct tcp_seg *seg)
+{
+    /* Like Linux: with the accept queue full, new SYNs are dropped too. */
+    enum berth_reason why = BERTH_REASON_NONE;
+    if (l->aq_count >= l->backlog) {
+        stack_count(s, BERTH_CTR_LISTEN_OVERFLOWS);
+        why = BERTH_REASON_ACCEPT_QUEUE_FULL;
+    } else if (l->syn_count >= s->cfg.syn_backlog) {
+        stack_count(s, BERTH_CTR_SYN_QUEUE_DROPS);
+        why = BERTH_REASON_SYN_QUEUE_FULL;
+    }
+    if (why == BERTH_REASON_NONE)
+        return false;
+    stack_count(s, BERTH_CTR_LISTEN_DROPS);
+    stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport, why);
+    return true;
+}
+
+void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
+                      uint32_t src, uint32_t dst, struct tcp_seg *seg,
+                      uint32_t isn)
+{
+    /* RFC 9293 §3.10.7.2 first: an incoming RST is ignored. */
+    if (seg->flags & TH_RST) {
+        stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
+                         BERTH_REASON_RST_NO_SOCKET);
+        return;
+    }
+    /* Second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST>. */
+    if (seg->flags & TH_ACK) {
+        stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
+                         BERTH_REASON_LISTEN_ACK);
+        tcp_send_rst_for(s, src, dst, seg);
+        return;
+    }
+    if (!(seg->flags & TH_SYN)) {
+        stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
+                         BERTH_REASON_LISTEN_NO_SYN);
+        return;
+    }
+    if (listener_drops_syn(s, l, src, dst, seg))
+        return;
+    /* Third: a SYN. A request record, not a TCB (DESIGN.md §2). Text in
+     * the SYN is not kept (no Fast Open); the peer sends it again. */
+    struct tcp_synreq *r = mem_alloc(&s->mem, sizeof *r);
+    if (!r)
+        return;
+    r->n.kind = TCP_NODE_SYNREQ;
+    timer_init(&r->n.timer);
+    r->n.laddr = dst;
+    r->n.lport = seg->dport;
+    r->n.raddr = src;
+    r->n.rport = seg->sport;
+    r->irs = seg->seq;
+    r->iss = isn ? isn : tcp_isn(s, dst, seg->dport, src, seg->sport);
+    r->peer_mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
+    tcp_node_insert(s, &r->n);
+    l->syn_count++;
+    tcp_trace_state(s, -1, &r->n, BERTH_STATE_LISTEN, BERTH_STATE_SYN_RECEIVED,
+                    BERTH_REASON_RCV_SYN);
+    tcp_send_synack(s, r, l->tmpl);
+    timer_wheel_arm(&s->wheel, &r->n.timer, s->now + s->cfg.rto_initial);
+}
+
+void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r)
+{
+    struct tcp_listener *l = tcp_listener_find(s, r->n.laddr, r->n.lport);
+    if (!l || r->retries >= s->cfg.synack_retries) {
+        stack_count(s, BERTH_CTR_SYN_QUEUE_DROPS);
+        synreq_drop(s, r, BERTH_REASON_SYNACK_RETRIES);
+        synreq_delete(s, r, BERTH_STATE_CLOSED, BERTH_REASON_SYNACK_RETRIES);
+        return;
+    }
+    /* Exponential backoff: 1 s, 2 s, 4 s, ... after the first SYN-ACK. */
+    r->retries++;
+    stack_count(s, BERTH_CTR_SYNACK_RETRANS);
+    stack_count(s, BERTH_CTR_RETRANS_SEGS);
+    tcp_send_synack(s, r, l->tmpl);
+    uint64_t rto = (uint64_t)s->cfg.rto_initial << r->retries;
+    if (rto > s->cfg.rto_max)
+        rto = s->cfg.rto_max;
+    timer_wheel_arm(&s->wheel, &r->n.timer, s->now + rto);
+}
+
+static uint32_t initial_window(const struct tcp_conn *tmpl)
+{
+    return tmpl->rcvbuf_size < TCP_MAX_WINDOW ? tmpl->rcvbuf_size
+                                              : TCP_MAX_WINDOW;
+}
+
+/* The third segment of the handshake arrived and is valid: the request
+ * becomes a TCB in SYN-RECEIVED, queued for accept. */
+static struct tcp_conn *synreq_promote(struct berth_stack *s,
+                                       struct tcp_synreq *r,
+                                       struct tcp_listener *l)
+{
+    struct tcp_conn *c = tcp_conn_new(s);
+    if (!c)
+        return NULL;
+    tcp_conn_copy_options(c, l->tmpl);
+    c->n.laddr = r->n.laddr;
+    c->n.lport = r->n.lport;
+    c->n.raddr = r->n.raddr;
+    c->n.rport = r->n.rport;
+    c->state = BERTH_STATE_SYN_RECEIVED; /* traced when the request began */
+    c->flags |= TF_PASSIVE;
+    c->iss = r->iss;
+    c->snd_una = r->iss;
+    c->snd_nxt = c->snd_max = r->iss + 1;
+    c->irs = r->irs;
+    c->rcv_nxt = r->irs + 1;
+    c->rcv_adv = c->rcv_nxt + initial_window(l->tmpl);
+    c->rcv_mss = tcp_our_mss(s, l->tmpl);
+    c->snd_mss = r->peer_mss;
+    c->cwnd = 10u * c->snd_mss;
+    c->snd_wl1 = r->irs;
+    if (r->retries)
+        c->flags |= TF_SYN_REXMIT;
+    synreq_free(s, r);
+    tcp_node_insert(s, &c->n);
+    c->listener = l;
+    if (l->aq_tail)
+        l->aq_tail->aq_next = c;
+    else
+        l->aq_head = c;
+    l->aq_tail = c;
+    l->aq_count++;
+    stack_count(s, BERTH_CTR_PASSIVE_OPENS);
+    sock_mark(s, l->sock);
+    return c;
+}
+
+/* RFC 9293 §3.10.7.4 first check for a request record: RCV.NXT = IRS+1
+ * and the window we offered in the SYN-ACK. */
+static bool synreq_seq_ok(const struct tcp_synreq *r, const struct tcp_seg *seg,
+                          uint32_t wnd)
+{
+    uint32_t nxt = r->irs + 1, space = tcp_seg_space(seg);
+    if (space == 0)
+        return seq_in(seg->seq, nxt, nxt + wnd);
+    return seq_in(seg->seq, nxt, nxt + wnd) ||
+           seq_in(seg->seq + space - 1, nxt, nxt + wnd);
+}
+
+static void synreq_ack(struct berth_stack *s, struct tcp_synreq *r,
+                       uint32_t wnd)
+{
+    struct tcp_out o = {.laddr = r->n.laddr,
+                        .raddr = r->n.raddr,
+                        .lport = r->n.lport,
+                        .rport = r->n.rport,
+                        .seq = r->iss + 1,
+                        .ack = r->irs + 1,
+                        .flags = TH_ACK,
+                        .wnd = (uint16_t)wnd};
+    tcp_send(s, &o);
+}
+
+void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
+                      struct tcp_seg *seg)
+{
+    struct tcp_listener *l = tcp_listener_find(s, r->n.laddr, r->n.lport);
+    uint32_t wnd = l ? initial_window(l->tmpl) : 0;
+    /* The peer retransmitted its SYN: our SYN-ACK was lost; send it again. */
+    if (l && (seg->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN &&
+        seg->seq == r->irs) {
+        stack_count(s, BERTH_CTR_SYNACK_RETRANS);
+        tcp_send_synack(s, r, l->tmpl);
+        return;
+    }
+    if (!l || !synreq_seq_ok(r, seg, wnd)) {
+        synreq_drop(s, r,
+                    (seg->flags & TH_RST) ? BERTH_REASON_RST_OUT_OF_WINDOW
+                                          : BERTH_REASON_SEQ_OUT_OF_WINDOW);
+        if (l && !(seg->flags & TH_RST))
+            synreq_ack(s, r, wnd);
+        return;
+    }
+    if (seg->flags & TH_RST) {
+        /* RFC 9293 §3.10.7.4 second, SYN-RECEIVED from a passive OPEN:
+         * back to LISTEN (the listener never left it); RFC 5961 §3.2: only
+         * an exact RST does that, else a challenge ACK. */
+        if (seg->seq != r->irs + 1) {
+            synreq_drop(s, r, BERTH_REASON_RST_IN_WINDOW_CHALLENGE);
+            stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
+            synreq_ack(s, r, wnd);
+            return;
+        }
+        stack_count(s, BERTH_CTR_RST_IN);
+        stack_count(s, BERTH_CTR_ATTEMPT_FAILS);
+        synreq_delete(s, r, BERTH_STATE_LISTEN, BERTH_REASON_RCV_RST);
+        return;
+    }
+    if (seg->flags & TH_SYN) {
+        /* Fourth, SYN-RECEIVED from a passive OPEN: return to LISTEN. */
+        synreq_drop(s, r, BERTH_REASON_SYN_CHALLENGE);
+        synreq_delete(s, r, BERTH_STATE_LISTEN, BERTH_REASON_RCV_SYN);
+        return;
+    }
+    if (!(seg->flags & TH_ACK)) {
+        synreq_drop(s, r, BERTH_REASON_NO_ACK_FLAG);
+        return;
+    }
+    /* Fifth, ACK: it must acknowledge our SYN exactly, else the segment is
+     * an old duplicate and gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.5). */
+    if (seg->ack != r->iss + 1) {
+        synreq_drop(s, r, BERTH_REASON_SYN_RECEIVED_BAD_ACK);
+        tcp_send_rst_for(s, r->n.raddr, r->n.laddr, seg);
+        return;
+    }
+    /* Like Linux (tcp_abort_on_overflow = 0): with the accept queue full,
+     * the final ACK is dropped; the SYN-ACK keeps being retransmitted and a
+     * later ACK finds room. */
+    if (l->aq_count >= l->backlog) {
+        stack_count(s, BERTH_CTR_LISTEN_OVERFLOWS);
+        stack_count(s, BERTH_CTR_LISTEN_DROPS);
+        synreq_drop(s, r, BERTH_REASON_ACCEPT_QUEUE_FULL);
+        return;
+    }
+    struct tcp_conn *c = synreq_promote(s, r, l);
+    if (c)
+        tcp_conn_input(s, c, seg); /* SYN-RECEIVED -> ESTABLISHED, text */
+}
+
+struct tcp_conn *tcp_listener_accept(struct berth_stack *s,
+                                     struct tcp_listener *l)
+{
+    (void)s;
+    struct tcp_conn *c = l->aq_head;
+    if (!c)
+        return NULL;
+    l->aq_head = c->aq_next;
+    if (!l->aq_head)
+        l->aq_tail = NULL;
+    l->aq_count--;
+    c->aq_next = NULL;
+    c->listener = NULL;
+    return c;
+}
+
+void tcp_listener_unqueue(struct berth_stack *s, struct tcp_conn *c)
+{
+    (void)s;
+    struct tcp_listener *l = c->listener;
+    struct tcp_conn **pp = &l->aq_head, *prev = NULL;
+    while (*pp && *pp != c) {
+        prev = *pp;
+        pp = &(*pp)->aq_next;
+    }
+    if (!*pp)
+        return;
+    *pp = c->aq_next;
+    if (l->aq_tail == c)
+        l->aq_tail = prev;
+    l->aq_count--;
+    c->aq_next = NULL;
+    c->listener = NULL;
+}
+
+void tcp_listener_close(struct berth_stack *s, struct tcp_listener *l)
+{
+    /* Connections never accepted are reset (as Linux does). */
+    while (l->aq_head) {
+        struct tcp_conn *c = tcp_listener_accept(s, l);
+        if (tcp_state_synchronized(c->state))
+            tcp_send_rst(s, &c->n, c->snd_nxt);
+        stack_count(s, BERTH_CTR_ABORT_ON_CLOSE);
+        tcp_conn_delete(s, c, BERTH_REASON_APP_CLOSE);
+    }
+    /* Half-open entries: the table is walked once (listener close is rare;
+     * entries carry no list links, to stay small). */
+    for (size_t b = 0; l->syn_count > 0 && b <= s->conns.mask; b++) {
+        struct hnode *h = s->conns.buckets[b];
+        while (h) {
+            struct hnode *next = h->next;
+            struct tcp_synreq *r = (struct tcp_synreq *)h;
+            if (r->n.kind == TCP_NODE_SYNREQ && r->n.lport == l->port &&
+                (l->addr == 0 || l->addr == r->n.laddr))
+                synreq_delete(s, r, BERTH_STATE_CLOSED, BERTH_REASON_APP_CLOSE);
+            h = next;
+        }
+    }
+    htable_remove(&s->listeners, &l->h, tcp_port_hash(l->port));
+    stack_port_set(s, l->port, false);
+    mem_free(&s->mem, l->tmpl, sizeof *l->tmpl);
+    mem_free(&s->mem, l, sizeof *l);
+}

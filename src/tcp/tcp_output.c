@@ -1,0 +1,328 @@
+/* Output: tcp_output() is the one function that decides what a connection
+ * sends (SYN, data, FIN, ACK), applying the window, Nagle and the sender's
+ * silly-window rules; plus the segment builder and the resets, SYN-ACKs and
+ * challenge ACKs that are sent without a TCB's output decision. */
+#include "tcp/tcp.h"
+
+#include "base/seq.h"
+#include "wire/ipv4.h"
+
+#define TCP_MAX_WINDOW     65535u /* no window scaling yet */
+#define OUTPUT_BURST_LIMIT 4096u
+
+void tcp_send(struct berth_stack *s, const struct tcp_out *o)
+{
+    struct tcp_seg seg = {
+        .sport = o->lport,
+        .dport = o->rport,
+        .seq = o->seq,
+        .ack = o->ack,
+        .flags = o->flags,
+        .wnd = o->wnd,
+        .len = o->len,
+    };
+    if (o->mss) {
+        seg.opts.has_mss = true;
+        seg.opts.mss = o->mss;
+    }
+    size_t hl = TCP_HDR_LEN + tcp_opts_len(&seg.opts);
+    uint8_t *tcp = s->txbuf + IPV4_HDR_LEN;
+    if (o->len)
+        ring_peek(o->data, o->data_off, tcp + hl, o->len);
+    tcp_emit(tcp, &seg, o->laddr, o->raddr);
+    ipv4_emit(s->txbuf, o->laddr, o->raddr, IPPROTO_TCP_NUM, s->cfg.ttl,
+              s->ip_id++, (uint16_t)(hl + o->len));
+    stack_count(s, BERTH_CTR_SEGS_OUT);
+    stack_count(s, BERTH_CTR_IP_OUT);
+    if (o->flags & TH_RST)
+        stack_count(s, BERTH_CTR_RST_OUT);
+    if (s->cfg.tx)
+        s->cfg.tx(s->cfg.tx_ctx, s->txbuf, IPV4_HDR_LEN + hl + o->len);
+}
+
+void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
+                      const struct tcp_seg *seg)
+{
+    /* RFC 9293 §3.10.7.1: an incoming RST is discarded; a reset is never
+     * answered with a reset. */
+    if (seg->flags & TH_RST)
+        return;
+    struct tcp_out o = {
+        .laddr = dst, .raddr = src, .lport = seg->dport, .rport = seg->sport};
+    if (seg->flags & TH_ACK) {
+        o.seq = seg->ack; /* <SEQ=SEG.ACK><CTL=RST> */
+        o.flags = TH_RST;
+    } else {
+        o.seq = 0; /* <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> */
+        o.ack = seg->seq + tcp_seg_space(seg);
+        o.flags = TH_RST | TH_ACK;
+    }
+    tcp_send(s, &o);
+}
+
+void tcp_send_rst(struct berth_stack *s, const struct tcp_node *n, uint32_t seq)
+{
+    struct tcp_out o = {.laddr = n->laddr,
+                        .raddr = n->raddr,
+                        .lport = n->lport,
+                        .rport = n->rport,
+                        .seq = seq,
+                        .flags = TH_RST};
+    tcp_send(s, &o);
+}
+
+uint32_t tcp_rcv_window(struct tcp_conn *c)
+{
+    uint32_t cap = c->rcvbuf_size;
+    uint32_t avail = (c->flags & TF_RD_SHUT) ? cap : cap - c->rcv.len;
+    if (avail > TCP_MAX_WINDOW)
+        avail = TCP_MAX_WINDOW;
+    uint32_t edge = c->rcv_nxt + avail;
+    /* RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): move the right edge
+     * only in steps of at least min(buffer/2, MSS); never move it left
+     * (§3.8.6.2.2: shrinking the window is strongly discouraged). */
+    uint32_t step = cap / 2 < c->rcv_mss ? cap / 2 : c->rcv_mss;
+    if (seq_gt(edge, c->rcv_adv) &&
+        (edge - c->rcv_adv >= step || avail == TCP_MAX_WINDOW || avail == cap))
+        c->rcv_adv = edge;
+    if (seq_lt(c->rcv_adv, c->rcv_nxt))
+        c->rcv_adv = c->rcv_nxt;
+    return c->rcv_adv - c->rcv_nxt;
+}
+
+static struct tcp_out conn_out(struct tcp_conn *c, uint32_t seq, uint8_t flags)
+{
+    struct tcp_out o = {.laddr = c->n.laddr,
+                        .raddr = c->n.raddr,
+                        .lport = c->n.lport,
+                        .rport = c->n.rport,
+                        .seq = seq,
+                        .flags = flags};
+    if (flags & TH_ACK) {
+        o.ack = c->rcv_nxt;
+        o.wnd = (uint16_t)tcp_rcv_window(c);
+    } else if (flags & TH_SYN) {
+        o.wnd = (uint16_t)(c->rcvbuf_size < TCP_MAX_WINDOW ? c->rcvbuf_size
+                                                           : TCP_MAX_WINDOW);
+    }
+    return o;
+}
+
+/* Everything a segment carries also acknowledges: owed ACKs are paid. */
+static void ack_sent(struct berth_stack *s, struct tcp_conn *c)
+{
+    c->flags &= (uint16_t)~TF_ACK_NOW;
+    c->delack_bytes = 0;
+    tcp_timer_clear(s, c, TCP_T_DELACK);
+}
+
+/* The sequence number of the first byte in the send buffer. */
+static uint32_t snd_data_seq(const struct tcp_conn *c)
+{
+    return c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
+}
+
+static void sent_space(struct berth_stack *s, struct tcp_conn *c,
+                       uint32_t space)
+{
+    if (seq_lt(c->snd_nxt, c->snd_max)) {
+        stack_count(s, BERTH_CTR_RETRANS_SEGS);
+        c->total_retrans++;
+    } else if (c->rtt_time == 0) {
+        /* RFC 6298 §3 (Karn): time one new segment at a time. */
+        c->rtt_time = s->now;
+        c->rtt_seq = c->snd_nxt + space;
+    }
+    if (c->snd_una == c->snd_max)
+        c->unacked_since = s->now;
+    c->snd_nxt += space;
+    if (seq_gt(c->snd_nxt, c->snd_max))
+        c->snd_max = c->snd_nxt;
+    if (!c->deadline[TCP_T_REXMIT])
+        tcp_rexmit_restart(s, c);
+}
+
+static bool send_syn(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* RFC 9293 §3.10.7.3 / §3.5: <SEQ=ISS><CTL=SYN>, or SYN,ACK once the
+     * peer's SYN is known (simultaneous open). MSS option: §3.7.1. */
+    uint8_t flags = TH_SYN;
+    if (c->state != BERTH_STATE_SYN_SENT)
+        flags |= TH_ACK;
+    struct tcp_out o = conn_out(c, c->iss, flags);
+    if (flags & TH_ACK)
+        o.wnd = (uint16_t)(c->rcvbuf_size < TCP_MAX_WINDOW ? c->rcvbuf_size
+                                                           : TCP_MAX_WINDOW);
+    o.mss = c->rcv_mss;
+    tcp_send(s, &o);
+    ack_sent(s, c);
+    sent_space(s, c, 1);
+    return false; /* nothing follows a SYN until it is acknowledged */
+}
+
+/* RFC 9293 §3.7.4 (Nagle) and §3.8.6.2.1 (sender SWS avoidance): send a
+ * short segment only when it is all we have and nothing is in flight (or
+ * NODELAY), or when it is at least half the largest window offered. */
+static bool worth_sending(const struct tcp_conn *c, uint32_t len,
+                          uint32_t avail)
+{
+    if (len == c->snd_mss)
+        return true;
+    if (seq_lt(c->snd_nxt, c->snd_max))
+        return true; /* retransmission */
+    if (len == avail && ((c->flags & TF_NODELAY) || c->snd_nxt == c->snd_una))
+        return true;
+    return c->max_sndwnd > 0 && len >= c->max_sndwnd / 2;
+}
+
+static bool fin_allowed(const struct tcp_conn *c)
+{
+    return (c->flags & TF_FIN_QUEUED) && (c->state == BERTH_STATE_FIN_WAIT_1 ||
+                                          c->state == BERTH_STATE_CLOSING ||
+                                          c->state == BERTH_STATE_LAST_ACK);
+}
+
+/* Sends one segment if there is one to send; true if the caller should try
+ * for another. */
+static bool output_one(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (c->snd_nxt == c->iss && c->snd_una == c->iss)
+        return send_syn(s, c);
+    uint32_t data_seq = snd_data_seq(c);
+    uint32_t data_end = data_seq + c->snd.len;
+    uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
+    uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+    uint32_t edge = c->snd_una + wnd;
+    uint32_t usable = seq_lt(c->snd_nxt, edge) ? edge - c->snd_nxt : 0;
+    uint32_t len = avail < usable ? avail : usable;
+    if (len > c->snd_mss)
+        len = c->snd_mss;
+    /* The FIN follows the last byte of data: BSD sends it whatever the
+     * window (it takes no buffer space at the receiver). */
+    bool fin = fin_allowed(c) && c->snd_nxt + len == data_end &&
+               seq_leq(c->snd_nxt, data_end);
+    if (len > 0 && !fin && !worth_sending(c, len, avail))
+        len = 0;
+    if (len == 0 && !fin) {
+        if (avail > 0 && usable == 0 && c->snd_wnd == 0 &&
+            !c->deadline[TCP_T_REXMIT] && !c->deadline[TCP_T_PERSIST])
+            tcp_timer_set(s, c, TCP_T_PERSIST, s->now + tcp_rto(s, c));
+        if (c->flags & TF_ACK_NOW) {
+            struct tcp_out o = conn_out(c, c->snd_nxt, TH_ACK);
+            tcp_send(s, &o);
+            ack_sent(s, c);
+        }
+        return false;
+    }
+    uint8_t flags = TH_ACK;
+    if (len > 0 && c->snd_nxt + len == data_end)
+        flags |= TH_PSH; /* the end of what the application wrote */
+    if (fin)
+        flags |= TH_FIN;
+    struct tcp_out o = conn_out(c, c->snd_nxt, flags);
+    o.data = &c->snd;
+    o.data_off = c->snd_nxt - data_seq;
+    o.len = len;
+    tcp_send(s, &o);
+    ack_sent(s, c);
+    if (fin)
+        c->flags |= TF_FIN_SENT;
+    sent_space(s, c, len + (fin ? 1u : 0u));
+    return !fin;
+}
+
+void tcp_output(struct berth_stack *s, struct tcp_conn *c)
+{
+    switch (c->state) {
+    case BERTH_STATE_CLOSED:
+    case BERTH_STATE_LISTEN:
+        return;
+    case BERTH_STATE_TIME_WAIT:
+        if (c->flags & TF_ACK_NOW) {
+            struct tcp_out o = conn_out(c, c->snd_nxt, TH_ACK);
+            tcp_send(s, &o);
+            ack_sent(s, c);
+        }
+        return;
+    default:
+        break;
+    }
+    for (uint32_t i = 0; i < OUTPUT_BURST_LIMIT; i++)
+        if (!output_one(s, c))
+            break;
+    sock_mark(s, c->sock);
+}
+
+void tcp_send_persist_probe(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* RFC 9293 §3.8.6.1: with a zero window, regularly send one octet of
+     * new data beyond the window; the ACK it draws reopens the window. */
+    uint32_t data_seq = snd_data_seq(c);
+    struct tcp_out o = conn_out(c, c->snd_una, TH_ACK);
+    o.data = &c->snd;
+    o.data_off = c->snd_una - data_seq;
+    o.len = c->snd.len > o.data_off ? 1 : 0;
+    if (o.len == 0)
+        return;
+    tcp_send(s, &o);
+    ack_sent(s, c);
+    stack_count(s, BERTH_CTR_PERSIST_PROBES);
+    if (seq_lt(c->snd_nxt, c->snd_una + 1))
+        c->snd_nxt = c->snd_una + 1;
+    if (seq_lt(c->snd_max, c->snd_nxt))
+        c->snd_max = c->snd_nxt;
+}
+
+void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT-1 with no data; the peer's
+     * answer is an ACK for SND.NXT. */
+    struct tcp_out o = conn_out(c, c->snd_nxt - 1, TH_ACK);
+    tcp_send(s, &o);
+    stack_count(s, BERTH_CTR_KEEPALIVE_PROBES);
+}
+
+uint16_t tcp_our_mss(const struct berth_stack *s, const struct tcp_conn *c)
+{
+    if (c->user_mss && c->user_mss < s->cfg.mss)
+        return c->user_mss;
+    return s->cfg.mss;
+}
+
+void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,
+                     const struct tcp_conn *tmpl)
+{
+    uint32_t wnd = tmpl->rcvbuf_size;
+    /* RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. */
+    struct tcp_out o = {
+        .laddr = r->n.laddr,
+        .raddr = r->n.raddr,
+        .lport = r->n.lport,
+        .rport = r->n.rport,
+        .seq = r->iss,
+        .ack = r->irs + 1,
+        .flags = TH_SYN | TH_ACK,
+        .wnd = (uint16_t)(wnd < TCP_MAX_WINDOW ? wnd : TCP_MAX_WINDOW),
+        .mss = tcp_our_mss(s, tmpl)};
+    tcp_send(s, &o);
+}
+
+void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* RFC 5961 §7: limit challenge ACKs per second, stack-wide. */
+    if (s->now - s->challenge_window_start >= 1000000u) {
+        s->challenge_window_start = s->now;
+        s->challenge_count = 0;
+    }
+    if (s->challenge_count >= s->cfg.challenge_ack_limit) {
+        stack_count(s, BERTH_CTR_CHALLENGE_ACKS_LIMITED);
+        stack_trace_drop(s, c->sock, c->n.laddr, c->n.lport, c->n.raddr,
+                         c->n.rport, BERTH_REASON_CHALLENGE_ACK_LIMITED);
+        return;
+    }
+    s->challenge_count++;
+    stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
+    struct tcp_out o = conn_out(c, c->snd_nxt, TH_ACK);
+    tcp_send(s, &o);
+    ack_sent(s, c);
+}

@@ -1,0 +1,257 @@
+/* Timers: a connection's deadlines (retransmission, persist, delayed ACK,
+ * keepalive, FIN-WAIT-2 / 2MSL) share one wheel timer armed at the
+ * earliest; what happens when each passes; RTT estimation (RFC 6298). */
+#include "tcp/tcp.h"
+
+#include "base/seq.h"
+
+#include <stddef.h>
+
+#define CLOCK_GRANULARITY_US TIMER_TICK_US /* G in RFC 6298 §2 */
+
+static void rearm(struct berth_stack *s, struct tcp_conn *c)
+{
+    uint64_t min = 0;
+    for (int i = 0; i < TCP_T__COUNT; i++)
+        if (c->deadline[i] && (!min || c->deadline[i] < min))
+            min = c->deadline[i];
+    if (min)
+        timer_wheel_arm(&s->wheel, &c->n.timer, min);
+    else
+        timer_wheel_cancel(&s->wheel, &c->n.timer);
+}
+
+void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,
+                   enum tcp_deadline which, uint64_t when)
+{
+    c->deadline[which] = when ? when : 1;
+    rearm(s, c);
+}
+
+void tcp_timer_clear(struct berth_stack *s, struct tcp_conn *c,
+                     enum tcp_deadline which)
+{
+    if (!c->deadline[which])
+        return;
+    c->deadline[which] = 0;
+    rearm(s, c);
+}
+
+static uint32_t backed_off(const struct berth_stack *s, uint32_t base,
+                           unsigned shift)
+{
+    uint64_t v = (uint64_t)base << (shift < 32 ? shift : 32);
+    return v > s->cfg.rto_max ? s->cfg.rto_max : (uint32_t)v;
+}
+
+uint32_t tcp_rto(const struct berth_stack *s, const struct tcp_conn *c)
+{
+    /* RFC 6298 §5.5: back off by doubling, up to the maximum. */
+    return backed_off(s, c->rto_base, c->backoff);
+}
+
+void tcp_rtt_sample(struct berth_stack *s, struct tcp_conn *c, uint32_t r)
+{
+    if (!(c->flags & TF_RTT_VALID)) {
+        /* RFC 6298 §2.2: the first measurement. */
+        c->srtt = r;
+        c->rttvar = r / 2;
+        c->flags |= TF_RTT_VALID;
+    } else {
+        /* RFC 6298 §2.3, with alpha = 1/8 and beta = 1/4. */
+        uint32_t err = c->srtt > r ? c->srtt - r : r - c->srtt;
+        c->rttvar = (3 * c->rttvar + err) / 4;
+        c->srtt = (7 * c->srtt + r) / 8;
+    }
+    uint32_t var4 = 4 * c->rttvar;
+    uint64_t rto = (uint64_t)c->srtt +
+                   (var4 > CLOCK_GRANULARITY_US ? var4 : CLOCK_GRANULARITY_US);
+    /* RFC 6298 §2.4-2.5: a minimum (configurable; see berth_config) and a
+     * maximum. */
+    if (rto < s->cfg.rto_min)
+        rto = s->cfg.rto_min;
+    if (rto > s->cfg.rto_max)
+        rto = s->cfg.rto_max;
+    c->rto_base = (uint32_t)rto;
+}
+
+void tcp_rexmit_restart(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (c->snd_una == c->snd_max) {
+        tcp_timer_clear(s, c, TCP_T_REXMIT); /* RFC 6298 §5.2 */
+        return;
+    }
+    uint64_t when = s->now + tcp_rto(s, c); /* RFC 6298 §5.1, §5.3 */
+    /* RFC 5482: give up exactly when the user timeout passes. */
+    if (c->user_timeout && c->unacked_since + c->user_timeout < when)
+        when = c->unacked_since + c->user_timeout;
+    tcp_timer_set(s, c, TCP_T_REXMIT, when);
+}
+
+void tcp_keepalive_reset(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* Cheap on every segment: the timer notices the new reference when it
+     * fires and re-arms itself. Any answer also resets the probe count
+     * (keepalive and zero-window probes alike). */
+    c->last_rcv = s->now;
+    c->probes = 0;
+}
+
+void tcp_keepalive_start(struct berth_stack *s, struct tcp_conn *c)
+{
+    bool idle_state = c->state == BERTH_STATE_ESTABLISHED ||
+                      c->state == BERTH_STATE_CLOSE_WAIT;
+    if (!(c->flags & TF_KEEPALIVE) || !idle_state)
+        return;
+    c->last_rcv = s->now;
+    tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + c->keep_idle);
+}
+
+static bool user_timeout_passed(const struct berth_stack *s,
+                                const struct tcp_conn *c)
+{
+    return c->user_timeout && s->now - c->unacked_since >= c->user_timeout;
+}
+
+/* Each handler returns false if the connection is gone. */
+static bool on_rexmit(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (user_timeout_passed(s, c) && tcp_state_synchronized(c->state)) {
+        stack_count(s, BERTH_CTR_TIMEOUTS);
+        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_USER_TIMEOUT);
+        return false;
+    }
+    if (c->state == BERTH_STATE_SYN_SENT && c->backoff >= s->cfg.syn_retries) {
+        stack_count(s, BERTH_CTR_ATTEMPT_FAILS);
+        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_SYN_RETRIES);
+        return false;
+    }
+    uint8_t limit = c->state == BERTH_STATE_SYN_RECEIVED ? s->cfg.synack_retries
+                                                         : s->cfg.max_retries;
+    if (c->state != BERTH_STATE_SYN_SENT && c->backoff >= limit) {
+        stack_count(s, BERTH_CTR_TIMEOUTS);
+        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_RETRANSMIT_LIMIT);
+        return false;
+    }
+    if (c->backoff < 255)
+        c->backoff++;
+    if (c->snd_una == c->iss)
+        c->flags |= TF_SYN_REXMIT;
+    c->rtt_time = 0;         /* RFC 6298 §3: Karn's algorithm */
+    c->snd_nxt = c->snd_una; /* go back: resend from the first unacked */
+    c->cwnd = c->snd_mss;    /* RFC 5681 §3.1: loss window, one segment */
+    tcp_output(s, c);
+    return true;
+}
+
+static bool on_persist(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (user_timeout_passed(s, c) && (c->flags & TF_PERSIST)) {
+        stack_count(s, BERTH_CTR_TIMEOUTS);
+        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_USER_TIMEOUT);
+        return false;
+    }
+    if (c->probes >= s->cfg.max_retries) {
+        stack_count(s, BERTH_CTR_TIMEOUTS);
+        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_RETRANSMIT_LIMIT);
+        return false;
+    }
+    if (!(c->flags & TF_PERSIST)) {
+        c->flags |= TF_PERSIST;
+        c->unacked_since = s->now;
+    }
+    tcp_send_persist_probe(s, c);
+    c->probes++;
+    /* Probes back off like retransmissions (RFC 1122 §4.2.2.17). */
+    tcp_timer_set(s, c, TCP_T_PERSIST,
+                  s->now + backed_off(s, tcp_rto(s, c), c->probes));
+    return true;
+}
+
+static bool on_delack(struct berth_stack *s, struct tcp_conn *c)
+{
+    c->flags |= TF_ACK_NOW;
+    stack_count(s, BERTH_CTR_DELAYED_ACKS);
+    tcp_output(s, c);
+    return true;
+}
+
+static bool on_keepalive(struct berth_stack *s, struct tcp_conn *c)
+{
+    bool idle_state = c->state == BERTH_STATE_ESTABLISHED ||
+                      c->state == BERTH_STATE_CLOSE_WAIT;
+    if (!(c->flags & TF_KEEPALIVE) || !idle_state)
+        return true;
+    /* RFC 1122 §4.2.3.6: probe only an idle connection; with data in flight
+     * the retransmission timer watches the peer. */
+    if (c->snd_una != c->snd_max || c->snd.len > 0) {
+        c->probes = 0;
+        tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + c->keep_idle);
+        return true;
+    }
+    if (c->probes == 0 && s->now < c->last_rcv + c->keep_idle) {
+        tcp_timer_set(s, c, TCP_T_KEEPALIVE, c->last_rcv + c->keep_idle);
+        return true;
+    }
+    if (c->probes >= c->keep_cnt) {
+        stack_count(s, BERTH_CTR_KEEPALIVE_TIMEOUTS);
+        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_KEEPALIVE_TIMEOUT);
+        return false;
+    }
+    tcp_send_keepalive(s, c);
+    c->probes++;
+    tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + c->keep_intvl);
+    return true;
+}
+
+static bool on_linger2(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (c->state == BERTH_STATE_TIME_WAIT) {
+        tcp_conn_delete(s, c, BERTH_REASON_TIME_WAIT_EXPIRED);
+        return false;
+    }
+    if (c->state == BERTH_STATE_FIN_WAIT_2) {
+        /* Like Linux (tcp_fin_timeout): a closed socket's FIN-WAIT-2 ends
+         * quietly. */
+        tcp_conn_delete(s, c, BERTH_REASON_FIN_WAIT_2_TIMEOUT);
+        return false;
+    }
+    return true;
+}
+
+static bool (*const handlers[TCP_T__COUNT])(struct berth_stack *,
+                                            struct tcp_conn *) = {
+    [TCP_T_REXMIT] = on_rexmit,   [TCP_T_PERSIST] = on_persist,
+    [TCP_T_DELACK] = on_delack,   [TCP_T_KEEPALIVE] = on_keepalive,
+    [TCP_T_LINGER2] = on_linger2,
+};
+
+static void conn_timers(struct berth_stack *s, struct tcp_conn *c)
+{
+    for (int i = 0; i < TCP_T__COUNT; i++) {
+        if (!c->deadline[i] || c->deadline[i] > s->now)
+            continue;
+        c->deadline[i] = 0;
+        if (!handlers[i](s, c))
+            return;
+    }
+    rearm(s, c);
+}
+
+void tcp_timer_fire(struct timer *t, void *ctx)
+{
+    struct berth_stack *s = ctx;
+    struct tcp_node *n =
+        (struct tcp_node *)((char *)t - offsetof(struct tcp_node, timer));
+    switch (n->kind) {
+    case TCP_NODE_CONN:
+        conn_timers(s, (struct tcp_conn *)n);
+        break;
+    case TCP_NODE_SYNREQ:
+        tcp_synreq_timer(s, (struct tcp_synreq *)n);
+        break;
+    case TCP_NODE_TIMEWAIT:
+        tcp_timewait_timer(s, (struct tcp_timewait *)n);
+        break;
+    }
+}

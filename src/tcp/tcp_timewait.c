@@ -1,0 +1,191 @@
+/* TIME-WAIT (RFC 9293 §3.10.7.4, RFC 1337): 2*MSL in a compact entry once
+ * no handle holds the TCB, re-ACKing a retransmitted FIN, ignoring RSTs,
+ * and letting a new SYN take the 4-tuple over when that is safe. */
+#include "tcp/tcp.h"
+
+#include "base/seq.h"
+
+enum tw_action {
+    TW_DROP,    /* nothing to say */
+    TW_ACK,     /* send our last ACK again */
+    TW_RESTART, /* a retransmitted FIN: ACK it and restart 2*MSL */
+    TW_NEW_SYN, /* a new connection may take the 4-tuple over */
+};
+
+/* The rules, shared by the compact entry and a TCB still in TIME-WAIT. */
+static enum tw_action tw_decide(struct berth_stack *s, int sock,
+                                const struct tcp_node *n, uint32_t rcv_nxt,
+                                const struct tcp_seg *seg)
+{
+    enum berth_reason why = BERTH_REASON_NONE;
+    enum tw_action act = TW_ACK;
+    if (seg->flags & TH_RST) {
+        /* RFC 1337 §3 (fix F1): ignore RSTs in TIME-WAIT, so an old
+         * duplicate cannot cut TIME-WAIT short. */
+        why = BERTH_REASON_TIME_WAIT_RST;
+        act = TW_DROP;
+    } else if ((seg->flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+        /* RFC 9293 §3.6.1 and RFC 1122 §4.2.2.13: a new SYN may reopen the
+         * 4-tuple if its sequence number is above the old RCV.NXT, so no
+         * old duplicate can be mistaken for new data. */
+        if (seq_gt(seg->seq, rcv_nxt))
+            return TW_NEW_SYN;
+        why = BERTH_REASON_TIME_WAIT_SYN_OLD;
+    } else if ((seg->flags & TH_FIN) && seg->seq + seg->len + 1 == rcv_nxt) {
+        return TW_RESTART; /* "The only thing that can arrive" */
+    } else if (seg->seq == rcv_nxt && tcp_seg_space(seg) == 0) {
+        return TW_DROP; /* an in-window ACK: nothing to do */
+    } else {
+        why = BERTH_REASON_SEQ_OUT_OF_WINDOW;
+    }
+    if (why != BERTH_REASON_NONE)
+        stack_trace_drop(s, sock, n->laddr, n->lport, n->raddr, n->rport, why);
+    return act;
+}
+
+static uint64_t two_msl(const struct berth_stack *s)
+{
+    return s->now + 2ull * s->cfg.msl;
+}
+
+/* The ISN of a connection taking a TIME-WAIT 4-tuple over: above anything
+ * the old incarnation sent, as Linux chooses it (old SND.NXT + 65537). */
+static uint32_t reuse_isn(uint32_t old_snd_nxt)
+{
+    uint32_t isn = old_snd_nxt + 65535u + 2u;
+    return isn ? isn : 1;
+}
+
+static void tw_ack(struct berth_stack *s, const struct tcp_timewait *tw)
+{
+    struct tcp_out o = {.laddr = tw->n.laddr,
+                        .raddr = tw->n.raddr,
+                        .lport = tw->n.lport,
+                        .rport = tw->n.rport,
+                        .seq = tw->snd_nxt,
+                        .ack = tw->rcv_nxt,
+                        .flags = TH_ACK,
+                        .wnd = tw->rcv_wnd};
+    tcp_send(s, &o);
+}
+
+void tcp_timewait_free(struct berth_stack *s, struct tcp_timewait *tw)
+{
+    tcp_node_remove(s, &tw->n);
+    timer_wheel_cancel(&s->wheel, &tw->n.timer);
+    mem_free(&s->mem, tw, sizeof *tw);
+}
+
+static void tw_compact(struct berth_stack *s, struct tcp_conn *c,
+                       uint64_t expires)
+{
+    struct tcp_timewait *tw = mem_alloc(&s->mem, sizeof *tw);
+    if (tw) {
+        tw->n = c->n;
+        tw->n.kind = TCP_NODE_TIMEWAIT;
+        timer_init(&tw->n.timer);
+        tw->n.in_table = false;
+        tw->snd_nxt = c->snd_max;
+        tw->rcv_nxt = c->rcv_nxt;
+        tw->rcv_wnd = (uint16_t)(c->rcv_adv - c->rcv_nxt);
+    }
+    /* The TCB and its buffers go; the entry takes its place in the table. */
+    tcp_node_remove(s, &c->n);
+    timer_wheel_cancel(&s->wheel, &c->n.timer);
+    tcp_conn_release(s, c);
+    if (!tw)
+        return; /* no memory: TIME-WAIT is skipped, as Linux does */
+    tcp_node_insert(s, &tw->n);
+    timer_wheel_arm(&s->wheel, &tw->n.timer, expires);
+}
+
+void tcp_time_wait(struct berth_stack *s, struct tcp_conn *c,
+                   enum berth_reason why)
+{
+    tcp_set_state(s, c, BERTH_STATE_TIME_WAIT, why);
+    stack_count(s, BERTH_CTR_TIME_WAIT_ENTERED);
+    for (int i = 0; i < TCP_T__COUNT; i++)
+        c->deadline[i] = 0;
+    if (c->sock < 0) {
+        tw_compact(s, c, two_msl(s));
+        return;
+    }
+    /* A handle still holds it (unread data may remain): keep the TCB until
+     * the application closes, then shrink. */
+    tcp_timer_set(s, c, TCP_T_LINGER2, two_msl(s));
+}
+
+void tcp_time_wait_shrink(struct berth_stack *s, struct tcp_conn *c)
+{
+    tw_compact(s, c, c->deadline[TCP_T_LINGER2]);
+}
+
+/* A SYN takes the 4-tuple over: the listener (if any) gets it with an ISN
+ * above the old one. Without a listener, TIME-WAIT stays and ACKs. */
+static bool tw_reuse(struct berth_stack *s, uint32_t src, uint32_t dst,
+                     struct tcp_seg *seg, uint32_t old_snd_nxt)
+{
+    struct tcp_listener *l = tcp_listener_find(s, dst, seg->dport);
+    if (!l)
+        return false;
+    stack_count(s, BERTH_CTR_TIME_WAIT_RECYCLED);
+    tcp_listen_input(s, l, src, dst, seg, reuse_isn(old_snd_nxt));
+    return true;
+}
+
+void tcp_timewait_input(struct berth_stack *s, struct tcp_timewait *tw,
+                        uint32_t src, uint32_t dst, struct tcp_seg *seg)
+{
+    switch (tw_decide(s, -1, &tw->n, tw->rcv_nxt, seg)) {
+    case TW_DROP:
+        return;
+    case TW_NEW_SYN: {
+        uint32_t old = tw->snd_nxt;
+        struct tcp_listener *l = tcp_listener_find(s, dst, seg->dport);
+        if (!l)
+            break; /* ACK below */
+        tcp_trace_state(s, -1, &tw->n, BERTH_STATE_TIME_WAIT,
+                        BERTH_STATE_CLOSED, BERTH_REASON_TIME_WAIT_REUSE);
+        tcp_timewait_free(s, tw);
+        tw_reuse(s, src, dst, seg, old);
+        return;
+    }
+    case TW_RESTART:
+        timer_wheel_arm(&s->wheel, &tw->n.timer, two_msl(s));
+        break;
+    case TW_ACK:
+        break;
+    }
+    tw_ack(s, tw);
+}
+
+bool tcp_time_wait_tcb_input(struct berth_stack *s, struct tcp_conn *c,
+                             struct tcp_seg *seg)
+{
+    switch (tw_decide(s, c->sock, &c->n, c->rcv_nxt, seg)) {
+    case TW_DROP:
+        return true;
+    case TW_NEW_SYN:
+        if (!tcp_listener_find(s, c->n.laddr, seg->dport))
+            break;
+        /* The handle keeps a closed socket; the 4-tuple is free again. */
+        tcp_node_remove(s, &c->n);
+        tcp_conn_delete(s, c, BERTH_REASON_TIME_WAIT_REUSE);
+        tw_reuse(s, c->n.raddr, c->n.laddr, seg, c->snd_max);
+        return false;
+    case TW_RESTART:
+        tcp_timer_set(s, c, TCP_T_LINGER2, two_msl(s));
+        break;
+    case TW_ACK:
+        break;
+    }
+    c->flags |= TF_ACK_NOW;
+    return true;
+}
+
+void tcp_timewait_timer(struct berth_stack *s, struct tcp_timewait *tw)
+{
+    tcp_trace_state(s, -1, &tw->n, BERTH_STATE_TIME_WAIT, BERTH_STATE_CLOSED,
+                    BERTH_REASON_TIME_WAIT_EXPIRED);
+    tcp_timewait_free(s, tw);
+}
