@@ -14,12 +14,12 @@
 #define SERVER_ADDR 0xc6120002u /* 198.18.0.2 */
 #define SERVER_PORT 80
 
-/* Layout: time | client column | arrow area | server column. 95 columns. */
-#define TIME_W       9
+/* Layout: time | client column | arrow area | server column: 96 columns. */
+#define TIME_W       10
 #define COL_W        12
 #define MID_W        56
 #define GAP_US       1000000u /* a silence this long gets a "... later ..." row */
-#define RUN_LIMIT_US (15ull * 60 * 1000000) /* virtual time bound: 15 min */
+#define RUN_LIMIT_US (60ull * 60 * 1000000) /* virtual time bound: 1 h */
 
 static const char REQUEST[] = "GET / HTTP/1.0\r\n\r\n";
 static const char REPLY[] = "HTTP/1.0 200 OK\r\n"
@@ -41,7 +41,7 @@ struct options {
 struct flow {
     bool have_isn;
     uint32_t isn;
-    uint32_t snd_max; /* highest seq + len sent, relative to isn */
+    uint32_t snd_max; /* highest seq + len (+SYN, FIN) sent, minus isn */
 };
 
 struct app {
@@ -62,6 +62,7 @@ struct ladder {
     struct app app[2];
     struct flow flow[2];
     struct berth_endpoint client;         /* the client's address and port */
+    uint32_t msl;                         /* the stacks' MSL, µs */
     size_t base_bytes[2], base_allocs[2]; /* right after creation */
     uint64_t last_t; /* time of the last printed row, UINT64_MAX if none */
     bool failed;
@@ -77,7 +78,7 @@ static void print_time(struct ladder *ld, uint64_t t)
         char note[64];
         snprintf(note, sizeof(note), "... %.3f s later ...",
                  (double)(t - ld->last_t) / 1e6);
-        fprintf(ld->out, "%*s  %*s :%*s%*s: \n", TIME_W, "", COL_W, "",
+        fprintf(ld->out, "%*s  %*s :%*s%*s:\n", TIME_W, "", COL_W, "",
                 (int)(MID_W + strlen(note)) / 2, note,
                 MID_W - (int)(MID_W + strlen(note)) / 2, "");
     }
@@ -94,8 +95,8 @@ static void row(struct ladder *ld, uint64_t t, const char *left,
                 const char *mid, const char *right)
 {
     print_time(ld, t);
-    fprintf(ld->out, "  %*s |%-*s| %s\n", COL_W, left ? left : "", MID_W,
-            mid ? mid : "", right ? right : "");
+    fprintf(ld->out, "  %*s |%-*s|%s%s\n", COL_W, left ? left : "", MID_W,
+            mid ? mid : "", right ? " " : "", right ? right : "");
 }
 
 /* Centres `text` in the middle area, or pushes it towards one side
@@ -227,7 +228,7 @@ static void tap(void *ctx, int from, uint64_t now, const uint8_t *pkt,
 {
     struct ladder *ld = ctx;
     struct berth_segment seg;
-    char label[96], flags[40], details[96], mid[MID_W + 1];
+    char label[96], flags[40], details[MID_W - 3], mid[MID_W + 1];
 
     if (berth_decode(pkt, len, &seg) != 0) {
         mid_note(mid, "(undecodable packet)", from == 0 ? -1 : 1);
@@ -240,14 +241,14 @@ static void tap(void *ctx, int from, uint64_t now, const uint8_t *pkt,
         mine->isn = seg.seq;
     }
     uint32_t rseq = rel(ld, mine, seg.seq);
-    uint32_t end = rseq + seg.len + !!(seg.flags & BERTH_TH_SYN) +
+    uint32_t off = mine->have_isn ? seg.seq - mine->isn : 0;
+    uint32_t end = off + seg.len + !!(seg.flags & BERTH_TH_SYN) +
                    !!(seg.flags & BERTH_TH_FIN);
     /* Anything that occupies sequence space below what was already sent
      * is a retransmission (keepalives aside, which this demo has none). */
-    bool retx = end != rseq && mine->have_isn && !ld->opt.absolute &&
-                (int32_t)(rseq - mine->snd_max) < 0;
-    if (!ld->opt.absolute && mine->have_isn &&
-        (int32_t)(end - mine->snd_max) > 0)
+    bool retx =
+        end != off && mine->have_isn && (int32_t)(off - mine->snd_max) < 0;
+    if (mine->have_isn && (int32_t)(end - mine->snd_max) > 0)
         mine->snd_max = end;
 
     berth_flags_string(seg.flags, flags, sizeof(flags));
@@ -284,10 +285,15 @@ static void trace(void *ctx, const struct berth_trace *ev)
     if (ev->kind == BERTH_TRACE_STATE) {
         const char *name = berth_state_name(ev->new_state);
         if (ev->reason == BERTH_REASON_TIME_WAIT_EXPIRED) {
-            mid_note(mid, "TIME-WAIT over after 2*MSL = 60 s",
-                     app->side == 0 ? -1 : 1);
+            snprintf(note, sizeof(note), "TIME-WAIT over after 2*MSL = %g s",
+                     2.0 * ld->msl / 1e6);
+            mid_note(mid, note, app->side == 0 ? -1 : 1);
             row(ld, ev->now, app->side == 0 ? name : NULL, mid,
                 app->side == 1 ? name : NULL);
+        } else if (ev->sock >= 0 && ev->sock == app->listener) {
+            /* Not the connection: say so, the column has both. */
+            mid_note(mid, "(listening socket)", 1);
+            row(ld, ev->now, NULL, mid, name);
         } else {
             row(ld, ev->now, app->side == 0 ? name : NULL, NULL,
                 app->side == 1 ? name : NULL);
@@ -333,14 +339,15 @@ static void client_event(struct app *app, uint32_t events)
         }
     }
     if ((events & BERTH_EV_WRITABLE) && !app->sent) {
+        /* The row goes before the call: the segment it sends follows. */
+        snprintf(what, sizeof(what), "send %zu B", strlen(REQUEST));
+        app_row(ld, 0, what);
         int r = berth_send(app->st, app->conn, REQUEST, strlen(REQUEST));
-        if (r < 0) {
-            fail(ld, 0, "send", r);
+        if (r != (int)strlen(REQUEST)) {
+            fail(ld, 0, "send", r < 0 ? r : BERTH_EAGAIN);
             return;
         }
         app->sent = true;
-        snprintf(what, sizeof(what), "send %d B", r);
-        app_row(ld, 0, what);
     }
     if (!(events & (BERTH_EV_READABLE | BERTH_EV_HUP)))
         return;
@@ -396,14 +403,14 @@ static void server_read(struct app *app)
         return;
     /* HTTP/1.0: answer, then close — the server closes first, so it is
      * the server that waits out TIME-WAIT. */
+    snprintf(what, sizeof(what), "send %zu B", strlen(REPLY));
+    app_row(ld, 1, what);
     int r = berth_send(app->st, app->conn, REPLY, strlen(REPLY));
-    if (r < 0) {
-        fail(ld, 1, "send", r);
+    if (r != (int)strlen(REPLY)) {
+        fail(ld, 1, "send", r < 0 ? r : BERTH_EAGAIN);
         return;
     }
     app->sent = true;
-    snprintf(what, sizeof(what), "send %d B", r);
-    app_row(ld, 1, what);
     app_row(ld, 1, "close()");
     berth_close(app->st, app->conn);
     app->conn = -1;
@@ -524,6 +531,7 @@ static struct berth_stack *make_stack(struct ladder *ld, int side)
     cfg.trace = trace;
     cfg.trace_ctx = &ld->app[side];
     cfg.seed = ld->opt.seed * 2 + (uint64_t)side;
+    ld->msl = cfg.msl;
     for (size_t i = 0; i < sizeof(cfg.secret); i++)
         cfg.secret[i] = (uint8_t)(ld->opt.seed * 31 + i * 7 + (size_t)side);
     struct berth_stack *st = berth_stack_create(&cfg, 0);
@@ -545,17 +553,18 @@ static void print_header(const struct ladder *ld)
            "seed %" PRIu64 ").\n",
            (double)ld->opt.delay_us / 1000.0, ld->opt.loss * 100.0,
            ld->opt.seed);
-    printf("Sequence numbers are %s.\n\n",
-           ld->opt.absolute ? "absolute"
-                            : "relative to each side's ISN (--absolute)");
-    printf("%*s  %*s  %*s\n", TIME_W, "", COL_W, "client", MID_W + COL_W,
+    printf(
+        "Sequence numbers are %s.\n\n",
+        ld->opt.absolute
+            ? "absolute"
+            : "relative to each side's ISN (--absolute)"); /* Each host's name
+                                                              sits on its own
+                                                              side of its
+                                                              timeline. */
+    printf("%*s  %*s |%*s| %s\n", TIME_W, "time ms", COL_W, "client", MID_W, "",
            "server");
-    printf("%*s  %-*s%*s\n", TIME_W, "time ms", COL_W + MID_W / 2, cl,
-           COL_W + MID_W / 2 + 4, sv);
-    printf("%*s  %*s +", TIME_W, "", COL_W, "");
-    for (int i = 0; i < MID_W; i++)
-        putchar(' ');
-    printf("+\n");
+    printf("%*s |%*s| %s\n", TIME_W + 2 + COL_W, cl, MID_W, "", sv);
+    printf("%*s |%*s|\n", TIME_W + 2 + COL_W, "", MID_W, "");
 }
 
 static void print_report(struct ladder *ld)
@@ -585,6 +594,14 @@ static void print_report(struct ladder *ld)
                berth_reason_name((enum berth_reason)i), a, b,
                berth_reason_string((enum berth_reason)i));
     }
+    struct berth_memlink_stats ls[2];
+    berth_memlink_stats(ld->link, 0, &ls[0]);
+    berth_memlink_stats(ld->link, 1, &ls[1]);
+    printf("\nLink                            c->s     s->c\n");
+    printf("  %-26s %9" PRIu64 "%9" PRIu64 "\n", "packets sent", ls[0].sent,
+           ls[1].sent);
+    printf("  %-26s %9" PRIu64 "%9" PRIu64 "\n", "packets lost", ls[0].lost,
+           ls[1].lost);
     printf("\nMemory in use                   client   server\n");
     printf("  %-26s %9zu%9zu\n", "bytes now", berth_mem_bytes(c),
            berth_mem_bytes(s));
@@ -602,6 +619,13 @@ static void print_report(struct ladder *ld)
                           : "NOT back to baseline: something leaked");
     if (!back)
         ld->failed = true;
+}
+
+static bool settled(void *ctx)
+{
+    const struct ladder *ld = ctx;
+    return ld->app[0].conn < 0 && ld->app[1].conn < 0 &&
+           berth_memlink_next_event(ld->link) == UINT64_MAX;
 }
 
 /* Drives both applications until everything has settled: the connection
@@ -627,13 +651,14 @@ static int run(struct ladder *ld)
     int r = srv->listener < 0
                 ? srv->listener
                 : berth_bind(srv->st, srv->listener, SERVER_ADDR, SERVER_PORT);
-    if (r == 0)
+    if (r == 0) {
+        app_row(ld, 1, "listen()");
         r = berth_listen(srv->st, srv->listener, 16);
+    }
     if (r != 0) {
         fail(ld, 1, "listen", r);
         return 1;
     }
-    app_row(ld, 1, "listen()");
 
     cli->conn = berth_socket(cli->st);
     app_row(ld, 0, "connect()");
@@ -644,11 +669,17 @@ static int run(struct ladder *ld)
         fail(ld, 0, "connect", r);
         return 1;
     }
-    berth_getsockname(cli->st, cli->conn, &ld->client);
-
-    r = berth_memlink_run(ld->link, &now, RUN_LIMIT_US);
-    if (r != 0)
+    berth_getsockname(cli->st, cli->conn,
+                      &ld->client); /* Until nothing is left to happen (no
+                                     * packet in flight, no timer), with a bound
+                                     * in case something never ends. */
+    r = berth_memlink_run_until(ld->link, &now, RUN_LIMIT_US, settled, ld);
+    if (r != 1) {
         fprintf(stderr, "berth-ladder: the run did not settle (%d)\n", r);
+        r = 1;
+    } else {
+        r = 0;
+    }
     if (srv->listener >= 0) {
         app_row(ld, 1, "close(lsn)");
         berth_close(srv->st, srv->listener);
