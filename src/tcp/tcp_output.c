@@ -160,23 +160,30 @@ static bool send_syn(struct berth_stack *s, struct tcp_conn *c)
     return false; /* nothing follows a SYN until it is acknowledged */
 }
 
-/* RFC 9293 §3.7.4 (Nagle) and §3.8.6.2.1 (sender SWS avoidance): send a
- * short segment only when it is all we have and nothing is in flight (or
- * NODELAY), or when it is at least half the largest window offered. */
+/* RFC 9293 §3.7.4 (Nagle) and §3.8.6.2.1 (sender SWS avoidance): with data
+ * in flight, hold a short segment until it fills an MSS or half the largest
+ * window offered (or NODELAY and it is all we have), since an ACK will come
+ * and bring more. With nothing in flight no ACK will come: send what the
+ * window allows now (the RFC's "override timeout" taken as zero, as Linux
+ * does; the receiver's SWS avoidance keeps windows from being silly). */
 static bool worth_sending(const struct tcp_conn *c, uint32_t len,
                           uint32_t avail)
 {
-    if (len == c->snd_mss)
+    if (len == c->snd_mss || c->snd_nxt == c->snd_una)
         return true;
     if (seq_lt(c->snd_nxt, c->snd_max))
         return true; /* retransmission */
-    if (len == avail && ((c->flags & TF_NODELAY) || c->snd_nxt == c->snd_una))
+    if (len == avail && (c->flags & TF_NODELAY))
         return true;
     return c->max_sndwnd > 0 && len >= c->max_sndwnd / 2;
 }
 
 static bool fin_allowed(const struct tcp_conn *c)
 {
+    /* Once our FIN is acknowledged there is nothing left to send, ever
+     * (RFC 9293 §3.10.4: a second FIN is never emitted). */
+    if ((c->flags & TF_FIN_SENT) && c->snd_una == c->snd_max)
+        return false;
     return (c->flags & TF_FIN_QUEUED) && (c->state == BERTH_STATE_FIN_WAIT_1 ||
                                           c->state == BERTH_STATE_CLOSING ||
                                           c->state == BERTH_STATE_LAST_ACK);
