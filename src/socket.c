@@ -313,6 +313,8 @@ int berth_connect(struct berth_stack *s, int sock, uint32_t addr, uint16_t port)
     c->cwnd = 10u * c->snd_mss;
     c->rto_base = s->cfg.rto_initial;
     c->backoff = 0;
+    c->rexmits = 0;
+    c->persist_shift = 0;
     tcp_node_insert(s, &c->n);
     /* RFC 9293 §3.10.1 OPEN: send <SEQ=ISS><CTL=SYN>, enter SYN-SENT. */
     tcp_set_state(s, c, BERTH_STATE_SYN_SENT, BERTH_REASON_APP_CONNECT);
@@ -790,7 +792,7 @@ int berth_getinfo(const struct berth_stack *s, int sock,
     out->srtt = c->srtt;
     out->rttvar = c->rttvar;
     out->rto = tcp_rto(s, c);
-    out->retransmits = c->backoff;
+    out->retransmits = c->rexmits;
     out->total_retrans = c->total_retrans;
     out->snd_queued = c->snd.len;
     out->rcv_queued = c->rcv.len;

@@ -382,10 +382,10 @@ struct berth_tcp_info {
     uint32_t rcv_nxt, rcv_wnd;          /* rcv_wnd: what we advertise */
     uint32_t snd_mss;                   /* effective send MSS */
     uint32_t srtt, rttvar, rto;         /* us; srtt 0 = no sample yet */
-    uint32_t retransmits;               /* current consecutive backoffs */
-    uint32_t total_retrans;             /* segments retransmitted */
-    uint32_t snd_queued, rcv_queued;    /* bytes in the buffers */
-    uint32_t unacked;                   /* snd_nxt - snd_una */
+    uint32_t retransmits;   /* retransmissions of the oldest unacked segment */
+    uint32_t total_retrans; /* segments retransmitted */
+    uint32_t snd_queued, rcv_queued;                  /* bytes in the buffers */
+    uint32_t unacked;                                 /* snd_nxt - snd_una */
     uint32_t accept_queue, accept_backlog, syn_queue; /* LISTEN only */
     uint64_t next_timer; /* earliest timer of this socket, or UINT64_MAX */
 };
@@ -412,7 +412,8 @@ struct berth_segment {
 #define BERTH_TH_PSH 0x08u
 #define BERTH_TH_ACK 0x10u
 #define BERTH_TH_URG 0x20u
-/* 0, or the positive berth_reason why the packet is malformed. */
+/* 0, or the positive berth_reason why the packet is malformed (then *out is
+ * zeroed, with wscale -1). */
 int berth_decode(const void *pkt, size_t len, struct berth_segment *out);
 /* Writes "SYN,ACK"-style flag names into buf; returns buf. */
 char *berth_flags_string(uint8_t flags, char *buf, size_t size);

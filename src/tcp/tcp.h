@@ -87,10 +87,15 @@ enum tcp_deadline {
 struct tcp_conn {
     struct tcp_node n;
     uint64_t deadline[TCP_T__COUNT];
-    int32_t sock;    /* handle, or -1 (orphaned / not yet accepted) */
-    uint8_t state;   /* enum berth_state */
-    uint8_t backoff; /* consecutive RTO expiries (RFC 6298 §5.5) */
-    uint8_t probes;  /* keepalive or persist probes unanswered */
+    int32_t sock;          /* handle, or -1 (orphaned / not yet accepted) */
+    uint8_t state;         /* enum berth_state */
+    uint8_t backoff;       /* RTO doublings in force: kept until a new RTT
+                              sample (RFC 6298 §5.5, §5 note; RFC 9293 §3.8.2) */
+    uint8_t rexmits;       /* retransmissions of the same segment, R2 (RFC 9293
+                              §3.8.3): reset by any new ACK */
+    uint8_t probes;        /* keepalive or persist probes unanswered */
+    uint8_t persist_shift; /* persist interval doublings (RFC 9293
+                              §3.8.6.1): reset when the window opens */
     uint8_t keep_cnt;
     uint16_t flags;
     int16_t error; /* pending error (negative berth_errno), SO_ERROR */

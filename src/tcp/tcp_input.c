@@ -46,6 +46,7 @@ static void establish(struct berth_stack *s, struct tcp_conn *c,
         c->rto_base < 3000000u)
         c->rto_base = 3000000u;
     c->backoff = 0;
+    c->rexmits = 0;
     tcp_set_state(s, c, BERTH_STATE_ESTABLISHED, why);
     tcp_keepalive_start(s, c);
 }
@@ -237,8 +238,9 @@ static enum step ack_new_data(struct berth_stack *s, struct tcp_conn *c,
     if (c->rtt_time && seq_geq(ack, c->rtt_seq)) {
         tcp_rtt_sample(s, c, (uint32_t)(s->now - c->rtt_time));
         c->rtt_time = 0;
+        c->backoff = 0; /* a fresh sample ends the backed-off RTO */
     }
-    c->backoff = 0;
+    c->rexmits = 0;
     c->unacked_since = s->now;
     /* Slow start until the congestion-control issue brings the rest. */
     if (c->cwnd < (1u << 30))
@@ -264,7 +266,11 @@ static void update_window(struct berth_stack *s, struct tcp_conn *c,
         return;
     take_peer_window(c, seg);
     if (c->snd_wnd > 0 && (c->flags & TF_PERSIST)) {
+        /* The window reopened. A probe byte this ACK does not cover was
+         * dropped by the closed window: resume from SND.UNA (as BSD). */
         c->flags &= (uint16_t)~TF_PERSIST;
+        c->persist_shift = 0;
+        c->snd_nxt = c->snd_una;
         tcp_timer_clear(s, c, TCP_T_PERSIST);
         tcp_rexmit_restart(s, c);
     }

@@ -121,20 +121,22 @@ static bool on_rexmit(struct berth_stack *s, struct tcp_conn *c)
         tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_USER_TIMEOUT);
         return false;
     }
-    if (c->state == BERTH_STATE_SYN_SENT && c->backoff >= s->cfg.syn_retries) {
+    if (c->state == BERTH_STATE_SYN_SENT && c->rexmits >= s->cfg.syn_retries) {
         stack_count(s, BERTH_CTR_ATTEMPT_FAILS);
         tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_SYN_RETRIES);
         return false;
     }
     uint8_t limit = c->state == BERTH_STATE_SYN_RECEIVED ? s->cfg.synack_retries
                                                          : s->cfg.max_retries;
-    if (c->state != BERTH_STATE_SYN_SENT && c->backoff >= limit) {
+    if (c->state != BERTH_STATE_SYN_SENT && c->rexmits >= limit) {
         stack_count(s, BERTH_CTR_TIMEOUTS);
         tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_RETRANSMIT_LIMIT);
         return false;
     }
     if (c->backoff < 255)
         c->backoff++;
+    if (c->rexmits < 255)
+        c->rexmits++;
     if (c->snd_una == c->iss)
         c->flags |= TF_SYN_REXMIT;
     c->rtt_time = 0;         /* RFC 6298 §3: Karn's algorithm */
@@ -162,9 +164,12 @@ static bool on_persist(struct berth_stack *s, struct tcp_conn *c)
     }
     tcp_send_persist_probe(s, c);
     c->probes++;
-    /* Probes back off like retransmissions (RFC 1122 §4.2.2.17). */
+    /* Probes back off like retransmissions (RFC 1122 §4.2.2.17), even when
+     * each is answered: the interval grows until the window opens. */
+    if (c->persist_shift < 255)
+        c->persist_shift++;
     tcp_timer_set(s, c, TCP_T_PERSIST,
-                  s->now + backed_off(s, tcp_rto(s, c), c->probes));
+                  s->now + backed_off(s, tcp_rto(s, c), c->persist_shift));
     return true;
 }
 
