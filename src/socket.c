@@ -501,31 +501,47 @@ static void abort_conn(struct berth_stack *s, struct tcp_conn *c,
     tcp_conn_delete(s, c, why);
 }
 
-static int close_listener(struct berth_stack *s, int sock, struct sock *k)
+static void close_listener(struct berth_stack *s, int sock, struct sock *k)
 {
     struct tcp_listener *l = k->obj;
     tcp_trace_state(s, sock, &l->tmpl->n, BERTH_STATE_LISTEN,
                     BERTH_STATE_CLOSED, BERTH_REASON_APP_CLOSE);
     sock_release(s, sock);
     tcp_listener_close(s, l);
-    return 0;
 }
 
-int berth_close(struct berth_stack *s, int sock)
+/* close() and abort() both give the handle back first: a listener closes
+ * at once; a connection goes on without a handle (or is freed). Returns the
+ * connection, or NULL with *ret set. */
+static struct tcp_conn *release_handle(struct berth_stack *s, int sock,
+                                       int *ret)
 {
     struct sock *k = sock_get(s, sock);
+    *ret = k ? 0 : BERTH_EBADF;
     if (!k)
-        return BERTH_EBADF;
-    if (k->kind == SOCK_LISTEN)
-        return close_listener(s, sock, k);
+        return NULL;
+    if (k->kind == SOCK_LISTEN) {
+        close_listener(s, sock, k);
+        return NULL;
+    }
     struct tcp_conn *c = k->obj;
     release_port(s, c);
     sock_release(s, sock);
     c->sock = -1;
-    switch (c->state) {
-    case BERTH_STATE_CLOSED:
+    if (c->state == BERTH_STATE_CLOSED) {
         tcp_conn_release(s, c);
-        return 0;
+        return NULL;
+    }
+    return c;
+}
+
+int berth_close(struct berth_stack *s, int sock)
+{
+    int ret;
+    struct tcp_conn *c = release_handle(s, sock, &ret);
+    if (!c)
+        return ret;
+    switch (c->state) {
     case BERTH_STATE_SYN_SENT: /* RFC 9293 §3.10.4: delete the TCB */
         tcp_conn_delete(s, c, BERTH_REASON_APP_CLOSE);
         return 0;
@@ -549,20 +565,11 @@ int berth_close(struct berth_stack *s, int sock)
 
 int berth_abort(struct berth_stack *s, int sock)
 {
-    struct sock *k = sock_get(s, sock);
-    if (!k)
-        return BERTH_EBADF;
-    if (k->kind == SOCK_LISTEN)
-        return close_listener(s, sock, k);
-    struct tcp_conn *c = k->obj;
-    release_port(s, c);
-    sock_release(s, sock);
-    c->sock = -1;
-    if (c->state == BERTH_STATE_CLOSED)
-        tcp_conn_release(s, c);
-    else
+    int ret;
+    struct tcp_conn *c = release_handle(s, sock, &ret);
+    if (c)
         abort_conn(s, c, BERTH_REASON_APP_ABORT);
-    return 0;
+    return ret;
 }
 
 /* ---- readiness, errors, names ---- */

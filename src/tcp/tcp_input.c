@@ -475,10 +475,8 @@ static enum step process_fin(struct berth_stack *s, struct tcp_conn *c,
             tcp_set_state(s, c, BERTH_STATE_CLOSING, BERTH_REASON_RCV_FIN);
             return STEP_NEXT;
         }
-        /* Our FIN is acked too: straight to TIME-WAIT. */
-        tcp_output(s, c);
-        tcp_time_wait(s, c, BERTH_REASON_RCV_FIN);
-        return STEP_GONE;
+        /* Our FIN is acked too: straight to TIME-WAIT, as from FIN-WAIT-2. */
+        /* fall through */
     case BERTH_STATE_FIN_WAIT_2:
         tcp_output(s, c); /* the ACK of the FIN, before the TCB shrinks */
         tcp_time_wait(s, c, BERTH_REASON_RCV_FIN);
