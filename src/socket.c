@@ -765,6 +765,7 @@ int berth_getopt(const struct berth_stack *s, int sock, enum berth_opt opt,
 static void listener_info(const struct tcp_listener *l,
                           struct berth_tcp_info *out)
 {
+    memset(out, 0, sizeof *out);
     out->state = BERTH_STATE_LISTEN;
     out->local = (struct berth_endpoint){l->tmpl->n.laddr, l->port};
     out->accept_queue = l->aq_count;
@@ -773,18 +774,92 @@ static void listener_info(const struct tcp_listener *l,
     out->next_timer = UINT64_MAX;
 }
 
+static uint64_t timer_deadline(const struct timer *t)
+{
+    return timer_armed(t) ? t->expires * TIMER_TICK_US : UINT64_MAX;
+}
+
+static void conn_info(const struct berth_stack *s, const struct tcp_conn *c,
+                      struct berth_tcp_info *out);
+
 int berth_getinfo(const struct berth_stack *s, int sock,
                   struct berth_tcp_info *out)
 {
     const struct sock *k = sock_get(s, sock);
     if (!k)
         return BERTH_EBADF;
-    memset(out, 0, sizeof *out);
-    if (k->kind == SOCK_LISTEN) {
+    if (k->kind == SOCK_LISTEN)
         listener_info(k->obj, out);
-        return 0;
+    else
+        conn_info(s, k->obj, out);
+    return 0;
+}
+
+/* What a table entry without a TCB can tell. */
+static void node_info(const struct tcp_node *n, struct berth_tcp_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->local = (struct berth_endpoint){n->laddr, n->lport};
+    out->remote = (struct berth_endpoint){n->raddr, n->rport};
+    out->next_timer = timer_deadline(&n->timer);
+    if (n->kind == TCP_NODE_SYNREQ) {
+        const struct tcp_synreq *r = (const struct tcp_synreq *)n;
+        out->state = BERTH_STATE_SYN_RECEIVED;
+        out->iss = out->snd_una = r->iss;
+        out->snd_nxt = r->iss + 1;
+        out->irs = r->irs;
+        out->rcv_nxt = r->irs + 1;
+        out->snd_mss = r->peer_mss;
+        out->retransmits = r->retries;
+    } else {
+        const struct tcp_timewait *tw = (const struct tcp_timewait *)n;
+        out->state = BERTH_STATE_TIME_WAIT;
+        out->snd_una = out->snd_nxt = tw->snd_nxt;
+        out->rcv_nxt = tw->rcv_nxt;
+        out->rcv_wnd = tw->rcv_wnd;
     }
-    const struct tcp_conn *c = k->obj;
+}
+
+size_t berth_foreach(const struct berth_stack *s,
+                     void (*fn)(void *ctx, int sock,
+                                const struct berth_tcp_info *info),
+                     void *ctx)
+{
+    struct berth_tcp_info info;
+    size_t count = 0;
+    /* Handles first (listeners, and TCBs out of the table: CLOSED). */
+    for (uint32_t i = 0; i < s->nsocks; i++) {
+        const struct sock *k = &s->socks[i];
+        if (k->kind == SOCK_FREE)
+            continue;
+        if (k->kind == SOCK_CONN && ((struct tcp_conn *)k->obj)->n.in_table)
+            continue; /* reported with the table */
+        berth_getinfo(s, sock_handle(s, i), &info);
+        fn(ctx, sock_handle(s, i), &info);
+        count++;
+    }
+    for (size_t b = 0; b <= s->conns.mask; b++) {
+        for (struct hnode *h = s->conns.buckets[b]; h; h = h->next) {
+            const struct tcp_node *n = (const struct tcp_node *)h;
+            int sock = -1;
+            if (n->kind == TCP_NODE_CONN) {
+                const struct tcp_conn *c = (const struct tcp_conn *)n;
+                conn_info(s, c, &info);
+                sock = c->sock;
+            } else {
+                node_info(n, &info);
+            }
+            fn(ctx, sock, &info);
+            count++;
+        }
+    }
+    return count;
+}
+
+static void conn_info(const struct berth_stack *s, const struct tcp_conn *c,
+                      struct berth_tcp_info *out)
+{
+    memset(out, 0, sizeof *out);
     out->state = (enum berth_state)c->state;
     out->local = (struct berth_endpoint){c->n.laddr, c->n.lport};
     out->remote = (struct berth_endpoint){c->n.raddr, c->n.rport};
@@ -804,8 +879,5 @@ int berth_getinfo(const struct berth_stack *s, int sock,
     out->snd_queued = c->snd.len;
     out->rcv_queued = c->rcv.len;
     out->unacked = c->snd_max - c->snd_una;
-    out->next_timer = timer_armed(&c->n.timer)
-                          ? c->n.timer.expires * TIMER_TICK_US
-                          : UINT64_MAX;
-    return 0;
+    out->next_timer = timer_deadline(&c->n.timer);
 }

@@ -392,6 +392,17 @@ struct berth_tcp_info {
 int berth_getinfo(const struct berth_stack *s, int sock,
                   struct berth_tcp_info *out);
 
+/* Every socket and connection the stack holds, like `ss -tan`: listeners,
+ * connections with or without a handle (closed by the application but still
+ * closing), SYN-queue entries (SYN-RECEIVED) and TIME-WAIT entries. fn gets
+ * the handle (-1 when none) and the info; fields a compact entry does not
+ * keep are zero. Returns how many were reported. fn must not change the
+ * stack. */
+size_t berth_foreach(const struct berth_stack *s,
+                     void (*fn)(void *ctx, int sock,
+                                const struct berth_tcp_info *info),
+                     void *ctx);
+
 /* ------------------------------------------------------------------------
  * Packet decoding for tools (ladders, captures): any IPv4/TCP packet.
  */
