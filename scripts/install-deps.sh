@@ -3,7 +3,11 @@
 # apt-get; otherwise it prints the command to run.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libcmocka-dev)
+# Build: compiler, CMake, cmocka (tests), libcrypto (SHA-256 in `berth http`).
+# Interop tests: iproute2 (namespaces), the kernel's peers (curl, nc,
+# python3) and tshark to check captures.
+packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
+    iproute2 curl netcat-openbsd python3 tshark)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -17,6 +21,6 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "  sudo apt-get install -y ${missing[*]}" >&2
     exit 1
 fi
-export DEBIAN_FRONTEND=noninteractive
+export DEBIAN_FRONTEND=noninteractive # tshark asks about capture rights
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,163 @@
+/* berth runtime: the only layer that performs I/O (DESIGN.md §1). It drives
+ * one core stack from a TUN device with an epoll loop and the monotonic
+ * clock: reads packets and feeds berth_input(), calls berth_advance() at
+ * berth_next_deadline(), writes what the stack transmits. Around that it
+ * offers seeded impairment, pcap capture, a control socket (for `berth ss`
+ * and `berth stat`) and clean shutdown on SIGINT/SIGTERM.
+ *
+ * Applications (the `berth` command's http, echo, cat...) use only this
+ * header and berth.h: they get readiness through on_event, file descriptors
+ * through berth_rt_watch_fd, and their own wake-ups through on_tick.
+ */
+#ifndef BERTH_RT_H
+#define BERTH_RT_H
+
+#include "berth/berth.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Impairment, both directions, seeded and reproducible. The spec string is
+ * "loss=5%,dup=1%,reorder=25%,delay=5ms,jitter=2ms,seed=N" (any subset;
+ * percentages with or without '%'; times in us/ms/s). A reordered packet is
+ * held back an extra max(delay, 1 ms) + jitter so later packets pass it.
+ */
+struct berth_impair {
+    double loss;      /* probability a packet is dropped, 0..1 */
+    double dup;       /* probability a packet is delivered twice */
+    double reorder;   /* probability a packet is held back */
+    uint64_t delay;   /* one-way delay, us */
+    uint64_t jitter;  /* extra uniform delay in [0, jitter], us */
+    uint64_t seed;    /* the generator's seed (default 1) */
+    bool drop_all;    /* a black hole (control command `impair drop-all`) */
+};
+/* 0, or -1 with a one-line message in err. */
+int berth_impair_parse(const char *spec, struct berth_impair *out, char *err,
+                       size_t errlen);
+/* Writes the spec form ("loss=5%,reorder=25%,delay=5ms,seed=1"). */
+void berth_impair_format(const struct berth_impair *imp, char *buf,
+                         size_t size);
+
+/* ------------------------------------------------------------------------
+ * Configuration.
+ */
+struct berth_rt_config {
+    const char *tun_name;  /* default "berth0"; created if it does not exist */
+    uint32_t addr;         /* berth's IPv4 address, default 198.18.0.2 */
+    uint32_t peer_addr;    /* the kernel side's address, default 198.18.0.1 */
+    uint8_t peer_prefix;   /* default 24: the route to berth's subnet */
+    uint16_t mtu;          /* default 1500 */
+    const char *pcap_path; /* NULL: no capture */
+    const char *ctl_path;  /* NULL: berth_rt_default_ctl_path(tun_name) */
+    struct berth_impair impair; /* all zero: a clean link */
+    FILE *trace;           /* non-NULL: one line per state change and drop */
+    uint64_t shutdown_grace; /* us connections get to close; default 2 s */
+    /* Core tunables. addr, tx, event and trace are set by the runtime;
+     * seed and secret are filled from getrandom() unless fixed_random. */
+    struct berth_config stack;
+    bool fixed_random; /* keep stack.seed/secret as given (tests, demos) */
+};
+void berth_rt_config_init(struct berth_rt_config *cfg);
+/* "/run/berth/<tun>.sock" as root, else "$XDG_RUNTIME_DIR/berth/<tun>.sock"
+ * or "/tmp/berth-<uid>/<tun>.sock". Writes into buf; returns buf. */
+char *berth_rt_default_ctl_path(const char *tun_name, char *buf,
+                                size_t size);
+
+struct berth_rt;
+
+/* Opens (creating if needed) the TUN device, brings it up with the kernel
+ * side's address and route, opens the pcap file and the control socket,
+ * creates the stack. NULL with a one-line message in err on failure. */
+struct berth_rt *berth_rt_create(const struct berth_rt_config *cfg,
+                                 char *err, size_t errlen);
+/* Closes everything; a TUN device the runtime created is deleted. */
+void berth_rt_destroy(struct berth_rt *rt);
+
+struct berth_stack *berth_rt_stack(struct berth_rt *rt);
+uint64_t berth_rt_now(const struct berth_rt *rt); /* monotonic, us */
+
+/* ------------------------------------------------------------------------
+ * The application.
+ */
+struct berth_rt_app {
+    /* A socket's readiness changed (the stack's event hook). */
+    void (*on_event)(void *ctx, int sock, uint32_t events);
+    /* Called once per loop iteration after input and timers; return the
+     * next time (us, berth_rt_now() clock) the app wants to be called
+     * regardless of events, or UINT64_MAX. May be NULL. */
+    uint64_t (*on_tick)(void *ctx, uint64_t now);
+    /* Shutdown was requested (signal, berth_rt_stop, control `stop`): close
+     * your sockets now; the loop then runs until every connection is gone
+     * or shutdown_grace passes. May be NULL. */
+    void (*on_stop)(void *ctx);
+    void *ctx;
+};
+void berth_rt_set_app(struct berth_rt *rt, const struct berth_rt_app *app);
+
+/* Watch a file descriptor (e.g. stdin): fn is called with the epoll
+ * events (EPOLLIN...) when ready. At most 16 at once. 0 or -errno. */
+int berth_rt_watch_fd(struct berth_rt *rt, int fd, uint32_t events,
+                      void (*fn)(void *ctx, int fd, uint32_t events),
+                      void *ctx);
+int berth_rt_unwatch_fd(struct berth_rt *rt, int fd);
+
+/* Runs until shutdown completes. SIGINT and SIGTERM start a shutdown.
+ * Returns 0, or -errno if the loop failed. */
+int berth_rt_run(struct berth_rt *rt);
+/* Starts a graceful shutdown (callable from any callback). */
+void berth_rt_stop(struct berth_rt *rt);
+/* Ends the loop at once, without the grace period (e.g. a client done). */
+void berth_rt_exit(struct berth_rt *rt);
+
+/* Replace the impairment at run time (the control socket's `impair`). */
+void berth_rt_set_impair(struct berth_rt *rt, const struct berth_impair *imp);
+
+/* Every packet in or out, for tools (the demo's ladder): dir 0 = received
+ * from the kernel, 1 = sent by berth; the packet is an IPv4 datagram. */
+void berth_rt_set_tap(struct berth_rt *rt,
+                      void (*fn)(void *ctx, int dir, uint64_t now,
+                                 const uint8_t *pkt, size_t len),
+                      void *ctx);
+/* The stack's trace events, after the runtime's own --trace printing. */
+void berth_rt_set_trace(struct berth_rt *rt,
+                        void (*fn)(void *ctx, const struct berth_trace *ev),
+                        void *ctx);
+
+/* Link counters (for `berth stat`). */
+struct berth_rt_stats {
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t rx_dropped; /* impairment */
+    uint64_t tx_dropped; /* impairment, or the TUN refused the write */
+    uint64_t duplicated, reordered;
+    uint64_t loops; /* epoll iterations */
+};
+void berth_rt_stats(const struct berth_rt *rt, struct berth_rt_stats *out);
+
+/* ------------------------------------------------------------------------
+ * The control socket: a unix stream socket; a client writes one command
+ * line and reads the answer until EOF. Commands: "ss" (table like
+ * `ss -tan`), "ss -i" (with srtt, rto, windows, timers), "stat" (counters
+ * like `netstat -s`, then drops by reason, then link counters), "impair
+ * SPEC" / "impair off" / "impair drop-all", "stop". The client side:
+ * sends `command` to the instance at ctl_path and copies the answer to out.
+ * 0, or -errno (no such instance: -ENOENT / -ECONNREFUSED).
+ */
+int berth_rt_ctl_request(const char *ctl_path, const char *command,
+                         FILE *out);
+/* The same text the control socket answers with, for an in-process stack
+ * (the demo's fallback): */
+void berth_rt_print_ss(struct berth_stack *s, bool info, uint64_t now,
+                       FILE *out);
+void berth_rt_print_stat(struct berth_stack *s, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
