@@ -5,14 +5,13 @@
 
 #include <string.h>
 
-/* Index of the byte `off` positions after head. off < 2 * cap always, so
- * the sum fits in 64 bits and one conditional subtraction would do; the
- * modulo keeps it obviously right for any cap. */
+/* Index of the byte `off` positions after head. Every caller passes
+ * off <= cap and head < cap, so one conditional subtraction wraps it: no
+ * division on the per-segment path. */
 static uint32_t ring_index(const struct ring *r, uint64_t off)
 {
-    if (r->cap == 0)
-        return 0; /* an unallocated ring: every operation moves 0 bytes */
-    return (uint32_t)(((uint64_t)r->head + off) % r->cap);
+    uint64_t i = (uint64_t)r->head + off;
+    return (uint32_t)(i >= r->cap ? i - r->cap : i);
 }
 
 /* Copies n bytes from src into the ring starting at index pos. */
