@@ -89,7 +89,7 @@ const char *berth_counter_string(enum berth_counter c)
     return (unsigned)c < BERTH_CTR__COUNT ? counter_strings[c] : "?";
 }
 
-#define SEC 1000000u
+#define SEC 1000000ull
 #define MS  1000u
 
 void berth_config_init(struct berth_config *cfg)
@@ -112,7 +112,7 @@ void berth_config_init(struct berth_config *cfg)
     cfg->msl = 30 * SEC;
     cfg->fin_wait_2_timeout = 60 * SEC;
     cfg->delack = 40 * MS;
-    cfg->keepalive_idle = 7200u * SEC;
+    cfg->keepalive_idle = 7200 * SEC;
     cfg->keepalive_interval = 75 * SEC;
     cfg->keepalive_count = 9;
     cfg->user_timeout = 0;

@@ -69,18 +69,31 @@ int sock_alloc(struct berth_stack *s, enum sock_kind kind, void *obj)
     return sock_handle(s, idx);
 }
 
+static void ready_unlink(struct berth_stack *s, struct sock *k)
+{
+    if (k->prev >= 0)
+        s->socks[k->prev].next = k->next;
+    else
+        s->ready_head = k->next;
+    if (k->next >= 0)
+        s->socks[k->next].prev = k->prev;
+    else
+        s->ready_tail = k->prev;
+    k->dirty = false;
+}
+
 void sock_release(struct berth_stack *s, int h)
 {
     struct sock *k = sock_get(s, h);
     if (!k)
         return;
+    if (k->dirty) /* nothing to report to a handle that is gone */
+        ready_unlink(s, k);
     k->kind = SOCK_FREE;
     k->obj = NULL;
     k->gen = (uint16_t)((k->gen + 1) & SOCK_GEN_MASK);
-    if (!k->dirty) { /* a dirty slot is still linked on the ready list */
-        k->next = s->free_sock;
-        s->free_sock = (int32_t)(k - s->socks);
-    }
+    k->next = s->free_sock;
+    s->free_sock = (int32_t)(k - s->socks);
 }
 
 static uint32_t sock_events(const struct berth_stack *s, const struct sock *k)
@@ -100,6 +113,7 @@ void sock_mark(struct berth_stack *s, int h)
         return;
     k->dirty = true;
     k->next = -1;
+    k->prev = s->ready_tail;
     int32_t idx = (int32_t)(k - s->socks);
     if (s->ready_tail >= 0)
         s->socks[s->ready_tail].next = idx;
@@ -117,15 +131,7 @@ void sock_flush_events(struct berth_stack *s)
     for (uint32_t guard = 0; s->ready_head >= 0 && guard < 1u << 22; guard++) {
         int32_t idx = s->ready_head;
         struct sock *k = &s->socks[idx];
-        s->ready_head = k->next;
-        if (s->ready_head < 0)
-            s->ready_tail = -1;
-        k->dirty = false;
-        if (k->kind == SOCK_FREE) { /* released while queued */
-            k->next = s->free_sock;
-            s->free_sock = idx;
-            continue;
-        }
+        ready_unlink(s, k);
         uint32_t ev = sock_events(s, k);
         if (ev == k->ev_seen)
             continue;
@@ -684,12 +690,13 @@ int berth_setopt(struct berth_stack *s, int sock, enum berth_opt opt, int64_t v)
         return 0;
     case BERTH_OPT_KEEPIDLE:
     case BERTH_OPT_KEEPINTVL:
-        if (v < 1000 || v > UINT32_MAX)
+        /* Millisecond resolution, like the timer wheel. */
+        if (v < 1000 || v / 1000 > UINT32_MAX)
             return BERTH_EINVAL;
         if (opt == BERTH_OPT_KEEPIDLE)
-            c->keep_idle = (uint32_t)v;
+            c->keep_idle_ms = (uint32_t)(v / 1000);
         else
-            c->keep_intvl = (uint32_t)v;
+            c->keep_intvl_ms = (uint32_t)(v / 1000);
         return 0;
     case BERTH_OPT_KEEPCNT:
         if (v < 1 || v > 255)
@@ -713,9 +720,9 @@ int berth_setopt(struct berth_stack *s, int sock, enum berth_opt opt, int64_t v)
         c->user_mss = (uint16_t)v;
         return 0;
     case BERTH_OPT_USER_TIMEOUT:
-        if (v < 0 || v > UINT32_MAX)
+        if (v < 0 || v / 1000 >= UINT32_MAX)
             return BERTH_EINVAL;
-        c->user_timeout = (uint32_t)v;
+        c->user_timeout_ms = (uint32_t)((v + 999) / 1000);
         return 0;
     }
     return BERTH_ENOPROTOOPT;
@@ -735,10 +742,10 @@ int berth_getopt(const struct berth_stack *s, int sock, enum berth_opt opt,
         *v = (c->flags & TF_KEEPALIVE) != 0;
         return 0;
     case BERTH_OPT_KEEPIDLE:
-        *v = c->keep_idle;
+        *v = (int64_t)c->keep_idle_ms * 1000;
         return 0;
     case BERTH_OPT_KEEPINTVL:
-        *v = c->keep_intvl;
+        *v = (int64_t)c->keep_intvl_ms * 1000;
         return 0;
     case BERTH_OPT_KEEPCNT:
         *v = c->keep_cnt;
@@ -756,7 +763,7 @@ int berth_getopt(const struct berth_stack *s, int sock, enum berth_opt opt,
         *v = c->snd_mss ? c->snd_mss : tcp_our_mss(s, c);
         return 0;
     case BERTH_OPT_USER_TIMEOUT:
-        *v = c->user_timeout;
+        *v = (int64_t)c->user_timeout_ms * 1000;
         return 0;
     }
     return BERTH_ENOPROTOOPT;

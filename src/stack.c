@@ -22,7 +22,12 @@ static bool config_valid(const struct berth_config *c)
            c->rcvbuf > 0 && c->ephemeral_lo > 0 &&
            c->ephemeral_lo <= c->ephemeral_hi && c->rto_min > 0 &&
            c->rto_initial > 0 && c->rto_max >= c->rto_min && c->msl > 0 &&
-           c->delack > 0 && c->delack <= 500000u; /* RFC 1122 §4.2.3.2 */
+           c->delack > 0 && c->delack <= 500000u && /* RFC 1122 §4.2.3.2 */
+           c->rto_max <= 3600000000u && c->rto_initial <= c->rto_max &&
+           c->keepalive_idle >= 1000 && c->keepalive_interval >= 1000 &&
+           c->keepalive_idle / 1000 <= UINT32_MAX &&
+           c->keepalive_interval / 1000 <= UINT32_MAX &&
+           c->user_timeout / 1000 <= UINT32_MAX;
 }
 
 struct berth_stack *berth_stack_create(const struct berth_config *cfg,

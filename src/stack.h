@@ -35,6 +35,7 @@ struct sock {
     bool dirty;       /* on the ready list, waiting for an event report */
     uint32_t ev_seen; /* readiness mask the application last saw */
     int32_t next;     /* free list / ready list link (index), -1 = end */
+    int32_t prev;     /* ready list back link: a closed handle leaves at once */
 };
 
 struct berth_stack {

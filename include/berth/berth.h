@@ -268,19 +268,19 @@ struct berth_config {
     uint8_t ttl;            /* default 64 */
     uint32_t sndbuf;        /* per-socket send buffer, default 65536 */
     uint32_t rcvbuf;        /* per-socket receive buffer, default 65535 */
-    uint32_t rto_initial;   /* RFC 6298 §2.1: default 1 s */
-    uint32_t rto_min;       /* default 200 ms (as Linux; RFC 6298 says 1 s) */
-    uint32_t rto_max;       /* default 120 s (as Linux) */
+    uint64_t rto_initial;   /* RFC 6298 §2.1: default 1 s */
+    uint64_t rto_min;       /* default 200 ms (as Linux; RFC 6298 says 1 s) */
+    uint64_t rto_max;       /* default 120 s (as Linux) */
     uint8_t syn_retries;    /* SYN retransmissions, default 6 (as Linux) */
     uint8_t synack_retries; /* SYN-ACK retransmissions, default 5 */
     uint8_t max_retries;    /* data/FIN retransmissions, default 15 */
-    uint32_t msl;           /* default 30 s: TIME-WAIT lasts 2*MSL = 60 s */
-    uint32_t fin_wait_2_timeout;  /* closed sockets only; default 60 s */
-    uint32_t delack;              /* delayed-ACK timer, default 40 ms */
-    uint32_t keepalive_idle;      /* default 7200 s (RFC 1122 §4.2.3.6) */
-    uint32_t keepalive_interval;  /* default 75 s */
+    uint64_t msl;           /* default 30 s: TIME-WAIT lasts 2*MSL = 60 s */
+    uint64_t fin_wait_2_timeout;  /* closed sockets only; default 60 s */
+    uint64_t delack;              /* delayed-ACK timer, default 40 ms */
+    uint64_t keepalive_idle;      /* default 7200 s (RFC 1122 §4.2.3.6) */
+    uint64_t keepalive_interval;  /* default 75 s */
     uint8_t keepalive_count;      /* default 9 */
-    uint32_t user_timeout;        /* 0 = off (default) */
+    uint64_t user_timeout;        /* 0 = off (default) */
     uint32_t challenge_ack_limit; /* per second, stack-wide; default 1000 */
     uint16_t syn_backlog;         /* SYN-queue bound per listener, 256 */
 };

@@ -121,7 +121,9 @@ struct tcp_conn {
     uint32_t total_retrans;
 
     /* Options (socket-level settings). */
-    uint32_t keep_idle, keep_intvl, user_timeout;
+    /* Keepalive and user timeout, in milliseconds (2 h does not fit in 32
+     * bits of microseconds); 0 user timeout = off. */
+    uint32_t keep_idle_ms, keep_intvl_ms, user_timeout_ms;
     int32_t linger; /* -1 off; 0 = RST on close (also TF_LINGER0) */
     uint32_t sndbuf_size, rcvbuf_size;
     uint16_t user_mss;

@@ -65,9 +65,9 @@ struct tcp_conn *tcp_conn_new(struct berth_stack *s)
     c->sock = -1;
     c->state = BERTH_STATE_CLOSED;
     c->keep_cnt = s->cfg.keepalive_count;
-    c->keep_idle = s->cfg.keepalive_idle;
-    c->keep_intvl = s->cfg.keepalive_interval;
-    c->user_timeout = s->cfg.user_timeout;
+    c->keep_idle_ms = (uint32_t)(s->cfg.keepalive_idle / 1000);
+    c->keep_intvl_ms = (uint32_t)(s->cfg.keepalive_interval / 1000);
+    c->user_timeout_ms = (uint32_t)((s->cfg.user_timeout + 999) / 1000);
     c->linger = -1;
     c->sndbuf_size = s->cfg.sndbuf;
     c->rcvbuf_size = s->cfg.rcvbuf;
@@ -80,9 +80,9 @@ void tcp_conn_copy_options(struct tcp_conn *dst, const struct tcp_conn *src)
 {
     dst->flags |= src->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0);
     dst->keep_cnt = src->keep_cnt;
-    dst->keep_idle = src->keep_idle;
-    dst->keep_intvl = src->keep_intvl;
-    dst->user_timeout = src->user_timeout;
+    dst->keep_idle_ms = src->keep_idle_ms;
+    dst->keep_intvl_ms = src->keep_intvl_ms;
+    dst->user_timeout_ms = src->user_timeout_ms;
     dst->sndbuf_size = src->sndbuf_size;
     dst->rcvbuf_size = src->rcvbuf_size;
     dst->user_mss = src->user_mss;

@@ -9,6 +9,21 @@
 
 #define CLOCK_GRANULARITY_US TIMER_TICK_US /* G in RFC 6298 §2 */
 
+static uint64_t user_timeout_us(const struct tcp_conn *c)
+{
+    return (uint64_t)c->user_timeout_ms * 1000u;
+}
+
+static uint64_t keep_idle_us(const struct tcp_conn *c)
+{
+    return (uint64_t)c->keep_idle_ms * 1000u;
+}
+
+static uint64_t keep_intvl_us(const struct tcp_conn *c)
+{
+    return (uint64_t)c->keep_intvl_ms * 1000u;
+}
+
 static void rearm(struct berth_stack *s, struct tcp_conn *c)
 {
     uint64_t min = 0;
@@ -83,8 +98,8 @@ void tcp_rexmit_restart(struct berth_stack *s, struct tcp_conn *c)
     }
     uint64_t when = s->now + tcp_rto(s, c); /* RFC 6298 §5.1, §5.3 */
     /* RFC 5482: give up exactly when the user timeout passes. */
-    if (c->user_timeout && c->unacked_since + c->user_timeout < when)
-        when = c->unacked_since + c->user_timeout;
+    if (c->user_timeout_ms && c->unacked_since + user_timeout_us(c) < when)
+        when = c->unacked_since + user_timeout_us(c);
     tcp_timer_set(s, c, TCP_T_REXMIT, when);
 }
 
@@ -104,13 +119,14 @@ void tcp_keepalive_start(struct berth_stack *s, struct tcp_conn *c)
     if (!(c->flags & TF_KEEPALIVE) || !idle_state)
         return;
     c->last_rcv = s->now;
-    tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + c->keep_idle);
+    tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + keep_idle_us(c));
 }
 
 static bool user_timeout_passed(const struct berth_stack *s,
                                 const struct tcp_conn *c)
 {
-    return c->user_timeout && s->now - c->unacked_since >= c->user_timeout;
+    return c->user_timeout_ms &&
+           s->now - c->unacked_since >= user_timeout_us(c);
 }
 
 /* Each handler returns false if the connection is gone. */
@@ -191,11 +207,11 @@ static bool on_keepalive(struct berth_stack *s, struct tcp_conn *c)
      * the retransmission timer watches the peer. */
     if (c->snd_una != c->snd_max || c->snd.len > 0) {
         c->probes = 0;
-        tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + c->keep_idle);
+        tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + keep_idle_us(c));
         return true;
     }
-    if (c->probes == 0 && s->now < c->last_rcv + c->keep_idle) {
-        tcp_timer_set(s, c, TCP_T_KEEPALIVE, c->last_rcv + c->keep_idle);
+    if (c->probes == 0 && s->now < c->last_rcv + keep_idle_us(c)) {
+        tcp_timer_set(s, c, TCP_T_KEEPALIVE, c->last_rcv + keep_idle_us(c));
         return true;
     }
     if (c->probes >= c->keep_cnt) {
@@ -205,7 +221,7 @@ static bool on_keepalive(struct berth_stack *s, struct tcp_conn *c)
     }
     tcp_send_keepalive(s, c);
     c->probes++;
-    tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + c->keep_intvl);
+    tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + keep_intvl_us(c));
     return true;
 }
 
