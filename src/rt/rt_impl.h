@@ -1,0 +1,185 @@
+/* Internals shared by the runtime's files (src/rt/): the impairment model,
+ * the pcap writer, the control-socket server, the TUN device and the
+ * runtime object itself. Each piece works without the event loop, so the
+ * unit tests drive them directly with a virtual clock and no TUN. */
+#ifndef BERTH_RT_IMPL_H
+#define BERTH_RT_IMPL_H
+
+#include "berth/rt.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#define RT_US_PER_S  UINT64_C(1000000)
+#define RT_US_PER_MS UINT64_C(1000)
+
+/* ------------------------------------------------------------------------
+ * The impairment model (impair.c): one per direction. A packet submitted
+ * at `now` is dropped, passed on at once, or copied into a bounded
+ * time-ordered queue that the caller drains when rt_impair_next_due() has
+ * come. Time is a parameter: nothing here reads a clock.
+ */
+typedef void (*rt_emit_fn)(void *ctx, const uint8_t *pkt, size_t len);
+
+struct rt_impair_stats {
+    uint64_t lost;       /* random loss and drop-all */
+    uint64_t duplicated; /* extra copies made */
+    uint64_t reordered;  /* packets held back to let later ones pass */
+    uint64_t queue_full; /* copies dropped: the queue was at its bound */
+};
+
+#define RT_IMPAIR_QUEUE_LIMIT 65536u
+
+struct rt_impair;
+/* NULL when out of memory. Starts clean (everything passes at once). */
+struct rt_impair *rt_impair_create(size_t queue_limit);
+void rt_impair_destroy(struct rt_impair *m);
+/* New settings and a reseeded generator; `stream` separates the two
+ * directions' random choices under one seed. Queued packets keep their
+ * delivery times. */
+void rt_impair_configure(struct rt_impair *m, const struct berth_impair *imp,
+                         uint64_t stream);
+/* Decides the packet's fate; emit() gets zero, one or two copies now, or
+ * later from rt_impair_drain(). With a clean configuration the packet goes
+ * straight to emit() without a copy. */
+void rt_impair_submit(struct rt_impair *m, const uint8_t *pkt, size_t len,
+                      uint64_t now, rt_emit_fn emit, void *ctx);
+/* The earliest queued delivery time, UINT64_MAX when the queue is empty. */
+uint64_t rt_impair_next_due(const struct rt_impair *m);
+/* Emits every queued copy due at or before `now`, in time order (ties in
+ * submission order). Returns how many. */
+size_t rt_impair_drain(struct rt_impair *m, uint64_t now, rt_emit_fn emit,
+                       void *ctx);
+size_t rt_impair_queued(const struct rt_impair *m);
+void rt_impair_get_stats(const struct rt_impair *m,
+                         struct rt_impair_stats *out);
+
+/* ------------------------------------------------------------------------
+ * The pcap writer (pcap.c): classic pcap, LINKTYPE_RAW (IPv4 datagrams).
+ */
+struct rt_pcap;
+/* Creates/truncates `path` and writes the file header. NULL with a
+ * one-line message in err. */
+struct rt_pcap *rt_pcap_open(const char *path, char *err, size_t errlen);
+/* Appends one record stamped with CLOCK_REALTIME now (buffered). */
+void rt_pcap_write(struct rt_pcap *p, const uint8_t *pkt, size_t len);
+void rt_pcap_write_at(struct rt_pcap *p, const struct timespec *ts,
+                      const uint8_t *pkt, size_t len);
+/* Pushes buffered records to the file. 0, or -errno of the first write
+ * error (after which the capture stops, so a full disk is reported once). */
+int rt_pcap_flush(struct rt_pcap *p);
+/* Flushes and closes; returns rt_pcap_flush()'s result. */
+int rt_pcap_close(struct rt_pcap *p);
+
+/* ------------------------------------------------------------------------
+ * The control-socket server (ctl.c). It owns an epoll set of its own (the
+ * listening socket and its clients): the loop watches rt_ctl_fd() and calls
+ * rt_ctl_poll() when it is readable or rt_ctl_next_deadline() has come.
+ * Each client writes one command line; handler() prints the answer into a
+ * memory stream, which is sent without blocking, then the client is closed.
+ */
+typedef void (*rt_ctl_handler)(void *ctx, const char *line, FILE *out);
+
+struct rt_ctl;
+/* Makes the parent directory (0700), removes a stale socket file, listens.
+ * NULL with a one-line message in err (also when a live instance answers
+ * at that path). */
+struct rt_ctl *rt_ctl_open(const char *path, char *err, size_t errlen);
+int rt_ctl_fd(const struct rt_ctl *c);
+/* Accepts, reads, answers and expires clients; never blocks. */
+void rt_ctl_poll(struct rt_ctl *c, uint64_t now, rt_ctl_handler handler,
+                 void *ctx);
+/* When a silent client must be dropped; UINT64_MAX with none. */
+uint64_t rt_ctl_next_deadline(const struct rt_ctl *c);
+/* Closes every client and the socket, and removes the socket file. */
+void rt_ctl_close(struct rt_ctl *c);
+
+/* ------------------------------------------------------------------------
+ * The TUN device (tun.c).
+ */
+/* Opens (or creates) the IFF_TUN|IFF_NO_PI device `name`, non-blocking.
+ * *created tells whether it did not exist before (then it vanishes when
+ * the fd closes). The fd, or -1 with a one-line message in err. */
+int rt_tun_open(const char *name, bool *created, char *err, size_t errlen);
+/* Kernel side: MTU, address peer_addr/prefix (which adds the route to the
+ * subnet through the device), up. 0, or -1 with a message in err. */
+int rt_tun_configure(const char *name, uint32_t peer_addr, uint8_t prefix,
+                     uint16_t mtu, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------
+ * The runtime object, shared by runtime.c (create, destroy, control
+ * commands) and loop.c (the event loop and the packet paths).
+ */
+#define RT_MAX_WATCH 16
+#define RT_RX_BATCH  64 /* TUN reads per wake-up before timers run */
+
+/* epoll tags of the loop's descriptors; a watched fd's tag also carries
+ * its slot (bits 8-15) and a generation (bits 32-63) so that an event for
+ * a slot reused within one epoll batch is recognised as stale. */
+#define RT_TAG_TUN    1u
+#define RT_TAG_SIGNAL 2u
+#define RT_TAG_CTL    3u
+#define RT_TAG_WATCH  4u
+struct rt_watch {
+    int fd; /* -1: free slot */
+    uint32_t gen;
+    void (*fn)(void *ctx, int fd, uint32_t events);
+    void *ctx;
+};
+
+struct berth_rt {
+    struct berth_rt_config cfg; /* string fields point at the copies below */
+    char *tun_name, *pcap_path, *ctl_path;
+    struct berth_stack *stack;
+    int epfd, tunfd, sigfd;
+    bool tun_created;
+    bool sigmask_saved;
+    sigset_t old_sigmask;
+
+    struct berth_impair impair; /* current settings, for `stat` */
+    struct rt_impair *rx_imp;   /* kernel -> berth */
+    struct rt_impair *tx_imp;   /* berth -> kernel */
+    struct rt_pcap *pcap;       /* NULL: no capture */
+    bool pcap_dirty;            /* records written since the flush */
+    uint64_t pcap_flushed;      /* last flush, monotonic us */
+    struct rt_ctl *ctl;
+
+    struct berth_rt_app app;
+    void (*tap)(void *ctx, int dir, uint64_t now, const uint8_t *pkt,
+                size_t len);
+    void *tap_ctx;
+    void (*trace_fn)(void *ctx, const struct berth_trace *ev);
+    void *trace_ctx;
+    struct rt_watch watch[RT_MAX_WATCH];
+    uint32_t watch_gen;
+
+    struct berth_rt_stats stats; /* rx/tx and loops; impairment counts
+                                    are merged in by berth_rt_stats() */
+    uint64_t tun_write_errors;
+    uint64_t t0;       /* monotonic us at create: trace time origin */
+    uint64_t now;      /* the loop's latest clock reading */
+    uint64_t app_wake; /* on_tick's wish, UINT64_MAX for none */
+
+    bool stop_requested; /* berth_rt_stop(): on_stop runs in the loop */
+    bool stopping;       /* on_stop called; waiting for connections */
+    uint64_t stop_deadline;
+    bool exiting; /* berth_rt_exit() or the shutdown finished */
+
+    uint8_t *rxbuf; /* one TUN read; rxcap bytes */
+    size_t rxcap;
+};
+
+uint64_t rt_clock_now(void); /* CLOCK_MONOTONIC in us */
+
+/* loop.c: the stack's hooks. */
+void rt_stack_tx(void *ctx, const uint8_t *pkt, size_t len);
+void rt_stack_event(void *ctx, int sock, uint32_t events);
+void rt_stack_trace(void *ctx, const struct berth_trace *ev);
+/* runtime.c: the control commands, as an rt_ctl_handler (ctx = rt). */
+void rt_ctl_command(void *ctx, const char *line, FILE *out);
+
+#endif
