@@ -25,9 +25,14 @@ extern "C" {
 
 /* ------------------------------------------------------------------------
  * Impairment, both directions, seeded and reproducible. The spec string is
- * "loss=5%,dup=1%,reorder=25%,delay=5ms,jitter=2ms,seed=N" (any subset;
- * percentages with or without '%'; times in us/ms/s). A reordered packet is
- * held back an extra max(delay, 1 ms) + jitter so later packets pass it.
+ * "loss=5%,dup=1%,reorder=25%,delay=5ms,jitter=2ms,seed=N" (any subset,
+ * separated by commas or blanks). Percentages read as tc netem's: the
+ * number is always percent, with or without '%' ("loss=5" is 5 %,
+ * "loss=0.05" is 0.05 %). Times need a unit: us, ms or s. "off" (or "none",
+ * or "") is a clean link; "drop-all" a black hole. A reordered packet is
+ * held back an extra max(delay, 1 ms) + jitter so later packets pass it;
+ * jitter alone may reorder too, as netem's does. Each direction draws from
+ * its own stream of the one seed.
  */
 struct berth_impair {
     double loss;      /* probability a packet is dropped, 0..1 */
@@ -41,7 +46,8 @@ struct berth_impair {
 /* 0, or -1 with a one-line message in err. */
 int berth_impair_parse(const char *spec, struct berth_impair *out, char *err,
                        size_t errlen);
-/* Writes the spec form ("loss=5%,reorder=25%,delay=5ms,seed=1"). */
+/* Writes the spec form ("loss=5%,reorder=25%,delay=5ms,seed=1", or "off");
+ * parsing it gives the same settings back. */
 void berth_impair_format(const struct berth_impair *imp, char *buf,
                          size_t size);
 
@@ -54,13 +60,18 @@ struct berth_rt_config {
     uint32_t peer_addr;    /* the kernel side's address, default 198.18.0.1 */
     uint8_t peer_prefix;   /* default 24: the route to berth's subnet */
     uint16_t mtu;          /* default 1500 */
-    const char *pcap_path; /* NULL: no capture */
-    const char *ctl_path;  /* NULL: berth_rt_default_ctl_path(tun_name) */
+    /* NULL: no capture. Records what berth processed: received packets
+     * after the receive impairment, sent packets before the transmit one. */
+    const char *pcap_path;
+    /* NULL: berth_rt_default_ctl_path(tun_name); missing directories are
+     * created 0700, a stale socket file is replaced. */
+    const char *ctl_path;
     struct berth_impair impair; /* all zero: a clean link */
     FILE *trace;           /* non-NULL: one line per state change and drop */
     uint64_t shutdown_grace; /* us connections get to close; default 2 s */
     /* Core tunables. addr, tx, event and trace are set by the runtime;
-     * seed and secret are filled from getrandom() unless fixed_random. */
+     * seed and secret are filled from getrandom() unless fixed_random;
+     * mss is lowered to mtu - 40 if larger. */
     struct berth_config stack;
     bool fixed_random; /* keep stack.seed/secret as given (tests, demos) */
 };
@@ -81,7 +92,8 @@ struct berth_rt *berth_rt_create(const struct berth_rt_config *cfg,
 void berth_rt_destroy(struct berth_rt *rt);
 
 struct berth_stack *berth_rt_stack(struct berth_rt *rt);
-uint64_t berth_rt_now(const struct berth_rt *rt); /* monotonic, us */
+/* CLOCK_MONOTONIC in us, read afresh: the stack's clock. */
+uint64_t berth_rt_now(const struct berth_rt *rt);
 
 /* ------------------------------------------------------------------------
  * The application.
@@ -102,14 +114,20 @@ struct berth_rt_app {
 void berth_rt_set_app(struct berth_rt *rt, const struct berth_rt_app *app);
 
 /* Watch a file descriptor (e.g. stdin): fn is called with the epoll
- * events (EPOLLIN...) when ready. At most 16 at once. 0 or -errno. */
+ * events (EPOLLIN...) when ready (level-triggered). At most 16 at once.
+ * 0 or -errno: -EEXIST already watched, -ENOSPC 16 watched, or epoll's
+ * error (-EPERM for a regular file). Unwatch before closing the fd. */
 int berth_rt_watch_fd(struct berth_rt *rt, int fd, uint32_t events,
                       void (*fn)(void *ctx, int fd, uint32_t events),
                       void *ctx);
 int berth_rt_unwatch_fd(struct berth_rt *rt, int fd);
 
-/* Runs until shutdown completes. SIGINT and SIGTERM start a shutdown.
- * Returns 0, or -errno if the loop failed. */
+/* Runs until shutdown completes. SIGINT and SIGTERM start a shutdown (a
+ * second one ends it at once); they are blocked from berth_rt_create()
+ * to berth_rt_destroy() and read through a signalfd. The shutdown is
+ * complete when no connection is in a state other than LISTEN, TIME-WAIT
+ * or CLOSED, or shutdown_grace has passed. Returns 0, or -errno if the
+ * loop failed (e.g. the TUN device vanished). */
 int berth_rt_run(struct berth_rt *rt);
 /* Starts a graceful shutdown (callable from any callback). */
 void berth_rt_stop(struct berth_rt *rt);
@@ -120,7 +138,9 @@ void berth_rt_exit(struct berth_rt *rt);
 void berth_rt_set_impair(struct berth_rt *rt, const struct berth_impair *imp);
 
 /* Every packet in or out, for tools (the demo's ladder): dir 0 = received
- * from the kernel, 1 = sent by berth; the packet is an IPv4 datagram. */
+ * from the kernel (after the receive impairment, just before
+ * berth_input()), 1 = sent by berth (before the transmit impairment); the
+ * packet is an IPv4 datagram. */
 void berth_rt_set_tap(struct berth_rt *rt,
                       void (*fn)(void *ctx, int dir, uint64_t now,
                                  const uint8_t *pkt, size_t len),
@@ -132,7 +152,8 @@ void berth_rt_set_trace(struct berth_rt *rt,
 
 /* Link counters (for `berth stat`). */
 struct berth_rt_stats {
-    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t rx_packets, rx_bytes; /* read from the TUN device */
+    uint64_t tx_packets, tx_bytes; /* written to the TUN device */
     uint64_t rx_dropped; /* impairment */
     uint64_t tx_dropped; /* impairment, or the TUN refused the write */
     uint64_t duplicated, reordered;

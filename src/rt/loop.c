@@ -1,0 +1,373 @@
+/* The event loop and the packet paths. One iteration: wait in epoll until
+ * the earliest of {stack deadline, app wake-up, impairment queue head,
+ * control-client deadline, shutdown deadline}; read up to RT_RX_BATCH
+ * packets from the TUN device into berth_input(); run signals, control
+ * clients and watched fds; release due impaired packets; berth_advance();
+ * on_tick. Packets berth sends leave synchronously from the stack's tx
+ * hook: tap and capture, then the tx impairment, then write() to the TUN.
+ *
+ * Capture records what berth itself processed: received packets after the
+ * receive impairment (exactly what reached berth_input()), sent packets
+ * before the transmit impairment (exactly what the stack emitted). A
+ * capture then explains berth's behaviour packet by packet; what the kernel
+ * saw differs only by the impairment, which `stat` counts. */
+#define _GNU_SOURCE /* epoll_pwait2 */
+#include "rt_impl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define RT_MAX_EVENTS    32
+#define PCAP_FLUSH_EVERY (100 * RT_US_PER_MS)
+
+uint64_t rt_clock_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * RT_US_PER_S + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* ------------------------------------------------------------------------
+ * Packet paths.
+ */
+
+static void capture(struct berth_rt *rt, int dir, const uint8_t *pkt,
+                    size_t len)
+{
+    if (rt->tap)
+        rt->tap(rt->tap_ctx, dir, rt->now, pkt, len);
+    if (rt->pcap) {
+        rt_pcap_write(rt->pcap, pkt, len);
+        rt->pcap_dirty = true;
+    }
+}
+
+/* Kernel -> berth, after the receive impairment. */
+static void rx_deliver(void *ctx, const uint8_t *pkt, size_t len)
+{
+    struct berth_rt *rt = ctx;
+    capture(rt, 0, pkt, len);
+    berth_input(rt->stack, pkt, len, rt->now);
+}
+
+/* Berth -> kernel, after the transmit impairment. A TUN write does not
+ * block for long: a refused one (queue full, device down) is a loss the
+ * peer's retransmission repairs, counted as tx_dropped. */
+static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
+{
+    struct berth_rt *rt = ctx;
+    ssize_t n;
+    do
+        n = write(rt->tunfd, pkt, len);
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)len) {
+        rt->stats.tx_packets++;
+        rt->stats.tx_bytes += len;
+    } else {
+        rt->tun_write_errors++;
+    }
+}
+
+void rt_stack_tx(void *ctx, const uint8_t *pkt, size_t len)
+{
+    struct berth_rt *rt = ctx;
+    capture(rt, 1, pkt, len);
+    rt_impair_submit(rt->tx_imp, pkt, len, rt->now, tun_write, rt);
+}
+
+void rt_stack_event(void *ctx, int sock, uint32_t events)
+{
+    struct berth_rt *rt = ctx;
+    if (rt->app.on_event)
+        rt->app.on_event(rt->app.ctx, sock, events);
+}
+
+static char *ep_str(char *buf, size_t size, struct berth_endpoint ep)
+{
+    snprintf(buf, size, "%u.%u.%u.%u:%u", ep.addr >> 24, (ep.addr >> 16) & 255,
+             (ep.addr >> 8) & 255, ep.addr & 255, ep.port);
+    return buf;
+}
+
+/* "12.345678 198.18.0.2:80 198.18.0.1:40000 SYN-RECEIVED -> ESTABLISHED
+ * (RCV_ACK)" or "... drop SEQ_OUT_OF_WINDOW"; time since the runtime
+ * started. */
+void rt_stack_trace(void *ctx, const struct berth_trace *ev)
+{
+    struct berth_rt *rt = ctx;
+    if (rt->cfg.trace) {
+        uint64_t t = ev->now > rt->t0 ? ev->now - rt->t0 : 0;
+        char l[32], r[32];
+        fprintf(rt->cfg.trace, "%" PRIu64 ".%06" PRIu64 " %s %s ",
+                t / RT_US_PER_S, t % RT_US_PER_S,
+                ep_str(l, sizeof l, ev->local),
+                ep_str(r, sizeof r, ev->remote));
+        if (ev->kind == BERTH_TRACE_STATE)
+            fprintf(rt->cfg.trace, "%s -> %s (%s)\n",
+                    berth_state_name(ev->old_state),
+                    berth_state_name(ev->new_state),
+                    berth_reason_name(ev->reason));
+        else
+            fprintf(rt->cfg.trace, "drop %s\n", berth_reason_name(ev->reason));
+    }
+    if (rt->trace_fn)
+        rt->trace_fn(rt->trace_ctx, ev);
+}
+
+/* Up to RT_RX_BATCH packets per wake-up: enough to amortise epoll_wait,
+ * few enough that timers and the application run between batches. Each
+ * packet is stamped with a fresh clock (vDSO, tens of ns). */
+static int rx_batch(struct berth_rt *rt)
+{
+    for (int i = 0; i < RT_RX_BATCH; i++) {
+        ssize_t n = read(rt->tunfd, rt->rxbuf, rt->rxcap);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            return -errno;
+        }
+        rt->now = rt_clock_now();
+        rt->stats.rx_packets++;
+        rt->stats.rx_bytes += (uint64_t)n;
+        rt_impair_submit(rt->rx_imp, rt->rxbuf, (size_t)n, rt->now, rx_deliver,
+                         rt);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Shutdown.
+ */
+
+/* A first SIGINT/SIGTERM asks for a graceful shutdown; a second one while
+ * it runs ends the loop at once (as impatient users expect). */
+static void on_signal(struct berth_rt *rt)
+{
+    struct signalfd_siginfo si;
+    while (read(rt->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (rt->stop_requested || rt->stopping)
+            rt->exiting = true;
+        else
+            rt->stop_requested = true;
+    }
+}
+
+static void count_live(void *ctx, int sock, const struct berth_tcp_info *in)
+{
+    (void)sock;
+    size_t *n = ctx;
+    if (in->state != BERTH_STATE_LISTEN && in->state != BERTH_STATE_TIME_WAIT &&
+        in->state != BERTH_STATE_CLOSED)
+        (*n)++;
+}
+
+/* The shutdown is over once no connection is still exchanging segments:
+ * listeners, TIME-WAIT entries (which keep nothing the peer needs) and
+ * closed handles do not hold the process. */
+static bool shutdown_done(struct berth_rt *rt)
+{
+    size_t live = 0;
+    berth_foreach(rt->stack, count_live, &live);
+    return live == 0;
+}
+
+static void begin_shutdown(struct berth_rt *rt)
+{
+    rt->stopping = true;
+    rt->stop_deadline = rt->now + rt->cfg.shutdown_grace;
+    if (rt->app.on_stop)
+        rt->app.on_stop(rt->app.ctx);
+}
+
+void berth_rt_stop(struct berth_rt *rt)
+{
+    /* on_stop runs from the loop, not from inside whatever callback
+     * called us. */
+    rt->stop_requested = true;
+}
+
+void berth_rt_exit(struct berth_rt *rt)
+{
+    rt->exiting = true;
+}
+
+/* ------------------------------------------------------------------------
+ * Watched descriptors.
+ */
+
+int berth_rt_watch_fd(struct berth_rt *rt, int fd, uint32_t events,
+                      void (*fn)(void *ctx, int fd, uint32_t events), void *ctx)
+{
+    int slot = -1;
+    for (int i = 0; i < RT_MAX_WATCH; i++) {
+        if (rt->watch[i].fd == fd)
+            return -EEXIST;
+        if (rt->watch[i].fd < 0 && slot < 0)
+            slot = i;
+    }
+    if (fd < 0 || !fn)
+        return -EINVAL;
+    if (slot < 0)
+        return -ENOSPC;
+    struct rt_watch *w = &rt->watch[slot];
+    uint32_t gen = ++rt->watch_gen;
+    struct epoll_event ev = {.events = events};
+    ev.data.u64 = RT_TAG_WATCH | (uint64_t)slot << 8 | (uint64_t)gen << 32;
+    if (epoll_ctl(rt->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -errno;
+    *w = (struct rt_watch){fd, gen, fn, ctx};
+    return 0;
+}
+
+int berth_rt_unwatch_fd(struct berth_rt *rt, int fd)
+{
+    for (int i = 0; i < RT_MAX_WATCH; i++) {
+        if (fd >= 0 && rt->watch[i].fd == fd) {
+            rt->watch[i].fd = -1;
+            /* The fd may be closed already: then the kernel dropped it
+             * from the set itself. */
+            if (epoll_ctl(rt->epfd, EPOLL_CTL_DEL, fd, NULL) < 0 &&
+                errno != EBADF && errno != ENOENT)
+                return -errno;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+static void on_watch(struct berth_rt *rt, uint64_t tag, uint32_t events)
+{
+    struct rt_watch *w = &rt->watch[(tag >> 8) & 0xff];
+    if (w->fd >= 0 && w->gen == (uint32_t)(tag >> 32))
+        w->fn(w->ctx, w->fd, events);
+}
+
+/* ------------------------------------------------------------------------
+ * The loop.
+ */
+
+static uint64_t next_wake(const struct berth_rt *rt)
+{
+    if (rt->stop_requested && !rt->stopping)
+        return 0;
+    uint64_t t = min_u64(berth_next_deadline(rt->stack), rt->app_wake);
+    t = min_u64(t, rt_impair_next_due(rt->rx_imp));
+    t = min_u64(t, rt_impair_next_due(rt->tx_imp));
+    t = min_u64(t, rt_ctl_next_deadline(rt->ctl));
+    if (rt->stopping)
+        t = min_u64(t, rt->stop_deadline);
+    if (rt->pcap_dirty)
+        t = min_u64(t, rt->pcap_flushed + PCAP_FLUSH_EVERY);
+    return t;
+}
+
+/* epoll_pwait2 takes the timeout in ns, so an impairment delay of 300 us
+ * is not rounded up to a millisecond; epoll_wait is the fallback on
+ * kernels before 5.11. */
+static int wait_ready(struct berth_rt *rt, uint64_t wake,
+                      struct epoll_event *evs)
+{
+    static bool no_pwait2;
+    uint64_t now = rt_clock_now();
+    uint64_t d = wake > now ? wake - now : 0;
+    struct timespec ts = {(time_t)(d / RT_US_PER_S),
+                          (long)(d % RT_US_PER_S) * 1000};
+    if (wake == UINT64_MAX)
+        d = UINT64_MAX;
+    if (!no_pwait2) {
+        int n = epoll_pwait2(rt->epfd, evs, RT_MAX_EVENTS,
+                             d == UINT64_MAX ? NULL : &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        no_pwait2 = true;
+    }
+    int ms = d == UINT64_MAX ? -1
+             : d > (uint64_t)INT32_MAX * RT_US_PER_MS
+                 ? INT32_MAX
+                 : (int)((d + RT_US_PER_MS - 1) / RT_US_PER_MS);
+    return epoll_wait(rt->epfd, evs, RT_MAX_EVENTS, ms);
+}
+
+static int dispatch(struct berth_rt *rt, const struct epoll_event *ev)
+{
+    uint64_t tag = ev->data.u64;
+    switch (tag & 0xff) {
+    case RT_TAG_TUN:
+        return rx_batch(rt);
+    case RT_TAG_SIGNAL:
+        on_signal(rt);
+        return 0;
+    case RT_TAG_CTL:
+        rt_ctl_poll(rt->ctl, rt->now, rt_ctl_command, rt);
+        return 0;
+    case RT_TAG_WATCH:
+        on_watch(rt, tag, ev->events);
+        return 0;
+    }
+    return 0;
+}
+
+static void flush_capture(struct berth_rt *rt)
+{
+    rt->pcap_dirty = false;
+    rt->pcap_flushed = rt->now;
+    int rc = rt_pcap_flush(rt->pcap);
+    if (rc < 0) {
+        fprintf(stderr, "berth: capture to %s stopped: %s\n", rt->pcap_path,
+                strerror(-rc));
+        rt_pcap_close(rt->pcap);
+        rt->pcap = NULL;
+    }
+}
+
+/* Everything after the events: due impaired packets, timers, the app. */
+static void service(struct berth_rt *rt)
+{
+    rt->now = rt_clock_now();
+    rt_impair_drain(rt->rx_imp, rt->now, rx_deliver, rt);
+    rt_impair_drain(rt->tx_imp, rt->now, tun_write, rt);
+    berth_advance(rt->stack, rt->now);
+    if (rt->stop_requested && !rt->stopping)
+        begin_shutdown(rt);
+    rt->app_wake =
+        rt->app.on_tick ? rt->app.on_tick(rt->app.ctx, rt->now) : UINT64_MAX;
+    if (rt_ctl_next_deadline(rt->ctl) <= rt->now)
+        rt_ctl_poll(rt->ctl, rt->now, rt_ctl_command, rt);
+    if (rt->pcap_dirty && rt->now - rt->pcap_flushed >= PCAP_FLUSH_EVERY)
+        flush_capture(rt);
+    if (rt->stopping && (rt->now >= rt->stop_deadline || shutdown_done(rt)))
+        rt->exiting = true;
+}
+
+int berth_rt_run(struct berth_rt *rt)
+{
+    struct epoll_event evs[RT_MAX_EVENTS];
+    int rc = 0;
+    while (!rt->exiting && rc == 0) {
+        int n = wait_ready(rt, next_wake(rt), evs);
+        if (n < 0 && errno != EINTR) {
+            rc = -errno;
+            break;
+        }
+        rt->now = rt_clock_now();
+        for (int i = 0; i < n && rc == 0; i++)
+            rc = dispatch(rt, &evs[i]);
+        if (rc == 0)
+            service(rt);
+        rt->stats.loops++;
+    }
+    if (rt->pcap)
+        flush_capture(rt);
+    return rc;
+}

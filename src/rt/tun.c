@@ -1,0 +1,144 @@
+/* The TUN device: opening (or creating) it as a layer-3 device without the
+ * packet-information prefix, so every read and write is one bare IPv4
+ * datagram, and configuring the kernel's side of it — address, netmask
+ * (hence the route to berth's subnet), MTU, up — with the classic ioctls. */
+#include "rt_impl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Whether a network device of that name exists in our namespace. */
+static bool if_exists(const char *name)
+{
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0)
+        return false;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, name, strlen(name));
+    bool exists = ioctl(sock, SIOCGIFINDEX, &ifr) == 0;
+    close(sock);
+    return exists;
+}
+
+int rt_tun_open(const char *name, bool *created, char *err, size_t errlen)
+{
+    struct ifreq ifr;
+    if (strlen(name) >= IFNAMSIZ || !*name) {
+        snprintf(err, errlen, "TUN name '%s': 1 to %d characters", name,
+                 IFNAMSIZ - 1);
+        return -1;
+    }
+    /* A device that exists already (ip tuntap add ... mode tun) is only
+     * attached to; one we create is not persistent and disappears when our
+     * descriptor closes, which is how berth_rt_destroy() deletes it. */
+    *created = !if_exists(name);
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot open /dev/net/tun: %s%s", strerror(e),
+                 e == EACCES || e == EPERM
+                     ? " (run as root or give CAP_NET_ADMIN)"
+                 : e == ENOENT ? " (modprobe tun)"
+                               : "");
+        return -1;
+    }
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    memcpy(ifr.ifr_name, name, strlen(name));
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot attach TUN device %s: %s%s", name,
+                 strerror(e),
+                 e == EBUSY    ? " (another berth instance uses it?)"
+                 : e == EPERM  ? " (run as root or give CAP_NET_ADMIN)"
+                 : e == EINVAL ? " (a device of another kind has this name?)"
+                               : "");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void put_addr(struct sockaddr *sa, uint32_t addr)
+{
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(addr);
+    memcpy(sa, &sin, sizeof sin);
+}
+
+/* One ioctl on the device; -1 with the message when it fails. */
+static int if_ioctl(int sock, unsigned long req, struct ifreq *ifr,
+                    const char *what, char *err, size_t errlen)
+{
+    if (ioctl(sock, req, ifr) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot set %s of %s: %s", what, ifr->ifr_name,
+             strerror(errno));
+    return -1;
+}
+
+/* berth speaks IPv4 only: without this the kernel sends router
+ * solicitations and MLD reports into the device, each one a
+ * BAD_IP_VERSION drop in `stat`. Best effort (no IPv6 in the kernel is
+ * fine); done before the device goes up, so not even the first is sent. */
+static void disable_ipv6(const char *name)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+             name);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)!write(fd, "1\n", 2);
+        close(fd);
+    }
+}
+
+int rt_tun_configure(const char *name, uint32_t peer_addr, uint8_t prefix,
+                     uint16_t mtu, char *err, size_t errlen)
+{
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        snprintf(err, errlen, "cannot configure %s: socket: %s", name,
+                 strerror(errno));
+        return -1;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, name, strlen(name));
+    uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
+
+    ifr.ifr_mtu = mtu;
+    int rc = if_ioctl(sock, SIOCSIFMTU, &ifr, "the MTU", err, errlen);
+    /* Address before netmask: the kernel derives the subnet route from
+     * both once the device is up. */
+    if (rc == 0) {
+        put_addr(&ifr.ifr_addr, peer_addr);
+        rc = if_ioctl(sock, SIOCSIFADDR, &ifr, "the address", err, errlen);
+    }
+    if (rc == 0) {
+        put_addr(&ifr.ifr_netmask, mask);
+        rc = if_ioctl(sock, SIOCSIFNETMASK, &ifr, "the netmask", err, errlen);
+    }
+    if (rc == 0) {
+        disable_ipv6(name);
+        rc = if_ioctl(sock, SIOCGIFFLAGS, &ifr, "(reading) the flags", err,
+                      errlen);
+    }
+    if (rc == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = if_ioctl(sock, SIOCSIFFLAGS, &ifr, "the flags (up)", err, errlen);
+    }
+    close(sock);
+    return rc;
+}
