@@ -363,6 +363,65 @@ static void ctl_silent_client_dropped_at_deadline(void **state)
     world_free(&w);
 }
 
+/* The runtime's commands, on a runtime put together by hand: the command
+ * handler needs only the stack and the impairment models, no TUN. */
+static char *command(struct berth_rt *rt, const char *line)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    rt_ctl_command(rt, line, f);
+    fclose(f);
+    return text;
+}
+
+static void control_commands_answer(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w);
+    struct berth_rt rt;
+    memset(&rt, 0, sizeof rt);
+    rt.stack = w.st[SERVER];
+    rt.tun_name = "tun-test";
+    rt.rx_imp = rt_impair_create(0);
+    rt.tx_imp = rt_impair_create(0);
+    char *a = command(&rt, "ss");
+    assert_non_null(strstr(a, "ESTABLISHED"));
+    assert_null(strstr(a, "mss:"));
+    free(a);
+    a = command(&rt, " ss -ti");
+    assert_non_null(strstr(a, "mss:1460"));
+    free(a);
+    a = command(&rt, "impair loss=5%,delay=5ms");
+    assert_string_equal(a, "impair: loss=5%,delay=5ms,seed=1\n");
+    free(a);
+    assert_int_equal(rt.impair.delay, 5000);
+    a = command(&rt, "impair los=5");
+    assert_true(strncmp(a, "error: impairment: unknown key 'los'", 36) == 0);
+    free(a);
+    assert_int_equal(rt.impair.delay, 5000); /* unchanged */
+    a = command(&rt, "stat");
+    assert_non_null(strstr(a, "passive connection openings"));
+    assert_non_null(strstr(a, "Link (tun-test):\n"));
+    assert_non_null(strstr(a, "impairment: loss=5%,delay=5ms,seed=1\n"));
+    free(a);
+    a = command(&rt, "impair off");
+    assert_string_equal(a, "impair: off\n");
+    free(a);
+    a = command(&rt, "frob");
+    assert_true(strncmp(a, "error: unknown command 'frob'", 29) == 0);
+    free(a);
+    assert_false(rt.stop_requested);
+    a = command(&rt, "stop");
+    assert_string_equal(a, "stopping\n");
+    free(a);
+    assert_true(rt.stop_requested);
+    rt_impair_destroy(rt.rx_imp);
+    rt_impair_destroy(rt.tx_imp);
+    world_free(&w);
+}
+
 static void default_ctl_path_names_the_device(void **state)
 {
     (void)state;
@@ -386,6 +445,7 @@ int main(void)
         cmocka_unit_test(ctl_request_answer_round_trip),
         cmocka_unit_test(ctl_errors_and_stale_socket),
         cmocka_unit_test(ctl_silent_client_dropped_at_deadline),
+        cmocka_unit_test(control_commands_answer),
         cmocka_unit_test(default_ctl_path_names_the_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
