@@ -1,0 +1,435 @@
+/* berth command: `berth cat`, like nc over berth's TCP. stdin goes to the
+ * connection and the connection to stdout, through two large buffers and
+ * non-blocking descriptors watched by the runtime; berth's own flow control
+ * (a full send buffer, a closed window) is the backpressure both ways. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "common.h"
+
+#define CAT_BUF (256 * 1024)
+#define ROUNDS  64 /* per callback; the tick carries on if there is more */
+
+struct side {
+    bool pollable; /* epoll works on it (not a regular file, /dev/null) */
+    bool watched;
+    int saved_flags; /* to restore O_NONBLOCK as it was; -1 if untouched */
+    uint8_t *buf;
+    size_t off, len; /* buf[off, len) pending */
+};
+
+struct cat {
+    const char *prog;
+    struct berth_rt *rt;
+    struct berth_stack *st;
+    struct sockopts so;
+    struct berth_endpoint target; /* connect mode */
+    bool listen_mode, verbose;
+    int lsn, sock;
+    bool connected;
+    struct side in, out; /* stdin -> connection, connection -> stdout */
+    bool in_eof;         /* stdin ended (or given up after the peer's FIN) */
+    bool fin_sent;       /* shutdown(WR) done */
+    bool peer_eof;       /* recv returned 0 */
+    bool again;          /* a pump stopped at ROUNDS */
+    bool finished;
+    int exit_code;
+};
+
+static void pump_in(struct cat *k);
+static void pump_out(struct cat *k);
+
+static bool fd_pollable(int fd)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        return false;
+    struct epoll_event ev = {.events = EPOLLIN};
+    bool ok = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0;
+    close(ep);
+    return ok;
+}
+
+static void side_init(struct side *s, int fd)
+{
+    s->pollable = fd_pollable(fd);
+    s->saved_flags = -1;
+    if (s->pollable) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK) &&
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0)
+            s->saved_flags = fl;
+    }
+}
+
+static void side_restore(struct side *s, int fd)
+{
+    if (s->saved_flags >= 0)
+        fcntl(fd, F_SETFL, s->saved_flags);
+    s->saved_flags = -1;
+}
+
+static void on_fd(void *ctx, int fd, uint32_t events)
+{
+    struct cat *k = ctx;
+    (void)events;
+    if (fd == 0)
+        pump_in(k);
+    else
+        pump_out(k);
+}
+
+static void watch(struct cat *k, struct side *s, int fd, bool on)
+{
+    if (!s->pollable || s->watched == on)
+        return;
+    if (on)
+        s->watched = berth_rt_watch_fd(k->rt, fd, fd ? EPOLLOUT : EPOLLIN,
+                                       on_fd, k) == 0;
+    else
+        s->watched = berth_rt_unwatch_fd(k->rt, fd) != 0;
+}
+
+static void finish(struct cat *k, int code)
+{
+    if (k->finished)
+        return;
+    k->finished = true;
+    k->exit_code = code;
+    watch(k, &k->in, 0, false);
+    watch(k, &k->out, 1, false);
+    if (k->sock >= 0) {
+        if (code == 0)
+            berth_close(k->st, k->sock);
+        else
+            berth_abort(k->st, k->sock);
+        k->sock = -1;
+    }
+    if (k->lsn >= 0)
+        berth_close(k->st, k->lsn);
+    k->lsn = -1;
+    berth_rt_exit(k->rt);
+}
+
+static void fail(struct cat *k, const char *what, int err)
+{
+    char ep[32];
+    error_line(k->prog, "%s%s%s: %s", what, *what ? " " : "",
+               ep_str(k->target, ep, sizeof ep), berth_strerror(err));
+    finish(k, 1);
+}
+
+/* stdin -> connection, until the send buffer is full or stdin would
+ * block; at stdin's end, shutdown(WR). */
+static void pump_in(struct cat *k)
+{
+    struct side *s = &k->in;
+    for (int round = 0; round < ROUNDS; round++) {
+        if (!k->connected || k->fin_sent || k->finished)
+            return;
+        if (s->off < s->len) {
+            int r =
+                berth_send(k->st, k->sock, s->buf + s->off, s->len - s->off);
+            if (r == BERTH_EAGAIN) {
+                watch(k, s, 0, false); /* WRITABLE brings us back */
+                return;
+            }
+            if (r < 0) {
+                fail(k, "", r);
+                return;
+            }
+            s->off += (size_t)r;
+            continue;
+        }
+        if (k->in_eof) {
+            watch(k, s, 0, false);
+            k->fin_sent = true;
+            berth_shutdown(k->st, k->sock, BERTH_SHUT_WR);
+            return;
+        }
+        ssize_t n = read(0, s->buf, CAT_BUF);
+        if (n > 0) {
+            s->off = 0;
+            s->len = (size_t)n;
+        } else if (n == 0) {
+            k->in_eof = true;
+        } else if (errno == EAGAIN) {
+            /* Once the peer has finished, what stdin has ready is all we
+             * send: an idle terminal must not keep us open. */
+            if (k->peer_eof)
+                k->in_eof = true;
+            else
+                watch(k, s, 0, true);
+        } else if (errno != EINTR) {
+            error_line(k->prog, "reading stdin: %s", strerror(errno));
+            finish(k, 1);
+            return;
+        }
+    }
+    k->again = true;
+}
+
+/* connection -> stdout, until stdout would block or nothing is left. */
+static void pump_out(struct cat *k)
+{
+    struct side *s = &k->out;
+    for (int round = 0; round < ROUNDS; round++) {
+        if (k->finished)
+            return;
+        if (s->off < s->len) {
+            ssize_t n = write(1, s->buf + s->off, s->len - s->off);
+            if (n >= 0) {
+                s->off += (size_t)n;
+            } else if (errno == EAGAIN) {
+                watch(k, s, 1, true);
+                return;
+            } else if (errno != EINTR) {
+                error_line(k->prog, "writing stdout: %s", strerror(errno));
+                finish(k, 1);
+                return;
+            }
+            continue;
+        }
+        s->off = s->len = 0;
+        watch(k, s, 1, false);
+        if (!k->connected || k->peer_eof)
+            return;
+        int r = berth_recv(k->st, k->sock, s->buf, CAT_BUF);
+        if (r == BERTH_EAGAIN)
+            return;
+        if (r < 0) {
+            fail(k, "", r);
+            return;
+        }
+        if (r == 0) {
+            k->peer_eof = true;
+            pump_in(k); /* may end stdin now (see pump_in) */
+            return;
+        }
+        s->len = (size_t)r;
+    }
+    k->again = true;
+}
+
+/* Done when both directions are finished and our FIN is acknowledged
+ * (TIME-WAIT or CLOSED), so nothing we sent can still be lost. */
+static bool all_done(struct cat *k)
+{
+    if (!k->connected || !k->peer_eof || !k->fin_sent ||
+        k->out.off < k->out.len)
+        return false;
+    struct berth_tcp_info ti;
+    if (berth_getinfo(k->st, k->sock, &ti) != 0)
+        return true;
+    return ti.state == BERTH_STATE_TIME_WAIT || ti.state == BERTH_STATE_CLOSED;
+}
+
+static void connected(struct cat *k)
+{
+    k->connected = true;
+    if (k->verbose) {
+        char ep[32];
+        berth_getpeername(k->st, k->sock, &k->target);
+        fprintf(stderr, "%s: connected %s %s\n", k->prog,
+                k->listen_mode ? "from" : "to",
+                ep_str(k->target, ep, sizeof ep));
+    }
+}
+
+static void on_event(void *ctx, int sock, uint32_t events)
+{
+    struct cat *k = ctx;
+    if (sock == k->lsn && k->sock < 0) {
+        struct berth_endpoint peer;
+        int c = berth_accept(k->st, k->lsn, &peer);
+        if (c < 0)
+            return;
+        /* One connection: later ones are refused (RST), like nc -l. */
+        berth_close(k->st, k->lsn);
+        k->lsn = -1;
+        k->sock = c;
+        k->target = peer;
+        sockopts_apply(k->st, c, &k->so);
+        connected(k);
+    } else if (sock != k->sock || k->finished) {
+        return;
+    }
+    if (!k->connected) {
+        int err = berth_sock_error(k->st, k->sock);
+        if (err != 0) {
+            fail(k, "connect to", err);
+            return;
+        }
+        if (!(events & BERTH_EV_WRITABLE))
+            return;
+        connected(k);
+    }
+    pump_out(k);
+    pump_in(k);
+}
+
+static uint64_t on_tick(void *ctx, uint64_t now)
+{
+    struct cat *k = ctx;
+    if (k->again && !k->finished) {
+        k->again = false;
+        pump_out(k);
+        pump_in(k);
+    }
+    if (!k->finished && all_done(k))
+        finish(k, 0);
+    return k->again ? now : UINT64_MAX;
+}
+
+static void on_stop(void *ctx)
+{
+    struct cat *k = ctx;
+    if (!k->finished)
+        finish(k, 1);
+}
+
+static void cat_usage(FILE *f)
+{
+    fprintf(f, "usage: berth cat [options] HOST PORT\n"
+               "       berth cat [options] --listen PORT\n"
+               "\n"
+               "Like nc, over berth's TCP: stdin goes to the connection, the "
+               "connection to\nstdout. At the end of stdin berth sends FIN "
+               "(shutdown) and keeps reading\nuntil the peer closes, then "
+               "exits 0; a refused, reset or timed-out\nconnection exits 1. "
+               "After the peer's FIN, what stdin has ready is still sent.\n"
+               "  -l, --listen PORT    accept one connection on PORT instead\n"
+               "  -v, --verbose        say who connected\n"
+               "\n");
+    common_usage(f);
+}
+
+static int cat_args(struct common *c, struct cat *k, uint16_t *port, int argc,
+                    char **argv)
+{
+    const char *pos[2];
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            cat_usage(stdout);
+            exit(0);
+        }
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
+            k->verbose = true;
+            continue;
+        }
+        r = opt_value(c->prog, argc, argv, &i, "--listen", &v);
+        if (r == 0)
+            r = opt_value(c->prog, argc, argv, &i, "-l", &v);
+        if (r > 0) {
+            k->listen_mode = true;
+            if (parse_port(c->prog, v, port) != 0)
+                return -1;
+            continue;
+        }
+        if (r == 0 && argv[i][0] == '-' && argv[i][1])
+            r = common_option(c, argc, argv, &i);
+        else if (r == 0 && npos < 2)
+            pos[npos++] = argv[i], r = 1;
+        if (r == 0)
+            usage_error(c->prog, "unexpected argument '%s'", argv[i]);
+        if (r <= 0)
+            return -1;
+    }
+    if (k->listen_mode && npos == 0)
+        return 0;
+    if (k->listen_mode || npos != 2) {
+        usage_error(c->prog, k->listen_mode ? "--listen takes no HOST PORT"
+                                            : "want HOST PORT or --listen "
+                                              "PORT");
+        return -1;
+    }
+    if (parse_ipv4(pos[0], &k->target.addr) != 0) {
+        usage_error(c->prog, "bad HOST '%s': want an IPv4 address", pos[0]);
+        return -1;
+    }
+    return parse_port(c->prog, pos[1], &k->target.port);
+}
+
+/* Opens the listener or starts connecting. 0, or 1 after a message. */
+static int cat_open(struct common *c, struct cat *k, uint16_t port)
+{
+    int s = berth_socket(k->st), r = s;
+    if (s >= 0)
+        r = sockopts_apply(k->st, s, &k->so);
+    if (k->listen_mode) {
+        k->lsn = s;
+        if (r >= 0)
+            r = berth_bind(k->st, s, 0, port);
+        if (r >= 0)
+            r = berth_listen(k->st, s, 1);
+        if (r < 0) {
+            error_line(c->prog, "cannot listen on port %u: %s", port,
+                       berth_strerror(r));
+            return 1;
+        }
+        print_listening(c, "listening", port);
+        return 0;
+    }
+    k->sock = s;
+    if (r >= 0)
+        r = berth_connect(k->st, s, k->target.addr, k->target.port);
+    if (r < 0 && r != BERTH_EINPROGRESS) {
+        char ep[32];
+        error_line(c->prog, "connect to %s: %s",
+                   ep_str(k->target, ep, sizeof ep), berth_strerror(r));
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_cat(int argc, char **argv)
+{
+    struct common c;
+    struct cat k = {.prog = "berth cat", .lsn = -1, .sock = -1};
+    uint16_t port = 0;
+    common_init(&c, k.prog);
+    if (cat_args(&c, &k, &port, argc, argv) != 0)
+        return EXIT_USAGE;
+    common_finish(&c);
+    k.so = c.so;
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error, not a death */
+    k.in.buf = malloc(CAT_BUF);
+    k.out.buf = malloc(CAT_BUF);
+    if (!k.in.buf || !k.out.buf) {
+        error_line(k.prog, "out of memory");
+        return 1;
+    }
+    k.rt = common_rt_create(&c);
+    if (!k.rt) {
+        free(k.in.buf);
+        free(k.out.buf);
+        return 1;
+    }
+    k.st = berth_rt_stack(k.rt);
+    side_init(&k.in, 0);
+    side_init(&k.out, 1);
+    int rc = cat_open(&c, &k, port);
+    if (rc == 0) {
+        struct berth_rt_app app = {on_event, on_tick, on_stop, &k};
+        berth_rt_set_app(k.rt, &app);
+        int r = berth_rt_run(k.rt);
+        if (r < 0)
+            error_line(k.prog, "event loop failed: %s", strerror(-r));
+        rc = r < 0 || !k.finished ? 1 : k.exit_code;
+    }
+    side_restore(&k.in, 0);
+    side_restore(&k.out, 1);
+    berth_rt_destroy(k.rt);
+    free(k.in.buf);
+    free(k.out.buf);
+    return rc;
+}

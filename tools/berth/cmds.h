@@ -1,0 +1,14 @@
+/* berth command: the subcommands main.c dispatches to. Each takes its own
+ * argv (argv[0] is the subcommand's name) and returns the exit code. */
+#ifndef BERTH_CMD_CMDS_H
+#define BERTH_CMD_CMDS_H
+
+int cmd_http(int argc, char **argv);
+int cmd_echo(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_ss(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

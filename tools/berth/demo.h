@@ -1,0 +1,45 @@
+/* berth command: `berth demo`, shared between its two ways of telling the
+ * story — the kernel's curl over a TUN device in a throwaway network
+ * namespace (demo.c), or two berth stacks over the in-memory link in
+ * virtual time (demo_mem.c). */
+#ifndef BERTH_CMD_DEMO_H
+#define BERTH_CMD_DEMO_H
+
+#include <stdio.h>
+
+#include "common.h"
+
+#define DEMO_MAX_REQ 4
+
+struct demo_opts {
+    struct common c;
+    bool memlink;     /* --memlink: skip the TUN attempt */
+    const char *pcap; /* capture file (default /tmp/berth-demo.pcap) */
+};
+
+/* What one client run (one curl command, or the in-memory client's
+ * equivalent) got. */
+struct demo_result {
+    const char *command; /* "curl --http1.0 http://198.18.0.2/" */
+    int n;               /* responses */
+    int status[DEMO_MAX_REQ];
+    uint64_t size[DEMO_MAX_REQ];
+    int connections; /* connections it opened */
+    char error[160]; /* non-empty if it failed */
+};
+
+/* The paths the keep-alive run asks for, after the short one's "/". */
+extern const char *const DEMO_PATHS[];
+#define DEMO_NPATHS 3
+
+int demo_memlink(struct demo_opts *o, const char *why);
+/* 0 or 1 when it ran; -1 when TUN is not possible here (a line saying why
+ * in why[]): the caller falls back to the in-memory link. */
+int demo_tun(struct demo_opts *o, char *why, size_t whylen);
+
+/* Shared report pieces. */
+void demo_print_results(FILE *out, const struct demo_result *r, int n);
+void demo_print_counters(FILE *out, struct berth_stack *server,
+                         struct berth_stack *client);
+
+#endif
