@@ -45,7 +45,8 @@ struct rules {
     int drop_data_nth[2]; /* drop the nth payload segment from a side */
     bool drop_first_fin;  /* from either side */
     bool drop_first_synack;
-    bool blackhole; /* drop everything */
+    bool blackhole;      /* drop everything */
+    bool drop_pure_acks; /* drop segments without payload, SYN or FIN */
     int data_seen[2];
     bool fin_dropped, synack_dropped;
     int chosen_drops;
@@ -101,6 +102,9 @@ on_filter(void *ctx, int from, const uint8_t *pkt, size_t len, uint64_t now)
     if (berth_decode(pkt, len, &seg) != 0)
         return berth_memlink_pass();
     if (seg.len > 0 && ++r->data_seen[from] == r->drop_data_nth[from])
+        goto drop;
+    if (r->drop_pure_acks && seg.len == 0 &&
+        !(seg.flags & (BERTH_TH_SYN | BERTH_TH_FIN | BERTH_TH_RST)))
         goto drop;
     if (r->drop_first_fin && !r->fin_dropped && (seg.flags & BERTH_TH_FIN)) {
         r->fin_dropped = true;
@@ -725,6 +729,58 @@ static void chosen_drops_synack_third_segment_first_fin_recovered(void **state)
     pair_finish(p);
 }
 
+/* Data crosses in both directions and every pure ACK is lost for a while:
+ * both sides time out and retransmit their oldest segment (RFC 6298 §5.4),
+ * which the other side has already received. Each side must still accept
+ * the other's ACKs: an ACK with SEG.SEQ below the peer's RCV.NXT fails the
+ * acceptability test (RFC 9293 §3.10.7.4) and is dropped, ACK field and
+ * all, so ACKs must carry the highest sequence number sent, not one
+ * wound back for the retransmission. */
+static void crossed_data_with_lost_acks_recovers_on_both_sides(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(16);
+    struct conn k;
+    struct stream s[2];
+    establish(p, 80, &k);
+    run_for(p, 100 * MS);
+
+    stream_init(&s[0], CLIENT, k.c, k.s, 4 * 1460, 0x9999);
+    stream_init(&s[1], SERVER, k.s, k.c, 4 * 1460, 0xaaaa);
+    s[0].max_send = s[1].max_send = 4 * 1460;
+    p->rules.drop_pure_acks = true;
+    stream_send(p, &s[0]);
+    stream_send(p, &s[1]);
+    assert_int_equal(s[0].sent, s[0].total);
+    assert_int_equal(s[1].sent, s[1].total);
+    /* Both receive everything; the ACKs are lost; both RTOs fire. */
+    run_for(p, 20 * MS);
+    stream_recv(p, &s[0]);
+    stream_recv(p, &s[1]);
+    assert_int_equal(s[0].received, s[0].total);
+    assert_int_equal(s[1].received, s[1].total);
+    run_for(p, 1500 * MS);
+    assert_true(berth_counter(p->st[CLIENT], BERTH_CTR_RETRANS_SEGS) > 0);
+    assert_true(berth_counter(p->st[SERVER], BERTH_CTR_RETRANS_SEGS) > 0);
+    p->rules.drop_pure_acks = false;
+
+    /* From here the link is perfect: within a few RTOs both sides must
+     * see their data acknowledged. */
+    run_for(p, 10 * SEC);
+    struct berth_tcp_info ci, si;
+    assert_int_equal(berth_getinfo(p->st[CLIENT], k.c, &ci), 0);
+    assert_int_equal(berth_getinfo(p->st[SERVER], k.s, &si), 0);
+    assert_int_equal(ci.state, BERTH_STATE_ESTABLISHED);
+    assert_int_equal(si.state, BERTH_STATE_ESTABLISHED);
+    assert_int_equal(ci.unacked, 0);
+    assert_int_equal(si.unacked, 0);
+
+    assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    pair_finish(p);
+}
+
 static void transfer_over_lossy_link(uint64_t seed, size_t bytes,
                                      uint64_t *tap_hash)
 {
@@ -956,6 +1012,7 @@ int main(void)
         cmocka_unit_test(bulk_transfer_both_ways_arrives_exactly),
         cmocka_unit_test(half_close_server_keeps_sending_after_client_fin),
         cmocka_unit_test(chosen_drops_synack_third_segment_first_fin_recovered),
+        cmocka_unit_test(crossed_data_with_lost_acks_recovers_on_both_sides),
         cmocka_unit_test(lossy_link_transfer_completes_exactly),
         cmocka_unit_test(same_seed_replays_identical_packets),
         cmocka_unit_test(corrupted_packets_are_dropped_and_transfer_completes),
