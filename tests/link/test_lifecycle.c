@@ -47,6 +47,9 @@ struct rules {
     bool drop_first_synack;
     bool blackhole;      /* drop everything */
     bool drop_pure_acks; /* drop segments without payload, SYN or FIN */
+    int nth_packet;      /* the nth packet on the link (1-based) ... */
+    struct berth_memlink_verdict nth_verdict; /* ... gets this fate */
+    int packets_seen;
     int data_seen[2];
     bool fin_dropped, synack_dropped;
     int chosen_drops;
@@ -99,6 +102,10 @@ on_filter(void *ctx, int from, const uint8_t *pkt, size_t len, uint64_t now)
     (void)now;
     if (r->blackhole)
         goto drop;
+    if (++r->packets_seen == r->nth_packet) {
+        r->chosen_drops++;
+        return r->nth_verdict;
+    }
     if (berth_decode(pkt, len, &seg) != 0)
         return berth_memlink_pass();
     if (seg.len > 0 && ++r->data_seen[from] == r->drop_data_nth[from])
@@ -781,6 +788,81 @@ static void crossed_data_with_lost_acks_recovers_on_both_sides(void **state)
     pair_finish(p);
 }
 
+enum closer { SERVER_FIRST, CLIENT_FIRST, BOTH_AT_ONCE };
+
+/* A request and a reply, then a close in the given order, each step
+ * waiting as long as retransmission needs. Returns how many packets
+ * crossed the link. */
+static int exchange_with_nth_packet(enum closer who, int n,
+                                    struct berth_memlink_verdict v)
+{
+    struct pair *p = pair_new(17);
+    struct conn k;
+    p->rules.nth_packet = n;
+    p->rules.nth_verdict = v;
+    establish(p, 80, &k);
+    send_all(p, CLIENT, k.c, "GET / HTTP/1.0\r\n\r\n");
+    recv_exact(p, SERVER, k.s, "GET / HTTP/1.0\r\n\r\n");
+    send_all(p, SERVER, k.s, "HTTP/1.0 200 OK\r\n\r\nhello");
+    recv_exact(p, CLIENT, k.c, "HTTP/1.0 200 OK\r\n\r\nhello");
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    switch (who) {
+    case SERVER_FIRST:
+        assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+        recv_eof(p, CLIENT, k.c);
+        assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+        break;
+    case CLIENT_FIRST:
+        assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+        recv_eof(p, SERVER, k.s);
+        assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+        break;
+    case BOTH_AT_ONCE:
+        assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+        assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+        break;
+    }
+    run_for(p, 200 * SEC);
+    assert_path_ends_with(p, CLIENT, k.cport, 80, "CLOSED");
+    assert_path_ends_with(p, SERVER, 80, k.cport, "CLOSED");
+    int seen = p->rules.packets_seen;
+    pair_finish(p);
+    return seen;
+}
+
+static void single_faults(enum closer who)
+{
+    int clean = exchange_with_nth_packet(who, 0, berth_memlink_pass());
+    assert_true(clean >= 9 && clean < 30);
+    for (int n = 1; n <= clean; n++) {
+        print_message("packet %d of %d: lost, duplicated, delayed\n", n, clean);
+        exchange_with_nth_packet(who, n, berth_memlink_drop());
+        exchange_with_nth_packet(who, n, berth_memlink_duplicate());
+        exchange_with_nth_packet(who, n, berth_memlink_delay(5 * MS));
+    }
+}
+
+/* Whichever single packet of a short connection is lost, duplicated or
+ * held back past its successors, the exchange completes and both sides
+ * end CLOSED (RFC 9293 §3.8.1 retransmission, §3.10.7.4 duplicates). */
+static void server_closing_first_survives_any_single_packet_fault(void **state)
+{
+    (void)state;
+    single_faults(SERVER_FIRST);
+}
+
+static void client_closing_first_survives_any_single_packet_fault(void **state)
+{
+    (void)state;
+    single_faults(CLIENT_FIRST);
+}
+
+static void simultaneous_close_survives_any_single_packet_fault(void **state)
+{
+    (void)state;
+    single_faults(BOTH_AT_ONCE);
+}
+
 static void transfer_over_lossy_link(uint64_t seed, size_t bytes,
                                      uint64_t *tap_hash)
 {
@@ -1013,6 +1095,9 @@ int main(void)
         cmocka_unit_test(half_close_server_keeps_sending_after_client_fin),
         cmocka_unit_test(chosen_drops_synack_third_segment_first_fin_recovered),
         cmocka_unit_test(crossed_data_with_lost_acks_recovers_on_both_sides),
+        cmocka_unit_test(server_closing_first_survives_any_single_packet_fault),
+        cmocka_unit_test(client_closing_first_survives_any_single_packet_fault),
+        cmocka_unit_test(simultaneous_close_survives_any_single_packet_fault),
         cmocka_unit_test(lossy_link_transfer_completes_exactly),
         cmocka_unit_test(same_seed_replays_identical_packets),
         cmocka_unit_test(corrupted_packets_are_dropped_and_transfer_completes),
