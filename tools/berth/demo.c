@@ -31,8 +31,10 @@ void demo_print_results(FILE *out, const struct demo_result *r, int n)
 void demo_print_counters(FILE *out, struct berth_stack *server,
                          struct berth_stack *client)
 {
-    fprintf(out, "\nCounters (non-zero)     %s   %s\n",
-            client ? "   client" : "", "   berth");
+    fprintf(out, "\nCounters (non-zero)\n  %-20s ", "");
+    if (client)
+        fprintf(out, "%9s ", "client");
+    fprintf(out, "%9s\n", "berth");
     for (int i = 0; i < BERTH_CTR__COUNT; i++) {
         enum berth_counter c = (enum berth_counter)i;
         uint64_t a = client ? berth_counter(client, c) : 0;

@@ -371,7 +371,7 @@ int demo_memlink(struct demo_opts *o, const char *why)
     }
     struct http_config hc;
     http_config_init(&hc);
-    hc.so = o->c.so;
+    hc.so.keepalive = o->c.so.keepalive;
     m.srv = http_server_create(m.st[1], &hc, link_clock, &m, err, sizeof err);
     if (!m.srv) {
         error_line(o->c.prog, "%s", err);

@@ -98,6 +98,9 @@ void http_config_init(struct http_config *cfg)
     cfg->idle_timeout = 15 * UINT64_C(1000000);
     cfg->max_requests = 1000;
     cfg->max_conns_per_client = 256;
+    /* As nginx's tcp_nodelay: the last partial segment of a response must
+     * not wait for the ACK of the one before, which a client may delay. */
+    cfg->so.nodelay = true;
 }
 
 static uint64_t now_of(const struct http_server *h)
@@ -262,8 +265,16 @@ static void respond(struct hconn *c, int status, const char *ctype,
         c->out_len += blen;
         h->stats.body_bytes += blen;
     } else {
-        c->stream_left = stream_len;
-        c->stream_off = 0;
+        /* The head and the start of the body leave in one send, so a small
+         * response is one segment. */
+        size_t k = OUT_CAP - c->out_len;
+        if (k > stream_len)
+            k = (size_t)stream_len;
+        memcpy(c->out + c->out_len, h->pattern, k);
+        c->out_len += k;
+        h->stats.body_bytes += k;
+        c->stream_left = stream_len - k;
+        c->stream_off = k;
     }
 }
 
@@ -733,32 +744,34 @@ void http_server_destroy(struct http_server *h)
 
 static void http_usage(FILE *f)
 {
-    fprintf(f, "usage: berth http [--port N] [options]\n"
-               "\n"
-               "An HTTP/1.1 server on berth's TCP. Keep-alive by default; "
-               "HTTP/1.0\n"
-               "without keep-alive and 'Connection: close' get a short "
-               "connection.\n"
-               "  GET /          a small HTML page\n"
-               "  GET /bytes/N   N bytes (N <= 2^40), byte i = (i*31+7) mod "
-               "256,\n"
-               "                 streamed as the send buffer drains\n"
-               "  POST /sink     reads the body (Content-Length or chunked), "
-               "answers\n"
-               "                 \"LENGTH SHA256HEX\\n\"\n"
-               "HEAD works wherever GET does; other paths get 404, malformed "
-               "requests 400.\n"
-               "\n"
-               "  --port N                   port to listen on (80)\n"
-               "  --idle-timeout TIME        close connections without a "
-               "complete request\n"
-               "                             for this long (15s)\n"
-               "  --max-requests N           requests per connection (1000)\n"
-               "  --max-conns-per-client N   connections per client address "
-               "(256);\n"
-               "                             more are reset at once\n"
-               "  --backlog N                listen backlog (1024)\n"
-               "\n");
+    fprintf(
+        f, "usage: berth http [--port N] [options]\n"
+           "\n"
+           "An HTTP/1.1 server on berth's TCP. Keep-alive by default; "
+           "HTTP/1.0\n"
+           "without keep-alive and 'Connection: close' get a short "
+           "connection.\n"
+           "  GET /          a small HTML page\n"
+           "  GET /bytes/N   N bytes (N <= 2^40), byte i = (i*31+7) mod "
+           "256,\n"
+           "                 streamed as the send buffer drains\n"
+           "  POST /sink     reads the body (Content-Length or chunked), "
+           "answers\n"
+           "                 \"LENGTH SHA256HEX\\n\"\n"
+           "HEAD works wherever GET does; other paths get 404, malformed "
+           "requests 400.\nConnections use NODELAY (like nginx's tcp_nodelay), "
+           "so --nodelay is implied.\n"
+           "\n"
+           "  --port N                   port to listen on (80)\n"
+           "  --idle-timeout TIME        close connections without a "
+           "complete request\n"
+           "                             for this long (15s)\n"
+           "  --max-requests N           requests per connection (1000)\n"
+           "  --max-conns-per-client N   connections per client address "
+           "(256);\n"
+           "                             more are reset at once\n"
+           "  --backlog N                listen backlog (1024)\n"
+           "\n");
     common_usage(f);
 }
 
@@ -844,7 +857,7 @@ int cmd_http(int argc, char **argv)
             return EXIT_USAGE;
     }
     common_finish(&c);
-    hc.so = c.so;
+    hc.so.keepalive = c.so.keepalive;
 
     struct http_run run = {0};
     char err[256];

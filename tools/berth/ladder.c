@@ -171,9 +171,8 @@ static void state_row(struct ladder *ld, int side, uint64_t t,
     const char *m = NULL;
     snprintf(name, sizeof name, inferred ? "(%s)" : "%s", berth_state_name(st));
     if (why == BERTH_REASON_TIME_WAIT_EXPIRED) {
-        char d[24];
-        snprintf(note, sizeof note, "TIME-WAIT over: 2*MSL = %s",
-                 time_str(t - ld->tw_since[side], d, sizeof d));
+        snprintf(note, sizeof note, "TIME-WAIT over after %.3f s (2*MSL)",
+                 (double)(t - ld->tw_since[side]) / 1e6);
         mid_note(mid, note, side == 0 ? -1 : 1);
         m = mid;
     }
