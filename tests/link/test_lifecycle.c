@@ -1084,6 +1084,241 @@ static void keepalive_silent_peer_times_out(void **state)
     pair_finish(p);
 }
 
+/* Keepalive probes (RFC 1122 §4.2.3.6) answered by a live peer keep the
+ * connection up however long it idles. */
+static void keepalive_answered_by_live_peer_keeps_connection(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(18);
+    struct conn k;
+    establish(p, 80, &k);
+    struct berth_stack *c = p->st[CLIENT];
+    assert_int_equal(berth_setopt(c, k.c, BERTH_OPT_KEEPIDLE, 1 * SEC), 0);
+    assert_int_equal(berth_setopt(c, k.c, BERTH_OPT_KEEPINTVL, 1 * SEC), 0);
+    assert_int_equal(berth_setopt(c, k.c, BERTH_OPT_KEEPCNT, 3), 0);
+    assert_int_equal(berth_setopt(c, k.c, BERTH_OPT_KEEPALIVE, 1), 0);
+    run_for(p, 20 * SEC);
+    assert_int_equal(sock_state(p, CLIENT, k.c), BERTH_STATE_ESTABLISHED);
+    assert_int_equal(berth_sock_error(c, k.c), 0);
+    uint64_t probes = berth_counter(c, BERTH_CTR_KEEPALIVE_PROBES);
+    assert_true(probes >= 9 && probes <= 20);
+    assert_int_equal(berth_counter(c, BERTH_CTR_KEEPALIVE_TIMEOUTS), 0);
+    /* Still usable. */
+    send_all(p, CLIENT, k.c, "still there?");
+    recv_exact(p, SERVER, k.s, "still there?");
+    assert_int_equal(berth_close(c, k.c), 0);
+    recv_eof(p, SERVER, k.s);
+    assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    pair_finish(p);
+}
+
+/* Linger 0: close() aborts with RST (RFC 9293 §3.10.5) and the peer sees
+ * ECONNRESET. */
+static void close_with_linger_zero_resets_the_peer(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(19);
+    struct conn k;
+    establish(p, 80, &k);
+    assert_int_equal(berth_setopt(p->st[CLIENT], k.c, BERTH_OPT_LINGER, 0), 0);
+    assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+    run_until_ready(p, SERVER, k.s, BERTH_EV_ERROR | BERTH_EV_HUP, 10 * SEC);
+    char ch;
+    int err = berth_sock_error(p->st[SERVER], k.s);
+    if (err == 0)
+        err = berth_recv(p->st[SERVER], k.s, &ch, 1);
+    assert_int_equal(err, BERTH_ECONNRESET);
+    assert_int_equal(berth_counter(p->st[CLIENT], BERTH_CTR_ABORT_ON_CLOSE), 1);
+    assert_int_equal(berth_counter(p->st[CLIENT], BERTH_CTR_TIME_WAIT_ENTERED),
+                     0);
+    assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    pair_finish(p);
+}
+
+/* Closing with unread received data resets the connection rather than
+ * pretending a graceful close (RFC 2525 §2.17, RFC 9293 §3.10.4). */
+static void close_with_unread_data_resets_the_peer(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(20);
+    struct conn k;
+    establish(p, 80, &k);
+    send_all(p, SERVER, k.s, "you will never read this");
+    run_until_ready(p, CLIENT, k.c, BERTH_EV_READABLE, 10 * SEC);
+    assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+    run_until_ready(p, SERVER, k.s, BERTH_EV_ERROR | BERTH_EV_HUP, 10 * SEC);
+    char ch;
+    int err = berth_sock_error(p->st[SERVER], k.s);
+    if (err == 0)
+        err = berth_recv(p->st[SERVER], k.s, &ch, 1);
+    assert_int_equal(err, BERTH_ECONNRESET);
+    assert_int_equal(berth_counter(p->st[CLIENT], BERTH_CTR_RST_OUT), 1);
+    assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    pair_finish(p);
+}
+
+/* A SYN that is never answered is retransmitted syn_retries (6) times with
+ * the RTO doubling from 1 s (RFC 6298 §5.5): the attempt fails with
+ * ETIMEDOUT after 1+2+4+8+16+32+64 = 127 s, as on Linux. */
+static void connect_to_silent_host_times_out_after_syn_retries(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(21);
+    p->rules.blackhole = true;
+    int c = berth_socket(p->st[CLIENT]);
+    assert_true(c >= 0);
+    assert_int_equal(berth_connect(p->st[CLIENT], c, SERVER_ADDR, 80),
+                     BERTH_EINPROGRESS);
+    struct berth_endpoint me;
+    assert_int_equal(berth_getsockname(p->st[CLIENT], c, &me), 0);
+    run_until_ready(p, CLIENT, c, BERTH_EV_ERROR, 600 * SEC);
+    if (p->now < 126 * SEC || p->now > 128 * SEC)
+        fail_msg("SYN-SENT gave up after %llu ms, expected 127000",
+                 (unsigned long long)(p->now / MS));
+    assert_int_equal(berth_sock_error(p->st[CLIENT], c), BERTH_ETIMEDOUT);
+    assert_int_equal(p->rules.chosen_drops, 7); /* SYN + 6 retries */
+    const struct state_change *last = last_change(p, CLIENT, me.port, 80);
+    assert_non_null(last);
+    assert_int_equal(last->new_state, BERTH_STATE_CLOSED);
+    assert_int_equal(last->reason, BERTH_REASON_SYN_RETRIES);
+    assert_int_equal(berth_counter(p->st[CLIENT], BERTH_CTR_ATTEMPT_FAILS), 1);
+    assert_int_equal(berth_close(p->st[CLIENT], c), 0);
+    pair_finish(p);
+}
+
+/* A closed socket does not wait in FIN-WAIT-2 forever for a peer that
+ * never closes: fin_wait_2_timeout (60 s, like Linux's tcp_fin_timeout).
+ * The peer's late FIN then meets no connection and draws a RST. */
+static void fin_wait_2_of_closed_socket_times_out(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(22);
+    struct conn k;
+    establish(p, 80, &k);
+    assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+    recv_eof(p, SERVER, k.s);
+    run_for(p, 200 * MS);
+    uint64_t fw2 = last_change(p, CLIENT, k.cport, 80)->now;
+    assert_int_equal(last_change(p, CLIENT, k.cport, 80)->new_state,
+                     BERTH_STATE_FIN_WAIT_2);
+    run_for(p, 61 * SEC);
+    const struct state_change *c = last_change(p, CLIENT, k.cport, 80);
+    assert_int_equal(c->new_state, BERTH_STATE_CLOSED);
+    assert_int_equal(c->reason, BERTH_REASON_FIN_WAIT_2_TIMEOUT);
+    assert_true(c->now - fw2 >= 59 * SEC && c->now - fw2 <= 61 * SEC);
+
+    assert_int_equal(sock_state(p, SERVER, k.s), BERTH_STATE_CLOSE_WAIT);
+    assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    run_for(p, 1 * SEC);
+    assert_path_ends_with(p, SERVER, 80, k.cport, "LAST-ACK CLOSED");
+    assert_int_equal(last_change(p, SERVER, 80, k.cport)->reason,
+                     BERTH_REASON_RCV_RST);
+    pair_finish(p);
+}
+
+/* RFC 5482 user timeout: data unacknowledged for longer than it aborts the
+ * connection with ETIMEDOUT, well before the retransmission limit. */
+static void user_timeout_aborts_unacknowledged_data(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(23);
+    struct conn k;
+    establish(p, 80, &k);
+    assert_int_equal(
+        berth_setopt(p->st[CLIENT], k.c, BERTH_OPT_USER_TIMEOUT, 3 * SEC), 0);
+    p->rules.blackhole = true;
+    uint64_t start = p->now;
+    send_all(p, CLIENT, k.c, "into the void");
+    run_until_ready(p, CLIENT, k.c, BERTH_EV_ERROR, 600 * SEC);
+    uint64_t took = p->now - start;
+    if (took < 2900 * MS || took > 3500 * MS)
+        fail_msg("user timeout fired after %llu ms, expected about 3000",
+                 (unsigned long long)(took / MS));
+    assert_int_equal(berth_sock_error(p->st[CLIENT], k.c), BERTH_ETIMEDOUT);
+    assert_int_equal(last_change(p, CLIENT, k.cport, 80)->reason,
+                     BERTH_REASON_USER_TIMEOUT);
+    assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+    assert_int_equal(berth_abort(p->st[SERVER], k.s), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    pair_finish(p);
+}
+
+#define MANY 64
+
+/* Many connections open, exchange and close at the same instants: each
+ * request gets its own reply, and everything is freed at the end. */
+static void many_concurrent_connections_each_get_their_reply(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(24);
+    struct conn k;
+    int c[MANY], sv[MANY];
+    bool replied[MANY] = {false}, done[MANY] = {false};
+    int accepted = 0, finished = 0;
+    listen_on(p, 80, &k);
+    for (int i = 0; i < MANY; i++) {
+        c[i] = berth_socket(p->st[CLIENT]);
+        assert_true(c[i] >= 0);
+        assert_int_equal(berth_connect(p->st[CLIENT], c[i], SERVER_ADDR, 80),
+                         BERTH_EINPROGRESS);
+        sv[i] = -1;
+    }
+    for (int step = 0; step < 100000 && finished < MANY; step++) {
+        run_for(p, 1 * MS);
+        struct berth_endpoint peer;
+        int s;
+        while ((s = berth_accept(p->st[SERVER], k.lsn, &peer)) >= 0) {
+            assert_true(accepted < MANY);
+            sv[accepted++] = s;
+        }
+        for (int i = 0; i < MANY; i++) {
+            char req[32], buf[64];
+            uint32_t ev = berth_poll(p->st[CLIENT], c[i]);
+            if ((ev & BERTH_EV_WRITABLE) && !replied[i] && !done[i]) {
+                snprintf(req, sizeof(req), "request %d", i);
+                int r = berth_send(p->st[CLIENT], c[i], req, strlen(req));
+                if (r > 0)
+                    replied[i] = true; /* sent; the reply comes next */
+            }
+            if (i < accepted && sv[i] >= 0) {
+                int r = berth_recv(p->st[SERVER], sv[i], buf, sizeof(buf) - 1);
+                if (r > 0) {
+                    buf[r] = '\0';
+                    /* Echo it back, upper-cased, and close. */
+                    for (int j = 0; j < r; j++)
+                        if (buf[j] >= 'a' && buf[j] <= 'z')
+                            buf[j] = (char)(buf[j] - 'a' + 'A');
+                    assert_int_equal(
+                        berth_send(p->st[SERVER], sv[i], buf, (size_t)r), r);
+                    assert_int_equal(berth_close(p->st[SERVER], sv[i]), 0);
+                    sv[i] = -1;
+                }
+            }
+            if (replied[i] && !done[i]) {
+                int r = berth_recv(p->st[CLIENT], c[i], buf, sizeof(buf) - 1);
+                if (r > 0) {
+                    buf[r] = '\0';
+                    snprintf(req, sizeof(req), "REQUEST %d", i);
+                    assert_string_equal(buf, req);
+                    assert_int_equal(berth_close(p->st[CLIENT], c[i]), 0);
+                    done[i] = true;
+                    finished++;
+                }
+            }
+        }
+    }
+    assert_int_equal(finished, MANY);
+    assert_int_equal(accepted, MANY);
+    assert_int_equal(berth_counter(p->st[SERVER], BERTH_CTR_PASSIVE_OPENS),
+                     MANY);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    pair_finish(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1105,6 +1340,13 @@ int main(void)
         cmocka_unit_test(abort_resets_the_peer_with_econnreset),
         cmocka_unit_test(connect_without_listener_is_refused),
         cmocka_unit_test(keepalive_silent_peer_times_out),
+        cmocka_unit_test(keepalive_answered_by_live_peer_keeps_connection),
+        cmocka_unit_test(close_with_linger_zero_resets_the_peer),
+        cmocka_unit_test(close_with_unread_data_resets_the_peer),
+        cmocka_unit_test(connect_to_silent_host_times_out_after_syn_retries),
+        cmocka_unit_test(fin_wait_2_of_closed_socket_times_out),
+        cmocka_unit_test(user_timeout_aborts_unacknowledged_data),
+        cmocka_unit_test(many_concurrent_connections_each_get_their_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
