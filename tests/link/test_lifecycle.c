@@ -1247,6 +1247,70 @@ static void user_timeout_aborts_unacknowledged_data(void **state)
     pair_finish(p);
 }
 
+/* The link's one-way delay is what the stacks measure: the handshake
+ * takes one round trip, and the smoothed RTT settles near 2 × delay. */
+static void link_delay_sets_the_round_trip(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(25);
+    struct berth_memlink_impair imp;
+    struct conn k;
+    berth_memlink_impair_init(&imp);
+    imp.delay = 50 * MS;
+    set_impair_both(p, &imp);
+    listen_on(p, 80, &k);
+    k.c = berth_socket(p->st[CLIENT]);
+    assert_int_equal(berth_connect(p->st[CLIENT], k.c, SERVER_ADDR, 80),
+                     BERTH_EINPROGRESS);
+    run_until_ready(p, CLIENT, k.c, BERTH_EV_WRITABLE, 10 * SEC);
+    assert_int_equal(p->now, 100 * MS);
+    k.s = -1;
+    run_until_ready(p, SERVER, k.lsn, BERTH_EV_READABLE, 10 * SEC);
+    assert_int_equal(p->now, 150 * MS);
+    k.s = berth_accept(p->st[SERVER], k.lsn, NULL);
+    assert_true(k.s >= 0);
+
+    struct stream up;
+    stream_init(&up, CLIENT, k.c, k.s, 256 * KIB, 0xbbbb);
+    up.shutdown_when_sent = true;
+    pump(p, &up, 1, 120 * SEC);
+    struct berth_tcp_info ci;
+    assert_int_equal(berth_getinfo(p->st[CLIENT], k.c, &ci), 0);
+    assert_true(ci.srtt >= 95 * MS && ci.srtt <= 160 * MS);
+    assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    pair_finish(p);
+}
+
+/* A link that holds only 8 packets each way drops the rest of a burst
+ * (counted as queue_full), like a small router buffer; the sender backs
+ * off and the transfer still completes exactly. */
+static void small_link_queue_drops_bursts_and_transfer_completes(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(26);
+    struct berth_memlink_impair imp;
+    struct conn k;
+    struct stream up;
+    berth_memlink_impair_init(&imp);
+    imp.delay = 5 * MS;
+    set_impair_both(p, &imp);
+    berth_memlink_set_queue_limit(p->link, 8);
+    establish(p, 80, &k);
+    stream_init(&up, CLIENT, k.c, k.s, 512 * KIB, 0xcccc);
+    up.shutdown_when_sent = true;
+    pump(p, &up, 1, 600 * SEC);
+    struct berth_memlink_stats st;
+    berth_memlink_stats(p->link, CLIENT, &st);
+    assert_true(st.queue_full > 0);
+    assert_true(berth_counter(p->st[CLIENT], BERTH_CTR_RETRANS_SEGS) > 0);
+    assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    pair_finish(p);
+}
+
 #define MANY 64
 
 /* Many connections open, exchange and close at the same instants: each
@@ -1347,6 +1411,8 @@ int main(void)
         cmocka_unit_test(fin_wait_2_of_closed_socket_times_out),
         cmocka_unit_test(user_timeout_aborts_unacknowledged_data),
         cmocka_unit_test(many_concurrent_connections_each_get_their_reply),
+        cmocka_unit_test(link_delay_sets_the_round_trip),
+        cmocka_unit_test(small_link_queue_drops_bursts_and_transfer_completes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
