@@ -340,7 +340,7 @@ static void client_event(struct app *app, uint32_t events)
     }
     if ((events & BERTH_EV_WRITABLE) && !app->sent) {
         /* The row goes before the call: the segment it sends follows. */
-        snprintf(what, sizeof(what), "send %zu B", strlen(REQUEST));
+        snprintf(what, sizeof(what), "send(%zu)", strlen(REQUEST));
         app_row(ld, 0, what);
         int r = berth_send(app->st, app->conn, REQUEST, strlen(REQUEST));
         if (r != (int)strlen(REQUEST)) {
@@ -363,14 +363,14 @@ static void client_event(struct app *app, uint32_t events)
             break;
         }
         if (r == 0) {
-            app_row(ld, 0, "recv EOF");
+            app_row(ld, 0, "recv() EOF");
             app_row(ld, 0, "close()");
             berth_close(app->st, app->conn);
             app->conn = -1;
             break;
         }
         app->got += (size_t)r;
-        snprintf(what, sizeof(what), "recv %d B", r);
+        snprintf(what, sizeof(what), "recv()=%d", r);
         app_row(ld, 0, what);
     }
 }
@@ -387,14 +387,14 @@ static void server_read(struct app *app)
             return;
         if (r <= 0) {
             /* The client went away before asking: nothing to answer. */
-            app_row(ld, 1, r == 0 ? "recv EOF" : "recv error");
+            app_row(ld, 1, r == 0 ? "recv() EOF" : "recv error");
             berth_close(app->st, app->conn);
             app->conn = -1;
             return;
         }
         app->got += (size_t)r;
         app->buf[app->got] = '\0';
-        snprintf(what, sizeof(what), "recv %d B", r);
+        snprintf(what, sizeof(what), "recv()=%d", r);
         app_row(ld, 1, what);
         if (strstr(app->buf, "\r\n\r\n") || app->got == sizeof(app->buf) - 1)
             break;
@@ -403,7 +403,7 @@ static void server_read(struct app *app)
         return;
     /* HTTP/1.0: answer, then close — the server closes first, so it is
      * the server that waits out TIME-WAIT. */
-    snprintf(what, sizeof(what), "send %zu B", strlen(REPLY));
+    snprintf(what, sizeof(what), "send(%zu)", strlen(REPLY));
     app_row(ld, 1, what);
     int r = berth_send(app->st, app->conn, REPLY, strlen(REPLY));
     if (r != (int)strlen(REPLY)) {
@@ -553,14 +553,14 @@ static void print_header(const struct ladder *ld)
            "seed %" PRIu64 ").\n",
            (double)ld->opt.delay_us / 1000.0, ld->opt.loss * 100.0,
            ld->opt.seed);
-    printf(
-        "Sequence numbers are %s.\n\n",
-        ld->opt.absolute
-            ? "absolute"
-            : "relative to each side's ISN (--absolute)"); /* Each host's name
-                                                              sits on its own
-                                                              side of its
-                                                              timeline. */
+    printf("Sequence numbers: %s.\n",
+           ld->opt.absolute ? "absolute"
+                            : "relative to each side's ISN, as in "
+                              "Wireshark (--absolute: raw)");
+    if (ld->opt.loss > 0)
+        printf("X: the link lost the packet; [retransmission]: sent again.\n");
+    printf("\n");
+    /* Each host's name sits on its own side of its timeline. */
     printf("%*s  %*s |%*s| %s\n", TIME_W, "time ms", COL_W, "client", MID_W, "",
            "server");
     printf("%*s |%*s| %s\n", TIME_W + 2 + COL_W, cl, MID_W, "", sv);
