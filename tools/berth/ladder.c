@@ -16,6 +16,8 @@
 #define GAP_US   1000000u /* a silence this long gets a "... later ..." row */
 #define PENDING  16       /* events kept from before the first SYN */
 #define NOTE_MAX 40
+#define QUEUE    32   /* berth's segments not yet known to be received */
+#define GRACE    2000 /* us: uncontradicted for this long means received */
 
 enum ev_kind { EV_STATE, EV_DROP, EV_APP };
 
@@ -52,6 +54,14 @@ struct ladder {
     /* Inference of the kernel's side (left_inferred). */
     bool kfin_sent, rfin_seen;
     uint32_t kfin_end; /* the kernel's FIN's sequence number + 1 */
+    /* What berth sent, until the kernel's ACKs show it arrived (or GRACE
+     * passes without a segment that shows it had not): segments cross on
+     * the wire, and the kernel's state follows what it has received. */
+    struct queued {
+        uint64_t t;
+        struct berth_segment seg;
+    } q[QUEUE];
+    int nq;
 };
 
 struct ladder *ladder_create(bool left_inferred)
@@ -170,6 +180,11 @@ static void state_row(struct ladder *ld, int side, uint64_t t,
     char name[COL_W + 1], mid[MID_W + 1], note[64];
     const char *m = NULL;
     snprintf(name, sizeof name, inferred ? "(%s)" : "%s", berth_state_name(st));
+    if (st == BERTH_STATE_CLOSING) {
+        mid_note(mid, "the FINs crossed: a simultaneous close",
+                 side == 0 ? -1 : 1);
+        m = mid;
+    }
     if (why == BERTH_REASON_TIME_WAIT_EXPIRED) {
         snprintf(note, sizeof note, "TIME-WAIT over after %.3f s (2*MSL)",
                  (double)(t - ld->tw_since[side]) / 1e6);
@@ -239,6 +254,60 @@ static void infer_received(struct ladder *ld, uint64_t t,
     }
     if (n != k)
         state_row(ld, 0, t, n, BERTH_REASON_NONE, true);
+}
+
+static uint32_t seg_space(const struct berth_segment *seg)
+{
+    return seg->len + !!(seg->flags & BERTH_TH_SYN) +
+           !!(seg->flags & BERTH_TH_FIN);
+}
+
+/* The kernel has received berth's first n queued segments: at time t, or
+ * each at its own sending time (own). */
+static void deliver(struct ladder *ld, int n, uint64_t t, bool own)
+{
+    for (int i = 0; i < n; i++)
+        infer_received(ld, own ? ld->q[i].t : t, &ld->q[i].seg);
+    memmove(ld->q, ld->q + n, (size_t)(ld->nq - n) * sizeof ld->q[0]);
+    ld->nq -= n;
+}
+
+/* Segments sent GRACE ago or more, with nothing to say they were not
+ * received, were. */
+static void deliver_old(struct ladder *ld, uint64_t now)
+{
+    int n = 0;
+    while (n < ld->nq && ld->q[n].t + GRACE <= now)
+        n++;
+    if (n > 0)
+        deliver(ld, n, 0, true);
+}
+
+/* The kernel's segment acknowledges berth's up to seg->ack: everything
+ * sent before the last segment it covers has arrived. */
+static void deliver_acked(struct ladder *ld, const struct berth_segment *seg,
+                          uint64_t now)
+{
+    int n = 0;
+    if (!(seg->flags & BERTH_TH_ACK))
+        return;
+    for (int i = 0; i < ld->nq; i++) {
+        const struct berth_segment *b = &ld->q[i].seg;
+        uint32_t sp = seg_space(b);
+        if (sp > 0 && (int32_t)(seg->ack - (b->seq + sp)) >= 0)
+            n = i + 1;
+    }
+    deliver(ld, n, now, false);
+}
+
+static void enqueue(struct ladder *ld, uint64_t now,
+                    const struct berth_segment *seg)
+{
+    if (ld->nq == QUEUE)
+        deliver(ld, 1, 0, true);
+    ld->q[ld->nq].t = now;
+    ld->q[ld->nq].seg = *seg;
+    ld->nq++;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -320,8 +389,7 @@ static void draw_segment(struct ladder *ld, int from, uint64_t now,
         mine->isn = seg->seq;
     }
     uint32_t off = seg->seq - mine->isn;
-    uint32_t end = off + seg->len + !!(seg->flags & BERTH_TH_SYN) +
-                   !!(seg->flags & BERTH_TH_FIN);
+    uint32_t end = off + seg_space(seg);
     /* Sequence space below what was sent already: a retransmission. */
     bool retx = end != off && (int32_t)(off - mine->snd_max) < 0;
     if ((int32_t)(end - mine->snd_max) > 0)
@@ -438,11 +506,15 @@ void ladder_packet(struct ladder *ld, int from, uint64_t now,
     struct berth_endpoint b = from == 0 ? ld->srv : ld->cli;
     if (!ep_eq(seg.src, a) || !ep_eq(seg.dst, b))
         return;
-    if (from == 0 && ld->left_inferred)
+    if (ld->left_inferred)
+        deliver_old(ld, now);
+    if (ld->left_inferred && from == 0) {
+        deliver_acked(ld, &seg, now);
         infer_sent(ld, now, &seg);
+    }
     draw_segment(ld, from, now, &seg, pkt + (len - seg.len), lost);
-    if (from == 1 && ld->left_inferred && !lost)
-        infer_received(ld, now, &seg);
+    if (ld->left_inferred && from == 1 && !lost)
+        enqueue(ld, now, &seg);
 }
 
 void ladder_trace(struct ladder *ld, int side, const struct berth_trace *ev)
@@ -454,6 +526,7 @@ void ladder_trace(struct ladder *ld, int side, const struct berth_trace *ev)
     }
     if (!matches(ld, side, ev->local, ev->remote, false))
         return;
+    deliver_old(ld, ev->now);
     struct pending p = {.kind = kind, .side = side, .ev = *ev};
     emit(ld, &p);
 }
@@ -467,8 +540,10 @@ void ladder_app(struct ladder *ld, int side, uint64_t now,
         add_pending(ld, EV_APP, side, &ev, what);
         return;
     }
-    if (matches(ld, side, local, remote, false))
-        side_row(ld, now, side, NULL, what);
+    if (!matches(ld, side, local, remote, false))
+        return;
+    deliver_old(ld, now);
+    side_row(ld, now, side, NULL, what);
 }
 
 bool ladder_endpoints(const struct ladder *ld, struct berth_endpoint *client,
@@ -490,6 +565,7 @@ void ladder_print(struct ladder *ld, FILE *out, const char *left_title,
                   const char *right_title)
 {
     char a[32], b[32];
+    deliver(ld, ld->nq, 0, true);
     fflush(ld->rows);
     fprintf(out, "%*s  %*s |%*s| %s\n", TIME_W, "time ms", COL_W, left_title,
             MID_W, "", right_title);
