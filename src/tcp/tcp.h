@@ -80,6 +80,10 @@ enum tcp_deadline {
 
 /* A full TCB. Field names are RFC 9293's. Invariants:
  * snd_una <= snd_nxt <= snd_max; bytes below snd_una are freed.
+ * snd_nxt is where sending resumes; a retransmission timeout moves it back
+ * to snd_una (go-back-N). snd_max is RFC 9293's SND.NXT, the highest
+ * sequence number sent: segments without text (ACK, RST, keepalive) carry
+ * it, so a peer that already has the data never finds them out of window.
  * snd.buf holds data from seq snd_data (= snd_una once the SYN is acked).
  * rcv.buf holds in-order unread bytes, followed by out-of-order bytes at the
  * offsets `ooo` records; rcv_nxt is the seq right after the in-order ones.

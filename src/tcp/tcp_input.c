@@ -430,7 +430,7 @@ static enum step process_text(struct berth_stack *s, struct tcp_conn *c,
      * Reset, as Linux does (RFC 9293 §3.10.4 leaves it open). */
     if (c->sock < 0 && !c->listener) {
         drop(s, c, BERTH_REASON_DATA_AFTER_CLOSE);
-        tcp_send_rst(s, &c->n, c->snd_nxt);
+        tcp_send_rst(s, &c->n, c->snd_max);
         tcp_conn_delete(s, c, BERTH_REASON_APP_CLOSE);
         return STEP_GONE;
     }

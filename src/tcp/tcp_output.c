@@ -215,7 +215,7 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
             !c->deadline[TCP_T_REXMIT] && !c->deadline[TCP_T_PERSIST])
             tcp_timer_set(s, c, TCP_T_PERSIST, s->now + tcp_rto(s, c));
         if (c->flags & TF_ACK_NOW) {
-            struct tcp_out o = conn_out(c, c->snd_nxt, TH_ACK);
+            struct tcp_out o = conn_out(c, c->snd_max, TH_ACK);
             tcp_send(s, &o);
             ack_sent(s, c);
         }
@@ -246,7 +246,7 @@ void tcp_output(struct berth_stack *s, struct tcp_conn *c)
         return;
     case BERTH_STATE_TIME_WAIT:
         if (c->flags & TF_ACK_NOW) {
-            struct tcp_out o = conn_out(c, c->snd_nxt, TH_ACK);
+            struct tcp_out o = conn_out(c, c->snd_max, TH_ACK);
             tcp_send(s, &o);
             ack_sent(s, c);
         }
@@ -284,7 +284,7 @@ void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT-1 with no data; the peer's
      * answer is an ACK for SND.NXT. */
-    struct tcp_out o = conn_out(c, c->snd_nxt - 1, TH_ACK);
+    struct tcp_out o = conn_out(c, c->snd_max - 1, TH_ACK);
     tcp_send(s, &o);
     stack_count(s, BERTH_CTR_KEEPALIVE_PROBES);
 }
@@ -329,7 +329,7 @@ void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c)
     }
     s->challenge_count++;
     stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
-    struct tcp_out o = conn_out(c, c->snd_nxt, TH_ACK);
+    struct tcp_out o = conn_out(c, c->snd_max, TH_ACK);
     tcp_send(s, &o);
     ack_sent(s, c);
 }
