@@ -118,4 +118,7 @@ void berth_config_init(struct berth_config *cfg)
     cfg->user_timeout = 0;
     cfg->challenge_ack_limit = 1000;
     cfg->syn_backlog = 256;
+    cfg->window_scaling = true;
+    cfg->timestamps = true;
+    cfg->sack = true;
 }

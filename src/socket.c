@@ -313,6 +313,9 @@ int berth_connect(struct berth_stack *s, int sock, uint32_t addr, uint16_t port)
     c->error = 0;
     c->flags &= (uint16_t)(TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_BOUND);
     c->iss = tcp_isn(s, c->n.laddr, c->n.lport, addr, port);
+    c->ts_offset = tcp_ts_offset(s, &c->n);
+    c->synopts = 0;
+    c->snd_wscale = c->rcv_wscale = 0;
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->rcv_mss = tcp_our_mss(s, c);
     c->snd_mss = TCP_DEFAULT_MSS < c->rcv_mss ? TCP_DEFAULT_MSS : c->rcv_mss;

@@ -126,6 +126,8 @@ const char *berth_state_name(enum berth_state st);
     X(DATA_AFTER_CLOSE, "data for a socket closed for reading: RST")           \
     X(OOO_NO_ROOM, "out-of-order segment beyond reassembly capacity")          \
     X(TIME_WAIT_RST, "RST in TIME-WAIT ignored (RFC 1337)")                    \
+    X(PAWS_REJECTED, "TSval older than TS.Recent (RFC 7323 PAWS): ACK")        \
+    X(TS_MISSING, "no timestamp on a connection that agreed to them")                    \
     /* causes of state changes */                                              \
     X(APP_LISTEN, "application listened")                                      \
     X(APP_CONNECT, "application connected")                                    \
@@ -189,7 +191,8 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(OOO_QUEUED, "out-of-order segments queued")                              \
     X(TIME_WAIT_ENTERED, "connections that entered TIME-WAIT")                 \
     X(TIME_WAIT_RECYCLED, "TIME-WAIT entries taken over by a new SYN")         \
-    X(ABORT_ON_CLOSE, "connections reset by close or abort")
+    X(ABORT_ON_CLOSE, "connections reset by close or abort")                   \
+    X(PAWS_DROPS, "segments rejected by PAWS (RFC 7323)")
 
 enum berth_counter {
 #define BERTH_COUNTER_ENUM(name, str) BERTH_CTR_##name,
@@ -282,7 +285,12 @@ struct berth_config {
     uint8_t keepalive_count;      /* default 9 */
     uint64_t user_timeout;        /* 0 = off (default) */
     uint32_t challenge_ack_limit; /* per second, stack-wide; default 1000 */
-    uint16_t syn_backlog;         /* SYN-queue bound per listener, 256 */
+        uint16_t syn_backlog;          /* SYN-queue bound per listener, 256 */
+    /* RFC 7323 and RFC 2018 extensions we offer on SYN and SYN-ACK (used
+     * only when the peer offers them too). All on by default, as Linux. */
+    bool window_scaling; /* RFC 7323 §2 */
+    bool timestamps;     /* RFC 7323 §3-5: RTTM and PAWS */
+    bool sack;           /* RFC 2018 SACK, RFC 2883 D-SACK, RFC 6675 */
 };
 
 void berth_config_init(struct berth_config *cfg);
@@ -416,6 +424,10 @@ struct berth_segment {
     int16_t wscale; /* -1 if absent */
     bool sack_ok, has_ts;
     uint32_t ts_val, ts_ecr;
+    uint8_t sack_count; /* SACK blocks (RFC 2018), in the order sent */
+    struct {
+        uint32_t start, end;
+    } sack[4];
 };
 #define BERTH_TH_FIN 0x01u
 #define BERTH_TH_SYN 0x02u

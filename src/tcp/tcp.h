@@ -37,17 +37,27 @@ struct tcp_node {
 struct tcp_synreq {
     struct tcp_node n;
     uint32_t iss, irs;
-    uint16_t peer_mss; /* from the SYN, or 536 (RFC 9293 §3.7.1) */
-    uint8_t retries;   /* SYN-ACKs retransmitted so far */
+    uint32_t ts_recent; /* the SYN's TSval (SYNOPT_TS) */
+    uint16_t peer_mss;  /* from the SYN, or 536 (RFC 9293 §3.7.1) */
+    uint8_t retries;    /* SYN-ACKs retransmitted so far */
+    uint8_t opts;       /* SYNOPT_*: what the SYN offered and we accept */
 };
+
+/* What a SYN offered that we accept (RFC 7323, RFC 2018), in one byte. */
+#define SYNOPT_WSCALE_MASK 0x0fu /* the peer's shift count (<= 14) */
+#define SYNOPT_WS 0x10u
+#define SYNOPT_SACK 0x20u
+#define SYNOPT_TS 0x40u
 
 /* A compact TIME-WAIT entry: only what TIME-WAIT needs (RFC 9293 §3.10.7.4
  * on TIME-WAIT; RFC 1337). The TCB and its buffers are gone. */
 struct tcp_timewait {
     struct tcp_node n;
     uint32_t snd_nxt; /* our final sequence number (after our FIN) */
-    uint32_t rcv_nxt; /* after the peer's FIN */
-    uint16_t rcv_wnd; /* the window we last advertised */
+    uint32_t rcv_nxt;   /* after the peer's FIN */
+    uint32_t ts_recent; /* RFC 7323 §4.3, when has_ts */
+    uint16_t rcv_wnd;   /* the window field we last advertised */
+    bool has_ts;        /* timestamps were negotiated: ACKs carry them */
 };
 
 /* Per-connection deadlines, all folded into the node's one wheel timer.
@@ -77,6 +87,10 @@ enum tcp_deadline {
 #define TF_RTT_VALID  0x1000u /* srtt/rttvar hold a measurement */
 #define TF_FIN_SENT   0x2000u /* our FIN has been sent (snd_max is past it) */
 #define TF_BOUND      0x4000u /* explicitly bound: owns its port's bit */
+#define TF_TS         0x8000u  /* timestamps negotiated (RFC 7323 §3.2) */
+#define TF_SACK       0x10000u /* SACK permitted both ways (RFC 2018 §2) */
+#define TF_DSACK      0x20000u /* a D-SACK block is owed (RFC 2883) */
+#define TF_RECOVERY   0x40000u /* in fast recovery (RFC 5681, 6582, 6675) */
 
 /* A full TCB. Field names are RFC 9293's. Invariants:
  * snd_una <= snd_nxt <= snd_max; bytes below snd_una are freed.
@@ -101,7 +115,11 @@ struct tcp_conn {
     uint8_t persist_shift; /* persist interval doublings (RFC 9293
                               §3.8.6.1): reset when the window opens */
     uint8_t keep_cnt;
-    uint16_t flags;
+    uint8_t snd_wscale; /* RFC 7323 §2.3: shift for the peer's windows */
+    uint8_t rcv_wscale; /* ... and for ours; both 0 unless negotiated */
+    uint8_t dupacks;    /* RFC 5681 §2: consecutive duplicate ACKs */
+    uint8_t synopts;    /* SYNOPT_*: what the handshake agreed on */
+    uint32_t flags;
     int16_t error; /* pending error (negative berth_errno), SO_ERROR */
 
     uint32_t iss, irs;
@@ -111,6 +129,12 @@ struct tcp_conn {
     uint32_t cwnd;       /* simple slow start until congestion control */
     uint32_t rcv_nxt, rcv_adv;
     uint32_t rcv_fin;      /* seq of an out-of-order FIN (TF_OOO_FIN) */
+    uint32_t last_ack_sent; /* RCV.NXT in our last ACK (RFC 7323 §4.3) */
+    uint32_t ts_recent;     /* RFC 7323 §4.3: the TSval to echo */
+    uint32_t ts_recent_age; /* when it was taken, seconds (§5.5) */
+    uint32_t ts_offset;     /* TSval = ms clock + offset (§5.4) */
+    uint32_t dsack_start, dsack_end; /* duplicate to report (TF_DSACK) */
+    uint32_t sack_recent;   /* seq of the latest out-of-order arrival */
     uint16_t snd_mss;      /* effective send MSS (RFC 9293 §3.7.1) */
     uint16_t rcv_mss;      /* MSS we advertise */
     uint16_t rcv_seg_max;  /* largest segment received: "full-sized" */
@@ -188,6 +212,30 @@ uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
 bool tcp_state_synchronized(enum berth_state st);
 uint32_t tcp_poll(const struct tcp_conn *c);
 
+/* ---- tcp_options.c: window scale, timestamps, SACK-permitted ---- */
+uint8_t tcp_wscale_for(uint32_t rcvbuf);
+uint32_t tcp_ts_offset(const struct berth_stack *s, const struct tcp_node *n);
+uint32_t tcp_ts_now(const struct berth_stack *s, uint32_t offset);
+/* What of a SYN's offers we take up (SYNOPT_* bits). */
+uint8_t tcp_synopts_accept(const struct berth_stack *s,
+                           const struct tcp_seg *syn);
+/* The options of our SYN (offer_all) or SYN-ACK (what `agreed` allows). */
+void tcp_syn_options(const struct berth_stack *s, const struct tcp_conn *c,
+                     uint8_t agreed, bool offer_all, struct tcp_opts *o);
+/* Records a handshake's outcome in the TCB. */
+void tcp_apply_synopts(struct berth_stack *s, struct tcp_conn *c,
+                       uint8_t agreed, uint32_t ts_recent);
+/* Timestamp comparisons are modular, like sequence numbers. */
+static inline bool ts_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+
+/* ---- tcp_sack.c: SACK and D-SACK ---- */
+/* The SACK blocks an ACK carries (receiver side). */
+void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o);
+/* A duplicate arrived: report it in the next ACK, at once. */
+void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end);
+/* Whether out-of-order data [off, off+len) past RCV.NXT is held already. */
+bool tcp_sack_held(const struct tcp_conn *c, uint32_t off, uint32_t len);
+
 /* ---- tcp_input.c: SEGMENT ARRIVES (RFC 9293 §3.10.7) ---- */
 void tcp_input(struct berth_stack *s, uint32_t src, uint32_t dst,
                struct tcp_seg *seg);
@@ -227,8 +275,8 @@ struct tcp_out {
     uint16_t lport, rport;
     uint32_t seq, ack;
     uint8_t flags;
-    uint16_t wnd;
-    uint16_t mss; /* 0: no MSS option */
+    uint16_t wnd; /* the window field, already scaled */
+    struct tcp_opts opts;
     const struct ring *data;
     uint32_t data_off, len;
 };

@@ -53,7 +53,9 @@ static void establish(struct berth_stack *s, struct tcp_conn *c,
 
 static void take_peer_window(struct tcp_conn *c, const struct tcp_seg *seg)
 {
-    c->snd_wnd = seg->wnd;
+    /* RFC 7323 §2.3: scaled, except in a SYN. */
+    c->snd_wnd = (seg->flags & TH_SYN) ? seg->wnd
+                                       : (uint32_t)seg->wnd << c->snd_wscale;
     c->snd_wl1 = seg->seq;
     c->snd_wl2 = seg->ack;
     if (c->snd_wnd > c->max_sndwnd)
@@ -61,7 +63,7 @@ static void take_peer_window(struct tcp_conn *c, const struct tcp_seg *seg)
 }
 
 static enum step ack_new_data(struct berth_stack *s, struct tcp_conn *c,
-                              uint32_t ack);
+                              const struct tcp_seg *seg);
 static enum step process_text(struct berth_stack *s, struct tcp_conn *c,
                               struct tcp_seg *seg);
 static enum step process_fin(struct berth_stack *s, struct tcp_conn *c,
@@ -99,12 +101,15 @@ static enum step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
     c->irs = seg->seq;
     c->rcv_nxt = seg->seq + 1;
     c->rcv_adv = c->rcv_nxt;
+    /* RFC 7323 §2.2, §3.2; RFC 2018 §2: what both SYNs offered is on. */
+    c->synopts = tcp_synopts_accept(s, seg);
+    tcp_apply_synopts(s, c, c->synopts, seg->opts.ts_val);
     c->snd_mss = tcp_peer_mss(s, seg, c->rcv_mss);
     c->cwnd = 10u * c->snd_mss;
     take_peer_window(c, seg);
     c->flags |= TF_ACK_NOW;
     if (has_ack) {
-        ack_new_data(s, c, seg->ack);
+        ack_new_data(s, c, seg);
         establish(s, c, BERTH_REASON_RCV_SYN_ACK);
         /* Text or FIN riding on the SYN-ACK: process from step six. */
         seg->seq++;
@@ -136,6 +141,41 @@ static bool seq_acceptable(const struct tcp_conn *c, const struct tcp_seg *seg)
         return false;
     return seq_in(seg->seq, c->rcv_nxt, end) ||
            seq_in(seg->seq + space - 1, c->rcv_nxt, end);
+}
+
+/* RFC 7323 §5.3 R1 (PAWS), run before the acceptance test: a segment
+ * whose TSval is older than TS.Recent is an old duplicate. TS.Recent older
+ * than 24 days is no longer valid (§5.5). */
+static enum step check_paws(struct berth_stack *s, struct tcp_conn *c,
+                            const struct tcp_seg *seg)
+{
+    if (!(c->flags & TF_TS) || (seg->flags & TH_RST))
+        return STEP_NEXT;
+    if (!seg->opts.has_ts) {
+        /* §3.2: once negotiated, a non-RST segment without TSopt SHOULD be
+         * silently dropped. */
+        drop(s, c, BERTH_REASON_TS_MISSING);
+        return STEP_DONE;
+    }
+    uint32_t age = (uint32_t)(s->now / 1000000u) - c->ts_recent_age;
+    if (!ts_lt(seg->opts.ts_val, c->ts_recent) || age > 24u * 86400u)
+        return STEP_NEXT;
+    stack_count(s, BERTH_CTR_PAWS_DROPS);
+    drop(s, c, BERTH_REASON_PAWS_REJECTED);
+    c->flags |= TF_ACK_NOW;
+    return STEP_DONE;
+}
+
+/* RFC 7323 §4.3 / §5.3 R3: remember the TSval to echo. */
+static void update_ts_recent(struct berth_stack *s, struct tcp_conn *c,
+                             const struct tcp_seg *seg)
+{
+    if (!(c->flags & TF_TS) || !seg->opts.has_ts ||
+        ts_lt(seg->opts.ts_val, c->ts_recent) ||
+        seq_gt(seg->seq, c->last_ack_sent))
+        return;
+    c->ts_recent = seg->opts.ts_val;
+    c->ts_recent_age = (uint32_t)(s->now / 1000000u);
 }
 
 static enum step check_seq(struct berth_stack *s, struct tcp_conn *c,
@@ -224,8 +264,9 @@ static bool our_fin_acked(const struct tcp_conn *c)
 }
 
 static enum step ack_new_data(struct berth_stack *s, struct tcp_conn *c,
-                              uint32_t ack)
+                              const struct tcp_seg *seg)
 {
+    uint32_t ack = seg->ack;
     uint32_t acked = ack - c->snd_una;
     if (c->snd_una == c->iss)
         acked--;               /* our SYN */
@@ -239,6 +280,15 @@ static enum step ack_new_data(struct berth_stack *s, struct tcp_conn *c,
         tcp_rtt_sample(s, c, (uint32_t)(s->now - c->rtt_time));
         c->rtt_time = 0;
         c->backoff = 0; /* a fresh sample ends the backed-off RTO */
+    } else if ((c->flags & TF_TS) && seg->opts.has_ts && seg->opts.ts_ecr &&
+               c->backoff) {
+        /* RFC 7323 §4.1 (RTTM): the echoed TSval times even a retransmitted
+         * segment, which Karn's rule keeps the microsecond timer from. */
+        uint32_t ms = tcp_ts_now(s, c->ts_offset) - seg->opts.ts_ecr;
+        if (ms < 60000u) {
+            tcp_rtt_sample(s, c, ms * 1000u);
+            c->backoff = 0;
+        }
     }
     c->rexmits = 0;
     c->unacked_since = s->now;
@@ -342,7 +392,7 @@ static enum step check_ack(struct berth_stack *s, struct tcp_conn *c,
         return STEP_DONE;
     }
     if (seq_lt(c->snd_una, seg->ack))
-        ack_new_data(s, c, seg->ack);
+        ack_new_data(s, c, seg);
     update_window(s, c, seg);
     return ack_closing_states(s, c, seg);
 }
@@ -383,11 +433,16 @@ static void store_text(struct berth_stack *s, struct tcp_conn *c,
         ring_commit(&c->rcv, more);
         c->rcv_nxt += len + more;
         ack_policy(s, c, len, had_holes);
+    } else if (tcp_sack_held(c, off, len)) {
+        /* Held already: a duplicate (RFC 2883 §4.1.3). */
+        tcp_sack_note_dup(c, c->rcv_nxt + off, c->rcv_nxt + off + len);
+        c->flags |= TF_ACK_NOW;
     } else if (assembler_add(&c->ooo, off, len) == 0) {
         /* Out of order: placed straight into the buffer at its offset. RFC
          * 5681 §4.2: ACK at once (a duplicate ACK). */
         ring_write_at(&c->rcv, off, data, len);
         stack_count(s, BERTH_CTR_OOO_QUEUED);
+        c->sack_recent = c->rcv_nxt + off;
         c->flags |= TF_ACK_NOW;
     } else {
         drop(s, c, BERTH_REASON_OOO_NO_ROOM);
@@ -409,6 +464,8 @@ static enum step process_text(struct berth_stack *s, struct tcp_conn *c,
     uint32_t len = seg->len, off = 0;
     if (seq_lt(seg->seq, c->rcv_nxt)) {
         uint32_t dup = c->rcv_nxt - seg->seq;
+        /* RFC 2883 §4.1.1: report what arrived twice. */
+        tcp_sack_note_dup(c, seg->seq, dup >= len ? seg->seq + len : c->rcv_nxt);
         if (dup >= len) {
             c->flags |= TF_ACK_NOW;
             return STEP_NEXT;
@@ -489,9 +546,13 @@ static enum step process_fin(struct berth_stack *s, struct tcp_conn *c,
 static enum step synchronized_input(struct berth_stack *s, struct tcp_conn *c,
                                     struct tcp_seg *seg)
 {
-    enum step st = check_seq(s, c, seg);
+    enum step st = check_paws(s, c, seg);
     if (st == STEP_NEXT)
+        st = check_seq(s, c, seg);
+    if (st == STEP_NEXT) {
+        update_ts_recent(s, c, seg);
         tcp_keepalive_reset(s, c);
+    }
     if (st == STEP_NEXT)
         st = check_rst(s, c, seg);
     if (st == STEP_NEXT)

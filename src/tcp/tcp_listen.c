@@ -5,7 +5,7 @@
 
 #include "base/seq.h"
 
-#define TCP_MAX_WINDOW 65535u
+#define TCP_MAX_FIELD 65535u
 
 struct tcp_listener *tcp_listener_find(struct berth_stack *s, uint32_t addr,
                                        uint16_t port)
@@ -102,6 +102,8 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
     r->irs = seg->seq;
     r->iss = isn ? isn : tcp_isn(s, dst, seg->dport, src, seg->sport);
     r->peer_mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
+    r->opts = tcp_synopts_accept(s, seg);
+    r->ts_recent = seg->opts.ts_val;
     tcp_node_insert(s, &r->n);
     l->syn_count++;
     tcp_trace_state(s, -1, &r->n, BERTH_STATE_LISTEN, BERTH_STATE_SYN_RECEIVED,
@@ -130,10 +132,11 @@ void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r)
     timer_wheel_arm(&s->wheel, &r->n.timer, s->now + rto);
 }
 
+/* The window our SYN-ACK offered: unscaled (RFC 7323 §2.2). */
 static uint32_t initial_window(const struct tcp_conn *tmpl)
 {
-    return tmpl->rcvbuf_size < TCP_MAX_WINDOW ? tmpl->rcvbuf_size
-                                              : TCP_MAX_WINDOW;
+    return tmpl->rcvbuf_size < TCP_MAX_FIELD ? tmpl->rcvbuf_size
+                                             : TCP_MAX_FIELD;
 }
 
 /* The third segment of the handshake arrived and is valid: the request
@@ -162,6 +165,9 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
     c->snd_mss = r->peer_mss;
     c->cwnd = 10u * c->snd_mss;
     c->snd_wl1 = r->irs;
+    c->last_ack_sent = c->rcv_nxt;
+    c->synopts = r->opts;
+    tcp_apply_synopts(s, c, r->opts, r->ts_recent);
     if (r->retries)
         c->flags |= TF_SYN_REXMIT;
     synreq_free(s, r);
@@ -191,8 +197,13 @@ static bool synreq_seq_ok(const struct tcp_synreq *r, const struct tcp_seg *seg,
 }
 
 static void synreq_ack(struct berth_stack *s, struct tcp_synreq *r,
-                       uint32_t wnd)
+                       const struct tcp_conn *tmpl)
 {
+    uint32_t wnd = initial_window(tmpl);
+    /* After the SYN-ACK, windows are scaled and timestamps ride along when
+     * they were agreed (RFC 7323 §2.2, §3.2). */
+    uint8_t shift =
+        (r->opts & SYNOPT_WS) ? tcp_wscale_for(tmpl->rcvbuf_size) : 0;
     struct tcp_out o = {.laddr = r->n.laddr,
                         .raddr = r->n.raddr,
                         .lport = r->n.lport,
@@ -200,7 +211,12 @@ static void synreq_ack(struct berth_stack *s, struct tcp_synreq *r,
                         .seq = r->iss + 1,
                         .ack = r->irs + 1,
                         .flags = TH_ACK,
-                        .wnd = (uint16_t)wnd};
+                        .wnd = (uint16_t)(wnd >> shift)};
+    if (r->opts & SYNOPT_TS) {
+        o.opts.has_ts = true;
+        o.opts.ts_val = tcp_ts_now(s, tcp_ts_offset(s, &r->n));
+        o.opts.ts_ecr = r->ts_recent;
+    }
     tcp_send(s, &o);
 }
 
@@ -221,7 +237,7 @@ void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
                     (seg->flags & TH_RST) ? BERTH_REASON_RST_OUT_OF_WINDOW
                                           : BERTH_REASON_SEQ_OUT_OF_WINDOW);
         if (l && !(seg->flags & TH_RST))
-            synreq_ack(s, r, wnd);
+            synreq_ack(s, r, l->tmpl);
         return;
     }
     if (seg->flags & TH_RST) {
@@ -231,7 +247,7 @@ void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
         if (seg->seq != r->irs + 1) {
             synreq_drop(s, r, BERTH_REASON_RST_IN_WINDOW_CHALLENGE);
             stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
-            synreq_ack(s, r, wnd);
+            synreq_ack(s, r, l->tmpl);
             return;
         }
         stack_count(s, BERTH_CTR_RST_IN);

@@ -7,7 +7,7 @@
 #include "base/seq.h"
 #include "wire/ipv4.h"
 
-#define TCP_MAX_WINDOW     65535u /* no window scaling yet */
+#define TCP_MAX_FIELD      65535u /* the 16-bit window field */
 #define OUTPUT_BURST_LIMIT 4096u
 
 void tcp_send(struct berth_stack *s, const struct tcp_out *o)
@@ -20,11 +20,8 @@ void tcp_send(struct berth_stack *s, const struct tcp_out *o)
         .flags = o->flags,
         .wnd = o->wnd,
         .len = o->len,
+        .opts = o->opts,
     };
-    if (o->mss) {
-        seg.opts.has_mss = true;
-        seg.opts.mss = o->mss;
-    }
     size_t hl = TCP_HDR_LEN + tcp_opts_len(&seg.opts);
     uint8_t *tcp = s->txbuf + IPV4_HDR_LEN;
     if (o->len)
@@ -75,22 +72,30 @@ uint32_t tcp_rcv_window(struct tcp_conn *c)
 {
     uint32_t cap = c->rcvbuf_size;
     uint32_t avail = (c->flags & TF_RD_SHUT) ? cap : cap - c->rcv.len;
-    if (avail > TCP_MAX_WINDOW)
-        avail = TCP_MAX_WINDOW;
+    uint32_t max = TCP_MAX_FIELD << c->rcv_wscale; /* RFC 7323 §2.3 */
+    if (avail > max)
+        avail = max;
     uint32_t edge = c->rcv_nxt + avail;
     /* RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): move the right edge
      * only in steps of at least min(buffer/2, MSS); never move it left
      * (§3.8.6.2.2: shrinking the window is strongly discouraged). */
     uint32_t step = cap / 2 < c->rcv_mss ? cap / 2 : c->rcv_mss;
     if (seq_gt(edge, c->rcv_adv) &&
-        (edge - c->rcv_adv >= step || avail == TCP_MAX_WINDOW || avail == cap))
+                (edge - c->rcv_adv >= step || avail == max || avail == cap))
         c->rcv_adv = edge;
     if (seq_lt(c->rcv_adv, c->rcv_nxt))
         c->rcv_adv = c->rcv_nxt;
     return c->rcv_adv - c->rcv_nxt;
 }
 
-static struct tcp_out conn_out(struct tcp_conn *c, uint32_t seq, uint8_t flags)
+/* The window field of a SYN or SYN-ACK: never scaled (RFC 7323 §2.2). */
+static uint16_t syn_window(uint32_t rcvbuf)
+{
+    return (uint16_t)(rcvbuf < TCP_MAX_FIELD ? rcvbuf : TCP_MAX_FIELD);
+}
+
+static struct tcp_out conn_out(const struct berth_stack *s, struct tcp_conn *c,
+                               uint32_t seq, uint8_t flags)
 {
     struct tcp_out o = {.laddr = c->n.laddr,
                         .raddr = c->n.raddr,
@@ -98,13 +103,24 @@ static struct tcp_out conn_out(struct tcp_conn *c, uint32_t seq, uint8_t flags)
                         .rport = c->n.rport,
                         .seq = seq,
                         .flags = flags};
+    if (flags & TH_SYN) {
+        o.wnd = syn_window(c->rcvbuf_size);
+    } else if (flags & TH_ACK) {
+        uint32_t field = tcp_rcv_window(c) >> c->rcv_wscale;
+        o.wnd = (uint16_t)(field < TCP_MAX_FIELD ? field : TCP_MAX_FIELD);
+    }
     if (flags & TH_ACK) {
         o.ack = c->rcv_nxt;
-        o.wnd = (uint16_t)tcp_rcv_window(c);
-    } else if (flags & TH_SYN) {
-        o.wnd = (uint16_t)(c->rcvbuf_size < TCP_MAX_WINDOW ? c->rcvbuf_size
-                                                           : TCP_MAX_WINDOW);
+        c->last_ack_sent = c->rcv_nxt;
     }
+    /* RFC 7323 §3.2: once negotiated, on every segment but RST. */
+    if (c->flags & TF_TS) {
+        o.opts.has_ts = true;
+        o.opts.ts_val = tcp_ts_now(s, c->ts_offset);
+        o.opts.ts_ecr = c->ts_recent;
+    }
+    if ((c->flags & TF_SACK) && (flags & TH_ACK) && !(flags & TH_SYN))
+        tcp_sack_fill(c, &o.opts);
     return o;
 }
 
@@ -147,13 +163,15 @@ static bool send_syn(struct berth_stack *s, struct tcp_conn *c)
     /* RFC 9293 §3.10.7.3 / §3.5: <SEQ=ISS><CTL=SYN>, or SYN,ACK once the
      * peer's SYN is known (simultaneous open). MSS option: §3.7.1. */
     uint8_t flags = TH_SYN;
-    if (c->state != BERTH_STATE_SYN_SENT)
+    bool syn_sent = c->state == BERTH_STATE_SYN_SENT;
+    if (!syn_sent)
         flags |= TH_ACK;
-    struct tcp_out o = conn_out(c, c->iss, flags);
-    if (flags & TH_ACK)
-        o.wnd = (uint16_t)(c->rcvbuf_size < TCP_MAX_WINDOW ? c->rcvbuf_size
-                                                           : TCP_MAX_WINDOW);
-    o.mss = c->rcv_mss;
+    struct tcp_out o = conn_out(s, c, c->iss, flags);
+    tcp_syn_options(s, c, c->synopts, syn_sent, &o.opts);
+    if (o.opts.has_ts) {
+        o.opts.ts_val = tcp_ts_now(s, c->ts_offset);
+        o.opts.ts_ecr = syn_sent ? 0 : c->ts_recent; /* RFC 7323 §3.2 */
+    }
     tcp_send(s, &o);
     ack_sent(s, c);
     sent_space(s, c, 1);
@@ -215,7 +233,7 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
             !c->deadline[TCP_T_REXMIT] && !c->deadline[TCP_T_PERSIST])
             tcp_timer_set(s, c, TCP_T_PERSIST, s->now + tcp_rto(s, c));
         if (c->flags & TF_ACK_NOW) {
-            struct tcp_out o = conn_out(c, c->snd_max, TH_ACK);
+            struct tcp_out o = conn_out(s, c, c->snd_max, TH_ACK);
             tcp_send(s, &o);
             ack_sent(s, c);
         }
@@ -226,7 +244,7 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
         flags |= TH_PSH; /* the end of what the application wrote */
     if (fin)
         flags |= TH_FIN;
-    struct tcp_out o = conn_out(c, c->snd_nxt, flags);
+    struct tcp_out o = conn_out(s, c, c->snd_nxt, flags);
     o.data = &c->snd;
     o.data_off = c->snd_nxt - data_seq;
     o.len = len;
@@ -246,7 +264,7 @@ void tcp_output(struct berth_stack *s, struct tcp_conn *c)
         return;
     case BERTH_STATE_TIME_WAIT:
         if (c->flags & TF_ACK_NOW) {
-            struct tcp_out o = conn_out(c, c->snd_max, TH_ACK);
+            struct tcp_out o = conn_out(s, c, c->snd_max, TH_ACK);
             tcp_send(s, &o);
             ack_sent(s, c);
         }
@@ -265,7 +283,7 @@ void tcp_send_persist_probe(struct berth_stack *s, struct tcp_conn *c)
     /* RFC 9293 §3.8.6.1: with a zero window, regularly send one octet of
      * new data beyond the window; the ACK it draws reopens the window. */
     uint32_t data_seq = snd_data_seq(c);
-    struct tcp_out o = conn_out(c, c->snd_una, TH_ACK);
+    struct tcp_out o = conn_out(s, c, c->snd_una, TH_ACK);
     o.data = &c->snd;
     o.data_off = c->snd_una - data_seq;
     o.len = c->snd.len > o.data_off ? 1 : 0;
@@ -284,7 +302,7 @@ void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT-1 with no data; the peer's
      * answer is an ACK for SND.NXT. */
-    struct tcp_out o = conn_out(c, c->snd_max - 1, TH_ACK);
+    struct tcp_out o = conn_out(s, c, c->snd_max - 1, TH_ACK);
     tcp_send(s, &o);
     stack_count(s, BERTH_CTR_KEEPALIVE_PROBES);
 }
@@ -299,18 +317,20 @@ uint16_t tcp_our_mss(const struct berth_stack *s, const struct tcp_conn *c)
 void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,
                      const struct tcp_conn *tmpl)
 {
-    uint32_t wnd = tmpl->rcvbuf_size;
     /* RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. */
-    struct tcp_out o = {
-        .laddr = r->n.laddr,
-        .raddr = r->n.raddr,
-        .lport = r->n.lport,
-        .rport = r->n.rport,
-        .seq = r->iss,
-        .ack = r->irs + 1,
-        .flags = TH_SYN | TH_ACK,
-        .wnd = (uint16_t)(wnd < TCP_MAX_WINDOW ? wnd : TCP_MAX_WINDOW),
-        .mss = tcp_our_mss(s, tmpl)};
+    struct tcp_out o = {.laddr = r->n.laddr,
+                        .raddr = r->n.raddr,
+                        .lport = r->n.lport,
+                        .rport = r->n.rport,
+                        .seq = r->iss,
+                        .ack = r->irs + 1,
+                        .flags = TH_SYN | TH_ACK,
+                        .wnd = syn_window(tmpl->rcvbuf_size)};
+    tcp_syn_options(s, tmpl, r->opts, false, &o.opts);
+    if (o.opts.has_ts) {
+        o.opts.ts_val = tcp_ts_now(s, tcp_ts_offset(s, &r->n));
+        o.opts.ts_ecr = r->ts_recent;
+    }
     tcp_send(s, &o);
 }
 
@@ -329,7 +349,7 @@ void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c)
     }
     s->challenge_count++;
     stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
-    struct tcp_out o = conn_out(c, c->snd_max, TH_ACK);
+    struct tcp_out o = conn_out(s, c, c->snd_max, TH_ACK);
     tcp_send(s, &o);
     ack_sent(s, c);
 }

@@ -13,10 +13,31 @@ enum tw_action {
 };
 
 /* The rules, shared by the compact entry and a TCB still in TIME-WAIT. */
+/* What TIME-WAIT remembers, from a compact entry or a TCB. */
+struct tw_view {
+    uint32_t rcv_nxt;
+    uint32_t ts_recent;
+    bool has_ts;
+};
+
+/* RFC 6191 §2 with timestamps, else RFC 9293 §3.6.1: may a SYN reopen the
+ * 4-tuple? With timestamps on both, a newer TSval decides; an equal one
+ * falls back to the sequence number. */
+static bool tw_syn_is_new(const struct tw_view *v, const struct tcp_seg *seg)
+{
+    if (v->has_ts && seg->opts.has_ts) {
+        if (seg->opts.ts_val != v->ts_recent)
+            return ts_lt(v->ts_recent, seg->opts.ts_val);
+    }
+    return seq_gt(seg->seq, v->rcv_nxt);
+}
+
 static enum tw_action tw_decide(struct berth_stack *s, int sock,
-                                const struct tcp_node *n, uint32_t rcv_nxt,
+                                const struct tcp_node *n,
+                                const struct tw_view *v,
                                 const struct tcp_seg *seg)
 {
+    uint32_t rcv_nxt = v->rcv_nxt;
     enum berth_reason why = BERTH_REASON_NONE;
     enum tw_action act = TW_ACK;
     if (seg->flags & TH_RST) {
@@ -28,7 +49,7 @@ static enum tw_action tw_decide(struct berth_stack *s, int sock,
         /* RFC 9293 §3.6.1 and RFC 1122 §4.2.2.13: a new SYN may reopen the
          * 4-tuple if its sequence number is above the old RCV.NXT, so no
          * old duplicate can be mistaken for new data. */
-        if (seq_gt(seg->seq, rcv_nxt))
+        if (tw_syn_is_new(v, seg))
             return TW_NEW_SYN;
         why = BERTH_REASON_TIME_WAIT_SYN_OLD;
     } else if ((seg->flags & TH_FIN) && seg->seq + seg->len + 1 == rcv_nxt) {
@@ -66,6 +87,11 @@ static void tw_ack(struct berth_stack *s, const struct tcp_timewait *tw)
                         .ack = tw->rcv_nxt,
                         .flags = TH_ACK,
                         .wnd = tw->rcv_wnd};
+    if (tw->has_ts) { /* RFC 7323 §3.2: on every segment, TIME-WAIT too */
+        o.opts.has_ts = true;
+        o.opts.ts_val = tcp_ts_now(s, tcp_ts_offset(s, &tw->n));
+        o.opts.ts_ecr = tw->ts_recent;
+    }
     tcp_send(s, &o);
 }
 
@@ -87,7 +113,10 @@ static void tw_compact(struct berth_stack *s, struct tcp_conn *c,
         tw->n.in_table = false;
         tw->snd_nxt = c->snd_max;
         tw->rcv_nxt = c->rcv_nxt;
-        tw->rcv_wnd = (uint16_t)(c->rcv_adv - c->rcv_nxt);
+        uint32_t field = (c->rcv_adv - c->rcv_nxt) >> c->rcv_wscale;
+        tw->rcv_wnd = (uint16_t)(field < 65535u ? field : 65535u);
+        tw->has_ts = (c->flags & TF_TS) != 0;
+        tw->ts_recent = c->ts_recent;
     }
     /* The TCB and its buffers go; the entry takes its place in the table. */
     tcp_node_remove(s, &c->n);
@@ -136,7 +165,8 @@ static bool tw_reuse(struct berth_stack *s, uint32_t src, uint32_t dst,
 void tcp_timewait_input(struct berth_stack *s, struct tcp_timewait *tw,
                         uint32_t src, uint32_t dst, struct tcp_seg *seg)
 {
-    switch (tw_decide(s, -1, &tw->n, tw->rcv_nxt, seg)) {
+    struct tw_view v = {tw->rcv_nxt, tw->ts_recent, tw->has_ts};
+    switch (tw_decide(s, -1, &tw->n, &v, seg)) {
     case TW_DROP:
         return;
     case TW_NEW_SYN: {
@@ -162,7 +192,8 @@ void tcp_timewait_input(struct berth_stack *s, struct tcp_timewait *tw,
 bool tcp_time_wait_tcb_input(struct berth_stack *s, struct tcp_conn *c,
                              struct tcp_seg *seg)
 {
-    switch (tw_decide(s, c->sock, &c->n, c->rcv_nxt, seg)) {
+    struct tw_view v = {c->rcv_nxt, c->ts_recent, (c->flags & TF_TS) != 0};
+    switch (tw_decide(s, c->sock, &c->n, &v, seg)) {
     case TW_DROP:
         return true;
     case TW_NEW_SYN:

@@ -41,6 +41,11 @@ int berth_decode(const void *pkt, size_t len, struct berth_segment *out)
     out->has_ts = seg.opts.has_ts;
     out->ts_val = seg.opts.ts_val;
     out->ts_ecr = seg.opts.ts_ecr;
+    out->sack_count = seg.opts.sack_count;
+    for (unsigned i = 0; i < seg.opts.sack_count && i < 4; i++) {
+        out->sack[i].start = seg.opts.sack[i].start;
+        out->sack[i].end = seg.opts.sack[i].end;
+    }
     return 0;
 }
 

@@ -1,0 +1,88 @@
+/* The SYN-time extensions (RFC 7323 window scaling and timestamps, RFC 2018
+ * SACK-permitted): what we offer, what a handshake agrees on, and the
+ * timestamp clock. */
+#include "tcp/tcp.h"
+
+#include "base/siphash.h"
+
+#define TS_KEY_TWEAK 0x5453u /* "TS": a key distinct from the ISN's */
+
+uint8_t tcp_wscale_for(uint32_t rcvbuf)
+{
+    /* RFC 7323 §2.3: the smallest shift that lets the window field cover
+     * the whole receive buffer; at most 14. */
+    uint8_t shift = 0;
+    while (shift < 14 && (rcvbuf >> shift) > 65535u)
+        shift++;
+    return shift;
+}
+
+uint32_t tcp_ts_offset(const struct berth_stack *s, const struct tcp_node *n)
+{
+    /* RFC 7323 §5.4 (and RFC 6528's reasoning): a per-connection random
+     * offset, so TSval reveals no host-wide clock. A keyed hash of the
+     * 4-tuple: a compact entry can recompute it. */
+    struct {
+        uint32_t laddr, raddr;
+        uint16_t lport, rport, tweak, pad;
+    } k = {n->laddr, n->raddr, n->lport, n->rport, TS_KEY_TWEAK, 0};
+    return (uint32_t)siphash24(s->cfg.secret, &k, sizeof k);
+}
+
+uint32_t tcp_ts_now(const struct berth_stack *s, uint32_t offset)
+{
+    /* A 1 ms clock, like Linux: valid for RFC 7323 §5.4 (a) and (b). */
+    return (uint32_t)(s->now / 1000u) + offset;
+}
+
+uint8_t tcp_synopts_accept(const struct berth_stack *s,
+                           const struct tcp_seg *syn)
+{
+    uint8_t o = 0;
+    if (s->cfg.window_scaling && syn->opts.has_wscale) {
+        /* RFC 7323 §2.3: a shift above 14 is taken as 14. */
+        uint8_t ws = syn->opts.wscale > 14 ? 14 : syn->opts.wscale;
+        o |= SYNOPT_WS | ws;
+    }
+    if (s->cfg.sack && syn->opts.sack_ok)
+        o |= SYNOPT_SACK;
+    if (s->cfg.timestamps && syn->opts.has_ts)
+        o |= SYNOPT_TS;
+    return o;
+}
+
+void tcp_syn_options(const struct berth_stack *s, const struct tcp_conn *c,
+                     uint8_t agreed, bool offer_all, struct tcp_opts *o)
+{
+    /* On our SYN we offer what the configuration allows; on a SYN-ACK only
+     * what the SYN offered (RFC 7323 §2.2, §3.2; RFC 2018 §2). */
+    o->has_mss = true;
+    o->mss = tcp_our_mss(s, c);
+    if (offer_all ? s->cfg.window_scaling : (agreed & SYNOPT_WS)) {
+        o->has_wscale = true;
+        o->wscale = tcp_wscale_for(c->rcvbuf_size);
+    }
+    o->sack_ok = offer_all ? s->cfg.sack : (agreed & SYNOPT_SACK) != 0;
+    if (offer_all ? s->cfg.timestamps : (agreed & SYNOPT_TS))
+        o->has_ts = true; /* the caller fills TSval and TSecr */
+}
+
+void tcp_apply_synopts(struct berth_stack *s, struct tcp_conn *c,
+                       uint8_t agreed, uint32_t ts_recent)
+{
+    c->flags &= ~(TF_TS | TF_SACK);
+    c->snd_wscale = c->rcv_wscale = 0;
+    if (agreed & SYNOPT_WS) {
+        /* RFC 7323 §2.2: both sides sent the option: scaling is on. */
+        c->snd_wscale = agreed & SYNOPT_WSCALE_MASK;
+        c->rcv_wscale = tcp_wscale_for(c->rcvbuf_size);
+    }
+    if (agreed & SYNOPT_SACK)
+        c->flags |= TF_SACK;
+    if (agreed & SYNOPT_TS) {
+        c->flags |= TF_TS;
+        c->ts_recent = ts_recent;
+        c->ts_recent_age = (uint32_t)(s->now / 1000000u);
+    }
+    c->ts_offset = tcp_ts_offset(s, &c->n);
+}
