@@ -121,4 +121,6 @@ void berth_config_init(struct berth_config *cfg)
     cfg->window_scaling = true;
     cfg->timestamps = true;
     cfg->sack = true;
+    cfg->congestion = BERTH_CC_CUBIC;
+    cfg->initial_cwnd = 10;
 }

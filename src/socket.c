@@ -311,7 +311,7 @@ int berth_connect(struct berth_stack *s, int sock, uint32_t addr, uint16_t port)
     c->n.raddr = addr;
     c->n.rport = port;
     c->error = 0;
-    c->flags &= (uint16_t)(TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_BOUND);
+    c->flags &= (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_BOUND);
     c->iss = tcp_isn(s, c->n.laddr, c->n.lport, addr, port);
     c->ts_offset = tcp_ts_offset(s, &c->n);
     c->synopts = 0;
@@ -319,7 +319,7 @@ int berth_connect(struct berth_stack *s, int sock, uint32_t addr, uint16_t port)
     c->snd_una = c->snd_nxt = c->snd_max = c->iss;
     c->rcv_mss = tcp_our_mss(s, c);
     c->snd_mss = TCP_DEFAULT_MSS < c->rcv_mss ? TCP_DEFAULT_MSS : c->rcv_mss;
-    c->cwnd = 10u * c->snd_mss;
+    tcp_cc_init(s, c);
     c->rto_base = s->cfg.rto_initial;
     c->backoff = 0;
     c->rexmits = 0;
@@ -486,7 +486,7 @@ static void release_port(struct berth_stack *s, struct tcp_conn *c)
 {
     if (c->flags & TF_BOUND) {
         stack_port_set(s, c->n.lport, false);
-        c->flags &= (uint16_t)~TF_BOUND;
+        c->flags &= ~TF_BOUND;
     }
 }
 
@@ -652,12 +652,12 @@ static bool before_connect(const struct tcp_conn *c)
            !c->snd.buf && !c->rcv.buf;
 }
 
-static void set_flag(struct tcp_conn *c, uint16_t flag, bool on)
+static void set_flag(struct tcp_conn *c, uint32_t flag, bool on)
 {
     if (on)
         c->flags |= flag;
     else
-        c->flags &= (uint16_t)~flag;
+        c->flags &= ~flag;
 }
 
 static int set_buffer_opt(struct tcp_conn *c, enum berth_opt opt, int64_t v)
@@ -727,6 +727,12 @@ int berth_setopt(struct berth_stack *s, int sock, enum berth_opt opt, int64_t v)
             return BERTH_EINVAL;
         c->user_timeout_ms = (uint32_t)((v + 999) / 1000);
         return 0;
+    case BERTH_OPT_CONGESTION:
+        if (v != BERTH_CC_NEWRENO && v != BERTH_CC_CUBIC)
+            return BERTH_EINVAL;
+        c->cc_algo = (uint8_t)v;
+        tcp_cc_of(c)->init(c); /* a new algorithm starts a new epoch */
+        return 0;
     }
     return BERTH_ENOPROTOOPT;
 }
@@ -767,6 +773,9 @@ int berth_getopt(const struct berth_stack *s, int sock, enum berth_opt opt,
         return 0;
     case BERTH_OPT_USER_TIMEOUT:
         *v = (int64_t)c->user_timeout_ms * 1000;
+        return 0;
+    case BERTH_OPT_CONGESTION:
+        *v = c->cc_algo;
         return 0;
     }
     return BERTH_ENOPROTOOPT;

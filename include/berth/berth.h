@@ -127,7 +127,7 @@ const char *berth_state_name(enum berth_state st);
     X(OOO_NO_ROOM, "out-of-order segment beyond reassembly capacity")          \
     X(TIME_WAIT_RST, "RST in TIME-WAIT ignored (RFC 1337)")                    \
     X(PAWS_REJECTED, "TSval older than TS.Recent (RFC 7323 PAWS): ACK")        \
-    X(TS_MISSING, "no timestamp on a connection that agreed to them")                    \
+    X(TS_MISSING, "no timestamp on a connection that agreed to them")          \
     /* causes of state changes */                                              \
     X(APP_LISTEN, "application listened")                                      \
     X(APP_CONNECT, "application connected")                                    \
@@ -285,15 +285,25 @@ struct berth_config {
     uint8_t keepalive_count;      /* default 9 */
     uint64_t user_timeout;        /* 0 = off (default) */
     uint32_t challenge_ack_limit; /* per second, stack-wide; default 1000 */
-        uint16_t syn_backlog;          /* SYN-queue bound per listener, 256 */
+    uint16_t syn_backlog;         /* SYN-queue bound per listener, 256 */
     /* RFC 7323 and RFC 2018 extensions we offer on SYN and SYN-ACK (used
      * only when the peer offers them too). All on by default, as Linux. */
     bool window_scaling; /* RFC 7323 §2 */
     bool timestamps;     /* RFC 7323 §3-5: RTTM and PAWS */
     bool sack;           /* RFC 2018 SACK, RFC 2883 D-SACK, RFC 6675 */
+    /* Congestion control: the algorithm (per socket: BERTH_OPT_CONGESTION)
+     * and the initial window in segments (RFC 6928 style; 10 as Linux). */
+    uint8_t congestion;   /* enum berth_cc, default BERTH_CC_CUBIC */
+    uint8_t initial_cwnd; /* default 10 */
 };
 
 void berth_config_init(struct berth_config *cfg);
+
+/* Congestion-control algorithms. */
+enum berth_cc {
+    BERTH_CC_NEWRENO, /* RFC 5681 + RFC 6582 */
+    BERTH_CC_CUBIC,   /* RFC 9438 (the default, as Linux's) */
+};
 
 /* ------------------------------------------------------------------------
  * The stack.
@@ -370,6 +380,7 @@ enum berth_opt {
     BERTH_OPT_RCVBUF,       /* bytes, before connect/listen */
     BERTH_OPT_MAXSEG,       /* MSS cap, before connect/listen */
     BERTH_OPT_USER_TIMEOUT, /* us; 0 = off */
+    BERTH_OPT_CONGESTION,   /* enum berth_cc */
 };
 int berth_setopt(struct berth_stack *s, int sock, enum berth_opt opt,
                  int64_t value);

@@ -45,19 +45,41 @@ struct tcp_synreq {
 
 /* What a SYN offered that we accept (RFC 7323, RFC 2018), in one byte. */
 #define SYNOPT_WSCALE_MASK 0x0fu /* the peer's shift count (<= 14) */
-#define SYNOPT_WS 0x10u
-#define SYNOPT_SACK 0x20u
-#define SYNOPT_TS 0x40u
+#define SYNOPT_WS          0x10u
+#define SYNOPT_SACK        0x20u
+#define SYNOPT_TS          0x40u
 
 /* A compact TIME-WAIT entry: only what TIME-WAIT needs (RFC 9293 §3.10.7.4
  * on TIME-WAIT; RFC 1337). The TCB and its buffers are gone. */
 struct tcp_timewait {
     struct tcp_node n;
-    uint32_t snd_nxt; /* our final sequence number (after our FIN) */
+    uint32_t snd_nxt;   /* our final sequence number (after our FIN) */
     uint32_t rcv_nxt;   /* after the peer's FIN */
     uint32_t ts_recent; /* RFC 7323 §4.3, when has_ts */
     uint16_t rcv_wnd;   /* the window field we last advertised */
     bool has_ts;        /* timestamps were negotiated: ACKs carry them */
+};
+
+/* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard):
+ * disjoint blocks, sorted, all above SND.UNA. A fixed few: when full, the
+ * highest is forgotten, which only makes the sender more conservative. */
+#define TCP_SACKBOARD 4
+struct tcp_scoreboard {
+    struct {
+        uint32_t start, end;
+    } blk[TCP_SACKBOARD];
+    uint8_t n;
+};
+
+/* Per-algorithm congestion state. */
+struct cubic_state {
+    float w_max;          /* segments, before the last reduction */
+    float k;              /* seconds until W_cubic reaches w_max again */
+    float w_est;          /* Reno-friendly estimate, segments */
+    uint64_t epoch_start; /* us; 0: no epoch (RFC 9438 §4.2) */
+};
+union tcp_cc_state {
+    struct cubic_state cubic;
 };
 
 /* Per-connection deadlines, all folded into the node's one wheel timer.
@@ -72,21 +94,21 @@ enum tcp_deadline {
 };
 
 /* Connection flags. */
-#define TF_ACK_NOW    0x0001u /* send an ACK at the next output */
-#define TF_FIN_QUEUED 0x0002u /* application is done sending: FIN owed */
-#define TF_NODELAY    0x0004u /* Nagle off */
-#define TF_KEEPALIVE  0x0008u /* keepalive on */
-#define TF_RD_SHUT    0x0010u /* shutdown(RD): incoming data is discarded */
-#define TF_RCVD_FIN   0x0020u /* the peer's FIN is in rcv_nxt */
-#define TF_PASSIVE    0x0040u /* born from a listener */
-#define TF_PERSIST    0x0080u /* zero-window probing */
-#define TF_OOO_FIN    0x0100u /* a FIN beyond a hole: at rcv_fin */
-#define TF_LINGER0    0x0200u /* close() sends RST */
-#define TF_SYN_REXMIT 0x0400u /* the SYN was retransmitted (RFC 6298 §5.7) */
-#define TF_CONNECTED  0x0800u /* reached ESTABLISHED once */
-#define TF_RTT_VALID  0x1000u /* srtt/rttvar hold a measurement */
-#define TF_FIN_SENT   0x2000u /* our FIN has been sent (snd_max is past it) */
-#define TF_BOUND      0x4000u /* explicitly bound: owns its port's bit */
+#define TF_ACK_NOW    0x0001u  /* send an ACK at the next output */
+#define TF_FIN_QUEUED 0x0002u  /* application is done sending: FIN owed */
+#define TF_NODELAY    0x0004u  /* Nagle off */
+#define TF_KEEPALIVE  0x0008u  /* keepalive on */
+#define TF_RD_SHUT    0x0010u  /* shutdown(RD): incoming data is discarded */
+#define TF_RCVD_FIN   0x0020u  /* the peer's FIN is in rcv_nxt */
+#define TF_PASSIVE    0x0040u  /* born from a listener */
+#define TF_PERSIST    0x0080u  /* zero-window probing */
+#define TF_OOO_FIN    0x0100u  /* a FIN beyond a hole: at rcv_fin */
+#define TF_LINGER0    0x0200u  /* close() sends RST */
+#define TF_SYN_REXMIT 0x0400u  /* the SYN was retransmitted (RFC 6298 §5.7) */
+#define TF_CONNECTED  0x0800u  /* reached ESTABLISHED once */
+#define TF_RTT_VALID  0x1000u  /* srtt/rttvar hold a measurement */
+#define TF_FIN_SENT   0x2000u  /* our FIN has been sent (snd_max is past it) */
+#define TF_BOUND      0x4000u  /* explicitly bound: owns its port's bit */
 #define TF_TS         0x8000u  /* timestamps negotiated (RFC 7323 §3.2) */
 #define TF_SACK       0x10000u /* SACK permitted both ways (RFC 2018 §2) */
 #define TF_DSACK      0x20000u /* a D-SACK block is owed (RFC 2883) */
@@ -119,6 +141,7 @@ struct tcp_conn {
     uint8_t rcv_wscale; /* ... and for ours; both 0 unless negotiated */
     uint8_t dupacks;    /* RFC 5681 §2: consecutive duplicate ACKs */
     uint8_t synopts;    /* SYNOPT_*: what the handshake agreed on */
+    uint8_t cc_algo;    /* enum berth_cc */
     uint32_t flags;
     int16_t error; /* pending error (negative berth_errno), SO_ERROR */
 
@@ -126,15 +149,23 @@ struct tcp_conn {
     uint32_t snd_una, snd_nxt, snd_max;
     uint32_t snd_wnd, snd_wl1, snd_wl2;
     uint32_t max_sndwnd; /* largest window the peer offered */
-    uint32_t cwnd;       /* simple slow start until congestion control */
+    /* Congestion control (RFC 5681 §3; the growth law is the algorithm's:
+     * cc_newreno.c, cc_cubic.c) and loss recovery (RFC 6582, RFC 6675). */
+    uint32_t cwnd, ssthresh;
+    uint32_t recover;     /* RFC 6582 "recover" = RFC 6675 RecoveryPoint */
+    uint32_t high_rxt;    /* RFC 6675 HighRxt: end of the last retransmit */
+    uint32_t bytes_acked; /* RFC 3465 byte counting in avoidance */
+    uint64_t last_send;   /* RFC 5681 §4.1: restart after idle */
+    struct tcp_scoreboard sacked; /* the peer's SACK blocks above snd_una */
+    union tcp_cc_state cc;
     uint32_t rcv_nxt, rcv_adv;
-    uint32_t rcv_fin;      /* seq of an out-of-order FIN (TF_OOO_FIN) */
+    uint32_t rcv_fin;       /* seq of an out-of-order FIN (TF_OOO_FIN) */
     uint32_t last_ack_sent; /* RCV.NXT in our last ACK (RFC 7323 §4.3) */
     uint32_t ts_recent;     /* RFC 7323 §4.3: the TSval to echo */
     uint32_t ts_recent_age; /* when it was taken, seconds (§5.5) */
     uint32_t ts_offset;     /* TSval = ms clock + offset (§5.4) */
     uint32_t dsack_start, dsack_end; /* duplicate to report (TF_DSACK) */
-    uint32_t sack_recent;   /* seq of the latest out-of-order arrival */
+    uint32_t sack_recent;  /* seq of the latest out-of-order arrival */
     uint16_t snd_mss;      /* effective send MSS (RFC 9293 §3.7.1) */
     uint16_t rcv_mss;      /* MSS we advertise */
     uint16_t rcv_seg_max;  /* largest segment received: "full-sized" */
@@ -226,7 +257,44 @@ void tcp_syn_options(const struct berth_stack *s, const struct tcp_conn *c,
 void tcp_apply_synopts(struct berth_stack *s, struct tcp_conn *c,
                        uint8_t agreed, uint32_t ts_recent);
 /* Timestamp comparisons are modular, like sequence numbers. */
-static inline bool ts_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline bool ts_lt(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+
+/* ---- congestion control: tcp_cc.c (glue, recovery), cc_*.c ---- */
+struct tcp_cc {
+    const char *name;
+    void (*init)(struct tcp_conn *c);
+    /* Congestion avoidance: new data acked while cwnd >= ssthresh. */
+    void (*cong_avoid)(struct berth_stack *s, struct tcp_conn *c,
+                       uint32_t acked);
+    /* The new ssthresh at a loss (fast retransmit or timeout). */
+    uint32_t (*ssthresh)(struct berth_stack *s, struct tcp_conn *c);
+};
+extern const struct tcp_cc tcp_cc_newreno;
+extern const struct tcp_cc tcp_cc_cubic;
+const struct tcp_cc *tcp_cc_of(const struct tcp_conn *c);
+uint32_t tcp_flight_size(const struct tcp_conn *c);
+/* A connection starts: IW, ssthresh "arbitrarily high" (RFC 5681 §3.1). */
+void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c);
+/* An ACK arrived: before the window update, with whether it SACKed new
+ * data. Handles duplicate ACKs, fast retransmit and recovery. */
+void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
+                   const struct tcp_seg *seg, uint32_t acked, bool dupack);
+/* The retransmission timer expired (RFC 5681 §3.1 eq. 4, RFC 6582 §3.2.4). */
+void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c);
+/* Before sending new data after an idle period (RFC 5681 §4.1). */
+void tcp_cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c);
+/* SACK scoreboard (sender side). Returns true if new data was SACKed. */
+bool tcp_sack_update(struct tcp_conn *c, const struct tcp_seg *seg);
+void tcp_sack_clear(struct tcp_conn *c);
+/* RFC 6675 §4: pipe and NextSeg. */
+uint32_t tcp_sack_pipe(const struct tcp_conn *c);
+bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq);
+/* The next range to send in SACK recovery; false if none. */
+bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
+                       bool *rexmit);
 
 /* ---- tcp_sack.c: SACK and D-SACK ---- */
 /* The SACK blocks an ACK carries (receiver side). */
@@ -267,6 +335,13 @@ struct tcp_conn *tcp_listener_accept(struct berth_stack *s,
 void tcp_listener_unqueue(struct berth_stack *s, struct tcp_conn *c);
 
 /* ---- tcp_output.c: the one place that decides what to send ---- */
+/* Resends [seq, seq+len) (and the FIN if it ends there): fast retransmit,
+ * NewReno partial ACKs, SACK recovery. */
+void tcp_output_range(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
+                      uint32_t len);
+/* The sequence number of the first byte in the send buffer, and the end of
+ * the data (where the FIN goes). */
+uint32_t tcp_snd_data_seq(const struct tcp_conn *c);
 void tcp_output(struct berth_stack *s, struct tcp_conn *c);
 uint32_t tcp_rcv_window(struct tcp_conn *c);
 /* A segment for a 4-tuple, built in the stack's scratch buffer. */

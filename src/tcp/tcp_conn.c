@@ -72,6 +72,7 @@ struct tcp_conn *tcp_conn_new(struct berth_stack *s)
     c->sndbuf_size = s->cfg.sndbuf;
     c->rcvbuf_size = s->cfg.rcvbuf;
     c->rto_base = s->cfg.rto_initial;
+    c->cc_algo = s->cfg.congestion;
     assembler_init(&c->ooo);
     return c;
 }
@@ -87,6 +88,7 @@ void tcp_conn_copy_options(struct tcp_conn *dst, const struct tcp_conn *src)
     dst->rcvbuf_size = src->rcvbuf_size;
     dst->user_mss = src->user_mss;
     dst->linger = src->linger;
+    dst->cc_algo = src->cc_algo;
 }
 
 bool tcp_state_synchronized(enum berth_state st)

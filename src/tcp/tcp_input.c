@@ -54,16 +54,16 @@ static void establish(struct berth_stack *s, struct tcp_conn *c,
 static void take_peer_window(struct tcp_conn *c, const struct tcp_seg *seg)
 {
     /* RFC 7323 §2.3: scaled, except in a SYN. */
-    c->snd_wnd = (seg->flags & TH_SYN) ? seg->wnd
-                                       : (uint32_t)seg->wnd << c->snd_wscale;
+    c->snd_wnd =
+        (seg->flags & TH_SYN) ? seg->wnd : (uint32_t)seg->wnd << c->snd_wscale;
     c->snd_wl1 = seg->seq;
     c->snd_wl2 = seg->ack;
     if (c->snd_wnd > c->max_sndwnd)
         c->max_sndwnd = c->snd_wnd;
 }
 
-static enum step ack_new_data(struct berth_stack *s, struct tcp_conn *c,
-                              const struct tcp_seg *seg);
+static uint32_t ack_new_data(struct berth_stack *s, struct tcp_conn *c,
+                             const struct tcp_seg *seg);
 static enum step process_text(struct berth_stack *s, struct tcp_conn *c,
                               struct tcp_seg *seg);
 static enum step process_fin(struct berth_stack *s, struct tcp_conn *c,
@@ -105,7 +105,7 @@ static enum step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
     c->synopts = tcp_synopts_accept(s, seg);
     tcp_apply_synopts(s, c, c->synopts, seg->opts.ts_val);
     c->snd_mss = tcp_peer_mss(s, seg, c->rcv_mss);
-    c->cwnd = 10u * c->snd_mss;
+    tcp_cc_init(s, c);
     take_peer_window(c, seg);
     c->flags |= TF_ACK_NOW;
     if (has_ack) {
@@ -263,8 +263,10 @@ static bool our_fin_acked(const struct tcp_conn *c)
     return (c->flags & TF_FIN_SENT) && c->snd_una == c->snd_max;
 }
 
-static enum step ack_new_data(struct berth_stack *s, struct tcp_conn *c,
-                              const struct tcp_seg *seg)
+/* Returns the bytes of sequence space newly acknowledged (our SYN not
+ * counted). */
+static uint32_t ack_new_data(struct berth_stack *s, struct tcp_conn *c,
+                             const struct tcp_seg *seg)
 {
     uint32_t ack = seg->ack;
     uint32_t acked = ack - c->snd_una;
@@ -292,9 +294,6 @@ static enum step ack_new_data(struct berth_stack *s, struct tcp_conn *c,
     }
     c->rexmits = 0;
     c->unacked_since = s->now;
-    /* Slow start until the congestion-control issue brings the rest. */
-    if (c->cwnd < (1u << 30))
-        c->cwnd += acked < c->snd_mss ? acked : c->snd_mss;
     tcp_rexmit_restart(s, c);
     if ((c->flags & TF_FIN_QUEUED) && c->snd.len == 0 && c->snd.buf) {
         /* Nothing more will ever be sent: return the buffer. */
@@ -303,7 +302,21 @@ static enum step ack_new_data(struct berth_stack *s, struct tcp_conn *c,
         c->snd.cap = 0;
     }
     sock_mark(s, c->sock);
-    return STEP_NEXT;
+    return acked;
+}
+
+/* RFC 5681 §2 "duplicate acknowledgment" (with RFC 6675 §2 for SACK): no
+ * data, no SYN/FIN, nothing new acknowledged while data is outstanding,
+ * and the same window, or, with SACK, new data SACKed. */
+static bool is_dupack(const struct tcp_conn *c, const struct tcp_seg *seg,
+                      bool sacked_new)
+{
+    if (seg->len > 0 || (seg->flags & (TH_SYN | TH_FIN)) ||
+        seg->ack != c->snd_una || c->snd_una == c->snd_max)
+        return false;
+    if (c->flags & TF_SACK)
+        return sacked_new;
+    return ((uint32_t)seg->wnd << c->snd_wscale) == c->snd_wnd;
 }
 
 static void update_window(struct berth_stack *s, struct tcp_conn *c,
@@ -318,7 +331,7 @@ static void update_window(struct berth_stack *s, struct tcp_conn *c,
     if (c->snd_wnd > 0 && (c->flags & TF_PERSIST)) {
         /* The window reopened. A probe byte this ACK does not cover was
          * dropped by the closed window: resume from SND.UNA (as BSD). */
-        c->flags &= (uint16_t)~TF_PERSIST;
+        c->flags &= ~TF_PERSIST;
         c->persist_shift = 0;
         c->snd_nxt = c->snd_una;
         tcp_timer_clear(s, c, TCP_T_PERSIST);
@@ -391,8 +404,12 @@ static enum step check_ack(struct berth_stack *s, struct tcp_conn *c,
         tcp_challenge_ack(s, c);
         return STEP_DONE;
     }
+    uint32_t acked = 0;
     if (seq_lt(c->snd_una, seg->ack))
-        ack_new_data(s, c, seg);
+        acked = ack_new_data(s, c, seg);
+    bool sacked_new = tcp_sack_update(c, seg);
+    bool dup = acked == 0 && is_dupack(c, seg, sacked_new);
+    tcp_cc_on_ack(s, c, seg, acked, dup);
     update_window(s, c, seg);
     return ack_closing_states(s, c, seg);
 }
@@ -465,7 +482,8 @@ static enum step process_text(struct berth_stack *s, struct tcp_conn *c,
     if (seq_lt(seg->seq, c->rcv_nxt)) {
         uint32_t dup = c->rcv_nxt - seg->seq;
         /* RFC 2883 §4.1.1: report what arrived twice. */
-        tcp_sack_note_dup(c, seg->seq, dup >= len ? seg->seq + len : c->rcv_nxt);
+        tcp_sack_note_dup(c, seg->seq,
+                          dup >= len ? seg->seq + len : c->rcv_nxt);
         if (dup >= len) {
             c->flags |= TF_ACK_NOW;
             return STEP_NEXT;
@@ -503,7 +521,7 @@ static void accept_fin(struct berth_stack *s, struct tcp_conn *c)
 {
     c->rcv_nxt++;
     c->flags |= TF_RCVD_FIN | TF_ACK_NOW;
-    c->flags &= (uint16_t)~TF_OOO_FIN;
+    c->flags &= ~TF_OOO_FIN;
     tcp_timer_clear(s, c, TCP_T_DELACK);
     sock_mark(s, c->sock);
 }

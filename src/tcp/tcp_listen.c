@@ -163,7 +163,7 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
     c->rcv_adv = c->rcv_nxt + initial_window(l->tmpl);
     c->rcv_mss = tcp_our_mss(s, l->tmpl);
     c->snd_mss = r->peer_mss;
-    c->cwnd = 10u * c->snd_mss;
+    tcp_cc_init(s, c);
     c->snd_wl1 = r->irs;
     c->last_ack_sent = c->rcv_nxt;
     c->synopts = r->opts;

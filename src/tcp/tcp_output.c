@@ -81,7 +81,7 @@ uint32_t tcp_rcv_window(struct tcp_conn *c)
      * (§3.8.6.2.2: shrinking the window is strongly discouraged). */
     uint32_t step = cap / 2 < c->rcv_mss ? cap / 2 : c->rcv_mss;
     if (seq_gt(edge, c->rcv_adv) &&
-                (edge - c->rcv_adv >= step || avail == max || avail == cap))
+        (edge - c->rcv_adv >= step || avail == max || avail == cap))
         c->rcv_adv = edge;
     if (seq_lt(c->rcv_adv, c->rcv_nxt))
         c->rcv_adv = c->rcv_nxt;
@@ -127,15 +127,29 @@ static struct tcp_out conn_out(const struct berth_stack *s, struct tcp_conn *c,
 /* Everything a segment carries also acknowledges: owed ACKs are paid. */
 static void ack_sent(struct berth_stack *s, struct tcp_conn *c)
 {
-    c->flags &= (uint16_t)~TF_ACK_NOW;
+    c->flags &= ~TF_ACK_NOW;
     c->delack_bytes = 0;
     tcp_timer_clear(s, c, TCP_T_DELACK);
 }
 
-/* The sequence number of the first byte in the send buffer. */
-static uint32_t snd_data_seq(const struct tcp_conn *c)
+uint32_t tcp_snd_data_seq(const struct tcp_conn *c)
 {
     return c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
+}
+
+/* The payload a segment may carry: the peer's MSS less our options (RFC
+ * 6691 §2: the MSS counts no TCP options; RFC 9293 §3.7.1). */
+static uint32_t payload_mss(const struct tcp_conn *c)
+{
+    uint32_t opts = 0;
+    if (c->flags & TF_TS)
+        opts += 12; /* NOP NOP TS */
+    if ((c->flags & TF_SACK) && (c->ooo.n || (c->flags & TF_DSACK))) {
+        uint32_t n = c->ooo.n + ((c->flags & TF_DSACK) ? 1u : 0u);
+        uint32_t max = (c->flags & TF_TS) ? 3u : 4u;
+        opts += 4 + 8 * (n < max ? n : max); /* NOP NOP SACK */
+    }
+    return c->snd_mss > opts + 64 ? c->snd_mss - opts : 64;
 }
 
 static void sent_space(struct berth_stack *s, struct tcp_conn *c,
@@ -151,6 +165,7 @@ static void sent_space(struct berth_stack *s, struct tcp_conn *c,
     }
     if (c->snd_una == c->snd_max)
         c->unacked_since = s->now;
+    c->last_send = s->now;
     c->snd_nxt += space;
     if (seq_gt(c->snd_nxt, c->snd_max))
         c->snd_max = c->snd_nxt;
@@ -187,7 +202,7 @@ static bool send_syn(struct berth_stack *s, struct tcp_conn *c)
 static bool worth_sending(const struct tcp_conn *c, uint32_t len,
                           uint32_t avail)
 {
-    if (len == c->snd_mss || c->snd_nxt == c->snd_una)
+    if (len == payload_mss(c) || c->snd_nxt == c->snd_una)
         return true;
     if (seq_lt(c->snd_nxt, c->snd_max))
         return true; /* retransmission */
@@ -213,15 +228,17 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
 {
     if (c->snd_nxt == c->iss && c->snd_una == c->iss)
         return send_syn(s, c);
-    uint32_t data_seq = snd_data_seq(c);
+    uint32_t data_seq = tcp_snd_data_seq(c);
     uint32_t data_end = data_seq + c->snd.len;
     uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
+    if (avail > 0 && c->snd_nxt == c->snd_max)
+        tcp_cc_restart_after_idle(s, c);
     uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
     uint32_t edge = c->snd_una + wnd;
     uint32_t usable = seq_lt(c->snd_nxt, edge) ? edge - c->snd_nxt : 0;
     uint32_t len = avail < usable ? avail : usable;
-    if (len > c->snd_mss)
-        len = c->snd_mss;
+    if (len > payload_mss(c))
+        len = payload_mss(c);
     /* The FIN follows the last byte of data: BSD sends it whatever the
      * window (it takes no buffer space at the receiver). */
     bool fin = fin_allowed(c) && c->snd_nxt + len == data_end &&
@@ -256,6 +273,69 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
     return !fin;
 }
 
+void tcp_output_range(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
+                      uint32_t len)
+{
+    uint32_t data_seq = tcp_snd_data_seq(c);
+    uint32_t data_end = data_seq + c->snd.len;
+    uint32_t dlen = 0;
+    if (seq_lt(seq, data_end) && seq_geq(seq, data_seq))
+        dlen = seq_min(seq_min(len, data_end - seq), payload_mss(c));
+    bool fin = fin_allowed(c) && seq + dlen == data_end;
+    if (dlen == 0 && !fin)
+        return;
+    uint8_t flags = TH_ACK;
+    if (dlen > 0 && seq + dlen == data_end)
+        flags |= TH_PSH;
+    if (fin)
+        flags |= TH_FIN;
+    struct tcp_out o = conn_out(s, c, seq, flags);
+    o.data = &c->snd;
+    o.data_off = seq - data_seq;
+    o.len = dlen;
+    tcp_send(s, &o);
+    ack_sent(s, c);
+    uint32_t end = seq + dlen + (fin ? 1u : 0u);
+    if (fin)
+        c->flags |= TF_FIN_SENT;
+    if (seq_lt(seq, c->snd_max)) {
+        stack_count(s, BERTH_CTR_RETRANS_SEGS);
+        c->total_retrans++;
+        c->high_rxt = seq_max(c->high_rxt, end); /* RFC 6675 HighRxt */
+    }
+    if (seq_gt(end, c->snd_max)) /* new data sent during recovery */
+        c->snd_max = end;
+    if (seq_lt(c->snd_nxt, c->snd_max) && (c->flags & TF_RECOVERY) &&
+        (c->flags & TF_SACK))
+        c->snd_nxt = c->snd_max; /* SACK recovery sends by NextSeg */
+    c->last_send = s->now;
+    if (!c->deadline[TCP_T_REXMIT])
+        tcp_rexmit_restart(s, c);
+}
+
+/* RFC 6675 §5 step (C): in SACK-based recovery, send while the pipe leaves
+ * room for a full segment, choosing what to send with NextSeg. */
+static void output_sack_recovery(struct berth_stack *s, struct tcp_conn *c)
+{
+    for (uint32_t i = 0; i < OUTPUT_BURST_LIMIT; i++) {
+        if (c->cwnd < tcp_sack_pipe(c) + c->snd_mss)
+            break;
+        uint32_t seq, len;
+        bool rexmit;
+        uint32_t before = c->high_rxt, max = c->snd_max;
+        if (!tcp_sack_next_seg(c, &seq, &len, &rexmit))
+            break;
+        tcp_output_range(s, c, seq, len);
+        if (c->high_rxt == before && c->snd_max == max)
+            break; /* nothing could be sent */
+    }
+    if (c->flags & TF_ACK_NOW) {
+        struct tcp_out o = conn_out(s, c, c->snd_max, TH_ACK);
+        tcp_send(s, &o);
+        ack_sent(s, c);
+    }
+}
+
 void tcp_output(struct berth_stack *s, struct tcp_conn *c)
 {
     switch (c->state) {
@@ -272,9 +352,13 @@ void tcp_output(struct berth_stack *s, struct tcp_conn *c)
     default:
         break;
     }
-    for (uint32_t i = 0; i < OUTPUT_BURST_LIMIT; i++)
-        if (!output_one(s, c))
-            break;
+    if ((c->flags & (TF_RECOVERY | TF_SACK)) == (TF_RECOVERY | TF_SACK)) {
+        output_sack_recovery(s, c);
+    } else {
+        for (uint32_t i = 0; i < OUTPUT_BURST_LIMIT; i++)
+            if (!output_one(s, c))
+                break;
+    }
     sock_mark(s, c->sock);
 }
 
@@ -282,7 +366,7 @@ void tcp_send_persist_probe(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 9293 §3.8.6.1: with a zero window, regularly send one octet of
      * new data beyond the window; the ACK it draws reopens the window. */
-    uint32_t data_seq = snd_data_seq(c);
+    uint32_t data_seq = tcp_snd_data_seq(c);
     struct tcp_out o = conn_out(s, c, c->snd_una, TH_ACK);
     o.data = &c->snd;
     o.data_off = c->snd_una - data_seq;

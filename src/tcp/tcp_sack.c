@@ -34,8 +34,7 @@ void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o)
                   c->rcv_nxt + a->r[first].end);
     for (int i = 0; i < a->n && o->sack_count < max; i++)
         if (i != first)
-            put_block(o, c->rcv_nxt + a->r[i].start,
-                      c->rcv_nxt + a->r[i].end);
+            put_block(o, c->rcv_nxt + a->r[i].start, c->rcv_nxt + a->r[i].end);
 }
 
 void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end)

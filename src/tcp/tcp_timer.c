@@ -149,6 +149,7 @@ static bool on_rexmit(struct berth_stack *s, struct tcp_conn *c)
         tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_RETRANSMIT_LIMIT);
         return false;
     }
+    tcp_cc_on_rto(s, c); /* before the backoff: it counts loss episodes */
     if (c->backoff < 255)
         c->backoff++;
     if (c->rexmits < 255)
@@ -157,7 +158,7 @@ static bool on_rexmit(struct berth_stack *s, struct tcp_conn *c)
         c->flags |= TF_SYN_REXMIT;
     c->rtt_time = 0;         /* RFC 6298 §3: Karn's algorithm */
     c->snd_nxt = c->snd_una; /* go back: resend from the first unacked */
-    c->cwnd = c->snd_mss;    /* RFC 5681 §3.1: loss window, one segment */
+
     tcp_output(s, c);
     return true;
 }

@@ -1,0 +1,336 @@
+/* Congestion control and loss recovery, the parts every algorithm shares:
+ * slow start, duplicate ACKs and fast retransmit (RFC 5681 §3), NewReno
+ * partial ACKs (RFC 6582), SACK-based recovery with the scoreboard, pipe
+ * and NextSeg (RFC 6675), the response to a timeout and restart after idle.
+ * How the window grows in congestion avoidance, and how much it shrinks at
+ * a loss, is the algorithm's (cc_newreno.c, cc_cubic.c). */
+#include "tcp/tcp.h"
+
+#include "base/seq.h"
+
+#define DUPTHRESH 3u /* RFC 5681 §3.2, RFC 6675 §2 */
+
+const struct tcp_cc *tcp_cc_of(const struct tcp_conn *c)
+{
+    return c->cc_algo == BERTH_CC_NEWRENO ? &tcp_cc_newreno : &tcp_cc_cubic;
+}
+
+uint32_t tcp_flight_size(const struct tcp_conn *c)
+{
+    return c->snd_max - c->snd_una; /* RFC 5681 §2: FlightSize */
+}
+
+static uint32_t initial_window(const struct berth_stack *s,
+                               const struct tcp_conn *c)
+{
+    uint32_t segs = s->cfg.initial_cwnd ? s->cfg.initial_cwnd : 1;
+    return segs * c->snd_mss;
+}
+
+void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c)
+{
+    c->cwnd = initial_window(s, c);
+    c->ssthresh = UINT32_MAX; /* RFC 5681 §3.1: arbitrarily high */
+    c->recover = c->iss;      /* RFC 6582 §3.2 step 1 */
+    c->high_rxt = c->iss;
+    c->bytes_acked = 0;
+    c->dupacks = 0;
+    c->flags &= ~TF_RECOVERY;
+    tcp_sack_clear(c);
+    tcp_cc_of(c)->init(c);
+}
+
+void tcp_cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* RFC 5681 §4.1: after more than an RTO without sending, cwnd is no
+     * larger than the restart window, min(IW, cwnd). */
+    if (c->snd_una != c->snd_max || c->last_send == 0)
+        return;
+    if (s->now - c->last_send <= tcp_rto(s, c))
+        return;
+    uint32_t rw = initial_window(s, c);
+    if (c->cwnd > rw)
+        c->cwnd = rw;
+    tcp_cc_of(c)->init(c); /* a new epoch for CUBIC */
+}
+
+/* RFC 5681 §3.2 step 2 / RFC 6582 step 2 / RFC 6675 §5 step 4. */
+static void enter_recovery(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* RFC 6582 §3.2 step 2: only if the ACK covers more than recover, so
+     * losses from one window cause one reduction. */
+    if (!seq_gt(c->snd_una - 1, c->recover))
+        return;
+    c->recover = c->snd_max;
+    c->ssthresh = tcp_cc_of(c)->ssthresh(s, c);
+    c->flags |= TF_RECOVERY;
+    c->rtt_time = 0; /* Karn: the retransmission is not timed */
+    c->high_rxt = c->snd_una;
+    if (c->flags & TF_SACK) {
+        c->cwnd = c->ssthresh; /* RFC 6675 §5 step 4.2 */
+    } else {
+        c->cwnd = c->ssthresh + DUPTHRESH * c->snd_mss; /* RFC 5681 */
+    }
+    /* Retransmit the first segment presumed lost, at once. */
+    tcp_output_range(s, c, c->snd_una, c->snd_mss);
+}
+
+static void on_dupack(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (c->dupacks < 255)
+        c->dupacks++;
+    if (c->flags & TF_RECOVERY) {
+        /* RFC 5681 §3.2 step 4: each further duplicate means a segment
+         * left the network; with SACK the pipe accounts for it instead. */
+        if (!(c->flags & TF_SACK))
+            c->cwnd += c->snd_mss;
+        return;
+    }
+    bool lost = (c->flags & TF_SACK) && tcp_sack_is_lost(c, c->snd_una);
+    if (c->dupacks >= DUPTHRESH || lost)
+        enter_recovery(s, c);
+}
+
+static void on_new_ack_in_recovery(struct berth_stack *s, struct tcp_conn *c,
+                                   uint32_t acked)
+{
+    if (seq_geq(c->snd_una, c->recover)) {
+        /* RFC 6582 §3.2 step 3, full acknowledgment, option (1): deflate
+         * to min(ssthresh, max(FlightSize, SMSS) + SMSS). */
+        uint32_t flight = tcp_flight_size(c);
+        uint32_t w = (flight > c->snd_mss ? flight : c->snd_mss) + c->snd_mss;
+        c->cwnd = w < c->ssthresh ? w : c->ssthresh;
+        c->flags &= ~TF_RECOVERY;
+        c->bytes_acked = 0;
+        return;
+    }
+    if (c->flags & TF_SACK)
+        return; /* RFC 6675: the pipe governs what is sent next */
+    /* RFC 6582 §3.2 step 3, partial acknowledgment: resend the next hole,
+     * deflate by what was acked, add back one SMSS if it was that much. */
+    tcp_output_range(s, c, c->snd_una, c->snd_mss);
+    c->cwnd = c->cwnd > acked ? c->cwnd - acked : c->snd_mss;
+    if (acked >= c->snd_mss)
+        c->cwnd += c->snd_mss;
+}
+
+static void grow(struct berth_stack *s, struct tcp_conn *c, uint32_t acked)
+{
+    /* RFC 7661's idea (and RFC 9438 §4.6's requirement): a window the
+     * sender is not using is not validated, so it does not grow. */
+    if (tcp_flight_size(c) + acked < c->cwnd / 2)
+        return;
+    if (c->cwnd < c->ssthresh) {
+        /* RFC 5681 §3.1 eq. 2 (slow start; RFC 3465 with L = 1 SMSS). */
+        c->cwnd += acked < c->snd_mss ? acked : c->snd_mss;
+        return;
+    }
+    tcp_cc_of(c)->cong_avoid(s, c, acked);
+}
+
+void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
+                   const struct tcp_seg *seg, uint32_t acked, bool dupack)
+{
+    (void)seg;
+    if (acked == 0) {
+        if (dupack)
+            on_dupack(s, c);
+        return;
+    }
+    c->dupacks = 0;
+    if (c->flags & TF_RECOVERY)
+        on_new_ack_in_recovery(s, c, acked);
+    else
+        grow(s, c, acked);
+}
+
+void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* RFC 5681 §3.1 eq. 4: ssthresh once per loss episode (not again for
+     * the backed-off retransmissions of the same segment), cwnd = LW. */
+    if (c->rexmits == 0 && tcp_flight_size(c) > 0)
+        c->ssthresh = tcp_cc_of(c)->ssthresh(s, c);
+    c->cwnd = c->snd_mss;
+    c->bytes_acked = 0;
+    c->dupacks = 0;
+    c->flags &= ~TF_RECOVERY;
+    c->recover = c->snd_max;  /* RFC 6582 §3.2 step 4 */
+    c->high_rxt = c->snd_una; /* everything may be resent */
+    /* RFC 2018 §8: after a timeout, SACK information is not trusted (the
+     * receiver may have reneged); start over from SND.UNA. */
+    tcp_sack_clear(c);
+    tcp_cc_of(c)->init(c);
+}
+
+/* ---- the scoreboard (RFC 6675 §3) ---- */
+
+void tcp_sack_clear(struct tcp_conn *c)
+{
+    c->sacked.n = 0;
+}
+
+static void board_trim(struct tcp_scoreboard *b, uint32_t una)
+{
+    uint8_t k = 0;
+    for (uint8_t i = 0; i < b->n; i++) {
+        if (seq_leq(b->blk[i].end, una))
+            continue;
+        b->blk[k] = b->blk[i];
+        if (seq_lt(b->blk[k].start, una))
+            b->blk[k].start = una;
+        k++;
+    }
+    b->n = k;
+}
+
+/* Adds [start, end), merging; returns the bytes newly covered. */
+static uint32_t board_add(struct tcp_scoreboard *b, uint32_t start,
+                          uint32_t end)
+{
+    uint32_t before = 0, after = 0;
+    for (uint8_t i = 0; i < b->n; i++)
+        before += b->blk[i].end - b->blk[i].start;
+    /* Merge every overlapping or adjacent block into [start, end). */
+    uint8_t k = 0;
+    for (uint8_t i = 0; i < b->n; i++) {
+        if (seq_lt(b->blk[i].end, start) || seq_gt(b->blk[i].start, end)) {
+            b->blk[k++] = b->blk[i];
+            continue;
+        }
+        start = seq_min(start, b->blk[i].start);
+        end = seq_max(end, b->blk[i].end);
+    }
+    b->n = k;
+    /* Insert in order; when full, forget the highest block. */
+    uint8_t pos = 0;
+    while (pos < b->n && seq_lt(b->blk[pos].start, start))
+        pos++;
+    if (b->n == TCP_SACKBOARD) {
+        if (pos == TCP_SACKBOARD)
+            return 0;
+        b->n--;
+    }
+    for (uint8_t i = b->n; i > pos; i--)
+        b->blk[i] = b->blk[i - 1];
+    b->blk[pos].start = start;
+    b->blk[pos].end = end;
+    b->n++;
+    for (uint8_t i = 0; i < b->n; i++)
+        after += b->blk[i].end - b->blk[i].start;
+    return after > before ? after - before : 0;
+}
+
+bool tcp_sack_update(struct tcp_conn *c, const struct tcp_seg *seg)
+{
+    board_trim(&c->sacked, c->snd_una);
+    if (!(c->flags & TF_SACK) || seg->opts.sack_count == 0)
+        return false;
+    uint32_t added = 0;
+    for (uint8_t i = 0; i < seg->opts.sack_count; i++) {
+        uint32_t start = seg->opts.sack[i].start, end = seg->opts.sack[i].end;
+        /* RFC 2883 §4: a block at or below the cumulative ACK is a D-SACK,
+         * as is a first block inside the second; neither marks new data.
+         * Blocks beyond what we sent are bogus. */
+        if (!seq_lt(start, end) || seq_leq(end, seg->ack) ||
+            seq_gt(end, c->snd_max))
+            continue;
+        if (i == 0 && seg->opts.sack_count > 1 &&
+            seq_geq(start, seg->opts.sack[1].start) &&
+            seq_leq(end, seg->opts.sack[1].end))
+            continue;
+        added += board_add(&c->sacked, seq_max(start, c->snd_una), end);
+    }
+    return added > 0;
+}
+
+/* Blocks and bytes SACKed above seq. */
+static void sacked_above(const struct tcp_conn *c, uint32_t seq,
+                         uint32_t *blocks, uint32_t *bytes)
+{
+    *blocks = *bytes = 0;
+    for (uint8_t i = 0; i < c->sacked.n; i++) {
+        if (seq_leq(c->sacked.blk[i].end, seq))
+            continue;
+        (*blocks)++;
+        *bytes += c->sacked.blk[i].end - seq_max(c->sacked.blk[i].start, seq);
+    }
+}
+
+bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq)
+{
+    /* RFC 6675 §4 IsLost: DupThresh discontiguous SACKed sequences above
+     * seq, or more than (DupThresh - 1) * SMSS bytes SACKed above it. */
+    uint32_t blocks, bytes;
+    sacked_above(c, seq, &blocks, &bytes);
+    return blocks >= DUPTHRESH || bytes > (DUPTHRESH - 1) * c->snd_mss;
+}
+
+/* The unSACKed ranges ("holes") in [SND.UNA, SND.MAX), in order: hole i
+ * ends where block i starts; the last runs to SND.MAX. */
+static bool hole(const struct tcp_conn *c, uint8_t i, uint32_t *a, uint32_t *b)
+{
+    if (i > c->sacked.n)
+        return false;
+    *a = i == 0 ? c->snd_una : c->sacked.blk[i - 1].end;
+    *b = i < c->sacked.n ? c->sacked.blk[i].start : c->snd_max;
+    return true;
+}
+
+static uint32_t retransmitted_in(const struct tcp_conn *c, uint32_t a,
+                                 uint32_t b)
+{
+    uint32_t end = seq_min(b, c->high_rxt);
+    return seq_gt(end, a) ? end - a : 0;
+}
+
+uint32_t tcp_sack_pipe(const struct tcp_conn *c)
+{
+    /* RFC 6675 §4 SetPipe: an unSACKed octet counts once if it is not lost
+     * and once more if it was retransmitted. IsLost is the same for a whole
+     * hole (no SACKed data inside it), so it is decided per hole. */
+    uint32_t pipe = 0, a, b;
+    for (uint8_t i = 0; hole(c, i, &a, &b); i++) {
+        if (!seq_lt(a, b))
+            continue;
+        if (!tcp_sack_is_lost(c, a))
+            pipe += b - a;
+        pipe += retransmitted_in(c, a, b);
+    }
+    return pipe;
+}
+
+bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
+                       bool *rexmit)
+{
+    uint32_t a, b;
+    /* Rule 1: the first lost unSACKed octet above HighRxt. */
+    for (uint8_t i = 0; hole(c, i, &a, &b); i++) {
+        uint32_t from = seq_max(a, c->high_rxt);
+        if (seq_lt(from, b) && tcp_sack_is_lost(c, from)) {
+            *seq = from;
+            *len = seq_min(b - from, c->snd_mss);
+            *rexmit = true;
+            return true;
+        }
+    }
+    /* Rule 2: new data, if the receiver's window allows. */
+    uint32_t data_end = tcp_snd_data_seq(c) + c->snd.len;
+    uint32_t edge = c->snd_una + c->snd_wnd;
+    if (seq_lt(c->snd_max, data_end) && seq_lt(c->snd_max, edge)) {
+        *seq = c->snd_max;
+        *len = seq_min(seq_min(data_end, edge) - c->snd_max, c->snd_mss);
+        *rexmit = false;
+        return true;
+    }
+    /* Rule 3: the first unSACKed octet above HighRxt, lost or not. */
+    for (uint8_t i = 0; hole(c, i, &a, &b); i++) {
+        uint32_t from = seq_max(a, c->high_rxt);
+        if (seq_lt(from, b)) {
+            *seq = from;
+            *len = seq_min(b - from, c->snd_mss);
+            *rexmit = true;
+            return true;
+        }
+    }
+    return false; /* Rule 4 (rescue retransmission) is not used */
+}
