@@ -295,6 +295,9 @@ struct berth_config {
      * and the initial window in segments (RFC 6928 style; 10 as Linux). */
     uint8_t congestion;   /* enum berth_cc, default BERTH_CC_CUBIC */
     uint8_t initial_cwnd; /* default 10 */
+    /* Quick ACK: the first data segments of a connection are ACKed at once,
+     * not delayed, so the peer's slow start is not slowed (as Linux). */
+    uint8_t quickack; /* segments; default 16; 0 = always delay */
 };
 
 void berth_config_init(struct berth_config *cfg);

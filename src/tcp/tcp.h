@@ -142,6 +142,7 @@ struct tcp_conn {
     uint8_t dupacks;    /* RFC 5681 §2: consecutive duplicate ACKs */
     uint8_t synopts;    /* SYNOPT_*: what the handshake agreed on */
     uint8_t cc_algo;    /* enum berth_cc */
+    uint8_t quickacks;  /* data segments still to ACK at once */
     uint32_t flags;
     int16_t error; /* pending error (negative berth_errno), SO_ERROR */
 

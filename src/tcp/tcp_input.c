@@ -47,6 +47,7 @@ static void establish(struct berth_stack *s, struct tcp_conn *c,
         c->rto_base = 3000000u;
     c->backoff = 0;
     c->rexmits = 0;
+    c->quickacks = s->cfg.quickack;
     tcp_set_state(s, c, BERTH_STATE_ESTABLISHED, why);
     tcp_keepalive_start(s, c);
 }
@@ -428,10 +429,14 @@ static void ack_policy(struct berth_stack *s, struct tcp_conn *c, uint32_t len,
     if (full > c->rcv_mss)
         full = c->rcv_mss;
     c->delack_bytes += len;
-    if (filled_hole || c->delack_bytes > full)
+    if (c->quickacks) {
+        c->quickacks--; /* connection start: every segment ACKed at once */
         c->flags |= TF_ACK_NOW;
-    else if (!c->deadline[TCP_T_DELACK])
+    } else if (filled_hole || c->delack_bytes > full) {
+        c->flags |= TF_ACK_NOW;
+    } else if (!c->deadline[TCP_T_DELACK]) {
         tcp_timer_set(s, c, TCP_T_DELACK, s->now + s->cfg.delack);
+    }
 }
 
 static bool accepts_text(enum berth_state st)
