@@ -10,9 +10,10 @@
 const char *const DEMO_PATHS[DEMO_NPATHS] = {"/", "/bytes/1000",
                                              "/bytes/1000000"};
 
-void demo_print_results(FILE *out, const struct demo_result *r, int n)
+void demo_print_results(FILE *out, const char *who, const struct demo_result *r,
+                        int n)
 {
-    fprintf(out, "\nWhat the client got\n");
+    fprintf(out, "\nWhat %s got\n", who);
     for (int i = 0; i < n; i++) {
         fprintf(out, "  %s\n     ", r[i].command);
         for (int j = 0; j < r[i].n; j++)

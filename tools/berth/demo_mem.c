@@ -342,7 +342,7 @@ static void print_story(struct memdemo *m, const char *why, int rc)
     ladder_print(m->ld, stdout, "client (berth)", "server (http)");
     m->cli.res[0].command = "1. GET / (HTTP/1.0)";
     m->cli.res[1].command = "2. GET / /bytes/1000 /bytes/1000000";
-    demo_print_results(stdout, m->cli.res, 2);
+    demo_print_results(stdout, "the client", m->cli.res, 2);
     demo_print_counters(stdout, m->st[1], m->st[0]);
     bool clean =
         berth_mem_bytes(m->st[0]) == 0 && berth_mem_bytes(m->st[1]) == 0;
