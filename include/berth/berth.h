@@ -245,7 +245,10 @@ struct berth_config {
 
     /* Readiness callback: called at the end of berth_input()/berth_advance()
      * for each socket whose readiness changed, with its BERTH_EV_* mask.
-     * It may call any berth_ function except berth_stack_destroy(). */
+     * Edge-triggered, like EPOLLET: it fires when the mask differs from
+     * what the application last saw (through this callback or a call on
+     * the socket), so read and accept until BERTH_EAGAIN. It may call any
+     * berth_ function except berth_stack_destroy(). */
     void (*event)(void *ctx, int sock, uint32_t events);
     void *event_ctx;
 

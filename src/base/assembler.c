@@ -72,3 +72,13 @@ uint32_t assembler_advance(struct assembler *a, uint32_t n)
     a->n = (uint8_t)kept;
     return point - n;
 }
+
+bool assembler_drop_last(struct assembler *a, uint32_t *start, uint32_t *end)
+{
+    if (a->n == 0)
+        return false;
+    a->n--;
+    *start = a->r[a->n].start;
+    *end = a->r[a->n].end;
+    return true;
+}

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ASSEMBLER_MAX_RANGES 4
+#define ASSEMBLER_MAX_RANGES 8
 
 struct assembler {
     struct {
@@ -30,6 +30,10 @@ static inline bool assembler_empty(const struct assembler *a)
  * -1 if it would need more than ASSEMBLER_MAX_RANGES ranges (nothing
  * changes then). */
 int assembler_add(struct assembler *a, uint32_t off, uint32_t len);
+/* Forgets the highest range (the data farthest from the in-order point),
+ * to make room for data nearer to it. Returns its [start, end), or false if
+ * there is none. */
+bool assembler_drop_last(struct assembler *a, uint32_t *start, uint32_t *end);
 /* The in-order point advanced by `n` bytes (n > 0) of newly arrived in-order
  * data. Returns how many more bytes, beyond those n, are now contiguous
  * (a range starting at or before n), and rebases all ranges so offset 0 is

@@ -445,6 +445,21 @@ static bool accepts_text(enum berth_state st)
            st == BERTH_STATE_FIN_WAIT_2;
 }
 
+/* Reassembly holds a bounded number of ranges. When a segment needs one
+ * more, and lies below the highest range held, that farthest range is
+ * forgotten (a receiver may renege, RFC 2018 §8): data nearer RCV.NXT is
+ * delivered sooner. Returns true if the segment was then recorded. */
+static bool make_room(struct berth_stack *s, struct tcp_conn *c, uint32_t off,
+                      uint32_t len)
+{
+    uint32_t start, end;
+    if (c->ooo.n == 0 || off >= c->ooo.r[c->ooo.n - 1].start)
+        return false;
+    assembler_drop_last(&c->ooo, &start, &end);
+    drop(s, c, BERTH_REASON_OOO_NO_ROOM);
+    return assembler_add(&c->ooo, off, len) == 0;
+}
+
 static void store_text(struct berth_stack *s, struct tcp_conn *c,
                        const uint8_t *data, uint32_t off, uint32_t len)
 {
@@ -459,7 +474,8 @@ static void store_text(struct berth_stack *s, struct tcp_conn *c,
         /* Held already: a duplicate (RFC 2883 §4.1.3). */
         tcp_sack_note_dup(c, c->rcv_nxt + off, c->rcv_nxt + off + len);
         c->flags |= TF_ACK_NOW;
-    } else if (assembler_add(&c->ooo, off, len) == 0) {
+    } else if (assembler_add(&c->ooo, off, len) == 0 ||
+               make_room(s, c, off, len)) {
         /* Out of order: placed straight into the buffer at its offset. RFC
          * 5681 §4.2: ACK at once (a duplicate ACK). */
         ring_write_at(&c->rcv, off, data, len);

@@ -133,16 +133,46 @@ static void assembler_add_when_full_still_accepts_merging_ranges(void **state)
     (void)state;
     struct assembler a;
     assembler_init(&a);
-    for (uint32_t i = 0; i < ASSEMBLER_MAX_RANGES; i++)
-        assembler_add(&a, 10 + 10 * i, 2);         /* 10 20 30 40 */
-    assert_int_equal(assembler_add(&a, 42, 3), 0); /* adjacent: extends */
-    assert_int_equal(assembler_add(&a, 5, 5), 0);  /* adjacent: extends */
-    assert_int_equal(assembler_add(&a, 21, 5), 0); /* overlapping */
-    EXPECT(&a, 5, 12, 20, 26, 30, 32, 40, 45);
-    assert_int_equal(assembler_add(&a, 12, 8), 0); /* fills a hole: 3 left */
-    EXPECT(&a, 5, 26, 30, 32, 40, 45);
-    assert_int_equal(assembler_add(&a, 100, 1), 0); /* room again */
-    EXPECT(&a, 5, 26, 30, 32, 40, 45, 100, 101);
+    const uint32_t n = ASSEMBLER_MAX_RANGES;
+    for (uint32_t i = 0; i < n; i++) /* [10,12) [20,22) ... */
+        assert_int_equal(assembler_add(&a, 10 + 10 * i, 2), 0);
+    assert_int_equal(assembler_add(&a, 10 * n + 15, 1), -1); /* no room */
+    /* Adjacent and overlapping additions need no new range. */
+    assert_int_equal(assembler_add(&a, 10 * n + 2, 3), 0); /* extends last */
+    assert_int_equal(assembler_add(&a, 5, 5), 0);          /* extends first */
+    assert_int_equal(assembler_add(&a, 21, 5), 0);         /* overlaps 2nd */
+    assert_int_equal(a.n, n);
+    assert_int_equal(a.r[0].start, 5);
+    assert_int_equal(a.r[1].end, 26);
+    assert_int_equal(a.r[n - 1].end, 10 * n + 5);
+    /* Filling the hole between the first two frees a range. */
+    assert_int_equal(assembler_add(&a, 12, 8), 0);
+    assert_int_equal(a.n, n - 1);
+    assert_int_equal(a.r[0].start, 5);
+    assert_int_equal(a.r[0].end, 26);
+    assert_int_equal(assembler_add(&a, 1000, 1), 0); /* room again */
+    assert_int_equal(a.n, n);
+    assert_int_equal(a.r[n - 1].start, 1000);
+}
+
+static void assembler_drop_last_forgets_the_farthest_range(void **state)
+{
+    (void)state;
+    struct assembler a;
+    assembler_init(&a);
+    uint32_t start, end;
+    assert_false(assembler_drop_last(&a, &start, &end));
+    assert_int_equal(assembler_add(&a, 10, 5), 0);
+    assert_int_equal(assembler_add(&a, 30, 5), 0);
+    assert_true(assembler_drop_last(&a, &start, &end));
+    assert_int_equal(start, 30);
+    assert_int_equal(end, 35);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.r[0].start, 10);
+    /* What was forgotten is simply absent: advancing past it finds it not
+     * there. */
+    assert_int_equal(assembler_advance(&a, 10), 5);
+    assert_true(assembler_empty(&a));
 }
 
 static void assembler_add_zero_length_is_a_no_op(void **state)
@@ -282,7 +312,7 @@ static void assembler_random_operations_match_bitmap_model(void **state)
         for (int step = 0; step < 500; step++) {
             if (rng_below(&g, 4) != 0) {
                 uint32_t off = 1 + (uint32_t)rng_below(&g, WIN / 2);
-                uint32_t len = 1 + (uint32_t)rng_below(&g, 12);
+                uint32_t len = 1 + (uint32_t)rng_below(&g, 6);
                 memcpy(trial, bits, sizeof bits);
                 for (uint32_t i = off; i < off + len; i++)
                     trial[i] = true;
@@ -325,6 +355,7 @@ int main(void)
         cmocka_unit_test(assembler_add_inside_existing_range_changes_nothing),
         cmocka_unit_test(assembler_add_refuses_a_range_beyond_the_limit),
         cmocka_unit_test(assembler_add_when_full_still_accepts_merging_ranges),
+        cmocka_unit_test(assembler_drop_last_forgets_the_farthest_range),
         cmocka_unit_test(assembler_add_zero_length_is_a_no_op),
         cmocka_unit_test(assembler_advance_short_of_first_range_only_rebases),
         cmocka_unit_test(assembler_advance_to_range_start_makes_it_contiguous),

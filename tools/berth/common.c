@@ -436,8 +436,8 @@ void common_usage(FILE *f)
             "  --sndbuf SIZE        send buffer per socket (64k)\n"
             "  --mss N              MSS to advertise (MTU - 40)\n"
             "  --nodelay            disable Nagle's algorithm\n"
-            "  --keepalive I,V,C    keepalive on: idle I, interval V, C "
-            "probes (60s,10s,5)\n"
+            "  --keepalive I,V,C    probes after idle I, every V, C at most "
+            "(e.g. 60s,10s,5)\n"
             "  --rto-min TIME       minimum retransmission timeout (200ms)\n"
             "  --delack TIME        delayed-ACK timer (40ms, at most 500ms)\n"
             "Times take a unit: us, ms or s. Sizes take k or m (KiB, MiB).\n");

@@ -1,5 +1,6 @@
 /* berth command: `berth demo` — options, the choice between the TUN story
  * and the in-memory one, and the report pieces both print. */
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -9,9 +10,10 @@
 const char *const DEMO_PATHS[DEMO_NPATHS] = {"/", "/bytes/1000",
                                              "/bytes/1000000"};
 
-void demo_print_results(FILE *out, const struct demo_result *r, int n)
+void demo_print_results(FILE *out, const char *who, const struct demo_result *r,
+                        int n)
 {
-    fprintf(out, "\nWhat the client got\n");
+    fprintf(out, "\nWhat %s got\n", who);
     for (int i = 0; i < n; i++) {
         fprintf(out, "  %s\n     ", r[i].command);
         for (int j = 0; j < r[i].n; j++)
@@ -31,7 +33,7 @@ void demo_print_results(FILE *out, const struct demo_result *r, int n)
 void demo_print_counters(FILE *out, struct berth_stack *server,
                          struct berth_stack *client)
 {
-    fprintf(out, "\nCounters (non-zero)\n  %-20s ", "");
+    fprintf(out, "\n%-23s", "Counters (non-zero)");
     if (client)
         fprintf(out, "%9s ", "client");
     fprintf(out, "%9s\n", "berth");
@@ -106,6 +108,15 @@ int cmd_demo(int argc, char **argv)
     }
     if (o.c.rt.pcap_path)
         o.pcap = o.c.rt.pcap_path;
+    /* An unwritable capture file costs the capture, not the demo. */
+    FILE *f = fopen(o.pcap, "ab");
+    if (f)
+        fclose(f);
+    else
+        error_line(o.c.prog, "cannot write %s: %s (no capture)", o.pcap,
+                   strerror(errno));
+    if (!f)
+        o.pcap = NULL;
     common_finish(&o.c);
     fflush(stdout);
     if (o.memlink)

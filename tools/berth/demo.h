@@ -38,7 +38,8 @@ int demo_memlink(struct demo_opts *o, const char *why);
 int demo_tun(struct demo_opts *o, char *why, size_t whylen);
 
 /* Shared report pieces. */
-void demo_print_results(FILE *out, const struct demo_result *r, int n);
+void demo_print_results(FILE *out, const char *who, const struct demo_result *r,
+                        int n);
 void demo_print_counters(FILE *out, struct berth_stack *server,
                          struct berth_stack *client);
 

@@ -339,10 +339,10 @@ static void print_story(struct memdemo *m, const char *why, int rc)
            why, ip_str(m->o->c.rt.addr, a, sizeof a),
            time_str(cfg->msl, msl, sizeof msl),
            time_str(2 * cfg->msl, tw, sizeof tw));
-    ladder_print(m->ld, stdout, "client", "server (http)");
+    ladder_print(m->ld, stdout, "client (berth)", "server (http)");
     m->cli.res[0].command = "1. GET / (HTTP/1.0)";
     m->cli.res[1].command = "2. GET / /bytes/1000 /bytes/1000000";
-    demo_print_results(stdout, m->cli.res, 2);
+    demo_print_results(stdout, "the client", m->cli.res, 2);
     demo_print_counters(stdout, m->st[1], m->st[0]);
     bool clean =
         berth_mem_bytes(m->st[0]) == 0 && berth_mem_bytes(m->st[1]) == 0;
@@ -378,8 +378,8 @@ int demo_memlink(struct demo_opts *o, const char *why)
         goto out;
     }
     http_server_set_note(m.srv, server_note, &m);
-    if (o->pcap && !(m.pcap = pcap_open(o->pcap)))
-        error_line(o->c.prog, "cannot write %s (no capture)", o->pcap);
+    if (o->pcap)
+        m.pcap = pcap_open(o->pcap);
     berth_memlink_set_tap(m.link, tap, &m);
     client_start(&m.cli);
     rc = drive(&m) == 0 ? 0 : 1;

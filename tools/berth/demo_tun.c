@@ -481,7 +481,7 @@ static void print_story(struct tundemo *d)
              a, a, a);
     d->res[0].command = c1;
     d->res[1].command = c2;
-    demo_print_results(stdout, d->res, 2);
+    demo_print_results(stdout, "curl", d->res, 2);
     demo_print_counters(stdout, berth_rt_stack(d->rt), NULL);
     if (d->o->pcap)
         printf("\nCapture: %s (wireshark, or tshark -r %s)\n", d->o->pcap,

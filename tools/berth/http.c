@@ -619,13 +619,26 @@ static bool output_pending(const struct hconn *c)
     return c->out_off < c->out_len || c->stream_left > 0;
 }
 
+/* When the connection is reaped if nothing moves. Waiting for a request
+ * (or for the peer's FIN after ours) is idleness: the idle timeout. A
+ * request body or a response in progress is not; but a transfer that
+ * makes no progress at all for four times as long is given up, so a peer
+ * cannot hold a connection forever (a lossy path's retransmission backoff
+ * stays well within that). */
+static uint64_t reap_due(const struct hconn *c)
+{
+    uint64_t t = c->srv->cfg.idle_timeout;
+    bool busy = c->phase == PH_BODY || output_pending(c);
+    return c->last_active + (busy ? 4 * t : t);
+}
+
 static void reap(struct http_server *h, uint64_t now)
 {
     uint64_t next = UINT64_MAX;
     for (struct ctab_node *n = h->conns.first, *nx; n; n = nx) {
         nx = n->next;
         struct hconn *c = CTAB_ENTRY(n, struct hconn, node);
-        uint64_t due = c->last_active + h->cfg.idle_timeout;
+        uint64_t due = reap_due(c);
         if (now < due) {
             next = due < next ? due : next;
             continue;
@@ -765,7 +778,10 @@ static void http_usage(FILE *f)
            "  --port N                   port to listen on (80)\n"
            "  --idle-timeout TIME        close connections without a "
            "complete request\n"
-           "                             for this long (15s)\n"
+           "                             for this long (15s); a body or "
+           "response that\n"
+           "                             makes no progress for 4 times as "
+           "long is ended\n"
            "  --max-requests N           requests per connection (1000)\n"
            "  --max-conns-per-client N   connections per client address "
            "(256);\n"

@@ -218,6 +218,8 @@ static void infer_sent(struct ladder *ld, uint64_t t,
             n = BERTH_STATE_FIN_WAIT_1;
         else if (k == BERTH_STATE_CLOSE_WAIT)
             n = BERTH_STATE_LAST_ACK;
+    } else if ((seg->flags & BERTH_TH_FIN) && k == BERTH_STATE_CLOSED) {
+        n = BERTH_STATE_LAST_ACK; /* its FIN again: our ACK never arrived */
     }
     if (n != k)
         state_row(ld, 0, t, n, BERTH_REASON_NONE, true);
