@@ -41,6 +41,11 @@ static const struct scn_field config_fields[] = {
     FIELD(berth_config, user_timeout, SCN_F_TIME),
     FIELD(berth_config, challenge_ack_limit, SCN_F_PLAIN),
     FIELD(berth_config, syn_backlog, SCN_F_PLAIN),
+    FIELD(berth_config, window_scaling, SCN_F_BOOL),
+    FIELD(berth_config, timestamps, SCN_F_BOOL),
+    FIELD(berth_config, sack, SCN_F_BOOL),
+    FIELD(berth_config, congestion, SCN_F_CC),
+    FIELD(berth_config, initial_cwnd, SCN_F_PLAIN),
 };
 
 static const struct scn_field info_fields[] = {
@@ -153,6 +158,7 @@ static const struct {
     {"rcvbuf", BERTH_OPT_RCVBUF, false},
     {"maxseg", BERTH_OPT_MAXSEG, false},
     {"user_timeout", BERTH_OPT_USER_TIMEOUT, true},
+    {"congestion", BERTH_OPT_CONGESTION, false},
 };
 
 int scn_setopt_lookup(const char *name, bool *is_time)
@@ -163,6 +169,15 @@ int scn_setopt_lookup(const char *name, bool *is_time)
             return (int)setopts[i].opt;
         }
     }
+    return -1;
+}
+
+int scn_cc_lookup(const char *name)
+{
+    if (strcmp(name, "newreno") == 0)
+        return BERTH_CC_NEWRENO;
+    if (strcmp(name, "cubic") == 0)
+        return BERTH_CC_CUBIC;
     return -1;
 }
 

@@ -70,17 +70,31 @@ static uint16_t tcp_sum(uint32_t src, uint32_t dst, const uint8_t *tcp,
     return sum_fold(sum_add(sum_add(0, pseudo, sizeof(pseudo)), tcp, len));
 }
 
+static size_t opt_len(const struct scn_seg *seg, const struct scn_opt *op)
+{
+    switch (op->kind) {
+    case SCN_OPT_MSS:
+        return 4;
+    case SCN_OPT_WSCALE:
+        return 3;
+    case SCN_OPT_SACKOK:
+        return 2;
+    case SCN_OPT_SACK:
+        return 2u + 8u * seg->nsack; /* RFC 2018 §3 */
+    case SCN_OPT_TS:
+        return 10;
+    default:
+        return 1;
+    }
+}
+
 /* Options in script order, padded with zeros (EOL) to 32 bits. */
 static size_t build_opts(const struct scn_seg *seg, uint8_t *o)
 {
     size_t n = 0;
     for (int i = 0; i < seg->nopts; i++) {
         const struct scn_opt *op = &seg->opts[i];
-        size_t need = op->kind == SCN_OPT_MSS      ? 4
-                      : op->kind == SCN_OPT_WSCALE ? 3
-                      : op->kind == SCN_OPT_SACKOK ? 2
-                      : op->kind == SCN_OPT_TS     ? 10
-                                                   : 1;
+        size_t need = opt_len(seg, op);
         if (n + need > TCP_MAX_OPTS)
             return SIZE_MAX;
         o[n] = op->kind;
@@ -93,6 +107,10 @@ static size_t build_opts(const struct scn_seg *seg, uint8_t *o)
         if (op->kind == SCN_OPT_TS) {
             put32(o + n + 2, op->a);
             put32(o + n + 6, op->b);
+        }
+        for (unsigned b = 0; op->kind == SCN_OPT_SACK && b < seg->nsack; b++) {
+            put32(o + n + 2 + 8 * b, seg->sack[b].start);
+            put32(o + n + 6 + 8 * b, seg->sack[b].end);
         }
         n += need;
     }
@@ -138,6 +156,46 @@ uint8_t *scn_build(const struct scn_seg *seg, const struct scn_wire *w,
     return p;
 }
 
+/* One option of a known kind and the right length into op (and seg's SACK
+ * blocks); false if the length is wrong for the kind. */
+static bool scan_known(const uint8_t *o, uint8_t olen, struct scn_opt *op,
+                       struct scn_seg *seg)
+{
+    switch (op->kind) {
+    case SCN_OPT_MSS:
+        if (olen != 4)
+            return false;
+        op->a = get16(o + 2);
+        return true;
+    case SCN_OPT_WSCALE:
+        if (olen != 3)
+            return false;
+        op->a = o[2];
+        return true;
+    case SCN_OPT_SACKOK:
+        op->a = 0;
+        return olen == 2;
+    case SCN_OPT_TS:
+        if (olen != 10)
+            return false;
+        op->a = get32(o + 2);
+        op->b = get32(o + 6);
+        return true;
+    case SCN_OPT_SACK:
+        /* RFC 2018 §3: 2 + 8n bytes, n blocks; at most 4 fit. */
+        if (olen < 10 || (olen - 2u) % 8u != 0 || seg->nsack != 0)
+            return false;
+        op->a = (olen - 2u) / 8u;
+        for (unsigned b = 0; b < op->a; b++)
+            seg->sack[b] =
+                (struct scn_sack){get32(o + 2 + 8 * b), get32(o + 6 + 8 * b)};
+        seg->nsack = (uint8_t)op->a;
+        return true;
+    default:
+        return true;
+    }
+}
+
 /* Options as sent, in wire order; NOP and EOL padding left out. */
 static const char *scan_opts(const uint8_t *o, size_t n, struct scn_seg *seg)
 {
@@ -153,19 +211,11 @@ static const char *scan_opts(const uint8_t *o, size_t n, struct scn_seg *seg)
             return "TCP option truncated or of illegal length";
         uint8_t olen = o[i + 1];
         struct scn_opt op = {kind, olen, 0};
-        if (kind == SCN_OPT_MSS && olen == 4)
-            op.a = get16(o + i + 2);
-        else if (kind == SCN_OPT_WSCALE && olen == 3)
-            op.a = o[i + 2];
-        else if (kind == SCN_OPT_SACKOK && olen == 2)
-            op.a = 0;
-        else if (kind == SCN_OPT_TS && olen == 10)
-            op = (struct scn_opt){kind, get32(o + i + 2), get32(o + i + 6)};
-        else
-            op.kind = kind == SCN_OPT_MSS || kind == SCN_OPT_WSCALE ||
-                              kind == SCN_OPT_SACKOK || kind == SCN_OPT_TS
-                          ? 0xffu /* a known kind of the wrong length */
-                          : kind;
+        bool known = kind == SCN_OPT_MSS || kind == SCN_OPT_WSCALE ||
+                     kind == SCN_OPT_SACKOK || kind == SCN_OPT_SACK ||
+                     kind == SCN_OPT_TS;
+        if (known && !scan_known(o + i, olen, &op, seg))
+            op.kind = 0xffu; /* a known kind of the wrong length */
         if (seg->nopts == SCN_MAX_OPTS)
             return "too many TCP options";
         seg->opts[seg->nopts++] = op;
@@ -255,7 +305,8 @@ static void format_flags(uint8_t flags, struct out *o)
     }
 }
 
-static void format_opt(const struct scn_opt *op, struct out *o)
+static void format_opt(const struct scn_seg *seg, const struct scn_opt *op,
+                       struct out *o)
 {
     switch (op->kind) {
     case SCN_OPT_EOL:
@@ -272,6 +323,11 @@ static void format_opt(const struct scn_opt *op, struct out *o)
         break;
     case SCN_OPT_SACKOK:
         outf(o, " sackok");
+        break;
+    case SCN_OPT_SACK:
+        outf(o, " sack");
+        for (unsigned b = 0; b < seg->nsack; b++)
+            outf(o, " %u:%u", seg->sack[b].start, seg->sack[b].end);
         break;
     case SCN_OPT_TS:
         outf(o, " ts %u %u", op->a, op->b);
@@ -298,7 +354,7 @@ void scn_seg_format(const struct scn_seg *seg, bool outbound, char *buf,
         outf(&o, " ack %u", seg->ack);
     outf(&o, " win %u", seg->win);
     for (int i = 0; i < seg->nopts; i++)
-        format_opt(&seg->opts[i], &o);
+        format_opt(seg, &seg->opts[i], &o);
     if (seg->len)
         outf(&o, " len %u", seg->len);
 }
@@ -321,6 +377,8 @@ static const char *opt_name(uint8_t kind)
         return "wscale";
     case SCN_OPT_SACKOK:
         return "sackok";
+    case SCN_OPT_SACK:
+        return "sack";
     case SCN_OPT_TS:
         return "ts";
     default:
@@ -328,14 +386,29 @@ static const char *opt_name(uint8_t kind)
     }
 }
 
-/* Options compare as a set: same kinds, same values; order is free. */
+/* The SACK blocks of two segments are the same, in the same order. */
+static bool sack_equal(const struct scn_seg *a, const struct scn_seg *b)
+{
+    if (a->nsack != b->nsack)
+        return false;
+    for (unsigned i = 0; i < a->nsack; i++) {
+        if (a->sack[i].start != b->sack[i].start ||
+            a->sack[i].end != b->sack[i].end)
+            return false;
+    }
+    return true;
+}
+
+/* Options compare as a set: same kinds, same values; order is free (but
+ * SACK blocks keep theirs: RFC 2018 §4 gives the first one a meaning). */
 static void diff_opts(const struct scn_seg *want, const struct scn_seg *got,
                       struct out *o)
 {
     for (int i = 0; i < want->nopts; i++) {
         const struct scn_opt *w = &want->opts[i];
         const struct scn_opt *g = opt_find(got, w->kind);
-        if (!g || g->a != w->a || g->b != w->b)
+        if (!g || g->a != w->a || g->b != w->b ||
+            (w->kind == SCN_OPT_SACK && !sack_equal(want, got)))
             outf(o, "%s%s", o->used ? ", " : "", opt_name(w->kind));
     }
     for (int i = 0; i < got->nopts; i++) {

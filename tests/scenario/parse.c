@@ -105,6 +105,13 @@ static int directive_config(const struct line *l, struct scn_script *sc)
         if (want_addr(l, l->tok[2], &a) != 0)
             return -1;
         v = a;
+    } else if (f->kind == SCN_F_CC && scn_cc_lookup(l->tok[2]) >= 0) {
+        v = (uint64_t)scn_cc_lookup(l->tok[2]);
+    } else if (f->kind == SCN_F_BOOL) {
+        const char *b = l->tok[2];
+        v = strcmp(b, "1") == 0 || strcmp(b, "true") == 0 ? 1 : 0;
+        if (!v && strcmp(b, "0") != 0 && strcmp(b, "false") != 0)
+            return perr(l, "%s is 0 or 1 (false or true)", f->name);
     } else if (f->kind == SCN_F_TIME ? scn_parse_units(l->tok[2], &v) != 0
                                      : scn_parse_u64(l->tok[2], &v) != 0) {
         return perr(l, "bad value '%s' for %s", l->tok[2], f->name);
@@ -231,6 +238,43 @@ static int seg_number(const struct line *l, const char *k, const char *v,
     return 0;
 }
 
+/* "S:E", one SACK block; 0 on success. */
+static int parse_block(const char *t, struct scn_sack *b)
+{
+    const char *colon = strchr(t, ':');
+    char start[24];
+    uint64_t x, y;
+    if (!colon || (size_t)(colon - t) >= sizeof(start))
+        return -1;
+    memcpy(start, t, (size_t)(colon - t));
+    start[colon - t] = '\0';
+    if (scn_parse_u64(start, &x) != 0 || scn_parse_u64(colon + 1, &y) != 0 ||
+        x > UINT32_MAX || y > UINT32_MAX)
+        return -1;
+    *b = (struct scn_sack){(uint32_t)x, (uint32_t)y};
+    return 0;
+}
+
+/* "sack S:E [S:E...]": the blocks in order (RFC 2018 §3). */
+static int seg_sack(const struct line *l, int i, struct scn_seg *seg)
+{
+    if (seg->nsack)
+        return perr(l, "one sack option per line");
+    int n = 0;
+    while (i + 1 + n < l->ntok && strchr(l->tok[i + 1 + n], ':')) {
+        if (n == SCN_MAX_SACK)
+            return perr(l, "at most %d SACK blocks", SCN_MAX_SACK);
+        if (parse_block(l->tok[i + 1 + n], &seg->sack[n]) != 0)
+            return perr(l, "bad SACK block '%s' (START:END)",
+                        l->tok[i + 1 + n]);
+        n++;
+    }
+    if (n == 0)
+        return perr(l, "usage: sack START:END [START:END...]");
+    seg->nsack = (uint8_t)n;
+    return add_opt(l, seg, SCN_OPT_SACK, (uint32_t)n, 0) ? -1 : 1 + n;
+}
+
 /* One "name value..." field of a segment line; returns tokens consumed. */
 static int seg_field(const struct line *l, int i, struct scn_seg *seg, bool in)
 {
@@ -240,6 +284,8 @@ static int seg_field(const struct line *l, int i, struct scn_seg *seg, bool in)
     uint32_t x, y;
     if (strcmp(k, "sackok") == 0)
         return add_opt(l, seg, SCN_OPT_SACKOK, 0, 0) ? -1 : 1;
+    if (strcmp(k, "sack") == 0)
+        return seg_sack(l, i, seg);
     if (strcmp(k, "nop") == 0 || strcmp(k, "eol") == 0) {
         if (!in)
             return perr(l, "%s is for inbound lines only", k);
@@ -548,6 +594,10 @@ static int call_args(const struct line *l, struct scn_event *ev, const char *a,
             return perr(l, "unknown option '%s'", a);
         if (scn_parse_i64(b, &c->arg) == 0)
             return 0;
+        if (c->which == BERTH_OPT_CONGESTION && scn_cc_lookup(b) >= 0) {
+            c->arg = scn_cc_lookup(b);
+            return 0;
+        }
         if (is_time && scn_parse_units(b, &u) == 0 && u <= INT64_MAX) {
             c->arg = (int64_t)u;
             return 0;

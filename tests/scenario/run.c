@@ -160,7 +160,18 @@ static int advance_to(struct scn_runner *r, uint64_t t)
 
 /* ---- outbound --------------------------------------------------------- */
 
-/* A captured packet in script terms: our seq made relative when known. */
+static struct scn_opt *ts_opt(struct scn_seg *seg)
+{
+    for (int i = 0; i < seg->nopts; i++) {
+        if (seg->opts[i].kind == SCN_OPT_TS)
+            return &seg->opts[i];
+    }
+    return NULL;
+}
+
+/* A captured packet in script terms: our seq made relative to our ISS and
+ * our TSval to our first TSval, when known. SACK blocks on what we send
+ * are in the peer's sequence space: absolute. */
 static void got_format(struct scn_runner *r, const struct scn_pkt *p,
                        struct scn_got *g, char *buf, size_t size)
 {
@@ -176,14 +187,20 @@ static void got_format(struct scn_runner *r, const struct scn_pkt *p,
         scn_tuple_find(r, g->d.src.port, g->d.dst.addr, g->d.dst.port, false);
     if (tp && tp->has_iss)
         g->seg.seq -= tp->iss;
+    struct scn_opt *ts = ts_opt(&g->seg);
+    bool ts_abs = ts && !(tp && tp->has_ts_base);
+    if (ts && !ts_abs)
+        ts->a -= tp->ts_base;
     char seg[256];
     scn_seg_format(&g->seg, true, seg, sizeof(seg));
     scn_format_addr(g->d.src.addr, src, sizeof(src));
     scn_format_addr(g->d.dst.addr, dst, sizeof(dst));
-    snprintf(
-        buf, size, "%s at %s (%s:%u > %s:%u%s%s%s)", seg, t, src, g->d.src.port,
-        dst, g->d.dst.port, tp && tp->has_iss ? "" : ", seq absolute",
-        g->malformed ? ", MALFORMED: " : "", g->malformed ? g->malformed : "");
+    snprintf(buf, size, "%s at %s (%s:%u > %s:%u%s%s%s%s)", seg, t, src,
+             g->d.src.port, dst, g->d.dst.port,
+             tp && tp->has_iss ? "" : ", seq absolute",
+             ts_abs ? ", TSval absolute" : "",
+             g->malformed ? ", MALFORMED: " : "",
+             g->malformed ? g->malformed : "");
 }
 
 static int check_nothing_pending(struct scn_runner *r, const char *when)
@@ -263,6 +280,10 @@ static int expect_out(struct scn_runner *r, const struct scn_event *ev)
         tp->has_iss = true; /* the first SYN we send fixes our ISS */
         tp->iss = g.d.seq;
     }
+    if (tp && g.d.has_ts && !tp->has_ts_base) {
+        tp->has_ts_base = true; /* and the first TSval our TS clock */
+        tp->ts_base = g.d.ts_val;
+    }
     if (!r->has_lport && !g.malformed && !w.has_lport) {
         r->has_lport = true; /* nothing told us the port: learn it */
         r->lport = g.d.src.port;
@@ -316,6 +337,20 @@ static void learn_peer_isn(struct scn_tuple *tp, const struct scn_seg *seg,
     }
 }
 
+/* The peer's echo of our numbers, written relative, made absolute: TSecr
+ * (to our first TSval; only with ACK set, RFC 7323 §3.2: without it the
+ * field echoes nothing) and SACK blocks (to our ISS). */
+static void rebase_ours(struct scn_seg *seg, const struct scn_tuple *tp)
+{
+    struct scn_opt *ts = ts_opt(seg);
+    if (ts && tp->has_ts_base && (seg->flags & BERTH_TH_ACK))
+        ts->b += tp->ts_base;
+    for (unsigned i = 0; i < seg->nsack && tp->has_iss; i++) {
+        seg->sack[i].start += tp->iss;
+        seg->sack[i].end += tp->iss;
+    }
+}
+
 static int inject_seg(struct scn_runner *r, const struct scn_event *ev)
 {
     const struct scn_script *sc = r->sc;
@@ -334,6 +369,8 @@ static int inject_seg(struct scn_runner *r, const struct scn_event *ev)
         return scn_fail(r, "payload but no peer ISN on this 4-tuple: show "
                            "the SYN, or give peer-isn N");
     uint32_t data_seq = seg->seq + ((seg->flags & BERTH_TH_SYN) ? 1u : 0u);
+    struct scn_seg wire_seg = *seg;
+    rebase_ours(&wire_seg, tp);
     struct scn_wire w = {
         .src = sc->remote_addr,
         .dst = sc->local_addr,
@@ -346,7 +383,7 @@ static int inject_seg(struct scn_runner *r, const struct scn_event *ev)
         .pay_off = (uint32_t)(data_seq - tp->peer_isn - 1u),
     };
     size_t len;
-    uint8_t *pkt = scn_build(seg, &w, &len);
+    uint8_t *pkt = scn_build(&wire_seg, &w, &len);
     if (!pkt)
         return scn_fail(r, "cannot build the segment (options over 40 "
                            "bytes?)");

@@ -13,6 +13,7 @@
 
 #define SCN_MAX_VARS     64
 #define SCN_MAX_OPTS     12
+#define SCN_MAX_SACK     4 /* blocks in one SACK option (RFC 2018 §3) */
 #define SCN_MAX_TUPLES   64
 #define SCN_MAX_NAME     32
 #define SCN_MAX_ADVANCES 100000u
@@ -61,11 +62,17 @@ enum scn_kind {
 
 struct scn_opt {
     uint8_t kind;  /* SCN_OPT_*, or any kind seen on the wire */
-    uint32_t a, b; /* MSS / shift / TSval,TSecr; unknown kinds: a = length */
+    uint32_t a, b; /* MSS / shift / TSval,TSecr / SACK: a = blocks (in the
+                      segment's sack[]); unknown kinds: a = length */
 };
 
-/* One segment line. Sequence numbers are as the script writes them: the
- * peer's absolute, ours relative to our ISS (see README.md). */
+struct scn_sack {
+    uint32_t start, end; /* one SACK block, [start, end) */
+};
+
+/* One segment line. Sequence numbers and timestamps are as the script
+ * writes them: the peer's absolute, ours relative to our ISS or to our
+ * first TSval (see README.md). */
 struct scn_seg {
     uint8_t flags; /* BERTH_TH_* | SCN_TH_* */
     bool has_seq, has_ack, has_win, has_port, has_lport, has_peer_isn;
@@ -74,6 +81,8 @@ struct scn_seg {
     uint16_t port, lport;
     uint8_t nopts;
     struct scn_opt opts[SCN_MAX_OPTS]; /* in script (or wire) order */
+    uint8_t nsack;                     /* the SACK option's blocks, in order */
+    struct scn_sack sack[SCN_MAX_SACK];
 };
 
 /* One API line. Which fields mean something depends on the kind. */
@@ -126,6 +135,8 @@ enum scn_field_kind {
     SCN_F_PEER_SEQ, /* absolute */
     SCN_F_STATE,
     SCN_F_ADDR,
+    SCN_F_BOOL, /* 0 or 1 (also "false", "true") */
+    SCN_F_CC,   /* enum berth_cc: a number, "newreno" or "cubic" */
 };
 struct scn_field {
     const char *name;
@@ -135,6 +146,7 @@ struct scn_field {
 const struct scn_field *scn_config_field(const char *name);
 const struct scn_field *scn_info_field(const char *name);
 int scn_setopt_lookup(const char *name, bool *is_time);
+int scn_cc_lookup(const char *name);    /* enum berth_cc */
 int scn_errno_lookup(const char *name); /* negative code; 1 if unknown */
 const char *scn_errno_name(int64_t v);  /* NULL unless a known code */
 int scn_state_lookup(const char *name);
@@ -191,16 +203,17 @@ struct scn_pkt {
     uint8_t *data;
 };
 
-/* What the runner knows of one 4-tuple (our address is fixed). Both
- * numbers are fixed once, by the first SYN: a later incarnation on the same
- * 4-tuple stays relative to them (so a script can show that a reopening
- * ISS lies beyond the old one). */
+/* What the runner knows of one 4-tuple (our address is fixed). The
+ * numbers are fixed once, by the first SYN (or timestamp): a later
+ * incarnation on the same 4-tuple stays relative to them (so a script can
+ * show that a reopening ISS lies beyond the old one). */
 struct scn_tuple {
     uint16_t lport, rport;
     uint32_t raddr;
-    bool has_iss, has_peer;
+    bool has_iss, has_peer, has_ts_base;
     uint32_t iss;      /* from the first SYN we sent on it */
     uint32_t peer_isn; /* from the first SYN the peer sent, or peer-isn */
+    uint32_t ts_base;  /* the first TSval we sent on it (RFC 7323 §3) */
 };
 
 struct scn_var {
