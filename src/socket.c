@@ -391,8 +391,9 @@ static void window_update(struct berth_stack *s, struct tcp_conn *c)
         return;
     uint32_t cap = c->rcvbuf_size;
     uint32_t now_wnd = cap - c->rcv.len;
-    if (now_wnd > 65535u)
-        now_wnd = 65535u;
+    uint32_t max = 65535u << c->rcv_wscale; /* RFC 7323 §2.3 */
+    if (now_wnd > max)
+        now_wnd = max;
     uint32_t cur = c->rcv_adv - c->rcv_nxt;
     uint32_t step = cap / 2 < c->rcv_mss ? cap / 2 : c->rcv_mss;
     if (now_wnd >= 2 * cur && now_wnd - cur >= step) {

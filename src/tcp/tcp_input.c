@@ -207,7 +207,10 @@ static enum step check_seq(struct berth_stack *s, struct tcp_conn *c,
         drop(s, c, BERTH_REASON_RST_OUT_OF_WINDOW);
         return STEP_DONE;
     }
-    /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop. */
+    /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop. Data wholly below
+     * RCV.NXT arrived twice: the ACK reports it (RFC 2883 §4.1.1). */
+    if (seg->len > 0 && seq_leq(seg->seq + seg->len, c->rcv_nxt))
+        tcp_sack_note_dup(c, seg->seq, seg->seq + seg->len);
     c->flags |= TF_ACK_NOW;
     drop(s, c, BERTH_REASON_SEQ_OUT_OF_WINDOW);
     return STEP_DONE;
