@@ -123,5 +123,5 @@ void berth_config_init(struct berth_config *cfg)
     cfg->sack = true;
     cfg->congestion = BERTH_CC_CUBIC;
     cfg->initial_cwnd = 10;
-    cfg->quickack = 0;
+    cfg->quickack = 16; /* Linux: TCP_MAX_QUICKACKS */
 }

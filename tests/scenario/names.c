@@ -46,6 +46,7 @@ static const struct scn_field config_fields[] = {
     FIELD(berth_config, sack, SCN_F_BOOL),
     FIELD(berth_config, congestion, SCN_F_CC),
     FIELD(berth_config, initial_cwnd, SCN_F_PLAIN),
+    FIELD(berth_config, quickack, SCN_F_PLAIN),
 };
 
 static const struct scn_field info_fields[] = {
