@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 .PHONY: demo check deps build-release build-check format clean
 
 demo: deps build-release
-	./build/release/berth-ladder
+	./build/release/berth demo
 
 check: deps build-check
 	ctest --test-dir build/check --output-on-failure -j$(JOBS)

@@ -356,6 +356,23 @@ static void print_story(struct memdemo *m, const char *why, int rc)
         printf("\nberth demo: the run did not settle as expected\n");
 }
 
+/* --impair applies to the in-memory link too, both directions, so the
+ * ladder can show losses and retransmissions. */
+static void apply_impair(struct berth_memlink *link,
+                         const struct berth_impair *imp)
+{
+    struct berth_memlink_impair mi;
+    berth_memlink_impair_init(&mi);
+    mi.loss = imp->drop_all ? 1.0 : imp->loss;
+    mi.duplicate = imp->dup;
+    mi.reorder = imp->reorder;
+    mi.jitter = imp->jitter;
+    if (imp->delay)
+        mi.delay = imp->delay;
+    for (int side = 0; side < 2; side++)
+        berth_memlink_set_impair(link, side, &mi);
+}
+
 int demo_memlink(struct demo_opts *o, const char *why)
 {
     struct memdemo m = {.o = o};
@@ -363,7 +380,10 @@ int demo_memlink(struct demo_opts *o, const char *why)
     int rc = 1;
     m.cli.m = &m;
     m.cli.sock = -1;
-    m.link = berth_memlink_create(1);
+    const struct berth_impair *imp = &o->c.rt.impair;
+    m.link = berth_memlink_create(imp->seed ? imp->seed : 1);
+    if (m.link)
+        apply_impair(m.link, imp);
     m.ld = ladder_create(false);
     if (!m.link || !m.ld || make_stacks(&m) != 0) {
         error_line(o->c.prog, "cannot create the in-memory link and stacks");
