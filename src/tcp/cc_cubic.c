@@ -23,8 +23,12 @@ static void cubic_start_epoch(struct berth_stack *s, struct tcp_conn *c,
 {
     struct cubic_state *q = &c->cc.cubic;
     q->epoch_start = s->now ? s->now : 1;
-    if (q->w_max < cwnd) /* no loss yet, or cwnd grew past it: §4.8 */
+    /* §4.8: the first avoidance stage after a timeout starts the curve at
+     * the current window (W_max = cwnd, K = 0); so does a window that grew
+     * past W_max. */
+    if (q->after_rto || q->w_max < cwnd)
         q->w_max = cwnd;
+    q->after_rto = false;
     q->k = cbrtf((q->w_max - cwnd) / CUBIC_C); /* §4.2 eq. 2 */
     q->w_est = cwnd;
 }
@@ -78,9 +82,16 @@ static uint32_t cubic_ssthresh(struct berth_stack *s, struct tcp_conn *c)
     return th > 2u * c->snd_mss ? th : 2u * c->snd_mss;
 }
 
+static void cubic_on_rto(struct tcp_conn *c)
+{
+    c->cc.cubic.epoch_start = 0;
+    c->cc.cubic.after_rto = true;
+}
+
 const struct tcp_cc tcp_cc_cubic = {
     .name = "cubic",
     .init = cubic_init,
     .cong_avoid = cubic_cong_avoid,
     .ssthresh = cubic_ssthresh,
+    .on_rto = cubic_on_rto,
 };

@@ -76,6 +76,7 @@ struct cubic_state {
     float w_max;          /* segments, before the last reduction */
     float k;              /* seconds until W_cubic reaches w_max again */
     float w_est;          /* Reno-friendly estimate, segments */
+    bool after_rto;       /* the next epoch starts with K = 0 (§4.8) */
     uint64_t epoch_start; /* us; 0: no epoch (RFC 9438 §4.2) */
 };
 union tcp_cc_state {
@@ -113,6 +114,9 @@ enum tcp_deadline {
 #define TF_SACK       0x10000u /* SACK permitted both ways (RFC 2018 §2) */
 #define TF_DSACK      0x20000u /* a D-SACK block is owed (RFC 2883) */
 #define TF_RECOVERY   0x40000u /* in fast recovery (RFC 5681, 6582, 6675) */
+#define TF_RTO_RECOVER                                                         \
+    0x80000u /* timed out: no SACK recovery until                              \
+                SND.UNA passes recover (RFC 6675 §5.1) */
 
 /* A full TCB. Field names are RFC 9293's. Invariants:
  * snd_una <= snd_nxt <= snd_max; bytes below snd_una are freed.
@@ -156,6 +160,8 @@ struct tcp_conn {
     uint32_t recover;     /* RFC 6582 "recover" = RFC 6675 RecoveryPoint */
     uint32_t high_rxt;    /* RFC 6675 HighRxt: end of the last retransmit */
     uint32_t bytes_acked; /* RFC 3465 byte counting in avoidance */
+    uint32_t lt_sent;     /* RFC 3042: sent by Limited Transmit, not yet in
+                             the flight that sets ssthresh */
     uint64_t last_send;   /* RFC 5681 §4.1: restart after idle */
     struct tcp_scoreboard sacked; /* the peer's SACK blocks above snd_una */
     union tcp_cc_state cc;
@@ -272,6 +278,8 @@ struct tcp_cc {
                        uint32_t acked);
     /* The new ssthresh at a loss (fast retransmit or timeout). */
     uint32_t (*ssthresh)(struct berth_stack *s, struct tcp_conn *c);
+    /* A retransmission timeout (after ssthresh). May be NULL. */
+    void (*on_rto)(struct tcp_conn *c);
 };
 extern const struct tcp_cc tcp_cc_newreno;
 extern const struct tcp_cc tcp_cc_cubic;
@@ -290,6 +298,8 @@ void tcp_cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c);
 /* SACK scoreboard (sender side). Returns true if new data was SACKed. */
 bool tcp_sack_update(struct tcp_conn *c, const struct tcp_seg *seg);
 void tcp_sack_clear(struct tcp_conn *c);
+/* RFC 3042 Limited Transmit: how far beyond cwnd new data may go. */
+uint32_t tcp_cc_limited_transmit(const struct tcp_conn *c);
 /* RFC 6675 §4: pipe and NextSeg. */
 uint32_t tcp_sack_pipe(const struct tcp_conn *c);
 bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq);

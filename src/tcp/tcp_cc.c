@@ -17,7 +17,18 @@ const struct tcp_cc *tcp_cc_of(const struct tcp_conn *c)
 
 uint32_t tcp_flight_size(const struct tcp_conn *c)
 {
-    return c->snd_max - c->snd_una; /* RFC 5681 §2: FlightSize */
+    /* RFC 5681 §2 FlightSize, less what Limited Transmit sent: RFC 3042
+     * §2 keeps those segments out of the flight that sets ssthresh. */
+    return c->snd_max - c->snd_una - c->lt_sent;
+}
+
+uint32_t tcp_cc_limited_transmit(const struct tcp_conn *c)
+{
+    /* RFC 3042 §2 (RFC 5681 §3.2 step 1): on the first and second
+     * duplicate ACK, one new segment each beyond cwnd. */
+    if ((c->flags & TF_RECOVERY) || c->dupacks == 0 || c->dupacks >= DUPTHRESH)
+        return 0;
+    return c->dupacks * c->snd_mss;
 }
 
 static uint32_t initial_window(const struct berth_stack *s,
@@ -32,6 +43,7 @@ void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c)
     c->cwnd = initial_window(s, c);
     c->ssthresh = UINT32_MAX; /* RFC 5681 §3.1: arbitrarily high */
     c->recover = c->iss;      /* RFC 6582 §3.2 step 1 */
+    c->lt_sent = 0;
     c->high_rxt = c->iss;
     c->bytes_acked = 0;
     c->dupacks = 0;
@@ -57,12 +69,20 @@ void tcp_cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c)
 /* RFC 5681 §3.2 step 2 / RFC 6582 step 2 / RFC 6675 §5 step 4. */
 static void enter_recovery(struct berth_stack *s, struct tcp_conn *c)
 {
-    /* RFC 6582 §3.2 step 2: only if the ACK covers more than recover, so
-     * losses from one window cause one reduction. */
-    if (!seq_gt(c->snd_una - 1, c->recover))
+    if (c->flags & TF_SACK) {
+        /* RFC 6675 §5.1: after a timeout, not before the cumulative ACK
+         * reaches RecoveryPoint; otherwise at once. */
+        if ((c->flags & TF_RTO_RECOVER) && !seq_gt(c->snd_una, c->recover))
+            return;
+    } else if (!seq_gt(c->snd_una - 1, c->recover)) {
+        /* RFC 6582 §3.2 step 2: only if the ACK covers more than recover,
+         * so losses from one window cause one reduction. */
         return;
-    c->recover = c->snd_max;
+    }
+    c->flags &= ~TF_RTO_RECOVER;
+    c->recover = c->snd_max - 1; /* the highest sequence number sent */
     c->ssthresh = tcp_cc_of(c)->ssthresh(s, c);
+    c->lt_sent = 0;
     c->flags |= TF_RECOVERY;
     c->rtt_time = 0; /* Karn: the retransmission is not timed */
     c->high_rxt = c->snd_una;
@@ -94,7 +114,7 @@ static void on_dupack(struct berth_stack *s, struct tcp_conn *c)
 static void on_new_ack_in_recovery(struct berth_stack *s, struct tcp_conn *c,
                                    uint32_t acked)
 {
-    if (seq_geq(c->snd_una, c->recover)) {
+    if (seq_gt(c->snd_una, c->recover)) {
         /* RFC 6582 §3.2 step 3, full acknowledgment, option (1): deflate
          * to min(ssthresh, max(FlightSize, SMSS) + SMSS). */
         uint32_t flight = tcp_flight_size(c);
@@ -132,16 +152,20 @@ void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
                    const struct tcp_seg *seg, uint32_t acked, bool dupack)
 {
     (void)seg;
-    if (acked == 0) {
-        if (dupack)
-            on_dupack(s, c);
-        return;
+    if (acked > 0) {
+        c->dupacks = 0;
+        c->lt_sent = 0;
+        if ((c->flags & TF_RTO_RECOVER) && seq_gt(c->snd_una, c->recover))
+            c->flags &= ~TF_RTO_RECOVER;
+        if (c->flags & TF_RECOVERY)
+            on_new_ack_in_recovery(s, c, acked);
+        else
+            grow(s, c, acked);
     }
-    c->dupacks = 0;
-    if (c->flags & TF_RECOVERY)
-        on_new_ack_in_recovery(s, c, acked);
-    else
-        grow(s, c, acked);
+    /* RFC 6675 §2: with SACK, an ACK that SACKs new data is a duplicate
+     * "regardless of its status as a cumulative acknowledgment". */
+    if (dupack)
+        on_dupack(s, c);
 }
 
 void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
@@ -154,12 +178,15 @@ void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
     c->bytes_acked = 0;
     c->dupacks = 0;
     c->flags &= ~TF_RECOVERY;
-    c->recover = c->snd_max;  /* RFC 6582 §3.2 step 4 */
+    c->flags |= TF_RTO_RECOVER;
+    c->recover = c->snd_max - 1; /* RFC 6582 §3.2 step 4 */
+    c->lt_sent = 0;
     c->high_rxt = c->snd_una; /* everything may be resent */
     /* RFC 2018 §8: after a timeout, SACK information is not trusted (the
      * receiver may have reneged); start over from SND.UNA. */
     tcp_sack_clear(c);
-    tcp_cc_of(c)->init(c);
+    if (tcp_cc_of(c)->on_rto)
+        tcp_cc_of(c)->on_rto(c);
 }
 
 /* ---- the scoreboard (RFC 6675 §3) ---- */
@@ -322,10 +349,14 @@ bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
         *rexmit = false;
         return true;
     }
-    /* Rule 3: the first unSACKed octet above HighRxt, lost or not. */
-    for (uint8_t i = 0; hole(c, i, &a, &b); i++) {
+    /* Rule 3: the first unSACKed octet above HighRxt, lost or not, below
+     * the highest SACKed octet (1.b); above it NextSeg fails (rule 5). */
+    if (c->sacked.n == 0)
+        return false;
+    uint32_t top = c->sacked.blk[c->sacked.n - 1].start;
+    for (uint8_t i = 0; i < c->sacked.n && hole(c, i, &a, &b); i++) {
         uint32_t from = seq_max(a, c->high_rxt);
-        if (seq_lt(from, b)) {
+        if (seq_lt(from, b) && seq_lt(from, top)) {
             *seq = from;
             *len = seq_min(b - from, c->snd_mss);
             *rexmit = true;

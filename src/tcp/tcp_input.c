@@ -313,14 +313,17 @@ static uint32_t ack_new_data(struct berth_stack *s, struct tcp_conn *c,
  * data, no SYN/FIN, nothing new acknowledged while data is outstanding,
  * and the same window, or, with SACK, new data SACKed. */
 static bool is_dupack(const struct tcp_conn *c, const struct tcp_seg *seg,
-                      bool sacked_new)
+                      uint32_t acked, bool sacked_new)
 {
     if (seg->len > 0 || (seg->flags & (TH_SYN | TH_FIN)) ||
-        seg->ack != c->snd_una || c->snd_una == c->snd_max)
+        c->snd_una == c->snd_max)
         return false;
+    /* RFC 6675 §2: with SACK, new SACK information makes it a duplicate,
+     * even on an ACK that also advances SND.UNA. */
     if (c->flags & TF_SACK)
         return sacked_new;
-    return ((uint32_t)seg->wnd << c->snd_wscale) == c->snd_wnd;
+    return acked == 0 && seg->ack == c->snd_una &&
+           ((uint32_t)seg->wnd << c->snd_wscale) == c->snd_wnd;
 }
 
 static void update_window(struct berth_stack *s, struct tcp_conn *c,
@@ -412,7 +415,7 @@ static enum step check_ack(struct berth_stack *s, struct tcp_conn *c,
     if (seq_lt(c->snd_una, seg->ack))
         acked = ack_new_data(s, c, seg);
     bool sacked_new = tcp_sack_update(c, seg);
-    bool dup = acked == 0 && is_dupack(c, seg, sacked_new);
+    bool dup = is_dupack(c, seg, acked, sacked_new);
     tcp_cc_on_ack(s, c, seg, acked, dup);
     update_window(s, c, seg);
     return ack_closing_states(s, c, seg);

@@ -233,7 +233,8 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
     uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
     if (avail > 0 && c->snd_nxt == c->snd_max)
         tcp_cc_restart_after_idle(s, c);
-    uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
+    uint32_t cwnd = c->cwnd + tcp_cc_limited_transmit(c); /* RFC 3042 */
+    uint32_t wnd = c->snd_wnd < cwnd ? c->snd_wnd : cwnd;
     uint32_t edge = c->snd_una + wnd;
     uint32_t usable = seq_lt(c->snd_nxt, edge) ? edge - c->snd_nxt : 0;
     uint32_t len = avail < usable ? avail : usable;
@@ -269,6 +270,9 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
     ack_sent(s, c);
     if (fin)
         c->flags |= TF_FIN_SENT;
+    uint32_t beyond = c->snd_nxt + len - (c->snd_una + c->cwnd);
+    if (len > 0 && c->snd_nxt == c->snd_max && (int32_t)beyond > 0)
+        c->lt_sent += beyond < len ? beyond : len; /* RFC 3042 §2 */
     sent_space(s, c, len + (fin ? 1u : 0u));
     return !fin;
 }
