@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Kernel-side peers for the interop tests (run inside the test's network
-namespace by lib.sh's it_peer): HTTP keep-alive client, echo half-close
-client, connection-refused probe, and a one-connection server for
-`berth cat`. Each subcommand checks what it can and exits non-zero with a
+namespace by lib.sh's it_peer): HTTP clients (keep-alive, HTTP/1.0, a
+slow reader, an aborting one), echo half-close client, connection-refused
+probe, and a one-connection server for `berth cat`. Each subcommand checks what it can and exits non-zero with a
 one-line message saying what differed. Every socket has a timeout, so
 nothing here can hang.
 """
@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import os
 import socket
+import struct
 import sys
 import threading
 import time
@@ -151,6 +152,68 @@ def cmd_echo_halfclose(args):
           f"after our shutdown(SHUT_WR)")
 
 
+def read_response(s, path):
+    """Read one HTTP/1.1 response with Content-Length from s; its body."""
+    buf = bytearray()
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        if not b:
+            fail(f"GET {path}: EOF inside the header")
+        buf.extend(b)
+    head, _, body = bytes(buf).partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    if lines[0].split()[1:2] != ["200"]:
+        fail(f"GET {path}: status line {lines[0]!r}")
+    length = next((int(l.split(":", 1)[1]) for l in lines[1:]
+                   if l.lower().startswith("content-length:")), None)
+    if length is None:
+        fail(f"GET {path}: no Content-Length")
+    body = bytearray(body)
+    while len(body) < length:
+        b = s.recv(65536)
+        if not b:
+            fail(f"GET {path}: EOF after {len(body)} of {length} bytes")
+        body.extend(b)
+    return bytes(body)
+
+
+def cmd_slow_reader(args):
+    """GET /bytes/N with a small receive buffer, read nothing for PAUSE
+    seconds (the window closes, the server must probe), then read all: the
+    body must be the pattern."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(TIMEOUT)
+    s.connect((args.host, args.port))
+    path = f"/bytes/{args.bytes}"
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: {args.host}\r\n\r\n"
+              .encode())
+    time.sleep(args.pause)
+    body = read_response(s, path)
+    s.close()
+    if body != pattern(args.bytes):
+        fail(f"GET {path}: body differs from the pattern")
+    print(f"{args.bytes} bytes intact after a {args.pause} s pause")
+
+
+def cmd_abort_download(args):
+    """GET /bytes/N, read AFTER bytes, then close with SO_LINGER 0: the
+    kernel sends RST (RFC 9293 §3.10.4 ABORT). Prints the local port."""
+    s = socket.create_connection((args.host, args.port), timeout=TIMEOUT)
+    port = s.getsockname()[1]
+    s.sendall(f"GET /bytes/{args.bytes} HTTP/1.1\r\nHost: {args.host}"
+              f"\r\n\r\n".encode())
+    got = 0
+    while got < args.after:
+        b = s.recv(65536)
+        if not b:
+            fail(f"EOF after {got} bytes")
+        got += len(b)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    print(port)
+
+
 def cmd_expect_refused(args):
     """connect() must fail with ECONNREFUSED."""
     s = socket.socket()
@@ -261,6 +324,20 @@ def main():
     p.add_argument("--port", type=int, default=7)
     p.add_argument("--bytes", type=int, required=True)
     p.set_defaults(fn=cmd_echo_halfclose)
+
+    p = sub.add_parser("slow-reader")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=80)
+    p.add_argument("--bytes", type=int, required=True)
+    p.add_argument("--pause", type=float, required=True)
+    p.set_defaults(fn=cmd_slow_reader)
+
+    p = sub.add_parser("abort-download")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=80)
+    p.add_argument("--bytes", type=int, required=True)
+    p.add_argument("--after", type=int, required=True)
+    p.set_defaults(fn=cmd_abort_download)
 
     p = sub.add_parser("expect-refused")
     p.add_argument("--host", required=True)
