@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""Checks on captures of the interop tests (kernel side: dumpcap on the TUN;
+berth side: its own --pcap), through tshark. Each subcommand prints what it
+checked and exits non-zero with a message naming the segments that differ.
+
+Segments are compared on raw sequence numbers: both captures see the same
+packets, so no relative numbering is needed; printed numbers are relative
+to each side's ISN, as Wireshark shows them.
+"""
+
+import argparse
+import collections
+import subprocess
+import sys
+
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+# Wireshark's TCP analysis flags. On a clean link none of BAD may appear;
+# INFO ones are flow control and are only reported.
+BAD = ["retransmission", "fast_retransmission", "spurious_retransmission",
+       "out_of_order", "lost_segment", "ack_lost_segment", "duplicate_ack",
+       "zero_window_probe", "zero_window_probe_ack", "keep_alive",
+       "keep_alive_ack", "reused_ports"]
+INFO = ["window_update", "window_full", "zero_window"]
+
+BASE = ["frame.number", "frame.time_relative", "ip.src", "tcp.srcport",
+        "ip.dst", "tcp.dstport", "tcp.stream", "tcp.flags", "tcp.seq_raw",
+        "tcp.ack_raw", "tcp.len", "tcp.window_size_value"]
+ANALYSIS = ["tcp.analysis." + f for f in BAD + INFO]
+CHECKSUM = ["ip.checksum.status", "tcp.checksum.status"]
+
+Seg = collections.namedtuple(
+    "Seg", ["frame", "time", "src", "sport", "dst", "dport", "stream",
+            "flags", "seq", "ack", "len", "win", "analysis", "csum"])
+
+
+def fail(msg):
+    print(f"pcapcheck: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def tshark(path, fields, extra=()):
+    cmd = ["tshark", "-n", "-r", path, *extra, "-Y", "tcp && !icmp",
+           "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
+    for f in fields:
+        cmd += ["-e", f]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        fail(f"tshark -r {path}: {r.stderr.strip()}")
+    return [line.split("\t") for line in r.stdout.splitlines()]
+
+
+def segments(path, analysis=False, checksums=False):
+    fields = BASE + (ANALYSIS if analysis else []) + \
+        (CHECKSUM if checksums else [])
+    extra = ["-o", "tcp.check_checksum:TRUE",
+             "-o", "ip.check_checksum:TRUE"] if checksums else []
+    segs = []
+    for row in tshark(path, fields, extra):
+        row += [""] * (len(fields) - len(row))
+        a = row[len(BASE):len(BASE) + (len(ANALYSIS) if analysis else 0)]
+        c = row[len(fields) - len(CHECKSUM):] if checksums else []
+        segs.append(Seg(
+            frame=int(row[0]), time=float(row[1]), src=row[2],
+            sport=int(row[3]), dst=row[4], dport=int(row[5]),
+            stream=int(row[6]), flags=int(row[7], 16), seq=int(row[8]),
+            ack=int(row[9]), len=int(row[10]), win=int(row[11]),
+            analysis={name for name, v in zip(BAD + INFO, a) if v},
+            csum=c))
+    return segs
+
+
+def conn_key(s):
+    """The connection, the same whichever way the segment goes."""
+    a, b = (s.src, s.sport), (s.dst, s.dport)
+    return (a, b) if a < b else (b, a)
+
+
+def by_conn(segs):
+    conns = collections.OrderedDict()
+    for s in segs:
+        conns.setdefault(conn_key(s), []).append(s)
+    return conns
+
+
+def flag_str(f):
+    names = [(SYN, "SYN"), (RST, "RST"), (FIN, "FIN"), (PSH, "PSH"),
+             (ACK, "ACK")]
+    return ",".join(n for bit, n in names if f & bit) or "none"
+
+
+def seq_diff(a, b):
+    """a - b in sequence space (RFC 9293 §3.4), signed."""
+    d = (a - b) & 0xFFFFFFFF
+    return d - (1 << 32) if d >= 1 << 31 else d
+
+
+def describe(s, isn):
+    """One segment as Wireshark would show it, relative to the ISNs."""
+    rs = seq_diff(s.seq, isn.get((s.src, s.sport), s.seq))
+    ra = seq_diff(s.ack, isn.get((s.dst, s.dport), s.ack)) \
+        if s.flags & ACK else 0
+    return (f"#{s.frame} {s.src}:{s.sport} > {s.dst}:{s.dport} "
+            f"[{flag_str(s.flags)}] seq={rs} ack={ra} len={s.len} "
+            f"win={s.win}")
+
+
+def isns(segs):
+    isn = {}
+    for s in segs:
+        if s.flags & SYN:
+            isn.setdefault((s.src, s.sport), s.seq)
+    return isn
+
+
+def check_handshake(conn):
+    """SYN; SYN-ACK acking ISN+1; ACK acking the peer's ISN+1 (RFC 9293
+    §3.5, figure 6). Returns a message, or None."""
+    if len(conn) < 3:
+        return f"only {len(conn)} segments"
+    syn, synack, ack = conn[0], conn[1], conn[2]
+    isn = isns(conn)
+    if syn.flags & (SYN | ACK | RST | FIN) != SYN:
+        return f"first segment is not a SYN: {describe(syn, isn)}"
+    if (synack.src, synack.flags & (SYN | ACK | RST | FIN)) != \
+            (syn.dst, SYN | ACK):
+        return f"second segment is not the SYN-ACK: {describe(synack, isn)}"
+    if synack.ack != (syn.seq + 1) & 0xFFFFFFFF:
+        return (f"SYN-ACK acks {synack.ack}, not ISN+1 = "
+                f"{(syn.seq + 1) & 0xFFFFFFFF}")
+    if ack.src != syn.src or ack.flags & (SYN | ACK | RST | FIN) != ACK:
+        return f"third segment is not the ACK: {describe(ack, isn)}"
+    if ack.seq != synack.ack or ack.ack != (synack.seq + 1) & 0xFFFFFFFF:
+        return (f"third segment has seq/ack {ack.seq}/{ack.ack}, "
+                f"expected {synack.ack}/{(synack.seq + 1) & 0xFFFFFFFF}")
+    return None
+
+
+def cmd_handshake(args):
+    conns = by_conn(segments(args.pcap))
+    n = 0
+    for key, conn in conns.items():
+        msg = check_handshake(conn)
+        if msg:
+            fail(f"handshake of {key}: {msg}")
+        n += 1
+    if n < args.min:
+        fail(f"{n} connections in {args.pcap}, expected at least {args.min}")
+    print(f"{n} three-way handshakes: SYN, SYN-ACK acking ISN+1, ACK")
+
+
+def cmd_close(args):
+    """The close of the connection using kernel port PORT: FIN first from
+    FIRST; each side sends exactly one FIN, the other side acknowledges it;
+    the last segment is the first closer's ACK of the second FIN (it goes
+    to TIME-WAIT); no RST."""
+    conns = [c for c in by_conn(segments(args.pcap)).values()
+             if any(s.sport == args.port or s.dport == args.port
+                    for s in c)]
+    if len(conns) != 1:
+        fail(f"{len(conns)} connections with port {args.port}, expected 1")
+    conn = conns[0]
+    isn = isns(conn)
+    trace = "\n  ".join(describe(s, isn) for s in conn if
+                        s.flags & (FIN | RST) or s is conn[-1])
+    rst = [s for s in conn if s.flags & RST]
+    if rst:
+        fail(f"RST in the close:\n  {trace}")
+    fins = [s for s in conn if s.flags & FIN]
+    first_src = fins[0].src if fins else None
+    if first_src != args.first:
+        fail(f"first FIN from {first_src}, expected {args.first}:\n  {trace}")
+    sides = collections.Counter(s.src for s in fins)
+    if len(sides) != 2 or max(sides.values()) != 1:
+        fail(f"FINs by side {dict(sides)}, expected one each:\n  {trace}")
+    f1, f2 = fins
+    end1 = (f1.seq + f1.len + 1) & 0xFFFFFFFF
+    end2 = (f2.seq + f2.len + 1) & 0xFFFFFFFF
+    acked1 = [s for s in conn if s.src == f2.src and s.flags & ACK and
+              s.frame > f1.frame and seq_diff(s.ack, end1) >= 0]
+    if not acked1:
+        fail(f"first FIN never acknowledged:\n  {trace}")
+    last = conn[-1]
+    if last.src != f1.src or last.flags & (SYN | FIN | RST | ACK) != ACK \
+            or last.ack != end2 or last.len:
+        fail(f"last segment is not {f1.src}'s ACK of the second FIN:\n"
+             f"  {trace}")
+    after = [s for s in conn if s.frame >= f1.frame]
+    steps = []  # [text, repeat]: runs of identical steps counted once
+    for s in after:
+        t = (f"{'berth' if s.src == args.berth else 'kernel'} "
+             f"{flag_str(s.flags)}{'+' + str(s.len) if s.len else ''}")
+        if steps and steps[-1][0] == t:
+            steps[-1][1] += 1
+        else:
+            steps.append([t, 1])
+    text = [t if n == 1 else f"{t} x{n}" for t, n in steps]
+    if len(text) > 10:
+        text = text[:4] + [f"({len(text) - 8} more)"] + text[-4:]
+    print(f"close, {args.first_name} first, {len(after)} segments: "
+          + " -> ".join(text))
+
+
+def cmd_expert(args):
+    segs = segments(args.pcap, analysis=True)
+    if not segs:
+        fail(f"no TCP segments in {args.pcap}")
+    counts = collections.Counter(a for s in segs for a in s.analysis)
+    isn = isns(segs)
+    bad = [s for s in segs if s.analysis & set(BAD)]
+    print(f"{len(segs)} segments; " + ", ".join(
+        f"{n}={counts[n]}" for n in BAD + INFO))
+    if bad:
+        fail("Wireshark TCP analysis warnings on a clean link:\n  " +
+             "\n  ".join(f"{describe(s, isn)} {sorted(s.analysis)}"
+                         for s in bad[:20]))
+
+
+def cmd_checksums(args):
+    segs = segments(args.pcap, checksums=True)
+    isn = isns(segs)
+    wanted = [s for s in segs if not args.src or s.src == args.src]
+    bad = [s for s in wanted if "2" in s.csum]
+    unverified = [s for s in wanted if s.csum != ["1", "1"]]
+    if bad:
+        fail(f"{len(bad)} segments with a bad IP or TCP checksum:\n  " +
+             "\n  ".join(f"{describe(s, isn)} ip/tcp status {s.csum}"
+                         for s in bad[:20]))
+    if not wanted or unverified:
+        fail(f"{len(unverified)} of {len(wanted)} segments not verified "
+             f"(truncated capture?)")
+    print(f"{len(wanted)} segments"
+          f"{' from ' + args.src if args.src else ''}: "
+          f"IP and TCP checksums good")
+
+
+def cmd_compare(args):
+    """Both captures hold the same segments, per connection and direction,
+    in the same order: (flags, seq, ack, len, window)."""
+    a = by_conn(segments(args.kernel))
+    b = by_conn(segments(args.berth))
+    if list(a) != list(b):
+        fail(f"connections differ: kernel capture {list(a)}, "
+             f"berth capture {list(b)}")
+    total = 0
+    for key, conn in a.items():
+        isn = isns(conn)
+        for d in key:
+            ka = [s for s in conn if (s.src, s.sport) == d]
+            kb = [s for s in b[key] if (s.src, s.sport) == d]
+            ta = [(s.flags, s.seq, s.ack, s.len, s.win) for s in ka]
+            tb = [(s.flags, s.seq, s.ack, s.len, s.win) for s in kb]
+            if ta != tb:
+                i = next((i for i in range(min(len(ta), len(tb)))
+                          if ta[i] != tb[i]), min(len(ta), len(tb)))
+                ka_s = describe(ka[i], isn) if i < len(ka) else "(none)"
+                kb_s = describe(kb[i], isn) if i < len(kb) else "(none)"
+                fail(f"{key} from {d[0]}:{d[1]}: {len(ta)} segments in the "
+                     f"kernel capture, {len(tb)} in berth's; first "
+                     f"difference at #{i}:\n  kernel: {ka_s}\n"
+                     f"  berth:  {kb_s}")
+            total += len(ta)
+    print(f"{len(a)} connections, {total} segments: the same in both "
+          f"captures (flags, seq, ack, len, window per direction)")
+
+
+def cmd_keepalive(args):
+    """Keepalive probes from PROBER and the peer's ACKs to them."""
+    segs = segments(args.pcap, analysis=True)
+    probes = [s for s in segs if s.src == args.prober and
+              "keep_alive" in s.analysis]
+    acks = [s for s in segs if s.dst == args.prober and
+            "keep_alive_ack" in s.analysis]
+    times = " ".join(f"{s.time:.2f}" for s in probes)
+    print(f"{len(probes)} keepalive probes (at {times} s), "
+          f"{len(acks)} answered")
+    if len(probes) < args.min:
+        fail(f"{len(probes)} keepalive probes, expected at least {args.min}")
+    if len(acks) < len(probes):
+        fail(f"only {len(acks)} of {len(probes)} probes answered")
+
+
+def cmd_count(args):
+    """Frames matching a display filter."""
+    r = subprocess.run(["tshark", "-n", "-r", args.pcap, "-Y", args.filter,
+                        "-T", "fields", "-e", "frame.number"],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        fail(f"tshark: {r.stderr.strip()}")
+    print(len(r.stdout.split()))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("handshake")
+    p.add_argument("pcap")
+    p.add_argument("--min", type=int, default=1)
+    p.set_defaults(fn=cmd_handshake)
+
+    p = sub.add_parser("close")
+    p.add_argument("pcap")
+    p.add_argument("--port", type=int, required=True,
+                   help="the kernel's port of the connection")
+    p.add_argument("--first", required=True, help="address closing first")
+    p.add_argument("--berth", default="198.18.0.2")
+    p.set_defaults(fn=cmd_close)
+
+    p = sub.add_parser("expert")
+    p.add_argument("pcap")
+    p.set_defaults(fn=cmd_expert)
+
+    p = sub.add_parser("checksums")
+    p.add_argument("pcap")
+    p.add_argument("--src", help="only segments from this address")
+    p.set_defaults(fn=cmd_checksums)
+
+    p = sub.add_parser("compare")
+    p.add_argument("kernel")
+    p.add_argument("berth")
+    p.set_defaults(fn=cmd_compare)
+
+    p = sub.add_parser("keepalive")
+    p.add_argument("pcap")
+    p.add_argument("--prober", required=True)
+    p.add_argument("--min", type=int, default=1)
+    p.set_defaults(fn=cmd_keepalive)
+
+    p = sub.add_parser("count")
+    p.add_argument("pcap")
+    p.add_argument("filter")
+    p.set_defaults(fn=cmd_count)
+
+    args = ap.parse_args()
+    if args.cmd == "close":
+        args.first_name = "berth" if args.first == args.berth else "kernel"
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()

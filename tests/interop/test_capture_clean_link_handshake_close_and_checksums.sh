@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Captures of a clean link, kernel side (dumpcap on the TUN) and berth's
+# own --pcap of the same run, for four connections:
+#   A  HTTP/1.0 GET /bytes/200000   berth closes first
+#   B  HTTP/1.1 GET / then close    the kernel closes first
+#   C  POST /sink of 1 MiB          (data towards berth)
+#   D  HTTP/1.0 GET /               berth closes first (python3 reads to
+#                                   EOF before closing: curl closes as soon
+#                                   as it has the whole response, and its
+#                                   FIN may cross berth's)
+# Checked:
+#   - every connection opens with SYN; SYN-ACK acking ISN+1; ACK (§3.5);
+#   - the close of A and D (berth first) and B (kernel first): one FIN each
+#     way, each acknowledged, the first closer sends the last ACK, no RST;
+#   - no Wireshark TCP analysis warnings: zero retransmission,
+#     fast_retransmission, spurious_retransmission, out_of_order,
+#     lost_segment, ack_lost_segment, duplicate_ack, zero_window_probe(_ack),
+#     keep_alive(_ack), reused_ports (window_update, window_full and
+#     zero_window are flow control and only reported);
+#   - IP and TCP checksums of every segment in both captures verify
+#     (tcp.check_checksum / ip.check_checksum on);
+#   - berth's pcap holds the same segments as the kernel's capture: per
+#     connection and direction the same list of (flags, seq, ack, len,
+#     window).
+source "$(dirname "$0")/lib.sh"
+it_setup
+IT_PCAP=1 it_berth_start srv http --port 80
+it_capture_start kcap
+
+url=http://$IT_BERTH
+pa=$(it_ns curl -sS --http1.0 --max-time 10 -o "$IT_DIR/a" -w '%{local_port}' "$url/bytes/200000") ||
+    it_fail "request A failed"
+pb=$(it_peer http-keepalive --host "$IT_BERTH" --port 80 --count 1) || it_fail "request B failed"
+head -c 1048576 /dev/urandom >"$IT_DIR/c"
+pc=$(it_ns curl -sS --max-time 10 -H 'Expect:' --data-binary "@$IT_DIR/c" -o "$IT_DIR/c.answer" \
+    -w '%{local_port}' "$url/sink") || it_fail "request C failed"
+grep -qw "$(sha256sum <"$IT_DIR/c" | cut -d' ' -f1)" "$IT_DIR/c.answer" ||
+    it_fail "POST /sink answered '$(cat "$IT_DIR/c.answer")', without the upload's SHA-256"
+pd=$(it_peer http10 --host "$IT_BERTH" --path /) || it_fail "request D failed"
+[ "$(sha256sum <"$IT_DIR/a" | cut -d' ' -f1)" = "$(it_pattern_sha 200000)" ] ||
+    it_fail "body of A differs from the pattern"
+it_log "kernel ports: A=$pa B=$pb C=$pc D=$pd"
+sleep 0.5 # last ACKs; then berth's pcap is complete once it has stopped
+it_capture_stop kcap
+it_berth_stop srv
+
+k=$IT_DIR/kcap.pcapng
+b=$IT_DIR/srv.pcap
+it_pcap handshake "$k" --min 4
+it_pcap handshake "$b" --min 4
+it_pcap close "$k" --port "$pa" --first "$IT_BERTH"
+it_pcap close "$k" --port "$pd" --first "$IT_BERTH"
+it_pcap close "$k" --port "$pb" --first "$IT_KERNEL"
+it_pcap expert "$k"
+it_pcap checksums "$k"
+it_pcap checksums "$b"
+it_pcap compare "$k" "$b"
+it_log "PASS"

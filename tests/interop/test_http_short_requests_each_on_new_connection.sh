@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Kernel client -> berth server: 200 short HTTP/1.0 requests, one after the
+# other, one connection each (curl --http1.0). Every answer is checked
+# (status 200, body = the /bytes pattern). HTTP/1.0 makes berth close after
+# each response, so afterwards berth holds all 200 connections in TIME-WAIT
+# (2 x MSL = 60 s by default, longer than the test) and nothing else.
+source "$(dirname "$0")/lib.sh"
+it_setup
+it_berth_start srv http --port 80
+
+# Sizes around the MSS (1460) and a full window, cycled.
+sizes=(0 1 1460 1461 2920 10000 65535 65536)
+declare -A want
+for n in "${sizes[@]}"; do want[$n]=$(it_pattern_sha "$n"); done
+
+t0=$(it_now)
+for ((i = 0; i < 200; i++)); do
+    n=${sizes[i % ${#sizes[@]}]}
+    out=$(it_ns curl -sS --http1.0 --max-time 10 -o "$IT_DIR/body" \
+        -w '%{http_code} %{num_connects} %{size_download}' \
+        "http://$IT_BERTH/bytes/$n") || it_fail "request $i (/bytes/$n): curl failed: $out"
+    [ "$out" = "200 1 $n" ] ||
+        it_fail "request $i (/bytes/$n): got 'status connects size' = '$out', expected '200 1 $n'"
+    got=$(sha256sum <"$IT_DIR/body" | cut -d' ' -f1)
+    [ "$got" = "${want[$n]}" ] || it_fail "request $i (/bytes/$n): body differs from the pattern"
+done
+it_log "200 HTTP/1.0 requests in $(it_since "$t0") s, all answered correctly"
+
+opens=$(it_counter srv "passive connection openings")
+[ "$opens" -eq 200 ] || it_fail "berth counted $opens passive openings, expected 200"
+
+# berth closes after every HTTP/1.0 response, so berth ends every
+# connection in TIME-WAIT: 200 TIME-WAIT rows, nothing else left open. (curl
+# also closes once it has the whole response; when its FIN crosses berth's,
+# both ends go through CLOSING to TIME-WAIT, a simultaneous close, RFC 9293
+# §3.6 figure 13: the kernel's TIME-WAIT count is only reported.)
+it_berth_settled srv 5
+ss_out=$(it_ss srv)
+tw=$(printf '%s\n' "$ss_out" | grep -c "^TIME-WAIT .* ${IT_KERNEL//./\\.}:" || true)
+other=$(printf '%s\n' "$ss_out" | grep -E "${IT_KERNEL//./\\.}:[0-9]+" | grep -vc '^TIME-WAIT' || true)
+[ "$tw" -eq 200 ] && [ "$other" -eq 0 ] ||
+    it_fail "berth ss: $tw TIME-WAIT rows (expected 200), $other other connections (expected 0):"$'\n'"$(printf '%s\n' "$ss_out" | head -n 20)"
+ktw=$(it_ns ss -tanH state time-wait | wc -l)
+it_log "berth: 200 connections in TIME-WAIT; kernel: $ktw (simultaneous closes)"
+
+it_berth_stop srv
+it_log "PASS"
