@@ -16,7 +16,7 @@ size=67108864
 it_serve() {
     local label=$1 port=$2 mode=$3 i
     shift 3
-    it_bg "$label" timeout 120 python3 "$IT_HERE/peer.py" serve --port "$port" \
+    it_bg "$label" python3 "$IT_HERE/peer.py" serve --port "$port" \
         --mode "$mode" --result "$IT_DIR/$label.result" "$@"
     for ((i = 0; i < 100; i++)); do
         [ -e "$IT_DIR/$label.result.ready" ] && return 0
