@@ -115,13 +115,18 @@ it_ns() { timeout -k 2 "${IT_TIMEOUT:-60}" ip netns exec "$IT_NS" "$@"; }
 
 # it_bg LABEL CMD...: start CMD in the namespace in the background; stdout
 # goes to $IT_DIR/LABEL.out, stderr to LABEL.log, stdin from IT_STDIN
-# (default /dev/null). Sets IT_LAST_PID. `ip netns exec` execs the command,
-# so the PID is the command's own.
+# (default /dev/null). Sets IT_LAST_PID. CMD runs under timeout(1) with
+# IT_BG_LIMIT (280 s, inside CTest's 300 s), so a test killed outright
+# leaves nothing running for long; timeout passes our signals on and
+# returns CMD's status. --foreground: otherwise timeout also signals its
+# whole process group, CMD gets every signal twice, and berth takes a
+# second SIGINT as "stop at once".
 it_bg() {
     local label=$1
     shift
-    ip netns exec "$IT_NS" "$@" >"$IT_DIR/$label.out" \
-        2>"$IT_DIR/$label.log" <"${IT_STDIN:-/dev/null}" &
+    ip netns exec "$IT_NS" timeout --foreground -k 5 "${IT_BG_LIMIT:-280}" "$@" \
+        >"$IT_DIR/$label.out" 2>"$IT_DIR/$label.log" \
+        <"${IT_STDIN:-/dev/null}" &
     IT_LAST_PID=$!
     IT_PIDS+=("$IT_LAST_PID")
     IT_PID_OF[$label]=$IT_LAST_PID

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Kernel-side peers for the interop tests (run inside the test's network
 namespace by lib.sh's it_peer): HTTP clients (keep-alive, HTTP/1.0, a
-slow reader, an aborting one), echo half-close client, connection-refused
+slow reader, an aborting one), echo half-close and full-duplex clients, connection-refused
 probe, and a one-connection server for `berth cat`. Each subcommand checks what it can and exits non-zero with a
 one-line message saying what differed. Every socket has a timeout, so
 nothing here can hang.
@@ -230,6 +230,37 @@ def cmd_expect_refused(args):
          f"expected ECONNREFUSED")
 
 
+def cmd_duplex_client(args):
+    """Connect, send SEND-FILE while reading whatever comes back (a thread
+    each way), shutdown(SHUT_WR) after the last byte, read to EOF. Prints
+    "BYTES SHA256" of what was received."""
+    s = socket.create_connection((args.host, args.port), timeout=TIMEOUT)
+    h = hashlib.sha256()
+    n = [0]
+    err = []
+
+    def reader():
+        try:
+            n[0] = recv_all(s, h)
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    with open(args.send, "rb") as f:
+        while True:
+            b = f.read(1 << 16)
+            if not b:
+                break
+            s.sendall(b)
+    s.shutdown(socket.SHUT_WR)
+    t.join(TIMEOUT * 4)
+    s.close()
+    if t.is_alive() or err:
+        fail(f"reading: {err[0] if err else 'no EOF'!r}")
+    print(f"{n[0]} {h.hexdigest()}")
+
+
 def recv_all(s, h):
     n = 0
     while True:
@@ -338,6 +369,12 @@ def main():
     p.add_argument("--bytes", type=int, required=True)
     p.add_argument("--after", type=int, required=True)
     p.set_defaults(fn=cmd_abort_download)
+
+    p = sub.add_parser("duplex-client")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--send", required=True)
+    p.set_defaults(fn=cmd_duplex_client)
 
     p = sub.add_parser("expect-refused")
     p.add_argument("--host", required=True)

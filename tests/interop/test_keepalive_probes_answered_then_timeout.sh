@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 it_setup
 IT_TUN=bt1
 
-it_bg ksrv timeout 60 python3 "$IT_HERE/peer.py" serve --port 5003 --mode hold \
+it_bg ksrv python3 "$IT_HERE/peer.py" serve --port 5003 --mode hold \
     --go "$IT_DIR/go" --result "$IT_DIR/ksrv.result" --idle-timeout 40
 for ((i = 0; i < 100; i++)); do
     [ -e "$IT_DIR/ksrv.result.ready" ] && break

@@ -31,7 +31,7 @@ it_log "kernel -> berth: refused ($rsts RST,ACK)"
 IT_TUN=bt1
 rc=0
 t0=$(it_now)
-it_bg cat timeout 30 "$BERTH" cat --tun bt1 --ctl "$IT_DIR/cat.sock" "$IT_KERNEL" 9
+it_bg cat "$BERTH" cat --tun bt1 --ctl "$IT_DIR/cat.sock" "$IT_KERNEL" 9
 it_wait_pid "$IT_LAST_PID" 40 || rc=$?
 [ "$rc" -eq 1 ] || it_fail "berth cat to a kernel port without listener: exit $rc, expected 1: $(cat "$IT_DIR/cat.log")"
 grep -qi refused "$IT_DIR/cat.log" ||
