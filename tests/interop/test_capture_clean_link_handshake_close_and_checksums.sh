@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Captures of a clean link, kernel side (dumpcap on the TUN) and berth's
 # own --pcap of the same run, for four connections:
-#   A  HTTP/1.0 GET /bytes/200000   berth closes first
+#   A  HTTP/1.0 GET /bytes/200000   berth closes first (python3, which
+#                                   reads to EOF and checks the pattern)
 #   B  HTTP/1.1 GET / then close    the kernel closes first
 #   C  POST /sink of 1 MiB          (data towards berth)
 #   D  HTTP/1.0 GET /               berth closes first (python3 reads to
@@ -28,8 +29,7 @@ IT_PCAP=1 it_berth_start srv http --port 80
 it_capture_start kcap
 
 url=http://$IT_BERTH
-pa=$(it_ns curl -sS --http1.0 --max-time 10 -o "$IT_DIR/a" -w '%{local_port}' "$url/bytes/200000") ||
-    it_fail "request A failed"
+pa=$(it_peer http10 --host "$IT_BERTH" --path /bytes/200000) || it_fail "request A failed"
 pb=$(it_peer http-keepalive --host "$IT_BERTH" --port 80 --count 1) || it_fail "request B failed"
 head -c 1048576 /dev/urandom >"$IT_DIR/c"
 pc=$(it_ns curl -sS --max-time 10 -H 'Expect:' --data-binary "@$IT_DIR/c" -o "$IT_DIR/c.answer" \
@@ -37,8 +37,6 @@ pc=$(it_ns curl -sS --max-time 10 -H 'Expect:' --data-binary "@$IT_DIR/c" -o "$I
 grep -qw "$(sha256sum <"$IT_DIR/c" | cut -d' ' -f1)" "$IT_DIR/c.answer" ||
     it_fail "POST /sink answered '$(cat "$IT_DIR/c.answer")', without the upload's SHA-256"
 pd=$(it_peer http10 --host "$IT_BERTH" --path /) || it_fail "request D failed"
-[ "$(sha256sum <"$IT_DIR/a" | cut -d' ' -f1)" = "$(it_pattern_sha 200000)" ] ||
-    it_fail "body of A differs from the pattern"
 it_log "kernel ports: A=$pa B=$pb C=$pc D=$pd"
 sleep 0.5 # last ACKs; then berth's pcap is complete once it has stopped
 it_capture_stop kcap
