@@ -1,0 +1,386 @@
+/* berth-bench: berth's side of the benchmarks, two stacks in one process
+ * over the immediate in-memory link (pair.h). Subcommands:
+ *   lifecycle  connections per second and CPU per connection
+ *   bulk       one stream, bytes per CPU-second and per wall-second
+ *   mem        bytes per idle connection, TIME-WAIT and SYN-queue entry
+ *   scale      lifecycle and timer cost with K idle connections held
+ * Each prints one RESULT line (bench.h). */
+#include "bench.h"
+#include "lifecycle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void base_config(struct berth_config cfg[2])
+{
+    for (int i = 0; i < 2; i++)
+        berth_config_init(&cfg[i]);
+}
+
+static uint64_t stack_counter_sum(const struct pair *p, enum berth_counter c)
+{
+    return berth_counter(p->st[0], c) + berth_counter(p->st[1], c);
+}
+
+/* ---- lifecycle ---- */
+
+static int cmd_lifecycle(int argc, char **argv)
+{
+    uint64_t n = bench_arg_u64(argc, argv, "--conns", 200000);
+    unsigned inflight = (unsigned)bench_arg_u64(argc, argv, "--inflight", 64);
+    unsigned ports = (unsigned)bench_arg_u64(argc, argv, "--ports", 128);
+    uint64_t max_s = bench_arg_u64(argc, argv, "--max-seconds", 60);
+    /* --virtual: time stands still (repeatable, for callgrind). */
+    bool virt = bench_arg_flag(argc, argv, "--virtual");
+    /* --buf: socket buffer size (default: berth's defaults). */
+    uint64_t buf = bench_arg_u64(argc, argv, "--buf", 0);
+    struct berth_config cfg[2];
+    base_config(cfg);
+    for (int i = 0; i < 2 && buf; i++)
+        cfg[i].sndbuf = cfg[i].rcvbuf = (uint32_t)buf;
+    struct pair p;
+    struct lc lc;
+    if (lc_init(&lc, &p, cfg, virt, ports) != 0)
+        bench_die("lifecycle: setup failed");
+    uint64_t c0 = bench_cpu_ns(), t0 = bench_wall_ns();
+    uint64_t done = lc_run(&lc, n, inflight, max_s * 1000000000ull);
+    uint64_t t1 = bench_wall_ns(), c1 = bench_cpu_ns();
+    if (done != n || lc.errors)
+        fprintf(stderr, "lifecycle: %llu of %llu done, %llu errors\n",
+                (unsigned long long)done, (unsigned long long)n,
+                (unsigned long long)lc.errors);
+    double wall = (double)(t1 - t0) / 1e9, cpu = (double)(c1 - c0) / 1e9;
+    bench_result_begin("lifecycle");
+    bench_result_s("stack", "berth");
+    bench_result_u64("buf", cfg[0].sndbuf);
+    bench_result_u64("conns", done);
+    bench_result_u64("errors", lc.errors + (n - done));
+    bench_result_f("wall_s", wall);
+    bench_result_f("cpu_s", cpu);
+    bench_result_f("conn_per_s", (double)done / wall);
+    bench_result_f("cpu_us_per_conn", cpu * 1e6 / (double)(done ? done : 1));
+    bench_result_f("segs_per_conn",
+                   (double)stack_counter_sum(&p, BERTH_CTR_SEGS_OUT) /
+                       (double)(done ? done : 1));
+    bench_result_u64("time_wait",
+                     berth_counter(p.st[0], BERTH_CTR_TIME_WAIT_ENTERED));
+    bench_result_end();
+    lc_destroy(&lc);
+    return done == n && lc.errors == 0 ? 0 : 1;
+}
+
+/* ---- bulk ---- */
+
+struct bulk {
+    struct pair *p;
+    int csock, ssock, lsock;
+    uint64_t total, sent, received;
+    bool client_closed, server_done;
+    uint8_t buf[256 * 1024];
+};
+
+static void bulk_client_send(struct bulk *b)
+{
+    struct berth_stack *s = b->p->st[0];
+    while (b->sent < b->total) {
+        uint64_t left = b->total - b->sent;
+        size_t len = left < sizeof b->buf ? (size_t)left : sizeof b->buf;
+        int r = berth_send(s, b->csock, b->buf, len);
+        if (r <= 0)
+            return;
+        b->sent += (uint64_t)r;
+    }
+    if (!b->client_closed) {
+        b->client_closed = true;
+        berth_close(s, b->csock);
+    }
+}
+
+static void bulk_client_event(void *ctx, int sock, uint32_t ev)
+{
+    struct bulk *b = ctx;
+    (void)sock;
+    if (ev & BERTH_EV_ERROR)
+        bench_die("bulk: client error");
+    if ((ev & BERTH_EV_WRITABLE) && !b->client_closed)
+        bulk_client_send(b);
+}
+
+static void bulk_server_event(void *ctx, int sock, uint32_t ev)
+{
+    struct bulk *b = ctx;
+    struct berth_stack *s = b->p->st[1];
+    (void)ev;
+    if (sock == b->lsock) {
+        int h = berth_accept(s, b->lsock, NULL);
+        if (h >= 0)
+            b->ssock = h;
+        sock = h;
+        if (h < 0)
+            return;
+    }
+    if (sock != b->ssock || b->server_done)
+        return;
+    int r;
+    while ((r = berth_recv(s, sock, b->buf, sizeof b->buf)) > 0)
+        b->received += (uint64_t)r;
+    if (r == 0) {
+        b->server_done = true;
+        berth_close(s, sock);
+    }
+}
+
+static int cmd_bulk(int argc, char **argv)
+{
+    static struct bulk b;
+    uint64_t total = bench_arg_u64(argc, argv, "--bytes", 4ull << 30);
+    uint64_t mss = bench_arg_u64(argc, argv, "--mss", 1460);
+    uint64_t bufsz = bench_arg_u64(argc, argv, "--buf", 4u << 20);
+    uint64_t max_s = bench_arg_u64(argc, argv, "--max-seconds", 60);
+    struct berth_config cfg[2];
+    base_config(cfg);
+    for (int i = 0; i < 2; i++) {
+        cfg[i].mss = (uint16_t)mss;
+        cfg[i].sndbuf = (uint32_t)bufsz;
+        cfg[i].rcvbuf = (uint32_t)bufsz;
+        cfg[i].event_ctx = &b;
+    }
+    cfg[0].event = bulk_client_event;
+    cfg[1].event = bulk_server_event;
+    struct pair p;
+    memset(&b, 0, sizeof b);
+    b.p = &p;
+    b.total = total;
+    b.ssock = b.lsock = -1;
+    if (pair_init(&p, cfg, false, 4 * bufsz + (16u << 20)) != 0)
+        bench_die("bulk: setup failed (mss %llu)", (unsigned long long)mss);
+    b.lsock = berth_socket(p.st[1]);
+    if (berth_bind(p.st[1], b.lsock, 0, 5001) != 0 ||
+        berth_listen(p.st[1], b.lsock, 16) != 0)
+        bench_die("bulk: listen failed");
+    b.csock = berth_socket(p.st[0]);
+    uint64_t c0 = bench_cpu_ns(), t0 = bench_wall_ns();
+    berth_connect(p.st[0], b.csock, PAIR_SERVER_ADDR, 5001);
+    uint64_t deadline = t0 + max_s * 1000000000ull;
+    while (!b.server_done && bench_wall_ns() < deadline)
+        pair_run(&p, 1024);
+    uint64_t t1 = bench_wall_ns(), c1 = bench_cpu_ns();
+    double wall = (double)(t1 - t0) / 1e9, cpu = (double)(c1 - c0) / 1e9;
+    uint64_t segs = berth_counter(p.st[0], BERTH_CTR_SEGS_OUT);
+    bench_result_begin("bulk");
+    bench_result_s("stack", "berth");
+    bench_result_u64("mss", mss);
+    bench_result_u64("bytes", b.received);
+    bench_result_u64("complete", b.received == total);
+    bench_result_f("wall_s", wall);
+    bench_result_f("cpu_s", cpu);
+    bench_result_f("gbit_per_wall_s", (double)b.received * 8 / wall / 1e9);
+    bench_result_f("gbyte_per_cpu_s", (double)b.received / cpu / 1e9);
+    bench_result_f("data_segs", (double)segs);
+    bench_result_u64("retrans", stack_counter_sum(&p, BERTH_CTR_RETRANS_SEGS));
+    bench_result_u64("link_dropped", p.q.dropped);
+    bench_result_end();
+    pair_destroy(&p);
+    return b.received == total ? 0 : 1;
+}
+
+/* ---- memory ---- */
+
+static int cmd_mem(int argc, char **argv)
+{
+    uint64_t n = bench_arg_u64(argc, argv, "--conns", 100000);
+    struct berth_config cfg[2];
+    base_config(cfg);
+    for (int i = 0; i < 2; i++)
+        cfg[i].max_sockets = (uint32_t)(n + 1024);
+    cfg[1].syn_backlog = 65535;
+    struct pair p;
+    struct lc lc;
+    size_t rss0 = bench_rss_bytes();
+    if (lc_init(&lc, &p, cfg, true, (unsigned)(n / 10000 + 1)) != 0)
+        bench_die("mem: setup failed");
+    size_t m0[2] = {berth_mem_bytes(p.st[0]), berth_mem_bytes(p.st[1])};
+    size_t rss1 = bench_rss_bytes();
+    uint64_t up = lc_hold(&lc, n, 256);
+    if (up != n)
+        bench_die("mem: %llu of %llu established", (unsigned long long)up,
+                  (unsigned long long)n);
+    size_t rss2 = bench_rss_bytes();
+    size_t m1[2] = {berth_mem_bytes(p.st[0]), berth_mem_bytes(p.st[1])};
+    double dn = (double)n;
+    bench_result_begin("mem_established");
+    bench_result_s("stack", "berth");
+    bench_result_u64("conns", n);
+    bench_result_f("client_bytes", (double)(m1[0] - m0[0]) / dn);
+    bench_result_f("server_bytes", (double)(m1[1] - m0[1]) / dn);
+    bench_result_f("pair_bytes", (double)(m1[0] - m0[0] + m1[1] - m0[1]) / dn);
+    bench_result_f("rss_pair_bytes", (double)(rss2 - rss1) / dn);
+    bench_result_f("tables_bytes", (double)(rss1 - rss0));
+    bench_result_end();
+
+    /* Then one 64-byte request and response on a sample of them: the
+     * buffers exist now (a sample: at full size they take gigabytes). */
+    uint64_t ns = n < 2000 ? n : 2000;
+    uint8_t req[LC_MSG] = {0}, buf[256];
+    for (uint64_t k = 0; k < ns; k++)
+        berth_send(p.st[0], lc.idle_socks[k], req, sizeof req);
+    pair_run(&p, UINT64_MAX);
+    /* The server answered each (server_event); the client reads it. */
+    pair_advance_to(&p, p.now + 100000); /* delayed ACKs */
+    for (uint64_t k = 0; k < ns; k++)
+        while (berth_recv(p.st[0], lc.idle_socks[k], buf, sizeof buf) > 0)
+            ;
+    pair_advance_to(&p, p.now + 100000);
+    size_t m2[2] = {berth_mem_bytes(p.st[0]), berth_mem_bytes(p.st[1])};
+    bench_result_begin("mem_after_request");
+    bench_result_s("stack", "berth");
+    bench_result_u64("conns", ns);
+    bench_result_f("client_bytes", (double)(m2[0] - m1[0]) / (double)ns +
+                                       (double)(m1[0] - m0[0]) / dn);
+    bench_result_f("server_bytes", (double)(m2[1] - m1[1]) / (double)ns +
+                                       (double)(m1[1] - m0[1]) / dn);
+    bench_result_f("pair_bytes",
+                   (double)(m2[0] - m1[0] + m2[1] - m1[1]) / (double)ns +
+                       (double)(m1[0] - m0[0] + m1[1] - m0[1]) / dn);
+    bench_result_end();
+
+    /* TIME-WAIT: the client closes first; the server closes on EOF. */
+    for (uint64_t k = 0; k < n; k++)
+        berth_close(p.st[0], lc.idle_socks[k]);
+    pair_run(&p, UINT64_MAX);
+    pair_advance_to(&p, p.now + 100000);
+    size_t m3[2] = {berth_mem_bytes(p.st[0]), berth_mem_bytes(p.st[1])};
+    uint64_t tw = berth_counter(p.st[0], BERTH_CTR_TIME_WAIT_ENTERED);
+    bench_result_begin("mem_time_wait");
+    bench_result_s("stack", "berth");
+    bench_result_u64("entries", tw);
+    bench_result_f("bytes", (double)(m3[0] - m0[0]) / (double)(tw ? tw : 1));
+    bench_result_f("server_left_bytes", (double)(m3[1] - m0[1]));
+    bench_result_end();
+    lc_destroy(&lc);
+
+    /* SYN queue: the server's SYN-ACKs are lost, so every SYN stays a
+     * half-open entry. */
+    base_config(cfg);
+    for (int i = 0; i < 2; i++)
+        cfg[i].max_sockets = (uint32_t)(n + 1024);
+    cfg[1].syn_backlog = 65535;
+    if (lc_init(&lc, &p, cfg, true, (unsigned)(n / 20000 + 1)) != 0)
+        bench_die("mem: setup failed");
+    p.drop_from[1] = true;
+    size_t s0 = berth_mem_bytes(p.st[1]);
+    size_t rss3 = bench_rss_bytes();
+    lc_hold(&lc, n, 256);
+    size_t s1 = berth_mem_bytes(p.st[1]);
+    size_t rss4 = bench_rss_bytes();
+    uint64_t drops = berth_counter(p.st[1], BERTH_CTR_LISTEN_DROPS) +
+                     berth_counter(p.st[1], BERTH_CTR_SYN_QUEUE_DROPS);
+    bench_result_begin("mem_syn_queue");
+    bench_result_s("stack", "berth");
+    bench_result_u64("entries", n - drops);
+    bench_result_f("bytes", (double)(s1 - s0) / (double)(n - drops));
+    bench_result_f("client_syn_sent_bytes",
+                   (double)berth_mem_bytes(p.st[0]) / dn);
+    bench_result_f("rss_pair_bytes", (double)(rss4 - rss3) / dn);
+    bench_result_end();
+    lc_destroy(&lc);
+    return 0;
+}
+
+/* ---- scale ---- */
+
+static int cmd_scale(int argc, char **argv)
+{
+    uint64_t idle = bench_arg_u64(argc, argv, "--idle", 1000);
+    uint64_t n = bench_arg_u64(argc, argv, "--conns", 100000);
+    unsigned rounds = (unsigned)bench_arg_u64(argc, argv, "--rounds", 2);
+    struct berth_config cfg[2];
+    base_config(cfg);
+    for (int i = 0; i < 2; i++) {
+        cfg[i].max_sockets = (uint32_t)(idle + 4096);
+        cfg[i].ephemeral_lo = 1024;
+        cfg[i].ephemeral_hi = 65535;
+    }
+    struct pair p;
+    struct lc lc;
+    if (lc_init(&lc, &p, cfg, true, 64) != 0)
+        bench_die("scale: setup failed");
+    uint64_t t0 = bench_wall_ns();
+    uint64_t up = lc_hold(&lc, idle, 256);
+    if (up != idle)
+        bench_die("scale: %llu of %llu idle connections",
+                  (unsigned long long)up, (unsigned long long)idle);
+    fprintf(stderr, "scale: %llu idle connections up in %.1f s\n",
+            (unsigned long long)idle, (double)(bench_wall_ns() - t0) / 1e9);
+
+    /* Lifecycle cost with them held. */
+    uint64_t c0 = bench_cpu_ns(), w0 = bench_wall_ns();
+    uint64_t done = lc_run(&lc, n, 64, 120000000000ull);
+    uint64_t c1 = bench_cpu_ns(), w1 = bench_wall_ns();
+
+    /* Timer cost: keepalive on every idle connection (1 s idle, 1 s
+     * interval); each expiry sends a probe, the peer ACKs it, the timer
+     * is armed again. Time jumps from deadline to deadline. */
+    for (uint64_t k = 0; k < idle; k++) {
+        int h = lc.idle_socks[k];
+        berth_setopt(p.st[0], h, BERTH_OPT_KEEPIDLE, 1000000);
+        berth_setopt(p.st[0], h, BERTH_OPT_KEEPINTVL, 1000000);
+        berth_setopt(p.st[0], h, BERTH_OPT_KEEPALIVE, 1);
+    }
+    uint64_t probes0 = berth_counter(p.st[0], BERTH_CTR_KEEPALIVE_PROBES);
+    uint64_t end = p.now + (uint64_t)rounds * 1000000 + 500000;
+    uint64_t c2 = bench_cpu_ns(), w2 = bench_wall_ns();
+    uint64_t advances = 0;
+    for (;;) {
+        uint64_t d = pair_next_deadline(&p);
+        if (d > end)
+            break;
+        pair_advance_to(&p, d);
+        advances++;
+    }
+    uint64_t c3 = bench_cpu_ns(), w3 = bench_wall_ns();
+    uint64_t probes =
+        berth_counter(p.st[0], BERTH_CTR_KEEPALIVE_PROBES) - probes0;
+    bench_result_begin("scale");
+    bench_result_s("stack", "berth");
+    bench_result_u64("idle", idle);
+    bench_result_u64("conns", done);
+    bench_result_u64("errors", lc.errors + (n - done));
+    bench_result_f("cpu_us_per_conn",
+                   (double)(c1 - c0) / 1e3 / (double)(done ? done : 1));
+    bench_result_f("wall_us_per_conn",
+                   (double)(w1 - w0) / 1e3 / (double)(done ? done : 1));
+    bench_result_u64("timers", probes);
+    bench_result_u64("advances", advances);
+    bench_result_f("cpu_ns_per_timer",
+                   (double)(c3 - c2) / (double)(probes ? probes : 1));
+    bench_result_f("wall_ns_per_timer",
+                   (double)(w3 - w2) / (double)(probes ? probes : 1));
+    bench_result_f("mem_bytes", (double)(berth_mem_bytes(p.st[0]) +
+                                         berth_mem_bytes(p.st[1])));
+    bench_result_f("rss_bytes", (double)bench_rss_bytes());
+    bench_result_end();
+    lc_destroy(&lc);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: berth-bench lifecycle|bulk|mem|scale "
+                        "[--option value ...]\n");
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "lifecycle") == 0)
+        return cmd_lifecycle(argc - 1, argv + 1);
+    if (strcmp(cmd, "bulk") == 0)
+        return cmd_bulk(argc - 1, argv + 1);
+    if (strcmp(cmd, "mem") == 0)
+        return cmd_mem(argc - 1, argv + 1);
+    if (strcmp(cmd, "scale") == 0)
+        return cmd_scale(argc - 1, argv + 1);
+    fprintf(stderr, "berth-bench: unknown command '%s'\n", cmd);
+    return 2;
+}

@@ -1,0 +1,51 @@
+/* Two berth stacks in one process joined by the immediate in-memory link
+ * (pktq.h): side 0 is the client (10.0.0.1), side 1 the server
+ * (10.0.0.2). Time is either the real monotonic clock (read every few
+ * packets) or virtual, moved only by pair_advance_to(). */
+#ifndef BERTH_BENCH_PAIR_H
+#define BERTH_BENCH_PAIR_H
+
+#include "pktq.h"
+
+#include <berth/berth.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PAIR_CLIENT_ADDR 0x0a000001u /* 10.0.0.1 */
+#define PAIR_SERVER_ADDR 0x0a000002u /* 10.0.0.2 */
+
+struct pair;
+
+struct pair_end {
+    struct pair *p;
+    int side;
+};
+
+struct pair {
+    struct berth_stack *st[2];
+    struct pair_end end[2];
+    struct pktq q;
+    uint64_t now;      /* us */
+    bool virtual_time; /* else: CLOCK_MONOTONIC */
+    bool drop_from[2]; /* lose everything this side sends */
+    uint64_t dropped;
+};
+
+/* cfg[i] is completed (addr, tx, seed, secret) and used for side i; the
+ * event callbacks and their contexts are the caller's. 0 or -1. */
+int pair_init(struct pair *p, struct berth_config cfg[2], bool virtual_time,
+              size_t link_bytes);
+void pair_destroy(struct pair *p);
+
+/* Delivers queued packets (and runs due timers) until the link is empty
+ * or `max` packets were delivered. Returns the number delivered. */
+uint64_t pair_run(struct pair *p, uint64_t max);
+/* Virtual time: moves to t, running every timer due up to t in order and
+ * delivering what they send. */
+void pair_advance_to(struct pair *p, uint64_t t);
+/* The earlier of the two stacks' deadlines. */
+uint64_t pair_next_deadline(const struct pair *p);
+/* Re-reads the clock (real time only) and runs due timers. */
+void pair_tick(struct pair *p);
+
+#endif

@@ -1,0 +1,92 @@
+/* The in-memory packet FIFO (pktq.h): records of an 8-byte header and the
+ * packet padded to 8 bytes; a header with len WRAP sends the reader back to
+ * the start of the ring. */
+#include "pktq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WRAP UINT32_MAX
+
+struct rec {
+    uint32_t len;
+    uint8_t tag;
+    uint8_t pad[3];
+};
+
+static size_t rec_size(size_t len)
+{
+    return sizeof(struct rec) + ((len + 7u) & ~(size_t)7u);
+}
+
+int pktq_init(struct pktq *q, size_t cap)
+{
+    memset(q, 0, sizeof *q);
+    q->cap = cap & ~(size_t)7u;
+    q->buf = malloc(q->cap);
+    return q->buf ? 0 : -1;
+}
+
+void pktq_free(struct pktq *q)
+{
+    free(q->buf);
+    q->buf = NULL;
+}
+
+bool pktq_push(struct pktq *q, uint8_t tag, const void *pkt, size_t len)
+{
+    size_t need = rec_size(len);
+    if (q->used == 0)
+        q->head = q->tail = 0;
+    else if (q->tail == q->head)
+        goto full;
+    if (q->tail >= q->head && q->used != 0 && q->cap - q->tail < need) {
+        /* Not enough room at the end: wrap if the start has it. */
+        if (q->head < need)
+            goto full;
+        if (q->cap - q->tail >= sizeof(struct rec))
+            ((struct rec *)(q->buf + q->tail))->len = WRAP;
+        q->used += q->cap - q->tail;
+        q->tail = 0;
+    } else if (q->tail < q->head && q->head - q->tail < need) {
+        goto full;
+    } else if (q->used == 0 && q->cap < need) {
+        goto full;
+    }
+    struct rec *r = (struct rec *)(q->buf + q->tail);
+    r->len = (uint32_t)len;
+    r->tag = tag;
+    memcpy(r + 1, pkt, len);
+    q->tail += need;
+    q->used += need;
+    q->packets++;
+    q->bytes += len;
+    return true;
+full:
+    q->dropped++;
+    return false;
+}
+
+bool pktq_peek(struct pktq *q, struct pktq_pkt *out)
+{
+    if (q->used == 0)
+        return false;
+    if (q->cap - q->head < sizeof(struct rec) ||
+        ((struct rec *)(q->buf + q->head))->len == WRAP) {
+        q->used -= q->cap - q->head;
+        q->head = 0;
+    }
+    const struct rec *r = (const struct rec *)(q->buf + q->head);
+    out->data = (const uint8_t *)(r + 1);
+    out->len = r->len;
+    out->tag = r->tag;
+    return true;
+}
+
+void pktq_pop(struct pktq *q)
+{
+    const struct rec *r = (const struct rec *)(q->buf + q->head);
+    size_t n = rec_size(r->len);
+    q->head += n;
+    q->used -= n;
+}

@@ -1,0 +1,950 @@
+#!/usr/bin/env python3
+"""Runs berth's benchmarks and writes the report (BENCHMARKS.md).
+
+    bench/run.sh                 # build (Release) and run everything
+    python3 bench/run.py --smoke --bin BUILD/bench --berth BUILD/berth \
+        --out DIR                # tiny sizes, seconds (CTest: bench-smoke)
+
+Every figure is measured several times, interleaved (berth, kernel, lwIP,
+berth, kernel, lwIP, ...); a figure prints the median and the min-max, and
+ratios are computed pair by pair from runs of the same repetition. Timing
+never fails: a benchmark that does not complete is reported as such.
+
+The kernel runs inside network namespaces this script creates and deletes
+(as root); without root they use the host's loopback, unchanged, and the
+parts that need a namespace, a TUN device or /proc/slabinfo are skipped.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PID = os.getpid()
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.t0 = time.monotonic()
+        self.root = os.geteuid() == 0
+        self.tun = self.root and os.path.exists("/dev/net/tun") and \
+            shutil.which("ip") is not None
+        self.namespaces = []
+        self.procs = []
+        self.notes = []       # what was skipped or went wrong, for the report
+        self.res = {}         # figure -> series -> [result dict per rep]
+        self.callgrind = None
+        self.bin = os.path.abspath(args.bin)
+        self.bb = os.path.join(self.bin, "berth-bench")
+        self.kb = os.path.join(self.bin, "kernel-bench")
+        self.lb = os.path.join(self.bin, "lwip-bench")
+        self.berth = os.path.abspath(args.berth) if args.berth else None
+        if not os.path.exists(self.lb):
+            self.lb = None
+            self.note("lwIP: lwip-bench not built (liblwip-dev missing); "
+                      "lwIP comparisons skipped.")
+
+    # ---- plumbing ----
+
+    def log(self, msg):
+        sys.stderr.write("[%6.1fs] %s\n" % (time.monotonic() - self.t0, msg))
+        sys.stderr.flush()
+
+    def note(self, msg):
+        if msg not in self.notes:
+            self.notes.append(msg)
+
+    def netns_cmd(self, ns, cmd):
+        return ["ip", "netns", "exec", ns] + cmd if ns else cmd
+
+    def run(self, cmd, ns=None, timeout=300):
+        """Runs a benchmark program; returns its RESULT lines as dicts."""
+        full = self.netns_cmd(ns, cmd)
+        try:
+            p = subprocess.run(full, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.note("timed out after %d s: %s" % (timeout, " ".join(cmd)))
+            return []
+        out = parse_results(p.stdout)
+        if p.returncode != 0:
+            self.note("exit %d: %s: %s" % (p.returncode, " ".join(cmd),
+                                           p.stderr.strip()[-300:]))
+        return out
+
+    def spawn(self, cmd, ns=None, stdout=subprocess.DEVNULL):
+        """A background process (`ip netns exec` execs, so the PID is the
+        program's own); stopped by its PID."""
+        p = subprocess.Popen(self.netns_cmd(ns, cmd), stdin=subprocess.DEVNULL,
+                             stdout=stdout, stderr=subprocess.PIPE)
+        self.procs.append(p)
+        return p
+
+    def reap(self, p, timeout=10.0, term=False):
+        """Waits for a spawned process; returns its CPU seconds (wait4)."""
+        if term:
+            p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                p.send_signal(signal.SIGKILL)
+                pid, status, ru = os.wait4(p.pid, 0)
+                self.note("had to kill: %s" % " ".join(p.args))
+                break
+            time.sleep(0.01)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        self.procs.remove(p)
+        return ru.ru_utime + ru.ru_stime
+
+    def netns_add(self, name, sysctls=()):
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        self.namespaces.append(name)
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"],
+                       check=True)
+        for kv in sysctls:
+            subprocess.run(["ip", "netns", "exec", name, "sysctl", "-q", "-w",
+                            kv], check=True)
+        return name
+
+    def netns_del(self, name):
+        if name in self.namespaces:
+            subprocess.run(["ip", "netns", "del", name])
+            self.namespaces.remove(name)
+
+    def cleanup(self):
+        for p in list(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+        for ns in list(self.namespaces):
+            self.netns_del(ns)
+
+    def add(self, fig, series, r):
+        self.res.setdefault(fig, {}).setdefault(series, []).append(r)
+
+    # ---- figures ----
+
+    def fig_lifecycle(self):
+        sm = self.a.smoke
+        n = "2000" if sm else "100000"
+        ns = None
+        if self.root:
+            ns = self.netns_add("bb-lo-%d" % PID, [
+                "net.ipv4.tcp_tw_reuse=1", "net.core.somaxconn=65535",
+                "net.ipv4.tcp_max_syn_backlog=65535",
+                "net.ipv4.tcp_max_tw_buckets=2000000"])
+        else:
+            self.note("not root: the kernel's lifecycle ran on the host's "
+                      "loopback with its sysctls unchanged (no TIME-WAIT "
+                      "reuse set).")
+        for rep in range(self.a.reps):
+            r = self.run([self.bb, "lifecycle", "--conns", n])
+            self.add("lifecycle", "berth", first(r))
+            r = self.run([self.kb, "lifecycle", "--conns", n], ns=ns)
+            self.add("lifecycle", "kernel", first(r))
+            if self.lb:
+                r = self.run([self.lb, "lifecycle", "--conns", n])
+                self.add("lifecycle", "lwip", first(r))
+            # Diagnostic: berth with 4 KiB socket buffers (each lifecycle
+            # allocates and zero-fills two buffers per end).
+            r = self.run([self.bb, "lifecycle", "--conns", n, "--buf", "4k"])
+            self.add("lifecycle", "berth_buf4k", first(r))
+            self.log("lifecycle %d/%d: %s" % (rep + 1, self.a.reps, ", ".join(
+                "%s %s conn/s %s us" % (s, kfmt(v[-1].get("conn_per_s")),
+                                         ffmt(v[-1].get("cpu_us_per_conn")))
+                for s, v in self.res["lifecycle"].items())))
+        if self.lb and not sm:
+            # lwIP as Debian builds it: TIME-WAIT PCBs kept 2 minutes.
+            r = self.run([self.lb, "lifecycle", "--conns", "10000",
+                          "--tw-cap", "0"])
+            self.add("lifecycle_extra", "lwip_nocap", first(r))
+        if ns:
+            self.netns_del(ns)
+
+    def fig_bulk(self):
+        size = "16m" if self.a.smoke else "4g"
+        for rep in range(self.a.reps):
+            for mss in ("1460", "65495"):
+                r = self.run([self.bb, "bulk", "--bytes", size, "--mss", mss,
+                              "--buf", "4m"])
+                self.add("bulk", "berth_mss%s" % mss, first(r))
+            r = self.run([self.kb, "bulk", "--bytes", size])
+            self.add("bulk", "kernel", first(r))
+            if self.lb:
+                r = self.run([self.lb, "bulk", "--bytes", size])
+                self.add("bulk", "lwip", first(r))
+            self.log("bulk %d/%d: %s" % (rep + 1, self.a.reps, ", ".join(
+                "%s %s Gbit/s" % (s, ffmt(v[-1].get("gbit_per_wall_s")))
+                for s, v in self.res["bulk"].items())))
+
+    def fig_tun(self):
+        if not self.tun or not self.berth:
+            self.note("TUN figure skipped: needs root, /dev/net/tun, ip and "
+                      "the berth command.")
+            return
+        sm = self.a.smoke
+        size = "16m" if sm else "1g"
+        pp_secs = "1" if sm else "3"
+        tns = self.netns_add("bb-tun-%d" % PID)
+        va = self.netns_add("bb-va-%d" % PID)
+        vb = self.netns_add("bb-vb-%d" % PID)
+        subprocess.run(["ip", "link", "add", "bbva", "netns", va, "type",
+                        "veth", "peer", "name", "bbvb", "netns", vb],
+                       check=True)
+        for ns, dev, ip in ((va, "bbva", "198.19.0.1/24"),
+                            (vb, "bbvb", "198.19.0.2/24")):
+            subprocess.run(["ip", "-n", ns, "addr", "add", ip, "dev", dev],
+                           check=True)
+            subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"],
+                           check=True)
+        ctl = "/tmp/berth-bench-%d.sock" % PID
+        for rep in range(self.a.reps):
+            # The kernel sends to berth over TUN (MTU 1500).
+            b = self.spawn([self.berth, "cat", "--listen", "9000", "--tun",
+                            "bbt%d" % rep, "--ctl", ctl, "--rcvbuf", "4m",
+                            "--sndbuf", "4m"], ns=tns)
+            r = first(self.run([self.kb, "send", "--host", "198.18.0.2",
+                                "--port", "9000", "--bytes", size], ns=tns))
+            r["berth_cpu_s"] = self.reap(b, timeout=20)
+            self.add("tun_stream", "berth_tun", r)
+            # The kernel sends to the kernel over veth (MTU 1500).
+            k = self.spawn([self.kb, "recv", "--port", "9000"], ns=vb)
+            time.sleep(0.1)
+            r = first(self.run([self.kb, "send", "--host", "198.19.0.2",
+                                "--port", "9000", "--bytes", size], ns=va))
+            r["receiver_cpu_s"] = self.reap(k, timeout=20)
+            self.add("tun_stream", "kernel_veth", r)
+            # Ping-pong: 64 bytes each way, one at a time.
+            b = self.spawn([self.berth, "echo", "--port", "7", "--tun",
+                            "bbe%d" % rep, "--ctl", ctl, "--nodelay"], ns=tns)
+            r = first(self.run([self.kb, "pingpong", "--host", "198.18.0.2",
+                                "--port", "7", "--count", "100000000",
+                                "--max-seconds", pp_secs], ns=tns))
+            r["server_cpu_s"] = self.reap(b, timeout=10, term=True)
+            self.add("tun_pingpong", "berth_tun", r)
+            k = self.spawn([self.kb, "echo", "--port", "7"], ns=vb)
+            time.sleep(0.1)
+            r = first(self.run([self.kb, "pingpong", "--host", "198.19.0.2",
+                                "--port", "7", "--count", "100000000",
+                                "--max-seconds", pp_secs], ns=va))
+            r["server_cpu_s"] = self.reap(k, timeout=10)
+            self.add("tun_pingpong", "kernel_veth", r)
+            self.log("tun %d/%d: berth %s Gbit/s, veth %s Gbit/s; "
+                     "ping-pong berth %s/s, veth %s/s" % (
+                         rep + 1, self.a.reps,
+                         ffmt(self.res["tun_stream"]["berth_tun"][-1].get(
+                             "gbit_per_s")),
+                         ffmt(self.res["tun_stream"]["kernel_veth"][-1].get(
+                             "gbit_per_s")),
+                         kfmt(self.res["tun_pingpong"]["berth_tun"][-1].get(
+                             "rt_per_s")),
+                         kfmt(self.res["tun_pingpong"]["kernel_veth"][-1].get(
+                             "rt_per_s"))))
+        for ns in (tns, va, vb):
+            self.netns_del(ns)
+
+    def tw_settle(self):
+        """Waits until the kernel's TIME-WAIT count stops moving (sockets of
+        earlier runs or deleted namespaces), so slab deltas are ours."""
+        last, stable = None, 0
+        for _ in range(100):
+            n = slab_objs("tw_sock_TCP")
+            stable = stable + 1 if n == last else 0
+            if stable >= 3:
+                return
+            last = n
+            time.sleep(0.1)
+
+    def fig_mem(self):
+        n = "2000" if self.a.smoke else "100000"
+        reps = min(self.a.reps, 3)
+        for rep in range(reps):
+            for r in self.run([self.bb, "mem", "--conns", n]):
+                self.add("mem", "berth_" + r["bench"], r)
+            if not self.root:
+                continue
+            self.tw_settle()
+            ns = self.netns_add("bb-mem-%d" % PID, [
+                "net.core.somaxconn=65535",
+                "net.ipv4.tcp_max_syn_backlog=65535",
+                "net.ipv4.tcp_max_tw_buckets=2000000"])
+            for r in self.run([self.kb, "mem", "--conns", n], ns=ns):
+                self.add("mem", "kernel_" + r["bench"], r)
+            self.netns_del(ns)
+            self.log("memory %d/%d done" % (rep + 1, reps))
+        if not self.root:
+            self.note("kernel memory skipped: /proc/slabinfo needs root.")
+
+    def fig_scale(self):
+        sizes = [1000, 10000] if self.a.smoke else [1000, 10000, 100000,
+                                                     1000000]
+        n = "5000" if self.a.smoke else "50000"
+        reps = min(self.a.reps, 3)
+        for rep in range(reps):
+            for k in sizes:
+                r = self.run([self.bb, "scale", "--idle", str(k), "--conns",
+                              n], timeout=600)
+                self.add("scale", str(k), first(r))
+            self.log("scale %d/%d: %s" % (rep + 1, reps, ", ".join(
+                "%s: %s us/conn %s ns/timer" % (
+                    k, ffmt(v[-1].get("cpu_us_per_conn")),
+                    ffmt(v[-1].get("cpu_ns_per_timer")))
+                for k, v in self.res["scale"].items())))
+
+    def fig_callgrind(self):
+        if self.a.smoke or not shutil.which("valgrind"):
+            if not self.a.smoke:
+                self.note("callgrind skipped: valgrind not installed.")
+            return
+        out = os.path.join(self.bin, "callgrind.berth.out")
+        n = 5000
+        subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file="
+                        + out, self.bb, "lifecycle", "--conns", str(n),
+                        "--virtual", "--max-seconds", "600"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.callgrind = {"berth": annotate(out, n), "conns": n}
+        if self.lb:
+            out2 = os.path.join(self.bin, "callgrind.lwip.out")
+            subprocess.run(["valgrind", "--tool=callgrind",
+                            "--callgrind-out-file=" + out2, self.lb,
+                            "lifecycle", "--conns", str(n), "--max-seconds",
+                            "600"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.callgrind["lwip"] = annotate(out2, n)
+        self.log("callgrind: berth %s instructions per lifecycle" %
+                 kfmt(self.callgrind["berth"]["total"]))
+
+    def run_all(self):
+        figs = [("memory", self.fig_mem), ("lifecycle", self.fig_lifecycle),
+                ("bulk", self.fig_bulk), ("tun", self.fig_tun),
+                ("scale", self.fig_scale), ("callgrind", self.fig_callgrind)]
+        only = set(self.a.only.split(",")) if self.a.only else None
+        for name, fn in figs:
+            if only and name not in only:
+                continue
+            self.log("== %s" % name)
+            fn()
+
+
+# ---- results ----
+
+def parse_results(text):
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("RESULT "):
+            continue
+        d = {}
+        for kv in line.split()[1:]:
+            k, _, v = kv.partition("=")
+            try:
+                d[k] = float(v)
+            except ValueError:
+                d[k] = v
+        out.append(d)
+    return out
+
+
+def first(results):
+    return results[0] if results else {}
+
+
+def slab_objs(name):
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f:
+                if line.startswith(name + " "):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def annotate(path, n):
+    """Top functions of a callgrind profile, instructions per lifecycle."""
+    res = {"total": 0, "self": [], "incl": []}
+    for incl in (False, True):
+        try:
+            txt = subprocess.run(
+                ["callgrind_annotate", "--inclusive=" + ("yes" if incl else
+                                                          "no"), path],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True).stdout
+        except OSError:
+            return res
+        rows = []
+        for line in txt.splitlines():
+            m = re.match(r"^\s*([\d,]+)\s+(?:\(\s*([\d.]+)%\)\s+)?(.*)$", line)
+            if not m or not m.group(3):
+                continue
+            ir = int(m.group(1).replace(",", ""))
+            what = m.group(3).strip()
+            if "PROGRAM TOTALS" in what:
+                res["total"] = ir / n
+                continue
+            fn = re.sub(r"\s*\[.*\]$", "", what)
+            fn = fn.rsplit(":", 1)[-1] if ":" in fn else fn
+            rows.append((ir / n, float(m.group(2) or 0), fn))
+        res["incl" if incl else "self"] = rows[:60]
+    return res
+
+
+def vals(rs, key):
+    return [r[key] for r in rs if isinstance(r.get(key), float)]
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def ffmt(x, nd=None):
+    if x is None:
+        return "n/a"
+    if nd is not None:
+        return "%.*f" % (nd, x)
+    ax = abs(x)
+    if ax >= 100:
+        return "%.0f" % x
+    if ax >= 10:
+        return "%.1f" % x
+    if ax >= 1:
+        return "%.2f" % x
+    return "%.3g" % x
+
+
+def kfmt(x):
+    if x is None:
+        return "n/a"
+    if abs(x) >= 1e6:
+        return "%.2fM" % (x / 1e6)
+    if abs(x) >= 1e3:
+        return "%.1fk" % (x / 1e3)
+    return ffmt(x)
+
+
+def stat(xs, fmt=ffmt):
+    """'median (min–max)' of a list."""
+    if not xs:
+        return "n/a"
+    if len(xs) == 1:
+        return fmt(xs[0])
+    return "%s (%s–%s)" % (fmt(med(xs)), fmt(min(xs)), fmt(max(xs)))
+
+
+def ratios(a, b, key, invert=False):
+    """Pairwise ratios a[i]/b[i] from runs of the same repetition."""
+    out = []
+    for x, y in zip(a, b):
+        xv, yv = x.get(key), y.get(key)
+        if isinstance(xv, float) and isinstance(yv, float) and xv and yv:
+            out.append(yv / xv if invert else xv / yv)
+    return out
+
+
+def xfmt(x):
+    return "%.2f×" % x if x < 10 else "%.1f×" % x
+
+
+class Report:
+    def __init__(self, b):
+        self.b = b
+        self.r = b.res
+        self.charts = []
+        self.made = {}
+        self.out = b.a.out
+        self.stamp = b.a.stamp
+
+    def chart(self, name, title, ylabel, rows, logy=False):
+        """A bar chart with min–max error bars. rows: (label, [values])."""
+        rows = [(l, v) for l, v in rows if v]
+        if not rows or not shutil.which("gnuplot"):
+            return None
+        if name in self.made:
+            return self.made[name]
+        base = "%s-%s" % (self.stamp, name)
+        dat = os.path.join(self.out, base + ".dat")
+        png = os.path.join(self.out, base + ".png")
+        with open(dat, "w") as f:
+            for label, v in rows:
+                f.write('"%s" %g %g %g\n' % (label, med(v), min(v), max(v)))
+        script = """
+set terminal pngcairo size 900,480 font ",11"
+set output '%s'
+set title "%s"
+set ylabel "%s"
+set style data histogram
+set style histogram errorbars gap 2 lw 1.5
+set style fill solid 0.6 border -1
+set boxwidth 0.8
+set grid ytics
+set yrange [%s:*]
+%s
+set xtics noenhanced
+set key off
+plot '%s' using 2:3:4:xtic(1) lc rgb "#3b6ea5"
+""" % (png, title, ylabel, "1" if logy else "0",
+       "set logscale y" if logy else "", dat)
+        subprocess.run(["gnuplot"], input=script, text=True,
+                       stderr=subprocess.DEVNULL)
+        os.remove(dat)
+        if os.path.exists(png):
+            self.charts.append(png)
+            self.made[name] = os.path.basename(png)
+            return self.made[name]
+        return None
+
+    def line_chart(self, name, title, series, ylabel):
+        """Scale curves: x = connections held (log), one line per series:
+        (label, [(x, median, min, max)])."""
+        if not shutil.which("gnuplot"):
+            return None
+        if name in self.made:
+            return self.made[name]
+        base = "%s-%s" % (self.stamp, name)
+        png = os.path.join(self.out, base + ".png")
+        plots, dats = [], []
+        for i, (label, pts) in enumerate(series):
+            dat = os.path.join(self.out, "%s-%d.dat" % (base, i))
+            dats.append(dat)
+            with open(dat, "w") as f:
+                for p in pts:
+                    f.write("%g %g %g %g\n" % p)
+            axis = "x1y2" if i else "x1y1"
+            plots.append("'%s' using 1:2:3:4 with yerrorlines lw 2 pt 7 "
+                         "axes %s title '%s'" % (dat, axis, label))
+        script = """
+set terminal pngcairo size 900,480 font ",11"
+set output '%s'
+set title "%s"
+set logscale x
+set xrange [500:2000000]
+set format x "%%.0s%%c"
+set xlabel "idle connections held (both stacks in one process)"
+set ylabel "%s"
+set y2label "%s"
+set yrange [0:*]
+set y2range [0:*]
+set ytics nomirror
+set y2tics
+set grid
+set key top left
+plot %s
+""" % (png, title, ylabel[0], ylabel[1], ", ".join(plots))
+        subprocess.run(["gnuplot"], input=script, text=True,
+                       stderr=subprocess.DEVNULL)
+        for d in dats:
+            os.remove(d)
+        if os.path.exists(png):
+            self.charts.append(png)
+            self.made[name] = os.path.basename(png)
+            return self.made[name]
+        return None
+
+    def img(self, name, prefix):
+        return "![%s](%s%s)\n" % (name, prefix, name) if name else ""
+
+    def render(self, chart_prefix):
+        L = []
+        w = L.append
+        r = self.r
+        lc = r.get("lifecycle", {})
+        if lc:
+            w("### 1. Connection lifecycle (64 in flight)\n")
+            w("Handshake, 64-byte request, 64-byte response, four-way close "
+              "(the client closes first). berth and lwIP: client and server "
+              "in one process; kernel: epoll client and epoll server "
+              "processes over 127.0.0.1. CPU is user+system of everything "
+              "involved.\n")
+            w("| Stack | connections/s | CPU µs per connection | "
+              "connections per run |")
+            w("|---|---|---|---|")
+            for s in ("berth", "kernel", "lwip", "berth_buf4k"):
+                if s in lc:
+                    w("| %s | %s | %s | %s |" % (
+                        label(s), stat(vals(lc[s], "conn_per_s"), kfmt),
+                        stat(vals(lc[s], "cpu_us_per_conn")),
+                        kfmt(med(vals(lc[s], "conns")))))
+            for o in ("kernel", "lwip"):
+                if o in lc and "berth" in lc:
+                    w("| **berth ÷ %s** (pairwise) | %s | %s | |" % (
+                        o, stat(ratios(lc["berth"], lc[o], "conn_per_s"),
+                                xfmt),
+                        stat(ratios(lc["berth"], lc[o], "cpu_us_per_conn"),
+                             xfmt)))
+            ex = r.get("lifecycle_extra", {}).get("lwip_nocap")
+            if ex and ex[0]:
+                w("\nlwIP as Debian builds it (TIME-WAIT PCBs kept two "
+                  "minutes on its linear lists; 10k connections, one run): "
+                  "%s connections/s, %s CPU µs per connection." % (
+                      kfmt(ex[0].get("conn_per_s")),
+                      ffmt(ex[0].get("cpu_us_per_conn"))))
+            w("")
+            w(self.img(self.chart(
+                "lifecycle-cpu", "CPU per connection lifecycle "
+                "(median, min-max)", "CPU microseconds per connection",
+                [(s.replace("_buf4k", " 4KiB bufs"),
+                  vals(lc.get(s, []), "cpu_us_per_conn"))
+                 for s in ("berth", "kernel", "lwip", "berth_buf4k")]),
+                chart_prefix))
+        bk = r.get("bulk", {})
+        if bk:
+            w("### 2. Bulk throughput (one stream)\n")
+            w("| Stack | Gbit/s (wall) | GB per CPU-second | bytes |")
+            w("|---|---|---|---|")
+            for s in ("berth_mss1460", "berth_mss65495", "kernel", "lwip"):
+                if s in bk:
+                    w("| %s | %s | %s | %s |" % (
+                        label(s), stat(vals(bk[s], "gbit_per_wall_s")),
+                        stat(vals(bk[s], "gbyte_per_cpu_s")),
+                        gib(med(vals(bk[s], "bytes")))))
+            for s in ("berth_mss1460", "berth_mss65495"):
+                for o in ("kernel", "lwip"):
+                    if s in bk and o in bk:
+                        w("| **%s ÷ %s** (pairwise) | %s | %s | |" % (
+                            label(s), o,
+                            stat(ratios(bk[s], bk[o], "gbit_per_wall_s"),
+                                 xfmt),
+                            stat(ratios(bk[s], bk[o], "gbyte_per_cpu_s"),
+                                 xfmt)))
+            w("")
+            w(self.img(self.chart(
+                "bulk", "Bulk throughput, one stream (median, min-max)",
+                "GB per CPU-second",
+                [(short, vals(bk.get(s, []), "gbyte_per_cpu_s"))
+                 for s, short in (("berth_mss1460", "berth MSS 1460"),
+                                  ("berth_mss65495", "berth MSS 65495"),
+                                  ("kernel", "kernel"), ("lwip", "lwIP"))]),
+                chart_prefix))
+        ts = r.get("tun_stream", {})
+        if ts:
+            w("### 3. Over TUN with a real peer\n")
+            w("The kernel sends one stream to `berth cat --listen` over a TUN "
+              "device (MTU 1500, no offloads) in a namespace, against the "
+              "kernel sending to the kernel over a veth pair (MTU 1500, "
+              "default offloads) in the same run. Receiver CPU: berth's "
+              "process, or the kernel receiver process (the kernel's "
+              "receive work mostly runs in the sender's context there).\n")
+            w("| Receiver | Gbit/s | receiver CPU s per GB | "
+              "sender CPU s per GB |")
+            w("|---|---|---|---|")
+            for s, cpu in (("berth_tun", "berth_cpu_s"),
+                           ("kernel_veth", "receiver_cpu_s")):
+                if s in ts:
+                    w("| %s | %s | %s | %s |" % (
+                        label(s), stat(vals(ts[s], "gbit_per_s")),
+                        stat(per_gb(ts[s], cpu)),
+                        stat(per_gb(ts[s], "sender_cpu_s"))))
+            if "berth_tun" in ts and "kernel_veth" in ts:
+                w("| **berth ÷ kernel** (pairwise) | %s | | |" % stat(
+                    ratios(ts["berth_tun"], ts["kernel_veth"], "gbit_per_s"),
+                    xfmt))
+            pp = r.get("tun_pingpong", {})
+            if pp:
+                w("\nPing-pong, 64 bytes each way, one at a time "
+                  "(`berth echo` over TUN against a kernel echo server "
+                  "over veth):\n")
+                w("| Server | round trips/s | µs per round trip | "
+                  "server CPU µs per round trip |")
+                w("|---|---|---|---|")
+                for s in ("berth_tun", "kernel_veth"):
+                    if s in pp:
+                        cpu = [x["server_cpu_s"] * 1e6 / x["round_trips"]
+                               for x in pp[s] if x.get("round_trips")]
+                        w("| %s | %s | %s | %s |" % (
+                            label(s), stat(vals(pp[s], "rt_per_s"), kfmt),
+                            stat(vals(pp[s], "us_per_rt")), stat(cpu)))
+                if "berth_tun" in pp and "kernel_veth" in pp:
+                    w("| **berth ÷ kernel** (pairwise) | %s | | |" % stat(
+                        ratios(pp["berth_tun"], pp["kernel_veth"],
+                               "rt_per_s"),
+                        xfmt))
+            w("")
+            w(self.img(self.chart(
+                "tun", "One stream into berth over TUN vs kernel over veth",
+                "Gbit/s", [(label(s), vals(ts.get(s, []), "gbit_per_s"))
+                           for s in ("berth_tun", "kernel_veth")]),
+                chart_prefix))
+        mm = r.get("mem", {})
+        if mm:
+            w("### 4. Memory\n")
+            w("berth: its own accounting (`berth_mem_bytes`), both stacks in "
+              "one process; kernel: deltas of /proc/slabinfo (active objects "
+              "× object size) with the same number of loopback connections "
+              "held by several processes (RLIMIT_NOFILE 20000).\n")
+            w("| Entry | berth (accounting) | kernel (slab) | what the "
+              "kernel's figure holds |")
+            w("|---|---|---|---|")
+            be = mm.get("berth_mem_established", [])
+            ke = mm.get("kernel_mem_established", [])
+            w("| Established idle connection, both ends | %s B (RSS: %s B) "
+              "| %s B | %s |" % (
+                  stat(vals(be, "pair_bytes")),
+                  stat(vals(be, "rss_pair_bytes")),
+                  stat(vals(ke, "slab_listed_bytes")), kernel_parts(ke)))
+            w("| Established idle connection, one end | %s B | %s B | |" % (
+                stat(vals(be, "client_bytes")),
+                stat([x / 2 for x in vals(ke, "slab_listed_bytes")])))
+            ba = mm.get("berth_mem_after_request", [])
+            w("| Same after one 64 B request and response, one end | %s B "
+              "| | berth keeps its send and receive buffers "
+              "(64 KiB each) once used |" % stat(vals(ba, "client_bytes")))
+            bt = mm.get("berth_mem_time_wait", [])
+            kt = mm.get("kernel_mem_time_wait", [])
+            w("| TIME-WAIT entry | %s B | %s B | tw_sock_TCP |" % (
+                stat(vals(bt, "bytes")), stat(vals(kt, "tw_sock_TCP_bytes"))))
+            bs = mm.get("berth_mem_syn_queue", [])
+            ks = mm.get("kernel_mem_syn_queue", [])
+            w("| SYN-queue entry | %s B | %s B | request_sock_TCP "
+              "(TCP_DEFER_ACCEPT keeps each handshake there) |" % (
+                  stat(vals(bs, "bytes")),
+                  stat(vals(ks, "request_sock_TCP_bytes"))))
+            w("\nEntries per run: %s." % kfmt(med(vals(be, "conns"))))
+            w("")
+            w(self.img(self.chart(
+                "memory", "Bytes per entry (median, min-max; log scale)",
+                "bytes (a connection: both ends)", [
+                    ("berth conn", vals(be, "pair_bytes")),
+                    ("kernel conn", vals(ke, "slab_listed_bytes")),
+                    ("berth TW", vals(bt, "bytes")),
+                    ("kernel TW", vals(kt, "tw_sock_TCP_bytes")),
+                    ("berth SYN-Q", vals(bs, "bytes")),
+                    ("kernel SYN-Q", vals(ks, "request_sock_TCP_bytes"))],
+                logy=True), chart_prefix))
+        sc = r.get("scale", {})
+        if sc:
+            w("### 5. Scale (berth, both stacks in one process, virtual "
+              "time)\n")
+            w("With K idle established connections held: the lifecycle of "
+              "figure 1 (50k connections, 64 in flight) and one keepalive "
+              "timer on every held connection (each expiry: a probe, the "
+              "peer's ACK, the timer armed again), in CPU per expiry.\n")
+            w("| Connections held | CPU µs per lifecycle | CPU ns per timer "
+              "expiry | berth memory (both stacks) |")
+            w("|---|---|---|---|")
+            keys = sorted(sc, key=int)
+            for k in keys:
+                w("| %s | %s | %s | %s |" % (
+                    kfmt(float(k)), stat(vals(sc[k], "cpu_us_per_conn")),
+                    stat(vals(sc[k], "cpu_ns_per_timer")),
+                    mib(med(vals(sc[k], "mem_bytes")))))
+            pts1 = [(int(k), med(v), min(v), max(v)) for k, v in
+                    ((k, vals(sc[k], "cpu_us_per_conn")) for k in keys) if v]
+            pts2 = [(int(k), med(v), min(v), max(v)) for k, v in
+                    ((k, vals(sc[k], "cpu_ns_per_timer")) for k in keys) if v]
+            w("")
+            w(self.img(self.line_chart(
+                "scale", "berth: cost as connections grow",
+                [("CPU us per lifecycle (left)", pts1),
+                 ("CPU ns per timer expiry (right)", pts2)],
+                ("µs per lifecycle", "ns per timer expiry")), chart_prefix))
+        w("### 6. SYN flood\n")
+        w("Skipped: berth has no SYN cookies yet; a flood would only fill "
+          "the bounded SYN queue (`syn_backlog`) and measure the drop path.\n")
+        cg = self.b.callgrind
+        if cg:
+            w("### Top costs per lifecycle (callgrind)\n")
+            bt = cg["berth"]
+            ms = sum(ir for ir, _, fn in bt["self"] if "memset" in fn)
+            w("`valgrind --tool=callgrind build/bench/bench/berth-bench "
+              "lifecycle --conns %d --virtual` (time stands still, so the "
+              "count is the same run to run): instructions per connection "
+              "lifecycle, client and server together. berth: **%s** per "
+              "lifecycle, of which %s in `memset` (calloc zeroing the four "
+              "64 KiB socket buffers each lifecycle allocates; valgrind "
+              "counts every byte of `rep stosb` as an instruction, so this "
+              "share overstates its time) and **%s** for everything else."
+              % (cg["conns"], kfmt(bt["total"]), kfmt(ms),
+                 kfmt(bt["total"] - ms)) +
+              (" lwIP, same work: **%s** per lifecycle (`lc_start` below "
+               "is the bench's TIME-WAIT cap, the walk lwIP's own "
+               "`tcp_kill_timewait` makes)." % kfmt(cg["lwip"]["total"])
+               if "lwip" in cg else ""))
+            w("")
+            w("| berth function (self) | instructions per lifecycle | "
+              "share |")
+            w("|---|---|---|")
+            for ir, pct, fn in bt["self"][:15]:
+                w("| `%s` | %s | %.1f%% |" % (fn, kfmt(ir), pct))
+            want = ("tcp_conn_alloc_snd", "tcp_conn_alloc_rcv", "mem_alloc",
+                    "tcp_input", "tcp_output", "sock_flush_events",
+                    "tcp_lookup", "siphash24", "berth_connect",
+                    "timer_wheel_advance")
+            incl = [(ir, pct, fn) for ir, pct, fn in bt["incl"]
+                    if fn in want]
+            if incl:
+                w("\n| berth function (inclusive) | instructions per "
+                  "lifecycle | share |")
+                w("|---|---|---|")
+                for ir, pct, fn in incl:
+                    w("| `%s` | %s | %.1f%% |" % (fn, kfmt(ir), pct))
+            if "lwip" in cg:
+                w("\n| lwIP function (self) | instructions per lifecycle | "
+                  "share |")
+                w("|---|---|---|")
+                for ir, pct, fn in cg["lwip"]["self"][:8]:
+                    w("| `%s` | %s | %.1f%% |" % (fn, kfmt(ir), pct))
+            w("")
+        if self.b.notes:
+            w("### Notes from this run\n")
+            for n in self.b.notes:
+                w("- " + n)
+            w("")
+        return "\n".join(L) + "\n"
+
+
+def label(s):
+    return {"berth_mss1460": "berth, MSS 1460",
+            "berth_mss65495": "berth, MSS 65495 (MTU-less link)",
+            "kernel": "kernel (loopback)", "lwip": "lwIP (loopback)",
+            "berth_tun": "berth over TUN",
+            "kernel_veth": "kernel over veth",
+            "berth_buf4k": "berth, 4 KiB socket buffers (diagnostic)"}.get(s, s)
+
+
+def gib(x):
+    return "n/a" if x is None else "%g GiB" % (x / (1 << 30)) \
+        if x >= (1 << 30) else "%g MiB" % (x / (1 << 20))
+
+
+def mib(x):
+    return "n/a" if x is None else "%.0f MiB" % (x / (1 << 20))
+
+
+def per_gb(rs, key):
+    return [r[key] / (r["bytes"] / 1e9) for r in rs
+            if isinstance(r.get(key), float) and r.get("bytes")]
+
+
+def kernel_parts(ke):
+    if not ke:
+        return ""
+    parts = []
+    for c in ("TCP", "sock_inode_cache", "filp", "dentry"):
+        v = vals(ke, c + "_bytes")
+        if v:
+            parts.append("%s %s" % (c, ffmt(med(v))))
+    return ", ".join(parts)
+
+
+def machine():
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) / (1 << 20)
+    except OSError:
+        mem = 0
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short",
+                             "HEAD"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True).stdout.strip()
+    return ("%d × %s, %.0f GiB, Linux %s; berth %s" % (
+        os.cpu_count() or 0, model, mem, platform.release(), commit or "?"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny sizes, 2 repetitions, no report files")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build/bench/bench"))
+    ap.add_argument("--berth", default=os.path.join(ROOT, "build/bench/berth"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench/results"))
+    ap.add_argument("--only", help="comma-separated: memory,lifecycle,bulk,"
+                    "tun,scale,callgrind")
+    ap.add_argument("--no-benchmarks-md", action="store_true",
+                    help="do not update BENCHMARKS.md")
+    ap.add_argument("--from-json", metavar="FILE",
+                    help="write the report from a saved run (DATE.json) "
+                    "instead of running")
+    a = ap.parse_args()
+    if a.reps is None:
+        a.reps = 2 if a.smoke else 5
+    a.reps = max(1, a.reps)
+    a.stamp = datetime.date.today().isoformat()
+    os.makedirs(a.out, exist_ok=True)
+    if a.berth and not os.path.exists(a.berth):
+        a.berth = None
+    b = Bench(a)
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+    started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    mach = machine()
+    if a.from_json:
+        with open(a.from_json) as f:
+            saved = json.load(f)
+        b.res, b.notes, b.callgrind = (saved["results"], saved["notes"],
+                                       saved["callgrind"])
+        started, a.reps, a.stamp = saved["started"], saved["reps"], \
+            saved["stamp"]
+        mach = saved["machine"]
+    else:
+        try:
+            b.run_all()
+        except KeyboardInterrupt:
+            b.note("interrupted")
+        finally:
+            b.cleanup()
+        with open(os.path.join(a.out, a.stamp + ".json"), "w") as f:
+            json.dump({"results": b.res, "notes": b.notes,
+                       "callgrind": b.callgrind, "started": started,
+                       "reps": a.reps, "stamp": a.stamp,
+                       "machine": mach}, f, indent=1)
+    rep = Report(b)
+    cmd = "bench/run.sh" + ("" if a.reps == 5 else " --reps %d" % a.reps)
+    head = ("Run %s on %s, %d repetitions interleaved; median (min–max)."
+            "\nCommand: `%s`. Raw results: `bench/results/%s.json`.\n" % (
+                started, mach, a.reps, cmd, a.stamp))
+    body = rep.render("")
+    md = os.path.join(a.out, a.stamp + ".md")
+    with open(md, "w") as f:
+        f.write("# berth benchmarks, %s\n\n%s\n%s" % (a.stamp, head, body))
+    b.log("wrote %s (%d charts)" % (md, len(rep.charts)))
+    if not a.smoke and not a.no_benchmarks_md:
+        update_benchmarks_md(head, rep.render("bench/results/"), a.stamp)
+    # Smoke: the run itself is the test; timing never fails it.
+    if a.smoke:
+        missing = [f for f in ("lifecycle", "bulk", "scale", "mem")
+                   if not b.res.get(f)]
+        if missing:
+            b.log("smoke: no results for %s" % ", ".join(missing))
+            return 1
+        b.log("smoke: ok")
+    return 0
+
+
+def update_benchmarks_md(head, body, stamp):
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    text = open(path).read() if os.path.exists(path) else \
+        "# Benchmarks\n\n%s\n%s\n" % (begin, end)
+    if begin not in text:
+        text += "\n%s\n%s\n" % (begin, end)
+    pre, rest = text.split(begin, 1)
+    _, post = rest.split(end, 1)
+    block = "%s\n## Latest results (%s)\n\n%s\n%s%s" % (
+        begin, stamp, head, body, end)
+    with open(path, "w") as f:
+        f.write(pre + block + post)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
