@@ -413,10 +413,7 @@ int berth_recv(struct berth_stack *s, int sock, void *buf, size_t len)
             len = INT32_MAX;
         uint32_t n = ring_read(&c->rcv, buf, (uint32_t)len);
         window_update(s, c);
-        if ((c->flags & TF_RCVD_FIN) && c->rcv.len == 0 && c->rcv.buf) {
-            mem_free(&s->mem, c->rcv.buf, c->rcv.cap); /* no more will come */
-            memset(&c->rcv, 0, sizeof c->rcv);
-        }
+        tcp_conn_trim_buffers(s, c); /* read out: give the buffer back */
         sock_seen(s, sock_get(s, sock));
         return (int)n;
     }

@@ -17,6 +17,16 @@ void *mem_alloc(struct mem *m, size_t size)
     return p;
 }
 
+void *mem_alloc_raw(struct mem *m, size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        return NULL;
+    m->bytes += size;
+    m->allocs++;
+    return p;
+}
+
 void mem_free(struct mem *m, void *p, size_t size)
 {
     if (!p)

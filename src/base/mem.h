@@ -12,6 +12,9 @@ struct mem {
 
 /* Zeroed memory, or NULL. */
 void *mem_alloc(struct mem *m, size_t size);
+/* Uninitialized memory (buffers whose bytes are always written before they
+ * are read: zeroing them would be most of a short connection's cost). */
+void *mem_alloc_raw(struct mem *m, size_t size);
 /* `size` must be the size given to mem_alloc. NULL is ignored. */
 void mem_free(struct mem *m, void *p, size_t size);
 

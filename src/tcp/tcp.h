@@ -243,6 +243,8 @@ void tcp_conn_fail(struct berth_stack *s, struct tcp_conn *c, int err,
                    enum berth_reason why);
 void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c);
 int tcp_conn_alloc_snd(struct berth_stack *s, struct tcp_conn *c);
+/* Gives back whichever buffer is empty (allocated again when needed). */
+void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c);
 int tcp_conn_alloc_rcv(struct berth_stack *s, struct tcp_conn *c);
 uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
                  uint32_t raddr, uint16_t rport);

@@ -169,11 +169,28 @@ static int alloc_ring(struct berth_stack *s, struct ring *r, uint32_t size)
 {
     if (r->buf)
         return 0;
-    uint8_t *mem = mem_alloc(&s->mem, size);
+    uint8_t *mem = mem_alloc_raw(&s->mem, size);
     if (!mem)
         return BERTH_ENOMEM;
     ring_init(r, mem, size);
     return 0;
+}
+
+static void free_ring(struct berth_stack *s, struct ring *r)
+{
+    mem_free(&s->mem, r->buf, r->cap);
+    memset(r, 0, sizeof *r);
+}
+
+void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* An empty buffer goes back at once and comes back when data does: an
+     * idle connection holds only its TCB. The window we advertise follows
+     * the configured size, not the allocation, so the peer sees nothing. */
+    if (c->snd.buf && c->snd.len == 0)
+        free_ring(s, &c->snd);
+    if (c->rcv.buf && c->rcv.len == 0 && assembler_empty(&c->ooo))
+        free_ring(s, &c->rcv);
 }
 
 int tcp_conn_alloc_snd(struct berth_stack *s, struct tcp_conn *c)

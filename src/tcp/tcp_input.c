@@ -299,12 +299,7 @@ static uint32_t ack_new_data(struct berth_stack *s, struct tcp_conn *c,
     c->rexmits = 0;
     c->unacked_since = s->now;
     tcp_rexmit_restart(s, c);
-    if ((c->flags & TF_FIN_QUEUED) && c->snd.len == 0 && c->snd.buf) {
-        /* Nothing more will ever be sent: return the buffer. */
-        mem_free(&s->mem, c->snd.buf, c->snd.cap);
-        c->snd.buf = NULL;
-        c->snd.cap = 0;
-    }
+    tcp_conn_trim_buffers(s, c); /* everything sent is acknowledged? */
     sock_mark(s, c->sock);
     return acked;
 }
