@@ -21,7 +21,8 @@ build-release:
 	cmake --build build/release -j$(JOBS)
 
 build-check:
-	cmake -S . -B build/check -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON
+	cmake -S . -B build/check -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON \
+	      -DBERTH_BENCH=ON
 	cmake --build build/check -j$(JOBS)
 
 format:

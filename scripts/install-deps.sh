@@ -6,8 +6,9 @@ set -euo pipefail
 # Build: compiler, CMake, cmocka (tests), libcrypto (SHA-256 in `berth http`).
 # Interop tests: iproute2 (namespaces), the kernel's peers (curl, nc,
 # python3) and tshark to check captures.
+# Benchmarks' smoke test: lwIP for the comparison.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
-    iproute2 curl netcat-openbsd python3 tshark)
+    iproute2 curl netcat-openbsd python3 tshark liblwip-dev)
 
 missing=()
 for p in "${packages[@]}"; do
