@@ -322,11 +322,15 @@ static bool is_dupack(const struct tcp_conn *c, const struct tcp_seg *seg,
 }
 
 static void update_window(struct berth_stack *s, struct tcp_conn *c,
-                          const struct tcp_seg *seg)
+                          const struct tcp_seg *seg, bool acked_new)
 {
     /* RFC 9293 §3.10.7.4 fifth, ESTABLISHED: take the window only from a
-     * segment newer than the one it last came from. */
-    if (!(seq_lt(c->snd_wl1, seg->seq) ||
+     * segment newer than the one it last came from; and, as Linux does,
+     * from any segment that acknowledges new data. Otherwise a peer that
+     * went back to resend (its retransmissions carry lower sequence numbers
+     * than its pure ACKs) would leave a stale SND.WND paired with an
+     * advanced SND.UNA, a right edge beyond the one it offered. */
+    if (!(acked_new || seq_lt(c->snd_wl1, seg->seq) ||
           (c->snd_wl1 == seg->seq && seq_leq(c->snd_wl2, seg->ack))))
         return;
     take_peer_window(c, seg);
@@ -412,7 +416,7 @@ static enum step check_ack(struct berth_stack *s, struct tcp_conn *c,
     bool sacked_new = tcp_sack_update(c, seg);
     bool dup = is_dupack(c, seg, acked, sacked_new);
     tcp_cc_on_ack(s, c, seg, acked, dup);
-    update_window(s, c, seg);
+    update_window(s, c, seg, acked > 0);
     return ack_closing_states(s, c, seg);
 }
 
