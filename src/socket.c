@@ -896,5 +896,12 @@ static void conn_info(const struct berth_stack *s, const struct tcp_conn *c,
     out->snd_queued = c->snd.len;
     out->rcv_queued = c->rcv.len;
     out->unacked = c->snd_max - c->snd_una;
+    out->cwnd = c->cwnd;
+    out->ssthresh = c->ssthresh;
+    out->snd_wscale = c->snd_wscale;
+    out->rcv_wscale = c->rcv_wscale;
+    out->timestamps = (c->flags & TF_TS) != 0;
+    out->sack = (c->flags & TF_SACK) != 0;
+    out->congestion = (enum berth_cc)c->cc_algo;
     out->next_timer = timer_deadline(&c->n.timer);
 }

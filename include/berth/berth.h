@@ -409,7 +409,11 @@ struct berth_tcp_info {
     uint32_t srtt, rttvar, rto;         /* us; srtt 0 = no sample yet */
     uint32_t retransmits;   /* retransmissions of the oldest unacked segment */
     uint32_t total_retrans; /* segments retransmitted */
-    uint32_t snd_queued, rcv_queued;                  /* bytes in the buffers */
+    uint32_t snd_queued, rcv_queued; /* bytes in the buffers */
+    uint32_t cwnd, ssthresh; /* bytes; ssthresh UINT32_MAX before a loss */
+    uint8_t snd_wscale, rcv_wscale; /* RFC 7323 shifts; 0 if not agreed */
+    bool timestamps, sack;          /* RFC 7323 / RFC 2018 agreed */
+    enum berth_cc congestion;
     uint32_t unacked;                                 /* snd_nxt - snd_una */
     uint32_t accept_queue, accept_backlog, syn_queue; /* LISTEN only */
     uint64_t next_timer; /* earliest timer of this socket, or UINT64_MAX */

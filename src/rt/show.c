@@ -125,7 +125,16 @@ static void print_info_line(const struct berth_tcp_info *in, FILE *out)
                 in->rcv_nxt, in->rcv_wnd);
         return;
     }
-    fprintf(out, "\t mss:%u rto:%gms", in->snd_mss, in->rto / 1000.0);
+    fprintf(out, "\t %s%s%s",
+            in->congestion == BERTH_CC_NEWRENO ? "newreno" : "cubic",
+            in->timestamps ? " ts" : "", in->sack ? " sack" : "");
+    if (in->snd_wscale || in->rcv_wscale)
+        fprintf(out, " wscale:%u,%u", in->snd_wscale, in->rcv_wscale);
+    fprintf(out, " mss:%u rto:%gms cwnd:%u", in->snd_mss, in->rto / 1000.0,
+            in->cwnd / (in->snd_mss ? in->snd_mss : 1));
+    if (in->ssthresh != UINT32_MAX)
+        fprintf(out, " ssthresh:%u",
+                in->ssthresh / (in->snd_mss ? in->snd_mss : 1));
     if (in->srtt)
         fprintf(out, " rtt:%g/%gms", in->srtt / 1000.0, in->rttvar / 1000.0);
     fprintf(out,

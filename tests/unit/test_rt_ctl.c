@@ -141,7 +141,9 @@ static void ss_info_adds_a_line_per_entry(void **state)
     char *text = print_ss(&w, true);
     const char *e = line_with(text, "ESTABLISHED");
     const char *info = strchr(e, '\n') + 1;
-    assert_true(strncmp(info, "\t mss:1460 rto:", 15) == 0);
+    /* Like ss -ti: the algorithm and agreed options first, then numbers. */
+    assert_true(strncmp(info, "\t cubic ts sack mss:1460 rto:", 29) == 0);
+    assert_non_null(strstr(info, " cwnd:10"));
     assert_non_null(strstr(info, "rcv_wnd:65535"));
     assert_non_null(strstr(info, "snd_wnd:"));
     assert_non_null(strstr(info, "retrans:0/0"));
