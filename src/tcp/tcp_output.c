@@ -124,6 +124,18 @@ static struct tcp_out conn_out(const struct berth_stack *s, struct tcp_conn *c,
     return o;
 }
 
+/* The sequence number of a segment without text (ACK, keepalive): SND.MAX,
+ * RFC 9293's SND.NXT (never the one go-back-N wound back, which may lie
+ * below the peer's RCV.NXT), but no further than the peer's window: after
+ * an unaccepted zero-window probe SND.MAX is one beyond it, and the peer
+ * would discard the ACK (as Linux's tcp_acceptable_seq). */
+static uint32_t ack_seq(const struct tcp_conn *c)
+{
+    uint32_t edge = c->snd_una + c->snd_wnd;
+    return seq_lt(edge, c->snd_max) && seq_geq(edge, c->snd_una) ? edge
+                                                                  : c->snd_max;
+}
+
 /* Everything a segment carries also acknowledges: owed ACKs are paid. */
 static void ack_sent(struct berth_stack *s, struct tcp_conn *c)
 {
@@ -251,7 +263,7 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
             !c->deadline[TCP_T_REXMIT] && !c->deadline[TCP_T_PERSIST])
             tcp_timer_set(s, c, TCP_T_PERSIST, s->now + tcp_rto(s, c));
         if (c->flags & TF_ACK_NOW) {
-            struct tcp_out o = conn_out(s, c, c->snd_max, TH_ACK);
+            struct tcp_out o = conn_out(s, c, ack_seq(c), TH_ACK);
             tcp_send(s, &o);
             ack_sent(s, c);
         }
@@ -285,6 +297,14 @@ void tcp_output_range(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
     uint32_t dlen = 0;
     if (seq_lt(seq, data_end) && seq_geq(seq, data_seq))
         dlen = seq_min(seq_min(len, data_end - seq), payload_mss(c));
+    /* RFC 9293 §3.8.6: resend only what lies between SND.UNA and
+     * SND.UNA+SND.WND; a zero window is the persist timer's business. */
+    uint32_t edge = c->snd_una + c->snd_wnd;
+    if (dlen > 0) {
+        if (!seq_lt(seq, edge))
+            return;
+        dlen = seq_min(dlen, edge - seq);
+    }
     bool fin = fin_allowed(c) && seq + dlen == data_end;
     if (dlen == 0 && !fin)
         return;
@@ -338,7 +358,7 @@ static void output_sack_recovery(struct berth_stack *s, struct tcp_conn *c)
             break; /* nothing could be sent */
     }
     if (c->flags & TF_ACK_NOW) {
-        struct tcp_out o = conn_out(s, c, c->snd_max, TH_ACK);
+        struct tcp_out o = conn_out(s, c, ack_seq(c), TH_ACK);
         tcp_send(s, &o);
         ack_sent(s, c);
     }
@@ -352,7 +372,7 @@ void tcp_output(struct berth_stack *s, struct tcp_conn *c)
         return;
     case BERTH_STATE_TIME_WAIT:
         if (c->flags & TF_ACK_NOW) {
-            struct tcp_out o = conn_out(s, c, c->snd_max, TH_ACK);
+            struct tcp_out o = conn_out(s, c, ack_seq(c), TH_ACK);
             tcp_send(s, &o);
             ack_sent(s, c);
         }
@@ -394,7 +414,7 @@ void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT-1 with no data; the peer's
      * answer is an ACK for SND.NXT. */
-    struct tcp_out o = conn_out(s, c, c->snd_max - 1, TH_ACK);
+    struct tcp_out o = conn_out(s, c, ack_seq(c) - 1, TH_ACK);
     tcp_send(s, &o);
     stack_count(s, BERTH_CTR_KEEPALIVE_PROBES);
 }
@@ -441,7 +461,7 @@ void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c)
     }
     s->challenge_count++;
     stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
-    struct tcp_out o = conn_out(s, c, c->snd_max, TH_ACK);
+    struct tcp_out o = conn_out(s, c, ack_seq(c), TH_ACK);
     tcp_send(s, &o);
     ack_sent(s, c);
 }
