@@ -1,6 +1,7 @@
 /* berth — the in-memory link: two stacks (side 0 and side 1) joined in one
  * process, in virtual time, with seeded, reproducible impairments (loss,
- * duplication, reordering, delay, jitter, corruption) and chosen-packet
+ * bursty loss, duplication, reordering, delay, jitter, corruption, a
+ * bandwidth bottleneck with a bounded queue, outages) and chosen-packet
  * control for tests. It owns no clock: time moves only in its driver.
  *
  * Typical use:
@@ -73,6 +74,29 @@ struct berth_memlink_impair {
     double reorder;         /* probability a packet is held back ... */
     uint64_t reorder_delay; /* ... by this much more; default 2000 */
     double corrupt;         /* probability one random bit is flipped */
+
+    /* Bursty loss: the Gilbert–Elliott two-state model, stepped once per
+     * packet that reaches the wire (after the bottleneck): first the state
+     * moves (good → bad with ge_good_to_bad, bad → good with
+     * ge_bad_to_good), then the packet is lost with the new state's
+     * probability. Mean burst ≈ 1 / ge_bad_to_good packets. It applies on
+     * top of `loss`. Off (and drawing no randomness) while both transition
+     * probabilities are 0; the state starts good. */
+    double ge_good_to_bad;
+    double ge_bad_to_good;
+    double ge_loss_good; /* loss probability in the good state */
+    double ge_loss_bad;  /* ... in the bad state */
+
+    /* A bottleneck: packets are serialized at `rate` bytes per second
+     * through a FIFO before they take the base delay, so a burst queues up
+     * and is spread out (queueing delay). A packet that would make the FIFO
+     * hold more than queue_packets packets or queue_bytes bytes (counting
+     * every packet not yet fully serialized, the one on the wire included)
+     * is tail-dropped (`tail_dropped`). 0 = no limit; rate 0 = no
+     * bottleneck (the default). */
+    uint64_t rate;
+    uint32_t queue_packets;
+    uint64_t queue_bytes;
 };
 
 /* Defaults: delay 1 ms, reorder_delay 2 ms, everything else 0. */
@@ -81,6 +105,16 @@ void berth_memlink_set_impair(struct berth_memlink *link, int from_side,
                               const struct berth_memlink_impair *imp);
 void berth_memlink_get_impair(const struct berth_memlink *link, int from_side,
                               struct berth_memlink_impair *out);
+
+/* Outages: every packet that would enter the wire (leave the bottleneck)
+ * at a virtual time in [start, end) is lost (`outage_dropped`), as if the
+ * cable were cut. Up to BERTH_MEMLINK_MAX_OUTAGES windows per direction;
+ * they may overlap. Returns 0, or BERTH_EINVAL when start >= end or the
+ * list is full. */
+#define BERTH_MEMLINK_MAX_OUTAGES 16
+int berth_memlink_add_outage(struct berth_memlink *link, int from_side,
+                             uint64_t start, uint64_t end);
+void berth_memlink_clear_outages(struct berth_memlink *link, int from_side);
 
 /* ------------------------------------------------------------------------
  * Chosen-packet control: the filter sees every packet as it is sent, before
@@ -140,12 +174,28 @@ static inline struct berth_memlink_verdict berth_memlink_delay(uint64_t us)
 #define BERTH_MEMLINK_FATE_CORRUPTED  0x08u /* a copy had a bit flipped */
 #define BERTH_MEMLINK_FATE_QUEUE_FULL 0x10u /* dropped: link queue full */
 #define BERTH_MEMLINK_FATE_FILTERED   0x20u /* the filter chose the fate */
+#define BERTH_MEMLINK_FATE_BURST      0x40u /* lost: Gilbert–Elliott */
+#define BERTH_MEMLINK_FATE_OUTAGE     0x80u /* lost: in an outage */
+#define BERTH_MEMLINK_FATE_TAIL_DROP                                           \
+    0x100u /* bottleneck FIFO full (with                                       \
+              QUEUE_FULL) */
 
 typedef void (*berth_memlink_tap_fn)(void *ctx, int from_side, uint64_t now,
                                      const uint8_t *pkt, size_t len,
                                      unsigned fate);
 void berth_memlink_set_tap(struct berth_memlink *link, berth_memlink_tap_fn fn,
                            void *ctx);
+
+/* The receive tap: sees every copy as it is handed to the receiving
+ * stack, at its delivery instant, just before berth_input(): the bytes as
+ * delivered (a corrupted copy has its bit flipped, and `corrupted` says
+ * so). Copies for a detached side are not shown. Same restrictions as the
+ * filter. */
+typedef void (*berth_memlink_rx_tap_fn)(void *ctx, int to_side, uint64_t now,
+                                        const uint8_t *pkt, size_t len,
+                                        bool corrupted);
+void berth_memlink_set_rx_tap(struct berth_memlink *link,
+                              berth_memlink_rx_tap_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------------
  * Bounds.
@@ -207,6 +257,13 @@ struct berth_memlink_stats {
     uint64_t corrupted;     /* copies with a bit flipped */
     uint64_t queue_full;    /* dropped: queue at its bound */
     uint64_t undeliverable; /* no stack attached on the other side */
+    uint64_t burst_lost;    /* lost by the Gilbert–Elliott model */
+    uint64_t tail_dropped;  /* bottleneck FIFO full */
+    uint64_t outage_dropped;
+    uint64_t corrupt_delivered; /* corrupted copies passed to berth_input */
+    uint64_t corrupt_accepted;  /* ... that it did not reject: the
+                                   checksums missed a flipped bit */
+    uint64_t max_queue_delay;   /* longest wait in the bottleneck, µs */
 };
 void berth_memlink_stats(const struct berth_memlink *link, int from_side,
                          struct berth_memlink_stats *out);

@@ -1,6 +1,7 @@
 /* The in-memory link: owns the packets in flight between two stacks (a
  * min-heap ordered by delivery time, then send order), the per-direction
- * impairments and their seeded generators, and the virtual-time driver that
+ * impairments and their seeded generators (bottleneck FIFO, outages,
+ * Gilbert–Elliott state included), and the virtual-time driver that
  * interleaves deliveries with the stacks' timers. */
 #include "berth/memlink.h"
 
@@ -17,6 +18,7 @@ struct mpkt {
     uint64_t at;    /* virtual delivery time */
     uint64_t order; /* send order: equal `at` deliver first-sent first */
     int to_side;
+    bool corrupted; /* a bit was flipped: the receiver must reject it */
     size_t len;
     uint8_t data[];
 };
@@ -28,6 +30,25 @@ struct dice {
     uint64_t state;
 };
 
+/* The bottleneck FIFO of one direction: when each packet still in it
+ * finishes serialization. Entries in [head, head + len) of a ring; those
+ * whose `done` is in the past have left and are purged lazily. */
+struct fifo_ent {
+    uint64_t done_ns; /* serialization ends (ns: µs would drift) */
+    uint32_t len;
+};
+
+struct bottleneck {
+    uint64_t busy_ns; /* the wire is busy until then */
+    struct fifo_ent *ring;
+    size_t cap, head, len; /* ring capacity is a power of two */
+    uint64_t bytes;        /* sum of the entries' len */
+};
+
+struct outage {
+    uint64_t start, end; /* [start, end) in µs */
+};
+
 struct mside {
     struct berth_memlink *link; /* back pointer: the tx hook gets only us */
     int side;
@@ -36,6 +57,10 @@ struct mside {
     struct dice dice;
     struct berth_memlink_stats stats; /* for packets this side sends */
     size_t queued;                    /* copies in flight from this side */
+    bool ge_bad;                      /* Gilbert–Elliott state */
+    struct bottleneck bn;
+    struct outage outages[BERTH_MEMLINK_MAX_OUTAGES];
+    size_t noutages;
 };
 
 struct berth_memlink {
@@ -50,6 +75,8 @@ struct berth_memlink {
     void *filter_ctx;
     berth_memlink_tap_fn tap;
     void *tap_ctx;
+    berth_memlink_rx_tap_fn rx_tap;
+    void *rx_tap_ctx;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -165,6 +192,8 @@ void berth_memlink_destroy(struct berth_memlink *link)
     for (size_t i = 0; i < link->heap_len; i++)
         free(link->heap[i]);
     free(link->heap);
+    free(link->sides[0].bn.ring);
+    free(link->sides[1].bn.ring);
     free(link);
 }
 
@@ -191,6 +220,21 @@ void berth_memlink_get_impair(const struct berth_memlink *link, int from_side,
     *out = link->sides[from_side & 1].imp;
 }
 
+int berth_memlink_add_outage(struct berth_memlink *link, int from_side,
+                             uint64_t start, uint64_t end)
+{
+    struct mside *s = &link->sides[from_side & 1];
+    if (start >= end || s->noutages == BERTH_MEMLINK_MAX_OUTAGES)
+        return BERTH_EINVAL;
+    s->outages[s->noutages++] = (struct outage){start, end};
+    return 0;
+}
+
+void berth_memlink_clear_outages(struct berth_memlink *link, int from_side)
+{
+    link->sides[from_side & 1].noutages = 0;
+}
+
 void berth_memlink_set_filter(struct berth_memlink *link,
                               berth_memlink_filter_fn fn, void *ctx)
 {
@@ -203,6 +247,13 @@ void berth_memlink_set_tap(struct berth_memlink *link, berth_memlink_tap_fn fn,
 {
     link->tap = fn;
     link->tap_ctx = ctx;
+}
+
+void berth_memlink_set_rx_tap(struct berth_memlink *link,
+                              berth_memlink_rx_tap_fn fn, void *ctx)
+{
+    link->rx_tap = fn;
+    link->rx_tap_ctx = ctx;
 }
 
 void berth_memlink_set_queue_limit(struct berth_memlink *link, size_t packets)
@@ -244,9 +295,11 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* Queues one copy; returns the fate bits it earned. */
+/* Queues one copy that enters the wire at `base`; returns the fate bits it
+ * earned. */
 static unsigned enqueue_copy(struct berth_memlink *link, struct mside *from,
-                             const uint8_t *pkt, size_t len, uint64_t extra)
+                             const uint8_t *pkt, size_t len, uint64_t base,
+                             uint64_t extra)
 {
     const struct berth_memlink_impair *imp = &from->imp;
     unsigned fate = 0;
@@ -265,6 +318,7 @@ static unsigned enqueue_copy(struct berth_memlink *link, struct mside *from,
     p->len = len;
     p->to_side = 1 - from->side;
     p->order = link->next_order++;
+    p->corrupted = false;
 
     uint64_t delay = sat_add(imp->delay, dice_upto(&from->dice, imp->jitter));
     if (dice_chance(&from->dice, imp->reorder))
@@ -273,11 +327,12 @@ static unsigned enqueue_copy(struct berth_memlink *link, struct mside *from,
         from->stats.reordered++;
         fate |= BERTH_MEMLINK_FATE_DELAYED;
     }
-    p->at = sat_add(link->now, sat_add(delay, extra));
+    p->at = sat_add(base, sat_add(delay, extra));
 
     if (len > 0 && dice_chance(&from->dice, imp->corrupt)) {
         uint64_t bit = dice_upto(&from->dice, (uint64_t)len * 8 - 1);
         p->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        p->corrupted = true;
         from->stats.corrupted++;
         fate |= BERTH_MEMLINK_FATE_CORRUPTED;
     }
@@ -289,6 +344,121 @@ static unsigned enqueue_copy(struct berth_memlink *link, struct mside *from,
     }
     from->queued++;
     return fate;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The bottleneck, outages and bursty loss: each draws no randomness and
+ * changes nothing while it is off, so links that do not use them behave
+ * exactly as before they existed. */
+
+static bool fifo_grow(struct bottleneck *b)
+{
+    size_t cap = b->cap ? b->cap * 2 : 64;
+    struct fifo_ent *r = malloc(cap * sizeof(*r));
+    if (!r)
+        return false;
+    for (size_t i = 0; i < b->len; i++)
+        r[i] = b->ring[(b->head + i) & (b->cap - 1)];
+    free(b->ring);
+    b->ring = r;
+    b->cap = cap;
+    b->head = 0;
+    return true;
+}
+
+/* A packet of `len` bytes offered at `now`: false when the FIFO is at a
+ * bound (tail drop); else *depart is the µs its last bit leaves. */
+static bool bottleneck_admit(struct mside *from, uint64_t now, size_t len,
+                             uint64_t *depart)
+{
+    struct bottleneck *b = &from->bn;
+    const struct berth_memlink_impair *imp = &from->imp;
+    uint64_t now_ns = now > UINT64_MAX / 1000 ? UINT64_MAX : now * 1000;
+
+    while (b->len > 0 && b->ring[b->head].done_ns <= now_ns) {
+        b->bytes -= b->ring[b->head].len;
+        b->head = (b->head + 1) & (b->cap - 1);
+        b->len--;
+    }
+    if (imp->queue_packets && b->len >= imp->queue_packets)
+        return false;
+    if (imp->queue_bytes && b->bytes + len > imp->queue_bytes)
+        return false;
+    if (b->len == b->cap && !fifo_grow(b))
+        return false;
+    /* Serialization time, rounded up to the ns: len is at most 64 KiB, so
+     * len * 1e9 cannot overflow. */
+    uint64_t tx_ns = ((uint64_t)len * 1000000000u + imp->rate - 1) / imp->rate;
+    uint64_t start = b->busy_ns > now_ns ? b->busy_ns : now_ns;
+    b->busy_ns = sat_add(start, tx_ns);
+    b->ring[(b->head + b->len) & (b->cap - 1)] =
+        (struct fifo_ent){b->busy_ns, (uint32_t)len};
+    b->len++;
+    b->bytes += len;
+    *depart = b->busy_ns / 1000 + (b->busy_ns % 1000 != 0);
+    if (*depart - now > from->stats.max_queue_delay)
+        from->stats.max_queue_delay = *depart - now;
+    return true;
+}
+
+static bool in_outage(const struct mside *s, uint64_t t)
+{
+    for (size_t i = 0; i < s->noutages; i++)
+        if (t >= s->outages[i].start && t < s->outages[i].end)
+            return true;
+    return false;
+}
+
+/* Gilbert–Elliott: step the two-state chain, then lose the packet with the
+ * new state's probability. */
+static bool ge_lost(struct mside *from)
+{
+    const struct berth_memlink_impair *imp = &from->imp;
+    if (!(imp->ge_good_to_bad > 0.0) && !(imp->ge_bad_to_good > 0.0))
+        return false;
+    if (from->ge_bad) {
+        if (dice_chance(&from->dice, imp->ge_bad_to_good))
+            from->ge_bad = false;
+    } else if (dice_chance(&from->dice, imp->ge_good_to_bad)) {
+        from->ge_bad = true;
+    }
+    return dice_chance(&from->dice,
+                       from->ge_bad ? imp->ge_loss_bad : imp->ge_loss_good);
+}
+
+/* The stages between the filter and the copies: the bottleneck FIFO, an
+ * outage at the instant the packet enters the wire, then the random
+ * losses and duplication. Returns the copies to deliver; *base is when
+ * the packet enters the wire. */
+static int wire_fate(struct mside *from, size_t len, int copies, uint64_t *base,
+                     unsigned *fate)
+{
+    struct berth_memlink_stats *st = &from->stats;
+    if (copies > 0 && from->imp.rate > 0 &&
+        !bottleneck_admit(from, *base, len, base)) {
+        st->tail_dropped++;
+        *fate |= BERTH_MEMLINK_FATE_QUEUE_FULL | BERTH_MEMLINK_FATE_TAIL_DROP;
+        return 0;
+    }
+    if (copies > 0 && in_outage(from, *base)) {
+        st->outage_dropped++;
+        *fate |= BERTH_MEMLINK_FATE_OUTAGE;
+        return 0;
+    }
+    if (copies > 0 && !(*fate & BERTH_MEMLINK_FATE_FILTERED)) {
+        if (dice_chance(&from->dice, from->imp.loss)) {
+            st->lost++;
+            return 0;
+        }
+        if (ge_lost(from)) {
+            st->burst_lost++;
+            *fate |= BERTH_MEMLINK_FATE_BURST;
+            return 0;
+        }
+        if (dice_chance(&from->dice, from->imp.duplicate))
+            return 2;
+    }
+    return copies;
 }
 
 void berth_memlink_tx(void *tx_ctx, const uint8_t *pkt, size_t len)
@@ -326,22 +496,17 @@ void berth_memlink_tx(void *tx_ctx, const uint8_t *pkt, size_t len)
         if (copies == 0)
             from->stats.filter_dropped++;
     }
-    if (copies > 0 && !(fate & BERTH_MEMLINK_FATE_FILTERED)) {
-        if (dice_chance(&from->dice, from->imp.loss)) {
-            copies = 0;
-            from->stats.lost++;
-        } else if (dice_chance(&from->dice, from->imp.duplicate)) {
-            copies = 2;
-        }
-    }
-    if (copies == 0)
+    uint64_t base = link->now;
+    copies = wire_fate(from, len, copies, &base, &fate);
+    /* A tail drop is QUEUE_FULL, not DROPPED, like the in-flight bound. */
+    if (copies == 0 && !(fate & BERTH_MEMLINK_FATE_TAIL_DROP))
         fate |= BERTH_MEMLINK_FATE_DROPPED;
     if (copies == 2) {
         from->stats.duplicated++;
         fate |= BERTH_MEMLINK_FATE_DUPLICATED;
     }
     for (int i = 0; i < copies; i++)
-        fate |= enqueue_copy(link, from, pkt, len, extra);
+        fate |= enqueue_copy(link, from, pkt, len, base, extra);
 
     if (link->tap)
         link->tap(link->tap_ctx, from->side, link->now, pkt, len, fate);
@@ -374,8 +539,17 @@ static void link_step(struct berth_memlink *link, uint64_t t)
         from->queued--;
         if (to->stack) {
             from->stats.delivered++;
-            if (berth_input(to->stack, p->data, p->len, t) != 0)
+            if (link->rx_tap)
+                link->rx_tap(link->rx_tap_ctx, p->to_side, t, p->data, p->len,
+                             p->corrupted);
+            int r = berth_input(to->stack, p->data, p->len, t);
+            if (r != 0)
                 from->stats.rejected++;
+            if (p->corrupted) {
+                from->stats.corrupt_delivered++;
+                if (r == 0)
+                    from->stats.corrupt_accepted++;
+            }
         } else {
             from->stats.undeliverable++;
         }
