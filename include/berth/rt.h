@@ -35,13 +35,13 @@ extern "C" {
  * its own stream of the one seed.
  */
 struct berth_impair {
-    double loss;      /* probability a packet is dropped, 0..1 */
-    double dup;       /* probability a packet is delivered twice */
-    double reorder;   /* probability a packet is held back */
-    uint64_t delay;   /* one-way delay, us */
-    uint64_t jitter;  /* extra uniform delay in [0, jitter], us */
-    uint64_t seed;    /* the generator's seed (default 1) */
-    bool drop_all;    /* a black hole (control command `impair drop-all`) */
+    double loss;     /* probability a packet is dropped, 0..1 */
+    double dup;      /* probability a packet is delivered twice */
+    double reorder;  /* probability a packet is held back */
+    uint64_t delay;  /* one-way delay, us */
+    uint64_t jitter; /* extra uniform delay in [0, jitter], us */
+    uint64_t seed;   /* the generator's seed (default 1) */
+    bool drop_all;   /* a black hole (control command `impair drop-all`) */
 };
 /* 0, or -1 with a one-line message in err. */
 int berth_impair_parse(const char *spec, struct berth_impair *out, char *err,
@@ -55,11 +55,11 @@ void berth_impair_format(const struct berth_impair *imp, char *buf,
  * Configuration.
  */
 struct berth_rt_config {
-    const char *tun_name;  /* default "berth0"; created if it does not exist */
-    uint32_t addr;         /* berth's IPv4 address, default 198.18.0.2 */
-    uint32_t peer_addr;    /* the kernel side's address, default 198.18.0.1 */
-    uint8_t peer_prefix;   /* default 24: the route to berth's subnet */
-    uint16_t mtu;          /* default 1500 */
+    const char *tun_name; /* default "berth0"; created if it does not exist */
+    uint32_t addr;        /* berth's IPv4 address, default 198.18.0.2 */
+    uint32_t peer_addr;   /* the kernel side's address, default 198.18.0.1 */
+    uint8_t peer_prefix;  /* default 24: the route to berth's subnet */
+    uint16_t mtu;         /* default 1500 */
     /* NULL: no capture. Records what berth processed: received packets
      * after the receive impairment, sent packets before the transmit one. */
     const char *pcap_path;
@@ -67,7 +67,7 @@ struct berth_rt_config {
      * created 0700, a stale socket file is replaced. */
     const char *ctl_path;
     struct berth_impair impair; /* all zero: a clean link */
-    FILE *trace;           /* non-NULL: one line per state change and drop */
+    FILE *trace;             /* non-NULL: one line per state change and drop */
     uint64_t shutdown_grace; /* us connections get to close; default 2 s */
     /* Core tunables. addr, tx, event and trace are set by the runtime;
      * seed and secret are filled from getrandom() unless fixed_random;
@@ -78,16 +78,15 @@ struct berth_rt_config {
 void berth_rt_config_init(struct berth_rt_config *cfg);
 /* "/run/berth/<tun>.sock" as root, else "$XDG_RUNTIME_DIR/berth/<tun>.sock"
  * or "/tmp/berth-<uid>/<tun>.sock". Writes into buf; returns buf. */
-char *berth_rt_default_ctl_path(const char *tun_name, char *buf,
-                                size_t size);
+char *berth_rt_default_ctl_path(const char *tun_name, char *buf, size_t size);
 
 struct berth_rt;
 
 /* Opens (creating if needed) the TUN device, brings it up with the kernel
  * side's address and route, opens the pcap file and the control socket,
  * creates the stack. NULL with a one-line message in err on failure. */
-struct berth_rt *berth_rt_create(const struct berth_rt_config *cfg,
-                                 char *err, size_t errlen);
+struct berth_rt *berth_rt_create(const struct berth_rt_config *cfg, char *err,
+                                 size_t errlen);
 /* Closes everything; a TUN device the runtime created is deleted. */
 void berth_rt_destroy(struct berth_rt *rt);
 
@@ -154,7 +153,7 @@ void berth_rt_set_trace(struct berth_rt *rt,
 struct berth_rt_stats {
     uint64_t rx_packets, rx_bytes; /* read from the TUN device */
     uint64_t tx_packets, tx_bytes; /* written to the TUN device */
-    uint64_t rx_dropped; /* impairment */
+    uint64_t rx_dropped;           /* impairment */
     uint64_t tx_dropped; /* impairment, or the TUN refused the write */
     uint64_t duplicated, reordered;
     uint64_t loops; /* epoll iterations */
@@ -170,8 +169,7 @@ void berth_rt_stats(const struct berth_rt *rt, struct berth_rt_stats *out);
  * sends `command` to the instance at ctl_path and copies the answer to out.
  * 0, or -errno (no such instance: -ENOENT / -ECONNREFUSED).
  */
-int berth_rt_ctl_request(const char *ctl_path, const char *command,
-                         FILE *out);
+int berth_rt_ctl_request(const char *ctl_path, const char *command, FILE *out);
 /* The same text the control socket answers with, for an in-process stack
  * (the demo's fallback): */
 void berth_rt_print_ss(struct berth_stack *s, bool info, uint64_t now,

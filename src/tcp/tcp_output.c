@@ -133,7 +133,7 @@ static uint32_t ack_seq(const struct tcp_conn *c)
 {
     uint32_t edge = c->snd_una + c->snd_wnd;
     return seq_lt(edge, c->snd_max) && seq_geq(edge, c->snd_una) ? edge
-                                                                  : c->snd_max;
+                                                                 : c->snd_max;
 }
 
 /* Everything a segment carries also acknowledges: owed ACKs are paid. */
