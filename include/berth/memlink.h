@@ -174,11 +174,10 @@ static inline struct berth_memlink_verdict berth_memlink_delay(uint64_t us)
 #define BERTH_MEMLINK_FATE_CORRUPTED  0x08u /* a copy had a bit flipped */
 #define BERTH_MEMLINK_FATE_QUEUE_FULL 0x10u /* dropped: link queue full */
 #define BERTH_MEMLINK_FATE_FILTERED   0x20u /* the filter chose the fate */
-#define BERTH_MEMLINK_FATE_BURST      0x40u /* lost: Gilbert–Elliott */
-#define BERTH_MEMLINK_FATE_OUTAGE     0x80u /* lost: in an outage */
-#define BERTH_MEMLINK_FATE_TAIL_DROP                                           \
-    0x100u /* bottleneck FIFO full (with                                       \
-              QUEUE_FULL) */
+/* Which loss it was, with DROPPED (or QUEUE_FULL for a tail drop): */
+#define BERTH_MEMLINK_FATE_BURST     0x40u  /* Gilbert–Elliott */
+#define BERTH_MEMLINK_FATE_OUTAGE    0x80u  /* in an outage */
+#define BERTH_MEMLINK_FATE_TAIL_DROP 0x100u /* bottleneck FIFO full */
 
 typedef void (*berth_memlink_tap_fn)(void *ctx, int from_side, uint64_t now,
                                      const uint8_t *pkt, size_t len,

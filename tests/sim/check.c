@@ -162,23 +162,45 @@ static void window_sent(struct world *w, struct conn *c, int from,
                         const struct berth_segment *g)
 {
     int to = 1 - from;
-    if (!c->has_edge[to] || c->window_reported ||
+    if (!c->has_edge[to] || (c->window_reported & 1) ||
         (g->flags & (BERTH_TH_SYN | BERTH_TH_RST)))
         return;
     uint32_t end = g->seq + g->len, edge = c->edge[to];
     bool beyond = g->len > 1    ? (int32_t)(end - edge) > 0
                   : g->len == 1 ? (int32_t)(g->seq - edge) > 0
-                                : (int32_t)(g->seq - edge) > 0;
+                                : false; /* check_dropped_ack() judges */
     if (!beyond)
         return;
     /* Is the window shut (edge = the ACK `to` last sent)? */
     bool shut = c->has_ack[from] && c->max_ack[from] == edge;
-    c->window_reported = true;
+    c->window_reported |= 1;
     world_fail(w, INV_WINDOW,
                "conn %d: %c sent %s[%u, %u) beyond the %swindow %c "
                "advertised (right edge %u)",
                c->id, side_name(from), g->len ? "" : "an empty segment ",
                g->seq, end, shut ? "zero " : "", side_name(to), edge);
+}
+
+/* RFC 9293 §3.10.7.4: a segment without text is acceptable when RCV.NXT <=
+ * SEG.SEQ < RCV.NXT + RCV.WND (SEG.SEQ = RCV.NXT for a zero window). A
+ * side's current ACK (SEQ = its SND.NXT, not a keepalive probe or an old
+ * copy) dropped as out of window by its peer means the pair disagree on
+ * where the window ends: its ACK, window and echo are lost, and a peer
+ * doing keepalive declares a live connection dead. */
+void check_dropped_ack(struct world *w, struct conn *c, int side,
+                       enum berth_reason why)
+{
+    const struct berth_segment *g = &w->rx_seg;
+    if (why != BERTH_REASON_SEQ_OUT_OF_WINDOW || w->rx_conn != c ||
+        !w->rx_current || g->len != 0 || (c->window_reported & 2) ||
+        (g->flags & (BERTH_TH_SYN | BERTH_TH_FIN | BERTH_TH_RST)))
+        return;
+    c->window_reported |= 2;
+    world_fail(w, INV_WINDOW,
+               "conn %d: %c dropped %c's current ACK as out of window (SEQ "
+               "%u = %c's SND.NXT; %c advertised up to %u)",
+               c->id, side_name(side), side_name(1 - side), g->seq,
+               side_name(1 - side), side_name(side), c->edge[side]);
 }
 
 /* The edge a side advertises never moves left (RFC 9293 §3.8.6.2.2; the
@@ -196,9 +218,9 @@ static void window_advertised(struct world *w, struct conn *c, int from,
         c->has_edge[from] = true;
         c->edge[from] = edge;
     } else if ((int32_t)(c->edge[from] - edge) >= (int32_t)(1u << shift) &&
-               !(g->flags & BERTH_TH_SYN) && !c->window_reported) {
+               !(g->flags & BERTH_TH_SYN) && !(c->window_reported & 4)) {
         /* (A SYN may be an old duplicate starting a new incarnation.) */
-        c->window_reported = true;
+        c->window_reported |= 4;
         world_fail(w, INV_WINDOW,
                    "conn %d: %c moved its window's right edge left, from %u "
                    "to %u",

@@ -72,6 +72,7 @@ struct opts {
     double bulk_loss;
     bool newreno, no_sack;
     bool selftest;
+    bool coverage;
     const char *argv0;
 };
 
@@ -102,6 +103,7 @@ static void usage(FILE *f)
           "  --bulk RTT LOSS one cell of the table (RTT in ms, loss in %),\n"
           "                  CUBIC + SACK unless --newreno / --no-sack; -v\n"
           "                  prints every packet\n"
+          "  --coverage      after the seeds, the state changes they saw\n"
           "  --selftest      check the link's impairments and exit\n"
           "  --help          this text\n",
           f);
@@ -116,73 +118,121 @@ static bool parse_u64(const char *s, uint64_t *out)
     return *end == '\0';
 }
 
+/* Options without a value; false if `a` is none of them. */
+static bool parse_flag(const char *a, struct opts *o)
+{
+    if (!strcmp(a, "--selftest"))
+        o->selftest = true;
+    else if (!strcmp(a, "--newreno"))
+        o->newreno = true;
+    else if (!strcmp(a, "--no-sack"))
+        o->no_sack = true;
+    else if (!strcmp(a, "--full"))
+        o->full = true;
+    else if (!strcmp(a, "--table"))
+        o->table = true;
+    else if (!strcmp(a, "--coverage"))
+        o->coverage = true;
+    else if (!strcmp(a, "--verbose") || !strcmp(a, "-v"))
+        o->verbose++;
+    else if (!strcmp(a, "-vv"))
+        o->verbose += 2;
+    else
+        return false;
+    return true;
+}
+
+static bool parse_range(const char *v, struct opts *o)
+{
+    char buf[64];
+    if (!v || !strchr(v, '-'))
+        return false;
+    snprintf(buf, sizeof(buf), "%s", v);
+    char *dash = strchr(buf, '-');
+    *dash = '\0';
+    o->seeds_given = true;
+    return parse_u64(buf, &o->first) && parse_u64(dash + 1, &o->last) &&
+           o->first <= o->last;
+}
+
+static bool parse_ignore(const char *v, struct opts *o)
+{
+    for (int k = 0; v && k < INV__COUNT; k++)
+        if (!strcmp(v, invariant_tag(k))) {
+            o->ignore |= 1u << k;
+            return true;
+        }
+    return false;
+}
+
+/* Options with values: how many arguments they took (0: not this one,
+ * -1: a bad value). */
+static int parse_valued(int argc, char **argv, int i, struct opts *o)
+{
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    uint64_t n;
+    if (!strcmp(a, "--seed")) {
+        o->seeds_given = true;
+        if (!parse_u64(v, &n))
+            return -1;
+        o->first = o->last = n;
+    } else if (!strcmp(a, "--seeds")) {
+        return parse_range(v, o) ? 2 : -1;
+    } else if (!strcmp(a, "--jobs")) {
+        if (!parse_u64(v, &n) || n < 1 || n > 64)
+            return -1;
+        o->jobs = (int)n;
+    } else if (!strcmp(a, "--progress")) {
+        return parse_u64(v, &o->progress) ? 2 : -1;
+    } else if (!strcmp(a, "--ignore")) {
+        return parse_ignore(v, o) ? 2 : -1;
+    } else if (!strcmp(a, "--pcap")) {
+        o->pcap = v;
+        return v ? 2 : -1;
+    } else if (!strcmp(a, "--bulk")) {
+        if (!parse_u64(v, &o->bulk_rtt) || i + 2 >= argc)
+            return -1;
+        o->bulk = true;
+        o->bulk_loss = strtod(argv[i + 2], NULL) / 100;
+        return 3;
+    } else {
+        return 0;
+    }
+    return 2;
+}
+
+/* The binary's absolute path, for replay commands that work from
+ * anywhere (argv[0] is relative under CTest and make). */
+static const char *self_path(const char *argv0)
+{
+    static char path[4096];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0)
+        return argv0;
+    path[n] = '\0';
+    return path;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->first = 1;
     o->last = 200;
     o->jobs = 1;
-    o->argv0 = argv[0];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t n;
-        if (!strcmp(a, "--seed") && parse_u64(v, &n)) {
-            o->first = o->last = n;
-            o->seeds_given = true;
-            i++;
-        } else if (!strcmp(a, "--seeds") && v && strchr(v, '-')) {
-            char buf[64];
-            snprintf(buf, sizeof(buf), "%s", v);
-            char *dash = strchr(buf, '-');
-            *dash = '\0';
-            if (!parse_u64(buf, &o->first) || !parse_u64(dash + 1, &o->last) ||
-                o->last < o->first)
-                return -1;
-            o->seeds_given = true;
-            i++;
-        } else if (!strcmp(a, "--jobs") && parse_u64(v, &n) && n >= 1 &&
-                   n <= 64) {
-            o->jobs = (int)n;
-            i++;
-        } else if (!strcmp(a, "--progress") && parse_u64(v, &n)) {
-            o->progress = n;
-            i++;
-        } else if (!strcmp(a, "--ignore") && v) {
-            int k = 0;
-            while (k < INV__COUNT && strcmp(v, invariant_tag(k)))
-                k++;
-            if (k == INV__COUNT)
-                return -1;
-            o->ignore |= 1u << k;
-            i++;
-        } else if (!strcmp(a, "--pcap") && v) {
-            o->pcap = v;
-            i++;
-        } else if (!strcmp(a, "--bulk") && parse_u64(v, &o->bulk_rtt) &&
-                   i + 2 < argc) {
-            o->bulk = true;
-            o->bulk_loss = strtod(argv[i + 2], NULL) / 100;
-            i += 2;
-        } else if (!strcmp(a, "--selftest")) {
-            o->selftest = true;
-        } else if (!strcmp(a, "--newreno")) {
-            o->newreno = true;
-        } else if (!strcmp(a, "--no-sack")) {
-            o->no_sack = true;
-        } else if (!strcmp(a, "--full")) {
-            o->full = true;
-        } else if (!strcmp(a, "--table")) {
-            o->table = true;
-        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
-            o->verbose++;
-        } else if (!strcmp(a, "-vv")) {
-            o->verbose += 2;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    o->argv0 = self_path(argv[0]);
+    for (int i = 1; i < argc;) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             exit(0);
-        } else {
-            return -1;
         }
+        if (parse_flag(argv[i], o)) {
+            i++;
+            continue;
+        }
+        int n = parse_valued(argc, argv, i, o);
+        if (n <= 0)
+            return -1;
+        i += n;
     }
     return 0;
 }
@@ -285,6 +335,9 @@ static void tally(struct sim_stats *t, const struct world *w)
     for (int i = 0; i < INV__COUNT; i++)
         t->ignored[i] += w->ignored[i];
     t->rtt_outliers += w->rtt_outliers;
+    for (int a = 0; a < BERTH_STATE__COUNT; a++)
+        for (int b = 0; b < BERTH_STATE__COUNT; b++)
+            t->trans[a][b] += w->trans[a][b];
     for (int i = 0; i < w->nconns; i++) {
         const struct conn *c = &w->conns[i];
         for (int s = 0; s < 2; s++) {
@@ -364,7 +417,9 @@ static void run_share(const struct opts *o, uint64_t k, uint64_t step,
 }
 
 /* With --jobs, children run interleaved shares and send their tallies
- * back through a pipe. */
+ * back through a pipe; the parent adds them up field by field. */
+_Static_assert(sizeof(struct sim_stats) % sizeof(uint64_t) == 0,
+               "struct sim_stats must be made of uint64_t only");
 static void run_seeds(const struct opts *o, struct sim_stats *t)
 {
     if (o->jobs <= 1) {
@@ -399,6 +454,18 @@ static void run_seeds(const struct opts *o, struct sim_stats *t)
         for (size_t i = 0; i < sizeof(c) / sizeof(uint64_t); i++)
             a[i] += b[i];
     }
+}
+
+/* Which RFC 9293 state changes the seeds went through, and how often. */
+static void print_coverage(const struct sim_stats *t)
+{
+    printf("state changes seen:\n");
+    for (int a = 0; a < BERTH_STATE__COUNT; a++)
+        for (int b = 0; b < BERTH_STATE__COUNT; b++)
+            if (t->trans[a][b])
+                printf("  %-12s -> %-12s %10" PRIu64 "\n",
+                       berth_state_name((enum berth_state)a),
+                       berth_state_name((enum berth_state)b), t->trans[a][b]);
 }
 
 int main(int argc, char **argv)
@@ -443,6 +510,8 @@ int main(int argc, char **argv)
             printf("berth-sim: IGNORED %" PRIu64 " failures of class \"%s\" "
                    "(--ignore)\n",
                    t.ignored[i], invariant_tag(i));
+    if (o.coverage)
+        print_coverage(&t);
     if (o.table)
         table_print(stdout);
     return t.failed ? 1 : 0;

@@ -199,7 +199,8 @@ struct conn {
     int8_t wscale[2]; /* offered in its SYN; -1 none, -2 unknown yet */
     uint32_t edge[2];
     bool has_edge[2];
-    bool window_reported;
+    unsigned window_reported; /* once each: 1 data beyond, 2 ACK dropped,
+                                 4 edge moved left */
     /* What each side's SYN said, for checking the segments after it. */
     bool syn_seen[2];
     uint32_t iss[2];
@@ -260,6 +261,8 @@ struct sim_stats {
     uint64_t pkts, drops, corrupt, corrupt_accepted, tail_drops;
     uint64_t outage_drops, burst_drops, vtime;
     uint64_t ignored[INV__COUNT]; /* failures of ignored classes */
+    /* State changes seen, [old][new] (--coverage). */
+    uint64_t trans[BERTH_STATE__COUNT][BERTH_STATE__COUNT];
 };
 
 struct world;
@@ -300,6 +303,11 @@ struct world {
     bool giving_up;
     struct conn *connecting; /* inside berth_connect: its port is not yet
                                 known when the SYN leaves */
+    /* The copy being delivered (the receive tap runs just before
+     * berth_input): a drop the receiver traces is about it. */
+    struct berth_segment rx_seg;
+    struct conn *rx_conn;
+    bool rx_current; /* it carries its sender's highest sequence number */
 
     /* Tallies checked against the stacks' counters. */
     uint64_t connects[2];       /* berth_connect calls that started */
@@ -317,6 +325,7 @@ struct world {
     uint64_t apps_done_at; /* when the applications had all finished */
     uint64_t rtt_bound;    /* the longest round trip the path allows */
     uint64_t rtt_outliers; /* connections whose SRTT went far beyond it */
+    uint64_t trans[BERTH_STATE__COUNT][BERTH_STATE__COUNT];
 };
 
 /* plan.c */
@@ -359,6 +368,8 @@ bool check_timeout_licensed(struct world *w, struct conn *c, int side,
 void check_rst_sent(struct world *w, struct conn *c, int side);
 void check_window(struct world *w, struct conn *c, int from,
                   const struct berth_segment *g);
+void check_dropped_ack(struct world *w, struct conn *c, int side,
+                       enum berth_reason why);
 void check_wire(struct world *w, struct conn *c, int from,
                 const struct berth_segment *g, const uint8_t *pkt, size_t len);
 void check_error_seen(struct world *w, struct conn *c, int side, int err);

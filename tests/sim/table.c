@@ -65,7 +65,7 @@ static int bulk_setup(struct bulk *b, int cc, bool sack, unsigned rtt_ms,
     b->link = berth_memlink_create(rtt_ms * 1000003u + (uint64_t)(loss * 1e6));
     if (!b->link)
         return -1;
-    if (b->verbose)
+    if (b->verbose > 0)
         berth_memlink_set_tap(b->link, bulk_tap, b);
     berth_memlink_impair_init(&imp);
     imp.delay = rtt_ms * SIM_MS / 2;

@@ -232,6 +232,9 @@ static void trace_state(struct world *w, int side, struct conn *c,
         c->state[side] = st;
         c->established[side] |= st == BERTH_STATE_ESTABLISHED;
     }
+    if ((unsigned)ev->old_state < BERTH_STATE__COUNT &&
+        (unsigned)st < BERTH_STATE__COUNT)
+        w->trans[ev->old_state][st]++;
     world_log(w, side, "conn %d: %s -> %s (%s)", c ? c->id : -1,
               berth_state_name(ev->old_state), berth_state_name(st),
               berth_reason_name(ev->reason));
@@ -297,6 +300,8 @@ static void on_trace(void *ctx, const struct berth_trace *ev)
         return;
     }
     w->drops_by_reason[h->side][ev->reason]++;
+    if (c)
+        check_dropped_ack(w, c, h->side, ev->reason);
     if (w->verbose)
         world_log(w, h->side, "conn %d: drop %s", c ? c->id : -1,
                   berth_reason_name(ev->reason));
@@ -397,11 +402,15 @@ static void on_rx(void *ctx, int to, uint64_t now, const uint8_t *pkt,
     struct berth_segment g;
     int from = 1 - to;
     (void)now;
+    w->rx_conn = NULL;
     if (corrupted || berth_decode(pkt, len, &g) != 0)
         return; /* charged as a loss when it was sent */
     struct conn *c = world_find_conn(w, from, g.src.port, g.dst.port);
     if (!c)
         return;
+    w->rx_seg = g;
+    w->rx_conn = c;
+    w->rx_current = (int32_t)(g.seq + g.len - c->max_end[from]) == 0;
     uint32_t end =
         g.seq + g.len + !!(g.flags & BERTH_TH_SYN) + !!(g.flags & BERTH_TH_FIN);
     if ((g.flags & BERTH_TH_RST) || (int32_t)(end - c->max_end[from]) < 0 ||
