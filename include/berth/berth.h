@@ -122,7 +122,6 @@ const char *berth_state_name(enum berth_state st);
     X(SYN_RECEIVED_BAD_ACK, "unacceptable ACK in SYN-RECEIVED: RST")           \
     X(ACK_UNSENT_DATA, "ACK for data not yet sent: ACK")                       \
     X(ACK_TOO_OLD, "ACK older than the acceptable range: ACK")                 \
-    X(DATA_AFTER_FIN, "data after the peer's FIN")                             \
     X(DATA_AFTER_CLOSE, "data for a socket closed for reading: RST")           \
     X(OOO_NO_ROOM, "out-of-order segment beyond reassembly capacity")          \
     X(TIME_WAIT_RST, "RST in TIME-WAIT ignored (RFC 1337)")                    \

@@ -101,7 +101,6 @@ enum tcp_deadline {
 #define TF_KEEPALIVE  0x0008u  /* keepalive on */
 #define TF_RD_SHUT    0x0010u  /* shutdown(RD): incoming data is discarded */
 #define TF_RCVD_FIN   0x0020u  /* the peer's FIN is in rcv_nxt */
-#define TF_PASSIVE    0x0040u  /* born from a listener */
 #define TF_PERSIST    0x0080u  /* zero-window probing */
 #define TF_OOO_FIN    0x0100u  /* a FIN beyond a hole: at rcv_fin */
 #define TF_LINGER0    0x0200u  /* close() sends RST */

@@ -154,7 +154,6 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
     c->n.raddr = r->n.raddr;
     c->n.rport = r->n.rport;
     c->state = BERTH_STATE_SYN_RECEIVED; /* traced when the request began */
-    c->flags |= TF_PASSIVE;
     c->iss = r->iss;
     c->snd_una = r->iss;
     c->snd_nxt = c->snd_max = r->iss + 1;

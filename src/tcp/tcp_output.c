@@ -212,9 +212,9 @@ static bool send_syn(struct berth_stack *s, struct tcp_conn *c)
  * window allows now (the RFC's "override timeout" taken as zero, as Linux
  * does; the receiver's SWS avoidance keeps windows from being silly). */
 static bool worth_sending(const struct tcp_conn *c, uint32_t len,
-                          uint32_t avail)
+                          uint32_t avail, uint32_t mss)
 {
-    if (len == payload_mss(c) || c->snd_nxt == c->snd_una)
+    if (len == mss || c->snd_nxt == c->snd_una)
         return true;
     if (seq_lt(c->snd_nxt, c->snd_max))
         return true; /* retransmission */
@@ -250,13 +250,14 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
     uint32_t edge = c->snd_una + wnd;
     uint32_t usable = seq_lt(c->snd_nxt, edge) ? edge - c->snd_nxt : 0;
     uint32_t len = avail < usable ? avail : usable;
-    if (len > payload_mss(c))
-        len = payload_mss(c);
+    uint32_t mss = payload_mss(c);
+    if (len > mss)
+        len = mss;
     /* The FIN follows the last byte of data: BSD sends it whatever the
      * window (it takes no buffer space at the receiver). */
     bool fin = fin_allowed(c) && c->snd_nxt + len == data_end &&
                seq_leq(c->snd_nxt, data_end);
-    if (len > 0 && !fin && !worth_sending(c, len, avail))
+    if (len > 0 && !fin && !worth_sending(c, len, avail, mss))
         len = 0;
     if (len == 0 && !fin) {
         if (avail > 0 && usable == 0 && c->snd_wnd == 0 &&

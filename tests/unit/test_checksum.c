@@ -9,20 +9,8 @@
 
 #include <cmocka.h>
 
+#include "base/rng.h"
 #include "wire/checksum.h"
-
-/* A local xorshift64* generator: tests are seeded and repeatable. */
-struct test_rng {
-    uint64_t s;
-};
-
-static uint64_t test_rng_next(struct test_rng *r)
-{
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 0x2545f4914f6cdd1dull;
-}
 
 /* RFC 1071 §1 taken literally: 16-bit big-endian words, an odd last byte
  * padded with zero, end-around carry after every addition. */
@@ -94,15 +82,16 @@ csum_matches_naive_reference_all_lengths_and_alignments(void **state)
 {
     (void)state;
     uint8_t buf[2000 + 16];
-    struct test_rng rng = {0x9e3779b97f4a7c15ull};
+    struct rng rng;
+    rng_seed(&rng, 0x9e3779b97f4a7c15ull);
     for (size_t len = 0; len <= 2000; len++) {
         for (size_t align = 0; align < 8; align++) {
             uint8_t *p = buf + align;
             for (size_t i = 0; i < len; i++)
-                p[i] = (uint8_t)test_rng_next(&rng);
+                p[i] = (uint8_t)rng_next(&rng);
             assert_int_equal(csum_fold(csum_add(0, p, len)),
                              naive_csum(p, len));
-            uint16_t start = (uint16_t)test_rng_next(&rng);
+            uint16_t start = (uint16_t)rng_next(&rng);
             assert_int_equal(csum_fold(csum_add(start, p, len)),
                              (uint16_t)~naive_sum(start, p, len));
         }
@@ -136,14 +125,15 @@ static void csum_chains_at_even_lengths(void **state)
 {
     (void)state;
     uint8_t buf[1500];
-    struct test_rng rng = {12345};
+    struct rng rng;
+    rng_seed(&rng, 12345);
     for (int round = 0; round < 500; round++) {
-        size_t len = (size_t)(test_rng_next(&rng) % sizeof(buf));
+        size_t len = (size_t)(rng_next(&rng) % sizeof(buf));
         for (size_t i = 0; i < len; i++)
-            buf[i] = (uint8_t)test_rng_next(&rng);
-        size_t cut1 = (size_t)(test_rng_next(&rng) % (len / 2 + 1)) * 2;
+            buf[i] = (uint8_t)rng_next(&rng);
+        size_t cut1 = (size_t)(rng_next(&rng) % (len / 2 + 1)) * 2;
         size_t cut2 =
-            cut1 + (size_t)(test_rng_next(&rng) % ((len - cut1) / 2 + 1)) * 2;
+            cut1 + (size_t)(rng_next(&rng) % ((len - cut1) / 2 + 1)) * 2;
         uint64_t sum = csum_add(0, buf, cut1);
         sum = csum_add(sum, buf + cut1, cut2 - cut1);
         sum = csum_add(sum, buf + cut2, len - cut2);
@@ -156,12 +146,13 @@ static void csum_with_checksum_in_place_verifies_to_zero(void **state)
 {
     (void)state;
     uint8_t buf[1000];
-    struct test_rng rng = {777};
+    struct rng rng;
+    rng_seed(&rng, 777);
     for (int round = 0; round < 500; round++) {
-        size_t len = 2 + 2 * (size_t)(test_rng_next(&rng) % 499);
+        size_t len = 2 + 2 * (size_t)(rng_next(&rng) % 499);
         for (size_t i = 0; i < len; i++)
-            buf[i] = (uint8_t)test_rng_next(&rng);
-        size_t at = 2 * (size_t)(test_rng_next(&rng) % (len / 2));
+            buf[i] = (uint8_t)rng_next(&rng);
+        size_t at = 2 * (size_t)(rng_next(&rng) % (len / 2));
         buf[at] = buf[at + 1] = 0;
         uint16_t c = csum_fold(csum_add(0, buf, len));
         buf[at] = (uint8_t)(c >> 8);
@@ -174,12 +165,13 @@ static void csum_with_checksum_in_place_verifies_to_zero(void **state)
 static void csum_pseudo_ipv4_matches_explicit_pseudo_header(void **state)
 {
     (void)state;
-    struct test_rng rng = {4242};
+    struct rng rng;
+    rng_seed(&rng, 4242);
     for (int round = 0; round < 1000; round++) {
-        uint32_t src = (uint32_t)test_rng_next(&rng);
-        uint32_t dst = (uint32_t)test_rng_next(&rng);
-        uint8_t proto = (uint8_t)test_rng_next(&rng);
-        uint16_t len = (uint16_t)test_rng_next(&rng);
+        uint32_t src = (uint32_t)rng_next(&rng);
+        uint32_t dst = (uint32_t)rng_next(&rng);
+        uint8_t proto = (uint8_t)rng_next(&rng);
+        uint16_t len = (uint16_t)rng_next(&rng);
         uint8_t ph[12] = {
             (uint8_t)(src >> 24),
             (uint8_t)(src >> 16),

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "base/rng.h"
 #include "berth/berth.h"
 #include "wire/checksum.h"
 #include "wire/ipv4.h"
@@ -16,18 +17,6 @@
 
 #define SRC 0xc6120001u /* 198.18.0.1 */
 #define DST 0xc6120002u /* 198.18.0.2 */
-
-struct test_rng {
-    uint64_t s;
-};
-
-static uint64_t test_rng_next(struct test_rng *r)
-{
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 0x2545f4914f6cdd1dull;
-}
 
 /* A whole packet: IPv4 header, then s with s->len payload bytes of 'x'. */
 static size_t make_packet(uint8_t *pkt, const struct tcp_seg *s)
@@ -170,16 +159,17 @@ static void berth_decode_keeps_only_named_flags(void **state)
 static void berth_decode_survives_mutated_packets(void **state)
 {
     (void)state;
-    struct test_rng rng = {99};
+    struct rng rng;
+    rng_seed(&rng, 99);
     for (int round = 0; round < 20000; round++) {
         uint8_t buf[100];
         struct tcp_seg s = syn_ack();
-        s.flags = (uint8_t)test_rng_next(&rng);
+        s.flags = (uint8_t)rng_next(&rng);
         size_t n = make_packet(buf, &s);
         for (int m = 0; m < 3; m++)
-            buf[test_rng_next(&rng) % n] ^= (uint8_t)test_rng_next(&rng);
-        if (test_rng_next(&rng) % 2)
-            n = (size_t)(test_rng_next(&rng) % (n + 1));
+            buf[rng_next(&rng) % n] ^= (uint8_t)rng_next(&rng);
+        if (rng_next(&rng) % 2)
+            n = (size_t)(rng_next(&rng) % (n + 1));
         uint8_t *pkt = test_malloc(n ? n : 1);
         memcpy(pkt, buf, n);
         struct berth_segment d;

@@ -9,35 +9,14 @@
 
 #include <cmocka.h>
 
+#include "base/rng.h"
 #include "berth/berth.h"
+#include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ipv4.h"
 
 #define SRC 0xc6120001u /* 198.18.0.1 */
 #define DST 0xc6120002u /* 198.18.0.2 */
-
-struct test_rng {
-    uint64_t s;
-};
-
-static uint64_t test_rng_next(struct test_rng *r)
-{
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 0x2545f4914f6cdd1dull;
-}
-
-static uint16_t be16_at(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32_at(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
 
 /* Recomputes the header checksum over IHL*4 bytes (as a sender would). */
 static void fix_ip_checksum(uint8_t *pkt)
@@ -77,15 +56,16 @@ static void ipv4_emit_writes_exact_header_with_df_and_checksum(void **state)
 static void ipv4_emit_then_parse_round_trips(void **state)
 {
     (void)state;
-    struct test_rng rng = {31337};
+    struct rng rng;
+    rng_seed(&rng, 31337);
     uint8_t pkt[1600];
     for (int round = 0; round < 2000; round++) {
-        uint32_t src = (uint32_t)test_rng_next(&rng);
-        uint32_t dst = (uint32_t)test_rng_next(&rng);
-        uint8_t proto = (uint8_t)test_rng_next(&rng);
-        uint8_t ttl = (uint8_t)test_rng_next(&rng);
-        uint16_t id = (uint16_t)test_rng_next(&rng);
-        uint16_t plen = (uint16_t)(test_rng_next(&rng) % 1500);
+        uint32_t src = (uint32_t)rng_next(&rng);
+        uint32_t dst = (uint32_t)rng_next(&rng);
+        uint8_t proto = (uint8_t)rng_next(&rng);
+        uint8_t ttl = (uint8_t)rng_next(&rng);
+        uint16_t id = (uint16_t)rng_next(&rng);
+        uint16_t plen = (uint16_t)(rng_next(&rng) % 1500);
         size_t n = ipv4_emit(pkt, src, dst, proto, ttl, id, plen);
         struct ipv4_info ip;
         assert_int_equal(ipv4_parse(pkt, n + plen, &ip), 0);
@@ -258,19 +238,19 @@ static int check_parse_consistent(const uint8_t *pkt, size_t len)
         return r;
     }
     size_t hlen = (size_t)(pkt[0] & 0x0f) * 4;
-    size_t total = be16_at(pkt + 2);
+    size_t total = load_be16(pkt + 2);
     assert_true(len >= 20);
     assert_int_equal(pkt[0] >> 4, 4);
     assert_int_equal(ip.hdr_len, hlen);
     assert_true(hlen >= 20 && hlen <= total && total <= len);
     assert_int_equal(csum_fold(csum_add(0, pkt, hlen)), 0);
-    assert_int_equal(be16_at(pkt + 6) & 0x3fff, 0);
+    assert_int_equal(load_be16(pkt + 6) & 0x3fff, 0);
     assert_int_equal(ip.tos, pkt[1]);
-    assert_int_equal(ip.id, be16_at(pkt + 4));
+    assert_int_equal(ip.id, load_be16(pkt + 4));
     assert_int_equal(ip.ttl, pkt[8]);
     assert_int_equal(ip.proto, pkt[9]);
-    assert_int_equal(ip.src, be32_at(pkt + 12));
-    assert_int_equal(ip.dst, be32_at(pkt + 16));
+    assert_int_equal(ip.src, load_be32(pkt + 12));
+    assert_int_equal(ip.dst, load_be32(pkt + 16));
     assert_ptr_equal(ip.payload, pkt + hlen);
     assert_int_equal(ip.payload_len, total - hlen);
     return 0;
@@ -282,24 +262,25 @@ static int check_parse_consistent(const uint8_t *pkt, size_t len)
 static void ipv4_parse_survives_mutated_packets(void **state)
 {
     (void)state;
-    struct test_rng rng = {0xfeedface};
+    struct rng rng;
+    rng_seed(&rng, 0xfeedface);
     int seen[BERTH_REASON__COUNT] = {0};
     for (int round = 0; round < 20000; round++) {
         uint8_t orig[100];
-        size_t n = make_packet(orig, (uint16_t)(test_rng_next(&rng) % 80));
-        unsigned flips = 1 + (unsigned)(test_rng_next(&rng) % 4);
+        size_t n = make_packet(orig, (uint16_t)(rng_next(&rng) % 80));
+        unsigned flips = 1 + (unsigned)(rng_next(&rng) % 4);
         for (unsigned f = 0; f < flips; f++) {
-            size_t at = (size_t)(test_rng_next(&rng) % 24);
-            if (test_rng_next(&rng) % 2)
-                orig[at] ^= (uint8_t)(1u << (test_rng_next(&rng) % 8));
+            size_t at = (size_t)(rng_next(&rng) % 24);
+            if (rng_next(&rng) % 2)
+                orig[at] ^= (uint8_t)(1u << (rng_next(&rng) % 8));
             else
-                orig[at] = (uint8_t)test_rng_next(&rng);
+                orig[at] = (uint8_t)rng_next(&rng);
         }
-        if (test_rng_next(&rng) % 2 && (orig[0] & 0x0f) * 4 <= n)
+        if (rng_next(&rng) % 2 && (orig[0] & 0x0f) * 4 <= n)
             fix_ip_checksum(orig);
         size_t len = n;
-        if (test_rng_next(&rng) % 4 == 0)
-            len = (size_t)(test_rng_next(&rng) % (n + 1));
+        if (rng_next(&rng) % 4 == 0)
+            len = (size_t)(rng_next(&rng) % (n + 1));
         /* Exactly len bytes on the heap, so ASan sees any overread. */
         uint8_t *pkt = test_malloc(len ? len : 1);
         memcpy(pkt, orig, len);

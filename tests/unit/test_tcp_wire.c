@@ -11,36 +11,15 @@
 
 #include <cmocka.h>
 
+#include "base/rng.h"
 #include "berth/berth.h"
+#include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
 
 #define SRC 0xc6120001u /* 198.18.0.1 */
 #define DST 0xc6120002u /* 198.18.0.2 */
-
-struct test_rng {
-    uint64_t s;
-};
-
-static uint64_t test_rng_next(struct test_rng *r)
-{
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 0x2545f4914f6cdd1dull;
-}
-
-static uint16_t be16_at(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32_at(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-           p[3];
-}
 
 /* Recomputes the TCP checksum of seg[0..len) from SRC to DST. */
 static void fix_tcp_checksum(uint8_t *seg, size_t len)
@@ -250,7 +229,7 @@ static void tcp_emit_writes_header_fields_and_checksum(void **state)
                                    0xbe, 0xef, 0x01, 0x02, 0x03, 0x04,
                                    0x80, 0x18, 0x56, 0x78};
     assert_memory_equal(buf, want, sizeof(want));
-    assert_int_equal(be16_at(buf + 18), 0x9abc);
+    assert_int_equal(load_be16(buf + 18), 0x9abc);
     uint64_t sum = csum_pseudo_ipv4(SRC, DST, 6, sizeof(buf));
     assert_int_equal(csum_fold(csum_add(sum, buf, sizeof(buf))), 0);
 }
@@ -285,40 +264,41 @@ static void
 tcp_emit_then_parse_round_trips_all_option_combinations(void **state)
 {
     (void)state;
-    struct test_rng rng = {2024};
+    struct rng rng;
+    rng_seed(&rng, 2024);
     uint8_t buf[TCP_HDR_LEN + TCP_MAX_OPTS_LEN + 1500];
     for (unsigned combo = 0; combo < 16 * 5 * 2; combo++) {
         for (int rep = 0; rep < 20; rep++) {
             struct tcp_seg s;
             memset(&s, 0, sizeof(s));
-            s.sport = (uint16_t)test_rng_next(&rng);
-            s.dport = (uint16_t)test_rng_next(&rng);
-            s.seq = (uint32_t)test_rng_next(&rng);
-            s.ack = (uint32_t)test_rng_next(&rng);
+            s.sport = (uint16_t)rng_next(&rng);
+            s.dport = (uint16_t)rng_next(&rng);
+            s.seq = (uint32_t)rng_next(&rng);
+            s.ack = (uint32_t)rng_next(&rng);
             s.flags = combo & 1 ? TH_SYN | (rep & 1 ? TH_ACK : 0)
-                                : (uint8_t)(test_rng_next(&rng) & 0xfd);
-            s.wnd = (uint16_t)test_rng_next(&rng);
-            s.urp = (uint16_t)test_rng_next(&rng);
+                                : (uint8_t)(rng_next(&rng) & 0xfd);
+            s.wnd = (uint16_t)rng_next(&rng);
+            s.urp = (uint16_t)rng_next(&rng);
             s.opts.has_mss = combo >> 1 & 1;
             s.opts.has_wscale = combo >> 2 & 1;
             s.opts.sack_ok = combo >> 3 & 1;
             s.opts.has_ts = combo >> 4 & 1;
             s.opts.sack_count = (uint8_t)((combo >> 5) % 5);
-            s.opts.mss = (uint16_t)test_rng_next(&rng);
-            s.opts.wscale = (uint8_t)test_rng_next(&rng);
-            s.opts.ts_val = (uint32_t)test_rng_next(&rng);
-            s.opts.ts_ecr = (uint32_t)test_rng_next(&rng);
+            s.opts.mss = (uint16_t)rng_next(&rng);
+            s.opts.wscale = (uint8_t)rng_next(&rng);
+            s.opts.ts_val = (uint32_t)rng_next(&rng);
+            s.opts.ts_ecr = (uint32_t)rng_next(&rng);
             for (size_t i = 0; i < TCP_SACK_MAX; i++) {
-                s.opts.sack[i].start = (uint32_t)test_rng_next(&rng);
-                s.opts.sack[i].end = (uint32_t)test_rng_next(&rng);
+                s.opts.sack[i].start = (uint32_t)rng_next(&rng);
+                s.opts.sack[i].end = (uint32_t)rng_next(&rng);
             }
             if ((s.flags & (TH_SYN | TH_FIN)) == (TH_SYN | TH_FIN))
                 s.flags &= (uint8_t)~TH_FIN;
-            s.len = (uint32_t)(test_rng_next(&rng) % 1500);
+            s.len = (uint32_t)(rng_next(&rng) % 1500);
             size_t olen = tcp_opts_len(&s.opts);
             assert_true(olen % 4 == 0 && olen <= TCP_MAX_OPTS_LEN);
             for (size_t i = 0; i < s.len; i++)
-                buf[TCP_HDR_LEN + olen + i] = (uint8_t)test_rng_next(&rng);
+                buf[TCP_HDR_LEN + olen + i] = (uint8_t)rng_next(&rng);
 
             size_t hdr = tcp_emit(buf, &s, SRC, DST);
             assert_int_equal(hdr, TCP_HDR_LEN + olen);
@@ -670,7 +650,7 @@ static void oracle_options(const uint8_t *p, size_t len, struct tcp_opts *o)
         if (p[i] == 2) {
             assert_int_equal(olen, 4);
             o->has_mss = true;
-            o->mss = be16_at(p + i + 2);
+            o->mss = load_be16(p + i + 2);
         } else if (p[i] == 3) {
             assert_int_equal(olen, 3);
             o->has_wscale = true;
@@ -681,14 +661,14 @@ static void oracle_options(const uint8_t *p, size_t len, struct tcp_opts *o)
         } else if (p[i] == 8) {
             assert_int_equal(olen, 10);
             o->has_ts = true;
-            o->ts_val = be32_at(p + i + 2);
-            o->ts_ecr = be32_at(p + i + 6);
+            o->ts_val = load_be32(p + i + 2);
+            o->ts_ecr = load_be32(p + i + 6);
         } else if (p[i] == 5) {
             assert_true(olen >= 10 && (olen - 2) % 8 == 0);
             o->sack_count = (uint8_t)((olen - 2) / 8);
             for (size_t b = 0; b < o->sack_count; b++) {
-                o->sack[b].start = be32_at(p + i + 2 + 8 * b);
-                o->sack[b].end = be32_at(p + i + 6 + 8 * b);
+                o->sack[b].start = load_be32(p + i + 2 + 8 * b);
+                o->sack[b].end = load_be32(p + i + 6 + 8 * b);
             }
         }
         i += olen;
@@ -707,13 +687,13 @@ static int check_parse_consistent(const uint8_t *seg, size_t len)
     size_t hdr = (size_t)(seg[12] >> 4) * 4;
     assert_true(hdr >= 20 && hdr <= len);
     assert_int_equal(p.hdr_len, hdr);
-    assert_int_equal(p.sport, be16_at(seg));
-    assert_int_equal(p.dport, be16_at(seg + 2));
-    assert_int_equal(p.seq, be32_at(seg + 4));
-    assert_int_equal(p.ack, be32_at(seg + 8));
+    assert_int_equal(p.sport, load_be16(seg));
+    assert_int_equal(p.dport, load_be16(seg + 2));
+    assert_int_equal(p.seq, load_be32(seg + 4));
+    assert_int_equal(p.ack, load_be32(seg + 8));
     assert_int_equal(p.flags, seg[13]);
-    assert_int_equal(p.wnd, be16_at(seg + 14));
-    assert_int_equal(p.urp, be16_at(seg + 18));
+    assert_int_equal(p.wnd, load_be16(seg + 14));
+    assert_int_equal(p.urp, load_be16(seg + 18));
     assert_ptr_equal(p.payload, seg + hdr);
     assert_int_equal(p.len, len - hdr);
     assert_false((p.flags & TH_SYN) && (p.flags & (TH_FIN | TH_RST)));
@@ -727,13 +707,13 @@ static int check_parse_consistent(const uint8_t *seg, size_t len)
 
 /* A random valid segment: random options through emit, or random raw
  * option bytes (often malformed) behind a valid checksum. */
-static size_t random_segment(struct test_rng *rng, uint8_t *buf)
+static size_t random_segment(struct rng *rng, uint8_t *buf)
 {
-    size_t payload = (size_t)(test_rng_next(rng) % 64);
-    if (test_rng_next(rng) % 2) {
+    size_t payload = (size_t)(rng_next(rng) % 64);
+    if (rng_next(rng) % 2) {
         struct tcp_seg s;
         memset(&s, 0, sizeof(s));
-        uint64_t bits = test_rng_next(rng);
+        uint64_t bits = rng_next(rng);
         s.sport = (uint16_t)bits;
         s.seq = (uint32_t)(bits >> 16);
         s.flags = (uint8_t)(bits >> 48) & (uint8_t)~TH_FIN;
@@ -743,23 +723,22 @@ static size_t random_segment(struct test_rng *rng, uint8_t *buf)
         s.opts.has_ts = bits >> 11 & 1;
         s.opts.sack_count = (uint8_t)(bits >> 12 & 7);
         s.opts.mss = (uint16_t)(bits >> 20);
-        s.opts.ts_val = (uint32_t)test_rng_next(rng);
+        s.opts.ts_val = (uint32_t)rng_next(rng);
         for (size_t i = 0; i < TCP_SACK_MAX; i++)
-            s.opts.sack[i].start = (uint32_t)test_rng_next(rng);
+            s.opts.sack[i].start = (uint32_t)rng_next(rng);
         s.len = (uint32_t)payload;
         memset(buf + TCP_HDR_LEN + tcp_opts_len(&s.opts), 0x77, payload);
         return tcp_emit(buf, &s, SRC, DST) + payload;
     }
     uint8_t opts[40];
-    size_t olen = 4 * (size_t)(test_rng_next(rng) % 11);
+    size_t olen = 4 * (size_t)(rng_next(rng) % 11);
     static const uint8_t kinds[] = {0, 1, 2, 3, 4, 5, 8, 30};
     for (size_t i = 0; i < olen; i++) {
-        uint64_t x = test_rng_next(rng);
+        uint64_t x = rng_next(rng);
         opts[i] = x % 3 == 0 ? kinds[x / 3 % sizeof(kinds)]
                              : (uint8_t)(x % 3 == 1 ? x / 3 % 12 : x >> 8);
     }
-    return make_raw_segment(buf, (uint8_t)test_rng_next(rng), opts, olen,
-                            payload);
+    return make_raw_segment(buf, (uint8_t)rng_next(rng), opts, olen, payload);
 }
 
 /* Seeded and bounded: bit flips, byte overwrites and truncations of
@@ -769,22 +748,23 @@ static size_t random_segment(struct test_rng *rng, uint8_t *buf)
 static void tcp_parse_survives_mutated_segments(void **state)
 {
     (void)state;
-    struct test_rng rng = {0xc0ffee};
+    struct rng rng;
+    rng_seed(&rng, 0xc0ffee);
     int seen[BERTH_REASON__COUNT] = {0};
     for (int round = 0; round < 50000; round++) {
         uint8_t buf[TCP_HDR_LEN + TCP_MAX_OPTS_LEN + 64];
         size_t n = random_segment(&rng, buf);
-        unsigned muts = (unsigned)(test_rng_next(&rng) % 4);
+        unsigned muts = (unsigned)(rng_next(&rng) % 4);
         for (unsigned m = 0; m < muts; m++) {
-            size_t at = (size_t)(test_rng_next(&rng) % n);
-            if (test_rng_next(&rng) % 2)
-                buf[at] ^= (uint8_t)(1u << (test_rng_next(&rng) % 8));
+            size_t at = (size_t)(rng_next(&rng) % n);
+            if (rng_next(&rng) % 2)
+                buf[at] ^= (uint8_t)(1u << (rng_next(&rng) % 8));
             else
-                buf[at] = (uint8_t)test_rng_next(&rng);
+                buf[at] = (uint8_t)rng_next(&rng);
         }
-        if (test_rng_next(&rng) % 4 == 0)
-            n = (size_t)(test_rng_next(&rng) % (n + 1));
-        if (n >= 18 && test_rng_next(&rng) % 2)
+        if (rng_next(&rng) % 4 == 0)
+            n = (size_t)(rng_next(&rng) % (n + 1));
+        if (n >= 18 && rng_next(&rng) % 2)
             fix_tcp_checksum(buf, n);
         uint8_t *seg = test_malloc(n ? n : 1);
         memcpy(seg, buf, n);
