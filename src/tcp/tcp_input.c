@@ -131,10 +131,20 @@ static enum step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
 
 static bool seq_acceptable(const struct tcp_conn *c, const struct tcp_seg *seg)
 {
-    /* RFC 9293 §3.10.7.4 first, the four cases of the acceptance test. */
+    /* RFC 9293 §3.10.7.4 first, the four cases of the acceptance test,
+     * with one widening taken from Linux (tcp_sequence()): a segment with
+     * no text may sit exactly at the right edge, RCV.NXT+RCV.WND. A peer
+     * that has sent our whole window, some of which is still in flight or
+     * lost, sends its ACKs at SEQ = SND.NXT = our right edge; rejecting
+     * them would lose its acknowledgments and window updates until the
+     * holes are filled. Such a segment carries nothing that could land
+     * outside the window. A RST there stays outside (RFC 5961 §3.2: dropped
+     * silently, where Linux sends a challenge ACK). */
     uint32_t wnd = c->rcv_adv - c->rcv_nxt;
     uint32_t space = tcp_seg_space(seg);
     uint32_t end = c->rcv_nxt + wnd;
+    if (space == 0 && !(seg->flags & TH_RST))
+        return seq_geq(seg->seq, c->rcv_nxt) && seq_leq(seg->seq, end);
     if (space == 0)
         return wnd == 0 ? seg->seq == c->rcv_nxt
                         : seq_in(seg->seq, c->rcv_nxt, end);
@@ -313,6 +323,11 @@ static bool is_dupack(const struct tcp_conn *c, const struct tcp_seg *seg,
     if (seg->len > 0 || (seg->flags & (TH_SYN | TH_FIN)) ||
         c->snd_una == c->snd_max)
         return false;
+    /* The answers to zero-window probes repeat the ACK too, but they report
+     * a closed window, not a loss: RFC 5681 §2 counts an ACK as duplicate
+     * only with an unchanged, open window (and RFC 6675 builds on it). */
+    if (seg->wnd == 0 || (c->flags & TF_PERSIST))
+        return false;
     /* RFC 6675 §2: with SACK, new SACK information makes it a duplicate,
      * even on an ACK that also advances SND.UNA. */
     if (c->flags & TF_SACK)
@@ -414,9 +429,11 @@ static enum step check_ack(struct berth_stack *s, struct tcp_conn *c,
     if (seq_lt(c->snd_una, seg->ack))
         acked = ack_new_data(s, c, seg);
     bool sacked_new = tcp_sack_update(c, seg);
-    bool dup = is_dupack(c, seg, acked, sacked_new);
-    tcp_cc_on_ack(s, c, seg, acked, dup);
+    bool dup = is_dupack(c, seg, acked, sacked_new); /* needs the old window */
+    /* The window before congestion control: a partial ACK's retransmission
+     * must be clamped to the right edge this ACK gives (RFC 9293 §3.8.6). */
     update_window(s, c, seg, acked > 0);
+    tcp_cc_on_ack(s, c, seg, acked, dup);
     return ack_closing_states(s, c, seg);
 }
 
