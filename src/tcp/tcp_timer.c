@@ -132,8 +132,13 @@ static bool user_timeout_passed(const struct berth_stack *s,
 /* Each handler returns false if the connection is gone. */
 static bool on_rexmit(struct berth_stack *s, struct tcp_conn *c)
 {
-    if (user_timeout_passed(s, c) && tcp_state_synchronized(c->state)) {
-        stack_count(s, BERTH_CTR_TIMEOUTS);
+    /* RFC 5482 / Linux's TCP_USER_TIMEOUT: the user timeout bounds every
+     * retransmission, the SYN's included; whichever of it and the retry
+     * limit comes first ends the connection (as Linux's
+     * tcp_write_timeout()). */
+    if (user_timeout_passed(s, c)) {
+        bool opening = c->state == BERTH_STATE_SYN_SENT;
+        stack_count(s, opening ? BERTH_CTR_ATTEMPT_FAILS : BERTH_CTR_TIMEOUTS);
         tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_USER_TIMEOUT);
         return false;
     }
