@@ -219,8 +219,17 @@ static enum step check_seq(struct berth_stack *s, struct tcp_conn *c,
     }
     /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, then drop. Data wholly below
      * RCV.NXT arrived twice: the ACK reports it (RFC 2883 §4.1.1). */
-    if (seg->len > 0 && seq_leq(seg->seq + seg->len, c->rcv_nxt))
+    if (seg->len > 0 && seq_leq(seg->seq + seg->len, c->rcv_nxt)) {
         tcp_sack_note_dup(c, seg->seq, seg->seq + seg->len);
+        /* RFC 7323 Appendix D takes TS.Recent before the acceptance test:
+         * the peer resent data we have (our ACKs were lost), and our ACK
+         * must echo this transmission, or the peer's RTT sample would span
+         * the whole loss of ACKs (§4.3's rule (2) applies: SEG.SEQ <=
+         * Last.ACK.sent). Only for a duplicate within a receive buffer of
+         * RCV.NXT, so a blind segment cannot move TS.Recent. */
+        if (c->rcv_nxt - seg->seq <= c->rcv_adv - c->rcv_nxt + c->rcvbuf_size)
+            update_ts_recent(s, c, seg);
+    }
     c->flags |= TF_ACK_NOW;
     drop(s, c, BERTH_REASON_SEQ_OUT_OF_WINDOW);
     return STEP_DONE;
