@@ -120,6 +120,8 @@ const char *berth_state_name(enum berth_state st);
     X(CHALLENGE_ACK_LIMITED, "challenge ACK suppressed by rate limit")         \
     X(NO_ACK_FLAG, "segment without ACK in a synchronized state")              \
     X(SYN_RECEIVED_BAD_ACK, "unacceptable ACK in SYN-RECEIVED: RST")           \
+    X(SYN_RECEIVED_DUP_SYN,                                                    \
+      "peer's SYN again in SYN-RECEIVED: SYN-ACK resent")                      \
     X(ACK_UNSENT_DATA, "ACK for data not yet sent: ACK")                       \
     X(ACK_TOO_OLD, "ACK older than the acceptable range: ACK")                 \
     X(DATA_AFTER_CLOSE, "data for a socket closed for reading: RST")           \

@@ -203,6 +203,18 @@ static enum step check_seq(struct berth_stack *s, struct tcp_conn *c,
     }
     if (seq_acceptable(c, seg))
         return STEP_NEXT;
+    /* The peer's SYN again, in a simultaneous open: it is still in
+     * SYN-SENT, and would drop the bare ACK of §3.10.7.4 (no SYN in it,
+     * §3.10.7.3 fifth). Our SYN,ACK went missing: send it again, as a
+     * listener's SYN queue answers a duplicate SYN. */
+    if (c->state == BERTH_STATE_SYN_RECEIVED &&
+        (seg->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN &&
+        seg->seq + 1 == c->rcv_nxt && c->snd_una == c->iss) {
+        drop(s, c, BERTH_REASON_SYN_RECEIVED_DUP_SYN);
+        c->snd_nxt = c->iss;
+        tcp_output(s, c);
+        return STEP_DONE;
+    }
     /* "If the RCV.WND is zero, no segments will be acceptable, but special
      * allowance should be made to accept valid ACKs, URGs, and RSTs": a
      * zero-window probe at RCV.NXT keeps its ACK and loses its text. */
