@@ -227,6 +227,12 @@ void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
     /* The peer retransmitted its SYN: our SYN-ACK was lost; send it again. */
     if (l && (seg->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN &&
         seg->seq == r->irs) {
+        /* RFC 7323 §4.3 rule (2) (SEG.SEQ = IRS <= Last.ACK.sent): echo the
+         * SYN that arrived last, so the peer's RTT sample from our SYN-ACK
+         * times this round trip, not the one its lost SYN began. */
+        if ((r->opts & SYNOPT_TS) && seg->opts.has_ts &&
+            !ts_lt(seg->opts.ts_val, r->ts_recent))
+            r->ts_recent = seg->opts.ts_val;
         stack_count(s, BERTH_CTR_SYNACK_RETRANS);
         tcp_send_synack(s, r, l->tmpl);
         return;
