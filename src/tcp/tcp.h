@@ -61,14 +61,18 @@ struct tcp_timewait {
 };
 
 /* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard):
- * disjoint blocks, sorted, all above SND.UNA. A fixed few: when full, the
- * highest is forgotten, which only makes the sender more conservative. */
-#define TCP_SACKBOARD 4
+ * disjoint blocks, sorted, all above SND.UNA. A few inline; after a burst
+ * of losses, an allocated array of at most one block per 512 bytes of send
+ * buffer. When that is full, the highest block is forgotten, which only
+ * makes the sender more conservative. */
+#define TCP_SACKBOARD_INLINE 3
+struct tcp_sack_block {
+    uint32_t start, end;
+};
 struct tcp_scoreboard {
-    struct {
-        uint32_t start, end;
-    } blk[TCP_SACKBOARD];
-    uint8_t n;
+    struct tcp_sack_block *ext; /* allocated blocks, or NULL: inline */
+    uint16_t n, cap;            /* blocks held; capacity of ext */
+    struct tcp_sack_block in[TCP_SACKBOARD_INLINE];
 };
 
 /* Per-algorithm congestion state. */
@@ -297,8 +301,10 @@ void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c);
 /* Before sending new data after an idle period (RFC 5681 §4.1). */
 void tcp_cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c);
 /* SACK scoreboard (sender side). Returns true if new data was SACKed. */
-bool tcp_sack_update(struct tcp_conn *c, const struct tcp_seg *seg);
-void tcp_sack_clear(struct tcp_conn *c);
+bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
+                     const struct tcp_seg *seg);
+/* Forgets every block (and gives back the array). */
+void tcp_sack_clear(struct berth_stack *s, struct tcp_conn *c);
 /* RFC 3042 Limited Transmit: how far beyond cwnd new data may go. */
 uint32_t tcp_cc_limited_transmit(const struct tcp_conn *c);
 /* RFC 6675 §4: pipe and NextSeg. */

@@ -8,6 +8,8 @@
 
 #include "base/seq.h"
 
+#include <string.h>
+
 #define DUPTHRESH 3u /* RFC 5681 §3.2, RFC 6675 §2 */
 
 const struct tcp_cc *tcp_cc_of(const struct tcp_conn *c)
@@ -48,7 +50,7 @@ void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c)
     c->bytes_acked = 0;
     c->dupacks = 0;
     c->flags &= ~TF_RECOVERY;
-    tcp_sack_clear(c);
+    tcp_sack_clear(s, c);
     tcp_cc_of(c)->init(c);
 }
 
@@ -184,72 +186,133 @@ void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
     c->high_rxt = c->snd_una; /* everything may be resent */
     /* RFC 2018 §8: after a timeout, SACK information is not trusted (the
      * receiver may have reneged); start over from SND.UNA. */
-    tcp_sack_clear(c);
+    tcp_sack_clear(s, c);
     if (tcp_cc_of(c)->on_rto)
         tcp_cc_of(c)->on_rto(c);
 }
 
 /* ---- the scoreboard (RFC 6675 §3) ---- */
 
-void tcp_sack_clear(struct tcp_conn *c)
+static struct tcp_sack_block *blocks(struct tcp_scoreboard *b)
 {
+    return b->ext ? b->ext : b->in;
+}
+
+static const struct tcp_sack_block *blocks_c(const struct tcp_scoreboard *b)
+{
+    return b->ext ? b->ext : b->in;
+}
+
+static void board_free(struct berth_stack *s, struct tcp_scoreboard *b)
+{
+    mem_free(&s->mem, b->ext, (size_t)b->cap * sizeof *b->ext);
+    b->ext = NULL;
+    b->cap = 0;
+}
+
+void tcp_sack_clear(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (c->sacked.ext)
+        board_free(s, &c->sacked);
     c->sacked.n = 0;
 }
 
-static void board_trim(struct tcp_scoreboard *b, uint32_t una)
+/* One block per 512 bytes of send buffer at most (1/64 of it): a peer
+ * reporting tiny blocks cannot make the array grow further. */
+static uint32_t board_limit(const struct tcp_conn *c)
 {
-    uint8_t k = 0;
-    for (uint8_t i = 0; i < b->n; i++) {
-        if (seq_leq(b->blk[i].end, una))
+    uint32_t n = c->sndbuf_size / 512u;
+    if (n > UINT16_MAX)
+        n = UINT16_MAX;
+    return n > TCP_SACKBOARD_INLINE ? n : TCP_SACKBOARD_INLINE;
+}
+
+/* Room for one more block, or false. */
+static bool board_room(struct berth_stack *s, struct tcp_conn *c)
+{
+    struct tcp_scoreboard *b = &c->sacked;
+    uint32_t cap = b->ext ? b->cap : TCP_SACKBOARD_INLINE;
+    if (b->n < cap)
+        return true;
+    uint32_t limit = board_limit(c);
+    if (cap >= limit)
+        return false;
+    uint32_t grown = cap * 2 < limit ? cap * 2 : limit;
+    struct tcp_sack_block *nb = mem_alloc_raw(&s->mem, grown * sizeof *nb);
+    if (!nb)
+        return false;
+    memcpy(nb, blocks(b), b->n * sizeof *nb);
+    if (b->ext)
+        board_free(s, b);
+    b->ext = nb;
+    b->cap = (uint16_t)grown;
+    return true;
+}
+
+static void board_trim(struct berth_stack *s, struct tcp_scoreboard *b,
+                       uint32_t una)
+{
+    struct tcp_sack_block *blk = blocks(b);
+    uint16_t k = 0;
+    for (uint16_t i = 0; i < b->n; i++) {
+        if (seq_leq(blk[i].end, una))
             continue;
-        b->blk[k] = b->blk[i];
-        if (seq_lt(b->blk[k].start, una))
-            b->blk[k].start = una;
+        blk[k] = blk[i];
+        if (seq_lt(blk[k].start, una))
+            blk[k].start = una;
         k++;
     }
     b->n = k;
+    if (b->ext && k <= TCP_SACKBOARD_INLINE) { /* back inline */
+        memcpy(b->in, b->ext, k * sizeof *b->ext);
+        board_free(s, b);
+    }
 }
 
 /* Adds [start, end), merging; returns the bytes newly covered. */
-static uint32_t board_add(struct tcp_scoreboard *b, uint32_t start,
-                          uint32_t end)
+static uint32_t board_add(struct berth_stack *s, struct tcp_conn *c,
+                          uint32_t start, uint32_t end)
 {
-    uint32_t before = 0, after = 0;
-    for (uint8_t i = 0; i < b->n; i++)
-        before += b->blk[i].end - b->blk[i].start;
-    /* Merge every overlapping or adjacent block into [start, end). */
-    uint8_t k = 0;
-    for (uint8_t i = 0; i < b->n; i++) {
-        if (seq_lt(b->blk[i].end, start) || seq_gt(b->blk[i].start, end)) {
-            b->blk[k++] = b->blk[i];
-            continue;
+    struct tcp_scoreboard *b = &c->sacked;
+    struct tcp_sack_block *blk = blocks(b);
+    /* Blocks [i, j) overlap or touch [start, end). */
+    uint16_t i = 0;
+    while (i < b->n && seq_lt(blk[i].end, start))
+        i++;
+    uint16_t j = i;
+    uint32_t had = 0;
+    while (j < b->n && seq_leq(blk[j].start, end)) {
+        had += blk[j].end - blk[j].start;
+        j++;
+    }
+    if (i == j) {
+        /* A separate block: room for it, or forget the highest one (not
+         * the new one if it is the highest itself). */
+        if (!board_room(s, c)) {
+            if (i == b->n)
+                return 0;
+            b->n--;
         }
-        start = seq_min(start, b->blk[i].start);
-        end = seq_max(end, b->blk[i].end);
+        blk = blocks(b);
+        memmove(&blk[i + 1], &blk[i], (size_t)(b->n - i) * sizeof *blk);
+        b->n++;
+        j = i + 1;
+    } else {
+        start = seq_min(start, blk[i].start);
+        end = seq_max(end, blk[j - 1].end);
+        /* Blocks i+1 .. j-1 merge into block i. */
+        memmove(&blk[i + 1], &blk[j], (size_t)(b->n - j) * sizeof *blk);
+        b->n = (uint16_t)(b->n - (j - i - 1));
     }
-    b->n = k;
-    /* Insert in order; when full, forget the highest block. */
-    uint8_t pos = 0;
-    while (pos < b->n && seq_lt(b->blk[pos].start, start))
-        pos++;
-    if (b->n == TCP_SACKBOARD) {
-        if (pos == TCP_SACKBOARD)
-            return 0;
-        b->n--;
-    }
-    for (uint8_t i = b->n; i > pos; i--)
-        b->blk[i] = b->blk[i - 1];
-    b->blk[pos].start = start;
-    b->blk[pos].end = end;
-    b->n++;
-    for (uint8_t i = 0; i < b->n; i++)
-        after += b->blk[i].end - b->blk[i].start;
-    return after > before ? after - before : 0;
+    blk[i].start = start;
+    blk[i].end = end;
+    return end - start - had;
 }
 
-bool tcp_sack_update(struct tcp_conn *c, const struct tcp_seg *seg)
+bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
+                     const struct tcp_seg *seg)
 {
-    board_trim(&c->sacked, c->snd_una);
+    board_trim(s, &c->sacked, c->snd_una);
     if (!(c->flags & TF_SACK) || seg->opts.sack_count == 0)
         return false;
     uint32_t added = 0;
@@ -265,41 +328,51 @@ bool tcp_sack_update(struct tcp_conn *c, const struct tcp_seg *seg)
             seq_geq(start, seg->opts.sack[1].start) &&
             seq_leq(end, seg->opts.sack[1].end))
             continue;
-        added += board_add(&c->sacked, seq_max(start, c->snd_una), end);
+        added += board_add(s, c, seq_max(start, c->snd_una), end);
     }
     return added > 0;
 }
 
-/* Blocks and bytes SACKed above seq. */
-static void sacked_above(const struct tcp_conn *c, uint32_t seq,
-                         uint32_t *blocks, uint32_t *bytes)
+/* RFC 6675 §4 IsLost for an octet below block i (and above block i-1):
+ * DupThresh discontiguous SACKed sequences above it, i.e. blocks i..n-1,
+ * or more than (DupThresh - 1) * SMSS bytes in them. */
+static bool lost_below(const struct tcp_conn *c, uint16_t i, uint32_t above)
 {
-    *blocks = *bytes = 0;
-    for (uint8_t i = 0; i < c->sacked.n; i++) {
-        if (seq_leq(c->sacked.blk[i].end, seq))
-            continue;
-        (*blocks)++;
-        *bytes += c->sacked.blk[i].end - seq_max(c->sacked.blk[i].start, seq);
-    }
+    return (uint32_t)(c->sacked.n - i) >= DUPTHRESH ||
+           above > (DUPTHRESH - 1) * c->snd_mss;
+}
+
+static uint32_t sacked_bytes(const struct tcp_scoreboard *b)
+{
+    const struct tcp_sack_block *blk = blocks_c(b);
+    uint32_t bytes = 0;
+    for (uint16_t i = 0; i < b->n; i++)
+        bytes += blk[i].end - blk[i].start;
+    return bytes;
 }
 
 bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq)
 {
-    /* RFC 6675 §4 IsLost: DupThresh discontiguous SACKed sequences above
-     * seq, or more than (DupThresh - 1) * SMSS bytes SACKed above it. */
-    uint32_t blocks, bytes;
-    sacked_above(c, seq, &blocks, &bytes);
-    return blocks >= DUPTHRESH || bytes > (DUPTHRESH - 1) * c->snd_mss;
+    const struct tcp_sack_block *blk = blocks_c(&c->sacked);
+    uint16_t i = 0;
+    uint32_t above = sacked_bytes(&c->sacked);
+    while (i < c->sacked.n && seq_leq(blk[i].end, seq))
+        above -= blk[i].end - blk[i].start, i++;
+    if (i < c->sacked.n && seq_lt(blk[i].start, seq)) /* seq inside block i */
+        above -= seq - blk[i].start;
+    return (uint32_t)(c->sacked.n - i) >= DUPTHRESH ||
+           above > (DUPTHRESH - 1) * c->snd_mss;
 }
 
 /* The unSACKed ranges ("holes") in [SND.UNA, SND.MAX), in order: hole i
  * ends where block i starts; the last runs to SND.MAX. */
-static bool hole(const struct tcp_conn *c, uint8_t i, uint32_t *a, uint32_t *b)
+static bool hole(const struct tcp_conn *c, uint16_t i, uint32_t *a, uint32_t *b)
 {
+    const struct tcp_sack_block *blk = blocks_c(&c->sacked);
     if (i > c->sacked.n)
         return false;
-    *a = i == 0 ? c->snd_una : c->sacked.blk[i - 1].end;
-    *b = i < c->sacked.n ? c->sacked.blk[i].start : c->snd_max;
+    *a = i == 0 ? c->snd_una : blk[i - 1].end;
+    *b = i < c->sacked.n ? blk[i].start : c->snd_max;
     return true;
 }
 
@@ -314,12 +387,18 @@ uint32_t tcp_sack_pipe(const struct tcp_conn *c)
 {
     /* RFC 6675 §4 SetPipe: an unSACKed octet counts once if it is not lost
      * and once more if it was retransmitted. IsLost is the same for a whole
-     * hole (no SACKed data inside it), so it is decided per hole. */
-    uint32_t pipe = 0, a, b;
-    for (uint8_t i = 0; hole(c, i, &a, &b); i++) {
+     * hole (no SACKed data inside it), so it is decided per hole, from the
+     * top down with the SACKed bytes above counted along: linear in the
+     * number of blocks. */
+    const struct tcp_sack_block *blk = blocks_c(&c->sacked);
+    uint32_t pipe = 0, above = 0, a = 0, b = 0;
+    for (uint16_t i = c->sacked.n + 1; i-- > 0;) {
+        if (i < c->sacked.n)
+            above += blk[i].end - blk[i].start;
+        hole(c, i, &a, &b);
         if (!seq_lt(a, b))
             continue;
-        if (!tcp_sack_is_lost(c, a))
+        if (!lost_below(c, i, above))
             pipe += b - a;
         pipe += retransmitted_in(c, a, b);
     }
@@ -329,16 +408,20 @@ uint32_t tcp_sack_pipe(const struct tcp_conn *c)
 bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
                        bool *rexmit)
 {
-    uint32_t a, b;
+    const struct tcp_sack_block *blk = blocks_c(&c->sacked);
+    uint32_t a = 0, b = 0;
     /* Rule 1: the first lost unSACKed octet above HighRxt. */
-    for (uint8_t i = 0; hole(c, i, &a, &b); i++) {
+    uint32_t above = sacked_bytes(&c->sacked);
+    for (uint16_t i = 0; hole(c, i, &a, &b); i++) {
         uint32_t from = seq_max(a, c->high_rxt);
-        if (seq_lt(from, b) && tcp_sack_is_lost(c, from)) {
+        if (seq_lt(from, b) && lost_below(c, i, above)) {
             *seq = from;
             *len = seq_min(b - from, c->snd_mss);
             *rexmit = true;
             return true;
         }
+        if (i < c->sacked.n)
+            above -= blk[i].end - blk[i].start;
     }
     /* Rule 2: new data, if the receiver's window allows. */
     uint32_t data_end = tcp_snd_data_seq(c) + c->snd.len;
@@ -353,8 +436,8 @@ bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
      * the highest SACKed octet (1.b); above it NextSeg fails (rule 5). */
     if (c->sacked.n == 0)
         return false;
-    uint32_t top = c->sacked.blk[c->sacked.n - 1].start;
-    for (uint8_t i = 0; i < c->sacked.n && hole(c, i, &a, &b); i++) {
+    uint32_t top = blk[c->sacked.n - 1].start;
+    for (uint16_t i = 0; i < c->sacked.n && hole(c, i, &a, &b); i++) {
         uint32_t from = seq_max(a, c->high_rxt);
         if (seq_lt(from, b) && seq_lt(from, top)) {
             *seq = from;

@@ -162,7 +162,8 @@ void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c)
         mem_free(&s->mem, c->rcv.buf, c->rcv.cap);
     memset(&c->snd, 0, sizeof c->snd);
     memset(&c->rcv, 0, sizeof c->rcv);
-    assembler_init(&c->ooo);
+    assembler_clear(&c->ooo, &s->mem);
+    tcp_sack_clear(s, c);
 }
 
 static int alloc_ring(struct berth_stack *s, struct ring *r, uint32_t size)

@@ -449,7 +449,7 @@ static enum step check_ack(struct berth_stack *s, struct tcp_conn *c,
     uint32_t acked = 0;
     if (seq_lt(c->snd_una, seg->ack))
         acked = ack_new_data(s, c, seg);
-    bool sacked_new = tcp_sack_update(c, seg);
+    bool sacked_new = tcp_sack_update(s, c, seg);
     bool dup = is_dupack(c, seg, acked, sacked_new); /* needs the old window */
     /* The window before congestion control: a partial ACK's retransmission
      * must be clamped to the right edge this ACK gives (RFC 9293 §3.8.6). */
@@ -488,19 +488,35 @@ static bool accepts_text(enum berth_state st)
            st == BERTH_STATE_FIN_WAIT_2;
 }
 
-/* Reassembly holds a bounded number of ranges. When a segment needs one
- * more, and lies below the highest range held, that farthest range is
- * forgotten (a receiver may renege, RFC 2018 §8): data nearer RCV.NXT is
- * delivered sooner. Returns true if the segment was then recorded. */
+/* Reassembly holds a bounded number of ranges: a few inline, more in an
+ * array of at most one range per 512 bytes of receive buffer (1/64 of it),
+ * so a peer sending tiny pieces with gaps cannot make it grow further. */
+static uint32_t ooo_limit(const struct tcp_conn *c)
+{
+    uint32_t n = c->rcvbuf_size / 512u;
+    return n > ASSEMBLER_INLINE ? n : ASSEMBLER_INLINE;
+}
+
+static bool ooo_add(struct berth_stack *s, struct tcp_conn *c, uint32_t off,
+                    uint32_t len)
+{
+    return assembler_add(&c->ooo, &s->mem, ooo_limit(c), off, len) == 0;
+}
+
+/* When a segment needs one range more than the limit, and lies below the
+ * highest range held, that farthest range is forgotten (a receiver may
+ * renege, RFC 2018 §8): data nearer RCV.NXT is delivered sooner. Returns
+ * true if the segment was then recorded. */
 static bool make_room(struct berth_stack *s, struct tcp_conn *c, uint32_t off,
                       uint32_t len)
 {
     uint32_t start, end;
-    if (c->ooo.n == 0 || off >= c->ooo.r[c->ooo.n - 1].start)
+    const struct assembler_range *r = assembler_ranges_const(&c->ooo);
+    if (c->ooo.n == 0 || off >= r[c->ooo.n - 1].start)
         return false;
     assembler_drop_last(&c->ooo, &start, &end);
     drop(s, c, BERTH_REASON_OOO_NO_ROOM);
-    return assembler_add(&c->ooo, off, len) == 0;
+    return ooo_add(s, c, off, len);
 }
 
 static void store_text(struct berth_stack *s, struct tcp_conn *c,
@@ -509,7 +525,8 @@ static void store_text(struct berth_stack *s, struct tcp_conn *c,
     if (off == 0) {
         bool had_holes = !assembler_empty(&c->ooo);
         ring_write(&c->rcv, data, len);
-        uint32_t more = had_holes ? assembler_advance(&c->ooo, len) : 0;
+        uint32_t more =
+            had_holes ? assembler_advance(&c->ooo, &s->mem, len) : 0;
         ring_commit(&c->rcv, more);
         c->rcv_nxt += len + more;
         ack_policy(s, c, len, had_holes);
@@ -517,8 +534,7 @@ static void store_text(struct berth_stack *s, struct tcp_conn *c,
         /* Held already: a duplicate (RFC 2883 §4.1.3). */
         tcp_sack_note_dup(c, c->rcv_nxt + off, c->rcv_nxt + off + len);
         c->flags |= TF_ACK_NOW;
-    } else if (assembler_add(&c->ooo, off, len) == 0 ||
-               make_room(s, c, off, len)) {
+    } else if (ooo_add(s, c, off, len) || make_room(s, c, off, len)) {
         /* Out of order: placed straight into the buffer at its offset. RFC
          * 5681 §4.2: ACK at once (a duplicate ACK). */
         ring_write_at(&c->rcv, off, data, len);

@@ -11,6 +11,21 @@ static void put_block(struct tcp_opts *o, uint32_t start, uint32_t end)
     o->sack_count++;
 }
 
+/* The range holding offset off, or -1: a binary search, for a reassembly
+ * that may hold hundreds of ranges after a burst of losses. */
+static int range_holding(const struct assembler_range *r, int n, uint32_t off)
+{
+    int lo = 0, hi = n; /* the first range ending beyond off is in [lo, hi] */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (r[mid].end <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && r[lo].start <= off ? lo : -1;
+}
+
 void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o)
 {
     /* 40 option bytes: 4 blocks, or 3 beside the timestamps. */
@@ -23,18 +38,14 @@ void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o)
     }
     /* RFC 2018 §4: the block holding the latest arrival goes first, then
      * the others (here in sequence order). */
-    const struct assembler *a = &c->ooo;
-    int first = -1;
-    for (int i = 0; i < a->n; i++)
-        if (seq_in(c->sack_recent, c->rcv_nxt + a->r[i].start,
-                   c->rcv_nxt + a->r[i].end))
-            first = i;
+    const struct assembler_range *r = assembler_ranges_const(&c->ooo);
+    int n = c->ooo.n;
+    int first = range_holding(r, n, c->sack_recent - c->rcv_nxt);
     if (first >= 0 && o->sack_count < max)
-        put_block(o, c->rcv_nxt + a->r[first].start,
-                  c->rcv_nxt + a->r[first].end);
-    for (int i = 0; i < a->n && o->sack_count < max; i++)
+        put_block(o, c->rcv_nxt + r[first].start, c->rcv_nxt + r[first].end);
+    for (int i = 0; i < n && o->sack_count < max; i++)
         if (i != first)
-            put_block(o, c->rcv_nxt + a->r[i].start, c->rcv_nxt + a->r[i].end);
+            put_block(o, c->rcv_nxt + r[i].start, c->rcv_nxt + r[i].end);
 }
 
 void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end)
@@ -49,8 +60,7 @@ void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end)
 bool tcp_sack_held(const struct tcp_conn *c, uint32_t off, uint32_t len)
 {
     /* Out-of-order data we already hold in full (RFC 2883 §4.1.3 case). */
-    for (int i = 0; i < c->ooo.n; i++)
-        if (c->ooo.r[i].start <= off && off + len <= c->ooo.r[i].end)
-            return true;
-    return false;
+    const struct assembler_range *r = assembler_ranges_const(&c->ooo);
+    int i = range_holding(r, c->ooo.n, off);
+    return i >= 0 && off + len <= r[i].end;
 }

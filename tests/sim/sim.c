@@ -70,6 +70,7 @@ struct opts {
     bool bulk;       /* one cell of the table */
     uint64_t bulk_rtt;
     double bulk_loss;
+    double max_rexmit; /* --max-rexmit: bound on retransmitted / dropped */
     bool newreno, no_sack;
     bool selftest;
     bool coverage;
@@ -103,6 +104,9 @@ static void usage(FILE *f)
           "  --bulk RTT LOSS one cell of the table (RTT in ms, loss in %),\n"
           "                  CUBIC + SACK unless --newreno / --no-sack; -v\n"
           "                  prints every packet\n"
+          "  --max-rexmit R  with --bulk: fail unless the transfer completes\n"
+          "                  with at most R retransmitted segments per\n"
+          "                  packet the link dropped\n"
           "  --coverage      after the seeds, the state changes they saw\n"
           "  --selftest      check the link's impairments and exit\n"
           "  --help          this text\n",
@@ -189,6 +193,11 @@ static int parse_valued(int argc, char **argv, int i, struct opts *o)
     } else if (!strcmp(a, "--pcap")) {
         o->pcap = v;
         return v ? 2 : -1;
+    } else if (!strcmp(a, "--max-rexmit")) {
+        if (!v)
+            return -1;
+        o->max_rexmit = strtod(v, NULL);
+        return o->max_rexmit > 0 ? 2 : -1;
     } else if (!strcmp(a, "--bulk")) {
         if (!parse_u64(v, &o->bulk_rtt) || i + 2 >= argc)
             return -1;
@@ -478,9 +487,9 @@ int main(int argc, char **argv)
     if (o.selftest)
         return selftest_run();
     if (o.bulk) {
-        table_cell(o.newreno ? BERTH_CC_NEWRENO : BERTH_CC_CUBIC, !o.no_sack,
-                   (unsigned)o.bulk_rtt, o.bulk_loss, o.verbose);
-        return 0;
+        return table_cell(o.newreno ? BERTH_CC_NEWRENO : BERTH_CC_CUBIC,
+                          !o.no_sack, (unsigned)o.bulk_rtt, o.bulk_loss,
+                          o.max_rexmit, o.verbose);
     }
     if (o.table && !o.seeds_given) {
         table_print(stdout);

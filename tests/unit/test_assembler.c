@@ -783,6 +783,25 @@ static void assembler_random_operations_match_bitmap_model(void **state)
     }
 }
 
+/* A smaller limit than the one the array grew under still holds: room left
+ * in the array does not let the set exceed the limit now given. */
+static void assembler_smaller_limit_holds_despite_room(void **state)
+{
+    (void)state;
+    struct mem m = {0};
+    struct assembler a;
+    assembler_init(&a);
+    for (uint32_t i = 0; i < 13; i++)
+        assert_int_equal(assembler_add(&a, &m, 100, 10 + 10 * i, 2), 0);
+    assert_int_equal(a.cap, 24);
+    assert_int_equal(assembler_add(&a, &m, 13, 500, 2), -1);
+    assert_int_equal(a.n, 13);
+    assert_int_equal(assembler_add(&a, &m, 13, 12, 3), 0); /* a merge */
+    assert_int_equal(a.n, 13);
+    assembler_clear(&a, &m);
+    assert_int_equal(m.bytes, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -807,6 +826,7 @@ int main(void)
         cmocka_unit_test(assembler_add_near_uint32_max_does_not_wrap),
         cmocka_unit_test(assembler_grows_into_an_array_at_the_seventh_range),
         cmocka_unit_test(assembler_growth_is_capped_at_the_limit),
+        cmocka_unit_test(assembler_smaller_limit_holds_despite_room),
         cmocka_unit_test(assembler_merge_when_array_is_full_needs_no_room),
         cmocka_unit_test(
             assembler_advance_leaving_few_ranges_moves_back_inline),
