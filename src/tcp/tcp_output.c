@@ -105,6 +105,11 @@ static struct tcp_out conn_out(const struct berth_stack *s, struct tcp_conn *c,
                         .flags = flags};
     if (flags & TH_SYN) {
         o.wnd = syn_window(c->rcvbuf_size);
+        /* A SYN,ACK (simultaneous open) offers that window: the peer may
+         * send up to it, so our acceptance test must allow it too (as a
+         * listener's SYN-queue entry does). */
+        if ((flags & TH_ACK) && seq_lt(c->rcv_adv, c->rcv_nxt + o.wnd))
+            c->rcv_adv = c->rcv_nxt + o.wnd;
     } else if (flags & TH_ACK) {
         uint32_t field = tcp_rcv_window(c) >> c->rcv_wscale;
         o.wnd = (uint16_t)(field < TCP_MAX_FIELD ? field : TCP_MAX_FIELD);
