@@ -193,7 +193,9 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(TIME_WAIT_ENTERED, "connections that entered TIME-WAIT")                 \
     X(TIME_WAIT_RECYCLED, "TIME-WAIT entries taken over by a new SYN")         \
     X(ABORT_ON_CLOSE, "connections reset by close or abort")                   \
-    X(PAWS_DROPS, "segments rejected by PAWS (RFC 7323)")
+    X(PAWS_DROPS, "segments rejected by PAWS (RFC 7323)")                      \
+    X(RECOVERIES_UNDONE, "fast recoveries undone: D-SACKs showed them "        \
+                         "spurious")
 
 enum berth_counter {
 #define BERTH_COUNTER_ENUM(name, str) BERTH_CTR_##name,

@@ -144,12 +144,14 @@ struct tcp_conn {
     uint8_t persist_shift; /* persist interval doublings (RFC 9293
                               §3.8.6.1): reset when the window opens */
     uint8_t keep_cnt;
-    uint8_t snd_wscale; /* RFC 7323 §2.3: shift for the peer's windows */
-    uint8_t rcv_wscale; /* ... and for ours; both 0 unless negotiated */
-    uint8_t dupacks;    /* RFC 5681 §2: consecutive duplicate ACKs */
-    uint8_t synopts;    /* SYNOPT_*: what the handshake agreed on */
-    uint8_t cc_algo;    /* enum berth_cc */
-    uint8_t quickacks;  /* data segments still to ACK at once */
+    uint8_t snd_wscale;   /* RFC 7323 §2.3: shift for the peer's windows */
+    uint8_t rcv_wscale;   /* ... and for ours; both 0 unless negotiated */
+    uint8_t dupacks;      /* RFC 5681 §2: consecutive duplicate ACKs */
+    uint8_t undo_retrans; /* RFC 3708: retransmissions of this recovery not
+                             yet reported as duplicates by a D-SACK */
+    uint8_t synopts;      /* SYNOPT_*: what the handshake agreed on */
+    uint8_t cc_algo;      /* enum berth_cc */
+    uint8_t quickacks;    /* data segments still to ACK at once */
     uint32_t flags;
     int16_t error; /* pending error (negative berth_errno), SO_ERROR */
 
@@ -160,6 +162,8 @@ struct tcp_conn {
     /* Congestion control (RFC 5681 §3; the growth law is the algorithm's:
      * cc_newreno.c, cc_cubic.c) and loss recovery (RFC 6582, RFC 6675). */
     uint32_t cwnd, ssthresh;
+    uint32_t prior_cwnd, prior_ssthresh; /* before the last fast recovery,
+                                            for its undo; 0: no undo */
     uint32_t recover;     /* RFC 6582 "recover" = RFC 6675 RecoveryPoint */
     uint32_t high_rxt;    /* RFC 6675 HighRxt: end of the last retransmit */
     uint32_t bytes_acked; /* RFC 3465 byte counting in avoidance */
@@ -305,6 +309,8 @@ bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
                      const struct tcp_seg *seg);
 /* Forgets every block (and gives back the array). */
 void tcp_sack_clear(struct berth_stack *s, struct tcp_conn *c);
+/* A segment of a fast recovery was retransmitted (RFC 3708 bookkeeping). */
+void tcp_cc_note_rexmit(struct tcp_conn *c);
 /* RFC 3042 Limited Transmit: how far beyond cwnd new data may go. */
 uint32_t tcp_cc_limited_transmit(const struct tcp_conn *c);
 /* RFC 6675 §4: pipe and NextSeg. */

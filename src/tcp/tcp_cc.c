@@ -83,6 +83,11 @@ static void enter_recovery(struct berth_stack *s, struct tcp_conn *c)
     }
     c->flags &= ~TF_RTO_RECOVER;
     c->recover = c->snd_max - 1; /* the highest sequence number sent */
+    /* RFC 3708 §2: remember the window, to restore it if D-SACKs show that
+     * every retransmission of this recovery was unneeded. */
+    c->prior_cwnd = c->cwnd;
+    c->prior_ssthresh = c->ssthresh;
+    c->undo_retrans = 0;
     c->ssthresh = tcp_cc_of(c)->ssthresh(s, c);
     c->lt_sent = 0;
     c->flags |= TF_RECOVERY;
@@ -179,6 +184,7 @@ void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
     c->cwnd = c->snd_mss;
     c->bytes_acked = 0;
     c->dupacks = 0;
+    c->prior_cwnd = 0; /* a timeout is not undone */
     c->flags &= ~TF_RECOVERY;
     c->flags |= TF_RTO_RECOVER;
     c->recover = c->snd_max - 1; /* RFC 6582 §3.2 step 4 */
@@ -309,6 +315,40 @@ static uint32_t board_add(struct berth_stack *s, struct tcp_conn *c,
     return end - start - had;
 }
 
+void tcp_cc_note_rexmit(struct tcp_conn *c)
+{
+    if (c->prior_cwnd && c->undo_retrans < UINT8_MAX)
+        c->undo_retrans++;
+    else
+        c->prior_cwnd = 0; /* too many to track: no undo */
+}
+
+/* RFC 3708 §2 (detection) and RFC 2883 §4.2: a D-SACK for data we
+ * fast-retransmitted says both copies arrived; the original was only late,
+ * overtaken by the segments whose duplicate ACKs sent us into recovery.
+ * Once every retransmission of that recovery has come back as a duplicate,
+ * the loss was not one: the window goes back to where it was (the response
+ * Linux gives, tcp_try_undo_dsack; RFC 4015 §3 does the same for timeouts,
+ * which berth does not undo). A link that duplicates packets can fake
+ * this; the undo only restores what the sender had before. */
+static void on_dsack(struct berth_stack *s, struct tcp_conn *c, uint32_t start,
+                     uint32_t end)
+{
+    if (!c->prior_cwnd || !seq_lt(start, c->high_rxt) || c->undo_retrans == 0)
+        return;
+    uint32_t segs = (end - start + c->snd_mss - 1) / c->snd_mss;
+    c->undo_retrans = segs < c->undo_retrans ? c->undo_retrans - segs : 0;
+    if (c->undo_retrans > 0)
+        return;
+    stack_count(s, BERTH_CTR_RECOVERIES_UNDONE);
+    if (c->cwnd < c->prior_cwnd)
+        c->cwnd = c->prior_cwnd;
+    if (c->ssthresh == UINT32_MAX || c->ssthresh < c->prior_ssthresh)
+        c->ssthresh = c->prior_ssthresh;
+    c->prior_cwnd = 0;
+    c->flags &= ~TF_RECOVERY;
+}
+
 bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
                      const struct tcp_seg *seg)
 {
@@ -321,13 +361,16 @@ bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
         /* RFC 2883 §4: a block at or below the cumulative ACK is a D-SACK,
          * as is a first block inside the second; neither marks new data.
          * Blocks beyond what we sent are bogus. */
-        if (!seq_lt(start, end) || seq_leq(end, seg->ack) ||
-            seq_gt(end, c->snd_max))
+        if (!seq_lt(start, end) || seq_gt(end, c->snd_max))
             continue;
-        if (i == 0 && seg->opts.sack_count > 1 &&
-            seq_geq(start, seg->opts.sack[1].start) &&
-            seq_leq(end, seg->opts.sack[1].end))
+        if (seq_leq(end, seg->ack) ||
+            (i == 0 && seg->opts.sack_count > 1 &&
+             seq_geq(start, seg->opts.sack[1].start) &&
+             seq_leq(end, seg->opts.sack[1].end))) {
+            if (i == 0)
+                on_dsack(s, c, start, end);
             continue;
+        }
         added += board_add(s, c, seq_max(start, c->snd_una), end);
     }
     return added > 0;

@@ -332,6 +332,7 @@ void tcp_output_range(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
         stack_count(s, BERTH_CTR_RETRANS_SEGS);
         c->total_retrans++;
         c->high_rxt = seq_max(c->high_rxt, end); /* RFC 6675 HighRxt */
+        tcp_cc_note_rexmit(c);
         /* RFC 6298 §3 (Karn): if the timed segment is resent, its ACK is
          * ambiguous: no sample from it. */
         if (c->rtt_time && seq_lt(seq, c->rtt_seq))

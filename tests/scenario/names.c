@@ -71,6 +71,8 @@ static const struct scn_field info_fields[] = {
     FIELD(berth_tcp_info, snd_queued, SCN_F_PLAIN),
     FIELD(berth_tcp_info, rcv_queued, SCN_F_PLAIN),
     FIELD(berth_tcp_info, unacked, SCN_F_PLAIN),
+    FIELD(berth_tcp_info, cwnd, SCN_F_PLAIN),
+    FIELD(berth_tcp_info, ssthresh, SCN_F_PLAIN),
     FIELD(berth_tcp_info, accept_queue, SCN_F_PLAIN),
     FIELD(berth_tcp_info, accept_backlog, SCN_F_PLAIN),
     FIELD(berth_tcp_info, syn_queue, SCN_F_PLAIN),
