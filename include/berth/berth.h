@@ -174,6 +174,8 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(SEGS_IN, "segments received")                                            \
     X(SEGS_OUT, "segments sent")                                               \
     X(RETRANS_SEGS, "segments retransmitted")                                  \
+    X(RTO_EXPIRED, "retransmission timeouts (the segment resent, go-back-N)")  \
+    X(FAST_RECOVERIES, "fast retransmits: fast recovery entered")              \
     X(IN_ERRS, "bad segments received")                                        \
     X(BAD_CSUM, "segments with a bad checksum")                                \
     X(RST_OUT, "resets sent")                                                  \

@@ -81,6 +81,7 @@ static void enter_recovery(struct berth_stack *s, struct tcp_conn *c)
          * so losses from one window cause one reduction. */
         return;
     }
+    stack_count(s, BERTH_CTR_FAST_RECOVERIES);
     c->flags &= ~TF_RTO_RECOVER;
     c->recover = c->snd_max - 1; /* the highest sequence number sent */
     /* RFC 3708 §2: remember the window, to restore it if D-SACKs show that

@@ -154,6 +154,7 @@ static bool on_rexmit(struct berth_stack *s, struct tcp_conn *c)
         tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_RETRANSMIT_LIMIT);
         return false;
     }
+    stack_count(s, BERTH_CTR_RTO_EXPIRED);
     tcp_cc_on_rto(s, c); /* before the backoff: it counts loss episodes */
     if (c->backoff < 255)
         c->backoff++;
