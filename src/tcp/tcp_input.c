@@ -369,6 +369,11 @@ static void update_window(struct berth_stack *s, struct tcp_conn *c,
     if (!(acked_new || seq_lt(c->snd_wl1, seg->seq) ||
           (c->snd_wl1 == seg->seq && seq_leq(c->snd_wl2, seg->ack))))
         return;
+    /* "If SND.UNA =< SEG.ACK": an old ACK (reordered behind newer ones, but
+     * carrying newer text) offers a window from an older left edge; taken
+     * from SND.UNA it would reach beyond what the peer offered. */
+    if (seq_lt(seg->ack, c->snd_una))
+        return;
     take_peer_window(c, seg);
     if (c->snd_wnd > 0 && (c->flags & TF_PERSIST)) {
         /* The window reopened. A probe byte this ACK does not cover was
