@@ -237,10 +237,14 @@ static enum step check_seq(struct berth_stack *s, struct tcp_conn *c,
          * the peer resent data we have (our ACKs were lost), and our ACK
          * must echo this transmission, or the peer's RTT sample would span
          * the whole loss of ACKs (§4.3's rule (2) applies: SEG.SEQ <=
-         * Last.ACK.sent). Only for a duplicate within a receive buffer of
-         * RCV.NXT, so a blind segment cannot move TS.Recent. */
-        if (c->rcv_nxt - seg->seq <= c->rcv_adv - c->rcv_nxt + c->rcvbuf_size)
+         * Last.ACK.sent). Such a peer is alive, too: keepalive must not
+         * give up on it (RFC 1122 §4.2.3.6 counts any packet received).
+         * Only for a duplicate within a receive buffer of RCV.NXT, so a
+         * blind segment cannot move TS.Recent or keep a dead peer alive. */
+        if (c->rcv_nxt - seg->seq <= c->rcv_adv - c->rcv_nxt + c->rcvbuf_size) {
             update_ts_recent(s, c, seg);
+            tcp_keepalive_reset(s, c);
+        }
     }
     c->flags |= TF_ACK_NOW;
     drop(s, c, BERTH_REASON_SEQ_OUT_OF_WINDOW);

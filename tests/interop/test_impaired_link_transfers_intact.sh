@@ -7,9 +7,12 @@
 # retransmitted" in `berth stat`) and the kernel's (nstat TcpRetransSegs).
 #
 # Time: the 20 transfers run in parallel; with SACK, timestamps and fast
-# recovery on both sides they take about a minute under ASan (berth's
-# sending, at three duplicate ACKs for a loss signal, is slower than the
-# kernel's under 25% reordering: RACK would fix that). Where the kernel has
+# recovery on both sides they take about 50 s under ASan. berth's sending
+# is slower than the kernel's under 25% reordering (45-50 s against about
+# 10 s): three duplicate ACKs are its loss signal, and although a recovery
+# that D-SACKs prove spurious is undone, the retransmission was sent; RACK
+# (RFC 8985), which the kernel uses, would wait a fraction of an RTT
+# instead. Where the kernel has
 # the knob (Linux >= 6.15) the namespace caps the kernel's RTO at 5 s
 # (net.ipv4.tcp_rto_max_ms): a lost retransmission otherwise doubles a
 # backed-off RTO. IT_IMPAIR_SIZE sets the size (default 16 MiB, as the

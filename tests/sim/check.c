@@ -145,6 +145,11 @@ void check_rst_sent(struct world *w, struct conn *c, int side)
         return;
     if (e->st == END_UNBORN && listener_gone(w, c))
         return; /* a closed listener's queue, or its port now refusing */
+    /* No TCB here yet, and the 4-tuple had an earlier user: a listener
+     * answers that connection's late segments with RST (RFC 9293
+     * §3.10.7.2: an ACK to LISTEN), which the wire shows under this one. */
+    if (e->st == END_UNBORN && c->reuse >= 0)
+        return;
     world_fail(w, INV_RST,
                "conn %d: %c sent a RST though its application did not reset "
                "and its TCB is alive (%s; states %s | %s)",
