@@ -499,7 +499,7 @@ static void abort_conn(struct berth_stack *s, struct tcp_conn *c,
     case BERTH_STATE_FIN_WAIT_2:
     case BERTH_STATE_CLOSE_WAIT:
         /* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>. */
-        tcp_send_rst(s, &c->n, c->snd_max);
+        tcp_send_abort_rst(s, c);
         stack_count(s, BERTH_CTR_ABORT_ON_CLOSE);
         break;
     default:

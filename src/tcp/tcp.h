@@ -380,12 +380,14 @@ struct tcp_out {
     uint32_t data_off, len;
 };
 void tcp_send(struct berth_stack *s, const struct tcp_out *o);
-/* RFC 9293 §3.10.7.1: the reset for a segment that has no connection. */
+/* RFC 9293 §3.10.7.1: the reset a segment draws (no connection, or an
+ * unacceptable ACK in SYN-SENT / SYN-RECEIVED); it echoes the segment's
+ * TSval (RFC 7323 §5.2). */
 void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
                       const struct tcp_seg *seg);
-/* RST from a TCB: <SEQ=seq><CTL=RST> (RFC 9293 §3.10.5). */
-void tcp_send_rst(struct berth_stack *s, const struct tcp_node *n,
-                  uint32_t seq);
+/* The RST of a connection we abort: <SEQ=SND.NXT><CTL=RST> (RFC 9293
+ * §3.10.5), with the Timestamps option if agreed (RFC 7323 §5.2). */
+void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c);
 /* The SYN-ACK of a SYN-queue entry; window and MSS from the listener's
  * template TCB. */
 void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,

@@ -78,7 +78,8 @@ static enum step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
     if (has_ack &&
         (seq_leq(seg->ack, c->iss) || seq_gt(seg->ack, c->snd_max))) {
         if (!(seg->flags & TH_RST))
-            tcp_send_rst(s, &c->n, seg->ack); /* <SEQ=SEG.ACK><CTL=RST> */
+            /* <SEQ=SEG.ACK><CTL=RST> */
+            tcp_send_rst_for(s, c->n.raddr, c->n.laddr, seg);
         drop(s, c, BERTH_REASON_SYN_SENT_BAD_ACK);
         return STEP_DONE;
     }
@@ -436,7 +437,8 @@ static enum step check_ack(struct berth_stack *s, struct tcp_conn *c,
     }
     if (c->state == BERTH_STATE_SYN_RECEIVED) {
         if (!(seq_lt(c->snd_una, seg->ack) && seq_leq(seg->ack, c->snd_max))) {
-            tcp_send_rst(s, &c->n, seg->ack); /* <SEQ=SEG.ACK><CTL=RST> */
+            /* <SEQ=SEG.ACK><CTL=RST> */
+            tcp_send_rst_for(s, c->n.raddr, c->n.laddr, seg);
             drop(s, c, BERTH_REASON_SYN_RECEIVED_BAD_ACK);
             return STEP_DONE;
         }
@@ -594,7 +596,7 @@ static enum step process_text(struct berth_stack *s, struct tcp_conn *c,
      * Reset, as Linux does (RFC 9293 §3.10.4 leaves it open). */
     if (c->sock < 0 && !c->listener) {
         drop(s, c, BERTH_REASON_DATA_AFTER_CLOSE);
-        tcp_send_rst(s, &c->n, c->snd_max);
+        tcp_send_abort_rst(s, c);
         tcp_conn_delete(s, c, BERTH_REASON_APP_CLOSE);
         return STEP_GONE;
     }

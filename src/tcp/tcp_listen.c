@@ -332,7 +332,7 @@ void tcp_listener_close(struct berth_stack *s, struct tcp_listener *l)
     while (l->aq_head) {
         struct tcp_conn *c = tcp_listener_accept(s, l);
         if (tcp_state_synchronized(c->state))
-            tcp_send_rst(s, &c->n, c->snd_max);
+            tcp_send_abort_rst(s, c);
         stack_count(s, BERTH_CTR_ABORT_ON_CLOSE);
         tcp_conn_delete(s, c, BERTH_REASON_APP_CLOSE);
     }

@@ -46,6 +46,12 @@ void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
         return;
     struct tcp_out o = {
         .laddr = dst, .raddr = src, .lport = seg->dport, .rport = seg->sport};
+    /* RFC 7323 §5.2: a RST caused by a segment with timestamps carries
+     * them too, TSval 0 and TSecr = SEG.TSval. */
+    if (seg->opts.has_ts) {
+        o.opts.has_ts = true;
+        o.opts.ts_ecr = seg->opts.ts_val;
+    }
     if (seg->flags & TH_ACK) {
         o.seq = seg->ack; /* <SEQ=SEG.ACK><CTL=RST> */
         o.flags = TH_RST;
@@ -57,14 +63,21 @@ void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
     tcp_send(s, &o);
 }
 
-void tcp_send_rst(struct berth_stack *s, const struct tcp_node *n, uint32_t seq)
+void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c)
 {
-    struct tcp_out o = {.laddr = n->laddr,
-                        .raddr = n->raddr,
-                        .lport = n->lport,
-                        .rport = n->rport,
-                        .seq = seq,
+    /* RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>; RFC 7323 §5.2: with the
+     * Timestamps option when they were agreed. */
+    struct tcp_out o = {.laddr = c->n.laddr,
+                        .raddr = c->n.raddr,
+                        .lport = c->n.lport,
+                        .rport = c->n.rport,
+                        .seq = c->snd_max,
                         .flags = TH_RST};
+    if (c->flags & TF_TS) {
+        o.opts.has_ts = true;
+        o.opts.ts_val = tcp_ts_now(s, c->ts_offset);
+        o.opts.ts_ecr = c->ts_recent;
+    }
     tcp_send(s, &o);
 }
 
