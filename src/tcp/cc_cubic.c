@@ -22,7 +22,7 @@ static void cubic_start_epoch(struct berth_stack *s, struct tcp_conn *c,
                               float cwnd)
 {
     struct cubic_state *q = &c->cc.cubic;
-    q->epoch_start = s->now ? s->now : 1;
+    q->epoch_start = tcp_ms_now(s);
     /* §4.8: the first avoidance stage after a timeout starts the curve at
      * the current window (W_max = cwnd, K = 0); so does a window that grew
      * past W_max. */
@@ -43,7 +43,7 @@ static void cubic_cong_avoid(struct berth_stack *s, struct tcp_conn *c,
         cubic_start_epoch(s, c, cwnd);
     /* §4.2: the target is W_cubic one RTT ahead, within [cwnd, 1.5 cwnd]. */
     float rtt = (float)(c->srtt ? c->srtt : 100000u) / 1e6f;
-    float t = (float)(s->now - q->epoch_start) / 1e6f;
+    float t = (float)(tcp_ms_now(s) - q->epoch_start) / 1e3f;
     float d = t + rtt - q->k;
     float target = CUBIC_C * d * d * d + q->w_max;
     if (target < cwnd)

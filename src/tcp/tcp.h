@@ -81,7 +81,7 @@ struct cubic_state {
     float k;              /* seconds until W_cubic reaches w_max again */
     float w_est;          /* Reno-friendly estimate, segments */
     bool after_rto;       /* the next epoch starts with K = 0 (§4.8) */
-    uint64_t epoch_start; /* us; 0: no epoch (RFC 9438 §4.2) */
+    uint32_t epoch_start; /* ms clock; 0: no epoch (RFC 9438 §4.2) */
 };
 union tcp_cc_state {
     struct cubic_state cubic;
@@ -169,7 +169,15 @@ struct tcp_conn {
     uint32_t bytes_acked; /* RFC 3465 byte counting in avoidance */
     uint32_t lt_sent;     /* RFC 3042: sent by Limited Transmit, not yet in
                              the flight that sets ssthresh */
-    uint64_t last_send;   /* RFC 5681 §4.1: restart after idle */
+    uint32_t last_send;   /* ms clock (0: never); RFC 5681 §4.1 */
+    /* HyStart++ (RFC 9406) in the first slow start, CUBIC with timestamps:
+     * per round (ends when SND.UNA reaches hs_round_end), the least RTT of
+     * the ACKs, in ms; HS_NONE: no sample. */
+    uint32_t hs_round_end;
+    uint16_t hs_last_min, hs_cur_min, hs_css_base;
+    uint8_t hs_samples; /* RTT samples this round */
+    uint8_t hs_css;     /* 0: slow start; 1..5: round of Conservative Slow
+                           Start; HS_DONE: HyStart++ over */
     struct tcp_scoreboard sacked; /* the peer's SACK blocks above snd_una */
     union tcp_cc_state cc;
     uint32_t rcv_nxt, rcv_adv;
@@ -263,6 +271,12 @@ uint32_t tcp_poll(const struct tcp_conn *c);
 uint8_t tcp_wscale_for(uint32_t rcvbuf);
 uint32_t tcp_ts_offset(const struct berth_stack *s, const struct tcp_node *n);
 uint32_t tcp_ts_now(const struct berth_stack *s, uint32_t offset);
+/* The 1 ms clock for coarse times in the TCB, never 0 (0 means unset). */
+static inline uint32_t tcp_ms_now(const struct berth_stack *s)
+{
+    uint32_t ms = (uint32_t)(s->now / 1000u);
+    return ms ? ms : 1;
+}
 /* What of a SYN's offers we take up (SYNOPT_* bits). */
 uint8_t tcp_synopts_accept(const struct berth_stack *s,
                            const struct tcp_seg *syn);

@@ -12,6 +12,16 @@
 
 #define DUPTHRESH 3u /* RFC 5681 §3.2, RFC 6675 §2 */
 
+/* HyStart++, RFC 9406 §4.3 (RTTs in ms). */
+#define HS_NONE            0xffffu /* no RTT sample yet */
+#define HS_DONE            0xffu   /* hs_css: HyStart++ is over */
+#define HS_MIN_RTT_THRESH  4u
+#define HS_MAX_RTT_THRESH  16u
+#define HS_MIN_RTT_DIVISOR 8u
+#define HS_N_RTT_SAMPLE    8u
+#define HS_CSS_GROWTH_DIV  4u
+#define HS_CSS_ROUNDS      5u
+
 const struct tcp_cc *tcp_cc_of(const struct tcp_conn *c)
 {
     return c->cc_algo == BERTH_CC_NEWRENO ? &tcp_cc_newreno : &tcp_cc_cubic;
@@ -50,6 +60,10 @@ void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c)
     c->bytes_acked = 0;
     c->dupacks = 0;
     c->flags &= ~TF_RECOVERY;
+    c->hs_round_end = c->iss;
+    c->hs_last_min = c->hs_cur_min = c->hs_css_base = HS_NONE;
+    c->hs_samples = 0;
+    c->hs_css = 0;
     tcp_sack_clear(s, c);
     tcp_cc_of(c)->init(c);
 }
@@ -60,7 +74,7 @@ void tcp_cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c)
      * larger than the restart window, min(IW, cwnd). */
     if (c->snd_una != c->snd_max || c->last_send == 0)
         return;
-    if (s->now - c->last_send <= tcp_rto(s, c))
+    if (tcp_ms_now(s) - c->last_send <= tcp_rto(s, c) / 1000u)
         return;
     uint32_t rw = initial_window(s, c);
     if (c->cwnd > rw)
@@ -142,16 +156,76 @@ static void on_new_ack_in_recovery(struct berth_stack *s, struct tcp_conn *c,
         c->cwnd += c->snd_mss;
 }
 
-static void grow(struct berth_stack *s, struct tcp_conn *c, uint32_t acked)
+/* HyStart++ (RFC 9406 §4.2), for CUBIC as RFC 9438 §4.10 asks, in the
+ * first slow start only (ssthresh still "arbitrarily high", §4.3): each
+ * round's least RTT is compared with the last round's; a rise of
+ * clamp(last / 8, 4 ms, 16 ms) means a queue is building, and slow start
+ * turns into Conservative Slow Start (growth / 4). If the RTT falls back
+ * below where CSS began, slow start resumes; after 5 rounds of CSS,
+ * congestion avoidance begins (ssthresh = cwnd) without a loss. RTTs come
+ * from the echoed timestamps of every ACK (RFC 7323 §4.1): without
+ * timestamps berth times one segment per round, fewer than the 8 samples
+ * a round needs, and plain slow start (RFC 5681) is used. Returns the
+ * divisor for this ACK's growth, or 0 if slow start just ended. */
+static uint32_t hystart(struct berth_stack *s, struct tcp_conn *c,
+                        const struct tcp_seg *seg)
+{
+    if (c->cc_algo != BERTH_CC_CUBIC || !(c->flags & TF_TS) ||
+        c->ssthresh != UINT32_MAX || c->hs_css == HS_DONE)
+        return 1;
+    if (seq_geq(c->snd_una, c->hs_round_end)) { /* a new round */
+        if (c->hs_css && ++c->hs_css > HS_CSS_ROUNDS) {
+            c->hs_css = HS_DONE;
+            c->ssthresh = c->cwnd; /* §4.2: into congestion avoidance */
+            return 0;
+        }
+        c->hs_last_min = c->hs_cur_min;
+        c->hs_cur_min = HS_NONE;
+        c->hs_samples = 0;
+        c->hs_round_end = c->snd_max;
+    }
+    if (seg->opts.has_ts && seg->opts.ts_ecr) {
+        uint32_t rtt = tcp_ts_now(s, c->ts_offset) - seg->opts.ts_ecr;
+        if (rtt < c->hs_cur_min)
+            c->hs_cur_min = (uint16_t)rtt;
+        if (c->hs_samples < UINT8_MAX)
+            c->hs_samples++;
+    }
+    if (c->hs_samples >= HS_N_RTT_SAMPLE && c->hs_cur_min != HS_NONE &&
+        c->hs_last_min != HS_NONE) {
+        if (!c->hs_css) {
+            uint32_t th = c->hs_last_min / HS_MIN_RTT_DIVISOR;
+            th = th < HS_MIN_RTT_THRESH   ? HS_MIN_RTT_THRESH
+                 : th > HS_MAX_RTT_THRESH ? HS_MAX_RTT_THRESH
+                                          : th;
+            if (c->hs_cur_min >= c->hs_last_min + th) {
+                c->hs_css = 1;
+                c->hs_css_base = c->hs_cur_min;
+            }
+        } else if (c->hs_cur_min < c->hs_css_base) {
+            c->hs_css = 0; /* a spurious exit: back to slow start */
+            c->hs_css_base = HS_NONE;
+        }
+    }
+    return c->hs_css ? HS_CSS_GROWTH_DIV : 1;
+}
+
+static void grow(struct berth_stack *s, struct tcp_conn *c,
+                 const struct tcp_seg *seg, uint32_t acked)
 {
     /* RFC 7661's idea (and RFC 9438 §4.6's requirement): a window the
      * sender is not using is not validated, so it does not grow. */
     if (tcp_flight_size(c) + acked < c->cwnd / 2)
         return;
     if (c->cwnd < c->ssthresh) {
-        /* RFC 5681 §3.1 eq. 2 (slow start; RFC 3465 with L = 1 SMSS). */
-        c->cwnd += acked < c->snd_mss ? acked : c->snd_mss;
-        return;
+        uint32_t div = hystart(s, c, seg);
+        if (div) {
+            /* RFC 5681 §3.1 eq. 2 (slow start; RFC 3465 with L = 1 SMSS),
+             * divided in Conservative Slow Start (RFC 9406 §4.2). */
+            uint32_t inc = acked < c->snd_mss ? acked : c->snd_mss;
+            c->cwnd += inc / div ? inc / div : 1;
+            return;
+        }
     }
     tcp_cc_of(c)->cong_avoid(s, c, acked);
 }
@@ -159,7 +233,6 @@ static void grow(struct berth_stack *s, struct tcp_conn *c, uint32_t acked)
 void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
                    const struct tcp_seg *seg, uint32_t acked, bool dupack)
 {
-    (void)seg;
     if (acked > 0) {
         c->dupacks = 0;
         c->lt_sent = 0;
@@ -168,7 +241,7 @@ void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
         if (c->flags & TF_RECOVERY)
             on_new_ack_in_recovery(s, c, acked);
         else
-            grow(s, c, acked);
+            grow(s, c, seg, acked);
     }
     /* RFC 6675 §2: with SACK, an ACK that SACKs new data is a duplicate
      * "regardless of its status as a cumulative acknowledgment". */

@@ -195,7 +195,7 @@ static void sent_space(struct berth_stack *s, struct tcp_conn *c,
     }
     if (c->snd_una == c->snd_max)
         c->unacked_since = s->now;
-    c->last_send = s->now;
+    c->last_send = tcp_ms_now(s);
     c->snd_nxt += space;
     if (seq_gt(c->snd_nxt, c->snd_max))
         c->snd_max = c->snd_nxt;
@@ -356,7 +356,7 @@ void tcp_output_range(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
     if (seq_lt(c->snd_nxt, c->snd_max) && (c->flags & TF_RECOVERY) &&
         (c->flags & TF_SACK))
         c->snd_nxt = c->snd_max; /* SACK recovery sends by NextSeg */
-    c->last_send = s->now;
+    c->last_send = tcp_ms_now(s);
     if (!c->deadline[TCP_T_REXMIT])
         tcp_rexmit_restart(s, c);
 }

@@ -70,7 +70,8 @@ struct opts {
     bool bulk;       /* one cell of the table */
     uint64_t bulk_rtt;
     double bulk_loss;
-    double max_rexmit; /* --max-rexmit: bound on retransmitted / dropped */
+    double max_rexmit;  /* --max-rexmit: bound on retransmitted / dropped */
+    uint64_t max_drops; /* --max-drops: bound on packets dropped A->B */
     bool newreno, no_sack;
     bool selftest;
     bool coverage;
@@ -79,38 +80,41 @@ struct opts {
 
 static void usage(FILE *f)
 {
-    fputs("usage: berth-sim [options]\n"
-          "\n"
-          "Two berth stacks over the in-memory link in virtual time, with\n"
-          "random applications and link impairments chosen by a seed, and\n"
-          "invariants checked throughout. A failing seed prints the command\n"
-          "that replays it.\n"
-          "\n"
-          "  --seed N        run seed N only (replay)\n"
-          "  --seeds A-B     run seeds A to B (default 1-200)\n"
-          "  --full          soak-sized worlds: up to 50 connections, MiB\n"
-          "                  transfers, longer outages\n"
-          "  --jobs N        run seeds in N processes\n"
-          "  --progress N    print a progress line every N seeds\n"
-          "  --verbose, -v   print the plan and every application event,\n"
-          "                  state change and drop; twice: every packet\n"
-          "  --pcap FILE     write every packet as sent to FILE (one seed)\n"
-          "  --ignore CLASS  count failures of an invariant class without\n"
-          "                  failing (to look past a known bug): data, error,\n"
-          "                  rst, timeout, window, stall, leak, counter, api,\n"
-          "                  driver\n"
-          "  --table         print goodput against loss and RTT (after the\n"
-          "                  seeds if --seeds is given too)\n"
-          "  --bulk RTT LOSS one cell of the table (RTT in ms, loss in %),\n"
-          "                  CUBIC + SACK unless --newreno / --no-sack; -v\n"
-          "                  prints every packet\n"
-          "  --max-rexmit R  with --bulk: fail unless the transfer completes\n"
-          "                  with at most R retransmitted segments per\n"
-          "                  packet the link dropped\n"
-          "  --coverage      after the seeds, the state changes they saw\n"
-          "  --selftest      check the link's impairments and exit\n"
-          "  --help          this text\n",
-          f);
+    fputs(
+        "usage: berth-sim [options]\n"
+        "\n"
+        "Two berth stacks over the in-memory link in virtual time, with\n"
+        "random applications and link impairments chosen by a seed, and\n"
+        "invariants checked throughout. A failing seed prints the command\n"
+        "that replays it.\n"
+        "\n"
+        "  --seed N        run seed N only (replay)\n"
+        "  --seeds A-B     run seeds A to B (default 1-200)\n"
+        "  --full          soak-sized worlds: up to 50 connections, MiB\n"
+        "                  transfers, longer outages\n"
+        "  --jobs N        run seeds in N processes\n"
+        "  --progress N    print a progress line every N seeds\n"
+        "  --verbose, -v   print the plan and every application event,\n"
+        "                  state change and drop; twice: every packet\n"
+        "  --pcap FILE     write every packet as sent to FILE (one seed)\n"
+        "  --ignore CLASS  count failures of an invariant class without\n"
+        "                  failing (to look past a known bug): data, error,\n"
+        "                  rst, timeout, window, stall, leak, counter, api,\n"
+        "                  driver\n"
+        "  --table         print goodput against loss and RTT (after the\n"
+        "                  seeds if --seeds is given too)\n"
+        "  --bulk RTT LOSS one cell of the table (RTT in ms, loss in %),\n"
+        "                  CUBIC + SACK unless --newreno / --no-sack; -v\n"
+        "                  prints every packet\n"
+        "  --max-rexmit R  with --bulk: fail unless the transfer completes\n"
+        "                  with at most R retransmitted segments per\n"
+        "                  packet the link dropped\n"
+        "  --max-drops N   with --bulk: fail unless the link dropped at most\n"
+        "                  N packets from A to B (slow start's overshoot)\n"
+        "  --coverage      after the seeds, the state changes they saw\n"
+        "  --selftest      check the link's impairments and exit\n"
+        "  --help          this text\n",
+        f);
 }
 
 static bool parse_u64(const char *s, uint64_t *out)
@@ -193,6 +197,8 @@ static int parse_valued(int argc, char **argv, int i, struct opts *o)
     } else if (!strcmp(a, "--pcap")) {
         o->pcap = v;
         return v ? 2 : -1;
+    } else if (!strcmp(a, "--max-drops")) {
+        return parse_u64(v, &o->max_drops) ? 2 : -1;
     } else if (!strcmp(a, "--max-rexmit")) {
         if (!v)
             return -1;
@@ -489,7 +495,7 @@ int main(int argc, char **argv)
     if (o.bulk) {
         return table_cell(o.newreno ? BERTH_CC_NEWRENO : BERTH_CC_CUBIC,
                           !o.no_sack, (unsigned)o.bulk_rtt, o.bulk_loss,
-                          o.max_rexmit, o.verbose);
+                          o.max_rexmit, o.max_drops, o.verbose);
     }
     if (o.table && !o.seeds_given) {
         table_print(stdout);

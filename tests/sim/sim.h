@@ -385,9 +385,10 @@ void table_print(FILE *out);
 /* One cell, with the counters (and every packet when verbose). */
 /* One cell; with max_rexmit > 0, fails (returns 1) unless the transfer
  * completes with at most max_rexmit segments retransmitted per packet the
- * link dropped from A to B (plus 8 for timeouts at the edges). */
+ * link dropped from A to B (plus 8 for timeouts at the edges); with
+ * max_drops > 0, unless it completes with at most that many dropped. */
 int table_cell(int cc, bool sack, unsigned rtt_ms, double loss,
-               double max_rexmit, int verbose);
+               double max_rexmit, uint64_t max_drops, int verbose);
 
 /* selftest.c: the link's impairments against memlink.h; 0 if all hold. */
 int selftest_run(void);

@@ -223,7 +223,7 @@ void table_print(FILE *out)
 }
 
 int table_cell(int cc, bool sack, unsigned rtt_ms, double loss,
-               double max_rexmit, int verbose)
+               double max_rexmit, uint64_t max_drops, int verbose)
 {
     double g;
     uint64_t rexmit = 0, dropped = 0;
@@ -232,6 +232,14 @@ int table_cell(int cc, bool sack, unsigned rtt_ms, double loss,
     printf("%s%s, RTT %u ms, loss %.1f %%: %s%.3f Mbit/s\n",
            cc == BERTH_CC_CUBIC ? "CUBIC" : "NewReno", sack ? " + SACK" : "",
            rtt_ms, loss * 100, done ? "" : "not done, ", g);
+    if (max_drops > 0) {
+        bool ok = done && dropped <= max_drops;
+        printf("%s: %llu packets dropped A->B (at most %llu allowed)\n",
+               ok ? "ok" : "FAIL", (unsigned long long)dropped,
+               (unsigned long long)max_drops);
+        if (!ok)
+            return 1;
+    }
     if (max_rexmit <= 0)
         return 0;
     /* Deterministic (virtual time): how much was sent twice per packet the
