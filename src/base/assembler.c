@@ -113,6 +113,20 @@ uint32_t assembler_advance(struct assembler *a, struct mem *m, uint32_t n)
     return point - n;
 }
 
+int assembler_find(const struct assembler *a, uint32_t off)
+{
+    const struct assembler_range *r = assembler_ranges_const(a);
+    int lo = 0, hi = a->n; /* the first range ending beyond off */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (r[mid].end <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < a->n && r[lo].start <= off ? lo : -1;
+}
+
 bool assembler_drop_last(struct assembler *a, uint32_t *start, uint32_t *end)
 {
     if (a->n == 0)

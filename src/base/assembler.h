@@ -54,6 +54,9 @@ assembler_ranges_const(const struct assembler *a)
  * ASSEMBLER_INLINE. */
 int assembler_add(struct assembler *a, struct mem *m, uint32_t limit,
                   uint32_t off, uint32_t len);
+/* The index of the range holding offset off, or -1: a binary search, for
+ * sets of hundreds of ranges after a burst of losses. */
+int assembler_find(const struct assembler *a, uint32_t off);
 /* Forgets the highest range (the data farthest from the in-order point),
  * to make room for data nearer to it. Returns its [start, end), or false if
  * there is none. */

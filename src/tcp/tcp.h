@@ -329,7 +329,8 @@ void tcp_cc_note_rexmit(struct tcp_conn *c);
 uint32_t tcp_cc_limited_transmit(const struct tcp_conn *c);
 /* RFC 6675 §4: pipe and NextSeg. */
 uint32_t tcp_sack_pipe(const struct tcp_conn *c);
-bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq);
+/* RFC 6675 §4 IsLost(SND.UNA). */
+bool tcp_sack_una_lost(const struct tcp_conn *c);
 /* The next range to send in SACK recovery; false if none. */
 bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
                        bool *rexmit);

@@ -128,7 +128,7 @@ static void on_dupack(struct berth_stack *s, struct tcp_conn *c)
             c->cwnd += c->snd_mss;
         return;
     }
-    bool lost = (c->flags & TF_SACK) && tcp_sack_is_lost(c, c->snd_una);
+    bool lost = (c->flags & TF_SACK) && tcp_sack_una_lost(c);
     if (c->dupacks >= DUPTHRESH || lost)
         enter_recovery(s, c);
 }
@@ -468,17 +468,10 @@ static uint32_t sacked_bytes(const struct tcp_scoreboard *b)
     return bytes;
 }
 
-bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq)
+bool tcp_sack_una_lost(const struct tcp_conn *c)
 {
-    const struct tcp_sack_block *blk = blocks_c(&c->sacked);
-    uint16_t i = 0;
-    uint32_t above = sacked_bytes(&c->sacked);
-    while (i < c->sacked.n && seq_leq(blk[i].end, seq))
-        above -= blk[i].end - blk[i].start, i++;
-    if (i < c->sacked.n && seq_lt(blk[i].start, seq)) /* seq inside block i */
-        above -= seq - blk[i].start;
-    return (uint32_t)(c->sacked.n - i) >= DUPTHRESH ||
-           above > (DUPTHRESH - 1) * c->snd_mss;
+    /* Every block lies above SND.UNA (the board is trimmed to it). */
+    return lost_below(c, 0, sacked_bytes(&c->sacked));
 }
 
 /* The unSACKed ranges ("holes") in [SND.UNA, SND.MAX), in order: hole i

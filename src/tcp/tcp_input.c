@@ -144,11 +144,10 @@ static bool seq_acceptable(const struct tcp_conn *c, const struct tcp_seg *seg)
     uint32_t wnd = c->rcv_adv - c->rcv_nxt;
     uint32_t space = tcp_seg_space(seg);
     uint32_t end = c->rcv_nxt + wnd;
-    if (space == 0 && !(seg->flags & TH_RST))
-        return seq_geq(seg->seq, c->rcv_nxt) && seq_leq(seg->seq, end);
     if (space == 0)
-        return wnd == 0 ? seg->seq == c->rcv_nxt
-                        : seq_in(seg->seq, c->rcv_nxt, end);
+        return (seg->flags & TH_RST) && wnd > 0
+                   ? seq_in(seg->seq, c->rcv_nxt, end)
+                   : seq_geq(seg->seq, c->rcv_nxt) && seq_leq(seg->seq, end);
     if (wnd == 0)
         return false;
     return seq_in(seg->seq, c->rcv_nxt, end) ||

@@ -63,24 +63,6 @@ void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
     tcp_send(s, &o);
 }
 
-void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c)
-{
-    /* RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>; RFC 7323 §5.2: with the
-     * Timestamps option when they were agreed. */
-    struct tcp_out o = {.laddr = c->n.laddr,
-                        .raddr = c->n.raddr,
-                        .lport = c->n.lport,
-                        .rport = c->n.rport,
-                        .seq = c->snd_max,
-                        .flags = TH_RST};
-    if (c->flags & TF_TS) {
-        o.opts.has_ts = true;
-        o.opts.ts_val = tcp_ts_now(s, c->ts_offset);
-        o.opts.ts_ecr = c->ts_recent;
-    }
-    tcp_send(s, &o);
-}
-
 uint32_t tcp_rcv_window(struct tcp_conn *c)
 {
     uint32_t cap = c->rcvbuf_size;
@@ -131,7 +113,8 @@ static struct tcp_out conn_out(const struct berth_stack *s, struct tcp_conn *c,
         o.ack = c->rcv_nxt;
         c->last_ack_sent = c->rcv_nxt;
     }
-    /* RFC 7323 §3.2: once negotiated, on every segment but RST. */
+    /* RFC 7323 §3.2: once negotiated, on every segment; §5.2: on the RST
+     * of an abort too. */
     if (c->flags & TF_TS) {
         o.opts.has_ts = true;
         o.opts.ts_val = tcp_ts_now(s, c->ts_offset);
@@ -140,6 +123,13 @@ static struct tcp_out conn_out(const struct berth_stack *s, struct tcp_conn *c,
     if ((c->flags & TF_SACK) && (flags & TH_ACK) && !(flags & TH_SYN))
         tcp_sack_fill(c, &o.opts);
     return o;
+}
+
+void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>. */
+    struct tcp_out o = conn_out(s, c, c->snd_max, TH_RST);
+    tcp_send(s, &o);
 }
 
 /* The sequence number of a segment without text (ACK, keepalive): SND.MAX,

@@ -11,21 +11,6 @@ static void put_block(struct tcp_opts *o, uint32_t start, uint32_t end)
     o->sack_count++;
 }
 
-/* The range holding offset off, or -1: a binary search, for a reassembly
- * that may hold hundreds of ranges after a burst of losses. */
-static int range_holding(const struct assembler_range *r, int n, uint32_t off)
-{
-    int lo = 0, hi = n; /* the first range ending beyond off is in [lo, hi] */
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (r[mid].end <= off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && r[lo].start <= off ? lo : -1;
-}
-
 void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o)
 {
     /* 40 option bytes: 4 blocks, or 3 beside the timestamps. */
@@ -40,7 +25,7 @@ void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o)
      * the others (here in sequence order). */
     const struct assembler_range *r = assembler_ranges_const(&c->ooo);
     int n = c->ooo.n;
-    int first = range_holding(r, n, c->sack_recent - c->rcv_nxt);
+    int first = assembler_find(&c->ooo, c->sack_recent - c->rcv_nxt);
     if (first >= 0 && o->sack_count < max)
         put_block(o, c->rcv_nxt + r[first].start, c->rcv_nxt + r[first].end);
     for (int i = 0; i < n && o->sack_count < max; i++)
@@ -61,6 +46,6 @@ bool tcp_sack_held(const struct tcp_conn *c, uint32_t off, uint32_t len)
 {
     /* Out-of-order data we already hold in full (RFC 2883 §4.1.3 case). */
     const struct assembler_range *r = assembler_ranges_const(&c->ooo);
-    int i = range_holding(r, c->ooo.n, off);
+    int i = assembler_find(&c->ooo, off);
     return i >= 0 && off + len <= r[i].end;
 }

@@ -802,6 +802,34 @@ static void assembler_smaller_limit_holds_despite_room(void **state)
     assert_int_equal(m.bytes, 0);
 }
 
+/* assembler_find: the range holding an offset, by binary search, inline
+ * and in the array; -1 in a gap, before the first and after the last. */
+static void assembler_find_locates_the_holding_range(void **state)
+{
+    (void)state;
+    struct mem m = {0};
+    struct assembler a;
+    assembler_init(&a);
+    assert_int_equal(assembler_find(&a, 5), -1);
+    for (uint32_t i = 0; i < 20; i++) /* [10, 15), [30, 35), ... */
+        assert_int_equal(assembler_add(&a, &m, 100, 10 + 20 * i, 5), 0);
+    assert_non_null(a.ext);
+    assert_int_equal(assembler_find(&a, 9), -1);
+    assert_int_equal(assembler_find(&a, 10), 0);
+    assert_int_equal(assembler_find(&a, 14), 0);
+    assert_int_equal(assembler_find(&a, 15), -1);
+    assert_int_equal(assembler_find(&a, 250), 12);
+    assert_int_equal(assembler_find(&a, 394), 19);
+    assert_int_equal(assembler_find(&a, 395), -1);
+    assert_int_equal(assembler_advance(&a, &m, 300), 0); /* 6 left: inline */
+    assert_null(a.ext);
+    assert_int_equal(assembler_find(&a, 10), 0); /* [310, 315) rebased */
+    assert_int_equal(assembler_find(&a, 94), 4);
+    assert_int_equal(assembler_find(&a, 95), -1);
+    assembler_clear(&a, &m);
+    assert_int_equal(m.bytes, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -827,6 +855,7 @@ int main(void)
         cmocka_unit_test(assembler_grows_into_an_array_at_the_seventh_range),
         cmocka_unit_test(assembler_growth_is_capped_at_the_limit),
         cmocka_unit_test(assembler_smaller_limit_holds_despite_room),
+        cmocka_unit_test(assembler_find_locates_the_holding_range),
         cmocka_unit_test(assembler_merge_when_array_is_full_needs_no_room),
         cmocka_unit_test(
             assembler_advance_leaving_few_ranges_moves_back_inline),
