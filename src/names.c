@@ -103,6 +103,7 @@ void berth_config_init(struct berth_config *cfg)
     cfg->ttl = 64;
     cfg->sndbuf = 65536;
     cfg->rcvbuf = 65535;
+    cfg->buf_cache = 8u << 20;
     cfg->rto_initial = 1 * SEC;
     cfg->rto_min = 200 * MS;
     cfg->rto_max = 120 * SEC;

@@ -361,10 +361,10 @@ int berth_send(struct berth_stack *s, int sock, const void *buf, size_t len)
     }
     if (len == 0)
         return 0;
-    if (tcp_conn_alloc_snd(s, c) != 0)
-        return BERTH_ENOMEM;
     if (len > INT32_MAX)
         len = INT32_MAX;
+    if (tcp_conn_reserve_snd(s, c, len) != 0)
+        return BERTH_ENOMEM;
     uint32_t n = ring_write(&c->snd, buf, (uint32_t)len);
     if (n == 0) {
         sock_seen(s, sock_get(s, sock));

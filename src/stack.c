@@ -43,6 +43,7 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     s->cfg = *cfg;
     s->now = now;
     rng_seed(&s->rng, cfg->seed);
+    bufcache_init(&s->bufs, cfg->buf_cache);
     timer_wheel_init(&s->wheel, now);
     s->free_sock = s->ready_head = s->ready_tail = -1;
     s->txbuf = mem_alloc(&s->tmem, TX_BUF_SIZE);
@@ -113,6 +114,7 @@ void berth_stack_destroy(struct berth_stack *s)
             mem_free(&s->mem, c, sizeof *c);
         }
     }
+    bufcache_flush(&s->bufs);
     htable_fini(&s->conns);
     htable_fini(&s->listeners);
     mem_free(&s->tmem, s->socks, s->nsocks * sizeof *s->socks);
@@ -202,6 +204,11 @@ uint64_t berth_next_deadline(const struct berth_stack *s)
 size_t berth_mem_bytes(const struct berth_stack *s)
 {
     return s->mem.bytes;
+}
+
+size_t berth_mem_cached(const struct berth_stack *s)
+{
+    return s->bufs.bytes;
 }
 
 size_t berth_mem_allocs(const struct berth_stack *s)

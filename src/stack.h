@@ -4,6 +4,7 @@
 #ifndef BERTH_STACK_H
 #define BERTH_STACK_H
 
+#include "base/bufcache.h"
 #include "base/htable.h"
 #include "base/mem.h"
 #include "base/rng.h"
@@ -42,6 +43,7 @@ struct berth_stack {
     struct berth_config cfg;
     struct mem mem;  /* connections, requests, TIME-WAIT entries, buffers */
     struct mem tmem; /* the stack's own tables (grow, never shrink) */
+    struct bufcache bufs; /* idle send/receive buffers, not in `mem` */
     uint64_t now;
     struct rng rng;
     struct timer_wheel wheel;

@@ -272,13 +272,19 @@ struct berth_config {
                     struct berth_endpoint remote, uint64_t now);
     void *isn_ctx;
 
-    uint32_t max_sockets;   /* default 65536; at most 2^21 */
-    uint16_t ephemeral_lo;  /* default 32768 (as Linux) */
-    uint16_t ephemeral_hi;  /* default 60999 */
-    uint16_t mss;           /* MSS we advertise; default 1460 (MTU 1500) */
-    uint8_t ttl;            /* default 64 */
-    uint32_t sndbuf;        /* per-socket send buffer, default 65536 */
-    uint32_t rcvbuf;        /* per-socket receive buffer, default 65535 */
+    uint32_t max_sockets;  /* default 65536; at most 2^21 */
+    uint16_t ephemeral_lo; /* default 32768 (as Linux) */
+    uint16_t ephemeral_hi; /* default 60999 */
+    uint16_t mss;          /* MSS we advertise; default 1460 (MTU 1500) */
+    uint8_t ttl;           /* default 64 */
+    uint32_t sndbuf;       /* per-socket send buffer, default 65536 */
+    uint32_t rcvbuf;       /* per-socket receive buffer, default 65535 */
+    /* Buffers are allocated as data needs them (from 4 KiB, doubling up to
+     * sndbuf/rcvbuf) and given back when empty. Given-back buffers wait in
+     * a per-stack cache of at most this many bytes (default 8 MiB; 0: none)
+     * for the next connection, so a short connection costs no allocation
+     * and no page fault. berth_mem_cached() says what it holds. */
+    size_t buf_cache;
     uint64_t rto_initial;   /* RFC 6298 §2.1: default 1 s */
     uint64_t rto_min;       /* default 200 ms (as Linux; RFC 6298 says 1 s) */
     uint64_t rto_max;       /* default 120 s (as Linux) */
@@ -340,6 +346,9 @@ uint64_t berth_next_deadline(const struct berth_stack *s);
  * (handle table, hash buckets, scratch buffer) are not counted. */
 size_t berth_mem_bytes(const struct berth_stack *s);
 size_t berth_mem_allocs(const struct berth_stack *s);
+/* Bytes of idle buffers held in the stack's buffer cache (not counted by
+ * berth_mem_bytes); freed by berth_stack_destroy(). */
+size_t berth_mem_cached(const struct berth_stack *s);
 
 /* ------------------------------------------------------------------------
  * Sockets. Handles are small non-negative ints; a closed or stale handle

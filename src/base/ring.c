@@ -98,3 +98,10 @@ void ring_commit(struct ring *r, uint32_t n)
         n = ring_free(r);
     r->len += n;
 }
+
+void ring_move(struct ring *dst, const struct ring *src)
+{
+    copy_out(src, src->head, dst->buf, src->cap);
+    dst->head = 0;
+    dst->len = src->len;
+}

@@ -34,5 +34,9 @@ uint32_t ring_write_at(struct ring *r, uint32_t off, const void *src,
                        uint32_t n);
 /* Makes n bytes after the readable end readable (n <= ring_free). */
 void ring_commit(struct ring *r, uint32_t n);
+/* Moves src's contents into the empty ring dst (dst->cap >= src->cap):
+ * the readable bytes and everything written ahead of them keep their
+ * offsets from head. src is left as it was (its memory is the caller's). */
+void ring_move(struct ring *dst, const struct ring *src);
 
 #endif

@@ -257,10 +257,15 @@ void tcp_conn_release(struct berth_stack *s, struct tcp_conn *c);
 void tcp_conn_fail(struct berth_stack *s, struct tcp_conn *c, int err,
                    enum berth_reason why);
 void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c);
-int tcp_conn_alloc_snd(struct berth_stack *s, struct tcp_conn *c);
+/* Room for n more bytes in the send buffer (after its readable bytes), or
+ * in the receive buffer (n counts from RCV.NXT: out-of-order data included),
+ * as far as the configured size allows: allocates or grows the buffer. */
+int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c,
+                         uint64_t n);
+int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c,
+                         uint64_t n);
 /* Gives back whichever buffer is empty (allocated again when needed). */
 void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c);
-int tcp_conn_alloc_rcv(struct berth_stack *s, struct tcp_conn *c);
 uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
                  uint32_t raddr, uint16_t rport);
 /* Whether a state has exchanged SYNs (RFC 9293 §3.3.2 "synchronized"). */

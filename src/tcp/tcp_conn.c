@@ -2,6 +2,7 @@
  * tcp_set_state), deletion, buffers, initial sequence numbers, readiness. */
 #include "tcp/tcp.h"
 
+#include "base/bufcache.h"
 #include "base/siphash.h"
 
 #include <string.h>
@@ -156,30 +157,44 @@ void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
 
 void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c)
 {
-    if (c->snd.buf)
-        mem_free(&s->mem, c->snd.buf, c->snd.cap);
-    if (c->rcv.buf)
-        mem_free(&s->mem, c->rcv.buf, c->rcv.cap);
+    bufcache_put(&s->bufs, &s->mem, c->snd.buf, c->snd.cap);
+    bufcache_put(&s->bufs, &s->mem, c->rcv.buf, c->rcv.cap);
     memset(&c->snd, 0, sizeof c->snd);
     memset(&c->rcv, 0, sizeof c->rcv);
     assembler_clear(&c->ooo, &s->mem);
     tcp_sack_clear(s, c);
 }
 
-static int alloc_ring(struct berth_stack *s, struct ring *r, uint32_t size)
+/* Makes r hold at least `need` bytes (readable plus written ahead), up to
+ * `max`, the configured size: buffers start at the smallest size class that
+ * fits and double as data needs them, so a short request costs 4 KiB, not
+ * the whole configured buffer. Growing moves the contents (their offsets
+ * from head are kept: out-of-order data stays where reassembly put it). */
+static int ring_reserve(struct berth_stack *s, struct ring *r, uint64_t need,
+                        uint32_t max)
 {
-    if (r->buf)
+    if (need > max)
+        need = max;
+    if (r->buf && r->cap >= need)
         return 0;
-    uint8_t *mem = mem_alloc_raw(&s->mem, size);
+    size_t class = bufcache_class_size((uint32_t)need);
+    uint32_t cap = class < max ? (uint32_t) class : max;
+    uint8_t *mem = bufcache_get(&s->bufs, &s->mem, cap);
     if (!mem)
         return BERTH_ENOMEM;
-    ring_init(r, mem, size);
+    struct ring grown;
+    ring_init(&grown, mem, cap);
+    if (r->buf) {
+        ring_move(&grown, r);
+        bufcache_put(&s->bufs, &s->mem, r->buf, r->cap);
+    }
+    *r = grown;
     return 0;
 }
 
 static void free_ring(struct berth_stack *s, struct ring *r)
 {
-    mem_free(&s->mem, r->buf, r->cap);
+    bufcache_put(&s->bufs, &s->mem, r->buf, r->cap);
     memset(r, 0, sizeof *r);
 }
 
@@ -194,14 +209,14 @@ void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c)
         free_ring(s, &c->rcv);
 }
 
-int tcp_conn_alloc_snd(struct berth_stack *s, struct tcp_conn *c)
+int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c, uint64_t n)
 {
-    return alloc_ring(s, &c->snd, c->sndbuf_size);
+    return ring_reserve(s, &c->snd, (uint64_t)c->snd.len + n, c->sndbuf_size);
 }
 
-int tcp_conn_alloc_rcv(struct berth_stack *s, struct tcp_conn *c)
+int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c, uint64_t n)
 {
-    return alloc_ring(s, &c->rcv, c->rcvbuf_size);
+    return ring_reserve(s, &c->rcv, (uint64_t)c->rcv.len + n, c->rcvbuf_size);
 }
 
 void tcp_conn_delete(struct berth_stack *s, struct tcp_conn *c,
@@ -262,7 +277,7 @@ uint32_t tcp_poll(const struct tcp_conn *c)
     bool can_send = c->state == BERTH_STATE_ESTABLISHED ||
                     c->state == BERTH_STATE_CLOSE_WAIT;
     if (can_send && !(c->flags & TF_FIN_QUEUED) &&
-        (!c->snd.buf || ring_free(&c->snd) > 0))
+        c->snd.len < c->sndbuf_size) /* the buffer grows up to that */
         ev |= BERTH_EV_WRITABLE;
     /* Like Linux: HUP once both directions are finished, or the
      * connection is gone. */

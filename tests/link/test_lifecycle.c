@@ -907,6 +907,53 @@ static void lossy_link_transfer_completes_exactly(void **state)
     transfer_over_lossy_link(8, 256 * KIB, &h);
 }
 
+/* Buffers are taken as data needs them: 4 KiB for a short message, grown
+ * (contents kept) up to the configured size for a long one, given back to
+ * the stack's cache when empty and taken from it by the next connection. */
+static void buffers_grow_with_data_and_come_back_from_the_cache(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(3);
+    struct conn k;
+    establish(p, 80, &k);
+    struct berth_stack *cl = p->st[CLIENT];
+    size_t b0 = berth_mem_bytes(cl);
+    assert_int_equal(berth_mem_cached(cl), 0);
+    send_all(p, CLIENT, k.c, "a short request");
+    assert_int_equal(berth_mem_bytes(cl) - b0, 4 * KIB);
+    static char big[40000];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(berth_send(cl, k.c, big, sizeof big), (int)sizeof big);
+    /* Grown to the class that holds 40015 bytes; the 4 KiB one is cached. */
+    assert_int_equal(berth_mem_bytes(cl) - b0, 64 * KIB);
+    assert_int_equal(berth_mem_cached(cl), 4 * KIB);
+    /* The receiver gets every byte in order across the growth. */
+    char got[256];
+    size_t total = 0;
+    for (int i = 0; i < 10000 && total < sizeof big + 15; i++) {
+        run_until_ready(p, SERVER, k.s, BERTH_EV_READABLE, 600 * SEC);
+        int r = berth_recv(p->st[SERVER], k.s, got, sizeof got);
+        assert_true(r > 0);
+        for (int j = 0; j < r; j++, total++)
+            assert_int_equal(got[j],
+                             total < 15 ? "a short request"[total] : 'x');
+    }
+    assert_int_equal(total, sizeof big + 15);
+    run_for(p, 1 * SEC); /* everything acknowledged: the buffer goes back */
+    assert_int_equal(berth_mem_bytes(cl), b0);
+    assert_int_equal(berth_mem_cached(cl), 68 * KIB);
+    /* The next message takes a cached buffer: nothing new is allocated. */
+    size_t allocs = berth_mem_allocs(cl);
+    send_all(p, CLIENT, k.c, "again");
+    assert_int_equal(berth_mem_cached(cl), 64 * KIB);
+    assert_int_equal(berth_mem_allocs(cl), allocs + 1);
+    recv_exact(p, SERVER, k.s, "again");
+    assert_int_equal(berth_close(cl, k.c), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    pair_finish(p);
+}
+
 /* Determinism (DESIGN.md §1): the same seed gives the same packets at the
  * same instants, so a failing seed replays exactly. */
 static void same_seed_replays_identical_packets(void **state)
@@ -1403,6 +1450,7 @@ int main(void)
         cmocka_unit_test(simultaneous_close_survives_any_single_packet_fault),
         cmocka_unit_test(lossy_link_transfer_completes_exactly),
         cmocka_unit_test(same_seed_replays_identical_packets),
+        cmocka_unit_test(buffers_grow_with_data_and_come_back_from_the_cache),
         cmocka_unit_test(corrupted_packets_are_dropped_and_transfer_completes),
         cmocka_unit_test(zero_window_is_probed_and_transfer_completes),
         cmocka_unit_test(abort_resets_the_peer_with_econnreset),

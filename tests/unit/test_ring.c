@@ -388,6 +388,34 @@ static void ring_random_operations_match_flat_array_model(void **state)
             run_ring_model(&m, seed * 1000 + caps[c], caps[c]);
 }
 
+/* Growing a receive buffer: the readable bytes and the out-of-order bytes
+ * written ahead of them keep their offsets from head, from any head. */
+static void ring_move_keeps_readable_and_written_ahead_bytes(void **state)
+{
+    (void)state;
+    for (uint32_t head = 0; head < 7; head++) {
+        struct fixture f;
+        fixture_init(&f, 7);
+        rotate_to(&f, head);
+        assert_int_equal(ring_write(&f.r, "abc", 3), 3);
+        assert_int_equal(ring_write_at(&f.r, 1, "xy", 2), 2);
+        struct mem m = {0};
+        struct ring big;
+        ring_init(&big, mem_alloc(&m, 16), 16);
+        ring_move(&big, &f.r);
+        assert_int_equal(big.len, 3);
+        assert_int_equal(big.head, 0);
+        uint8_t out[3];
+        assert_int_equal(ring_peek(&big, 0, out, 3), 3);
+        assert_memory_equal(out, "abc", 3);
+        ring_commit(&big, 3); /* the hole at offset 0 and "xy" after it */
+        assert_int_equal(ring_peek(&big, 4, out, 2), 2);
+        assert_memory_equal(out, "xy", 2);
+        mem_free(&m, big.buf, 16);
+        fixture_fini(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +435,7 @@ int main(void)
         cmocka_unit_test(ring_of_capacity_one_alternates),
         cmocka_unit_test(ring_full_ring_reads_back_in_order_from_any_head),
         cmocka_unit_test(ring_random_operations_match_flat_array_model),
+        cmocka_unit_test(ring_move_keeps_readable_and_written_ahead_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
