@@ -5,13 +5,21 @@
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: demo check deps build-release build-check format clean
+.PHONY: demo check deps build-release build-check fuzz-smoke fuzz format clean
 
 demo: deps build-release
 	./build/release/berth demo
 
 check: deps build-check
 	ctest --test-dir build/check --output-on-failure -j$(JOBS)
+	bash scripts/fuzz.sh 20
+
+# Every libFuzzer target for 20 s (part of check) or 10 minutes.
+fuzz-smoke: deps
+	bash scripts/fuzz.sh 20
+
+fuzz: deps
+	bash scripts/fuzz.sh 600
 
 deps:
 	bash scripts/install-deps.sh

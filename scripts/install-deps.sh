@@ -7,8 +7,9 @@ set -euo pipefail
 # Interop tests: iproute2 (namespaces), the kernel's peers (curl, nc,
 # python3) and tshark to check captures.
 # Benchmarks' smoke test: lwIP for the comparison.
+# Fuzzing (make fuzz-smoke, part of make check): clang with libFuzzer.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
-    iproute2 curl netcat-openbsd python3 tshark liblwip-dev)
+    iproute2 curl netcat-openbsd python3 tshark liblwip-dev clang)
 
 missing=()
 for p in "${packages[@]}"; do

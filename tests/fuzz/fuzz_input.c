@@ -16,7 +16,7 @@
  * input can carry acceptable ACKs. Every packet the stack transmits must
  * decode cleanly, or the target aborts. */
 #include "berth/berth.h"
-#include "wire/checksum.h"
+#include "fuzz_util.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -89,36 +89,6 @@ static void fuzz_event(void *ctx, int sock, uint32_t events)
     }
 }
 
-/* Recomputes the IPv4 header checksum and, for TCP, the TCP checksum over
- * what the header says is the segment; malformed headers are left alone. */
-static void fix_checksums(uint8_t *p, size_t len)
-{
-    if (len < 20 || p[0] >> 4 != 4)
-        return;
-    size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-    if (ihl < 20 || ihl > len)
-        return;
-    p[10] = p[11] = 0;
-    uint16_t c = csum_fold(csum_add(0, p, ihl));
-    p[10] = (uint8_t)(c >> 8);
-    p[11] = (uint8_t)c;
-
-    size_t total = (size_t)p[2] << 8 | p[3];
-    if (p[9] != 6 || total > len || total < ihl + 18)
-        return;
-    uint8_t *tcp = p + ihl;
-    size_t tlen = total - ihl;
-    uint32_t src = (uint32_t)p[12] << 24 | (uint32_t)p[13] << 16 |
-                   (uint32_t)p[14] << 8 | p[15];
-    uint32_t dst = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 |
-                   (uint32_t)p[18] << 8 | p[19];
-    tcp[16] = tcp[17] = 0;
-    uint64_t sum = csum_pseudo_ipv4(src, dst, 6, (uint16_t)tlen);
-    c = csum_fold(csum_add(sum, tcp, tlen));
-    tcp[16] = (uint8_t)(c >> 8);
-    tcp[17] = (uint8_t)c;
-}
-
 /* Opens the listener and the connecting socket. */
 static void open_sockets(struct fuzz_ctx *f, uint32_t addr)
 {
@@ -149,7 +119,7 @@ static uint64_t feed_packets(struct fuzz_ctx *f, const uint8_t *data,
         berth_advance(f->s, now);
         memcpy(pkt, data, len);
         if (!(ctl & 0x80u))
-            fix_checksums(pkt, len);
+            fuzz_fix_checksums(pkt, len);
         berth_input(f->s, pkt, len, now);
         data += len;
         size -= len;

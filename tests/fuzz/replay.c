@@ -2,8 +2,10 @@
  * build (CTest fuzz.replay): each file given (directories: each file in
  * them, in name order), seeded mutations of each, and seeded random inputs.
  * Crashes and sanitizer reports fail the test; every input is named on
- * stdout first so that a failure points at its input. */
+ * stdout first so that a failure points at its input. Linked with each
+ * target: `fuzz_replay_NAME [--packets] CORPUS...`. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,37 +141,58 @@ static int run_dir(const char *dir)
 }
 
 /* Random records with a plausible IPv4/TCP header toward the stack's
- * ports, so that random bytes get past the first checks. */
-static void run_random_inputs(void)
+ * ports, so that random bytes get past the first checks (--packets: the
+ * input target's record format). */
+static size_t random_packets(struct replay_rng *rng, uint8_t *in, size_t cap)
+{
+    size_t n = 0;
+    unsigned records = 1 + (unsigned)(replay_rng_next(rng) % 12);
+    for (unsigned r = 0; r < records; r++) {
+        size_t len = 20 + (size_t)(replay_rng_next(rng) % 100);
+        if (n + 3 + len > cap)
+            break;
+        uint8_t *p = in + n + 3;
+        for (size_t i = 0; i < len; i++)
+            p[i] = (uint8_t)replay_rng_next(rng);
+        in[n] = 0;
+        in[n + 1] = (uint8_t)len;
+        in[n + 2] = (uint8_t)(replay_rng_next(rng) % 0x90);
+        static const uint8_t hdr[20] = {0x45, 0,  0,   0,  0, 0,   0x40,
+                                        0,    64, 6,   0,  0, 198, 18,
+                                        0,    1,  198, 18, 0, 2};
+        memcpy(p, hdr, sizeof(hdr));
+        p[3] = (uint8_t)len;
+        if (len >= 40 && replay_rng_next(rng) % 2) {
+            uint16_t port = replay_rng_next(rng) % 2 ? 80 : 40000;
+            p[22] = (uint8_t)(port >> 8);
+            p[23] = (uint8_t)port;
+            p[32] = 0x50;
+        }
+        n += 3 + len;
+    }
+    return n;
+}
+
+/* Random bytes of random length, printable half the time (text parsers). */
+static size_t random_bytes(struct replay_rng *rng, uint8_t *in, size_t cap)
+{
+    size_t n = (size_t)(replay_rng_next(rng) % cap);
+    bool text = replay_rng_next(rng) % 2;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = (uint8_t)replay_rng_next(rng);
+        in[i] =
+            text ? (uint8_t)(" \n:=%,.0123456789abcdeglmrsxy<>"[b % 32]) : b;
+    }
+    return n;
+}
+
+static void run_random_inputs(bool packets)
 {
     struct replay_rng rng = {0x5eed};
     uint8_t in[4096];
     for (unsigned k = 0; k < RANDOM_INPUTS; k++) {
-        size_t n = 0;
-        unsigned records = 1 + (unsigned)(replay_rng_next(&rng) % 12);
-        for (unsigned r = 0; r < records; r++) {
-            size_t len = 20 + (size_t)(replay_rng_next(&rng) % 100);
-            if (n + 3 + len > sizeof(in))
-                break;
-            uint8_t *p = in + n + 3;
-            for (size_t i = 0; i < len; i++)
-                p[i] = (uint8_t)replay_rng_next(&rng);
-            in[n] = 0;
-            in[n + 1] = (uint8_t)len;
-            in[n + 2] = (uint8_t)(replay_rng_next(&rng) % 0x90);
-            static const uint8_t hdr[20] = {0x45, 0,  0,   0,  0, 0,   0x40,
-                                            0,    64, 6,   0,  0, 198, 18,
-                                            0,    1,  198, 18, 0, 2};
-            memcpy(p, hdr, sizeof(hdr));
-            p[3] = (uint8_t)len;
-            if (len >= 40 && replay_rng_next(&rng) % 2) {
-                uint16_t port = replay_rng_next(&rng) % 2 ? 80 : 40000;
-                p[22] = (uint8_t)(port >> 8);
-                p[23] = (uint8_t)port;
-                p[32] = 0x50;
-            }
-            n += 3 + len;
-        }
+        size_t n = packets ? random_packets(&rng, in, sizeof in)
+                           : random_bytes(&rng, in, sizeof in);
         printf("replay: random input %u\n", k);
         fflush(stdout);
         LLVMFuzzerTestOneInput(in, n);
@@ -179,8 +202,13 @@ static void run_random_inputs(void)
 int main(int argc, char **argv)
 {
     int failed = 0;
+    bool packets = false;
     for (int i = 1; i < argc; i++) {
         struct stat st;
+        if (strcmp(argv[i], "--packets") == 0) {
+            packets = true;
+            continue;
+        }
         if (stat(argv[i], &st) != 0) {
             fprintf(stderr, "replay: no such file %s\n", argv[i]);
             failed = 1;
@@ -190,7 +218,7 @@ int main(int argc, char **argv)
             failed |= run_file(argv[i]);
         }
     }
-    run_random_inputs();
+    run_random_inputs(packets);
     printf("replay: %s\n", failed ? "FAILED" : "ok");
     return failed;
 }

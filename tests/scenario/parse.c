@@ -725,36 +725,43 @@ static void script_defaults(const char *file, struct scn_script *sc)
     sc->remote_port = 40000;
 }
 
-int scn_parse_file(const char *file, struct scn_script *sc)
+int scn_parse_text(const char *file, char *text, size_t len,
+                   struct scn_script *sc)
 {
     script_defaults(file, sc);
-    size_t len;
-    char *text = read_file(file, &len);
-    if (!text)
-        return -1;
     struct line *l = calloc(1, sizeof(*l));
-    if (!l) {
-        free(text);
+    if (!l)
         return -1;
-    }
     l->file = file;
     int rc = 0;
     char *p = text;
     while (rc == 0 && p < text + len) {
-        char *nl = strchr(p, '\n');
+        char *nl = memchr(p, '\n', (size_t)(text + len - p));
         if (nl)
             *nl = '\0';
         l->no++;
-        if (strlen(p) >= MAX_LINE)
+        if (strnlen(p, MAX_LINE) >= MAX_LINE)
             rc = perr(l, "line longer than %u characters", MAX_LINE);
         else
             rc = parse_line(l, p, sc);
         p = nl ? nl + 1 : text + len;
     }
     free(l);
-    free(text);
     if (rc != 0)
         scn_script_free(sc);
+    return rc;
+}
+
+int scn_parse_file(const char *file, struct scn_script *sc)
+{
+    size_t len;
+    char *text = read_file(file, &len);
+    if (!text) {
+        script_defaults(file, sc);
+        return -1;
+    }
+    int rc = scn_parse_text(file, text, len, sc);
+    free(text);
     return rc;
 }
 

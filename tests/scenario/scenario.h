@@ -125,6 +125,10 @@ struct scn_script {
 
 /* parse.c */
 int scn_parse_file(const char *file, struct scn_script *sc);
+/* The same from text in memory (NUL-terminated at text[len]; modified in
+ * place); `file` names it in messages. */
+int scn_parse_text(const char *file, char *text, size_t len,
+                   struct scn_script *sc);
 void scn_script_free(struct scn_script *sc);
 
 /* names.c: name tables. Lookups return -1 when the name is unknown. */
