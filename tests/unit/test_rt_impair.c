@@ -182,6 +182,19 @@ static void run(struct rt_impair *m, struct sink *s, uint32_t count,
     }
 }
 
+/* Submits `count` packets of `len` bytes (len >= 4, at most 1500) at
+ * `now`, each carrying its index as its id. */
+static void submit_burst(struct rt_impair *m, struct sink *s, uint32_t count,
+                         size_t len, uint64_t now)
+{
+    uint8_t pkt[1500] = {0};
+    assert_true(len >= sizeof count && len <= sizeof pkt);
+    for (uint32_t i = 0; i < count; i++) {
+        memcpy(pkt, &i, sizeof i);
+        rt_impair_submit(m, pkt, len, now, emit, s);
+    }
+}
+
 static void clean_model_passes_without_copy(void **state)
 {
     (void)state;
@@ -305,11 +318,7 @@ static void full_queue_drops_and_counts(void **state)
     (void)state;
     struct rt_impair *m = model("delay=10ms", 8);
     struct sink s = {0};
-    uint8_t pkt[16] = {0};
-    for (uint32_t i = 0; i < 20; i++) {
-        memcpy(pkt, &i, sizeof i);
-        rt_impair_submit(m, pkt, sizeof pkt, 0, emit, &s);
-    }
+    submit_burst(m, &s, 20, 16, 0);
     struct rt_impair_stats st;
     rt_impair_get_stats(m, &st);
     assert_int_equal(rt_impair_queued(m), 8);
@@ -415,11 +424,7 @@ static void bottleneck_spreads_a_burst_and_tail_drops(void **state)
                               .delay = 2 * MS};
     struct rt_impair *m = model_params(&p, 1, 0);
     struct sink s = {0};
-    uint8_t pkt[1000] = {0};
-    for (uint32_t i = 0; i < 10; i++) {
-        memcpy(pkt, &i, sizeof i);
-        rt_impair_submit(m, pkt, sizeof pkt, 0, emit, &s);
-    }
+    submit_burst(m, &s, 10, 1000, 0);
     struct rt_impair_stats st;
     rt_impair_get_stats(m, &st);
     assert_int_equal(st.queue_full, 6);
@@ -431,7 +436,7 @@ static void bottleneck_spreads_a_burst_and_tail_drops(void **state)
         assert_int_equal(s.ids[i], i);
     }
     /* Once the FIFO has drained, a packet waits only for itself. */
-    rt_impair_submit(m, pkt, sizeof pkt, 10 * MS, emit, &s);
+    submit_burst(m, &s, 1, 1000, 10 * MS);
     assert_int_equal(rt_impair_next_due(m), 11 * MS + 2 * MS);
     rt_impair_destroy(m);
 }
