@@ -29,7 +29,7 @@ extern "C" {
  * separated by commas or blanks). Percentages read as tc netem's: the
  * number is always percent, with or without '%' ("loss=5" is 5 %,
  * "loss=0.05" is 0.05 %). Times need a unit: us, ms or s. "off" (or "none",
- * or "") is a clean link; "drop-all" a black hole. A reordered packet is
+ * or "") is a clean link; "drop-all" a black hole. A reordered copy is
  * held back an extra max(delay, 1 ms) + jitter so later packets pass it;
  * jitter alone may reorder too, as netem's does. Each direction draws from
  * its own stream of the one seed.
@@ -37,7 +37,8 @@ extern "C" {
 struct berth_impair {
     double loss;     /* probability a packet is dropped, 0..1 */
     double dup;      /* probability a packet is delivered twice */
-    double reorder;  /* probability a packet is held back */
+    double reorder;  /* probability a copy is held back (a duplicate's
+                        two copies draw each) */
     uint64_t delay;  /* one-way delay, us */
     uint64_t jitter; /* extra uniform delay in [0, jitter], us */
     uint64_t seed;   /* the generator's seed (default 1) */

@@ -51,3 +51,15 @@ uint64_t rng_below(struct rng *r, uint64_t bound)
             return x % bound;
     }
 }
+
+bool rng_chance(struct rng *r, double p)
+{
+    if (!(p > 0.0))
+        return false;
+    return (double)(rng_next(r) >> 11) * 0x1.0p-53 < p;
+}
+
+uint64_t rng_upto(struct rng *r, uint64_t max)
+{
+    return max == UINT64_MAX ? rng_next(r) : rng_below(r, max + 1);
+}

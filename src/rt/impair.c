@@ -1,10 +1,7 @@
-/* Impairment: the spec string (berth_impair_parse/format) and the model the
- * runtime applies in each direction — seeded loss, duplication, reordering,
- * delay and jitter, with delayed packets copied into a bounded min-heap on
- * delivery time. No clock and no I/O here: time is always a parameter. */
+/* Impairment in the TUN runtime: the spec string (berth_impair_parse/format)
+ * and the shared model (impair_model.c) applied in each direction, with a
+ * bounded delay queue. No clock and no I/O here: time is a parameter. */
 #include "rt_impl.h"
-
-#include "base/rng.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -170,8 +167,9 @@ int berth_impair_parse(const char *spec, struct berth_impair *out, char *err,
 
 static bool impair_is_clean(const struct berth_impair *imp)
 {
-    return !imp->drop_all && !(imp->loss > 0) && !(imp->dup > 0) &&
-           !(imp->reorder > 0) && imp->delay == 0 && imp->jitter == 0;
+    struct impair_params p;
+    rt_impair_params(imp, &p);
+    return impair_params_clean(&p);
 }
 
 static void format_time(char *buf, size_t size, uint64_t us)
@@ -232,31 +230,15 @@ void berth_impair_format(const struct berth_impair *imp, char *buf, size_t size)
 }
 
 /* ------------------------------------------------------------------------
- * The model.
+ * The runtime's side of the model (impair_model.c): one per direction, its
+ * own delay queue, copies emitted at once when they are not delayed.
  */
 
-/* Buffers for held packets come from a free list of fixed-size blocks, so
- * a steady impaired flow does not call malloc per packet; larger packets
- * (beyond any sane MTU) get their own allocation. */
-#define POOL_BLOCK 2048u
-#define POOL_KEEP  4096u /* free blocks kept for reuse; the rest are freed */
-
-struct held {
-    uint64_t at;    /* delivery time */
-    uint64_t order; /* submission order: ties deliver first-come first */
-    uint8_t *data;
-    size_t len;
-};
-
 struct rt_impair {
-    struct berth_impair cfg;
     bool active; /* false: every packet passes at once, uncopied */
-    struct rng rng;
-    struct held *heap; /* min-heap on (at, order) */
-    size_t len, cap, limit;
-    uint64_t next_order;
-    void *free_blocks; /* singly linked through each block's first bytes */
-    size_t nfree;
+    struct impair_model model;
+    struct impair_queue queue;
+    size_t limit; /* copies queued at most */
     struct rt_impair_stats stats;
 };
 
@@ -266,7 +248,7 @@ struct rt_impair *rt_impair_create(size_t queue_limit)
     if (!m)
         return NULL;
     m->limit = queue_limit ? queue_limit : RT_IMPAIR_QUEUE_LIMIT;
-    rng_seed(&m->rng, 1);
+    impair_model_init(&m->model, 1, 0);
     return m;
 }
 
@@ -274,142 +256,43 @@ void rt_impair_destroy(struct rt_impair *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->len; i++)
-        free(m->heap[i].data);
-    while (m->free_blocks) {
-        void *next;
-        memcpy(&next, m->free_blocks, sizeof next);
-        free(m->free_blocks);
-        m->free_blocks = next;
-    }
-    free(m->heap);
+    impair_queue_free(&m->queue);
+    impair_model_free(&m->model);
     free(m);
+}
+
+/* The spec's settings as the model's: a reordered copy waits
+ * max(delay, 1 ms) + jitter more, so every packet submitted in that window
+ * overtakes it (rt.h). */
+void rt_impair_params(const struct berth_impair *imp, struct impair_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->drop_all = imp->drop_all;
+    p->loss = imp->loss;
+    p->dup = imp->dup;
+    p->reorder = imp->reorder;
+    p->delay = imp->delay;
+    p->jitter = imp->jitter;
+    uint64_t back = imp->delay > RT_US_PER_MS ? imp->delay : RT_US_PER_MS;
+    p->reorder_delay =
+        back > UINT64_MAX - imp->jitter ? UINT64_MAX : back + imp->jitter;
 }
 
 void rt_impair_configure(struct rt_impair *m, const struct berth_impair *imp,
                          uint64_t stream)
 {
-    m->cfg = *imp;
-    m->active = !impair_is_clean(imp);
-    /* Distinct streams per direction from one seed (as the memlink). */
-    rng_seed(&m->rng, imp->seed ^ (0xd1b54a32d192ed03ull * (stream + 1)));
+    struct impair_params p;
+    rt_impair_params(imp, &p);
+    rt_impair_configure_model(m, &p, imp->seed, stream);
 }
 
-static bool chance(struct rng *r, double p)
+void rt_impair_configure_model(struct rt_impair *m,
+                               const struct impair_params *p, uint64_t seed,
+                               uint64_t stream)
 {
-    if (!(p > 0.0))
-        return false; /* draws nothing: a setting at 0 shifts no dice */
-    return (double)(rng_next(r) >> 11) * 0x1.0p-53 < p;
-}
-
-static uint8_t *block_get(struct rt_impair *m, size_t len)
-{
-    if (len > POOL_BLOCK)
-        return malloc(len);
-    if (!m->free_blocks)
-        return malloc(POOL_BLOCK);
-    uint8_t *b = m->free_blocks;
-    memcpy(&m->free_blocks, b, sizeof(void *));
-    m->nfree--;
-    return b;
-}
-
-static void block_put(struct rt_impair *m, uint8_t *b, size_t len)
-{
-    if (len > POOL_BLOCK || m->nfree >= POOL_KEEP) {
-        free(b);
-        return;
-    }
-    memcpy(b, &m->free_blocks, sizeof(void *));
-    m->free_blocks = b;
-    m->nfree++;
-}
-
-static bool held_before(const struct held *a, const struct held *b)
-{
-    return a->at < b->at || (a->at == b->at && a->order < b->order);
-}
-
-static bool heap_push(struct rt_impair *m, struct held h)
-{
-    if (m->len == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 256;
-        struct held *n = realloc(m->heap, cap * sizeof *n);
-        if (!n)
-            return false;
-        m->heap = n;
-        m->cap = cap;
-    }
-    size_t i = m->len++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!held_before(&h, &m->heap[parent]))
-            break;
-        m->heap[i] = m->heap[parent];
-        i = parent;
-    }
-    m->heap[i] = h;
-    return true;
-}
-
-static struct held heap_pop(struct rt_impair *m)
-{
-    struct held top = m->heap[0];
-    struct held last = m->heap[--m->len];
-    size_t n = m->len, i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && held_before(&m->heap[c + 1], &m->heap[c]))
-            c++;
-        if (!held_before(&m->heap[c], &last))
-            break;
-        m->heap[i] = m->heap[c];
-        i = c;
-    }
-    if (n > 0)
-        m->heap[i] = last;
-    return top;
-}
-
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-/* Copies the packet into the queue for delivery at `at`. */
-static void hold(struct rt_impair *m, const uint8_t *pkt, size_t len,
-                 uint64_t at)
-{
-    uint8_t *copy = m->len < m->limit ? block_get(m, len) : NULL;
-    if (!copy) {
-        m->stats.queue_full++;
-        return;
-    }
-    memcpy(copy, pkt, len);
-    struct held h = {at, m->next_order++, copy, len};
-    if (!heap_push(m, h)) {
-        block_put(m, copy, len);
-        m->stats.queue_full++;
-    }
-}
-
-/* The delay one copy gets: base + jitter, plus the reorder hold-back. A
- * reordered copy waits max(delay, 1 ms) + jitter more, so every packet
- * submitted in that window overtakes it (rt.h). Jitter alone may reorder
- * as well, as netem's does. */
-static uint64_t copy_delay(struct rt_impair *m, bool reordered)
-{
-    const struct berth_impair *c = &m->cfg;
-    uint64_t d = c->delay;
-    if (c->jitter)
-        d = sat_add(d, rng_below(&m->rng, c->jitter + 1));
-    if (reordered) {
-        uint64_t back = c->delay > RT_US_PER_MS ? c->delay : RT_US_PER_MS;
-        d = sat_add(d, sat_add(back, c->jitter));
-    }
-    return d;
+    m->model.p = *p;
+    m->active = !impair_params_clean(p);
+    impair_model_reseed(&m->model, seed, stream);
 }
 
 void rt_impair_submit(struct rt_impair *m, const uint8_t *pkt, size_t len,
@@ -419,43 +302,59 @@ void rt_impair_submit(struct rt_impair *m, const uint8_t *pkt, size_t len,
         emit(ctx, pkt, len);
         return;
     }
-    if (m->cfg.drop_all || chance(&m->rng, m->cfg.loss)) {
-        m->stats.lost++;
+    struct impair_verdict v = impair_model_decide(&m->model, now, len, 1, 0);
+    if (v.copies == 0) {
+        if (v.drop == IMPAIR_DROP_TAIL)
+            m->stats.queue_full++;
+        else
+            m->stats.lost++;
         return;
     }
-    int copies = 1;
-    if (chance(&m->rng, m->cfg.dup)) {
-        copies = 2;
+    if (v.duplicated)
         m->stats.duplicated++;
-    }
-    bool reordered = chance(&m->rng, m->cfg.reorder);
-    if (reordered)
-        m->stats.reordered++;
-    for (int i = 0; i < copies; i++) {
-        uint64_t d = copy_delay(m, reordered && i == 0);
-        if (d == 0)
-            emit(ctx, pkt, len);
-        else
-            hold(m, pkt, len, sat_add(now, d));
+    for (int i = 0; i < v.copies; i++) {
+        struct impair_copy c = impair_model_copy(&m->model, len);
+        if (c.reordered)
+            m->stats.reordered++;
+        uint64_t at =
+            v.depart > UINT64_MAX - c.delay ? UINT64_MAX : v.depart + c.delay;
+        if (at <= now && c.bit == IMPAIR_NO_BIT) {
+            emit(ctx, pkt, len); /* the common path: no copy */
+            continue;
+        }
+        bool room = at <= now || m->queue.len < m->limit;
+        uint8_t *copy = room ? impair_queue_copy(&m->queue, pkt, len) : NULL;
+        if (!copy) {
+            m->stats.queue_full++;
+            continue;
+        }
+        if (impair_copy_corrupt(&c, copy))
+            m->stats.corrupted++;
+        if (at <= now) {
+            emit(ctx, copy, len);
+            impair_queue_release(&m->queue, copy, len);
+        } else if (!impair_queue_push(&m->queue, at, copy, len, 0)) {
+            m->stats.queue_full++;
+        }
     }
 }
 
 uint64_t rt_impair_next_due(const struct rt_impair *m)
 {
-    return m->len ? m->heap[0].at : UINT64_MAX;
+    return impair_queue_next(&m->queue);
 }
 
 size_t rt_impair_drain(struct rt_impair *m, uint64_t now, rt_emit_fn emit,
                        void *ctx)
 {
     size_t n = 0;
+    struct impair_held h;
     /* Pop before emitting: emit() may run the stack, which may submit to
      * the other direction's model (never this one), and must see a
-     * consistent heap either way. */
-    while (m->len && m->heap[0].at <= now) {
-        struct held h = heap_pop(m);
+     * consistent queue either way. */
+    while (impair_queue_pop_due(&m->queue, now, &h)) {
         emit(ctx, h.data, h.len);
-        block_put(m, h.data, h.len);
+        impair_queue_release(&m->queue, h.data, h.len);
         n++;
     }
     return n;
@@ -463,7 +362,7 @@ size_t rt_impair_drain(struct rt_impair *m, uint64_t now, rt_emit_fn emit,
 
 size_t rt_impair_queued(const struct rt_impair *m)
 {
-    return m->len;
+    return m->queue.len;
 }
 
 void rt_impair_get_stats(const struct rt_impair *m, struct rt_impair_stats *out)

@@ -1,9 +1,10 @@
-/* The in-memory link: owns the packets in flight between two stacks (a
- * min-heap ordered by delivery time, then send order), the per-direction
- * impairments and their seeded generators (bottleneck FIFO, outages,
- * Gilbert–Elliott state included), and the virtual-time driver that
- * interleaves deliveries with the stacks' timers. */
+/* The in-memory link: two stacks joined in virtual time. It owns the
+ * packets in flight (one delay queue for both directions), one impairment
+ * model per direction (impair_model.c, shared with the TUN runtime), the
+ * test hooks (filter, taps) and the driver that interleaves deliveries with
+ * the stacks' timers. */
 #include "berth/memlink.h"
+#include "rt/impair_model.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,63 +14,26 @@
 #define MEMLINK_DEFAULT_QUEUE_LIMIT   4096u
 #define MEMLINK_DEFAULT_MAX_STEPS     10000000u
 
-/* One copy of a packet in flight. */
-struct mpkt {
-    uint64_t at;    /* virtual delivery time */
-    uint64_t order; /* send order: equal `at` deliver first-sent first */
-    int to_side;
-    bool corrupted; /* a bit was flipped: the receiver must reject it */
-    size_t len;
-    uint8_t data[];
-};
-
-/* splitmix64: tiny, seedable, good enough for impairment dice; one per
- * direction so that one direction's traffic does not shift the other's
- * random choices. */
-struct dice {
-    uint64_t state;
-};
-
-/* The bottleneck FIFO of one direction: when each packet still in it
- * finishes serialization. Entries in [head, head + len) of a ring; those
- * whose `done` is in the past have left and are purged lazily. */
-struct fifo_ent {
-    uint64_t done_ns; /* serialization ends (ns: µs would drift) */
-    uint32_t len;
-};
-
-struct bottleneck {
-    uint64_t busy_ns; /* the wire is busy until then */
-    struct fifo_ent *ring;
-    size_t cap, head, len; /* ring capacity is a power of two */
-    uint64_t bytes;        /* sum of the entries' len */
-};
-
-struct outage {
-    uint64_t start, end; /* [start, end) in µs */
-};
+/* A queued copy's tag: the side it goes to, and whether a bit was flipped
+ * (the receiver must reject it). */
+#define TAG_TO_SIDE   1u
+#define TAG_CORRUPTED 2u
 
 struct mside {
     struct berth_memlink *link; /* back pointer: the tx hook gets only us */
     int side;
-    struct berth_stack *stack;       /* receives packets sent to this side */
-    struct berth_memlink_impair imp; /* for packets this side sends */
-    struct dice dice;
+    struct berth_stack *stack;        /* receives packets sent to this side */
+    struct berth_memlink_impair imp;  /* for packets this side sends ... */
+    struct impair_model model;        /* ... as the model's settings */
     struct berth_memlink_stats stats; /* for packets this side sends */
     size_t queued;                    /* copies in flight from this side */
-    bool ge_bad;                      /* Gilbert–Elliott state */
-    struct bottleneck bn;
-    struct outage outages[BERTH_MEMLINK_MAX_OUTAGES];
-    size_t noutages;
 };
 
 struct berth_memlink {
     struct mside sides[2];
-    uint64_t now;        /* last instant reached; never decreases */
-    uint64_t next_order; /* send-order stamp for the next copy */
-    struct mpkt **heap;  /* min-heap on (at, order); heap_len ≤ heap_cap */
-    size_t heap_len, heap_cap;
-    size_t queue_limit; /* per direction */
+    uint64_t now;              /* last instant reached; never decreases */
+    struct impair_queue queue; /* both directions, on (at, send order) */
+    size_t queue_limit;        /* per direction */
     uint64_t max_steps;
     berth_memlink_filter_fn filter;
     void *filter_ctx;
@@ -81,81 +45,25 @@ struct berth_memlink {
 
 /* ---------------------------------------------------------------------- */
 
-static uint64_t dice_next(struct dice *d)
+/* The public settings in the model's terms (no drop_all here). */
+static void memlink_params(const struct berth_memlink_impair *imp,
+                           struct impair_params *p)
 {
-    uint64_t z = (d->state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* True with probability p. Draws nothing when p ≤ 0, so a link without
- * impairments consumes no randomness. */
-static bool dice_chance(struct dice *d, double p)
-{
-    if (!(p > 0.0))
-        return false;
-    return (double)(dice_next(d) >> 11) * 0x1.0p-53 < p;
-}
-
-/* Uniform in [0, max]. The modulo bias is below 2^-40 for any sane max. */
-static uint64_t dice_upto(struct dice *d, uint64_t max)
-{
-    if (max == 0)
-        return 0;
-    if (max == UINT64_MAX)
-        return dice_next(d);
-    return dice_next(d) % (max + 1);
-}
-
-/* ---------------------------------------------------------------------- */
-
-static bool pkt_before(const struct mpkt *a, const struct mpkt *b)
-{
-    return a->at < b->at || (a->at == b->at && a->order < b->order);
-}
-
-static bool heap_push(struct berth_memlink *link, struct mpkt *p)
-{
-    if (link->heap_len == link->heap_cap) {
-        size_t cap = link->heap_cap ? link->heap_cap * 2 : 64;
-        struct mpkt **h = realloc(link->heap, cap * sizeof(*h));
-        if (!h)
-            return false;
-        link->heap = h;
-        link->heap_cap = cap;
-    }
-    size_t i = link->heap_len++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pkt_before(p, link->heap[parent]))
-            break;
-        link->heap[i] = link->heap[parent];
-        i = parent;
-    }
-    link->heap[i] = p;
-    return true;
-}
-
-static struct mpkt *heap_pop(struct berth_memlink *link)
-{
-    struct mpkt *top = link->heap[0];
-    struct mpkt *last = link->heap[--link->heap_len];
-    size_t n = link->heap_len, i = 0;
-    while (n > 0) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && pkt_before(link->heap[c + 1], link->heap[c]))
-            c++;
-        if (!pkt_before(link->heap[c], last))
-            break;
-        link->heap[i] = link->heap[c];
-        i = c;
-    }
-    if (n > 0)
-        link->heap[i] = last;
-    return top;
+    memset(p, 0, sizeof *p);
+    p->loss = imp->loss;
+    p->dup = imp->duplicate;
+    p->reorder = imp->reorder;
+    p->reorder_delay = imp->reorder_delay;
+    p->delay = imp->delay;
+    p->jitter = imp->jitter;
+    p->corrupt = imp->corrupt;
+    p->ge_good_to_bad = imp->ge_good_to_bad;
+    p->ge_bad_to_good = imp->ge_bad_to_good;
+    p->ge_loss_good = imp->ge_loss_good;
+    p->ge_loss_bad = imp->ge_loss_bad;
+    p->rate = imp->rate;
+    p->queue_packets = imp->queue_packets;
+    p->queue_bytes = imp->queue_bytes;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -176,9 +84,9 @@ struct berth_memlink *berth_memlink_create(uint64_t seed)
         struct mside *s = &link->sides[i];
         s->link = link;
         s->side = i;
+        impair_model_init(&s->model, seed, (uint64_t)i);
         berth_memlink_impair_init(&s->imp);
-        /* Distinct streams per direction from one seed. */
-        s->dice.state = seed ^ (0xd1b54a32d192ed03ull * (uint64_t)(i + 1));
+        memlink_params(&s->imp, &s->model.p);
     }
     link->queue_limit = MEMLINK_DEFAULT_QUEUE_LIMIT;
     link->max_steps = MEMLINK_DEFAULT_MAX_STEPS;
@@ -189,11 +97,9 @@ void berth_memlink_destroy(struct berth_memlink *link)
 {
     if (!link)
         return;
-    for (size_t i = 0; i < link->heap_len; i++)
-        free(link->heap[i]);
-    free(link->heap);
-    free(link->sides[0].bn.ring);
-    free(link->sides[1].bn.ring);
+    impair_queue_free(&link->queue);
+    impair_model_free(&link->sides[0].model);
+    impair_model_free(&link->sides[1].model);
     free(link);
 }
 
@@ -211,7 +117,9 @@ void berth_memlink_attach(struct berth_memlink *link, int side,
 void berth_memlink_set_impair(struct berth_memlink *link, int from_side,
                               const struct berth_memlink_impair *imp)
 {
-    link->sides[from_side & 1].imp = *imp;
+    struct mside *s = &link->sides[from_side & 1];
+    s->imp = *imp;
+    memlink_params(imp, &s->model.p);
 }
 
 void berth_memlink_get_impair(const struct berth_memlink *link, int from_side,
@@ -219,20 +127,16 @@ void berth_memlink_get_impair(const struct berth_memlink *link, int from_side,
 {
     *out = link->sides[from_side & 1].imp;
 }
-
 int berth_memlink_add_outage(struct berth_memlink *link, int from_side,
                              uint64_t start, uint64_t end)
 {
-    struct mside *s = &link->sides[from_side & 1];
-    if (start >= end || s->noutages == BERTH_MEMLINK_MAX_OUTAGES)
-        return BERTH_EINVAL;
-    s->outages[s->noutages++] = (struct outage){start, end};
-    return 0;
+    struct impair_model *m = &link->sides[from_side & 1].model;
+    return impair_model_add_outage(m, start, end) ? 0 : BERTH_EINVAL;
 }
 
 void berth_memlink_clear_outages(struct berth_memlink *link, int from_side)
 {
-    link->sides[from_side & 1].noutages = 0;
+    link->sides[from_side & 1].model.noutages = 0;
 }
 
 void berth_memlink_set_filter(struct berth_memlink *link,
@@ -276,10 +180,9 @@ void berth_memlink_set_time(struct berth_memlink *link, uint64_t now)
     if (now > link->now)
         link->now = now;
 }
-
 size_t berth_memlink_in_flight(const struct berth_memlink *link)
 {
-    return link->heap_len;
+    return link->queue.len;
 }
 
 void berth_memlink_stats(const struct berth_memlink *link, int from_side,
@@ -288,225 +191,116 @@ void berth_memlink_stats(const struct berth_memlink *link, int from_side,
     *out = link->sides[from_side & 1].stats;
 }
 
-/* ---------------------------------------------------------------------- */
-
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
-
-/* Queues one copy that enters the wire at `base`; returns the fate bits it
- * earned. */
+/* Queues one copy that leaves the bottleneck at `depart`, `extra` later
+ * than the link would (the filter's DELAY). Returns the fate bits it
+ * earned. A copy over the in-flight bound draws nothing. */
 static unsigned enqueue_copy(struct berth_memlink *link, struct mside *from,
-                             const uint8_t *pkt, size_t len, uint64_t base,
+                             const uint8_t *pkt, size_t len, uint64_t depart,
                              uint64_t extra)
 {
-    const struct berth_memlink_impair *imp = &from->imp;
     unsigned fate = 0;
-
-    if (from->queued >= link->queue_limit) {
+    uint8_t *copy = from->queued < link->queue_limit
+                        ? impair_queue_copy(&link->queue, pkt, len)
+                        : NULL;
+    /* Out of memory is a full queue from the sender's point of view. */
+    if (!copy) {
         from->stats.queue_full++;
         return BERTH_MEMLINK_FATE_QUEUE_FULL;
     }
-    struct mpkt *p = malloc(sizeof(*p) + len);
-    if (!p) {
-        /* Out of memory is a full queue from the sender's point of view. */
-        from->stats.queue_full++;
-        return BERTH_MEMLINK_FATE_QUEUE_FULL;
-    }
-    memcpy(p->data, pkt, len);
-    p->len = len;
-    p->to_side = 1 - from->side;
-    p->order = link->next_order++;
-    p->corrupted = false;
-
-    uint64_t delay = sat_add(imp->delay, dice_upto(&from->dice, imp->jitter));
-    if (dice_chance(&from->dice, imp->reorder))
-        extra = sat_add(extra, imp->reorder_delay);
-    if (extra > 0) {
+    struct impair_copy c = impair_model_copy(&from->model, len);
+    if (extra > 0 || (c.reordered && from->imp.reorder_delay > 0)) {
         from->stats.reordered++;
         fate |= BERTH_MEMLINK_FATE_DELAYED;
     }
-    p->at = sat_add(base, sat_add(delay, extra));
-
-    if (len > 0 && dice_chance(&from->dice, imp->corrupt)) {
-        uint64_t bit = dice_upto(&from->dice, (uint64_t)len * 8 - 1);
-        p->data[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-        p->corrupted = true;
+    unsigned tag = (unsigned)(1 - from->side) & TAG_TO_SIDE;
+    if (impair_copy_corrupt(&c, copy)) {
+        tag |= TAG_CORRUPTED;
         from->stats.corrupted++;
         fate |= BERTH_MEMLINK_FATE_CORRUPTED;
     }
-
-    if (!heap_push(link, p)) {
-        free(p);
+    /* c.delay holds the reorder hold-back; extra is the filter's. */
+    uint64_t at = depart > UINT64_MAX - c.delay ? UINT64_MAX : depart + c.delay;
+    at = at > UINT64_MAX - extra ? UINT64_MAX : at + extra;
+    if (!impair_queue_push(&link->queue, at, copy, len, tag)) {
         from->stats.queue_full++;
-        return BERTH_MEMLINK_FATE_QUEUE_FULL;
+        return fate | BERTH_MEMLINK_FATE_QUEUE_FULL;
     }
     from->queued++;
     return fate;
 }
 
-/* ---------------------------------------------------------------------- */
-/* The bottleneck, outages and bursty loss: each draws no randomness and
- * changes nothing while it is off, so links that do not use them behave
- * exactly as before they existed. */
-
-static bool fifo_grow(struct bottleneck *b)
+/* The filter decides first: a chosen packet's fate must not depend on the
+ * dice. PASS leaves the packet to the random impairments. Returns the
+ * copies the filter wants; *extra its hold-back. */
+static int filter_fate(struct berth_memlink *link, struct mside *from,
+                       const uint8_t *pkt, size_t len, uint64_t *extra,
+                       unsigned *fate)
 {
-    size_t cap = b->cap ? b->cap * 2 : 64;
-    struct fifo_ent *r = malloc(cap * sizeof(*r));
-    if (!r)
-        return false;
-    for (size_t i = 0; i < b->len; i++)
-        r[i] = b->ring[(b->head + i) & (b->cap - 1)];
-    free(b->ring);
-    b->ring = r;
-    b->cap = cap;
-    b->head = 0;
-    return true;
-}
-
-/* A packet of `len` bytes offered at `now`: false when the FIFO is at a
- * bound (tail drop); else *depart is the µs its last bit leaves. */
-static bool bottleneck_admit(struct mside *from, uint64_t now, size_t len,
-                             uint64_t *depart)
-{
-    struct bottleneck *b = &from->bn;
-    const struct berth_memlink_impair *imp = &from->imp;
-    uint64_t now_ns = now > UINT64_MAX / 1000 ? UINT64_MAX : now * 1000;
-
-    while (b->len > 0 && b->ring[b->head].done_ns <= now_ns) {
-        b->bytes -= b->ring[b->head].len;
-        b->head = (b->head + 1) & (b->cap - 1);
-        b->len--;
-    }
-    if (imp->queue_packets && b->len >= imp->queue_packets)
-        return false;
-    if (imp->queue_bytes && b->bytes + len > imp->queue_bytes)
-        return false;
-    if (b->len == b->cap && !fifo_grow(b))
-        return false;
-    /* Serialization time, rounded up to the ns: len is at most 64 KiB, so
-     * len * 1e9 cannot overflow. */
-    uint64_t tx_ns = ((uint64_t)len * 1000000000u + imp->rate - 1) / imp->rate;
-    uint64_t start = b->busy_ns > now_ns ? b->busy_ns : now_ns;
-    b->busy_ns = sat_add(start, tx_ns);
-    b->ring[(b->head + b->len) & (b->cap - 1)] =
-        (struct fifo_ent){b->busy_ns, (uint32_t)len};
-    b->len++;
-    b->bytes += len;
-    *depart = b->busy_ns / 1000 + (b->busy_ns % 1000 != 0);
-    if (*depart - now > from->stats.max_queue_delay)
-        from->stats.max_queue_delay = *depart - now;
-    return true;
-}
-
-static bool in_outage(const struct mside *s, uint64_t t)
-{
-    for (size_t i = 0; i < s->noutages; i++)
-        if (t >= s->outages[i].start && t < s->outages[i].end)
-            return true;
-    return false;
-}
-
-/* Gilbert–Elliott: step the two-state chain, then lose the packet with the
- * new state's probability. */
-static bool ge_lost(struct mside *from)
-{
-    const struct berth_memlink_impair *imp = &from->imp;
-    if (!(imp->ge_good_to_bad > 0.0) && !(imp->ge_bad_to_good > 0.0))
-        return false;
-    if (from->ge_bad) {
-        if (dice_chance(&from->dice, imp->ge_bad_to_good))
-            from->ge_bad = false;
-    } else if (dice_chance(&from->dice, imp->ge_good_to_bad)) {
-        from->ge_bad = true;
-    }
-    return dice_chance(&from->dice,
-                       from->ge_bad ? imp->ge_loss_bad : imp->ge_loss_good);
-}
-
-/* The stages between the filter and the copies: the bottleneck FIFO, an
- * outage at the instant the packet enters the wire, then the random
- * losses and duplication. Returns the copies to deliver; *base is when
- * the packet enters the wire. */
-static int wire_fate(struct mside *from, size_t len, int copies, uint64_t *base,
-                     unsigned *fate)
-{
-    struct berth_memlink_stats *st = &from->stats;
-    if (copies > 0 && from->imp.rate > 0 &&
-        !bottleneck_admit(from, *base, len, base)) {
-        st->tail_dropped++;
-        *fate |= BERTH_MEMLINK_FATE_QUEUE_FULL | BERTH_MEMLINK_FATE_TAIL_DROP;
+    if (!link->filter)
+        return 1;
+    struct berth_memlink_verdict v =
+        link->filter(link->filter_ctx, from->side, pkt, len, link->now);
+    switch (v.action) {
+    case BERTH_MEMLINK_PASS:
+        return 1;
+    case BERTH_MEMLINK_DROP:
+        *fate |= BERTH_MEMLINK_FATE_FILTERED;
+        from->stats.filter_dropped++;
         return 0;
+    case BERTH_MEMLINK_DUPLICATE:
+        *fate |= BERTH_MEMLINK_FATE_FILTERED;
+        return 2;
+    case BERTH_MEMLINK_DELAY:
+        *extra = v.delay;
+        *fate |= BERTH_MEMLINK_FATE_FILTERED;
+        return 1;
     }
-    if (copies > 0 && in_outage(from, *base)) {
-        st->outage_dropped++;
-        *fate |= BERTH_MEMLINK_FATE_OUTAGE;
-        return 0;
-    }
-    if (copies > 0 && !(*fate & BERTH_MEMLINK_FATE_FILTERED)) {
-        if (dice_chance(&from->dice, from->imp.loss)) {
-            st->lost++;
-            return 0;
-        }
-        if (ge_lost(from)) {
-            st->burst_lost++;
-            *fate |= BERTH_MEMLINK_FATE_BURST;
-            return 0;
-        }
-        if (dice_chance(&from->dice, from->imp.duplicate))
-            return 2;
-    }
-    return copies;
+    return 1;
 }
 
 void berth_memlink_tx(void *tx_ctx, const uint8_t *pkt, size_t len)
 {
     struct mside *from = tx_ctx;
     struct berth_memlink *link = from->link;
+    struct berth_memlink_stats *st = &from->stats;
     unsigned fate = 0;
-    int copies = 1;
     uint64_t extra = 0;
 
-    from->stats.sent++;
-    from->stats.sent_bytes += len;
-
-    /* The filter decides first: a chosen packet's fate must not depend on
-     * the dice. PASS leaves the packet to the random impairments. */
-    if (link->filter) {
-        struct berth_memlink_verdict v =
-            link->filter(link->filter_ctx, from->side, pkt, len, link->now);
-        switch (v.action) {
-        case BERTH_MEMLINK_PASS:
-            break;
-        case BERTH_MEMLINK_DROP:
-            copies = 0;
-            fate |= BERTH_MEMLINK_FATE_FILTERED;
-            break;
-        case BERTH_MEMLINK_DUPLICATE:
-            copies = 2;
-            fate |= BERTH_MEMLINK_FATE_FILTERED;
-            break;
-        case BERTH_MEMLINK_DELAY:
-            extra = v.delay;
-            fate |= BERTH_MEMLINK_FATE_FILTERED;
-            break;
-        }
-        if (copies == 0)
-            from->stats.filter_dropped++;
+    st->sent++;
+    st->sent_bytes += len;
+    int copies = filter_fate(link, from, pkt, len, &extra, &fate);
+    struct impair_verdict v =
+        impair_model_decide(&from->model, link->now, len, copies,
+                            (fate & BERTH_MEMLINK_FATE_FILTERED) != 0);
+    if (v.queue_delay > st->max_queue_delay)
+        st->max_queue_delay = v.queue_delay;
+    switch (v.drop) {
+    case IMPAIR_KEPT:
+        break;
+    case IMPAIR_DROP_TAIL: /* QUEUE_FULL, not DROPPED, like the bound */
+        st->tail_dropped++;
+        fate |= BERTH_MEMLINK_FATE_QUEUE_FULL | BERTH_MEMLINK_FATE_TAIL_DROP;
+        break;
+    case IMPAIR_DROP_OUTAGE:
+        st->outage_dropped++;
+        fate |= BERTH_MEMLINK_FATE_OUTAGE;
+        break;
+    case IMPAIR_DROP_LOSS:
+        st->lost++;
+        break;
+    case IMPAIR_DROP_BURST:
+        st->burst_lost++;
+        fate |= BERTH_MEMLINK_FATE_BURST;
+        break;
     }
-    uint64_t base = link->now;
-    copies = wire_fate(from, len, copies, &base, &fate);
-    /* A tail drop is QUEUE_FULL, not DROPPED, like the in-flight bound. */
-    if (copies == 0 && !(fate & BERTH_MEMLINK_FATE_TAIL_DROP))
+    if (v.copies == 0 && v.drop != IMPAIR_DROP_TAIL)
         fate |= BERTH_MEMLINK_FATE_DROPPED;
-    if (copies == 2) {
-        from->stats.duplicated++;
+    if (v.copies == 2) {
+        st->duplicated++;
         fate |= BERTH_MEMLINK_FATE_DUPLICATED;
     }
-    for (int i = 0; i < copies; i++)
-        fate |= enqueue_copy(link, from, pkt, len, base, extra);
+    for (int i = 0; i < v.copies; i++)
+        fate |= enqueue_copy(link, from, pkt, len, v.depart, extra);
 
     if (link->tap)
         link->tap(link->tap_ctx, from->side, link->now, pkt, len, fate);
@@ -516,7 +310,7 @@ void berth_memlink_tx(void *tx_ctx, const uint8_t *pkt, size_t len)
 
 uint64_t berth_memlink_next_event(const struct berth_memlink *link)
 {
-    uint64_t t = link->heap_len ? link->heap[0]->at : UINT64_MAX;
+    uint64_t t = impair_queue_next(&link->queue);
     for (int i = 0; i < 2; i++) {
         const struct berth_stack *st = link->sides[i].stack;
         if (st) {
@@ -532,20 +326,22 @@ uint64_t berth_memlink_next_event(const struct berth_memlink *link)
  * whose timers are due. */
 static void link_step(struct berth_memlink *link, uint64_t t)
 {
-    if (link->heap_len && link->heap[0]->at <= t) {
-        struct mpkt *p = heap_pop(link);
-        struct mside *from = &link->sides[1 - p->to_side];
-        struct mside *to = &link->sides[p->to_side];
+    struct impair_held h;
+    if (impair_queue_pop_due(&link->queue, t, &h)) {
+        int to_side = (int)(h.tag & TAG_TO_SIDE);
+        bool corrupted = (h.tag & TAG_CORRUPTED) != 0;
+        struct mside *from = &link->sides[1 - to_side];
+        struct mside *to = &link->sides[to_side];
         from->queued--;
         if (to->stack) {
             from->stats.delivered++;
             if (link->rx_tap)
-                link->rx_tap(link->rx_tap_ctx, p->to_side, t, p->data, p->len,
-                             p->corrupted);
-            int r = berth_input(to->stack, p->data, p->len, t);
+                link->rx_tap(link->rx_tap_ctx, to_side, t, h.data, h.len,
+                             corrupted);
+            int r = berth_input(to->stack, h.data, h.len, t);
             if (r != 0)
                 from->stats.rejected++;
-            if (p->corrupted) {
+            if (corrupted) {
                 from->stats.corrupt_delivered++;
                 if (r == 0)
                     from->stats.corrupt_accepted++;
@@ -553,7 +349,7 @@ static void link_step(struct berth_memlink *link, uint64_t t)
         } else {
             from->stats.undeliverable++;
         }
-        free(p);
+        impair_queue_release(&link->queue, h.data, h.len);
         return;
     }
     for (int i = 0; i < 2; i++) {

@@ -6,6 +6,7 @@
 #define BERTH_RT_IMPL_H
 
 #include "berth/rt.h"
+#include "rt/impair_model.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -18,10 +19,11 @@
 #define RT_US_PER_MS UINT64_C(1000)
 
 /* ------------------------------------------------------------------------
- * The impairment model (impair.c): one per direction. A packet submitted
- * at `now` is dropped, passed on at once, or copied into a bounded
- * time-ordered queue that the caller drains when rt_impair_next_due() has
- * come. Time is a parameter: nothing here reads a clock.
+ * The runtime's impairment (impair.c): one per direction, the shared model
+ * (impair_model.h) with its own delay queue. A packet submitted at `now` is
+ * dropped, passed on at once, or copied into a bounded time-ordered queue
+ * that the caller drains when rt_impair_next_due() has come. Time is a
+ * parameter: nothing here reads a clock.
  */
 typedef void (*rt_emit_fn)(void *ctx, const uint8_t *pkt, size_t len);
 
@@ -29,7 +31,9 @@ struct rt_impair_stats {
     uint64_t lost;       /* random loss and drop-all */
     uint64_t duplicated; /* extra copies made */
     uint64_t reordered;  /* packets held back to let later ones pass */
-    uint64_t queue_full; /* copies dropped: the queue was at its bound */
+    uint64_t queue_full; /* copies dropped: the queue was at its bound
+                            (or the model's bottleneck FIFO) */
+    uint64_t corrupted;  /* copies with a bit flipped */
 };
 
 #define RT_IMPAIR_QUEUE_LIMIT 65536u
@@ -43,6 +47,13 @@ void rt_impair_destroy(struct rt_impair *m);
  * delivery times. */
 void rt_impair_configure(struct rt_impair *m, const struct berth_impair *imp,
                          uint64_t stream);
+/* The same with the model's full settings (every stage, as the memlink
+ * has them), which the spec string does not reach. */
+void rt_impair_configure_model(struct rt_impair *m,
+                               const struct impair_params *p, uint64_t seed,
+                               uint64_t stream);
+/* The spec's settings in the model's terms. */
+void rt_impair_params(const struct berth_impair *imp, struct impair_params *p);
 /* Decides the packet's fate; emit() gets zero, one or two copies now, or
  * later from rt_impair_drain(). With a clean configuration the packet goes
  * straight to emit() without a copy. */

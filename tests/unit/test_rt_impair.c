@@ -2,7 +2,9 @@
  * errors) and the model's behaviour with a fixed seed in virtual time —
  * loss and duplication rates, reordering that really reorders, delay and
  * jitter by the configured time, the bounded queue, and the clean fast
- * path that neither copies nor queues. */
+ * path that neither copies nor queues — and the model it shares with the
+ * memlink: corruption, the bottleneck, Gilbert–Elliott bursts, outages,
+ * stages that draw nothing while off, and the delay queue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -180,6 +182,19 @@ static void run(struct rt_impair *m, struct sink *s, uint32_t count,
     }
 }
 
+/* Submits `count` packets of `len` bytes (len >= 4, at most 1500) at
+ * `now`, each carrying its index as its id. */
+static void submit_burst(struct rt_impair *m, struct sink *s, uint32_t count,
+                         size_t len, uint64_t now)
+{
+    uint8_t pkt[1500] = {0};
+    assert_true(len >= sizeof count && len <= sizeof pkt);
+    for (uint32_t i = 0; i < count; i++) {
+        memcpy(pkt, &i, sizeof i);
+        rt_impair_submit(m, pkt, len, now, emit, s);
+    }
+}
+
 static void clean_model_passes_without_copy(void **state)
 {
     (void)state;
@@ -303,11 +318,7 @@ static void full_queue_drops_and_counts(void **state)
     (void)state;
     struct rt_impair *m = model("delay=10ms", 8);
     struct sink s = {0};
-    uint8_t pkt[16] = {0};
-    for (uint32_t i = 0; i < 20; i++) {
-        memcpy(pkt, &i, sizeof i);
-        rt_impair_submit(m, pkt, sizeof pkt, 0, emit, &s);
-    }
+    submit_burst(m, &s, 20, 16, 0);
     struct rt_impair_stats st;
     rt_impair_get_stats(m, &st);
     assert_int_equal(rt_impair_queued(m), 8);
@@ -342,6 +353,240 @@ static void reconfigure_keeps_queued_packets(void **state)
     rt_impair_destroy(m);
 }
 
+/* ------------------------------------------------------------------------
+ * The shared model (impair_model.c): the stages the memlink has always
+ * had, now reachable from the runtime too, through its wrapper and
+ * directly.
+ */
+
+static struct rt_impair *model_params(const struct impair_params *p,
+                                      uint64_t seed, size_t limit)
+{
+    struct rt_impair *m = rt_impair_create(limit);
+    assert_non_null(m);
+    rt_impair_configure_model(m, p, seed, 0);
+    return m;
+}
+
+/* Counts, per emitted copy, the bits that differ from `sent`. */
+struct bit_sink {
+    const uint8_t *sent;
+    size_t n, one_bit, intact;
+};
+
+static void emit_bits(void *ctx, const uint8_t *pkt, size_t len)
+{
+    struct bit_sink *b = ctx;
+    unsigned diff = 0;
+    for (size_t i = 0; i < len; i++)
+        diff += (unsigned)__builtin_popcount((unsigned)(pkt[i] ^ b->sent[i]));
+    assert_true(diff <= 1);
+    b->n++;
+    if (diff == 1)
+        b->one_bit++;
+    else
+        b->intact++;
+}
+
+/* A corrupted copy differs from what was sent in exactly one bit, the
+ * sender's buffer is never touched, and the others arrive intact. */
+static void corruption_flips_exactly_one_bit(void **state)
+{
+    (void)state;
+    struct impair_params p = {.corrupt = 0.1};
+    struct rt_impair *m = model_params(&p, 21, 0);
+    uint8_t pkt[64], orig[64];
+    for (size_t i = 0; i < sizeof pkt; i++)
+        pkt[i] = (uint8_t)(i * 37);
+    memcpy(orig, pkt, sizeof pkt);
+    struct bit_sink b = {.sent = orig};
+    for (uint32_t i = 0; i < 2000; i++)
+        rt_impair_submit(m, pkt, sizeof pkt, 0, emit_bits, &b);
+    assert_memory_equal(pkt, orig, sizeof pkt);
+    struct rt_impair_stats st;
+    rt_impair_get_stats(m, &st);
+    assert_int_equal(b.n, 2000);
+    assert_int_equal(b.one_bit, st.corrupted);
+    /* 10 % of 2000 = 200, sigma ~13. */
+    assert_in_range(st.corrupted, 140, 260);
+    assert_int_equal(rt_impair_queued(m), 0); /* no delay: nothing held */
+    rt_impair_destroy(m);
+}
+
+/* The bottleneck serializes at `rate` through a FIFO of queue_packets:
+ * a burst leaves one serialization time apart, then takes the base delay;
+ * what does not fit is tail-dropped. */
+static void bottleneck_spreads_a_burst_and_tail_drops(void **state)
+{
+    (void)state;
+    struct impair_params p = {.rate = 1000000, /* 1000 B = 1 ms */
+                              .queue_packets = 4,
+                              .delay = 2 * MS};
+    struct rt_impair *m = model_params(&p, 1, 0);
+    struct sink s = {0};
+    submit_burst(m, &s, 10, 1000, 0);
+    struct rt_impair_stats st;
+    rt_impair_get_stats(m, &st);
+    assert_int_equal(st.queue_full, 6);
+    assert_int_equal(rt_impair_queued(m), 4);
+    for (uint32_t i = 0; i < 4; i++) {
+        s.now = rt_impair_next_due(m);
+        assert_int_equal(s.now, (i + 1) * MS + 2 * MS);
+        assert_int_equal(rt_impair_drain(m, s.now, emit, &s), 1);
+        assert_int_equal(s.ids[i], i);
+    }
+    /* Once the FIFO has drained, a packet waits only for itself. */
+    submit_burst(m, &s, 1, 1000, 10 * MS);
+    assert_int_equal(rt_impair_next_due(m), 11 * MS + 2 * MS);
+    rt_impair_destroy(m);
+}
+
+/* Gilbert–Elliott: with loss only in the bad state, losses come in bursts
+ * of mean 1 / ge_bad_to_good, at the chain's stationary rate
+ * g2b / (g2b + b2g). */
+static void gilbert_elliott_loses_in_bursts(void **state)
+{
+    (void)state;
+    struct impair_params p = {
+        .ge_good_to_bad = 0.01, .ge_bad_to_good = 0.25, .ge_loss_bad = 1.0};
+    struct rt_impair *m = model_params(&p, 7, 0);
+    struct sink s = {0};
+    run(m, &s, 100000, 10);
+    struct rt_impair_stats st;
+    rt_impair_get_stats(m, &st);
+    assert_int_equal(st.lost + s.n, 100000);
+    /* 0.01 / 0.26 = 3.85 %. */
+    assert_in_range(st.lost, 3300, 4400);
+    size_t bursts = 0;
+    for (size_t i = 1; i < 4096 && i < s.n; i++)
+        bursts += s.ids[i] != s.ids[i - 1] + 1; /* a gap: a burst ended */
+    /* Mean burst 4: ~0.96 bursts per 100 packets over the 4096 seen. */
+    size_t seen = s.ids[4095] + 1;
+    assert_in_range(bursts * 1000 / seen, 6, 14);
+    rt_impair_destroy(m);
+}
+
+/* Outages drop what enters the wire inside [start, end); the list is
+ * bounded and rejects empty windows. */
+static void outages_drop_inside_their_window(void **state)
+{
+    (void)state;
+    struct impair_model m;
+    impair_model_init(&m, 1, 0);
+    assert_false(impair_model_add_outage(&m, 5 * MS, 5 * MS));
+    assert_true(impair_model_add_outage(&m, 5 * MS, 6 * MS));
+    for (int i = 1; i < IMPAIR_MAX_OUTAGES; i++)
+        assert_true(impair_model_add_outage(&m, 100 * MS, 101 * MS));
+    assert_false(impair_model_add_outage(&m, 200 * MS, 201 * MS));
+    struct impair_verdict v = impair_model_decide(&m, 5 * MS - 1, 40, 1, 0);
+    assert_int_equal(v.copies, 1);
+    v = impair_model_decide(&m, 5 * MS, 40, 1, 0);
+    assert_int_equal(v.copies, 0);
+    assert_int_equal(v.drop, IMPAIR_DROP_OUTAGE);
+    v = impair_model_decide(&m, 6 * MS, 40, 1, 0);
+    assert_int_equal(v.copies, 1);
+    /* A filter's choice (chosen) skips the dice but not the outage. */
+    v = impair_model_decide(&m, 5 * MS + 1, 40, 2, true);
+    assert_int_equal(v.copies, 0);
+    impair_model_free(&m);
+}
+
+/* Stages that are off draw nothing: adding them at 0 leaves every fate of
+ * a seed as it was, and each direction has its own stream. */
+static void stages_off_draw_nothing(void **state)
+{
+    (void)state;
+    struct impair_params loss = {.loss = 0.3};
+    struct impair_params all_off = loss;
+    all_off.queue_packets = 8; /* bounds without a rate: no bottleneck */
+    all_off.ge_loss_bad = 1.0; /* no transitions: no chain */
+    all_off.reorder_delay = 5 * MS;
+    struct impair_model a, b, other;
+    impair_model_init(&a, 99, 0);
+    impair_model_init(&b, 99, 0);
+    impair_model_init(&other, 99, 1);
+    a.p = loss;
+    b.p = all_off;
+    other.p = loss;
+    int same = 0;
+    for (int i = 0; i < 1000; i++) {
+        struct impair_verdict va = impair_model_decide(&a, 0, 40, 1, 0);
+        struct impair_verdict vb = impair_model_decide(&b, 0, 40, 1, 0);
+        struct impair_verdict vo = impair_model_decide(&other, 0, 40, 1, 0);
+        assert_int_equal(va.copies, vb.copies);
+        struct impair_copy ca = impair_model_copy(&a, 40);
+        struct impair_copy cb = impair_model_copy(&b, 40);
+        assert_int_equal(ca.delay, 0);
+        assert_int_equal(cb.delay, 0);
+        assert_true(cb.bit == IMPAIR_NO_BIT);
+        same += va.copies == vo.copies;
+    }
+    assert_true(same < 1000); /* the other direction's stream differs */
+    impair_model_free(&a);
+    impair_model_free(&b);
+    impair_model_free(&other);
+}
+
+/* The delay queue: time order, ties first-come first, tags kept, and
+ * packets beyond the pool's block size. */
+static void delay_queue_orders_ties_by_arrival(void **state)
+{
+    (void)state;
+    struct impair_queue q = {0};
+    uint8_t big[3000] = {0};
+    const uint64_t at[] = {30, 10, 20, 10, 10};
+    for (unsigned i = 0; i < 5; i++) {
+        big[0] = (uint8_t)i;
+        size_t len = i == 3 ? sizeof big : 16;
+        uint8_t *c = impair_queue_copy(&q, big, len);
+        assert_non_null(c);
+        assert_true(impair_queue_push(&q, at[i], c, len, i));
+    }
+    assert_int_equal(impair_queue_next(&q), 10);
+    struct impair_held h;
+    assert_false(impair_queue_pop_due(&q, 9, &h));
+    const unsigned want[] = {1, 3, 4, 2, 0};
+    for (unsigned i = 0; i < 5; i++) {
+        assert_true(impair_queue_pop_due(&q, 30, &h));
+        assert_int_equal(h.tag, want[i]);
+        assert_int_equal(h.data[0], want[i]);
+        assert_int_equal(h.len, want[i] == 3 ? sizeof big : 16);
+        impair_queue_release(&q, h.data, h.len);
+    }
+    assert_int_equal(impair_queue_next(&q), UINT64_MAX);
+    /* Freed with packets still held. */
+    uint8_t *c = impair_queue_copy(&q, big, 16);
+    assert_true(impair_queue_push(&q, 1, c, 16, 0));
+    impair_queue_free(&q);
+}
+
+/* A duplicated packet's copies are reordered each on its own draw, as the
+ * memlink always did: with reorder at 100 % both are held back. */
+static void duplicate_copies_are_reordered_each(void **state)
+{
+    (void)state;
+    struct rt_impair *m = model("dup=100%,reorder=100%,delay=2ms", 0);
+    struct sink s = {0};
+    uint8_t pkt[16] = {0};
+    for (uint32_t i = 0; i < 10; i++) {
+        memcpy(pkt, &i, sizeof i);
+        rt_impair_submit(m, pkt, sizeof pkt, i * 10 * MS, emit, &s);
+    }
+    assert_int_equal(s.n, 0);
+    for (int i = 0; i < 20 && rt_impair_queued(m); i++) {
+        s.now = rt_impair_next_due(m);
+        rt_impair_drain(m, s.now, emit, &s);
+    }
+    struct rt_impair_stats st;
+    rt_impair_get_stats(m, &st);
+    assert_int_equal(s.n, 20);
+    assert_int_equal(st.duplicated, 10);
+    assert_int_equal(st.reordered, 20);
+    for (size_t i = 0; i < s.n; i++) /* 2 ms + max(2 ms, 1 ms) */
+        assert_int_equal(s.at[i] - (uint64_t)s.ids[i] * 10 * MS, 4 * MS);
+    rt_impair_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +603,13 @@ int main(void)
         cmocka_unit_test(reorder_really_reorders),
         cmocka_unit_test(full_queue_drops_and_counts),
         cmocka_unit_test(reconfigure_keeps_queued_packets),
+        cmocka_unit_test(corruption_flips_exactly_one_bit),
+        cmocka_unit_test(bottleneck_spreads_a_burst_and_tail_drops),
+        cmocka_unit_test(gilbert_elliott_loses_in_bursts),
+        cmocka_unit_test(outages_drop_inside_their_window),
+        cmocka_unit_test(stages_off_draw_nothing),
+        cmocka_unit_test(delay_queue_orders_ties_by_arrival),
+        cmocka_unit_test(duplicate_copies_are_reordered_each),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
