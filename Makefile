@@ -12,11 +12,12 @@ demo: deps build-release
 
 check: deps build-check
 	ctest --test-dir build/check --output-on-failure -j$(JOBS)
-	bash scripts/fuzz.sh 20
+	bash scripts/fuzz.sh --smoke
 
-# Every libFuzzer target for 20 s (part of check) or 10 minutes.
+# Every libFuzzer target, reproducibly for about 20 s (part of check), or
+# from a random seed for 10 minutes.
 fuzz-smoke: deps
-	bash scripts/fuzz.sh 20
+	bash scripts/fuzz.sh --smoke
 
 fuzz: deps
 	bash scripts/fuzz.sh 600

@@ -254,6 +254,14 @@ static size_t step(struct pair *p, const uint8_t *d, size_t n)
     }
 }
 
+static void print_record(void *ctx, int sock, const struct berth_tcp_info *t)
+{
+    (void)ctx;
+    fprintf(stderr, "  sock %d %s %u -> %u snd_una %u snd_nxt %u rcv_nxt %u\n",
+            sock, berth_state_name(t->state), t->local.port, t->remote.port,
+            t->snd_una, t->snd_nxt, t->rcv_nxt);
+}
+
 /* Closes everything and lets the link and the timers run out. */
 static void drain(struct pair *p)
 {
@@ -264,7 +272,18 @@ static void drain(struct pair *p)
     p->listener = -1;
     for (unsigned k = 0; k < DRAIN_STEPS; k++) {
         if (p->q[0].n || p->q[1].n) {
-            deliver(p, p->q[0].n ? 0 : 1, false);
+            int from = p->q[0].n ? 0 : 1;
+            if (k > DRAIN_STEPS - 8 && getenv("FUZZ_PAIR_VERBOSE")) {
+                struct berth_segment g;
+                char fl[32];
+                struct pkt *f = queue_front(&p->q[from]);
+                berth_decode(f->b, f->len, &g);
+                fprintf(stderr, "  %s %s seq %u ack %u len %u win %u\n",
+                        from ? "S->C" : "C->S",
+                        berth_flags_string(g.flags, fl, sizeof fl), g.seq,
+                        g.ack, g.len, g.win);
+            }
+            deliver(p, from, false);
             continue;
         }
         uint64_t t0 = berth_next_deadline(p->side[0].s);
@@ -279,8 +298,16 @@ static void drain(struct pair *p)
     }
     for (int i = 0; i < 2; i++)
         if (berth_mem_bytes(p->side[i].s) != 0 ||
-            berth_next_deadline(p->side[i].s) != UINT64_MAX)
+            berth_next_deadline(p->side[i].s) != UINT64_MAX) {
+            fprintf(stderr,
+                    "pair: side %d holds %zu bytes, next deadline "
+                    "%llu at %llu us:\n",
+                    i, berth_mem_bytes(p->side[i].s),
+                    (unsigned long long)berth_next_deadline(p->side[i].s),
+                    (unsigned long long)p->now);
+            berth_foreach(p->side[i].s, print_record, NULL);
             abort(); /* a leak, or a connection that never ends */
+        }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
