@@ -243,10 +243,31 @@ void tcp_conn_copy_options(struct tcp_conn *dst, const struct tcp_conn *src);
  * keeps CURR_ESTAB. */
 void tcp_set_state(struct berth_stack *s, struct tcp_conn *c,
                    enum berth_state st, enum berth_reason why);
-/* Traces a state change of any record (SYN-queue entries have no TCB). */
+/* Traces a state change of any record (SYN-queue entries have no TCB),
+ * held against the transition table first. */
 void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
                      enum berth_state old, enum berth_state st,
                      enum berth_reason why);
+
+/* ---- tcp_fsm.c: the transition table ---- */
+/* One row: from any state in `from` (a mask of 1 << enum berth_state) to
+ * `to`, caused by `why`, by the rule of RFC 9293 section `rfc`. */
+struct tcp_fsm_row {
+    uint32_t from;
+    uint8_t to;  /* enum berth_state */
+    uint8_t why; /* enum berth_reason */
+    const char *rfc;
+};
+const struct tcp_fsm_row *tcp_fsm_rows(size_t *n);
+/* The row that allows old -> st for why, or NULL. */
+const struct tcp_fsm_row *tcp_fsm_find(enum berth_state old,
+                                       enum berth_state st,
+                                       enum berth_reason why);
+/* A transition not in the table is counted and traced as a drop with
+ * BERTH_REASON_NONE (never a real drop's reason). */
+void tcp_fsm_check(struct berth_stack *s, int sock, const struct tcp_node *n,
+                   enum berth_state old, enum berth_state st,
+                   enum berth_reason why);
 /* The TCB is deleted (RFC 9293): out of the table, timers and buffers
  * gone, state CLOSED; the struct itself lives on while a handle holds it. */
 void tcp_conn_delete(struct berth_stack *s, struct tcp_conn *c,

@@ -139,6 +139,7 @@ void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
                      enum berth_state old, enum berth_state st,
                      enum berth_reason why)
 {
+    tcp_fsm_check(s, sock, n, old, st, why);
     if (!s->cfg.trace)
         return;
     struct berth_trace ev = {
