@@ -5,7 +5,7 @@
  * and a test keeps the two equal. */
 #include "tcp/tcp.h"
 
-#define F(st)    (1u << BERTH_STATE_##st)
+#define F(st) (1u << BERTH_STATE_##st)
 /* The states an abort or a reset can end (all but CLOSED, LISTEN, SYN-SENT
  * and TIME-WAIT): RFC 9293 Figure 5 note 3 draws none of these. */
 #define SYNCED                                                                 \
@@ -16,7 +16,9 @@
     (F(SYN_RECEIVED) | F(ESTABLISHED) | F(FIN_WAIT_1) | F(CLOSE_WAIT) |        \
      F(CLOSING) | F(LAST_ACK))
 #define ROW(from, to, why, rfc)                                                \
-    {from, BERTH_STATE_##to, BERTH_REASON_##why, rfc}
+    {                                                                          \
+        from, BERTH_STATE_##to, BERTH_REASON_##why, rfc                        \
+    }
 
 static const struct tcp_fsm_row tcp_fsm[] = {
     /* The diagram (RFC 9293 §3.3.2, Figure 5). */
@@ -63,9 +65,8 @@ const struct tcp_fsm_row *tcp_fsm_rows(size_t *n)
     return tcp_fsm;
 }
 
-const struct tcp_fsm_row *tcp_fsm_find(enum berth_state old,
-                                       enum berth_state st,
-                                       enum berth_reason why)
+const struct tcp_fsm_row *
+tcp_fsm_find(enum berth_state old, enum berth_state st, enum berth_reason why)
 {
     size_t n;
     const struct tcp_fsm_row *rows = tcp_fsm_rows(&n);
