@@ -259,8 +259,9 @@ struct tcp_open {
 void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
                    const struct tcp_open *o);
 void tcp_conn_copy_options(struct tcp_conn *dst, const struct tcp_conn *src);
-/* Every state change goes through here: it traces (old, new, cause) and
- * keeps CURR_ESTAB. */
+/* Every state change of a TCB goes through here: it traces (old, new,
+ * cause), held against the transition table (tcp_fsm.c), and keeps
+ * CURR_ESTAB. */
 void tcp_set_state(struct berth_stack *s, struct tcp_conn *c,
                    enum berth_state st, enum berth_reason why);
 /* Traces a state change of any record (SYN-queue entries have no TCB),

@@ -1,5 +1,6 @@
-/* TCBs and the 4-tuple table: creation, state changes (all through
- * tcp_set_state), deletion, buffers, initial sequence numbers, readiness. */
+/* TCBs and the 4-tuple table: creation, opening (tcp_conn_open, the one
+ * place), state changes (all through tcp_set_state), deletion, buffers,
+ * initial sequence numbers, readiness. */
 #include "tcp/tcp.h"
 
 #include "base/siphash.h"
