@@ -9,12 +9,6 @@
 
 #include <string.h>
 
-static uint64_t listener_rehash(const struct hnode *h, void *ctx)
-{
-    (void)ctx;
-    return tcp_port_hash(((const struct tcp_listener *)h)->port);
-}
-
 static bool config_valid(const struct berth_config *c)
 {
     return c->max_sockets > 0 && c->max_sockets <= (1u << SOCK_IDX_BITS) &&
@@ -50,74 +44,22 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     s->bound_ports = mem_alloc(&s->tmem, 65536 / 8);
     if (!s->txbuf || !s->bound_ports ||
         htable_init(&s->conns, &s->tmem, 64, tcp_node_rehash, s) != 0 ||
-        htable_init(&s->listeners, &s->tmem, 8, listener_rehash, NULL) != 0) {
+        htable_init(&s->listeners, &s->tmem, 8, tcp_listener_rehash, NULL) !=
+            0) {
         berth_stack_destroy(s);
         return NULL;
     }
     return s;
 }
 
-static void free_all_nodes(struct berth_stack *s)
-{
-    for (size_t b = 0; s->conns.buckets && b <= s->conns.mask; b++) {
-        struct hnode *h = s->conns.buckets[b];
-        while (h) {
-            struct hnode *next = h->next;
-            struct tcp_node *n = (struct tcp_node *)h;
-            n->in_table = false;
-            if (n->kind == TCP_NODE_CONN) {
-                struct tcp_conn *c = (struct tcp_conn *)n;
-                if (c->sock < 0) { /* handles are freed below */
-                    tcp_conn_free_buffers(s, c);
-                    mem_free(&s->mem, c, sizeof *c);
-                }
-            } else if (n->kind == TCP_NODE_SYNREQ) {
-                mem_free(&s->mem, n, sizeof(struct tcp_synreq));
-            } else {
-                mem_free(&s->mem, n, sizeof(struct tcp_timewait));
-            }
-            h = next;
-        }
-        s->conns.buckets[b] = NULL;
-    }
-}
-
 void berth_stack_destroy(struct berth_stack *s)
 {
     if (!s)
         return;
-    /* Connections waiting in accept queues have no handle and may be out of
-     * the table (reset): free them with their listener. */
-    for (uint32_t i = 0; i < s->nsocks; i++) {
-        struct sock *k = &s->socks[i];
-        if (k->kind != SOCK_LISTEN)
-            continue;
-        struct tcp_listener *l = k->obj;
-        for (struct tcp_conn *c = l->aq_head, *next; c; c = next) {
-            next = c->aq_next;
-            if (c->n.in_table)
-                htable_remove(&s->conns, &c->n.h,
-                              tcp_tuple_hash(s, c->n.laddr, c->n.lport,
-                                             c->n.raddr, c->n.rport));
-            tcp_conn_free_buffers(s, c);
-            mem_free(&s->mem, c, sizeof *c);
-        }
-        mem_free(&s->mem, l->tmpl, sizeof *l->tmpl);
-        mem_free(&s->mem, l, sizeof *l);
-    }
-    free_all_nodes(s);
-    for (uint32_t i = 0; i < s->nsocks; i++) {
-        struct sock *k = &s->socks[i];
-        if (k->kind == SOCK_CONN) {
-            struct tcp_conn *c = k->obj;
-            tcp_conn_free_buffers(s, c);
-            mem_free(&s->mem, c, sizeof *c);
-        }
-    }
+    sock_destroy_all(s);
     bufcache_flush(&s->bufs);
     htable_fini(&s->conns);
     htable_fini(&s->listeners);
-    mem_free(&s->tmem, s->socks, s->nsocks * sizeof *s->socks);
     mem_free(&s->tmem, s->bound_ports, 65536 / 8);
     mem_free(&s->tmem, s->txbuf, TX_BUF_SIZE);
     struct mem tmem = s->tmem;

@@ -72,8 +72,22 @@ static inline void stack_count(struct berth_stack *s, enum berth_counter c)
     s->counters[c]++;
 }
 
-/* Socket handle helpers (socket.c). */
+struct tcp_conn;
+
+/* Socket handles and readiness (sock.c). */
 int sock_handle(const struct berth_stack *s, uint32_t idx);
+/* The slot of a live handle, or NULL (stale, closed, never valid). */
+struct sock *sock_get(const struct berth_stack *s, int h);
+/* The TCB of a connection handle, or NULL with *err: BERTH_EBADF, or
+ * BERTH_ENOTCONN for a listener. */
+struct tcp_conn *sock_conn(const struct berth_stack *s, int h, int *err);
+/* The readiness events of a slot. */
+uint32_t sock_events(const struct sock *k);
+/* The application looked at a live handle: its events now are the
+ * reference for reporting changes. */
+void sock_seen(struct berth_stack *s, int h);
+/* Stack teardown: every record, listener and TCB, and the handle table. */
+void sock_destroy_all(struct berth_stack *s);
 /* Marks a socket so its readiness is re-evaluated and reported at the end
  * of the current berth_input()/berth_advance(). sock < 0 is ignored. */
 void sock_mark(struct berth_stack *s, int sock);

@@ -237,16 +237,57 @@ struct tcp_node *tcp_lookup(struct berth_stack *s, uint32_t laddr,
 void tcp_node_insert(struct berth_stack *s, struct tcp_node *n);
 void tcp_node_remove(struct berth_stack *s, struct tcp_node *n);
 uint64_t tcp_node_rehash(const struct hnode *h, void *ctx);
+uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx);
 struct tcp_conn *tcp_conn_new(struct berth_stack *s);
+/* What opening a TCB needs. */
+struct tcp_open {
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    uint32_t iss;
+    enum berth_state state; /* SYN-SENT (active) or SYN-RECEIVED (passive) */
+    enum berth_reason why;  /* the traced cause; BERTH_REASON_NONE: traced
+                               already (the request's LISTEN -> SYN-RECEIVED) */
+    /* SYN-RECEIVED only: what the SYN-queue entry learnt. */
+    uint32_t irs, ts_recent;
+    uint32_t rcv_wnd; /* the window our SYN-ACK offered */
+    uint16_t peer_mss;
+    uint8_t synopts;
+    bool syn_rexmit; /* the SYN-ACK was retransmitted (RFC 6298 §5.7) */
+};
+/* The one place a TCB is initialised for a 4-tuple and an opening state:
+ * sequence numbers, MSS, congestion control, the table, the state. */
+void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
+                   const struct tcp_open *o);
 void tcp_conn_copy_options(struct tcp_conn *dst, const struct tcp_conn *src);
-/* Every state change goes through here: it traces (old, new, cause) and
- * keeps CURR_ESTAB. */
+/* Every state change of a TCB goes through here: it traces (old, new,
+ * cause), held against the transition table (tcp_fsm.c), and keeps
+ * CURR_ESTAB. */
 void tcp_set_state(struct berth_stack *s, struct tcp_conn *c,
                    enum berth_state st, enum berth_reason why);
-/* Traces a state change of any record (SYN-queue entries have no TCB). */
+/* Traces a state change of any record (SYN-queue entries have no TCB),
+ * held against the transition table first. */
 void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
                      enum berth_state old, enum berth_state st,
                      enum berth_reason why);
+
+/* ---- tcp_fsm.c: the transition table ---- */
+/* One row: from any state in `from` (a mask of 1 << enum berth_state) to
+ * `to`, caused by `why`, by the rule of RFC 9293 section `rfc`. */
+struct tcp_fsm_row {
+    uint32_t from;
+    uint8_t to;  /* enum berth_state */
+    uint8_t why; /* enum berth_reason */
+    const char *rfc;
+};
+const struct tcp_fsm_row *tcp_fsm_rows(size_t *n);
+/* The row that allows old -> st for why, or NULL. */
+const struct tcp_fsm_row *
+tcp_fsm_find(enum berth_state old, enum berth_state st, enum berth_reason why);
+/* A transition not in the table is counted and traced as a drop with
+ * BERTH_REASON_NONE (never a real drop's reason). */
+void tcp_fsm_check(struct berth_stack *s, int sock, const struct tcp_node *n,
+                   enum berth_state old, enum berth_state st,
+                   enum berth_reason why);
 /* The TCB is deleted (RFC 9293): out of the table, timers and buffers
  * gone, state CLOSED; the struct itself lives on while a handle holds it. */
 void tcp_conn_delete(struct berth_stack *s, struct tcp_conn *c,
@@ -271,6 +312,65 @@ uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
 /* Whether a state has exchanged SYNs (RFC 9293 §3.3.2 "synchronized"). */
 bool tcp_state_synchronized(enum berth_state st);
 uint32_t tcp_poll(const struct tcp_conn *c);
+
+/* ---- tcp_user.c: the user calls (RFC 9293 §3.10) for the socket layer ---- */
+void tcp_user_attach(struct tcp_conn *c, int sock);
+int tcp_user_bind(struct berth_stack *s, struct tcp_conn *c, uint32_t addr,
+                  uint16_t port);
+/* Passive OPEN: c becomes the new listener's template; NULL with *err. */
+struct tcp_listener *tcp_user_listen(struct berth_stack *s, struct tcp_conn *c,
+                                     int sock, uint32_t backlog, int *err);
+void tcp_user_set_backlog(struct tcp_listener *l, uint32_t backlog);
+/* Active OPEN: BERTH_EINPROGRESS, or an error. */
+int tcp_user_connect(struct berth_stack *s, struct tcp_conn *c, uint32_t addr,
+                     uint16_t port);
+/* The pending error (SO_ERROR), cleared. */
+int tcp_user_take_error(struct tcp_conn *c);
+/* 0 if SEND may queue data now, else the error for the caller. */
+int tcp_user_send_ready(struct tcp_conn *c);
+/* Queues data and sends what may go: bytes taken, BERTH_EAGAIN (buffer
+ * full) or BERTH_ENOMEM. */
+int tcp_user_send(struct berth_stack *s, struct tcp_conn *c, const void *buf,
+                  size_t len);
+/* RECEIVE: bytes read (0: nothing to read); then tcp_user_read_end() says
+ * why: error, end of stream (0), BERTH_EAGAIN or BERTH_ENOTCONN. */
+int tcp_user_read(struct berth_stack *s, struct tcp_conn *c, void *buf,
+                  size_t len);
+int tcp_user_read_end(struct tcp_conn *c, size_t len);
+int tcp_user_shutdown(struct berth_stack *s, struct tcp_conn *c, int how);
+/* ABORT (RFC 9293 §3.10.5): RST if the peer knows us, then delete. */
+void tcp_user_abort(struct berth_stack *s, struct tcp_conn *c,
+                    enum berth_reason why);
+/* The handle lets go of c (and of its port): c, or NULL if it is freed. */
+struct tcp_conn *tcp_user_detach(struct berth_stack *s, struct tcp_conn *c);
+/* CLOSE of a detached TCB: FIN (and the FIN-WAIT-2 timer), RST, or
+ * delete, by state. */
+void tcp_user_close(struct berth_stack *s, struct tcp_conn *c);
+void tcp_user_close_listener(struct berth_stack *s, int sock,
+                             struct tcp_listener *l);
+uint32_t tcp_listener_poll(const struct tcp_listener *l);
+int tcp_user_setopt(struct berth_stack *s, struct tcp_conn *c,
+                    enum berth_opt opt, int64_t v);
+int tcp_user_getopt(const struct berth_stack *s, const struct tcp_conn *c,
+                    enum berth_opt opt, int64_t *v);
+void tcp_listener_info(const struct tcp_listener *l,
+                       struct berth_tcp_info *out);
+void tcp_conn_info(const struct berth_stack *s, const struct tcp_conn *c,
+                   struct berth_tcp_info *out);
+/* Info of any table record; returns its handle or -1. */
+int tcp_node_info(const struct berth_stack *s, const struct tcp_node *n,
+                  struct berth_tcp_info *out);
+/* Calls fn for every record of the 4-tuple table; returns how many. */
+size_t tcp_foreach_record(const struct berth_stack *s,
+                          void (*fn)(void *ctx, int sock,
+                                     const struct berth_tcp_info *info),
+                          void *ctx);
+/* Stack teardown: the table's records that no handle or listener holds,
+ * then each listener (its accept queue and template) and each TCB a handle
+ * holds. */
+void tcp_destroy_table(struct berth_stack *s);
+void tcp_destroy_listener(struct berth_stack *s, struct tcp_listener *l);
+void tcp_destroy_conn(struct berth_stack *s, struct tcp_conn *c);
 
 /* ---- tcp_options.c: window scale, timestamps, SACK-permitted ---- */
 uint8_t tcp_wscale_for(uint32_t rcvbuf);

@@ -1,5 +1,6 @@
-/* TCBs and the 4-tuple table: creation, state changes (all through
- * tcp_set_state), deletion, buffers, initial sequence numbers, readiness. */
+/* TCBs and the 4-tuple table: creation, opening (tcp_conn_open, the one
+ * place), state changes (all through tcp_set_state), deletion, buffers,
+ * initial sequence numbers, readiness. */
 #include "tcp/tcp.h"
 
 #include "base/bufcache.h"
@@ -25,6 +26,12 @@ uint64_t tcp_node_rehash(const struct hnode *h, void *ctx)
 {
     const struct tcp_node *n = (const struct tcp_node *)h;
     return tcp_tuple_hash(ctx, n->laddr, n->lport, n->raddr, n->rport);
+}
+
+uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx)
+{
+    (void)ctx;
+    return tcp_port_hash(((const struct tcp_listener *)h)->port);
 }
 
 struct tcp_node *tcp_lookup(struct berth_stack *s, uint32_t laddr,
@@ -76,6 +83,50 @@ struct tcp_conn *tcp_conn_new(struct berth_stack *s)
     c->cc_algo = s->cfg.congestion;
     assembler_init(&c->ooo);
     return c;
+}
+
+/* The one place a TCB is opened for a 4-tuple: an active OPEN (RFC 9293
+ * §3.10.1: SYN-SENT, SND.UNA = SND.NXT = ISS before the SYN goes out) or a
+ * SYN-queue entry whose handshake completes (§3.10.7.2: SYN-RECEIVED, our
+ * SYN-ACK already sent, RCV.NXT = IRS+1). */
+void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
+                   const struct tcp_open *o)
+{
+    bool passive = o->state == BERTH_STATE_SYN_RECEIVED;
+    c->n.laddr = o->laddr;
+    c->n.lport = o->lport;
+    c->n.raddr = o->raddr;
+    c->n.rport = o->rport;
+    c->iss = o->iss;
+    c->ts_offset = tcp_ts_offset(s, &c->n);
+    c->synopts = 0;
+    c->snd_wscale = c->rcv_wscale = 0;
+    c->snd_una = c->snd_nxt = c->snd_max = o->iss;
+    c->rcv_mss = tcp_our_mss(s, c);
+    c->snd_mss = TCP_DEFAULT_MSS < c->rcv_mss ? TCP_DEFAULT_MSS : c->rcv_mss;
+    if (passive) {
+        c->snd_nxt = c->snd_max = o->iss + 1; /* the SYN-ACK is out */
+        c->irs = o->irs;
+        c->rcv_nxt = o->irs + 1;
+        c->rcv_adv = c->rcv_nxt + o->rcv_wnd;
+        c->snd_mss = o->peer_mss;
+    }
+    tcp_cc_init(s, c);
+    c->rto_base = s->cfg.rto_initial;
+    c->backoff = c->rexmits = c->persist_shift = 0;
+    if (passive) {
+        c->snd_wl1 = o->irs;
+        c->last_ack_sent = c->rcv_nxt;
+        c->synopts = o->synopts;
+        tcp_apply_synopts(s, c, o->synopts, o->ts_recent);
+        if (o->syn_rexmit)
+            c->flags |= TF_SYN_REXMIT;
+    }
+    tcp_node_insert(s, &c->n);
+    if (o->why == BERTH_REASON_NONE) /* traced with the request record */
+        c->state = (uint8_t)o->state;
+    else
+        tcp_set_state(s, c, o->state, o->why);
 }
 
 void tcp_conn_copy_options(struct tcp_conn *dst, const struct tcp_conn *src)
@@ -140,6 +191,7 @@ void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
                      enum berth_state old, enum berth_state st,
                      enum berth_reason why)
 {
+    tcp_fsm_check(s, sock, n, old, st, why);
     if (!s->cfg.trace)
         return;
     struct berth_trace ev = {

@@ -149,28 +149,20 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
     if (!c)
         return NULL;
     tcp_conn_copy_options(c, l->tmpl);
-    c->n.laddr = r->n.laddr;
-    c->n.lport = r->n.lport;
-    c->n.raddr = r->n.raddr;
-    c->n.rport = r->n.rport;
-    c->state = BERTH_STATE_SYN_RECEIVED; /* traced when the request began */
-    c->iss = r->iss;
-    c->snd_una = r->iss;
-    c->snd_nxt = c->snd_max = r->iss + 1;
-    c->irs = r->irs;
-    c->rcv_nxt = r->irs + 1;
-    c->rcv_adv = c->rcv_nxt + initial_window(l->tmpl);
-    c->rcv_mss = tcp_our_mss(s, l->tmpl);
-    c->snd_mss = r->peer_mss;
-    tcp_cc_init(s, c);
-    c->snd_wl1 = r->irs;
-    c->last_ack_sent = c->rcv_nxt;
-    c->synopts = r->opts;
-    tcp_apply_synopts(s, c, r->opts, r->ts_recent);
-    if (r->retries)
-        c->flags |= TF_SYN_REXMIT;
+    struct tcp_open o = {.laddr = r->n.laddr,
+                         .raddr = r->n.raddr,
+                         .lport = r->n.lport,
+                         .rport = r->n.rport,
+                         .iss = r->iss,
+                         .state = BERTH_STATE_SYN_RECEIVED,
+                         .irs = r->irs,
+                         .ts_recent = r->ts_recent,
+                         .rcv_wnd = initial_window(l->tmpl),
+                         .peer_mss = r->peer_mss,
+                         .synopts = r->opts,
+                         .syn_rexmit = r->retries != 0};
     synreq_free(s, r);
-    tcp_node_insert(s, &c->n);
+    tcp_conn_open(s, c, &o);
     c->listener = l;
     if (l->aq_tail)
         l->aq_tail->aq_next = c;

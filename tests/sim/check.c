@@ -545,6 +545,10 @@ static void check_counters(struct world *w, int side)
     expect_le(w, side, "SEGS_OUT vs IP_OUT", CTR(side, SEGS_OUT),
               CTR(side, IP_OUT));
     expect_eq(w, side, "CURR_ESTAB at the end", CTR(side, CURR_ESTAB), 0);
+    /* A state change missing from the transition table (tcp_fsm.c) is
+     * counted as a drop with no reason. */
+    expect_eq(w, side, "state changes not in the transition table",
+              berth_drop_count(w->st[side], BERTH_REASON_NONE), 0);
     expect_eq(w, side, "ACTIVE_OPENS vs connects", CTR(side, ACTIVE_OPENS),
               w->connects[side]);
     expect_eq(w, side, "PASSIVE_OPENS vs SYN-RECEIVED->ESTABLISHED traced",

@@ -1,0 +1,626 @@
+/* The user calls of RFC 9293 §3.10: OPEN (active and passive), SEND,
+ * RECEIVE, CLOSE, ABORT, STATUS, with the socket options that set a TCB and
+ * the teardown of every record. The socket layer (src/sock*.c) owns the
+ * handles and calls these; it writes no TCB field itself. */
+#include "tcp/tcp.h"
+
+#include <string.h>
+
+/* ---- ports and OPEN ---- */
+
+static int pick_ephemeral(struct berth_stack *s, uint32_t raddr, uint16_t rport)
+{
+    /* RFC 6056 §3.3.2 style: a random start, then the next free port. */
+    uint32_t lo = s->cfg.ephemeral_lo, n = s->cfg.ephemeral_hi - lo + 1;
+    uint32_t start = (uint32_t)rng_below(&s->rng, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint16_t p = (uint16_t)(lo + (start + i) % n);
+        if (stack_port_bound(s, p) || tcp_listener_find(s, s->cfg.addr, p))
+            continue;
+        if (rport && tcp_lookup(s, s->cfg.addr, p, raddr, rport))
+            continue;
+        return p;
+    }
+    return BERTH_EADDRNOTAVAIL;
+}
+
+void tcp_user_attach(struct tcp_conn *c, int sock)
+{
+    c->sock = sock;
+}
+
+int tcp_user_bind(struct berth_stack *s, struct tcp_conn *c, uint32_t addr,
+                  uint16_t port)
+{
+    if (c->n.lport || c->state != BERTH_STATE_CLOSED)
+        return BERTH_EINVAL;
+    if (addr != 0 && addr != s->cfg.addr)
+        return BERTH_EADDRNOTAVAIL;
+    if (port == 0) {
+        int p = pick_ephemeral(s, 0, 0);
+        if (p < 0)
+            return p;
+        port = (uint16_t)p;
+    } else if (stack_port_bound(s, port) ||
+               tcp_listener_find(s, s->cfg.addr, port)) {
+        return BERTH_EADDRINUSE;
+    }
+    stack_port_set(s, port, true);
+    c->flags |= TF_BOUND;
+    c->n.laddr = s->cfg.addr;
+    c->n.lport = port;
+    return 0;
+}
+
+/* Passive OPEN (RFC 9293 §3.10.1): the TCB becomes the template its
+ * listener's connections inherit options from. */
+struct tcp_listener *tcp_user_listen(struct berth_stack *s, struct tcp_conn *c,
+                                     int sock, uint32_t backlog, int *err)
+{
+    *err = BERTH_EINVAL;
+    if (c->state != BERTH_STATE_CLOSED || (c->flags & TF_CONNECTED) || c->error)
+        return NULL;
+    *err = c->n.lport ? 0 : tcp_user_bind(s, c, 0, 0);
+    if (*err)
+        return NULL;
+    struct tcp_listener *l = mem_alloc(&s->mem, sizeof *l);
+    *err = l ? 0 : BERTH_ENOMEM;
+    if (!l)
+        return NULL;
+    l->addr = 0; /* one address per stack: bound means any of ours */
+    l->port = c->n.lport;
+    l->sock = sock;
+    l->backlog = backlog;
+    l->tmpl = c;
+    htable_insert(&s->listeners, &l->h, tcp_port_hash(l->port));
+    c->sock = -1;
+    tcp_trace_state(s, sock, &c->n, BERTH_STATE_CLOSED, BERTH_STATE_LISTEN,
+                    BERTH_REASON_APP_LISTEN);
+    return l;
+}
+
+void tcp_user_set_backlog(struct tcp_listener *l, uint32_t backlog)
+{
+    l->backlog = backlog;
+}
+
+/* Active OPEN (RFC 9293 §3.10.1): send <SEQ=ISS><CTL=SYN>, SYN-SENT. */
+int tcp_user_connect(struct berth_stack *s, struct tcp_conn *c, uint32_t addr,
+                     uint16_t port)
+{
+    if (c->state == BERTH_STATE_SYN_SENT ||
+        c->state == BERTH_STATE_SYN_RECEIVED)
+        return BERTH_EALREADY;
+    if (c->state != BERTH_STATE_CLOSED || (c->flags & TF_CONNECTED))
+        return BERTH_EISCONN;
+    if (addr == 0 || port == 0)
+        return BERTH_EINVAL;
+    uint16_t lport = c->n.lport;
+    if (!lport) {
+        int p = pick_ephemeral(s, addr, port);
+        if (p < 0)
+            return p;
+        lport = (uint16_t)p;
+    } else if (tcp_lookup(s, s->cfg.addr, lport, addr, port)) {
+        return BERTH_EADDRNOTAVAIL;
+    }
+    c->error = 0;
+    c->flags &= (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_BOUND);
+    struct tcp_open o = {.laddr = s->cfg.addr,
+                         .raddr = addr,
+                         .lport = lport,
+                         .rport = port,
+                         .iss = tcp_isn(s, s->cfg.addr, lport, addr, port),
+                         .state = BERTH_STATE_SYN_SENT,
+                         .why = BERTH_REASON_APP_CONNECT};
+    tcp_conn_open(s, c, &o);
+    stack_count(s, BERTH_CTR_ACTIVE_OPENS);
+    tcp_output(s, c);
+    return BERTH_EINPROGRESS;
+}
+
+/* ---- SEND and RECEIVE ---- */
+
+int tcp_user_take_error(struct tcp_conn *c)
+{
+    int err = c->error;
+    c->error = 0;
+    return err;
+}
+
+int tcp_user_send_ready(struct tcp_conn *c)
+{
+    if (c->error) /* the pending error first, as BSD does */
+        return tcp_user_take_error(c);
+    switch (c->state) {
+    case BERTH_STATE_ESTABLISHED:
+    case BERTH_STATE_CLOSE_WAIT:
+        return (c->flags & TF_FIN_QUEUED) ? BERTH_EPIPE : 0;
+    case BERTH_STATE_SYN_SENT:
+    case BERTH_STATE_SYN_RECEIVED:
+        return BERTH_EAGAIN; /* not connected yet: wait for WRITABLE */
+    case BERTH_STATE_CLOSED:
+        return (c->flags & TF_CONNECTED) ? BERTH_EPIPE : BERTH_ENOTCONN;
+    default:
+        return BERTH_EPIPE;
+    }
+}
+
+int tcp_user_send(struct berth_stack *s, struct tcp_conn *c, const void *buf,
+                  size_t len)
+{
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    if (tcp_conn_reserve_snd(s, c, len) != 0)
+        return BERTH_ENOMEM;
+    uint32_t n = ring_write(&c->snd, buf, (uint32_t)len);
+    if (n == 0)
+        return BERTH_EAGAIN;
+    tcp_output(s, c);
+    return (int)n;
+}
+
+static bool peer_may_send(const struct tcp_conn *c)
+{
+    return !(c->flags & TF_RCVD_FIN) && (c->state == BERTH_STATE_ESTABLISHED ||
+                                         c->state == BERTH_STATE_FIN_WAIT_1 ||
+                                         c->state == BERTH_STATE_FIN_WAIT_2);
+}
+
+/* After the application reads: tell the peer about the room it made when
+ * that matters (the window at least doubles by at least an SWS step, as
+ * Linux's tcp_cleanup_rbuf does), e.g. reopening a zero window. */
+static void window_update(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (!peer_may_send(c))
+        return;
+    uint32_t cap = c->rcvbuf_size;
+    uint32_t now_wnd = cap - c->rcv.len;
+    uint32_t max = 65535u << c->rcv_wscale; /* RFC 7323 §2.3 */
+    if (now_wnd > max)
+        now_wnd = max;
+    uint32_t cur = c->rcv_adv - c->rcv_nxt;
+    uint32_t step = cap / 2 < c->rcv_mss ? cap / 2 : c->rcv_mss;
+    if (now_wnd >= 2 * cur && now_wnd - cur >= step) {
+        c->flags |= TF_ACK_NOW;
+        tcp_output(s, c);
+    }
+}
+
+int tcp_user_read(struct berth_stack *s, struct tcp_conn *c, void *buf,
+                  size_t len)
+{
+    if (c->rcv.len == 0 || len == 0)
+        return 0;
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    uint32_t n = ring_read(&c->rcv, buf, (uint32_t)len);
+    window_update(s, c);
+    tcp_conn_trim_buffers(s, c); /* read out: give the buffer back */
+    return (int)n;
+}
+
+int tcp_user_read_end(struct tcp_conn *c, size_t len)
+{
+    if (c->error)
+        return tcp_user_take_error(c);
+    if (c->flags & (TF_RCVD_FIN | TF_RD_SHUT))
+        return 0;
+    if (c->state == BERTH_STATE_CLOSED)
+        return (c->flags & TF_CONNECTED) ? 0 : BERTH_ENOTCONN;
+    return len == 0 ? 0 : BERTH_EAGAIN;
+}
+
+/* ---- CLOSE and ABORT ---- */
+
+/* The application is done sending (RFC 9293 §3.10.4 CLOSE). */
+static void app_fin(struct berth_stack *s, struct tcp_conn *c,
+                    enum berth_reason why)
+{
+    if (c->flags & TF_FIN_QUEUED)
+        return;
+    switch (c->state) {
+    case BERTH_STATE_SYN_RECEIVED:
+    case BERTH_STATE_ESTABLISHED:
+        c->flags |= TF_FIN_QUEUED;
+        tcp_set_state(s, c, BERTH_STATE_FIN_WAIT_1, why);
+        break;
+    case BERTH_STATE_CLOSE_WAIT:
+        c->flags |= TF_FIN_QUEUED;
+        tcp_set_state(s, c, BERTH_STATE_LAST_ACK, why);
+        break;
+    default:
+        return;
+    }
+    tcp_output(s, c);
+}
+
+int tcp_user_shutdown(struct berth_stack *s, struct tcp_conn *c, int how)
+{
+    if (how < BERTH_SHUT_RD || how > BERTH_SHUT_RDWR)
+        return BERTH_EINVAL;
+    if (c->state == BERTH_STATE_CLOSED)
+        return BERTH_ENOTCONN;
+    if (c->state == BERTH_STATE_SYN_SENT) {
+        if (how & BERTH_SHUT_WR) /* like Linux: the attempt is given up */
+            tcp_conn_delete(s, c, BERTH_REASON_APP_SHUTDOWN);
+        return 0;
+    }
+    if (how & BERTH_SHUT_RD) {
+        /* BSD semantics: unread and later data is discarded (but ACKed). */
+        c->flags |= TF_RD_SHUT;
+        ring_drop(&c->rcv, c->rcv.len);
+        sock_mark(s, c->sock);
+    }
+    if (how & BERTH_SHUT_WR)
+        app_fin(s, c, BERTH_REASON_APP_SHUTDOWN);
+    return 0;
+}
+
+/* Sends RST if the state has a peer that knows us, then deletes. */
+void tcp_user_abort(struct berth_stack *s, struct tcp_conn *c,
+                    enum berth_reason why)
+{
+    switch (c->state) {
+    case BERTH_STATE_SYN_RECEIVED:
+    case BERTH_STATE_ESTABLISHED:
+    case BERTH_STATE_FIN_WAIT_1:
+    case BERTH_STATE_FIN_WAIT_2:
+    case BERTH_STATE_CLOSE_WAIT:
+        /* RFC 9293 §3.10.5 ABORT: <SEQ=SND.NXT><CTL=RST>. */
+        tcp_send_abort_rst(s, c);
+        stack_count(s, BERTH_CTR_ABORT_ON_CLOSE);
+        break;
+    default:
+        break;
+    }
+    tcp_conn_delete(s, c, why);
+}
+
+struct tcp_conn *tcp_user_detach(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (c->flags & TF_BOUND) {
+        stack_port_set(s, c->n.lport, false);
+        c->flags &= ~TF_BOUND;
+    }
+    c->sock = -1;
+    if (c->state == BERTH_STATE_CLOSED) {
+        tcp_conn_release(s, c);
+        return NULL;
+    }
+    return c;
+}
+
+void tcp_user_close(struct berth_stack *s, struct tcp_conn *c)
+{
+    switch (c->state) {
+    case BERTH_STATE_SYN_SENT: /* RFC 9293 §3.10.4: delete the TCB */
+        tcp_conn_delete(s, c, BERTH_REASON_APP_CLOSE);
+        return;
+    case BERTH_STATE_TIME_WAIT:
+        tcp_time_wait_shrink(s, c);
+        return;
+    default:
+        break;
+    }
+    /* Linger 0, or unread data (RFC 2525 §2.17; Linux): reset, don't FIN. */
+    if ((c->flags & TF_LINGER0) || c->rcv.len > 0) {
+        tcp_user_abort(s, c, BERTH_REASON_APP_CLOSE);
+        return;
+    }
+    app_fin(s, c, BERTH_REASON_APP_CLOSE);
+    if (c->state == BERTH_STATE_FIN_WAIT_2)
+        tcp_timer_set(s, c, TCP_T_LINGER2, s->now + s->cfg.fin_wait_2_timeout);
+    tcp_conn_release(s, c);
+}
+
+void tcp_user_close_listener(struct berth_stack *s, int sock,
+                             struct tcp_listener *l)
+{
+    tcp_trace_state(s, sock, &l->tmpl->n, BERTH_STATE_LISTEN,
+                    BERTH_STATE_CLOSED, BERTH_REASON_APP_CLOSE);
+    tcp_listener_close(s, l);
+}
+
+uint32_t tcp_listener_poll(const struct tcp_listener *l)
+{
+    return l->aq_count ? BERTH_EV_READABLE : 0;
+}
+
+/* ---- options on a TCB ---- */
+
+static bool before_connect(const struct tcp_conn *c)
+{
+    return c->state == BERTH_STATE_CLOSED && !(c->flags & TF_CONNECTED) &&
+           !c->snd.buf && !c->rcv.buf;
+}
+
+static void set_flag(struct tcp_conn *c, uint32_t flag, bool on)
+{
+    if (on)
+        c->flags |= flag;
+    else
+        c->flags &= ~flag;
+}
+
+static int set_buffer_opt(struct tcp_conn *c, enum berth_opt opt, int64_t v)
+{
+    if (v < 1024 || v > (64 << 20))
+        return BERTH_EINVAL;
+    if (!before_connect(c))
+        return BERTH_EINVAL; /* buffers are sized once, before use */
+    if (opt == BERTH_OPT_SNDBUF)
+        c->sndbuf_size = (uint32_t)v;
+    else
+        c->rcvbuf_size = (uint32_t)v;
+    return 0;
+}
+
+/* Keepalive (RFC 1122 §4.2.3.6): on/off, idle, interval, probes. */
+static int set_keepalive_opt(struct berth_stack *s, struct tcp_conn *c,
+                             enum berth_opt opt, int64_t v)
+{
+    switch (opt) {
+    case BERTH_OPT_KEEPALIVE:
+        set_flag(c, TF_KEEPALIVE, v != 0);
+        if (v)
+            tcp_keepalive_start(s, c);
+        else
+            tcp_timer_clear(s, c, TCP_T_KEEPALIVE);
+        return 0;
+    case BERTH_OPT_KEEPIDLE:
+    case BERTH_OPT_KEEPINTVL:
+        /* Millisecond resolution, like the timer wheel. */
+        if (v < 1000 || v / 1000 > UINT32_MAX)
+            return BERTH_EINVAL;
+        if (opt == BERTH_OPT_KEEPIDLE)
+            c->keep_idle_ms = (uint32_t)(v / 1000);
+        else
+            c->keep_intvl_ms = (uint32_t)(v / 1000);
+        return 0;
+    default: /* BERTH_OPT_KEEPCNT */
+        if (v < 1 || v > 255)
+            return BERTH_EINVAL;
+        c->keep_cnt = (uint8_t)v;
+        return 0;
+    }
+}
+
+int tcp_user_setopt(struct berth_stack *s, struct tcp_conn *c,
+                    enum berth_opt opt, int64_t v)
+{
+    switch (opt) {
+    case BERTH_OPT_NODELAY:
+        set_flag(c, TF_NODELAY, v != 0);
+        if (v && c->sock >= 0)
+            tcp_output(s, c); /* what Nagle held back goes now */
+        return 0;
+    case BERTH_OPT_KEEPALIVE:
+    case BERTH_OPT_KEEPIDLE:
+    case BERTH_OPT_KEEPINTVL:
+    case BERTH_OPT_KEEPCNT:
+        return set_keepalive_opt(s, c, opt, v);
+    case BERTH_OPT_LINGER:
+        /* -1: graceful close (default). 0: close sends RST. A positive time
+         * behaves like -1: a sans-IO stack never blocks in close(). */
+        if (v < -1 || v > UINT32_MAX)
+            return BERTH_EINVAL;
+        set_flag(c, TF_LINGER0, v == 0);
+        c->linger = (int32_t)(v < 0 ? -1 : v > INT32_MAX ? INT32_MAX : v);
+        return 0;
+    case BERTH_OPT_SNDBUF:
+    case BERTH_OPT_RCVBUF:
+        return set_buffer_opt(c, opt, v);
+    case BERTH_OPT_MAXSEG:
+        if (v < 64 || v > TX_MAX_MSS || !before_connect(c))
+            return BERTH_EINVAL;
+        c->user_mss = (uint16_t)v;
+        return 0;
+    case BERTH_OPT_USER_TIMEOUT:
+        if (v < 0 || v / 1000 >= UINT32_MAX)
+            return BERTH_EINVAL;
+        c->user_timeout_ms = (uint32_t)((v + 999) / 1000);
+        return 0;
+    case BERTH_OPT_CONGESTION:
+        if (v != BERTH_CC_NEWRENO && v != BERTH_CC_CUBIC)
+            return BERTH_EINVAL;
+        c->cc_algo = (uint8_t)v;
+        tcp_cc_of(c)->init(c); /* a new algorithm starts a new epoch */
+        return 0;
+    }
+    return BERTH_ENOPROTOOPT;
+}
+
+/* ---- teardown of the stack ---- */
+
+static void conn_destroy(struct berth_stack *s, struct tcp_conn *c)
+{
+    tcp_conn_free_buffers(s, c);
+    mem_free(&s->mem, c, sizeof *c);
+}
+
+void tcp_destroy_table(struct berth_stack *s)
+{
+    for (size_t b = 0; s->conns.buckets && b <= s->conns.mask; b++) {
+        struct hnode *h = s->conns.buckets[b];
+        while (h) {
+            struct hnode *next = h->next;
+            struct tcp_node *n = (struct tcp_node *)h;
+            n->in_table = false;
+            if (n->kind == TCP_NODE_CONN) {
+                struct tcp_conn *c = (struct tcp_conn *)n;
+                if (c->sock < 0 && !c->listener) /* else freed by holder */
+                    conn_destroy(s, c);
+            } else if (n->kind == TCP_NODE_SYNREQ) {
+                mem_free(&s->mem, n, sizeof(struct tcp_synreq));
+            } else {
+                mem_free(&s->mem, n, sizeof(struct tcp_timewait));
+            }
+            h = next;
+        }
+        s->conns.buckets[b] = NULL;
+    }
+}
+
+void tcp_destroy_listener(struct berth_stack *s, struct tcp_listener *l)
+{
+    /* Connections waiting in the accept queue have no handle. */
+    for (struct tcp_conn *c = l->aq_head, *next; c; c = next) {
+        next = c->aq_next;
+        conn_destroy(s, c);
+    }
+    conn_destroy(s, l->tmpl);
+    mem_free(&s->mem, l, sizeof *l);
+}
+
+void tcp_destroy_conn(struct berth_stack *s, struct tcp_conn *c)
+{
+    conn_destroy(s, c);
+}
+
+/* ---- STATUS: options and info ---- */
+
+int tcp_user_getopt(const struct berth_stack *s, const struct tcp_conn *c,
+                    enum berth_opt opt, int64_t *v)
+{
+    switch (opt) {
+    case BERTH_OPT_NODELAY:
+        *v = (c->flags & TF_NODELAY) != 0;
+        return 0;
+    case BERTH_OPT_KEEPALIVE:
+        *v = (c->flags & TF_KEEPALIVE) != 0;
+        return 0;
+    case BERTH_OPT_KEEPIDLE:
+        *v = (int64_t)c->keep_idle_ms * 1000;
+        return 0;
+    case BERTH_OPT_KEEPINTVL:
+        *v = (int64_t)c->keep_intvl_ms * 1000;
+        return 0;
+    case BERTH_OPT_KEEPCNT:
+        *v = c->keep_cnt;
+        return 0;
+    case BERTH_OPT_LINGER:
+        *v = (c->flags & TF_LINGER0) ? 0 : c->linger;
+        return 0;
+    case BERTH_OPT_SNDBUF:
+        *v = c->sndbuf_size;
+        return 0;
+    case BERTH_OPT_RCVBUF:
+        *v = c->rcvbuf_size;
+        return 0;
+    case BERTH_OPT_MAXSEG:
+        *v = c->snd_mss ? c->snd_mss : tcp_our_mss(s, c);
+        return 0;
+    case BERTH_OPT_USER_TIMEOUT:
+        *v = (int64_t)c->user_timeout_ms * 1000;
+        return 0;
+    case BERTH_OPT_CONGESTION:
+        *v = c->cc_algo;
+        return 0;
+    }
+    return BERTH_ENOPROTOOPT;
+}
+
+static uint64_t timer_deadline(const struct timer *t)
+{
+    return timer_armed(t) ? t->expires * TIMER_TICK_US : UINT64_MAX;
+}
+
+void tcp_listener_info(const struct tcp_listener *l, struct berth_tcp_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->state = BERTH_STATE_LISTEN;
+    out->local = (struct berth_endpoint){l->tmpl->n.laddr, l->port};
+    out->accept_queue = l->aq_count;
+    out->accept_backlog = l->backlog;
+    out->syn_queue = l->syn_count;
+    out->next_timer = UINT64_MAX;
+}
+
+/* What a table entry without a TCB can tell. */
+static void record_info(const struct tcp_node *n, struct berth_tcp_info *out)
+{
+    if (n->kind == TCP_NODE_SYNREQ) {
+        const struct tcp_synreq *r = (const struct tcp_synreq *)n;
+        out->state = BERTH_STATE_SYN_RECEIVED;
+        out->iss = out->snd_una = r->iss;
+        out->snd_nxt = r->iss + 1;
+        out->irs = r->irs;
+        out->rcv_nxt = r->irs + 1;
+        out->snd_mss = r->peer_mss;
+        out->retransmits = r->retries;
+    } else {
+        const struct tcp_timewait *tw = (const struct tcp_timewait *)n;
+        out->state = BERTH_STATE_TIME_WAIT;
+        out->snd_una = out->snd_nxt = tw->snd_nxt;
+        out->rcv_nxt = tw->rcv_nxt;
+        out->rcv_wnd = tw->rcv_wnd;
+    }
+}
+
+void tcp_conn_info(const struct berth_stack *s, const struct tcp_conn *c,
+                   struct berth_tcp_info *out)
+{
+    memset(out, 0, sizeof *out);
+    out->state = (enum berth_state)c->state;
+    out->local = (struct berth_endpoint){c->n.laddr, c->n.lport};
+    out->remote = (struct berth_endpoint){c->n.raddr, c->n.rport};
+    out->iss = c->iss;
+    out->irs = c->irs;
+    out->snd_una = c->snd_una;
+    out->snd_nxt = c->snd_nxt;
+    out->snd_wnd = c->snd_wnd;
+    out->rcv_nxt = c->rcv_nxt;
+    out->rcv_wnd = c->rcv_adv - c->rcv_nxt;
+    out->snd_mss = c->snd_mss;
+    out->srtt = c->srtt;
+    out->rttvar = c->rttvar;
+    out->rto = tcp_rto(s, c);
+    out->retransmits = c->rexmits;
+    out->total_retrans = c->total_retrans;
+    out->snd_queued = c->snd.len;
+    out->rcv_queued = c->rcv.len;
+    out->unacked = c->snd_max - c->snd_una;
+    out->cwnd = c->cwnd;
+    out->ssthresh = c->ssthresh;
+    out->snd_wscale = c->snd_wscale;
+    out->rcv_wscale = c->rcv_wscale;
+    out->timestamps = (c->flags & TF_TS) != 0;
+    out->sack = (c->flags & TF_SACK) != 0;
+    out->congestion = (enum berth_cc)c->cc_algo;
+    out->next_timer = timer_deadline(&c->n.timer);
+}
+
+/* Any record of the 4-tuple table; returns its handle (or -1). */
+int tcp_node_info(const struct berth_stack *s, const struct tcp_node *n,
+                  struct berth_tcp_info *out)
+{
+    if (n->kind == TCP_NODE_CONN) {
+        const struct tcp_conn *c = (const struct tcp_conn *)n;
+        tcp_conn_info(s, c, out);
+        return c->sock;
+    }
+    memset(out, 0, sizeof *out);
+    out->local = (struct berth_endpoint){n->laddr, n->lport};
+    out->remote = (struct berth_endpoint){n->raddr, n->rport};
+    out->next_timer = timer_deadline(&n->timer);
+    record_info(n, out);
+    return -1;
+}
+
+size_t tcp_foreach_record(const struct berth_stack *s,
+                          void (*fn)(void *ctx, int sock,
+                                     const struct berth_tcp_info *info),
+                          void *ctx)
+{
+    struct berth_tcp_info info;
+    size_t count = 0;
+    for (size_t b = 0; b <= s->conns.mask; b++) {
+        for (struct hnode *h = s->conns.buckets[b]; h; h = h->next) {
+            int sock = tcp_node_info(s, (const struct tcp_node *)h, &info);
+            fn(ctx, sock, &info);
+            count++;
+        }
+    }
+    return count;
+}
