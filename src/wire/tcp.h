@@ -10,6 +10,8 @@
 
 #define TCP_HDR_LEN      20u
 #define TCP_MAX_OPTS_LEN 40u
+/* The largest value of the 16-bit window field (RFC 9293 §3.1). */
+#define TCP_WINDOW_FIELD_MAX 65535u
 
 #define TH_FIN 0x01u
 #define TH_SYN 0x02u
