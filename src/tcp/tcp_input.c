@@ -129,7 +129,8 @@ static enum tcp_step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
 
 /* ---- synchronized states (RFC 9293 §3.10.7.4) ---- */
 
-static bool seq_acceptable(const struct tcp_conn *c, const struct tcp_seg *seg)
+static inline bool seq_acceptable(const struct tcp_conn *c,
+                                  const struct tcp_seg *seg)
 {
     /* RFC 9293 §3.10.7.4 first, the four cases of the acceptance test,
      * with one widening taken from Linux (tcp_sequence()): a segment with

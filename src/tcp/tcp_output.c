@@ -161,8 +161,8 @@ enum sent_as {
  * RTT timing (RFC 6298 §3), Limited Transmit's share (RFC 3042 §2), the
  * user-timeout reference, the idle clock (RFC 5681 §4.1) and the
  * retransmission timer. */
-static void conn_sent(struct berth_stack *s, struct tcp_conn *c,
-                      const struct tcp_out *o, enum sent_as as)
+static inline void conn_sent(struct berth_stack *s, struct tcp_conn *c,
+                             const struct tcp_out *o, enum sent_as as)
 {
     if (!(o->flags & TH_RST)) { /* everything a segment carries acks too */
         c->flags &= ~TF_ACK_NOW;
@@ -352,7 +352,7 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
     uint32_t edge = c->snd_una + wnd;
     uint32_t usable = seq_lt(c->snd_nxt, edge) ? edge - c->snd_nxt : 0;
     uint32_t len = avail < usable ? avail : usable;
-    uint32_t mss = payload_mss(c);
+    uint32_t mss = len > 0 ? payload_mss(c) : 0; /* only text needs it */
     if (len > mss)
         len = mss;
     /* The FIN follows the last byte of data: BSD sends it whatever the
