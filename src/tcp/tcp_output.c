@@ -149,7 +149,8 @@ static struct tcp_out conn_out(const struct berth_stack *s, struct tcp_conn *c,
 
 /* How a segment was chosen, which decides what sending it changes. */
 enum sent_as {
-    SENT_NEXT,  /* by tcp_output() at SND.NXT, which moves past it */
+    SENT_NEXT,  /* by tcp_output() at SND.NXT, which moves past it (a
+                   bare ACK occupies nothing: only its ACK is recorded) */
     SENT_RANGE, /* by loss recovery (tcp_output_range): SND.NXT stays */
     SENT_PROBE, /* a zero-window probe at SND.UNA (RFC 9293 §3.8.6.1):
                    neither timed nor counted as a retransmission */

@@ -31,6 +31,7 @@ static bool tw_syn_is_new(const struct tw_view *v, const struct tcp_seg *seg)
     return seq_gt(seg->seq, v->rcv_nxt);
 }
 
+/* The rules, shared by the compact entry and a TCB still in TIME-WAIT. */
 static enum tw_action tw_decide(struct berth_stack *s, int sock,
                                 const struct tcp_node *n,
                                 const struct tw_view *v,
