@@ -42,9 +42,11 @@ static void synreq_delete(struct berth_stack *s, struct tcp_synreq *r,
     synreq_free(s, r);
 }
 
-static bool listener_drops_syn(struct berth_stack *s, struct tcp_listener *l,
-                               uint32_t src, uint32_t dst,
-                               const struct tcp_seg *seg)
+/* Drops (counted and traced) a SYN the full queues have no room for;
+ * true if it did. */
+static bool listener_overflow_drop(struct berth_stack *s,
+                                   struct tcp_listener *l, uint32_t src,
+                                   uint32_t dst, const struct tcp_seg *seg)
 {
     /* Like Linux: with the accept queue full, new SYNs are dropped too. */
     enum berth_reason why = BERTH_REASON_NONE;
@@ -84,7 +86,7 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
                          BERTH_REASON_LISTEN_NO_SYN);
         return;
     }
-    if (listener_drops_syn(s, l, src, dst, seg))
+    if (listener_overflow_drop(s, l, src, dst, seg))
         return;
     /* Third: a SYN. A request record, not a TCB (DESIGN.md §2). Text in
      * the SYN is not kept (no Fast Open); the peer sends it again. */
