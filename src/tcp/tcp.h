@@ -14,6 +14,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Time is microseconds (DESIGN.md §1); these name the units. */
+#define USEC_PER_MS  1000u
+#define USEC_PER_SEC 1000000u
+
 /* What a connection-table node is. */
 enum tcp_node_kind {
     TCP_NODE_CONN,     /* struct tcp_conn: a full TCB */
@@ -94,9 +98,17 @@ enum tcp_deadline {
     TCP_T_PERSIST,   /* zero-window probe, RFC 9293 §3.8.6.1 */
     TCP_T_DELACK,    /* delayed ACK, RFC 9293 §3.8.6.3 */
     TCP_T_KEEPALIVE, /* RFC 1122 §4.2.3.6 */
-    TCP_T_LINGER2,   /* FIN-WAIT-2 of a closed socket; also 2MSL */
+    /* The TCB is deleted when it passes: in FIN-WAIT-2, the timeout of a
+     * closed socket (Linux's tcp_fin_timeout); in TIME-WAIT, 2*MSL (RFC
+     * 9293 §3.10.7.4), while a handle still holds the TCB. One slot serves
+     * both: entering TIME-WAIT clears every deadline, and the state says
+     * which one is armed. */
+    TCP_T_DELETE,
     TCP_T__COUNT
 };
+/* The old name, until src/socket.c (FIN-WAIT-2 of a closed socket) says
+ * TCP_T_DELETE. */
+#define TCP_T_LINGER2 TCP_T_DELETE
 
 /* Connection flags. */
 #define TF_ACK_NOW    0x0001u  /* send an ACK at the next output */
@@ -134,13 +146,18 @@ enum tcp_deadline {
 struct tcp_conn {
     struct tcp_node n;
     uint64_t deadline[TCP_T__COUNT];
-    int32_t sock;          /* handle, or -1 (orphaned / not yet accepted) */
-    uint8_t state;         /* enum berth_state */
-    uint8_t backoff;       /* RTO doublings in force: kept until a new RTT
-                              sample (RFC 6298 §5.5, §5 note; RFC 9293 §3.8.2) */
-    uint8_t rexmits;       /* retransmissions of the same segment, R2 (RFC 9293
-                              §3.8.3): reset by any new ACK */
-    uint8_t probes;        /* keepalive or persist probes unanswered */
+    int32_t sock;    /* handle, or -1 (orphaned / not yet accepted) */
+    uint8_t state;   /* enum berth_state */
+    uint8_t backoff; /* RTO doublings in force: kept until a new RTT
+                        sample (RFC 6298 §5.5, §5 note; RFC 9293 §3.8.2) */
+    uint8_t rexmits; /* retransmissions of the same segment, R2 (RFC 9293
+                        §3.8.3): reset by any new ACK */
+    /* Probes unanswered: keepalive probes (sent only when idle, nothing in
+     * flight or queued) or zero-window probes (only with data queued). The
+     * two never run at once, so one count serves whichever runs; any
+     * segment from the peer resets it, and so does the keepalive timer
+     * finding data queued. */
+    uint8_t probes_unanswered;
     uint8_t persist_shift; /* persist interval doublings (RFC 9293
                               §3.8.6.1): reset when the window opens */
     uint8_t keep_cnt;
@@ -379,7 +396,7 @@ uint32_t tcp_ts_now(const struct berth_stack *s, uint32_t offset);
 /* The 1 ms clock for coarse times in the TCB, never 0 (0 means unset). */
 static inline uint32_t tcp_ms_now(const struct berth_stack *s)
 {
-    uint32_t ms = (uint32_t)(s->now / 1000u);
+    uint32_t ms = (uint32_t)(s->now / USEC_PER_MS);
     return ms ? ms : 1;
 }
 /* What of a SYN's offers we take up (SYNOPT_* bits). */
@@ -449,6 +466,13 @@ void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end);
 bool tcp_sack_held(const struct tcp_conn *c, uint32_t off, uint32_t len);
 
 /* ---- tcp_input.c: SEGMENT ARRIVES (RFC 9293 §3.10.7) ---- */
+/* What a step of an input chain (synchronized states, SYN queue) tells the
+ * chain. */
+enum tcp_step {
+    STEP_NEXT, /* go on to the next step */
+    STEP_DONE, /* stop here; the record lives (output may owe something) */
+    STEP_GONE, /* the record is gone: touch nothing */
+};
 void tcp_input(struct berth_stack *s, uint32_t src, uint32_t dst,
                struct tcp_seg *seg);
 void tcp_conn_input(struct berth_stack *s, struct tcp_conn *c,
@@ -487,7 +511,19 @@ void tcp_output_range(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
  * the data (where the FIN goes). */
 uint32_t tcp_snd_data_seq(const struct tcp_conn *c);
 void tcp_output(struct berth_stack *s, struct tcp_conn *c);
-uint32_t tcp_rcv_window(struct tcp_conn *c);
+/* RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): the right edge we offer
+ * moves in steps of at least min(buffer/2, MSS). */
+uint32_t tcp_rcv_sws_step(const struct tcp_conn *c);
+/* The room the receive buffer has now, as far as the window field can say
+ * it (RFC 7323 §2.3): what a window update could offer. */
+uint32_t tcp_rcv_space(const struct tcp_conn *c);
+/* The window field for a window of wnd bytes: scaled by shift (RFC 7323
+ * §2.3; 0 in a SYN or SYN-ACK, §2.2) and clamped to 16 bits. */
+static inline uint16_t tcp_window_field(uint32_t wnd, uint8_t shift)
+{
+    uint32_t f = wnd >> shift;
+    return (uint16_t)(f < TCP_WINDOW_FIELD_MAX ? f : TCP_WINDOW_FIELD_MAX);
+}
 /* A segment for a 4-tuple, built in the stack's scratch buffer. */
 struct tcp_out {
     uint32_t laddr, raddr;
@@ -499,7 +535,27 @@ struct tcp_out {
     const struct ring *data;
     uint32_t data_off, len;
 };
+/* A segment of a 4-tuple record (TCB, SYN-queue entry, TIME-WAIT entry);
+ * window, options and text are the caller's. */
+static inline struct tcp_out tcp_out_init(const struct tcp_node *n,
+                                          uint32_t seq, uint32_t ack,
+                                          uint8_t flags)
+{
+    return (struct tcp_out){.laddr = n->laddr,
+                            .raddr = n->raddr,
+                            .lport = n->lport,
+                            .rport = n->rport,
+                            .seq = seq,
+                            .ack = ack,
+                            .flags = flags};
+}
 void tcp_send(struct berth_stack *s, const struct tcp_out *o);
+/* The bare ACK of a record without a TCB (SYN-queue entry, TIME-WAIT):
+ * <SEQ=seq><ACK=ack><CTL=ACK>, with timestamps when they were agreed (RFC
+ * 7323 §3.2: on every segment). TCBs send theirs from tcp_output(). */
+void tcp_send_record_ack(struct berth_stack *s, const struct tcp_node *n,
+                         uint32_t seq, uint32_t ack, uint16_t wnd, bool ts,
+                         uint32_t ts_recent);
 /* RFC 9293 §3.10.7.1: the reset a segment draws (no connection, or an
  * unacceptable ACK in SYN-SENT / SYN-RECEIVED); it echoes the segment's
  * TSval (RFC 7323 §5.2). */
@@ -526,6 +582,10 @@ void tcp_timer_clear(struct berth_stack *s, struct tcp_conn *c,
                      enum tcp_deadline which);
 void tcp_timer_fire(struct timer *t, void *ctx); /* wheel callback */
 uint32_t tcp_rto(const struct berth_stack *s, const struct tcp_conn *c);
+/* base doubled shift times, at most the maximum RTO (RFC 6298 §5.5): RTOs,
+ * persist intervals and SYN-ACK retransmissions back off alike. */
+uint32_t tcp_backoff(const struct berth_stack *s, uint32_t base,
+                     unsigned shift);
 void tcp_rtt_sample(struct berth_stack *s, struct tcp_conn *c, uint32_t rtt);
 /* Arms (or stops) the retransmission timer after an ACK or a send. */
 void tcp_rexmit_restart(struct berth_stack *s, struct tcp_conn *c);

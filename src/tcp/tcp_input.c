@@ -6,12 +6,11 @@
 
 #include "base/seq.h"
 
-/* What a step tells the chain. */
-enum step {
-    STEP_NEXT, /* go on to the next step */
-    STEP_DONE, /* stop here; the TCB lives (output may owe something) */
-    STEP_GONE, /* the TCB is gone: touch nothing */
-};
+/* RFC 7323 §5.5: TS.Recent idle this long (24 days, in seconds) is no
+ * longer valid for PAWS. */
+#define PAWS_IDLE_LIMIT_SEC (24u * 24u * 3600u)
+/* An echoed TSval older than this (ms) is taken for garbage, not an RTT. */
+#define TS_RTT_MAX_MS 60000u
 
 static void drop(struct berth_stack *s, const struct tcp_conn *c,
                  enum berth_reason why)
@@ -43,8 +42,8 @@ static void establish(struct berth_stack *s, struct tcp_conn *c,
     /* RFC 6298 §5.7: if the SYN was retransmitted and no RTT sample was
      * taken, data transmission starts with RTO = 3 s. */
     if ((c->flags & TF_SYN_REXMIT) && !(c->flags & TF_RTT_VALID) &&
-        c->rto_base < 3000000u)
-        c->rto_base = 3000000u;
+        c->rto_base < 3u * USEC_PER_SEC)
+        c->rto_base = 3u * USEC_PER_SEC;
     c->backoff = 0;
     c->rexmits = 0;
     c->quickacks = s->cfg.quickack;
@@ -65,13 +64,13 @@ static void take_peer_window(struct tcp_conn *c, const struct tcp_seg *seg)
 
 static uint32_t ack_new_data(struct berth_stack *s, struct tcp_conn *c,
                              const struct tcp_seg *seg);
-static enum step process_text(struct berth_stack *s, struct tcp_conn *c,
-                              struct tcp_seg *seg);
-static enum step process_fin(struct berth_stack *s, struct tcp_conn *c,
-                             struct tcp_seg *seg);
+static enum tcp_step process_text(struct berth_stack *s, struct tcp_conn *c,
+                                  struct tcp_seg *seg);
+static enum tcp_step process_fin(struct berth_stack *s, struct tcp_conn *c,
+                                 struct tcp_seg *seg);
 
-static enum step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
-                                struct tcp_seg *seg)
+static enum tcp_step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
+                                    struct tcp_seg *seg)
 {
     bool has_ack = seg->flags & TH_ACK;
     /* First, the ACK: it must acknowledge our SYN and nothing more. */
@@ -130,7 +129,8 @@ static enum step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
 
 /* ---- synchronized states (RFC 9293 §3.10.7.4) ---- */
 
-static bool seq_acceptable(const struct tcp_conn *c, const struct tcp_seg *seg)
+static inline bool seq_acceptable(const struct tcp_conn *c,
+                                  const struct tcp_seg *seg)
 {
     /* RFC 9293 §3.10.7.4 first, the four cases of the acceptance test,
      * with one widening taken from Linux (tcp_sequence()): a segment with
@@ -157,8 +157,8 @@ static bool seq_acceptable(const struct tcp_conn *c, const struct tcp_seg *seg)
 /* RFC 7323 §5.3 R1 (PAWS), run before the acceptance test: a segment
  * whose TSval is older than TS.Recent is an old duplicate. TS.Recent older
  * than 24 days is no longer valid (§5.5). */
-static enum step check_paws(struct berth_stack *s, struct tcp_conn *c,
-                            const struct tcp_seg *seg)
+static enum tcp_step check_paws(struct berth_stack *s, struct tcp_conn *c,
+                                const struct tcp_seg *seg)
 {
     if (!(c->flags & TF_TS) || (seg->flags & TH_RST))
         return STEP_NEXT;
@@ -168,8 +168,8 @@ static enum step check_paws(struct berth_stack *s, struct tcp_conn *c,
         drop(s, c, BERTH_REASON_TS_MISSING);
         return STEP_DONE;
     }
-    uint32_t age = (uint32_t)(s->now / 1000000u) - c->ts_recent_age;
-    if (!ts_lt(seg->opts.ts_val, c->ts_recent) || age > 24u * 86400u)
+    uint32_t age = (uint32_t)(s->now / USEC_PER_SEC) - c->ts_recent_age;
+    if (!ts_lt(seg->opts.ts_val, c->ts_recent) || age > PAWS_IDLE_LIMIT_SEC)
         return STEP_NEXT;
     stack_count(s, BERTH_CTR_PAWS_DROPS);
     drop(s, c, BERTH_REASON_PAWS_REJECTED);
@@ -186,35 +186,47 @@ static void update_ts_recent(struct berth_stack *s, struct tcp_conn *c,
         seq_gt(seg->seq, c->last_ack_sent))
         return;
     c->ts_recent = seg->opts.ts_val;
-    c->ts_recent_age = (uint32_t)(s->now / 1000000u);
+    c->ts_recent_age = (uint32_t)(s->now / USEC_PER_SEC);
 }
 
-static enum step check_seq(struct berth_stack *s, struct tcp_conn *c,
-                           struct tcp_seg *seg)
+/* SYN-RECEIVED after a simultaneous open (RFC 9293 §3.5, Figure 8): the
+ * peer's SYN arrives again, alone or on its SYN,ACK. Modifies seg. */
+static enum tcp_step syn_received_repeats(struct berth_stack *s,
+                                          struct tcp_conn *c,
+                                          struct tcp_seg *seg)
 {
-    /* The peer's SYN,ACK in a simultaneous open repeats its SYN (RFC 9293
-     * §3.5, Figure 8, line 6): take it as the ACK it carries (as Linux
-     * does). */
-    if (c->state == BERTH_STATE_SYN_RECEIVED && (seg->flags & TH_SYN) &&
-        (seg->flags & TH_ACK) && seg->seq + 1 == c->rcv_nxt &&
-        seg->ack == c->snd_max && seg->len == 0) {
+    if (c->state != BERTH_STATE_SYN_RECEIVED || !(seg->flags & TH_SYN) ||
+        seg->seq + 1 != c->rcv_nxt)
+        return STEP_NEXT;
+    /* The peer's SYN,ACK repeats its SYN (Figure 8, line 6): take it as
+     * the ACK it carries (as Linux does). */
+    if ((seg->flags & TH_ACK) && seg->ack == c->snd_max && seg->len == 0) {
         seg->seq++;
         seg->flags &= (uint8_t)~TH_SYN;
-    }
-    if (seq_acceptable(c, seg))
         return STEP_NEXT;
-    /* The peer's SYN again, in a simultaneous open: it is still in
-     * SYN-SENT, and would drop the bare ACK of §3.10.7.4 (no SYN in it,
-     * §3.10.7.3 fifth). Our SYN,ACK went missing: send it again, as a
-     * listener's SYN queue answers a duplicate SYN. */
-    if (c->state == BERTH_STATE_SYN_RECEIVED &&
-        (seg->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN &&
-        seg->seq + 1 == c->rcv_nxt && c->snd_una == c->iss) {
+    }
+    /* The peer's SYN again: it is still in SYN-SENT, and would drop the
+     * bare ACK of §3.10.7.4 (no SYN in it, §3.10.7.3 fifth). Our SYN,ACK
+     * went missing: send it again, as a listener's SYN queue answers a
+     * duplicate SYN. */
+    if ((seg->flags & (TH_ACK | TH_RST)) == 0 && c->snd_una == c->iss &&
+        !seq_acceptable(c, seg)) {
         drop(s, c, BERTH_REASON_SYN_RECEIVED_DUP_SYN);
         c->snd_nxt = c->iss;
         tcp_output(s, c);
         return STEP_DONE;
     }
+    return STEP_NEXT;
+}
+
+/* RFC 9293 §3.10.7.4 first: the acceptance test; what fails it is dropped
+ * (with an ACK, unless a RST). Modifies seg: a zero-window probe loses its
+ * text and FIN. */
+static enum tcp_step check_seq(struct berth_stack *s, struct tcp_conn *c,
+                               struct tcp_seg *seg)
+{
+    if (seq_acceptable(c, seg))
+        return STEP_NEXT;
     /* "If the RCV.WND is zero, no segments will be acceptable, but special
      * allowance should be made to accept valid ACKs, URGs, and RSTs": a
      * zero-window probe at RCV.NXT keeps its ACK and loses its text. */
@@ -251,8 +263,8 @@ static enum step check_seq(struct berth_stack *s, struct tcp_conn *c,
     return STEP_DONE;
 }
 
-static enum step check_rst(struct berth_stack *s, struct tcp_conn *c,
-                           const struct tcp_seg *seg)
+static enum tcp_step check_rst(struct berth_stack *s, struct tcp_conn *c,
+                               const struct tcp_seg *seg)
 {
     if (!(seg->flags & TH_RST))
         return STEP_NEXT;
@@ -285,8 +297,8 @@ static enum step check_rst(struct berth_stack *s, struct tcp_conn *c,
     return STEP_GONE;
 }
 
-static enum step check_syn(struct berth_stack *s, struct tcp_conn *c,
-                           const struct tcp_seg *seg)
+static enum tcp_step check_syn(struct berth_stack *s, struct tcp_conn *c,
+                               const struct tcp_seg *seg)
 {
     if (!(seg->flags & TH_SYN))
         return STEP_NEXT;
@@ -326,8 +338,8 @@ static uint32_t ack_new_data(struct berth_stack *s, struct tcp_conn *c,
         /* RFC 7323 §4.1 (RTTM): the echoed TSval times even a retransmitted
          * segment, which Karn's rule keeps the microsecond timer from. */
         uint32_t ms = tcp_ts_now(s, c->ts_offset) - seg->opts.ts_ecr;
-        if (ms < 60000u) {
-            tcp_rtt_sample(s, c, ms * 1000u);
+        if (ms < TS_RTT_MAX_MS) {
+            tcp_rtt_sample(s, c, ms * USEC_PER_MS);
             c->backoff = 0;
         }
     }
@@ -399,8 +411,9 @@ static bool fin_arrives_with(const struct tcp_conn *c,
            seq_leq(seg->seq + seg->len, c->rcv_adv);
 }
 
-static enum step ack_closing_states(struct berth_stack *s, struct tcp_conn *c,
-                                    const struct tcp_seg *seg)
+static enum tcp_step ack_closing_states(struct berth_stack *s,
+                                        struct tcp_conn *c,
+                                        const struct tcp_seg *seg)
 {
     if (!our_fin_acked(c))
         return STEP_NEXT;
@@ -412,7 +425,7 @@ static enum step ack_closing_states(struct berth_stack *s, struct tcp_conn *c,
             return STEP_NEXT;
         tcp_set_state(s, c, BERTH_STATE_FIN_WAIT_2, BERTH_REASON_RCV_ACK);
         if (c->sock < 0) /* closed: FIN-WAIT-2 must not last forever */
-            tcp_timer_set(s, c, TCP_T_LINGER2,
+            tcp_timer_set(s, c, TCP_T_DELETE,
                           s->now + s->cfg.fin_wait_2_timeout);
         return STEP_NEXT;
     case BERTH_STATE_CLOSING:
@@ -427,8 +440,8 @@ static enum step ack_closing_states(struct berth_stack *s, struct tcp_conn *c,
     }
 }
 
-static enum step check_ack(struct berth_stack *s, struct tcp_conn *c,
-                           const struct tcp_seg *seg)
+static enum tcp_step check_ack(struct berth_stack *s, struct tcp_conn *c,
+                               const struct tcp_seg *seg)
 {
     if (!(seg->flags & TH_ACK)) {
         drop(s, c, BERTH_REASON_NO_ACK_FLAG);
@@ -560,8 +573,8 @@ static void store_text(struct berth_stack *s, struct tcp_conn *c,
     sock_mark(s, c->sock);
 }
 
-static enum step process_text(struct berth_stack *s, struct tcp_conn *c,
-                              struct tcp_seg *seg)
+static enum tcp_step process_text(struct berth_stack *s, struct tcp_conn *c,
+                                  struct tcp_seg *seg)
 {
     if (seg->len == 0 || !accepts_text(c->state))
         return STEP_NEXT;
@@ -616,8 +629,8 @@ static void accept_fin(struct berth_stack *s, struct tcp_conn *c)
     sock_mark(s, c->sock);
 }
 
-static enum step process_fin(struct berth_stack *s, struct tcp_conn *c,
-                             struct tcp_seg *seg)
+static enum tcp_step process_fin(struct berth_stack *s, struct tcp_conn *c,
+                                 struct tcp_seg *seg)
 {
     if ((seg->flags & TH_FIN) && (c->flags & TF_RCVD_FIN)) {
         c->flags |= TF_ACK_NOW; /* a retransmitted FIN: ACK it again */
@@ -651,10 +664,17 @@ static enum step process_fin(struct berth_stack *s, struct tcp_conn *c,
     }
 }
 
-static enum step synchronized_input(struct berth_stack *s, struct tcp_conn *c,
-                                    struct tcp_seg *seg)
+/* RFC 9293 §3.10.7.4 as a chain of steps. Input contract: seg is the
+ * caller's and steps modify it in place: syn_received_repeats strips a
+ * repeated SYN (SEG.SEQ moves past it), check_seq empties a zero-window
+ * probe, process_text drops a FIN beyond the window. Later steps see those
+ * edits. */
+static enum tcp_step synchronized_input(struct berth_stack *s,
+                                        struct tcp_conn *c, struct tcp_seg *seg)
 {
-    enum step st = check_paws(s, c, seg);
+    enum tcp_step st = check_paws(s, c, seg);
+    if (st == STEP_NEXT)
+        st = syn_received_repeats(s, c, seg);
     if (st == STEP_NEXT)
         st = check_seq(s, c, seg);
     if (st == STEP_NEXT) {
@@ -679,7 +699,7 @@ static enum step synchronized_input(struct berth_stack *s, struct tcp_conn *c,
 void tcp_conn_input(struct berth_stack *s, struct tcp_conn *c,
                     struct tcp_seg *seg)
 {
-    enum step st;
+    enum tcp_step st;
     switch (c->state) {
     case BERTH_STATE_SYN_SENT:
         st = syn_sent_input(s, c, seg);

@@ -5,8 +5,6 @@
 
 #include "base/seq.h"
 
-#define TCP_MAX_FIELD 65535u
-
 struct tcp_listener *tcp_listener_find(struct berth_stack *s, uint32_t addr,
                                        uint16_t port)
 {
@@ -44,9 +42,11 @@ static void synreq_delete(struct berth_stack *s, struct tcp_synreq *r,
     synreq_free(s, r);
 }
 
-static bool listener_drops_syn(struct berth_stack *s, struct tcp_listener *l,
-                               uint32_t src, uint32_t dst,
-                               const struct tcp_seg *seg)
+/* Drops (counted and traced) a SYN the full queues have no room for;
+ * true if it did. */
+static bool listener_overflow_drop(struct berth_stack *s,
+                                   struct tcp_listener *l, uint32_t src,
+                                   uint32_t dst, const struct tcp_seg *seg)
 {
     /* Like Linux: with the accept queue full, new SYNs are dropped too. */
     enum berth_reason why = BERTH_REASON_NONE;
@@ -86,7 +86,7 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
                          BERTH_REASON_LISTEN_NO_SYN);
         return;
     }
-    if (listener_drops_syn(s, l, src, dst, seg))
+    if (listener_overflow_drop(s, l, src, dst, seg))
         return;
     /* Third: a SYN. A request record, not a TCB (DESIGN.md §2). Text in
      * the SYN is not kept (no Fast Open); the peer sends it again. */
@@ -121,22 +121,20 @@ void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r)
         synreq_delete(s, r, BERTH_STATE_CLOSED, BERTH_REASON_SYNACK_RETRIES);
         return;
     }
-    /* Exponential backoff: 1 s, 2 s, 4 s, ... after the first SYN-ACK. */
+    /* Exponential backoff, as the RTO's: 1 s, 2 s, 4 s, ... after the
+     * first SYN-ACK. */
     r->retries++;
     stack_count(s, BERTH_CTR_SYNACK_RETRANS);
     stack_count(s, BERTH_CTR_RETRANS_SEGS);
     tcp_send_synack(s, r, l->tmpl);
-    uint64_t rto = (uint64_t)s->cfg.rto_initial << r->retries;
-    if (rto > s->cfg.rto_max)
-        rto = s->cfg.rto_max;
-    timer_wheel_arm(&s->wheel, &r->n.timer, s->now + rto);
+    timer_wheel_arm(&s->wheel, &r->n.timer,
+                    s->now + tcp_backoff(s, s->cfg.rto_initial, r->retries));
 }
 
 /* The window our SYN-ACK offered: unscaled (RFC 7323 §2.2). */
 static uint32_t initial_window(const struct tcp_conn *tmpl)
 {
-    return tmpl->rcvbuf_size < TCP_MAX_FIELD ? tmpl->rcvbuf_size
-                                             : TCP_MAX_FIELD;
+    return tcp_window_field(tmpl->rcvbuf_size, 0);
 }
 
 /* The third segment of the handshake arrived and is valid: the request
@@ -175,109 +173,154 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
     return c;
 }
 
-/* RFC 9293 §3.10.7.4 first check for a request record: RCV.NXT = IRS+1
- * and the window we offered in the SYN-ACK. */
-static bool synreq_seq_ok(const struct tcp_synreq *r, const struct tcp_seg *seg,
-                          uint32_t wnd)
-{
-    uint32_t nxt = r->irs + 1, space = tcp_seg_space(seg);
-    if (space == 0)
-        return seq_in(seg->seq, nxt, nxt + wnd);
-    return seq_in(seg->seq, nxt, nxt + wnd) ||
-           seq_in(seg->seq + space - 1, nxt, nxt + wnd);
-}
-
-static void synreq_ack(struct berth_stack *s, struct tcp_synreq *r,
+/* Our bare ACK: <SEQ=ISS+1><ACK=IRS+1><CTL=ACK>. After the SYN-ACK,
+ * windows are scaled and timestamps ride along when they were agreed (RFC
+ * 7323 §2.2, §3.2). */
+static void synreq_ack(struct berth_stack *s, const struct tcp_synreq *r,
                        const struct tcp_conn *tmpl)
 {
-    uint32_t wnd = initial_window(tmpl);
-    /* After the SYN-ACK, windows are scaled and timestamps ride along when
-     * they were agreed (RFC 7323 §2.2, §3.2). */
     uint8_t shift =
         (r->opts & SYNOPT_WS) ? tcp_wscale_for(tmpl->rcvbuf_size) : 0;
-    struct tcp_out o = {.laddr = r->n.laddr,
-                        .raddr = r->n.raddr,
-                        .lport = r->n.lport,
-                        .rport = r->n.rport,
-                        .seq = r->iss + 1,
-                        .ack = r->irs + 1,
-                        .flags = TH_ACK,
-                        .wnd = (uint16_t)(wnd >> shift)};
-    if (r->opts & SYNOPT_TS) {
-        o.opts.has_ts = true;
-        o.opts.ts_val = tcp_ts_now(s, tcp_ts_offset(s, &r->n));
-        o.opts.ts_ecr = r->ts_recent;
-    }
-    tcp_send(s, &o);
+    tcp_send_record_ack(s, &r->n, r->iss + 1, r->irs + 1,
+                        tcp_window_field(initial_window(tmpl), shift),
+                        (r->opts & SYNOPT_TS) != 0, r->ts_recent);
 }
 
+/* The peer retransmitted its SYN: our SYN-ACK was lost; send it again. */
+static enum tcp_step synreq_dup_syn(struct berth_stack *s, struct tcp_synreq *r,
+                                    const struct tcp_listener *l,
+                                    const struct tcp_seg *seg)
+{
+    if ((seg->flags & (TH_SYN | TH_ACK | TH_RST)) != TH_SYN ||
+        seg->seq != r->irs)
+        return STEP_NEXT;
+    /* RFC 7323 §4.3 rule (2) (SEG.SEQ = IRS <= Last.ACK.sent): echo the
+     * SYN that arrived last, so the peer's RTT sample from our SYN-ACK
+     * times this round trip, not the one its lost SYN began. */
+    if ((r->opts & SYNOPT_TS) && seg->opts.has_ts &&
+        !ts_lt(seg->opts.ts_val, r->ts_recent))
+        r->ts_recent = seg->opts.ts_val;
+    stack_count(s, BERTH_CTR_SYNACK_RETRANS);
+    tcp_send_synack(s, r, l->tmpl);
+    return STEP_DONE;
+}
+
+/* RFC 9293 §3.10.7.4 first, for a request record: RCV.NXT = IRS+1 and the
+ * window we offered in the SYN-ACK. Out of window: an ACK, unless a RST. */
+static enum tcp_step synreq_check_seq(struct berth_stack *s,
+                                      struct tcp_synreq *r,
+                                      const struct tcp_listener *l,
+                                      const struct tcp_seg *seg)
+{
+    uint32_t nxt = r->irs + 1, wnd = initial_window(l->tmpl);
+    uint32_t space = tcp_seg_space(seg);
+    if (seq_in(seg->seq, nxt, nxt + wnd) ||
+        (space > 0 && seq_in(seg->seq + space - 1, nxt, nxt + wnd)))
+        return STEP_NEXT;
+    if (seg->flags & TH_RST) {
+        synreq_drop(s, r, BERTH_REASON_RST_OUT_OF_WINDOW);
+    } else {
+        synreq_drop(s, r, BERTH_REASON_SEQ_OUT_OF_WINDOW);
+        synreq_ack(s, r, l->tmpl);
+    }
+    return STEP_DONE;
+}
+
+/* Second, RST: SYN-RECEIVED from a passive OPEN goes back to LISTEN (the
+ * listener never left it); RFC 5961 §3.2: only an exact RST does that,
+ * else a challenge ACK. */
+static enum tcp_step synreq_check_rst(struct berth_stack *s,
+                                      struct tcp_synreq *r,
+                                      const struct tcp_listener *l,
+                                      const struct tcp_seg *seg)
+{
+    if (!(seg->flags & TH_RST))
+        return STEP_NEXT;
+    if (seg->seq != r->irs + 1) {
+        synreq_drop(s, r, BERTH_REASON_RST_IN_WINDOW_CHALLENGE);
+        stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
+        synreq_ack(s, r, l->tmpl);
+        return STEP_DONE;
+    }
+    stack_count(s, BERTH_CTR_RST_IN);
+    stack_count(s, BERTH_CTR_ATTEMPT_FAILS);
+    synreq_delete(s, r, BERTH_STATE_LISTEN, BERTH_REASON_RCV_RST);
+    return STEP_GONE;
+}
+
+/* Fourth, SYN, SYN-RECEIVED from a passive OPEN: return to LISTEN. */
+static enum tcp_step synreq_check_syn(struct berth_stack *s,
+                                      struct tcp_synreq *r,
+                                      const struct tcp_seg *seg)
+{
+    if (!(seg->flags & TH_SYN))
+        return STEP_NEXT;
+    synreq_drop(s, r, BERTH_REASON_SYN_CHALLENGE);
+    synreq_delete(s, r, BERTH_STATE_LISTEN, BERTH_REASON_RCV_SYN);
+    return STEP_GONE;
+}
+
+/* Fifth, ACK: it must acknowledge our SYN exactly, else the segment is an
+ * old duplicate and gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.5). */
+static enum tcp_step synreq_check_ack(struct berth_stack *s,
+                                      struct tcp_synreq *r,
+                                      const struct tcp_seg *seg)
+{
+    if (!(seg->flags & TH_ACK)) {
+        synreq_drop(s, r, BERTH_REASON_NO_ACK_FLAG);
+        return STEP_DONE;
+    }
+    if (seg->ack != r->iss + 1) {
+        synreq_drop(s, r, BERTH_REASON_SYN_RECEIVED_BAD_ACK);
+        tcp_send_rst_for(s, r->n.raddr, r->n.laddr, seg);
+        return STEP_DONE;
+    }
+    return STEP_NEXT;
+}
+
+/* Like Linux (tcp_abort_on_overflow = 0): with the accept queue full, the
+ * final ACK is dropped; the SYN-ACK keeps being retransmitted and a later
+ * ACK finds room. */
+static enum tcp_step synreq_check_room(struct berth_stack *s,
+                                       struct tcp_synreq *r,
+                                       const struct tcp_listener *l)
+{
+    if (l->aq_count < l->backlog)
+        return STEP_NEXT;
+    stack_count(s, BERTH_CTR_LISTEN_OVERFLOWS);
+    stack_count(s, BERTH_CTR_LISTEN_DROPS);
+    synreq_drop(s, r, BERTH_REASON_ACCEPT_QUEUE_FULL);
+    return STEP_DONE;
+}
+
+/* RFC 9293 §3.10.7.4 for a SYN-queue entry, as a chain of steps in the
+ * RFC's order (as synchronized_input in tcp_input.c). Input contract: seg
+ * is not modified by these steps; the promoted TCB's input may modify it
+ * in place (see synchronized_input). A record whose listener is gone only
+ * answers nothing and waits for its timer. */
 void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
                       struct tcp_seg *seg)
 {
     struct tcp_listener *l = tcp_listener_find(s, r->n.laddr, r->n.lport);
-    uint32_t wnd = l ? initial_window(l->tmpl) : 0;
-    /* The peer retransmitted its SYN: our SYN-ACK was lost; send it again. */
-    if (l && (seg->flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN &&
-        seg->seq == r->irs) {
-        /* RFC 7323 §4.3 rule (2) (SEG.SEQ = IRS <= Last.ACK.sent): echo the
-         * SYN that arrived last, so the peer's RTT sample from our SYN-ACK
-         * times this round trip, not the one its lost SYN began. */
-        if ((r->opts & SYNOPT_TS) && seg->opts.has_ts &&
-            !ts_lt(seg->opts.ts_val, r->ts_recent))
-            r->ts_recent = seg->opts.ts_val;
-        stack_count(s, BERTH_CTR_SYNACK_RETRANS);
-        tcp_send_synack(s, r, l->tmpl);
-        return;
-    }
-    if (!l || !synreq_seq_ok(r, seg, wnd)) {
+    if (!l) {
         synreq_drop(s, r,
                     (seg->flags & TH_RST) ? BERTH_REASON_RST_OUT_OF_WINDOW
                                           : BERTH_REASON_SEQ_OUT_OF_WINDOW);
-        if (l && !(seg->flags & TH_RST))
-            synreq_ack(s, r, l->tmpl);
         return;
     }
-    if (seg->flags & TH_RST) {
-        /* RFC 9293 §3.10.7.4 second, SYN-RECEIVED from a passive OPEN:
-         * back to LISTEN (the listener never left it); RFC 5961 §3.2: only
-         * an exact RST does that, else a challenge ACK. */
-        if (seg->seq != r->irs + 1) {
-            synreq_drop(s, r, BERTH_REASON_RST_IN_WINDOW_CHALLENGE);
-            stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
-            synreq_ack(s, r, l->tmpl);
-            return;
-        }
-        stack_count(s, BERTH_CTR_RST_IN);
-        stack_count(s, BERTH_CTR_ATTEMPT_FAILS);
-        synreq_delete(s, r, BERTH_STATE_LISTEN, BERTH_REASON_RCV_RST);
+    enum tcp_step st = synreq_dup_syn(s, r, l, seg);
+    if (st == STEP_NEXT)
+        st = synreq_check_seq(s, r, l, seg);
+    if (st == STEP_NEXT)
+        st = synreq_check_rst(s, r, l, seg);
+    if (st == STEP_NEXT)
+        st = synreq_check_syn(s, r, seg);
+    if (st == STEP_NEXT)
+        st = synreq_check_ack(s, r, seg);
+    if (st == STEP_NEXT)
+        st = synreq_check_room(s, r, l);
+    if (st != STEP_NEXT)
         return;
-    }
-    if (seg->flags & TH_SYN) {
-        /* Fourth, SYN-RECEIVED from a passive OPEN: return to LISTEN. */
-        synreq_drop(s, r, BERTH_REASON_SYN_CHALLENGE);
-        synreq_delete(s, r, BERTH_STATE_LISTEN, BERTH_REASON_RCV_SYN);
-        return;
-    }
-    if (!(seg->flags & TH_ACK)) {
-        synreq_drop(s, r, BERTH_REASON_NO_ACK_FLAG);
-        return;
-    }
-    /* Fifth, ACK: it must acknowledge our SYN exactly, else the segment is
-     * an old duplicate and gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.5). */
-    if (seg->ack != r->iss + 1) {
-        synreq_drop(s, r, BERTH_REASON_SYN_RECEIVED_BAD_ACK);
-        tcp_send_rst_for(s, r->n.raddr, r->n.laddr, seg);
-        return;
-    }
-    /* Like Linux (tcp_abort_on_overflow = 0): with the accept queue full,
-     * the final ACK is dropped; the SYN-ACK keeps being retransmitted and a
-     * later ACK finds room. */
-    if (l->aq_count >= l->backlog) {
-        stack_count(s, BERTH_CTR_LISTEN_OVERFLOWS);
-        stack_count(s, BERTH_CTR_LISTEN_DROPS);
-        synreq_drop(s, r, BERTH_REASON_ACCEPT_QUEUE_FULL);
-        return;
-    }
     struct tcp_conn *c = synreq_promote(s, r, l);
     if (c)
         tcp_conn_input(s, c, seg); /* SYN-RECEIVED -> ESTABLISHED, text */

@@ -12,7 +12,7 @@ uint8_t tcp_wscale_for(uint32_t rcvbuf)
     /* RFC 7323 §2.3: the smallest shift that lets the window field cover
      * the whole receive buffer; at most 14. */
     uint8_t shift = 0;
-    while (shift < 14 && (rcvbuf >> shift) > 65535u)
+    while (shift < 14 && (rcvbuf >> shift) > TCP_WINDOW_FIELD_MAX)
         shift++;
     return shift;
 }
@@ -32,7 +32,7 @@ uint32_t tcp_ts_offset(const struct berth_stack *s, const struct tcp_node *n)
 uint32_t tcp_ts_now(const struct berth_stack *s, uint32_t offset)
 {
     /* A 1 ms clock, like Linux: valid for RFC 7323 §5.4 (a) and (b). */
-    return (uint32_t)(s->now / 1000u) + offset;
+    return (uint32_t)(s->now / USEC_PER_MS) + offset;
 }
 
 uint8_t tcp_synopts_accept(const struct berth_stack *s,
@@ -82,7 +82,7 @@ void tcp_apply_synopts(struct berth_stack *s, struct tcp_conn *c,
     if (agreed & SYNOPT_TS) {
         c->flags |= TF_TS;
         c->ts_recent = ts_recent;
-        c->ts_recent_age = (uint32_t)(s->now / 1000000u);
+        c->ts_recent_age = (uint32_t)(s->now / USEC_PER_SEC);
     }
     c->ts_offset = tcp_ts_offset(s, &c->n);
 }

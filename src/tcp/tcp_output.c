@@ -1,13 +1,13 @@
 /* Output: tcp_output() is the one function that decides what a connection
  * sends (SYN, data, FIN, ACK), applying the window, Nagle and the sender's
- * silly-window rules; plus the segment builder and the resets, SYN-ACKs and
- * challenge ACKs that are sent without a TCB's output decision. */
+ * silly-window rules; conn_sent() is the one record of what was sent; plus
+ * the segment builder, the window we offer, and the resets, SYN-ACKs and
+ * ACKs that are sent without a TCB's output decision. */
 #include "tcp/tcp.h"
 
 #include "base/seq.h"
 #include "wire/ipv4.h"
 
-#define TCP_MAX_FIELD      65535u /* the 16-bit window field */
 #define OUTPUT_BURST_LIMIT 4096u
 
 void tcp_send(struct berth_stack *s, const struct tcp_out *o)
@@ -63,71 +63,161 @@ void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
     tcp_send(s, &o);
 }
 
-uint32_t tcp_rcv_window(struct tcp_conn *c)
+/* ---- The receive window we offer ---- */
+
+uint32_t tcp_rcv_sws_step(const struct tcp_conn *c)
+{
+    uint32_t half = c->rcvbuf_size / 2;
+    return half < c->rcv_mss ? half : c->rcv_mss;
+}
+
+/* The largest window the field can say (RFC 7323 §2.3). */
+static uint32_t rcv_window_max(const struct tcp_conn *c)
+{
+    return TCP_WINDOW_FIELD_MAX << c->rcv_wscale;
+}
+
+uint32_t tcp_rcv_space(const struct tcp_conn *c)
 {
     uint32_t cap = c->rcvbuf_size;
     uint32_t avail = (c->flags & TF_RD_SHUT) ? cap : cap - c->rcv.len;
-    uint32_t max = TCP_MAX_FIELD << c->rcv_wscale; /* RFC 7323 §2.3 */
-    if (avail > max)
-        avail = max;
-    uint32_t edge = c->rcv_nxt + avail;
-    /* RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): move the right edge
-     * only in steps of at least min(buffer/2, MSS); never move it left
-     * (§3.8.6.2.2: shrinking the window is strongly discouraged). */
-    uint32_t step = cap / 2 < c->rcv_mss ? cap / 2 : c->rcv_mss;
-    if (seq_gt(edge, c->rcv_adv) &&
-        (edge - c->rcv_adv >= step || avail == max || avail == cap))
-        c->rcv_adv = edge;
-    if (seq_lt(c->rcv_adv, c->rcv_nxt))
-        c->rcv_adv = c->rcv_nxt;
-    return c->rcv_adv - c->rcv_nxt;
+    uint32_t max = rcv_window_max(c);
+    return avail < max ? avail : max;
 }
 
-/* The window field of a SYN or SYN-ACK: never scaled (RFC 7323 §2.2). */
-static uint16_t syn_window(uint32_t rcvbuf)
+/* Where our right edge (RCV.ADV) goes at the next ACK. RFC 9293
+ * §3.8.6.2.2 (receiver SWS avoidance): it moves only by a full SWS step,
+ * or to all the buffer or the field allows; never left (§3.8.6.2.2:
+ * shrinking the window is strongly discouraged). */
+static uint32_t rcv_adv_next(const struct tcp_conn *c)
 {
-    return (uint16_t)(rcvbuf < TCP_MAX_FIELD ? rcvbuf : TCP_MAX_FIELD);
+    uint32_t avail = tcp_rcv_space(c);
+    uint32_t edge = c->rcv_nxt + avail, adv = c->rcv_adv;
+    if (seq_gt(edge, adv) &&
+        (edge - adv >= tcp_rcv_sws_step(c) || avail == rcv_window_max(c) ||
+         avail == c->rcvbuf_size))
+        adv = edge;
+    return seq_lt(adv, c->rcv_nxt) ? c->rcv_nxt : adv;
 }
 
+/* The window field of a segment c sends; RCV.ADV moves to the right edge
+ * it offers. A SYN offers the buffer, unscaled (RFC 7323 §2.2); after a
+ * SYN,ACK (simultaneous open) the peer may send up to it, so our
+ * acceptance test must allow it too (as a listener's SYN-queue entry
+ * does). */
+static uint16_t rcv_window_advertise(struct tcp_conn *c, uint8_t flags)
+{
+    if (flags & TH_SYN) {
+        uint16_t wnd = tcp_window_field(c->rcvbuf_size, 0);
+        if ((flags & TH_ACK) && seq_lt(c->rcv_adv, c->rcv_nxt + wnd))
+            c->rcv_adv = c->rcv_nxt + wnd;
+        return wnd;
+    }
+    if (!(flags & TH_ACK))
+        return 0;
+    c->rcv_adv = rcv_adv_next(c);
+    return tcp_window_field(c->rcv_adv - c->rcv_nxt, c->rcv_wscale);
+}
+
+/* ---- Building and recording a TCB's segments ---- */
+
+/* RFC 7323 §3.2: TSval from our clock, TSecr the TSval we echo. */
+static void out_stamp(const struct berth_stack *s, struct tcp_out *o,
+                      uint32_t ts_offset, uint32_t ts_ecr)
+{
+    o->opts.has_ts = true;
+    o->opts.ts_val = tcp_ts_now(s, ts_offset);
+    o->opts.ts_ecr = ts_ecr;
+}
+
+/* A segment of c. Its window is advertised (RCV.ADV moves); an ACK
+ * carries RCV.NXT, and SACK blocks when agreed. */
 static struct tcp_out conn_out(const struct berth_stack *s, struct tcp_conn *c,
                                uint32_t seq, uint8_t flags)
 {
-    struct tcp_out o = {.laddr = c->n.laddr,
-                        .raddr = c->n.raddr,
-                        .lport = c->n.lport,
-                        .rport = c->n.rport,
-                        .seq = seq,
-                        .flags = flags};
-    if (flags & TH_SYN) {
-        o.wnd = syn_window(c->rcvbuf_size);
-        /* A SYN,ACK (simultaneous open) offers that window: the peer may
-         * send up to it, so our acceptance test must allow it too (as a
-         * listener's SYN-queue entry does). */
-        if ((flags & TH_ACK) && seq_lt(c->rcv_adv, c->rcv_nxt + o.wnd))
-            c->rcv_adv = c->rcv_nxt + o.wnd;
-    } else if (flags & TH_ACK) {
-        uint32_t field = tcp_rcv_window(c) >> c->rcv_wscale;
-        o.wnd = (uint16_t)(field < TCP_MAX_FIELD ? field : TCP_MAX_FIELD);
-    }
-    if (flags & TH_ACK) {
-        o.ack = c->rcv_nxt;
-        c->last_ack_sent = c->rcv_nxt;
-    }
+    struct tcp_out o =
+        tcp_out_init(&c->n, seq, (flags & TH_ACK) ? c->rcv_nxt : 0, flags);
+    o.wnd = rcv_window_advertise(c, flags);
     /* RFC 7323 §3.2: once negotiated, on every segment; §5.2: on the RST
      * of an abort too. */
-    if (c->flags & TF_TS) {
-        o.opts.has_ts = true;
-        o.opts.ts_val = tcp_ts_now(s, c->ts_offset);
-        o.opts.ts_ecr = c->ts_recent;
-    }
+    if (c->flags & TF_TS)
+        out_stamp(s, &o, c->ts_offset, c->ts_recent);
     if ((c->flags & TF_SACK) && (flags & TH_ACK) && !(flags & TH_SYN))
         tcp_sack_fill(c, &o.opts);
     return o;
 }
 
+/* How a segment was chosen, which decides what sending it changes. */
+enum sent_as {
+    SENT_NEXT,  /* by tcp_output() at SND.NXT, which moves past it (a
+                   bare ACK occupies nothing: only its ACK is recorded) */
+    SENT_RANGE, /* by loss recovery (tcp_output_range): SND.NXT stays */
+    SENT_PROBE, /* a zero-window probe at SND.UNA (RFC 9293 §3.8.6.1):
+                   neither timed nor counted as a retransmission */
+};
+
+/* The one record of what c sent: owed ACKs paid, RFC 7323 §4.3's
+ * Last.ACK.sent, SND.NXT and SND.MAX, retransmissions counted (with RFC
+ * 6675's HighRxt and RFC 3708's undo count in recovery), Karn's rule and
+ * RTT timing (RFC 6298 §3), Limited Transmit's share (RFC 3042 §2), the
+ * user-timeout reference, the idle clock (RFC 5681 §4.1) and the
+ * retransmission timer. */
+static inline void conn_sent(struct berth_stack *s, struct tcp_conn *c,
+                             const struct tcp_out *o, enum sent_as as)
+{
+    if (!(o->flags & TH_RST)) { /* everything a segment carries acks too */
+        c->flags &= ~TF_ACK_NOW;
+        c->delack_bytes = 0;
+        tcp_timer_clear(s, c, TCP_T_DELACK);
+    }
+    if (o->flags & TH_ACK)
+        c->last_ack_sent = o->ack;
+    uint32_t end = o->seq + o->len + ((o->flags & TH_SYN) ? 1u : 0u) +
+                   ((o->flags & TH_FIN) ? 1u : 0u);
+    if (end == o->seq)
+        return; /* no sequence space */
+    if (o->flags & TH_FIN)
+        c->flags |= TF_FIN_SENT;
+    if (as == SENT_PROBE) {
+        c->snd_nxt = seq_max(c->snd_nxt, end);
+        c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+        return;
+    }
+    if (seq_lt(o->seq, c->snd_max)) {
+        stack_count(s, BERTH_CTR_RETRANS_SEGS);
+        c->total_retrans++;
+        if (as == SENT_RANGE) {
+            c->high_rxt = seq_max(c->high_rxt, end); /* RFC 6675 HighRxt */
+            tcp_cc_note_rexmit(c);
+            /* Karn: the timed segment resent makes its ACK ambiguous. */
+            if (c->rtt_time && seq_lt(o->seq, c->rtt_seq))
+                c->rtt_time = 0;
+        }
+    } else if (as == SENT_NEXT && c->rtt_time == 0) {
+        c->rtt_time = s->now; /* Karn: time one new segment at a time */
+        c->rtt_seq = end;
+    }
+    if (as == SENT_NEXT) {
+        uint32_t beyond = o->seq + o->len - (c->snd_una + c->cwnd);
+        if (o->len > 0 && o->seq == c->snd_max && (int32_t)beyond > 0)
+            c->lt_sent += beyond < o->len ? beyond : o->len; /* RFC 3042 */
+        if (c->snd_una == c->snd_max)
+            c->unacked_since = s->now;
+        c->snd_nxt = end;
+    }
+    c->snd_max = seq_max(c->snd_max, end);
+    if (as == SENT_RANGE && seq_lt(c->snd_nxt, c->snd_max) &&
+        (c->flags & TF_RECOVERY) && (c->flags & TF_SACK))
+        c->snd_nxt = c->snd_max; /* SACK recovery sends by NextSeg */
+    c->last_send = tcp_ms_now(s);
+    if (!c->deadline[TCP_T_REXMIT])
+        tcp_rexmit_restart(s, c);
+}
+
 void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c)
 {
-    /* RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>. */
+    /* RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>. Nothing to record: the
+     * TCB is deleted next. */
     struct tcp_out o = conn_out(s, c, c->snd_max, TH_RST);
     tcp_send(s, &o);
 }
@@ -144,12 +234,23 @@ static uint32_t ack_seq(const struct tcp_conn *c)
                                                                  : c->snd_max;
 }
 
-/* Everything a segment carries also acknowledges: owed ACKs are paid. */
-static void ack_sent(struct berth_stack *s, struct tcp_conn *c)
+/* Every ACK without text a TCB sends: <SEQ=seq><ACK=RCV.NXT><CTL=ACK>. */
+static void send_ack(struct berth_stack *s, struct tcp_conn *c, uint32_t seq)
 {
-    c->flags &= ~TF_ACK_NOW;
-    c->delack_bytes = 0;
-    tcp_timer_clear(s, c, TCP_T_DELACK);
+    struct tcp_out o = conn_out(s, c, seq, TH_ACK);
+    tcp_send(s, &o);
+    conn_sent(s, c, &o, SENT_NEXT);
+}
+
+void tcp_send_record_ack(struct berth_stack *s, const struct tcp_node *n,
+                         uint32_t seq, uint32_t ack, uint16_t wnd, bool ts,
+                         uint32_t ts_recent)
+{
+    struct tcp_out o = tcp_out_init(n, seq, ack, TH_ACK);
+    o.wnd = wnd;
+    if (ts)
+        out_stamp(s, &o, tcp_ts_offset(s, n), ts_recent);
+    tcp_send(s, &o);
 }
 
 uint32_t tcp_snd_data_seq(const struct tcp_conn *c)
@@ -157,40 +258,19 @@ uint32_t tcp_snd_data_seq(const struct tcp_conn *c)
     return c->snd_una == c->iss ? c->iss + 1 : c->snd_una;
 }
 
-/* The payload a segment may carry: the peer's MSS less our options (RFC
- * 6691 §2: the MSS counts no TCP options; RFC 9293 §3.7.1). */
+/* The payload a segment may carry: the peer's MSS less the options our
+ * segments carry (RFC 6691 §2: the MSS counts no TCP options; RFC 9293
+ * §3.7.1): timestamps, and SACK blocks while we hold out-of-order data or
+ * owe a D-SACK. */
 static uint32_t payload_mss(const struct tcp_conn *c)
 {
-    uint32_t opts = 0;
-    if (c->flags & TF_TS)
-        opts += 12; /* NOP NOP TS */
+    struct tcp_opts o = {.has_ts = (c->flags & TF_TS) != 0};
     if ((c->flags & TF_SACK) && (c->ooo.n || (c->flags & TF_DSACK))) {
         uint32_t n = c->ooo.n + ((c->flags & TF_DSACK) ? 1u : 0u);
-        uint32_t max = (c->flags & TF_TS) ? 3u : 4u;
-        opts += 4 + 8 * (n < max ? n : max); /* NOP NOP SACK */
+        o.sack_count = (uint8_t)(n < TCP_SACK_MAX ? n : TCP_SACK_MAX);
     }
+    uint32_t opts = (uint32_t)tcp_opts_len(&o);
     return c->snd_mss > opts + 64 ? c->snd_mss - opts : 64;
-}
-
-static void sent_space(struct berth_stack *s, struct tcp_conn *c,
-                       uint32_t space)
-{
-    if (seq_lt(c->snd_nxt, c->snd_max)) {
-        stack_count(s, BERTH_CTR_RETRANS_SEGS);
-        c->total_retrans++;
-    } else if (c->rtt_time == 0) {
-        /* RFC 6298 §3 (Karn): time one new segment at a time. */
-        c->rtt_time = s->now;
-        c->rtt_seq = c->snd_nxt + space;
-    }
-    if (c->snd_una == c->snd_max)
-        c->unacked_since = s->now;
-    c->last_send = tcp_ms_now(s);
-    c->snd_nxt += space;
-    if (seq_gt(c->snd_nxt, c->snd_max))
-        c->snd_max = c->snd_nxt;
-    if (!c->deadline[TCP_T_REXMIT])
-        tcp_rexmit_restart(s, c);
 }
 
 static bool send_syn(struct berth_stack *s, struct tcp_conn *c)
@@ -203,14 +283,30 @@ static bool send_syn(struct berth_stack *s, struct tcp_conn *c)
         flags |= TH_ACK;
     struct tcp_out o = conn_out(s, c, c->iss, flags);
     tcp_syn_options(s, c, c->synopts, syn_sent, &o.opts);
-    if (o.opts.has_ts) {
-        o.opts.ts_val = tcp_ts_now(s, c->ts_offset);
-        o.opts.ts_ecr = syn_sent ? 0 : c->ts_recent; /* RFC 7323 §3.2 */
-    }
+    if (o.opts.has_ts) /* RFC 7323 §3.2: TSecr 0 in a SYN */
+        out_stamp(s, &o, c->ts_offset, syn_sent ? 0 : c->ts_recent);
     tcp_send(s, &o);
-    ack_sent(s, c);
-    sent_space(s, c, 1);
+    conn_sent(s, c, &o, SENT_NEXT);
     return false; /* nothing follows a SYN until it is acknowledged */
+}
+
+/* A segment of text [seq, seq+len) from the send buffer, with the FIN
+ * after it if fin. */
+static void send_text(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
+                      uint32_t len, bool fin, enum sent_as as)
+{
+    uint32_t data_seq = tcp_snd_data_seq(c);
+    uint8_t flags = TH_ACK;
+    if (len > 0 && seq + len == data_seq + c->snd.len)
+        flags |= TH_PSH; /* the end of what the application wrote */
+    if (fin)
+        flags |= TH_FIN;
+    struct tcp_out o = conn_out(s, c, seq, flags);
+    o.data = &c->snd;
+    o.data_off = seq - data_seq;
+    o.len = len;
+    tcp_send(s, &o);
+    conn_sent(s, c, &o, as);
 }
 
 /* RFC 9293 §3.7.4 (Nagle) and §3.8.6.2.1 (sender SWS avoidance): with data
@@ -248,8 +344,7 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
 {
     if (c->snd_nxt == c->iss && c->snd_una == c->iss)
         return send_syn(s, c);
-    uint32_t data_seq = tcp_snd_data_seq(c);
-    uint32_t data_end = data_seq + c->snd.len;
+    uint32_t data_end = tcp_snd_data_seq(c) + c->snd.len;
     uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
     if (avail > 0 && c->snd_nxt == c->snd_max)
         tcp_cc_restart_after_idle(s, c);
@@ -258,7 +353,7 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
     uint32_t edge = c->snd_una + wnd;
     uint32_t usable = seq_lt(c->snd_nxt, edge) ? edge - c->snd_nxt : 0;
     uint32_t len = avail < usable ? avail : usable;
-    uint32_t mss = payload_mss(c);
+    uint32_t mss = len > 0 ? payload_mss(c) : 0; /* only text needs it */
     if (len > mss)
         len = mss;
     /* The FIN follows the last byte of data: BSD sends it whatever the
@@ -271,30 +366,11 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
         if (avail > 0 && usable == 0 && c->snd_wnd == 0 &&
             !c->deadline[TCP_T_REXMIT] && !c->deadline[TCP_T_PERSIST])
             tcp_timer_set(s, c, TCP_T_PERSIST, s->now + tcp_rto(s, c));
-        if (c->flags & TF_ACK_NOW) {
-            struct tcp_out o = conn_out(s, c, ack_seq(c), TH_ACK);
-            tcp_send(s, &o);
-            ack_sent(s, c);
-        }
+        if (c->flags & TF_ACK_NOW)
+            send_ack(s, c, ack_seq(c));
         return false;
     }
-    uint8_t flags = TH_ACK;
-    if (len > 0 && c->snd_nxt + len == data_end)
-        flags |= TH_PSH; /* the end of what the application wrote */
-    if (fin)
-        flags |= TH_FIN;
-    struct tcp_out o = conn_out(s, c, c->snd_nxt, flags);
-    o.data = &c->snd;
-    o.data_off = c->snd_nxt - data_seq;
-    o.len = len;
-    tcp_send(s, &o);
-    ack_sent(s, c);
-    if (fin)
-        c->flags |= TF_FIN_SENT;
-    uint32_t beyond = c->snd_nxt + len - (c->snd_una + c->cwnd);
-    if (len > 0 && c->snd_nxt == c->snd_max && (int32_t)beyond > 0)
-        c->lt_sent += beyond < len ? beyond : len; /* RFC 3042 §2 */
-    sent_space(s, c, len + (fin ? 1u : 0u));
+    send_text(s, c, c->snd_nxt, len, fin, SENT_NEXT);
     return !fin;
 }
 
@@ -315,40 +391,8 @@ void tcp_output_range(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
         dlen = seq_min(dlen, edge - seq);
     }
     bool fin = fin_allowed(c) && seq + dlen == data_end;
-    if (dlen == 0 && !fin)
-        return;
-    uint8_t flags = TH_ACK;
-    if (dlen > 0 && seq + dlen == data_end)
-        flags |= TH_PSH;
-    if (fin)
-        flags |= TH_FIN;
-    struct tcp_out o = conn_out(s, c, seq, flags);
-    o.data = &c->snd;
-    o.data_off = seq - data_seq;
-    o.len = dlen;
-    tcp_send(s, &o);
-    ack_sent(s, c);
-    uint32_t end = seq + dlen + (fin ? 1u : 0u);
-    if (fin)
-        c->flags |= TF_FIN_SENT;
-    if (seq_lt(seq, c->snd_max)) {
-        stack_count(s, BERTH_CTR_RETRANS_SEGS);
-        c->total_retrans++;
-        c->high_rxt = seq_max(c->high_rxt, end); /* RFC 6675 HighRxt */
-        tcp_cc_note_rexmit(c);
-        /* RFC 6298 §3 (Karn): if the timed segment is resent, its ACK is
-         * ambiguous: no sample from it. */
-        if (c->rtt_time && seq_lt(seq, c->rtt_seq))
-            c->rtt_time = 0;
-    }
-    if (seq_gt(end, c->snd_max)) /* new data sent during recovery */
-        c->snd_max = end;
-    if (seq_lt(c->snd_nxt, c->snd_max) && (c->flags & TF_RECOVERY) &&
-        (c->flags & TF_SACK))
-        c->snd_nxt = c->snd_max; /* SACK recovery sends by NextSeg */
-    c->last_send = tcp_ms_now(s);
-    if (!c->deadline[TCP_T_REXMIT])
-        tcp_rexmit_restart(s, c);
+    if (dlen > 0 || fin)
+        send_text(s, c, seq, dlen, fin, SENT_RANGE);
 }
 
 /* RFC 6675 §5 step (C): in SACK-based recovery, send while the pipe leaves
@@ -367,11 +411,8 @@ static void output_sack_recovery(struct berth_stack *s, struct tcp_conn *c)
         if (c->high_rxt == before && c->snd_max == max)
             break; /* nothing could be sent */
     }
-    if (c->flags & TF_ACK_NOW) {
-        struct tcp_out o = conn_out(s, c, ack_seq(c), TH_ACK);
-        tcp_send(s, &o);
-        ack_sent(s, c);
-    }
+    if (c->flags & TF_ACK_NOW)
+        send_ack(s, c, ack_seq(c));
 }
 
 void tcp_output(struct berth_stack *s, struct tcp_conn *c)
@@ -381,11 +422,8 @@ void tcp_output(struct berth_stack *s, struct tcp_conn *c)
     case BERTH_STATE_LISTEN:
         return;
     case BERTH_STATE_TIME_WAIT:
-        if (c->flags & TF_ACK_NOW) {
-            struct tcp_out o = conn_out(s, c, ack_seq(c), TH_ACK);
-            tcp_send(s, &o);
-            ack_sent(s, c);
-        }
+        if (c->flags & TF_ACK_NOW)
+            send_ack(s, c, ack_seq(c));
         return;
     default:
         break;
@@ -404,28 +442,23 @@ void tcp_send_persist_probe(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 9293 §3.8.6.1: with a zero window, regularly send one octet of
      * new data beyond the window; the ACK it draws reopens the window. */
-    uint32_t data_seq = tcp_snd_data_seq(c);
+    uint32_t off = c->snd_una - tcp_snd_data_seq(c);
+    if (c->snd.len <= off)
+        return;
     struct tcp_out o = conn_out(s, c, c->snd_una, TH_ACK);
     o.data = &c->snd;
-    o.data_off = c->snd_una - data_seq;
-    o.len = c->snd.len > o.data_off ? 1 : 0;
-    if (o.len == 0)
-        return;
+    o.data_off = off;
+    o.len = 1;
     tcp_send(s, &o);
-    ack_sent(s, c);
+    conn_sent(s, c, &o, SENT_PROBE);
     stack_count(s, BERTH_CTR_PERSIST_PROBES);
-    if (seq_lt(c->snd_nxt, c->snd_una + 1))
-        c->snd_nxt = c->snd_una + 1;
-    if (seq_lt(c->snd_max, c->snd_nxt))
-        c->snd_max = c->snd_nxt;
 }
 
 void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT-1 with no data; the peer's
      * answer is an ACK for SND.NXT. */
-    struct tcp_out o = conn_out(s, c, ack_seq(c) - 1, TH_ACK);
-    tcp_send(s, &o);
+    send_ack(s, c, ack_seq(c) - 1);
     stack_count(s, BERTH_CTR_KEEPALIVE_PROBES);
 }
 
@@ -439,27 +472,20 @@ uint16_t tcp_our_mss(const struct berth_stack *s, const struct tcp_conn *c)
 void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,
                      const struct tcp_conn *tmpl)
 {
-    /* RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. */
-    struct tcp_out o = {.laddr = r->n.laddr,
-                        .raddr = r->n.raddr,
-                        .lport = r->n.lport,
-                        .rport = r->n.rport,
-                        .seq = r->iss,
-                        .ack = r->irs + 1,
-                        .flags = TH_SYN | TH_ACK,
-                        .wnd = syn_window(tmpl->rcvbuf_size)};
+    /* RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>; the
+     * window unscaled (RFC 7323 §2.2). */
+    struct tcp_out o = tcp_out_init(&r->n, r->iss, r->irs + 1, TH_SYN | TH_ACK);
+    o.wnd = tcp_window_field(tmpl->rcvbuf_size, 0);
     tcp_syn_options(s, tmpl, r->opts, false, &o.opts);
-    if (o.opts.has_ts) {
-        o.opts.ts_val = tcp_ts_now(s, tcp_ts_offset(s, &r->n));
-        o.opts.ts_ecr = r->ts_recent;
-    }
+    if (o.opts.has_ts)
+        out_stamp(s, &o, tcp_ts_offset(s, &r->n), r->ts_recent);
     tcp_send(s, &o);
 }
 
 void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 5961 §7: limit challenge ACKs per second, stack-wide. */
-    if (s->now - s->challenge_window_start >= 1000000u) {
+    if (s->now - s->challenge_window_start >= USEC_PER_SEC) {
         s->challenge_window_start = s->now;
         s->challenge_count = 0;
     }
@@ -471,7 +497,5 @@ void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c)
     }
     s->challenge_count++;
     stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
-    struct tcp_out o = conn_out(s, c, ack_seq(c), TH_ACK);
-    tcp_send(s, &o);
-    ack_sent(s, c);
+    send_ack(s, c, ack_seq(c));
 }

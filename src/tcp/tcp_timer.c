@@ -1,6 +1,6 @@
 /* Timers: a connection's deadlines (retransmission, persist, delayed ACK,
- * keepalive, FIN-WAIT-2 / 2MSL) share one wheel timer armed at the
- * earliest; what happens when each passes; RTT estimation (RFC 6298). */
+ * keepalive, deletion after FIN-WAIT-2 or 2MSL) share one wheel timer armed at
+ * the earliest; what happens when each passes; RTT estimation (RFC 6298). */
 #include "tcp/tcp.h"
 
 #include "base/seq.h"
@@ -11,17 +11,17 @@
 
 static uint64_t user_timeout_us(const struct tcp_conn *c)
 {
-    return (uint64_t)c->user_timeout_ms * 1000u;
+    return (uint64_t)c->user_timeout_ms * USEC_PER_MS;
 }
 
 static uint64_t keep_idle_us(const struct tcp_conn *c)
 {
-    return (uint64_t)c->keep_idle_ms * 1000u;
+    return (uint64_t)c->keep_idle_ms * USEC_PER_MS;
 }
 
 static uint64_t keep_intvl_us(const struct tcp_conn *c)
 {
-    return (uint64_t)c->keep_intvl_ms * 1000u;
+    return (uint64_t)c->keep_intvl_ms * USEC_PER_MS;
 }
 
 static void rearm(struct berth_stack *s, struct tcp_conn *c)
@@ -52,8 +52,7 @@ void tcp_timer_clear(struct berth_stack *s, struct tcp_conn *c,
     rearm(s, c);
 }
 
-static uint32_t backed_off(const struct berth_stack *s, uint32_t base,
-                           unsigned shift)
+uint32_t tcp_backoff(const struct berth_stack *s, uint32_t base, unsigned shift)
 {
     uint64_t v = (uint64_t)base << (shift < 32 ? shift : 32);
     return v > s->cfg.rto_max ? s->cfg.rto_max : (uint32_t)v;
@@ -62,7 +61,7 @@ static uint32_t backed_off(const struct berth_stack *s, uint32_t base,
 uint32_t tcp_rto(const struct berth_stack *s, const struct tcp_conn *c)
 {
     /* RFC 6298 §5.5: back off by doubling, up to the maximum. */
-    return backed_off(s, c->rto_base, c->backoff);
+    return tcp_backoff(s, c->rto_base, c->backoff);
 }
 
 void tcp_rtt_sample(struct berth_stack *s, struct tcp_conn *c, uint32_t r)
@@ -109,7 +108,7 @@ void tcp_keepalive_reset(struct berth_stack *s, struct tcp_conn *c)
      * fires and re-arms itself. Any answer also resets the probe count
      * (keepalive and zero-window probes alike). */
     c->last_rcv = s->now;
-    c->probes = 0;
+    c->probes_unanswered = 0;
 }
 
 void tcp_keepalive_start(struct berth_stack *s, struct tcp_conn *c)
@@ -176,7 +175,7 @@ static bool on_persist(struct berth_stack *s, struct tcp_conn *c)
         tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_USER_TIMEOUT);
         return false;
     }
-    if (c->probes >= s->cfg.max_retries) {
+    if (c->probes_unanswered >= s->cfg.max_retries) {
         stack_count(s, BERTH_CTR_TIMEOUTS);
         tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_RETRANSMIT_LIMIT);
         return false;
@@ -186,13 +185,13 @@ static bool on_persist(struct berth_stack *s, struct tcp_conn *c)
         c->unacked_since = s->now;
     }
     tcp_send_persist_probe(s, c);
-    c->probes++;
+    c->probes_unanswered++;
     /* Probes back off like retransmissions (RFC 1122 §4.2.2.17), even when
      * each is answered: the interval grows until the window opens. */
     if (c->persist_shift < 255)
         c->persist_shift++;
     tcp_timer_set(s, c, TCP_T_PERSIST,
-                  s->now + backed_off(s, tcp_rto(s, c), c->persist_shift));
+                  s->now + tcp_backoff(s, tcp_rto(s, c), c->persist_shift));
     return true;
 }
 
@@ -213,26 +212,26 @@ static bool on_keepalive(struct berth_stack *s, struct tcp_conn *c)
     /* RFC 1122 §4.2.3.6: probe only an idle connection; with data in flight
      * the retransmission timer watches the peer. */
     if (c->snd_una != c->snd_max || c->snd.len > 0) {
-        c->probes = 0;
+        c->probes_unanswered = 0;
         tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + keep_idle_us(c));
         return true;
     }
-    if (c->probes == 0 && s->now < c->last_rcv + keep_idle_us(c)) {
+    if (c->probes_unanswered == 0 && s->now < c->last_rcv + keep_idle_us(c)) {
         tcp_timer_set(s, c, TCP_T_KEEPALIVE, c->last_rcv + keep_idle_us(c));
         return true;
     }
-    if (c->probes >= c->keep_cnt) {
+    if (c->probes_unanswered >= c->keep_cnt) {
         stack_count(s, BERTH_CTR_KEEPALIVE_TIMEOUTS);
         tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_KEEPALIVE_TIMEOUT);
         return false;
     }
     tcp_send_keepalive(s, c);
-    c->probes++;
+    c->probes_unanswered++;
     tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + keep_intvl_us(c));
     return true;
 }
 
-static bool on_linger2(struct berth_stack *s, struct tcp_conn *c)
+static bool on_delete(struct berth_stack *s, struct tcp_conn *c)
 {
     if (c->state == BERTH_STATE_TIME_WAIT) {
         tcp_conn_delete(s, c, BERTH_REASON_TIME_WAIT_EXPIRED);
@@ -249,9 +248,9 @@ static bool on_linger2(struct berth_stack *s, struct tcp_conn *c)
 
 static bool (*const handlers[TCP_T__COUNT])(struct berth_stack *,
                                             struct tcp_conn *) = {
-    [TCP_T_REXMIT] = on_rexmit,   [TCP_T_PERSIST] = on_persist,
-    [TCP_T_DELACK] = on_delack,   [TCP_T_KEEPALIVE] = on_keepalive,
-    [TCP_T_LINGER2] = on_linger2,
+    [TCP_T_REXMIT] = on_rexmit, [TCP_T_PERSIST] = on_persist,
+    [TCP_T_DELACK] = on_delack, [TCP_T_KEEPALIVE] = on_keepalive,
+    [TCP_T_DELETE] = on_delete,
 };
 
 static void conn_timers(struct berth_stack *s, struct tcp_conn *c)

@@ -12,7 +12,6 @@ enum tw_action {
     TW_NEW_SYN, /* a new connection may take the 4-tuple over */
 };
 
-/* The rules, shared by the compact entry and a TCB still in TIME-WAIT. */
 /* What TIME-WAIT remembers, from a compact entry or a TCB. */
 struct tw_view {
     uint32_t rcv_nxt;
@@ -32,6 +31,7 @@ static bool tw_syn_is_new(const struct tw_view *v, const struct tcp_seg *seg)
     return seq_gt(seg->seq, v->rcv_nxt);
 }
 
+/* The rules, shared by the compact entry and a TCB still in TIME-WAIT. */
 static enum tw_action tw_decide(struct berth_stack *s, int sock,
                                 const struct tcp_node *n,
                                 const struct tw_view *v,
@@ -73,26 +73,16 @@ static uint64_t two_msl(const struct berth_stack *s)
  * the old incarnation sent, as Linux chooses it (old SND.NXT + 65537). */
 static uint32_t reuse_isn(uint32_t old_snd_nxt)
 {
-    uint32_t isn = old_snd_nxt + 65535u + 2u;
+    uint32_t isn = old_snd_nxt + TCP_WINDOW_FIELD_MAX + 2u;
     return isn ? isn : 1;
 }
 
+/* Our last ACK again, with timestamps when agreed (RFC 7323 §3.2: on
+ * every segment, TIME-WAIT too). */
 static void tw_ack(struct berth_stack *s, const struct tcp_timewait *tw)
 {
-    struct tcp_out o = {.laddr = tw->n.laddr,
-                        .raddr = tw->n.raddr,
-                        .lport = tw->n.lport,
-                        .rport = tw->n.rport,
-                        .seq = tw->snd_nxt,
-                        .ack = tw->rcv_nxt,
-                        .flags = TH_ACK,
-                        .wnd = tw->rcv_wnd};
-    if (tw->has_ts) { /* RFC 7323 §3.2: on every segment, TIME-WAIT too */
-        o.opts.has_ts = true;
-        o.opts.ts_val = tcp_ts_now(s, tcp_ts_offset(s, &tw->n));
-        o.opts.ts_ecr = tw->ts_recent;
-    }
-    tcp_send(s, &o);
+    tcp_send_record_ack(s, &tw->n, tw->snd_nxt, tw->rcv_nxt, tw->rcv_wnd,
+                        tw->has_ts, tw->ts_recent);
 }
 
 void tcp_timewait_free(struct berth_stack *s, struct tcp_timewait *tw)
@@ -113,8 +103,7 @@ static void tw_compact(struct berth_stack *s, struct tcp_conn *c,
         tw->n.in_table = false;
         tw->snd_nxt = c->snd_max;
         tw->rcv_nxt = c->rcv_nxt;
-        uint32_t field = (c->rcv_adv - c->rcv_nxt) >> c->rcv_wscale;
-        tw->rcv_wnd = (uint16_t)(field < 65535u ? field : 65535u);
+        tw->rcv_wnd = tcp_window_field(c->rcv_adv - c->rcv_nxt, c->rcv_wscale);
         tw->has_ts = (c->flags & TF_TS) != 0;
         tw->ts_recent = c->ts_recent;
     }
@@ -141,12 +130,12 @@ void tcp_time_wait(struct berth_stack *s, struct tcp_conn *c,
     }
     /* A handle still holds it (unread data may remain): keep the TCB until
      * the application closes, then shrink. */
-    tcp_timer_set(s, c, TCP_T_LINGER2, two_msl(s));
+    tcp_timer_set(s, c, TCP_T_DELETE, two_msl(s));
 }
 
 void tcp_time_wait_shrink(struct berth_stack *s, struct tcp_conn *c)
 {
-    tw_compact(s, c, c->deadline[TCP_T_LINGER2]);
+    tw_compact(s, c, c->deadline[TCP_T_DELETE]);
 }
 
 /* A SYN takes the 4-tuple over: the listener (if any) gets it with an ISN
@@ -205,7 +194,7 @@ bool tcp_time_wait_tcb_input(struct berth_stack *s, struct tcp_conn *c,
         tw_reuse(s, c->n.raddr, c->n.laddr, seg, c->snd_max);
         return false;
     case TW_RESTART:
-        tcp_timer_set(s, c, TCP_T_LINGER2, two_msl(s));
+        tcp_timer_set(s, c, TCP_T_DELETE, two_msl(s));
         break;
     case TW_ACK:
         break;

@@ -23,7 +23,7 @@
 #define OPT_WS_LEN         3u
 #define OPT_SACK_PERM_LEN  2u
 #define OPT_TS_LEN         10u
-#define OPT_SACK_BLOCK_LEN 8u
+#define OPT_SACK_BLOCK_LEN TCP_SACK_BLOCK_LEN
 
 /* Reads one option of a known kind whose length byte is olen; p points at
  * the kind byte and p[0..olen) is inside the header. 0 or BAD_OPTION. */
@@ -154,42 +154,6 @@ int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
     return 0;
 }
 
-/* Bytes taken by everything but the SACK blocks, as emit lays them out. */
-static size_t fixed_opts_len(const struct tcp_opts *o)
-{
-    size_t n = 0;
-    if (o->has_mss)
-        n += 4; /* MSS */
-    if (o->has_ts)
-        n += 12; /* SACK-permitted + TS, or NOP NOP TS */
-    else if (o->sack_ok)
-        n += 4; /* NOP NOP SACK-permitted */
-    if (o->has_wscale)
-        n += 4; /* NOP WS */
-    return n;
-}
-
-/* SACK blocks emitted: as many of o->sack_count as fit in the 40 option
- * bytes after the other options (Linux trims the same way). */
-static size_t sack_blocks_emitted(const struct tcp_opts *o)
-{
-    size_t n = o->sack_count < TCP_SACK_MAX ? o->sack_count : TCP_SACK_MAX;
-    size_t room = TCP_MAX_OPTS_LEN - fixed_opts_len(o);
-    if (n == 0 || room < 4 + OPT_SACK_BLOCK_LEN)
-        return 0;
-    size_t fit = (room - 4) / OPT_SACK_BLOCK_LEN;
-    return n < fit ? n : fit;
-}
-
-size_t tcp_opts_len(const struct tcp_opts *o)
-{
-    size_t n = fixed_opts_len(o);
-    size_t blocks = sack_blocks_emitted(o);
-    if (blocks > 0)
-        n += 4 + blocks * OPT_SACK_BLOCK_LEN;
-    return (n + 3) & ~(size_t)3;
-}
-
 /* Writes the options of o at p in Linux's order (tcp_options_write()):
  * MSS; SACK-permitted folded into the TS word's padding, or NOP NOP TS, or
  * NOP NOP SACK-permitted; NOP WS; NOP NOP SACK. A SYN carries only the
@@ -229,7 +193,7 @@ static size_t write_options(uint8_t *p, const struct tcp_opts *o)
         *p++ = OPT_WS_LEN;
         *p++ = o->wscale;
     }
-    size_t blocks = sack_blocks_emitted(o);
+    size_t blocks = tcp_opts_sack_blocks(o, (size_t)(p - start));
     if (blocks > 0) {
         *p++ = OPT_NOP;
         *p++ = OPT_NOP;

@@ -10,6 +10,8 @@
 
 #define TCP_HDR_LEN      20u
 #define TCP_MAX_OPTS_LEN 40u
+/* The largest value of the 16-bit window field (RFC 9293 §3.1). */
+#define TCP_WINDOW_FIELD_MAX 65535u
 
 #define TH_FIN 0x01u
 #define TH_SYN 0x02u
@@ -20,7 +22,8 @@
 #define TH_ECE 0x40u
 #define TH_CWR 0x80u
 
-#define TCP_SACK_MAX 4u
+#define TCP_SACK_MAX       4u
+#define TCP_SACK_BLOCK_LEN 8u /* bytes per SACK block (RFC 2018 §3) */
 
 struct tcp_opts {
     bool has_mss, has_wscale, sack_ok, has_ts;
@@ -57,6 +60,19 @@ struct tcp_seg {
 int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
               struct tcp_seg *out);
 
+/* The SACK blocks of o that are emitted after `before` bytes of other
+ * options: as many as fit in the 40 option bytes (Linux trims the same
+ * way). */
+static inline size_t tcp_opts_sack_blocks(const struct tcp_opts *o,
+                                          size_t before)
+{
+    size_t n = o->sack_count < TCP_SACK_MAX ? o->sack_count : TCP_SACK_MAX;
+    if (n == 0 || before + 4 + TCP_SACK_BLOCK_LEN > TCP_MAX_OPTS_LEN)
+        return 0;
+    size_t fit = (TCP_MAX_OPTS_LEN - before - 4) / TCP_SACK_BLOCK_LEN;
+    return n < fit ? n : fit;
+}
+
 /* Bytes the options of o take on the wire, padded to a multiple of 4, laid
  * out as Linux does (tcp_options_write()): MSS; SACK-permitted + TS as
  * 04 02 08 0a, or NOP NOP TS, or NOP NOP SACK-permitted; NOP WS; NOP NOP
@@ -64,8 +80,23 @@ int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
  * flags: a SYN sets MSS/SACK-permitted/WS (+TS), other segments TS and SACK
  * blocks, giving Linux's SYN and non-SYN layouts. SACK blocks beyond
  * TCP_SACK_MAX or beyond what fits in 40 bytes are left out (Linux trims
- * the same way: 3 blocks with TS, 4 without). At most TCP_MAX_OPTS_LEN. */
-size_t tcp_opts_len(const struct tcp_opts *o);
+ * the same way: 3 blocks with TS, 4 without). At most TCP_MAX_OPTS_LEN.
+ * Inline: the output path asks it for every segment. */
+static inline size_t tcp_opts_len(const struct tcp_opts *o)
+{
+    /* Everything but the SACK blocks: MSS; SACK-permitted + TS, or NOP NOP
+     * TS, or NOP NOP SACK-permitted; NOP WS. */
+    size_t n = (o->has_mss ? 4u : 0u) + (o->has_wscale ? 4u : 0u);
+    if (o->has_ts)
+        n += 12;
+    else if (o->sack_ok)
+        n += 4;
+    size_t blocks = tcp_opts_sack_blocks(o, n);
+    if (blocks > 0) /* NOP NOP SACK */
+        n += 4 + blocks * TCP_SACK_BLOCK_LEN;
+    return (n + 3) & ~(size_t)3;
+}
+
 /* Writes the header and options of s at buf; s->len payload bytes must
  * already sit at buf + 20 + tcp_opts_len(&s->opts). Computes the checksum
  * over header and payload with the pseudo-header (header + s->len <=
