@@ -106,9 +106,6 @@ enum tcp_deadline {
     TCP_T_DELETE,
     TCP_T__COUNT
 };
-/* The old name, until src/socket.c (FIN-WAIT-2 of a closed socket) says
- * TCP_T_DELETE. */
-#define TCP_T_LINGER2 TCP_T_DELETE
 
 /* Connection flags. */
 #define TF_ACK_NOW    0x0001u  /* send an ACK at the next output */

@@ -73,9 +73,10 @@ struct tcp_conn *tcp_conn_new(struct berth_stack *s)
     c->sock = -1;
     c->state = BERTH_STATE_CLOSED;
     c->keep_cnt = s->cfg.keepalive_count;
-    c->keep_idle_ms = (uint32_t)(s->cfg.keepalive_idle / 1000);
-    c->keep_intvl_ms = (uint32_t)(s->cfg.keepalive_interval / 1000);
-    c->user_timeout_ms = (uint32_t)((s->cfg.user_timeout + 999) / 1000);
+    c->keep_idle_ms = (uint32_t)(s->cfg.keepalive_idle / USEC_PER_MS);
+    c->keep_intvl_ms = (uint32_t)(s->cfg.keepalive_interval / USEC_PER_MS);
+    c->user_timeout_ms =
+        (uint32_t)((s->cfg.user_timeout + USEC_PER_MS - 1) / USEC_PER_MS);
     c->linger = -1;
     c->sndbuf_size = s->cfg.sndbuf;
     c->rcvbuf_size = s->cfg.rcvbuf;

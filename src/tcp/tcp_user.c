@@ -174,14 +174,9 @@ static void window_update(struct berth_stack *s, struct tcp_conn *c)
 {
     if (!peer_may_send(c))
         return;
-    uint32_t cap = c->rcvbuf_size;
-    uint32_t now_wnd = cap - c->rcv.len;
-    uint32_t max = 65535u << c->rcv_wscale; /* RFC 7323 §2.3 */
-    if (now_wnd > max)
-        now_wnd = max;
+    uint32_t now_wnd = tcp_rcv_space(c);
     uint32_t cur = c->rcv_adv - c->rcv_nxt;
-    uint32_t step = cap / 2 < c->rcv_mss ? cap / 2 : c->rcv_mss;
-    if (now_wnd >= 2 * cur && now_wnd - cur >= step) {
+    if (now_wnd >= 2 * cur && now_wnd - cur >= tcp_rcv_sws_step(c)) {
         c->flags |= TF_ACK_NOW;
         tcp_output(s, c);
     }
@@ -310,7 +305,7 @@ void tcp_user_close(struct berth_stack *s, struct tcp_conn *c)
     }
     app_fin(s, c, BERTH_REASON_APP_CLOSE);
     if (c->state == BERTH_STATE_FIN_WAIT_2)
-        tcp_timer_set(s, c, TCP_T_LINGER2, s->now + s->cfg.fin_wait_2_timeout);
+        tcp_timer_set(s, c, TCP_T_DELETE, s->now + s->cfg.fin_wait_2_timeout);
     tcp_conn_release(s, c);
 }
 
@@ -371,12 +366,12 @@ static int set_keepalive_opt(struct berth_stack *s, struct tcp_conn *c,
     case BERTH_OPT_KEEPIDLE:
     case BERTH_OPT_KEEPINTVL:
         /* Millisecond resolution, like the timer wheel. */
-        if (v < 1000 || v / 1000 > UINT32_MAX)
+        if (v < USEC_PER_MS || v / USEC_PER_MS > UINT32_MAX)
             return BERTH_EINVAL;
         if (opt == BERTH_OPT_KEEPIDLE)
-            c->keep_idle_ms = (uint32_t)(v / 1000);
+            c->keep_idle_ms = (uint32_t)(v / USEC_PER_MS);
         else
-            c->keep_intvl_ms = (uint32_t)(v / 1000);
+            c->keep_intvl_ms = (uint32_t)(v / USEC_PER_MS);
         return 0;
     default: /* BERTH_OPT_KEEPCNT */
         if (v < 1 || v > 255)
@@ -417,9 +412,9 @@ int tcp_user_setopt(struct berth_stack *s, struct tcp_conn *c,
         c->user_mss = (uint16_t)v;
         return 0;
     case BERTH_OPT_USER_TIMEOUT:
-        if (v < 0 || v / 1000 >= UINT32_MAX)
+        if (v < 0 || v / USEC_PER_MS >= UINT32_MAX)
             return BERTH_EINVAL;
-        c->user_timeout_ms = (uint32_t)((v + 999) / 1000);
+        c->user_timeout_ms = (uint32_t)((v + USEC_PER_MS - 1) / USEC_PER_MS);
         return 0;
     case BERTH_OPT_CONGESTION:
         if (v != BERTH_CC_NEWRENO && v != BERTH_CC_CUBIC)
@@ -491,10 +486,10 @@ int tcp_user_getopt(const struct berth_stack *s, const struct tcp_conn *c,
         *v = (c->flags & TF_KEEPALIVE) != 0;
         return 0;
     case BERTH_OPT_KEEPIDLE:
-        *v = (int64_t)c->keep_idle_ms * 1000;
+        *v = (int64_t)c->keep_idle_ms * USEC_PER_MS;
         return 0;
     case BERTH_OPT_KEEPINTVL:
-        *v = (int64_t)c->keep_intvl_ms * 1000;
+        *v = (int64_t)c->keep_intvl_ms * USEC_PER_MS;
         return 0;
     case BERTH_OPT_KEEPCNT:
         *v = c->keep_cnt;
@@ -512,7 +507,7 @@ int tcp_user_getopt(const struct berth_stack *s, const struct tcp_conn *c,
         *v = c->snd_mss ? c->snd_mss : tcp_our_mss(s, c);
         return 0;
     case BERTH_OPT_USER_TIMEOUT:
-        *v = (int64_t)c->user_timeout_ms * 1000;
+        *v = (int64_t)c->user_timeout_ms * USEC_PER_MS;
         return 0;
     case BERTH_OPT_CONGESTION:
         *v = c->cc_algo;
