@@ -681,6 +681,54 @@ static const struct optmap *find_opt(int level, int name)
     return NULL;
 }
 
+/* TCP_INFO in Linux's layout and units (segments, not bytes), for the
+ * scripts' tcpi_ assertions. */
+static int linux_state(enum berth_state st)
+{
+    static const int map[BERTH_STATE__COUNT] = {
+        [BERTH_STATE_CLOSED] = 7,      [BERTH_STATE_LISTEN] = 10,
+        [BERTH_STATE_SYN_SENT] = 2,    [BERTH_STATE_SYN_RECEIVED] = 3,
+        [BERTH_STATE_ESTABLISHED] = 1, [BERTH_STATE_FIN_WAIT_1] = 4,
+        [BERTH_STATE_FIN_WAIT_2] = 5,  [BERTH_STATE_CLOSE_WAIT] = 8,
+        [BERTH_STATE_CLOSING] = 11,    [BERTH_STATE_LAST_ACK] = 9,
+        [BERTH_STATE_TIME_WAIT] = 6,
+    };
+    return map[st];
+}
+
+static int tcp_info(struct adapter *a, int sock, void *val, socklen_t *len)
+{
+    struct berth_tcp_info in;
+    int r = berth_getinfo(a->s, sock, &in);
+    if (r < 0)
+        return r;
+    struct tcp_info ti;
+    memset(&ti, 0, sizeof(ti));
+    uint32_t mss = in.snd_mss ? in.snd_mss : 1;
+    ti.tcpi_state = (uint8_t)linux_state(in.state);
+    ti.tcpi_retransmits = (uint8_t)in.retransmits;
+    ti.tcpi_options = (in.timestamps ? TCPI_OPT_TIMESTAMPS : 0) |
+                      (in.sack ? TCPI_OPT_SACK : 0) |
+                      (in.snd_wscale || in.rcv_wscale ? TCPI_OPT_WSCALE : 0);
+    ti.tcpi_snd_wscale = in.snd_wscale & 0xf;
+    ti.tcpi_rcv_wscale = in.rcv_wscale & 0xf;
+    ti.tcpi_rto = in.rto;
+    ti.tcpi_snd_mss = in.snd_mss;
+    ti.tcpi_rcv_mss = in.snd_mss;
+    ti.tcpi_unacked = (in.unacked + mss - 1) / mss;
+    ti.tcpi_rtt = in.srtt;
+    ti.tcpi_rttvar = in.rttvar;
+    ti.tcpi_snd_ssthresh =
+        in.ssthresh == UINT32_MAX ? 0x7fffffff : in.ssthresh / mss;
+    ti.tcpi_snd_cwnd = in.cwnd / mss;
+    ti.tcpi_advmss = in.snd_mss;
+    ti.tcpi_total_retrans = in.total_retrans;
+    socklen_t n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);
+    memcpy(val, &ti, n);
+    *len = n;
+    return 0;
+}
+
 static int pd_getsockopt(void *ud, int fd, int level, int name, void *val,
                          socklen_t *len)
 {
@@ -691,6 +739,11 @@ static int pd_getsockopt(void *ud, int fd, int level, int name, void *val,
         return fail(EINVAL);
     pthread_mutex_lock(&a->mu);
     int r = 0;
+    if (level == IPPROTO_TCP && name == TCP_INFO) {
+        r = tcp_info(a, sock, val, len);
+        pthread_mutex_unlock(&a->mu);
+        return berr(r);
+    }
     if (level == SOL_SOCKET && name == SO_ERROR) {
         struct berth_tcp_info info;
         r = berth_getinfo(a->s, sock, &info);
@@ -747,6 +800,11 @@ static int pd_setsockopt(void *ud, int fd, int level, int name, const void *val,
     if (!m)
         return fail(ENOPROTOOPT);
     int64_t x = (int64_t)v * m->scale;
+    /* socket(7): Linux doubles SO_SNDBUF and SO_RCVBUF for its overhead and
+     * getsockopt() returns the doubled value; berth's buffers are bytes of
+     * data. */
+    if (level == SOL_SOCKET && (name == SO_SNDBUF || name == SO_RCVBUF))
+        x *= 2;
     return berr(LOCKED(a, berth_setopt(a->s, sock, m->opt, x)));
 }
 

@@ -48,7 +48,16 @@ def read_list(path):
     return entries
 
 
-def relax(text):
+def wscale_for(rcvbuf):
+    """berth's window scale for a receive buffer (RFC 7323 §2.3: the
+    smallest shift that lets the window field cover it, at most 14)."""
+    shift = 0
+    while shift < 14 and (rcvbuf >> shift) > 65535:
+        shift += 1
+    return shift
+
+
+def relax(text, wscale):
     """The documented, mechanical relaxations (README.md, "Relaxations")."""
     # 1. Shell commands in backquotes (possibly over several lines) set the
     #    Linux host's sysctls: never run. scripts.txt gives berth's settings.
@@ -58,10 +67,11 @@ def relax(text):
         m = re.match(r"^(\s*\S+\s+>\s+)(.*)$", line)
         if m:
             head, pkt = m.groups()
-            # 2. Outbound SYN and SYN-ACK: option order and values chosen
-            #    from Linux's buffer sizes (wscale) are layout.
+            # 2. Outbound SYN and SYN-ACK: the window scale offered follows
+            #    the receive buffer (Linux's from tcp_rmem[2], berth's from
+            #    its rcvbuf), so berth's value is expected.
             if re.match(r"S\.?\s", pkt):
-                pkt = re.sub(r"<[^>]*>", "<...>", pkt)
+                pkt = re.sub(r"wscale\s+\d+", f"wscale {wscale}", pkt)
             # 3. Outbound windows depend on Linux's buffer sizing.
             pkt = re.sub(r"\s+win\s+\d+", "", pkt)
             line = head + pkt
@@ -73,11 +83,13 @@ def run_one(args, script, flags):
     src = os.path.join(args.tcp_dir, script)
     dst = os.path.join(args.out, script)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
+    so_flags = " ".join(x for x in flags.split(",") if x)
+    m = re.search(r"rcvbuf=(\d+)", so_flags)
+    rcvbuf = int(m.group(1)) if m else 65535  # berth_config's default
     with open(src) as f:
-        text = relax(f.read())
+        text = relax(f.read(), wscale_for(rcvbuf))
     with open(dst, "w") as f:
         f.write(text)
-    so_flags = " ".join(x for x in flags.split(",") if x)
     cmd = [args.packetdrill, f"--so_filename={args.adapter}",
            f"--so_flags={so_flags}"] + ADDRS + [os.path.basename(dst)]
     try:
