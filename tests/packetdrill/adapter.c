@@ -25,6 +25,10 @@
 
 #include "packetdrill.h"
 
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55 /* Linux's asm-generic/socket.h */
+#endif
+
 /* Handles map to descriptors far above packetdrill's own. */
 #define SOCK_FD_BASE  1000
 #define MAX_SOCKS     1024
@@ -729,6 +733,32 @@ static int tcp_info(struct adapter *a, int sock, void *val, socklen_t *len)
     return 0;
 }
 
+/* SO_MEMINFO (Linux's sk_meminfo: rmem_alloc, rcvbuf, wmem_alloc, sndbuf,
+ * fwd_alloc, wmem_queued, optmem, backlog, drops): the bytes berth holds. */
+static int sk_meminfo(struct adapter *a, int sock, void *val, socklen_t *len)
+{
+    struct berth_tcp_info in;
+    int64_t sndbuf = 0, rcvbuf = 0;
+    int r = berth_getinfo(a->s, sock, &in);
+    if (r < 0)
+        return r;
+    berth_getopt(a->s, sock, BERTH_OPT_SNDBUF, &sndbuf);
+    berth_getopt(a->s, sock, BERTH_OPT_RCVBUF, &rcvbuf);
+    uint32_t m[9] = {in.rcv_queued,
+                     (uint32_t)rcvbuf,
+                     in.snd_queued,
+                     (uint32_t)sndbuf,
+                     0,
+                     in.snd_queued,
+                     0,
+                     0,
+                     0};
+    socklen_t n = *len < sizeof(m) ? *len : (socklen_t)sizeof(m);
+    memcpy(val, m, n);
+    *len = n;
+    return 0;
+}
+
 static int pd_getsockopt(void *ud, int fd, int level, int name, void *val,
                          socklen_t *len)
 {
@@ -741,6 +771,19 @@ static int pd_getsockopt(void *ud, int fd, int level, int name, void *val,
     int r = 0;
     if (level == IPPROTO_TCP && name == TCP_INFO) {
         r = tcp_info(a, sock, val, len);
+        pthread_mutex_unlock(&a->mu);
+        return berr(r);
+    }
+    if (level == IPPROTO_TCP && name == TCP_CC_INFO) {
+        /* Linux's CUBIC and Reno have no get_info: success, length 0. */
+        r = berth_getinfo(a->s, sock, &(struct berth_tcp_info){0});
+        pthread_mutex_unlock(&a->mu);
+        if (r == 0)
+            *len = 0;
+        return berr(r);
+    }
+    if (level == SOL_SOCKET && name == SO_MEMINFO) {
+        r = sk_meminfo(a, sock, val, len);
         pthread_mutex_unlock(&a->mu);
         return berr(r);
     }

@@ -21,7 +21,8 @@ import subprocess
 import sys
 
 EXPECTATIONS = ("pass", "xfail-linux", "xfail-berth")
-ADDRS = ["--local_ip=192.168.0.1", "--remote_ip=192.0.2.1"]
+# packetdrill's options: berth's address, and the PSH relaxation (4).
+OPTIONS = ["--local_ip=192.168.0.1", "--remote_ip=192.0.2.1", "--lax_psh"]
 TIMEOUT_S = 30
 
 
@@ -61,6 +62,8 @@ def relax(text, wscale):
     """The documented, mechanical relaxations (README.md, "Relaxations")."""
     # 1. Shell commands in backquotes (possibly over several lines) set the
     #    Linux host's sysctls: never run. scripts.txt gives berth's settings.
+    #    A timed command (`+0 `tc ...``) goes with its line.
+    text = re.sub(r"(?m)^\s*[-+.~0-9]+\s*`[^`]*`[^\n]*$", "", text)
     text = re.sub(r"`[^`]*`", "", text)
     out = []
     for line in text.split("\n"):
@@ -73,6 +76,7 @@ def relax(text, wscale):
             if re.match(r"S\.?\s", pkt):
                 pkt = re.sub(r"wscale\s+\d+", f"wscale {wscale}", pkt)
             # 3. Outbound windows depend on Linux's buffer sizing.
+            # (4. PSH placement: packetdrill's --lax_psh, patches/0003.)
             pkt = re.sub(r"\s+win\s+\d+", "", pkt)
             line = head + pkt
         out.append(line)
@@ -91,7 +95,7 @@ def run_one(args, script, flags):
     with open(dst, "w") as f:
         f.write(text)
     cmd = [args.packetdrill, f"--so_filename={args.adapter}",
-           f"--so_flags={so_flags}"] + ADDRS + [os.path.basename(dst)]
+           f"--so_flags={so_flags}"] + OPTIONS + [os.path.basename(dst)]
     try:
         p = subprocess.run(cmd, cwd=os.path.dirname(dst), capture_output=True,
                            text=True, timeout=TIMEOUT_S)
