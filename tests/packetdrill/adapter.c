@@ -727,9 +727,11 @@ static int tcp_info(struct adapter *a, int sock, void *val, socklen_t *len)
     ti.tcpi_snd_cwnd = in.cwnd / mss;
     ti.tcpi_advmss = in.snd_mss;
     ti.tcpi_total_retrans = in.total_retrans;
+    /* Linux's struct has grown past glibc's: the fields after glibc's
+     * (tcpi_pacing_rate onward), which berth does not keep, read 0. */
     socklen_t n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);
+    memset(val, 0, *len);
     memcpy(val, &ti, n);
-    *len = n;
     return 0;
 }
 
