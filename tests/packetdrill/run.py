@@ -27,7 +27,7 @@ TIMEOUT_S = 30
 
 
 def read_list(path):
-    """[(script, expectation, so_flags, reason)] from scripts.txt."""
+    """[(script, expectation, line, so_flags, reason)] from scripts.txt."""
     entries = []
     with open(path) as f:
         for n, line in enumerate(f, 1):
@@ -35,17 +35,23 @@ def read_list(path):
             if not line or line.startswith("#"):
                 continue
             fields = line.split(None, 2)
-            if len(fields) < 2 or fields[1] not in EXPECTATIONS:
+            kind, _, at = fields[1].partition("@") if len(fields) > 1 \
+                else ("", "", "")
+            if len(fields) < 2 or kind not in EXPECTATIONS or \
+                    (kind == "pass") != (at == "") or \
+                    (at and not at.isdigit()):
                 sys.exit(f"{path}:{n}: want 'SCRIPT EXPECTATION [so:FLAGS] "
-                         f"[REASON]', expectation one of {EXPECTATIONS}")
+                         f"[REASON]', expectation pass, or xfail-linux@LINE "
+                         f"or xfail-berth@LINE (the script line it fails at)")
             rest = fields[2] if len(fields) > 2 else ""
             flags = ""
             if rest.startswith("so:"):
                 flags, _, rest = rest.partition(" ")
                 flags = flags[3:]
-            if fields[1] != "pass" and not rest.strip():
+            if kind != "pass" and not rest.strip():
                 sys.exit(f"{path}:{n}: an expected failure needs its reason")
-            entries.append((fields[0], fields[1], flags, rest.strip()))
+            entries.append((fields[0], kind, int(at) if at else None, flags,
+                            rest.strip()))
     return entries
 
 
@@ -63,8 +69,11 @@ def relax(text, wscale):
     # 1. Shell commands in backquotes (possibly over several lines) set the
     #    Linux host's sysctls: never run. scripts.txt gives berth's settings.
     #    A timed command (`+0 `tc ...``) goes with its line.
-    text = re.sub(r"(?m)^\s*[-+.~0-9]+\s*`[^`]*`[^\n]*$", "", text)
-    text = re.sub(r"`[^`]*`", "", text)
+    #    Line numbers stay those of the upstream script.
+    def blank(m):
+        return "\n" * m.group(0).count("\n")
+    text = re.sub(r"(?m)^\s*[-+.~0-9]+\s*`[^`]*`[^\n]*$", blank, text)
+    text = re.sub(r"`[^`]*`", blank, text)
     out = []
     for line in text.split("\n"):
         m = re.match(r"^(\s*\S+\s+>\s+)(.*)$", line)
@@ -105,6 +114,12 @@ def run_one(args, script, flags):
         return None, out + f"\n(killed after {TIMEOUT_S} s)"
 
 
+def failed_at(script, output):
+    """The script line packetdrill reports the failure at, or None."""
+    m = re.search(re.escape(os.path.basename(script)) + r":(\d+):", output)
+    return int(m.group(1)) if m else None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--packetdrill", required=True)
@@ -138,7 +153,7 @@ def main():
                 bad += 1
 
     passes = total = 0
-    for script, expect, flags, reason in entries:
+    for script, expect, at, flags, reason in entries:
         if args.scripts and script not in args.scripts:
             continue
         if not args.scripts and args.only and \
@@ -156,15 +171,19 @@ def main():
         elif passed:
             verdict = "FAIL (expected to fail, passes: update " \
                       f"{os.path.basename(args.list)})"
+        elif failed_at(script, output) != at:
+            verdict = f"FAIL (expected to fail at line {at}, fails at " \
+                      f"{failed_at(script, output)}: see why, then update " \
+                      f"{os.path.basename(args.list)})"
         else:
-            verdict = f"ok ({expect}: {reason})"
+            verdict = f"ok ({expect}@{at}: {reason})"
         ok = verdict.startswith("ok")
         bad += not ok
         print(f"{'pass' if passed else 'fail'}  {script}: {verdict}")
         if not ok or args.verbose:
             for line in output.strip().split("\n"):
                 print(f"      {line}")
-    print(f"berth passes {passes} of {total} packetdrill scripts run; "
+    print(f"berth passes {passes} of {total} upstream packetdrill scripts run; "
           f"{bad} outcome(s) differ from {os.path.basename(args.list)}")
     return 1 if bad else 0
 
