@@ -319,7 +319,9 @@ static int pd_socket(void *ud, int domain, int type, int protocol)
         LOCKED(a, berth_abort(a->s, h));
         return fail(EMFILE);
     }
+    pthread_mutex_lock(&a->mu);
     a->nonblock[h] = (type & SOCK_NONBLOCK) != 0;
+    pthread_mutex_unlock(&a->mu);
     return SOCK_FD_BASE + h;
 }
 
@@ -378,7 +380,9 @@ static int pd_accept(void *ud, int fd, struct sockaddr *sa, socklen_t *len)
         LOCKED(a, berth_abort(a->s, h));
         return fail(EMFILE);
     }
+    pthread_mutex_lock(&a->mu);
     a->nonblock[h] = false;
+    pthread_mutex_unlock(&a->mu);
     endpoint_sockaddr(peer, sa, len);
     return SOCK_FD_BASE + h;
 }
@@ -404,8 +408,12 @@ static int pd_connect(void *ud, int fd, const struct sockaddr *sa,
     int sock = sock_of(fd);
     if (sockaddr_endpoint(sa, len, &addr, &port) < 0)
         return -1;
-    int r = LOCKED(a, berth_connect(a->s, sock, addr, port));
-    if (r != BERTH_EINPROGRESS || (sock >= 0 && a->nonblock[sock]))
+    pthread_mutex_lock(&a->mu);
+    int r = berth_connect(a->s, sock, addr, port);
+    bool nonblock = sock >= 0 && a->nonblock[sock];
+    changed(a);
+    pthread_mutex_unlock(&a->mu);
+    if (r != BERTH_EINPROGRESS || nonblock)
         return berr(r);
     return berr(blocking(a, sock, false, try_connected, NULL));
 }
@@ -512,6 +520,7 @@ static ssize_t pd_recvmsg(void *ud, int fd, struct msghdr *msg, int flags)
 struct sendio {
     const uint8_t *buf;
     size_t len, done;
+    bool dontwait;
 };
 
 static int try_send(struct adapter *a, int sock, void *arg)
@@ -520,7 +529,8 @@ static int try_send(struct adapter *a, int sock, void *arg)
     while (io->done < io->len) {
         int r = berth_send(a->s, sock, io->buf + io->done, io->len - io->done);
         if (r < 0)
-            return (r == BERTH_EAGAIN && io->done > 0 && a->nonblock[sock])
+            return (r == BERTH_EAGAIN && io->done > 0 &&
+                    (io->dontwait || a->nonblock[sock]))
                        ? (int)io->done
                        : r;
         io->done += (size_t)r;
@@ -536,16 +546,8 @@ static ssize_t do_send(struct adapter *a, int fd, const void *buf, size_t len,
     int sock = sock_of(fd);
     if (sock < 0)
         return fail(EBADF);
-    struct sendio io = {buf, len, 0};
-    bool dontwait = flags & MSG_DONTWAIT;
-    if (dontwait) {
-        bool nb = a->nonblock[sock];
-        a->nonblock[sock] = true; /* partial counts are returned */
-        int r = blocking(a, sock, true, try_send, &io);
-        a->nonblock[sock] = nb;
-        return berr(r);
-    }
-    return berr(blocking(a, sock, false, try_send, &io));
+    struct sendio io = {buf, len, 0, (flags & MSG_DONTWAIT) != 0};
+    return berr(blocking(a, sock, io.dontwait, try_send, &io));
 }
 
 static ssize_t pd_write(void *ud, int fd, const void *buf, size_t count)
@@ -596,15 +598,16 @@ static int pd_fcntl(void *ud, int fd, int cmd, ...)
     va_start(ap, cmd);
     int arg = (cmd == F_SETFL) ? va_arg(ap, int) : 0;
     va_end(ap);
-    switch (cmd) {
-    case F_GETFL:
-        return O_RDWR | (a->nonblock[sock] ? O_NONBLOCK : 0);
-    case F_SETFL:
+    int r = 0;
+    pthread_mutex_lock(&a->mu);
+    if (cmd == F_GETFL)
+        r = O_RDWR | (a->nonblock[sock] ? O_NONBLOCK : 0);
+    else if (cmd == F_SETFL)
         a->nonblock[sock] = (arg & O_NONBLOCK) != 0;
-        return 0;
-    default:
-        return fail(EINVAL);
-    }
+    else
+        r = -EINVAL;
+    pthread_mutex_unlock(&a->mu);
+    return berr(r);
 }
 
 static int pd_ioctl(void *ud, int fd, unsigned long request, ...)
