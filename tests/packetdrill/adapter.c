@@ -267,7 +267,8 @@ static void epoll_forget(struct adapter *a, int sock)
     })
 
 /* Runs `try` until it stops saying EAGAIN, sleeping between tries unless
- * the socket is non-blocking (or `dontwait`). */
+ * the socket is non-blocking (or `dontwait`). A try that says EAGAIN wakes
+ * no one: two sleepers would otherwise wake each other forever. */
 typedef int (*try_fn)(struct adapter *a, int sock, void *arg);
 
 static int blocking(struct adapter *a, int sock, bool dontwait, try_fn try,
@@ -278,7 +279,8 @@ static int blocking(struct adapter *a, int sock, bool dontwait, try_fn try,
     int r;
     for (;;) {
         r = try(a, sock, arg);
-        changed(a);
+        if (r != BERTH_EAGAIN)
+            changed(a);
         if (counted)
             looked(a);
         if (r != BERTH_EAGAIN || dontwait ||
@@ -900,7 +902,8 @@ static int blocking_until(struct adapter *a, try_fn try, void *arg,
     int r;
     for (;;) {
         r = try(a, -1, arg);
-        changed(a);
+        if (r != BERTH_EAGAIN)
+            changed(a);
         if (counted)
             looked(a);
         if (r != BERTH_EAGAIN)
