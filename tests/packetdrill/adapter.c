@@ -1193,8 +1193,10 @@ static int set_flag(struct adapter *a, struct berth_config *cfg,
     return 0;
 }
 
-void packetdrill_interface_init(const char *flags,
-                                struct packetdrill_interface *ifc);
+/* The one symbol the object exports (packetdrill.h). */
+__attribute__((visibility("default"))) void
+packetdrill_interface_init(const char *flags,
+                           struct packetdrill_interface *ifc);
 
 void packetdrill_interface_init(const char *flags,
                                 struct packetdrill_interface *ifc)
