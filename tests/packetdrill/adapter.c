@@ -851,6 +851,10 @@ static int pd_setsockopt(void *ud, int fd, int level, int name, const void *val,
     struct adapter *a = ud;
     int sock = sock_of(fd);
     int v;
+    const struct optmap *m = find_opt(level, name);
+    if (!m &&
+        !(level == SOL_SOCKET && (name == SO_REUSEADDR || name == SO_LINGER)))
+        return fail(ENOPROTOOPT);
     if (!val || len < sizeof(int))
         return fail(EINVAL);
     memcpy(&v, val, sizeof(v));
@@ -866,9 +870,6 @@ static int pd_setsockopt(void *ud, int fd, int level, int name, const void *val,
         int64_t x = l->l_onoff ? (int64_t)l->l_linger * 1000000 : -1;
         return berr(LOCKED(a, berth_setopt(a->s, sock, BERTH_OPT_LINGER, x)));
     }
-    const struct optmap *m = find_opt(level, name);
-    if (!m)
-        return fail(ENOPROTOOPT);
     int64_t x = (int64_t)v * m->scale;
     /* socket(7): Linux doubles SO_SNDBUF and SO_RCVBUF for its overhead and
      * getsockopt() returns the doubled value; berth's buffers are bytes of
