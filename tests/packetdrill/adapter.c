@@ -83,6 +83,7 @@ struct adapter {
     bool nonblock[MAX_SOCKS];
     struct epoll_inst ep[MAX_EPOLLS];
     bool verbose;
+    uint16_t mss; /* berth_config.mss */
 };
 
 /* ------------------------------------------------------------------------
@@ -743,14 +744,16 @@ static int tcp_info(struct adapter *a, int sock, void *val, socklen_t *len)
     ti.tcpi_rcv_wscale = in.rcv_wscale & 0xf;
     ti.tcpi_rto = in.rto;
     ti.tcpi_snd_mss = in.snd_mss;
-    ti.tcpi_rcv_mss = in.snd_mss;
     ti.tcpi_unacked = (in.unacked + mss - 1) / mss;
     ti.tcpi_rtt = in.srtt;
     ti.tcpi_rttvar = in.rttvar;
     ti.tcpi_snd_ssthresh =
         in.ssthresh == UINT32_MAX ? 0x7fffffff : in.ssthresh / mss;
     ti.tcpi_snd_cwnd = in.cwnd / mss;
-    ti.tcpi_advmss = in.snd_mss;
+    /* The MSS we advertise: the stack's, capped by TCP_MAXSEG. */
+    int64_t maxseg = 0;
+    berth_getopt(a->s, sock, BERTH_OPT_MAXSEG, &maxseg);
+    ti.tcpi_advmss = maxseg > 0 && maxseg < a->mss ? (uint32_t)maxseg : a->mss;
     ti.tcpi_total_retrans = in.total_retrans;
     /* Linux's struct has grown past glibc's: the fields after glibc's
      * (tcpi_pacing_rate onward), which berth does not keep, read 0. */
@@ -1249,6 +1252,7 @@ void packetdrill_interface_init(const char *flags,
         }
     }
     free(copy);
+    a->mss = cfg.mss;
     a->s = berth_stack_create(&cfg, a->now);
     if (!a->s) {
         fprintf(stderr, "berth adapter: berth_stack_create failed\n");
