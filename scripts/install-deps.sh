@@ -8,8 +8,10 @@ set -euo pipefail
 # python3) and tshark to check captures.
 # Benchmarks' smoke test: lwIP for the comparison.
 # Fuzzing (make fuzz-smoke, part of make check): clang with libFuzzer.
+# packetdrill (built from its source when present, tests/packetdrill):
+# bison and flex.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
-    iproute2 curl netcat-openbsd python3 tshark liblwip-dev clang)
+    iproute2 curl netcat-openbsd python3 tshark liblwip-dev clang bison flex)
 
 missing=()
 for p in "${packages[@]}"; do
