@@ -445,7 +445,11 @@ bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
                 on_dsack(s, c, start, end);
             continue;
         }
-        added += board_add(s, c, seq_max(start, c->snd_una), end);
+        /* Of an old ACK (below SND.UNA), a block may be acknowledged
+         * already: nothing of it is news. */
+        start = seq_max(start, c->snd_una);
+        if (seq_lt(start, end))
+            added += board_add(s, c, start, end);
     }
     return added > 0;
 }
