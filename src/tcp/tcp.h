@@ -60,19 +60,16 @@ struct tcp_timewait {
     bool has_ts;        /* timestamps were negotiated: ACKs carry them */
 };
 
-/* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard):
- * disjoint blocks, sorted, all above SND.UNA. A few inline; after a burst
- * of losses, an allocated array of at most one block per 512 bytes of send
- * buffer. When that is full, the highest block is forgotten, which only
- * makes the sender more conservative. */
+/* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard;
+ * tcp_sack.c): disjoint blocks, sorted, a range set (base/assembler) of
+ * offsets from `una`. A few inline; after a burst of losses, an allocated
+ * array of at most one block per 512 bytes of send buffer. When that is
+ * full, the highest block is forgotten, which only makes the sender more
+ * conservative. */
 #define TCP_SACKBOARD_INLINE 3
-struct tcp_sack_block {
-    uint32_t start, end;
-};
 struct tcp_scoreboard {
-    struct tcp_sack_block *ext; /* allocated blocks, or NULL: inline */
-    uint16_t n, cap;            /* blocks held; capacity of ext */
-    struct tcp_sack_block in[TCP_SACKBOARD_INLINE];
+    ASSEMBLER_FIELDS(TCP_SACKBOARD_INLINE);
+    uint32_t una; /* SND.UNA when last trimmed: blocks are above it */
 };
 
 /* Per-algorithm congestion state. */
@@ -293,6 +290,7 @@ static inline bool ts_lt(uint32_t a, uint32_t b)
 }
 
 /* ---- congestion control: tcp_cc.c (glue, recovery), cc_*.c ---- */
+#define TCP_DUPTHRESH 3u /* RFC 5681 §3.2, RFC 6675 §2 */
 struct tcp_cc {
     const char *name;
     void (*init)(struct tcp_conn *c);
@@ -318,30 +316,35 @@ void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
 void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c);
 /* Before sending new data after an idle period (RFC 5681 §4.1). */
 void tcp_cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c);
-/* SACK scoreboard (sender side). Returns true if new data was SACKed. */
-bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
-                     const struct tcp_seg *seg);
-/* Forgets every block (and gives back the array). */
-void tcp_sack_clear(struct berth_stack *s, struct tcp_conn *c);
 /* A segment of a fast recovery was retransmitted (RFC 3708 bookkeeping). */
 void tcp_cc_note_rexmit(struct tcp_conn *c);
+/* A D-SACK block [start, end) arrived: undo the recovery if every
+ * retransmission of it was unneeded (RFC 3708). */
+void tcp_cc_on_dsack(struct berth_stack *s, struct tcp_conn *c, uint32_t start,
+                     uint32_t end);
 /* RFC 3042 Limited Transmit: how far beyond cwnd new data may go. */
 uint32_t tcp_cc_limited_transmit(const struct tcp_conn *c);
-/* RFC 6675 §4: pipe and NextSeg. */
-uint32_t tcp_sack_pipe(const struct tcp_conn *c);
-/* RFC 6675 §4 IsLost(SND.UNA). */
-bool tcp_sack_una_lost(const struct tcp_conn *c);
-/* The next range to send in SACK recovery; false if none. */
-bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
-                       bool *rexmit);
 
-/* ---- tcp_sack.c: SACK and D-SACK ---- */
-/* The SACK blocks an ACK carries (receiver side). */
+/* ---- tcp_sack.c: SACK and D-SACK (RFC 2018, 2883, 6675 §3-4) ---- */
+/* The receiver: the SACK blocks an ACK carries. */
 void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o);
 /* A duplicate arrived: report it in the next ACK, at once. */
 void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end);
 /* Whether out-of-order data [off, off+len) past RCV.NXT is held already. */
 bool tcp_sack_held(const struct tcp_conn *c, uint32_t off, uint32_t len);
+/* The sender: an ACK arrived (after SND.UNA moved); its blocks go on the
+ * scoreboard, its D-SACK to tcp_cc_on_dsack. True if new data was SACKed. */
+bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
+                     const struct tcp_seg *seg);
+/* Forgets every block (and gives back the array). */
+void tcp_sack_clear(struct berth_stack *s, struct tcp_conn *c);
+/* RFC 6675 §4 IsLost(SND.UNA). */
+bool tcp_sack_una_lost(const struct tcp_conn *c);
+/* RFC 6675 §4 SetPipe: the bytes in flight. */
+uint32_t tcp_sack_pipe(const struct tcp_conn *c);
+/* RFC 6675 §4 NextSeg: the next range to send in recovery; false if none. */
+bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
+                       bool *rexmit);
 
 /* ---- tcp_input.c: SEGMENT ARRIVES (RFC 9293 §3.10.7) ---- */
 void tcp_input(struct berth_stack *s, uint32_t src, uint32_t dst,
