@@ -3,8 +3,11 @@
  * (§4.2), never below the Reno-friendly estimate W_est (§4.3); a loss
  * multiplies cwnd by beta = 0.7 (§4.6) and remembers W_max, lowered further
  * when the loss came before the old W_max was reached (fast convergence,
- * §4.7). Windows are counted in segments here, as in the RFC. */
+ * §4.7). Windows are counted in segments here, as in the RFC. The first
+ * slow start ends by HyStart++ (RFC 9406), as §4.10 asks. */
 #include "tcp/tcp.h"
+
+#include "base/seq.h"
 
 #include <math.h>
 
@@ -12,6 +15,16 @@
 #define CUBIC_BETA 0.7f /* §4.6 */
 /* §4.3: alpha_cubic = 3 * (1 - beta) / (1 + beta) */
 #define CUBIC_ALPHA (3.0f * (1.0f - CUBIC_BETA) / (1.0f + CUBIC_BETA))
+
+/* HyStart++, RFC 9406 §4.3 (RTTs in ms). */
+#define HS_NONE            0xffffu /* no RTT sample yet */
+#define HS_DONE            7u      /* hs_css: HyStart++ is over */
+#define HS_MIN_RTT_THRESH  4u
+#define HS_MAX_RTT_THRESH  16u
+#define HS_MIN_RTT_DIVISOR 8u
+#define HS_N_RTT_SAMPLE    8u
+#define HS_CSS_GROWTH_DIV  4u
+#define HS_CSS_ROUNDS      5u
 
 static void cubic_init(struct tcp_conn *c)
 {
@@ -82,6 +95,87 @@ static uint32_t cubic_ssthresh(struct berth_stack *s, struct tcp_conn *c)
     return th > 2u * c->snd_mss ? th : 2u * c->snd_mss;
 }
 
+/* RTTs are kept as ms + 1, so that a zeroed state has no sample. */
+static uint16_t rtt_none(void)
+{
+    return 0;
+}
+static uint16_t rtt_store(uint32_t ms) /* ms < HS_NONE */
+{
+    return (uint16_t)(ms + 1u);
+}
+static uint32_t rtt_ms(uint16_t kept)
+{
+    return kept ? kept - 1u : HS_NONE;
+}
+
+/* HyStart++ (RFC 9406 §4.2), for CUBIC as RFC 9438 §4.10 asks, in the
+ * first slow start only (ssthresh still "arbitrarily high", §4.3): each
+ * round's least RTT is compared with the last round's; a rise of
+ * clamp(last / 8, 4 ms, 16 ms) means a queue is building, and slow start
+ * turns into Conservative Slow Start (growth / 4). If the RTT falls back
+ * below where CSS began, slow start resumes; after 5 rounds of CSS,
+ * congestion avoidance begins (ssthresh = cwnd) without a loss. RTTs come
+ * from the echoed timestamps of every ACK (RFC 7323 §4.1): without
+ * timestamps berth times one segment per round, fewer than the 8 samples
+ * a round needs, and plain slow start (RFC 5681) is used. Returns the
+ * divisor for this ACK's growth, or 0 if slow start just ended. */
+static uint32_t hystart(struct berth_stack *s, struct tcp_conn *c,
+                        const struct tcp_seg *seg)
+{
+    struct cubic_state *q = &c->cc.cubic;
+    if (!(c->flags & TF_TS) || c->ssthresh != UINT32_MAX ||
+        q->hs_css == HS_DONE)
+        return 1;
+    if (!q->hs_rounds || seq_geq(c->snd_una, q->hs_round_end)) {
+        /* A new round (the first at the first ACK). */
+        if (q->hs_css && ++q->hs_css > HS_CSS_ROUNDS) {
+            q->hs_css = HS_DONE;
+            c->ssthresh = c->cwnd; /* §4.2: into congestion avoidance */
+            return 0;
+        }
+        q->hs_rounds = 1;
+        q->hs_last_min = q->hs_cur_min;
+        q->hs_cur_min = rtt_none();
+        q->hs_samples = 0;
+        q->hs_round_end = c->snd_max;
+    }
+    if (seg->opts.has_ts && seg->opts.ts_ecr) {
+        uint32_t rtt = tcp_ts_now(s, c->ts_offset) - seg->opts.ts_ecr;
+        if (rtt < rtt_ms(q->hs_cur_min))
+            q->hs_cur_min = rtt_store(rtt);
+        if (q->hs_samples < UINT8_MAX)
+            q->hs_samples++;
+    }
+    uint32_t cur = rtt_ms(q->hs_cur_min), last = rtt_ms(q->hs_last_min);
+    if (q->hs_samples >= HS_N_RTT_SAMPLE && cur != HS_NONE && last != HS_NONE) {
+        if (!q->hs_css) {
+            uint32_t th = last / HS_MIN_RTT_DIVISOR;
+            th = th < HS_MIN_RTT_THRESH   ? HS_MIN_RTT_THRESH
+                 : th > HS_MAX_RTT_THRESH ? HS_MAX_RTT_THRESH
+                                          : th;
+            if (cur >= last + th) {
+                q->hs_css = 1;
+                q->hs_css_base = q->hs_cur_min;
+            }
+        } else if (cur < rtt_ms(q->hs_css_base)) {
+            q->hs_css = 0; /* a spurious exit: back to slow start */
+            q->hs_css_base = rtt_none();
+        }
+    }
+    return q->hs_css ? HS_CSS_GROWTH_DIV : 1;
+}
+
+static bool cubic_slow_start(struct berth_stack *s, struct tcp_conn *c,
+                             const struct tcp_seg *ack, uint32_t acked)
+{
+    uint32_t div = hystart(s, c, ack);
+    if (!div)
+        return false;
+    tcp_cc_slow_start_grow(c, acked, div);
+    return true;
+}
+
 static void cubic_on_rto(struct tcp_conn *c)
 {
     c->cc.cubic.epoch_start = 0;
@@ -94,4 +188,5 @@ const struct tcp_cc tcp_cc_cubic = {
     .cong_avoid = cubic_cong_avoid,
     .ssthresh = cubic_ssthresh,
     .on_rto = cubic_on_rto,
+    .slow_start = cubic_slow_start,
 };

@@ -72,13 +72,23 @@ struct tcp_scoreboard {
     uint32_t una; /* SND.UNA when last trimmed: blocks are above it */
 };
 
-/* Per-algorithm congestion state. */
+/* Per-algorithm congestion state (c->cc). It starts zeroed with the TCB,
+ * which for each algorithm is a new connection's state. */
 struct cubic_state {
     float w_max;          /* segments, before the last reduction */
     float k;              /* seconds until W_cubic reaches w_max again */
     float w_est;          /* Reno-friendly estimate, segments */
-    bool after_rto;       /* the next epoch starts with K = 0 (§4.8) */
     uint32_t epoch_start; /* ms clock; 0: no epoch (RFC 9438 §4.2) */
+    /* HyStart++ (RFC 9406) in the first slow start, with timestamps: per
+     * round (ends when SND.UNA reaches hs_round_end), the least RTT of the
+     * ACKs, in ms + 1; 0: no sample. */
+    uint32_t hs_round_end;
+    uint16_t hs_last_min, hs_cur_min, hs_css_base;
+    uint8_t hs_samples;     /* RTT samples this round */
+    unsigned hs_css : 3;    /* 0: slow start; 1..5: round of Conservative
+                               Slow Start; HS_DONE: HyStart++ over */
+    unsigned hs_rounds : 1; /* a round has begun */
+    unsigned after_rto : 1; /* the next epoch starts with K = 0 (§4.8) */
 };
 union tcp_cc_state {
     struct cubic_state cubic;
@@ -161,22 +171,14 @@ struct tcp_conn {
     uint32_t cwnd, ssthresh;
     uint32_t prior_cwnd, prior_ssthresh; /* before the last fast recovery,
                                             for its undo; 0: no undo */
-    uint32_t recover;     /* RFC 6582 "recover" = RFC 6675 RecoveryPoint */
-    uint32_t high_rxt;    /* RFC 6675 HighRxt: end of the last retransmit */
-    uint32_t bytes_acked; /* RFC 3465 byte counting in avoidance */
-    uint32_t lt_sent;     /* RFC 3042: sent by Limited Transmit, not yet in
-                             the flight that sets ssthresh */
-    uint32_t last_send;   /* ms clock (0: never); RFC 5681 §4.1 */
-    /* HyStart++ (RFC 9406) in the first slow start, CUBIC with timestamps:
-     * per round (ends when SND.UNA reaches hs_round_end), the least RTT of
-     * the ACKs, in ms; HS_NONE: no sample. */
-    uint32_t hs_round_end;
-    uint16_t hs_last_min, hs_cur_min, hs_css_base;
-    uint8_t hs_samples; /* RTT samples this round */
-    uint8_t hs_css;     /* 0: slow start; 1..5: round of Conservative Slow
-                           Start; HS_DONE: HyStart++ over */
+    uint32_t recover;      /* RFC 6582 "recover" = RFC 6675 RecoveryPoint */
+    uint32_t high_rxt;     /* RFC 6675 HighRxt: end of the last retransmit */
+    uint32_t bytes_acked;  /* RFC 3465 byte counting in avoidance */
+    uint32_t lt_sent;      /* RFC 3042: sent by Limited Transmit, not yet in
+                              the flight that sets ssthresh */
+    uint32_t last_send;    /* ms clock (0: never); RFC 5681 §4.1 */
+    union tcp_cc_state cc; /* the algorithm's own (cc_*.c) */
     struct tcp_scoreboard sacked; /* the peer's SACK blocks above snd_una */
-    union tcp_cc_state cc;
     uint32_t rcv_nxt, rcv_adv;
     uint32_t rcv_fin;       /* seq of an out-of-order FIN (TF_OOO_FIN) */
     uint32_t last_ack_sent; /* RCV.NXT in our last ACK (RFC 7323 §4.3) */
@@ -301,6 +303,12 @@ struct tcp_cc {
     uint32_t (*ssthresh)(struct berth_stack *s, struct tcp_conn *c);
     /* A retransmission timeout (after ssthresh). May be NULL. */
     void (*on_rto)(struct tcp_conn *c);
+    /* Slow start (cwnd < ssthresh): grows cwnd for `acked` new bytes; `ack`
+     * is the segment (CUBIC's HyStart++ times it by its echoed timestamp).
+     * Returns false if slow start ended on this ACK (ssthresh set): the
+     * ACK then counts for congestion avoidance. */
+    bool (*slow_start)(struct berth_stack *s, struct tcp_conn *c,
+                       const struct tcp_seg *ack, uint32_t acked);
 };
 extern const struct tcp_cc tcp_cc_newreno;
 extern const struct tcp_cc tcp_cc_cubic;
@@ -308,6 +316,9 @@ const struct tcp_cc *tcp_cc_of(const struct tcp_conn *c);
 uint32_t tcp_flight_size(const struct tcp_conn *c);
 /* A connection starts: IW, ssthresh "arbitrarily high" (RFC 5681 §3.1). */
 void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c);
+/* RFC 5681 §3.1 eq. 2: slow start's growth for `acked` bytes (RFC 3465 with
+ * L = 1 SMSS), divided by `div` (RFC 9406 §4.2 Conservative Slow Start). */
+void tcp_cc_slow_start_grow(struct tcp_conn *c, uint32_t acked, uint32_t div);
 /* An ACK arrived: before the window update, with whether it SACKed new
  * data. Handles duplicate ACKs, fast retransmit and recovery. */
 void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,

@@ -1,23 +1,14 @@
 /* Congestion control and loss recovery, the parts every algorithm shares:
- * duplicate ACKs and fast retransmit (RFC 5681 §3), NewReno partial ACKs
- * (RFC 6582), SACK-based loss recovery (RFC 6675 §5; its scoreboard, pipe
- * and NextSeg are tcp_sack.c's), the undo of a spurious recovery (RFC
- * 3708), the response to a timeout and restart after idle.
- * How the window grows in congestion avoidance, and how much it shrinks at
- * a loss, is the algorithm's (cc_newreno.c, cc_cubic.c). */
+ * slow start's growth (RFC 5681 §3.1; when it ends is the algorithm's, as
+ * CUBIC's HyStart++), duplicate ACKs and fast retransmit (RFC 5681 §3), NewReno
+ * partial ACKs (RFC 6582), SACK-based loss recovery (RFC 6675 §5; its
+ * scoreboard, pipe and NextSeg are tcp_sack.c's), the undo of a spurious
+ * recovery (RFC 3708), the response to a timeout and restart after idle. How
+ * the window grows in congestion avoidance, and how much it shrinks at a loss,
+ * is the algorithm's (cc_newreno.c, cc_cubic.c). */
 #include "tcp/tcp.h"
 
 #include "base/seq.h"
-
-/* HyStart++, RFC 9406 §4.3 (RTTs in ms). */
-#define HS_NONE            0xffffu /* no RTT sample yet */
-#define HS_DONE            0xffu   /* hs_css: HyStart++ is over */
-#define HS_MIN_RTT_THRESH  4u
-#define HS_MAX_RTT_THRESH  16u
-#define HS_MIN_RTT_DIVISOR 8u
-#define HS_N_RTT_SAMPLE    8u
-#define HS_CSS_GROWTH_DIV  4u
-#define HS_CSS_ROUNDS      5u
 
 const struct tcp_cc *tcp_cc_of(const struct tcp_conn *c)
 {
@@ -58,11 +49,10 @@ void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c)
     c->bytes_acked = 0;
     c->dupacks = 0;
     c->flags &= ~TF_RECOVERY;
-    c->hs_round_end = c->iss;
-    c->hs_last_min = c->hs_cur_min = c->hs_css_base = HS_NONE;
-    c->hs_samples = 0;
-    c->hs_css = 0;
     tcp_sack_clear(s, c);
+    /* c->cc, zeroed with the TCB, is untouched so far: no data was acked
+     * before this (HyStart++ has had no round), and what a SYN's timeout
+     * told CUBIC (after_rto) stays. */
     tcp_cc_of(c)->init(c);
 }
 
@@ -154,60 +144,6 @@ static void on_new_ack_in_recovery(struct berth_stack *s, struct tcp_conn *c,
         c->cwnd += c->snd_mss;
 }
 
-/* HyStart++ (RFC 9406 §4.2), for CUBIC as RFC 9438 §4.10 asks, in the
- * first slow start only (ssthresh still "arbitrarily high", §4.3): each
- * round's least RTT is compared with the last round's; a rise of
- * clamp(last / 8, 4 ms, 16 ms) means a queue is building, and slow start
- * turns into Conservative Slow Start (growth / 4). If the RTT falls back
- * below where CSS began, slow start resumes; after 5 rounds of CSS,
- * congestion avoidance begins (ssthresh = cwnd) without a loss. RTTs come
- * from the echoed timestamps of every ACK (RFC 7323 §4.1): without
- * timestamps berth times one segment per round, fewer than the 8 samples
- * a round needs, and plain slow start (RFC 5681) is used. Returns the
- * divisor for this ACK's growth, or 0 if slow start just ended. */
-static uint32_t hystart(struct berth_stack *s, struct tcp_conn *c,
-                        const struct tcp_seg *seg)
-{
-    if (c->cc_algo != BERTH_CC_CUBIC || !(c->flags & TF_TS) ||
-        c->ssthresh != UINT32_MAX || c->hs_css == HS_DONE)
-        return 1;
-    if (seq_geq(c->snd_una, c->hs_round_end)) { /* a new round */
-        if (c->hs_css && ++c->hs_css > HS_CSS_ROUNDS) {
-            c->hs_css = HS_DONE;
-            c->ssthresh = c->cwnd; /* §4.2: into congestion avoidance */
-            return 0;
-        }
-        c->hs_last_min = c->hs_cur_min;
-        c->hs_cur_min = HS_NONE;
-        c->hs_samples = 0;
-        c->hs_round_end = c->snd_max;
-    }
-    if (seg->opts.has_ts && seg->opts.ts_ecr) {
-        uint32_t rtt = tcp_ts_now(s, c->ts_offset) - seg->opts.ts_ecr;
-        if (rtt < c->hs_cur_min)
-            c->hs_cur_min = (uint16_t)rtt;
-        if (c->hs_samples < UINT8_MAX)
-            c->hs_samples++;
-    }
-    if (c->hs_samples >= HS_N_RTT_SAMPLE && c->hs_cur_min != HS_NONE &&
-        c->hs_last_min != HS_NONE) {
-        if (!c->hs_css) {
-            uint32_t th = c->hs_last_min / HS_MIN_RTT_DIVISOR;
-            th = th < HS_MIN_RTT_THRESH   ? HS_MIN_RTT_THRESH
-                 : th > HS_MAX_RTT_THRESH ? HS_MAX_RTT_THRESH
-                                          : th;
-            if (c->hs_cur_min >= c->hs_last_min + th) {
-                c->hs_css = 1;
-                c->hs_css_base = c->hs_cur_min;
-            }
-        } else if (c->hs_cur_min < c->hs_css_base) {
-            c->hs_css = 0; /* a spurious exit: back to slow start */
-            c->hs_css_base = HS_NONE;
-        }
-    }
-    return c->hs_css ? HS_CSS_GROWTH_DIV : 1;
-}
-
 static void grow(struct berth_stack *s, struct tcp_conn *c,
                  const struct tcp_seg *seg, uint32_t acked)
 {
@@ -215,17 +151,15 @@ static void grow(struct berth_stack *s, struct tcp_conn *c,
      * sender is not using is not validated, so it does not grow. */
     if (tcp_flight_size(c) + acked < c->cwnd / 2)
         return;
-    if (c->cwnd < c->ssthresh) {
-        uint32_t div = hystart(s, c, seg);
-        if (div) {
-            /* RFC 5681 §3.1 eq. 2 (slow start; RFC 3465 with L = 1 SMSS),
-             * divided in Conservative Slow Start (RFC 9406 §4.2). */
-            uint32_t inc = acked < c->snd_mss ? acked : c->snd_mss;
-            c->cwnd += inc / div ? inc / div : 1;
-            return;
-        }
-    }
+    if (c->cwnd < c->ssthresh && tcp_cc_of(c)->slow_start(s, c, seg, acked))
+        return;
     tcp_cc_of(c)->cong_avoid(s, c, acked);
+}
+
+void tcp_cc_slow_start_grow(struct tcp_conn *c, uint32_t acked, uint32_t div)
+{
+    uint32_t inc = acked < c->snd_mss ? acked : c->snd_mss;
+    c->cwnd += inc / div ? inc / div : 1;
 }
 
 void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
