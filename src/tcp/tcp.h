@@ -75,20 +75,21 @@ struct tcp_scoreboard {
 /* Per-algorithm congestion state (c->cc). It starts zeroed with the TCB,
  * which for each algorithm is a new connection's state. */
 struct cubic_state {
-    float w_max;          /* segments, before the last reduction */
-    float k;              /* seconds until W_cubic reaches w_max again */
-    float w_est;          /* Reno-friendly estimate, segments */
+    uint32_t w_max;       /* segments << 10, before the last reduction */
+    uint32_t w_est;       /* Reno-friendly estimate, segments << 10 */
     uint32_t epoch_start; /* ms clock; 0: no epoch (RFC 9438 §4.2) */
     /* HyStart++ (RFC 9406) in the first slow start, with timestamps: per
      * round (ends when SND.UNA reaches hs_round_end), the least RTT of the
      * ACKs, in ms + 1; 0: no sample. */
     uint32_t hs_round_end;
     uint16_t hs_last_min, hs_cur_min, hs_css_base;
-    uint8_t hs_samples;     /* RTT samples this round */
-    unsigned hs_css : 3;    /* 0: slow start; 1..5: round of Conservative
-                               Slow Start; HS_DONE: HyStart++ over */
-    unsigned hs_rounds : 1; /* a round has begun */
-    unsigned after_rto : 1; /* the next epoch starts with K = 0 (§4.8) */
+    uint16_t w_est_frac;     /* w_est's next 16 bits */
+    uint32_t k : 22;         /* ms until W_cubic reaches w_max again */
+    uint32_t after_rto : 1;  /* the next epoch starts with K = 0 (§4.8) */
+    uint32_t hs_rounds : 1;  /* a round has begun */
+    uint32_t hs_css : 3;     /* 0: slow start; 1..5: round of Conservative
+                                Slow Start; 7: HyStart++ over */
+    uint32_t hs_samples : 4; /* RTT samples this round (at most 15) */
 };
 union tcp_cc_state {
     struct cubic_state cubic;
@@ -292,6 +293,8 @@ static inline bool ts_lt(uint32_t a, uint32_t b)
 }
 
 /* ---- congestion control: tcp_cc.c (glue, recovery), cc_*.c ---- */
+/* The integer nearest to the cube root of x (CUBIC's K, in cc_cubic.c). */
+uint32_t tcp_cubic_root(uint64_t x);
 #define TCP_DUPTHRESH 3u /* RFC 5681 §3.2, RFC 6675 §2 */
 struct tcp_cc {
     const char *name;
