@@ -172,13 +172,14 @@ struct tcp_conn {
     uint32_t cwnd, ssthresh;
     uint32_t prior_cwnd, prior_ssthresh; /* before the last fast recovery,
                                             for its undo; 0: no undo */
-    uint32_t recover;      /* RFC 6582 "recover" = RFC 6675 RecoveryPoint */
-    uint32_t high_rxt;     /* RFC 6675 HighRxt: end of the last retransmit */
-    uint32_t bytes_acked;  /* RFC 3465 byte counting in avoidance */
-    uint32_t lt_sent;      /* RFC 3042: sent by Limited Transmit, not yet in
-                              the flight that sets ssthresh */
-    uint32_t last_send;    /* ms clock (0: never); RFC 5681 §4.1 */
-    union tcp_cc_state cc; /* the algorithm's own (cc_*.c) */
+    uint32_t recover;     /* RFC 6582 "recover" = RFC 6675 RecoveryPoint */
+    uint32_t high_rxt;    /* RFC 6675 HighRxt: end of the last retransmit */
+    uint32_t bytes_acked; /* RFC 3465 byte counting in avoidance */
+    uint32_t lt_sent;     /* RFC 3042: sent by Limited Transmit, not yet in
+                             the flight that sets ssthresh */
+    uint32_t last_send;   /* ms clock (0: never); RFC 5681 §4.1 */
+    /* The algorithm's own state (cc_*.c). */
+    union tcp_cc_state cc;
     struct tcp_scoreboard sacked; /* the peer's SACK blocks above snd_una */
     uint32_t rcv_nxt, rcv_adv;
     uint32_t rcv_fin;       /* seq of an out-of-order FIN (TF_OOO_FIN) */

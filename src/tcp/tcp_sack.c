@@ -79,8 +79,8 @@ static uint32_t board_limit(const struct tcp_conn *c)
     return n > TCP_SACKBOARD_INLINE ? n : TCP_SACKBOARD_INLINE;
 }
 
-/* Blocks at or below SND.UNA are acknowledged: gone (RFC 6675 §5 step
- * "remove from the scoreboard"), and the rest count from SND.UNA. */
+/* Blocks at or below SND.UNA are acknowledged: gone; a block across it
+ * keeps its part above, and the rest count from SND.UNA. */
 static void board_trim(struct berth_stack *s, struct tcp_conn *c)
 {
     struct tcp_scoreboard *b = &c->sacked;
