@@ -1,24 +1,29 @@
-/* Range bookkeeping for TCP reassembly: sorted, disjoint, non-adjacent
- * byte ranges beyond the in-order point, inline or in an array that grows
- * by doubling up to the caller's limit. The data itself lives in the
- * receive ring (ring_write_at). */
+/* Range sets: sorted, disjoint, non-adjacent byte ranges above a moving
+ * point, inline or in an array that grows by doubling up to the caller's
+ * limit. Reassembly keeps its data in the receive ring (ring_write_at);
+ * the SACK scoreboard keeps only the ranges. */
 #include "base/assembler.h"
 
 #include <string.h>
 
-static void release(struct assembler *a, struct mem *m)
+static struct assembler_range *ranges(struct assembler_view v)
 {
-    mem_free(m, a->ext, (size_t)a->cap * sizeof *a->ext);
-    a->ext = 0;
-    a->cap = 0;
+    return *v.ext ? *v.ext : v.in;
+}
+
+static void release(struct assembler_view v, struct mem *m)
+{
+    mem_free(m, *v.ext, (size_t)*v.cap * sizeof **v.ext);
+    *v.ext = 0;
+    *v.cap = 0;
 }
 
 /* Room for `need` ranges, or -1. */
-static int reserve(struct assembler *a, struct mem *m, uint32_t need,
+static int reserve(struct assembler_view v, struct mem *m, uint32_t need,
                    uint32_t limit)
 {
-    uint32_t cap = a->ext ? a->cap : ASSEMBLER_INLINE;
-    if (need > ASSEMBLER_INLINE && need > limit)
+    uint32_t cap = *v.ext ? *v.cap : v.inl;
+    if (need > v.inl && need > limit)
         return -1; /* even with room left from an earlier, larger limit */
     if (need <= cap)
         return 0;
@@ -32,20 +37,37 @@ static int reserve(struct assembler *a, struct mem *m, uint32_t need,
     struct assembler_range *r = mem_alloc_raw(m, grown * sizeof *r);
     if (!r)
         return -1;
-    memcpy(r, assembler_ranges(a), a->n * sizeof *r);
-    if (a->ext)
-        release(a, m);
-    a->ext = r;
-    a->cap = (uint16_t)grown;
+    memcpy(r, ranges(v), *v.n * sizeof *r);
+    if (*v.ext)
+        release(v, m);
+    *v.ext = r;
+    *v.cap = (uint16_t)grown;
     return 0;
 }
 
-int assembler_add(struct assembler *a, struct mem *m, uint32_t limit,
-                  uint32_t off, uint32_t len)
+/* The first range ending at or beyond off (ends are sorted). */
+static uint32_t first_reaching(const struct assembler_range *r, uint32_t n,
+                               uint32_t off)
 {
-    /* Outside the contract but harmless: an empty range records nothing,
-     * and a range at offset 0 is kept like any other until the next
-     * assembler_advance consumes it. */
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r[mid].end < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int assembler_view_add(struct assembler_view v, struct mem *m, uint32_t limit,
+                       uint32_t off, uint32_t len, uint32_t *added)
+{
+    if (added)
+        *added = 0;
+    /* Outside reassembly's contract but harmless: an empty range records
+     * nothing, and a range at offset 0 is kept like any other (until the
+     * next assembler_advance consumes it). */
     if (len == 0)
         return 0;
     /* Offsets come from a bounded window, far below 2^32; clamp instead of
@@ -54,18 +76,19 @@ int assembler_add(struct assembler *a, struct mem *m, uint32_t limit,
 
     /* Ranges [i, j) touch [off, end): overlap or adjacency (r.end == off or
      * r.start == end) both merge, so the set stays non-adjacent. */
-    struct assembler_range *r = assembler_ranges(a);
-    int i = 0;
-    while (i < a->n && r[i].end < off)
-        i++;
-    int j = i;
-    while (j < a->n && r[j].start <= end)
+    struct assembler_range *r = ranges(v);
+    uint32_t n = *v.n;
+    uint32_t i = first_reaching(r, n, off);
+    uint32_t j = i, had = 0;
+    while (j < n && r[j].start <= end) {
+        had += r[j].end - r[j].start;
         j++;
+    }
 
-    int merged = j - i;
-    if (merged == 0 && reserve(a, m, a->n + 1u, limit) != 0)
+    uint32_t merged = j - i;
+    if (merged == 0 && reserve(v, m, n + 1u, limit) != 0)
         return -1; /* a new, separate range with no room: refused whole */
-    r = assembler_ranges(a);
+    r = ranges(v);
 
     uint32_t start = off;
     if (merged > 0) {
@@ -75,72 +98,95 @@ int assembler_add(struct assembler *a, struct mem *m, uint32_t limit,
             end = r[j - 1].end;
     }
 
-    /* Replace r[i, j) by one range: shift the tail by 1 - merged. */
-    int shift = 1 - merged;
-    if (shift != 0)
-        memmove(&r[j + shift], &r[j], (size_t)(a->n - j) * sizeof *r);
+    /* Replace r[i, j) by one range: the tail moves to i + 1. */
+    if (j != i + 1)
+        memmove(&r[i + 1], &r[j], (size_t)(n - j) * sizeof *r);
     r[i].start = start;
     r[i].end = end;
-    a->n = (uint16_t)(a->n + shift);
+    *v.n = (uint16_t)(n + 1 - merged);
+    if (added)
+        *added = end - start - had;
     return 0;
 }
 
-uint32_t assembler_advance(struct assembler *a, struct mem *m, uint32_t n)
+/* Keeps ranges [k, n), rebased by `point`, the first of them clipped to
+ * start at it; back inline when they fit (ext and in never overlap, so the
+ * copy may go straight across). */
+static void keep_from(struct assembler_view v, struct mem *m, uint32_t k,
+                      uint32_t point)
+{
+    struct assembler_range *r = ranges(v);
+    uint32_t kept = *v.n - k;
+    struct assembler_range *to = *v.ext && kept <= v.inl ? v.in : r;
+    for (uint32_t i = 0; i < kept; i++) {
+        uint32_t start = r[k + i].start;
+        to[i].start = start > point ? start - point : 0;
+        to[i].end = r[k + i].end - point;
+    }
+    *v.n = (uint16_t)kept;
+    if (*v.ext && to == v.in)
+        release(v, m);
+}
+
+uint32_t assembler_view_advance(struct assembler_view v, struct mem *m,
+                                uint32_t n)
 {
     /* Ranges starting at or before n are reached by the new in-order data:
      * wholly consumed when they end by n, or contiguous past it. Only the
-     * last such range can extend beyond n, since ranges are disjoint. */
-    struct assembler_range *r = assembler_ranges(a);
+     * last such range can extend beyond n, since ranges are disjoint. The
+     * rest start beyond point (non-adjacent), so they stay positive. */
+    const struct assembler_range *r = ranges(v);
     uint32_t point = n;
-    int k = 0;
-    while (k < a->n && r[k].start <= n) {
+    uint32_t k = 0;
+    while (k < *v.n && r[k].start <= n) {
         if (r[k].end > point)
             point = r[k].end;
         k++;
     }
-    /* The rest start beyond point (non-adjacent), so they stay positive
-     * after rebasing to the new in-order point. Few enough go back inline
-     * (ext and in never overlap, so the copy may go straight across). */
-    int kept = a->n - k;
-    struct assembler_range *to = a->ext && kept <= ASSEMBLER_INLINE ? a->in : r;
-    for (int i = 0; i < kept; i++) {
-        to[i].start = r[k + i].start - point;
-        to[i].end = r[k + i].end - point;
-    }
-    a->n = (uint16_t)kept;
-    if (a->ext && to == a->in)
-        release(a, m);
+    keep_from(v, m, k, point);
     return point - n;
 }
 
-int assembler_find(const struct assembler *a, uint32_t off)
+void assembler_view_drop_below(struct assembler_view v, struct mem *m,
+                               uint32_t n)
 {
-    const struct assembler_range *r = assembler_ranges_const(a);
-    int lo = 0, hi = a->n; /* the first range ending beyond off */
+    /* Ranges ending at or before n are gone; one across n keeps its part
+     * above it (offset 0 after rebasing). */
+    uint32_t k = first_reaching(ranges(v), *v.n, n);
+    if (k < *v.n && ranges(v)[k].end == n)
+        k++;
+    keep_from(v, m, k, n);
+}
+
+int assembler_ranges_find(const struct assembler_range *r, uint32_t n,
+                          uint32_t off)
+{
+    uint32_t lo = 0, hi = n; /* the first range ending beyond off */
     while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
+        uint32_t mid = lo + (hi - lo) / 2;
         if (r[mid].end <= off)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < a->n && r[lo].start <= off ? lo : -1;
+    return lo < n && r[lo].start <= off ? (int)lo : -1;
 }
 
-bool assembler_drop_last(struct assembler *a, uint32_t *start, uint32_t *end)
+bool assembler_view_drop_last(struct assembler_view v, uint32_t *start,
+                              uint32_t *end)
 {
-    if (a->n == 0)
+    if (*v.n == 0)
         return false;
-    a->n--;
-    const struct assembler_range *r = assembler_ranges(a);
-    *start = r[a->n].start;
-    *end = r[a->n].end;
+    (*v.n)--;
+    const struct assembler_range *r = ranges(v);
+    *start = r[*v.n].start;
+    *end = r[*v.n].end;
     return true;
 }
 
-void assembler_clear(struct assembler *a, struct mem *m)
+void assembler_view_clear(struct assembler_view v, struct mem *m)
 {
-    if (a->ext)
-        release(a, m);
-    a->n = 0;
+    if (*v.ext)
+        release(v, m);
+    *v.n = 0;
 }

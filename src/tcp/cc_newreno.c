@@ -1,6 +1,7 @@
-/* NewReno's window law (RFC 5681 §3.1): in congestion avoidance, one SMSS
- * more per window of data acknowledged (counted in bytes, RFC 3465); at a
- * loss, half the flight. Recovery itself is in tcp_cc.c (RFC 6582). */
+/* NewReno's window law (RFC 5681 §3.1): plain slow start up to ssthresh;
+ * in congestion avoidance, one SMSS more per window of data acknowledged
+ * (counted in bytes, RFC 3465); at a loss, half the flight. Recovery itself is
+ * in tcp_cc.c (RFC 6582). */
 #include "tcp/tcp.h"
 
 static void newreno_init(struct tcp_conn *c)
@@ -21,6 +22,15 @@ static void newreno_cong_avoid(struct berth_stack *s, struct tcp_conn *c,
     }
 }
 
+static bool newreno_slow_start(struct berth_stack *s, struct tcp_conn *c,
+                               const struct tcp_seg *ack, uint32_t acked)
+{
+    (void)s;
+    (void)ack;
+    tcp_cc_slow_start_grow(c, acked, 1); /* plain, until ssthresh */
+    return true;
+}
+
 static uint32_t newreno_ssthresh(struct berth_stack *s, struct tcp_conn *c)
 {
     (void)s;
@@ -34,4 +44,5 @@ const struct tcp_cc tcp_cc_newreno = {
     .init = newreno_init,
     .cong_avoid = newreno_cong_avoid,
     .ssthresh = newreno_ssthresh,
+    .slow_start = newreno_slow_start,
 };

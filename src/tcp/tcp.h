@@ -64,28 +64,36 @@ struct tcp_timewait {
     bool has_ts;        /* timestamps were negotiated: ACKs carry them */
 };
 
-/* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard):
- * disjoint blocks, sorted, all above SND.UNA. A few inline; after a burst
- * of losses, an allocated array of at most one block per 512 bytes of send
- * buffer. When that is full, the highest block is forgotten, which only
- * makes the sender more conservative. */
+/* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard;
+ * tcp_sack.c): disjoint blocks, sorted, a range set (base/assembler) of
+ * offsets from `una`. A few inline; after a burst of losses, an allocated
+ * array of at most one block per 512 bytes of send buffer. When that is
+ * full, the highest block is forgotten, which only makes the sender more
+ * conservative. */
 #define TCP_SACKBOARD_INLINE 3
-struct tcp_sack_block {
-    uint32_t start, end;
-};
 struct tcp_scoreboard {
-    struct tcp_sack_block *ext; /* allocated blocks, or NULL: inline */
-    uint16_t n, cap;            /* blocks held; capacity of ext */
-    struct tcp_sack_block in[TCP_SACKBOARD_INLINE];
+    ASSEMBLER_FIELDS(TCP_SACKBOARD_INLINE);
+    uint32_t una; /* SND.UNA when last trimmed: blocks are above it */
 };
 
-/* Per-algorithm congestion state. */
+/* Per-algorithm congestion state (c->cc). It starts zeroed with the TCB,
+ * which for each algorithm is a new connection's state. */
 struct cubic_state {
-    float w_max;          /* segments, before the last reduction */
-    float k;              /* seconds until W_cubic reaches w_max again */
-    float w_est;          /* Reno-friendly estimate, segments */
-    bool after_rto;       /* the next epoch starts with K = 0 (§4.8) */
+    uint32_t w_max;       /* segments << 10, before the last reduction */
+    uint32_t w_est;       /* Reno-friendly estimate, segments << 10 */
     uint32_t epoch_start; /* ms clock; 0: no epoch (RFC 9438 §4.2) */
+    /* HyStart++ (RFC 9406) in the first slow start, with timestamps: per
+     * round (ends when SND.UNA reaches hs_round_end), the least RTT of the
+     * ACKs, in ms + 1; 0: no sample. */
+    uint32_t hs_round_end;
+    uint16_t hs_last_min, hs_cur_min, hs_css_base;
+    uint16_t w_est_frac;     /* w_est's next 16 bits */
+    uint32_t k : 22;         /* ms until W_cubic reaches w_max again */
+    uint32_t after_rto : 1;  /* the next epoch starts with K = 0 (§4.8) */
+    uint32_t hs_rounds : 1;  /* a round has begun */
+    uint32_t hs_css : 3;     /* 0: slow start; 1..5: round of Conservative
+                                Slow Start; 7: HyStart++ over */
+    uint32_t hs_samples : 4; /* RTT samples this round (at most 15) */
 };
 union tcp_cc_state {
     struct cubic_state cubic;
@@ -184,16 +192,9 @@ struct tcp_conn {
     uint32_t lt_sent;     /* RFC 3042: sent by Limited Transmit, not yet in
                              the flight that sets ssthresh */
     uint32_t last_send;   /* ms clock (0: never); RFC 5681 §4.1 */
-    /* HyStart++ (RFC 9406) in the first slow start, CUBIC with timestamps:
-     * per round (ends when SND.UNA reaches hs_round_end), the least RTT of
-     * the ACKs, in ms; HS_NONE: no sample. */
-    uint32_t hs_round_end;
-    uint16_t hs_last_min, hs_cur_min, hs_css_base;
-    uint8_t hs_samples; /* RTT samples this round */
-    uint8_t hs_css;     /* 0: slow start; 1..5: round of Conservative Slow
-                           Start; HS_DONE: HyStart++ over */
-    struct tcp_scoreboard sacked; /* the peer's SACK blocks above snd_una */
+    /* The algorithm's own state (cc_*.c). */
     union tcp_cc_state cc;
+    struct tcp_scoreboard sacked; /* the peer's SACK blocks above snd_una */
     uint32_t rcv_nxt, rcv_adv;
     uint32_t rcv_fin;       /* seq of an out-of-order FIN (TF_OOO_FIN) */
     uint32_t last_ack_sent; /* RCV.NXT in our last ACK (RFC 7323 §4.3) */
@@ -412,6 +413,9 @@ static inline bool ts_lt(uint32_t a, uint32_t b)
 }
 
 /* ---- congestion control: tcp_cc.c (glue, recovery), cc_*.c ---- */
+/* The integer nearest to the cube root of x (CUBIC's K, in cc_cubic.c). */
+uint32_t tcp_cubic_root(uint64_t x);
+#define TCP_DUPTHRESH 3u /* RFC 5681 §3.2, RFC 6675 §2 */
 struct tcp_cc {
     const char *name;
     void (*init)(struct tcp_conn *c);
@@ -422,6 +426,12 @@ struct tcp_cc {
     uint32_t (*ssthresh)(struct berth_stack *s, struct tcp_conn *c);
     /* A retransmission timeout (after ssthresh). May be NULL. */
     void (*on_rto)(struct tcp_conn *c);
+    /* Slow start (cwnd < ssthresh): grows cwnd for `acked` new bytes; `ack`
+     * is the segment (CUBIC's HyStart++ times it by its echoed timestamp).
+     * Returns false if slow start ended on this ACK (ssthresh set): the
+     * ACK then counts for congestion avoidance. */
+    bool (*slow_start)(struct berth_stack *s, struct tcp_conn *c,
+                       const struct tcp_seg *ack, uint32_t acked);
 };
 extern const struct tcp_cc tcp_cc_newreno;
 extern const struct tcp_cc tcp_cc_cubic;
@@ -429,6 +439,9 @@ const struct tcp_cc *tcp_cc_of(const struct tcp_conn *c);
 uint32_t tcp_flight_size(const struct tcp_conn *c);
 /* A connection starts: IW, ssthresh "arbitrarily high" (RFC 5681 §3.1). */
 void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c);
+/* RFC 5681 §3.1 eq. 2: slow start's growth for `acked` bytes (RFC 3465 with
+ * L = 1 SMSS), divided by `div` (RFC 9406 §4.2 Conservative Slow Start). */
+void tcp_cc_slow_start_grow(struct tcp_conn *c, uint32_t acked, uint32_t div);
 /* An ACK arrived: before the window update, with whether it SACKed new
  * data. Handles duplicate ACKs, fast retransmit and recovery. */
 void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
@@ -437,30 +450,35 @@ void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
 void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c);
 /* Before sending new data after an idle period (RFC 5681 §4.1). */
 void tcp_cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c);
-/* SACK scoreboard (sender side). Returns true if new data was SACKed. */
-bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
-                     const struct tcp_seg *seg);
-/* Forgets every block (and gives back the array). */
-void tcp_sack_clear(struct berth_stack *s, struct tcp_conn *c);
 /* A segment of a fast recovery was retransmitted (RFC 3708 bookkeeping). */
 void tcp_cc_note_rexmit(struct tcp_conn *c);
+/* A D-SACK block [start, end) arrived: undo the recovery if every
+ * retransmission of it was unneeded (RFC 3708). */
+void tcp_cc_on_dsack(struct berth_stack *s, struct tcp_conn *c, uint32_t start,
+                     uint32_t end);
 /* RFC 3042 Limited Transmit: how far beyond cwnd new data may go. */
 uint32_t tcp_cc_limited_transmit(const struct tcp_conn *c);
-/* RFC 6675 §4: pipe and NextSeg. */
-uint32_t tcp_sack_pipe(const struct tcp_conn *c);
-/* RFC 6675 §4 IsLost(SND.UNA). */
-bool tcp_sack_una_lost(const struct tcp_conn *c);
-/* The next range to send in SACK recovery; false if none. */
-bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
-                       bool *rexmit);
 
-/* ---- tcp_sack.c: SACK and D-SACK ---- */
-/* The SACK blocks an ACK carries (receiver side). */
+/* ---- tcp_sack.c: SACK and D-SACK (RFC 2018, 2883, 6675 §3-4) ---- */
+/* The receiver: the SACK blocks an ACK carries. */
 void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o);
 /* A duplicate arrived: report it in the next ACK, at once. */
 void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end);
 /* Whether out-of-order data [off, off+len) past RCV.NXT is held already. */
 bool tcp_sack_held(const struct tcp_conn *c, uint32_t off, uint32_t len);
+/* The sender: an ACK arrived (after SND.UNA moved); its blocks go on the
+ * scoreboard, its D-SACK to tcp_cc_on_dsack. True if new data was SACKed. */
+bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
+                     const struct tcp_seg *seg);
+/* Forgets every block (and gives back the array). */
+void tcp_sack_clear(struct berth_stack *s, struct tcp_conn *c);
+/* RFC 6675 §4 IsLost(SND.UNA). */
+bool tcp_sack_una_lost(const struct tcp_conn *c);
+/* RFC 6675 §4 SetPipe: the bytes in flight. */
+uint32_t tcp_sack_pipe(const struct tcp_conn *c);
+/* RFC 6675 §4 NextSeg: the next range to send in recovery; false if none. */
+bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
+                       bool *rexmit);
 
 /* ---- tcp_input.c: SEGMENT ARRIVES (RFC 9293 §3.10.7) ---- */
 /* What a step of an input chain (synchronized states, SYN queue) tells the

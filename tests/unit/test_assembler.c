@@ -2,6 +2,7 @@
  * reassembly (RFC 9293 §3.10.7.4 "seventh": segments beyond RCV.NXT are held
  * for later delivery). A few ranges live inline; more go to an array that
  * grows up to the caller's limit and is accounted through struct mem.
+ * The SACK scoreboard uses the same set with fewer ranges inline.
  * Includes a randomized comparison with a bitmap, for several limits. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,10 +20,10 @@
 #define RSIZE sizeof(struct assembler_range)
 
 /* Checks the ranges, given as start,end pairs. */
-static void expect_ranges(const struct assembler *a, int n, const uint32_t *se)
+static void expect_ranges(const struct assembler_range *r, int have, int n,
+                          const uint32_t *se)
 {
-    assert_int_equal(a->n, n);
-    const struct assembler_range *r = assembler_ranges_const(a);
+    assert_int_equal(have, n);
     for (int i = 0; i < n; i++) {
         assert_int_equal(r[i].start, se[2 * i]);
         assert_int_equal(r[i].end, se[2 * i + 1]);
@@ -32,7 +33,8 @@ static void expect_ranges(const struct assembler *a, int n, const uint32_t *se)
 #define EXPECT(a, ...)                                                         \
     do {                                                                       \
         const uint32_t se_[] = {__VA_ARGS__};                                  \
-        expect_ranges((a), (int)(sizeof se_ / sizeof se_[0] / 2), se_);        \
+        expect_ranges(assembler_ranges_const(a), (a)->n,                       \
+                      (int)(sizeof se_ / sizeof se_[0] / 2), se_);             \
     } while (0)
 
 /* The accounting matches the representation: an array of a->cap ranges is
@@ -651,10 +653,12 @@ static void assembler_limit_below_inline_still_allows_inline(void **state)
 
 /* Randomized model test: the reference is a bitmap of received bytes
  * beyond the in-order point. A range is accepted when the resulting set has
- * at most max(limit, ASSEMBLER_INLINE) maximal runs; advance moves the
- * in-order point over n bytes and then over every received byte that
- * follows. Run for several limits, so the walk crosses the inline boundary
- * both ways, grows the array, and (for the small limits) hits the cap. */
+ * at most max(limit, ASSEMBLER_INLINE) maximal runs, and adds the bytes not
+ * set before; advance moves the in-order point over n bytes and then over
+ * every received byte that follows; drop_below moves it over n bytes only
+ * (the SACK scoreboard's cumulative ACK). Run for several limits, so the walk
+ * crosses the inline boundary both ways, grows the array, and (for the small
+ * limits) hits the cap. */
 enum { WIN = 400 };
 
 static int count_runs(const bool *bits)
@@ -686,7 +690,7 @@ static void expect_matches_bitmap(const struct assembler *a, const bool *bits)
 }
 
 struct walk_stats {
-    int refused, accepted, contiguous;
+    int refused, accepted, contiguous, clipped;
     int grown, back_inline; /* ext NULL -> set, set -> NULL */
     int max_n, max_cap;
 };
@@ -717,15 +721,29 @@ static void random_walk(uint32_t limit, uint64_t seed, struct walk_stats *st)
             for (uint32_t i = off; i < off + len; i++)
                 trial[i] = true;
             bool fits = count_runs(trial) <= allowed;
+            uint32_t fresh = 0, added = 7;
+            for (uint32_t i = off; i < off + len; i++)
+                fresh += !bits[i];
             snap(&before, &a, &m);
-            assert_int_equal(assembler_add(&a, &m, limit, off, len),
-                             fits ? 0 : -1);
+            assert_int_equal(
+                assembler_add_count(&a, &m, limit, off, len, &added),
+                fits ? 0 : -1);
+            assert_int_equal(added, fits ? fresh : 0);
             if (fits)
                 memcpy(bits, trial, sizeof bits);
             else
                 expect_unchanged(&before, &a, &m);
             st->accepted += fits;
             st->refused += !fits;
+        } else if (rng_below(&g, 3) == 0) {
+            /* Acknowledged, not received: only what lies below n goes. */
+            uint32_t n = 1 + (uint32_t)rng_below(&g, span / 8);
+            assembler_drop_below(&a, &m, n);
+            st->clipped += n < WIN && bits[n - 1] && bits[n];
+            bool shifted[WIN] = {false};
+            for (uint32_t i = n; i < WIN; i++)
+                shifted[i - n] = bits[i];
+            memcpy(bits, shifted, sizeof bits);
         } else {
             uint32_t n = 1 + (uint32_t)rng_below(&g, span / 8);
             uint32_t point = n;
@@ -767,7 +785,8 @@ static void assembler_random_operations_match_bitmap_model(void **state)
         /* The walk exercised every outcome, not just the easy one. */
         assert_true(st.accepted > 1000);
         assert_true(st.contiguous > 100);
-        if (limit <= 64) { /* the limit was reached and enforced */
+        assert_true(st.clipped > 50); /* drop_below cut a range in two */
+        if (limit <= 64) {            /* the limit was reached and enforced */
             assert_true(st.refused > 100);
             assert_int_equal(st.max_n, limit);
         } else { /* and beyond 64, where nothing was refused */
@@ -830,6 +849,125 @@ static void assembler_find_locates_the_holding_range(void **state)
     assert_int_equal(m.bytes, 0);
 }
 
+/* assembler_add_count: the bytes of [off, off+len) the set did not hold,
+ * however many ranges the new one merges; nothing for a refused range. */
+static void assembler_add_count_reports_bytes_not_held_before(void **state)
+{
+    (void)state;
+    struct assembler a;
+    uint32_t added = 99;
+    assembler_init(&a);
+    assert_int_equal(assembler_add_count(&a, NULL, 0, 10, 10, &added), 0);
+    assert_int_equal(added, 10); /* [10, 20) */
+    assert_int_equal(assembler_add_count(&a, NULL, 0, 15, 10, &added), 0);
+    assert_int_equal(added, 5); /* [10, 25) */
+    assert_int_equal(assembler_add_count(&a, NULL, 0, 12, 3, &added), 0);
+    assert_int_equal(added, 0); /* inside */
+    assert_int_equal(assembler_add_count(&a, NULL, 0, 30, 10, &added), 0);
+    assert_int_equal(added, 10); /* [10, 25) [30, 40) */
+    assert_int_equal(assembler_add_count(&a, NULL, 0, 5, 40, &added), 0);
+    assert_int_equal(added, 5 + 5 + 5); /* [5, 45): both merged */
+    EXPECT(&a, 5, 45);
+    for (uint32_t i = 0; i < ASSEMBLER_INLINE - 1; i++)
+        assert_int_equal(assembler_add(&a, NULL, 0, 100 + 10 * i, 2), 0);
+    assert_int_equal(assembler_add_count(&a, NULL, 0, 500, 2, &added), -1);
+    assert_int_equal(added, 0); /* refused: full */
+    assert_int_equal(assembler_add_count(&a, NULL, 0, 45, 2, &added), 0);
+    assert_int_equal(added, 2); /* adjacent: merged, no room needed */
+}
+
+/* assembler_drop_below: the point moves up by n acknowledged bytes; ranges
+ * below it go, one across it keeps its part above (now at offset 0), and
+ * the rest are rebased. Nothing beyond n is consumed. */
+static void assembler_drop_below_keeps_what_lies_above(void **state)
+{
+    (void)state;
+    struct assembler a;
+    assembler_init(&a);
+    assert_int_equal(assembler_add(&a, NULL, 0, 10, 10), 0);
+    assert_int_equal(assembler_add(&a, NULL, 0, 30, 10), 0);
+    assert_int_equal(assembler_add(&a, NULL, 0, 50, 10), 0);
+    assembler_drop_below(&a, NULL, 5); /* short of every range */
+    EXPECT(&a, 5, 15, 25, 35, 45, 55);
+    assembler_drop_below(&a, NULL, 10); /* into the first */
+    EXPECT(&a, 0, 5, 15, 25, 35, 45);
+    assembler_drop_below(&a, NULL, 5); /* exactly its end */
+    EXPECT(&a, 10, 20, 30, 40);
+    assembler_drop_below(&a, NULL, 10); /* exactly a start: kept whole */
+    EXPECT(&a, 0, 10, 20, 30);
+    assembler_drop_below(&a, NULL, 25); /* past one, into the next */
+    EXPECT(&a, 0, 5);
+    assembler_drop_below(&a, NULL, 100); /* past everything */
+    assert_true(assembler_empty(&a));
+}
+
+static void
+assembler_drop_below_leaving_few_ranges_moves_back_inline(void **state)
+{
+    (void)state;
+    struct mem m = {0};
+    struct assembler a;
+    assembler_init(&a);
+    add_spaced(&a, &m, 100, 10); /* [10, 12) ... [100, 102) */
+    assert_non_null(a.ext);
+    assembler_drop_below(&a, &m, 21); /* [20, 22) clipped: 9 left */
+    assert_non_null(a.ext);
+    assert_int_equal(a.n, 9);
+    assert_int_equal(assembler_ranges_const(&a)[0].start, 0);
+    assert_int_equal(assembler_ranges_const(&a)[0].end, 1);
+    expect_accounted(&a, &m);
+    assembler_drop_below(&a, &m, 30); /* ends at 1, 9, 19: 6 left */
+    assert_null(a.ext);
+    EXPECT(&a, 0, 1, 9, 11, 19, 21, 29, 31, 39, 41, 49, 51);
+    expect_accounted(&a, &m);
+    assembler_clear(&a, &m);
+    assert_int_equal(m.bytes, 0);
+}
+
+/* A set declared with another inline count (the SACK scoreboard holds 3)
+ * uses that count: the array comes with the fourth range, doubles from 3,
+ * and goes away again when 3 are left. */
+struct small_set {
+    ASSEMBLER_FIELDS(3);
+    uint32_t after; /* a neighbour the inline array must not overrun */
+};
+
+static void assembler_set_with_three_inline_grows_at_the_fourth(void **state)
+{
+    (void)state;
+    struct mem m = {0};
+    struct small_set a;
+    uint32_t start, end;
+    assembler_init(&a);
+    a.after = 0xabcdef;
+    for (uint32_t i = 0; i < 3; i++)
+        assert_int_equal(assembler_add(&a, &m, 100, 10 + 10 * i, 2), 0);
+    assert_null(a.ext);
+    assert_int_equal(m.allocs, 0);
+    assert_int_equal(assembler_add(&a, NULL, 3, 100, 2), -1); /* limit 3 */
+    assert_int_equal(assembler_add(&a, &m, 100, 40, 2), 0);
+    assert_non_null(a.ext);
+    assert_int_equal(a.cap, 6);
+    assert_int_equal(m.bytes, 6 * RSIZE);
+    for (uint32_t i = 4; i < 7; i++)
+        assert_int_equal(assembler_add(&a, &m, 100, 10 + 10 * i, 2), 0);
+    assert_int_equal(a.cap, 12);
+    assert_int_equal(m.bytes, 12 * RSIZE);
+    assert_int_equal(m.allocs, 1);
+    assert_int_equal(assembler_find(&a, 61), 5);
+    assert_true(assembler_drop_last(&a, &start, &end));
+    assert_int_equal(start, 70);
+    assembler_drop_below(&a, &m, 35); /* [40, 42) .. [60, 62): 3 left */
+    assert_null(a.ext);
+    assert_int_equal(m.bytes, 0);
+    EXPECT(&a, 5, 7, 15, 17, 25, 27);
+    assert_int_equal(assembler_advance(&a, &m, 5), 2);
+    EXPECT(&a, 8, 10, 18, 20);
+    assert_int_equal(a.after, 0xabcdef);
+    assembler_clear(&a, &m);
+    assert_true(assembler_empty(&a));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -865,6 +1003,11 @@ int main(void)
         cmocka_unit_test(assembler_null_mem_stays_inline),
         cmocka_unit_test(assembler_limit_below_inline_still_allows_inline),
         cmocka_unit_test(assembler_random_operations_match_bitmap_model),
+        cmocka_unit_test(assembler_add_count_reports_bytes_not_held_before),
+        cmocka_unit_test(assembler_drop_below_keeps_what_lies_above),
+        cmocka_unit_test(
+            assembler_drop_below_leaving_few_ranges_moves_back_inline),
+        cmocka_unit_test(assembler_set_with_three_inline_grows_at_the_fourth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
