@@ -47,11 +47,22 @@ install(FILES ${PROJECT_BINARY_DIR}/dist/berth-config.cmake
               ${BERTH_DEPS_CMAKE}
         DESTINATION ${BERTH_CMAKE_DIR})
 
-# The manual: plain roff, installed as written.
-file(GLOB BERTH_MAN1 CONFIGURE_DEPENDS docs/man/*.1)
-file(GLOB BERTH_MAN3 CONFIGURE_DEPENDS docs/man/*.3)
-install(FILES ${BERTH_MAN1} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
-install(FILES ${BERTH_MAN3} DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
+# The manual: plain roff in docs/man/ (no tool needed), configured into
+# BUILD/man/ with the version and the common options (common-options.roff,
+# shared by berth(1) and the pages of the commands that run a stack).
+file(READ docs/man/common-options.roff COMMON_OPTIONS)
+string(REGEX REPLACE "\n$" "" COMMON_OPTIONS "${COMMON_OPTIONS}")
+file(GLOB BERTH_MAN_SOURCES CONFIGURE_DEPENDS docs/man/*.1 docs/man/*.3)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+             docs/man/common-options.roff)
+set(BERTH_MAN_DIR ${PROJECT_BINARY_DIR}/man)
+foreach(page ${BERTH_MAN_SOURCES})
+  get_filename_component(name ${page} NAME)
+  string(REGEX REPLACE ".*\\." "" section ${name})
+  configure_file(${page} ${BERTH_MAN_DIR}/${name} @ONLY)
+  install(FILES ${BERTH_MAN_DIR}/${name}
+          DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+endforeach()
 install(FILES completions/berth.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME berth)
