@@ -1,17 +1,25 @@
-# The two quick-start commands (README.md):
-#   make demo    builds berth and runs the demo
-#   make check   builds with ASan+UBSan and runs the whole test suite
+# The quick-start commands (README.md):
+#   make demo      builds berth and runs the demo
+#   make check     builds with ASan+UBSan, warnings as errors, runs the
+#                  whole test suite, then the build matrix (below)
+#   make install   builds a Release and installs it (PREFIX=/usr/local;
+#                  DESTDIR is honoured)
+#   make matrix    builds every build type with gcc and clang, warnings as
+#                  errors, tests compiled but not run (scripts/build-matrix.sh:
+#                  about 100 s of CPU, a minute or two on 2 idle cores)
 # Each first installs the Debian packages it needs (scripts/install-deps.sh).
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX ?= /usr/local
 
-.PHONY: demo check deps build-release build-check format clean
+.PHONY: demo check deps build-release build-check install matrix format clean
 
 demo: deps build-release
 	./build/release/berth demo
 
 check: deps build-check
 	ctest --test-dir build/check --output-on-failure -j$(JOBS)
+	JOBS=$(JOBS) bash scripts/build-matrix.sh
 
 deps:
 	bash scripts/install-deps.sh
@@ -22,8 +30,14 @@ build-release:
 
 build-check:
 	cmake -S . -B build/check -DCMAKE_BUILD_TYPE=Debug -DBERTH_SANITIZE=ON \
-	      -DBERTH_BENCH=ON
+	      -DBERTH_BENCH=ON -DBERTH_WERROR=ON
 	cmake --build build/check -j$(JOBS)
+
+install: deps build-release
+	cmake --install build/release --prefix "$(PREFIX)"
+
+matrix: deps
+	JOBS=$(JOBS) bash scripts/build-matrix.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

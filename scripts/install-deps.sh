@@ -7,8 +7,10 @@ set -euo pipefail
 # Interop tests: iproute2 (namespaces), the kernel's peers (curl, nc,
 # python3) and tshark to check captures.
 # Benchmarks' smoke test: lwIP for the comparison.
+# The manual's test renders the pages with groff (groff-base); the build
+# matrix (make matrix, scripts/build-matrix.sh) compiles with clang too.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
-    iproute2 curl netcat-openbsd python3 tshark liblwip-dev)
+    iproute2 curl netcat-openbsd python3 tshark liblwip-dev groff-base clang)
 
 missing=()
 for p in "${packages[@]}"; do
