@@ -6,7 +6,7 @@
 #   scripts/build-matrix.sh [COMPILER...]    (default: gcc clang)
 # JOBS sets the parallel jobs (default 2).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 jobs=${JOBS:-2}
 compilers=("$@")
 [ ${#compilers[@]} -gt 0 ] || compilers=(gcc clang)

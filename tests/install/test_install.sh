@@ -13,6 +13,7 @@ cflags=("$@") # the sanitizer flags when the build has them
 
 tmp=$(mktemp -d /tmp/berth-install-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
 prefix=$tmp/prefix
 libdir=$prefix/$libdir_rel
 failures=0
@@ -49,8 +50,10 @@ run_embed() {
     needed=$(readelf -d "$bin" | grep -o 'NEEDED.*libberth[^]]*' || true)
     if [ "$kind" = shared ]; then
         [ -n "$needed" ] || fail "$what: does not need libberth.so"
-        ldd "$bin" | grep -q "libberth.so.* => $libdir/" ||
-            fail "$what: does not load $libdir's libberth.so"
+        local loads
+        loads=$(ldd "$bin")
+        grep -q "libberth.so.* => $libdir/" <<<"$loads" ||
+            fail "$what: does not load $libdir's libberth.so: $loads"
     else
         [ -z "$needed" ] || fail "$what: static build needs $needed"
     fi
@@ -108,7 +111,7 @@ check_globals() {
     [ "$n" -gt 50 ] || fail "$what: only $n global symbols"
     local extra
     extra=$(sort -u "$list" | comm -23 - "$tmp/public")
-    [ -z "$extra" ] || fail "$what: globals outside the public API:" $extra
+    [ -z "$extra" ] || fail "$what: globals outside the public API: ${extra//$'\n'/ }"
     echo "ok: $what: $n global symbols, all public"
 }
 nm -g --defined-only "$libdir/libberth.a" | awk 'NF == 3 { print $3 }' \

@@ -11,6 +11,7 @@ set -euo pipefail
 man_dir=$1 berth=$2 completion=$3
 tmp=$(mktemp -d /tmp/berth-man-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
 failures=0
 fail() {
     echo "FAIL: $*" >&2
