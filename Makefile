@@ -33,8 +33,13 @@ build-check:
 	      -DBERTH_BENCH=ON -DBERTH_WERROR=ON
 	cmake --build build/check -j$(JOBS)
 
-install: deps build-release
-	cmake --install build/release --prefix "$(PREFIX)"
+# Configured for PREFIX, so that GNUInstallDirs picks its layout (e.g.
+# lib/x86_64-linux-gnu under /usr).
+install: deps
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DBERTH_TESTS=OFF \
+	      -DCMAKE_INSTALL_PREFIX="$(PREFIX)"
+	cmake --build build/release -j$(JOBS)
+	cmake --install build/release
 
 matrix: deps
 	JOBS=$(JOBS) bash scripts/build-matrix.sh
