@@ -13,6 +13,11 @@ install(TARGETS berth_shared LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES ${BERTH_DIST_A} DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY include/berth DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
+# `berth run`'s LD_PRELOAD library (src/posix/, where built): the command
+# looks for it in ../lib/berth/ from its own directory.
+if(TARGET berth-preload)
+  install(TARGETS berth-preload LIBRARY DESTINATION lib/berth)
+endif()
 
 # berth.pc: written at install time, when the prefix is known (cmake
 # --install --prefix), with the libraries libberth.so was found to need.
