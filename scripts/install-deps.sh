@@ -7,11 +7,13 @@ set -euo pipefail
 # Interop tests: iproute2 (namespaces), the kernel's peers (curl, nc,
 # python3) and tshark to check captures.
 # Benchmarks' smoke test: lwIP for the comparison.
-# Fuzzing (make fuzz-smoke, part of make check): clang with libFuzzer.
+# Fuzzing (make fuzz-smoke, part of make check): clang with libFuzzer;
+# the build matrix (make matrix) compiles with clang too.
 # packetdrill (built from its source when present, tests/packetdrill):
-# bison and flex.
+# bison and flex. The manual's test renders the pages with groff.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
-    iproute2 curl netcat-openbsd python3 tshark liblwip-dev clang bison flex)
+    iproute2 curl netcat-openbsd python3 tshark liblwip-dev clang bison flex
+    groff-base)
 
 missing=()
 for p in "${packages[@]}"; do

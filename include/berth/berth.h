@@ -18,6 +18,12 @@ extern "C" {
 
 struct berth_stack;
 
+/* The library's version, "MAJOR.MINOR.PATCH" (e.g. "0.1.0"). */
+const char *berth_version(void);
+/* The git commit it was built from ("3f2c1a9b0d4e", "-dirty" appended when
+ * the tree had uncommitted changes), or "unknown" outside a git checkout. */
+const char *berth_commit(void);
+
 /* ------------------------------------------------------------------------
  * Errors: negative errno-style codes (Linux values), one list for the enum,
  * berth_strerror() and berth_errname().

@@ -21,7 +21,15 @@ struct line {
     char *tok[MAX_TOKENS];
 };
 
-static int perr(const struct line *l, const char *fmt, ...)
+/* Prints "file:line: message". perr() is that and -1 in one expression, so
+ * the compiler sees that every error path returns nonzero (gcc 12 at -O2 did
+ * not see it through the variadic function, and warned "maybe-uninitialized"
+ * about the outputs of the parsers that return perr()). */
+static void perr_print(const struct line *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#define perr(...) (perr_print(__VA_ARGS__), -1)
+
+static void perr_print(const struct line *l, const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "%s:%d: ", l->file, l->no);
@@ -29,7 +37,6 @@ static int perr(const struct line *l, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    return -1;
 }
 
 /* Cuts the comment and splits on blanks, in place. */
@@ -630,7 +637,7 @@ static struct scn_event *new_event(const struct line *l, struct scn_script *sc)
         len += strlen(l->tok[i]) + 1;
     char *text = malloc(len);
     if (!text) {
-        perr(l, "out of memory");
+        perr_print(l, "out of memory");
         return NULL;
     }
     text[0] = '\0';
@@ -645,7 +652,7 @@ static struct scn_event *new_event(const struct line *l, struct scn_script *sc)
             cap > MAX_EVENTS ? NULL : realloc(sc->ev, cap * sizeof(*ev));
         if (!ev) {
             free(text);
-            perr(l, "too many events, or out of memory");
+            perr_print(l, "too many events, or out of memory");
             return NULL;
         }
         sc->ev = ev;

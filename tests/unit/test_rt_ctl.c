@@ -85,14 +85,22 @@ static void world_free(struct world *w)
     berth_memlink_destroy(w->link);
 }
 
-/* Runs a printer into a string (freed by the caller). */
+/* Runs a printer into a string (freed by the caller). The stream's buffer
+ * pointer lives in a heap block, not on this frame: gcc 12 took the returned
+ * buffer for a pointer into the frame (-Wdangling-pointer). */
 static char *print_ss(struct world *w, bool info)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
+    struct {
+        char *text;
+        size_t len;
+    } *mem = calloc(1, sizeof *mem);
+    assert_non_null(mem);
+    FILE *f = open_memstream(&mem->text, &mem->len);
+    assert_non_null(f);
     berth_rt_print_ss(w->st[SERVER], info, w->now, f);
     fclose(f);
+    char *text = mem->text;
+    free(mem);
     if (getenv("BERTH_TEST_VERBOSE"))
         fputs(text, stderr);
     return text;

@@ -1,10 +1,24 @@
 /* berth command: one executable, subcommands. main() only dispatches; each
  * subcommand parses its own options (the common ones through common.c). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "berth/berth.h"
 #include "cmds.h"
 #include "common.h"
+
+/* berth version, berth --version: the library's version and git commit. */
+static int cmd_version(int argc, char **argv)
+{
+    if (argc > 1) {
+        bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+        fprintf(help ? stdout : stderr, "usage: berth version\n");
+        return help ? 0 : EXIT_USAGE;
+    }
+    printf("berth %s (commit %s)\n", berth_version(), berth_commit());
+    return 0;
+}
 
 static const struct {
     const char *name;
@@ -26,6 +40,8 @@ static const struct {
      "a running berth's counters, drops and link "
      "statistics"},
     {"ctl", cmd_ctl, "send any control command (e.g. 'impair drop-all')"},
+    {"version", cmd_version,
+     "print the version and the git commit (also: berth --version)"},
 };
 
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
@@ -39,7 +55,7 @@ static void usage(FILE *f)
                "\n"
                "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-6s %s\n", COMMANDS[i].name, COMMANDS[i].what);
+        fprintf(f, "  %-7s %s\n", COMMANDS[i].name, COMMANDS[i].what);
     fprintf(f, "\n'berth COMMAND --help' describes a command and its "
                "options.\n");
 }
@@ -55,6 +71,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V"))
+        return cmd_version(1, argv + 1);
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (!strcmp(cmd, COMMANDS[i].name))
             return COMMANDS[i].run(argc - 1, argv + 1);
