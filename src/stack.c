@@ -19,9 +19,13 @@ static bool config_valid(const struct berth_config *c)
            c->delack > 0 && c->delack <= 500000u && /* RFC 1122 §4.2.3.2 */
            c->rto_max <= 3600000000u && c->rto_initial <= c->rto_max &&
            c->keepalive_idle >= 1000 && c->keepalive_interval >= 1000 &&
-           c->keepalive_idle / 1000 <= UINT32_MAX &&
-           c->keepalive_interval / 1000 <= UINT32_MAX &&
-           c->user_timeout / 1000 <= UINT32_MAX;
+           /* Deadlines are ms ticks compared modulo 2^32 (tcp.h): none may
+            * lie 2^31 ms ahead. Linux's limits are lower still. */
+           c->keepalive_idle <= TCP_MAX_TIMEOUT_US &&
+           c->keepalive_interval <= TCP_MAX_TIMEOUT_US &&
+           c->user_timeout <= TCP_MAX_TIMEOUT_US &&
+           c->msl <= TCP_MAX_TIMEOUT_US / 2 &&
+           c->fin_wait_2_timeout <= TCP_MAX_TIMEOUT_US;
 }
 
 struct berth_stack *berth_stack_create(const struct berth_config *cfg,

@@ -394,7 +394,9 @@ uint32_t berth_poll(const struct berth_stack *s, int sock);
 /* Pending error (like SO_ERROR), cleared by the call; 0 if none. */
 int berth_sock_error(struct berth_stack *s, int sock);
 
-/* Options. Values are integers; times in microseconds. */
+/* Options. Values are integers; times in microseconds, at most 2^31 ms
+ * (24.8 days, like Linux's TCP_USER_TIMEOUT; the configuration's timers are
+ * bounded the same way). */
 enum berth_opt {
     BERTH_OPT_NODELAY,      /* 0/1: disable Nagle */
     BERTH_OPT_KEEPALIVE,    /* 0/1 (default 0) */

@@ -71,6 +71,12 @@ struct tcp_timewait {
  * full, the highest block is forgotten, which only makes the sender more
  * conservative. */
 #define TCP_SACKBOARD_INLINE 3
+/* Reassembly (c->ooo): out-of-order ranges beyond RCV.NXT, a few inline,
+ * then an array of at most one range per 512 bytes of receive buffer. */
+#define TCP_REASM_INLINE 4
+struct tcp_reasm {
+    ASSEMBLER_FIELDS(TCP_REASM_INLINE);
+};
 struct tcp_scoreboard {
     ASSEMBLER_FIELDS(TCP_SACKBOARD_INLINE);
     uint32_t una; /* SND.UNA when last trimmed: blocks are above it */
@@ -150,7 +156,9 @@ enum tcp_deadline {
  * rcv_adv is the right edge we advertised: it never moves left. */
 struct tcp_conn {
     struct tcp_node n;
-    uint64_t deadline[TCP_T__COUNT];
+    /* Per deadline, its ms tick (tcp_tick: rounded up, the wheel's
+     * resolution anyway); 0: not armed. */
+    uint32_t deadline[TCP_T__COUNT];
     int32_t sock;    /* handle, or -1 (orphaned / not yet accepted) */
     uint8_t state;   /* enum berth_state */
     uint8_t backoff; /* RTO doublings in force: kept until a new RTT
@@ -208,12 +216,14 @@ struct tcp_conn {
     uint16_t rcv_seg_max;  /* largest segment received: "full-sized" */
     uint32_t delack_bytes; /* received but not yet acknowledged */
 
-    /* RFC 6298. rto_base excludes backoff; rtt_time = 0: nothing timed. */
+    /* RFC 6298. rto_base excludes backoff. rtt_time: when the timed
+     * segment left, the low 32 bits of the µs clock (an RTT is far below
+     * 71 minutes); 0: nothing timed. */
     uint32_t srtt, rttvar, rto_base;
     uint32_t rtt_seq;
-    uint64_t rtt_time;
-    uint64_t last_rcv;      /* keepalive idle reference */
-    uint64_t unacked_since; /* user timeout reference (RFC 5482) */
+    uint32_t rtt_time;
+    uint32_t last_rcv;      /* ms clock: keepalive idle reference */
+    uint32_t unacked_since; /* ms clock: user timeout reference (RFC 5482) */
     uint32_t total_retrans;
 
     /* Options (socket-level settings). */
@@ -225,7 +235,7 @@ struct tcp_conn {
     uint16_t user_mss;
 
     struct ring snd, rcv; /* .buf NULL until first needed */
-    struct assembler ooo;
+    struct tcp_reasm ooo;
     struct tcp_listener *listener; /* while in its accept queue */
     struct tcp_conn *aq_next;
 };
@@ -316,10 +326,8 @@ void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c);
 /* Room for n more bytes in the send buffer (after its readable bytes), or
  * in the receive buffer (n counts from RCV.NXT: out-of-order data included),
  * as far as the configured size allows: allocates or grows the buffer. */
-int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c,
-                         uint64_t n);
-int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c,
-                         uint64_t n);
+int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c, uint64_t n);
+int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c, uint64_t n);
 /* Gives back whichever buffer is empty (allocated again when needed). */
 void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c);
 uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
@@ -391,12 +399,44 @@ void tcp_destroy_conn(struct berth_stack *s, struct tcp_conn *c);
 uint8_t tcp_wscale_for(uint32_t rcvbuf);
 uint32_t tcp_ts_offset(const struct berth_stack *s, const struct tcp_node *n);
 uint32_t tcp_ts_now(const struct berth_stack *s, uint32_t offset);
-/* The 1 ms clock for coarse times in the TCB, never 0 (0 means unset). */
+/* The 1 ms clock for coarse times in the TCB (modulo 2^32 ms). */
+static inline uint32_t tcp_ms_clock(const struct berth_stack *s)
+{
+    return (uint32_t)(s->now / USEC_PER_MS);
+}
+/* The same, never 0, for fields where 0 means unset. */
 static inline uint32_t tcp_ms_now(const struct berth_stack *s)
 {
-    uint32_t ms = (uint32_t)(s->now / USEC_PER_MS);
+    uint32_t ms = tcp_ms_clock(s);
     return ms ? ms : 1;
 }
+/* Coarse times in the TCB are 32-bit ms counts of the stack clock,
+ * compared modulo 2^32: any two compared lie less than 2^31 ms (24.8 days)
+ * apart, which the configuration and the options guarantee (stack.c's
+ * config check, the option limits). A past ms time (tcp_ms_now) as µs
+ * elapsed since the start of that millisecond: */
+static inline uint64_t tcp_us_since(const struct berth_stack *s, uint32_t ms)
+{
+    int32_t age = (int32_t)((uint32_t)(s->now / 1000u) - ms);
+    return (age > 0 ? (uint64_t)age * 1000u : 0) + s->now % 1000u;
+}
+/* A deadline's tick: the ms it falls in, rounded up (the timer wheel fires
+ * at ms ticks, so nothing fires earlier or later than before); never 0. */
+static inline uint32_t tcp_tick(uint64_t us)
+{
+    uint32_t t = (uint32_t)((us + 999u) / 1000u);
+    return t ? t : 1;
+}
+/* A tick's time in µs, near now (within 2^31 ms either way). */
+static inline uint64_t tcp_tick_us(const struct berth_stack *s, uint32_t tick)
+{
+    uint64_t now_ms = s->now / 1000u;
+    int64_t d = (int32_t)(tick - (uint32_t)now_ms);
+    return (uint64_t)((int64_t)now_ms + d) * 1000u;
+}
+/* The largest time a deadline may lie ahead: ticks are compared modulo
+ * 2^32 ms. */
+#define TCP_MAX_TIMEOUT_US ((uint64_t)INT32_MAX * 1000u)
 /* What of a SYN's offers we take up (SYNOPT_* bits). */
 uint8_t tcp_synopts_accept(const struct berth_stack *s,
                            const struct tcp_seg *syn);

@@ -344,7 +344,7 @@ static uint32_t ack_new_data(struct berth_stack *s, struct tcp_conn *c,
         }
     }
     c->rexmits = 0;
-    c->unacked_since = s->now;
+    c->unacked_since = tcp_ms_clock(s);
     tcp_rexmit_restart(s, c);
     tcp_conn_trim_buffers(s, c); /* everything sent is acknowledged? */
     sock_mark(s, c->sock);
@@ -517,7 +517,7 @@ static bool accepts_text(enum berth_state st)
 static uint32_t ooo_limit(const struct tcp_conn *c)
 {
     uint32_t n = c->rcvbuf_size / 512u;
-    return n > ASSEMBLER_INLINE ? n : ASSEMBLER_INLINE;
+    return n > ASSEMBLER_INLINE ? n : ASSEMBLER_INLINE; /* at least 6 */
 }
 
 static bool ooo_add(struct berth_stack *s, struct tcp_conn *c, uint32_t off,

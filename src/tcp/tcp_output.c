@@ -194,7 +194,9 @@ static inline void conn_sent(struct berth_stack *s, struct tcp_conn *c,
                 c->rtt_time = 0;
         }
     } else if (as == SENT_NEXT && c->rtt_time == 0) {
-        c->rtt_time = s->now; /* Karn: time one new segment at a time */
+        /* Karn: time one new segment at a time. (0 means none: a segment
+         * sent when the clock's low 32 bits are 0 goes untimed.) */
+        c->rtt_time = (uint32_t)s->now;
         c->rtt_seq = end;
     }
     if (as == SENT_NEXT) {
@@ -202,7 +204,7 @@ static inline void conn_sent(struct berth_stack *s, struct tcp_conn *c,
         if (o->len > 0 && o->seq == c->snd_max && (int32_t)beyond > 0)
             c->lt_sent += beyond < o->len ? beyond : o->len; /* RFC 3042 */
         if (c->snd_una == c->snd_max)
-            c->unacked_since = s->now;
+            c->unacked_since = tcp_ms_clock(s);
         c->snd_nxt = end;
     }
     c->snd_max = seq_max(c->snd_max, end);

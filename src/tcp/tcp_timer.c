@@ -24,14 +24,23 @@ static uint64_t keep_intvl_us(const struct tcp_conn *c)
     return (uint64_t)c->keep_intvl_ms * USEC_PER_MS;
 }
 
+/* How far ahead of now (in ms, negative: overdue) a deadline's tick is. */
+static int32_t tick_ahead(const struct berth_stack *s, uint32_t tick)
+{
+    return (int32_t)(tick - (uint32_t)(s->now / USEC_PER_MS));
+}
+
 static void rearm(struct berth_stack *s, struct tcp_conn *c)
 {
-    uint64_t min = 0;
+    int earliest = -1;
     for (int i = 0; i < TCP_T__COUNT; i++)
-        if (c->deadline[i] && (!min || c->deadline[i] < min))
-            min = c->deadline[i];
-    if (min)
-        timer_wheel_arm(&s->wheel, &c->n.timer, min);
+        if (c->deadline[i] &&
+            (earliest < 0 || tick_ahead(s, c->deadline[i]) <
+                                 tick_ahead(s, c->deadline[earliest])))
+            earliest = i;
+    if (earliest >= 0)
+        timer_wheel_arm(&s->wheel, &c->n.timer,
+                        tcp_tick_us(s, c->deadline[earliest]));
     else
         timer_wheel_cancel(&s->wheel, &c->n.timer);
 }
@@ -39,7 +48,7 @@ static void rearm(struct berth_stack *s, struct tcp_conn *c)
 void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,
                    enum tcp_deadline which, uint64_t when)
 {
-    c->deadline[which] = when ? when : 1;
+    c->deadline[which] = tcp_tick(when);
     rearm(s, c);
 }
 
@@ -97,8 +106,10 @@ void tcp_rexmit_restart(struct berth_stack *s, struct tcp_conn *c)
     }
     uint64_t when = s->now + tcp_rto(s, c); /* RFC 6298 §5.1, §5.3 */
     /* RFC 5482: give up exactly when the user timeout passes. */
-    if (c->user_timeout_ms && c->unacked_since + user_timeout_us(c) < when)
-        when = c->unacked_since + user_timeout_us(c);
+    uint64_t give_up =
+        s->now - tcp_us_since(s, c->unacked_since) + user_timeout_us(c);
+    if (c->user_timeout_ms && give_up < when)
+        when = give_up;
     tcp_timer_set(s, c, TCP_T_REXMIT, when);
 }
 
@@ -107,7 +118,7 @@ void tcp_keepalive_reset(struct berth_stack *s, struct tcp_conn *c)
     /* Cheap on every segment: the timer notices the new reference when it
      * fires and re-arms itself. Any answer also resets the probe count
      * (keepalive and zero-window probes alike). */
-    c->last_rcv = s->now;
+    c->last_rcv = tcp_ms_clock(s);
     c->probes_unanswered = 0;
 }
 
@@ -117,7 +128,7 @@ void tcp_keepalive_start(struct berth_stack *s, struct tcp_conn *c)
                       c->state == BERTH_STATE_CLOSE_WAIT;
     if (!(c->flags & TF_KEEPALIVE) || !idle_state)
         return;
-    c->last_rcv = s->now;
+    c->last_rcv = tcp_ms_clock(s);
     tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + keep_idle_us(c));
 }
 
@@ -125,7 +136,7 @@ static bool user_timeout_passed(const struct berth_stack *s,
                                 const struct tcp_conn *c)
 {
     return c->user_timeout_ms &&
-           s->now - c->unacked_since >= user_timeout_us(c);
+           tcp_us_since(s, c->unacked_since) >= user_timeout_us(c);
 }
 
 /* Each handler returns false if the connection is gone. */
@@ -182,7 +193,7 @@ static bool on_persist(struct berth_stack *s, struct tcp_conn *c)
     }
     if (!(c->flags & TF_PERSIST)) {
         c->flags |= TF_PERSIST;
-        c->unacked_since = s->now;
+        c->unacked_since = tcp_ms_clock(s);
     }
     tcp_send_persist_probe(s, c);
     c->probes_unanswered++;
@@ -216,8 +227,9 @@ static bool on_keepalive(struct berth_stack *s, struct tcp_conn *c)
         tcp_timer_set(s, c, TCP_T_KEEPALIVE, s->now + keep_idle_us(c));
         return true;
     }
-    if (c->probes_unanswered == 0 && s->now < c->last_rcv + keep_idle_us(c)) {
-        tcp_timer_set(s, c, TCP_T_KEEPALIVE, c->last_rcv + keep_idle_us(c));
+    uint64_t idle_end = s->now - tcp_us_since(s, c->last_rcv) + keep_idle_us(c);
+    if (c->probes_unanswered == 0 && s->now < idle_end) {
+        tcp_timer_set(s, c, TCP_T_KEEPALIVE, idle_end);
         return true;
     }
     if (c->probes_unanswered >= c->keep_cnt) {
@@ -256,7 +268,7 @@ static bool (*const handlers[TCP_T__COUNT])(struct berth_stack *,
 static void conn_timers(struct berth_stack *s, struct tcp_conn *c)
 {
     for (int i = 0; i < TCP_T__COUNT; i++) {
-        if (!c->deadline[i] || c->deadline[i] > s->now)
+        if (!c->deadline[i] || tick_ahead(s, c->deadline[i]) > 0)
             continue;
         c->deadline[i] = 0;
         if (!handlers[i](s, c))

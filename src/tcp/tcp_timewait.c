@@ -135,7 +135,7 @@ void tcp_time_wait(struct berth_stack *s, struct tcp_conn *c,
 
 void tcp_time_wait_shrink(struct berth_stack *s, struct tcp_conn *c)
 {
-    tw_compact(s, c, c->deadline[TCP_T_DELETE]);
+    tw_compact(s, c, tcp_tick_us(s, c->deadline[TCP_T_DELETE]));
 }
 
 /* A SYN takes the 4-tuple over: the listener (if any) gets it with an ISN

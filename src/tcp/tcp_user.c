@@ -366,7 +366,7 @@ static int set_keepalive_opt(struct berth_stack *s, struct tcp_conn *c,
     case BERTH_OPT_KEEPIDLE:
     case BERTH_OPT_KEEPINTVL:
         /* Millisecond resolution, like the timer wheel. */
-        if (v < USEC_PER_MS || v / USEC_PER_MS > UINT32_MAX)
+        if (v < USEC_PER_MS || (uint64_t)v > TCP_MAX_TIMEOUT_US)
             return BERTH_EINVAL;
         if (opt == BERTH_OPT_KEEPIDLE)
             c->keep_idle_ms = (uint32_t)(v / USEC_PER_MS);
@@ -412,7 +412,7 @@ int tcp_user_setopt(struct berth_stack *s, struct tcp_conn *c,
         c->user_mss = (uint16_t)v;
         return 0;
     case BERTH_OPT_USER_TIMEOUT:
-        if (v < 0 || v / USEC_PER_MS >= UINT32_MAX)
+        if (v < 0 || (uint64_t)v > TCP_MAX_TIMEOUT_US)
             return BERTH_EINVAL;
         c->user_timeout_ms = (uint32_t)((v + USEC_PER_MS - 1) / USEC_PER_MS);
         return 0;
