@@ -37,7 +37,12 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     s->cfg = *cfg;
     s->now = now;
     rng_seed(&s->rng, cfg->seed);
-    bufcache_init(&s->bufs, cfg->buf_cache);
+    /* The cache counts in the budget: at most an eighth of it, so idle
+     * buffers alone never come near the pressure threshold. */
+    size_t cache = cfg->buf_cache;
+    if (cfg->mem_limit && cache > cfg->mem_limit / 8)
+        cache = cfg->mem_limit / 8;
+    bufcache_init(&s->bufs, cache);
     mem_budget_init(&s->budget, cfg->mem_limit);
     timer_wheel_init(&s->wheel, now);
     s->free_sock = s->ready_head = s->ready_tail = -1;

@@ -288,7 +288,8 @@ struct berth_config {
      * sndbuf/rcvbuf) and given back when empty. Given-back buffers wait in
      * a per-stack cache of at most this many bytes (default 8 MiB; 0: none)
      * for the next connection, so a short connection costs no allocation
-     * and no page fault. berth_mem_cached() says what it holds. */
+     * and no page fault. berth_mem_cached() says what it holds. It counts
+     * in the memory budget and holds at most mem_limit / 8. */
     size_t buf_cache;
     /* The memory budget: bytes the stack may hold for sockets and
      * connections (berth_mem_bytes() plus berth_mem_cached()), with
