@@ -190,32 +190,40 @@ bool stack_mem_fits(const struct berth_stack *s, size_t more)
 }
 
 /* Sends refused by the budget set TF_MEM_WAIT, which makes the socket
- * unwritable while its buffer is full or missing; once the smallest buffer
- * fits again every such socket is marked, so the application hears
- * WRITABLE and tries again. A walk of the handle table, but only after a
- * refusal and once per berth_input()/berth_advance(). */
-static void wake_mem_waiters(struct berth_stack *s)
+ * unwritable while its buffer is full or missing. Once memory was freed
+ * since the last refusal, every such socket whose buffer may grow now is
+ * marked, so the application hears WRITABLE and tries again; the others
+ * keep waiting (a buffer that is only full drains by ACKs, which mark it
+ * anyway). A walk of the handle table, only after a refusal and a free. */
+static void wake_mem_waiters(struct berth_stack *s, size_t used)
 {
     s->mem_waiters = false;
+    s->mem_wait_used = used;
     for (uint32_t i = 0; i < s->nsocks; i++) {
         if (s->socks[i].kind != SOCK_CONN)
             continue;
         struct tcp_conn *c = s->socks[i].obj;
-        if (c->flags & TF_MEM_WAIT) {
+        if (!(c->flags & TF_MEM_WAIT))
+            continue;
+        if (tcp_conn_snd_may_grow(s, c)) {
             c->flags &= ~TF_MEM_WAIT;
             sock_mark(s, sock_handle(s, i));
+        } else {
+            s->mem_waiters = true;
         }
     }
 }
 
 void stack_mem_update(struct berth_stack *s)
 {
-    if (mem_budget_update(&s->budget, stack_mem_used(s)) && s->budget.pressed) {
+    size_t used = stack_mem_used(s);
+    if (mem_budget_update(&s->budget, used) && s->budget.pressed) {
         stack_count(s, BERTH_CTR_MEM_PRESSURE_ENTERED);
         bufcache_flush(&s->bufs); /* idle memory goes first */
+        used = stack_mem_used(s);
     }
-    if (s->mem_waiters && stack_mem_fits(s, bufcache_class_size(1)))
-        wake_mem_waiters(s);
+    if (s->mem_waiters && used < s->mem_wait_used)
+        wake_mem_waiters(s, used);
 }
 
 void berth_mem_state(const struct berth_stack *s, struct berth_mem_state *out)

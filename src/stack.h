@@ -46,6 +46,7 @@ struct berth_stack {
     struct bufcache bufs;     /* idle send/receive buffers, not in `mem` */
     struct mem_budget budget; /* over mem.bytes + bufs.bytes (cfg.mem_limit) */
     bool mem_waiters; /* some TCB has TF_MEM_WAIT: wake it when room comes */
+    size_t mem_wait_used; /* usage at the last refusal or wake-up walk */
     uint64_t now;
     struct rng rng;
     struct timer_wheel wheel;
@@ -111,8 +112,8 @@ enum berth_mem_level stack_mem_level(const struct berth_stack *s);
 /* Whether `more` bytes of buffer memory may be allocated now. */
 bool stack_mem_fits(const struct berth_stack *s, size_t more);
 /* End of input/advance: moves the sticky pressure state (entering it
- * empties the buffer cache), and wakes the sockets whose sends the budget
- * refused once a buffer fits again. */
+ * empties the buffer cache), and, when memory was freed since a send was
+ * refused, wakes the refused sockets whose buffer may grow now. */
 void stack_mem_update(struct berth_stack *s);
 
 /* Tracing (stack.c). */

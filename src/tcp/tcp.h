@@ -320,6 +320,10 @@ void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c);
  * grows the buffer. What the budget refuses is not an error: the caller
  * writes what fits (TF_MEM_WAIT is set). BERTH_ENOMEM: malloc failed. */
 int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c, uint64_t n);
+/* Whether the memory budget would let the send buffer grow now (from
+ * nothing: take the smallest class). */
+bool tcp_conn_snd_may_grow(const struct berth_stack *s,
+                           const struct tcp_conn *c);
 /* Room in the receive buffer for len bytes at offset off from RCV.NXT
  * (off > 0: out of order). Nonzero when refused; a refusal by the memory
  * budget is counted and traced as a drop (MEM_PRESSURE_OOO, MEM_LIMIT). */

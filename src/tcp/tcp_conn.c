@@ -304,8 +304,29 @@ int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c, uint64_t n)
         stack_count(s, BERTH_CTR_MEM_SND_LIMITED);
         c->flags |= TF_MEM_WAIT;
         s->mem_waiters = true;
+        s->mem_wait_used = stack_mem_used(s);
     }
     return 0;
+}
+
+bool tcp_conn_snd_may_grow(const struct berth_stack *s,
+                           const struct tcp_conn *c)
+{
+    uint32_t cap = c->snd.cap, max = c->sndbuf_size;
+    if (cap >= max)
+        return false;
+    switch (stack_mem_level(s)) {
+    case BERTH_MEM_NORMAL: {
+        uint64_t next = cap ? (uint64_t)cap * 2 : BUFCACHE_MIN_SIZE;
+        uint32_t want = next < max ? (uint32_t)next : max;
+        return stack_mem_fits(s, bufcache_class_size(want));
+    }
+    case BERTH_MEM_PRESSURE:
+        return cap == 0 && stack_mem_fits(s, BUFCACHE_MIN_SIZE);
+    case BERTH_MEM_OVER_LIMIT:
+        break;
+    }
+    return false;
 }
 
 uint32_t tcp_conn_rcv_cap(const struct berth_stack *s, const struct tcp_conn *c)
