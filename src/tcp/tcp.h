@@ -527,7 +527,8 @@ void tcp_output(struct berth_stack *s, struct tcp_conn *c);
  * moves in steps of at least min(buffer/2, MSS). */
 uint32_t tcp_rcv_sws_step(const struct tcp_conn *c);
 /* The room the receive buffer has now, as far as the window field can say
- * it (RFC 7323 §2.3): what a window update could offer. */
+ * it (RFC 7323 §2.3) and the memory budget lets it grow (tcp_conn_rcv_cap):
+ * what a window update could offer. */
 uint32_t tcp_rcv_space(const struct berth_stack *s, const struct tcp_conn *c);
 /* The window field for a window of wnd bytes: scaled by shift (RFC 7323
  * §2.3; 0 in a SYN or SYN-ACK, §2.2) and clamped to 16 bits. */
