@@ -27,7 +27,7 @@
 #define SEC 1000000ull
 #define KIB 1024u
 
-#define MAX_CONNS 48
+#define MAX_CONNS 64
 
 struct conn {
     int c, s;       /* client's and server's sockets */
@@ -47,6 +47,8 @@ struct pair {
     struct conn k[MAX_CONNS];
     int n;
     int edge_moved_left; /* server offers whose right edge went back */
+    int watch_sock;      /* client socket whose events are recorded */
+    int watch_writable;  /* WRITABLE reports for it */
     uint16_t drop_port;  /* filter: drop client data to this port ... */
     int drop_data_left;  /* ... this many segments */
     int dropped;
@@ -100,6 +102,13 @@ on_filter(void *ctx, int from, const uint8_t *pkt, size_t len, uint64_t now)
     return berth_memlink_pass();
 }
 
+static void on_event(void *ctx, int sock, uint32_t events)
+{
+    struct pair *p = ctx;
+    if (sock == p->watch_sock && (events & BERTH_EV_WRITABLE))
+        p->watch_writable++;
+}
+
 static struct pair *pair_new(uint64_t seed, size_t limit_client,
                              size_t limit_server)
 {
@@ -117,6 +126,10 @@ static struct pair *pair_new(uint64_t seed, size_t limit_client,
         cfg.tx_ctx = berth_memlink_tx_ctx(p->link, side);
         cfg.seed = seed * 2 + (uint64_t)side;
         cfg.mem_limit = side == CLIENT ? limit_client : limit_server;
+        if (side == CLIENT) {
+            cfg.event = on_event;
+            cfg.event_ctx = p;
+        }
         for (size_t i = 0; i < sizeof cfg.secret; i++)
             cfg.secret[i] = (uint8_t)(seed + i * 7 + (size_t)side);
         p->st[side] = berth_stack_create(&cfg, p->now);
@@ -125,6 +138,7 @@ static struct pair *pair_new(uint64_t seed, size_t limit_client,
         p->base_allocs[side] = berth_mem_allocs(p->st[side]);
         p->base_bytes[side] = berth_mem_bytes(p->st[side]);
     }
+    p->watch_sock = -1;
     p->lsn = berth_socket(p->st[SERVER]);
     assert_true(p->lsn >= 0);
     assert_int_equal(berth_bind(p->st[SERVER], p->lsn, SERVER_ADDR, PORT), 0);
@@ -163,6 +177,7 @@ static void assert_within_budget(struct pair *p, int side)
 static void open_conns(struct pair *p, int n)
 {
     int first = p->n;
+    assert_true(first + n <= MAX_CONNS);
     for (int i = first; i < first + n; i++) {
         struct conn *k = &p->k[i];
         *k = (struct conn){.s = -1};
@@ -458,6 +473,45 @@ static void pressure_drops_out_of_order_data_first(void **state)
     pair_finish(p);
 }
 
+/* At the limit a connection without a buffer gets none: 63 writers whose
+ * readers stopped hold the client's 256 KiB in 4 KiB send buffers (pressure
+ * stopped them growing), so the 64th, established but idle until now, gets
+ * BERTH_EAGAIN and is not writable; once the readers read and the buffers
+ * drain, memory frees, WRITABLE is reported and its data goes out. */
+static void at_the_limit_a_connection_without_a_buffer_gets_none(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(6, 256 * KIB, 0);
+    open_conns(p, 64);
+    p->n = 63;
+    stuck_readers(p, 256 * KIB, 200);
+    p->n = 64;
+    struct conn *k = &p->k[63];
+    struct berth_mem_state m;
+    berth_mem_state(p->st[CLIENT], &m);
+    assert_true(m.used + 4 * KIB > m.limit); /* not even 4 KiB fits */
+    berth_advance(p->st[CLIENT], p->now);
+    p->watch_sock = k->c;
+    uint8_t b = pattern(63, 0);
+    assert_int_equal(berth_send(p->st[CLIENT], k->c, &b, 1), BERTH_EAGAIN);
+    assert_false(berth_poll(p->st[CLIENT], k->c) & BERTH_EV_WRITABLE);
+    struct berth_tcp_info in;
+    assert_int_equal(berth_getinfo(p->st[CLIENT], k->c, &in), 0);
+    assert_int_equal(in.snd_queued, 0);
+    run_for(p, 1 * SEC); /* nothing frees while the readers are stuck */
+    assert_int_equal(p->watch_writable, 0);
+    assert_int_equal(berth_send(p->st[CLIENT], k->c, &b, 1), BERTH_EAGAIN);
+    /* The readers read: buffers drain and free; the waiter hears it. */
+    for (int r = 0; r < 1000 && !p->watch_writable; r++) {
+        read_all(p);
+        run_for(p, 10 * MS);
+    }
+    assert_true(p->watch_writable > 0);
+    assert_true(berth_poll(p->st[CLIENT], k->c) & BERTH_EV_WRITABLE);
+    drain(p, 256 * KIB);
+    pair_finish(p);
+}
+
 /* mem_limit 0 is unlimited: the same stuck readers take all their windows
  * and the stack never reports pressure. */
 static void unlimited_budget_never_presses(void **state)
@@ -485,6 +539,7 @@ int main(void)
         cmocka_unit_test(pressure_reopens_windows_only_to_the_allocated_buffer),
         cmocka_unit_test(pressure_stops_send_buffers_growing),
         cmocka_unit_test(pressure_drops_out_of_order_data_first),
+        cmocka_unit_test(at_the_limit_a_connection_without_a_buffer_gets_none),
         cmocka_unit_test(unlimited_budget_never_presses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
