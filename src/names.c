@@ -104,6 +104,7 @@ void berth_config_init(struct berth_config *cfg)
     cfg->sndbuf = 65536;
     cfg->rcvbuf = 65535;
     cfg->buf_cache = 8u << 20;
+    cfg->mem_limit = (size_t)256 << 20;
     cfg->rto_initial = 1 * SEC;
     cfg->rto_min = 200 * MS;
     cfg->rto_max = 120 * SEC;
@@ -125,4 +126,17 @@ void berth_config_init(struct berth_config *cfg)
     cfg->congestion = BERTH_CC_CUBIC;
     cfg->initial_cwnd = 10;
     cfg->quickack = 16; /* Linux: TCP_MAX_QUICKACKS */
+}
+
+const char *berth_mem_level_name(enum berth_mem_level level)
+{
+    switch (level) {
+    case BERTH_MEM_NORMAL:
+        return "normal";
+    case BERTH_MEM_PRESSURE:
+        return "pressure";
+    case BERTH_MEM_OVER_LIMIT:
+        return "over-limit";
+    }
+    return "?";
 }

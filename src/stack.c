@@ -41,7 +41,13 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     s->cfg = *cfg;
     s->now = now;
     rng_seed(&s->rng, cfg->seed);
-    bufcache_init(&s->bufs, cfg->buf_cache);
+    /* The cache counts in the budget: at most an eighth of it, so idle
+     * buffers alone never come near the pressure threshold. */
+    size_t cache = cfg->buf_cache;
+    if (cfg->mem_limit && cache > cfg->mem_limit / 8)
+        cache = cfg->mem_limit / 8;
+    bufcache_init(&s->bufs, cache);
+    mem_budget_init(&s->budget, cfg->mem_limit);
     timer_wheel_init(&s->wheel, now);
     s->free_sock = s->ready_head = s->ready_tail = -1;
     s->txbuf = mem_alloc(&s->tmem, TX_BUF_SIZE);
@@ -132,6 +138,7 @@ int berth_input(struct berth_stack *s, const void *pkt, size_t len,
     }
     stack_count(s, BERTH_CTR_SEGS_IN);
     tcp_input(s, ip.src, ip.dst, &seg);
+    stack_mem_update(s);
     sock_flush_events(s);
     return 0;
 }
@@ -139,6 +146,7 @@ int berth_input(struct berth_stack *s, const void *pkt, size_t len,
 void berth_advance(struct berth_stack *s, uint64_t now)
 {
     run_timers(s, now);
+    stack_mem_update(s);
     sock_flush_events(s);
 }
 
@@ -160,6 +168,79 @@ size_t berth_mem_cached(const struct berth_stack *s)
 size_t berth_mem_allocs(const struct berth_stack *s)
 {
     return s->mem.allocs;
+}
+
+size_t stack_mem_used(const struct berth_stack *s)
+{
+    return s->mem.bytes + s->bufs.bytes;
+}
+
+enum berth_mem_level stack_mem_level(const struct berth_stack *s)
+{
+    switch (mem_budget_level(&s->budget, stack_mem_used(s))) {
+    case MEM_LEVEL_NORMAL:
+        break;
+    case MEM_LEVEL_PRESSURE:
+        return BERTH_MEM_PRESSURE;
+    case MEM_LEVEL_OVER:
+        return BERTH_MEM_OVER_LIMIT;
+    }
+    return BERTH_MEM_NORMAL;
+}
+
+bool stack_mem_fits(const struct berth_stack *s, size_t more)
+{
+    return mem_budget_fits(&s->budget, stack_mem_used(s), more);
+}
+
+/* Sends refused by the budget set TF_MEM_WAIT, which makes the socket
+ * unwritable while its buffer is full or missing. Once memory was freed
+ * since the last refusal, every such socket whose buffer may grow now is
+ * marked, so the application hears WRITABLE and tries again; the others
+ * keep waiting (a buffer that is only full drains by ACKs, which mark it
+ * anyway). A walk of the handle table, only after a refusal and a free. */
+static void wake_mem_waiters(struct berth_stack *s, size_t used)
+{
+    s->mem_waiters = false;
+    s->mem_wait_used = used;
+    for (uint32_t i = 0; i < s->nsocks; i++) {
+        if (s->socks[i].kind != SOCK_CONN)
+            continue;
+        struct tcp_conn *c = s->socks[i].obj;
+        if (!(c->flags & TF_MEM_WAIT))
+            continue;
+        if (tcp_conn_snd_may_grow(s, c)) {
+            c->flags &= ~TF_MEM_WAIT;
+            sock_mark(s, sock_handle(s, i));
+        } else {
+            s->mem_waiters = true;
+        }
+    }
+}
+
+void stack_mem_update(struct berth_stack *s)
+{
+    size_t used = stack_mem_used(s);
+    if (mem_budget_update(&s->budget, used) && s->budget.pressed) {
+        stack_count(s, BERTH_CTR_MEM_PRESSURE_ENTERED);
+        bufcache_flush(&s->bufs); /* idle memory goes first */
+        used = stack_mem_used(s);
+    }
+    if (s->mem_waiters && used < s->mem_wait_used)
+        wake_mem_waiters(s, used);
+}
+
+void berth_mem_state(const struct berth_stack *s, struct berth_mem_state *out)
+{
+    *out = (struct berth_mem_state){
+        .limit = s->budget.high,
+        .low = s->budget.low,
+        .pressure = s->budget.pressure,
+        .used = stack_mem_used(s),
+        .cached = s->bufs.bytes,
+        .level = stack_mem_level(s),
+        .pressure_entered = s->counters[BERTH_CTR_MEM_PRESSURE_ENTERED],
+    };
 }
 
 uint64_t berth_counter(const struct berth_stack *s, enum berth_counter c)

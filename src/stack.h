@@ -43,7 +43,10 @@ struct berth_stack {
     struct berth_config cfg;
     struct mem mem;  /* connections, requests, TIME-WAIT entries, buffers */
     struct mem tmem; /* the stack's own tables (grow, never shrink) */
-    struct bufcache bufs; /* idle send/receive buffers, not in `mem` */
+    struct bufcache bufs;     /* idle send/receive buffers, not in `mem` */
+    struct mem_budget budget; /* over mem.bytes + bufs.bytes (cfg.mem_limit) */
+    bool mem_waiters; /* some TCB has TF_MEM_WAIT: wake it when room comes */
+    size_t mem_wait_used; /* usage at the last refusal or wake-up walk */
     uint64_t now;
     struct rng rng;
     struct timer_wheel wheel;
@@ -102,6 +105,16 @@ int sock_alloc(struct berth_stack *s, enum sock_kind kind, void *obj);
 /* Ports (stack.c). */
 bool stack_port_bound(const struct berth_stack *s, uint16_t port);
 void stack_port_set(struct berth_stack *s, uint16_t port, bool bound);
+
+/* The memory budget (stack.c). Usage is mem.bytes + bufs.bytes. */
+size_t stack_mem_used(const struct berth_stack *s);
+enum berth_mem_level stack_mem_level(const struct berth_stack *s);
+/* Whether `more` bytes of buffer memory may be allocated now. */
+bool stack_mem_fits(const struct berth_stack *s, size_t more);
+/* End of input/advance: moves the sticky pressure state (entering it
+ * empties the buffer cache), and, when memory was freed since a send was
+ * refused, wakes the refused sockets whose buffer may grow now. */
+void stack_mem_update(struct berth_stack *s);
 
 /* Tracing (stack.c). */
 void stack_trace_drop(struct berth_stack *s, int sock, uint32_t laddr,

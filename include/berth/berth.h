@@ -132,6 +132,9 @@ const char *berth_state_name(enum berth_state st);
     X(ACK_TOO_OLD, "ACK older than the acceptable range: ACK")                 \
     X(DATA_AFTER_CLOSE, "data for a socket closed for reading: RST")           \
     X(OOO_NO_ROOM, "out-of-order segment beyond reassembly capacity")          \
+    X(MEM_PRESSURE_OOO,                                                        \
+      "out-of-order data needing buffer memory under pressure: ACK")           \
+    X(MEM_LIMIT, "data needing buffer memory above the memory limit: ACK")     \
     X(TIME_WAIT_RST, "RST in TIME-WAIT ignored (RFC 1337)")                    \
     X(PAWS_REJECTED, "TSval older than TS.Recent (RFC 7323 PAWS): ACK")        \
     X(TS_MISSING, "no timestamp on a connection that agreed to them")          \
@@ -203,7 +206,9 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(ABORT_ON_CLOSE, "connections reset by close or abort")                   \
     X(PAWS_DROPS, "segments rejected by PAWS (RFC 7323)")                      \
     X(RECOVERIES_UNDONE, "fast recoveries undone: D-SACKs showed them "        \
-                         "spurious")
+                         "spurious")                                           \
+    X(MEM_PRESSURE_ENTERED, "times memory pressure was entered")               \
+    X(MEM_SND_LIMITED, "sends cut short by the memory budget")
 
 enum berth_counter {
 #define BERTH_COUNTER_ENUM(name, str) BERTH_CTR_##name,
@@ -289,8 +294,24 @@ struct berth_config {
      * sndbuf/rcvbuf) and given back when empty. Given-back buffers wait in
      * a per-stack cache of at most this many bytes (default 8 MiB; 0: none)
      * for the next connection, so a short connection costs no allocation
-     * and no page fault. berth_mem_cached() says what it holds. */
+     * and no page fault. berth_mem_cached() says what it holds. It counts
+     * in the memory budget and holds at most mem_limit / 8. */
     size_t buf_cache;
+    /* The memory budget: bytes the stack may hold for sockets and
+     * connections (berth_mem_bytes() plus berth_mem_cached()), with
+     * thresholds like Linux's tcp_mem: low = 1/2, pressure = 3/4, high =
+     * the limit. Default 256 MiB (a fixed figure, so the core stays
+     * deterministic); 0 = unlimited. From pressure on (until usage falls
+     * below low) the buffer cache is emptied and bypassed, the receive
+     * window we offer stops growing beyond the buffer already allocated
+     * (at least 4 KiB), send buffers stop growing (berth_send() takes what
+     * fits, else BERTH_EAGAIN) and out-of-order data that needs buffer
+     * memory is dropped. No allocation of buffer memory may take usage
+     * above the limit: such data is dropped with an ACK, and a connection
+     * without a buffer gets none (its sends return BERTH_EAGAIN, its data
+     * is dropped) until memory frees. TCBs are not refused. See
+     * berth_mem_state(). */
+    size_t mem_limit;
     uint64_t rto_initial;   /* RFC 6298 §2.1: default 1 s */
     uint64_t rto_min;       /* default 200 ms (as Linux; RFC 6298 says 1 s) */
     uint64_t rto_max;       /* default 120 s (as Linux) */
@@ -355,6 +376,25 @@ size_t berth_mem_allocs(const struct berth_stack *s);
 /* Bytes of idle buffers held in the stack's buffer cache (not counted by
  * berth_mem_bytes); freed by berth_stack_destroy(). */
 size_t berth_mem_cached(const struct berth_stack *s);
+
+/* The memory budget (berth_config.mem_limit) and where usage stands. */
+enum berth_mem_level {
+    BERTH_MEM_NORMAL,     /* below pressure, or back below low */
+    BERTH_MEM_PRESSURE,   /* reached pressure, not yet back below low */
+    BERTH_MEM_OVER_LIMIT, /* at the limit: buffer memory is refused */
+};
+struct berth_mem_state {
+    size_t limit;    /* 0: unlimited (then the thresholds are 0 too) */
+    size_t low;      /* pressure ends below this (limit / 2) */
+    size_t pressure; /* pressure starts here (limit * 3 / 4) */
+    size_t used;     /* berth_mem_bytes() + berth_mem_cached() */
+    size_t cached;   /* berth_mem_cached() */
+    enum berth_mem_level level;
+    uint64_t pressure_entered; /* times pressure was entered */
+};
+void berth_mem_state(const struct berth_stack *s, struct berth_mem_state *out);
+/* "normal", "pressure", "over-limit". */
+const char *berth_mem_level_name(enum berth_mem_level level);
 
 /* ------------------------------------------------------------------------
  * Sockets. Handles are small non-negative ints; a closed or stale handle

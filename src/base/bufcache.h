@@ -12,6 +12,7 @@
 
 #define BUFCACHE_MIN_SHIFT 12u /* smallest class: 4 KiB */
 #define BUFCACHE_CLASSES   21u /* 4 KiB .. 4 GiB */
+#define BUFCACHE_MIN_SIZE  (1u << BUFCACHE_MIN_SHIFT)
 
 struct bufcache {
     void *free[BUFCACHE_CLASSES]; /* per class, a list linked through the

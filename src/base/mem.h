@@ -3,6 +3,7 @@
 #ifndef BERTH_BASE_MEM_H
 #define BERTH_BASE_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mem {
@@ -17,5 +18,29 @@ void *mem_alloc(struct mem *m, size_t size);
 void *mem_alloc_raw(struct mem *m, size_t size);
 /* `size` must be the size given to mem_alloc. NULL is ignored. */
 void mem_free(struct mem *m, void *p, size_t size);
+
+/* A budget over a usage figure, with Linux tcp_mem-like thresholds: low =
+ * limit/2, pressure = limit*3/4, high = limit. Pressure is sticky (entered
+ * at `pressure`, left below `low`: hysteresis, so a usage hovering at one
+ * threshold does not flap); the limit is not: an allocation fits or not. */
+enum mem_level {
+    MEM_LEVEL_NORMAL,
+    MEM_LEVEL_PRESSURE,
+    MEM_LEVEL_OVER, /* usage at or above high */
+};
+
+struct mem_budget {
+    size_t low, pressure, high; /* high == 0: unlimited (never pressed) */
+    bool pressed;               /* entered pressure, not yet below low */
+};
+
+void mem_budget_init(struct mem_budget *b, size_t limit);
+/* Where `used` stands; pure (the sticky flag as last updated, or usage
+ * already at pressure). */
+enum mem_level mem_budget_level(const struct mem_budget *b, size_t used);
+/* Moves the sticky flag for `used`; returns true when it changed. */
+bool mem_budget_update(struct mem_budget *b, size_t used);
+/* Whether `more` bytes may be allocated on top of `used`. */
+bool mem_budget_fits(const struct mem_budget *b, size_t used, size_t more);
 
 #endif

@@ -175,6 +175,10 @@ struct berth_rt {
     uint64_t now;      /* the loop's latest clock reading */
     uint64_t app_wake; /* on_tick's wish, UINT64_MAX for none */
 
+    uint64_t mem_trims;   /* malloc_trim() calls after memory pressure */
+    size_t mem_trim_used; /* the stack's usage at the last malloc_trim() */
+    bool mem_trim_owed;   /* pressure seen; usage not yet down to limit/16 */
+
     bool stop_requested; /* berth_rt_stop(): on_stop runs in the loop */
     bool stopping;       /* on_stop called; waiting for connections */
     uint64_t stop_deadline;

@@ -314,10 +314,11 @@ static void print_link(struct berth_rt *rt, FILE *out)
             "    %" PRIu64 " packets duplicated\n"
             "    %" PRIu64 " packets reordered\n"
             "    %" PRIu64 " loop iterations\n"
+            "    %" PRIu64 " malloc_trim calls after memory pressure\n"
             "    impairment: %s\n",
             rt->tun_name, st.rx_packets, st.rx_bytes, st.tx_packets,
             st.tx_bytes, st.rx_dropped, st.tx_dropped, st.duplicated,
-            st.reordered, st.loops, spec);
+            st.reordered, st.loops, rt->mem_trims, spec);
 }
 
 static void cmd_impair(struct berth_rt *rt, const char *arg, FILE *out)

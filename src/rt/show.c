@@ -197,4 +197,14 @@ void berth_rt_print_stat(struct berth_stack *s, FILE *out)
     }
     if (!shown)
         fprintf(out, "    none\n");
+    struct berth_mem_state m;
+    berth_mem_state(s, &m);
+    fprintf(out, "Memory:\n");
+    fprintf(out, "    %zu bytes in use (TCBs, entries, buffers, cache)\n",
+            m.used);
+    fprintf(out, "    %zu bytes of idle buffers cached\n", m.cached);
+    fprintf(out, "    %zu bytes memory limit (0: unlimited)\n", m.limit);
+    fprintf(out, "    %zu bytes pressure threshold, %zu bytes low threshold\n",
+            m.pressure, m.low);
+    fprintf(out, "    level: %s\n", berth_mem_level_name(m.level));
 }

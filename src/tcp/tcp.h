@@ -143,6 +143,9 @@ enum tcp_deadline {
 #define TF_RTO_RECOVER                                                         \
     0x80000u /* timed out: no SACK recovery until                              \
                 SND.UNA passes recover (RFC 6675 §5.1) */
+#define TF_MEM_WAIT                                                            \
+    0x100000u /* a send was cut short by the memory budget: writable only      \
+                 while the allocated buffer has room (stack_mem_update) */
 
 /* A full TCB. Field names are RFC 9293's. Invariants:
  * snd_una <= snd_nxt <= snd_max; bytes below snd_una are freed.
@@ -323,11 +326,25 @@ void tcp_conn_release(struct berth_stack *s, struct tcp_conn *c);
 void tcp_conn_fail(struct berth_stack *s, struct tcp_conn *c, int err,
                    enum berth_reason why);
 void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c);
-/* Room for n more bytes in the send buffer (after its readable bytes), or
- * in the receive buffer (n counts from RCV.NXT: out-of-order data included),
- * as far as the configured size allows: allocates or grows the buffer. */
+/* Room for n more bytes in the send buffer (after its readable bytes), as
+ * far as the configured size and the memory budget allow: allocates or
+ * grows the buffer. What the budget refuses is not an error: the caller
+ * writes what fits (TF_MEM_WAIT is set). BERTH_ENOMEM: malloc failed. */
 int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c, uint64_t n);
-int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c, uint64_t n);
+/* Whether the memory budget would let the send buffer grow now (from
+ * nothing: take the smallest class). */
+bool tcp_conn_snd_may_grow(const struct berth_stack *s,
+                           const struct tcp_conn *c);
+/* Room in the receive buffer for len bytes at offset off from RCV.NXT
+ * (off > 0: out of order). Nonzero when refused; a refusal by the memory
+ * budget is counted and traced as a drop (MEM_PRESSURE_OOO, MEM_LIMIT). */
+int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c,
+                         uint32_t off, uint32_t len);
+/* The most the receive buffer may hold now: the configured size, or under
+ * memory pressure the buffer already allocated (at least the smallest
+ * size class), or above the limit only the buffer allocated. */
+uint32_t tcp_conn_rcv_cap(const struct berth_stack *s,
+                          const struct tcp_conn *c);
 /* Gives back whichever buffer is empty (allocated again when needed). */
 void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c);
 uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
@@ -570,8 +587,9 @@ void tcp_output(struct berth_stack *s, struct tcp_conn *c);
  * moves in steps of at least min(buffer/2, MSS). */
 uint32_t tcp_rcv_sws_step(const struct tcp_conn *c);
 /* The room the receive buffer has now, as far as the window field can say
- * it (RFC 7323 §2.3): what a window update could offer. */
-uint32_t tcp_rcv_space(const struct tcp_conn *c);
+ * it (RFC 7323 §2.3) and the memory budget lets it grow (tcp_conn_rcv_cap):
+ * what a window update could offer. */
+uint32_t tcp_rcv_space(const struct berth_stack *s, const struct tcp_conn *c);
 /* The window field for a window of wnd bytes: scaled by shift (RFC 7323
  * §2.3; 0 in a SYN or SYN-ACK, §2.2) and clamped to 16 bits. */
 static inline uint16_t tcp_window_field(uint32_t wnd, uint8_t shift)

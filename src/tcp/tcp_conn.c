@@ -208,21 +208,34 @@ void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
     s->cfg.trace(s->cfg.trace_ctx, &ev);
 }
 
+/* Gives a buffer back: to the cache normally; straight to the allocator
+ * under memory pressure (the cache was emptied on entering it). */
+static void buf_put(struct berth_stack *s, void *buf, uint32_t cap)
+{
+    if (stack_mem_level(s) == BERTH_MEM_NORMAL)
+        bufcache_put(&s->bufs, &s->mem, buf, cap);
+    else if (buf)
+        mem_free(&s->mem, buf, bufcache_class_size(cap));
+}
+
 void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c)
 {
-    bufcache_put(&s->bufs, &s->mem, c->snd.buf, c->snd.cap);
-    bufcache_put(&s->bufs, &s->mem, c->rcv.buf, c->rcv.cap);
+    buf_put(s, c->snd.buf, c->snd.cap);
+    buf_put(s, c->rcv.buf, c->rcv.cap);
     memset(&c->snd, 0, sizeof c->snd);
     memset(&c->rcv, 0, sizeof c->rcv);
+    c->flags &= ~TF_MEM_WAIT;
     assembler_clear(&c->ooo, &s->mem);
     tcp_sack_clear(s, c);
 }
 
 /* Makes r hold at least `need` bytes (readable plus written ahead), up to
- * `max`, the configured size: buffers start at the smallest size class that
- * fits and double as data needs them, so a short request costs 4 KiB, not
- * the whole configured buffer. Growing moves the contents (their offsets
- * from head are kept: out-of-order data stays where reassembly put it). */
+ * `max`: buffers start at the smallest size class that fits and double as
+ * data needs them, so a short request costs 4 KiB, not the whole
+ * configured buffer. Growing moves the contents (their offsets from head
+ * are kept: out-of-order data stays where reassembly put it). BERTH_EAGAIN:
+ * the memory budget has no room for the new buffer (counted while the old
+ * one is still held: that is the peak). */
 static int ring_reserve(struct berth_stack *s, struct ring *r, uint64_t need,
                         uint32_t max)
 {
@@ -232,6 +245,8 @@ static int ring_reserve(struct berth_stack *s, struct ring *r, uint64_t need,
         return 0;
     size_t class = bufcache_class_size((uint32_t)need);
     uint32_t cap = class < max ? (uint32_t) class : max;
+    if (!stack_mem_fits(s, bufcache_class_size(cap)))
+        return BERTH_EAGAIN;
     uint8_t *mem = bufcache_get(&s->bufs, &s->mem, cap);
     if (!mem)
         return BERTH_ENOMEM;
@@ -239,7 +254,7 @@ static int ring_reserve(struct berth_stack *s, struct ring *r, uint64_t need,
     ring_init(&grown, mem, cap);
     if (r->buf) {
         ring_move(&grown, r);
-        bufcache_put(&s->bufs, &s->mem, r->buf, r->cap);
+        buf_put(s, r->buf, r->cap);
     }
     *r = grown;
     return 0;
@@ -247,7 +262,7 @@ static int ring_reserve(struct berth_stack *s, struct ring *r, uint64_t need,
 
 static void free_ring(struct berth_stack *s, struct ring *r)
 {
-    bufcache_put(&s->bufs, &s->mem, r->buf, r->cap);
+    buf_put(s, r->buf, r->cap);
     memset(r, 0, sizeof *r);
 }
 
@@ -255,21 +270,103 @@ void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c)
 {
     /* An empty buffer goes back at once and comes back when data does: an
      * idle connection holds only its TCB. The window we advertise follows
-     * the configured size, not the allocation, so the peer sees nothing. */
-    if (c->snd.buf && c->snd.len == 0)
+     * the configured size, not the allocation, so the peer sees nothing
+     * (under memory pressure it follows the allocation: tcp_conn_rcv_cap). */
+    if (c->snd.buf && c->snd.len == 0) {
         free_ring(s, &c->snd);
+        c->flags &= ~TF_MEM_WAIT; /* the next send asks the budget again */
+    }
     if (c->rcv.buf && c->rcv.len == 0 && assembler_empty(&c->ooo))
         free_ring(s, &c->rcv);
 }
 
 int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c, uint64_t n)
 {
-    return ring_reserve(s, &c->snd, (uint64_t)c->snd.len + n, c->sndbuf_size);
+    uint64_t need = (uint64_t)c->snd.len + n;
+    uint32_t max = c->sndbuf_size;
+    if (need > max)
+        need = max;
+    if (c->snd.cap >= need)
+        return 0;
+    /* Under pressure send buffers stop growing, as Linux's
+     * sk_stream_memory_free(): what is allocated stays (buffered bytes are
+     * kept), a connection without a buffer may take the smallest class. */
+    if (stack_mem_level(s) != BERTH_MEM_NORMAL) {
+        uint32_t keep = c->snd.buf ? c->snd.cap : BUFCACHE_MIN_SIZE;
+        max = keep < max ? keep : max;
+    }
+    int r = ring_reserve(s, &c->snd, need, max);
+    if (r == BERTH_ENOMEM)
+        return r;
+    if (c->snd.cap < need) {
+        /* The application writes what fits, or gets BERTH_EAGAIN; it hears
+         * WRITABLE when room comes (tcp_poll, stack_mem_update). */
+        stack_count(s, BERTH_CTR_MEM_SND_LIMITED);
+        c->flags |= TF_MEM_WAIT;
+        s->mem_waiters = true;
+        s->mem_wait_used = stack_mem_used(s);
+    }
+    return 0;
 }
 
-int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c, uint64_t n)
+bool tcp_conn_snd_may_grow(const struct berth_stack *s,
+                           const struct tcp_conn *c)
 {
-    return ring_reserve(s, &c->rcv, (uint64_t)c->rcv.len + n, c->rcvbuf_size);
+    uint32_t cap = c->snd.cap, max = c->sndbuf_size;
+    if (cap >= max)
+        return false;
+    switch (stack_mem_level(s)) {
+    case BERTH_MEM_NORMAL: {
+        uint64_t next = cap ? (uint64_t)cap * 2 : BUFCACHE_MIN_SIZE;
+        uint32_t want = next < max ? (uint32_t)next : max;
+        return stack_mem_fits(s, bufcache_class_size(want));
+    }
+    case BERTH_MEM_PRESSURE:
+        return cap == 0 && stack_mem_fits(s, BUFCACHE_MIN_SIZE);
+    case BERTH_MEM_OVER_LIMIT:
+        break;
+    }
+    return false;
+}
+
+uint32_t tcp_conn_rcv_cap(const struct berth_stack *s, const struct tcp_conn *c)
+{
+    uint32_t cap = c->rcvbuf_size;
+    switch (stack_mem_level(s)) {
+    case BERTH_MEM_NORMAL:
+        return cap;
+    case BERTH_MEM_PRESSURE: {
+        /* Linux clamps the window to a few segments under pressure
+         * (tcp_clamp_window); here: what is allocated, at least the
+         * smallest class, so every connection still moves. */
+        uint32_t floor =
+            c->rcv.cap > BUFCACHE_MIN_SIZE ? c->rcv.cap : BUFCACHE_MIN_SIZE;
+        return floor < cap ? floor : cap;
+    }
+    case BERTH_MEM_OVER_LIMIT:
+        break;
+    }
+    return c->rcv.cap < cap ? c->rcv.cap : cap;
+}
+
+int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c,
+                         uint32_t off, uint32_t len)
+{
+    uint64_t need = (uint64_t)c->rcv.len + off + len;
+    if (c->rcv.cap >= need)
+        return 0;
+    /* Out-of-order data is the first refused: from pressure on it may not
+     * grow the buffer (Linux prunes its out-of-order queue first). */
+    enum berth_reason why = BERTH_REASON_MEM_PRESSURE_OOO;
+    int r = BERTH_EAGAIN;
+    if (off == 0 || stack_mem_level(s) == BERTH_MEM_NORMAL) {
+        why = BERTH_REASON_MEM_LIMIT;
+        r = ring_reserve(s, &c->rcv, need, c->rcvbuf_size);
+    }
+    if (r == BERTH_EAGAIN)
+        stack_trace_drop(s, c->sock, c->n.laddr, c->n.lport, c->n.raddr,
+                         c->n.rport, why);
+    return r;
 }
 
 void tcp_conn_delete(struct berth_stack *s, struct tcp_conn *c,
@@ -329,8 +426,10 @@ uint32_t tcp_poll(const struct tcp_conn *c)
         ev |= BERTH_EV_ERROR | BERTH_EV_READABLE | BERTH_EV_WRITABLE;
     bool can_send = c->state == BERTH_STATE_ESTABLISHED ||
                     c->state == BERTH_STATE_CLOSE_WAIT;
-    if (can_send && !(c->flags & TF_FIN_QUEUED) &&
-        c->snd.len < c->sndbuf_size) /* the buffer grows up to that */
+    /* The buffer grows up to sndbuf_size, unless the memory budget cut a
+     * send short: then only the allocated buffer's room counts. */
+    uint32_t room = (c->flags & TF_MEM_WAIT) ? c->snd.cap : c->sndbuf_size;
+    if (can_send && !(c->flags & TF_FIN_QUEUED) && c->snd.len < room)
         ev |= BERTH_EV_WRITABLE;
     /* Like Linux: HUP once both directions are finished, or the
      * connection is gone. */

@@ -612,7 +612,7 @@ static enum tcp_step process_text(struct berth_stack *s, struct tcp_conn *c,
         tcp_conn_delete(s, c, BERTH_REASON_APP_CLOSE);
         return STEP_GONE;
     }
-    if (tcp_conn_reserve_rcv(s, c, (uint64_t)off + len) != 0) {
+    if (tcp_conn_reserve_rcv(s, c, off, len) != 0) {
         c->flags |= TF_ACK_NOW;
         return STEP_DONE;
     }

@@ -77,9 +77,11 @@ static uint32_t rcv_window_max(const struct tcp_conn *c)
     return TCP_WINDOW_FIELD_MAX << c->rcv_wscale;
 }
 
-uint32_t tcp_rcv_space(const struct tcp_conn *c)
+uint32_t tcp_rcv_space(const struct berth_stack *s, const struct tcp_conn *c)
 {
-    uint32_t cap = c->rcvbuf_size;
+    /* Under memory pressure the offer stops growing (tcp_conn_rcv_cap);
+     * rcv_adv_next never moves the edge left, RFC 9293 §3.8.6.2.2. */
+    uint32_t cap = tcp_conn_rcv_cap(s, c);
     uint32_t avail = (c->flags & TF_RD_SHUT) ? cap : cap - c->rcv.len;
     uint32_t max = rcv_window_max(c);
     return avail < max ? avail : max;
@@ -89,9 +91,10 @@ uint32_t tcp_rcv_space(const struct tcp_conn *c)
  * §3.8.6.2.2 (receiver SWS avoidance): it moves only by a full SWS step,
  * or to all the buffer or the field allows; never left (§3.8.6.2.2:
  * shrinking the window is strongly discouraged). */
-static uint32_t rcv_adv_next(const struct tcp_conn *c)
+static uint32_t rcv_adv_next(const struct berth_stack *s,
+                             const struct tcp_conn *c)
 {
-    uint32_t avail = tcp_rcv_space(c);
+    uint32_t avail = tcp_rcv_space(s, c);
     uint32_t edge = c->rcv_nxt + avail, adv = c->rcv_adv;
     if (seq_gt(edge, adv) &&
         (edge - adv >= tcp_rcv_sws_step(c) || avail == rcv_window_max(c) ||
@@ -105,7 +108,8 @@ static uint32_t rcv_adv_next(const struct tcp_conn *c)
  * SYN,ACK (simultaneous open) the peer may send up to it, so our
  * acceptance test must allow it too (as a listener's SYN-queue entry
  * does). */
-static uint16_t rcv_window_advertise(struct tcp_conn *c, uint8_t flags)
+static uint16_t rcv_window_advertise(const struct berth_stack *s,
+                                     struct tcp_conn *c, uint8_t flags)
 {
     if (flags & TH_SYN) {
         uint16_t wnd = tcp_window_field(c->rcvbuf_size, 0);
@@ -115,7 +119,7 @@ static uint16_t rcv_window_advertise(struct tcp_conn *c, uint8_t flags)
     }
     if (!(flags & TH_ACK))
         return 0;
-    c->rcv_adv = rcv_adv_next(c);
+    c->rcv_adv = rcv_adv_next(s, c);
     return tcp_window_field(c->rcv_adv - c->rcv_nxt, c->rcv_wscale);
 }
 
@@ -137,7 +141,7 @@ static struct tcp_out conn_out(const struct berth_stack *s, struct tcp_conn *c,
 {
     struct tcp_out o =
         tcp_out_init(&c->n, seq, (flags & TH_ACK) ? c->rcv_nxt : 0, flags);
-    o.wnd = rcv_window_advertise(c, flags);
+    o.wnd = rcv_window_advertise(s, c, flags);
     /* RFC 7323 §3.2: once negotiated, on every segment; §5.2: on the RST
      * of an abort too. */
     if (c->flags & TF_TS)

@@ -174,7 +174,7 @@ static void window_update(struct berth_stack *s, struct tcp_conn *c)
 {
     if (!peer_may_send(c))
         return;
-    uint32_t now_wnd = tcp_rcv_space(c);
+    uint32_t now_wnd = tcp_rcv_space(s, c);
     uint32_t cur = c->rcv_adv - c->rcv_nxt;
     if (now_wnd >= 2 * cur && now_wnd - cur >= tcp_rcv_sws_step(c)) {
         c->flags |= TF_ACK_NOW;

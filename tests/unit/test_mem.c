@@ -73,6 +73,67 @@ static void mem_counters_are_per_instance(void **state)
     assert_int_equal(a.allocs, 0);
 }
 
+/* Linux's tcp_mem shape from one figure: low 1/2, pressure 3/4, high. */
+static void
+mem_budget_thresholds_are_half_three_quarters_and_limit(void **state)
+{
+    (void)state;
+    struct mem_budget b;
+    mem_budget_init(&b, 1000);
+    assert_int_equal(b.low, 500);
+    assert_int_equal(b.pressure, 750);
+    assert_int_equal(b.high, 1000);
+    mem_budget_init(&b, 1003);
+    assert_int_equal(b.pressure, 752);
+    assert_false(b.pressed);
+}
+
+/* Pressure is entered at the pressure threshold and left only below low
+ * (hysteresis); the limit is a level of its own. */
+static void mem_budget_pressure_is_sticky_until_below_low(void **state)
+{
+    (void)state;
+    struct mem_budget b;
+    mem_budget_init(&b, 1000);
+    assert_false(mem_budget_update(&b, 749));
+    assert_int_equal(mem_budget_level(&b, 749), MEM_LEVEL_NORMAL);
+    /* Usage at pressure reads as pressure even before the update. */
+    assert_int_equal(mem_budget_level(&b, 750), MEM_LEVEL_PRESSURE);
+    assert_true(mem_budget_update(&b, 750));
+    assert_true(b.pressed);
+    assert_false(mem_budget_update(&b, 600)); /* between low and pressure */
+    assert_int_equal(mem_budget_level(&b, 600), MEM_LEVEL_PRESSURE);
+    assert_int_equal(mem_budget_level(&b, 1000), MEM_LEVEL_OVER);
+    assert_false(mem_budget_update(&b, 500)); /* not below low yet */
+    assert_true(mem_budget_update(&b, 499));
+    assert_false(b.pressed);
+    assert_int_equal(mem_budget_level(&b, 600), MEM_LEVEL_NORMAL);
+}
+
+/* An allocation fits while it keeps usage at or below the limit. */
+static void mem_budget_fits_up_to_the_limit(void **state)
+{
+    (void)state;
+    struct mem_budget b;
+    mem_budget_init(&b, 1000);
+    assert_true(mem_budget_fits(&b, 0, 1000));
+    assert_true(mem_budget_fits(&b, 996, 4));
+    assert_false(mem_budget_fits(&b, 997, 4));
+    assert_false(mem_budget_fits(&b, 1200, 0));        /* already over */
+    assert_false(mem_budget_fits(&b, 10, (size_t)-1)); /* no wrap */
+}
+
+/* Limit 0: unlimited, never pressed, everything fits. */
+static void mem_budget_of_zero_is_unlimited(void **state)
+{
+    (void)state;
+    struct mem_budget b;
+    mem_budget_init(&b, 0);
+    assert_false(mem_budget_update(&b, (size_t)1 << 40));
+    assert_int_equal(mem_budget_level(&b, (size_t)1 << 40), MEM_LEVEL_NORMAL);
+    assert_true(mem_budget_fits(&b, (size_t)1 << 40, (size_t)1 << 40));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -81,6 +142,11 @@ int main(void)
         cmocka_unit_test(mem_free_null_is_ignored),
         cmocka_unit_test(mem_alloc_zero_size_is_a_counted_block),
         cmocka_unit_test(mem_counters_are_per_instance),
+        cmocka_unit_test(
+            mem_budget_thresholds_are_half_three_quarters_and_limit),
+        cmocka_unit_test(mem_budget_pressure_is_sticky_until_below_low),
+        cmocka_unit_test(mem_budget_fits_up_to_the_limit),
+        cmocka_unit_test(mem_budget_of_zero_is_unlimited),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -314,6 +314,15 @@ static int set_buf(struct common *c, const char *o, const char *v)
     return 0;
 }
 
+static int set_mem_limit(struct common *c, const char *o, const char *v)
+{
+    uint64_t n;
+    if (parse_size(c->prog, o, v, 0, (uint64_t)1 << 40, &n) != 0)
+        return -1;
+    c->rt.stack.mem_limit = (size_t)n;
+    return 0;
+}
+
 static int set_mss(struct common *c, const char *o, const char *v)
 {
     uint64_t n;
@@ -371,13 +380,21 @@ static const struct {
     const char *name;
     int (*set)(struct common *c, const char *opt, const char *val);
 } VALUE_OPTS[] = {
-    {"--tun", set_tun},       {"--addr", set_addr},
-    {"--peer", set_peer},     {"--mtu", set_mtu},
-    {"--pcap", set_pcap},     {"--ctl", set_ctl},
-    {"--msl", set_msl},       {"--impair", set_impair},
-    {"--rcvbuf", set_buf},    {"--sndbuf", set_buf},
-    {"--mss", set_mss},       {"--rto-min", set_rto_min},
-    {"--delack", set_delack}, {"--keepalive", set_keepalive},
+    {"--tun", set_tun},
+    {"--addr", set_addr},
+    {"--peer", set_peer},
+    {"--mtu", set_mtu},
+    {"--pcap", set_pcap},
+    {"--ctl", set_ctl},
+    {"--msl", set_msl},
+    {"--impair", set_impair},
+    {"--rcvbuf", set_buf},
+    {"--sndbuf", set_buf},
+    {"--mss", set_mss},
+    {"--rto-min", set_rto_min},
+    {"--delack", set_delack},
+    {"--keepalive", set_keepalive},
+    {"--mem-limit", set_mem_limit},
 };
 
 int common_option(struct common *c, int argc, char **argv, int *i)
@@ -434,6 +451,8 @@ void common_usage(FILE *f)
             "/run/berth/TUN.sock as root)\n"
             "  --rcvbuf SIZE        receive buffer per socket (65535)\n"
             "  --sndbuf SIZE        send buffer per socket (64k)\n"
+            "  --mem-limit SIZE     memory budget of the stack (256m; 0: "
+            "none)\n"
             "  --mss N              MSS to advertise (MTU - 40)\n"
             "  --nodelay            disable Nagle's algorithm\n"
             "  --keepalive I,V,C    probes after idle I, every V, C at most "
