@@ -133,12 +133,21 @@ while IFS=$'\t' read -r n line; do
         line=${line#"$dir"}
     fi
     [ -n "$dir" ] || continue
-    # Files (name.ext) and subdirectories (name/) named on the line.
-    # (a "/" inside a word, as in "parse/emit" or "I/O", is not a path).
-    for tok in $(grep -oE '(^|[[:space:](,])([A-Za-z0-9_.-]+\.(c|h|md|sh|txt|pkt|py|cmake|in|map|bash)|[A-Za-z0-9_-]+/)([^A-Za-z0-9_]|$)' <<<"$line" |
-        sed -E 's/^[[:space:](,]//; s/[^A-Za-z0-9_/]$//'); do
-        exists_path "$dir$tok" ||
-            err "README.md:$n: layout names $tok in $dir, but $dir$tok does not exist"
+    # Words that name a file (name.ext), a subdirectory (name/) or a path
+    # (a/b.ext); a "/" inside another word ("parse/emit", "I/O") is not one.
+    ext='\.(c|h|md|sh|txt|pkt|py|cmake|in|map|bash)'
+    read -ra words <<<"$line"
+    for word in "${words[@]}"; do
+        word=${word#(}
+        word=${word%%[),;:.]}
+        word=${word%%[),;:.]}
+        if [[ $word =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]*$ext$ ]]; then
+            exists_path "$dir$word" || exists_path "$word" ||
+                err "README.md:$n: layout names $word, which does not exist"
+        elif [[ $word =~ ^[A-Za-z0-9_.-]+$ext$ || $word =~ ^[A-Za-z0-9_-]+/$ ]]; then
+            exists_path "$dir$word" ||
+                err "README.md:$n: layout names $word in $dir, but $dir$word does not exist"
+        fi
     done
 done <"$tmp/layout"
 
