@@ -1,5 +1,5 @@
-/* berth runtime: the only layer that performs I/O (DESIGN.md §1). It drives
- * one core stack from a TUN device with an epoll loop and the monotonic
+/* berth runtime: the only layer that performs I/O (docs/ARCHITECTURE.md). It
+ * drives one core stack from a TUN device with an epoll loop and the monotonic
  * clock: reads packets and feeds berth_input(), calls berth_advance() at
  * berth_next_deadline(), writes what the stack transmits. Around that it
  * offers seeded impairment, pcap capture, a control socket (for `berth ss`

@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Time is microseconds (DESIGN.md §1); these name the units. */
+/* Time is microseconds (docs/ARCHITECTURE.md); these name the units. */
 #define USEC_PER_MS  1000u
 #define USEC_PER_SEC 1000000u
 
@@ -36,7 +36,7 @@ struct tcp_node {
     bool in_table; /* in s->conns */
 };
 
-/* A SYN-queue entry (RFC 9293 §3.10.7.2; DESIGN.md §2): a small request
+/* A SYN-queue entry (RFC 9293 §3.10.7.2; docs/ARCHITECTURE.md): a small request
  * record, not a TCB, until the third segment of the handshake arrives. */
 struct tcp_synreq {
     struct tcp_node n;

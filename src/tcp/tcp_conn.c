@@ -16,7 +16,7 @@ struct tuple_key {
 uint64_t tcp_tuple_hash(const struct berth_stack *s, uint32_t laddr,
                         uint16_t lport, uint32_t raddr, uint16_t rport)
 {
-    /* Keyed (DESIGN.md §2): an attacker who does not know the secret
+    /* Keyed (docs/ARCHITECTURE.md): an attacker who does not know the secret
      * cannot aim many 4-tuples at one bucket. */
     struct tuple_key k = {laddr, raddr, lport, rport};
     return siphash24(s->cfg.secret, &k, sizeof k);

@@ -1,5 +1,5 @@
-/* libFuzzer target for the packet input path (DESIGN.md §4.5): a stack with
- * a listener and a connecting socket is fed the input as a sequence of
+/* libFuzzer target for the packet input path (docs/ARCHITECTURE.md): a stack
+ * with a listener and a connecting socket is fed the input as a sequence of
  * packets with advancing virtual time, then its timers are run out.
  *
  * Input format, repeated until the input ends:

@@ -954,8 +954,8 @@ static void buffers_grow_with_data_and_come_back_from_the_cache(void **state)
     pair_finish(p);
 }
 
-/* Determinism (DESIGN.md §1): the same seed gives the same packets at the
- * same instants, so a failing seed replays exactly. */
+/* Determinism (docs/ARCHITECTURE.md): the same seed gives the same packets at
+ * the same instants, so a failing seed replays exactly. */
 static void same_seed_replays_identical_packets(void **state)
 {
     uint64_t h1, h2, h3;

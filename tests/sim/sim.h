@@ -1,7 +1,7 @@
 /* berth-sim: two berth stacks over the in-memory link, driven by random
  * applications that a seed chooses, with invariants checked as they run
- * and at the end (DESIGN.md §4.3). This header holds the world: the plan a
- * seed draws (plan.c), the applications (app.c), the hooks and the driver
+ * and at the end (docs/ARCHITECTURE.md). This header holds the world: the plan
+ * a seed draws (plan.c), the applications (app.c), the hooks and the driver
  * (world.c), the invariants (check.c) and the throughput table (table.c). */
 #ifndef BERTH_SIM_H
 #define BERTH_SIM_H

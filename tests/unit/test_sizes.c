@@ -1,7 +1,7 @@
-/* The memory design targets (DESIGN.md §2, issue "engine"): a TCB without
- * buffers within 512 bytes, a SYN-queue entry and a TIME-WAIT entry within
- * 64 bytes each. Checked here so a field added carelessly fails the build's
- * tests rather than a benchmark months later. */
+/* The memory design targets (docs/ARCHITECTURE.md, issue "engine"): a TCB
+ * without buffers within 512 bytes, a SYN-queue entry and a TIME-WAIT entry
+ * within 64 bytes each. Checked here so a field added carelessly fails the
+ * build's tests rather than a benchmark months later. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
