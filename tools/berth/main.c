@@ -26,6 +26,7 @@ static const struct {
      "a running berth's counters, drops and link "
      "statistics"},
     {"ctl", cmd_ctl, "send any control command (e.g. 'impair drop-all')"},
+    {"run", cmd_run, "run an unmodified program on berth (LD_PRELOAD)"},
 };
 
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
