@@ -974,13 +974,9 @@ static ssize_t do_recv(struct psock *p, const struct iovec *iov, int iovcnt,
             if (p->peek_len > 0)
                 rc = (int)from_peek(p, iov, iovcnt, false);
         } else {
-            if (done == 0 && p->peek_len > 0) {
+            if (done == 0 && p->peek_len > 0)
                 done = from_peek(p, iov, iovcnt, true);
-                mirror(p);
-                if (done == want || !waitall)
-                    return (ssize_t)done;
-            }
-            rc = recv_some(p, iov, iovcnt, done);
+            rc = done == want ? 0 : recv_some(p, iov, iovcnt, done);
             if (rc > 0)
                 done += (size_t)rc;
         }
