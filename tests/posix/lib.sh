@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# Shared setup of the `berth run` tests (tests/posix/test_*.sh): the interop
+# tests' lib.sh (namespace, processes by PID, cleanup), plus the Debian
+# programs these tests run unmodified and a few helpers. CTest runs each as
+#   bash tests/posix/test_X.sh /path/to/berth
+# shellcheck source=../interop/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../interop/lib.sh"
+PX_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Debian's python3 (not a developer's pyenv shim): the program under test.
+PX_PY=/usr/bin/python3
+[ -x "$PX_PY" ] || PX_PY=$(command -v python3)
+
+# px_setup: it_setup, plus the preload library next to berth.
+px_setup() {
+    it_setup
+    [ -r "$(dirname "$BERTH")/libberth-preload.so" ] ||
+        it_fail "libberth-preload.so not built next to $BERTH"
+}
+
+# px_run CMD...: `berth run --tun IT_TUN [--impair ...] -- CMD` in the
+# namespace, bounded; PX_RUN_OPTS adds options before `--`.
+px_run() {
+    # shellcheck disable=SC2086
+    it_ns "$BERTH" run --tun "$IT_TUN" ${PX_RUN_OPTS:-} -- "$@"
+}
+
+# px_wait_listen PORT: bounded (10 s) until a kernel socket listens on PORT.
+px_wait_listen() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        it_ns ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
+        sleep 0.1
+    done
+    it_fail "nothing listens on port $1 after 10 s"
+}
+
+# px_file PATH MIB: a random file of MIB MiB; prints its SHA-256.
+px_file() {
+    head -c "$(($2 * 1048576))" /dev/urandom >"$1"
+    sha256sum "$1" | cut -d' ' -f1
+}
+
+# px_sha PATH: the SHA-256 of a file.
+px_sha() { sha256sum "$1" | cut -d' ' -f1; }
