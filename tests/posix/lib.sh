@@ -42,3 +42,15 @@ px_file() {
 
 # px_sha PATH: the SHA-256 of a file.
 px_sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# px_stop LABEL SIGNAL OK-STATUSES...: signal a program started with it_bg;
+# it must end within 10 s with one of the statuses (e.g. iperf3 says 1
+# after SIGINT, as on the kernel).
+px_stop() {
+    local label=$1 sig=$2 rc=0 s
+    shift 2
+    it_stop_pid "${IT_PID_OF[$label]}" "$sig" 10 || rc=$?
+    [ "$rc" -ne 124 ] || it_fail "$label still running 10 s after SIG$sig"
+    for s in "$@"; do [ "$rc" -eq "$s" ] && return 0; done
+    it_fail "$label exited with status $rc after SIG$sig (expected $*)"
+}
