@@ -69,6 +69,7 @@ struct psock {
     bool listening;  /* berth_listen() succeeded */
     bool connecting; /* connect() started or accepted: has a connection */
     bool shut_wr;
+    bool bound_any; /* bound to 0.0.0.0: getsockname says so, as Linux */
     /* The mirror's state (what A shows now). */
     bool m_readable, m_full, m_rdhup, m_hup;
     int64_t rcvtimeo, sndtimeo; /* us; 0 = none */
@@ -567,6 +568,12 @@ static struct psock *get(int fd)
         return NULL;
     }
     if (p->stale) {
+        static atomic_bool warned;
+        if (!atomic_exchange(&warned, true))
+            fprintf(stderr,
+                    "berth: fd %d is a berth socket of the parent process: "
+                    "berth sockets are not inherited across fork() (EBADF)\n",
+                    fd);
         errno = EBADF;
         return NULL;
     }
@@ -650,6 +657,8 @@ int berth_posix_bind(int fd, const struct sockaddr *addr, socklen_t len)
         return -1;
     LOCKED_GET(p, fd);
     int rc = berth_bind(g.stack, p->bsock, a, port);
+    if (rc == 0)
+        p->bound_any = a == INADDR_ANY;
     unlock();
     return rc < 0 ? berr(rc) : 0;
 }
@@ -1282,6 +1291,8 @@ int berth_posix_getsockname(int fd, struct sockaddr *addr, socklen_t *len)
     LOCKED_GET(p, fd);
     struct berth_endpoint ep = {0, 0};
     int rc = berth_getsockname(g.stack, p->bsock, &ep);
+    if (rc == 0 && p->bound_any && !p->connecting)
+        ep.addr = INADDR_ANY; /* a listener bound to any address */
     unlock();
     if (rc < 0 && rc != BERTH_ENOTCONN)
         return berr(rc);

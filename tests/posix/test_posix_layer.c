@@ -4,7 +4,8 @@
  * process), starts the runtime on a TUN there, and plays the kernel peer
  * with libc's own sockets on 198.18.0.1. Blocking calls on two threads,
  * poll/epoll (level and edge) on berth descriptors next to a pipe,
- * non-blocking connect, EPIPE/SIGPIPE, MSG_PEEK, MSG_WAITALL, dup, options.
+ * non-blocking connect, EPIPE/SIGPIPE, MSG_PEEK, MSG_WAITALL, dup, options,
+ * fork().
  * Every wait is bounded (SO_RCVTIMEO, poll timeouts, alarm). Exit 77: not
  * root or no namespaces (skipped). */
 #define _GNU_SOURCE
@@ -26,6 +27,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -585,6 +587,38 @@ static void options_have_linux_names_and_errno(void **st)
     berth_posix_close(b);
 }
 
+/* The documented fork() rule: the runtime thread is not inherited, so the
+ * child's copies of berth sockets fail with EBADF (close() works and does
+ * not touch the parent's connection), and new IPv4 TCP sockets in the
+ * child are refused (the preload library then gives them to libc). */
+static void fork_child_gets_ebadf_and_the_parent_keeps_its_socket(void **st)
+{
+    (void)st;
+    int b, k;
+    pair(7013, &b, &k);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int ok = berth_posix_send(b, "child", 5, MSG_NOSIGNAL) == -1 &&
+                 errno == EBADF;
+        ok = ok && berth_posix_close(b) == 0;
+        ok = ok && berth_posix_socket(AF_INET, SOCK_STREAM, 0) == -1 &&
+             errno == EAFNOSUPPORT;
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(berth_posix_send(b, "parent", 6, 0), 6);
+    char buf[16];
+    assert_int_equal(read(k, buf, sizeof buf), 6);
+    assert_memory_equal(buf, "parent", 6);
+    close(k);
+    berth_posix_close(b);
+}
+
 int main(void)
 {
     if (getuid() != 0) {
@@ -622,6 +656,7 @@ int main(void)
         cmocka_unit_test(rcvtimeo_bounds_a_blocking_recv_with_eagain),
         cmocka_unit_test(dup_shares_the_socket_until_the_last_close),
         cmocka_unit_test(options_have_linux_names_and_errno),
+        cmocka_unit_test(fork_child_gets_ebadf_and_the_parent_keeps_its_socket),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     berth_posix_stop();
