@@ -51,7 +51,8 @@ void berth_posix_stop(void);
 /* The running runtime, or NULL (for `berth_rt_stats`...; take no lock). */
 struct berth_rt *berth_posix_runtime(void);
 
-/* Is fd a berth socket (in this process)? Lock-free. */
+/* Is fd a berth socket of this process? Lock-free. False in a vfork()ed
+ * child: it shares our memory, not our descriptors. */
 bool berth_posix_is_socket(int fd);
 
 int berth_posix_socket(int domain, int type, int protocol);

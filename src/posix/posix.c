@@ -88,6 +88,8 @@ static struct {
     bool forked;  /* a child of fork(): no runtime here */
     bool stopped; /* berth_posix_stop() ran */
     bool atexit_done;
+    uint64_t grace; /* the runtime's shutdown_grace, us */
+    pid_t pid;      /* the process that started the runtime */
     int wakefd;
     bool wake_pending;
     struct psock *hash[HASH_BUCKETS];
@@ -111,10 +113,16 @@ static int fail(int err)
     return -1;
 }
 
+/* A vfork()ed child (posix_spawn, Python's subprocess) shares our memory
+ * but runs no fork handler: until it executes, the descriptors it closes
+ * are its own copies, and the calls must go to the kernel without touching
+ * the parent's state. Its pid tells it apart (a fork()ed child is marked
+ * by its handler instead). */
 bool berth_posix_is_socket(int fd)
 {
     return fd >= 0 && fd < FD_LIMIT &&
-           atomic_load_explicit(&g_fd[fd], memory_order_acquire) != NULL;
+           atomic_load_explicit(&g_fd[fd], memory_order_acquire) != NULL &&
+           (g.forked || getpid() == g.pid);
 }
 
 struct berth_rt *berth_posix_runtime(void)
@@ -363,6 +371,8 @@ static int start_locked(const struct berth_rt_config *cfg, char *err,
     berth_rt_set_lock(rt, rt_lock_fn, rt_unlock_fn, NULL);
     g.rt = rt;
     g.stack = berth_rt_stack(rt);
+    g.grace = c.shutdown_grace;
+    g.pid = getpid();
     /* The loop thread takes no signals: they belong to the program's. */
     sigset_t all, old;
     sigfillset(&all);
@@ -393,7 +403,8 @@ int berth_posix_start(const struct berth_rt_config *cfg, char *err,
     return rc;
 }
 
-/* Bounded: shutdown_grace plus a second, then the thread is left. */
+/* Bounded: shutdown_grace plus a second, then the thread is left to the
+ * process's exit. */
 void berth_posix_stop(void)
 {
     lock();
@@ -402,14 +413,20 @@ void berth_posix_stop(void)
         return;
     }
     struct berth_rt *rt = g.rt;
-    uint64_t grace = rt ? 3 * 1000000ull : 0;
+    uint64_t wait_us = g.grace + 1000000u; /* the loop's own bound, and a
+                                               second to spare */
     berth_rt_stop(rt);
     wake();
     g.stopped = true;
     unlock();
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(grace / 1000000ull);
+    ts.tv_sec += (time_t)(wait_us / 1000000u);
+    ts.tv_nsec += (long)(wait_us % 1000000u) * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
     if (pthread_timedjoin_np(g.thread, NULL, &ts) != 0) {
         fprintf(stderr, "berth: the runtime did not finish its shutdown\n");
         return;

@@ -78,6 +78,8 @@ REAL(sendfile64)
 REAL(__read_chk)
 REAL(__recv_chk)
 REAL(__recvfrom_chk)
+REAL(close_range)
+REAL(closefrom)
 
 /* Calls through the resolved pointer (a missing symbol: ENOSYS). */
 #define CALL(name, type, ...)                                                  \
@@ -101,6 +103,7 @@ typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef ssize_t (*iov_fn)(int, const struct iovec *, int);
 typedef int (*int_int_fn)(int, int);
 typedef int (*close_fn)(int);
+typedef int (*close_range_fn)(unsigned int, unsigned int, int);
 typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
 typedef int (*setsockopt_fn)(int, int, int, const void *, socklen_t);
 typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
@@ -122,6 +125,8 @@ EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
                               int flags, struct sockaddr *addr,
                               socklen_t *alen);
 EXPORT int fcntl64(int fd, int cmd, ...);
+EXPORT int close_range(unsigned int first, unsigned int last, int flags);
+EXPORT void closefrom(int lowfd);
 EXPORT ssize_t sendfile64(int out_fd, int in_fd, off_t *offset, size_t count);
 
 static bool is_berth(int fd)
@@ -471,4 +476,29 @@ EXPORT ssize_t sendfile64(int out_fd, int in_fd, off_t *offset, size_t count)
     if (is_berth(out_fd))
         return berth_posix_sendfile(out_fd, in_fd, offset, count);
     return CALL(sendfile64, sendfile_fn, out_fd, in_fd, offset, count);
+}
+
+/* close_range(2) and closefrom(3) close berth sockets in the range as
+ * close() does (a descriptor the layer did not see close would keep its
+ * socket, and its number would be taken for a berth socket when reused). */
+static void close_berth_range(unsigned int first, unsigned int last)
+{
+    for (unsigned int fd = first; fd <= last && fd < (1u << 20); fd++)
+        if (is_berth((int)fd))
+            berth_posix_close((int)fd);
+}
+
+EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+    if (!(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
+        close_berth_range(first, last);
+    return CALL(close_range, close_range_fn, first, last, flags);
+}
+
+EXPORT void closefrom(int lowfd)
+{
+    close_berth_range(lowfd < 0 ? 0 : (unsigned int)lowfd, ~0u);
+    void (*fn)(int) = (void (*)(int))real_closefrom_ptr();
+    if (fn)
+        fn(lowfd);
 }
