@@ -54,3 +54,15 @@ px_stop() {
     for s in "$@"; do [ "$rc" -eq "$s" ] && return 0; done
     it_fail "$label exited with status $rc after SIG$sig (expected $*)"
 }
+
+# px_need PACKAGE PROGRAM...: the Debian programs a test runs; a missing
+# one skips the test (exit 77) naming the package scripts/install-deps.sh
+# installs (curl, wget, nginx-light, redis-server, redis-tools, iperf3, wrk).
+px_need() {
+    local pkg=$1 prog
+    shift
+    for prog in "$@"; do
+        command -v "$prog" >/dev/null ||
+            it_skip "$prog is not installed (Debian package $pkg; scripts/install-deps.sh)"
+    done
+}

@@ -7,9 +7,7 @@
 # program's runtime.
 source "$(dirname "$0")/lib.sh"
 px_setup
-for tool in curl wget; do
-    command -v "$tool" >/dev/null || it_fail "missing $tool: run scripts/install-deps.sh"
-done
+px_need wget wget
 www=$IT_DIR/www
 mkdir "$www"
 echo "hello from the kernel" >"$www/small.txt"

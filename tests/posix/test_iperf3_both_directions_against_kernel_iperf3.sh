@@ -7,7 +7,7 @@
 # them (see check). No assertion on speed.
 source "$(dirname "$0")/lib.sh"
 px_setup
-command -v iperf3 >/dev/null || it_fail "missing iperf3: run scripts/install-deps.sh"
+px_need iperf3 iperf3
 
 # check JSON BYTES WHAT: the sender sent BYTES and the receiver counted
 # all but at most 4 MiB of them: iperf3's receiver stops counting when the

@@ -8,9 +8,8 @@
 # errors), 16 MiB with 2 % loss; SIGQUIT ends it gracefully with status 0.
 source "$(dirname "$0")/lib.sh"
 px_setup
-for tool in nginx wrk; do
-    command -v "$tool" >/dev/null || it_fail "missing $tool: run scripts/install-deps.sh"
-done
+px_need nginx-light nginx
+px_need wrk wrk
 ng=$IT_DIR/nginx
 mkdir -p "$ng/www" "$ng/tmp"
 echo "hello from nginx on berth" >"$ng/www/index.html"

@@ -7,9 +7,8 @@
 # again with 2 % loss on both berth links.
 source "$(dirname "$0")/lib.sh"
 px_setup
-for tool in redis-server redis-cli redis-benchmark; do
-    command -v "$tool" >/dev/null || it_fail "missing $tool: run scripts/install-deps.sh"
-done
+px_need redis-server redis-server
+px_need redis-tools redis-cli redis-benchmark
 head -c 786432 /dev/urandom | base64 -w0 >"$IT_DIR/blob" # 1 MiB of text
 blob_sha=$(px_sha "$IT_DIR/blob")
 redis_args=(--bind 0.0.0.0 --save "" --appendonly no --protected-mode no
