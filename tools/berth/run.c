@@ -39,8 +39,8 @@ static int find_preload(char *out, size_t size)
 {
     const char *env = getenv("BERTH_PRELOAD");
     if (env && *env) {
-        snprintf(out, size, "%s", env);
-        return access(out, R_OK) == 0 ? 0 : -1;
+        int n = snprintf(out, size, "%s", env);
+        return n > 0 && (size_t)n < size && access(out, R_OK) == 0 ? 0 : -1;
     }
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -54,8 +54,8 @@ static int find_preload(char *out, size_t size)
     static const char *const WHERE[] = {"%s/" PRELOAD_NAME,
                                         "%s/../lib/berth/" PRELOAD_NAME};
     for (size_t i = 0; i < sizeof WHERE / sizeof WHERE[0]; i++) {
-        snprintf(out, size, WHERE[i], exe);
-        if (access(out, R_OK) == 0)
+        int w = snprintf(out, size, WHERE[i], exe);
+        if (w > 0 && (size_t)w < size && access(out, R_OK) == 0)
             return 0;
     }
     return -1;
