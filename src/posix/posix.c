@@ -1429,96 +1429,96 @@ static void fill_tcp_info(struct psock *p, struct tcp_info *ti)
     ti->tcpi_total_retrans = in.total_retrans;
 }
 
+/* Lock held: SOL_SOCKET's integer options without a berth option; -1 for
+ * one it does not know. */
+static int socket_int_opt(struct psock *p, int name)
+{
+    switch (name) {
+    case SO_TYPE:
+        return SOCK_STREAM;
+    case SO_DOMAIN:
+        return AF_INET;
+    case SO_PROTOCOL:
+        return IPPROTO_TCP;
+    case SO_ACCEPTCONN:
+        return p->listening;
+    case SO_ERROR: {
+        int err = p->listening ? 0 : -berth_sock_error(g.stack, p->bsock);
+        mirror(p);
+        return err;
+    }
+    case SO_REUSEADDR:
+        return p->reuseaddr;
+    case SO_REUSEPORT:
+        return p->reuseport;
+    }
+    return -1;
+}
+
+/* Lock held: copies a value out as getsockopt does (truncated to *len). */
+static int put_bytes(void *val, socklen_t *len, const void *src, size_t n)
+{
+    if (!val || !len)
+        return fail(EFAULT);
+    socklen_t m = *len < (socklen_t)n ? *len : (socklen_t)n;
+    memcpy(val, src, m);
+    *len = m;
+    return 0;
+}
+
+/* Lock held: the options that are not plain integers. 1 if name is not one
+ * of them. */
+static int get_struct_opt(struct psock *p, int level, int name, void *val,
+                          socklen_t *len)
+{
+    int64_t v = -1;
+    if (level == SOL_SOCKET && name == SO_LINGER) {
+        berth_getopt(g.stack, p->bsock, BERTH_OPT_LINGER, &v);
+        struct linger l = {v >= 0, v > 0 ? (int)(v / 1000000) : 0};
+        if (!val || !len || *len < (socklen_t)sizeof l)
+            return fail(EINVAL);
+        return put_bytes(val, len, &l, sizeof l);
+    }
+    if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO))
+        return put_timeval(val, len,
+                           name == SO_RCVTIMEO ? p->rcvtimeo : p->sndtimeo);
+    if (level == IPPROTO_TCP && name == TCP_INFO) {
+        struct tcp_info ti;
+        fill_tcp_info(p, &ti);
+        return put_bytes(val, len, &ti, sizeof ti);
+    }
+    if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+        char cc[16] = "cubic"; /* TCP_CA_NAME_MAX */
+        berth_getopt(g.stack, p->bsock, BERTH_OPT_CONGESTION, &v);
+        if (v == BERTH_CC_NEWRENO)
+            strcpy(cc, "reno");
+        return put_bytes(val, len, cc, sizeof cc);
+    }
+    return 1;
+}
+
 int berth_posix_getsockopt(int fd, int level, int name, void *val,
                            socklen_t *len)
 {
     LOCKED_GET(p, fd);
-    int rc = 0, e = 0, i = int_opt(level, name);
+    int rc, i = int_opt(level, name), x = -1;
     int64_t v = 0;
     if (i >= 0) {
         int r = berth_getopt(g.stack, p->bsock, INT_OPTS[i].opt, &v);
-        if (r < 0) {
-            rc = -1;
-            e = -r;
-        } else {
-            rc = put_int(val, len, (int)(v / INT_OPTS[i].factor));
-            e = errno;
-        }
-    } else if (level == SOL_SOCKET && name == SO_LINGER) {
-        struct linger l = {0, 0};
-        berth_getopt(g.stack, p->bsock, BERTH_OPT_LINGER, &v);
-        l.l_onoff = v >= 0;
-        l.l_linger = v > 0 ? (int)(v / 1000000) : 0;
-        if (!val || !len || *len < (socklen_t)sizeof l) {
-            rc = -1;
-            e = EINVAL;
-        } else {
-            memcpy(val, &l, sizeof l);
-            *len = sizeof l;
-        }
-    } else if (level == SOL_SOCKET &&
-               (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
-        rc = put_timeval(val, len,
-                         name == SO_RCVTIMEO ? p->rcvtimeo : p->sndtimeo);
-        e = errno;
-    } else if (level == IPPROTO_TCP && name == TCP_INFO) {
-        struct tcp_info ti;
-        fill_tcp_info(p, &ti);
-        socklen_t n = *len < (socklen_t)sizeof ti ? *len : sizeof ti;
-        memcpy(val, &ti, n);
-        *len = n;
-    } else if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
-        berth_getopt(g.stack, p->bsock, BERTH_OPT_CONGESTION, &v);
-        const char *cc = v == BERTH_CC_NEWRENO ? "reno" : "cubic";
-        char buf[16] = {0}; /* TCP_CA_NAME_MAX */
-        strcpy(buf, cc);
-        socklen_t n = *len < (socklen_t)sizeof buf ? *len : sizeof buf;
-        memcpy(val, buf, n);
-        *len = n;
-    } else if (level == SOL_SOCKET) {
-        int x;
-        switch (name) {
-        case SO_TYPE:
-            x = SOCK_STREAM;
-            break;
-        case SO_DOMAIN:
-            x = AF_INET;
-            break;
-        case SO_PROTOCOL:
-            x = IPPROTO_TCP;
-            break;
-        case SO_ACCEPTCONN:
-            x = p->listening;
-            break;
-        case SO_ERROR:
-            x = p->listening ? 0 : -berth_sock_error(g.stack, p->bsock);
-            mirror(p);
-            break;
-        case SO_REUSEADDR:
-            x = p->reuseaddr;
-            break;
-        case SO_REUSEPORT:
-            x = p->reuseport;
-            break;
-        default:
-            x = -1;
-        }
-        if (x < 0) {
-            rc = -1;
-            e = ENOPROTOOPT;
-        } else {
-            rc = put_int(val, len, x);
-            e = errno;
-        }
-    } else if (level == IPPROTO_TCP && name == TCP_QUICKACK) {
-        rc = put_int(val, len, p->quickack);
-        e = errno;
+        rc = r < 0 ? berr(r) : put_int(val, len, (int)(v / INT_OPTS[i].factor));
+    } else if ((rc = get_struct_opt(p, level, name, val, len)) <= 0) {
+        /* done */
     } else {
-        rc = -1;
-        e = ENOPROTOOPT;
+        if (level == SOL_SOCKET)
+            x = socket_int_opt(p, name);
+        else if (level == IPPROTO_TCP && name == TCP_QUICKACK)
+            x = p->quickack;
+        rc = x < 0 ? fail(ENOPROTOOPT) : put_int(val, len, x);
     }
+    int e = errno;
     unlock();
-    return rc < 0 ? fail(e) : 0;
+    errno = e;
+    return rc;
 }
 
 static int set_linger(struct psock *p, const void *val, socklen_t len)
