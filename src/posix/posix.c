@@ -23,8 +23,9 @@
  *
  * Blocking calls release the lock and poll(W): the mirror is persistent
  * state, so a change between the check and the poll is not lost, a signal
- * interrupts the wait (EINTR), and SO_RCVTIMEO/SO_SNDTIMEO are poll
- * timeouts. Nothing spins.
+ * interrupts the wait (EINTR, or a restart as signal(7) says for
+ * SA_RESTART), and SO_RCVTIMEO/SO_SNDTIMEO are poll timeouts. Nothing
+ * spins.
  *
  * MSG_PEEK is emulated: the core has no peek, so peeked bytes are read out
  * of the connection into a per-socket buffer that later reads consume
@@ -702,6 +703,30 @@ static uint64_t mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* signal(7): a blocking socket call interrupted by a handler installed
+ * with SA_RESTART is restarted, unless the socket has a timeout. The
+ * handler that ran is not known here: restart only if every caught signal
+ * has SA_RESTART (Python's handlers do not: it sees EINTR and retries).
+ * Fault signals (a sanitizer's SIGSEGV handler) do not interrupt a wait. */
+static bool restart_after_signal(void)
+{
+    static const int FAULTS[] = {SIGSEGV, SIGBUS, SIGFPE,  SIGILL,
+                                 SIGTRAP, SIGSYS, SIGKILL, SIGSTOP};
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        bool fault = false;
+        for (size_t i = 0; i < sizeof FAULTS / sizeof FAULTS[0]; i++)
+            fault = fault || sig == FAULTS[i];
+        if (fault || sigaction(sig, NULL, &sa) < 0)
+            continue;
+        bool caught = (sa.sa_flags & SA_SIGINFO) ||
+                      (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+        if (caught && !(sa.sa_flags & SA_RESTART))
+            return false;
+    }
+    return true;
+}
+
 static int wait_for(struct psock *p, short events, uint64_t deadline)
 {
     int ms = -1;
@@ -724,6 +749,8 @@ static int wait_for(struct psock *p, short events, uint64_t deadline)
             psock_free(p);
         return fail(EBADF);
     }
+    if (n < 0 && e == EINTR && !deadline && restart_after_signal())
+        return 0; /* the caller looks again and waits again */
     if (n < 0)
         return fail(e);
     if (n == 0)

@@ -587,6 +587,62 @@ static void options_have_linux_names_and_errno(void **st)
     berth_posix_close(b);
 }
 
+struct blocked_recv {
+    int fd;
+    ssize_t rc;
+    int err;
+};
+
+static void *recv_blocked(void *arg)
+{
+    struct blocked_recv *r = arg;
+    char buf[16];
+    r->rc = berth_posix_recv(r->fd, buf, sizeof buf, 0);
+    r->err = errno;
+    return NULL;
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
+
+/* signal(7): a handler without SA_RESTART interrupts a blocking recv
+ * (EINTR); with SA_RESTART the recv goes on and returns the data that
+ * comes later. The socket has no timeout (that would always be EINTR). */
+static void
+blocking_recv_is_interrupted_or_restarted_as_sa_restart_says(void **st)
+{
+    (void)st;
+    int b, k;
+    pair(7014, &b, &k);
+    struct timeval none = {0, 0};
+    berth_posix_setsockopt(b, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    struct sigaction sa = {.sa_handler = on_usr1}, old;
+    for (int restart = 0; restart < 2; restart++) {
+        sa.sa_flags = restart ? SA_RESTART : 0;
+        sigaction(SIGUSR1, &sa, restart ? NULL : &old);
+        struct blocked_recv r = {.fd = b};
+        pthread_t t;
+        pthread_create(&t, NULL, recv_blocked, &r);
+        sleep_ms(100);
+        pthread_kill(t, SIGUSR1);
+        sleep_ms(100);
+        if (restart)
+            assert_int_equal(write(k, "after", 5), 5);
+        pthread_join(t, NULL);
+        if (restart) {
+            assert_int_equal(r.rc, 5);
+        } else {
+            assert_int_equal(r.rc, -1);
+            assert_int_equal(r.err, EINTR);
+        }
+    }
+    sigaction(SIGUSR1, &old, NULL);
+    close(k);
+    berth_posix_close(b);
+}
+
 /* The documented fork() rule: the runtime thread is not inherited, so the
  * child's copies of berth sockets fail with EBADF (close() works and does
  * not touch the parent's connection), and new IPv4 TCP sockets in the
@@ -656,6 +712,8 @@ int main(void)
         cmocka_unit_test(rcvtimeo_bounds_a_blocking_recv_with_eagain),
         cmocka_unit_test(dup_shares_the_socket_until_the_last_close),
         cmocka_unit_test(options_have_linux_names_and_errno),
+        cmocka_unit_test(
+            blocking_recv_is_interrupted_or_restarted_as_sa_restart_says),
         cmocka_unit_test(fork_child_gets_ebadf_and_the_parent_keeps_its_socket),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
