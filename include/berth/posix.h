@@ -33,6 +33,9 @@ extern "C" {
 
 /* Starts the runtime (TUN, stack, control socket) and its loop thread. The
  * configuration's no_signals is forced on: the program owns its signals.
+ * The soft limit of open files is raised to the hard limit: each berth
+ * socket also holds two descriptors of the layer's (above FD_SETSIZE when
+ * the limit allows).
  * 0, or -1 with a one-line message in err (then errno is set too). Calling
  * it while running is an error (EALREADY). */
 int berth_posix_start(const struct berth_rt_config *cfg, char *err,

@@ -52,6 +52,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -352,6 +354,14 @@ static int start_locked(const struct berth_rt_config *cfg, char *err,
     }
     struct berth_rt_config c = *cfg;
     c.no_signals = true;
+    /* Each berth socket holds two descriptors of the layer's besides the
+     * program's: the soft limit of open files goes up to the hard one (as
+     * Go's runtime does), so a program reaches its limit no sooner. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     struct berth_rt *rt = berth_rt_create(&c, err, errlen);
     if (!rt)
         return fail(ENETDOWN);
@@ -542,30 +552,42 @@ static void psock_release(struct psock *p)
         psock_free(p);
 }
 
+/* The layer's own descriptors (B, W) go above FD_SETSIZE when the limit
+ * allows, so the numbers a program sees stay as low as with the kernel's
+ * sockets (select() handles only those below FD_SETSIZE). */
+static int dup_high(int fd)
+{
+    int h = sys_fcntl(fd, F_DUPFD_CLOEXEC, FD_SETSIZE);
+    return h >= 0 ? h : sys_fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
 /* Lock held. The application's descriptor for a new berth socket. */
 static int psock_new(int bsock, int flags)
 {
-    int sv[2];
+    int sv[2], one = 1;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return -1;
     struct psock *p = calloc(1, sizeof *p);
-    int one = 1;
-    if (!p || sv[0] >= FD_LIMIT ||
+    int peer = dup_high(sv[1]);
+    sys_close(sv[1]);
+    int wfd = dup_high(sv[0]);
+    if (!p || peer < 0 || wfd < 0 || sv[0] >= FD_LIMIT ||
         setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof one) < 0 ||
-        (p->wfd = sys_fcntl(sv[0], F_DUPFD_CLOEXEC, 0)) < 0 ||
         (!(flags & SOCK_CLOEXEC) && sys_fcntl(sv[0], F_SETFD, 0) < 0) ||
         ((flags & SOCK_NONBLOCK) &&
          sys_fcntl(sv[0], F_SETFL, O_RDWR | O_NONBLOCK) < 0)) {
-        int e = p ? errno : ENOMEM;
-        if (p && p->wfd > 0)
-            sys_close(p->wfd);
+        int e = !p ? ENOMEM : sv[0] >= FD_LIMIT ? EMFILE : errno;
         free(p);
         sys_close(sv[0]);
-        sys_close(sv[1]);
-        return fail(sv[0] >= FD_LIMIT ? EMFILE : e);
+        if (peer >= 0)
+            sys_close(peer);
+        if (wfd >= 0)
+            sys_close(wfd);
+        return fail(e);
     }
     p->bsock = bsock;
-    p->peer = sv[1];
+    p->wfd = wfd;
+    p->peer = peer;
     p->refs = 1;
     p->nonblock = (flags & SOCK_NONBLOCK) != 0;
     hash_add(p);

@@ -115,3 +115,16 @@ if out.returncode != 0 or out.stdout != KERNEL:
     fail(f"exec'd curl: status {out.returncode}, local ip {out.stdout!r} "
          f"(expected the kernel's {KERNEL}), {out.stderr}")
 print("a process started by the program: the kernel")
+
+# 7. Berth sockets take the numbers kernel sockets would: the layer's own
+# descriptors live above FD_SETSIZE (select() users see small numbers).
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+first = u.fileno()
+u.close()
+a, b = socket.socket(), socket.socket()
+if (a.fileno(), b.fileno()) != (first, first + 1):
+    fail(f"berth sockets got fds {a.fileno()}, {b.fileno()}; the kernel's "
+         f"would be {first}, {first + 1}")
+a.close()
+b.close()
+print("berth sockets take the kernel's numbers")
