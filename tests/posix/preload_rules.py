@@ -118,13 +118,14 @@ print("a process started by the program: the kernel")
 
 # 7. Berth sockets take the numbers kernel sockets would: the layer's own
 # descriptors live above FD_SETSIZE (select() users see small numbers).
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-first = u.fileno()
-u.close()
-a, b = socket.socket(), socket.socket()
-if (a.fileno(), b.fileno()) != (first, first + 1):
-    fail(f"berth sockets got fds {a.fileno()}, {b.fileno()}; the kernel's "
-         f"would be {first}, {first + 1}")
-a.close()
-b.close()
+kernel = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+want = [k.fileno() for k in kernel]
+for k in kernel:
+    k.close()
+mine = [socket.socket() for _ in range(3)]
+if [m.fileno() for m in mine] != want:
+    fail(f"berth sockets got fds {[m.fileno() for m in mine]}; the kernel's "
+         f"would be {want}")
+for m in mine:
+    m.close()
 print("berth sockets take the kernel's numbers")
