@@ -101,6 +101,13 @@ ssize_t berth_posix_sendfile(int out_fd, int in_fd, off_t *offset,
  * them fails with EBADF except close(), which releases only the kernel
  * descriptors. Installed with pthread_atfork() by berth_posix_start(). */
 void berth_posix_forked_child(void);
+/* Instead, the runtime moves to the next fork()ed child (once): the child
+ * goes on with every berth socket and connection, a new loop thread runs
+ * them; the parent's copies become inherited ones (EBADF, close() works).
+ * For a server whose next fork() is its one worker, or a daemon's fork
+ * (nginx with one worker process). BERTH_FOLLOW_FORK=1 in the environment
+ * (`berth run --follow-fork`) turns it on. */
+void berth_posix_follow_fork(bool on);
 
 #ifdef __cplusplus
 }

@@ -88,8 +88,12 @@ static struct {
     struct berth_stack *stack;
     pthread_t thread;
     bool thread_started;
-    bool forked;  /* a child of fork(): no runtime here */
-    bool stopped; /* berth_posix_stop() ran */
+    bool forked;      /* a child of fork(), or a parent that gave its runtime
+                         to one (follow_fork): no runtime here */
+    bool follow_fork; /* the runtime moves to the next fork()ed
+                         child (berth_posix_follow_fork) */
+    atomic_bool handed_over; /* ... and did: our loop thread parks */
+    bool stopped;            /* berth_posix_stop() ran */
     bool atexit_done;
     uint64_t grace; /* the runtime's shutdown_grace, us */
     pid_t pid;      /* the process that started the runtime */
@@ -259,6 +263,17 @@ static void rt_lock_fn(void *ctx)
 {
     (void)ctx;
     lock();
+    if (atomic_load(&g.handed_over)) {
+        /* The runtime belongs to a child now (follow_fork): the loop
+         * thread of the parent must not read the TUN device or the
+         * control socket it shares with it. It sleeps until the process
+         * ends, all signals blocked. */
+        unlock();
+        sigset_t all;
+        sigfillset(&all);
+        for (;;)
+            sigsuspend(&all);
+    }
 }
 
 static void rt_unlock_fn(void *ctx)
@@ -315,20 +330,10 @@ static void atfork_prepare(void)
     lock();
 }
 
-static void atfork_parent(void)
+/* Lock held: this process no longer has the runtime; its berth sockets
+ * are inherited copies (EBADF, close() works). */
+static void disown_locked(void)
 {
-    unlock();
-}
-
-static void atfork_child(void)
-{
-    pthread_mutex_init(&g.lock, NULL);
-    berth_posix_forked_child();
-}
-
-void berth_posix_forked_child(void)
-{
-    lock();
     g.forked = true;
     g.rt = NULL;
     g.stack = NULL;
@@ -339,7 +344,66 @@ void berth_posix_forked_child(void)
             p->stale = true;
     }
     memset(g.hash, 0, sizeof g.hash);
+}
+
+static void atfork_parent(void)
+{
+    if (g.follow_fork && g.rt) {
+        disown_locked();
+        atomic_store(&g.handed_over, true);
+    }
     unlock();
+}
+
+static int start_thread(void);
+
+/* The child either takes the runtime over (follow_fork: the memory it
+ * inherited is the stack's state as the lock left it; a new loop thread
+ * runs it) or holds inherited copies only. */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&g.lock, NULL);
+    if (g.follow_fork && g.rt) {
+        g.follow_fork = false; /* the first child only */
+        g.pid = getpid();
+        g.wake_pending = false;
+        if (start_thread() != 0) {
+            fprintf(stderr, "berth: the forked child cannot run the "
+                            "runtime\n");
+            berth_posix_forked_child();
+            return;
+        }
+        wake();
+        return;
+    }
+    berth_posix_forked_child();
+}
+
+void berth_posix_forked_child(void)
+{
+    lock();
+    disown_locked();
+    unlock();
+}
+
+void berth_posix_follow_fork(bool on)
+{
+    lock();
+    g.follow_fork = on;
+    unlock();
+}
+
+/* The loop thread takes no signals: they belong to the program's. 0 or
+ * pthread_create's error. */
+static int start_thread(void)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&g.thread, NULL, loop_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    g.thread_started = rc == 0;
+    return rc;
 }
 
 static int start_locked(const struct berth_rt_config *cfg, char *err,
@@ -384,19 +448,13 @@ static int start_locked(const struct berth_rt_config *cfg, char *err,
     g.stack = berth_rt_stack(rt);
     g.grace = c.shutdown_grace;
     g.pid = getpid();
-    /* The loop thread takes no signals: they belong to the program's. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&g.thread, NULL, loop_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    rc = start_thread();
     if (rc != 0) {
         snprintf(err, errlen, "pthread_create: %s", strerror(rc));
         berth_rt_destroy(rt);
         g.rt = NULL;
         return fail(rc);
     }
-    g.thread_started = true;
     if (!g.atexit_done) {
         g.atexit_done = true;
         atexit(berth_posix_stop);
@@ -517,6 +575,8 @@ static int ensure_started(void)
         return fail(EAFNOSUPPORT);
     struct berth_rt_config cfg;
     char err[256];
+    const char *ff = getenv("BERTH_FOLLOW_FORK");
+    g.follow_fork = ff && !strcmp(ff, "1");
     if (berth_posix_config_from_env(&cfg, err, sizeof err) < 0 ||
         start_locked(&cfg, err, sizeof err) < 0) {
         int e = errno ? errno : ENETDOWN;

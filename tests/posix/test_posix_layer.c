@@ -675,6 +675,43 @@ static void fork_child_gets_ebadf_and_the_parent_keeps_its_socket(void **st)
     berth_posix_close(b);
 }
 
+/* berth_posix_follow_fork: the runtime moves to the next fork()ed child,
+ * which goes on with the connection (a new loop thread runs the inherited
+ * stack); the parent's copy is EBADF. Runs last: the process has no
+ * runtime afterwards. */
+static void
+follow_fork_moves_the_runtime_and_the_connection_to_the_child(void **st)
+{
+    (void)st;
+    int b, k;
+    pair(7015, &b, &k);
+    berth_posix_follow_fork(true);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char buf[16];
+        int ok = berth_posix_send(b, "child", 5, 0) == 5 &&
+                 berth_posix_recv(b, buf, sizeof buf, 0) == 5 &&
+                 memcmp(buf, "reply", 5) == 0 && berth_posix_close(b) == 0;
+        berth_posix_stop(); /* what exit() would: the FIN goes out */
+        _exit(ok ? 0 : 1);
+    }
+    char buf[16];
+    assert_int_equal(read(k, buf, sizeof buf), 5); /* from the child */
+    assert_memory_equal(buf, "child", 5);
+    assert_int_equal(write(k, "reply", 5), 5);
+    assert_int_equal(read(k, buf, sizeof buf), 0); /* the child's FIN */
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(berth_posix_send(b, "x", 1, MSG_NOSIGNAL), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(berth_posix_close(b), 0);
+    close(k);
+}
+
 int main(void)
 {
     if (getuid() != 0) {
@@ -715,6 +752,8 @@ int main(void)
         cmocka_unit_test(
             blocking_recv_is_interrupted_or_restarted_as_sa_restart_says),
         cmocka_unit_test(fork_child_gets_ebadf_and_the_parent_keeps_its_socket),
+        cmocka_unit_test(
+            follow_fork_moves_the_runtime_and_the_connection_to_the_child),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     berth_posix_stop();

@@ -17,18 +17,23 @@
 static void run_usage(FILE *f)
 {
     fprintf(
-        f, "usage: berth run [OPTIONS] -- PROGRAM [ARGS...]\n"
-           "\n"
-           "Runs PROGRAM with its IPv4 TCP sockets on berth (LD_PRELOAD "
-           "of " PRELOAD_NAME ").\nThe runtime starts in the program's process "
-           "on its first socket and\ncreates the TUN device; `berth ss "
-           "--tun NAME` and `berth stat` see it.\nLoopback (127.0.0.0/8) "
-           "and other families (unix, IPv6, UDP) stay the kernel's.\n"
-           "\n"
-           "Options:\n"
-           "  --tun NAME, --addr A, --peer A/PREFIX, --mtu N, --pcap FILE,\n"
-           "  --impair SPEC, --ctl PATH, --trace    as for every command:\n"
-           "\n");
+        f,
+        "usage: berth run [OPTIONS] -- PROGRAM [ARGS...]\n"
+        "\n"
+        "Runs PROGRAM with its IPv4 TCP sockets on berth (LD_PRELOAD "
+        "of " PRELOAD_NAME ").\nThe runtime starts in the program's process "
+        "on its first socket and\ncreates the TUN device; `berth ss "
+        "--tun NAME` and `berth stat` see it.\nLoopback (127.0.0.0/8) "
+        "and other families (unix, IPv6, UDP) stay the kernel's.\n"
+        "\n"
+        "Options:\n"
+        "  --tun NAME, --addr A, --peer A/PREFIX, --mtu N, --pcap FILE,\n"
+        "  --impair SPEC, --ctl PATH, --trace    as for every command (below)\n"
+        "  --follow-fork  the runtime moves to the program's next fork()ed\n"
+        "                 child (a server with one worker process, a daemon);\n"
+        "                 otherwise a child's inherited berth sockets are "
+        "EBADF\n"
+        "\n");
     common_usage(f);
     fprintf(f, "\nThe library is looked for in $BERTH_PRELOAD, next to this "
                "executable, and in\n../lib/berth/ from it.\n");
@@ -124,11 +129,16 @@ int cmd_run(int argc, char **argv)
 {
     struct common c;
     common_init(&c, "berth run");
+    bool follow_fork = false;
     int i = 1;
     for (; i < argc && strcmp(argv[i], "--"); i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             run_usage(stdout);
             return 0;
+        }
+        if (!strcmp(argv[i], "--follow-fork")) {
+            follow_fork = true;
+            continue;
         }
         if (!run_option(argv[i])) {
             usage_error(c.prog, "option '%s' is not one berth run takes",
@@ -149,7 +159,9 @@ int cmd_run(int argc, char **argv)
         error_line(c.prog, "cannot find %s (set BERTH_PRELOAD)", PRELOAD_NAME);
         return 1;
     }
-    if (set_env(&c) < 0 || set_preload(lib) < 0) {
+    if (set_env(&c) < 0 || set_preload(lib) < 0 ||
+        (follow_fork ? setenv("BERTH_FOLLOW_FORK", "1", 1)
+                     : unsetenv("BERTH_FOLLOW_FORK")) < 0) {
         error_line(c.prog, "setenv: %s", strerror(errno));
         return 1;
     }
