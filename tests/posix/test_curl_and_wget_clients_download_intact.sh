@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Unmodified curl and wget from Debian as clients on berth (`berth run`),
-# a kernel `python3 -m http.server` as the server: a short request, a
-# 64 MiB download checked by SHA-256, then 8 MiB with 2 % loss on berth's
+# a kernel `python3 -m http.server` (HTTP/1.1) as the server: a short
+# request, keep-alive (two requests, one connection), a 64 MiB download
+# checked by SHA-256, then 8 MiB with 2 % loss on berth's
 # link (--impair), data intact. The server's log proves the requests came
 # from berth's address; --pcap proves the capture option reaches the
 # program's runtime.
@@ -16,7 +17,7 @@ mid_sha=$(px_file "$www/mid.bin" 8)
 
 # The server listens on 0.0.0.0: 198.18.0.1 exists only once berth's
 # runtime (inside curl) has created the TUN.
-it_bg ksrv "$PX_PY" -m http.server -b 0.0.0.0 -d "$www" 8080
+it_bg ksrv "$PX_PY" -m http.server -b 0.0.0.0 -d "$www" -p HTTP/1.1 8080
 px_wait_listen 8080
 
 out=$(px_run curl -sS --max-time 30 "http://$IT_KERNEL:8080/small.txt") ||
@@ -25,6 +26,18 @@ out=$(px_run curl -sS --max-time 30 "http://$IT_KERNEL:8080/small.txt") ||
 grep -q "^$IT_BERTH .*GET /small.txt" "$IT_DIR/ksrv.log" ||
     it_fail "the server did not see the request from berth's address $IT_BERTH"
 it_log "curl: short request"
+
+# Keep-alive: two requests on one connection, curl and wget.
+conns=$(px_run curl -sS --max-time 30 -o /dev/null -o /dev/null -w '%{num_connects}\n' \
+    "http://$IT_KERNEL:8080/small.txt" "http://$IT_KERNEL:8080/mid.bin" |
+    awk '{ n += $1 } END { print n }')
+[ "$conns" -eq 1 ] || it_fail "curl keep-alive: two requests took $conns connections"
+px_run wget -T 30 -O /dev/null "http://$IT_KERNEL:8080/small.txt" \
+    "http://$IT_KERNEL:8080/mid.bin" >"$IT_DIR/wget-ka.log" 2>&1 ||
+    it_fail "wget keep-alive failed: $(tail -5 "$IT_DIR/wget-ka.log")"
+grep -q "Reusing existing connection" "$IT_DIR/wget-ka.log" ||
+    it_fail "wget did not reuse its connection: $(cat "$IT_DIR/wget-ka.log")"
+it_log "curl and wget: two requests on one connection"
 
 PX_RUN_OPTS="--pcap $IT_DIR/curl.pcap" px_run curl -sS --max-time 60 \
     -o "$IT_DIR/big.curl" "http://$IT_KERNEL:8080/big.bin" ||

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Unmodified `python3 -m http.server` (Debian's python3, threads, blocking
 # sockets) on berth through `berth run`, served to the kernel's curl: a
-# short request, a 64 MiB download checked by SHA-256, then 16 MiB with 2 %
-# loss set at run time through the program's control socket. `berth ss`
+# short request, keep-alive (HTTP/1.1), a 64 MiB download checked by
+# SHA-256, then 16 MiB with 2 % loss set at run time through the program's
+# control socket. `berth ss`
 # sees the program's listener; SIGINT ends the program with status 0 and
 # the runtime shuts down with it (no leftover TUN).
 source "$(dirname "$0")/lib.sh"
@@ -14,7 +15,7 @@ big_sha=$(px_file "$www/big.bin" 64)
 mid_sha=$(px_file "$www/mid.bin" 16)
 
 it_bg srv "$BERTH" run --tun "$IT_TUN" --ctl "$(it_ctl srv)" -- \
-    "$PX_PY" -m http.server -b 0.0.0.0 -d "$www" 8080
+    "$PX_PY" -m http.server -b 0.0.0.0 -d "$www" -p HTTP/1.1 8080
 it_berth_wait srv
 it_ss srv | grep -qE "^LISTEN .*:8080 " || it_fail "berth ss shows no listener on 8080: $(it_ss srv)"
 it_log "python3 -m http.server on berth, pid ${IT_PID_OF[srv]}"
@@ -25,7 +26,10 @@ out=$(it_ns curl -sS --max-time 30 "$url/small.txt") || it_fail "curl (short) fa
 it_ns curl -sS --max-time 60 -o "$IT_DIR/big.out" "$url/big.bin" ||
     it_fail "curl (64 MiB) failed"
 [ "$(px_sha "$IT_DIR/big.out")" = "$big_sha" ] || it_fail "64 MiB differ"
-it_log "short request and 64 MiB intact"
+conns=$(it_ns curl -sS --max-time 30 -o /dev/null -o /dev/null -w '%{num_connects}\n' \
+    "$url/small.txt" "$url/small.txt" | awk '{ n += $1 } END { print n }')
+[ "$conns" -eq 1 ] || it_fail "keep-alive: two requests took $conns connections"
+it_log "short request, keep-alive and 64 MiB intact"
 
 it_ctl_cmd srv impair loss=2%,seed=3 >/dev/null || it_fail "impair through the control socket failed"
 it_ns curl -sS --max-time 120 -o "$IT_DIR/mid.out" "$url/mid.bin" ||
