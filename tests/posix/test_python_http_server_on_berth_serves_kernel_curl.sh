@@ -3,9 +3,9 @@
 # sockets) on berth through `berth run`, served to the kernel's curl: a
 # short request, keep-alive (HTTP/1.1), a 64 MiB download checked by
 # SHA-256, then 16 MiB with 2 % loss set at run time through the program's
-# control socket. `berth ss`
-# sees the program's listener; SIGINT ends the program with status 0 and
-# the runtime shuts down with it (no leftover TUN).
+# control socket. `berth ss` sees the program's listener; SIGINT ends the
+# program with status 0 and the runtime shuts down with it (no leftover
+# TUN).
 source "$(dirname "$0")/lib.sh"
 px_setup
 www=$IT_DIR/www
