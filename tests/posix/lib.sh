@@ -28,7 +28,11 @@ px_run() {
 px_wait_listen() {
     local i
     for ((i = 0; i < 100; i++)); do
-        it_ns ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
+        # (grep reads a variable: `ss | grep -q` fails under pipefail when
+        # grep exits first and ss gets SIGPIPE)
+        local out
+        out=$(it_ns ss -Hltn "sport = :$1" 2>/dev/null) || true
+        grep -q LISTEN <<<"$out" && return 0
         sleep 0.1
     done
     it_fail "nothing listens on port $1 after 10 s"

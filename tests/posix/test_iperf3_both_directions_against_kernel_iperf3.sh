@@ -44,9 +44,10 @@ check "$IT_DIR/closs.json" $((8 << 20)) "berth client, 2 % loss"
 it_bg srv "$BERTH" run --tun bt1 --ctl "$(it_ctl srv)" -- \
     iperf3 -s -B 0.0.0.0 -p 5202
 px_wait_ss() {
-    local i
+    local i out
     for ((i = 0; i < 100; i++)); do
-        timeout 5 "$BERTH" ss --ctl "$(it_ctl srv)" 2>/dev/null | grep -q ':5202 ' && return 0
+        out=$(timeout 5 "$BERTH" ss --ctl "$(it_ctl srv)" 2>/dev/null) || true
+        grep -q ':5202 ' <<<"$out" && return 0
         sleep 0.1
     done
     it_fail "iperf3 server on berth not listening after 10 s"

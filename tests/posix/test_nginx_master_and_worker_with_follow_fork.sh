@@ -52,7 +52,8 @@ it_ns curl -sS --max-time 60 -o "$IT_DIR/big.out" "$url/big.bin" ||
 it_ns wrk -t 2 -c 20 -d 2s "$url/" >"$IT_DIR/wrk.out" 2>&1 || it_fail "wrk failed: $(cat "$IT_DIR/wrk.out")"
 grep -qE "Non-2xx|Socket errors" "$IT_DIR/wrk.out" && it_fail "wrk saw errors: $(cat "$IT_DIR/wrk.out")"
 it_log "page, 64 MiB and wrk ($(awk '/requests in/ { print $1 }' "$IT_DIR/wrk.out") requests) served by the worker"
-it_ss srv | grep -qE "^LISTEN .*:8080 " || it_fail "berth ss (the worker's runtime) shows no listener"
+ss_out=$(it_ss srv) || it_fail "berth ss failed"
+grep -qE "^LISTEN .*:8080 " <<<"$ss_out" || it_fail "berth ss (the worker's runtime) shows no listener: $ss_out"
 # SIGQUIT goes to the master, which is what `timeout` runs under berth run.
 kill -QUIT "$master"
 px_stop srv QUIT 0

@@ -17,7 +17,8 @@ mid_sha=$(px_file "$www/mid.bin" 16)
 it_bg srv "$BERTH" run --tun "$IT_TUN" --ctl "$(it_ctl srv)" -- \
     "$PX_PY" -m http.server -b 0.0.0.0 -d "$www" -p HTTP/1.1 8080
 it_berth_wait srv
-it_ss srv | grep -qE "^LISTEN .*:8080 " || it_fail "berth ss shows no listener on 8080: $(it_ss srv)"
+ss_out=$(it_ss srv) || it_fail "berth ss failed"
+grep -qE "^LISTEN .*:8080 " <<<"$ss_out" || it_fail "berth ss shows no listener on 8080: $ss_out"
 it_log "python3 -m http.server on berth, pid ${IT_PID_OF[srv]}"
 
 url=http://$IT_BERTH:8080
