@@ -54,7 +54,8 @@ void berth_posix_stop(void);
 /* The running runtime, or NULL (for `berth_rt_stats`...; take no lock). */
 struct berth_rt *berth_posix_runtime(void);
 
-/* Is fd a berth socket of this process? Lock-free. False in a vfork()ed
+/* Is fd a berth socket of this process? Lock-free (the preload library
+ * asks on every call). False in a vfork()ed
  * child: it shares our memory, not our descriptors. */
 bool berth_posix_is_socket(int fd);
 
@@ -85,8 +86,8 @@ int berth_posix_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
 /* F_GETFL, F_SETFL (O_NONBLOCK), F_GETFD, F_SETFD (FD_CLOEXEC), F_DUPFD,
  * F_DUPFD_CLOEXEC; other commands act on the kernel fd. */
 int berth_posix_fcntl(int fd, int cmd, long arg);
-/* FIONREAD, FIONBIO, TIOCOUTQ (SIOCOUTQ); others EINVAL... as Linux does
- * for a TCP socket: ENOTTY. */
+/* FIONREAD (SIOCINQ), FIONBIO, TIOCOUTQ (SIOCOUTQ); other requests go to
+ * the kernel descriptor (SIOCGIF* and the like work on any socket). */
 int berth_posix_ioctl(int fd, unsigned long req, void *arg);
 int berth_posix_dup(int fd);
 /* newfd may be a berth socket (it is closed first) or any other fd. */
