@@ -643,6 +643,47 @@ blocking_recv_is_interrupted_or_restarted_as_sa_restart_says(void **st)
     berth_posix_close(b);
 }
 
+/* Writability: a full send buffer makes the descriptor unwritable; when
+ * the kernel reads, room comes back as one EPOLLOUT edge. */
+static void a_full_send_buffer_is_unwritable_until_the_peer_reads(void **st)
+{
+    (void)st;
+    int b, k;
+    pair(7016, &b, &k);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLOUT | EPOLLET, .data.fd = b};
+    assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, b, &ev), 0);
+    struct epoll_event out[2];
+    assert_int_equal(epoll_wait(ep, out, 2, 1000), 1); /* writable at once */
+    assert_int_equal(epoll_wait(ep, out, 2, 0), 0);    /* edge: once */
+    static char chunk[65536];
+    size_t queued = 0;
+    for (int i = 0; i < 4096; i++) { /* the kernel's window, then ours */
+        ssize_t n = berth_posix_send(b, chunk, sizeof chunk, MSG_DONTWAIT);
+        if (n < 0) {
+            assert_int_equal(errno, EAGAIN);
+            break;
+        }
+        queued += (size_t)n;
+    }
+    assert_true(queued > 0);
+    assert_int_equal(poll1(b, POLLOUT, 0), 0);
+    /* The kernel drains everything: room again, one edge. */
+    size_t got = 0;
+    for (int i = 0; i < 100000 && got < queued; i++) {
+        ssize_t n = read(k, chunk, sizeof chunk);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    assert_int_equal(got, queued);
+    assert_int_equal(epoll_wait(ep, out, 2, 2000), 1);
+    assert_true(out[0].events & EPOLLOUT);
+    assert_true(poll1(b, POLLOUT, 0) & POLLOUT);
+    close(ep);
+    close(k);
+    berth_posix_close(b);
+}
+
 /* The documented fork() rule: the runtime thread is not inherited, so the
  * child's copies of berth sockets fail with EBADF (close() works and does
  * not touch the parent's connection), and new IPv4 TCP sockets in the
@@ -739,6 +780,7 @@ int main(void)
         cmocka_unit_test(blocking_connect_returns_connected_and_names_match),
         cmocka_unit_test(poll_and_epoll_see_berth_sockets_next_to_a_pipe),
         cmocka_unit_test(select_sees_a_listener_with_a_connection_to_accept),
+        cmocka_unit_test(a_full_send_buffer_is_unwritable_until_the_peer_reads),
         cmocka_unit_test(nonblocking_connect_is_einprogress_then_writable),
         cmocka_unit_test(connect_to_a_closed_port_is_refused),
         cmocka_unit_test(
