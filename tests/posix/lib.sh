@@ -61,7 +61,7 @@ px_stop() {
 
 # px_need PACKAGE PROGRAM...: the Debian programs a test runs; a missing
 # one skips the test (exit 77) naming the package scripts/install-deps.sh
-# installs (curl, wget, nginx-light, redis-server, redis-tools, iperf3, wrk).
+# installs (wget, nginx-light, redis-server, redis-tools, iperf3, wrk).
 px_need() {
     local pkg=$1 prog
     shift
