@@ -11,8 +11,10 @@ include(CMakePackageConfigHelpers)
 install(TARGETS berth-cmd RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS berth_shared LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES ${BERTH_DIST_A} DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# posix.h stays out until libberth-posix is installed with it (today the
+# layer ships inside libberth-preload.so, for `berth run`).
 install(DIRECTORY include/berth DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.h")
+        FILES_MATCHING PATTERN "*.h" PATTERN "posix.h" EXCLUDE)
 # `berth run`'s LD_PRELOAD library (src/posix/, where built): the command
 # looks for it in ../lib/berth/ from its own directory.
 if(TARGET berth-preload)

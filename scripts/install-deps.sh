@@ -11,9 +11,10 @@ set -euo pipefail
 # the build matrix (make matrix) compiles with clang too.
 # packetdrill (built from its source when present, tests/packetdrill):
 # bison and flex. The manual's test renders the pages with groff.
+# `berth run` tests: unmodified programs from Debian as clients and servers.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
     iproute2 curl netcat-openbsd python3 tshark liblwip-dev clang bison flex
-    groff-base)
+    groff-base wget nginx-light redis-server redis-tools iperf3 wrk)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -75,6 +75,9 @@ struct berth_rt_config {
      * mss is lowered to mtu - 40 if larger. */
     struct berth_config stack;
     bool fixed_random; /* keep stack.seed/secret as given (tests, demos) */
+    /* Leave SIGINT and SIGTERM alone (an unmodified program under the
+     * POSIX layer owns its signals); stop with berth_rt_stop() instead. */
+    bool no_signals;
 };
 void berth_rt_config_init(struct berth_rt_config *cfg);
 /* "/run/berth/<tun>.sock" as root, else "$XDG_RUNTIME_DIR/berth/<tun>.sock"
@@ -129,6 +132,16 @@ int berth_rt_unwatch_fd(struct berth_rt *rt, int fd);
  * or CLOSED, or shutdown_grace has passed. Returns 0, or -errno if the
  * loop failed (e.g. the TUN device vanished). */
 int berth_rt_run(struct berth_rt *rt);
+/* Running the loop on its own thread (the POSIX layer, src/posix/): the
+ * loop calls lock(ctx) when it starts, unlock(ctx) before it waits in
+ * epoll and lock(ctx) after, and unlock(ctx) when it returns, so every call
+ * it makes into the stack or the application's hooks holds the lock. Other
+ * threads take the same lock around their calls into the stack, and wake
+ * the loop through a watched fd when they changed its deadlines. Set
+ * before berth_rt_run(); NULL functions: no lock (the default). */
+void berth_rt_set_lock(struct berth_rt *rt, void (*lock)(void *ctx),
+                       void (*unlock)(void *ctx), void *ctx);
+
 /* Starts a graceful shutdown (callable from any callback). */
 void berth_rt_stop(struct berth_rt *rt);
 /* Ends the loop at once, without the grace period (e.g. a client done). */

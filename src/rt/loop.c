@@ -377,12 +377,38 @@ static void service(struct berth_rt *rt)
         rt->exiting = true;
 }
 
+void berth_rt_set_lock(struct berth_rt *rt, void (*lock)(void *ctx),
+                       void (*unlock)(void *ctx), void *ctx)
+{
+    rt->lock = lock;
+    rt->unlock = unlock;
+    rt->lock_ctx = ctx;
+}
+
+static void rt_lock(struct berth_rt *rt)
+{
+    if (rt->lock)
+        rt->lock(rt->lock_ctx);
+}
+
+static void rt_unlock(struct berth_rt *rt)
+{
+    if (rt->unlock)
+        rt->unlock(rt->lock_ctx);
+}
+
 int berth_rt_run(struct berth_rt *rt)
 {
     struct epoll_event evs[RT_MAX_EVENTS];
     int rc = 0;
+    rt_lock(rt);
     while (!rt->exiting && rc == 0) {
-        int n = wait_ready(rt, next_wake(rt), evs);
+        uint64_t wake = next_wake(rt);
+        rt_unlock(rt); /* other threads use the stack while we wait */
+        int n = wait_ready(rt, wake, evs);
+        int wait_errno = errno;
+        rt_lock(rt);
+        errno = wait_errno;
         if (n < 0 && errno != EINTR) {
             rc = -errno;
             break;
@@ -396,5 +422,6 @@ int berth_rt_run(struct berth_rt *rt)
     }
     if (rt->pcap)
         flush_capture(rt);
+    rt_unlock(rt);
     return rc;
 }

@@ -184,6 +184,10 @@ struct berth_rt {
     uint64_t stop_deadline;
     bool exiting; /* berth_rt_exit() or the shutdown finished */
 
+    void (*lock)(void *ctx); /* berth_rt_set_lock(); NULL: none */
+    void (*unlock)(void *ctx);
+    void *lock_ctx;
+
     uint8_t *rxbuf; /* one TUN read; rxcap bytes */
     size_t rxcap;
 };

@@ -119,10 +119,10 @@ static int open_loop(struct berth_rt *rt, char *err, size_t errlen)
     rt->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (rt->epfd < 0)
         return rt_fail(err, errlen, "epoll_create");
-    if (open_signals(rt, err, errlen) < 0)
+    if (!rt->cfg.no_signals && open_signals(rt, err, errlen) < 0)
         return -1;
     if (epoll_add(rt, rt->tunfd, RT_TAG_TUN) < 0 ||
-        epoll_add(rt, rt->sigfd, RT_TAG_SIGNAL) < 0 ||
+        (rt->sigfd >= 0 && epoll_add(rt, rt->sigfd, RT_TAG_SIGNAL) < 0) ||
         epoll_add(rt, rt_ctl_fd(rt->ctl), RT_TAG_CTL) < 0)
         return rt_fail(err, errlen, "epoll_ctl");
     return 0;

@@ -42,6 +42,7 @@ static const struct {
     {"ctl", cmd_ctl, "send any control command (e.g. 'impair drop-all')"},
     {"version", cmd_version,
      "print the version and the git commit (also: berth --version)"},
+    {"run", cmd_run, "run an unmodified program on berth (LD_PRELOAD)"},
 };
 
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
