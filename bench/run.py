@@ -336,6 +336,35 @@ class Bench:
                     ffmt(v[-1].get("cpu_ns_per_timer")))
                 for k, v in self.res["scale"].items())))
 
+    # Unmodified programs (bench/programs.sh): nginx served to wrk and
+    # iperf3, on berth through `berth run` and on the kernel, one run.
+    def fig_programs(self):
+        if not self.tun or not self.berth:
+            self.note("programs figure skipped: needs root, /dev/net/tun and "
+                      "the berth command.")
+            return
+        secs = "1" if self.a.smoke else "5"
+        for rep in range(1 if self.a.smoke else self.a.reps):
+            p = subprocess.run(
+                ["bash", os.path.join(ROOT, "bench", "programs.sh"),
+                 self.berth, secs], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True, timeout=300)
+            if p.returncode == 77:
+                self.note("programs figure skipped: " +
+                          p.stdout.strip().splitlines()[-1][:200])
+                return
+            if p.returncode != 0:
+                self.note("programs figure failed: " + p.stderr.strip()[-300:])
+                return
+            for r in parse_results(p.stdout):
+                key = r.get("stack") or r.get("case")
+                self.add("programs_" + r["bench"], key, r)
+            self.log("programs %d: %s" % (rep + 1, ", ".join(
+                "%s %s" % (k, ffmt(v[-1].get("req_per_s") or
+                                   v[-1].get("gbit_per_s")))
+                for fig in ("programs_nginx", "programs_iperf3")
+                for k, v in self.res.get(fig, {}).items())))
+
     def fig_callgrind(self):
         if self.a.smoke or not shutil.which("valgrind"):
             if not self.a.smoke:
@@ -363,7 +392,8 @@ class Bench:
         figs = [("memory", self.fig_mem), ("lifecycle", self.fig_lifecycle),
                 ("bulk", self.fig_bulk), ("alloc", self.fig_alloc),
                 ("tun", self.fig_tun),
-                ("scale", self.fig_scale), ("callgrind", self.fig_callgrind)]
+                ("scale", self.fig_scale), ("programs", self.fig_programs),
+                ("callgrind", self.fig_callgrind)]
         only = set(self.a.only.split(",")) if self.a.only else None
         for name, fn in figs:
             if only and name not in only:
@@ -854,6 +884,44 @@ plot %s
                 for ir, pct, fn in cg["lwip"]["self"][:8]:
                     w("| `%s` | %s | %.1f%% |" % (fn, kfmt(ir), pct))
             w("")
+        ng, ip = r.get("programs_nginx", {}), r.get("programs_iperf3", {})
+        if ng or ip:
+            w("### 7. Unmodified programs (`berth run`)\n")
+            w("nginx (one process, a 1 KiB page) served to `wrk -t 2 -c 50` "
+              "from the kernel: on berth through `berth run` over the TUN, "
+              "and on the kernel over the namespace's loopback. CPU per "
+              "request is the nginx process's own (with berth, its runtime "
+              "thread is inside it; on the kernel, TCP work done on wrk's "
+              "side is not counted). iperf3, one stream each way against a "
+              "kernel iperf3 over the TUN, and kernel to kernel over the "
+              "loopback.\n")
+            if ng:
+                w("| nginx on | requests/s | CPU µs per request |")
+                w("|---|---|---|")
+                for k in ("berth", "kernel"):
+                    if k in ng:
+                        w("| %s | %s | %s |" % (
+                            k, stat(vals(ng[k], "req_per_s"), kfmt),
+                            stat(vals(ng[k], "cpu_us_per_req"))))
+                if "berth" in ng and "kernel" in ng:
+                    w("| **berth ÷ kernel** (pairwise) | %s | %s |" % (
+                        stat(ratios(ng["berth"], ng["kernel"], "req_per_s"),
+                             xfmt),
+                        stat(ratios(ng["berth"], ng["kernel"],
+                                    "cpu_us_per_req"), xfmt)))
+                w("")
+            if ip:
+                w("| iperf3 | Gbit/s |")
+                w("|---|---|")
+                for k, lab in (("berth_sends", "berth sends to the kernel"),
+                               ("berth_receives", "berth receives from the "
+                                "kernel"),
+                               ("kernel_loopback", "kernel to kernel "
+                                "(loopback)")):
+                    if k in ip:
+                        w("| %s | %s |" % (lab, stat(vals(ip[k],
+                                                          "gbit_per_s"))))
+                w("")
         if self.b.notes:
             w("### Notes from this run\n")
             for n in self.b.notes:
