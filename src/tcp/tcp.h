@@ -115,6 +115,8 @@ enum tcp_deadline {
     TCP_T__COUNT
 };
 
+#define TCP_SACK_RECENT 3 /* arrivals whose blocks are reported in order */
+
 /* Connection flags. */
 #define TF_ACK_NOW    0x0001u  /* send an ACK at the next output */
 #define TF_FIN_QUEUED 0x0002u  /* application is done sending: FIN owed */
@@ -174,8 +176,8 @@ struct tcp_conn {
     uint8_t synopts;      /* SYNOPT_*: what the handshake agreed on */
     uint8_t cc_algo;      /* enum berth_cc */
     uint8_t quickacks;    /* data segments still to ACK at once */
+    int16_t error;        /* pending error (negative berth_errno), SO_ERROR */
     uint32_t flags;
-    int16_t error; /* pending error (negative berth_errno), SO_ERROR */
 
     uint32_t iss, irs;
     uint32_t snd_una, snd_nxt, snd_max;
@@ -194,6 +196,17 @@ struct tcp_conn {
     uint32_t last_send;   /* ms clock (0: never); RFC 5681 §4.1 */
     /* The algorithm's own state (cc_*.c). */
     union tcp_cc_state cc;
+    /* The receiver's SACK state (tcp_sack.c), here where the TCB has room
+     * for it without padding; the sender's scoreboard follows. */
+    uint32_t dsack_start, dsack_end; /* duplicate to report (TF_DSACK) */
+    /* RFC 2018 §4, the order of our SACK blocks: a seq inside the block of
+     * each of the latest out-of-order arrivals, newest first. The first
+     * block reported holds sack_recent[0]; the next ones repeat the blocks
+     * of the earlier entries; blocks of none of them follow in sequence
+     * order. An entry whose block is gone (delivered) is skipped. Three
+     * entries make the order exact beside timestamps (3 blocks) and for all
+     * but the last of 4 blocks without (room in the TCB, issue 10). */
+    uint32_t sack_recent[TCP_SACK_RECENT];
     struct tcp_scoreboard sacked; /* the peer's SACK blocks above snd_una */
     uint32_t rcv_nxt, rcv_adv;
     uint32_t rcv_fin;       /* seq of an out-of-order FIN (TF_OOO_FIN) */
@@ -201,12 +214,10 @@ struct tcp_conn {
     uint32_t ts_recent;     /* RFC 7323 §4.3: the TSval to echo */
     uint32_t ts_recent_age; /* when it was taken, seconds (§5.5) */
     uint32_t ts_offset;     /* TSval = ms clock + offset (§5.4) */
-    uint32_t dsack_start, dsack_end; /* duplicate to report (TF_DSACK) */
-    uint32_t sack_recent;  /* seq of the latest out-of-order arrival */
-    uint16_t snd_mss;      /* effective send MSS (RFC 9293 §3.7.1) */
-    uint16_t rcv_mss;      /* MSS we advertise */
-    uint16_t rcv_seg_max;  /* largest segment received: "full-sized" */
-    uint32_t delack_bytes; /* received but not yet acknowledged */
+    uint16_t snd_mss;       /* effective send MSS (RFC 9293 §3.7.1) */
+    uint16_t rcv_mss;       /* MSS we advertise */
+    uint16_t rcv_seg_max;   /* largest segment received: "full-sized" */
+    uint32_t delack_bytes;  /* received but not yet acknowledged */
 
     /* RFC 6298. rto_base excludes backoff; rtt_time = 0: nothing timed. */
     uint32_t srtt, rttvar, rto_base;
@@ -316,10 +327,8 @@ void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c);
 /* Room for n more bytes in the send buffer (after its readable bytes), or
  * in the receive buffer (n counts from RCV.NXT: out-of-order data included),
  * as far as the configured size allows: allocates or grows the buffer. */
-int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c,
-                         uint64_t n);
-int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c,
-                         uint64_t n);
+int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c, uint64_t n);
+int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c, uint64_t n);
 /* Gives back whichever buffer is empty (allocated again when needed). */
 void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c);
 uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
@@ -462,6 +471,8 @@ uint32_t tcp_cc_limited_transmit(const struct tcp_conn *c);
 /* ---- tcp_sack.c: SACK and D-SACK (RFC 2018, 2883, 6675 §3-4) ---- */
 /* The receiver: the SACK blocks an ACK carries. */
 void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o);
+/* Out-of-order data arrived at seq: its block is reported first. */
+void tcp_sack_note_arrival(struct tcp_conn *c, uint32_t seq);
 /* A duplicate arrived: report it in the next ACK, at once. */
 void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end);
 /* Whether out-of-order data [off, off+len) past RCV.NXT is held already. */

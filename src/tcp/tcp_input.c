@@ -562,7 +562,7 @@ static void store_text(struct berth_stack *s, struct tcp_conn *c,
          * 5681 §4.2: ACK at once (a duplicate ACK). */
         ring_write_at(&c->rcv, off, data, len);
         stack_count(s, BERTH_CTR_OOO_QUEUED);
-        c->sack_recent = c->rcv_nxt + off;
+        tcp_sack_note_arrival(c, c->rcv_nxt + off);
         c->flags |= TF_ACK_NOW;
     } else {
         drop(s, c, BERTH_REASON_OOO_NO_ROOM);

@@ -26,16 +26,39 @@ void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o)
         put_block(o, c->dsack_start, c->dsack_end);
         c->flags &= ~TF_DSACK;
     }
-    /* RFC 2018 §4: the block holding the latest arrival goes first, then
-     * the others (here in sequence order). */
+    /* RFC 2018 §4: the first block holds the latest arrival; the others
+     * repeat the most recently reported blocks ("based on first SACK
+     * blocks in previous SACK options"), newest first; then the rest, in
+     * sequence order, as room allows. */
     const struct assembler_range *r = assembler_ranges_const(&c->ooo);
-    int n = c->ooo.n;
-    int first = assembler_find(&c->ooo, c->sack_recent - c->rcv_nxt);
-    if (first >= 0 && o->sack_count < max)
-        put_block(o, c->rcv_nxt + r[first].start, c->rcv_nxt + r[first].end);
-    for (int i = 0; i < n && o->sack_count < max; i++)
-        if (i != first)
+    int n = c->ooo.n, put[TCP_SACK_RECENT];
+    unsigned k = 0;
+    for (unsigned j = 0; j < TCP_SACK_RECENT && o->sack_count < max; j++) {
+        int i = assembler_find(&c->ooo, c->sack_recent[j] - c->rcv_nxt);
+        bool dup = i < 0;
+        for (unsigned m = 0; m < k && !dup; m++)
+            dup = put[m] == i;
+        if (dup)
+            continue;
+        put[k++] = i;
+        put_block(o, c->rcv_nxt + r[i].start, c->rcv_nxt + r[i].end);
+    }
+    for (int i = 0; i < n && o->sack_count < max; i++) {
+        bool dup = false;
+        for (unsigned m = 0; m < k && !dup; m++)
+            dup = put[m] == i;
+        if (!dup)
             put_block(o, c->rcv_nxt + r[i].start, c->rcv_nxt + r[i].end);
+    }
+}
+
+void tcp_sack_note_arrival(struct tcp_conn *c, uint32_t seq)
+{
+    /* Move to front: seq's block is the newest; an older entry in the same
+     * block is dropped by the report (tcp_sack_fill skips repeats). */
+    for (unsigned j = TCP_SACK_RECENT - 1; j > 0; j--)
+        c->sack_recent[j] = c->sack_recent[j - 1];
+    c->sack_recent[0] = seq;
 }
 
 void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end)
