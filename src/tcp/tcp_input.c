@@ -177,7 +177,18 @@ static enum tcp_step check_paws(struct berth_stack *s, struct tcp_conn *c,
     return STEP_DONE;
 }
 
-/* RFC 7323 §4.3 / §5.3 R3: remember the TSval to echo. */
+/* RFC 5961 §5.2 (RFC 9293 §3.10.7.4 fifth): an acceptable ACK lies in
+ * SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT. */
+static bool ack_acceptable(const struct tcp_conn *c, const struct tcp_seg *seg)
+{
+    return (seg->flags & TH_ACK) && !seq_gt(seg->ack, c->snd_max) &&
+           !seq_lt(seg->ack, c->snd_una - c->max_sndwnd);
+}
+
+/* RFC 7323 §4.3 / §5.3 R3: remember the TSval to echo. Only from a segment
+ * whose ACK passed the ACK check (RFC 9293 §3.10.7.4 fifth, RFC 5961 §5.2):
+ * a blind segment with an in-window sequence number and a bogus ACK must
+ * not move TS.Recent, or the peer's genuine segments would fail PAWS. */
 static void update_ts_recent(struct berth_stack *s, struct tcp_conn *c,
                              const struct tcp_seg *seg)
 {
@@ -253,7 +264,8 @@ static enum tcp_step check_seq(struct berth_stack *s, struct tcp_conn *c,
          * give up on it (RFC 1122 §4.2.3.6 counts any packet received).
          * Only for a duplicate within a receive buffer of RCV.NXT, so a
          * blind segment cannot move TS.Recent or keep a dead peer alive. */
-        if (c->rcv_nxt - seg->seq <= c->rcv_adv - c->rcv_nxt + c->rcvbuf_size) {
+        if (c->rcv_nxt - seg->seq <= c->rcv_adv - c->rcv_nxt + c->rcvbuf_size &&
+            ack_acceptable(c, seg)) {
             update_ts_recent(s, c, seg);
             tcp_keepalive_reset(s, c);
         }
@@ -469,6 +481,9 @@ static enum tcp_step check_ack(struct berth_stack *s, struct tcp_conn *c,
         tcp_challenge_ack(s, c);
         return STEP_DONE;
     }
+    /* The ACK is acceptable: now TS.Recent may be updated (RFC 7323 §4.3
+     * with RFC 5961 §5.2), before anything this segment causes is sent. */
+    update_ts_recent(s, c, seg);
     uint32_t acked = 0;
     if (seq_lt(c->snd_una, seg->ack))
         acked = ack_new_data(s, c, seg);
@@ -677,10 +692,8 @@ static enum tcp_step synchronized_input(struct berth_stack *s,
         st = syn_received_repeats(s, c, seg);
     if (st == STEP_NEXT)
         st = check_seq(s, c, seg);
-    if (st == STEP_NEXT) {
-        update_ts_recent(s, c, seg);
+    if (st == STEP_NEXT)
         tcp_keepalive_reset(s, c);
-    }
     if (st == STEP_NEXT)
         st = check_rst(s, c, seg);
     if (st == STEP_NEXT)
