@@ -475,6 +475,9 @@ void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o);
 void tcp_sack_note_arrival(struct tcp_conn *c, uint32_t seq);
 /* A duplicate arrived: report it in the next ACK, at once. */
 void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end);
+/* Data [off, off+len) past RCV.NXT arrived: the first part of it held
+ * already out of order is reported as a duplicate (D-SACK). */
+void tcp_sack_note_held_dup(struct tcp_conn *c, uint32_t off, uint32_t len);
 /* Whether out-of-order data [off, off+len) past RCV.NXT is held already. */
 bool tcp_sack_held(const struct tcp_conn *c, uint32_t off, uint32_t len);
 /* The sender: an ACK arrived (after SND.UNA moved); its blocks go on the

@@ -631,6 +631,10 @@ static enum tcp_step process_text(struct berth_stack *s, struct tcp_conn *c,
         c->flags |= TF_ACK_NOW;
         return STEP_DONE;
     }
+    /* RFC 2883 §4: data held out of order that this segment repeats, beside
+     * new data, is a duplicate too (unless one below RCV.NXT was noted). */
+    if (seq_geq(seg->seq, c->rcv_nxt) && !assembler_empty(&c->ooo))
+        tcp_sack_note_held_dup(c, off, len);
     store_text(s, c, data, off, len);
     return STEP_NEXT;
 }

@@ -70,6 +70,21 @@ void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end)
     c->flags |= TF_DSACK | TF_ACK_NOW;
 }
 
+void tcp_sack_note_held_dup(struct tcp_conn *c, uint32_t off, uint32_t len)
+{
+    /* RFC 2883 §4: a segment that repeats data held out of order, even
+     * beside new data, reports the first repeated range. */
+    const struct assembler_range *r = assembler_ranges_const(&c->ooo);
+    for (uint32_t i = 0; i < c->ooo.n && r[i].start < off + len; i++) {
+        if (r[i].end <= off)
+            continue;
+        uint32_t a = r[i].start > off ? r[i].start : off;
+        uint32_t b = r[i].end < off + len ? r[i].end : off + len;
+        tcp_sack_note_dup(c, c->rcv_nxt + a, c->rcv_nxt + b);
+        return;
+    }
+}
+
 bool tcp_sack_held(const struct tcp_conn *c, uint32_t off, uint32_t len)
 {
     /* Out-of-order data we already hold in full (RFC 2883 §4.1.3 case). */
