@@ -62,6 +62,7 @@ struct tcp_timewait {
     uint32_t ts_recent; /* RFC 7323 §4.3, when has_ts */
     uint16_t rcv_wnd;   /* the window field we last advertised */
     bool has_ts;        /* timestamps were negotiated: ACKs carry them */
+    uint8_t rcv_wscale; /* rcv_wnd's shift: the window in bytes */
 };
 
 /* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard;
