@@ -657,6 +657,10 @@ static enum tcp_step process_fin(struct berth_stack *s, struct tcp_conn *c,
         /* Remember where it is: behind a hole it waits for the gap. */
         c->flags |= TF_OOO_FIN;
         c->rcv_fin = seg->seq + seg->len;
+        /* RFC 5681 §4.2: out of order, it draws an immediate duplicate ACK
+         * (with the SACK blocks we hold), as out-of-order data does. */
+        if (c->rcv_fin != c->rcv_nxt)
+            c->flags |= TF_ACK_NOW;
     }
     if (!(c->flags & TF_OOO_FIN) || c->rcv_fin != c->rcv_nxt)
         return STEP_NEXT;
