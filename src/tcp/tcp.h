@@ -52,6 +52,9 @@ struct tcp_synreq {
 #define SYNOPT_WS          0x10u
 #define SYNOPT_SACK        0x20u
 #define SYNOPT_TS          0x40u
+/* Not an option: the SYN-ACK went out again for a duplicate SYN, so the
+ * handshake gives no RTT sample without timestamps (Karn). */
+#define SYNOPT_RESENT 0x80u
 
 /* A compact TIME-WAIT entry: only what TIME-WAIT needs (RFC 9293 §3.10.7.4
  * on TIME-WAIT; RFC 1337). The TCB and its buffers are gone. */
