@@ -101,7 +101,10 @@ void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
     c->iss = o->iss;
     c->ts_offset = tcp_ts_offset(s, &c->n);
     c->synopts = 0;
-    c->snd_wscale = c->rcv_wscale = 0;
+    c->snd_wscale = 0;
+    /* The shift our SYN (or SYN-ACK) offers, fixed from here on: a later
+     * RCVBUF change does not move it (RFC 7323 §2.2; tcp_apply_synopts). */
+    c->rcv_wscale = tcp_wscale_for(c->rcvbuf_size);
     c->snd_una = c->snd_nxt = c->snd_max = o->iss;
     c->rcv_mss = tcp_our_mss(s, c);
     c->snd_mss = TCP_DEFAULT_MSS < c->rcv_mss ? TCP_DEFAULT_MSS : c->rcv_mss;
@@ -269,7 +272,12 @@ int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c, uint64_t n)
 
 int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c, uint64_t n)
 {
-    return ring_reserve(s, &c->rcv, (uint64_t)c->rcv.len + n, c->rcvbuf_size);
+    /* Room up to the right edge we advertised, even after RCVBUF shrank
+     * below it (RFC 9293 §3.8.6.2.2: that window stays offered). */
+    uint64_t promised = (uint64_t)c->rcv.len + (c->rcv_adv - c->rcv_nxt);
+    uint32_t max =
+        promised > c->rcvbuf_size ? (uint32_t)promised : c->rcvbuf_size;
+    return ring_reserve(s, &c->rcv, (uint64_t)c->rcv.len + n, max);
 }
 
 void tcp_conn_delete(struct berth_stack *s, struct tcp_conn *c,

@@ -80,7 +80,10 @@ static uint32_t rcv_window_max(const struct tcp_conn *c)
 uint32_t tcp_rcv_space(const struct tcp_conn *c)
 {
     uint32_t cap = c->rcvbuf_size;
-    uint32_t avail = (c->flags & TF_RD_SHUT) ? cap : cap - c->rcv.len;
+    /* A shrunk RCVBUF may hold less than is queued: no room then. */
+    uint32_t avail = (c->flags & TF_RD_SHUT) ? cap
+                     : cap > c->rcv.len      ? cap - c->rcv.len
+                                             : 0;
     uint32_t max = rcv_window_max(c);
     return avail < max ? avail : max;
 }
