@@ -444,8 +444,9 @@ enum berth_opt {
     BERTH_OPT_KEEPINTVL,    /* us */
     BERTH_OPT_KEEPCNT,      /* probes */
     BERTH_OPT_LINGER,       /* -1 off (default); 0: close sends RST */
-    BERTH_OPT_SNDBUF,       /* bytes, before connect/listen */
-    BERTH_OPT_RCVBUF,       /* bytes, before connect/listen */
+    BERTH_OPT_SNDBUF,       /* bytes, any time (data held is kept) */
+    BERTH_OPT_RCVBUF,       /* bytes, any time; after the SYN at most
+                               65535 << the window-scale shift */
     BERTH_OPT_MAXSEG,       /* MSS cap, before connect/listen */
     BERTH_OPT_USER_TIMEOUT, /* us; 0 = off */
     BERTH_OPT_CONGESTION,   /* enum berth_cc */

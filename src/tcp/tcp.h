@@ -52,6 +52,9 @@ struct tcp_synreq {
 #define SYNOPT_WS          0x10u
 #define SYNOPT_SACK        0x20u
 #define SYNOPT_TS          0x40u
+/* Not an option: the SYN-ACK went out again for a duplicate SYN, so the
+ * handshake gives no RTT sample without timestamps (Karn). */
+#define SYNOPT_RESENT 0x80u
 
 /* A compact TIME-WAIT entry: only what TIME-WAIT needs (RFC 9293 §3.10.7.4
  * on TIME-WAIT; RFC 1337). The TCB and its buffers are gone. */
@@ -62,6 +65,7 @@ struct tcp_timewait {
     uint32_t ts_recent; /* RFC 7323 §4.3, when has_ts */
     uint16_t rcv_wnd;   /* the window field we last advertised */
     bool has_ts;        /* timestamps were negotiated: ACKs carry them */
+    uint8_t rcv_wscale; /* rcv_wnd's shift: the window in bytes */
 };
 
 /* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard;
@@ -120,6 +124,8 @@ enum tcp_deadline {
     TCP_T_DELETE,
     TCP_T__COUNT
 };
+
+#define TCP_SACK_RECENT 3 /* arrivals whose blocks are reported in order */
 
 /* Connection flags. */
 #define TF_ACK_NOW    0x0001u  /* send an ACK at the next output */
@@ -185,8 +191,8 @@ struct tcp_conn {
     uint8_t synopts;      /* SYNOPT_*: what the handshake agreed on */
     uint8_t cc_algo;      /* enum berth_cc */
     uint8_t quickacks;    /* data segments still to ACK at once */
+    int16_t error;        /* pending error (negative berth_errno), SO_ERROR */
     uint32_t flags;
-    int16_t error; /* pending error (negative berth_errno), SO_ERROR */
 
     uint32_t iss, irs;
     uint32_t snd_una, snd_nxt, snd_max;
@@ -205,6 +211,17 @@ struct tcp_conn {
     uint32_t last_send;   /* ms clock (0: never); RFC 5681 §4.1 */
     /* The algorithm's own state (cc_*.c). */
     union tcp_cc_state cc;
+    /* The receiver's SACK state (tcp_sack.c), here where the TCB has room
+     * for it without padding; the sender's scoreboard follows. */
+    uint32_t dsack_start, dsack_end; /* duplicate to report (TF_DSACK) */
+    /* RFC 2018 §4, the order of our SACK blocks: a seq inside the block of
+     * each of the latest out-of-order arrivals, newest first. The first
+     * block reported holds sack_recent[0]; the next ones repeat the blocks
+     * of the earlier entries; blocks of none of them follow in sequence
+     * order. An entry whose block is gone (delivered) is skipped. Three
+     * entries make the order exact beside timestamps (3 blocks) and for all
+     * but the last of 4 blocks without (room in the TCB, issue 10). */
+    uint32_t sack_recent[TCP_SACK_RECENT];
     struct tcp_scoreboard sacked; /* the peer's SACK blocks above snd_una */
     uint32_t rcv_nxt, rcv_adv;
     uint32_t rcv_fin;       /* seq of an out-of-order FIN (TF_OOO_FIN) */
@@ -212,12 +229,10 @@ struct tcp_conn {
     uint32_t ts_recent;     /* RFC 7323 §4.3: the TSval to echo */
     uint32_t ts_recent_age; /* when it was taken, seconds (§5.5) */
     uint32_t ts_offset;     /* TSval = ms clock + offset (§5.4) */
-    uint32_t dsack_start, dsack_end; /* duplicate to report (TF_DSACK) */
-    uint32_t sack_recent;  /* seq of the latest out-of-order arrival */
-    uint16_t snd_mss;      /* effective send MSS (RFC 9293 §3.7.1) */
-    uint16_t rcv_mss;      /* MSS we advertise */
-    uint16_t rcv_seg_max;  /* largest segment received: "full-sized" */
-    uint32_t delack_bytes; /* received but not yet acknowledged */
+    uint16_t snd_mss;       /* effective send MSS (RFC 9293 §3.7.1) */
+    uint16_t rcv_mss;       /* MSS we advertise */
+    uint16_t rcv_seg_max;   /* largest segment received: "full-sized" */
+    uint32_t delack_bytes;  /* received but not yet acknowledged */
 
     /* RFC 6298. rto_base excludes backoff. rtt_time: when the timed
      * segment left, the low 32 bits of the µs clock (an RTT is far below
@@ -519,8 +534,13 @@ uint32_t tcp_cc_limited_transmit(const struct tcp_conn *c);
 /* ---- tcp_sack.c: SACK and D-SACK (RFC 2018, 2883, 6675 §3-4) ---- */
 /* The receiver: the SACK blocks an ACK carries. */
 void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o);
+/* Out-of-order data arrived at seq: its block is reported first. */
+void tcp_sack_note_arrival(struct tcp_conn *c, uint32_t seq);
 /* A duplicate arrived: report it in the next ACK, at once. */
 void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end);
+/* Data [off, off+len) past RCV.NXT arrived: the first part of it held
+ * already out of order is reported as a duplicate (D-SACK). */
+void tcp_sack_note_held_dup(struct tcp_conn *c, uint32_t off, uint32_t len);
 /* Whether out-of-order data [off, off+len) past RCV.NXT is held already. */
 bool tcp_sack_held(const struct tcp_conn *c, uint32_t off, uint32_t len);
 /* The sender: an ACK arrived (after SND.UNA moved); its blocks go on the

@@ -43,7 +43,14 @@ void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c)
 {
     c->cwnd = initial_window(s, c);
     c->ssthresh = UINT32_MAX; /* RFC 5681 §3.1: arbitrarily high */
-    c->recover = c->iss;      /* RFC 6582 §3.2 step 1 */
+    /* RFC 6582 §3.2 step 1 starts recover at the ISS, and step 2 enters
+     * recovery when the ACK "covers more than recover" (ack - 1 > recover).
+     * The ISS is our SYN, so three duplicates of ISS+1 (the first segment of
+     * data lost) would wait for the RTO, though no earlier recovery or
+     * timeout exists for the check to guard (RFC 6582 §4); RFC 5681 §3.2
+     * retransmits at once, as Linux and FreeBSD (snd_recover = ISS, tested
+     * with ack > snd_recover) do. One below the ISS lets it. */
+    c->recover = c->iss - 1;
     c->lt_sent = 0;
     c->high_rxt = c->iss;
     c->bytes_acked = 0;

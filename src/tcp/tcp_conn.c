@@ -101,7 +101,10 @@ void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
     c->iss = o->iss;
     c->ts_offset = tcp_ts_offset(s, &c->n);
     c->synopts = 0;
-    c->snd_wscale = c->rcv_wscale = 0;
+    c->snd_wscale = 0;
+    /* The shift our SYN (or SYN-ACK) offers, fixed from here on: a later
+     * RCVBUF change does not move it (RFC 7323 §2.2; tcp_apply_synopts). */
+    c->rcv_wscale = tcp_wscale_for(c->rcvbuf_size);
     c->snd_una = c->snd_nxt = c->snd_max = o->iss;
     c->rcv_mss = tcp_our_mss(s, c);
     c->snd_mss = TCP_DEFAULT_MSS < c->rcv_mss ? TCP_DEFAULT_MSS : c->rcv_mss;
@@ -355,13 +358,18 @@ int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c,
     uint64_t need = (uint64_t)c->rcv.len + off + len;
     if (c->rcv.cap >= need)
         return 0;
+    /* Room up to the right edge we advertised, even after RCVBUF shrank
+     * below it (RFC 9293 §3.8.6.2.2: that window stays offered). */
+    uint64_t promised = (uint64_t)c->rcv.len + (c->rcv_adv - c->rcv_nxt);
+    uint32_t max =
+        promised > c->rcvbuf_size ? (uint32_t)promised : c->rcvbuf_size;
     /* Out-of-order data is the first refused: from pressure on it may not
      * grow the buffer (Linux prunes its out-of-order queue first). */
     enum berth_reason why = BERTH_REASON_MEM_PRESSURE_OOO;
     int r = BERTH_EAGAIN;
     if (off == 0 || stack_mem_level(s) == BERTH_MEM_NORMAL) {
         why = BERTH_REASON_MEM_LIMIT;
-        r = ring_reserve(s, &c->rcv, need, c->rcvbuf_size);
+        r = ring_reserve(s, &c->rcv, need, max);
     }
     if (r == BERTH_EAGAIN)
         stack_trace_drop(s, c->sock, c->n.laddr, c->n.lport, c->n.raddr,

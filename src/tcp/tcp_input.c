@@ -177,7 +177,18 @@ static enum tcp_step check_paws(struct berth_stack *s, struct tcp_conn *c,
     return STEP_DONE;
 }
 
-/* RFC 7323 §4.3 / §5.3 R3: remember the TSval to echo. */
+/* RFC 5961 §5.2 (RFC 9293 §3.10.7.4 fifth): an acceptable ACK lies in
+ * SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT. */
+static bool ack_acceptable(const struct tcp_conn *c, const struct tcp_seg *seg)
+{
+    return (seg->flags & TH_ACK) && !seq_gt(seg->ack, c->snd_max) &&
+           !seq_lt(seg->ack, c->snd_una - c->max_sndwnd);
+}
+
+/* RFC 7323 §4.3 / §5.3 R3: remember the TSval to echo. Only from a segment
+ * whose ACK passed the ACK check (RFC 9293 §3.10.7.4 fifth, RFC 5961 §5.2):
+ * a blind segment with an in-window sequence number and a bogus ACK must
+ * not move TS.Recent, or the peer's genuine segments would fail PAWS. */
 static void update_ts_recent(struct berth_stack *s, struct tcp_conn *c,
                              const struct tcp_seg *seg)
 {
@@ -253,7 +264,8 @@ static enum tcp_step check_seq(struct berth_stack *s, struct tcp_conn *c,
          * give up on it (RFC 1122 §4.2.3.6 counts any packet received).
          * Only for a duplicate within a receive buffer of RCV.NXT, so a
          * blind segment cannot move TS.Recent or keep a dead peer alive. */
-        if (c->rcv_nxt - seg->seq <= c->rcv_adv - c->rcv_nxt + c->rcvbuf_size) {
+        if (c->rcv_nxt - seg->seq <= c->rcv_adv - c->rcv_nxt + c->rcvbuf_size &&
+            ack_acceptable(c, seg)) {
             update_ts_recent(s, c, seg);
             tcp_keepalive_reset(s, c);
         }
@@ -469,6 +481,9 @@ static enum tcp_step check_ack(struct berth_stack *s, struct tcp_conn *c,
         tcp_challenge_ack(s, c);
         return STEP_DONE;
     }
+    /* The ACK is acceptable: now TS.Recent may be updated (RFC 7323 §4.3
+     * with RFC 5961 §5.2), before anything this segment causes is sent. */
+    update_ts_recent(s, c, seg);
     uint32_t acked = 0;
     if (seq_lt(c->snd_una, seg->ack))
         acked = ack_new_data(s, c, seg);
@@ -562,7 +577,7 @@ static void store_text(struct berth_stack *s, struct tcp_conn *c,
          * 5681 §4.2: ACK at once (a duplicate ACK). */
         ring_write_at(&c->rcv, off, data, len);
         stack_count(s, BERTH_CTR_OOO_QUEUED);
-        c->sack_recent = c->rcv_nxt + off;
+        tcp_sack_note_arrival(c, c->rcv_nxt + off);
         c->flags |= TF_ACK_NOW;
     } else {
         drop(s, c, BERTH_REASON_OOO_NO_ROOM);
@@ -616,6 +631,10 @@ static enum tcp_step process_text(struct berth_stack *s, struct tcp_conn *c,
         c->flags |= TF_ACK_NOW;
         return STEP_DONE;
     }
+    /* RFC 2883 §4: data held out of order that this segment repeats, beside
+     * new data, is a duplicate too (unless one below RCV.NXT was noted). */
+    if (seq_geq(seg->seq, c->rcv_nxt) && !assembler_empty(&c->ooo))
+        tcp_sack_note_held_dup(c, off, len);
     store_text(s, c, data, off, len);
     return STEP_NEXT;
 }
@@ -638,6 +657,10 @@ static enum tcp_step process_fin(struct berth_stack *s, struct tcp_conn *c,
         /* Remember where it is: behind a hole it waits for the gap. */
         c->flags |= TF_OOO_FIN;
         c->rcv_fin = seg->seq + seg->len;
+        /* RFC 5681 §4.2: out of order, it draws an immediate duplicate ACK
+         * (with the SACK blocks we hold), as out-of-order data does. */
+        if (c->rcv_fin != c->rcv_nxt)
+            c->flags |= TF_ACK_NOW;
     }
     if (!(c->flags & TF_OOO_FIN) || c->rcv_fin != c->rcv_nxt)
         return STEP_NEXT;
@@ -677,10 +700,8 @@ static enum tcp_step synchronized_input(struct berth_stack *s,
         st = syn_received_repeats(s, c, seg);
     if (st == STEP_NEXT)
         st = check_seq(s, c, seg);
-    if (st == STEP_NEXT) {
-        update_ts_recent(s, c, seg);
+    if (st == STEP_NEXT)
         tcp_keepalive_reset(s, c);
-    }
     if (st == STEP_NEXT)
         st = check_rst(s, c, seg);
     if (st == STEP_NEXT)

@@ -5,6 +5,9 @@
 
 #include "base/seq.h"
 
+/* An echoed TSval or a send time older than this (ms) is no RTT sample. */
+#define SYNREQ_RTT_MAX_MS 60000u
+
 struct tcp_listener *tcp_listener_find(struct berth_stack *s, uint32_t addr,
                                        uint16_t port)
 {
@@ -157,7 +160,7 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
                          .ts_recent = r->ts_recent,
                          .rcv_wnd = initial_window(l->tmpl),
                          .peer_mss = r->peer_mss,
-                         .synopts = r->opts,
+                         .synopts = r->opts & (uint8_t)~SYNOPT_RESENT,
                          .syn_rexmit = r->retries != 0};
     synreq_free(s, r);
     tcp_conn_open(s, c, &o);
@@ -202,6 +205,7 @@ static enum tcp_step synreq_dup_syn(struct berth_stack *s, struct tcp_synreq *r,
         r->ts_recent = seg->opts.ts_val;
     stack_count(s, BERTH_CTR_SYNACK_RETRANS);
     tcp_send_synack(s, r, l->tmpl);
+    r->opts |= SYNOPT_RESENT; /* Karn: no longer timed without TS */
     return STEP_DONE;
 }
 
@@ -293,6 +297,31 @@ static enum tcp_step synreq_check_room(struct berth_stack *s,
     return STEP_DONE;
 }
 
+/* The handshake's RTT sample (µs; 0: none), from the SYN-ACK to the ACK
+ * that completes it, so the first RTO follows the path, not the initial
+ * 1 s (RFC 6298 §2.2), as an active open's SYN does. With timestamps, the
+ * ACK's TSecr is the TSval of the SYN-ACK it answers (RFC 7323 §4.1 RTTM:
+ * even a retransmitted one). Without, the SYN-ACK's send time is where the
+ * entry's timer was armed (its expiry less the timeout), if the SYN-ACK was
+ * sent once (Karn, RFC 6298 §3): no field of the 64-byte entry is needed. */
+static uint32_t synreq_rtt(const struct berth_stack *s,
+                           const struct tcp_synreq *r,
+                           const struct tcp_seg *seg)
+{
+    if ((r->opts & SYNOPT_TS) && seg->opts.has_ts && seg->opts.ts_ecr) {
+        uint32_t ms = tcp_ts_now(s, tcp_ts_offset(s, &r->n)) - seg->opts.ts_ecr;
+        return ms < SYNREQ_RTT_MAX_MS ? (ms ? ms : 1) * USEC_PER_MS : 0;
+    }
+    if (r->retries || (r->opts & (SYNOPT_RESENT | SYNOPT_TS)) ||
+        !r->n.timer.pprev)
+        return 0;
+    uint64_t sent = r->n.timer.expires * TIMER_TICK_US - s->cfg.rto_initial;
+    uint64_t rtt = s->now - sent;
+    return sent <= s->now && rtt < SYNREQ_RTT_MAX_MS * USEC_PER_MS
+               ? (uint32_t)(rtt ? rtt : 1)
+               : 0;
+}
+
 /* RFC 9293 §3.10.7.4 for a SYN-queue entry, as a chain of steps in the
  * RFC's order (as synchronized_input in tcp_input.c). Input contract: seg
  * is not modified by these steps; the promoted TCB's input may modify it
@@ -321,9 +350,13 @@ void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
         st = synreq_check_room(s, r, l);
     if (st != STEP_NEXT)
         return;
+    uint32_t rtt = synreq_rtt(s, r, seg);
     struct tcp_conn *c = synreq_promote(s, r, l);
-    if (c)
-        tcp_conn_input(s, c, seg); /* SYN-RECEIVED -> ESTABLISHED, text */
+    if (!c)
+        return;
+    if (rtt)
+        tcp_rtt_sample(s, c, rtt);
+    tcp_conn_input(s, c, seg); /* SYN-RECEIVED -> ESTABLISHED, text */
 }
 
 struct tcp_conn *tcp_listener_accept(struct berth_stack *s,

@@ -60,7 +60,11 @@ void tcp_syn_options(const struct berth_stack *s, const struct tcp_conn *c,
     o->mss = tcp_our_mss(s, c);
     if (offer_all ? s->cfg.window_scaling : (agreed & SYNOPT_WS)) {
         o->has_wscale = true;
-        o->wscale = tcp_wscale_for(c->rcvbuf_size);
+        /* A TCB offers the shift fixed when it opened; a listener's
+         * template, for a SYN-ACK, the one its buffer gives. */
+        bool opened = c->state == BERTH_STATE_SYN_SENT ||
+                      c->state == BERTH_STATE_SYN_RECEIVED;
+        o->wscale = opened ? c->rcv_wscale : tcp_wscale_for(c->rcvbuf_size);
     }
     o->sack_ok = offer_all ? s->cfg.sack : (agreed & SYNOPT_SACK) != 0;
     if (offer_all ? s->cfg.timestamps : (agreed & SYNOPT_TS))
@@ -71,11 +75,12 @@ void tcp_apply_synopts(struct berth_stack *s, struct tcp_conn *c,
                        uint8_t agreed, uint32_t ts_recent)
 {
     c->flags &= ~(TF_TS | TF_SACK);
+    uint8_t offered = c->rcv_wscale; /* set when the TCB opened */
     c->snd_wscale = c->rcv_wscale = 0;
     if (agreed & SYNOPT_WS) {
         /* RFC 7323 §2.2: both sides sent the option: scaling is on. */
         c->snd_wscale = agreed & SYNOPT_WSCALE_MASK;
-        c->rcv_wscale = tcp_wscale_for(c->rcvbuf_size);
+        c->rcv_wscale = offered;
     }
     if (agreed & SYNOPT_SACK)
         c->flags |= TF_SACK;

@@ -80,9 +80,12 @@ static uint32_t rcv_window_max(const struct tcp_conn *c)
 uint32_t tcp_rcv_space(const struct berth_stack *s, const struct tcp_conn *c)
 {
     /* Under memory pressure the offer stops growing (tcp_conn_rcv_cap);
-     * rcv_adv_next never moves the edge left, RFC 9293 §3.8.6.2.2. */
+     * rcv_adv_next never moves the edge left, RFC 9293 §3.8.6.2.2. A
+     * shrunk RCVBUF may hold less than is queued: no room then. */
     uint32_t cap = tcp_conn_rcv_cap(s, c);
-    uint32_t avail = (c->flags & TF_RD_SHUT) ? cap : cap - c->rcv.len;
+    uint32_t avail = (c->flags & TF_RD_SHUT) ? cap
+                     : cap > c->rcv.len      ? cap - c->rcv.len
+                                             : 0;
     uint32_t max = rcv_window_max(c);
     return avail < max ? avail : max;
 }

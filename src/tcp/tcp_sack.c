@@ -26,16 +26,39 @@ void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o)
         put_block(o, c->dsack_start, c->dsack_end);
         c->flags &= ~TF_DSACK;
     }
-    /* RFC 2018 §4: the block holding the latest arrival goes first, then
-     * the others (here in sequence order). */
+    /* RFC 2018 §4: the first block holds the latest arrival; the others
+     * repeat the most recently reported blocks ("based on first SACK
+     * blocks in previous SACK options"), newest first; then the rest, in
+     * sequence order, as room allows. */
     const struct assembler_range *r = assembler_ranges_const(&c->ooo);
-    int n = c->ooo.n;
-    int first = assembler_find(&c->ooo, c->sack_recent - c->rcv_nxt);
-    if (first >= 0 && o->sack_count < max)
-        put_block(o, c->rcv_nxt + r[first].start, c->rcv_nxt + r[first].end);
-    for (int i = 0; i < n && o->sack_count < max; i++)
-        if (i != first)
+    int n = c->ooo.n, put[TCP_SACK_RECENT];
+    unsigned k = 0;
+    for (unsigned j = 0; j < TCP_SACK_RECENT && o->sack_count < max; j++) {
+        int i = assembler_find(&c->ooo, c->sack_recent[j] - c->rcv_nxt);
+        bool dup = i < 0;
+        for (unsigned m = 0; m < k && !dup; m++)
+            dup = put[m] == i;
+        if (dup)
+            continue;
+        put[k++] = i;
+        put_block(o, c->rcv_nxt + r[i].start, c->rcv_nxt + r[i].end);
+    }
+    for (int i = 0; i < n && o->sack_count < max; i++) {
+        bool dup = false;
+        for (unsigned m = 0; m < k && !dup; m++)
+            dup = put[m] == i;
+        if (!dup)
             put_block(o, c->rcv_nxt + r[i].start, c->rcv_nxt + r[i].end);
+    }
+}
+
+void tcp_sack_note_arrival(struct tcp_conn *c, uint32_t seq)
+{
+    /* Move to front: seq's block is the newest; an older entry in the same
+     * block is dropped by the report (tcp_sack_fill skips repeats). */
+    for (unsigned j = TCP_SACK_RECENT - 1; j > 0; j--)
+        c->sack_recent[j] = c->sack_recent[j - 1];
+    c->sack_recent[0] = seq;
 }
 
 void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end)
@@ -45,6 +68,21 @@ void tcp_sack_note_dup(struct tcp_conn *c, uint32_t start, uint32_t end)
     c->dsack_start = start;
     c->dsack_end = end;
     c->flags |= TF_DSACK | TF_ACK_NOW;
+}
+
+void tcp_sack_note_held_dup(struct tcp_conn *c, uint32_t off, uint32_t len)
+{
+    /* RFC 2883 §4: a segment that repeats data held out of order, even
+     * beside new data, reports the first repeated range. */
+    const struct assembler_range *r = assembler_ranges_const(&c->ooo);
+    for (uint32_t i = 0; i < c->ooo.n && r[i].start < off + len; i++) {
+        if (r[i].end <= off)
+            continue;
+        uint32_t a = r[i].start > off ? r[i].start : off;
+        uint32_t b = r[i].end < off + len ? r[i].end : off + len;
+        tcp_sack_note_dup(c, c->rcv_nxt + a, c->rcv_nxt + b);
+        return;
+    }
 }
 
 bool tcp_sack_held(const struct tcp_conn *c, uint32_t off, uint32_t len)

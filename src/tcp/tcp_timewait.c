@@ -15,6 +15,7 @@ enum tw_action {
 /* What TIME-WAIT remembers, from a compact entry or a TCB. */
 struct tw_view {
     uint32_t rcv_nxt;
+    uint32_t rcv_wnd; /* the window we last advertised, in bytes */
     uint32_t ts_recent;
     bool has_ts;
 };
@@ -29,6 +30,18 @@ static bool tw_syn_is_new(const struct tw_view *v, const struct tcp_seg *seg)
             return ts_lt(v->ts_recent, seg->opts.ts_val);
     }
     return seq_gt(seg->seq, v->rcv_nxt);
+}
+
+/* RFC 9293 §3.10.7.4 first: the acceptance test, with the window we last
+ * advertised. */
+static bool tw_in_window(const struct tw_view *v, const struct tcp_seg *seg)
+{
+    uint32_t end = v->rcv_nxt + v->rcv_wnd, space = tcp_seg_space(seg);
+    if (space == 0)
+        return v->rcv_wnd == 0 ? seg->seq == v->rcv_nxt
+                               : seq_in(seg->seq, v->rcv_nxt, end);
+    return v->rcv_wnd > 0 && (seq_in(seg->seq, v->rcv_nxt, end) ||
+                              seq_in(seg->seq + space - 1, v->rcv_nxt, end));
 }
 
 /* The rules, shared by the compact entry and a TCB still in TIME-WAIT. */
@@ -52,6 +65,12 @@ static enum tw_action tw_decide(struct berth_stack *s, int sock,
         if (tw_syn_is_new(v, seg))
             return TW_NEW_SYN;
         why = BERTH_REASON_TIME_WAIT_SYN_OLD;
+    } else if (!(seg->flags & TH_ACK) && tw_in_window(v, seg)) {
+        /* RFC 9293 §3.10.7.4 fifth: "if the ACK bit is off, drop the
+         * segment and return" (an acceptable one; the first step ACKs an
+         * unacceptable one, below). */
+        why = BERTH_REASON_NO_ACK_FLAG;
+        act = TW_DROP;
     } else if ((seg->flags & TH_FIN) && seg->seq + seg->len + 1 == rcv_nxt) {
         return TW_RESTART; /* "The only thing that can arrive" */
     } else if (seg->seq == rcv_nxt && tcp_seg_space(seg) == 0) {
@@ -104,6 +123,7 @@ static void tw_compact(struct berth_stack *s, struct tcp_conn *c,
         tw->snd_nxt = c->snd_max;
         tw->rcv_nxt = c->rcv_nxt;
         tw->rcv_wnd = tcp_window_field(c->rcv_adv - c->rcv_nxt, c->rcv_wscale);
+        tw->rcv_wscale = c->rcv_wscale;
         tw->has_ts = (c->flags & TF_TS) != 0;
         tw->ts_recent = c->ts_recent;
     }
@@ -154,7 +174,8 @@ static bool tw_reuse(struct berth_stack *s, uint32_t src, uint32_t dst,
 void tcp_timewait_input(struct berth_stack *s, struct tcp_timewait *tw,
                         uint32_t src, uint32_t dst, struct tcp_seg *seg)
 {
-    struct tw_view v = {tw->rcv_nxt, tw->ts_recent, tw->has_ts};
+    struct tw_view v = {tw->rcv_nxt, (uint32_t)tw->rcv_wnd << tw->rcv_wscale,
+                        tw->ts_recent, tw->has_ts};
     switch (tw_decide(s, -1, &tw->n, &v, seg)) {
     case TW_DROP:
         return;
@@ -181,7 +202,8 @@ void tcp_timewait_input(struct berth_stack *s, struct tcp_timewait *tw,
 bool tcp_time_wait_tcb_input(struct berth_stack *s, struct tcp_conn *c,
                              struct tcp_seg *seg)
 {
-    struct tw_view v = {c->rcv_nxt, c->ts_recent, (c->flags & TF_TS) != 0};
+    struct tw_view v = {c->rcv_nxt, c->rcv_adv - c->rcv_nxt, c->ts_recent,
+                        (c->flags & TF_TS) != 0};
     switch (tw_decide(s, c->sock, &c->n, &v, seg)) {
     case TW_DROP:
         return true;

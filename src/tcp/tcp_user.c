@@ -151,6 +151,14 @@ int tcp_user_send(struct berth_stack *s, struct tcp_conn *c, const void *buf,
 {
     if (len > INT32_MAX)
         len = INT32_MAX;
+    /* The configured size bounds what is queued, not the allocation (a
+     * shrunk SNDBUF leaves a larger ring until it drains). */
+    uint32_t room =
+        c->sndbuf_size > c->snd.len ? c->sndbuf_size - c->snd.len : 0;
+    if (len > room)
+        len = room;
+    if (len == 0)
+        return BERTH_EAGAIN;
     if (tcp_conn_reserve_snd(s, c, len) != 0)
         return BERTH_ENOMEM;
     uint32_t n = ring_write(&c->snd, buf, (uint32_t)len);
@@ -338,16 +346,35 @@ static void set_flag(struct tcp_conn *c, uint32_t flag, bool on)
         c->flags &= ~flag;
 }
 
-static int set_buffer_opt(struct tcp_conn *c, enum berth_opt opt, int64_t v)
+static void window_update(struct berth_stack *s, struct tcp_conn *c);
+
+/* SO_SNDBUF / SO_RCVBUF, at any time (as Linux). The buffers are allocated
+ * on demand up to these sizes (tcp_conn_reserve_snd/rcv), so a change only
+ * moves the bound: bytes already held stay (a shrink below them waits for
+ * them to drain; send() accepts nothing meanwhile), the right edge we
+ * advertised never moves left (RFC 9293 §3.8.6.2.2; tcp_rcv_space() and
+ * tcp_conn_reserve_rcv() keep room up to it), and the reassembly and SACK
+ * bounds follow the new size for what arrives next. */
+static int set_buffer_opt(struct berth_stack *s, struct tcp_conn *c,
+                          enum berth_opt opt, int64_t v)
 {
     if (v < 1024 || v > (64 << 20))
         return BERTH_EINVAL;
-    if (!before_connect(c))
-        return BERTH_EINVAL; /* buffers are sized once, before use */
-    if (opt == BERTH_OPT_SNDBUF)
-        c->sndbuf_size = (uint32_t)v;
-    else
-        c->rcvbuf_size = (uint32_t)v;
+    uint32_t size = (uint32_t)v;
+    bool opened = c->state != BERTH_STATE_CLOSED;
+    if (opt == BERTH_OPT_SNDBUF) {
+        c->sndbuf_size = size;
+    } else {
+        /* RFC 7323 §2.2-2.3: the shift our SYN offered stays; the window
+         * field cannot say more than 65535 << shift, so a larger buffer is
+         * clamped to that. */
+        uint32_t max = (uint32_t)TCP_WINDOW_FIELD_MAX << c->rcv_wscale;
+        c->rcvbuf_size = opened && size > max ? max : size;
+    }
+    if (opened) {
+        window_update(s, c); /* a grown buffer may reopen the window */
+        sock_mark(s, c->sock);
+    }
     return 0;
 }
 
@@ -405,7 +432,7 @@ int tcp_user_setopt(struct berth_stack *s, struct tcp_conn *c,
         return 0;
     case BERTH_OPT_SNDBUF:
     case BERTH_OPT_RCVBUF:
-        return set_buffer_opt(c, opt, v);
+        return set_buffer_opt(s, c, opt, v);
     case BERTH_OPT_MAXSEG:
         if (v < 64 || v > TX_MAX_MSS || !before_connect(c))
             return BERTH_EINVAL;

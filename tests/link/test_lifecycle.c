@@ -954,6 +954,105 @@ static void buffers_grow_with_data_and_come_back_from_the_cache(void **state)
     pair_finish(p);
 }
 
+/* Sets SNDBUF and RCVBUF of a socket; returns what RCVBUF reads back. */
+static int64_t set_buffers(struct pair *p, int side, int sock, int64_t snd,
+                           int64_t rcv)
+{
+    int64_t v = 0;
+    assert_int_equal(berth_setopt(p->st[side], sock, BERTH_OPT_SNDBUF, snd), 0);
+    assert_int_equal(berth_setopt(p->st[side], sock, BERTH_OPT_RCVBUF, rcv), 0);
+    assert_int_equal(berth_getopt(p->st[side], sock, BERTH_OPT_SNDBUF, &v), 0);
+    assert_int_equal(v, snd);
+    assert_int_equal(berth_getopt(p->st[side], sock, BERTH_OPT_RCVBUF, &v), 0);
+    return v;
+}
+
+/* SNDBUF and RCVBUF change on live sockets, as Linux allows: both sides
+ * grow and shrink both buffers in the middle of a transfer both ways, over
+ * a link that loses and reorders (so reassembly and the SACK scoreboard
+ * hold data when the bounds move). Shrinking below what is held keeps it;
+ * the window's right edge never moves left (RFC 9293 §3.8.6.2.2); a
+ * receive buffer beyond what the agreed window-scale shift can advertise
+ * is clamped to it (RFC 7323 §2.3: 256 KiB before connect gives shift 3
+ * with this stack's rule; 65535 << 3 is the most it can say). Every byte
+ * arrives once, in order. */
+static void buffers_resized_mid_transfer_keep_the_data(void **state)
+{
+    (void)state;
+    struct pair *p = pair_new(11);
+    struct berth_memlink_impair imp;
+    berth_memlink_impair_init(&imp);
+    imp.loss = 0.02;
+    imp.reorder = 0.05;
+    imp.jitter = 200;
+    set_impair_both(p, &imp);
+    struct conn k;
+    k.sport = 80;
+    k.lsn = berth_socket(p->st[SERVER]);
+    assert_true(k.lsn >= 0);
+    /* 256 KiB on both before the handshake: a window-scale shift of 3. */
+    set_buffers(p, SERVER, k.lsn, 256 * KIB, 256 * KIB);
+    assert_int_equal(berth_bind(p->st[SERVER], k.lsn, SERVER_ADDR, 80), 0);
+    assert_int_equal(berth_listen(p->st[SERVER], k.lsn, 16), 0);
+    k.c = berth_socket(p->st[CLIENT]);
+    set_buffers(p, CLIENT, k.c, 256 * KIB, 256 * KIB);
+    assert_int_equal(berth_connect(p->st[CLIENT], k.c, SERVER_ADDR, 80),
+                     BERTH_EINPROGRESS);
+    run_until_ready(p, CLIENT, k.c, BERTH_EV_WRITABLE, 600 * SEC);
+    run_until_ready(p, SERVER, k.lsn, BERTH_EV_READABLE, 600 * SEC);
+    k.s = berth_accept(p->st[SERVER], k.lsn, NULL);
+    assert_true(k.s >= 0);
+    int sock[2] = {k.c, k.s};
+
+    struct stream s[2];
+    stream_init(&s[0], CLIENT, k.c, k.s, 2 * MIB, 0x7777);
+    stream_init(&s[1], SERVER, k.s, k.c, 2 * MIB, 0x8888);
+    s[0].shutdown_when_sent = s[1].shutdown_when_sent = true;
+    /* Every 256 KiB of the client's stream, both sides resize: shrink far
+     * below what is queued, grow beyond the shift's reach (clamped), shrink
+     * again, grow back. */
+    static const struct {
+        int64_t snd, rcv, rcv_read_back;
+    } steps[] = {
+        {2 * KIB, 2 * KIB, 2 * KIB},
+        {4 * MIB, 4 * MIB, 65535 << 3},
+        {8 * KIB, 16 * KIB, 16 * KIB},
+        {128 * KIB, 128 * KIB, 128 * KIB},
+    };
+    size_t next = 0;
+    uint64_t end = p->now + 1200 * SEC;
+    while (!(stream_done(&s[0]) && stream_done(&s[1]))) {
+        if (next < 4 && s[0].received >= (next + 1) * (512 * KIB) / 2) {
+            for (int side = 0; side < 2; side++)
+                assert_int_equal(set_buffers(p, side, sock[side],
+                                             steps[next].snd, steps[next].rcv),
+                                 steps[next].rcv_read_back);
+            next++;
+        }
+        for (int i = 0; i < 2; i++) {
+            stream_send(p, &s[i]);
+            stream_recv(p, &s[i]);
+        }
+        if (p->now >= end)
+            fail_msg("transfer stalled: %zu and %zu of %zu bytes",
+                     s[0].received, s[1].received, s[0].total);
+        run_for(p, 1 * MS);
+    }
+    assert_int_equal(next, 4);
+    for (int i = 0; i < 2; i++) {
+        if (s[i].first_mismatch != SIZE_MAX)
+            fail_msg("stream %d: byte %zu is wrong", i, s[i].first_mismatch);
+        assert_true(s[i].rx_hash == s[i].tx_hash);
+    }
+    struct berth_memlink_stats st;
+    berth_memlink_stats(p->link, CLIENT, &st);
+    assert_true(st.lost > 0 && st.reordered > 0);
+    assert_int_equal(berth_close(p->st[CLIENT], k.c), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
+    assert_int_equal(berth_close(p->st[SERVER], k.lsn), 0);
+    pair_finish(p);
+}
+
 /* Determinism (docs/ARCHITECTURE.md): the same seed gives the same packets at
  * the same instants, so a failing seed replays exactly. */
 static void same_seed_replays_identical_packets(void **state)
@@ -1451,6 +1550,7 @@ int main(void)
         cmocka_unit_test(lossy_link_transfer_completes_exactly),
         cmocka_unit_test(same_seed_replays_identical_packets),
         cmocka_unit_test(buffers_grow_with_data_and_come_back_from_the_cache),
+        cmocka_unit_test(buffers_resized_mid_transfer_keep_the_data),
         cmocka_unit_test(corrupted_packets_are_dropped_and_transfer_completes),
         cmocka_unit_test(zero_window_is_probed_and_transfer_completes),
         cmocka_unit_test(abort_resets_the_peer_with_econnreset),
