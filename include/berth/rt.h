@@ -130,6 +130,9 @@ int berth_rt_unwatch_fd(struct berth_rt *rt, int fd);
 int berth_rt_run(struct berth_rt *rt);
 /* Starts a graceful shutdown (callable from any callback). */
 void berth_rt_stop(struct berth_rt *rt);
+/* The signal (SIGINT, SIGTERM) that started the shutdown, or 0 when none
+ * did: a command exits 128 + it after "interrupted", as a shell expects. */
+int berth_rt_stop_signal(const struct berth_rt *rt);
 /* Ends the loop at once, without the grace period (e.g. a client done). */
 void berth_rt_exit(struct berth_rt *rt);
 

@@ -165,6 +165,7 @@ struct berth_rt {
     uint64_t app_wake; /* on_tick's wish, UINT64_MAX for none */
 
     bool stop_requested; /* berth_rt_stop(): on_stop runs in the loop */
+    int stop_signal;     /* the signal that asked for the stop, or 0 */
     bool stopping;       /* on_stop called; waiting for connections */
     uint64_t stop_deadline;
     bool exiting; /* berth_rt_exit() or the shutdown finished */

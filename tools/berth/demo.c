@@ -82,7 +82,8 @@ static void demo_usage(FILE *f)
             "takes 2 s;\n"
             "                       30s over the in-memory link)\n"
             "\n");
-    common_usage(f);
+    static const char *const own[] = {"--pcap", "--msl", NULL};
+    common_usage_except(f, own);
 }
 
 int cmd_demo(int argc, char **argv)
@@ -117,7 +118,8 @@ int cmd_demo(int argc, char **argv)
                    strerror(errno));
     if (!f)
         o.pcap = NULL;
-    common_finish(&o.c);
+    if (common_finish(&o.c) != 0)
+        return EXIT_USAGE;
     fflush(stdout);
     if (o.memlink)
         return demo_memlink(&o, "--memlink: no TUN device this time.");

@@ -872,7 +872,8 @@ int cmd_http(int argc, char **argv)
         if (http_option(&c, &hc, argc, argv, &i) != 0)
             return EXIT_USAGE;
     }
-    common_finish(&c);
+    if (common_finish(&c) != 0)
+        return EXIT_USAGE;
     hc.so.keepalive = c.so.keepalive;
 
     struct http_run run = {0};
