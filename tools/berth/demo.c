@@ -2,7 +2,9 @@
  * and the in-memory one, and the report pieces both print. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "demo.h"
@@ -77,7 +79,10 @@ static void demo_usage(FILE *f)
             "\n"
             "  --memlink            use the in-memory link even when TUN is "
             "possible\n"
-            "  --pcap FILE          capture (default /tmp/berth-demo.pcap)\n"
+            "  --pcap FILE          capture (default: demo.pcap in a new "
+            "private directory,\n"
+            "                       $TMPDIR/berth-demo-XXXXXX; never "
+            "through a symlink)\n"
             "  --msl TIME           MSL (default 1s with TUN, so TIME-WAIT "
             "takes 2 s;\n"
             "                       30s over the in-memory link)\n"
@@ -86,12 +91,35 @@ static void demo_usage(FILE *f)
     common_usage_except(f, own);
 }
 
+/* The run's files go to a fresh private directory unless --pcap and
+ * --ctl name them: a fixed name in /tmp is one any local user can plant a
+ * symlink at (and, once root's run left it, a file others cannot write). */
+static int demo_private_dir(struct demo_opts *o)
+{
+    const char *tmp = getenv("TMPDIR");
+    o->pcap = o->c.rt.pcap_path;
+    if (o->pcap && o->c.rt.ctl_path)
+        return 0;
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    snprintf(o->dir, sizeof o->dir, "%s/berth-demo-XXXXXX", tmp);
+    if (!mkdtemp(o->dir)) {
+        error_line(o->c.prog, "cannot create a directory in %s: %s", tmp,
+                   strerror(errno));
+        return -1;
+    }
+    if (!o->pcap) {
+        snprintf(o->pcap_buf, sizeof o->pcap_buf, "%s/demo.pcap", o->dir);
+        o->pcap = o->pcap_buf;
+    }
+    return 0;
+}
+
 int cmd_demo(int argc, char **argv)
 {
     struct demo_opts o;
     memset(&o, 0, sizeof o);
     common_init(&o.c, "berth demo");
-    o.pcap = "/tmp/berth-demo.pcap";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             demo_usage(stdout);
@@ -107,16 +135,16 @@ int cmd_demo(int argc, char **argv)
         if (r <= 0)
             return EXIT_USAGE;
     }
-    if (o.c.rt.pcap_path)
-        o.pcap = o.c.rt.pcap_path;
+    if (demo_private_dir(&o) != 0)
+        return 1;
     /* An unwritable capture file costs the capture, not the demo. */
-    FILE *f = fopen(o.pcap, "ab");
-    if (f)
-        fclose(f);
+    char err[300];
+    int fd = berth_rt_create_file(o.pcap, err, sizeof err);
+    if (fd >= 0)
+        close(fd);
     else
-        error_line(o.c.prog, "cannot write %s: %s (no capture)", o.pcap,
-                   strerror(errno));
-    if (!f)
+        error_line(o.c.prog, "%s (no capture)", err);
+    if (fd < 0)
         o.pcap = NULL;
     if (common_finish(&o.c) != 0)
         return EXIT_USAGE;

@@ -14,7 +14,13 @@
 struct demo_opts {
     struct common c;
     bool memlink;     /* --memlink: skip the TUN attempt */
-    const char *pcap; /* capture file (default /tmp/berth-demo.pcap) */
+    const char *pcap; /* capture file, or NULL: none */
+    /* The run's private directory (mkdtemp, 0700, under $TMPDIR or /tmp):
+     * the default capture and the TUN story's control socket live there,
+     * so nothing is created where another user could plant a symlink.
+     * Empty when --pcap and --ctl name both. */
+    char dir[256];
+    char pcap_buf[300];
 };
 
 /* What one client run (one curl command, or the in-memory client's

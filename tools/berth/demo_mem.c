@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "berth/memlink.h"
 #include "demo.h"
@@ -55,7 +56,11 @@ static void pcap_write(FILE *f, uint64_t now, const uint8_t *pkt, size_t len)
 
 static FILE *pcap_open(const char *path)
 {
-    FILE *f = fopen(path, "wb");
+    char err[256];
+    int fd = berth_rt_create_file(path, err, sizeof err);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
     /* LINKTYPE_RAW (101): packets start with the IPv4 header. */
     uint32_t g[6] = {0xa1b2c3d4u, 2u | (4u << 16), 0, 0, 65535, 101};
     if (f)

@@ -507,9 +507,9 @@ static const char *tun_impossible(void)
 static int run_demo(struct tundemo *d, char *why, size_t whylen)
 {
     struct berth_rt_config rc = d->o->c.rt;
-    char ctl[96], err[256];
+    char ctl[300], err[256];
     if (!rc.ctl_path) { /* not the default: a real berth0 may have it */
-        snprintf(ctl, sizeof ctl, "/tmp/%s.sock", d->ns);
+        snprintf(ctl, sizeof ctl, "%s/ctl.sock", d->o->dir);
         rc.ctl_path = ctl;
     }
     rc.pcap_path = d->o->pcap;
