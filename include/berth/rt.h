@@ -94,11 +94,13 @@ struct berth_stack *berth_rt_stack(struct berth_rt *rt);
 /* CLOCK_MONOTONIC in us, read afresh: the stack's clock. */
 uint64_t berth_rt_now(const struct berth_rt *rt);
 
-/* Creates (mode 0644) or truncates PATH for writing, safely where others
- * can write (/tmp), also as root: never through a symlink (O_NOFOLLOW),
- * and only a regular file with no other hard link. The descriptor, or -1
- * with a one-line message in err. The capture file is opened this way. */
-int berth_rt_create_file(const char *path, char *err, size_t errlen);
+/* Creates (mode 0644) PATH for writing, truncated or (append) appended
+ * to, safely where others can write (/tmp), also as root: never through a
+ * symlink (O_NOFOLLOW), and only a regular file with no other hard link.
+ * The descriptor, or -1 with a one-line message in err. The capture file
+ * is opened this way. */
+int berth_rt_create_file(const char *path, bool append, char *err,
+                         size_t errlen);
 
 /* ------------------------------------------------------------------------
  * The application.

@@ -38,9 +38,12 @@ struct rt_pcap {
  * symlink or a hard link to a file of root's: O_NOFOLLOW refuses the
  * first, the link count the second, and O_TRUNC only runs after both
  * checks (ftruncate), so nothing is written through either. */
-int berth_rt_create_file(const char *path, char *err, size_t errlen)
+int berth_rt_create_file(const char *path, bool append, char *err,
+                         size_t errlen)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+    int fd = open(path,
+                  O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+                      (append ? O_APPEND : 0),
                   0644);
     struct stat st;
     const char *why = NULL;
@@ -52,7 +55,7 @@ int berth_rt_create_file(const char *path, char *err, size_t errlen)
         why = "not a regular file";
     else if (st.st_nlink > 1)
         why = "it has other hard links";
-    else if (ftruncate(fd, 0) < 0)
+    else if (!append && ftruncate(fd, 0) < 0)
         why = strerror(errno);
     if (why) {
         snprintf(err, errlen, "cannot create %s: %s", path, why);
@@ -71,7 +74,7 @@ struct rt_pcap *rt_pcap_open(const char *path, char *err, size_t errlen)
     FILE *f = NULL;
     if (!p || !buf)
         snprintf(err, errlen, "capture file %s: out of memory", path);
-    else if ((fd = berth_rt_create_file(path, err, errlen)) >= 0 &&
+    else if ((fd = berth_rt_create_file(path, false, err, errlen)) >= 0 &&
              !(f = fdopen(fd, "wb")))
         snprintf(err, errlen, "cannot create capture file %s: %s", path,
                  strerror(errno));

@@ -139,7 +139,7 @@ int cmd_demo(int argc, char **argv)
         return 1;
     /* An unwritable capture file costs the capture, not the demo. */
     char err[300];
-    int fd = berth_rt_create_file(o.pcap, err, sizeof err);
+    int fd = berth_rt_create_file(o.pcap, false, err, sizeof err);
     if (fd >= 0)
         close(fd);
     else

@@ -57,7 +57,7 @@ static void pcap_write(FILE *f, uint64_t now, const uint8_t *pkt, size_t len)
 static FILE *pcap_open(const char *path)
 {
     char err[256];
-    int fd = berth_rt_create_file(path, err, sizeof err);
+    int fd = berth_rt_create_file(path, false, err, sizeof err);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (fd >= 0 && !f)
         close(fd);
@@ -397,6 +397,7 @@ int demo_memlink(struct demo_opts *o, const char *why)
     struct http_config hc;
     http_config_init(&hc);
     hc.so.keepalive = o->c.so.keepalive;
+    hc.date = false; /* virtual time: a server without a clock */
     m.srv = http_server_create(m.st[1], &hc, link_clock, &m, err, sizeof err);
     if (!m.srv) {
         error_line(o->c.prog, "%s", err);
