@@ -187,6 +187,29 @@ void berth_rt_print_ss(struct berth_stack *s, bool info, uint64_t now,
                        FILE *out);
 void berth_rt_print_stat(struct berth_stack *s, FILE *out);
 
+/* `berth ss`'s query, in ss(8)'s words: "-i", "--json", "state NAME" (ss's
+ * names: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2,
+ * time-wait, closed, close-wait, last-ack, closing, listening, and the
+ * groups all, connected, synchronized; repeat to add), "sport :PORT",
+ * "dport :PORT" (an "=" or "eq" between is allowed). The control command
+ * is "ss" followed by these words. */
+struct berth_rt_ss_query {
+    bool info, json;
+    uint32_t states;  /* bit (1 << enum berth_state); 0: every state */
+    int sport, dport; /* -1: any */
+};
+/* 0, or -1 with a one-line message in err. */
+int berth_rt_ss_parse(const char *args, struct berth_rt_ss_query *q, char *err,
+                      size_t errlen);
+/* The table (columns as wide as their widest cell), or with json a JSON
+ * array of objects, one per matching entry, every berth_tcp_info field. */
+void berth_rt_print_ss_filtered(struct berth_stack *s,
+                                const struct berth_rt_ss_query *q, uint64_t now,
+                                FILE *out);
+/* The counters as JSON: {"tcp": {NAME: n...}, "drops": {REASON: n...}
+ * without the closing brace, so the runtime can add "link". */
+void berth_rt_print_stat_json(struct berth_stack *s, FILE *out);
+
 #ifdef __cplusplus
 }
 #endif

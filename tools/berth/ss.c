@@ -76,28 +76,85 @@ static void target_usage(FILE *f)
                "/run/berth/TUN.sock as root)\n");
 }
 
-/* ss and stat: a fixed command, an optional -i for ss. */
-static int simple(const char *prog, const char *cmd, bool info_ok, int argc,
-                  char **argv)
+/* Appends argv[i] to the command line; -1 if it does not fit. */
+static int cmd_append(char *cmd, size_t size, size_t *n, const char *word)
 {
+    size_t l = strlen(word);
+    if (*n + l + 2 > size)
+        return -1;
+    if (*n)
+        cmd[(*n)++] = ' ';
+    memcpy(cmd + *n, word, l);
+    *n += l;
+    cmd[*n] = '\0';
+    return 0;
+}
+
+static void ss_help(void)
+{
+    printf("usage: berth ss [-i] [--json] [state NAME]... [sport :PORT] "
+           "[dport :PORT]\n"
+           "                [--tun NAME | --ctl PATH]\n\n"
+           "Lists the sockets of a running berth, like ss -tan.\n"
+           "  -i             with srtt, rto, windows and timers (like ss "
+           "-ti)\n"
+           "  --json         a JSON array, one object per socket, every "
+           "field\n"
+           "  state NAME     only sockets in that state, as ss names them: "
+           "established,\n"
+           "                 syn-sent, syn-recv, fin-wait-1, fin-wait-2, "
+           "time-wait, closed,\n"
+           "                 close-wait, last-ack, closing, listening; or "
+           "connected,\n"
+           "                 synchronized, all. Repeat to add states.\n"
+           "  sport :PORT    only this local port\n"
+           "  dport :PORT    only this remote port\n");
+    target_usage(stdout);
+}
+
+int cmd_ss(int argc, char **argv)
+{
+    const char *prog = "berth ss";
     struct ctl_target t = {.tun = "berth0"};
-    bool info = false;
+    char cmd[1024] = "ss", err[256];
+    size_t n = 2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: %s%s [--tun NAME | --ctl PATH]\n\n", prog,
-                   info_ok ? " [-i]" : "");
-            if (info_ok)
-                printf("Lists the sockets of a running berth, like ss -tan."
-                       "\n  -i           with srtt, rto, windows and "
-                       "timers\n");
-            else
-                printf("Counters of a running berth, like netstat -s; then "
-                       "drops by reason\nand link statistics.\n");
+            ss_help();
+            return 0;
+        }
+        int r = target_option(prog, &t, argc, argv, &i);
+        if (r < 0)
+            return EXIT_USAGE;
+        if (r == 0 && cmd_append(cmd, sizeof cmd, &n, argv[i]) != 0) {
+            usage_error(prog, "arguments too long");
+            return EXIT_USAGE;
+        }
+    }
+    struct berth_rt_ss_query q;
+    if (berth_rt_ss_parse(cmd + 2, &q, err, sizeof err) != 0) {
+        usage_error(prog, "%s", err);
+        return EXIT_USAGE;
+    }
+    return request(prog, &t, cmd);
+}
+
+int cmd_stat(int argc, char **argv)
+{
+    const char *prog = "berth stat";
+    struct ctl_target t = {.tun = "berth0"};
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: berth stat [--json] [--tun NAME | --ctl PATH]\n\n"
+                   "Counters of a running berth, like netstat -s; then drops "
+                   "by reason\nand link statistics.\n"
+                   "  --json       one JSON object: tcp, drops, link\n");
             target_usage(stdout);
             return 0;
         }
-        if (info_ok && !strcmp(argv[i], "-i")) {
-            info = true;
+        if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j")) {
+            json = true;
             continue;
         }
         int r = target_option(prog, &t, argc, argv, &i);
@@ -108,17 +165,7 @@ static int simple(const char *prog, const char *cmd, bool info_ok, int argc,
             return EXIT_USAGE;
         }
     }
-    return request(prog, &t, info ? "ss -i" : cmd);
-}
-
-int cmd_ss(int argc, char **argv)
-{
-    return simple("berth ss", "ss", true, argc, argv);
-}
-
-int cmd_stat(int argc, char **argv)
-{
-    return simple("berth stat", "stat", false, argc, argv);
+    return request(prog, &t, json ? "stat --json" : "stat");
 }
 
 int cmd_ctl(int argc, char **argv)
