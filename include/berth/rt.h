@@ -76,9 +76,14 @@ struct berth_rt_config {
     bool fixed_random; /* keep stack.seed/secret as given (tests, demos) */
 };
 void berth_rt_config_init(struct berth_rt_config *cfg);
-/* "/run/berth/<tun>.sock" as root, else "$XDG_RUNTIME_DIR/berth/<tun>.sock"
- * or "/tmp/berth-<uid>/<tun>.sock". Writes into buf; returns buf. */
+/* "DIR/<tun>.sock" with DIR from berth_rt_ctl_dir(). Writes into buf;
+ * returns buf. */
 char *berth_rt_default_ctl_path(const char *tun_name, char *buf, size_t size);
+/* Where the control sockets of this network namespace live: "/run/berth"
+ * as root, else "$XDG_RUNTIME_DIR/berth" or "/tmp/berth-<uid>"; in a
+ * namespace other than PID 1's, ".../net-<inode of /proc/self/ns/net>"
+ * below that, since TUN names (berth0) are per namespace. */
+char *berth_rt_ctl_dir(char *buf, size_t size);
 
 struct berth_rt;
 
