@@ -8,6 +8,7 @@
 
 #include "cmds.h"
 #include "demo.h"
+#include "ladder.h"
 
 const char *const DEMO_PATHS[DEMO_NPATHS] = {"/", "/bytes/1000",
                                              "/bytes/1000000"};
@@ -61,6 +62,41 @@ void demo_print_counters(FILE *out, struct berth_stack *server,
             fprintf(out, "%9" PRIu64 " ", a);
         fprintf(out, "%9" PRIu64 "   %s\n", b, berth_reason_string(r));
     }
+}
+
+void demo_print_ladder(FILE *out, struct ladders *ls, const char *left,
+                       const char *right)
+{
+    int count;
+    const char *why;
+    int i = ladders_pick(ls, &count, &why);
+    if (count > 1)
+        fprintf(out, "Connection %d of %d%s%s%s:\n\n", i + 1, count,
+                why ? " (chosen: " : ", the first", why ? why : "",
+                why ? ")" : "");
+    ladder_print(ladders_get(ls, i), out, left, right);
+}
+
+void demo_print_next(FILE *out, const struct demo_opts *o)
+{
+    char imp[128];
+    berth_impair_format(&o->c.rt.impair, imp, sizeof imp);
+    fprintf(out, "\nTry next:\n");
+    fprintf(out, "  sudo berth http &                 serve on a TUN device; "
+                 "then curl http://198.18.0.2/\n");
+    fprintf(out, "  berth ss -i                       its connections, with "
+                 "timers and windows\n");
+    if (o->pcap)
+        fprintf(out, "  wireshark %s\n%36sthis run, packet by packet\n",
+                o->pcap, "");
+    if (!strcmp(imp, "off"))
+        fprintf(out, "  berth demo --impair loss=20%%,seed=1   lost segments "
+                     "and their retransmissions\n");
+    else
+        fprintf(out,
+                "  berth demo --impair %s --trace   every drop and "
+                "state change\n",
+                imp);
 }
 
 static void demo_usage(FILE *f)

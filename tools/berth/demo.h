@@ -48,5 +48,12 @@ void demo_print_results(FILE *out, const char *who, const struct demo_result *r,
                         int n);
 void demo_print_counters(FILE *out, struct berth_stack *server,
                          struct berth_stack *client);
+struct ladders;
+/* The ladder worth drawing (ladders_pick), with a line saying which
+ * connection it is and why when there were several. */
+void demo_print_ladder(FILE *out, struct ladders *ls, const char *left,
+                       const char *right);
+/* What to try next: berth http, berth ss -i, the capture, --impair. */
+void demo_print_next(FILE *out, const struct demo_opts *o);
 
 #endif
