@@ -291,14 +291,16 @@ def excused_by_load(segs, berth_pcap, berth):
         if why is None:
             continue
         out[r.frame] = why
-        # The receiver's ACKs of what it read in the same batch may come
-        # first: its first pure duplicate ACK among its next ten segments.
-        after = [s for s in segs if s.frame > r.frame and
-                 conn_key(s) == conn_key(r) and s.src == r.dst][:10]
-        answer = next((s for s in after if "duplicate_ack" in s.analysis
-                       and s.len == 0), None)
+        # The receiver's ACKs of what it read in the same batch, and its
+        # response, may come first: its first pure duplicate ACK after the
+        # retransmission that covers it and answers no other.
+        answer = next((s for s in segs if s.frame > r.frame and
+                       conn_key(s) == conn_key(r) and s.src == r.dst and
+                       s.len == 0 and "duplicate_ack" in s.analysis and
+                       s.frame not in out and acks(s, r.dst, seg_end(r))),
+                      None)
         if answer is not None and answer.analysis <= {"duplicate_ack"} | \
-                set(INFO) and acks(answer, r.dst, seg_end(r)):
+                set(INFO):
             out[answer.frame] = f"the receiver's answer to #{r.frame}"
     return out
 
