@@ -280,20 +280,22 @@ def excuse_retransmission(r, ksegs, bsegs, berth):
 
 def excused_by_load(segs, berth_pcap, berth):
     """Frames whose warnings a busy machine explains: the excused
-    retransmissions, and the receiver's next segment on that connection
-    when it is the duplicate ACK answering one (RFC 2883's D-SACK)."""
+    retransmissions, and for each the receiver's duplicate ACK answering it
+    (RFC 2883's D-SACK)."""
     bsegs = segments(berth_pcap)
-    out = {}
+    out, excused = {}, []
     for r in segs:
         if not r.analysis & {"retransmission", "spurious_retransmission"}:
             continue
         why = excuse_retransmission(r, segs, bsegs, berth)
-        if why is None:
-            continue
-        out[r.frame] = why
-        # The receiver's ACKs of what it read in the same batch, and its
-        # response, may come first: its first pure duplicate ACK after the
-        # retransmission that covers it and answers no other.
+        if why is not None:
+            out[r.frame] = why
+            excused.append(r)
+    # The receiver's ACKs of what it read in the same batch, and its
+    # response, may come first: the first pure duplicate ACK after the
+    # retransmission that covers it and answers no other; the latest
+    # retransmission chooses first, the one a duplicate ACK answers.
+    for r in reversed(excused):
         answer = next((s for s in segs if s.frame > r.frame and
                        conn_key(s) == conn_key(r) and s.src == r.dst and
                        s.len == 0 and "duplicate_ack" in s.analysis and
