@@ -8,7 +8,7 @@
 # load, and with the default 60 s the first entries expired).
 source "$(dirname "$0")/lib.sh"
 it_setup
-it_berth_start srv http --port 80 --msl 600s
+it_berth_start srv http --port 80 --msl 600s --trace
 
 # Sizes around the MSS (1460) and a full window, cycled.
 sizes=(0 1 1460 1461 2920 10000 65535 65536)
@@ -31,19 +31,25 @@ it_log "200 HTTP/1.0 requests in $(it_since "$t0") s, all answered correctly"
 opens=$(it_counter srv "passive connection openings")
 [ "$opens" -eq 200 ] || it_fail "berth counted $opens passive openings, expected 200"
 
-# berth closes after every HTTP/1.0 response, so berth ends every
-# connection in TIME-WAIT: 200 TIME-WAIT rows, nothing else left open. (curl
-# also closes once it has the whole response; when its FIN crosses berth's,
-# both ends go through CLOSING to TIME-WAIT, a simultaneous close, RFC 9293
-# §3.6 figure 13: the kernel's TIME-WAIT count is only reported.)
+# berth closes after every HTTP/1.0 response, so berth ends almost every
+# connection in TIME-WAIT: the rows of `berth ss`, nothing else left open.
+# (curl also closes once it has the whole response; when its FIN crosses
+# berth's, both ends go through CLOSING to TIME-WAIT, a simultaneous close,
+# RFC 9293 §3.6 figure 13: the kernel's TIME-WAIT count is only reported.
+# On a busy machine curl's FIN can even arrive before berth got round to
+# its own: then berth closes second, CLOSE-WAIT -> LAST-ACK -> CLOSED, and
+# holds no TIME-WAIT. Counted from berth's trace, so every connection is
+# accounted for either way.)
 it_berth_settled srv 5
 ss_out=$(it_ss srv)
 tw=$(printf '%s\n' "$ss_out" | grep -c "^TIME-WAIT .* ${IT_KERNEL//./\\.}:" || true)
 other=$(printf '%s\n' "$ss_out" | grep -E "${IT_KERNEL//./\\.}:[0-9]+" | grep -vc '^TIME-WAIT' || true)
-[ "$tw" -eq 200 ] && [ "$other" -eq 0 ] ||
-    it_fail "berth ss: $tw TIME-WAIT rows (expected 200), $other other connections (expected 0):"$'\n'"$(printf '%s\n' "$ss_out" | head -n 20)"
+entered=$(it_counter srv "connections that entered TIME-WAIT")
+second=$(grep -c 'CLOSE-WAIT -> LAST-ACK' "$IT_DIR/srv.log" || true)
+[ "$tw" -eq "$entered" ] && [ $((tw + second)) -eq 200 ] && [ "$other" -eq 0 ] ||
+    it_fail "berth ss: $tw TIME-WAIT rows ($entered entered TIME-WAIT; with the $second closed second by berth, expected 200), $other other connections (expected 0):"$'\n'"$(printf '%s\n' "$ss_out" | head -n 20)"
 ktw=$(it_ns ss -tanH state time-wait | wc -l)
-it_log "berth: 200 connections in TIME-WAIT; kernel: $ktw (simultaneous closes)"
+it_log "berth: $tw connections in TIME-WAIT, $second closed second (curl's FIN first); kernel: $ktw in TIME-WAIT"
 
 it_berth_stop srv
 it_log "PASS"
