@@ -80,9 +80,14 @@ struct berth_rt_config {
     bool no_signals;
 };
 void berth_rt_config_init(struct berth_rt_config *cfg);
-/* "/run/berth/<tun>.sock" as root, else "$XDG_RUNTIME_DIR/berth/<tun>.sock"
- * or "/tmp/berth-<uid>/<tun>.sock". Writes into buf; returns buf. */
+/* "DIR/<tun>.sock" with DIR from berth_rt_ctl_dir(). Writes into buf;
+ * returns buf. */
 char *berth_rt_default_ctl_path(const char *tun_name, char *buf, size_t size);
+/* Where the control sockets of this network namespace live: "/run/berth"
+ * as root, else "$XDG_RUNTIME_DIR/berth" or "/tmp/berth-<uid>"; in a
+ * namespace other than PID 1's, ".../net-<inode of /proc/self/ns/net>"
+ * below that, since TUN names (berth0) are per namespace. */
+char *berth_rt_ctl_dir(char *buf, size_t size);
 
 struct berth_rt;
 
@@ -97,6 +102,14 @@ void berth_rt_destroy(struct berth_rt *rt);
 struct berth_stack *berth_rt_stack(struct berth_rt *rt);
 /* CLOCK_MONOTONIC in us, read afresh: the stack's clock. */
 uint64_t berth_rt_now(const struct berth_rt *rt);
+
+/* Creates (mode 0644) PATH for writing, truncated or (append) appended
+ * to, safely where others can write (/tmp), also as root: never through a
+ * symlink (O_NOFOLLOW), and only a regular file with no other hard link.
+ * The descriptor, or -1 with a one-line message in err. The capture file
+ * is opened this way. */
+int berth_rt_create_file(const char *path, bool append, char *err,
+                         size_t errlen);
 
 /* ------------------------------------------------------------------------
  * The application.
@@ -144,6 +157,9 @@ void berth_rt_set_lock(struct berth_rt *rt, void (*lock)(void *ctx),
 
 /* Starts a graceful shutdown (callable from any callback). */
 void berth_rt_stop(struct berth_rt *rt);
+/* The signal (SIGINT, SIGTERM) that started the shutdown, or 0 when none
+ * did: a command exits 128 + it after "interrupted", as a shell expects. */
+int berth_rt_stop_signal(const struct berth_rt *rt);
 /* Ends the loop at once, without the grace period (e.g. a client done). */
 void berth_rt_exit(struct berth_rt *rt);
 
@@ -189,6 +205,29 @@ int berth_rt_ctl_request(const char *ctl_path, const char *command, FILE *out);
 void berth_rt_print_ss(struct berth_stack *s, bool info, uint64_t now,
                        FILE *out);
 void berth_rt_print_stat(struct berth_stack *s, FILE *out);
+
+/* `berth ss`'s query, in ss(8)'s words: "-i", "--json", "state NAME" (ss's
+ * names: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2,
+ * time-wait, closed, close-wait, last-ack, closing, listening, and the
+ * groups all, connected, synchronized; repeat to add), "sport :PORT",
+ * "dport :PORT" (an "=" or "eq" between is allowed). The control command
+ * is "ss" followed by these words. */
+struct berth_rt_ss_query {
+    bool info, json;
+    uint32_t states;  /* bit (1 << enum berth_state); 0: every state */
+    int sport, dport; /* -1: any */
+};
+/* 0, or -1 with a one-line message in err. */
+int berth_rt_ss_parse(const char *args, struct berth_rt_ss_query *q, char *err,
+                      size_t errlen);
+/* The table (columns as wide as their widest cell), or with json a JSON
+ * array of objects, one per matching entry, every berth_tcp_info field. */
+void berth_rt_print_ss_filtered(struct berth_stack *s,
+                                const struct berth_rt_ss_query *q, uint64_t now,
+                                FILE *out);
+/* The counters as JSON: {"tcp": {NAME: n...}, "drops": {REASON: n...}
+ * without the closing brace, so the runtime can add "link". */
+void berth_rt_print_stat_json(struct berth_stack *s, FILE *out);
 
 #ifdef __cplusplus
 }

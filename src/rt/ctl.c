@@ -39,18 +39,48 @@ struct rt_ctl {
  * Paths.
  */
 
-char *berth_rt_default_ctl_path(const char *tun_name, char *buf, size_t size)
+/* TUN names are per network namespace, so control sockets are too: the
+ * namespace PID 1 is in (the host's, as a rule) keeps the short names;
+ * any other gets a directory named after its inode, the number `ip netns
+ * identify` and `lsns -t net` show. When PID 1's namespace cannot be
+ * looked at (not root, a sandbox), the initial namespace's fixed inode
+ * tells it; on kernels without one the inode is always used. */
+/* The initial network namespace's fixed inode (Linux's PROC_NET_INIT_INO,
+ * since 6.x): how to recognise it when PID 1 cannot be looked at. */
+#define RT_NET_INIT_INO 0xEFFFFFF9u
+
+char *berth_rt_ctl_dir(char *buf, size_t size)
 {
     const char *xdg = getenv("XDG_RUNTIME_DIR");
+    struct stat self, init;
+    char base[160];
+    if (geteuid() == 0)
+        snprintf(base, sizeof base, "/run/berth");
+    else if (xdg && *xdg)
+        snprintf(base, sizeof base, "%s/berth", xdg);
+    else
+        snprintf(base, sizeof base, "/tmp/berth-%u", (unsigned)getuid());
+    bool host = false;
+    if (stat("/proc/self/ns/net", &self) < 0)
+        host = true; /* no /proc: nothing better than the short name */
+    else if (stat("/proc/1/ns/net", &init) == 0)
+        host = init.st_ino == self.st_ino && init.st_dev == self.st_dev;
+    else
+        host = self.st_ino == RT_NET_INIT_INO;
+    if (host)
+        snprintf(buf, size, "%s", base);
+    else
+        snprintf(buf, size, "%s/net-%lu", base, (unsigned long)self.st_ino);
+    return buf;
+}
+
+char *berth_rt_default_ctl_path(const char *tun_name, char *buf, size_t size)
+{
+    char dir[200];
     if (!tun_name || !*tun_name)
         tun_name = "berth0";
-    if (geteuid() == 0)
-        snprintf(buf, size, "/run/berth/%s.sock", tun_name);
-    else if (xdg && *xdg)
-        snprintf(buf, size, "%s/berth/%s.sock", xdg, tun_name);
-    else
-        snprintf(buf, size, "/tmp/berth-%u/%s.sock", (unsigned)getuid(),
-                 tun_name);
+    snprintf(buf, size, "%s/%s.sock", berth_rt_ctl_dir(dir, sizeof dir),
+             tun_name);
     return buf;
 }
 
@@ -118,7 +148,10 @@ static int clear_stale(const char *path, char *err, size_t errlen)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
         close(fd);
-        snprintf(err, errlen, "another berth instance answers at %s", path);
+        snprintf(err, errlen,
+                 "another berth instance answers at %s (another --tun, or "
+                 "--ctl PATH)",
+                 path);
         return -1;
     }
     if (fd >= 0)
@@ -206,6 +239,15 @@ void rt_ctl_close(struct rt_ctl *c)
     if (c->lfd >= 0) {
         close(c->lfd);
         unlink(c->path);
+        /* A namespace's directory (.../net-INODE) goes with its last
+         * instance; rmdir fails while other sockets are there. */
+        char *slash = strrchr(c->path, '/');
+        if (slash) {
+            *slash = '\0';
+            const char *base = strrchr(c->path, '/');
+            if (base && !strncmp(base + 1, "net-", 4))
+                rmdir(c->path);
+        }
     }
     if (c->epfd >= 0)
         close(c->epfd);

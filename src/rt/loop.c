@@ -161,6 +161,8 @@ static void on_signal(struct berth_rt *rt)
             rt->exiting = true;
         else
             rt->stop_requested = true;
+        if (!rt->stop_signal)
+            rt->stop_signal = (int)si.ssi_signo;
     }
 }
 
@@ -196,6 +198,11 @@ void berth_rt_stop(struct berth_rt *rt)
     /* on_stop runs from the loop, not from inside whatever callback
      * called us. */
     rt->stop_requested = true;
+}
+
+int berth_rt_stop_signal(const struct berth_rt *rt)
+{
+    return rt->stop_signal;
 }
 
 void berth_rt_exit(struct berth_rt *rt)

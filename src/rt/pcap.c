@@ -6,8 +6,11 @@
 #include "rt_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define PCAP_MAGIC        0xa1b2c3d4u
 #define PCAP_SNAPLEN      65535u
@@ -31,14 +34,53 @@ struct rt_pcap {
     char *buf; /* the stdio buffer: freed only after fclose() */
 };
 
+/* A file in a directory others can write to (/tmp) may be a planted
+ * symlink or a hard link to a file of root's: O_NOFOLLOW refuses the
+ * first, the link count the second, and O_TRUNC only runs after both
+ * checks (ftruncate), so nothing is written through either. */
+int berth_rt_create_file(const char *path, bool append, char *err,
+                         size_t errlen)
+{
+    int fd = open(path,
+                  O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+                      (append ? O_APPEND : 0),
+                  0644);
+    struct stat st;
+    const char *why = NULL;
+    if (fd < 0)
+        why = errno == ELOOP ? "it is a symbolic link" : strerror(errno);
+    else if (fstat(fd, &st) < 0)
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (st.st_nlink > 1)
+        why = "it has other hard links";
+    else if (!append && ftruncate(fd, 0) < 0)
+        why = strerror(errno);
+    if (why) {
+        snprintf(err, errlen, "cannot create %s: %s", path, why);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 struct rt_pcap *rt_pcap_open(const char *path, char *err, size_t errlen)
 {
     struct rt_pcap *p = calloc(1, sizeof *p);
     char *buf = malloc(PCAP_BUFFER);
-    FILE *f = p && buf ? fopen(path, "wbe") : NULL;
-    if (!f) {
+    int fd = -1;
+    FILE *f = NULL;
+    if (!p || !buf)
+        snprintf(err, errlen, "capture file %s: out of memory", path);
+    else if ((fd = berth_rt_create_file(path, false, err, errlen)) >= 0 &&
+             !(f = fdopen(fd, "wb")))
         snprintf(err, errlen, "cannot create capture file %s: %s", path,
-                 strerror(p && buf ? errno : ENOMEM));
+                 strerror(errno));
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
         free(buf);
         free(p);
         return NULL;

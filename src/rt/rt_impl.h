@@ -180,6 +180,7 @@ struct berth_rt {
     bool mem_trim_owed;   /* pressure seen; usage not yet down to limit/16 */
 
     bool stop_requested; /* berth_rt_stop(): on_stop runs in the loop */
+    int stop_signal;     /* the signal that asked for the stop, or 0 */
     bool stopping;       /* on_stop called; waiting for connections */
     uint64_t stop_deadline;
     bool exiting; /* berth_rt_exit() or the shutdown finished */

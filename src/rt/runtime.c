@@ -321,6 +321,25 @@ static void print_link(struct berth_rt *rt, FILE *out)
             st.reordered, st.loops, rt->mem_trims, spec);
 }
 
+/* The link counters closing berth_rt_print_stat_json's object. */
+static void print_link_json(struct berth_rt *rt, FILE *out)
+{
+    struct berth_rt_stats st;
+    char spec[256];
+    berth_rt_stats(rt, &st);
+    berth_impair_format(&rt->impair, spec, sizeof spec);
+    fprintf(out,
+            ",\n  \"link\": {\"tun\": \"%s\", \"rx_packets\": %" PRIu64
+            ", \"rx_bytes\": %" PRIu64 ", \"tx_packets\": %" PRIu64
+            ", \"tx_bytes\": %" PRIu64 ", \"rx_dropped\": %" PRIu64
+            ", \"tx_dropped\": %" PRIu64 ", \"duplicated\": %" PRIu64
+            ", \"reordered\": %" PRIu64 ", \"loops\": %" PRIu64
+            ", \"impairment\": \"%s\"}\n}\n",
+            rt->tun_name, st.rx_packets, st.rx_bytes, st.tx_packets,
+            st.tx_bytes, st.rx_dropped, st.tx_dropped, st.duplicated,
+            st.reordered, st.loops, spec);
+}
+
 static void cmd_impair(struct berth_rt *rt, const char *arg, FILE *out)
 {
     struct berth_impair imp;
@@ -345,13 +364,20 @@ void rt_ctl_command(void *ctx, const char *line, FILE *out)
     line += strspn(line, " \t");
     size_t n = strcspn(line, " \t");
     const char *arg = line + n + strspn(line + n, " \t");
-    if (n == 2 && strncmp(line, "ss", 2) == 0 &&
-        (!*arg || strchr(arg, 'i') || strchr(arg, 't'))) {
-        berth_rt_print_ss(rt->stack, strchr(arg, 'i') != NULL, rt_clock_now(),
-                          out);
+    if (n == 2 && strncmp(line, "ss", 2) == 0) {
+        struct berth_rt_ss_query q;
+        char err[256];
+        if (berth_rt_ss_parse(arg, &q, err, sizeof err) < 0)
+            fprintf(out, "error: %s\n", err);
+        else
+            berth_rt_print_ss_filtered(rt->stack, &q, rt_clock_now(), out);
     } else if (n == 4 && strncmp(line, "stat", 4) == 0 && !*arg) {
         berth_rt_print_stat(rt->stack, out);
         print_link(rt, out);
+    } else if (n == 4 && strncmp(line, "stat", 4) == 0 &&
+               (!strcmp(arg, "--json") || !strcmp(arg, "-j"))) {
+        berth_rt_print_stat_json(rt->stack, out);
+        print_link_json(rt, out);
     } else if (n == 6 && strncmp(line, "impair", 6) == 0) {
         cmd_impair(rt, arg, out);
     } else if (n == 4 && strncmp(line, "stop", 4) == 0 && !*arg) {
@@ -359,8 +385,9 @@ void rt_ctl_command(void *ctx, const char *line, FILE *out)
         fprintf(out, "stopping\n");
     } else {
         fprintf(out,
-                "error: unknown command '%s' (commands: ss, ss -i, stat, "
-                "impair SPEC|off|drop-all, stop)\n",
+                "error: unknown command '%s' (commands: ss [-i] [--json] "
+                "[state S] [sport :P] [dport :P], stat [--json], impair "
+                "SPEC|off|drop-all, stop)\n",
                 line);
     }
 }

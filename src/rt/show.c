@@ -145,38 +145,278 @@ static void print_info_line(const struct berth_tcp_info *in, FILE *out)
             in->rcv_nxt);
 }
 
-static void print_row(struct berth_stack *s, const struct ss_row *row,
-                      bool info, uint64_t now, FILE *out)
+/* ------------------------------------------------------------------------
+ * Filters, as ss(8) spells them: "state time-wait", "sport :80",
+ * "dport = :9000"; several states add up, and the groups "all",
+ * "connected" and "synchronized" are ss's.
+ */
+
+static const struct {
+    const char *name;
+    uint32_t states;
+} SS_STATES[] = {
+#define S(x) (1u << BERTH_STATE_##x)
+    {"established", S(ESTABLISHED)},
+    {"syn-sent", S(SYN_SENT)},
+    {"syn-recv", S(SYN_RECEIVED)},
+    {"syn-received", S(SYN_RECEIVED)},
+    {"fin-wait-1", S(FIN_WAIT_1)},
+    {"fin-wait-2", S(FIN_WAIT_2)},
+    {"time-wait", S(TIME_WAIT)},
+    {"closed", S(CLOSED)},
+    {"close-wait", S(CLOSE_WAIT)},
+    {"last-ack", S(LAST_ACK)},
+    {"closing", S(CLOSING)},
+    {"listening", S(LISTEN)},
+    {"listen", S(LISTEN)},
+    {"all", ~0u},
+    {"connected", ~(S(LISTEN) | S(CLOSED))},
+    {"synchronized", ~(S(LISTEN) | S(CLOSED) | S(SYN_SENT))},
+#undef S
+};
+
+/* ":80", "80", "*:80" -> 80. */
+static int parse_ss_port(const char *w, size_t n)
+{
+    const char *colon = memchr(w, ':', n);
+    if (colon) {
+        n -= (size_t)(colon + 1 - w);
+        w = colon + 1;
+    }
+    int v = 0;
+    if (n == 0 || n > 5)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (w[i] < '0' || w[i] > '9')
+            return -1;
+        v = v * 10 + (w[i] - '0');
+    }
+    return v <= 65535 ? v : -1;
+}
+
+static bool word_is(const char *w, size_t n, const char *s)
+{
+    return strlen(s) == n && strncmp(w, s, n) == 0;
+}
+
+int berth_rt_ss_parse(const char *args, struct berth_rt_ss_query *q, char *err,
+                      size_t errlen)
+{
+    memset(q, 0, sizeof *q);
+    q->sport = q->dport = -1;
+    const char *p = args;
+    enum { WANT_ANY, WANT_STATE, WANT_SPORT, WANT_DPORT } want = WANT_ANY;
+    for (;;) {
+        p += strspn(p, " \t");
+        if (!*p)
+            break;
+        size_t n = strcspn(p, " \t");
+        const char *w = p;
+        p += n;
+        if (want == WANT_STATE) {
+            size_t k = 0, nst = sizeof SS_STATES / sizeof SS_STATES[0];
+            while (k < nst && !word_is(w, n, SS_STATES[k].name))
+                k++;
+            if (k == nst) {
+                snprintf(err, errlen,
+                         "unknown state '%.*s' (e.g. established, time-wait, "
+                         "listening, syn-sent, connected, all)",
+                         (int)n, w);
+                return -1;
+            }
+            q->states |= SS_STATES[k].states;
+        } else if (want == WANT_SPORT || want == WANT_DPORT) {
+            if (word_is(w, n, "=") || word_is(w, n, "==") ||
+                word_is(w, n, "eq"))
+                continue;
+            int port = parse_ss_port(w, n);
+            if (port < 0) {
+                snprintf(err, errlen, "bad port '%.*s' (want :PORT)", (int)n,
+                         w);
+                return -1;
+            }
+            *(want == WANT_SPORT ? &q->sport : &q->dport) = port;
+        } else if (word_is(w, n, "--info")) {
+            q->info = true;
+        } else if (n > 1 && w[0] == '-' && strspn(w + 1, "tanil") == n - 1) {
+            /* ss's habits (-tan, -ti): TCP, all, numeric is all there is;
+             * i adds the info line. */
+            q->info |= memchr(w, 'i', n) != NULL;
+        } else if (word_is(w, n, "--json") || word_is(w, n, "-j")) {
+            q->json = true;
+        } else if (word_is(w, n, "state")) {
+            want = WANT_STATE;
+            continue;
+        } else if (word_is(w, n, "sport") || word_is(w, n, "src")) {
+            want = WANT_SPORT;
+            continue;
+        } else if (word_is(w, n, "dport") || word_is(w, n, "dst")) {
+            want = WANT_DPORT;
+            continue;
+        } else {
+            snprintf(err, errlen,
+                     "unknown ss argument '%.*s' (want -i, --json, state "
+                     "NAME, sport :PORT, dport :PORT)",
+                     (int)n, w);
+            return -1;
+        }
+        want = WANT_ANY;
+    }
+    if (want != WANT_ANY) {
+        snprintf(err, errlen, "%s needs a value",
+                 want == WANT_STATE   ? "state"
+                 : want == WANT_SPORT ? "sport"
+                                      : "dport");
+        return -1;
+    }
+    return 0;
+}
+
+static bool ss_match(const struct berth_rt_ss_query *q,
+                     const struct berth_tcp_info *in)
+{
+    return (!q->states || (q->states & (1u << in->state))) &&
+           (q->sport < 0 || in->local.port == q->sport) &&
+           (q->dport < 0 || in->remote.port == q->dport);
+}
+
+/* ------------------------------------------------------------------------
+ * The table: columns as wide as their widest cell, like ss(8).
+ */
+
+struct ss_cells {
+    char recvq[12], sendq[12], local[24], peer[24], timer[48];
+};
+
+static void ss_cells(struct berth_stack *s, const struct ss_row *row,
+                     uint64_t now, struct ss_cells *c)
 {
     const struct berth_tcp_info *in = &row->info;
     bool listen = in->state == BERTH_STATE_LISTEN;
-    char local[32], peer[32], timer[48];
     uint64_t left = in->next_timer > now ? in->next_timer - now : 0;
-    timer_str(timer, sizeof timer, timer_kind(s, row->sock, in), left);
-    fprintf(out, "%-12s %6u %6u %-21s %-*s%s\n", berth_state_name(in->state),
-            listen ? in->accept_queue : in->rcv_queued,
-            listen ? in->accept_backlog : in->snd_queued,
-            endpoint_str(local, sizeof local, in->local, false),
-            timer[0] ? 22 : 0, /* no trailing blanks without a timer */
-            endpoint_str(peer, sizeof peer, in->remote, listen), timer);
-    if (info)
-        print_info_line(in, out);
+    snprintf(c->recvq, sizeof c->recvq, "%u",
+             listen ? in->accept_queue : in->rcv_queued);
+    snprintf(c->sendq, sizeof c->sendq, "%u",
+             listen ? in->accept_backlog : in->snd_queued);
+    endpoint_str(c->local, sizeof c->local, in->local, false);
+    endpoint_str(c->peer, sizeof c->peer, in->remote, listen);
+    timer_str(c->timer, sizeof c->timer, timer_kind(s, row->sock, in), left);
+}
+
+static int max_int(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+static void print_table(struct berth_stack *s, const struct ss_rows *rows,
+                        bool info, uint64_t now, FILE *out)
+{
+    int w[5] = {(int)strlen("State"), (int)strlen("Recv-Q"),
+                (int)strlen("Send-Q"), (int)strlen("Local Address:Port"),
+                (int)strlen("Peer Address:Port")};
+    for (size_t i = 0; i < rows->len; i++) {
+        struct ss_cells c;
+        ss_cells(s, &rows->v[i], now, &c);
+        w[0] =
+            max_int(w[0], (int)strlen(berth_state_name(rows->v[i].info.state)));
+        w[1] = max_int(w[1], (int)strlen(c.recvq));
+        w[2] = max_int(w[2], (int)strlen(c.sendq));
+        w[3] = max_int(w[3], (int)strlen(c.local));
+        w[4] = max_int(w[4], (int)strlen(c.peer));
+    }
+    fprintf(out, "%-*s %*s %*s %-*s %-*s %s\n", w[0], "State", w[1], "Recv-Q",
+            w[2], "Send-Q", w[3], "Local Address:Port", w[4],
+            "Peer Address:Port", "Timer");
+    for (size_t i = 0; i < rows->len; i++) {
+        struct ss_cells c;
+        ss_cells(s, &rows->v[i], now, &c);
+        /* No trailing blanks without a timer. */
+        fprintf(out, "%-*s %*s %*s %-*s %-*s%s%s\n", w[0],
+                berth_state_name(rows->v[i].info.state), w[1], c.recvq, w[2],
+                c.sendq, w[3], c.local, c.timer[0] ? w[4] : 0, c.peer,
+                c.timer[0] ? " " : "", c.timer);
+        if (info)
+            print_info_line(&rows->v[i].info, out);
+    }
+}
+
+/* One JSON object per entry, every field of berth_tcp_info by its name. */
+static void print_json(struct berth_stack *s, const struct ss_rows *rows,
+                       uint64_t now, FILE *out)
+{
+    fprintf(out, "[");
+    for (size_t i = 0; i < rows->len; i++) {
+        const struct berth_tcp_info *in = &rows->v[i].info;
+        const char *kind = timer_kind(s, rows->v[i].sock, in);
+        char local[24], peer[24];
+        endpoint_str(local, sizeof local, in->local, false);
+        endpoint_str(peer, sizeof peer, in->remote,
+                     in->state == BERTH_STATE_LISTEN);
+        fprintf(out,
+                "%s\n  {\"state\": \"%s\", \"local\": \"%s\", \"peer\": "
+                "\"%s\", \"recv_q\": %u, \"send_q\": %u, ",
+                i ? "," : "", berth_state_name(in->state), local, peer,
+                in->state == BERTH_STATE_LISTEN ? in->accept_queue
+                                                : in->rcv_queued,
+                in->state == BERTH_STATE_LISTEN ? in->accept_backlog
+                                                : in->snd_queued);
+        if (kind)
+            fprintf(out,
+                    "\"timer\": {\"kind\": \"%s\", \"left_us\": %" PRIu64 "}, ",
+                    kind, in->next_timer > now ? in->next_timer - now : 0);
+        else
+            fprintf(out, "\"timer\": null, ");
+        fprintf(out,
+                "\"congestion\": \"%s\", \"timestamps\": %s, \"sack\": %s, "
+                "\"snd_wscale\": %u, \"rcv_wscale\": %u, \"mss\": %u, "
+                "\"rto_us\": %u, \"srtt_us\": %u, \"rttvar_us\": %u, "
+                "\"cwnd\": %u, \"ssthresh\": %s%u%s, \"snd_wnd\": %u, "
+                "\"rcv_wnd\": %u, \"unacked\": %u, \"retransmits\": %u, "
+                "\"total_retrans\": %u, \"iss\": %u, \"irs\": %u, "
+                "\"snd_una\": %u, \"snd_nxt\": %u, \"rcv_nxt\": %u, "
+                "\"syn_queue\": %u, \"accept_queue\": %u, "
+                "\"accept_backlog\": %u}",
+                in->congestion == BERTH_CC_NEWRENO ? "newreno" : "cubic",
+                in->timestamps ? "true" : "false", in->sack ? "true" : "false",
+                in->snd_wscale, in->rcv_wscale, in->snd_mss, in->rto, in->srtt,
+                in->rttvar, in->cwnd, in->ssthresh == UINT32_MAX ? "null" : "",
+                in->ssthresh == UINT32_MAX ? 0 : in->ssthresh,
+                in->ssthresh == UINT32_MAX ? "" : "", in->snd_wnd, in->rcv_wnd,
+                in->unacked, in->retransmits, in->total_retrans, in->iss,
+                in->irs, in->snd_una, in->snd_nxt, in->rcv_nxt, in->syn_queue,
+                in->accept_queue, in->accept_backlog);
+    }
+    fprintf(out, "%s]\n", rows->len ? "\n" : "");
+}
+
+void berth_rt_print_ss_filtered(struct berth_stack *s,
+                                const struct berth_rt_ss_query *q, uint64_t now,
+                                FILE *out)
+{
+    struct ss_rows rows = {0};
+    berth_foreach(s, collect, &rows);
+    size_t kept = 0;
+    for (size_t i = 0; i < rows.len; i++)
+        if (ss_match(q, &rows.v[i].info))
+            rows.v[kept++] = rows.v[i];
+    rows.len = kept;
+    if (rows.len)
+        qsort(rows.v, rows.len, sizeof rows.v[0], row_cmp);
+    if (q->json)
+        print_json(s, &rows, now, out);
+    else
+        print_table(s, &rows, q->info, now, out);
+    if (rows.oom)
+        fprintf(out, "%s(out of memory: table incomplete)\n",
+                q->json ? "error: " : "");
+    free(rows.v);
 }
 
 void berth_rt_print_ss(struct berth_stack *s, bool info, uint64_t now,
                        FILE *out)
 {
-    struct ss_rows rows = {0};
-    berth_foreach(s, collect, &rows);
-    if (rows.len)
-        qsort(rows.v, rows.len, sizeof rows.v[0], row_cmp);
-    fprintf(out, "%-12s %6s %6s %-21s %-21s %s\n", "State", "Recv-Q", "Send-Q",
-            "Local Address:Port", "Peer Address:Port", "Timer");
-    for (size_t i = 0; i < rows.len; i++)
-        print_row(s, &rows.v[i], info, now, out);
-    if (rows.oom)
-        fprintf(out, "(out of memory: table incomplete)\n");
-    free(rows.v);
+    struct berth_rt_ss_query q = {.info = info, .sport = -1, .dport = -1};
+    berth_rt_print_ss_filtered(s, &q, now, out);
 }
 
 void berth_rt_print_stat(struct berth_stack *s, FILE *out)
@@ -207,4 +447,21 @@ void berth_rt_print_stat(struct berth_stack *s, FILE *out)
     fprintf(out, "    %zu bytes pressure threshold, %zu bytes low threshold\n",
             m.pressure, m.low);
     fprintf(out, "    level: %s\n", berth_mem_level_name(m.level));
+}
+
+void berth_rt_print_stat_json(struct berth_stack *s, FILE *out)
+{
+    fprintf(out, "{\n  \"tcp\": {");
+    for (int c = 0; c < BERTH_CTR__COUNT; c++)
+        fprintf(out, "%s\n    \"%s\": %" PRIu64, c ? "," : "",
+                berth_counter_name(c), berth_counter(s, c));
+    fprintf(out, "\n  },\n  \"drops\": {");
+    int shown = 0;
+    for (int r = 1; r < BERTH_REASON__COUNT; r++) {
+        uint64_t n = berth_drop_count(s, r);
+        if (n)
+            fprintf(out, "%s\n    \"%s\": %" PRIu64, shown++ ? "," : "",
+                    berth_reason_name(r), n);
+    }
+    fprintf(out, "%s}", shown ? "\n  " : "");
 }

@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <netinet/in.h>
@@ -104,9 +106,94 @@ static void disable_ipv6(const char *name)
     }
 }
 
+/* ------------------------------------------------------------------------
+ * Another instance (or any interface) already holding the subnet: the
+ * kernel would route our peer's packets to it, and both instances would
+ * hang without a word. We refuse with one line instead of picking another
+ * subnet ourselves: the addresses are what the user types into curl and
+ * nc, so they must not change behind their back. The line suggests the
+ * next free subnet of the same size.
+ */
+
+static void ip4_str(uint32_t a, char *buf, size_t size)
+{
+    snprintf(buf, size, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255,
+             a & 255);
+}
+
+/* Whether net/prefix overlaps another interface's route (from
+ * /proc/net/route, the main table) or address; the interface in who[]. */
+static bool subnet_taken(const char *self, uint32_t net, uint32_t mask,
+                         char *who, size_t wholen)
+{
+    bool taken = false;
+    FILE *f = fopen("/proc/net/route", "re");
+    char line[256], ifname[IFNAMSIZ + 1];
+    unsigned dest, gw, flags, refcnt, use, metric, rmask;
+    while (f && !taken && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%16s %x %x %x %u %u %u %x", ifname, &dest, &gw,
+                   &flags, &refcnt, &use, &metric, &rmask) != 8)
+            continue; /* the header */
+        /* The fields are the kernel's __be32 printed as host integers. */
+        uint32_t d = ntohl(dest), m = ntohl(rmask);
+        if (m == 0 || !strcmp(ifname, self))
+            continue; /* a default route covers everything: no claim */
+        if (((d ^ net) & m & mask) == 0) {
+            snprintf(who, wholen, "routed to %s", ifname);
+            taken = true;
+        }
+    }
+    if (f)
+        fclose(f);
+    struct ifaddrs *ifs = NULL, *i;
+    if (taken || getifaddrs(&ifs) < 0)
+        return taken;
+    for (i = ifs; i && !taken; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+            !strcmp(i->ifa_name, self))
+            continue;
+        uint32_t a =
+            ntohl(((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr);
+        if (((a ^ net) & mask) == 0) {
+            char ip[16];
+            ip4_str(a, ip, sizeof ip);
+            snprintf(who, wholen, "in use: %s is an address of %s", ip,
+                     i->ifa_name);
+            taken = true;
+        }
+    }
+    freeifaddrs(ifs);
+    return taken;
+}
+
+static int check_subnet_free(const char *name, uint32_t peer_addr,
+                             uint8_t prefix, char *err, size_t errlen)
+{
+    uint32_t mask = ~0u << (32 - prefix), net = peer_addr & mask;
+    char who[64], ip[16], alt[16];
+    if (!subnet_taken(name, net, mask, who, sizeof who))
+        return 0;
+    ip4_str(net, ip, sizeof ip);
+    uint32_t step = ~mask + 1, next = net;
+    int tries = 0;
+    do
+        next += step;
+    while (++tries < 256 && subnet_taken(name, next, mask, alt, sizeof alt));
+    ip4_str(next + 1, alt, sizeof alt);
+    char b[16];
+    ip4_str(next + 2, b, sizeof b);
+    snprintf(err, errlen,
+             "subnet %s/%u is already %s (another berth instance?); give "
+             "this one another, e.g. --peer %s/%u --addr %s",
+             ip, prefix, who, alt, prefix, b);
+    return -1;
+}
+
 int rt_tun_configure(const char *name, uint32_t peer_addr, uint8_t prefix,
                      uint16_t mtu, char *err, size_t errlen)
 {
+    if (check_subnet_free(name, peer_addr, prefix, err, errlen) < 0)
+        return -1;
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (sock < 0) {
         snprintf(err, errlen, "cannot configure %s: socket: %s", name,

@@ -271,6 +271,56 @@ def recv_all(s, h):
         n += len(b)
 
 
+def cmd_raw_request(args):
+    """Sends DATA (Python escapes: \\r, \\n, \\x00) on a new connection,
+    reads the answer to EOF or the end of its head, prints the status
+    line."""
+    data = args.data.encode().decode("unicode_escape").encode("latin-1")
+    s = socket.create_connection((args.host, args.port), timeout=TIMEOUT)
+    s.sendall(data)
+    resp = bytearray()
+    while b"\r\n\r\n" not in resp:
+        b = s.recv(65536)
+        if not b:
+            break
+        resp.extend(b)
+    s.close()
+    print(bytes(resp).split(b"\r\n", 1)[0].decode(errors="replace"))
+
+
+def cmd_many_conns(args):
+    """COUNT connections open at once from this one address (like wrk -cN):
+    each sends GET / once all are connected, then every answer is read.
+    Prints "ANSWERED FAILED"; a connection the server reset counts as
+    failed."""
+    socks, failed = [], 0
+    for _ in range(args.count):
+        try:
+            socks.append(socket.create_connection((args.host, args.port),
+                                                  timeout=TIMEOUT))
+        except OSError:
+            failed += 1
+    answered = 0
+    for s in socks:
+        try:
+            s.sendall(f"GET / HTTP/1.1\r\nHost: {args.host}\r\n\r\n"
+                      .encode())
+        except OSError:
+            pass
+    for s in socks:
+        try:
+            b = s.recv(65536)
+            if b.startswith(b"HTTP/1.1 200 "):
+                answered += 1
+            else:
+                failed += 1
+        except OSError:
+            failed += 1
+    for s in socks:
+        s.close()
+    print(answered, failed)
+
+
 def cmd_serve(args):
     """Accept one connection on 0.0.0.0:PORT (created before berth's TUN
     exists) and, by mode:
@@ -380,6 +430,18 @@ def main():
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
     p.set_defaults(fn=cmd_expect_refused)
+
+    p = sub.add_parser("raw-request")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=80)
+    p.add_argument("--data", required=True)
+    p.set_defaults(fn=cmd_raw_request)
+
+    p = sub.add_parser("many-conns")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=80)
+    p.add_argument("--count", type=int, required=True)
+    p.set_defaults(fn=cmd_many_conns)
 
     p = sub.add_parser("serve")
     p.add_argument("--port", type=int, required=True)

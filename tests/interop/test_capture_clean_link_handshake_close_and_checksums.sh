@@ -17,7 +17,16 @@
 #     fast_retransmission, spurious_retransmission, out_of_order,
 #     lost_segment, ack_lost_segment, duplicate_ack, zero_window_probe(_ack),
 #     keep_alive(_ack), reused_ports (window_update, window_full and
-#     zero_window are flow control and only reported);
+#     zero_window are flow control and only reported). One exception, for
+#     a busy machine: a kernel retransmission (its RTO, or a tail loss
+#     probe after a few ms) when berth's own capture shows berth ACKed the
+#     original within its delayed-ACK time plus scheduling slack of reading
+#     it, and had either read it only after the retransmission left the
+#     kernel (berth waited for a CPU) or ACKed it before the retransmission
+#     reached it; and berth's duplicate ACK answering that retransmission.
+#     A berth that fails to ACK, ACKs late on its own clock, or only once
+#     the retransmission arrived still fails (pcapcheck selftest-excuse
+#     checks the rule on made-up captures first);
 #   - IP and TCP checksums of every segment in both captures verify
 #     (tcp.check_checksum / ip.check_checksum on);
 #   - berth's pcap holds the same segments as the kernel's capture: per
@@ -49,7 +58,8 @@ it_pcap handshake "$b" --min 4
 it_pcap close "$k" --port "$pa" --first "$IT_BERTH"
 it_pcap close "$k" --port "$pd" --first "$IT_BERTH"
 it_pcap close "$k" --port "$pb" --first "$IT_KERNEL"
-it_pcap expert "$k"
+it_pcap selftest-excuse --dir "$IT_DIR"
+it_pcap expert "$k" --berth-pcap "$b"
 it_pcap checksums "$k"
 it_pcap checksums "$b"
 it_pcap compare "$k" "$b"

@@ -31,6 +31,8 @@ struct cat {
     struct sockopts so;
     struct berth_endpoint target; /* connect mode */
     bool listen_mode, verbose;
+    uint64_t connect_timeout; /* us; 0: the stack's SYN retries decide */
+    uint64_t connect_deadline;
     int lsn, sock;
     bool connected;
     struct side in, out; /* stdin -> connection, connection -> stdout */
@@ -161,11 +163,14 @@ static void pump_in(struct cat *k)
             k->in_eof = true;
         } else if (errno == EAGAIN) {
             /* Once the peer has finished, what stdin has ready is all we
-             * send: an idle terminal must not keep us open. */
-            if (k->peer_eof)
-                k->in_eof = true;
-            else
+             * send: an idle terminal must not keep us open. Otherwise we
+             * sleep until stdin is readable: going round again here would
+             * set `again` and spin the loop on an idle pipe. */
+            if (!k->peer_eof) {
                 watch(k, s, 0, true);
+                return;
+            }
+            k->in_eof = true;
         } else if (errno != EINTR) {
             error_line(k->prog, "reading stdin: %s", strerror(errno));
             finish(k, 1);
@@ -233,6 +238,7 @@ static bool all_done(struct cat *k)
 static void connected(struct cat *k)
 {
     k->connected = true;
+    k->connect_deadline = UINT64_MAX;
     if (k->verbose) {
         char ep[32];
         berth_getpeername(k->st, k->sock, &k->target);
@@ -282,16 +288,35 @@ static uint64_t on_tick(void *ctx, uint64_t now)
         pump_out(k);
         pump_in(k);
     }
+    if (!k->finished && !k->connected && k->connect_deadline <= now) {
+        char ep[32], t[32];
+        error_line(k->prog, "connect to %s: timed out after %s",
+                   ep_str(k->target, ep, sizeof ep),
+                   time_str(k->connect_timeout, t, sizeof t));
+        finish(k, 1);
+    }
     if (!k->finished && all_done(k))
         finish(k, 0);
-    return k->again ? now : UINT64_MAX;
+    if (k->again)
+        return now;
+    return k->connected || k->finished ? UINT64_MAX : k->connect_deadline;
 }
 
+/* SIGINT/SIGTERM (or the control socket's `stop`): reset the connection
+ * and go; a signal exits 128 + its number after "interrupted", as nc and
+ * curl do under a shell. */
 static void on_stop(void *ctx)
 {
     struct cat *k = ctx;
-    if (!k->finished)
+    int sig = berth_rt_stop_signal(k->rt);
+    if (k->finished)
+        return;
+    if (sig) {
+        error_line(k->prog, "interrupted");
+        finish(k, 128 + sig);
+    } else {
         finish(k, 1);
+    }
 }
 
 static void cat_usage(FILE *f)
@@ -305,7 +330,11 @@ static void cat_usage(FILE *f)
                "exits 0; a refused, reset or timed-out\nconnection exits 1. "
                "After the peer's FIN, what stdin has ready is still sent.\n"
                "  -l, --listen PORT    accept one connection on PORT instead\n"
-               "  -v, --verbose        say who connected\n"
+               "  -v, --verbose        say what happens: connecting, "
+               "connected, closed\n"
+               "  --connect-timeout TIME  give up connecting after TIME "
+               "(default: the\n"
+               "                       SYN retries, about 127 s)\n"
                "\n");
     common_usage(f);
 }
@@ -326,6 +355,22 @@ static int cat_args(struct common *c, struct cat *k, uint16_t *port, int argc,
             k->verbose = true;
             continue;
         }
+        r = opt_value(c->prog, argc, argv, &i, "--connect-timeout", &v);
+        if (r > 0) {
+            if (parse_time(c->prog, "--connect-timeout", v,
+                           &k->connect_timeout) != 0)
+                return -1;
+            if (k->connect_timeout == 0) {
+                usage_error(c->prog,
+                            "bad --connect-timeout value '%s': "
+                            "want more than 0",
+                            v);
+                return -1;
+            }
+            continue;
+        }
+        if (r < 0)
+            return -1;
         r = opt_value(c->prog, argc, argv, &i, "--listen", &v);
         if (r == 0)
             r = opt_value(c->prog, argc, argv, &i, "-l", &v);
@@ -380,6 +425,13 @@ static int cat_open(struct common *c, struct cat *k, uint16_t port)
         return 0;
     }
     k->sock = s;
+    if (k->verbose) {
+        char ep[32];
+        fprintf(stderr, "%s: connecting to %s...\n", c->prog,
+                ep_str(k->target, ep, sizeof ep));
+    }
+    if (k->connect_timeout)
+        k->connect_deadline = berth_rt_now(k->rt) + k->connect_timeout;
     if (r >= 0)
         r = berth_connect(k->st, s, k->target.addr, k->target.port);
     if (r < 0 && r != BERTH_EINPROGRESS) {
@@ -394,12 +446,16 @@ static int cat_open(struct common *c, struct cat *k, uint16_t port)
 int cmd_cat(int argc, char **argv)
 {
     struct common c;
-    struct cat k = {.prog = "berth cat", .lsn = -1, .sock = -1};
+    struct cat k = {.prog = "berth cat",
+                    .lsn = -1,
+                    .sock = -1,
+                    .connect_deadline = UINT64_MAX};
     uint16_t port = 0;
     common_init(&c, k.prog);
     if (cat_args(&c, &k, &port, argc, argv) != 0)
         return EXIT_USAGE;
-    common_finish(&c);
+    if (common_finish(&c) != 0)
+        return EXIT_USAGE;
     k.so = c.so;
     signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error, not a death */
     k.in.buf = malloc(CAT_BUF);
@@ -425,6 +481,9 @@ int cmd_cat(int argc, char **argv)
         if (r < 0)
             error_line(k.prog, "event loop failed: %s", strerror(-r));
         rc = r < 0 || !k.finished ? 1 : k.exit_code;
+        if (k.verbose && k.connected)
+            fprintf(stderr, "%s: closed%s\n", k.prog,
+                    rc == 0 ? "" : " (reset)");
     }
     side_restore(&k.in, 0);
     side_restore(&k.out, 1);

@@ -248,8 +248,9 @@ static int set_peer(struct common *c, const char *o, const char *v)
     ip[n] = '\0';
     if (parse_ipv4(ip, &c->rt.peer_addr) != 0)
         goto bad;
+    /* /31 and /32 leave no address for berth beside the kernel's. */
     if (slash &&
-        parse_uint(c->prog, "--peer prefix", slash + 1, 1, 32, &prefix) != 0)
+        parse_uint(c->prog, "--peer prefix", slash + 1, 1, 30, &prefix) != 0)
         return -1;
     c->rt.peer_prefix = (uint8_t)prefix;
     return 0;
@@ -419,47 +420,78 @@ int common_option(struct common *c, int argc, char **argv, int *i)
     return 0;
 }
 
-void common_finish(struct common *c)
+int common_finish(struct common *c)
 {
+    /* The kernel reaches berth through the subnet route of --peer: berth's
+     * address must lie inside it (a usage error, not a run-time one). */
+    uint32_t mask = ~0u << (32 - c->rt.peer_prefix);
+    if (c->rt.addr == c->rt.peer_addr ||
+        ((c->rt.addr ^ c->rt.peer_addr) & mask)) {
+        char a[16], p[16];
+        usage_error(c->prog,
+                    "--addr %s must differ from --peer's address and lie in "
+                    "%s/%u",
+                    ip_str(c->rt.addr, a, sizeof a),
+                    ip_str(c->rt.peer_addr, p, sizeof p), c->rt.peer_prefix);
+        return -1;
+    }
     /* IPv4 and TCP headers without options take 40 bytes of the MTU. */
     if (!c->mss_set && c->rt.mtu >= 576)
         c->rt.stack.mss = (uint16_t)(c->rt.mtu - 40);
     if (c->trace)
         c->rt.trace = stderr;
+    return 0;
+}
+
+/* One line per option; a command that documents one of them itself (the
+ * demo's --pcap and --msl defaults) leaves it out here. */
+static const char *const COMMON_HELP[] = {
+    "  --tun NAME           TUN device (default berth0; created if missing)",
+    "  --addr A             berth's IPv4 address (default 198.18.0.2)",
+    "  --peer A/PREFIX      the kernel side's address (default "
+    "198.18.0.1/24)",
+    "  --mtu N              link MTU (default 1500); the MSS follows it",
+    "  --pcap FILE          capture every packet to FILE (never through a "
+    "symlink)",
+    "  --trace              print every state change and drop with its "
+    "reason",
+    "  --msl TIME           maximum segment lifetime (TIME-WAIT is 2*MSL; "
+    "30s)",
+    "  --impair SPEC        loss=5%,dup=1%,reorder=25%,delay=5ms,jitter=2ms,"
+    "seed=N",
+    "  --ctl PATH           control socket (default: one per network "
+    "namespace,\n"
+    "                       /run/berth/[net-INODE/]TUN.sock as root)",
+    "  --rcvbuf SIZE        receive buffer per socket (65535)",
+    "  --sndbuf SIZE        send buffer per socket (64k)",
+    "  --mem-limit SIZE     memory budget of the stack (256m; 0: none)",
+    "  --mss N              MSS to advertise (MTU - 40)",
+    "  --nodelay            disable Nagle's algorithm",
+    "  --keepalive I,V,C    probes after idle I, every V, C at most (e.g. "
+    "60s,10s,5)",
+    "  --rto-min TIME       minimum retransmission timeout (200ms)",
+    "  --delack TIME        delayed-ACK timer (40ms, at most 500ms)",
+};
+
+void common_usage_except(FILE *f, const char *const *skip)
+{
+    fprintf(f, "Common options:\n");
+    for (size_t i = 0; i < sizeof COMMON_HELP / sizeof COMMON_HELP[0]; i++) {
+        const char *line = COMMON_HELP[i], *name = line + 2;
+        size_t n = strcspn(name, " ");
+        bool skipped = false;
+        for (const char *const *k = skip; k && *k && !skipped; k++)
+            skipped = strlen(*k) == n && !strncmp(*k, name, n);
+        if (!skipped)
+            fprintf(f, "%s\n", line);
+    }
+    fprintf(f, "Times take a unit: us, ms or s. Sizes take k or m (KiB, "
+               "MiB).\n");
 }
 
 void common_usage(FILE *f)
 {
-    fprintf(f,
-            "Common options:\n"
-            "  --tun NAME           TUN device (default berth0; created if "
-            "missing)\n"
-            "  --addr A             berth's IPv4 address (default "
-            "198.18.0.2)\n"
-            "  --peer A/PREFIX      the kernel side's address (default "
-            "198.18.0.1/24)\n"
-            "  --mtu N              link MTU (default 1500); the MSS follows "
-            "it\n"
-            "  --pcap FILE          capture every packet to FILE\n"
-            "  --trace              print every state change and drop with "
-            "its reason\n"
-            "  --msl TIME           maximum segment lifetime (TIME-WAIT is "
-            "2*MSL; 30s)\n"
-            "  --impair SPEC        loss=5%%,dup=1%%,reorder=25%%,delay=5ms,"
-            "jitter=2ms,seed=N\n"
-            "  --ctl PATH           control socket (default "
-            "/run/berth/TUN.sock as root)\n"
-            "  --rcvbuf SIZE        receive buffer per socket (65535)\n"
-            "  --sndbuf SIZE        send buffer per socket (64k)\n"
-            "  --mem-limit SIZE     memory budget of the stack (256m; 0: "
-            "none)\n"
-            "  --mss N              MSS to advertise (MTU - 40)\n"
-            "  --nodelay            disable Nagle's algorithm\n"
-            "  --keepalive I,V,C    probes after idle I, every V, C at most "
-            "(e.g. 60s,10s,5)\n"
-            "  --rto-min TIME       minimum retransmission timeout (200ms)\n"
-            "  --delack TIME        delayed-ACK timer (40ms, at most 500ms)\n"
-            "Times take a unit: us, ms or s. Sizes take k or m (KiB, MiB).\n");
+    common_usage_except(f, NULL);
 }
 
 int sockopts_apply(struct berth_stack *s, int sock, const struct sockopts *so)

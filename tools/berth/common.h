@@ -40,11 +40,15 @@ void common_init(struct common *c, const char *prog);
  * printing a one-line usage error. */
 int common_option(struct common *c, int argc, char **argv, int *i);
 
-/* After parsing: derived settings (MSS from MTU, the trace stream). */
-void common_finish(struct common *c);
+/* After parsing: checks that --addr lies in --peer's subnet, then the
+ * derived settings (MSS from MTU, the trace stream). 0, or -1 after a
+ * usage error. */
+int common_finish(struct common *c);
 
-/* The help text for the common options. */
+/* The help text for the common options; _except leaves out the options
+ * named in skip (NULL-terminated) that the command documents itself. */
 void common_usage(FILE *f);
+void common_usage_except(FILE *f, const char *const *skip);
 
 /* `--name VALUE` or `--name=VALUE`: 1 with *val set, 0 if argv[*i] is not
  * that option, -1 (message printed) if the value is missing. */

@@ -2,10 +2,13 @@
  * and the in-memory one, and the report pieces both print. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmds.h"
 #include "demo.h"
+#include "ladder.h"
 
 const char *const DEMO_PATHS[DEMO_NPATHS] = {"/", "/bytes/1000",
                                              "/bytes/1000000"};
@@ -61,6 +64,41 @@ void demo_print_counters(FILE *out, struct berth_stack *server,
     }
 }
 
+void demo_print_ladder(FILE *out, struct ladders *ls, const char *left,
+                       const char *right)
+{
+    int count;
+    const char *why;
+    int i = ladders_pick(ls, &count, &why);
+    if (count > 1)
+        fprintf(out, "Connection %d of %d%s%s%s:\n\n", i + 1, count,
+                why ? " (chosen: " : ", the first", why ? why : "",
+                why ? ")" : "");
+    ladder_print(ladders_get(ls, i), out, left, right);
+}
+
+void demo_print_next(FILE *out, const struct demo_opts *o)
+{
+    char imp[128];
+    berth_impair_format(&o->c.rt.impair, imp, sizeof imp);
+    fprintf(out, "\nTry next:\n");
+    fprintf(out, "  sudo berth http &                 serve on a TUN device; "
+                 "then curl http://198.18.0.2/\n");
+    fprintf(out, "  berth ss -i                       its connections, with "
+                 "timers and windows\n");
+    if (o->pcap)
+        fprintf(out, "  wireshark %s\n%36sthis run, packet by packet\n",
+                o->pcap, "");
+    if (!strcmp(imp, "off"))
+        fprintf(out, "  berth demo --impair loss=20%%,seed=1   lost segments "
+                     "and their retransmissions\n");
+    else
+        fprintf(out,
+                "  berth demo --impair %s --trace   every drop and "
+                "state change\n",
+                imp);
+}
+
 static void demo_usage(FILE *f)
 {
     fprintf(f,
@@ -77,12 +115,40 @@ static void demo_usage(FILE *f)
             "\n"
             "  --memlink            use the in-memory link even when TUN is "
             "possible\n"
-            "  --pcap FILE          capture (default /tmp/berth-demo.pcap)\n"
+            "  --pcap FILE          capture (default: demo.pcap in a new "
+            "private directory,\n"
+            "                       $TMPDIR/berth-demo-XXXXXX; never "
+            "through a symlink)\n"
             "  --msl TIME           MSL (default 1s with TUN, so TIME-WAIT "
             "takes 2 s;\n"
             "                       30s over the in-memory link)\n"
             "\n");
-    common_usage(f);
+    static const char *const own[] = {"--pcap", "--msl", NULL};
+    common_usage_except(f, own);
+}
+
+/* The run's files go to a fresh private directory unless --pcap and
+ * --ctl name them: a fixed name in /tmp is one any local user can plant a
+ * symlink at (and, once root's run left it, a file others cannot write). */
+static int demo_private_dir(struct demo_opts *o)
+{
+    const char *tmp = getenv("TMPDIR");
+    o->pcap = o->c.rt.pcap_path;
+    if (o->pcap && o->c.rt.ctl_path)
+        return 0;
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    snprintf(o->dir, sizeof o->dir, "%s/berth-demo-XXXXXX", tmp);
+    if (!mkdtemp(o->dir)) {
+        error_line(o->c.prog, "cannot create a directory in %s: %s", tmp,
+                   strerror(errno));
+        return -1;
+    }
+    if (!o->pcap) {
+        snprintf(o->pcap_buf, sizeof o->pcap_buf, "%s/demo.pcap", o->dir);
+        o->pcap = o->pcap_buf;
+    }
+    return 0;
 }
 
 int cmd_demo(int argc, char **argv)
@@ -90,7 +156,6 @@ int cmd_demo(int argc, char **argv)
     struct demo_opts o;
     memset(&o, 0, sizeof o);
     common_init(&o.c, "berth demo");
-    o.pcap = "/tmp/berth-demo.pcap";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             demo_usage(stdout);
@@ -106,18 +171,19 @@ int cmd_demo(int argc, char **argv)
         if (r <= 0)
             return EXIT_USAGE;
     }
-    if (o.c.rt.pcap_path)
-        o.pcap = o.c.rt.pcap_path;
+    if (demo_private_dir(&o) != 0)
+        return 1;
     /* An unwritable capture file costs the capture, not the demo. */
-    FILE *f = fopen(o.pcap, "ab");
-    if (f)
-        fclose(f);
+    char err[300];
+    int fd = berth_rt_create_file(o.pcap, false, err, sizeof err);
+    if (fd >= 0)
+        close(fd);
     else
-        error_line(o.c.prog, "cannot write %s: %s (no capture)", o.pcap,
-                   strerror(errno));
-    if (!f)
+        error_line(o.c.prog, "%s (no capture)", err);
+    if (fd < 0)
         o.pcap = NULL;
-    common_finish(&o.c);
+    if (common_finish(&o.c) != 0)
+        return EXIT_USAGE;
     fflush(stdout);
     if (o.memlink)
         return demo_memlink(&o, "--memlink: no TUN device this time.");

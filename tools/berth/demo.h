@@ -14,7 +14,13 @@
 struct demo_opts {
     struct common c;
     bool memlink;     /* --memlink: skip the TUN attempt */
-    const char *pcap; /* capture file (default /tmp/berth-demo.pcap) */
+    const char *pcap; /* capture file, or NULL: none */
+    /* The run's private directory (mkdtemp, 0700, under $TMPDIR or /tmp):
+     * the default capture and the TUN story's control socket live there,
+     * so nothing is created where another user could plant a symlink.
+     * Empty when --pcap and --ctl name both. */
+    char dir[256];
+    char pcap_buf[300];
 };
 
 /* What one client run (one curl command, or the in-memory client's
@@ -42,5 +48,12 @@ void demo_print_results(FILE *out, const char *who, const struct demo_result *r,
                         int n);
 void demo_print_counters(FILE *out, struct berth_stack *server,
                          struct berth_stack *client);
+struct ladders;
+/* The ladder worth drawing (ladders_pick), with a line saying which
+ * connection it is and why when there were several. */
+void demo_print_ladder(FILE *out, struct ladders *ls, const char *left,
+                       const char *right);
+/* What to try next: berth http, berth ss -i, the capture, --impair. */
+void demo_print_next(FILE *out, const struct demo_opts *o);
 
 #endif

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "berth/memlink.h"
 #include "demo.h"
@@ -37,7 +38,7 @@ struct memdemo {
     struct berth_memlink *link;
     struct berth_stack *st[2]; /* 0 client, 1 server */
     struct http_server *srv;
-    struct ladder *ld;
+    struct ladders *ld;
     struct mclient cli;
     FILE *pcap;
 };
@@ -55,7 +56,11 @@ static void pcap_write(FILE *f, uint64_t now, const uint8_t *pkt, size_t len)
 
 static FILE *pcap_open(const char *path)
 {
-    FILE *f = fopen(path, "wb");
+    char err[256];
+    int fd = berth_rt_create_file(path, false, err, sizeof err);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
     /* LINKTYPE_RAW (101): packets start with the IPv4 header. */
     uint32_t g[6] = {0xa1b2c3d4u, 2u | (4u << 16), 0, 0, 65535, 101};
     if (f)
@@ -69,7 +74,7 @@ static void tap(void *ctx, int from, uint64_t now, const uint8_t *pkt,
     struct memdemo *m = ctx;
     bool lost =
         fate & (BERTH_MEMLINK_FATE_DROPPED | BERTH_MEMLINK_FATE_QUEUE_FULL);
-    ladder_packet(m->ld, from, now, pkt, len, lost);
+    ladders_packet(m->ld, from, now, pkt, len, lost);
     if (m->pcap)
         pcap_write(m->pcap, now, pkt, len);
 }
@@ -77,13 +82,13 @@ static void tap(void *ctx, int from, uint64_t now, const uint8_t *pkt,
 static void trace0(void *ctx, const struct berth_trace *ev)
 {
     struct memdemo *m = ctx;
-    ladder_trace(m->ld, 0, ev);
+    ladders_trace(m->ld, 0, ev);
 }
 
 static void trace1(void *ctx, const struct berth_trace *ev)
 {
     struct memdemo *m = ctx;
-    ladder_trace(m->ld, 1, ev);
+    ladders_trace(m->ld, 1, ev);
 }
 
 static void note(struct memdemo *m, int side, int sock, const char *what)
@@ -91,7 +96,7 @@ static void note(struct memdemo *m, int side, int sock, const char *what)
     struct berth_endpoint local = {0}, remote = {0};
     berth_getsockname(m->st[side], sock, &local);
     berth_getpeername(m->st[side], sock, &remote);
-    ladder_app(m->ld, side, berth_memlink_time(m->link), local, remote, what);
+    ladders_app(m->ld, side, berth_memlink_time(m->link), local, remote, what);
 }
 
 static void server_note(void *ctx, int sock, const char *what)
@@ -120,7 +125,7 @@ static void client_note(struct mclient *k, const char *what)
     struct berth_endpoint local = {CLIENT_ADDR, 0};
     struct berth_endpoint remote = {m->o->c.rt.addr, 80};
     berth_getsockname(m->st[0], k->sock, &local);
-    ladder_app(m->ld, 0, berth_memlink_time(m->link), local, remote, what);
+    ladders_app(m->ld, 0, berth_memlink_time(m->link), local, remote, what);
 }
 
 static void client_start(struct mclient *k)
@@ -303,7 +308,8 @@ static int drive(struct memdemo *m)
     bool stopped = false;
     for (int guard = 0; guard < 1000000; guard++) {
         uint64_t t = http_server_tick(m->srv, now);
-        if (!stopped && m->cli.job >= 2 && ladder_closed(m->ld, 1)) {
+        if (!stopped && m->cli.job >= 2 &&
+            ladder_closed(ladders_first(m->ld), 1)) {
             http_server_stop(m->srv); /* closes the listener */
             stopped = true;
         }
@@ -333,13 +339,13 @@ static void print_story(struct memdemo *m, const char *why, int rc)
            "closes first\n"
            "  2. GET /, /bytes/1000 and /bytes/1000000 over one keep-alive "
            "connection\n\n"
-           "The first connection, segment by segment. Sequence numbers are "
+           "One connection, segment by segment. Sequence numbers are "
            "relative to\neach side's ISN; MSL is %s, so TIME-WAIT lasts %s "
            "(virtual time is free).\n\n",
            why, ip_str(m->o->c.rt.addr, a, sizeof a),
            time_str(cfg->msl, msl, sizeof msl),
            time_str(2 * cfg->msl, tw, sizeof tw));
-    ladder_print(m->ld, stdout, "client (berth)", "server (http)");
+    demo_print_ladder(stdout, m->ld, "client (berth)", "server (http)");
     m->cli.res[0].command = "1. GET / (HTTP/1.0)";
     m->cli.res[1].command = "2. GET / /bytes/1000 /bytes/1000000";
     demo_print_results(stdout, "the client", m->cli.res, 2);
@@ -352,6 +358,7 @@ static void print_story(struct memdemo *m, const char *why, int rc)
     if (m->pcap)
         printf("Capture: %s (virtual time; tshark -r %s)\n", m->o->pcap,
                m->o->pcap);
+    demo_print_next(stdout, m->o);
     if (rc != 0)
         printf("\nberth demo: the run did not settle as expected\n");
 }
@@ -384,7 +391,7 @@ int demo_memlink(struct demo_opts *o, const char *why)
     m.link = berth_memlink_create(imp->seed ? imp->seed : 1);
     if (m.link)
         apply_impair(m.link, imp);
-    m.ld = ladder_create(false);
+    m.ld = ladders_create(false);
     if (!m.link || !m.ld || make_stacks(&m) != 0) {
         error_line(o->c.prog, "cannot create the in-memory link and stacks");
         goto out;
@@ -392,6 +399,7 @@ int demo_memlink(struct demo_opts *o, const char *why)
     struct http_config hc;
     http_config_init(&hc);
     hc.so.keepalive = o->c.so.keepalive;
+    hc.date = false; /* virtual time: a server without a clock */
     m.srv = http_server_create(m.st[1], &hc, link_clock, &m, err, sizeof err);
     if (!m.srv) {
         error_line(o->c.prog, "%s", err);
@@ -416,6 +424,6 @@ out:
             berth_stack_destroy(m.st[side]);
     if (m.link)
         berth_memlink_destroy(m.link);
-    ladder_destroy(m.ld);
+    ladders_destroy(m.ld);
     return rc;
 }

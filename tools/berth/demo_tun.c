@@ -2,7 +2,8 @@
  * throwaway network namespace, the runtime creates the TUN device and runs
  * the HTTP server in this process; the kernel's curl (a child, in the same
  * namespace) fetches a page over a short connection, then several over one
- * keep-alive connection. The first connection is drawn as a ladder. */
+ * keep-alive connection. One connection is drawn as a ladder: the first,
+ * or with --impair the first that shows a retransmission. */
 #define _GNU_SOURCE /* setns */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +47,7 @@ struct tundemo {
     int home_ns; /* our original network namespace */
     struct berth_rt *rt;
     struct http_server *srv;
-    struct ladder *ld;
+    struct ladders *ld;
     enum phase phase;
     struct child child;
     struct demo_result res[2];
@@ -389,7 +390,8 @@ static uint64_t app_tick(void *ctx, uint64_t now)
         curl_done(d);
     http_server_stats(d->srv, &st);
     /* The end: both curls done, the first connection out of TIME-WAIT. */
-    if (d->phase == PH_LINGER && ladder_closed(d->ld, 1) && st.open == 0) {
+    if (d->phase == PH_LINGER && ladder_closed(ladders_first(d->ld), 1) &&
+        st.open == 0) {
         d->phase = PH_DONE;
         berth_rt_stop(d->rt);
     }
@@ -412,6 +414,18 @@ static void app_stop(void *ctx)
     http_server_stop(d->srv);
 }
 
+/* berth's rows get a fresh reading of the clock (the stack's `now` is one
+ * per loop iteration, so all of berth's answers to a packet would show
+ * the packet's time, and the ladder printed none for them); never earlier
+ * than the row before, so the rows stay in order. */
+static uint64_t row_time(struct tundemo *d, uint64_t t)
+{
+    if (t < d->now)
+        t = d->now;
+    d->now = t;
+    return t;
+}
+
 static void app_note(void *ctx, int sock, const char *what)
 {
     struct tundemo *d = ctx;
@@ -419,26 +433,25 @@ static void app_note(void *ctx, int sock, const char *what)
     struct berth_endpoint local = {0}, remote = {0};
     berth_getsockname(s, sock, &local);
     berth_getpeername(s, sock, &remote);
-    /* The stack's clock, not a fresh reading: the call belongs to the
-     * event being handled, and the rows stay in order. */
-    ladder_app(d->ld, 1, d->now, local, remote, what);
+    ladders_app(d->ld, 1, row_time(d, berth_rt_now(d->rt)), local, remote,
+                what);
 }
 
 static void app_tap(void *ctx, int dir, uint64_t now, const uint8_t *pkt,
                     size_t len)
 {
     struct tundemo *d = ctx;
-    if (now > d->now)
-        d->now = now;
-    ladder_packet(d->ld, dir == 0 ? 0 : 1, now, pkt, len, false);
+    /* A received packet keeps the time it was read; berth's own, now. */
+    now = row_time(d, dir == 0 ? now : berth_rt_now(d->rt));
+    ladders_packet(d->ld, dir == 0 ? 0 : 1, now, pkt, len, false);
 }
 
 static void app_trace(void *ctx, const struct berth_trace *ev)
 {
     struct tundemo *d = ctx;
-    if (ev->now > d->now)
-        d->now = ev->now;
-    ladder_trace(d->ld, 1, ev);
+    struct berth_trace e = *ev;
+    e.now = row_time(d, berth_rt_now(d->rt));
+    ladders_trace(d->ld, 1, &e);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -457,7 +470,7 @@ static void print_intro(const struct tundemo *d)
            "connection)\n"
            "  2. curl http://%s/ .../bytes/1000 .../bytes/1000000   (one "
            "keep-alive)\n\n"
-           "The first connection, segment by segment. Sequence numbers are "
+           "One connection, segment by segment. Sequence numbers are "
            "relative to\neach side's ISN. berth's states come from its "
            "trace; the kernel's (in\nparentheses) are inferred from the "
            "segments. MSL is %s here, so TIME-WAIT\ntakes %s.\n\n",
@@ -472,7 +485,7 @@ static void print_story(struct tundemo *d)
 {
     char a[16];
     ip_str(d->o->c.rt.addr, a, sizeof a);
-    ladder_print(d->ld, stdout, "kernel (curl)", "berth (http)");
+    demo_print_ladder(stdout, d->ld, "kernel (curl)", "berth (http)");
     char c1[96], c2[160];
     snprintf(c1, sizeof c1, "1. curl --http1.0 http://%s/", a);
     snprintf(c2, sizeof c2,
@@ -486,6 +499,7 @@ static void print_story(struct tundemo *d)
     if (d->o->pcap)
         printf("\nCapture: %s (wireshark, or tshark -r %s)\n", d->o->pcap,
                d->o->pcap);
+    demo_print_next(stdout, d->o);
 }
 
 /* Why the TUN story cannot be told here, or NULL. */
@@ -507,9 +521,9 @@ static const char *tun_impossible(void)
 static int run_demo(struct tundemo *d, char *why, size_t whylen)
 {
     struct berth_rt_config rc = d->o->c.rt;
-    char ctl[96], err[256];
+    char ctl[300], err[256];
     if (!rc.ctl_path) { /* not the default: a real berth0 may have it */
-        snprintf(ctl, sizeof ctl, "/tmp/%s.sock", d->ns);
+        snprintf(ctl, sizeof ctl, "%s/ctl.sock", d->o->dir);
         rc.ctl_path = ctl;
     }
     rc.pcap_path = d->o->pcap;
@@ -555,7 +569,7 @@ int demo_tun(struct demo_opts *o, char *why, size_t whylen)
         snprintf(why, whylen, "%s", no);
         return -1;
     }
-    d.ld = ladder_create(true);
+    d.ld = ladders_create(true);
     if (!d.ld) {
         snprintf(why, whylen, "out of memory.");
         return -1;
@@ -577,7 +591,7 @@ int demo_tun(struct demo_opts *o, char *why, size_t whylen)
     if (d.rt)
         berth_rt_destroy(d.rt); /* deletes the TUN device */
     ns_leave(&d);
-    ladder_destroy(d.ld);
+    ladders_destroy(d.ld);
     o->c.rt.stack.msl = msl; /* the in-memory story keeps its default */
     return rc;
 }

@@ -147,7 +147,8 @@ int cmd_echo(int argc, char **argv)
         if (r <= 0)
             return EXIT_USAGE;
     }
-    common_finish(&c);
+    if (common_finish(&c) != 0)
+        return EXIT_USAGE;
 
     struct echo e = {.so = c.so, .lsn = -1};
     ctab_init(&e.conns);

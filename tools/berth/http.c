@@ -4,20 +4,24 @@
  * driven by readiness events on one struct berth_stack; see http.h. */
 #include "http.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "conntab.h"
 #include "http_parse.h"
 
-#define IN_CAP      8192  /* request heads larger than this get 431 */
-#define OUT_CAP     4096  /* response heads and small bodies */
-#define SCRATCH     65536 /* body reads and the /bytes pattern window */
-#define PUMP_ROUNDS 4096  /* safety bound; the rest waits for the next tick */
+#define IN_CAP            8192  /* request heads larger than this get 431 */
+#define OUT_CAP           4096  /* response heads and small bodies */
+#define SCRATCH           65536 /* body reads and the /bytes pattern window */
+#define REFUSAL_LOG_EVERY UINT64_C(1000000) /* us between refusal lines */
+#define PUMP_ROUNDS       4096 /* safety bound; the rest waits for the next tick */
 
 enum phase {
     PH_HEAD,  /* waiting for (more of) a request head */
@@ -57,6 +61,7 @@ struct hconn {
      * unsent output, then stream_left bytes of the /bytes pattern. */
     size_t in_off, in_len, out_off, out_len;
     uint64_t stream_left, stream_off;
+    char reqline[160]; /* "GET /x HTTP/1.1" for the access log, cut short */
     char in[IN_CAP];
     char out[OUT_CAP];
 };
@@ -73,6 +78,13 @@ struct http_server {
     void (*note)(void *ctx, int sock, const char *what);
     void *note_ctx;
     struct http_stats stats;
+    /* Refusals by the per-client limit not yet logged, and when the last
+     * line went out (logged at most once a second). */
+    uint64_t refused_unlogged, refused_logged_at;
+    uint32_t refused_addr;
+    bool refused_ever;
+    time_t date_sec; /* date[] is for this second */
+    char date[40];
     uint8_t scratch[SCRATCH];
     uint8_t pattern[SCRATCH + 256]; /* pattern[j] = byte j, j < 64 KiB+256 */
 };
@@ -97,7 +109,8 @@ void http_config_init(struct http_config *cfg)
     cfg->backlog = 1024;
     cfg->idle_timeout = 15 * UINT64_C(1000000);
     cfg->max_requests = 1000;
-    cfg->max_conns_per_client = 256;
+    cfg->max_conns_per_client = 1024;
+    cfg->date = true;
     /* As nginx's tcp_nodelay: the last partial segment of a response must
      * not wait for the ACK of the one before, which a client may delay. */
     cfg->so.nodelay = true;
@@ -238,6 +251,40 @@ static int flush_out(struct hconn *c)
     return 0;
 }
 
+/* "Date: Sun, 06 Dec 2026 08:00:00 GMT\r\n" (RFC 9110 §5.6.7's
+ * IMF-fixdate), formatted once a second; "" without a clock. */
+static const char *date_header(struct http_server *h)
+{
+    if (!h->cfg.date)
+        return "";
+    time_t t = time(NULL);
+    struct tm tm;
+    if (t != h->date_sec && gmtime_r(&t, &tm)) {
+        h->date_sec = t;
+        strftime(h->date, sizeof h->date, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n",
+                 &tm);
+    }
+    return h->date;
+}
+
+/* Common Log Format: host ident user [time] "request" status bytes. */
+static void access_log(struct hconn *c, int status, uint64_t bytes)
+{
+    FILE *f = c->srv->cfg.access_log;
+    if (!f)
+        return;
+    char ip[16], when[40];
+    time_t t = time(NULL);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) ||
+        !strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm))
+        snprintf(when, sizeof when, "-");
+    fprintf(f, "%s - - [%s] \"%s\" %d %" PRIu64 "\n",
+            ip_str(c->client, ip, sizeof ip), when,
+            c->reqline[0] ? c->reqline : "-", status, bytes);
+    fflush(f);
+}
+
 /* Queues a complete response head (and a small body) in out. */
 static void respond(struct hconn *c, int status, const char *ctype,
                     const char *body, size_t blen, uint64_t stream_len)
@@ -248,16 +295,18 @@ static void respond(struct hconn *c, int status, const char *ctype,
                            ? (c->http10 ? "Connection: keep-alive\r\n" : "")
                            : "Connection: close\r\n";
     const char *allow = status != 405         ? ""
-                        : c->route == RT_SINK ? "Allow: POST\r\n"
+                        : c->route == RT_SINK ? "Allow: POST, PUT\r\n"
                                               : "Allow: GET, HEAD\r\n";
     int n = snprintf(c->out + c->out_len, OUT_CAP - c->out_len,
-                     "HTTP/1.1 %d %s\r\nServer: berth\r\n"
+                     "HTTP/1.1 %d %s\r\n%sServer: berth\r\n"
                      "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n"
                      "%s%s\r\n",
-                     status, http_reason(status), ctype, clen, allow, conn);
+                     status, http_reason(status), date_header(h), ctype, clen,
+                     allow, conn);
     c->out_len += (size_t)n;
     if (status >= 400)
         h->stats.errors++;
+    access_log(c, status, c->head_only ? 0 : clen);
     if (c->head_only)
         return;
     if (body) {
@@ -331,7 +380,7 @@ static void route(struct hconn *c, const struct http_req *r)
             c->status = 405;
     } else if (!strcmp(r->path, "/sink")) {
         c->route = RT_SINK;
-        if (strcmp(r->method, "POST") != 0)
+        if (strcmp(r->method, "POST") != 0 && strcmp(r->method, "PUT") != 0)
             c->status = 405;
     } else {
         c->route = RT_ERROR;
@@ -382,10 +431,13 @@ static void on_head(struct hconn *c, const struct http_req *r, long len)
     h->stats.requests++;
     c->nreq++;
     c->last_active = now_of(h);
+    c->reqline[0] = '\0';
     if (len < 0) {
         respond_error(c, (int)-len);
         return;
     }
+    snprintf(c->reqline, sizeof c->reqline, "%.15s %.120s HTTP/1.%d", r->method,
+             r->path, r->minor);
     c->in_off += (size_t)len;
     c->http10 = r->minor == 0;
     route(c, r);
@@ -572,6 +624,27 @@ static void conn_pump(struct hconn *c)
 /* ---------------------------------------------------------------------- */
 /* The listener, events, the reaper. */
 
+/* "refused 37 connections from 198.18.0.1 (over --max-conns-per-client
+ * 1024)" as they happen, at most one line a second: a client over the
+ * limit is told about while it runs, and a flood does not flood the log. */
+static void log_refusals(struct http_server *h, uint64_t now, bool force)
+{
+    if (!h->cfg.log || !h->refused_unlogged ||
+        (!force && h->refused_ever &&
+         now - h->refused_logged_at < REFUSAL_LOG_EVERY))
+        return;
+    char ip[16];
+    fprintf(h->cfg.log,
+            "berth http: refused %" PRIu64 " connection%s from %s (over "
+            "--max-conns-per-client %" PRIu32 ")\n",
+            h->refused_unlogged, h->refused_unlogged == 1 ? "" : "s",
+            ip_str(h->refused_addr, ip, sizeof ip),
+            h->cfg.max_conns_per_client);
+    h->refused_unlogged = 0;
+    h->refused_logged_at = now;
+    h->refused_ever = true;
+}
+
 static void accept_all(struct http_server *h)
 {
     /* Until EAGAIN: the listener reports READABLE again only after it was
@@ -589,6 +662,9 @@ static void accept_all(struct http_server *h)
         struct client *cl = client_get(h, peer.addr);
         if (cl && cl->count >= h->cfg.max_conns_per_client) {
             h->stats.refused++;
+            h->refused_unlogged++;
+            h->refused_addr = peer.addr;
+            log_refusals(h, now_of(h), false);
             berth_abort(h->st, s);
             continue;
         }
@@ -670,8 +746,14 @@ uint64_t http_server_tick(struct http_server *h, uint64_t now)
     }
     if (now >= h->next_reap)
         reap(h, now);
+    log_refusals(h, now, false);
     if (h->again)
         return now;
+    if (h->refused_unlogged && h->cfg.log) {
+        uint64_t due = h->refused_logged_at + REFUSAL_LOG_EVERY;
+        if (due < h->next_reap && !h->retry_accept)
+            return due;
+    }
     if (h->retry_accept) /* out of memory or handles: not in a busy loop */
         return now + 10000 < h->next_reap ? now + 10000 : h->next_reap;
     return h->next_reap;
@@ -679,6 +761,7 @@ uint64_t http_server_tick(struct http_server *h, uint64_t now)
 
 void http_server_stop(struct http_server *h)
 {
+    log_refusals(h, now_of(h), true);
     if (h->lsn >= 0) {
         berth_close(h->st, h->lsn);
         h->lsn = -1;
@@ -770,10 +853,11 @@ static void http_usage(FILE *f)
            "                 streamed as the send buffer drains\n"
            "  POST /sink     reads the body (Content-Length or chunked), "
            "answers\n"
-           "                 \"LENGTH SHA256HEX\\n\"\n"
+           "                 \"LENGTH SHA256HEX\\n\" (PUT too)\n"
            "HEAD works wherever GET does; other paths get 404, malformed "
            "requests 400.\nConnections use NODELAY (like nginx's tcp_nodelay), "
-           "so --nodelay is implied.\n"
+           "so --nodelay is implied.\nResponses carry Date (RFC 9110 "
+           "§6.6.1).\n"
            "\n"
            "  --port N                   port to listen on (80)\n"
            "  --idle-timeout TIME        close connections without a "
@@ -784,8 +868,15 @@ static void http_usage(FILE *f)
            "long is ended\n"
            "  --max-requests N           requests per connection (1000)\n"
            "  --max-conns-per-client N   connections per client address "
-           "(256);\n"
-           "                             more are reset at once\n"
+           "(1024, above\n"
+           "                             wrk -c300 or ab -c1000); more are "
+           "reset at once,\n"
+           "                             logged as they happen (a line a "
+           "second at most)\n"
+           "  --access-log FILE          one line per response in Common "
+           "Log Format;\n"
+           "                             '-' is stdout (appended; never "
+           "through a symlink)\n"
            "  --backlog N                listen backlog (1024)\n"
            "\n");
     common_usage(f);
@@ -816,6 +907,12 @@ static int http_option(struct common *c, struct http_config *hc, int argc,
                                 UINT32_MAX, &n) != 0)
             return -1;
         hc->max_conns_per_client = (uint32_t)n;
+        return 0;
+    }
+    if ((r = opt_value(c->prog, argc, argv, i, "--access-log", &v)) != 0) {
+        if (r < 0)
+            return -1;
+        hc->access_log_path = v;
         return 0;
     }
     if ((r = opt_value(c->prog, argc, argv, i, "--backlog", &v)) != 0) {
@@ -872,14 +969,31 @@ int cmd_http(int argc, char **argv)
         if (http_option(&c, &hc, argc, argv, &i) != 0)
             return EXIT_USAGE;
     }
-    common_finish(&c);
+    if (common_finish(&c) != 0)
+        return EXIT_USAGE;
     hc.so.keepalive = c.so.keepalive;
+    hc.log = stderr;
 
     struct http_run run = {0};
-    char err[256];
+    char err[320];
+    if (hc.access_log_path && !strcmp(hc.access_log_path, "-")) {
+        hc.access_log = stdout;
+    } else if (hc.access_log_path) {
+        int fd =
+            berth_rt_create_file(hc.access_log_path, true, err, sizeof err);
+        if (fd < 0 || !(hc.access_log = fdopen(fd, "a"))) {
+            error_line(c.prog, "%s", fd < 0 ? err : strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return 1;
+        }
+    }
     run.rt = common_rt_create(&c);
-    if (!run.rt)
+    if (!run.rt) {
+        if (hc.access_log && hc.access_log != stdout)
+            fclose(hc.access_log);
         return 1;
+    }
     run.srv = http_server_create(berth_rt_stack(run.rt), &hc, rt_clock, run.rt,
                                  err, sizeof err);
     if (!run.srv) {
@@ -899,6 +1013,8 @@ int cmd_http(int argc, char **argv)
             c.prog, st.requests, st.accepted, st.refused, st.reaped);
     http_server_destroy(run.srv);
     berth_rt_destroy(run.rt);
+    if (hc.access_log && hc.access_log != stdout)
+        fclose(hc.access_log);
     if (r < 0) {
         error_line(c.prog, "event loop failed: %s", strerror(-r));
         return 1;

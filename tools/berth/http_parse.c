@@ -113,6 +113,13 @@ static int request_line(struct http_req *r, const char *l, size_t n)
     const char *sp2 = memchr(t, ' ', (size_t)(end - t));
     if (!sp2 || sp2 == t || memchr(sp2 + 1, ' ', (size_t)(end - sp2 - 1)))
         return -400;
+    /* RFC 9112 §3.2: the target is visible ASCII (RFC 3986 §2); a NUL or
+     * other control byte would otherwise cut the path short ("/\0abc"
+     * served as "/") or reach a log. Method tokens likewise (RFC 9110
+     * §5.6.2). */
+    for (const char *p = l; p < sp2; p++)
+        if (p != sp1 && ((unsigned char)*p <= 0x20 || *p == 0x7f))
+            return -400;
     memcpy(r->method, l, (size_t)(sp1 - l));
     r->method[sp1 - l] = '\0';
     const char *v = sp2 + 1;

@@ -33,7 +33,9 @@ struct pending {
 struct flow {
     bool have_isn;
     uint32_t isn;
-    uint32_t snd_max; /* highest sequence offset sent, + SYN and FIN */
+    uint32_t snd_max;  /* highest sequence offset sent, + SYN and FIN */
+    bool lost;         /* a segment with sequence space was lost */
+    uint32_t lost_off; /* the first such segment's offset */
 };
 
 struct ladder {
@@ -46,6 +48,8 @@ struct ladder {
     struct pending pend[PENDING];
     int npend;
     struct flow flow[2];
+    bool retransmitted; /* a retransmission was drawn */
+    bool recovered;     /* ...of a segment the ladder saw lost */
     bool have_t0;
     uint64_t t0, last_t;
     enum berth_state state[2];
@@ -396,6 +400,15 @@ static void draw_segment(struct ladder *ld, int from, uint64_t now,
     bool retx = end != off && (int32_t)(off - mine->snd_max) < 0;
     if ((int32_t)(end - mine->snd_max) > 0)
         mine->snd_max = end;
+    if (lost && end != off && !mine->lost) {
+        mine->lost = true;
+        mine->lost_off = off;
+    } else if (retx && !lost) {
+        ld->retransmitted = true;
+        if (mine->lost && (int32_t)(off - mine->lost_off) <= 0 &&
+            (int32_t)(end - mine->lost_off) > 0)
+            ld->recovered = true;
+    }
 
     berth_flags_string(seg->flags, flags, sizeof flags);
     int n = snprintf(label, sizeof label, "%s seq=%" PRIu32, flags,
@@ -467,8 +480,11 @@ static void emit(struct ladder *ld, const struct pending *p)
 static void add_pending(struct ladder *ld, enum ev_kind kind, int side,
                         const struct berth_trace *ev, const char *what)
 {
-    if (ld->npend == PENDING)
-        return; /* only the last moments before the SYN matter */
+    if (ld->npend == PENDING) { /* only the last moments before the SYN
+                                   matter: forget the oldest */
+        memmove(ld->pend, ld->pend + 1, (PENDING - 1) * sizeof ld->pend[0]);
+        ld->npend--;
+    }
     struct pending *p = &ld->pend[ld->npend++];
     p->kind = kind;
     p->side = side;
@@ -577,4 +593,115 @@ void ladder_print(struct ladder *ld, FILE *out, const char *left_title,
                 ep_str(ld->srv, b, sizeof b));
     fprintf(out, "%*s |%*s|\n", TIME_W + 2 + COL_W, "", MID_W, "");
     fwrite(ld->buf, 1, ld->buf_len, out);
+}
+
+/* ---------------------------------------------------------------------- */
+/* One ladder per connection, to draw the one that shows most. */
+
+struct ladders {
+    bool left_inferred;
+    int n; /* v[n - 1] is the spare: not locked yet */
+    struct ladder *v[LADDERS_MAX];
+};
+
+struct ladders *ladders_create(bool left_inferred)
+{
+    struct ladders *ls = calloc(1, sizeof *ls);
+    if (ls && !(ls->v[0] = ladder_create(left_inferred))) {
+        free(ls);
+        return NULL;
+    }
+    if (ls) {
+        ls->n = 1;
+        ls->left_inferred = left_inferred;
+    }
+    return ls;
+}
+
+void ladders_destroy(struct ladders *ls)
+{
+    if (!ls)
+        return;
+    for (int i = 0; i < ls->n; i++)
+        ladder_destroy(ls->v[i]);
+    free(ls);
+}
+
+/* A SYN from the left that no ladder follows yet: a new connection. */
+static bool new_connection(const struct ladders *ls, const uint8_t *pkt,
+                           size_t len, int from)
+{
+    struct berth_segment seg;
+    if (from != 0 || berth_decode(pkt, len, &seg) != 0 ||
+        (seg.flags & (BERTH_TH_SYN | BERTH_TH_ACK)) != BERTH_TH_SYN)
+        return false;
+    for (int i = 0; i < ls->n; i++) {
+        struct berth_endpoint c, s;
+        if (ladder_endpoints(ls->v[i], &c, &s) && ep_eq(c, seg.src) &&
+            ep_eq(s, seg.dst))
+            return false;
+    }
+    return true;
+}
+
+void ladders_packet(struct ladders *ls, int from, uint64_t now,
+                    const uint8_t *pkt, size_t len, bool lost)
+{
+    struct ladder *spare = ls->v[ls->n - 1];
+    bool fresh = !spare->locked && new_connection(ls, pkt, len, from);
+    for (int i = 0; i < ls->n; i++)
+        if (ls->v[i]->locked || (ls->v[i] == spare && fresh))
+            ladder_packet(ls->v[i], from, now, pkt, len, lost);
+    if (spare->locked && ls->n < LADDERS_MAX &&
+        (ls->v[ls->n] = ladder_create(ls->left_inferred)))
+        ls->n++;
+}
+
+void ladders_trace(struct ladders *ls, int side, const struct berth_trace *ev)
+{
+    for (int i = 0; i < ls->n; i++)
+        ladder_trace(ls->v[i], side, ev);
+}
+
+void ladders_app(struct ladders *ls, int side, uint64_t now,
+                 struct berth_endpoint local, struct berth_endpoint remote,
+                 const char *what)
+{
+    for (int i = 0; i < ls->n; i++)
+        ladder_app(ls->v[i], side, now, local, remote, what);
+}
+
+struct ladder *ladders_first(const struct ladders *ls)
+{
+    return ls->v[0];
+}
+
+int ladders_pick(const struct ladders *ls, int *count, const char **why)
+{
+    int locked = 0, pick = -1, retx = -1;
+    /* The shortest of each kind: a ladder is read, not scrolled. */
+    for (int i = 0; i < ls->n; i++) {
+        struct ladder *ld = ls->v[i];
+        if (!ld->locked)
+            continue;
+        locked++;
+        fflush(ld->rows);
+        if (ld->recovered && (pick < 0 || ld->buf_len < ls->v[pick]->buf_len))
+            pick = i;
+        if (ld->retransmitted &&
+            (retx < 0 || ld->buf_len < ls->v[retx]->buf_len))
+            retx = i;
+    }
+    *count = locked;
+    *why = NULL;
+    if (pick >= 0)
+        *why = "it shows a lost segment and its retransmission";
+    else if (retx >= 0)
+        *why = "it shows a retransmission", pick = retx;
+    return pick >= 0 ? pick : 0;
+}
+
+struct ladder *ladders_get(const struct ladders *ls, int i)
+{
+    return ls->v[i];
 }

@@ -45,4 +45,25 @@ bool ladder_closed(const struct ladder *ld, int side);
 void ladder_print(struct ladder *ld, FILE *out, const char *left_title,
                   const char *right_title);
 
+/* A ladder per connection (at most LADDERS_MAX), so the demo can draw the
+ * one that shows most: every event goes to all of them, each keeps its own
+ * connection's, and a spare waits for the next new SYN. */
+#define LADDERS_MAX 8
+struct ladders;
+struct ladders *ladders_create(bool left_inferred);
+void ladders_destroy(struct ladders *ls);
+void ladders_packet(struct ladders *ls, int from, uint64_t now,
+                    const uint8_t *pkt, size_t len, bool lost);
+void ladders_trace(struct ladders *ls, int side, const struct berth_trace *ev);
+void ladders_app(struct ladders *ls, int side, uint64_t now,
+                 struct berth_endpoint local, struct berth_endpoint remote,
+                 const char *what);
+/* The first connection's ladder (whose end the demo waits for). */
+struct ladder *ladders_first(const struct ladders *ls);
+struct ladder *ladders_get(const struct ladders *ls, int i);
+/* Which to draw: the first connection that shows a lost segment and its
+ * retransmission, else the first with any retransmission, else the first
+ * (*why NULL). *count: the connections seen. */
+int ladders_pick(const struct ladders *ls, int *count, const char **why);
+
 #endif

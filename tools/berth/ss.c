@@ -1,5 +1,6 @@
 /* berth command: clients of a running berth's control socket — `ss`,
  * `stat` and `ctl` send one command line and print the answer. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +10,49 @@
 #include "common.h"
 
 struct ctl_target {
-    const char *tun;
+    const char *tun;  /* NULL: the one instance of this namespace */
     const char *path; /* NULL: the default for tun */
-    char buf[256];
+    char buf[512];
 };
+
+/* Without --tun or --ctl: the instance of this network namespace. One
+ * socket in its directory is it; none leaves berth0's path (and its "no
+ * berth running" message); several are ambiguous: -1 after a message
+ * naming them and --tun/--ctl. */
+static int find_instance(const char *prog, struct ctl_target *t)
+{
+    char dir[200], names[160] = "";
+    size_t n = 0;
+    berth_rt_ctl_dir(dir, sizeof dir);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l <= 5 || strcmp(e->d_name + l - 5, ".sock") ||
+            (e->d_type != DT_SOCK && e->d_type != DT_UNKNOWN))
+            continue;
+        if (n++ == 0)
+            snprintf(t->buf, sizeof t->buf, "%s/%.255s", dir, e->d_name);
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%.*s", used ? ", " : "",
+                 (int)(l - 5), e->d_name);
+    }
+    if (d)
+        closedir(d);
+    if (n == 1) {
+        t->path = t->buf;
+        return 0;
+    }
+    if (n > 1) {
+        error_line(prog,
+                   "%zu berth instances in this network namespace (%s): "
+                   "choose one with --tun NAME or --ctl PATH",
+                   n, names);
+        return -1;
+    }
+    t->tun = "berth0";
+    return 0;
+}
 
 /* --tun / --ctl: 1 consumed, 0 not ours, -1 usage error. */
 static int target_option(const char *prog, struct ctl_target *t, int argc,
@@ -32,6 +72,8 @@ static int target_option(const char *prog, struct ctl_target *t, int argc,
 
 static int request(const char *prog, struct ctl_target *t, const char *cmd)
 {
+    if (!t->path && !t->tun && find_instance(prog, t) != 0)
+        return 1;
     const char *path = t->path;
     if (!path)
         path = berth_rt_default_ctl_path(t->tun, t->buf, sizeof t->buf);
@@ -58,7 +100,10 @@ static int request(const char *prog, struct ctl_target *t, const char *cmd)
         if (t->path)
             error_line(prog, "no berth running at %s", path);
         else
-            error_line(prog, "no berth running on tun %s (%s)", t->tun, path);
+            error_line(prog,
+                       "no berth running on tun %s in this network namespace "
+                       "(%s); another path: --ctl PATH",
+                       t->tun, path);
         return 1;
     }
     if (r < 0) {
@@ -71,33 +116,94 @@ static int request(const char *prog, struct ctl_target *t, const char *cmd)
 static void target_usage(FILE *f)
 {
     fprintf(f, "  --tun NAME   the instance running on this TUN device "
-               "(default berth0)\n"
+               "(default: the one\n"
+               "               instance of this network namespace, else "
+               "berth0)\n"
                "  --ctl PATH   its control socket (default "
-               "/run/berth/TUN.sock as root)\n");
+               "/run/berth/[net-INODE/]TUN.sock\n"
+               "               as root: one directory per network "
+               "namespace)\n");
 }
 
-/* ss and stat: a fixed command, an optional -i for ss. */
-static int simple(const char *prog, const char *cmd, bool info_ok, int argc,
-                  char **argv)
+/* Appends argv[i] to the command line; -1 if it does not fit. */
+static int cmd_append(char *cmd, size_t size, size_t *n, const char *word)
 {
-    struct ctl_target t = {.tun = "berth0"};
-    bool info = false;
+    size_t l = strlen(word);
+    if (*n + l + 2 > size)
+        return -1;
+    if (*n)
+        cmd[(*n)++] = ' ';
+    memcpy(cmd + *n, word, l);
+    *n += l;
+    cmd[*n] = '\0';
+    return 0;
+}
+
+static void ss_help(void)
+{
+    printf("usage: berth ss [-i] [--json] [state NAME]... [sport :PORT] "
+           "[dport :PORT]\n"
+           "                [--tun NAME | --ctl PATH]\n\n"
+           "Lists the sockets of a running berth, like ss -tan.\n"
+           "  -i             with srtt, rto, windows and timers (like ss "
+           "-ti)\n"
+           "  --json         a JSON array, one object per socket, every "
+           "field\n"
+           "  state NAME     only sockets in that state, as ss names them: "
+           "established,\n"
+           "                 syn-sent, syn-recv, fin-wait-1, fin-wait-2, "
+           "time-wait, closed,\n"
+           "                 close-wait, last-ack, closing, listening; or "
+           "connected,\n"
+           "                 synchronized, all. Repeat to add states.\n"
+           "  sport :PORT    only this local port\n"
+           "  dport :PORT    only this remote port\n");
+    target_usage(stdout);
+}
+
+int cmd_ss(int argc, char **argv)
+{
+    const char *prog = "berth ss";
+    struct ctl_target t = {0};
+    char cmd[1024] = "ss", err[256];
+    size_t n = 2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: %s%s [--tun NAME | --ctl PATH]\n\n", prog,
-                   info_ok ? " [-i]" : "");
-            if (info_ok)
-                printf("Lists the sockets of a running berth, like ss -tan."
-                       "\n  -i           with srtt, rto, windows and "
-                       "timers\n");
-            else
-                printf("Counters of a running berth, like netstat -s; then "
-                       "drops by reason\nand link statistics.\n");
+            ss_help();
+            return 0;
+        }
+        int r = target_option(prog, &t, argc, argv, &i);
+        if (r < 0)
+            return EXIT_USAGE;
+        if (r == 0 && cmd_append(cmd, sizeof cmd, &n, argv[i]) != 0) {
+            usage_error(prog, "arguments too long");
+            return EXIT_USAGE;
+        }
+    }
+    struct berth_rt_ss_query q;
+    if (berth_rt_ss_parse(cmd + 2, &q, err, sizeof err) != 0) {
+        usage_error(prog, "%s", err);
+        return EXIT_USAGE;
+    }
+    return request(prog, &t, cmd);
+}
+
+int cmd_stat(int argc, char **argv)
+{
+    const char *prog = "berth stat";
+    struct ctl_target t = {0};
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: berth stat [--json] [--tun NAME | --ctl PATH]\n\n"
+                   "Counters of a running berth, like netstat -s; then drops "
+                   "by reason\nand link statistics.\n"
+                   "  --json       one JSON object: tcp, drops, link\n");
             target_usage(stdout);
             return 0;
         }
-        if (info_ok && !strcmp(argv[i], "-i")) {
-            info = true;
+        if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j")) {
+            json = true;
             continue;
         }
         int r = target_option(prog, &t, argc, argv, &i);
@@ -108,23 +214,13 @@ static int simple(const char *prog, const char *cmd, bool info_ok, int argc,
             return EXIT_USAGE;
         }
     }
-    return request(prog, &t, info ? "ss -i" : cmd);
-}
-
-int cmd_ss(int argc, char **argv)
-{
-    return simple("berth ss", "ss", true, argc, argv);
-}
-
-int cmd_stat(int argc, char **argv)
-{
-    return simple("berth stat", "stat", false, argc, argv);
+    return request(prog, &t, json ? "stat --json" : "stat");
 }
 
 int cmd_ctl(int argc, char **argv)
 {
     const char *prog = "berth ctl";
-    struct ctl_target t = {.tun = "berth0"};
+    struct ctl_target t = {0};
     char cmd[1024];
     size_t n = 0;
     int i = 1;
