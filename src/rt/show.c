@@ -199,13 +199,83 @@ static bool word_is(const char *w, size_t n, const char *s)
     return strlen(s) == n && strncmp(w, s, n) == 0;
 }
 
+/* What an ss word asks for next. */
+enum ss_want { WANT_ANY, WANT_STATE, WANT_SPORT, WANT_DPORT };
+
+/* Whether a word starts a filter whose value follows. */
+static bool ss_filter_word(const char *w, size_t n)
+{
+    return word_is(w, n, "state") || word_is(w, n, "sport") ||
+           word_is(w, n, "src") || word_is(w, n, "dport") ||
+           word_is(w, n, "dst");
+}
+
+/* The value of `state`, `sport` or `dport`: 0, 1 to stay (a "=" between
+ * the filter and its port), or -1 with a message. */
+static int ss_value(enum ss_want want, const char *w, size_t n,
+                    struct berth_rt_ss_query *q, char *err, size_t errlen)
+{
+    if (want == WANT_STATE) {
+        size_t k = 0, nst = sizeof SS_STATES / sizeof SS_STATES[0];
+        while (k < nst && !word_is(w, n, SS_STATES[k].name))
+            k++;
+        if (k == nst) {
+            snprintf(err, errlen,
+                     "unknown state '%.*s' (e.g. established, time-wait, "
+                     "listening, syn-sent, connected, all)",
+                     (int)n, w);
+            return -1;
+        }
+        q->states |= SS_STATES[k].states;
+        return 0;
+    }
+    if (word_is(w, n, "=") || word_is(w, n, "==") || word_is(w, n, "eq"))
+        return 1;
+    int port = parse_ss_port(w, n);
+    if (port < 0) {
+        snprintf(err, errlen, "bad port '%.*s' (want :PORT)", (int)n, w);
+        return -1;
+    }
+    *(want == WANT_SPORT ? &q->sport : &q->dport) = port;
+    return 0;
+}
+
+/* A word outside a filter's value: a flag, or the filter it starts
+ * (*want); -1 with a message for anything else. */
+static int ss_word(const char *w, size_t n, struct berth_rt_ss_query *q,
+                   enum ss_want *want, char *err, size_t errlen)
+{
+    if (word_is(w, n, "--info")) {
+        q->info = true;
+    } else if (n > 1 && w[0] == '-' && strspn(w + 1, "tanil") == n - 1) {
+        /* ss's habits (-tan, -ti): TCP, all, numeric is all there is; i
+         * adds the info line. */
+        q->info |= memchr(w, 'i', n) != NULL;
+    } else if (word_is(w, n, "--json") || word_is(w, n, "-j")) {
+        q->json = true;
+    } else if (word_is(w, n, "state")) {
+        *want = WANT_STATE;
+    } else if (word_is(w, n, "sport") || word_is(w, n, "src")) {
+        *want = WANT_SPORT;
+    } else if (word_is(w, n, "dport") || word_is(w, n, "dst")) {
+        *want = WANT_DPORT;
+    } else {
+        snprintf(err, errlen,
+                 "unknown ss argument '%.*s' (want -i, --json, state "
+                 "NAME, sport :PORT, dport :PORT)",
+                 (int)n, w);
+        return -1;
+    }
+    return 0;
+}
+
 int berth_rt_ss_parse(const char *args, struct berth_rt_ss_query *q, char *err,
                       size_t errlen)
 {
     memset(q, 0, sizeof *q);
     q->sport = q->dport = -1;
     const char *p = args;
-    enum { WANT_ANY, WANT_STATE, WANT_SPORT, WANT_DPORT } want = WANT_ANY;
+    enum ss_want want = WANT_ANY;
     for (;;) {
         p += strspn(p, " \t");
         if (!*p)
@@ -213,54 +283,12 @@ int berth_rt_ss_parse(const char *args, struct berth_rt_ss_query *q, char *err,
         size_t n = strcspn(p, " \t");
         const char *w = p;
         p += n;
-        if (want == WANT_STATE) {
-            size_t k = 0, nst = sizeof SS_STATES / sizeof SS_STATES[0];
-            while (k < nst && !word_is(w, n, SS_STATES[k].name))
-                k++;
-            if (k == nst) {
-                snprintf(err, errlen,
-                         "unknown state '%.*s' (e.g. established, time-wait, "
-                         "listening, syn-sent, connected, all)",
-                         (int)n, w);
-                return -1;
-            }
-            q->states |= SS_STATES[k].states;
-        } else if (want == WANT_SPORT || want == WANT_DPORT) {
-            if (word_is(w, n, "=") || word_is(w, n, "==") ||
-                word_is(w, n, "eq"))
-                continue;
-            int port = parse_ss_port(w, n);
-            if (port < 0) {
-                snprintf(err, errlen, "bad port '%.*s' (want :PORT)", (int)n,
-                         w);
-                return -1;
-            }
-            *(want == WANT_SPORT ? &q->sport : &q->dport) = port;
-        } else if (word_is(w, n, "--info")) {
-            q->info = true;
-        } else if (n > 1 && w[0] == '-' && strspn(w + 1, "tanil") == n - 1) {
-            /* ss's habits (-tan, -ti): TCP, all, numeric is all there is;
-             * i adds the info line. */
-            q->info |= memchr(w, 'i', n) != NULL;
-        } else if (word_is(w, n, "--json") || word_is(w, n, "-j")) {
-            q->json = true;
-        } else if (word_is(w, n, "state")) {
-            want = WANT_STATE;
-            continue;
-        } else if (word_is(w, n, "sport") || word_is(w, n, "src")) {
-            want = WANT_SPORT;
-            continue;
-        } else if (word_is(w, n, "dport") || word_is(w, n, "dst")) {
-            want = WANT_DPORT;
-            continue;
-        } else {
-            snprintf(err, errlen,
-                     "unknown ss argument '%.*s' (want -i, --json, state "
-                     "NAME, sport :PORT, dport :PORT)",
-                     (int)n, w);
+        int r = want == WANT_ANY ? ss_word(w, n, q, &want, err, errlen)
+                                 : ss_value(want, w, n, q, err, errlen);
+        if (r < 0)
             return -1;
-        }
-        want = WANT_ANY;
+        if (r == 0 && want != WANT_ANY && !ss_filter_word(w, n))
+            want = WANT_ANY;
     }
     if (want != WANT_ANY) {
         snprintf(err, errlen, "%s needs a value",
