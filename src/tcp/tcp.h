@@ -62,6 +62,11 @@ struct tcp_timewait {
     uint32_t ts_recent; /* RFC 7323 §4.3, when has_ts */
     uint16_t rcv_wnd;   /* the window field we last advertised */
     bool has_ts;        /* timestamps were negotiated: ACKs carry them */
+    /* Our last answer to an invalid segment, in 128 ms ticks of the ms
+     * clock, modulo 256 (one byte is all the entry has left): the rate
+     * limit of tcp_oow_limited_tick(). It wraps every 32.8 s, so an
+     * answer exactly a multiple of that later may be held back once. */
+    uint8_t oow_ack_tick;
 };
 
 /* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard):
@@ -167,7 +172,10 @@ struct tcp_conn {
     uint8_t cc_algo;      /* enum berth_cc */
     uint8_t quickacks;    /* data segments still to ACK at once */
     uint32_t flags;
-    int16_t error; /* pending error (negative berth_errno), SO_ERROR */
+    /* ms clock (0: never) of our last answer to an invalid segment: out of
+     * window, PAWS, challenge ACK (Linux's last_oow_ack_time; RFC 5961
+     * §10): one per cfg.invalid_ratelimit. */
+    uint32_t oow_ack_ms;
 
     uint32_t iss, irs;
     uint32_t snd_una, snd_nxt, snd_max;
@@ -222,6 +230,7 @@ struct tcp_conn {
     int32_t linger; /* -1 off; 0 = RST on close (also TF_LINGER0) */
     uint32_t sndbuf_size, rcvbuf_size;
     uint16_t user_mss;
+    int16_t error; /* pending error (negative berth_errno), SO_ERROR */
 
     struct ring snd, rcv; /* .buf NULL until first needed */
     struct assembler ooo;
@@ -239,6 +248,15 @@ struct tcp_listener {
     int32_t sock;
     uint32_t backlog, syn_count, aq_count;
     struct tcp_conn *aq_head, *aq_tail;
+    /* Without SYN cookies, a full SYN queue evicts its oldest entry: the
+     * 4-tuples of entries in arrival order (SYN-queue entries carry no
+     * links, to stay small). Allocated at the first SYN, 2 * syn_backlog
+     * slots; slots of entries gone since are skipped when evicting. */
+    struct tcp_synring *synring;
+    /* When the last SYN cookie was sent: a returning ACK is checked as a
+     * cookie only within two cookie periods of it (as Linux's
+     * tcp_synq_no_recent_overflow), unless cookies are always on. */
+    uint64_t cookie_sent_at;
     /* What accepted connections inherit. */
     struct tcp_conn *tmpl;
 };
@@ -315,10 +333,8 @@ void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c);
 /* Room for n more bytes in the send buffer (after its readable bytes), or
  * in the receive buffer (n counts from RCV.NXT: out-of-order data included),
  * as far as the configured size allows: allocates or grows the buffer. */
-int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c,
-                         uint64_t n);
-int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c,
-                         uint64_t n);
+int tcp_conn_reserve_snd(struct berth_stack *s, struct tcp_conn *c, uint64_t n);
+int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c, uint64_t n);
 /* Gives back whichever buffer is empty (allocated again when needed). */
 void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c);
 uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
@@ -494,6 +510,8 @@ void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
                       struct tcp_seg *seg);
 void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r);
 void tcp_listener_close(struct berth_stack *s, struct tcp_listener *l);
+/* Frees what the listener's SYN queue holds beside its entries. */
+void tcp_listener_free_synring(struct berth_stack *s, struct tcp_listener *l);
 struct tcp_conn *tcp_listener_accept(struct berth_stack *s,
                                      struct tcp_listener *l);
 /* Takes c out of its listener's accept queue (reset before accept). */
@@ -569,8 +587,31 @@ void tcp_send_persist_probe(struct berth_stack *s, struct tcp_conn *c);
 void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c);
 /* The MSS we advertise for c's settings: min(config, user MSS). */
 uint16_t tcp_our_mss(const struct berth_stack *s, const struct tcp_conn *c);
-/* RFC 5961 §7: a challenge ACK, unless the rate limit says no. */
+/* RFC 5961 §7: a challenge ACK, unless the rate limits say no: the
+ * connection's (tcp_oow_limited) and the stack's randomised budget. */
 void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c);
+/* The stack-wide, randomised challenge-ACK budget of the current second:
+ * true (and counted) if one more may be sent; else counted as limited. */
+bool tcp_challenge_budget(struct berth_stack *s, int sock,
+                          const struct tcp_node *n);
+/* RFC 5961 §10, Linux's tcp_oow_rate_limited: true (counted and traced)
+ * if the answer to seg, an invalid segment, must not be sent, because c
+ * answered one less than cfg.invalid_ratelimit ago; else records the answer
+ * and returns false. Segments with text are always answered (a peer that
+ * resends data we have needs the ACK; an ACK loop carries none). */
+bool tcp_oow_limited(struct berth_stack *s, struct tcp_conn *c,
+                     const struct tcp_seg *seg);
+/* The same for a TIME-WAIT entry, with its one-byte tick. */
+bool tcp_oow_limited_tick(struct berth_stack *s, struct tcp_timewait *tw,
+                          const struct tcp_seg *seg);
+/* The tick a new TIME-WAIT entry starts with: c's last answer, or one
+ * that limits nothing. */
+uint8_t tcp_oow_tick_init(const struct berth_stack *s,
+                          const struct tcp_conn *c);
+/* A SYN-ACK carrying a SYN cookie (r is not in any table): its TSval
+ * carries r->opts (tcp_cookie_tsval). */
+void tcp_send_cookie_synack(struct berth_stack *s, const struct tcp_synreq *r,
+                            const struct tcp_conn *tmpl);
 
 /* ---- tcp_timer.c: deadlines and what happens when they pass ---- */
 void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,

@@ -173,7 +173,8 @@ static enum tcp_step check_paws(struct berth_stack *s, struct tcp_conn *c,
         return STEP_NEXT;
     stack_count(s, BERTH_CTR_PAWS_DROPS);
     drop(s, c, BERTH_REASON_PAWS_REJECTED);
-    c->flags |= TF_ACK_NOW;
+    if (!tcp_oow_limited(s, c, seg)) /* RFC 5961 §10 */
+        c->flags |= TF_ACK_NOW;
     return STEP_DONE;
 }
 
@@ -258,8 +259,12 @@ static enum tcp_step check_seq(struct berth_stack *s, struct tcp_conn *c,
             tcp_keepalive_reset(s, c);
         }
     }
-    c->flags |= TF_ACK_NOW;
     drop(s, c, BERTH_REASON_SEQ_OUT_OF_WINDOW);
+    /* RFC 5961 §10 (as Linux's tcp_invalid_ratelimit): answered at most
+     * once per interval, or two stacks that disagree would ACK each other
+     * for ever. */
+    if (!tcp_oow_limited(s, c, seg))
+        c->flags |= TF_ACK_NOW;
     return STEP_DONE;
 }
 
