@@ -44,8 +44,12 @@ struct tcp_synreq {
     uint32_t ts_recent; /* the SYN's TSval (SYNOPT_TS) */
     uint16_t peer_mss;  /* from the SYN, or 536 (RFC 9293 §3.7.1) */
     uint8_t retries;    /* SYN-ACKs retransmitted so far */
-    uint8_t opts;       /* SYNOPT_*: what the SYN offered and we accept */
+    uint8_t opts;       /* SYNOPT_*: what the SYN offered and we accept;
+                           and SYNREQ_PRESSURED */
 };
+/* In tcp_synreq.opts (no SYNOPT_* bit): the entry was created with its
+ * queue more than half full, and gets fewer SYN-ACK retransmissions. */
+#define SYNREQ_PRESSURED 0x80u
 
 /* What a SYN offered that we accept (RFC 7323, RFC 2018), in one byte. */
 #define SYNOPT_WSCALE_MASK 0x0fu /* the peer's shift count (<= 14) */

@@ -10,11 +10,12 @@
  * threshold of entries already retransmitted once the queue is more than
  * half full, and with the queue full and no cookies drops every new SYN,
  * so a slow flood (about 4 SYN/s against 256 entries living 63 s) keeps
- * legitimate clients out for good. berth: while the queue is more than half
- * full, an entry is retransmitted at most SYNQ_PRESSURE_RETRIES times (its
- * life shrinks from 63 s to 7 s); and with cookies off, a full queue evicts
- * its oldest entry for the new SYN, so a new client always gets a SYN-ACK
- * (RFC 4987 §3.4, "Recycling the Oldest Half-Open TCB"). */
+ * legitimate clients out for good. berth: an entry created while the queue
+ * is more than half full (itself included) is retransmitted at most
+ * SYNQ_PRESSURE_RETRIES times (its life shrinks from 63 s to 7 s); and with
+ * cookies off, a full queue evicts its oldest entry for the new SYN, so a new
+ * client always gets a SYN-ACK (RFC 4987 §3.4, "Recycling the Oldest Half-Open
+ * TCB"). */
 #define SYNQ_PRESSURE_RETRIES 2u
 
 /* The eviction order: 4-tuples in arrival order (see tcp_listener). */
@@ -325,6 +326,8 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
     r->iss = isn ? isn : tcp_isn(s, dst, seg->dport, src, seg->sport);
     r->peer_mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
     r->opts = tcp_synopts_accept(s, seg);
+    if (l->syn_count + 1 > s->cfg.syn_backlog / 2u)
+        r->opts |= SYNREQ_PRESSURED;
     r->ts_recent = seg->opts.ts_val;
     tcp_node_insert(s, &r->n);
     l->syn_count++;
@@ -340,8 +343,7 @@ void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r)
 {
     struct tcp_listener *l = tcp_listener_find(s, r->n.laddr, r->n.lport);
     uint32_t limit = s->cfg.synack_retries;
-    if (l && l->syn_count > s->cfg.syn_backlog / 2u &&
-        limit > SYNQ_PRESSURE_RETRIES)
+    if ((r->opts & SYNREQ_PRESSURED) && limit > SYNQ_PRESSURE_RETRIES)
         limit = SYNQ_PRESSURE_RETRIES; /* see SYNQ_PRESSURE_RETRIES */
     if (!l || r->retries >= limit) {
         stack_count(s, BERTH_CTR_SYN_QUEUE_DROPS);
@@ -385,7 +387,7 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
                          .ts_recent = r->ts_recent,
                          .rcv_wnd = initial_window(l->tmpl),
                          .peer_mss = r->peer_mss,
-                         .synopts = r->opts,
+                         .synopts = r->opts & (uint8_t)~SYNREQ_PRESSURED,
                          .syn_rexmit = r->retries != 0};
     synreq_free(s, r);
     tcp_conn_open(s, c, &o);
