@@ -252,9 +252,16 @@ static enum tcp_step check_seq(struct berth_stack *s, struct tcp_conn *c,
          * the whole loss of ACKs (§4.3's rule (2) applies: SEG.SEQ <=
          * Last.ACK.sent). Such a peer is alive, too: keepalive must not
          * give up on it (RFC 1122 §4.2.3.6 counts any packet received).
-         * Only for a duplicate within a receive buffer of RCV.NXT, so a
-         * blind segment cannot move TS.Recent or keep a dead peer alive. */
-        if (c->rcv_nxt - seg->seq <= c->rcv_adv - c->rcv_nxt + c->rcvbuf_size) {
+         * Only for a duplicate within a receive buffer of RCV.NXT whose
+         * ACK is acceptable (RFC 5961 §5.2: SND.UNA - MAX.SND.WND <=
+         * SEG.ACK <= SND.NXT), so a blind segment cannot move TS.Recent
+         * (which would make PAWS drop the real peer's segments) or keep a
+         * dead peer alive: the attack suite's blind data spray lands one
+         * forged segment in that range for every 64 KiB of sequence
+         * space. */
+        if (c->rcv_nxt - seg->seq <= c->rcv_adv - c->rcv_nxt + c->rcvbuf_size &&
+            (seg->flags & TH_ACK) && seq_leq(seg->ack, c->snd_max) &&
+            seq_geq(seg->ack, c->snd_una - c->max_sndwnd)) {
             update_ts_recent(s, c, seg);
             tcp_keepalive_reset(s, c);
         }

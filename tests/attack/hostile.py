@@ -159,6 +159,12 @@ class Tun:
                 if p and want(p):
                     return p
 
+    def tx_dropped(self):
+        """Packets the device dropped because berth had not read its queue
+        (the TUN's transmit queue, txqueuelen)."""
+        with open(f"/sys/class/net/{self.ifname}/statistics/tx_dropped") as f:
+            return int(f.read())
+
     def drain(self):
         while True:
             try:
@@ -174,7 +180,8 @@ class Tun:
 def cmd_synflood(args):
     """Spoofed SYNs from random sources in 198.18.128.0/17 (never an
     impossible source) at the highest rate this process reaches, or at
-    --rate per second; prints what was sent."""
+    --rate per second, for --seconds or until --stop-file exists; prints
+    what was sent."""
     tun = Tun(args.tun)
     rnd = random.Random(args.seed)
     pool = []
@@ -192,6 +199,8 @@ def cmd_synflood(args):
     while True:
         now = time.monotonic()
         if now >= end:
+            break
+        if args.stop_file and (i & 4095) == 0 and os.path.exists(args.stop_file):
             break
         if args.rate:
             due = t0 + sent / args.rate
@@ -349,23 +358,32 @@ def cmd_blind(args):
     numbers, one per window-sized step of the whole sequence space (so
     one lands in the window), all with forged sources."""
     tun = Tun(args.tun)
+    lost0 = tun.tx_dropped()
     step = 65535
     n = 0
+    rnd = random.Random(5961)
     for k in range(0, 1 << 32, step):
+        # The connection agreed to timestamps: a segment without them is
+        # dropped unseen (RFC 7323 §3.2), so the attacker guesses a TSval
+        # too; half its guesses pass PAWS.
+        ts = tcp_opts(ts=(rnd.getrandbits(32), 0))
         if args.kind == "rst":
             pkt = segment(args.victim_src, args.dst, args.victim_port,
                           args.port, k, 0, TH_RST)
         elif args.kind == "syn":
             pkt = segment(args.victim_src, args.dst, args.victim_port,
-                          args.port, k, 0, TH_SYN)
+                          args.port, k, 0, TH_SYN, opts=ts)
         else:  # data: in-window guesses need an acceptable ACK too (§5)
             pkt = segment(args.victim_src, args.dst, args.victim_port,
-                          args.port, k, random.getrandbits(32),
-                          TH_ACK | TH_PSH, payload=b"INJECTED\r\n")
+                          args.port, k, rnd.getrandbits(32),
+                          TH_ACK | TH_PSH, opts=ts, payload=b"INJECTED\r\n")
         while not tun.send(pkt):
-            time.sleep(0.001)  # the device's queue is full: wait
+            time.sleep(0.001)
         n += 1
+        if n % 32 == 0:
+            time.sleep(0.001)  # at most ~30k/s: berth reads them all
     out("sent", n)
+    out("lost_at_device", tun.tx_dropped() - lost0)
 
 
 # ---------------------------------------------------------------------------
@@ -470,6 +488,7 @@ def main():
     p.add_argument("--seconds", type=float, default=5)
     p.add_argument("--rate", type=float, default=0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--stop-file", default="")
     p = sub.add_parser("sack")
     p.add_argument("--src", default="198.18.0.50")
     p.add_argument("--bytes", type=int, default=200000)
