@@ -478,6 +478,51 @@ def cmd_malformed(args):
     out("tcp", n_tcp)
 
 
+def cmd_slowloris(args):
+    """From the kernel: --conns silent connections (connect, send nothing)
+    and --conns slowloris ones (a request head that never ends, one more
+    byte every second), for at most --seconds; prints how many of each the
+    server closed (EOF or reset) and the longest any lived."""
+    conns = []
+    for i in range(2 * args.conns):
+        s = socket.create_connection((args.dst, args.port), timeout=10)
+        s.setblocking(False)
+        slow = i % 2 == 1
+        if slow:
+            s.send(b"GET /bytes/1 HTTP/1.1\r\nHost: x\r\n")
+        conns.append({"s": s, "slow": slow, "t0": time.monotonic(),
+                      "closed": None})
+    end = time.monotonic() + args.seconds
+    next_drip = time.monotonic() + 1
+    while time.monotonic() < end:
+        open_ = [c for c in conns if c["closed"] is None]
+        if not open_:
+            break
+        r, _, _ = select.select([c["s"] for c in open_], [], [], 0.2)
+        for c in open_:
+            if c["s"] in r:
+                try:
+                    d = c["s"].recv(4096)
+                except (ConnectionResetError, BlockingIOError):
+                    d = b""
+                if not d:
+                    c["closed"] = time.monotonic() - c["t0"]
+        if time.monotonic() >= next_drip:
+            next_drip += 1
+            for c in open_:
+                if c["slow"] and c["closed"] is None:
+                    try:
+                        c["s"].send(b"X")
+                    except OSError:
+                        c["closed"] = time.monotonic() - c["t0"]
+    for c in conns:
+        c["s"].close()
+    out("closed_silent", sum(1 for c in conns if not c["slow"] and c["closed"]))
+    out("closed_slow", sum(1 for c in conns if c["slow"] and c["closed"]))
+    lives = [c["closed"] for c in conns if c["closed"]]
+    out("longest_life_ms", int(1000 * max(lives)) if lives else -1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tun", default="bt0")
@@ -499,13 +544,16 @@ def main():
     p.add_argument("--kind", choices=["rst", "syn", "data"], required=True)
     p.add_argument("--victim-src", default="198.18.0.1")
     p.add_argument("--victim-port", type=int, required=True)
+    p = sub.add_parser("slowloris")
+    p.add_argument("--conns", type=int, default=50)
+    p.add_argument("--seconds", type=float, default=20)
     sub.add_parser("sources")
     p = sub.add_parser("malformed")
     p.add_argument("--repeat", type=int, default=10)
     args = ap.parse_args()
     {"synflood": cmd_synflood, "sack": cmd_sack, "victim": cmd_victim,
      "blind": cmd_blind, "sources": cmd_sources,
-     "malformed": cmd_malformed}[args.cmd](args)
+     "malformed": cmd_malformed, "slowloris": cmd_slowloris}[args.cmd](args)
 
 
 if __name__ == "__main__":
