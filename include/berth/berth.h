@@ -110,7 +110,8 @@ const char *berth_state_name(enum berth_state st);
     X(LISTEN_NO_SYN, "segment to a listener without SYN")                      \
     X(SYN_QUEUE_FULL, "SYN queue full: SYN dropped")                           \
     X(SYN_QUEUE_EVICTED, "SYN queue full: its oldest entry evicted")           \
-    X(SYNCOOKIE_INVALID, "ACK to a listener with an invalid SYN cookie: RST")  \
+    X(SYNCOOKIE_INVALID,                                                       \
+      "ACK to a listener with an invalid SYN cookie: RST (none to text)")      \
     X(ACCEPT_QUEUE_FULL, "accept queue full: final ACK dropped")               \
     X(SYNACK_RETRIES, "SYN-ACK retransmitted too often: entry deleted")        \
     X(TIME_WAIT_SYN_OLD, "SYN to a TIME-WAIT 4-tuple with an old ISN")         \

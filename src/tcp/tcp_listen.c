@@ -262,11 +262,16 @@ static bool listen_cookie_ack(struct berth_stack *s, struct tcp_listener *l,
     uint16_t mss;
     if (!tcp_cookie_check(s->cfg.secret, &t, seg->ack - 1, s->now, &mss)) {
         /* Stale, forged or simply not a cookie: as any bad ACK in LISTEN,
-         * <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2 second). */
+         * <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2 second). But the
+         * cookie binds the peer's ISN, which only the segment at IRS+1
+         * shows: text (or a FIN) further on that overtook it is a cookie
+         * connection's, not a stray, and is dropped without a RST (Linux
+         * resets it, killing the connection). The peer resends it. */
         stack_count(s, BERTH_CTR_SYNCOOKIES_FAILED);
         stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
                          BERTH_REASON_SYNCOOKIE_INVALID);
-        tcp_send_rst_for(s, src, dst, seg);
+        if (seg->len == 0 && !(seg->flags & TH_FIN))
+            tcp_send_rst_for(s, src, dst, seg);
         return true;
     }
     stack_count(s, BERTH_CTR_SYNCOOKIES_RECV);
