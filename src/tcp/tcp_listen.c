@@ -264,13 +264,17 @@ static bool listen_cookie_ack(struct berth_stack *s, struct tcp_listener *l,
         /* Stale, forged or simply not a cookie: as any bad ACK in LISTEN,
          * <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2 second). But the
          * cookie binds the peer's ISN, which only the segment at IRS+1
-         * shows: text (or a FIN) further on that overtook it is a cookie
-         * connection's, not a stray, and is dropped without a RST (Linux
-         * resets it, killing the connection). The peer resends it. */
+         * shows: text (or a FIN) further on that overtook it, acknowledging
+         * an ISN with a current cookie tag, is likely a cookie connection's
+         * and is dropped without a RST (Linux and FreeBSD reset it, killing
+         * the connection); the peer resends it behind its ACK. Any other
+         * (a dead connection's late data: its ACK has the tag 1 time in
+         * 16) gets the RST. */
         stack_count(s, BERTH_CTR_SYNCOOKIES_FAILED);
         stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
                          BERTH_REASON_SYNCOOKIE_INVALID);
-        if (seg->len == 0 && !(seg->flags & TH_FIN))
+        bool text = seg->len > 0 || (seg->flags & TH_FIN);
+        if (!text || !tcp_cookie_tagged(seg->ack - 1, s->now))
             tcp_send_rst_for(s, src, dst, seg);
         return true;
     }
