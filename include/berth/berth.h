@@ -322,8 +322,8 @@ struct berth_config {
     /* Answers to invalid segments (out of window, ACK of unsent data, PAWS
      * rejection, challenge ACKs): at most one per this interval per
      * connection or TIME-WAIT entry (Linux's tcp_invalid_ratelimit,
-     * default 500 ms; 0: no limit). Segments with text are always
-     * answered: a peer that resends data needs the ACK. */
+     * default 500 ms; 0: no limit). Segments with text or a FIN are
+     * always answered: a peer that resends them needs the ACK. */
     uint64_t invalid_ratelimit;
     uint16_t syn_backlog; /* SYN-queue bound per listener, 256 */
     /* SYN cookies (RFC 4987 §3.6), as Linux's tcp_syncookies: 0 never (a

@@ -601,8 +601,8 @@ bool tcp_challenge_budget(struct berth_stack *s, int sock,
 /* RFC 5961 §10, Linux's tcp_oow_rate_limited: true (counted and traced)
  * if the answer to seg, an invalid segment, must not be sent, because c
  * answered one less than cfg.invalid_ratelimit ago; else records the answer
- * and returns false. Segments with text are always answered (a peer that
- * resends data we have needs the ACK; an ACK loop carries none). */
+ * and returns false. Segments with text or a FIN are always answered (a peer
+ * that resends data we have needs the ACK; an ACK loop carries none). */
 bool tcp_oow_limited(struct berth_stack *s, struct tcp_conn *c,
                      const struct tcp_seg *seg);
 /* The same for a TIME-WAIT entry, with its one-byte tick. */

@@ -314,7 +314,9 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
         listen_drop(s, src, dst, seg, BERTH_REASON_ACCEPT_QUEUE_FULL);
         return;
     }
-    if (cookie_for_syn(s, l)) {
+    /* A SYN taking a TIME-WAIT 4-tuple over (isn given) needs its ISN
+     * above the old incarnation's (RFC 9293 §3.6.1): no cookie for it. */
+    if (!isn && cookie_for_syn(s, l)) {
         listen_send_cookie(s, l, src, dst, seg);
         return;
     }

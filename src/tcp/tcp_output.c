@@ -505,8 +505,11 @@ void tcp_send_cookie_synack(struct berth_stack *s, const struct tcp_synreq *r,
 
 static bool oow_exempt(const struct tcp_seg *seg)
 {
-    /* As Linux: a segment with text is not part of an ACK loop. */
-    return seg && seg->len > 0 && !(seg->flags & TH_SYN);
+    /* As Linux (tcp_oow_rate_limited): a segment occupying sequence space
+     * other than a SYN (text, a FIN) is not part of an ACK loop, and a
+     * peer resending it needs the ACK. */
+    return seg && (seg->len > 0 || (seg->flags & TH_FIN)) &&
+           !(seg->flags & TH_SYN);
 }
 
 static void oow_suppressed(struct berth_stack *s, int sock,
@@ -539,8 +542,8 @@ static uint8_t oow_tick_now(const struct berth_stack *s)
     return (uint8_t)(tcp_ms_now(s) >> OOW_TICK_SHIFT);
 }
 
-/* Ticks to wait after an answer: the smallest k with k ticks minus one
- * partial tick >= the limit (at most 255). */
+/* Ticks to wait after an answer, so that two answers are at least the
+ * limit apart whatever the phase within a tick (at most 255). */
 static uint32_t oow_tick_wait(const struct berth_stack *s)
 {
     uint64_t ms = s->cfg.invalid_ratelimit / USEC_PER_MS;
