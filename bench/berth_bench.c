@@ -4,6 +4,8 @@
  *   bulk       one stream, bytes per CPU-second and per wall-second
  *   mem        bytes per idle connection, TIME-WAIT and SYN-queue entry
  *   scale      lifecycle and timer cost with K idle connections held
+ *   synflood   SYNs absorbed per CPU-second (SYN cookies), and the
+ *              lifecycle rate with a flood interleaved
  * Each prints one RESULT line (bench.h). */
 #include "bench.h"
 #include "lifecycle.h"
@@ -21,6 +23,188 @@ static void base_config(struct berth_config cfg[2])
 static uint64_t stack_counter_sum(const struct pair *p, enum berth_counter c)
 {
     return berth_counter(p->st[0], c) + berth_counter(p->st[1], c);
+}
+
+/* ---- synflood ---- */
+
+/* Forged SYNs from random sources in 10.128.0.0/9 (never the client's),
+ * with MSS, SACK-permitted, timestamps and window scale as Linux sends
+ * them; checksums right, so each one reaches the listener. */
+#define FLOOD_PKTS    4096u
+#define FLOOD_PKT_LEN 60u /* IPv4 20 + TCP 20 + options 20 */
+
+struct flood {
+    uint8_t (*pkt)[FLOOD_PKT_LEN];
+    struct pair *p;
+    uint64_t sent;
+    uint32_t per_tick; /* SYNs injected at each pair_tick */
+};
+
+static uint32_t sum16(uint32_t s, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        s += (uint32_t)b[i] << 8 | b[i + 1];
+    return s;
+}
+
+static uint16_t fold16(uint32_t s)
+{
+    while (s >> 16)
+        s = (s & 0xffffu) + (s >> 16);
+    return (uint16_t)~s;
+}
+
+static void put_be(uint8_t *b, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        b[i] = (uint8_t)v;
+}
+
+static void flood_build(struct flood *f, uint16_t port)
+{
+    f->pkt = calloc(FLOOD_PKTS, FLOOD_PKT_LEN);
+    if (!f->pkt)
+        bench_die("synflood: out of memory");
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (uint32_t i = 0; i < FLOOD_PKTS; i++) {
+        uint8_t *b = f->pkt[i], *t = b + 20;
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t src = 0x0a800000u | (uint32_t)(x >> 40 & 0x7fffffu);
+        b[0] = 0x45;
+        put_be(b + 2, FLOOD_PKT_LEN, 2);
+        b[6] = 0x40;
+        b[8] = 64;
+        b[9] = 6;
+        put_be(b + 12, src, 4);
+        put_be(b + 16, PAIR_SERVER_ADDR, 4);
+        put_be(b + 10, fold16(sum16(0, b, 20)), 2);
+        put_be(t, 1024 + (x >> 20) % 60000, 2);
+        put_be(t + 2, port, 2);
+        put_be(t + 4, x >> 8, 4);
+        t[12] = 10 << 4; /* 40 bytes of header */
+        t[13] = 0x02;    /* SYN */
+        put_be(t + 14, 64240, 2);
+        static const uint8_t opts[20] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0,
+                                         0, 1, 0,    0,    0, 0, 1, 3,  3, 7};
+        memcpy(t + 20, opts, sizeof opts);
+        uint8_t ph[12];
+        memcpy(ph, b + 12, 8);
+        ph[8] = 0;
+        ph[9] = 6;
+        put_be(ph + 10, 40, 2);
+        put_be(t + 16, fold16(sum16(sum16(0, ph, 12), t, 40)), 2);
+    }
+}
+
+/* Makes the n-th SYN unique (a new source for each of 2^23, then a new
+ * port), so each is a new half-open connection, not a duplicate; both
+ * checksums redone (kernel-bench synflood does the same). */
+static void flood_unique(uint8_t *b, uint64_t n)
+{
+    put_be(b + 12, 0x0a800000u | (uint32_t)(n & 0x7fffffu), 4);
+    put_be(b + 20, 1024 + (n >> 23) % 60000, 2);
+    put_be(b + 10, 0, 2);
+    put_be(b + 36, 0, 2);
+    put_be(b + 10, fold16(sum16(0, b, 20)), 2);
+    uint8_t ph[12];
+    memcpy(ph, b + 12, 8);
+    ph[8] = 0;
+    ph[9] = 6;
+    put_be(ph + 10, 40, 2);
+    put_be(b + 36, fold16(sum16(sum16(0, ph, 12), b + 20, 40)), 2);
+}
+
+static void flood_inject(struct flood *f, uint64_t n)
+{
+    struct berth_stack *s = f->p->st[1];
+    for (uint64_t i = 0; i < n; i++, f->sent++) {
+        uint8_t *b = f->pkt[f->sent % FLOOD_PKTS];
+        flood_unique(b, f->sent);
+        berth_input(s, b, FLOOD_PKT_LEN, f->p->now);
+    }
+}
+
+static void flood_tick(void *ctx)
+{
+    struct flood *f = ctx;
+    flood_inject(f, f->per_tick);
+}
+
+static int cmd_synflood(int argc, char **argv)
+{
+    uint64_t syns = bench_arg_u64(argc, argv, "--syns", 2000000);
+    uint64_t n = bench_arg_u64(argc, argv, "--conns", 50000);
+    /* Forged SYNs per 64 packets of the legitimate lifecycles. */
+    uint32_t ratio = (uint32_t)bench_arg_u64(argc, argv, "--per-tick", 64);
+    uint64_t max_s = bench_arg_u64(argc, argv, "--max-seconds", 60);
+    struct berth_config cfg[2];
+    struct pair p;
+    struct lc lc;
+
+    /* Without a flood: the reference lifecycle rate, on its own pair. */
+    base_config(cfg);
+    if (lc_init(&lc, &p, cfg, false, 1) != 0)
+        bench_die("synflood: setup failed");
+    uint64_t t0 = bench_wall_ns();
+    uint64_t base_done = lc_run(&lc, n, 64, max_s * 1000000000ull);
+    double base_wall = (double)(bench_wall_ns() - t0) / 1e9;
+    lc_destroy(&lc);
+
+    base_config(cfg);
+    if (lc_init(&lc, &p, cfg, false, 1) != 0)
+        bench_die("synflood: setup failed");
+    struct flood f = {.p = &p, .per_tick = ratio};
+    flood_build(&f, lc.port[0]);
+
+    /* Absorbing: the server alone (its SYN-ACKs to the forged sources are
+     * lost), until the SYN queue is full and cookies answer. */
+    p.drop_from[1] = true;
+    uint64_t c0 = bench_cpu_ns();
+    t0 = bench_wall_ns();
+    for (uint64_t i = 0; i < syns; i += 4096) {
+        flood_inject(&f, syns - i < 4096 ? syns - i : 4096);
+        pair_tick(&p);
+    }
+    double absorb_cpu = (double)(bench_cpu_ns() - c0) / 1e9;
+    double absorb_wall = (double)(bench_wall_ns() - t0) / 1e9;
+    uint64_t cookies = berth_counter(p.st[1], BERTH_CTR_SYNCOOKIES_SENT);
+    p.drop_from[1] = false;
+    pair_run(&p, UINT64_MAX);
+    /* The client stack idled through the absorbing: bring its clock (which
+     * stamps its connects) up to now. */
+    for (int i = 0; i < 2; i++)
+        berth_advance(p.st[i], p.now);
+
+    /* Legitimate lifecycles with the flood interleaved. */
+    uint64_t sent0 = f.sent,
+             valid0 = berth_counter(p.st[1], BERTH_CTR_SYNCOOKIES_RECV);
+    p.tick_hook = flood_tick;
+    p.tick_ctx = &f;
+    t0 = bench_wall_ns();
+    uint64_t done = lc_run(&lc, n, 64, max_s * 1000000000ull);
+    double wall = (double)(bench_wall_ns() - t0) / 1e9;
+    p.tick_hook = NULL;
+
+    bench_result_begin("synflood");
+    bench_result_s("stack", "berth");
+    bench_result_u64("syns", syns);
+    bench_result_f("absorb_cpu_s", absorb_cpu);
+    bench_result_f("syns_per_cpu_s", (double)syns / absorb_cpu);
+    bench_result_f("syns_per_s", (double)syns / absorb_wall);
+    bench_result_u64("cookies_sent", cookies);
+    bench_result_u64("base_conns", base_done);
+    bench_result_f("base_conn_per_s", (double)base_done / base_wall);
+    bench_result_u64("conns", done);
+    bench_result_u64("errors", lc.errors + (n - done) + (n - base_done));
+    bench_result_f("conn_per_s", (double)done / wall);
+    bench_result_f("flood_syns_per_s", (double)(f.sent - sent0) / wall);
+    bench_result_u64("cookie_conns",
+                     berth_counter(p.st[1], BERTH_CTR_SYNCOOKIES_RECV) -
+                         valid0);
+    bench_result_end();
+    free(f.pkt);
+    lc_destroy(&lc);
+    return done == n && base_done == n ? 0 : 1;
 }
 
 /* ---- lifecycle ---- */
@@ -368,7 +552,7 @@ static int cmd_scale(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: berth-bench lifecycle|bulk|mem|scale "
+        fprintf(stderr, "usage: berth-bench lifecycle|bulk|mem|scale|synflood "
                         "[--option value ...]\n");
         return 2;
     }
@@ -381,6 +565,8 @@ int main(int argc, char **argv)
         return cmd_mem(argc - 1, argv + 1);
     if (strcmp(cmd, "scale") == 0)
         return cmd_scale(argc - 1, argv + 1);
+    if (strcmp(cmd, "synflood") == 0)
+        return cmd_synflood(argc - 1, argv + 1);
     fprintf(stderr, "berth-bench: unknown command '%s'\n", cmd);
     return 2;
 }

@@ -7,6 +7,10 @@
  *   send, recv  one stream to/from a peer (TUN and veth runs)
  *   echo, pingpong  request/response round trips
  *   rusage      runs a command and reports its CPU time
+ *   synflood    forged SYNs through a raw socket to a (local) listener:
+ *               SYNs absorbed per CPU-second (the kernel's loopback
+ *               delivers them in the sender's context, so this process's
+ *               CPU time is the sending plus the kernel's SYN handling)
  * Each prints one RESULT line (bench.h). */
 #define _GNU_SOURCE /* accept4 */
 #include "bench.h"
@@ -647,22 +651,202 @@ static int cmd_rusage(int argc, char **argv)
     return st;
 }
 
+/* ---- synflood ---- */
+
+static volatile sig_atomic_t flood_stop;
+
+static void on_flood_signal(int sig)
+{
+    (void)sig;
+    flood_stop = 1;
+}
+
+static uint32_t flood_sum16(uint32_t s, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        s += (uint32_t)b[i] << 8 | b[i + 1];
+    return s;
+}
+
+static uint16_t flood_fold(uint32_t s)
+{
+    while (s >> 16)
+        s = (s & 0xffffu) + (s >> 16);
+    return (uint16_t)~s;
+}
+
+/* Makes the n-th SYN unique (a new source address in 10.128.0.0/9 for
+ * each of 2^23, then a new port), so every one reaches the listener as a
+ * new connection rather than a duplicate; both checksums redone. */
+static void flood_unique(uint8_t *b, uint64_t n)
+{
+    uint32_t src = 0x0a800000u | (uint32_t)(n & 0x7fffffu);
+    uint16_t sport = (uint16_t)(1024 + (n >> 23) % 60000);
+    b[12] = (uint8_t)(src >> 24);
+    b[13] = (uint8_t)(src >> 16);
+    b[14] = (uint8_t)(src >> 8);
+    b[15] = (uint8_t)src;
+    b[20] = (uint8_t)(sport >> 8);
+    b[21] = (uint8_t)sport;
+    b[10] = b[11] = b[36] = b[37] = 0;
+    uint16_t c = flood_fold(flood_sum16(0, b, 20));
+    b[10] = (uint8_t)(c >> 8);
+    b[11] = (uint8_t)c;
+    uint8_t ph[12] = {b[12], b[13], b[14], b[15], b[16], b[17],
+                      b[18], b[19], 0,     6,     0,     40};
+    c = flood_fold(flood_sum16(flood_sum16(0, ph, 12), b + 20, 40));
+    b[36] = (uint8_t)(c >> 8);
+    b[37] = (uint8_t)c;
+}
+
+/* Forged SYNs from 10.128.0.0/9 to host:port, as berth-bench synflood
+ * builds them (MSS, SACK-permitted, timestamps, window scale), for
+ * --seconds or until SIGINT/SIGTERM. With --listen, a listener on
+ * host:port that never accepts (else the caller provides one). The
+ * namespace must route 10.128.0.0/9 (to lo: the SYN-ACKs then die as
+ * not-for-us, after the kernel built and sent them). */
+static int cmd_synflood(int argc, char **argv)
+{
+    const char *host = bench_arg_str(argc, argv, "--host", "127.0.0.1");
+    uint16_t port = (uint16_t)bench_arg_u64(argc, argv, "--port", 20000);
+    uint64_t secs = bench_arg_u64(argc, argv, "--seconds", 5);
+    int lfd = bench_arg_flag(argc, argv, "--listen")
+                  ? listen_on(host, port, 4096, true)
+                  : -1;
+    int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+    if (fd < 0)
+        bench_die("raw socket: %s (needs root)", strerror(errno));
+    struct sockaddr_in dst = addr_of(host, port);
+    enum { N = 4096, LEN = 60 };
+    static uint8_t pkt[N][LEN];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    uint32_t daddr = ntohl(dst.sin_addr.s_addr);
+    for (int i = 0; i < N; i++) {
+        uint8_t *b = pkt[i], *tcp = b + 20;
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t src = 0x0a800000u | (uint32_t)(x >> 40 & 0x7fffffu);
+        uint16_t sport = (uint16_t)(1024 + (x >> 20) % 60000);
+        uint32_t seq = (uint32_t)(x >> 8);
+        uint8_t h[60] = {0x45,
+                         0,
+                         0,
+                         LEN,
+                         0,
+                         0,
+                         0x40,
+                         0,
+                         64,
+                         6,
+                         0,
+                         0,
+                         (uint8_t)(src >> 24),
+                         (uint8_t)(src >> 16),
+                         (uint8_t)(src >> 8),
+                         (uint8_t)src,
+                         (uint8_t)(daddr >> 24),
+                         (uint8_t)(daddr >> 16),
+                         (uint8_t)(daddr >> 8),
+                         (uint8_t)daddr,
+                         (uint8_t)(sport >> 8),
+                         (uint8_t)sport,
+                         (uint8_t)(port >> 8),
+                         (uint8_t)port,
+                         (uint8_t)(seq >> 24),
+                         (uint8_t)(seq >> 16),
+                         (uint8_t)(seq >> 8),
+                         (uint8_t)seq,
+                         0,
+                         0,
+                         0,
+                         0,
+                         10 << 4,
+                         0x02,
+                         0xfa,
+                         0xf0,
+                         0,
+                         0,
+                         0,
+                         0,
+                         2,
+                         4,
+                         0x05,
+                         0xb4,
+                         4,
+                         2,
+                         8,
+                         10,
+                         0,
+                         0,
+                         0,
+                         1,
+                         0,
+                         0,
+                         0,
+                         0,
+                         1,
+                         3,
+                         3,
+                         7};
+        memcpy(b, h, LEN);
+        uint16_t c = flood_fold(flood_sum16(0, b, 20));
+        b[10] = (uint8_t)(c >> 8);
+        b[11] = (uint8_t)c;
+        uint8_t ph[12] = {b[12], b[13], b[14], b[15], b[16], b[17],
+                          b[18], b[19], 0,     6,     0,     40};
+        c = flood_fold(flood_sum16(flood_sum16(0, ph, 12), tcp, 40));
+        tcp[16] = (uint8_t)(c >> 8);
+        tcp[17] = (uint8_t)c;
+    }
+    signal(SIGINT, on_flood_signal);
+    signal(SIGTERM, on_flood_signal);
+    uint64_t t0 = bench_wall_ns(), c0 = bench_cpu_ns();
+    uint64_t end = t0 + secs * 1000000000ull, sent = 0, failed = 0;
+    while (!flood_stop && bench_wall_ns() < end) {
+        for (int k = 0; k < 256; k++, sent++) {
+            uint8_t *b = pkt[sent % N];
+            flood_unique(b, sent);
+            if (sendto(fd, b, LEN, 0, (struct sockaddr *)&dst, sizeof dst) !=
+                LEN)
+                failed++;
+        }
+    }
+    double wall = (double)(bench_wall_ns() - t0) / 1e9;
+    double cpu = (double)(bench_cpu_ns() - c0) / 1e9;
+    bench_result_begin("synflood");
+    bench_result_s("stack", "kernel");
+    bench_result_u64("syns", sent - failed);
+    bench_result_u64("send_errors", failed);
+    bench_result_f("absorb_cpu_s", cpu);
+    bench_result_f("syns_per_cpu_s", (double)(sent - failed) / cpu);
+    bench_result_f("syns_per_s", (double)(sent - failed) / wall);
+    bench_result_end();
+    close(fd);
+    if (lfd >= 0)
+        close(lfd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         fprintf(stderr, "usage: kernel-bench lifecycle|bulk|mem|send|recv|"
-                        "echo|pingpong|rusage [--option value ...]\n");
+                        "echo|pingpong|rusage|synflood [--option value ...]\n");
         return 2;
     }
     const char *cmd = argv[1];
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {
-        {"lifecycle", cmd_lifecycle}, {"bulk", cmd_bulk},    {"mem", cmd_mem},
-        {"send", cmd_send},           {"recv", cmd_recv},    {"echo", cmd_echo},
-        {"pingpong", cmd_pingpong},   {"rusage", cmd_rusage}};
+    } cmds[] = {{"lifecycle", cmd_lifecycle},
+                {"bulk", cmd_bulk},
+                {"mem", cmd_mem},
+                {"send", cmd_send},
+                {"recv", cmd_recv},
+                {"echo", cmd_echo},
+                {"pingpong", cmd_pingpong},
+                {"rusage", cmd_rusage},
+                {"synflood", cmd_synflood}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)
             return cmds[i].fn(argc - 1, argv + 1);

@@ -9,7 +9,14 @@ static void pair_tx(void *ctx, const uint8_t *pkt, size_t len)
 {
     struct pair_end *e = ctx;
     struct pair *p = e->p;
-    if (p->drop_from[e->side]) {
+    /* The link joins two addresses: a packet for any other (a SYN-ACK to
+     * a forged source) goes nowhere. */
+    uint32_t dst = len >= 20
+                       ? (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 |
+                             (uint32_t)pkt[18] << 8 | pkt[19]
+                       : 0;
+    uint32_t peer = e->side ? PAIR_CLIENT_ADDR : PAIR_SERVER_ADDR;
+    if (p->drop_from[e->side] || dst != peer) {
         p->dropped++;
         return;
     }
@@ -61,6 +68,8 @@ void pair_tick(struct pair *p)
     for (int i = 0; i < 2; i++)
         if (berth_next_deadline(p->st[i]) <= p->now)
             berth_advance(p->st[i], p->now);
+    if (p->tick_hook)
+        p->tick_hook(p->tick_ctx);
 }
 
 uint64_t pair_run(struct pair *p, uint64_t max)

@@ -29,6 +29,10 @@ struct pair {
     bool virtual_time; /* else: CLOCK_MONOTONIC */
     bool drop_from[2]; /* lose everything this side sends */
     uint64_t dropped;
+    /* Called at every pair_tick() (every 64 packets delivered) when set:
+     * the SYN-flood benchmark injects its forged SYNs there. */
+    void (*tick_hook)(void *ctx);
+    void *tick_ctx;
 };
 
 /* cfg[i] is completed (addr, tx, seed, secret) and used for side i; the

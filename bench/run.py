@@ -371,6 +371,67 @@ class Bench:
                 for fig in ("programs_nginx", "programs_iperf3")
                 for k, v in self.res.get(fig, {}).items())))
 
+    def fig_synflood(self):
+        """6. SYN flood: SYNs absorbed per CPU-second with SYN cookies, and
+        the legitimate lifecycle rate with a flood going on. berth in one
+        process (berth-bench synflood: forged SYNs fed to the server stack
+        between the lifecycles' packets, one per legitimate packet); the
+        kernel in a namespace with tcp_syncookies=1: kernel-bench synflood
+        sends forged SYNs through a raw socket to a listener on loopback
+        (delivered in the sender's context: its CPU is the sending plus the
+        kernel's SYN handling), alone, then while kernel-bench lifecycle
+        runs against the same port."""
+        sm = self.a.smoke
+        syns = "20000" if sm else "2000000"
+        n = "2000" if sm else "50000"
+        secs = "1" if sm else "3"
+        for rep in range(self.a.reps):
+            r = first(self.run([self.bb, "synflood", "--syns", syns,
+                                "--conns", n]))
+            self.add("synflood", "berth", r)
+            if not self.root:
+                self.note("not root: the kernel's SYN-flood figures need a "
+                          "namespace and a raw socket; skipped.")
+                continue
+            ns = self.netns_add("bb-sf-%d" % PID, [
+                "net.ipv4.tcp_syncookies=1", "net.ipv4.tcp_tw_reuse=1",
+                "net.core.somaxconn=4096"])
+            # The SYN-ACKs to the forged sources: built, sent, and dropped
+            # when they loop back to an address that is not ours.
+            subprocess.run(["ip", "-n", ns, "route", "add", "10.128.0.0/9",
+                            "dev", "lo"], check=True)
+            k = first(self.run([self.kb, "synflood", "--port", "20999",
+                                "--seconds", secs, "--listen"], ns=ns))
+            k["cookies_sent"] = nstat(ns, "TcpExtSyncookiesSent")
+            base = first(self.run([self.kb, "lifecycle", "--conns", n,
+                                   "--ports", "1", "--base-port", "20000"],
+                                  ns=ns))
+            k["base_conn_per_s"] = base.get("conn_per_s")
+            c0 = nstat(ns, "TcpExtSyncookiesRecv")
+            fl = self.spawn([self.kb, "synflood", "--port", "20000",
+                             "--seconds", "300"], ns=ns,
+                            stdout=subprocess.PIPE)
+            time.sleep(0.5)
+            during = first(self.run([self.kb, "lifecycle", "--conns", n,
+                                     "--ports", "1", "--base-port", "20000"],
+                                    ns=ns))
+            fl.send_signal(signal.SIGINT)
+            fout = fl.stdout.read().decode() if fl.stdout else ""
+            self.reap(fl)
+            fr = first(parse_results(fout))
+            k["conn_per_s"] = during.get("conn_per_s")
+            k["errors"] = during.get("errors")
+            k["cookie_conns"] = nstat(ns, "TcpExtSyncookiesRecv") - c0
+            k["flood_syns_per_s"] = fr.get("syns_per_s")
+            self.add("synflood", "kernel", k)
+            self.netns_del(ns)
+            self.log("synflood %d/%d: %s" % (rep + 1, self.a.reps, ", ".join(
+                "%s %s SYN/CPU-s, %s conn/s (flood) vs %s" % (
+                    s, kfmt(v[-1].get("syns_per_cpu_s")),
+                    kfmt(v[-1].get("conn_per_s")),
+                    kfmt(v[-1].get("base_conn_per_s")))
+                for s, v in self.res["synflood"].items())))
+
     def fig_callgrind(self):
         if self.a.smoke or not shutil.which("valgrind"):
             if not self.a.smoke:
@@ -398,7 +459,8 @@ class Bench:
         figs = [("memory", self.fig_mem), ("lifecycle", self.fig_lifecycle),
                 ("bulk", self.fig_bulk), ("alloc", self.fig_alloc),
                 ("tun", self.fig_tun),
-                ("scale", self.fig_scale), ("programs", self.fig_programs),
+                ("scale", self.fig_scale), ("synflood", self.fig_synflood),
+                ("programs", self.fig_programs),
                 ("callgrind", self.fig_callgrind)]
         only = set(self.a.only.split(",")) if self.a.only else None
         for name, fn in figs:
@@ -424,6 +486,21 @@ def parse_results(text):
                 d[k] = v
         out.append(d)
     return out
+
+
+def nstat(ns, name):
+    """A kernel SNMP counter of a namespace (absolute), 0 if unknown."""
+    try:
+        out = subprocess.run(["ip", "netns", "exec", ns, "nstat", "-asz",
+                              name], stdout=subprocess.PIPE, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0] == name:
+            return float(f[1])
+    return 0
 
 
 def first(results):
@@ -843,9 +920,44 @@ plot %s
                 [("CPU us per lifecycle (left)", pts1),
                  ("CPU ns per timer expiry (right)", pts2)],
                 ("µs per lifecycle", "ns per timer expiry")), chart_prefix))
-        w("### 6. SYN flood\n")
-        w("Skipped: berth has no SYN cookies yet; a flood would only fill "
-          "the bounded SYN queue (`syn_backlog`) and measure the drop path.\n")
+        sf = r.get("synflood", {})
+        if sf:
+            w("### 6. SYN flood\n")
+            w("SYN cookies on overflow on both sides (berth's default "
+              "`syncookies 1`; the kernel's `tcp_syncookies=1`). Every "
+              "forged SYN is a new 4-tuple from 10.128.0.0/9 with MSS, "
+              "SACK-permitted, timestamps and window scale. **Absorbed**: "
+              "berth in one process, forged SYNs fed to `berth_input` "
+              "(its SYN-ACKs lost), CPU of the process; the kernel: a raw "
+              "socket sending to a loopback listener, CPU of the sender "
+              "(loopback delivers in its context, so this counts the "
+              "kernel's SYN handling plus the send and the SYN-ACKs' "
+              "loop back, a handicap of about a syscall per SYN). "
+              "**During the flood**: the lifecycle of figure 1 against "
+              "one port; berth interleaves one forged SYN per packet of "
+              "the lifecycles in one thread, the kernel's flooder runs "
+              "flat out beside the lifecycle processes.\n")
+            w("| Stack | SYNs absorbed per CPU-second | cookies sent | "
+              "lifecycles/s, no flood | lifecycles/s during the flood | "
+              "flood SYN/s meanwhile | handshakes by cookie |")
+            w("|---|---|---|---|---|---|---|")
+            for s in ("berth", "kernel"):
+                if s in sf:
+                    x = sf[s]
+                    w("| %s | %s | %s | %s | %s | %s | %s |" % (
+                        label(s), stat(vals(x, "syns_per_cpu_s"), kfmt),
+                        kfmt(med(vals(x, "cookies_sent"))),
+                        stat(vals(x, "base_conn_per_s"), kfmt),
+                        stat(vals(x, "conn_per_s"), kfmt),
+                        stat(vals(x, "flood_syns_per_s"), kfmt),
+                        kfmt(med(vals(x, "cookie_conns")))))
+            if "berth" in sf and "kernel" in sf:
+                w("| **berth ÷ kernel** (pairwise) | %s | | | %s | | |" % (
+                    stat(ratios(sf["berth"], sf["kernel"], "syns_per_cpu_s"),
+                         xfmt),
+                    stat(ratios(sf["berth"], sf["kernel"], "conn_per_s"),
+                         xfmt)))
+            w("")
         cg = self.b.callgrind
         if cg:
             w("### Top costs per lifecycle (callgrind)\n")
@@ -998,7 +1110,7 @@ def main():
     ap.add_argument("--berth", default=os.path.join(ROOT, "build/bench/berth"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results"))
     ap.add_argument("--only", help="comma-separated: memory,lifecycle,bulk,"
-                    "tun,scale,callgrind")
+                    "tun,scale,synflood,callgrind")
     ap.add_argument("--no-benchmarks-md", action="store_true",
                     help="do not update BENCHMARKS.md")
     ap.add_argument("--from-json", metavar="FILE",

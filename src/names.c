@@ -119,7 +119,9 @@ void berth_config_init(struct berth_config *cfg)
     cfg->keepalive_count = 9;
     cfg->user_timeout = 0;
     cfg->challenge_ack_limit = 1000;
+    cfg->invalid_ratelimit = 500 * MS; /* Linux: tcp_invalid_ratelimit */
     cfg->syn_backlog = 256;
+    cfg->syncookies = 1; /* Linux: tcp_syncookies = 1 */
     cfg->window_scaling = true;
     cfg->timestamps = true;
     cfg->sack = true;

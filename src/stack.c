@@ -25,7 +25,8 @@ static bool config_valid(const struct berth_config *c)
            c->keepalive_interval <= TCP_MAX_TIMEOUT_US &&
            c->user_timeout <= TCP_MAX_TIMEOUT_US &&
            c->msl <= TCP_MAX_TIMEOUT_US / 2 &&
-           c->fin_wait_2_timeout <= TCP_MAX_TIMEOUT_US;
+           c->fin_wait_2_timeout <= TCP_MAX_TIMEOUT_US &&
+           c->synack_retries <= 127; /* a 7-bit count in the SYN queue */
 }
 
 struct berth_stack *berth_stack_create(const struct berth_config *cfg,
@@ -108,6 +109,26 @@ static void run_timers(struct berth_stack *s, uint64_t now)
     timer_wheel_advance(&s->wheel, s->now, tcp_timer_fire, s);
 }
 
+/* RFC 1122 §3.2.1.3 and §3.2.2.x: a source address that cannot send (the
+ * limited broadcast, a class D multicast group, "this host" 0.0.0.0/8, a
+ * loopback address arriving on a non-loopback link) is silently dropped
+ * and never answered (RFC 9293 §3.10.7.2 third: a SYN from such a source
+ * is ignored; RFC 1122 §4.2.3.10: no RST to broadcast or multicast). A
+ * segment from our own address and port (LAND) is dropped too: answering
+ * it would talk to ourselves. Class E (240/4) is left to routers. */
+static enum berth_reason source_check(const struct berth_stack *s, uint32_t src,
+                                      const struct tcp_seg *seg)
+{
+    uint8_t net = (uint8_t)(src >> 24);
+    bool we_loop = (s->cfg.addr >> 24) == 127u;
+    if (src == 0xffffffffu || (net & 0xf0u) == 0xe0u || net == 0 ||
+        (net == 127u && !we_loop))
+        return BERTH_REASON_BAD_SOURCE;
+    if (src == s->cfg.addr && seg->sport == seg->dport)
+        return BERTH_REASON_LAND;
+    return BERTH_REASON_NONE;
+}
+
 int berth_input(struct berth_stack *s, const void *pkt, size_t len,
                 uint64_t now)
 {
@@ -133,6 +154,13 @@ int berth_input(struct berth_stack *s, const void *pkt, size_t len,
         if (r == BERTH_REASON_BAD_TCP_CHECKSUM)
             stack_count(s, BERTH_CTR_BAD_CSUM);
         stack_trace_drop(s, -1, ip.dst, 0, ip.src, 0, r);
+        sock_flush_events(s);
+        return r;
+    }
+    r = source_check(s, ip.src, &seg);
+    if (r != 0) {
+        stack_count(s, BERTH_CTR_BAD_SOURCE_DROPS);
+        stack_trace_drop(s, -1, ip.dst, seg.dport, ip.src, seg.sport, r);
         sock_flush_events(s);
         return r;
     }

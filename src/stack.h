@@ -61,9 +61,10 @@ struct berth_stack {
     uint64_t counters[BERTH_CTR__COUNT];
     uint64_t drops[BERTH_REASON__COUNT];
 
-    /* RFC 5961 §7: challenge ACKs per second, stack-wide. */
+    /* RFC 5961 §7: challenge ACKs per second, stack-wide; the budget of
+     * the current second is drawn at its start (tcp_challenge_ack). */
     uint64_t challenge_window_start;
-    uint32_t challenge_count;
+    uint32_t challenge_count, challenge_budget;
 
     uint16_t ip_id;
     bool in_flush;

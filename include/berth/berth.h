@@ -105,12 +105,19 @@ const char *berth_state_name(enum berth_state st);
     X(SYN_FIN, "SYN and FIN both set")                                         \
     X(SYN_RST, "SYN and RST both set")                                         \
     X(BAD_PORT, "port zero")                                                   \
+    /* sources that cannot send (RFC 1122 §3.2.1.3, RFC 9293 §3.10.7.2) */   \
+    X(BAD_SOURCE,                                                              \
+      "source broadcast, multicast, unspecified or loopback: dropped")         \
+    X(LAND, "source is our own address and port (LAND): dropped")              \
     /* demultiplexing and LISTEN (RFC 9293 §3.10.7.1-2) */                    \
     X(NO_SOCKET, "no connection or listener: answered with RST")               \
     X(RST_NO_SOCKET, "RST for no connection: ignored")                         \
     X(LISTEN_ACK, "ACK to a listener without a SYN-queue entry: RST")          \
     X(LISTEN_NO_SYN, "segment to a listener without SYN")                      \
     X(SYN_QUEUE_FULL, "SYN queue full: SYN dropped")                           \
+    X(SYN_QUEUE_EVICTED, "SYN queue full: its oldest entry evicted")           \
+    X(SYNCOOKIE_INVALID,                                                       \
+      "ACK to a listener with an invalid SYN cookie: RST (none to text)")      \
     X(ACCEPT_QUEUE_FULL, "accept queue full: final ACK dropped")               \
     X(SYNACK_RETRIES, "SYN-ACK retransmitted too often: entry deleted")        \
     X(TIME_WAIT_SYN_OLD, "SYN to a TIME-WAIT 4-tuple with an old ISN")         \
@@ -124,6 +131,8 @@ const char *berth_state_name(enum berth_state st);
     X(RST_IN_WINDOW_CHALLENGE, "RST in window, not exact: challenge ACK")      \
     X(SYN_CHALLENGE, "SYN in a synchronized state: challenge ACK")             \
     X(CHALLENGE_ACK_LIMITED, "challenge ACK suppressed by rate limit")         \
+    X(OOW_ACK_LIMITED,                                                         \
+      "ACK to an out-of-window segment suppressed by rate limit")              \
     X(NO_ACK_FLAG, "segment without ACK in a synchronized state")              \
     X(SYN_RECEIVED_BAD_ACK, "unacceptable ACK in SYN-RECEIVED: RST")           \
     X(SYN_RECEIVED_DUP_SYN,                                                    \
@@ -205,6 +214,12 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(TIME_WAIT_RECYCLED, "TIME-WAIT entries taken over by a new SYN")         \
     X(ABORT_ON_CLOSE, "connections reset by close or abort")                   \
     X(PAWS_DROPS, "segments rejected by PAWS (RFC 7323)")                      \
+    X(SYNCOOKIES_SENT, "SYN cookies sent (RFC 4987 §3.6)")                     \
+    X(SYNCOOKIES_RECV, "valid SYN cookies received")                           \
+    X(SYNCOOKIES_FAILED, "invalid SYN cookies received")                       \
+    X(OOW_ACKS_LIMITED, "ACKs to out-of-window or invalid segments not sent: " \
+                        "per-connection rate limit")                           \
+    X(BAD_SOURCE_DROPS, "segments dropped for an impossible source")           \
     X(RECOVERIES_UNDONE, "fast recoveries undone: D-SACKs showed them "        \
                          "spurious")                                           \
     X(MEM_PRESSURE_ENTERED, "times memory pressure was entered")               \
@@ -316,17 +331,32 @@ struct berth_config {
     uint64_t rto_min;       /* default 200 ms (as Linux; RFC 6298 says 1 s) */
     uint64_t rto_max;       /* default 120 s (as Linux) */
     uint8_t syn_retries;    /* SYN retransmissions, default 6 (as Linux) */
-    uint8_t synack_retries; /* SYN-ACK retransmissions, default 5 */
+    uint8_t synack_retries; /* SYN-ACK retransmissions, default 5; <= 127 */
     uint8_t max_retries;    /* data/FIN retransmissions, default 15 */
     uint64_t msl;           /* default 30 s: TIME-WAIT lasts 2*MSL = 60 s */
-    uint64_t fin_wait_2_timeout;  /* closed sockets only; default 60 s */
-    uint64_t delack;              /* delayed-ACK timer, default 40 ms */
-    uint64_t keepalive_idle;      /* default 7200 s (RFC 1122 §4.2.3.6) */
-    uint64_t keepalive_interval;  /* default 75 s */
-    uint8_t keepalive_count;      /* default 9 */
-    uint64_t user_timeout;        /* 0 = off (default) */
-    uint32_t challenge_ack_limit; /* per second, stack-wide; default 1000 */
-    uint16_t syn_backlog;         /* SYN-queue bound per listener, 256 */
+    uint64_t fin_wait_2_timeout; /* closed sockets only; default 60 s */
+    uint64_t delack;             /* delayed-ACK timer, default 40 ms */
+    uint64_t keepalive_idle;     /* default 7200 s (RFC 1122 §4.2.3.6) */
+    uint64_t keepalive_interval; /* default 75 s */
+    uint8_t keepalive_count;     /* default 9 */
+    uint64_t user_timeout;       /* 0 = off (default) */
+    /* RFC 5961 §7: challenge ACKs per second, stack-wide. The budget of
+     * each second is this base plus a random 0..base (as Linux since 4.7,
+     * CVE-2016-5696), so an off-path attacker cannot count it; default
+     * 1000. Each connection also answers at most once per
+     * invalid_ratelimit. */
+    uint32_t challenge_ack_limit;
+    /* Answers to invalid segments (out of window, ACK of unsent data, PAWS
+     * rejection, challenge ACKs): at most one per this interval per
+     * connection or TIME-WAIT entry (Linux's tcp_invalid_ratelimit,
+     * default 500 ms; 0: no limit). Segments with text or a FIN are
+     * always answered: a peer that resends them needs the ACK. */
+    uint64_t invalid_ratelimit;
+    uint16_t syn_backlog; /* SYN-queue bound per listener, 256 */
+    /* SYN cookies (RFC 4987 §3.6), as Linux's tcp_syncookies: 0 never (a
+     * full SYN queue evicts its oldest entry), 1 when the SYN queue is full
+     * (default), 2 always. */
+    uint8_t syncookies;
     /* RFC 7323 and RFC 2018 extensions we offer on SYN and SYN-ACK (used
      * only when the peer offers them too). All on by default, as Linux. */
     bool window_scaling; /* RFC 7323 §2 */

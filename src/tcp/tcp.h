@@ -43,8 +43,11 @@ struct tcp_synreq {
     uint32_t iss, irs;
     uint32_t ts_recent; /* the SYN's TSval (SYNOPT_TS) */
     uint16_t peer_mss;  /* from the SYN, or 536 (RFC 9293 §3.7.1) */
-    uint8_t retries;    /* SYN-ACKs retransmitted so far */
-    uint8_t opts;       /* SYNOPT_*: what the SYN offered and we accept */
+    /* SYN-ACKs retransmitted so far (synack_retries <= 127); pressured:
+     * the entry was created with its queue more than half full, and gets
+     * fewer SYN-ACK retransmissions. */
+    uint8_t retries : 7, pressured : 1;
+    uint8_t opts; /* SYNOPT_*: what the SYN offered and we accept */
 };
 
 /* What a SYN offered that we accept (RFC 7323, RFC 2018), in one byte. */
@@ -64,8 +67,14 @@ struct tcp_timewait {
     uint32_t rcv_nxt;   /* after the peer's FIN */
     uint32_t ts_recent; /* RFC 7323 §4.3, when has_ts */
     uint16_t rcv_wnd;   /* the window field we last advertised */
-    bool has_ts;        /* timestamps were negotiated: ACKs carry them */
-    uint8_t rcv_wscale; /* rcv_wnd's shift: the window in bytes */
+    /* One byte: timestamps were negotiated (ACKs carry them), and the
+     * window field's shift (rcv_wnd << rcv_wscale is the window in bytes). */
+    uint8_t has_ts : 1, rcv_wscale : 4;
+    /* Our last answer to an invalid segment, in 128 ms ticks of the ms
+     * clock, modulo 256 (one byte is all the entry has left): the rate
+     * limit of tcp_oow_limited_tick(). It wraps every 32.8 s, so an
+     * answer exactly a multiple of that later may be held back once. */
+    uint8_t oow_ack_tick;
 };
 
 /* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard;
@@ -193,6 +202,10 @@ struct tcp_conn {
     uint8_t quickacks;    /* data segments still to ACK at once */
     int16_t error;        /* pending error (negative berth_errno), SO_ERROR */
     uint32_t flags;
+    /* ms clock (0: never) of our last answer to an invalid segment: out of
+     * window, PAWS, challenge ACK (Linux's last_oow_ack_time; RFC 5961
+     * §10): one per cfg.invalid_ratelimit. */
+    uint32_t oow_ack_ms;
 
     uint32_t iss, irs;
     uint32_t snd_una, snd_nxt, snd_max;
@@ -268,6 +281,15 @@ struct tcp_listener {
     int32_t sock;
     uint32_t backlog, syn_count, aq_count;
     struct tcp_conn *aq_head, *aq_tail;
+    /* Without SYN cookies, a full SYN queue evicts its oldest entry: the
+     * 4-tuples of entries in arrival order (SYN-queue entries carry no
+     * links, to stay small). Allocated at the first SYN, 2 * syn_backlog
+     * slots; slots of entries gone since are skipped when evicting. */
+    struct tcp_synring *synring;
+    /* When the last SYN cookie was sent: a returning ACK is checked as a
+     * cookie only within two cookie periods of it (as Linux's
+     * tcp_synq_no_recent_overflow), unless cookies are always on. */
+    uint64_t cookie_sent_at;
     /* What accepted connections inherit. */
     struct tcp_conn *tmpl;
 };
@@ -589,6 +611,8 @@ void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
                       struct tcp_seg *seg);
 void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r);
 void tcp_listener_close(struct berth_stack *s, struct tcp_listener *l);
+/* Frees what the listener's SYN queue holds beside its entries. */
+void tcp_listener_free_synring(struct berth_stack *s, struct tcp_listener *l);
 struct tcp_conn *tcp_listener_accept(struct berth_stack *s,
                                      struct tcp_listener *l);
 /* Takes c out of its listener's accept queue (reset before accept). */
@@ -665,8 +689,31 @@ void tcp_send_persist_probe(struct berth_stack *s, struct tcp_conn *c);
 void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c);
 /* The MSS we advertise for c's settings: min(config, user MSS). */
 uint16_t tcp_our_mss(const struct berth_stack *s, const struct tcp_conn *c);
-/* RFC 5961 §7: a challenge ACK, unless the rate limit says no. */
+/* RFC 5961 §7: a challenge ACK, unless the rate limits say no: the
+ * connection's (tcp_oow_limited) and the stack's randomised budget. */
 void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c);
+/* The stack-wide, randomised challenge-ACK budget of the current second:
+ * true (and counted) if one more may be sent; else counted as limited. */
+bool tcp_challenge_budget(struct berth_stack *s, int sock,
+                          const struct tcp_node *n);
+/* RFC 5961 §10, Linux's tcp_oow_rate_limited: true (counted and traced)
+ * if the answer to seg, an invalid segment, must not be sent, because c
+ * answered one less than cfg.invalid_ratelimit ago; else records the answer
+ * and returns false. Segments with text or a FIN are always answered (a peer
+ * that resends data we have needs the ACK; an ACK loop carries none). */
+bool tcp_oow_limited(struct berth_stack *s, struct tcp_conn *c,
+                     const struct tcp_seg *seg);
+/* The same for a TIME-WAIT entry, with its one-byte tick. */
+bool tcp_oow_limited_tick(struct berth_stack *s, struct tcp_timewait *tw,
+                          const struct tcp_seg *seg);
+/* The tick a new TIME-WAIT entry starts with: c's last answer, or one
+ * that limits nothing. */
+uint8_t tcp_oow_tick_init(const struct berth_stack *s,
+                          const struct tcp_conn *c);
+/* A SYN-ACK carrying a SYN cookie (r is not in any table): its TSval
+ * carries r->opts (tcp_cookie_tsval). */
+void tcp_send_cookie_synack(struct berth_stack *s, const struct tcp_synreq *r,
+                            const struct tcp_conn *tmpl);
 
 /* ---- tcp_timer.c: deadlines and what happens when they pass ---- */
 void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,

@@ -173,7 +173,8 @@ static enum tcp_step check_paws(struct berth_stack *s, struct tcp_conn *c,
         return STEP_NEXT;
     stack_count(s, BERTH_CTR_PAWS_DROPS);
     drop(s, c, BERTH_REASON_PAWS_REJECTED);
-    c->flags |= TF_ACK_NOW;
+    if (!tcp_oow_limited(s, c, seg)) /* RFC 5961 §10 */
+        c->flags |= TF_ACK_NOW;
     return STEP_DONE;
 }
 
@@ -262,16 +263,25 @@ static enum tcp_step check_seq(struct berth_stack *s, struct tcp_conn *c,
          * the whole loss of ACKs (§4.3's rule (2) applies: SEG.SEQ <=
          * Last.ACK.sent). Such a peer is alive, too: keepalive must not
          * give up on it (RFC 1122 §4.2.3.6 counts any packet received).
-         * Only for a duplicate within a receive buffer of RCV.NXT, so a
-         * blind segment cannot move TS.Recent or keep a dead peer alive. */
+         * Only for a duplicate within a receive buffer of RCV.NXT whose
+         * ACK is acceptable (RFC 5961 §5.2: SND.UNA - MAX.SND.WND <=
+         * SEG.ACK <= SND.NXT), so a blind segment cannot move TS.Recent
+         * (which would make PAWS drop the real peer's segments) or keep a
+         * dead peer alive: the attack suite's blind data spray lands one
+         * forged segment in that range for every 64 KiB of sequence
+         * space. */
         if (c->rcv_nxt - seg->seq <= c->rcv_adv - c->rcv_nxt + c->rcvbuf_size &&
             ack_acceptable(c, seg)) {
             update_ts_recent(s, c, seg);
             tcp_keepalive_reset(s, c);
         }
     }
-    c->flags |= TF_ACK_NOW;
     drop(s, c, BERTH_REASON_SEQ_OUT_OF_WINDOW);
+    /* RFC 5961 §10 (as Linux's tcp_invalid_ratelimit): answered at most
+     * once per interval, or two stacks that disagree would ACK each other
+     * for ever. */
+    if (!tcp_oow_limited(s, c, seg))
+        c->flags |= TF_ACK_NOW;
     return STEP_DONE;
 }
 

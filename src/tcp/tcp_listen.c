@@ -4,6 +4,80 @@
 #include "tcp/tcp.h"
 
 #include "base/seq.h"
+#include "tcp/tcp_syncookie.h"
+
+/* SYN-queue pressure. Linux (reqsk_timer_handler) lowers the SYN-ACK retry
+ * threshold of entries already retransmitted once the queue is more than
+ * half full, and with the queue full and no cookies drops every new SYN,
+ * so a slow flood (about 4 SYN/s against 256 entries living 63 s) keeps
+ * legitimate clients out for good. berth: an entry created while the queue
+ * is more than half full (itself included) is retransmitted at most
+ * SYNQ_PRESSURE_RETRIES times (its life shrinks from 63 s to 7 s); and with
+ * cookies off, a full queue evicts its oldest entry for the new SYN, so a new
+ * client always gets a SYN-ACK (RFC 4987 §3.4, "Recycling the Oldest Half-Open
+ * TCB"). */
+#define SYNQ_PRESSURE_RETRIES 2u
+
+/* The eviction order: 4-tuples in arrival order (see tcp_listener). */
+struct synring_slot {
+    uint32_t laddr, raddr;
+    uint16_t rport;
+};
+struct tcp_synring {
+    uint32_t cap, head, len;
+    struct synring_slot slot[];
+};
+
+static size_t synring_size(uint32_t cap)
+{
+    return sizeof(struct tcp_synring) + cap * sizeof(struct synring_slot);
+}
+
+void tcp_listener_free_synring(struct berth_stack *s, struct tcp_listener *l)
+{
+    if (l->synring)
+        mem_free(&s->mem, l->synring, synring_size(l->synring->cap));
+    l->synring = NULL;
+}
+
+/* Remembers r's arrival; when the ring is full its oldest slot is
+ * forgotten (that entry then lives out its retransmissions). */
+static void synring_push(struct berth_stack *s, struct tcp_listener *l,
+                         const struct tcp_synreq *r)
+{
+    if (!l->synring) {
+        uint32_t cap = 2u * s->cfg.syn_backlog + 2u;
+        l->synring = mem_alloc(&s->mem, synring_size(cap));
+        if (!l->synring)
+            return;
+        l->synring->cap = cap;
+    }
+    struct tcp_synring *q = l->synring;
+    if (q->len == q->cap) {
+        q->head = (q->head + 1) % q->cap;
+        q->len--;
+    }
+    q->slot[(q->head + q->len) % q->cap] =
+        (struct synring_slot){r->n.laddr, r->n.raddr, r->n.rport};
+    q->len++;
+}
+
+/* The oldest entry still in l's SYN queue, taken off the ring; NULL if
+ * none is left there. */
+static struct tcp_synreq *synring_pop_oldest(struct berth_stack *s,
+                                             struct tcp_listener *l)
+{
+    struct tcp_synring *q = l->synring;
+    while (q && q->len > 0) {
+        struct synring_slot e = q->slot[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->len--;
+        struct tcp_node *n = tcp_lookup(s, e.laddr, l->port, e.raddr, e.rport);
+        if (n && n->kind == TCP_NODE_SYNREQ)
+            return (struct tcp_synreq *)n;
+    }
+    return NULL;
+}
 
 /* An echoed TSval or a send time older than this (ms) is no RTT sample. */
 #define SYNREQ_RTT_MAX_MS 60000u
@@ -45,25 +119,170 @@ static void synreq_delete(struct berth_stack *s, struct tcp_synreq *r,
     synreq_free(s, r);
 }
 
-/* Drops (counted and traced) a SYN the full queues have no room for;
- * true if it did. */
-static bool listener_overflow_drop(struct berth_stack *s,
-                                   struct tcp_listener *l, uint32_t src,
-                                   uint32_t dst, const struct tcp_seg *seg)
+static void listen_drop(struct berth_stack *s, uint32_t src, uint32_t dst,
+                        const struct tcp_seg *seg, enum berth_reason why)
 {
-    /* Like Linux: with the accept queue full, new SYNs are dropped too. */
-    enum berth_reason why = BERTH_REASON_NONE;
-    if (l->aq_count >= l->backlog) {
-        stack_count(s, BERTH_CTR_LISTEN_OVERFLOWS);
-        why = BERTH_REASON_ACCEPT_QUEUE_FULL;
-    } else if (l->syn_count >= s->cfg.syn_backlog) {
-        stack_count(s, BERTH_CTR_SYN_QUEUE_DROPS);
-        why = BERTH_REASON_SYN_QUEUE_FULL;
-    }
-    if (why == BERTH_REASON_NONE)
-        return false;
     stack_count(s, BERTH_CTR_LISTEN_DROPS);
     stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport, why);
+}
+
+/* Makes room in a full SYN queue without cookies: the oldest entry goes
+ * (see SYNQ_PRESSURE_RETRIES). False if the SYN must be dropped. */
+static bool synq_make_room(struct berth_stack *s, struct tcp_listener *l,
+                           uint32_t src, uint32_t dst,
+                           const struct tcp_seg *seg)
+{
+    if (l->syn_count < s->cfg.syn_backlog)
+        return true;
+    stack_count(s, BERTH_CTR_SYN_QUEUE_DROPS);
+    struct tcp_synreq *old = synring_pop_oldest(s, l);
+    if (!old) {
+        listen_drop(s, src, dst, seg, BERTH_REASON_SYN_QUEUE_FULL);
+        return false;
+    }
+    synreq_drop(s, old, BERTH_REASON_SYN_QUEUE_EVICTED);
+    synreq_delete(s, old, BERTH_STATE_CLOSED, BERTH_REASON_SYN_QUEUE_EVICTED);
+    return true;
+}
+
+/* ---- SYN cookies (RFC 4987 §3.6; tcp_syncookie.c has the encoding) ---- */
+
+static bool cookie_for_syn(const struct berth_stack *s,
+                           const struct tcp_listener *l)
+{
+    return s->cfg.syncookies == 2 ||
+           (s->cfg.syncookies == 1 && l->syn_count >= s->cfg.syn_backlog);
+}
+
+/* Whether an ACK that matches no SYN-queue entry may be a cookie: cookies
+ * always on, or one sent within the last two periods (the cookie's
+ * lifetime), so that blind guesses meet no cookie check when there was no
+ * flood (as Linux's tcp_synq_no_recent_overflow). */
+static bool cookie_for_ack(const struct berth_stack *s,
+                           const struct tcp_listener *l)
+{
+    if (s->cfg.syncookies == 2)
+        return true;
+    return s->cfg.syncookies == 1 && l->cookie_sent_at &&
+           s->now - (l->cookie_sent_at - 1) < 2 * TCP_COOKIE_PERIOD_US;
+}
+
+static struct tcp_cookie_tuple cookie_tuple(uint32_t src, uint32_t dst,
+                                            const struct tcp_seg *seg,
+                                            uint32_t irs)
+{
+    return (struct tcp_cookie_tuple){.laddr = dst,
+                                     .raddr = src,
+                                     .lport = seg->dport,
+                                     .rport = seg->sport,
+                                     .irs = irs};
+}
+
+/* Answers a SYN with a cookie SYN-ACK and keeps nothing. The ISN carries
+ * the MSS class; without timestamps there is nowhere to carry window
+ * scaling and SACK-permitted, so the SYN-ACK does not offer them (RFC 4987
+ * §3.6: "the server loses the ability to use ... options"). */
+static void listen_send_cookie(struct berth_stack *s, struct tcp_listener *l,
+                               uint32_t src, uint32_t dst,
+                               const struct tcp_seg *seg)
+{
+    struct tcp_synreq r = {0};
+    r.n.laddr = dst;
+    r.n.lport = seg->dport;
+    r.n.raddr = src;
+    r.n.rport = seg->sport;
+    r.irs = seg->seq;
+    r.opts = tcp_synopts_accept(s, seg);
+    if (!(r.opts & SYNOPT_TS))
+        r.opts = 0;
+    r.ts_recent = seg->opts.ts_val;
+    uint16_t mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
+    struct tcp_cookie_tuple t = cookie_tuple(src, dst, seg, seg->seq);
+    r.iss = tcp_cookie_isn(s->cfg.secret, &t, mss, s->now);
+    stack_count(s, BERTH_CTR_SYNCOOKIES_SENT);
+    l->cookie_sent_at = s->now + 1; /* 0: never */
+    tcp_send_cookie_synack(s, &r, l->tmpl);
+}
+
+static void listener_enqueue(struct berth_stack *s, struct tcp_listener *l,
+                             struct tcp_conn *c);
+static uint32_t initial_window(const struct tcp_conn *tmpl);
+
+/* Builds, if there is room, the connection a valid cookie stands for. */
+static void cookie_open(struct berth_stack *s, struct tcp_listener *l,
+                        uint32_t src, uint32_t dst, struct tcp_seg *seg,
+                        uint16_t mss)
+{
+    /* With timestamps, our TSval (echoed in TSecr) carries what the SYN
+     * agreed to; without, nothing beyond the MSS was offered. */
+    uint8_t opts = 0;
+    if (seg->opts.has_ts && s->cfg.timestamps) {
+        opts = tcp_cookie_synopts(seg->opts.ts_ecr);
+        if (!s->cfg.window_scaling)
+            opts &= (uint8_t) ~(SYNOPT_WS | SYNOPT_WSCALE_MASK);
+        if (!s->cfg.sack)
+            opts &= (uint8_t)~SYNOPT_SACK;
+    }
+    /* Like Linux: with the accept queue full the ACK is dropped. */
+    if (l->aq_count >= l->backlog) {
+        stack_count(s, BERTH_CTR_LISTEN_OVERFLOWS);
+        listen_drop(s, src, dst, seg, BERTH_REASON_ACCEPT_QUEUE_FULL);
+        return;
+    }
+    struct tcp_conn *c = tcp_conn_new(s);
+    if (!c)
+        return;
+    tcp_conn_copy_options(c, l->tmpl);
+    struct tcp_open o = {.laddr = dst,
+                         .raddr = src,
+                         .lport = seg->dport,
+                         .rport = seg->sport,
+                         .iss = seg->ack - 1,
+                         .state = BERTH_STATE_SYN_RECEIVED,
+                         .irs = seg->seq - 1,
+                         .ts_recent = seg->opts.ts_val,
+                         .rcv_wnd = initial_window(l->tmpl),
+                         .peer_mss = mss,
+                         .synopts = opts};
+    tcp_conn_open(s, c, &o);
+    /* The cookie stood for the SYN's queue entry: its LISTEN ->
+     * SYN-RECEIVED is traced now. */
+    tcp_trace_state(s, -1, &c->n, BERTH_STATE_LISTEN, BERTH_STATE_SYN_RECEIVED,
+                    BERTH_REASON_RCV_SYN);
+    listener_enqueue(s, l, c);
+    tcp_conn_input(s, c, seg); /* SYN-RECEIVED -> ESTABLISHED, text */
+}
+
+/* An ACK that matches no SYN-queue entry, while cookies may be out: true
+ * if it was taken as a cookie (valid or not). The check costs the same
+ * either way (tcp_cookie_check). */
+static bool listen_cookie_ack(struct berth_stack *s, struct tcp_listener *l,
+                              uint32_t src, uint32_t dst, struct tcp_seg *seg)
+{
+    if (!cookie_for_ack(s, l) || (seg->flags & TH_SYN))
+        return false;
+    struct tcp_cookie_tuple t = cookie_tuple(src, dst, seg, seg->seq - 1);
+    uint16_t mss;
+    if (!tcp_cookie_check(s->cfg.secret, &t, seg->ack - 1, s->now, &mss)) {
+        /* Stale, forged or simply not a cookie: as any bad ACK in LISTEN,
+         * <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.10.7.2 second). But the
+         * cookie binds the peer's ISN, which only the segment at IRS+1
+         * shows: text (or a FIN) further on that overtook it, acknowledging
+         * an ISN with a current cookie tag, is likely a cookie connection's
+         * and is dropped without a RST (Linux and FreeBSD reset it, killing
+         * the connection); the peer resends it behind its ACK. Any other
+         * (a dead connection's late data: its ACK has the tag 1 time in
+         * 16) gets the RST. */
+        stack_count(s, BERTH_CTR_SYNCOOKIES_FAILED);
+        stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
+                         BERTH_REASON_SYNCOOKIE_INVALID);
+        bool text = seg->len > 0 || (seg->flags & TH_FIN);
+        if (!text || !tcp_cookie_tagged(seg->ack - 1, s->now))
+            tcp_send_rst_for(s, src, dst, seg);
+        return true;
+    }
+    stack_count(s, BERTH_CTR_SYNCOOKIES_RECV);
+    cookie_open(s, l, src, dst, seg, mss);
     return true;
 }
 
@@ -79,6 +298,8 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
     }
     /* Second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST>. */
     if (seg->flags & TH_ACK) {
+        if (listen_cookie_ack(s, l, src, dst, seg))
+            return;
         stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
                          BERTH_REASON_LISTEN_ACK);
         tcp_send_rst_for(s, src, dst, seg);
@@ -89,9 +310,22 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
                          BERTH_REASON_LISTEN_NO_SYN);
         return;
     }
-    if (listener_overflow_drop(s, l, src, dst, seg))
+    /* Like Linux: with the accept queue full, new SYNs are dropped too,
+     * cookies or not (a cookie could not become a connection). */
+    if (l->aq_count >= l->backlog) {
+        stack_count(s, BERTH_CTR_LISTEN_OVERFLOWS);
+        listen_drop(s, src, dst, seg, BERTH_REASON_ACCEPT_QUEUE_FULL);
         return;
-    /* Third: a SYN. A request record, not a TCB (DESIGN.md §2). Text in
+    }
+    /* A SYN taking a TIME-WAIT 4-tuple over (isn given) needs its ISN
+     * above the old incarnation's (RFC 9293 §3.6.1): no cookie for it. */
+    if (!isn && cookie_for_syn(s, l)) {
+        listen_send_cookie(s, l, src, dst, seg);
+        return;
+    }
+    if (!synq_make_room(s, l, src, dst, seg))
+        return;
+    /* Third: a SYN. A request record, not a TCB (docs/ARCHITECTURE.md). Text in
      * the SYN is not kept (no Fast Open); the peer sends it again. */
     struct tcp_synreq *r = mem_alloc(&s->mem, sizeof *r);
     if (!r)
@@ -106,9 +340,13 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
     r->iss = isn ? isn : tcp_isn(s, dst, seg->dport, src, seg->sport);
     r->peer_mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
     r->opts = tcp_synopts_accept(s, seg);
+    if (l->syn_count + 1 > s->cfg.syn_backlog / 2u)
+        r->pressured = 1;
     r->ts_recent = seg->opts.ts_val;
     tcp_node_insert(s, &r->n);
     l->syn_count++;
+    if (s->cfg.syncookies == 0)
+        synring_push(s, l, r);
     tcp_trace_state(s, -1, &r->n, BERTH_STATE_LISTEN, BERTH_STATE_SYN_RECEIVED,
                     BERTH_REASON_RCV_SYN);
     tcp_send_synack(s, r, l->tmpl);
@@ -118,7 +356,10 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
 void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r)
 {
     struct tcp_listener *l = tcp_listener_find(s, r->n.laddr, r->n.lport);
-    if (!l || r->retries >= s->cfg.synack_retries) {
+    uint32_t limit = s->cfg.synack_retries;
+    if (r->pressured && limit > SYNQ_PRESSURE_RETRIES)
+        limit = SYNQ_PRESSURE_RETRIES; /* see SYNQ_PRESSURE_RETRIES */
+    if (!l || r->retries >= limit) {
         stack_count(s, BERTH_CTR_SYN_QUEUE_DROPS);
         synreq_drop(s, r, BERTH_REASON_SYNACK_RETRIES);
         synreq_delete(s, r, BERTH_STATE_CLOSED, BERTH_REASON_SYNACK_RETRIES);
@@ -164,6 +405,14 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
                          .syn_rexmit = r->retries != 0};
     synreq_free(s, r);
     tcp_conn_open(s, c, &o);
+    listener_enqueue(s, l, c);
+    return c;
+}
+
+/* A passive open's TCB joins the accept queue. */
+static void listener_enqueue(struct berth_stack *s, struct tcp_listener *l,
+                             struct tcp_conn *c)
+{
     c->listener = l;
     if (l->aq_tail)
         l->aq_tail->aq_next = c;
@@ -173,7 +422,6 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
     l->aq_count++;
     stack_count(s, BERTH_CTR_PASSIVE_OPENS);
     sock_mark(s, l->sock);
-    return c;
 }
 
 /* Our bare ACK: <SEQ=ISS+1><ACK=IRS+1><CTL=ACK>. After the SYN-ACK,
@@ -242,8 +490,8 @@ static enum tcp_step synreq_check_rst(struct berth_stack *s,
         return STEP_NEXT;
     if (seg->seq != r->irs + 1) {
         synreq_drop(s, r, BERTH_REASON_RST_IN_WINDOW_CHALLENGE);
-        stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
-        synreq_ack(s, r, l->tmpl);
+        if (tcp_challenge_budget(s, -1, &r->n))
+            synreq_ack(s, r, l->tmpl);
         return STEP_DONE;
     }
     stack_count(s, BERTH_CTR_RST_IN);
@@ -417,6 +665,7 @@ void tcp_listener_close(struct berth_stack *s, struct tcp_listener *l)
             h = next;
         }
     }
+    tcp_listener_free_synring(s, l);
     htable_remove(&s->listeners, &l->h, tcp_port_hash(l->port));
     stack_port_set(s, l->port, false);
     mem_free(&s->mem, l->tmpl, sizeof *l->tmpl);

@@ -6,6 +6,8 @@
 #include "tcp/tcp.h"
 
 #include "base/seq.h"
+#include "base/siphash.h"
+#include "tcp/tcp_syncookie.h"
 #include "wire/ipv4.h"
 
 #define OUTPUT_BURST_LIMIT 4096u
@@ -478,8 +480,9 @@ uint16_t tcp_our_mss(const struct berth_stack *s, const struct tcp_conn *c)
     return s->cfg.mss;
 }
 
-void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,
-                     const struct tcp_conn *tmpl)
+static struct tcp_out synack_out(const struct berth_stack *s,
+                                 const struct tcp_synreq *r,
+                                 const struct tcp_conn *tmpl)
 {
     /* RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>; the
      * window unscaled (RFC 7323 §2.2). */
@@ -488,23 +491,143 @@ void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,
     tcp_syn_options(s, tmpl, r->opts, false, &o.opts);
     if (o.opts.has_ts)
         out_stamp(s, &o, tcp_ts_offset(s, &r->n), r->ts_recent);
+    return o;
+}
+
+void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,
+                     const struct tcp_conn *tmpl)
+{
+    struct tcp_out o = synack_out(s, r, tmpl);
     tcp_send(s, &o);
+}
+
+void tcp_send_cookie_synack(struct berth_stack *s, const struct tcp_synreq *r,
+                            const struct tcp_conn *tmpl)
+{
+    struct tcp_out o = synack_out(s, r, tmpl);
+    if (o.opts.has_ts)
+        o.opts.ts_val = tcp_cookie_tsval(o.opts.ts_val, r->opts);
+    tcp_send(s, &o);
+}
+
+/* ---- Answers to invalid segments, rate limited (RFC 5961 §7, §10) ---- */
+
+static bool oow_exempt(const struct tcp_seg *seg)
+{
+    /* As Linux (tcp_oow_rate_limited): a segment occupying sequence space
+     * other than a SYN (text, a FIN) is not part of an ACK loop, and a
+     * peer resending it needs the ACK. */
+    return seg && (seg->len > 0 || (seg->flags & TH_FIN)) &&
+           !(seg->flags & TH_SYN);
+}
+
+static void oow_suppressed(struct berth_stack *s, int sock,
+                           const struct tcp_node *n)
+{
+    stack_count(s, BERTH_CTR_OOW_ACKS_LIMITED);
+    stack_trace_drop(s, sock, n->laddr, n->lport, n->raddr, n->rport,
+                     BERTH_REASON_OOW_ACK_LIMITED);
+}
+
+bool tcp_oow_limited(struct berth_stack *s, struct tcp_conn *c,
+                     const struct tcp_seg *seg)
+{
+    uint32_t now = tcp_ms_now(s);
+    uint64_t limit = s->cfg.invalid_ratelimit / USEC_PER_MS;
+    if (oow_exempt(seg) || limit == 0)
+        return false;
+    if (c->oow_ack_ms && now - c->oow_ack_ms < limit) {
+        oow_suppressed(s, c->sock, &c->n);
+        return true;
+    }
+    c->oow_ack_ms = now;
+    return false;
+}
+
+#define OOW_TICK_SHIFT 7u /* 128 ms ticks */
+
+static uint8_t oow_tick_now(const struct berth_stack *s)
+{
+    return (uint8_t)(tcp_ms_now(s) >> OOW_TICK_SHIFT);
+}
+
+/* Ticks to wait after an answer, so that two answers are at least the
+ * limit apart whatever the phase within a tick (at most 255). */
+static uint32_t oow_tick_wait(const struct berth_stack *s)
+{
+    uint64_t ms = s->cfg.invalid_ratelimit / USEC_PER_MS;
+    uint64_t tick = 1u << OOW_TICK_SHIFT;
+    uint64_t k = (ms + tick - 1) / tick + 1;
+    return ms == 0 ? 0 : (uint32_t)(k < 255 ? k : 255);
+}
+
+bool tcp_oow_limited_tick(struct berth_stack *s, struct tcp_timewait *tw,
+                          const struct tcp_seg *seg)
+{
+    uint32_t wait = oow_tick_wait(s);
+    uint8_t now = oow_tick_now(s);
+    if (oow_exempt(seg) || wait == 0)
+        return false;
+    if ((uint8_t)(now - tw->oow_ack_tick) < wait) {
+        oow_suppressed(s, -1, &tw->n);
+        return true;
+    }
+    tw->oow_ack_tick = now;
+    return false;
+}
+
+uint8_t tcp_oow_tick_init(const struct berth_stack *s, const struct tcp_conn *c)
+{
+    uint32_t now = tcp_ms_now(s);
+    uint64_t limit = s->cfg.invalid_ratelimit / USEC_PER_MS;
+    if (c->oow_ack_ms && now - c->oow_ack_ms < limit)
+        return (uint8_t)(c->oow_ack_ms >> OOW_TICK_SHIFT);
+    return (uint8_t)(oow_tick_now(s) - oow_tick_wait(s));
+}
+
+/* Uniform-enough 0..base from a keyed hash of the second's start: secret
+ * to the peer, and the stack's rng (ephemeral ports) is left alone. */
+static uint32_t challenge_jitter(const struct berth_stack *s, uint32_t base)
+{
+    struct {
+        uint64_t start;
+        uint64_t tweak;
+    } k = {s->now, 0x43414bu}; /* "CAK" */
+    return (uint32_t)(siphash24(s->cfg.secret, &k, sizeof k) %
+                      ((uint64_t)base + 1u));
+}
+
+bool tcp_challenge_budget(struct berth_stack *s, int sock,
+                          const struct tcp_node *n)
+{
+    if (s->now - s->challenge_window_start >= USEC_PER_SEC ||
+        s->challenge_budget == 0) {
+        uint32_t base = s->cfg.challenge_ack_limit;
+        s->challenge_window_start = s->now;
+        s->challenge_count = 0;
+        s->challenge_budget = base + challenge_jitter(s, base);
+    }
+    if (s->challenge_count >= s->challenge_budget) {
+        stack_count(s, BERTH_CTR_CHALLENGE_ACKS_LIMITED);
+        stack_trace_drop(s, sock, n->laddr, n->lport, n->raddr, n->rport,
+                         BERTH_REASON_CHALLENGE_ACK_LIMITED);
+        return false;
+    }
+    s->challenge_count++;
+    stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
+    return true;
 }
 
 void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c)
 {
-    /* RFC 5961 §7: limit challenge ACKs per second, stack-wide. */
-    if (s->now - s->challenge_window_start >= USEC_PER_SEC) {
-        s->challenge_window_start = s->now;
-        s->challenge_count = 0;
-    }
-    if (s->challenge_count >= s->cfg.challenge_ack_limit) {
-        stack_count(s, BERTH_CTR_CHALLENGE_ACKS_LIMITED);
-        stack_trace_drop(s, c->sock, c->n.laddr, c->n.lport, c->n.raddr,
-                         c->n.rport, BERTH_REASON_CHALLENGE_ACK_LIMITED);
+    /* RFC 5961 §7, and the lesson of CVE-2016-5696: a fixed stack-wide
+     * budget is a side channel (an off-path attacker who spends it on its
+     * own connection counts the challenges a victim's connection took).
+     * So each connection answers at most once per invalid_ratelimit (as
+     * Linux's tcp_send_challenge_ack), and each second's stack-wide budget
+     * is the configured base plus a random 0..base, drawn when the second
+     * starts (as Linux since 4.7). */
+    if (tcp_oow_limited(s, c, NULL) || !tcp_challenge_budget(s, c->sock, &c->n))
         return;
-    }
-    s->challenge_count++;
-    stack_count(s, BERTH_CTR_CHALLENGE_ACKS);
     send_ack(s, c, ack_seq(c));
 }

@@ -94,6 +94,12 @@ bool tcp_cookie_check(const uint8_t secret[16],
     return true;
 }
 
+bool tcp_cookie_tagged(uint32_t iss, uint64_t now)
+{
+    uint32_t p = period_of(now), tag = iss >> COOKIE_HASH_BITS;
+    return tag == (p & COOKIE_T_MASK) || tag == ((p - 1) & COOKIE_T_MASK);
+}
+
 uint32_t tcp_cookie_tsval(uint32_t ts_now, uint8_t synopts)
 {
     uint32_t opt = (synopts & SYNOPT_WS) ? (synopts & SYNOPT_WSCALE_MASK)

@@ -37,6 +37,13 @@ bool tcp_cookie_check(const uint8_t secret[16],
                       const struct tcp_cookie_tuple *t, uint32_t iss,
                       uint64_t now, uint16_t *mss);
 
+/* Whether iss carries the tag of a cookie of the current or the previous
+ * period (its top 5 bits): a segment whose ACK has it may belong to a
+ * cookie connection even when tcp_cookie_check() cannot say so (text that
+ * overtook the segment at IRS+1, the only one that shows the peer's ISN).
+ * A random value has it with probability 1/16. */
+bool tcp_cookie_tagged(uint32_t iss, uint64_t now);
+
 /* With timestamps, our TSval carries the SYN options we agreed to, as
  * Linux does, in its low 6 bits: the peer's window shift (0xf: none), SACK-
  * permitted, ECN. The TSval never exceeds ts_now (RFC 7323 §5.4: it must

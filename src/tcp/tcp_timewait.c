@@ -126,6 +126,7 @@ static void tw_compact(struct berth_stack *s, struct tcp_conn *c,
         tw->rcv_wscale = c->rcv_wscale;
         tw->has_ts = (c->flags & TF_TS) != 0;
         tw->ts_recent = c->ts_recent;
+        tw->oow_ack_tick = tcp_oow_tick_init(s, c);
     }
     /* The TCB and its buffers go; the entry takes its place in the table. */
     tcp_node_remove(s, &c->n);
@@ -194,6 +195,10 @@ void tcp_timewait_input(struct berth_stack *s, struct tcp_timewait *tw,
         timer_wheel_arm(&s->wheel, &tw->n.timer, two_msl(s));
         break;
     case TW_ACK:
+        /* RFC 5961 §10: an invalid segment is answered at most once per
+         * interval (Linux's tcp_timewait_check_oow_rate_limit). */
+        if (tcp_oow_limited_tick(s, tw, seg))
+            return;
         break;
     }
     tw_ack(s, tw);
@@ -219,6 +224,8 @@ bool tcp_time_wait_tcb_input(struct berth_stack *s, struct tcp_conn *c,
         tcp_timer_set(s, c, TCP_T_DELETE, two_msl(s));
         break;
     case TW_ACK:
+        if (tcp_oow_limited(s, c, seg)) /* RFC 5961 §10 */
+            return true;
         break;
     }
     c->flags |= TF_ACK_NOW;

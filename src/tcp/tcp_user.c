@@ -492,6 +492,7 @@ void tcp_destroy_listener(struct berth_stack *s, struct tcp_listener *l)
         conn_destroy(s, c);
     }
     conn_destroy(s, l->tmpl);
+    tcp_listener_free_synring(s, l);
     mem_free(&s->mem, l, sizeof *l);
 }
 

@@ -103,6 +103,24 @@ static void forged_cookies_are_refused(void **state)
     assert_int_equal(passed, 0);
 }
 
+/* A cookie carries the tag of its period, recognised in that period and
+ * the next only; a random value has a current tag 2 times in 32. */
+static void cookie_tag_recognised_for_two_periods(void **state)
+{
+    (void)state;
+    uint64_t now = 5000 * SEC;
+    uint32_t isn = tcp_cookie_isn(secret, &tuple, 1460, now);
+    assert_true(tcp_cookie_tagged(isn, now));
+    assert_true(tcp_cookie_tagged(isn, now + 64 * SEC));
+    assert_false(tcp_cookie_tagged(isn, now + 128 * SEC));
+    struct rng r;
+    rng_seed(&r, 7);
+    unsigned tagged = 0;
+    for (int i = 0; i < 32000; i++)
+        tagged += tcp_cookie_tagged((uint32_t)rng_next(&r), now);
+    assert_in_range(tagged, 1500, 2500); /* about 2000 */
+}
+
 static void tsval_carries_options_and_never_runs_ahead(void **state)
 {
     (void)state;
@@ -131,6 +149,7 @@ int main(void)
         cmocka_unit_test(cookie_is_valid_for_one_to_two_periods),
         cmocka_unit_test(cookie_is_bound_to_tuple_isn_and_secret),
         cmocka_unit_test(forged_cookies_are_refused),
+        cmocka_unit_test(cookie_tag_recognised_for_two_periods),
         cmocka_unit_test(tsval_carries_options_and_never_runs_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
