@@ -718,6 +718,9 @@ void tcp_conn_input(struct berth_stack *s, struct tcp_conn *c,
 void tcp_input(struct berth_stack *s, uint32_t src, uint32_t dst,
                struct tcp_seg *seg)
 {
+    /* The one 4-tuple hash of this segment: the table moves its processing
+     * makes for this connection (SYN queue -> TCB -> TIME-WAIT) reuse it
+     * (tcp_conn.c, table_hash). */
     struct tcp_node *n = tcp_lookup(s, dst, seg->dport, src, seg->sport);
     if (n) {
         switch (n->kind) {
