@@ -53,6 +53,16 @@ struct berth_stack {
     struct htable conns;     /* 4-tuple -> struct tcp_node */
     struct htable listeners; /* local port -> struct tcp_listener */
     uint8_t *bound_ports;    /* bitmap of explicitly bound/listening ports */
+    /* The 4-tuple whose table hash was computed last (tcp_conn.c): the
+     * demux hashes a segment's 4-tuple once, and what its processing does
+     * to that connection's entries (SYN queue -> TCB -> TIME-WAIT, delete)
+     * finds the hash here. valid: false until the first hash. */
+    struct {
+        uint32_t laddr, raddr;
+        uint16_t lport, rport;
+        bool valid;
+        uint64_t hash;
+    } tuple_memo;
 
     struct sock *socks;
     uint32_t nsocks; /* slots allocated (grows up to cfg.max_sockets) */

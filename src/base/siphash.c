@@ -1,7 +1,7 @@
-/* SipHash-2-4 as specified by Aumasson and Bernstein ("SipHash: a fast
- * short-input PRF", 2012): 2 compression rounds per 8-byte word, 4
- * finalization rounds, 64-bit output. Byte order is little-endian
- * throughout, independent of the host. */
+/* SipHash-c-d as specified by Aumasson and Bernstein ("SipHash: a fast
+ * short-input PRF", 2012): c compression rounds per 8-byte word, d
+ * finalization rounds, 64-bit output; 2-4 and 1-3 here. Byte order is
+ * little-endian throughout, independent of the host. */
 #include "base/siphash.h"
 
 static uint64_t rotl64(uint64_t x, unsigned b)
@@ -35,35 +35,69 @@ static void sipround(uint64_t v[4])
     v[2] = rotl64(v[2], 32);
 }
 
-static void compress(uint64_t v[4], uint64_t m)
+static void init(uint64_t v[4], const uint8_t key[16])
+{
+    uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
+    /* The initialization constants spell "somepseudorandomlygeneratedbytes". */
+    v[0] = k0 ^ 0x736f6d6570736575u;
+    v[1] = k1 ^ 0x646f72616e646f6du;
+    v[2] = k0 ^ 0x6c7967656e657261u;
+    v[3] = k1 ^ 0x7465646279746573u;
+}
+
+static void compress(uint64_t v[4], uint64_t m, int c)
 {
     v[3] ^= m;
-    sipround(v);
-    sipround(v);
+    for (int i = 0; i < c; i++)
+        sipround(v);
     v[0] ^= m;
 }
 
-uint64_t siphash24(const uint8_t key[16], const void *data, size_t len)
+static uint64_t finalize(uint64_t v[4], int d)
+{
+    v[2] ^= 0xff;
+    for (int i = 0; i < d; i++)
+        sipround(v);
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+static inline uint64_t siphash_cd(const uint8_t key[16], const void *data,
+                                  size_t len, int c, int d)
 {
     const uint8_t *p = data;
-    uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
-    /* The initialization constants spell "somepseudorandomlygeneratedbytes". */
-    uint64_t v[4] = {k0 ^ 0x736f6d6570736575u, k1 ^ 0x646f72616e646f6du,
-                     k0 ^ 0x6c7967656e657261u, k1 ^ 0x7465646279746573u};
+    uint64_t v[4];
+    init(v, key);
 
     size_t full = len - len % 8;
     for (size_t i = 0; i < full; i += 8)
-        compress(v, load_le64(p + i));
+        compress(v, load_le64(p + i), c);
 
     /* The last word: the 0-7 remaining bytes, and len mod 256 in the top
      * byte (paper §2, "the last block"). */
     uint64_t last = (uint64_t)(len & 0xff) << 56;
     for (size_t i = 0; i < len % 8; i++)
         last |= (uint64_t)p[full + i] << (8 * i);
-    compress(v, last);
+    compress(v, last, c);
+    return finalize(v, d);
+}
 
-    v[2] ^= 0xff;
-    for (int i = 0; i < 4; i++)
-        sipround(v);
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
+uint64_t siphash24(const uint8_t key[16], const void *data, size_t len)
+{
+    return siphash_cd(key, data, len, 2, 4);
+}
+
+uint64_t siphash13(const uint8_t key[16], const void *data, size_t len)
+{
+    return siphash_cd(key, data, len, 1, 3);
+}
+
+uint64_t siphash13_3u32(const uint8_t key[16], uint32_t a, uint32_t b,
+                        uint32_t c)
+{
+    /* Words: a | b << 32, then c with the length (12) in the top byte. */
+    uint64_t v[4];
+    init(v, key);
+    compress(v, (uint64_t)a | (uint64_t)b << 32, 1);
+    compress(v, (uint64_t)c | (uint64_t)12 << 56, 1);
+    return finalize(v, 3);
 }

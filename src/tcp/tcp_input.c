@@ -395,8 +395,8 @@ static bool is_dupack(const struct tcp_conn *c, const struct tcp_seg *seg,
            ((uint32_t)seg->wnd << c->snd_wscale) == c->snd_wnd;
 }
 
-static void update_window(struct berth_stack *s, struct tcp_conn *c,
-                          const struct tcp_seg *seg, bool acked_new)
+static inline void update_window(struct berth_stack *s, struct tcp_conn *c,
+                                 const struct tcp_seg *seg, bool acked_new)
 {
     /* RFC 9293 §3.10.7.4 fifth, ESTABLISHED: take the window only from a
      * segment newer than the one it last came from; and, as Linux does,
@@ -697,6 +697,63 @@ static enum tcp_step process_fin(struct berth_stack *s, struct tcp_conn *c,
     }
 }
 
+/* Header prediction (Van Jacobson's, as BSD's tcp_input and Linux's
+ * tcp_rcv_established do; RFC 9293 §3.10.7.4 allows any shortcut that
+ * gives the same result): in ESTABLISHED, the common segments are (a) a
+ * pure ACK of new data and (b) the next in-order data acknowledging
+ * nothing new. For those, the checks before the ACK step (PAWS, the
+ * acceptance test, RST, SYN) are known to pass and the FIN step has
+ * nothing to do; the prediction holds when: only ACK (and PSH) is set, the
+ * segment starts at RCV.NXT, its timestamp (if agreed) passes PAWS, it
+ * carries no SACK blocks and offers the same window, no out-of-order FIN
+ * is held, and either (a) it has no text and SND.UNA < SEG.ACK =< SND.MAX
+ * outside recovery, or (b) it acknowledges SND.UNA exactly and its text
+ * fits the window with no out-of-order data held. A query: no side
+ * effects. */
+static bool fast_path_predicted(const struct tcp_conn *c,
+                                const struct tcp_seg *seg)
+{
+    if (c->state != BERTH_STATE_ESTABLISHED ||
+        (seg->flags & (uint8_t)~TH_PSH) != TH_ACK || seg->seq != c->rcv_nxt ||
+        seg->opts.sack_count != 0 || (c->flags & TF_OOO_FIN) ||
+        ((uint32_t)seg->wnd << c->snd_wscale) != c->snd_wnd)
+        return false;
+    if ((c->flags & TF_TS) &&
+        (!seg->opts.has_ts || ts_lt(seg->opts.ts_val, c->ts_recent)))
+        return false;
+    if (seg->len == 0)
+        return seq_lt(c->snd_una, seg->ack) && seq_leq(seg->ack, c->snd_max) &&
+               !(c->flags & (TF_RECOVERY | TF_RTO_RECOVER));
+    return seg->ack == c->snd_una && assembler_empty(&c->ooo) &&
+           seg->len <= c->rcv_adv - c->rcv_nxt;
+}
+
+/* The predicted segment: exactly what synchronized_input() does for it,
+ * in its order, without the tests known to pass: TS.Recent and keepalive
+ * (after the acceptance test), the ACK step (check_ack: the ACK is
+ * acceptable, SYN-RECEIVED and the closing states do not apply, and no
+ * SACK blocks and the same window make it no duplicate, RFC 5681 §2), then
+ * the text. State changes, ACK policy, counters and traces are the slow
+ * path's. A step added to check_ack for an acceptable ACK belongs here
+ * too. */
+static enum tcp_step fast_path_input(struct berth_stack *s, struct tcp_conn *c,
+                                     struct tcp_seg *seg)
+{
+    update_ts_recent(s, c, seg);
+    tcp_keepalive_reset(s, c);
+    uint32_t acked = 0;
+    if (seg->len == 0) {
+        stack_count(s, BERTH_CTR_FAST_PATH_ACKS);
+        acked = ack_new_data(s, c, seg);
+    } else {
+        stack_count(s, BERTH_CTR_FAST_PATH_DATA);
+    }
+    tcp_sack_update(s, c, seg); /* no blocks: trims the scoreboard */
+    update_window(s, c, seg, acked > 0);
+    tcp_cc_on_ack(s, c, seg, acked, false);
+    return seg->len ? process_text(s, c, seg) : STEP_NEXT;
+}
+
 /* RFC 9293 §3.10.7.4 as a chain of steps. Input contract: seg is the
  * caller's and steps modify it in place: syn_received_repeats strips a
  * repeated SYN (SEG.SEQ moves past it), check_seq empties a zero-window
@@ -705,6 +762,8 @@ static enum tcp_step process_fin(struct berth_stack *s, struct tcp_conn *c,
 static enum tcp_step synchronized_input(struct berth_stack *s,
                                         struct tcp_conn *c, struct tcp_seg *seg)
 {
+    if (fast_path_predicted(c, seg))
+        return fast_path_input(s, c, seg);
     enum tcp_step st = check_paws(s, c, seg);
     if (st == STEP_NEXT)
         st = syn_received_repeats(s, c, seg);
@@ -749,6 +808,9 @@ void tcp_conn_input(struct berth_stack *s, struct tcp_conn *c,
 void tcp_input(struct berth_stack *s, uint32_t src, uint32_t dst,
                struct tcp_seg *seg)
 {
+    /* The one 4-tuple hash of this segment: the table moves its processing
+     * makes for this connection (SYN queue -> TCB -> TIME-WAIT) reuse it
+     * (tcp_conn.c, table_hash). */
     struct tcp_node *n = tcp_lookup(s, dst, seg->dport, src, seg->sport);
     if (n) {
         switch (n->kind) {

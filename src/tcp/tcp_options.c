@@ -89,5 +89,6 @@ void tcp_apply_synopts(struct berth_stack *s, struct tcp_conn *c,
         c->ts_recent = ts_recent;
         c->ts_recent_age = (uint32_t)(s->now / USEC_PER_SEC);
     }
-    c->ts_offset = tcp_ts_offset(s, &c->n);
+    /* c->ts_offset was set by tcp_conn_open(), the one place a TCB gets
+     * its 4-tuple: it depends on nothing else. */
 }
