@@ -408,6 +408,10 @@ int common_option(struct common *c, int argc, char **argv, int *i)
         c->so.nodelay = true;
         return 1;
     }
+    if (!strcmp(a, "--no-offload")) {
+        c->rt.no_offload = true;
+        return 1;
+    }
     for (size_t k = 0; k < sizeof VALUE_OPTS / sizeof VALUE_OPTS[0]; k++) {
         const char *v = NULL;
         int r = opt_value(c->prog, argc, argv, i, VALUE_OPTS[k].name, &v);
@@ -455,6 +459,7 @@ void common_usage(FILE *f)
             "none)\n"
             "  --mss N              MSS to advertise (MTU - 40)\n"
             "  --nodelay            disable Nagle's algorithm\n"
+            "  --no-offload         TUN without checksum/TSO offloads\n"
             "  --keepalive I,V,C    probes after idle I, every V, C at most "
             "(e.g. 60s,10s,5)\n"
             "  --rto-min TIME       minimum retransmission timeout (200ms)\n"
