@@ -17,6 +17,7 @@ static bool config_valid(const struct berth_config *c)
            c->ephemeral_lo <= c->ephemeral_hi && c->rto_min > 0 &&
            c->rto_initial > 0 && c->rto_max >= c->rto_min && c->msl > 0 &&
            c->delack > 0 && c->delack <= 500000u && /* RFC 1122 §4.2.3.2 */
+           c->tso_max <= 65535u && /* an IPv4 datagram's total length */
            c->rto_max <= 3600000000u && c->rto_initial <= c->rto_max &&
            c->keepalive_idle >= 1000 && c->keepalive_interval >= 1000 &&
            /* Deadlines are ms ticks compared modulo 2^32 (tcp.h): none may
@@ -132,6 +133,12 @@ static enum berth_reason source_check(const struct berth_stack *s, uint32_t src,
 int berth_input(struct berth_stack *s, const void *pkt, size_t len,
                 uint64_t now)
 {
+    return berth_input_flags(s, pkt, len, now, 0);
+}
+
+int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
+                      uint64_t now, uint32_t flags)
+{
     run_timers(s, now);
     stack_count(s, BERTH_CTR_IP_IN);
     struct ipv4_info ip;
@@ -146,7 +153,8 @@ int berth_input(struct berth_stack *s, const void *pkt, size_t len,
         return r;
     }
     struct tcp_seg seg;
-    r = tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, &seg);
+    r = tcp_parse_csum(ip.payload, ip.payload_len, ip.src, ip.dst,
+                       !(flags & BERTH_IN_CSUM_OK), &seg);
     if (r == 0 && (seg.sport == 0 || seg.dport == 0))
         r = BERTH_REASON_BAD_PORT;
     if (r != 0) {

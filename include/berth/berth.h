@@ -371,6 +371,18 @@ struct berth_config {
     /* Quick ACK: the first data segments of a connection are ACKed at once,
      * not delayed, so the peer's slow start is not slowed (as Linux). */
     uint8_t quickack; /* segments; default 16; 0 = always delay */
+    /* TCP segmentation offload (the link splits large segments, as a TUN
+     * device with TUN_F_TSO4 does). 0 (default): off, every segment is at
+     * most one MSS. Else the largest IPv4 datagram (at most 65535) the stack
+     * may build when cwnd and the peer's window let several MSS of new data
+     * go at once: such a super-segment carries a whole number of MSS, goes to
+     * tx_gso (not tx) with the MSS the link must cut it into, and its TCP
+     * checksum field holds only the pseudo-header sum (the link completes
+     * it, as for virtio's NEEDS_CSUM). Retransmissions stay one MSS. Needs
+     * tx_gso; ignored without it. */
+    uint32_t tso_max;
+    void (*tx_gso)(void *ctx, const uint8_t *pkt, size_t len,
+                   uint16_t seg_size); /* ctx is tx_ctx */
 };
 
 void berth_config_init(struct berth_config *cfg);
@@ -393,6 +405,14 @@ void berth_stack_destroy(struct berth_stack *s);
  * berth_reason for which it was dropped. */
 int berth_input(struct berth_stack *s, const void *pkt, size_t len,
                 uint64_t now);
+/* The same with flags from the link: BERTH_IN_CSUM_OK says the link has
+ * verified the TCP checksum already (a TUN read with virtio's DATA_VALID or
+ * NEEDS_CSUM), so it is not checked again; the IPv4 header checksum still
+ * is. A segment may be larger than our MSS (a link's coalesced
+ * super-packet, up to the 65535-byte datagram): it is taken as one. */
+#define BERTH_IN_CSUM_OK 0x1u
+int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
+                      uint64_t now, uint32_t flags);
 /* Time passed: run the timers due at `now`. */
 void berth_advance(struct berth_stack *s, uint64_t now);
 /* When berth_advance() must next be called; UINT64_MAX if never. It may

@@ -71,6 +71,7 @@ struct berth_rt_config {
     FILE *trace;             /* non-NULL: one line per state change and drop */
     uint64_t shutdown_grace; /* us connections get to close; default 2 s */
     /* Core tunables. addr, tx, event and trace are set by the runtime;
+     * tso_max and tx_gso follow the device's offloads (no_offload);
      * seed and secret are filled from getrandom() unless fixed_random;
      * mss is lowered to mtu - 40 if larger. */
     struct berth_config stack;
@@ -78,6 +79,13 @@ struct berth_rt_config {
     /* Leave SIGINT and SIGTERM alone (an unmodified program under the
      * POSIX layer owns its signals); stop with berth_rt_stop() instead. */
     bool no_signals;
+    /* Offloads are on by default: IFF_VNET_HDR with TUNSETOFFLOAD (checksum,
+     * TSO4/6, USO4/6 as the kernel allows), so reads may be 64 KiB
+     * super-packets taken as one segment, checksums the kernel verified are
+     * not checked again, and the stack sends TSO super-segments (its
+     * tso_max and tx_gso are set by the runtime). true: a plain device, one
+     * MSS per read and write, every checksum computed by berth. */
+    bool no_offload;
 };
 void berth_rt_config_init(struct berth_rt_config *cfg);
 /* "DIR/<tun>.sock" with DIR from berth_rt_ctl_dir(). Writes into buf;

@@ -295,6 +295,11 @@ void rt_impair_configure_model(struct rt_impair *m,
     impair_model_reseed(&m->model, seed, stream);
 }
 
+bool rt_impair_active(const struct rt_impair *m)
+{
+    return m->active;
+}
+
 void rt_impair_submit(struct rt_impair *m, const uint8_t *pkt, size_t len,
                       uint64_t now, rt_emit_fn emit, void *ctx)
 {

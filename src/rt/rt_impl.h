@@ -61,6 +61,8 @@ void rt_impair_submit(struct rt_impair *m, const uint8_t *pkt, size_t len,
                       uint64_t now, rt_emit_fn emit, void *ctx);
 /* The earliest queued delivery time, UINT64_MAX when the queue is empty. */
 uint64_t rt_impair_next_due(const struct rt_impair *m);
+/* False with a clean configuration: submit emits at once, uncopied. */
+bool rt_impair_active(const struct rt_impair *m);
 /* Emits every queued copy due at or before `now`, in time order (ties in
  * submission order). Returns how many. */
 size_t rt_impair_drain(struct rt_impair *m, uint64_t now, rt_emit_fn emit,
@@ -112,10 +114,37 @@ void rt_ctl_close(struct rt_ctl *c);
 /* ------------------------------------------------------------------------
  * The TUN device (tun.c).
  */
-/* Opens (or creates) the IFF_TUN|IFF_NO_PI device `name`, non-blocking.
- * *created tells whether it did not exist before (then it vanishes when
- * the fd closes). The fd, or -1 with a one-line message in err. */
-int rt_tun_open(const char *name, bool *created, char *err, size_t errlen);
+/* What the device does for us (all false: a plain device). */
+struct rt_tun_offload {
+    bool vnet;       /* IFF_VNET_HDR: a virtio-net header before every packet */
+    bool csum;       /* TUN_F_CSUM: reads may carry a partial checksum */
+    bool tso4, tso6; /* TUN_F_TSO*: reads may be super-packets */
+    bool uso;        /* TUN_F_USO4/6 (for UDP, later) */
+};
+#define RT_VNET_HDR_LEN 10u /* struct virtio_net_hdr */
+
+/* Opens (or creates) the IFF_TUN|IFF_NO_PI device `name`, non-blocking,
+ * with IFF_VNET_HDR and the largest TUNSETOFFLOAD set the kernel takes
+ * when `offload` (falling back to fewer offloads, then to no header);
+ * *off says what was obtained. *created tells whether it did not exist
+ * before (then it vanishes when the fd closes). The fd, or -1 with a
+ * one-line message in err. */
+int rt_tun_open(const char *name, bool offload, struct rt_tun_offload *off,
+                bool *created, char *err, size_t errlen);
+/* "vnet-hdr csum tso4 tso6 uso4 uso6", or "off (...)". */
+void rt_tun_offload_describe(const struct rt_tun_offload *off, char *buf,
+                             size_t size);
+/* A read from a vnet device (header first): a super-packet's IPv4 total
+ * length and header checksum set to its real length. -1: malformed or of
+ * a kind berth cannot take (drop). */
+int rt_tun_rx_prepare(uint8_t *buf, size_t len);
+/* The BERTH_IN_* flags the core gets for a read with this header. */
+uint32_t rt_tun_rx_flags(const uint8_t *hdr);
+/* The header to write before the IPv4 datagram pkt: zero for a complete
+ * packet (seg_size 0); for a TSO super-segment GSO_TCPV4 with seg_size and
+ * NEEDS_CSUM at the TCP checksum (which holds the pseudo-header sum). */
+void rt_tun_tx_header(uint8_t hdr[RT_VNET_HDR_LEN], const uint8_t *pkt,
+                      size_t len, uint16_t seg_size);
 /* Kernel side: MTU, address peer_addr/prefix (which adds the route to the
  * subnet through the device), up. 0, or -1 with a message in err. */
 int rt_tun_configure(const char *name, uint32_t peer_addr, uint8_t prefix,
@@ -191,12 +220,17 @@ struct berth_rt {
 
     uint8_t *rxbuf; /* one TUN read; rxcap bytes */
     size_t rxcap;
+    struct rt_tun_offload offload; /* what the TUN device does for us */
+    uint8_t *txcopy;      /* header + datagram, for the tx impairment's copy */
+    uint64_t rx_bad_vnet; /* reads dropped: a header berth cannot take */
 };
 
 uint64_t rt_clock_now(void); /* CLOCK_MONOTONIC in us */
 
 /* loop.c: the stack's hooks. */
 void rt_stack_tx(void *ctx, const uint8_t *pkt, size_t len);
+void rt_stack_tx_gso(void *ctx, const uint8_t *pkt, size_t len,
+                     uint16_t seg_size);
 void rt_stack_event(void *ctx, int sock, uint32_t events);
 void rt_stack_trace(void *ctx, const struct berth_trace *ev);
 /* runtime.c: the control commands, as an rt_ctl_handler (ctx = rt). */

@@ -77,6 +77,9 @@ static int make_stack(struct berth_rt *rt, char *err, size_t errlen)
     sc.trace_ctx = rt;
     if (sc.mss > rt->cfg.mtu - RT_IP_TCP_HDR)
         sc.mss = (uint16_t)(rt->cfg.mtu - RT_IP_TCP_HDR);
+    /* TSO: the kernel cuts our super-segments at the MSS we name. */
+    sc.tso_max = rt->offload.tso4 ? 65535u : 0;
+    sc.tx_gso = rt->offload.tso4 ? rt_stack_tx_gso : NULL;
     if (!rt->cfg.fixed_random &&
         (getrandom(&sc.seed, sizeof sc.seed, 0) != sizeof sc.seed ||
          getrandom(sc.secret, sizeof sc.secret, 0) != sizeof sc.secret))
@@ -147,7 +150,13 @@ static int copy_strings(struct berth_rt *rt, const struct berth_rt_config *cfg)
 
 static int open_io(struct berth_rt *rt, char *err, size_t errlen)
 {
-    rt->tunfd = rt_tun_open(rt->tun_name, &rt->tun_created, err, errlen);
+    rt->tunfd = rt_tun_open(rt->tun_name, !rt->cfg.no_offload, &rt->offload,
+                            &rt->tun_created, err, errlen);
+    if (rt->tunfd >= 0 && rt->cfg.trace) {
+        char off[128];
+        rt_tun_offload_describe(&rt->offload, off, sizeof off);
+        fprintf(rt->cfg.trace, "berth: %s offloads: %s\n", rt->tun_name, off);
+    }
     if (rt->tunfd < 0 ||
         rt_tun_configure(rt->tun_name, rt->cfg.peer_addr, rt->cfg.peer_prefix,
                          rt->cfg.mtu, err, errlen) < 0)
@@ -177,11 +186,14 @@ struct berth_rt *berth_rt_create(const struct berth_rt_config *cfg, char *err,
         rt->watch[i].fd = -1;
     rt->now = rt->t0 = rt_clock_now();
     rt->app_wake = UINT64_MAX;
-    rt->rxcap = 65536; /* any IPv4 datagram, whatever the MTU */
+    /* any IPv4 datagram, whatever the MTU, after a virtio-net header */
+    rt->rxcap = 65536 + RT_VNET_HDR_LEN;
     rt->rxbuf = malloc(rt->rxcap);
+    rt->txcopy = malloc(65536 + RT_VNET_HDR_LEN);
     rt->rx_imp = rt_impair_create(RT_IMPAIR_QUEUE_LIMIT);
     rt->tx_imp = rt_impair_create(RT_IMPAIR_QUEUE_LIMIT);
-    if (copy_strings(rt, cfg) < 0 || !rt->rxbuf || !rt->rx_imp || !rt->tx_imp) {
+    if (copy_strings(rt, cfg) < 0 || !rt->rxbuf || !rt->txcopy || !rt->rx_imp ||
+        !rt->tx_imp) {
         snprintf(err, errlen, "out of memory");
         berth_rt_destroy(rt);
         return NULL;
@@ -229,6 +241,7 @@ void berth_rt_destroy(struct berth_rt *rt)
     if (rt->tunfd >= 0)
         close(rt->tunfd);
     free(rt->rxbuf);
+    free(rt->txcopy);
     free(rt->tun_name);
     free(rt->ctl_path);
     free(rt->pcap_path);
@@ -302,9 +315,10 @@ void berth_rt_stats(const struct berth_rt *rt, struct berth_rt_stats *out)
 static void print_link(struct berth_rt *rt, FILE *out)
 {
     struct berth_rt_stats st;
-    char spec[256];
+    char spec[256], off[128];
     berth_rt_stats(rt, &st);
     berth_impair_format(&rt->impair, spec, sizeof spec);
+    rt_tun_offload_describe(&rt->offload, off, sizeof off);
     fprintf(out,
             "Link (%s):\n"
             "    %" PRIu64 " packets received (%" PRIu64 " bytes)\n"
@@ -315,10 +329,11 @@ static void print_link(struct berth_rt *rt, FILE *out)
             "    %" PRIu64 " packets reordered\n"
             "    %" PRIu64 " loop iterations\n"
             "    %" PRIu64 " malloc_trim calls after memory pressure\n"
-            "    impairment: %s\n",
+            "    impairment: %s\n"
+            "    offloads: %s\n",
             rt->tun_name, st.rx_packets, st.rx_bytes, st.tx_packets,
             st.tx_bytes, st.rx_dropped, st.tx_dropped, st.duplicated,
-            st.reordered, st.loops, rt->mem_trims, spec);
+            st.reordered, st.loops, rt->mem_trims, spec, off);
 }
 
 /* The link counters closing berth_rt_print_stat_json's object. */

@@ -1,7 +1,10 @@
 /* The TUN device: opening (or creating) it as a layer-3 device without the
- * packet-information prefix, so every read and write is one bare IPv4
- * datagram, and configuring the kernel's side of it — address, netmask
- * (hence the route to berth's subnet), MTU, up — with the classic ioctls. */
+ * packet-information prefix, so every read and write is one IPv4 datagram
+ * (behind a virtio-net header when offloads are on), and configuring the
+ * kernel's side of it — address, netmask (hence the route to berth's
+ * subnet), MTU, up — with the classic ioctls. The offloads: IFF_VNET_HDR
+ * and TUNSETOFFLOAD (checksum, TSO, USO), and the header's reading and
+ * writing for the packet paths. */
 #include "rt_impl.h"
 
 #include <arpa/inet.h>
@@ -11,7 +14,9 @@
 #include <inttypes.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -31,9 +36,47 @@ static bool if_exists(const char *name)
     return exists;
 }
 
-int rt_tun_open(const char *name, bool *created, char *err, size_t errlen)
+#ifndef TUN_F_USO4 /* Linux 6.2; older headers lack them */
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+/* The offload sets asked for, best first: the kernel refuses a set with a
+ * flag it does not know (EINVAL), so each refusal tries the next smaller
+ * one; 0 (nothing) always works. TSO needs the checksum offload. */
+static const unsigned offload_sets[] = {
+    TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6,
+    TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6,
+    TUN_F_CSUM | TUN_F_TSO4,
+    TUN_F_CSUM,
+    0,
+};
+
+/* IFF_VNET_HDR is on: the largest offload set the kernel takes. */
+static unsigned set_offloads(int fd)
+{
+    int hdr = (int)sizeof(struct virtio_net_hdr);
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0)
+        return 0;
+    for (size_t i = 0; i < sizeof offload_sets / sizeof *offload_sets; i++)
+        if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)offload_sets[i]) == 0)
+            return offload_sets[i];
+    return 0;
+}
+
+static int attach(int fd, const char *name, short flags)
 {
     struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = flags;
+    memcpy(ifr.ifr_name, name, strlen(name));
+    return ioctl(fd, TUNSETIFF, &ifr);
+}
+
+int rt_tun_open(const char *name, bool offload, struct rt_tun_offload *off,
+                bool *created, char *err, size_t errlen)
+{
+    memset(off, 0, sizeof *off);
     if (strlen(name) >= IFNAMSIZ || !*name) {
         snprintf(err, errlen, "TUN name '%s': 1 to %d characters", name,
                  IFNAMSIZ - 1);
@@ -53,10 +96,21 @@ int rt_tun_open(const char *name, bool *created, char *err, size_t errlen)
                                : "");
         return -1;
     }
-    memset(&ifr, 0, sizeof ifr);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-    memcpy(ifr.ifr_name, name, strlen(name));
-    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    /* Offloads need the virtio-net header on every read and write; a
+     * kernel that refuses it gets the plain device. */
+    int rc = -1;
+    if (offload && attach(fd, name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR) == 0) {
+        rc = 0;
+        off->vnet = true;
+        unsigned f = set_offloads(fd);
+        off->csum = (f & TUN_F_CSUM) != 0;
+        off->tso4 = (f & TUN_F_TSO4) != 0;
+        off->tso6 = (f & TUN_F_TSO6) != 0;
+        off->uso = (f & TUN_F_USO4) != 0;
+    }
+    if (rc < 0)
+        rc = attach(fd, name, IFF_TUN | IFF_NO_PI);
+    if (rc < 0) {
         int e = errno;
         snprintf(err, errlen, "cannot attach TUN device %s: %s%s", name,
                  strerror(e),
@@ -68,6 +122,95 @@ int rt_tun_open(const char *name, bool *created, char *err, size_t errlen)
         return -1;
     }
     return fd;
+}
+
+void rt_tun_offload_describe(const struct rt_tun_offload *off, char *buf,
+                             size_t size)
+{
+    if (!off->vnet) {
+        snprintf(buf, size, "off (no virtio-net header)");
+        return;
+    }
+    snprintf(buf, size, "vnet-hdr%s%s%s%s%s", off->csum ? " csum" : "",
+             off->tso4 ? " tso4" : "", off->tso6 ? " tso6" : "",
+             off->uso ? " uso4 uso6" : "",
+             off->csum ? "" : " (kernel refused TUNSETOFFLOAD)");
+}
+
+/* ---- The virtio-net header (virtio 1.x §5.1.6, legacy native byte order,
+ * as a TUN device without TUNSETVNETLE uses). */
+
+static void store16(uint8_t *p, uint16_t v)
+{
+    memcpy(p, &v, 2);
+}
+
+/* The IPv4 header's total length and checksum set for the datagram's real
+ * length: the kernel's super-packets carry a total length that may be 0 or
+ * a segment's (the packet may have been coalesced). */
+static bool fix_ipv4_length(uint8_t *ip, size_t len)
+{
+    if (len < 20 || (ip[0] >> 4) != 4 || len > 65535)
+        return false;
+    size_t hl = (size_t)(ip[0] & 15) * 4;
+    if (hl < 20 || hl > len)
+        return false;
+    if (ip[2] == (uint8_t)(len >> 8) && ip[3] == (uint8_t)len)
+        return true;
+    ip[2] = (uint8_t)(len >> 8);
+    ip[3] = (uint8_t)len;
+    ip[10] = ip[11] = 0;
+    uint32_t sum = 0;
+    for (size_t i = 0; i < hl; i += 2)
+        sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    ip[10] = (uint8_t)(~sum >> 8);
+    ip[11] = (uint8_t)~sum;
+    return true;
+}
+
+uint32_t rt_tun_rx_flags(const uint8_t *hdr)
+{
+    /* NEEDS_CSUM: the kernel left the TCP checksum partial (the data came
+     * from the kernel's own memory, nothing crossed a wire); DATA_VALID:
+     * it checked it. Either way there is nothing for berth to verify. */
+    return hdr[0] & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)
+               ? BERTH_IN_CSUM_OK
+               : 0;
+}
+
+int rt_tun_rx_prepare(uint8_t *buf, size_t len)
+{
+    if (len < RT_VNET_HDR_LEN)
+        return -1;
+    struct virtio_net_hdr h;
+    memcpy(&h, buf, sizeof h);
+    uint8_t gso = h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+    if (gso == VIRTIO_NET_HDR_GSO_NONE)
+        return 0;
+    /* A super-packet: one large segment for the core; only IPv4 TCP is
+     * possible (berth has no IPv6, and no UDP yet). */
+    if (gso != VIRTIO_NET_HDR_GSO_TCPV4 ||
+        !fix_ipv4_length(buf + RT_VNET_HDR_LEN, len - RT_VNET_HDR_LEN))
+        return -1;
+    return 0;
+}
+
+void rt_tun_tx_header(uint8_t hdr[RT_VNET_HDR_LEN], const uint8_t *pkt,
+                      size_t len, uint16_t seg_size)
+{
+    memset(hdr, 0, RT_VNET_HDR_LEN);
+    if (seg_size == 0 || len < 40)
+        return; /* a complete packet, checksums and all */
+    size_t ihl = (size_t)(pkt[0] & 15) * 4;
+    size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
+    hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    hdr[1] = VIRTIO_NET_HDR_GSO_TCPV4;
+    store16(hdr + 2, (uint16_t)(ihl + thl)); /* hdr_len */
+    store16(hdr + 4, seg_size);              /* gso_size */
+    store16(hdr + 6, (uint16_t)ihl);         /* csum_start: the TCP header */
+    store16(hdr + 8, 16);                    /* csum_offset: its checksum */
 }
 
 static void put_addr(struct sockaddr *sa, uint32_t addr)

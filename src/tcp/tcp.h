@@ -651,6 +651,7 @@ struct tcp_out {
     struct tcp_opts opts;
     const struct ring *data;
     uint32_t data_off, len;
+    uint16_t gso_size; /* > 0: a TSO super-segment, len a multiple of it */
 };
 /* A segment of a 4-tuple record (TCB, SYN-queue entry, TIME-WAIT entry);
  * window, options and text are the caller's. */

@@ -28,15 +28,18 @@ void tcp_send(struct berth_stack *s, const struct tcp_out *o)
     uint8_t *tcp = s->txbuf + IPV4_HDR_LEN;
     if (o->len)
         ring_peek(o->data, o->data_off, tcp + hl, o->len);
-    tcp_emit(tcp, &seg, o->laddr, o->raddr);
+    tcp_emit_csum(tcp, &seg, o->laddr, o->raddr, o->gso_size > 0);
     ipv4_emit(s->txbuf, o->laddr, o->raddr, IPPROTO_TCP_NUM, s->cfg.ttl,
               s->ip_id++, (uint16_t)(hl + o->len));
     stack_count(s, BERTH_CTR_SEGS_OUT);
     stack_count(s, BERTH_CTR_IP_OUT);
     if (o->flags & TH_RST)
         stack_count(s, BERTH_CTR_RST_OUT);
-    if (s->cfg.tx)
-        s->cfg.tx(s->cfg.tx_ctx, s->txbuf, IPV4_HDR_LEN + hl + o->len);
+    size_t n = IPV4_HDR_LEN + hl + o->len;
+    if (o->gso_size > 0)
+        s->cfg.tx_gso(s->cfg.tx_ctx, s->txbuf, n, o->gso_size);
+    else if (s->cfg.tx)
+        s->cfg.tx(s->cfg.tx_ctx, s->txbuf, n);
 }
 
 void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
@@ -304,7 +307,7 @@ static bool send_syn(struct berth_stack *s, struct tcp_conn *c)
 /* A segment of text [seq, seq+len) from the send buffer, with the FIN
  * after it if fin. */
 static void send_text(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
-                      uint32_t len, bool fin, enum sent_as as)
+                      uint32_t len, bool fin, enum sent_as as, uint32_t mss)
 {
     uint32_t data_seq = tcp_snd_data_seq(c);
     uint8_t flags = TH_ACK;
@@ -316,8 +319,22 @@ static void send_text(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
     o.data = &c->snd;
     o.data_off = seq - data_seq;
     o.len = len;
+    if (len > mss) /* only tso_seg_max() makes these */
+        o.gso_size = (uint16_t)mss;
     tcp_send(s, &o);
     conn_sent(s, c, &o, as);
+}
+
+/* The most text one segment of c may carry: one MSS, or with TCP
+ * segmentation offload (cfg.tso_max) as many whole MSS as the datagram
+ * holds with our headers; the link cuts it into MSS-sized segments. */
+static uint32_t tso_seg_max(const struct berth_stack *s,
+                            const struct tcp_conn *c, uint32_t mss)
+{
+    uint32_t hdrs = IPV4_HDR_LEN + TCP_HDR_LEN + (c->snd_mss - mss);
+    if (!s->cfg.tx_gso || s->cfg.tso_max < hdrs + 2 * mss)
+        return mss;
+    return (s->cfg.tso_max - hdrs) / mss * mss;
 }
 
 /* RFC 9293 §3.7.4 (Nagle) and §3.8.6.2.1 (sender SWS avoidance): with data
@@ -329,7 +346,7 @@ static void send_text(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
 static bool worth_sending(const struct tcp_conn *c, uint32_t len,
                           uint32_t avail, uint32_t mss)
 {
-    if (len == mss || c->snd_nxt == c->snd_una)
+    if (len >= mss || c->snd_nxt == c->snd_una)
         return true;
     if (seq_lt(c->snd_nxt, c->snd_max))
         return true; /* retransmission */
@@ -365,8 +382,11 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
     uint32_t usable = seq_lt(c->snd_nxt, edge) ? edge - c->snd_nxt : 0;
     uint32_t len = avail < usable ? avail : usable;
     uint32_t mss = len > 0 ? payload_mss(c) : 0; /* only text needs it */
+    uint32_t seg_max = len > mss ? tso_seg_max(s, c, mss) : mss;
+    if (len > seg_max)
+        len = seg_max;
     if (len > mss)
-        len = mss;
+        len -= len % mss; /* whole segments; the tail goes by Nagle next */
     /* The FIN follows the last byte of data: BSD sends it whatever the
      * window (it takes no buffer space at the receiver). */
     bool fin = fin_allowed(c) && c->snd_nxt + len == data_end &&
@@ -381,7 +401,7 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
             send_ack(s, c, ack_seq(c));
         return false;
     }
-    send_text(s, c, c->snd_nxt, len, fin, SENT_NEXT);
+    send_text(s, c, c->snd_nxt, len, fin, SENT_NEXT, mss);
     return !fin;
 }
 
@@ -403,7 +423,7 @@ void tcp_output_range(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
     }
     bool fin = fin_allowed(c) && seq + dlen == data_end;
     if (dlen > 0 || fin)
-        send_text(s, c, seq, dlen, fin, SENT_RANGE);
+        send_text(s, c, seq, dlen, fin, SENT_RANGE, dlen);
 }
 
 /* RFC 6675 §5 step (C): in SACK-based recovery, send while the pipe leaves

@@ -116,6 +116,12 @@ static int parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
 int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
               struct tcp_seg *out)
 {
+    return tcp_parse_csum(seg, len, src, dst, true, out);
+}
+
+int tcp_parse_csum(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
+                   bool verify_csum, struct tcp_seg *out)
+{
     if (len < TCP_HDR_LEN)
         return BERTH_REASON_SHORT_PACKET;
     size_t hdr_len = (size_t)(seg[12] >> 4) * 4;
@@ -130,7 +136,7 @@ int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
     if (len > UINT16_MAX)
         return BERTH_REASON_BAD_IP_LENGTH;
     uint64_t sum = csum_pseudo_ipv4(src, dst, IPPROTO_TCP_NUM, (uint16_t)len);
-    if (csum_fold(csum_add(sum, seg, len)) != 0)
+    if (verify_csum && csum_fold(csum_add(sum, seg, len)) != 0)
         return BERTH_REASON_BAD_TCP_CHECKSUM;
     uint8_t flags = seg[13];
     /* No TCP sends these (Linux drops both); rejecting them here means the
@@ -211,6 +217,12 @@ static size_t write_options(uint8_t *p, const struct tcp_opts *o)
 size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
                 uint32_t dst)
 {
+    return tcp_emit_csum(buf, s, src, dst, false);
+}
+
+size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
+                     uint32_t dst, bool partial)
+{
     size_t opts_len = tcp_opts_len(&s->opts);
     size_t hdr_len = TCP_HDR_LEN + opts_len;
     size_t written = write_options(buf + TCP_HDR_LEN, &s->opts);
@@ -230,6 +242,10 @@ size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
     size_t seg_len = hdr_len + s->len;
     uint64_t sum =
         csum_pseudo_ipv4(src, dst, IPPROTO_TCP_NUM, (uint16_t)seg_len);
-    store_be16(buf + 16, csum_fold(csum_add(sum, buf, seg_len)));
+    /* Partial: the pseudo-header's sum folded, not complemented; the link
+     * adds the segment's bytes and complements (Linux's CHECKSUM_PARTIAL,
+     * virtio's NEEDS_CSUM). */
+    store_be16(buf + 16, partial ? (uint16_t)~csum_fold(sum)
+                                 : csum_fold(csum_add(sum, buf, seg_len)));
     return hdr_len;
 }

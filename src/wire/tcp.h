@@ -59,6 +59,10 @@ struct tcp_seg {
  * written only on success. */
 int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
               struct tcp_seg *out);
+/* The same; with verify_csum false the checksum is not checked (the link
+ * verified it: berth_input_flags' BERTH_IN_CSUM_OK), every other check is. */
+int tcp_parse_csum(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
+                   bool verify_csum, struct tcp_seg *out);
 
 /* The SACK blocks of o that are emitted after `before` bytes of other
  * options: as many as fit in the 40 option bytes (Linux trims the same
@@ -104,5 +108,9 @@ static inline size_t tcp_opts_len(const struct tcp_opts *o)
  * ignored; s->flags is written as is. */
 size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
                 uint32_t dst);
+/* The same; with partial, the checksum field holds only the pseudo-header
+ * sum (not complemented) for a link that completes it (TSO, NEEDS_CSUM). */
+size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
+                     uint32_t dst, bool partial);
 
 #endif

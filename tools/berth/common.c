@@ -409,6 +409,10 @@ int common_option(struct common *c, int argc, char **argv, int *i)
         c->so.nodelay = true;
         return 1;
     }
+    if (!strcmp(a, "--no-offload")) {
+        c->rt.no_offload = true;
+        return 1;
+    }
     for (size_t k = 0; k < sizeof VALUE_OPTS / sizeof VALUE_OPTS[0]; k++) {
         const char *v = NULL;
         int r = opt_value(c->prog, argc, argv, i, VALUE_OPTS[k].name, &v);
@@ -471,6 +475,7 @@ static const char *const COMMON_HELP[] = {
     "60s,10s,5)",
     "  --rto-min TIME       minimum retransmission timeout (200ms)",
     "  --delack TIME        delayed-ACK timer (40ms, at most 500ms)",
+    "  --no-offload         TUN without checksum/TSO offloads",
 };
 
 void common_usage_except(FILE *f, const char *const *skip)
