@@ -8,7 +8,9 @@
 # connection on the RST, and serves a normal client afterwards.
 source "$(dirname "$0")/lib.sh"
 it_setup
-it_berth_start srv http --port 80
+# --no-offload: hostile.py's own TCP reads berth's segments off the TUN as
+# berth wrote them, and must see MSS-sized ones, not TSO super-segments.
+it_berth_start srv http --port 80 --no-offload
 
 out=$(at_hostile sack --seconds 8 --bytes 200000) || it_fail "hostile.py sack: $out"
 segs=$(at_value "$out" data_segments)

@@ -527,6 +527,10 @@ static int run_demo(struct tundemo *d, char *why, size_t whylen)
         rc.ctl_path = ctl;
     }
     rc.pcap_path = d->o->pcap;
+    /* The ladder draws every segment as the wire carries it: with offloads
+     * the tap would see TSO super-segments and partial checksums that the
+     * kernel completes after it. A teaching run keeps the link plain. */
+    rc.no_offload = true;
     d->rt = berth_rt_create(&rc, err, sizeof err);
     if (!d->rt) {
         snprintf(why, whylen, "the TUN runtime did not start (%s).", err);
