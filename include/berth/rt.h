@@ -177,7 +177,10 @@ void berth_rt_set_impair(struct berth_rt *rt, const struct berth_impair *imp);
 /* Every packet in or out, for tools (the demo's ladder): dir 0 = received
  * from the kernel (after the receive impairment, just before
  * berth_input()), 1 = sent by berth (before the transmit impairment); the
- * packet is an IPv4 datagram. */
+ * packet is an IPv4 datagram. With offloads on (the default) it may be a
+ * super-packet of up to 64 KiB, and a TCP checksum may be the partial
+ * (pseudo-header) sum the kernel completes: a tool that must see segments
+ * as the wire carries them sets no_offload, as `berth demo` does. */
 void berth_rt_set_tap(struct berth_rt *rt,
                       void (*fn)(void *ctx, int dir, uint64_t now,
                                  const uint8_t *pkt, size_t len),
