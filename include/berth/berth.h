@@ -203,7 +203,10 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(ABORT_ON_CLOSE, "connections reset by close or abort")                   \
     X(PAWS_DROPS, "segments rejected by PAWS (RFC 7323)")                      \
     X(RECOVERIES_UNDONE, "fast recoveries undone: D-SACKs showed them "        \
-                         "spurious")
+                         "spurious")                                           \
+    X(LOSS_PROBES, "tail loss probes sent (RFC 8985)")                         \
+    X(SPURIOUS_RTOS, "spurious retransmission timeouts detected by F-RTO "     \
+                     "and undone")
 
 enum berth_counter {
 #define BERTH_COUNTER_ENUM(name, str) BERTH_CTR_##name,
