@@ -509,9 +509,8 @@ bool tcp_rack_arm_tlp(struct berth_stack *s, struct tcp_conn *c,
         if (pto < TIMER_TICK_US)
             pto = TIMER_TICK_US;
     }
-    uint64_t when = s->now + pto;
-    if (when >= rto_at)
-        return false; /* the RTO comes first: it is armed instead */
+    /* TLP_calc_PTO: no later than the RTO would fire. */
+    uint64_t when = s->now + pto < rto_at ? s->now + pto : rto_at;
     c->rexmit_kind = TCP_RX_TLP;
     tcp_timer_set(s, c, TCP_T_REXMIT, when);
     return true;
