@@ -329,8 +329,14 @@ void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
             on_dupack(s, c);
         }
     }
-    if (c->snd_una == c->snd_max)
+    if (c->snd_una == c->snd_max) {
         tcp_rack_free(s, c); /* nothing outstanding: the log goes */
+    } else if (acked > 0 && (c->flags & TF_SACK) &&
+               c->rexmit_kind == TCP_RX_RTO) {
+        /* The RTO this ACK re-armed (before recovery or F-RTO ended on
+         * it) becomes a PTO if a probe is now due (RFC 8985 §7.2). */
+        tcp_rexmit_restart(s, c);
+    }
 }
 
 void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
