@@ -525,9 +525,12 @@ void tcp_rack_tlp_timeout(struct berth_stack *s, struct tcp_conn *c)
         /* TLP_send_probe: TLP.end_seq = SND.NXT. */
         stack_count(s, BERTH_CTR_LOSS_PROBES);
         c->tlp_end = c->snd_max;
-        c->lr_flags |= LR_TLP | LR_PROBED;
+        c->lr_flags |= LR_TLP;
         if (retrans)
             c->lr_flags |= LR_TLP_RETRANS;
     }
-    tcp_rexmit_restart(s, c); /* the RTO, not another PTO */
+    /* Sent or not (a closed window, say), the next deadline is the RTO,
+     * not another PTO: none is armed until an RTT sample (§7.3). */
+    c->lr_flags |= LR_PROBED;
+    tcp_rexmit_restart(s, c);
 }
