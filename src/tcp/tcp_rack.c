@@ -503,8 +503,11 @@ bool tcp_rack_arm_tlp(struct berth_stack *s, struct tcp_conn *c,
         return false;
     uint64_t pto = USEC_PER_SEC;
     if (c->flags & TF_RTT_VALID) {
+        /* One segment in flight (a FIN sent after it adds no segment the
+         * receiver would ACK at once): its ACK may be delayed. */
+        uint32_t fin = (c->flags & TF_FIN_SENT) ? 1u : 0u;
         pto = 2ull * c->srtt;
-        if (c->snd_max - c->snd_una <= c->snd_mss)
+        if (c->snd_max - c->snd_una - fin <= c->snd_mss)
             pto += TLP_MAX_ACK_DELAY;
         if (pto < TIMER_TICK_US)
             pto = TIMER_TICK_US;
