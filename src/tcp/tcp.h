@@ -571,6 +571,9 @@ uint32_t tcp_rack_on_ack(struct berth_stack *s, struct tcp_conn *c,
                          const struct tcp_seg *seg, uint32_t acked);
 /* A D-SACK block [start, end) arrived. */
 void tcp_rack_on_dsack(struct tcp_conn *c, uint32_t start, uint32_t end);
+/* Where the last segment sent that starts below end starts (end if no
+ * record says). */
+uint32_t tcp_rack_last_start(const struct tcp_conn *c, uint32_t end);
 /* Lost bytes not yet retransmitted: recovery is owed. */
 bool tcp_rack_lost_pending(const struct tcp_conn *c);
 /* RFC 6675 §4 SetPipe with RACK's loss marks. */

@@ -422,6 +422,9 @@ bool tcp_output_probe(struct berth_stack *s, struct tcp_conn *c, bool *retrans)
     if (c->flags & TF_FIN_SENT)
         top--; /* the FIN comes with the data before it */
     uint32_t len = seq_min(top - c->snd_una, payload_mss(c));
+    uint32_t last = tcp_rack_last_start(c, top); /* that segment's start */
+    if (seq_lt(last, top) && seq_geq(last, c->snd_una) && top - last < len)
+        len = top - last;
     uint32_t rx = c->total_retrans;
     tcp_output_range(s, c, top - len, len);
     *retrans = true;

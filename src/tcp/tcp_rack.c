@@ -11,7 +11,12 @@
 
 #define TXLOG_MIN_CAP     16u
 #define TLP_MAX_ACK_DELAY (200u * USEC_PER_MS) /* §7.2, Linux's delack max */
-#define REO_PERSIST       16u                  /* §6.2 step 4 */
+/* The least PTO: on a path of microseconds (a TUN link), 2 * SRTT is below
+ * the scheduling noise of a user-space stack on a busy host, and a probe
+ * would be sent before an ACK already on its way (Linux adds 2 ms for the
+ * same reason, TCP_TIMEOUT_MIN). */
+#define TLP_MIN_PTO (10u * USEC_PER_MS)
+#define REO_PERSIST 16u /* §6.2 step 4 */
 
 /* ---- the send log ---- */
 
@@ -415,6 +420,17 @@ uint32_t tcp_rack_on_ack(struct berth_stack *s, struct tcp_conn *c,
     return delivered;
 }
 
+uint32_t tcp_rack_last_start(const struct tcp_conn *c, uint32_t end)
+{
+    const struct tcp_txlog *l = c->txlog;
+    for (uint32_t i = l ? l->n : 0; i-- > 0;) {
+        uint32_t start = rec(l, i)->start;
+        if (seq_lt(start, end))
+            return start; /* the last below end: a FIN alone is passed */
+    }
+    return end;
+}
+
 bool tcp_rack_lost_pending(const struct tcp_conn *c)
 {
     return c->txlog && c->txlog->lost_unsent > 0;
@@ -509,8 +525,8 @@ bool tcp_rack_arm_tlp(struct berth_stack *s, struct tcp_conn *c,
         pto = 2ull * c->srtt;
         if (c->snd_max - c->snd_una - fin <= c->snd_mss)
             pto += TLP_MAX_ACK_DELAY;
-        if (pto < TIMER_TICK_US)
-            pto = TIMER_TICK_US;
+        if (pto < TLP_MIN_PTO)
+            pto = TLP_MIN_PTO;
     }
     /* TLP_calc_PTO: no later than the RTO would fire. */
     uint64_t when = s->now + pto < rto_at ? s->now + pto : rto_at;
