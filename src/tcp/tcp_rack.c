@@ -88,8 +88,14 @@ static void rec_set(struct tcp_txlog *l, struct tcp_txseg *r, uint32_t start,
     rec_account(l, r);
 }
 
+/* The log counts against the stack's memory budget like the buffers
+ * (tcp_conn.c): when the budget refuses, the log is not made or not grown,
+ * and recovery falls back to RFC 6675's DupThresh (tcp_rack_on()) or the
+ * newest records are merged, as when the allocation itself fails. */
 static struct tcp_txlog *log_alloc(struct berth_stack *s, uint32_t cap)
 {
+    if (!stack_mem_fits(s, log_size(cap)))
+        return NULL;
     struct tcp_txlog *l = mem_alloc(&s->mem, log_size(cap));
     if (!l)
         return NULL;
@@ -123,6 +129,9 @@ static bool log_room(struct berth_stack *s, struct tcp_conn *c)
     if (cap > limit)
         cap = limit;
     if (cap <= l->cap)
+        return false;
+    /* Both logs exist while the records move. */
+    if (!stack_mem_fits(s, log_size(cap)))
         return false;
     struct tcp_txlog *g = mem_alloc(&s->mem, log_size(cap));
     if (!g)
