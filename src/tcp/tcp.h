@@ -79,11 +79,11 @@ struct tcp_timewait {
 
 /* The sender's record of what the peer SACKed (RFC 6675 §3 scoreboard;
  * tcp_sack.c): disjoint blocks, sorted, a range set (base/assembler) of
- * offsets from `una`. A few inline; after a burst of losses, an allocated
- * array of at most one block per 512 bytes of send buffer. When that is
- * full, the highest block is forgotten, which only makes the sender more
- * conservative. */
-#define TCP_SACKBOARD_INLINE 3
+ * offsets from `una`. One inline (a single hole, the common loss); after
+ * a burst of losses, an allocated array of at most one block per 512
+ * bytes of send buffer. When that is full, the highest block is forgotten,
+ * which only makes the sender more conservative. */
+#define TCP_SACKBOARD_INLINE 1
 /* Reassembly (c->ooo): out-of-order ranges beyond RCV.NXT, a few inline,
  * then an array of at most one range per 512 bytes of receive buffer. */
 #define TCP_REASM_INLINE 4
@@ -94,6 +94,60 @@ struct tcp_scoreboard {
     ASSEMBLER_FIELDS(TCP_SACKBOARD_INLINE);
     uint32_t una; /* SND.UNA when last trimmed: blocks are above it */
 };
+
+/* One data segment as last sent (RFC 8985 §5.2), [start, end) with its
+ * FIN, in the send log. */
+struct tcp_txseg {
+    uint32_t start, end;
+    uint32_t xmit;  /* µs clock (32 bits, modular) of the last send */
+    uint32_t flags; /* TXSEG_* */
+};
+#define TXSEG_SACKED  0x1u /* wholly SACKed (RACK: delivered) */
+#define TXSEG_LOST    0x2u /* RACK (or a timeout) deemed it lost */
+#define TXSEG_RETRANS 0x4u /* a retransmission of it is in flight */
+#define TXSEG_EVER_RX 0x8u /* retransmitted at least once (§5.2) */
+
+/* The send log (tcp_rack.c): a record of every data segment outstanding,
+ * allocated from s->mem when data is first sent with SACK agreed and
+ * freed once nothing is outstanding (or with the send buffer), and the
+ * per-flight state of RACK (RFC 8985 §5.3) and PRR (RFC 6937 §3). The
+ * records are seg[head, head + n), in sequence order, each within
+ * [SND.UNA, SND.MAX); bytes no record covers count as in flight. */
+struct tcp_txlog {
+    uint32_t size;         /* bytes allocated */
+    uint16_t cap, head, n; /* of seg[] */
+    bool rack_valid;       /* RACK.xmit_ts/end_seq name a delivered segment */
+    bool dsack_now;        /* the ACK being processed carried a D-SACK */
+    bool dsack_round_set;  /* RACK.dsack_round is not None */
+    bool tlp_dsack;        /* that D-SACK matched TLP.end_seq (§7.4.2) */
+    uint32_t xmit_ts, end_seq, rtt; /* RACK.xmit_ts (µs), end_seq, rtt */
+    uint32_t min_rtt;               /* RACK.min_RTT, µs; 0: none yet */
+    uint32_t fack;                  /* RACK.fack (§6.2 step 3) */
+    uint32_t dsack_round;           /* RACK.dsack_round (§6.2 step 4) */
+    uint32_t segs_sacked;           /* RACK.segs_sacked: records SACKed */
+    uint32_t rec_bytes;             /* sum of the records' lengths */
+    uint32_t rec_pipe;    /* their share of RFC 6675 pipe: not SACKed, once
+                             unless lost, once more while retransmitted */
+    uint32_t lost_unsent; /* bytes lost and not yet retransmitted */
+    uint32_t sacked_prev; /* SACKed bytes on the scoreboard after the last
+                             ACK (RFC 6937 DeliveredData) */
+    uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 §3 */
+    struct tcp_txseg seg[];
+};
+
+/* What the TCP_T_REXMIT deadline is (RFC 8985 §8: one timer, a kind). */
+enum tcp_rexmit_kind {
+    TCP_RX_RTO, /* retransmission timeout, RFC 6298 */
+    TCP_RX_REO, /* RACK reordering timer, RFC 8985 §6.2 step 5 */
+    TCP_RX_TLP, /* tail loss probe timeout (PTO), RFC 8985 §7.2 */
+};
+/* Loss recovery flags (c->lr_flags). */
+#define LR_REORDER_SEEN 0x01u /* RACK.reordering_seen (§6.2 step 3) */
+#define LR_TLP          0x02u /* a loss probe is out: TLP.end_seq is set */
+#define LR_TLP_RETRANS  0x04u /* TLP.is_retrans */
+#define LR_PROBED       0x08u /* no RTT sample since the last probe (§7.3) */
+#define LR_FRTO_ACK1    0x10u /* F-RTO (RFC 5682 §2) step 2 awaits an ACK */
+#define LR_FRTO_ACK2    0x20u /* F-RTO step 3 awaits an ACK */
 
 /* Per-algorithm congestion state (c->cc). It starts zeroed with the TCB,
  * which for each algorithm is a new connection's state. */
@@ -236,6 +290,15 @@ struct tcp_conn {
      * but the last of 4 blocks without (room in the TCB, issue 10). */
     uint32_t sack_recent[TCP_SACK_RECENT];
     struct tcp_scoreboard sacked; /* the peer's SACK blocks above snd_una */
+    /* RACK-TLP (RFC 8985) and F-RTO (RFC 5682), tcp_rack.c and tcp_cc.c:
+     * the per-segment records live in the send log, with the send data;
+     * only what outlives a flight is here. */
+    struct tcp_txlog *txlog; /* NULL: nothing outstanding, or no SACK */
+    uint32_t tlp_end;        /* TLP.end_seq, while LR_TLP */
+    uint8_t reo_mult;        /* RACK.reo_wnd_mult - 1 (§6.2 step 4) */
+    uint8_t reo_persist;     /* RACK.reo_wnd_persist */
+    uint8_t lr_flags;        /* LR_* */
+    uint8_t rexmit_kind;     /* enum tcp_rexmit_kind of TCP_T_REXMIT */
     uint32_t rcv_nxt, rcv_adv;
     uint32_t rcv_fin;       /* seq of an out-of-order FIN (TF_OOO_FIN) */
     uint32_t last_ack_sent; /* RCV.NXT in our last ACK (RFC 7323 §4.3) */
@@ -550,6 +613,10 @@ void tcp_cc_note_rexmit(struct tcp_conn *c);
  * retransmission of it was unneeded (RFC 3708). */
 void tcp_cc_on_dsack(struct berth_stack *s, struct tcp_conn *c, uint32_t start,
                      uint32_t end);
+/* RACK marked segments lost (ACK or reordering timer): recovery. */
+void tcp_cc_rack_lost(struct berth_stack *s, struct tcp_conn *c);
+/* RFC 8985 §7.4.2: a loss probe repaired a loss; respond to it. */
+void tcp_cc_tlp_loss(struct berth_stack *s, struct tcp_conn *c);
 /* RFC 3042 Limited Transmit: how far beyond cwnd new data may go. */
 uint32_t tcp_cc_limited_transmit(const struct tcp_conn *c);
 
@@ -578,6 +645,54 @@ uint32_t tcp_sack_pipe(const struct tcp_conn *c);
 /* RFC 6675 §4 NextSeg: the next range to send in recovery; false if none. */
 bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
                        bool *rexmit);
+
+/* Whether recovery and pipe use RACK's loss marks (RFC 8985) rather than
+ * RFC 6675's DupThresh (SACK agreed and the send log in use). */
+static inline bool tcp_rack_on(const struct tcp_conn *c)
+{
+    return (c->flags & TF_SACK) && c->txlog != NULL;
+}
+/* Bytes SACKed on the scoreboard. */
+uint32_t tcp_sack_sacked_bytes(const struct tcp_conn *c);
+/* The scoreboard's block i (in sequence order), [start, end); false past
+ * the last. */
+bool tcp_sack_block(const struct tcp_conn *c, uint32_t i, uint32_t *start,
+                    uint32_t *end);
+
+/* ---- tcp_rack.c: the send log, RACK-TLP (RFC 8985) ---- */
+/* [seq, end) (data, and the FIN if it ends there) was sent: a new segment,
+ * or a retransmission if retrans (§6.1). */
+void tcp_rack_sent(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
+                   uint32_t end, bool retrans);
+void tcp_rack_free(struct berth_stack *s, struct tcp_conn *c);
+/* An ACK arrived (after SND.UNA moved and its SACK blocks went on the
+ * scoreboard): RACK's steps (§6.2), TLP's (§7.4). Returns the bytes it
+ * delivered (RFC 6937 DeliveredData). */
+uint32_t tcp_rack_on_ack(struct berth_stack *s, struct tcp_conn *c,
+                         const struct tcp_seg *seg, uint32_t acked);
+/* A D-SACK block [start, end) arrived. */
+void tcp_rack_on_dsack(struct tcp_conn *c, uint32_t start, uint32_t end);
+/* Where the last segment sent that starts below end starts (end if no
+ * record says). */
+uint32_t tcp_rack_last_start(const struct tcp_conn *c, uint32_t end);
+/* Lost bytes not yet retransmitted: recovery is owed. */
+bool tcp_rack_lost_pending(const struct tcp_conn *c);
+/* RFC 6675 §4 SetPipe with RACK's loss marks. */
+uint32_t tcp_rack_pipe(const struct tcp_conn *c);
+/* NextSeg rule 1 with RACK's marks: the first lost range not resent. */
+bool tcp_rack_next_lost(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
+/* A timeout: SACK marks are void (RFC 2018 §8), go-back-N resends all. */
+void tcp_rack_on_rto(struct tcp_conn *c);
+/* A timeout proved spurious (F-RTO): nothing is lost after all. */
+void tcp_rack_undo_rto(struct tcp_conn *c);
+/* Recovery ended (§6.2 step 4: reo_wnd_persist counts recoveries). */
+void tcp_rack_recovery_done(struct tcp_conn *c);
+/* Arms the PTO instead of the RTO if a loss probe is due (§7.2). */
+bool tcp_rack_arm_tlp(struct berth_stack *s, struct tcp_conn *c,
+                      uint64_t rto_at);
+/* The TCP_T_REXMIT deadline of kind REO or TLP passed. */
+void tcp_rack_reo_timeout(struct berth_stack *s, struct tcp_conn *c);
+void tcp_rack_tlp_timeout(struct berth_stack *s, struct tcp_conn *c);
 
 /* ---- tcp_input.c: SEGMENT ARRIVES (RFC 9293 §3.10.7) ---- */
 /* What a step of an input chain (synchronized states, SYN queue) tells the
@@ -623,6 +738,9 @@ void tcp_listener_unqueue(struct berth_stack *s, struct tcp_conn *c);
  * NewReno partial ACKs, SACK recovery. */
 void tcp_output_range(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
                       uint32_t len);
+/* RFC 8985 §7.3: one loss probe, new data if the peer's window allows,
+ * else the last segment sent again; false if nothing could be sent. */
+bool tcp_output_probe(struct berth_stack *s, struct tcp_conn *c, bool *retrans);
 /* The sequence number of the first byte in the send buffer, and the end of
  * the data (where the FIN goes). */
 uint32_t tcp_snd_data_seq(const struct tcp_conn *c);

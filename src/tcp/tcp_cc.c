@@ -2,8 +2,10 @@
  * slow start's growth (RFC 5681 §3.1; when it ends is the algorithm's, as
  * CUBIC's HyStart++), duplicate ACKs and fast retransmit (RFC 5681 §3), NewReno
  * partial ACKs (RFC 6582), SACK-based loss recovery (RFC 6675 §5; its
- * scoreboard, pipe and NextSeg are tcp_sack.c's), the undo of a spurious
- * recovery (RFC 3708), the response to a timeout and restart after idle. How
+ * scoreboard, pipe and NextSeg are tcp_sack.c's) entered on RACK's loss marks
+ * (RFC 8985, tcp_rack.c) and paced by PRR (RFC 6937), the undo of a spurious
+ * recovery (RFC 3708), the response to a timeout with F-RTO's detection of a
+ * spurious one (RFC 5682, RFC 4015), and restart after idle. How
  * the window grows in congestion avoidance, and how much it shrinks at a loss,
  * is the algorithm's (cc_newreno.c, cc_cubic.c). */
 #include "tcp/tcp.h"
@@ -103,6 +105,16 @@ static void enter_recovery(struct berth_stack *s, struct tcp_conn *c)
     c->flags |= TF_RECOVERY;
     c->rtt_time = 0; /* Karn: the retransmission is not timed */
     c->high_rxt = c->snd_una;
+    c->lr_flags &= ~(LR_TLP | LR_TLP_RETRANS); /* RFC 8985 §7.1 TLP_init */
+    if (tcp_rack_on(c)) {
+        /* RFC 6937 §3: on entering recovery. PRR sets cwnd on each ACK
+         * (prr_on_ack), the first of them this one. */
+        struct tcp_txlog *l = c->txlog;
+        l->prr_delivered = 0;
+        l->prr_out = 0;
+        l->recover_fs = c->snd_max - c->snd_una;
+        return;
+    }
     if (c->flags & TF_SACK) {
         c->cwnd = c->ssthresh; /* RFC 6675 §5 step 4.2 */
     } else {
@@ -110,6 +122,60 @@ static void enter_recovery(struct berth_stack *s, struct tcp_conn *c)
     }
     /* Retransmit the first segment presumed lost, at once. */
     tcp_output_range(s, c, c->snd_una, c->snd_mss);
+}
+
+/* RFC 6937 §3, PRR with Slow Start Reduction Bound (as Linux): on each ACK
+ * in recovery, how much may be sent, as cwnd = pipe + sndcnt, so that
+ * output's "cwnd - pipe >= SMSS" rule (RFC 6675 §5 step C) sends it. */
+static void prr_on_ack(struct tcp_conn *c, uint32_t delivered)
+{
+    struct tcp_txlog *l = c->txlog;
+    l->prr_delivered += delivered;
+    uint32_t pipe = tcp_sack_pipe(c);
+    int64_t sndcnt;
+    if (pipe > c->ssthresh) {
+        /* Proportional: sndcnt = CEIL(prr_delivered * ssthresh /
+         * RecoverFS) - prr_out. */
+        uint64_t fs = l->recover_fs ? l->recover_fs : 1;
+        uint64_t due = ((uint64_t)l->prr_delivered * c->ssthresh + fs - 1) / fs;
+        sndcnt = (int64_t)due - l->prr_out;
+    } else {
+        /* Slow start reduction bound: limit = MAX(prr_delivered - prr_out,
+         * DeliveredData) + MSS; sndcnt = MIN(ssthresh - pipe, limit). */
+        int64_t limit = (int64_t)l->prr_delivered - l->prr_out;
+        if (limit < (int64_t)delivered)
+            limit = delivered;
+        limit += c->snd_mss;
+        sndcnt = (int64_t)c->ssthresh - pipe;
+        if (sndcnt > limit)
+            sndcnt = limit;
+    }
+    if (sndcnt < 0)
+        sndcnt = 0;
+    /* The fast retransmit itself goes out on entry (as Linux's PRR). */
+    if (l->prr_out == 0 && sndcnt < c->snd_mss && tcp_rack_lost_pending(c))
+        sndcnt = c->snd_mss;
+    uint64_t w = (uint64_t)pipe + (uint64_t)sndcnt;
+    c->cwnd = w < c->snd_mss ? c->snd_mss : (w > UINT32_MAX ? UINT32_MAX : w);
+}
+
+void tcp_cc_rack_lost(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (!(c->flags & TF_RECOVERY))
+        enter_recovery(s, c);
+    if (c->flags & TF_RECOVERY)
+        prr_on_ack(c, 0);
+    tcp_output(s, c);
+}
+
+void tcp_cc_tlp_loss(struct berth_stack *s, struct tcp_conn *c)
+{
+    /* RFC 8985 §7.4.2: a response equivalent to a fast recovery's, whose
+     * retransmission the probe was: ssthresh by the algorithm, cwnd no
+     * larger (Linux's CWR episode, ended at once). */
+    c->ssthresh = tcp_cc_of(c)->ssthresh(s, c);
+    if (c->cwnd > c->ssthresh)
+        c->cwnd = c->ssthresh;
 }
 
 static void on_dupack(struct berth_stack *s, struct tcp_conn *c)
@@ -131,6 +197,15 @@ static void on_dupack(struct berth_stack *s, struct tcp_conn *c)
 static void on_new_ack_in_recovery(struct berth_stack *s, struct tcp_conn *c,
                                    uint32_t acked)
 {
+    if (seq_gt(c->snd_una, c->recover) && tcp_rack_on(c)) {
+        /* RFC 6937 §3: PRR ends recovery with cwnd = ssthresh (as Linux's
+         * tcp_end_cwnd_reduction). */
+        c->cwnd = c->ssthresh;
+        c->flags &= ~TF_RECOVERY;
+        c->bytes_acked = 0;
+        tcp_rack_recovery_done(c);
+        return;
+    }
     if (seq_gt(c->snd_una, c->recover)) {
         /* RFC 6582 §3.2 step 3, full acknowledgment, option (1): deflate
          * to min(ssthresh, max(FlightSize, SMSS) + SMSS). */
@@ -169,35 +244,128 @@ void tcp_cc_slow_start_grow(struct tcp_conn *c, uint32_t acked, uint32_t div)
     c->cwnd += inc / div ? inc / div : 1;
 }
 
+static void frto_clear(struct tcp_conn *c)
+{
+    c->lr_flags &= ~(LR_FRTO_ACK1 | LR_FRTO_ACK2);
+    c->prior_cwnd = 0;
+}
+
+/* RFC 5682 §2 (F-RTO) steps 2 and 3 after a timeout's retransmission of
+ * SND.UNA; true if this ACK was F-RTO's, nothing else to do with it. An
+ * ACK is "duplicate" if it acknowledges nothing new (RFC 5682 §2, with
+ * SACK: new SACK information). */
+static bool frto_on_ack(struct berth_stack *s, struct tcp_conn *c,
+                        uint32_t acked, bool dupack)
+{
+    if (acked == 0 && !dupack)
+        return false; /* a window update, data: not F-RTO's signal */
+    if (c->lr_flags & LR_FRTO_ACK1) {
+        /* Step 2a: a duplicate, or everything up to recover acked: the
+         * conventional recovery goes on. */
+        uint32_t data_end = tcp_snd_data_seq(c) + c->snd.len;
+        bool fresh = seq_lt(c->snd_max, data_end) &&
+                     seq_lt(c->snd_max, c->snd_una + c->snd_wnd);
+        if (acked == 0 || seq_gt(c->snd_una, c->recover) || !fresh) {
+            frto_clear(c);
+            return false;
+        }
+        /* Step 2b: SND.UNA advanced: two new segments, not the
+         * retransmissions go-back-N would send. */
+        c->snd_nxt = c->snd_max;
+        c->cwnd = c->snd_max - c->snd_una + 2u * c->snd_mss;
+        c->lr_flags = (uint8_t)((c->lr_flags & ~LR_FRTO_ACK1) | LR_FRTO_ACK2);
+        return true;
+    }
+    if (acked == 0) {
+        /* Step 3a: a duplicate: the timeout was genuine; resend from
+         * SND.UNA in slow start, cwnd at most 3 * SMSS. */
+        frto_clear(c);
+        c->cwnd = 3u * c->snd_mss;
+        c->snd_nxt = c->snd_una;
+        return true;
+    }
+    /* Step 3b: SND.UNA advanced again, by segments sent before the timeout
+     * and never resent: it was spurious. The Eifel response (RFC 4015
+     * §3.1): carry on with new data, cwnd = FlightSize + min(bytes_acked,
+     * IW), ssthresh = pipe_prev, and the timeout's reduction is undone. */
+    stack_count(s, BERTH_CTR_SPURIOUS_RTOS);
+    uint32_t iw = initial_window(s, c);
+    c->cwnd = c->snd_max - c->snd_una + (acked < iw ? acked : iw);
+    c->ssthresh = c->prior_ssthresh;
+    c->flags &= ~TF_RTO_RECOVER;
+    c->bytes_acked = 0;
+    tcp_rack_undo_rto(c);
+    frto_clear(c);
+    return true;
+}
+
 void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
                    const struct tcp_seg *seg, uint32_t acked, bool dupack)
 {
-    if (acked > 0) {
+    bool rack = tcp_rack_on(c);
+    uint32_t delivered = rack ? tcp_rack_on_ack(s, c, seg, acked) : acked;
+    if ((c->lr_flags & (LR_FRTO_ACK1 | LR_FRTO_ACK2)) &&
+        frto_on_ack(s, c, acked, dupack)) {
         c->dupacks = 0;
         c->lt_sent = 0;
-        if ((c->flags & TF_RTO_RECOVER) && seq_gt(c->snd_una, c->recover))
-            c->flags &= ~TF_RTO_RECOVER;
-        if (c->flags & TF_RECOVERY)
-            on_new_ack_in_recovery(s, c, acked);
-        else
-            grow(s, c, seg, acked);
+    } else {
+        if (acked > 0) {
+            c->dupacks = 0;
+            c->lt_sent = 0;
+            if ((c->flags & TF_RTO_RECOVER) && seq_gt(c->snd_una, c->recover))
+                c->flags &= ~TF_RTO_RECOVER;
+            if (c->flags & TF_RECOVERY)
+                on_new_ack_in_recovery(s, c, acked);
+            else
+                grow(s, c, seg, acked);
+        }
+        if (rack) {
+            /* RFC 8985: RACK's marks start recovery (DupThresh lives on in
+             * its reordering window, §6.2 step 4); duplicates are still
+             * counted, for Limited Transmit (RFC 3042). */
+            if (dupack && c->dupacks < 255 && !(c->flags & TF_RECOVERY))
+                c->dupacks++;
+            if (!(c->flags & TF_RECOVERY) && tcp_rack_lost_pending(c))
+                enter_recovery(s, c);
+            if (c->flags & TF_RECOVERY)
+                prr_on_ack(c, delivered);
+        } else if (dupack) {
+            /* RFC 6675 §2: with SACK, an ACK that SACKs new data is a
+             * duplicate "regardless of its status as a cumulative
+             * acknowledgment". */
+            on_dupack(s, c);
+        }
     }
-    /* RFC 6675 §2: with SACK, an ACK that SACKs new data is a duplicate
-     * "regardless of its status as a cumulative acknowledgment". */
-    if (dupack)
-        on_dupack(s, c);
+    if (c->snd_una == c->snd_max) {
+        tcp_rack_free(s, c); /* nothing outstanding: the log goes */
+    } else if (acked > 0 && (c->flags & TF_SACK) &&
+               c->rexmit_kind == TCP_RX_RTO) {
+        /* The RTO this ACK re-armed (before recovery or F-RTO ended on
+         * it) becomes a PTO if a probe is now due (RFC 8985 §7.2). */
+        tcp_rexmit_restart(s, c);
+    }
 }
 
 void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
 {
+    /* RFC 5682 §2 step 1: F-RTO watches the first timeout of an episode
+     * (not one in fast recovery, RFC 5682 §4), with SACK agreed (peers
+     * without it keep the conventional recovery). RFC 4015 §3.1 (1):
+     * pipe_prev = max(FlightSize, ssthresh), kept in prior_ssthresh. */
+    bool frto = (c->flags & TF_SACK) && c->rexmits == 0 &&
+                !(c->flags & (TF_RECOVERY | TF_RTO_RECOVER)) &&
+                c->snd_una != c->iss;
+    uint32_t flight = tcp_flight_size(c);
+    uint32_t pipe_prev = flight > c->ssthresh ? flight : c->ssthresh;
+    uint32_t cwnd_prev = c->cwnd;
     /* RFC 5681 §3.1 eq. 4: ssthresh once per loss episode (not again for
      * the backed-off retransmissions of the same segment), cwnd = LW. */
-    if (c->rexmits == 0 && tcp_flight_size(c) > 0)
+    if (c->rexmits == 0 && flight > 0)
         c->ssthresh = tcp_cc_of(c)->ssthresh(s, c);
     c->cwnd = c->snd_mss;
     c->bytes_acked = 0;
     c->dupacks = 0;
-    c->prior_cwnd = 0; /* a timeout is not undone */
+    frto_clear(c);
     c->flags &= ~TF_RECOVERY;
     c->flags |= TF_RTO_RECOVER;
     c->recover = c->snd_max - 1; /* RFC 6582 §3.2 step 4 */
@@ -206,8 +374,15 @@ void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
     /* RFC 2018 §8: after a timeout, SACK information is not trusted (the
      * receiver may have reneged); start over from SND.UNA. */
     tcp_sack_clear(s, c);
+    tcp_rack_on_rto(c);
     if (tcp_cc_of(c)->on_rto)
         tcp_cc_of(c)->on_rto(c);
+    if (frto) {
+        c->lr_flags |= LR_FRTO_ACK1;
+        c->prior_cwnd = cwnd_prev; /* the timeout may be undone */
+        c->prior_ssthresh = pipe_prev;
+        c->undo_retrans = 0; /* not a D-SACK undo (RFC 3708) */
+    }
 }
 
 void tcp_cc_note_rexmit(struct tcp_conn *c)
@@ -223,8 +398,8 @@ void tcp_cc_note_rexmit(struct tcp_conn *c)
  * overtaken by the segments whose duplicate ACKs sent us into recovery.
  * Once every retransmission of that recovery has come back as a duplicate,
  * the loss was not one: the window goes back to where it was (the response
- * Linux gives, tcp_try_undo_dsack; RFC 4015 §3 does the same for timeouts,
- * which berth does not undo). A link that duplicates packets can fake
+ * Linux gives, tcp_try_undo_dsack; timeouts are F-RTO's, tcp_cc_on_rto).
+ * A link that duplicates packets can fake
  * this; the undo only restores what the sender had before. */
 void tcp_cc_on_dsack(struct berth_stack *s, struct tcp_conn *c, uint32_t start,
                      uint32_t end)

@@ -255,6 +255,7 @@ void tcp_conn_free_buffers(struct berth_stack *s, struct tcp_conn *c)
     c->flags &= ~TF_MEM_WAIT;
     assembler_clear(&c->ooo, &s->mem);
     tcp_sack_clear(s, c);
+    tcp_rack_free(s, c); /* the send log goes with the send data */
 }
 
 /* Makes r hold at least `need` bytes (readable plus written ahead), up to

@@ -195,7 +195,10 @@ static inline void conn_sent(struct berth_stack *s, struct tcp_conn *c,
         c->snd_max = seq_max(c->snd_max, c->snd_nxt);
         return;
     }
-    if (seq_lt(o->seq, c->snd_max)) {
+    bool retrans = seq_lt(o->seq, c->snd_max);
+    if (!(o->flags & TH_SYN))
+        tcp_rack_sent(s, c, o->seq, end, retrans); /* RFC 8985 §6.1 */
+    if (retrans) {
         stack_count(s, BERTH_CTR_RETRANS_SEGS);
         c->total_retrans++;
         if (as == SENT_RANGE) {
@@ -224,7 +227,10 @@ static inline void conn_sent(struct berth_stack *s, struct tcp_conn *c,
         (c->flags & TF_RECOVERY) && (c->flags & TF_SACK))
         c->snd_nxt = c->snd_max; /* SACK recovery sends by NextSeg */
     c->last_send = tcp_ms_now(s);
-    if (!c->deadline[TCP_T_REXMIT])
+    /* The RTO is armed if nothing is; a PTO restarts after new data (RFC
+     * 8985 §7.2). */
+    if (!c->deadline[TCP_T_REXMIT] ||
+        (c->rexmit_kind == TCP_RX_TLP && !retrans))
         tcp_rexmit_restart(s, c);
 }
 
@@ -424,6 +430,36 @@ void tcp_output_range(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
     bool fin = fin_allowed(c) && seq + dlen == data_end;
     if (dlen > 0 || fin)
         send_text(s, c, seq, dlen, fin, SENT_RANGE, dlen);
+}
+
+bool tcp_output_probe(struct berth_stack *s, struct tcp_conn *c, bool *retrans)
+{
+    /* RFC 8985 §7.3: previously unsent data if the peer's window allows
+     * (cwnd does not limit a probe)... */
+    uint32_t data_end = tcp_snd_data_seq(c) + c->snd.len;
+    uint32_t edge = c->snd_una + c->snd_wnd;
+    uint32_t max = c->snd_max;
+    if (c->snd_nxt == c->snd_max && seq_lt(c->snd_max, data_end) &&
+        seq_lt(c->snd_max, edge)) {
+        uint32_t len =
+            seq_min(seq_min(data_end, edge) - c->snd_max, payload_mss(c));
+        bool fin = fin_allowed(c) && c->snd_max + len == data_end;
+        send_text(s, c, c->snd_max, len, fin, SENT_NEXT, len);
+        *retrans = false;
+        return c->snd_max != max;
+    }
+    /* ... else the highest-sequence segment sent, again. */
+    uint32_t top = c->snd_max;
+    if (c->flags & TF_FIN_SENT)
+        top--; /* the FIN comes with the data before it */
+    uint32_t len = seq_min(top - c->snd_una, payload_mss(c));
+    uint32_t last = tcp_rack_last_start(c, top); /* that segment's start */
+    if (seq_lt(last, top) && seq_geq(last, c->snd_una) && top - last < len)
+        len = top - last;
+    uint32_t rx = c->total_retrans;
+    tcp_output_range(s, c, top - len, len);
+    *retrans = true;
+    return c->total_retrans != rx;
 }
 
 /* RFC 6675 §5 step (C): in SACK-based recovery, send while the pipe leaves

@@ -2,7 +2,7 @@
  * which blocks an ACK reports about the out-of-order data we hold, and
  * duplicates. The sender's: the scoreboard of what the peer SACKed, and
  * what RFC 6675 §4 derives from it (IsLost, pipe, NextSeg) for recovery,
- * which tcp_cc.c runs. */
+ * which tcp_cc.c runs; with RACK (tcp_rack.c) IsLost is RACK's mark. */
 #include "tcp/tcp.h"
 
 #include "base/seq.h"
@@ -164,8 +164,10 @@ bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
             (i == 0 && seg->opts.sack_count > 1 &&
              seq_geq(start, seg->opts.sack[1].start) &&
              seq_leq(end, seg->opts.sack[1].end))) {
-            if (i == 0)
+            if (i == 0) {
+                tcp_rack_on_dsack(c, start, end);
                 tcp_cc_on_dsack(s, c, start, end);
+            }
             continue;
         }
         /* Of an old ACK (below SND.UNA), a block may be acknowledged
@@ -193,6 +195,21 @@ static uint32_t sacked_bytes(const struct tcp_scoreboard *b)
     for (uint32_t i = 0; i < b->n; i++)
         bytes += blk[i].end - blk[i].start;
     return bytes;
+}
+
+uint32_t tcp_sack_sacked_bytes(const struct tcp_conn *c)
+{
+    return sacked_bytes(&c->sacked);
+}
+
+bool tcp_sack_block(const struct tcp_conn *c, uint32_t i, uint32_t *start,
+                    uint32_t *end)
+{
+    if (i >= c->sacked.n)
+        return false;
+    *start = c->sacked.una + blocks(&c->sacked)[i].start;
+    *end = c->sacked.una + blocks(&c->sacked)[i].end;
+    return true;
 }
 
 bool tcp_sack_una_lost(const struct tcp_conn *c)
@@ -223,6 +240,8 @@ static uint32_t retransmitted_in(const struct tcp_conn *c, uint32_t a,
 
 uint32_t tcp_sack_pipe(const struct tcp_conn *c)
 {
+    if (tcp_rack_on(c))
+        return tcp_rack_pipe(c);
     /* RFC 6675 §4 SetPipe: an unSACKed octet counts once if it is not lost
      * and once more if it was retransmitted. IsLost is the same for a whole
      * hole (no SACKed data inside it), so it is decided per hole, from the
@@ -248,9 +267,15 @@ bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
 {
     const struct assembler_range *blk = blocks(&c->sacked);
     uint32_t a = 0, b = 0;
-    /* Rule 1: the first lost unSACKed octet above HighRxt. */
+    /* Rule 1: the first lost unSACKed octet above HighRxt; with RACK, the
+     * first range it marked lost and that was not resent since. */
+    bool rack = tcp_rack_on(c);
+    if (rack && tcp_rack_next_lost(c, seq, len)) {
+        *rexmit = true;
+        return true;
+    }
     uint32_t above = sacked_bytes(&c->sacked);
-    for (uint32_t i = 0; hole(c, i, &a, &b); i++) {
+    for (uint32_t i = 0; !rack && hole(c, i, &a, &b); i++) {
         uint32_t from = seq_max(a, c->high_rxt);
         if (seq_lt(from, b) && lost_below(c, i, above)) {
             *seq = from;
@@ -271,8 +296,10 @@ bool tcp_sack_next_seg(const struct tcp_conn *c, uint32_t *seq, uint32_t *len,
         return true;
     }
     /* Rule 3: the first unSACKed octet above HighRxt, lost or not, below
-     * the highest SACKed octet (1.b); above it NextSeg fails (rule 5). */
-    if (c->sacked.n == 0)
+     * the highest SACKed octet (1.b); above it NextSeg fails (rule 5). With
+     * RACK a segment not yet marked lost waits for its mark (or for the
+     * reordering timer) instead, as in Linux. */
+    if (c->sacked.n == 0 || rack)
         return false;
     uint32_t top = c->sacked.una + blk[c->sacked.n - 1].start;
     for (uint32_t i = 0; i < c->sacked.n && hole(c, i, &a, &b); i++) {

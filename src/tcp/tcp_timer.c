@@ -1,6 +1,8 @@
 /* Timers: a connection's deadlines (retransmission, persist, delayed ACK,
  * keepalive, deletion after FIN-WAIT-2 or 2MSL) share one wheel timer armed at
- * the earliest; what happens when each passes; RTT estimation (RFC 6298). */
+ * the earliest; what happens when each passes; RTT estimation (RFC 6298).
+ * The retransmission deadline is also RACK's reordering timer or the TLP's
+ * PTO (RFC 8985 §8: one timer, c->rexmit_kind says which). */
 #include "tcp/tcp.h"
 
 #include "base/seq.h"
@@ -86,6 +88,7 @@ void tcp_rtt_sample(struct berth_stack *s, struct tcp_conn *c, uint32_t r)
         c->rttvar = (3 * c->rttvar + err) / 4;
         c->srtt = (7 * c->srtt + r) / 8;
     }
+    c->lr_flags &= ~LR_PROBED; /* RFC 8985 §7.3: a new RTT sample */
     uint32_t var4 = 4 * c->rttvar;
     uint64_t rto = (uint64_t)c->srtt +
                    (var4 > CLOCK_GRANULARITY_US ? var4 : CLOCK_GRANULARITY_US);
@@ -100,6 +103,7 @@ void tcp_rtt_sample(struct berth_stack *s, struct tcp_conn *c, uint32_t r)
 
 void tcp_rexmit_restart(struct berth_stack *s, struct tcp_conn *c)
 {
+    c->rexmit_kind = TCP_RX_RTO;
     if (c->snd_una == c->snd_max) {
         tcp_timer_clear(s, c, TCP_T_REXMIT); /* RFC 6298 §5.2 */
         return;
@@ -110,6 +114,8 @@ void tcp_rexmit_restart(struct berth_stack *s, struct tcp_conn *c)
         s->now - tcp_us_since(s, c->unacked_since) + user_timeout_us(c);
     if (c->user_timeout_ms && give_up < when)
         when = give_up;
+    if (tcp_rack_arm_tlp(s, c, when))
+        return; /* RFC 8985 §7.2: a loss probe before the RTO */
     tcp_timer_set(s, c, TCP_T_REXMIT, when);
 }
 
@@ -142,6 +148,16 @@ static bool user_timeout_passed(const struct berth_stack *s,
 /* Each handler returns false if the connection is gone. */
 static bool on_rexmit(struct berth_stack *s, struct tcp_conn *c)
 {
+    switch (c->rexmit_kind) {
+    case TCP_RX_REO:
+        tcp_rack_reo_timeout(s, c);
+        return true;
+    case TCP_RX_TLP:
+        tcp_rack_tlp_timeout(s, c);
+        return true;
+    default:
+        break;
+    }
     /* RFC 5482 / Linux's TCP_USER_TIMEOUT: the user timeout bounds every
      * retransmission, the SYN's included; whichever of it and the retry
      * limit comes first ends the connection (as Linux's

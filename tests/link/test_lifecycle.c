@@ -920,12 +920,14 @@ static void buffers_grow_with_data_and_come_back_from_the_cache(void **state)
     size_t b0 = berth_mem_bytes(cl);
     assert_int_equal(berth_mem_cached(cl), 0);
     send_all(p, CLIENT, k.c, "a short request");
-    assert_int_equal(berth_mem_bytes(cl) - b0, 4 * KIB);
+    /* The buffer, and while data is in flight its send log (RACK's
+     * per-segment times, RFC 8985): a few hundred bytes. */
+    assert_in_range(berth_mem_bytes(cl) - b0, 4 * KIB + 1, 4 * KIB + KIB);
     static char big[40000];
     memset(big, 'x', sizeof big);
     assert_int_equal(berth_send(cl, k.c, big, sizeof big), (int)sizeof big);
     /* Grown to the class that holds 40015 bytes; the 4 KiB one is cached. */
-    assert_int_equal(berth_mem_bytes(cl) - b0, 64 * KIB);
+    assert_in_range(berth_mem_bytes(cl) - b0, 64 * KIB + 1, 64 * KIB + KIB);
     assert_int_equal(berth_mem_cached(cl), 4 * KIB);
     /* The receiver gets every byte in order across the growth. */
     char got[256];
@@ -946,7 +948,7 @@ static void buffers_grow_with_data_and_come_back_from_the_cache(void **state)
     size_t allocs = berth_mem_allocs(cl);
     send_all(p, CLIENT, k.c, "again");
     assert_int_equal(berth_mem_cached(cl), 64 * KIB);
-    assert_int_equal(berth_mem_allocs(cl), allocs + 1);
+    assert_int_equal(berth_mem_allocs(cl), allocs + 2); /* and the log */
     recv_exact(p, SERVER, k.s, "again");
     assert_int_equal(berth_close(cl, k.c), 0);
     assert_int_equal(berth_close(p->st[SERVER], k.s), 0);
