@@ -286,6 +286,40 @@ static bool listen_cookie_ack(struct berth_stack *s, struct tcp_listener *l,
     return true;
 }
 
+/* RFC 9293 §3.10.7.2 third: a SYN. A request record, not a TCB
+ * (docs/ARCHITECTURE.md), in the table; the SYN-ACK goes out. */
+static void synreq_create(struct berth_stack *s, struct tcp_listener *l,
+                          uint32_t src, uint32_t dst, const struct tcp_seg *seg,
+                          uint32_t isn)
+{
+    /* Text in the SYN is not kept (no Fast Open); the peer sends it
+     * again. */
+    struct tcp_synreq *r = mem_alloc(&s->mem, sizeof *r);
+    if (!r)
+        return;
+    r->n.kind = TCP_NODE_SYNREQ;
+    timer_init(&r->n.timer);
+    r->n.laddr = dst;
+    r->n.lport = seg->dport;
+    r->n.raddr = src;
+    r->n.rport = seg->sport;
+    r->irs = seg->seq;
+    r->iss = isn ? isn : tcp_isn(s, dst, seg->dport, src, seg->sport);
+    r->peer_mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
+    r->opts = tcp_synopts_accept(s, seg);
+    if (l->syn_count + 1 > s->cfg.syn_backlog / 2u)
+        r->pressured = 1;
+    r->ts_recent = seg->opts.ts_val;
+    tcp_node_insert(s, &r->n);
+    l->syn_count++;
+    if (s->cfg.syncookies == 0)
+        synring_push(s, l, r);
+    tcp_trace_state(s, -1, &r->n, BERTH_STATE_LISTEN, BERTH_STATE_SYN_RECEIVED,
+                    BERTH_REASON_RCV_SYN);
+    tcp_send_synack(s, r, l->tmpl);
+    timer_wheel_arm(&s->wheel, &r->n.timer, s->now + s->cfg.rto_initial);
+}
+
 void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
                       uint32_t src, uint32_t dst, struct tcp_seg *seg,
                       uint32_t isn)
@@ -325,32 +359,7 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
     }
     if (!synq_make_room(s, l, src, dst, seg))
         return;
-    /* Third: a SYN. A request record, not a TCB (docs/ARCHITECTURE.md). Text in
-     * the SYN is not kept (no Fast Open); the peer sends it again. */
-    struct tcp_synreq *r = mem_alloc(&s->mem, sizeof *r);
-    if (!r)
-        return;
-    r->n.kind = TCP_NODE_SYNREQ;
-    timer_init(&r->n.timer);
-    r->n.laddr = dst;
-    r->n.lport = seg->dport;
-    r->n.raddr = src;
-    r->n.rport = seg->sport;
-    r->irs = seg->seq;
-    r->iss = isn ? isn : tcp_isn(s, dst, seg->dport, src, seg->sport);
-    r->peer_mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
-    r->opts = tcp_synopts_accept(s, seg);
-    if (l->syn_count + 1 > s->cfg.syn_backlog / 2u)
-        r->pressured = 1;
-    r->ts_recent = seg->opts.ts_val;
-    tcp_node_insert(s, &r->n);
-    l->syn_count++;
-    if (s->cfg.syncookies == 0)
-        synring_push(s, l, r);
-    tcp_trace_state(s, -1, &r->n, BERTH_STATE_LISTEN, BERTH_STATE_SYN_RECEIVED,
-                    BERTH_REASON_RCV_SYN);
-    tcp_send_synack(s, r, l->tmpl);
-    timer_wheel_arm(&s->wheel, &r->n.timer, s->now + s->cfg.rto_initial);
+    synreq_create(s, l, src, dst, seg, isn);
 }
 
 void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r)
