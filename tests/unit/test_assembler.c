@@ -99,7 +99,7 @@ static void assembler_starts_empty(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assert_true(assembler_empty(&a));
     assert_null(a.ext);
@@ -112,7 +112,7 @@ static void assembler_add_records_one_range(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assert_int_equal(assembler_add(&a, &m, ASSEMBLER_INLINE, 10, 5), 0);
     assert_false(assembler_empty(&a));
@@ -124,7 +124,7 @@ static void assembler_add_keeps_ranges_sorted(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assert_int_equal(assembler_add(&a, &m, ASSEMBLER_INLINE, 50, 5), 0);
     assert_int_equal(assembler_add(&a, &m, ASSEMBLER_INLINE, 10, 5), 0);
@@ -136,7 +136,7 @@ static void assembler_add_merges_overlapping_ranges(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 10, 10);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 15, 10); /* overlaps the tail */
@@ -150,7 +150,7 @@ static void assembler_add_merges_adjacent_ranges(void **state)
     (void)state;
     /* Ranges are kept non-adjacent: touching ranges are one range. */
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 10, 5);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 15, 5); /* right after */
@@ -163,7 +163,7 @@ static void assembler_add_bridging_several_ranges_merges_them_all(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 10, 2);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 20, 2);
@@ -181,7 +181,7 @@ static void assembler_add_inside_existing_range_changes_nothing(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 10, 20);
     assert_int_equal(assembler_add(&a, &m, ASSEMBLER_INLINE, 12, 3), 0);
@@ -196,7 +196,7 @@ static void assembler_add_refuses_a_range_beyond_the_limit(void **state)
      * range after the inline ones is refused (before, after and between
      * them) and nothing changes, nothing is allocated. */
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     add_spaced(&a, &m, ASSEMBLER_INLINE, ASSEMBLER_INLINE);
     struct snapshot before;
@@ -213,7 +213,7 @@ static void assembler_add_when_full_still_accepts_merging_ranges(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     const uint32_t n = ASSEMBLER_INLINE, lim = ASSEMBLER_INLINE;
     add_spaced(&a, &m, lim, n); /* [10,12) [20,22) ... */
@@ -244,7 +244,7 @@ static void assembler_drop_last_forgets_the_farthest_range(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     uint32_t start, end;
     assert_false(assembler_drop_last(&a, &start, &end));
@@ -264,7 +264,7 @@ static void assembler_add_zero_length_is_a_no_op(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assert_int_equal(assembler_add(&a, &m, ASSEMBLER_INLINE, 10, 0), 0);
     assert_true(assembler_empty(&a));
@@ -278,7 +278,7 @@ static void assembler_advance_short_of_first_range_only_rebases(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 10, 5);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 20, 5);
@@ -292,7 +292,7 @@ static void assembler_advance_to_range_start_makes_it_contiguous(void **state)
     /* In-order data [0, 10) arrives and the held range [10, 15) follows it
      * directly: 5 more bytes are deliverable. */
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 10, 5);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 20, 5);
@@ -307,7 +307,7 @@ static void assembler_advance_into_a_range_consumes_it_partly(void **state)
     /* A retransmission overlapping held data: [0, 12) arrives while
      * [10, 15) is held; only [12, 15) is new. */
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 10, 5);
     assert_int_equal(assembler_advance(&a, &m, 12), 3);
@@ -318,7 +318,7 @@ static void assembler_advance_past_whole_ranges_consumes_them(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 2, 3);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 8, 2);
@@ -332,7 +332,7 @@ assembler_advance_consumes_several_and_extends_past_last(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 2, 3);  /* [2, 5): consumed */
     assembler_add(&a, &m, ASSEMBLER_INLINE, 8, 10); /* [8, 18): to 18 */
@@ -345,7 +345,7 @@ static void assembler_advance_ending_exactly_at_range_end(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 5, 5);
     assembler_add(&a, &m, ASSEMBLER_INLINE, 20, 1);
@@ -357,7 +357,7 @@ static void assembler_add_near_uint32_max_does_not_wrap(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assert_int_equal(
         assembler_add(&a, &m, ASSEMBLER_INLINE, UINT32_MAX - 4, 100), 0);
@@ -373,7 +373,7 @@ static void assembler_grows_into_an_array_at_the_seventh_range(void **state)
      * moves the set to an array of twice the inline size. It arrives first
      * in order, so every copied range also shifts one place. */
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     for (uint32_t i = 0; i < ASSEMBLER_INLINE; i++)
         assert_int_equal(assembler_add(&a, &m, 100, 20 + 10 * i, 2), 0);
@@ -406,7 +406,7 @@ static void assembler_growth_is_capped_at_the_limit(void **state)
      * the old array back. The 21st separate range is refused whole. */
     const uint32_t lim = 20;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     for (uint32_t i = 0; i < lim; i++) {
         assert_int_equal(assembler_add(&a, &m, lim, 10 + 10 * i, 2), 0);
@@ -446,7 +446,7 @@ static void assembler_merge_when_array_is_full_needs_no_room(void **state)
      * three); having bridged, a separate range fits again. */
     const uint32_t lim = 20;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     add_spaced(&a, &m, lim, lim); /* [10,12) ... [200,202) */
     assert_int_equal(a.cap, lim);
@@ -486,7 +486,7 @@ static void assembler_advance_leaving_few_ranges_moves_back_inline(void **state)
      * in-order point (20 + the 2 contiguous bytes), and the array is given
      * back. */
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     add_spaced(&a, &m, 100, 8); /* [10,12) ... [80,82) */
     assert_non_null(a.ext);
@@ -518,7 +518,7 @@ static void assembler_advance_leaving_seven_keeps_the_array(void **state)
     /* Nine ranges; advancing short of the first only rebases, in place;
      * consuming two leaves seven, which still need the array. */
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     add_spaced(&a, &m, 100, 9); /* [10,12) ... [90,92) */
     const struct assembler_range *ext = a.ext;
@@ -549,7 +549,7 @@ static void assembler_drop_last_works_on_the_array(void **state)
      * in-order point; in the array that must read (and forget) the
      * array's last range, not an inline slot. */
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     add_spaced(&a, &m, 100, 8); /* [10,12) ... [80,82) */
     uint32_t start, end;
@@ -583,7 +583,7 @@ static void assembler_clear_frees_the_array(void **state)
     /* A connection torn down with a full array gives every byte back, and
      * the cleared set is usable again, inline. */
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     add_spaced(&a, &m, 1000, 30); /* cap 6 -> 12 -> 24 -> 48 */
     assert_int_equal(a.cap, 48);
@@ -611,7 +611,7 @@ static void assembler_null_mem_stays_inline(void **state)
     /* Without a struct mem there is no array: limit <= ASSEMBLER_INLINE
      * works as usual, and a larger limit cannot be honoured, so the
      * seventh separate range is refused rather than dereferencing NULL. */
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     add_spaced(&a, NULL, ASSEMBLER_INLINE, ASSEMBLER_INLINE);
     assert_int_equal(assembler_add(&a, NULL, ASSEMBLER_INLINE, 100, 2), -1);
@@ -642,7 +642,7 @@ static void assembler_limit_below_inline_still_allows_inline(void **state)
     /* The inline ranges cost nothing, so a limit below ASSEMBLER_INLINE
      * still allows that many (as documented); the next is refused. */
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     add_spaced(&a, &m, 1, ASSEMBLER_INLINE);
     assert_int_equal(assembler_add(&a, &m, 1, 100, 2), -1);
@@ -700,7 +700,7 @@ static void random_walk(uint32_t limit, uint64_t seed, struct walk_stats *st)
     static struct snapshot before;
     struct rng g;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     bool bits[WIN] = {false}, trial[WIN];
     const int allowed =
         limit > ASSEMBLER_INLINE ? (int)limit : ASSEMBLER_INLINE;
@@ -808,7 +808,7 @@ static void assembler_smaller_limit_holds_despite_room(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     for (uint32_t i = 0; i < 13; i++)
         assert_int_equal(assembler_add(&a, &m, 100, 10 + 10 * i, 2), 0);
@@ -827,7 +827,7 @@ static void assembler_find_locates_the_holding_range(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assert_int_equal(assembler_find(&a, 5), -1);
     for (uint32_t i = 0; i < 20; i++) /* [10, 15), [30, 35), ... */
@@ -854,7 +854,7 @@ static void assembler_find_locates_the_holding_range(void **state)
 static void assembler_add_count_reports_bytes_not_held_before(void **state)
 {
     (void)state;
-    struct assembler a;
+    struct assembler a = {0};
     uint32_t added = 99;
     assembler_init(&a);
     assert_int_equal(assembler_add_count(&a, NULL, 0, 10, 10, &added), 0);
@@ -882,7 +882,7 @@ static void assembler_add_count_reports_bytes_not_held_before(void **state)
 static void assembler_drop_below_keeps_what_lies_above(void **state)
 {
     (void)state;
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     assert_int_equal(assembler_add(&a, NULL, 0, 10, 10), 0);
     assert_int_equal(assembler_add(&a, NULL, 0, 30, 10), 0);
@@ -906,7 +906,7 @@ assembler_drop_below_leaving_few_ranges_moves_back_inline(void **state)
 {
     (void)state;
     struct mem m = {0};
-    struct assembler a;
+    struct assembler a = {0};
     assembler_init(&a);
     add_spaced(&a, &m, 100, 10); /* [10, 12) ... [100, 102) */
     assert_non_null(a.ext);
