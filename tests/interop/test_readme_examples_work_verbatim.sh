@@ -36,8 +36,12 @@ in_lab() {
         env PATH="$bindir:$PATH" bash -o pipefail -c "cd '$work' && $2"
 }
 wait_ready() { # the background line's listener
-    local line=$1 i
-    for ((i = 0; i < 100; i++)); do
+    local line=$1
+    # Bounded by time, not by tries: on a busy machine (ASan, every core
+    # taken) the first `berth ss` calls can each take seconds.
+    local t0
+    t0=$(it_now)
+    while it_between "$(it_since "$t0")" 0 60; do
         case $line in
         "berth http"*) in_lab 10 "berth ss" >/dev/null 2>&1 && return 0 ;;
         "nc -l"*)
@@ -48,7 +52,7 @@ wait_ready() { # the background line's listener
         esac
         sleep 0.1
     done
-    it_fail "README line '$line': not listening after 10 s"
+    it_fail "README line '$line': not listening after 60 s"
 }
 
 n=0
