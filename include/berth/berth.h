@@ -225,7 +225,7 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(MEM_PRESSURE_ENTERED, "times memory pressure was entered")               \
     X(MEM_SND_LIMITED, "sends cut short by the memory budget")                 \
     X(FAST_PATH_ACKS, "pure ACKs taken by header prediction")                  \
-    X(FAST_PATH_DATA, "in-order data segments taken by header prediction")        \
+    X(FAST_PATH_DATA, "in-order data segments taken by header prediction")     \
     X(LOSS_PROBES, "tail loss probes sent (RFC 8985)")                         \
     X(SPURIOUS_RTOS, "spurious retransmission timeouts detected by F-RTO "     \
                      "and undone")
