@@ -96,6 +96,10 @@ char *berth_rt_default_ctl_path(const char *tun_name, char *buf, size_t size);
  * namespace other than PID 1's, ".../net-<inode of /proc/self/ns/net>"
  * below that, since TUN names (berth0) are per namespace. */
 char *berth_rt_ctl_dir(char *buf, size_t size);
+/* Whether an instance answers at the control socket path: a socket file
+ * left by a killed instance (or by one in an earlier namespace whose inode
+ * number this one reuses) does not. */
+bool berth_rt_ctl_alive(const char *path);
 
 struct berth_rt;
 

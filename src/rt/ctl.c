@@ -132,6 +132,18 @@ static int fill_addr(struct sockaddr_un *sa, const char *path)
     return 0;
 }
 
+bool berth_rt_ctl_alive(const char *path)
+{
+    struct sockaddr_un sa;
+    if (fill_addr(&sa, path) < 0)
+        return false;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool alive = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    if (fd >= 0)
+        close(fd);
+    return alive;
+}
+
 /* A socket file left by a crashed instance is removed; a live instance
  * (one that accepts a connection) is an error. */
 static int clear_stale(const char *path, char *err, size_t errlen)
@@ -143,19 +155,13 @@ static int clear_stale(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s exists and is not a socket", path);
         return -1;
     }
-    struct sockaddr_un sa;
-    fill_addr(&sa, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
-        close(fd);
+    if (berth_rt_ctl_alive(path)) {
         snprintf(err, errlen,
                  "another berth instance answers at %s (another --tun, or "
                  "--ctl PATH)",
                  path);
         return -1;
     }
-    if (fd >= 0)
-        close(fd);
     unlink(path);
     return 0;
 }

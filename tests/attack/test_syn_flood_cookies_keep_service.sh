@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# SYN flood at the highest rate this harness reaches (spoofed sources, one
-# python3 process writing onto the TUN), with 20 legitimate curls during
-# it: with SYN cookies on overflow (the default) at least 19 must succeed.
+# SYN flood of 20,000 spoofed SYNs a second (one python3 process writing
+# onto the TUN), with 20 legitimate curls during it: with SYN cookies on
+# overflow (the default) at least 19 must succeed. 20k/s is 5000 times
+# the 4 SYN/s that kept every client out before cookies, yet within what
+# berth answers under the sanitizers on a busy 2-core machine. A flood
+# faster than berth reads (a fast machine's harness reached 880k/s) fills
+# the TUN device's queue, and the kernel then drops legitimate SYNs with
+# the flood's before berth sees them: no defence of berth's can help
+# there, so this test does not measure it; bench/ measures the rate.
 # The SYN queue stays bounded, the flood's SYNs are answered by cookies
 # (RFC 4987 §3.6) and the curls' handshakes complete as cookie connections
 # or queue entries. Asserts on counts and outcomes, never on speed: the
@@ -12,7 +18,7 @@ it_berth_start srv http --port 80
 
 flood_secs=230 # at most; stopped once the curls are done
 IT_STDIN=/dev/null it_bg flood python3 "$AT_HERE/hostile.py" --tun "$IT_TUN" \
-    --dst "$IT_BERTH" synflood --seconds "$flood_secs" --stop-file "$IT_DIR/stop"
+    --dst "$IT_BERTH" synflood --rate 20000 --seconds "$flood_secs" --stop-file "$IT_DIR/stop"
 flood=$IT_LAST_PID
 sleep 2 # the flood is on and the queue full before the first curl
 

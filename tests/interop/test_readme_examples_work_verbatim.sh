@@ -5,6 +5,9 @@
 # ending in '&' runs in the background until the end; the test waits until
 # what it started listens (as a reader typing the next line would). Every
 # other line must exit 0; `received` must equal `file`.
+# A socket file left by a killed instance (as a namespace deleted earlier,
+# whose inode number this one reuses, leaves behind) is planted first:
+# `berth ss` must not count it.
 # Then what the README says about several instances:
 #   - a second instance on the default subnet stops with one line naming
 #     the conflict (berth0) and a free subnet;
@@ -54,6 +57,13 @@ wait_ready() { # the background line's listener
     done
     it_fail "README line '$line': not listening after 60 s"
 }
+
+ctl_dir=/run/berth/net-$(ip netns exec "$IT_NS" stat -L -c %i /proc/self/ns/net) # as root
+mkdir -p "$ctl_dir"
+ip netns exec "$IT_NS" python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
+    "$ctl_dir/stale0.sock" || it_fail "cannot plant a stale control socket in $ctl_dir"
+STALE=$ctl_dir/stale0.sock
+trap 'it_rc=$?; set +e; rm -f "$STALE"; [ -n "$NS2" ] && ip netns del "$NS2" 2>/dev/null; (exit $it_rc); it_cleanup' EXIT
 
 n=0
 while IFS= read -r raw; do

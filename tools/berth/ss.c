@@ -16,9 +16,10 @@ struct ctl_target {
 };
 
 /* Without --tun or --ctl: the instance of this network namespace. One
- * socket in its directory is it; none leaves berth0's path (and its "no
- * berth running" message); several are ambiguous: -1 after a message
- * naming them and --tun/--ctl. */
+ * live socket in its directory is it (a file left by a killed instance, or
+ * by an earlier namespace with the same inode number, is not counted);
+ * none leaves berth0's path (and its "no berth running" message); several
+ * are ambiguous: -1 after a message naming them and --tun/--ctl. */
 static int find_instance(const char *prog, struct ctl_target *t)
 {
     char dir[200], names[160] = "";
@@ -31,8 +32,12 @@ static int find_instance(const char *prog, struct ctl_target *t)
         if (l <= 5 || strcmp(e->d_name + l - 5, ".sock") ||
             (e->d_type != DT_SOCK && e->d_type != DT_UNKNOWN))
             continue;
+        char path[sizeof t->buf];
+        snprintf(path, sizeof path, "%s/%.255s", dir, e->d_name);
+        if (!berth_rt_ctl_alive(path))
+            continue;
         if (n++ == 0)
-            snprintf(t->buf, sizeof t->buf, "%s/%.255s", dir, e->d_name);
+            snprintf(t->buf, sizeof t->buf, "%s", path);
         size_t used = strlen(names);
         snprintf(names + used, sizeof names - used, "%s%.*s", used ? ", " : "",
                  (int)(l - 5), e->d_name);
