@@ -101,6 +101,7 @@ void berth_config_init(struct berth_config *cfg)
     cfg->ephemeral_hi = 60999;
     cfg->mss = 1460;
     cfg->ttl = 64;
+    cfg->hop_limit = 64; /* RFC 8200 §3; Linux: hop_limit 64 */
     cfg->sndbuf = 65536;
     cfg->rcvbuf = 65535;
     cfg->buf_cache = 8u << 20;

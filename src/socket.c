@@ -22,11 +22,18 @@ int berth_socket(struct berth_stack *s)
 
 int berth_bind(struct berth_stack *s, int sock, uint32_t addr, uint16_t port)
 {
+    struct berth_endpoint ep = berth_endpoint_v4(addr, port);
+    return berth_bind_endpoint(s, sock, &ep);
+}
+
+int berth_bind_endpoint(struct berth_stack *s, int sock,
+                        const struct berth_endpoint *ep)
+{
     int err = 0;
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)
         return err == BERTH_ENOTCONN ? BERTH_EINVAL : err;
-    return tcp_user_bind(s, c, addr, port);
+    return tcp_user_bind(s, c, ep);
 }
 
 int berth_listen(struct berth_stack *s, int sock, int backlog)
@@ -71,7 +78,7 @@ int berth_accept(struct berth_stack *s, int sock, struct berth_endpoint *peer)
     sock_get(s, h)->obj = c;
     tcp_user_attach(c, h);
     if (peer)
-        *peer = (struct berth_endpoint){c->n.raddr, c->n.rport};
+        *peer = tcp_conn_endpoint(s, c, false);
     sock_seen(s, sock);
     sock_mark(s, h);
     return h;
@@ -81,11 +88,18 @@ int berth_accept(struct berth_stack *s, int sock, struct berth_endpoint *peer)
 
 int berth_connect(struct berth_stack *s, int sock, uint32_t addr, uint16_t port)
 {
+    struct berth_endpoint ep = berth_endpoint_v4(addr, port);
+    return berth_connect_endpoint(s, sock, &ep);
+}
+
+int berth_connect_endpoint(struct berth_stack *s, int sock,
+                           const struct berth_endpoint *ep)
+{
     int err = 0;
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)
         return err == BERTH_ENOTCONN ? BERTH_EINVAL : err;
-    return tcp_user_connect(s, c, addr, port);
+    return tcp_user_connect(s, c, ep);
 }
 
 int berth_send(struct berth_stack *s, int sock, const void *buf, size_t len)

@@ -48,31 +48,25 @@ int berth_sock_error(struct berth_stack *s, int sock)
     return tcp_user_take_error(c);
 }
 
-static const struct tcp_node *node_of(const struct berth_stack *s, int sock)
-{
-    const struct tcp_conn *c = opt_target(s, sock);
-    return c ? &c->n : NULL;
-}
-
 int berth_getsockname(const struct berth_stack *s, int sock,
                       struct berth_endpoint *out)
 {
-    const struct tcp_node *n = node_of(s, sock);
-    if (!n)
+    const struct tcp_conn *c = opt_target(s, sock);
+    if (!c)
         return BERTH_EBADF;
-    *out = (struct berth_endpoint){n->laddr, n->lport};
+    *out = tcp_conn_endpoint(s, c, true);
     return 0;
 }
 
 int berth_getpeername(const struct berth_stack *s, int sock,
                       struct berth_endpoint *out)
 {
-    const struct tcp_node *n = node_of(s, sock);
-    if (!n)
+    const struct tcp_conn *c = opt_target(s, sock);
+    if (!c)
         return BERTH_EBADF;
-    if (!n->rport)
+    if (!c->n.rport)
         return BERTH_ENOTCONN;
-    *out = (struct berth_endpoint){n->raddr, n->rport};
+    *out = tcp_conn_endpoint(s, c, false);
     return 0;
 }
 
@@ -83,7 +77,7 @@ int berth_getinfo(const struct berth_stack *s, int sock,
     if (!k)
         return BERTH_EBADF;
     if (k->kind == SOCK_LISTEN)
-        tcp_listener_info(k->obj, out);
+        tcp_listener_info(s, k->obj, out);
     else
         tcp_conn_info(s, k->obj, out);
     return 0;

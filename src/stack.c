@@ -5,9 +5,62 @@
 #include "base/siphash.h"
 #include "tcp/tcp.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 #include "wire/tcp.h"
 
 #include <string.h>
+
+static bool addr6_set(const uint8_t *a)
+{
+    for (int i = 0; i < 16; i++)
+        if (a[i])
+            return true;
+    return false;
+}
+
+/* IPv6 is on when the configuration names our address: it is interned
+ * first, permanently (ip/addr6.h). */
+static int stack_ipv6_init(struct berth_stack *s)
+{
+    if (addr6_table_init(&s->addr6, &s->mem, &s->tmem, s->cfg.secret) != 0)
+        return -1;
+    s->ipv6 = addr6_set(s->cfg.addr6);
+    if (!s->ipv6)
+        return 0;
+    int64_t id = addr6_intern(&s->addr6, s->cfg.addr6, true);
+    if (id < 0)
+        return -1;
+    s->addr6_id = (uint32_t)id;
+    return 0;
+}
+
+struct berth_endpoint stack_endpoint(const struct berth_stack *s, bool v6,
+                                     uint32_t addr, uint16_t port)
+{
+    if (!v6)
+        return berth_endpoint_v4(addr, port);
+    return berth_endpoint_v6(addr6_get(&s->addr6, addr), port);
+}
+
+uint32_t stack_addr_key(const struct berth_stack *s, bool v6, uint32_t addr)
+{
+    if (!v6)
+        return addr;
+    return (uint32_t)siphash24(s->cfg.secret, addr6_get(&s->addr6, addr),
+                               ADDR6_LEN);
+}
+
+void stack_addr_ref(struct berth_stack *s, bool v6, uint32_t addr)
+{
+    if (v6)
+        addr6_ref(&s->addr6, addr);
+}
+
+void stack_addr_unref(struct berth_stack *s, bool v6, uint32_t addr)
+{
+    if (v6)
+        addr6_unref(&s->addr6, addr);
+}
 
 static bool config_valid(const struct berth_config *c)
 {
@@ -57,7 +110,8 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     if (!s->txbuf || !s->bound_ports ||
         htable_init(&s->conns, &s->tmem, 64, tcp_node_rehash, s) != 0 ||
         htable_init(&s->listeners, &s->tmem, 8, tcp_listener_rehash, NULL) !=
-            0) {
+            0 ||
+        stack_ipv6_init(s) != 0) {
         berth_stack_destroy(s);
         return NULL;
     }
@@ -72,13 +126,14 @@ void berth_stack_destroy(struct berth_stack *s)
     bufcache_flush(&s->bufs);
     htable_fini(&s->conns);
     htable_fini(&s->listeners);
+    addr6_table_fini(&s->addr6);
     mem_free(&s->tmem, s->bound_ports, 65536 / 8);
     mem_free(&s->tmem, s->txbuf, TX_BUF_SIZE);
     struct mem tmem = s->tmem;
     mem_free(&tmem, s, sizeof *s);
 }
 
-void stack_trace_drop(struct berth_stack *s, int sock, uint32_t laddr,
+void stack_trace_drop(struct berth_stack *s, int sock, bool v6, uint32_t laddr,
                       uint16_t lport, uint32_t raddr, uint16_t rport,
                       enum berth_reason why)
 {
@@ -89,8 +144,8 @@ void stack_trace_drop(struct berth_stack *s, int sock, uint32_t laddr,
         .kind = BERTH_TRACE_DROP,
         .now = s->now,
         .sock = sock,
-        .local = {laddr, lport},
-        .remote = {raddr, rport},
+        .local = stack_endpoint(s, v6, laddr, lport),
+        .remote = stack_endpoint(s, v6, raddr, rport),
         .reason = why,
     };
     s->cfg.trace(s->cfg.trace_ctx, &ev);
@@ -100,7 +155,7 @@ static void drop_packet(struct berth_stack *s, uint32_t src, uint32_t dst,
                         enum berth_reason why)
 {
     stack_count(s, BERTH_CTR_IP_IN_DROPPED);
-    stack_trace_drop(s, -1, dst, 0, src, 0, why);
+    stack_trace_drop(s, -1, false, dst, 0, src, 0, why);
 }
 
 static void run_timers(struct berth_stack *s, uint64_t now)
@@ -136,10 +191,83 @@ int berth_input(struct berth_stack *s, const void *pkt, size_t len,
     return berth_input_flags(s, pkt, len, now, 0);
 }
 
+/* RFC 4291 §2.5.2-2.5.3, §2.7, §2.5.5.2; RFC 8200 §3: a source that cannot
+ * send: the unspecified address, loopback (::1) arriving on a link, a
+ * multicast group, an IPv4-mapped address (never on the wire; Linux drops
+ * it too). And LAND, as for IPv4. */
+static enum berth_reason source_check6(const struct berth_stack *s,
+                                       const uint8_t *src,
+                                       const struct tcp_seg *seg)
+{
+    static const uint8_t loopback[16] = {[15] = 1};
+    struct berth_endpoint ep = berth_endpoint_v6(src, 0);
+    if (!addr6_set(src) || memcmp(src, loopback, 16) == 0 || src[0] == 0xff ||
+        berth_endpoint_v4mapped(&ep, NULL))
+        return BERTH_REASON_BAD_SOURCE;
+    if (memcmp(src, s->cfg.addr6, 16) == 0 && seg->sport == seg->dport)
+        return BERTH_REASON_LAND;
+    return BERTH_REASON_NONE;
+}
+
+static int drop6(struct berth_stack *s, enum berth_counter c,
+                 enum berth_reason why)
+{
+    stack_count(s, c);
+    stack_trace_drop(s, -1, false, 0, 0, 0, 0, why);
+    sock_flush_events(s);
+    return why;
+}
+
+/* An IPv6 packet (RFC 8200): the header and extension headers, then TCP
+ * with the IPv6 pseudo-header. Addresses enter the engine as interned
+ * ids; the packet's own reference on the source's keeps it while the
+ * segment is processed, whatever records come and go. */
+static int input6(struct berth_stack *s, const uint8_t *pkt, size_t len,
+                  uint32_t flags)
+{
+    stack_count(s, BERTH_CTR_IP6_IN);
+    struct ipv6_info ip;
+    int r = ipv6_parse(pkt, len, &ip);
+    if (r == 0 && memcmp(ip.dst, s->cfg.addr6, 16) != 0)
+        r = BERTH_REASON_NOT_FOR_US;
+    /* RFC 8200 §4.5: berth does not reassemble; TCP sizes its segments by
+     * the MSS and Packet Too Big, so a TCP fragment is a counted drop. */
+    if (r == 0 && ip.fragment)
+        r = BERTH_REASON_IP6_FRAGMENT;
+    if (r == 0 && ip.proto != IPV6_NH_TCP)
+        r = BERTH_REASON_NOT_TCP;
+    if (r != 0)
+        return drop6(s, BERTH_CTR_IP6_IN_DROPPED, r);
+    struct tcp_seg seg;
+    r = tcp_parse6(ip.payload, ip.payload_len, ip.src, ip.dst,
+                   !(flags & BERTH_IN_CSUM_OK), &seg);
+    if (r == 0 && (seg.sport == 0 || seg.dport == 0))
+        r = BERTH_REASON_BAD_PORT;
+    if (r != 0) {
+        if (r == BERTH_REASON_BAD_TCP_CHECKSUM)
+            stack_count(s, BERTH_CTR_BAD_CSUM);
+        return drop6(s, BERTH_CTR_IN_ERRS, r);
+    }
+    r = source_check6(s, ip.src, &seg);
+    if (r != 0)
+        return drop6(s, BERTH_CTR_BAD_SOURCE_DROPS, r);
+    int64_t src = addr6_intern(&s->addr6, ip.src, false);
+    if (src < 0) /* no memory for one more peer: as a lost packet */
+        return drop6(s, BERTH_CTR_IP6_IN_DROPPED, BERTH_REASON_IP6_NO_MEMORY);
+    stack_count(s, BERTH_CTR_SEGS_IN);
+    tcp_input(s, (uint32_t)src, s->addr6_id, &seg);
+    addr6_unref(&s->addr6, (uint32_t)src);
+    stack_mem_update(s);
+    sock_flush_events(s);
+    return 0;
+}
+
 int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
                       uint64_t now, uint32_t flags)
 {
     run_timers(s, now);
+    if (s->ipv6 && len > 0 && ((const uint8_t *)pkt)[0] >> 4 == 6)
+        return input6(s, pkt, len, flags);
     stack_count(s, BERTH_CTR_IP_IN);
     struct ipv4_info ip;
     int r = ipv4_parse(pkt, len, &ip);
@@ -161,14 +289,14 @@ int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
         stack_count(s, BERTH_CTR_IN_ERRS);
         if (r == BERTH_REASON_BAD_TCP_CHECKSUM)
             stack_count(s, BERTH_CTR_BAD_CSUM);
-        stack_trace_drop(s, -1, ip.dst, 0, ip.src, 0, r);
+        stack_trace_drop(s, -1, false, ip.dst, 0, ip.src, 0, r);
         sock_flush_events(s);
         return r;
     }
     r = source_check(s, ip.src, &seg);
     if (r != 0) {
         stack_count(s, BERTH_CTR_BAD_SOURCE_DROPS);
-        stack_trace_drop(s, -1, ip.dst, seg.dport, ip.src, seg.sport, r);
+        stack_trace_drop(s, -1, false, ip.dst, seg.dport, ip.src, seg.sport, r);
         sock_flush_events(s);
         return r;
     }

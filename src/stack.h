@@ -10,14 +10,15 @@
 #include "base/rng.h"
 #include "base/timer_wheel.h"
 #include "berth/berth.h"
+#include "ip/addr6.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Largest packet the stack ever builds: IPv4 + TCP headers with options and
- * one MSS of payload (the MSS is capped at TX_MAX_MSS). */
+/* Largest packet the stack ever builds: IPv6 (the larger) + TCP headers with
+ * options and one MSS of payload (the MSS is capped at TX_MAX_MSS). */
 #define TX_MAX_MSS  65495u
-#define TX_BUF_SIZE (20u + 60u + TX_MAX_MSS)
+#define TX_BUF_SIZE (40u + 60u + TX_MAX_MSS)
 
 enum sock_kind {
     SOCK_FREE,
@@ -60,9 +61,14 @@ struct berth_stack {
     struct {
         uint32_t laddr, raddr;
         uint16_t lport, rport;
-        bool valid;
+        bool valid, v6;
         uint64_t hash;
     } tuple_memo;
+    /* IPv6 (cfg.addr6 not all zero): the addresses records use, interned
+     * (ip/addr6.h); our own is addr6_id, permanent. */
+    bool ipv6;
+    uint32_t addr6_id;
+    struct addr6_table addr6;
 
     struct sock *socks;
     uint32_t nsocks; /* slots allocated (grows up to cfg.max_sockets) */
@@ -128,8 +134,22 @@ bool stack_mem_fits(const struct berth_stack *s, size_t more);
 void stack_mem_update(struct berth_stack *s);
 
 /* Tracing (stack.c). */
-void stack_trace_drop(struct berth_stack *s, int sock, uint32_t laddr,
+void stack_trace_drop(struct berth_stack *s, int sock, bool v6, uint32_t laddr,
                       uint16_t lport, uint32_t raddr, uint16_t rport,
                       enum berth_reason why);
+
+/* Addresses as the engine keeps them (stack.c): 32 bits, an IPv4 address
+ * (host order) or, with v6, the id of an interned IPv6 address. */
+/* The public endpoint of one. */
+struct berth_endpoint stack_endpoint(const struct berth_stack *s, bool v6,
+                                     uint32_t addr, uint16_t port);
+/* A keyed 32-bit digest standing for it in ISN, timestamp-offset and SYN
+ * cookie hashes: the IPv4 address itself; for IPv6 a SipHash of the
+ * whole 16 bytes, the same whatever id the address has at the time. */
+uint32_t stack_addr_key(const struct berth_stack *s, bool v6, uint32_t addr);
+/* A record takes (or gives back) its hold on an address: counted for
+ * IPv6 ids, nothing for IPv4. */
+void stack_addr_ref(struct berth_stack *s, bool v6, uint32_t addr);
+void stack_addr_unref(struct berth_stack *s, bool v6, uint32_t addr);
 
 #endif

@@ -92,7 +92,7 @@ const char *berth_state_name(enum berth_state st);
     X(NONE, "no reason")                                                       \
     /* parse: src/wire/ rejects these before any state is touched */           \
     X(SHORT_PACKET, "packet shorter than its headers")                         \
-    X(BAD_IP_VERSION, "IP version is not 4")                                   \
+    X(BAD_IP_VERSION, "IP version is not 4 (nor 6 with IPv6 on)")              \
     X(BAD_IHL, "IPv4 header length out of range")                              \
     X(BAD_IP_LENGTH, "IPv4 total length inconsistent")                         \
     X(BAD_IP_CHECKSUM, "IPv4 header checksum wrong")                           \
@@ -105,6 +105,17 @@ const char *berth_state_name(enum berth_state st);
     X(SYN_FIN, "SYN and FIN both set")                                         \
     X(SYN_RST, "SYN and RST both set")                                         \
     X(BAD_PORT, "port zero")                                                   \
+    /* IPv6 parse (RFC 8200): src/wire/ipv6.c */                               \
+    X(BAD_IP6_LENGTH, "IPv6 payload length beyond the packet")                 \
+    X(BAD_EXT_HEADER,                                                          \
+      "IPv6 extension header truncated, misplaced or too many")                \
+    X(IP6_OPTION_DISCARD,                                                      \
+      "IPv6 option of unknown type whose action bits say discard")             \
+    X(IP6_ROUTING_TYPE0, "IPv6 routing header type 0 (RFC 5095)")              \
+    X(IP6_ROUTING_UNKNOWN,                                                     \
+      "IPv6 routing header of unknown type with segments left")                \
+    X(IP6_FRAGMENT, "IPv6 fragments are not reassembled for TCP")              \
+    X(IP6_NO_MEMORY, "no memory to keep an IPv6 peer's address: dropped")      \
     /* sources that cannot send (RFC 1122 §3.2.1.3, RFC 9293 §3.10.7.2) */   \
     X(BAD_SOURCE,                                                              \
       "source broadcast, multicast, unspecified or loopback: dropped")         \
@@ -184,6 +195,9 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(IP_IN, "IPv4 packets received")                                          \
     X(IP_IN_DROPPED, "IPv4 packets dropped at parse")                          \
     X(IP_OUT, "IPv4 packets sent")                                             \
+    X(IP6_IN, "IPv6 packets received")                                         \
+    X(IP6_IN_DROPPED, "IPv6 packets dropped at parse")                         \
+    X(IP6_OUT, "IPv6 packets sent")                                            \
     X(ACTIVE_OPENS, "active connection openings")                              \
     X(PASSIVE_OPENS, "passive connection openings")                            \
     X(ATTEMPT_FAILS, "failed connection attempts")                             \
@@ -250,10 +264,71 @@ enum berth_trace_kind {
     BERTH_TRACE_DROP,  /* a segment was dropped or rejected */
 };
 
-struct berth_endpoint {
-    uint32_t addr; /* IPv4, host byte order */
-    uint16_t port; /* host byte order */
+/* Address families. IPv4 is 0, so a zeroed endpoint, or one written
+ * {.addr = a, .port = p}, is an IPv4 one. */
+enum berth_family {
+    BERTH_AF_INET = 0,  /* IPv4: `addr` */
+    BERTH_AF_INET6 = 1, /* IPv6: `addr6` */
 };
+
+/* An address and port of either family. The family says which address
+ * field holds it; the other is zero. An IPv4 peer of a dual-stack socket
+ * (bound to the IPv6 any address without BERTH_OPT_V6ONLY) is reported as
+ * IPv6 ::ffff:a.b.c.d, as Linux reports it (RFC 4291 §2.5.5.2), and an IPv6
+ * socket may connect to such an address to reach an IPv4 peer. */
+struct berth_endpoint {
+    uint32_t addr;     /* IPv4, host byte order */
+    uint16_t port;     /* host byte order */
+    uint8_t family;    /* enum berth_family */
+    uint8_t addr6[16]; /* IPv6, network byte order (as on the wire) */
+};
+
+static inline struct berth_endpoint berth_endpoint_v4(uint32_t addr,
+                                                      uint16_t port)
+{
+    struct berth_endpoint ep = {0};
+    ep.addr = addr;
+    ep.port = port;
+    return ep;
+}
+
+static inline struct berth_endpoint berth_endpoint_v6(const uint8_t addr6[16],
+                                                      uint16_t port)
+{
+    struct berth_endpoint ep = {0};
+    ep.family = BERTH_AF_INET6;
+    ep.port = port;
+    for (int i = 0; i < 16; i++)
+        ep.addr6[i] = addr6[i];
+    return ep;
+}
+
+/* Whether ep is IPv6 ::ffff:a.b.c.d; *v4 (if not NULL) gets a.b.c.d. */
+static inline bool berth_endpoint_v4mapped(const struct berth_endpoint *ep,
+                                           uint32_t *v4)
+{
+    if (ep->family != BERTH_AF_INET6)
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (ep->addr6[i] != 0)
+            return false;
+    if (ep->addr6[10] != 0xff || ep->addr6[11] != 0xff)
+        return false;
+    if (v4)
+        *v4 = (uint32_t)ep->addr6[12] << 24 | (uint32_t)ep->addr6[13] << 16 |
+              (uint32_t)ep->addr6[14] << 8 | ep->addr6[15];
+    return true;
+}
+
+/* The address as text: "198.18.0.2", or "2001:db8:b::2" (RFC 5952: lower
+ * case, the longest run of zero groups as "::", ::ffff:a.b.c.d for a
+ * mapped address). Returns buf; BERTH_ADDRSTRLEN bytes always suffice. */
+#define BERTH_ADDRSTRLEN 48
+char *berth_addr_string(const struct berth_endpoint *ep, char *buf,
+                        size_t size);
+/* "198.18.0.2:80" or "[2001:db8:b::2]:80" (RFC 5952 §6). */
+char *berth_endpoint_string(const struct berth_endpoint *ep, char *buf,
+                            size_t size);
 
 struct berth_trace {
     enum berth_trace_kind kind;
@@ -272,10 +347,15 @@ struct berth_trace {
  */
 struct berth_config {
     uint32_t addr; /* our IPv4 address, host order (default 198.18.0.2) */
+    /* Our IPv6 address (RFC 8200), network order; all zero (the default)
+     * leaves IPv6 off: version-6 packets are BAD_IP_VERSION drops. The
+     * runtime sets it (2001:db8:b::2 unless told otherwise). */
+    uint8_t addr6[16];
+    uint8_t hop_limit; /* IPv6 hop limit, default 64 (RFC 8200 §3) */
 
-    /* Transmit hook: called synchronously with each IPv4 packet the stack
-     * sends. The buffer is valid only during the call. The hook must not call
-     * back into the stack. */
+    /* Transmit hook: called synchronously with each packet (IPv4 or IPv6) the
+     * stack sends. The buffer is valid only during the call. The hook must not
+     * call back into the stack. */
     void (*tx)(void *ctx, const uint8_t *pkt, size_t len);
     void *tx_ctx;
 
@@ -404,7 +484,8 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
 /* Frees everything, sending nothing. Handles become invalid. */
 void berth_stack_destroy(struct berth_stack *s);
 
-/* A packet arrived (one IPv4 datagram). Returns 0, or the positive
+/* A packet arrived (one IPv4 datagram, or IPv6 with cfg.addr6 set; the
+ * version nibble tells them apart). Returns 0, or the positive
  * berth_reason for which it was dropped. */
 int berth_input(struct berth_stack *s, const void *pkt, size_t len,
                 uint64_t now);
@@ -457,7 +538,15 @@ const char *berth_mem_level_name(enum berth_mem_level level);
  * a negative berth_errno.
  */
 int berth_socket(struct berth_stack *s);
+/* IPv4: addr 0 (any) or the stack's address; port 0 picks one. */
 int berth_bind(struct berth_stack *s, int sock, uint32_t addr, uint16_t port);
+/* Either family: IPv4 as berth_bind; IPv6 the any address (::, dual-stack
+ * unless BERTH_OPT_V6ONLY) or the stack's IPv6 address (IPv6 only), or
+ * ::ffff:a.b.c.d (IPv4 only, reported mapped). BERTH_EADDRNOTAVAIL when
+ * the stack has no IPv6 address; BERTH_EINVAL for a family other than the
+ * socket's (bound already) or a mapped address with BERTH_OPT_V6ONLY. */
+int berth_bind_endpoint(struct berth_stack *s, int sock,
+                        const struct berth_endpoint *ep);
 int berth_listen(struct berth_stack *s, int sock, int backlog);
 /* A new connected socket, or BERTH_EAGAIN. `peer` may be NULL. */
 int berth_accept(struct berth_stack *s, int sock, struct berth_endpoint *peer);
@@ -465,6 +554,12 @@ int berth_accept(struct berth_stack *s, int sock, struct berth_endpoint *peer);
  * BERTH_EV_WRITABLE, failure as BERTH_EV_ERROR (berth_sock_error()). */
 int berth_connect(struct berth_stack *s, int sock, uint32_t addr,
                   uint16_t port);
+/* Either family; an IPv4-mapped IPv6 address connects over IPv4 (not with
+ * BERTH_OPT_V6ONLY: BERTH_EINVAL, where Linux says ENETUNREACH). IPv6
+ * without a stack address: BERTH_EADDRNOTAVAIL. A socket bound already
+ * connects in its own family (else BERTH_EINVAL). */
+int berth_connect_endpoint(struct berth_stack *s, int sock,
+                           const struct berth_endpoint *ep);
 /* Bytes queued (possibly fewer than len), or BERTH_EAGAIN when full. */
 int berth_send(struct berth_stack *s, int sock, const void *buf, size_t len);
 /* Bytes read; 0 at end of stream; BERTH_EAGAIN when nothing is there. */
@@ -505,6 +600,10 @@ enum berth_opt {
     BERTH_OPT_MAXSEG,       /* MSS cap, before connect/listen */
     BERTH_OPT_USER_TIMEOUT, /* us; 0 = off */
     BERTH_OPT_CONGESTION,   /* enum berth_cc */
+    /* 0/1 (default 0), before bind: an IPv6 socket takes IPv6 only. Off,
+     * a listener bound to the IPv6 any address takes IPv4 connections too,
+     * reported as ::ffff:a.b.c.d (Linux's IPV6_V6ONLY, RFC 3493 §5.3). */
+    BERTH_OPT_V6ONLY,
 };
 int berth_setopt(struct berth_stack *s, int sock, enum berth_opt opt,
                  int64_t value);
@@ -551,7 +650,8 @@ size_t berth_foreach(const struct berth_stack *s,
                      void *ctx);
 
 /* ------------------------------------------------------------------------
- * Packet decoding for tools (ladders, captures): any IPv4/TCP packet.
+ * Packet decoding for tools (ladders, captures): any IPv4/TCP or IPv6/TCP
+ * packet (IPv6 extension headers walked as the stack walks them).
  */
 struct berth_segment {
     struct berth_endpoint src, dst;

@@ -30,10 +30,15 @@ enum tcp_node_kind {
 struct tcp_node {
     struct hnode h;
     struct timer timer;
-    uint32_t laddr, raddr; /* host order */
+    /* IPv4: addresses, host order. v6: ids of IPv6 addresses interned in
+     * the stack (ip/addr6.h), laddr our own; a record with rport set holds
+     * a reference on raddr's (stack_addr_ref), so every record keeps the
+     * IPv4 size. */
+    uint32_t laddr, raddr;
     uint16_t lport, rport;
-    uint8_t kind;  /* enum tcp_node_kind */
-    bool in_table; /* in s->conns */
+    uint8_t kind : 2;     /* enum tcp_node_kind */
+    uint8_t in_table : 1; /* in s->conns */
+    uint8_t v6 : 1;       /* an IPv6 4-tuple */
 };
 
 /* A SYN-queue entry (RFC 9293 §3.10.7.2; docs/ARCHITECTURE.md): a small request
@@ -215,6 +220,13 @@ enum tcp_deadline {
 #define TF_MEM_WAIT                                                            \
     0x100000u /* a send was cut short by the memory budget: writable only      \
                  while the allocated buffer has room (stack_mem_update) */
+#define TF_V6ONLY 0x200000u /* BERTH_OPT_V6ONLY */
+#define TF_V4MAPPED                                                            \
+    0x400000u /* an IPv4 4-tuple of an IPv6 socket: its                        \
+                 names read ::ffff:a.b.c.d */
+#define TF_ADDR6_BOUND                                                         \
+    0x800000u /* bound to our IPv6 address, not ::, so                         \
+                 IPv6 only */
 
 /* A full TCB. Field names are RFC 9293's. Invariants:
  * snd_una <= snd_nxt <= snd_max; bytes below snd_una are freed.
@@ -341,6 +353,9 @@ struct tcp_listener {
     struct hnode h;
     uint32_t addr; /* 0 = any */
     uint16_t port;
+    /* IPv6 (its template is an IPv6 socket); without v6only it takes IPv4
+     * connections too (RFC 3493 §3.7), whose names read mapped. */
+    bool v6, v6only;
     int32_t sock;
     uint32_t backlog, syn_count, aq_count;
     struct tcp_conn *aq_head, *aq_tail;
@@ -358,10 +373,16 @@ struct tcp_listener {
 };
 
 /* ---- tcp_conn.c: records, tables, states ---- */
-uint64_t tcp_tuple_hash(const struct berth_stack *s, uint32_t laddr,
+uint64_t tcp_tuple_hash(const struct berth_stack *s, bool v6, uint32_t laddr,
                         uint16_t lport, uint32_t raddr, uint16_t rport);
-struct tcp_node *tcp_lookup(struct berth_stack *s, uint32_t laddr,
+struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport);
+/* The node's 4-tuple is set: takes its address reference (IPv6); and
+ * gives it back when the record goes (tcp_node_put_addrs). */
+void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,
+                        uint32_t laddr, uint16_t lport, uint32_t raddr,
+                        uint16_t rport);
+void tcp_node_put_addrs(struct berth_stack *s, struct tcp_node *n);
 void tcp_node_insert(struct berth_stack *s, struct tcp_node *n);
 void tcp_node_remove(struct berth_stack *s, struct tcp_node *n);
 uint64_t tcp_node_rehash(const struct hnode *h, void *ctx);
@@ -369,6 +390,7 @@ uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx);
 struct tcp_conn *tcp_conn_new(struct berth_stack *s);
 /* What opening a TCB needs. */
 struct tcp_open {
+    bool v6;
     uint32_t laddr, raddr;
     uint16_t lport, rport;
     uint32_t iss;
@@ -447,7 +469,7 @@ uint32_t tcp_conn_rcv_cap(const struct berth_stack *s,
                           const struct tcp_conn *c);
 /* Gives back whichever buffer is empty (allocated again when needed). */
 void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c);
-uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
+uint32_t tcp_isn(struct berth_stack *s, bool v6, uint32_t laddr, uint16_t lport,
                  uint32_t raddr, uint16_t rport);
 /* Whether a state has exchanged SYNs (RFC 9293 §3.3.2 "synchronized"). */
 bool tcp_state_synchronized(enum berth_state st);
@@ -455,15 +477,19 @@ uint32_t tcp_poll(const struct tcp_conn *c);
 
 /* ---- tcp_user.c: the user calls (RFC 9293 §3.10) for the socket layer ---- */
 void tcp_user_attach(struct tcp_conn *c, int sock);
-int tcp_user_bind(struct berth_stack *s, struct tcp_conn *c, uint32_t addr,
-                  uint16_t port);
+int tcp_user_bind(struct berth_stack *s, struct tcp_conn *c,
+                  const struct berth_endpoint *ep);
 /* Passive OPEN: c becomes the new listener's template; NULL with *err. */
 struct tcp_listener *tcp_user_listen(struct berth_stack *s, struct tcp_conn *c,
                                      int sock, uint32_t backlog, int *err);
 void tcp_user_set_backlog(struct tcp_listener *l, uint32_t backlog);
 /* Active OPEN: BERTH_EINPROGRESS, or an error. */
-int tcp_user_connect(struct berth_stack *s, struct tcp_conn *c, uint32_t addr,
-                     uint16_t port);
+int tcp_user_connect(struct berth_stack *s, struct tcp_conn *c,
+                     const struct berth_endpoint *ep);
+/* The endpoint of a TCB's address as its socket reports it (mapped for
+ * an IPv4 4-tuple of an IPv6 socket). */
+struct berth_endpoint tcp_conn_endpoint(const struct berth_stack *s,
+                                        const struct tcp_conn *c, bool local);
 /* The pending error (SO_ERROR), cleared. */
 int tcp_user_take_error(struct tcp_conn *c);
 /* 0 if SEND may queue data now, else the error for the caller. */
@@ -493,7 +519,8 @@ int tcp_user_setopt(struct berth_stack *s, struct tcp_conn *c,
                     enum berth_opt opt, int64_t v);
 int tcp_user_getopt(const struct berth_stack *s, const struct tcp_conn *c,
                     enum berth_opt opt, int64_t *v);
-void tcp_listener_info(const struct tcp_listener *l,
+void tcp_listener_info(const struct berth_stack *s,
+                       const struct tcp_listener *l,
                        struct berth_tcp_info *out);
 void tcp_conn_info(const struct berth_stack *s, const struct tcp_conn *c,
                    struct berth_tcp_info *out);
@@ -715,8 +742,8 @@ static inline uint64_t tcp_port_hash(uint16_t port)
 }
 
 /* ---- tcp_listen.c: LISTEN, the SYN queue, the accept queue ---- */
-struct tcp_listener *tcp_listener_find(struct berth_stack *s, uint32_t addr,
-                                       uint16_t port);
+struct tcp_listener *tcp_listener_find(struct berth_stack *s, bool v6,
+                                       uint32_t addr, uint16_t port);
 /* A segment for a listener. isn: the ISN to use (a SYN that takes over a
  * TIME-WAIT 4-tuple), or 0 to choose one (RFC 6528). */
 void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
@@ -761,6 +788,7 @@ static inline uint16_t tcp_window_field(uint32_t wnd, uint8_t shift)
 }
 /* A segment for a 4-tuple, built in the stack's scratch buffer. */
 struct tcp_out {
+    bool v6; /* laddr/raddr are interned IPv6 ids (tcp_node) */
     uint32_t laddr, raddr;
     uint16_t lport, rport;
     uint32_t seq, ack;
@@ -777,7 +805,8 @@ static inline struct tcp_out tcp_out_init(const struct tcp_node *n,
                                           uint32_t seq, uint32_t ack,
                                           uint8_t flags)
 {
-    return (struct tcp_out){.laddr = n->laddr,
+    return (struct tcp_out){.v6 = n->v6,
+                            .laddr = n->laddr,
                             .raddr = n->raddr,
                             .lport = n->lport,
                             .rport = n->rport,
@@ -875,6 +904,8 @@ static inline uint32_t tcp_seg_space(const struct tcp_seg *seg)
            ((seg->flags & TH_FIN) ? 1u : 0u);
 }
 
-#define TCP_DEFAULT_MSS 536u /* RFC 9293 §3.7.1: without an MSS option */
+#define TCP_DEFAULT_MSS  536u  /* RFC 9293 §3.7.1: without an MSS option */
+#define TCP_DEFAULT_MSS6 1220u /* ... over IPv6 (1280 - 60, MUST-15) */
+#define TCP_MIN_MSS      64u   /* the least MSS we use or accept */
 
 #endif

@@ -13,9 +13,14 @@ struct tuple_key {
     uint16_t lport, rport;
 };
 
-uint64_t tcp_tuple_hash(const struct berth_stack *s, uint32_t laddr,
+uint64_t tcp_tuple_hash(const struct berth_stack *s, bool v6, uint32_t laddr,
                         uint16_t lport, uint32_t raddr, uint16_t rport)
 {
+    /* An IPv6 4-tuple hashes its ids with the top bit of raddr flipped: ids
+     * are small, so it rarely shares a bucket with an IPv4 one (the key
+     * compare tells them apart anyway). */
+    if (v6)
+        raddr ^= 0x80000000u;
     /* Keyed (docs/ARCHITECTURE.md): an attacker who does not know the secret
      * cannot aim many 4-tuples at one bucket. SipHash-1-3, not the 2-4 of
      * ISNs, timestamp offsets and SYN cookies: a bucket index needs only
@@ -30,14 +35,15 @@ uint64_t tcp_tuple_hash(const struct berth_stack *s, uint32_t laddr,
  * lookup) hashes a segment's 4-tuple, and the inserts and removals its
  * processing makes for the same connection reuse that hash, so a segment
  * costs one hash however many entries it moves. */
-static uint64_t table_hash(struct berth_stack *s, uint32_t laddr,
+static uint64_t table_hash(struct berth_stack *s, bool v6, uint32_t laddr,
                            uint16_t lport, uint32_t raddr, uint16_t rport)
 {
     if (s->tuple_memo.valid && s->tuple_memo.laddr == laddr &&
         s->tuple_memo.raddr == raddr && s->tuple_memo.lport == lport &&
-        s->tuple_memo.rport == rport)
+        s->tuple_memo.rport == rport && s->tuple_memo.v6 == v6)
         return s->tuple_memo.hash;
-    uint64_t h = tcp_tuple_hash(s, laddr, lport, raddr, rport);
+    uint64_t h = tcp_tuple_hash(s, v6, laddr, lport, raddr, rport);
+    s->tuple_memo.v6 = v6;
     s->tuple_memo.laddr = laddr;
     s->tuple_memo.raddr = raddr;
     s->tuple_memo.lport = lport;
@@ -50,7 +56,7 @@ static uint64_t table_hash(struct berth_stack *s, uint32_t laddr,
 uint64_t tcp_node_rehash(const struct hnode *h, void *ctx)
 {
     const struct tcp_node *n = (const struct tcp_node *)h;
-    return tcp_tuple_hash(ctx, n->laddr, n->lport, n->raddr, n->rport);
+    return tcp_tuple_hash(ctx, n->v6, n->laddr, n->lport, n->raddr, n->rport);
 }
 
 uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx)
@@ -59,23 +65,45 @@ uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx)
     return tcp_port_hash(((const struct tcp_listener *)h)->port);
 }
 
-struct tcp_node *tcp_lookup(struct berth_stack *s, uint32_t laddr,
+struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport)
 {
-    uint64_t h = table_hash(s, laddr, lport, raddr, rport);
+    uint64_t h = table_hash(s, v6, laddr, lport, raddr, rport);
     for (struct hnode *x = htable_bucket(&s->conns, h); x; x = x->next) {
         struct tcp_node *n = (struct tcp_node *)x;
         if (n->lport == lport && n->rport == rport && n->raddr == raddr &&
-            n->laddr == laddr)
+            n->laddr == laddr && n->v6 == v6)
             return n;
     }
     return NULL;
 }
 
+void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,
+                        uint32_t laddr, uint16_t lport, uint32_t raddr,
+                        uint16_t rport)
+{
+    stack_addr_ref(s, v6, raddr); /* before the old one goes: it may be it */
+    tcp_node_put_addrs(s, n);
+    n->v6 = v6;
+    n->laddr = laddr;
+    n->lport = lport;
+    n->raddr = raddr;
+    n->rport = rport;
+}
+
+void tcp_node_put_addrs(struct berth_stack *s, struct tcp_node *n)
+{
+    /* Only a record with a peer holds a reference (tcp.h, tcp_node). */
+    if (n->rport)
+        stack_addr_unref(s, n->v6, n->raddr);
+    n->rport = 0;
+    n->raddr = 0;
+}
+
 void tcp_node_insert(struct berth_stack *s, struct tcp_node *n)
 {
     htable_insert(&s->conns, &n->h,
-                  table_hash(s, n->laddr, n->lport, n->raddr, n->rport));
+                  table_hash(s, n->v6, n->laddr, n->lport, n->raddr, n->rport));
     n->in_table = true;
 }
 
@@ -84,7 +112,7 @@ void tcp_node_remove(struct berth_stack *s, struct tcp_node *n)
     if (!n->in_table)
         return;
     htable_remove(&s->conns, &n->h,
-                  table_hash(s, n->laddr, n->lport, n->raddr, n->rport));
+                  table_hash(s, n->v6, n->laddr, n->lport, n->raddr, n->rport));
     n->in_table = false;
 }
 
@@ -119,10 +147,7 @@ void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
                    const struct tcp_open *o)
 {
     bool passive = o->state == BERTH_STATE_SYN_RECEIVED;
-    c->n.laddr = o->laddr;
-    c->n.lport = o->lport;
-    c->n.raddr = o->raddr;
-    c->n.rport = o->rport;
+    tcp_node_set_addrs(s, &c->n, o->v6, o->laddr, o->lport, o->raddr, o->rport);
     c->iss = o->iss;
     c->ts_offset = tcp_ts_offset(s, &c->n);
     c->synopts = 0;
@@ -160,7 +185,8 @@ void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
 
 void tcp_conn_copy_options(struct tcp_conn *dst, const struct tcp_conn *src)
 {
-    dst->flags |= src->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0);
+    dst->flags |=
+        src->flags & (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_V6ONLY);
     dst->keep_cnt = src->keep_cnt;
     dst->keep_idle_ms = src->keep_idle_ms;
     dst->keep_intvl_ms = src->keep_intvl_ms;
@@ -227,8 +253,8 @@ void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
         .kind = BERTH_TRACE_STATE,
         .now = s->now,
         .sock = sock,
-        .local = {n->laddr, n->lport},
-        .remote = {n->raddr, n->rport},
+        .local = stack_endpoint(s, n->v6, n->laddr, n->lport),
+        .remote = stack_endpoint(s, n->v6, n->raddr, n->rport),
         .old_state = old,
         .new_state = st,
         .reason = why,
@@ -398,8 +424,8 @@ int tcp_conn_reserve_rcv(struct berth_stack *s, struct tcp_conn *c,
         r = ring_reserve(s, &c->rcv, need, max);
     }
     if (r == BERTH_EAGAIN)
-        stack_trace_drop(s, c->sock, c->n.laddr, c->n.lport, c->n.raddr,
-                         c->n.rport, why);
+        stack_trace_drop(s, c->sock, c->n.v6, c->n.laddr, c->n.lport,
+                         c->n.raddr, c->n.rport, why);
     return r;
 }
 
@@ -420,6 +446,7 @@ void tcp_conn_release(struct berth_stack *s, struct tcp_conn *c)
         return;
     timer_wheel_cancel(&s->wheel, &c->n.timer);
     tcp_conn_free_buffers(s, c);
+    tcp_node_put_addrs(s, &c->n);
     mem_free(&s->mem, c, sizeof *c);
 }
 
@@ -435,15 +462,17 @@ void tcp_conn_fail(struct berth_stack *s, struct tcp_conn *c, int err,
     tcp_conn_delete(s, c, why);
 }
 
-uint32_t tcp_isn(struct berth_stack *s, uint32_t laddr, uint16_t lport,
+uint32_t tcp_isn(struct berth_stack *s, bool v6, uint32_t laddr, uint16_t lport,
                  uint32_t raddr, uint16_t rport)
 {
     if (s->cfg.isn)
-        return s->cfg.isn(s->cfg.isn_ctx, (struct berth_endpoint){laddr, lport},
-                          (struct berth_endpoint){raddr, rport}, s->now);
+        return s->cfg.isn(s->cfg.isn_ctx, stack_endpoint(s, v6, laddr, lport),
+                          stack_endpoint(s, v6, raddr, rport), s->now);
     /* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport,
-     * secretkey), M a 4-microsecond timer, F a keyed hash. */
-    struct tuple_key k = {laddr, raddr, lport, rport};
+     * secretkey), M a 4-microsecond timer, F a keyed hash. An IPv6 address
+     * enters F as its keyed digest (stack_addr_key), with the family. */
+    struct tuple_key k = {stack_addr_key(s, v6, laddr),
+                          stack_addr_key(s, v6, raddr), lport, rport};
     uint32_t f = (uint32_t)siphash24(s->cfg.secret, &k, sizeof k);
     return (uint32_t)(s->now / 4) + f;
 }

@@ -89,6 +89,6 @@ void tcp_fsm_check(struct berth_stack *s, int sock, const struct tcp_node *n,
      * reason (BERTH_REASON_NONE, which nothing else ever drops with), so
      * berth_drop_count(s, BERTH_REASON_NONE) says how many; the scenario
      * runner and the simulator fail on it. */
-    stack_trace_drop(s, sock, n->laddr, n->lport, n->raddr, n->rport,
+    stack_trace_drop(s, sock, n->v6, n->laddr, n->lport, n->raddr, n->rport,
                      BERTH_REASON_NONE);
 }

@@ -15,18 +15,21 @@
 static void drop(struct berth_stack *s, const struct tcp_conn *c,
                  enum berth_reason why)
 {
-    stack_trace_drop(s, c->sock, c->n.laddr, c->n.lport, c->n.raddr, c->n.rport,
-                     why);
+    stack_trace_drop(s, c->sock, c->n.v6, c->n.laddr, c->n.lport, c->n.raddr,
+                     c->n.rport, why);
 }
 
 uint16_t tcp_peer_mss(const struct berth_stack *s, const struct tcp_seg *seg,
                       uint16_t ours)
 {
     (void)s;
-    /* RFC 9293 §3.7.1: without the option, assume 536; never send more
-     * than the peer's MSS nor more than our own link allows. A floor of 64
-     * keeps a hostile tiny MSS from multiplying our segments. */
-    uint16_t m = seg->opts.has_mss ? seg->opts.mss : TCP_DEFAULT_MSS;
+    /* RFC 9293 §3.7.1: without the option, assume 536 (IPv4) or 1220
+     * (IPv6); never send more than the peer's MSS nor more than our own
+     * link allows. A floor of 64 keeps a hostile tiny MSS from multiplying
+     * our segments. */
+    uint16_t m = seg->opts.has_mss ? seg->opts.mss
+                 : seg->v6         ? TCP_DEFAULT_MSS6
+                                   : TCP_DEFAULT_MSS;
     if (m > ours)
         m = ours;
     if (m < 64)
@@ -811,7 +814,8 @@ void tcp_input(struct berth_stack *s, uint32_t src, uint32_t dst,
     /* The one 4-tuple hash of this segment: the table moves its processing
      * makes for this connection (SYN queue -> TCB -> TIME-WAIT) reuse it
      * (tcp_conn.c, table_hash). */
-    struct tcp_node *n = tcp_lookup(s, dst, seg->dport, src, seg->sport);
+    struct tcp_node *n =
+        tcp_lookup(s, seg->v6, dst, seg->dport, src, seg->sport);
     if (n) {
         switch (n->kind) {
         case TCP_NODE_CONN:
@@ -825,13 +829,13 @@ void tcp_input(struct berth_stack *s, uint32_t src, uint32_t dst,
             return;
         }
     }
-    struct tcp_listener *l = tcp_listener_find(s, dst, seg->dport);
+    struct tcp_listener *l = tcp_listener_find(s, seg->v6, dst, seg->dport);
     if (l) {
         tcp_listen_input(s, l, src, dst, seg, 0);
         return;
     }
     /* RFC 9293 §3.10.7.1: CLOSED. */
-    stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
+    stack_trace_drop(s, -1, seg->v6, dst, seg->dport, src, seg->sport,
                      (seg->flags & TH_RST) ? BERTH_REASON_RST_NO_SOCKET
                                            : BERTH_REASON_NO_SOCKET);
     tcp_send_rst_for(s, src, dst, seg);

@@ -22,6 +22,7 @@
 struct synring_slot {
     uint32_t laddr, raddr;
     uint16_t rport;
+    bool v6;
 };
 struct tcp_synring {
     uint32_t cap, head, len;
@@ -58,7 +59,7 @@ static void synring_push(struct berth_stack *s, struct tcp_listener *l,
         q->len--;
     }
     q->slot[(q->head + q->len) % q->cap] =
-        (struct synring_slot){r->n.laddr, r->n.raddr, r->n.rport};
+        (struct synring_slot){r->n.laddr, r->n.raddr, r->n.rport, r->n.v6};
     q->len++;
 }
 
@@ -72,7 +73,11 @@ static struct tcp_synreq *synring_pop_oldest(struct berth_stack *s,
         struct synring_slot e = q->slot[q->head];
         q->head = (q->head + 1) % q->cap;
         q->len--;
-        struct tcp_node *n = tcp_lookup(s, e.laddr, l->port, e.raddr, e.rport);
+        /* An IPv6 slot's ids may have been freed and handed out again
+         * since: then this finds another entry of the same listener or
+         * none, either of which is a fair one to evict. */
+        struct tcp_node *n =
+            tcp_lookup(s, e.v6, e.laddr, l->port, e.raddr, e.rport);
         if (n && n->kind == TCP_NODE_SYNREQ)
             return (struct tcp_synreq *)n;
     }
@@ -82,13 +87,17 @@ static struct tcp_synreq *synring_pop_oldest(struct berth_stack *s,
 /* An echoed TSval or a send time older than this (ms) is no RTT sample. */
 #define SYNREQ_RTT_MAX_MS 60000u
 
-struct tcp_listener *tcp_listener_find(struct berth_stack *s, uint32_t addr,
-                                       uint16_t port)
+/* A listener takes its own family; an IPv6 one without v6only takes IPv4
+ * too (RFC 3493 §3.7, Linux's default). One address per family and stack:
+ * a listener is bound to any of ours. */
+struct tcp_listener *tcp_listener_find(struct berth_stack *s, bool v6,
+                                       uint32_t addr, uint16_t port)
 {
+    (void)addr;
     struct hnode *h = htable_bucket(&s->listeners, tcp_port_hash(port));
     for (; h; h = h->next) {
         struct tcp_listener *l = (struct tcp_listener *)h;
-        if (l->port == port && (l->addr == 0 || l->addr == addr))
+        if (l->port == port && (l->v6 == v6 || (l->v6 && !l->v6only)))
             return l;
     }
     return NULL;
@@ -97,17 +106,19 @@ struct tcp_listener *tcp_listener_find(struct berth_stack *s, uint32_t addr,
 static void synreq_drop(struct berth_stack *s, struct tcp_synreq *r,
                         enum berth_reason why)
 {
-    stack_trace_drop(s, -1, r->n.laddr, r->n.lport, r->n.raddr, r->n.rport,
-                     why);
+    stack_trace_drop(s, -1, r->n.v6, r->n.laddr, r->n.lport, r->n.raddr,
+                     r->n.rport, why);
 }
 
 static void synreq_free(struct berth_stack *s, struct tcp_synreq *r)
 {
-    struct tcp_listener *l = tcp_listener_find(s, r->n.laddr, r->n.lport);
+    struct tcp_listener *l =
+        tcp_listener_find(s, r->n.v6, r->n.laddr, r->n.lport);
     if (l && l->syn_count > 0)
         l->syn_count--;
     tcp_node_remove(s, &r->n);
     timer_wheel_cancel(&s->wheel, &r->n.timer);
+    tcp_node_put_addrs(s, &r->n);
     mem_free(&s->mem, r, sizeof *r);
 }
 
@@ -123,7 +134,7 @@ static void listen_drop(struct berth_stack *s, uint32_t src, uint32_t dst,
                         const struct tcp_seg *seg, enum berth_reason why)
 {
     stack_count(s, BERTH_CTR_LISTEN_DROPS);
-    stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport, why);
+    stack_trace_drop(s, -1, seg->v6, dst, seg->dport, src, seg->sport, why);
 }
 
 /* Makes room in a full SYN queue without cookies: the oldest entry goes
@@ -167,12 +178,14 @@ static bool cookie_for_ack(const struct berth_stack *s,
            s->now - (l->cookie_sent_at - 1) < 2 * TCP_COOKIE_PERIOD_US;
 }
 
-static struct tcp_cookie_tuple cookie_tuple(uint32_t src, uint32_t dst,
+static struct tcp_cookie_tuple cookie_tuple(const struct berth_stack *s,
+                                            uint32_t src, uint32_t dst,
                                             const struct tcp_seg *seg,
                                             uint32_t irs)
 {
-    return (struct tcp_cookie_tuple){.laddr = dst,
-                                     .raddr = src,
+    /* An IPv6 address enters the cookie as its keyed digest. */
+    return (struct tcp_cookie_tuple){.laddr = stack_addr_key(s, seg->v6, dst),
+                                     .raddr = stack_addr_key(s, seg->v6, src),
                                      .lport = seg->dport,
                                      .rport = seg->sport,
                                      .irs = irs};
@@ -187,6 +200,7 @@ static void listen_send_cookie(struct berth_stack *s, struct tcp_listener *l,
                                const struct tcp_seg *seg)
 {
     struct tcp_synreq r = {0};
+    r.n.v6 = seg->v6; /* not in the table: holds no reference */
     r.n.laddr = dst;
     r.n.lport = seg->dport;
     r.n.raddr = src;
@@ -197,7 +211,7 @@ static void listen_send_cookie(struct berth_stack *s, struct tcp_listener *l,
         r.opts = 0;
     r.ts_recent = seg->opts.ts_val;
     uint16_t mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
-    struct tcp_cookie_tuple t = cookie_tuple(src, dst, seg, seg->seq);
+    struct tcp_cookie_tuple t = cookie_tuple(s, src, dst, seg, seg->seq);
     r.iss = tcp_cookie_isn(s->cfg.secret, &t, mss, s->now);
     stack_count(s, BERTH_CTR_SYNCOOKIES_SENT);
     l->cookie_sent_at = s->now + 1; /* 0: never */
@@ -233,7 +247,8 @@ static void cookie_open(struct berth_stack *s, struct tcp_listener *l,
     if (!c)
         return;
     tcp_conn_copy_options(c, l->tmpl);
-    struct tcp_open o = {.laddr = dst,
+    struct tcp_open o = {.v6 = seg->v6,
+                         .laddr = dst,
                          .raddr = src,
                          .lport = seg->dport,
                          .rport = seg->sport,
@@ -261,7 +276,7 @@ static bool listen_cookie_ack(struct berth_stack *s, struct tcp_listener *l,
 {
     if (!cookie_for_ack(s, l) || (seg->flags & TH_SYN))
         return false;
-    struct tcp_cookie_tuple t = cookie_tuple(src, dst, seg, seg->seq - 1);
+    struct tcp_cookie_tuple t = cookie_tuple(s, src, dst, seg, seg->seq - 1);
     uint16_t mss;
     if (!tcp_cookie_check(s->cfg.secret, &t, seg->ack - 1, s->now, &mss)) {
         /* Stale, forged or simply not a cookie: as any bad ACK in LISTEN,
@@ -274,7 +289,7 @@ static bool listen_cookie_ack(struct berth_stack *s, struct tcp_listener *l,
          * (a dead connection's late data: its ACK has the tag 1 time in
          * 16) gets the RST. */
         stack_count(s, BERTH_CTR_SYNCOOKIES_FAILED);
-        stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
+        stack_trace_drop(s, -1, seg->v6, dst, seg->dport, src, seg->sport,
                          BERTH_REASON_SYNCOOKIE_INVALID);
         bool text = seg->len > 0 || (seg->flags & TH_FIN);
         if (!text || !tcp_cookie_tagged(seg->ack - 1, s->now))
@@ -299,12 +314,9 @@ static void synreq_create(struct berth_stack *s, struct tcp_listener *l,
         return;
     r->n.kind = TCP_NODE_SYNREQ;
     timer_init(&r->n.timer);
-    r->n.laddr = dst;
-    r->n.lport = seg->dport;
-    r->n.raddr = src;
-    r->n.rport = seg->sport;
+    tcp_node_set_addrs(s, &r->n, seg->v6, dst, seg->dport, src, seg->sport);
     r->irs = seg->seq;
-    r->iss = isn ? isn : tcp_isn(s, dst, seg->dport, src, seg->sport);
+    r->iss = isn ? isn : tcp_isn(s, seg->v6, dst, seg->dport, src, seg->sport);
     r->peer_mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
     r->opts = tcp_synopts_accept(s, seg);
     if (l->syn_count + 1 > s->cfg.syn_backlog / 2u)
@@ -326,7 +338,7 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
 {
     /* RFC 9293 §3.10.7.2 first: an incoming RST is ignored. */
     if (seg->flags & TH_RST) {
-        stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
+        stack_trace_drop(s, -1, seg->v6, dst, seg->dport, src, seg->sport,
                          BERTH_REASON_RST_NO_SOCKET);
         return;
     }
@@ -334,13 +346,13 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
     if (seg->flags & TH_ACK) {
         if (listen_cookie_ack(s, l, src, dst, seg))
             return;
-        stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
+        stack_trace_drop(s, -1, seg->v6, dst, seg->dport, src, seg->sport,
                          BERTH_REASON_LISTEN_ACK);
         tcp_send_rst_for(s, src, dst, seg);
         return;
     }
     if (!(seg->flags & TH_SYN)) {
-        stack_trace_drop(s, -1, dst, seg->dport, src, seg->sport,
+        stack_trace_drop(s, -1, seg->v6, dst, seg->dport, src, seg->sport,
                          BERTH_REASON_LISTEN_NO_SYN);
         return;
     }
@@ -364,7 +376,8 @@ void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
 
 void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r)
 {
-    struct tcp_listener *l = tcp_listener_find(s, r->n.laddr, r->n.lport);
+    struct tcp_listener *l =
+        tcp_listener_find(s, r->n.v6, r->n.laddr, r->n.lport);
     uint32_t limit = s->cfg.synack_retries;
     if (r->pressured && limit > SYNQ_PRESSURE_RETRIES)
         limit = SYNQ_PRESSURE_RETRIES; /* see SYNQ_PRESSURE_RETRIES */
@@ -400,7 +413,8 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
     if (!c)
         return NULL;
     tcp_conn_copy_options(c, l->tmpl);
-    struct tcp_open o = {.laddr = r->n.laddr,
+    struct tcp_open o = {.v6 = r->n.v6,
+                         .laddr = r->n.laddr,
                          .raddr = r->n.raddr,
                          .lport = r->n.lport,
                          .rport = r->n.rport,
@@ -423,6 +437,8 @@ static void listener_enqueue(struct berth_stack *s, struct tcp_listener *l,
                              struct tcp_conn *c)
 {
     c->listener = l;
+    if (l->v6 && !c->n.v6) /* an IPv4 peer of a dual-stack listener */
+        c->flags |= TF_V4MAPPED;
     if (l->aq_tail)
         l->aq_tail->aq_next = c;
     else
@@ -587,7 +603,8 @@ static uint32_t synreq_rtt(const struct berth_stack *s,
 void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
                       struct tcp_seg *seg)
 {
-    struct tcp_listener *l = tcp_listener_find(s, r->n.laddr, r->n.lport);
+    struct tcp_listener *l =
+        tcp_listener_find(s, r->n.v6, r->n.laddr, r->n.lport);
     if (!l) {
         synreq_drop(s, r,
                     (seg->flags & TH_RST) ? BERTH_REASON_RST_OUT_OF_WINDOW

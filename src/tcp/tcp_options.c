@@ -24,8 +24,13 @@ uint32_t tcp_ts_offset(const struct berth_stack *s, const struct tcp_node *n)
      * 4-tuple: a compact entry can recompute it. */
     struct {
         uint32_t laddr, raddr;
-        uint16_t lport, rport, tweak, pad;
-    } k = {n->laddr, n->raddr, n->lport, n->rport, TS_KEY_TWEAK, 0};
+        uint16_t lport, rport, tweak, v6;
+    } k = {stack_addr_key(s, n->v6, n->laddr),
+           stack_addr_key(s, n->v6, n->raddr),
+           n->lport,
+           n->rport,
+           TS_KEY_TWEAK,
+           n->v6};
     return (uint32_t)siphash24(s->cfg.secret, &k, sizeof k);
 }
 

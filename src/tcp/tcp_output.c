@@ -9,8 +9,47 @@
 #include "base/siphash.h"
 #include "tcp/tcp_syncookie.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
+
+#include <string.h>
 
 #define OUTPUT_BURST_LIMIT 4096u
+
+/* RFC 6437 §3: the flow label of a 4-tuple, a keyed hash of it, so that
+ * it is stable for the flow, unpredictable to others, and spread over the
+ * 20 bits; never 0 (0 means unlabelled). */
+static uint32_t flow_label(const struct berth_stack *s, const uint8_t *src,
+                           const uint8_t *dst, uint16_t sport, uint16_t dport)
+{
+    struct {
+        uint8_t src[16], dst[16];
+        uint16_t sport, dport;
+    } k;
+    memcpy(k.src, src, 16);
+    memcpy(k.dst, dst, 16);
+    k.sport = sport;
+    k.dport = dport;
+    uint32_t f = (uint32_t)siphash13(s->cfg.secret, &k, sizeof k) & 0xfffffu;
+    return f ? f : 1;
+}
+
+/* Builds the IP header of a segment whose TCP part (hl + len bytes) sits
+ * after it in txbuf; returns the IP header's length. */
+static size_t emit_ip(struct berth_stack *s, const struct tcp_out *o,
+                      size_t tcp_len)
+{
+    if (!o->v6) {
+        stack_count(s, BERTH_CTR_IP_OUT);
+        return ipv4_emit(s->txbuf, o->laddr, o->raddr, IPPROTO_TCP_NUM,
+                         s->cfg.ttl, s->ip_id++, (uint16_t)tcp_len);
+    }
+    const uint8_t *src = addr6_get(&s->addr6, o->laddr);
+    const uint8_t *dst = addr6_get(&s->addr6, o->raddr);
+    stack_count(s, BERTH_CTR_IP6_OUT);
+    return ipv6_emit(s->txbuf, src, dst, IPV6_NH_TCP, s->cfg.hop_limit,
+                     flow_label(s, src, dst, o->lport, o->rport),
+                     (uint16_t)tcp_len);
+}
 
 void tcp_send(struct berth_stack *s, const struct tcp_out *o)
 {
@@ -25,17 +64,20 @@ void tcp_send(struct berth_stack *s, const struct tcp_out *o)
         .opts = o->opts,
     };
     size_t hl = TCP_HDR_LEN + tcp_opts_len(&seg.opts);
-    uint8_t *tcp = s->txbuf + IPV4_HDR_LEN;
+    size_t iphl = o->v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
+    uint8_t *tcp = s->txbuf + iphl;
     if (o->len)
         ring_peek(o->data, o->data_off, tcp + hl, o->len);
-    tcp_emit_csum(tcp, &seg, o->laddr, o->raddr, o->gso_size > 0);
-    ipv4_emit(s->txbuf, o->laddr, o->raddr, IPPROTO_TCP_NUM, s->cfg.ttl,
-              s->ip_id++, (uint16_t)(hl + o->len));
+    if (o->v6)
+        tcp_emit6(tcp, &seg, addr6_get(&s->addr6, o->laddr),
+                  addr6_get(&s->addr6, o->raddr), o->gso_size > 0);
+    else
+        tcp_emit_csum(tcp, &seg, o->laddr, o->raddr, o->gso_size > 0);
+    emit_ip(s, o, hl + o->len);
     stack_count(s, BERTH_CTR_SEGS_OUT);
-    stack_count(s, BERTH_CTR_IP_OUT);
     if (o->flags & TH_RST)
         stack_count(s, BERTH_CTR_RST_OUT);
-    size_t n = IPV4_HDR_LEN + hl + o->len;
+    size_t n = iphl + hl + o->len;
     if (o->gso_size > 0)
         s->cfg.tx_gso(s->cfg.tx_ctx, s->txbuf, n, o->gso_size);
     else if (s->cfg.tx)
@@ -49,8 +91,11 @@ void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
      * answered with a reset. */
     if (seg->flags & TH_RST)
         return;
-    struct tcp_out o = {
-        .laddr = dst, .raddr = src, .lport = seg->dport, .rport = seg->sport};
+    struct tcp_out o = {.v6 = seg->v6,
+                        .laddr = dst,
+                        .raddr = src,
+                        .lport = seg->dport,
+                        .rport = seg->sport};
     /* RFC 7323 §5.2: a RST caused by a segment with timestamps carries
      * them too, TSval 0 and TSecr = SEG.TSval. */
     if (seg->opts.has_ts) {
@@ -337,7 +382,8 @@ static void send_text(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
 static uint32_t tso_seg_max(const struct berth_stack *s,
                             const struct tcp_conn *c, uint32_t mss)
 {
-    uint32_t hdrs = IPV4_HDR_LEN + TCP_HDR_LEN + (c->snd_mss - mss);
+    uint32_t iphl = c->n.v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
+    uint32_t hdrs = iphl + TCP_HDR_LEN + (c->snd_mss - mss);
     if (!s->cfg.tx_gso || s->cfg.tso_max < hdrs + 2 * mss)
         return mss;
     return (s->cfg.tso_max - hdrs) / mss * mss;
@@ -531,9 +577,15 @@ void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c)
 
 uint16_t tcp_our_mss(const struct berth_stack *s, const struct tcp_conn *c)
 {
-    if (c->user_mss && c->user_mss < s->cfg.mss)
+    /* cfg.mss is IPv4's (MTU - 40); the IPv6 header is 20 bytes longer,
+     * so the same link gives IPv6 20 less: 1440 for MTU 1500 (RFC 9293
+     * §3.7.1, MTU minus the fixed IP and TCP headers). */
+    uint16_t m = s->cfg.mss;
+    if (c->n.v6)
+        m = m > TCP_MIN_MSS + 20 ? (uint16_t)(m - 20) : TCP_MIN_MSS;
+    if (c->user_mss && c->user_mss < m)
         return c->user_mss;
-    return s->cfg.mss;
+    return m;
 }
 
 static struct tcp_out synack_out(const struct berth_stack *s,
@@ -581,7 +633,7 @@ static void oow_suppressed(struct berth_stack *s, int sock,
                            const struct tcp_node *n)
 {
     stack_count(s, BERTH_CTR_OOW_ACKS_LIMITED);
-    stack_trace_drop(s, sock, n->laddr, n->lport, n->raddr, n->rport,
+    stack_trace_drop(s, sock, n->v6, n->laddr, n->lport, n->raddr, n->rport,
                      BERTH_REASON_OOW_ACK_LIMITED);
 }
 
@@ -665,7 +717,7 @@ bool tcp_challenge_budget(struct berth_stack *s, int sock,
     }
     if (s->challenge_count >= s->challenge_budget) {
         stack_count(s, BERTH_CTR_CHALLENGE_ACKS_LIMITED);
-        stack_trace_drop(s, sock, n->laddr, n->lport, n->raddr, n->rport,
+        stack_trace_drop(s, sock, n->v6, n->laddr, n->lport, n->raddr, n->rport,
                          BERTH_REASON_CHALLENGE_ACK_LIMITED);
         return false;
     }

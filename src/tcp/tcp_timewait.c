@@ -79,7 +79,8 @@ static enum tw_action tw_decide(struct berth_stack *s, int sock,
         why = BERTH_REASON_SEQ_OUT_OF_WINDOW;
     }
     if (why != BERTH_REASON_NONE)
-        stack_trace_drop(s, sock, n->laddr, n->lport, n->raddr, n->rport, why);
+        stack_trace_drop(s, sock, n->v6, n->laddr, n->lport, n->raddr, n->rport,
+                         why);
     return act;
 }
 
@@ -108,6 +109,7 @@ void tcp_timewait_free(struct berth_stack *s, struct tcp_timewait *tw)
 {
     tcp_node_remove(s, &tw->n);
     timer_wheel_cancel(&s->wheel, &tw->n.timer);
+    tcp_node_put_addrs(s, &tw->n);
     mem_free(&s->mem, tw, sizeof *tw);
 }
 
@@ -117,6 +119,7 @@ static void tw_compact(struct berth_stack *s, struct tcp_conn *c,
     struct tcp_timewait *tw = mem_alloc(&s->mem, sizeof *tw);
     if (tw) {
         tw->n = c->n;
+        stack_addr_ref(s, tw->n.v6, tw->n.raddr); /* the TCB's goes below */
         tw->n.kind = TCP_NODE_TIMEWAIT;
         timer_init(&tw->n.timer);
         tw->n.in_table = false;
@@ -164,7 +167,7 @@ void tcp_time_wait_shrink(struct berth_stack *s, struct tcp_conn *c)
 static bool tw_reuse(struct berth_stack *s, uint32_t src, uint32_t dst,
                      struct tcp_seg *seg, uint32_t old_snd_nxt)
 {
-    struct tcp_listener *l = tcp_listener_find(s, dst, seg->dport);
+    struct tcp_listener *l = tcp_listener_find(s, seg->v6, dst, seg->dport);
     if (!l)
         return false;
     stack_count(s, BERTH_CTR_TIME_WAIT_RECYCLED);
@@ -182,7 +185,7 @@ void tcp_timewait_input(struct berth_stack *s, struct tcp_timewait *tw,
         return;
     case TW_NEW_SYN: {
         uint32_t old = tw->snd_nxt;
-        struct tcp_listener *l = tcp_listener_find(s, dst, seg->dport);
+        struct tcp_listener *l = tcp_listener_find(s, seg->v6, dst, seg->dport);
         if (!l)
             break; /* ACK below */
         tcp_trace_state(s, -1, &tw->n, BERTH_STATE_TIME_WAIT,
@@ -213,7 +216,7 @@ bool tcp_time_wait_tcb_input(struct berth_stack *s, struct tcp_conn *c,
     case TW_DROP:
         return true;
     case TW_NEW_SYN:
-        if (!tcp_listener_find(s, c->n.laddr, seg->dport))
+        if (!tcp_listener_find(s, c->n.v6, c->n.laddr, seg->dport))
             break;
         /* The handle keeps a closed socket; the 4-tuple is free again. */
         tcp_node_remove(s, &c->n);

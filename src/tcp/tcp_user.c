@@ -8,20 +8,76 @@
 
 /* ---- ports and OPEN ---- */
 
-static int pick_ephemeral(struct berth_stack *s, uint32_t raddr, uint16_t rport)
+/* Our address of a family, as records keep it. */
+static uint32_t our_addr(const struct berth_stack *s, bool v6)
+{
+    return v6 ? s->addr6_id : s->cfg.addr;
+}
+
+/* A port no listener of either family holds: the stack has one port space,
+ * shared by IPv4 and IPv6 (stricter than Linux, which lets an IPv4 and a
+ * V6ONLY IPv6 socket share one). */
+static bool port_listened(struct berth_stack *s, uint16_t port)
+{
+    return tcp_listener_find(s, false, 0, port) ||
+           tcp_listener_find(s, true, 0, port);
+}
+
+static int pick_ephemeral(struct berth_stack *s, bool v6, uint32_t raddr,
+                          uint16_t rport)
 {
     /* RFC 6056 §3.3.2 style: a random start, then the next free port. */
     uint32_t lo = s->cfg.ephemeral_lo, n = s->cfg.ephemeral_hi - lo + 1;
     uint32_t start = (uint32_t)rng_below(&s->rng, n);
     for (uint32_t i = 0; i < n; i++) {
         uint16_t p = (uint16_t)(lo + (start + i) % n);
-        if (stack_port_bound(s, p) || tcp_listener_find(s, s->cfg.addr, p))
+        if (stack_port_bound(s, p) || port_listened(s, p))
             continue;
-        if (rport && tcp_lookup(s, s->cfg.addr, p, raddr, rport))
+        if (rport && tcp_lookup(s, v6, our_addr(s, v6), p, raddr, rport))
             continue;
         return p;
     }
     return BERTH_EADDRNOTAVAIL;
+}
+
+static bool addr6_is_any(const uint8_t *a)
+{
+    for (int i = 0; i < 16; i++)
+        if (a[i])
+            return false;
+    return true;
+}
+
+/* The family and address a bind to ep gives, or an error: IPv4 any or
+ * ours; IPv6 any (dual-stack unless V6ONLY) or ours (IPv6 only); IPv6
+ * ::ffff:a.b.c.d with a.b.c.d any or ours (IPv4 only, names mapped). As
+ * Linux's inet6_bind: a V6ONLY socket cannot bind a mapped address. */
+static int bind_target(const struct berth_stack *s, const struct tcp_conn *c,
+                       const struct berth_endpoint *ep, bool *v6,
+                       uint32_t *flags)
+{
+    uint32_t v4 = ep->addr;
+    *v6 = false;
+    *flags = 0;
+    if (ep->family == BERTH_AF_INET6) {
+        if (berth_endpoint_v4mapped(ep, &v4)) {
+            if (c->flags & TF_V6ONLY)
+                return BERTH_EINVAL;
+            *flags = TF_V4MAPPED;
+        } else {
+            if (!s->ipv6)
+                return BERTH_EADDRNOTAVAIL;
+            bool any = addr6_is_any(ep->addr6);
+            if (!any && memcmp(ep->addr6, s->cfg.addr6, 16) != 0)
+                return BERTH_EADDRNOTAVAIL;
+            *v6 = true;
+            *flags = any ? 0 : TF_ADDR6_BOUND;
+            return 0;
+        }
+    } else if (ep->family != BERTH_AF_INET) {
+        return BERTH_EINVAL;
+    }
+    return v4 != 0 && v4 != s->cfg.addr ? BERTH_EADDRNOTAVAIL : 0;
 }
 
 void tcp_user_attach(struct tcp_conn *c, int sock)
@@ -29,27 +85,50 @@ void tcp_user_attach(struct tcp_conn *c, int sock)
     c->sock = sock;
 }
 
-int tcp_user_bind(struct berth_stack *s, struct tcp_conn *c, uint32_t addr,
-                  uint16_t port)
+int tcp_user_bind(struct berth_stack *s, struct tcp_conn *c,
+                  const struct berth_endpoint *ep)
 {
     if (c->n.lport || c->state != BERTH_STATE_CLOSED)
         return BERTH_EINVAL;
-    if (addr != 0 && addr != s->cfg.addr)
-        return BERTH_EADDRNOTAVAIL;
+    bool v6;
+    uint32_t flags;
+    int err = bind_target(s, c, ep, &v6, &flags);
+    if (err)
+        return err;
+    uint16_t port = ep->port;
     if (port == 0) {
-        int p = pick_ephemeral(s, 0, 0);
+        int p = pick_ephemeral(s, v6, 0, 0);
         if (p < 0)
             return p;
         port = (uint16_t)p;
-    } else if (stack_port_bound(s, port) ||
-               tcp_listener_find(s, s->cfg.addr, port)) {
+    } else if (stack_port_bound(s, port) || port_listened(s, port)) {
         return BERTH_EADDRINUSE;
     }
     stack_port_set(s, port, true);
-    c->flags |= TF_BOUND;
-    c->n.laddr = s->cfg.addr;
+    c->flags |= TF_BOUND | flags;
+    c->n.v6 = v6;
+    c->n.laddr = our_addr(s, v6);
     c->n.lport = port;
     return 0;
+}
+
+struct berth_endpoint tcp_conn_endpoint(const struct berth_stack *s,
+                                        const struct tcp_conn *c, bool local)
+{
+    const struct tcp_node *n = &c->n;
+    struct berth_endpoint ep =
+        local ? stack_endpoint(s, n->v6, n->laddr, n->lport)
+              : stack_endpoint(s, n->v6, n->raddr, n->rport);
+    if (!n->v6 && (c->flags & TF_V4MAPPED)) {
+        /* RFC 4291 §2.5.5.2: ::ffff:a.b.c.d */
+        uint8_t a[16] = {[10] = 0xff, [11] = 0xff};
+        a[12] = (uint8_t)(ep.addr >> 24);
+        a[13] = (uint8_t)(ep.addr >> 16);
+        a[14] = (uint8_t)(ep.addr >> 8);
+        a[15] = (uint8_t)ep.addr;
+        ep = berth_endpoint_v6(a, ep.port);
+    }
+    return ep;
 }
 
 /* Passive OPEN (RFC 9293 §3.10.1): the TCB becomes the template its
@@ -60,7 +139,8 @@ struct tcp_listener *tcp_user_listen(struct berth_stack *s, struct tcp_conn *c,
     *err = BERTH_EINVAL;
     if (c->state != BERTH_STATE_CLOSED || (c->flags & TF_CONNECTED) || c->error)
         return NULL;
-    *err = c->n.lport ? 0 : tcp_user_bind(s, c, 0, 0);
+    struct berth_endpoint any = {0};
+    *err = c->n.lport ? 0 : tcp_user_bind(s, c, &any);
     if (*err)
         return NULL;
     struct tcp_listener *l = mem_alloc(&s->mem, sizeof *l);
@@ -69,6 +149,8 @@ struct tcp_listener *tcp_user_listen(struct berth_stack *s, struct tcp_conn *c,
         return NULL;
     l->addr = 0; /* one address per stack: bound means any of ours */
     l->port = c->n.lport;
+    l->v6 = c->n.v6;
+    l->v6only = (c->flags & (TF_V6ONLY | TF_ADDR6_BOUND)) != 0;
     l->sock = sock;
     l->backlog = backlog;
     l->tmpl = c;
@@ -85,32 +167,90 @@ void tcp_user_set_backlog(struct tcp_listener *l, uint32_t backlog)
 }
 
 /* Active OPEN (RFC 9293 §3.10.1): send <SEQ=ISS><CTL=SYN>, SYN-SENT. */
-int tcp_user_connect(struct berth_stack *s, struct tcp_conn *c, uint32_t addr,
-                     uint16_t port)
+static int connect_open(struct berth_stack *s, struct tcp_conn *c, bool v6,
+                        uint32_t addr, uint16_t port, uint32_t fam_flags);
+
+/* The family a connect to ep uses, with its flags: IPv4, or IPv6, or
+ * IPv4 through a mapped address (Linux: ENETUNREACH with V6ONLY). A socket
+ * bound already keeps its family. */
+static int connect_family(const struct berth_stack *s, const struct tcp_conn *c,
+                          const struct berth_endpoint *ep, bool *v6,
+                          uint32_t *v4, uint32_t *flags)
+{
+    bool bound = c->n.lport != 0;
+    *flags = 0;
+    *v4 = ep->addr;
+    *v6 = ep->family == BERTH_AF_INET6;
+    if (ep->family != BERTH_AF_INET && ep->family != BERTH_AF_INET6)
+        return BERTH_EINVAL;
+    if (*v6 && berth_endpoint_v4mapped(ep, v4)) {
+        if (c->flags & (TF_V6ONLY | TF_ADDR6_BOUND))
+            return BERTH_EINVAL;
+        *v6 = false;
+        *flags = TF_V4MAPPED;
+        if (bound && !c->n.v6 && !(c->flags & TF_V4MAPPED))
+            return BERTH_EINVAL;
+        return 0;
+    }
+    if (*v6 && !s->ipv6)
+        return BERTH_EADDRNOTAVAIL;
+    if (bound && (c->n.v6 != *v6 || (c->flags & TF_V4MAPPED)))
+        return BERTH_EINVAL;
+    if (*v6 && addr6_is_any(ep->addr6))
+        return BERTH_EINVAL;
+    return 0;
+}
+
+int tcp_user_connect(struct berth_stack *s, struct tcp_conn *c,
+                     const struct berth_endpoint *ep)
 {
     if (c->state == BERTH_STATE_SYN_SENT ||
         c->state == BERTH_STATE_SYN_RECEIVED)
         return BERTH_EALREADY;
     if (c->state != BERTH_STATE_CLOSED || (c->flags & TF_CONNECTED))
         return BERTH_EISCONN;
-    if (addr == 0 || port == 0)
+    bool v6;
+    uint32_t addr, fam_flags;
+    int err = connect_family(s, c, ep, &v6, &addr, &fam_flags);
+    if (err)
+        return err;
+    uint16_t port = ep->port;
+    if ((!v6 && addr == 0) || port == 0)
         return BERTH_EINVAL;
+    if (v6) { /* held until the TCB takes its own reference */
+        int64_t id = addr6_intern(&s->addr6, ep->addr6, false);
+        if (id < 0)
+            return BERTH_ENOMEM;
+        addr = (uint32_t)id;
+    }
+    err = connect_open(s, c, v6, addr, port, fam_flags);
+    stack_addr_unref(s, v6, addr);
+    return err;
+}
+
+static int connect_open(struct berth_stack *s, struct tcp_conn *c, bool v6,
+                        uint32_t addr, uint16_t port, uint32_t fam_flags)
+{
+    uint32_t laddr = our_addr(s, v6);
     uint16_t lport = c->n.lport;
     if (!lport) {
-        int p = pick_ephemeral(s, addr, port);
+        int p = pick_ephemeral(s, v6, addr, port);
         if (p < 0)
             return p;
         lport = (uint16_t)p;
-    } else if (tcp_lookup(s, s->cfg.addr, lport, addr, port)) {
+    } else if (tcp_lookup(s, v6, laddr, lport, addr, port)) {
         return BERTH_EADDRNOTAVAIL;
     }
     c->error = 0;
-    c->flags &= (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_BOUND);
-    struct tcp_open o = {.laddr = s->cfg.addr,
+    c->flags &= (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_BOUND | TF_V6ONLY |
+                 TF_ADDR6_BOUND);
+    c->flags |= fam_flags;
+    struct tcp_open o = {.v6 = v6,
+                         .laddr = laddr,
                          .raddr = addr,
                          .lport = lport,
                          .rport = port,
-                         .iss = tcp_isn(s, s->cfg.addr, lport, addr, port),
+                         .iss = tcp_isn(s, v6, laddr, lport, addr, port),
                          .state = BERTH_STATE_SYN_SENT,
                          .why = BERTH_REASON_APP_CONNECT};
     tcp_conn_open(s, c, &o);
@@ -449,6 +589,12 @@ int tcp_user_setopt(struct berth_stack *s, struct tcp_conn *c,
         c->cc_algo = (uint8_t)v;
         tcp_cc_of(c)->init(c); /* a new algorithm starts a new epoch */
         return 0;
+    case BERTH_OPT_V6ONLY:
+        /* Linux: IPV6_V6ONLY only before bind (EINVAL after). */
+        if (c->n.lport || !before_connect(c))
+            return BERTH_EINVAL;
+        set_flag(c, TF_V6ONLY, v != 0);
+        return 0;
     }
     return BERTH_ENOPROTOOPT;
 }
@@ -540,6 +686,9 @@ int tcp_user_getopt(const struct berth_stack *s, const struct tcp_conn *c,
     case BERTH_OPT_CONGESTION:
         *v = c->cc_algo;
         return 0;
+    case BERTH_OPT_V6ONLY:
+        *v = (c->flags & TF_V6ONLY) != 0;
+        return 0;
     }
     return BERTH_ENOPROTOOPT;
 }
@@ -549,11 +698,13 @@ static uint64_t timer_deadline(const struct timer *t)
     return timer_armed(t) ? t->expires * TIMER_TICK_US : UINT64_MAX;
 }
 
-void tcp_listener_info(const struct tcp_listener *l, struct berth_tcp_info *out)
+void tcp_listener_info(const struct berth_stack *s,
+                       const struct tcp_listener *l, struct berth_tcp_info *out)
 {
     memset(out, 0, sizeof *out);
     out->state = BERTH_STATE_LISTEN;
-    out->local = (struct berth_endpoint){l->tmpl->n.laddr, l->port};
+    out->local = tcp_conn_endpoint(s, l->tmpl, true);
+    out->local.port = l->port;
     out->accept_queue = l->aq_count;
     out->accept_backlog = l->backlog;
     out->syn_queue = l->syn_count;
@@ -586,8 +737,8 @@ void tcp_conn_info(const struct berth_stack *s, const struct tcp_conn *c,
 {
     memset(out, 0, sizeof *out);
     out->state = (enum berth_state)c->state;
-    out->local = (struct berth_endpoint){c->n.laddr, c->n.lport};
-    out->remote = (struct berth_endpoint){c->n.raddr, c->n.rport};
+    out->local = tcp_conn_endpoint(s, c, true);
+    out->remote = tcp_conn_endpoint(s, c, false);
     out->iss = c->iss;
     out->irs = c->irs;
     out->snd_una = c->snd_una;
@@ -624,8 +775,8 @@ int tcp_node_info(const struct berth_stack *s, const struct tcp_node *n,
         return c->sock;
     }
     memset(out, 0, sizeof *out);
-    out->local = (struct berth_endpoint){n->laddr, n->lport};
-    out->remote = (struct berth_endpoint){n->raddr, n->rport};
+    out->local = stack_endpoint(s, n->v6, n->laddr, n->lport);
+    out->remote = stack_endpoint(s, n->v6, n->raddr, n->rport);
     out->next_timer = timer_deadline(&n->timer);
     record_info(n, out);
     return -1;

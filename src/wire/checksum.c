@@ -97,3 +97,11 @@ uint64_t csum_pseudo_ipv4(uint32_t src, uint32_t dst, uint8_t proto,
     return (uint64_t)(src >> 16) + (src & 0xffffu) + (dst >> 16) +
            (dst & 0xffffu) + proto + len;
 }
+
+uint64_t csum_pseudo_ipv6(const uint8_t *src, const uint8_t *dst, uint8_t proto,
+                          uint32_t len)
+{
+    uint64_t sum = csum_add(0, src, 16);
+    sum = csum_add(sum, dst, 16);
+    return sum + (len >> 16) + (len & 0xffffu) + proto;
+}

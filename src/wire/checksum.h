@@ -15,5 +15,10 @@ uint16_t csum_fold(uint64_t sum);
 /* The TCP/UDP IPv4 pseudo-header (RFC 9293 §3.1): addresses host order. */
 uint64_t csum_pseudo_ipv4(uint32_t src, uint32_t dst, uint8_t proto,
                           uint16_t len);
+/* The IPv6 pseudo-header (RFC 8200 §8.1): 16-byte addresses as on the
+ * wire, the upper-layer length in 32 bits, three zero bytes, Next
+ * Header. */
+uint64_t csum_pseudo_ipv6(const uint8_t *src, const uint8_t *dst, uint8_t proto,
+                          uint32_t len);
 
 #endif

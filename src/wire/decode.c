@@ -2,30 +2,63 @@
  * wire/ parsers behind berth_decode(), and flag names. No stack needed. */
 #include "berth/berth.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 #include "wire/tcp.h"
 
 #include <string.h>
 
-int berth_decode(const void *pkt, size_t len, struct berth_segment *out)
+static int decode4(const uint8_t *pkt, size_t len, struct berth_segment *out,
+                   struct tcp_seg *seg)
 {
-    memset(out, 0, sizeof(*out));
-    out->wscale = -1;
-
     struct ipv4_info ip;
     int err = ipv4_parse(pkt, len, &ip);
     if (err != 0)
         return err;
     if (ip.proto != IPPROTO_TCP_NUM)
         return BERTH_REASON_NOT_TCP;
-    struct tcp_seg seg;
-    err = tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, &seg);
+    err = tcp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, seg);
     if (err != 0)
         return err;
+    out->src = berth_endpoint_v4(ip.src, seg->sport);
+    out->dst = berth_endpoint_v4(ip.dst, seg->dport);
+    return 0;
+}
 
-    out->src.addr = ip.src;
-    out->src.port = seg.sport;
-    out->dst.addr = ip.dst;
-    out->dst.port = seg.dport;
+/* As the stack reads IPv6 (stack.c, input6): fragments are not TCP
+ * segments it could decode. */
+static int decode6(const uint8_t *pkt, size_t len, struct berth_segment *out,
+                   struct tcp_seg *seg)
+{
+    struct ipv6_info ip;
+    int err = ipv6_parse(pkt, len, &ip);
+    if (err != 0)
+        return err;
+    if (ip.fragment)
+        return BERTH_REASON_IP6_FRAGMENT;
+    if (ip.proto != IPV6_NH_TCP)
+        return BERTH_REASON_NOT_TCP;
+    err = tcp_parse6(ip.payload, ip.payload_len, ip.src, ip.dst, true, seg);
+    if (err != 0)
+        return err;
+    out->src = berth_endpoint_v6(ip.src, seg->sport);
+    out->dst = berth_endpoint_v6(ip.dst, seg->dport);
+    return 0;
+}
+
+int berth_decode(const void *pkt, size_t len, struct berth_segment *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->wscale = -1;
+
+    struct tcp_seg seg;
+    int err = len > 0 && ((const uint8_t *)pkt)[0] >> 4 == 6
+                  ? decode6(pkt, len, out, &seg)
+                  : decode4(pkt, len, out, &seg);
+    if (err != 0) {
+        memset(out, 0, sizeof(*out));
+        out->wscale = -1;
+        return err;
+    }
     out->seq = seg.seq;
     out->ack = seg.ack;
     /* Only the six flags that have BERTH_TH_* names (ECE/CWR dropped). */

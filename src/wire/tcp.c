@@ -119,8 +119,41 @@ int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
     return tcp_parse_csum(seg, len, src, dst, true, out);
 }
 
+/* The pseudo-header of either family: computed once the length is known
+ * to fit. */
+struct pseudo {
+    bool v6;
+    uint32_t src4, dst4;
+    const uint8_t *src6, *dst6;
+};
+
+static uint64_t pseudo_sum(const struct pseudo *p, size_t len)
+{
+    if (p->v6)
+        return csum_pseudo_ipv6(p->src6, p->dst6, IPPROTO_TCP_NUM,
+                                (uint32_t)len);
+    return csum_pseudo_ipv4(p->src4, p->dst4, IPPROTO_TCP_NUM, (uint16_t)len);
+}
+
+static int parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
+                     bool verify_csum, struct tcp_seg *out);
+
 int tcp_parse_csum(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
                    bool verify_csum, struct tcp_seg *out)
+{
+    struct pseudo ph = {.src4 = src, .dst4 = dst};
+    return parse_seg(seg, len, &ph, verify_csum, out);
+}
+
+int tcp_parse6(const uint8_t *seg, size_t len, const uint8_t *src,
+               const uint8_t *dst, bool verify_csum, struct tcp_seg *out)
+{
+    struct pseudo ph = {.v6 = true, .src6 = src, .dst6 = dst};
+    return parse_seg(seg, len, &ph, verify_csum, out);
+}
+
+static int parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
+                     bool verify_csum, struct tcp_seg *out)
 {
     if (len < TCP_HDR_LEN)
         return BERTH_REASON_SHORT_PACKET;
@@ -131,11 +164,12 @@ int tcp_parse_csum(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
     int err = parse_options(seg + TCP_HDR_LEN, hdr_len - TCP_HDR_LEN, &opts);
     if (err != 0)
         return err;
-    /* The pseudo-header carries the length in 16 bits; an IPv4 datagram
-     * can never hold more. */
+    /* IPv4's pseudo-header carries the length in 16 bits, and an IPv4
+     * datagram can never hold more; IPv6's has 32 bits (RFC 8200 §8.1),
+     * but without jumbograms its payload length is 16 bits too. */
     if (len > UINT16_MAX)
         return BERTH_REASON_BAD_IP_LENGTH;
-    uint64_t sum = csum_pseudo_ipv4(src, dst, IPPROTO_TCP_NUM, (uint16_t)len);
+    uint64_t sum = pseudo_sum(ph, len);
     if (verify_csum && csum_fold(csum_add(sum, seg, len)) != 0)
         return BERTH_REASON_BAD_TCP_CHECKSUM;
     uint8_t flags = seg[13];
@@ -157,6 +191,7 @@ int tcp_parse_csum(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
     out->payload = seg + hdr_len;
     out->len = (uint32_t)(len - hdr_len);
     out->opts = opts;
+    out->v6 = ph->v6;
     return 0;
 }
 
@@ -220,8 +255,25 @@ size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
     return tcp_emit_csum(buf, s, src, dst, false);
 }
 
+static size_t emit_seg(uint8_t *buf, const struct tcp_seg *s,
+                       const struct pseudo *ph, bool partial);
+
 size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
                      uint32_t dst, bool partial)
+{
+    struct pseudo ph = {.src4 = src, .dst4 = dst};
+    return emit_seg(buf, s, &ph, partial);
+}
+
+size_t tcp_emit6(uint8_t *buf, const struct tcp_seg *s, const uint8_t *src,
+                 const uint8_t *dst, bool partial)
+{
+    struct pseudo ph = {.v6 = true, .src6 = src, .dst6 = dst};
+    return emit_seg(buf, s, &ph, partial);
+}
+
+static size_t emit_seg(uint8_t *buf, const struct tcp_seg *s,
+                       const struct pseudo *ph, bool partial)
 {
     size_t opts_len = tcp_opts_len(&s->opts);
     size_t hdr_len = TCP_HDR_LEN + opts_len;
@@ -240,8 +292,7 @@ size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
     store_be16(buf + 18, s->urp);
 
     size_t seg_len = hdr_len + s->len;
-    uint64_t sum =
-        csum_pseudo_ipv4(src, dst, IPPROTO_TCP_NUM, (uint16_t)seg_len);
+    uint64_t sum = pseudo_sum(ph, seg_len);
     /* Partial: the pseudo-header's sum folded, not complemented; the link
      * adds the segment's bytes and complements (Linux's CHECKSUM_PARTIAL,
      * virtio's NEEDS_CSUM). */

@@ -46,6 +46,7 @@ struct tcp_seg {
     struct tcp_opts opts;
     const uint8_t *payload; /* points into the packet */
     uint32_t len;           /* payload bytes (SYN/FIN not counted) */
+    bool v6; /* carried over IPv6 (set by the network layer, not parse) */
 };
 
 /* Parses seg[0..len) carried from src to dst (host order; the pseudo-header
@@ -63,6 +64,11 @@ int tcp_parse(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
  * verified it: berth_input_flags' BERTH_IN_CSUM_OK), every other check is. */
 int tcp_parse_csum(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
                    bool verify_csum, struct tcp_seg *out);
+
+/* The same over IPv6: src and dst the 16-byte addresses, the pseudo-header
+ * of RFC 8200 §8.1. Sets out->v6. */
+int tcp_parse6(const uint8_t *seg, size_t len, const uint8_t *src,
+               const uint8_t *dst, bool verify_csum, struct tcp_seg *out);
 
 /* The SACK blocks of o that are emitted after `before` bytes of other
  * options: as many as fit in the 40 option bytes (Linux trims the same
@@ -112,5 +118,8 @@ size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
  * sum (not complemented) for a link that completes it (TSO, NEEDS_CSUM). */
 size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
                      uint32_t dst, bool partial);
+/* The same over IPv6 (the RFC 8200 §8.1 pseudo-header). */
+size_t tcp_emit6(uint8_t *buf, const struct tcp_seg *s, const uint8_t *src,
+                 const uint8_t *dst, bool partial);
 
 #endif

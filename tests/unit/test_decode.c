@@ -128,7 +128,7 @@ static void berth_decode_passes_on_ip_and_tcp_reasons(void **state)
     size_t n = make_packet(pkt, &s);
     struct berth_segment d;
     assert_int_equal(berth_decode(pkt, 10, &d), BERTH_REASON_SHORT_PACKET);
-    pkt[0] = 0x65;
+    pkt[0] = 0x75; /* version 7: neither IPv4 nor IPv6 */
     assert_int_equal(berth_decode(pkt, n, &d), BERTH_REASON_BAD_IP_VERSION);
     pkt[0] = 0x45;
     pkt[8]--; /* TTL decremented, checksum not updated */

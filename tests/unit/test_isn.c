@@ -58,7 +58,7 @@ static uint32_t isn_at(struct berth_stack *s, uint64_t now, uint16_t lport,
                        uint32_t raddr, uint16_t rport)
 {
     berth_advance(s, now);
-    return tcp_isn(s, LOCAL, lport, raddr, rport);
+    return tcp_isn(s, false, LOCAL, lport, raddr, rport);
 }
 
 /* RFC 6528 §3: "M is the 4 microsecond timer", so
@@ -69,7 +69,7 @@ static void same_tuple_4s_later_is_larger_by_1000000(void **state)
     struct capture cap = {0};
     struct berth_stack *s = stack_with_secret(secret_a, &cap);
     uint32_t first = isn_at(s, 1 * SEC, 40000, REMOTE, 80);
-    uint32_t again = tcp_isn(s, LOCAL, 40000, REMOTE, 80);
+    uint32_t again = tcp_isn(s, false, LOCAL, 40000, REMOTE, 80);
     assert_int_equal(again, first); /* a function of the time and tuple */
     uint32_t later = isn_at(s, 5 * SEC, 40000, REMOTE, 80);
     assert_int_equal((uint32_t)(later - first), 1000000u);
@@ -136,7 +136,8 @@ static void different_tuples_get_different_isns(void **state)
     enum { N = sizeof t / sizeof t[0] };
     uint32_t isn[N];
     for (int i = 0; i < N; i++) {
-        isn[i] = tcp_isn(s, t[i].laddr, t[i].lport, t[i].raddr, t[i].rport);
+        isn[i] =
+            tcp_isn(s, false, t[i].laddr, t[i].lport, t[i].raddr, t[i].rport);
         for (int j = 0; j < i; j++)
             if (isn[i] == isn[j])
                 fail_msg("tuples %d and %d share ISN %u", i, j, isn[i]);
@@ -146,14 +147,14 @@ static void different_tuples_get_different_isns(void **state)
     berth_advance(s, 4 * SEC);
     for (int i = 0; i < N; i++) {
         uint32_t later =
-            tcp_isn(s, t[i].laddr, t[i].lport, t[i].raddr, t[i].rport);
+            tcp_isn(s, false, t[i].laddr, t[i].lport, t[i].raddr, t[i].rport);
         assert_int_equal((uint32_t)(later - isn[i]), 250000u);
     }
     /* Consecutive local ports do not give consecutive ISNs (F is a hash). */
     unsigned near = 0;
     for (uint16_t p = 50000; p < 50100; p++) {
-        uint32_t d = tcp_isn(s, LOCAL, (uint16_t)(p + 1), REMOTE, 80) -
-                     tcp_isn(s, LOCAL, p, REMOTE, 80);
+        uint32_t d = tcp_isn(s, false, LOCAL, (uint16_t)(p + 1), REMOTE, 80) -
+                     tcp_isn(s, false, LOCAL, p, REMOTE, 80);
         if (d < 65536u || d > 0u - 65536u)
             near++;
     }
@@ -263,7 +264,7 @@ static void connect_uses_rfc6528_isn(void **state)
     assert_int_equal(berth_decode(cap.pkt, cap.len, &seg), 0);
     assert_int_equal(seg.flags, BERTH_TH_SYN);
     assert_int_equal(seg.src.port, me.port);
-    assert_int_equal(seg.seq, tcp_isn(s, LOCAL, me.port, REMOTE, 443));
+    assert_int_equal(seg.seq, tcp_isn(s, false, LOCAL, me.port, REMOTE, 443));
     assert_int_equal(berth_close(s, c), 0);
     assert_int_equal(berth_mem_allocs(s), 0);
     berth_stack_destroy(s);
