@@ -60,6 +60,18 @@ struct berth_rt_config {
     uint32_t addr;        /* berth's IPv4 address, default 198.18.0.2 */
     uint32_t peer_addr;   /* the kernel side's address, default 198.18.0.1 */
     uint8_t peer_prefix;  /* default 24: the route to berth's subnet */
+    /* IPv6 (RFC 8200) beside IPv4 on the same device: berth's address
+     * (default 2001:db8:b::2, RFC 3849 documentation prefix) and the
+     * kernel side's with its prefix (default 2001:db8:b::1/64). No
+     * neighbour discovery: the TUN device is point to point. */
+    uint8_t addr6[16], peer_addr6[16];
+    uint8_t peer_prefix6;
+    /* BERTH_RT_IPV6_AUTO (default): on when the kernel has IPv6 and the
+     * prefix is free (another interface holding it leaves this instance
+     * IPv4-only, with a note on the trace stream); ON: those are errors;
+     * OFF: IPv4 only, IPv6 disabled on the device. */
+    enum berth_rt_ipv6 { BERTH_RT_IPV6_AUTO, BERTH_RT_IPV6_ON,
+                         BERTH_RT_IPV6_OFF } ipv6;
     uint16_t mtu;         /* default 1500 */
     /* NULL: no capture. Records what berth processed: received packets
      * after the receive impairment, sent packets before the transmit one. */
@@ -112,6 +124,9 @@ struct berth_rt *berth_rt_create(const struct berth_rt_config *cfg, char *err,
 void berth_rt_destroy(struct berth_rt *rt);
 
 struct berth_stack *berth_rt_stack(struct berth_rt *rt);
+/* Whether this instance speaks IPv6 (config ipv6 and what the kernel
+ * allowed); then berth_rt_config's addr6 is the stack's address. */
+bool berth_rt_ipv6(const struct berth_rt *rt);
 /* CLOCK_MONOTONIC in us, read afresh: the stack's clock. */
 uint64_t berth_rt_now(const struct berth_rt *rt);
 

@@ -73,7 +73,7 @@ static bool grow(struct addr6_table *t)
 {
     if (t->nfree > 0 || t->used < t->cap)
         return true;
-    uint32_t cap = t->cap ? t->cap * 2 : 16;
+    uint32_t cap = t->cap ? t->cap * 2 : 16; /* id 0 stays unused */
     if (cap < t->cap)
         return false;
     struct addr6_entry **byid = mem_alloc(t->tmem, cap * sizeof *byid);
@@ -111,6 +111,8 @@ int64_t addr6_intern(struct addr6_table *t, const uint8_t addr[ADDR6_LEN],
         return -1;
     memcpy(e->addr, addr, ADDR6_LEN);
     e->refs = permanent ? ADDR6_PERMANENT : 1;
+    if (t->used == 0)
+        t->used = 1; /* id 0 names no address (addr6_get gives ::) */
     e->id = t->nfree > 0 ? t->free_ids[--t->nfree] : t->used++;
     t->byid[e->id] = e;
     htable_insert(&t->map, &e->h, addr_hash(t, addr));

@@ -27,7 +27,7 @@ struct addr6_table {
     struct htable map;         /* address -> entry */
     struct addr6_entry **byid; /* id -> entry; NULL: a free id */
     uint32_t *free_ids;        /* ids to reuse (a stack) */
-    uint32_t cap, used, nfree; /* byid[0, used) handed out so far */
+    uint32_t cap, used, nfree; /* byid[1, used) handed out so far */
     struct mem *mem;           /* entries (counted as the records' memory) */
     struct mem *tmem;          /* the arrays (the stack's own tables) */
     uint8_t key[16];           /* keys the bucket hash (siphash) */
@@ -47,10 +47,12 @@ int64_t addr6_find(const struct addr6_table *t, const uint8_t addr[ADDR6_LEN]);
 void addr6_ref(struct addr6_table *t, uint32_t id);
 /* One reference less; the entry is freed at zero. */
 void addr6_unref(struct addr6_table *t, uint32_t id);
-/* The address of a live id. */
+/* The address of a live id; id 0 (a record without that address yet, as
+ * a listener's peer) is the unspecified address ::. */
 static inline const uint8_t *addr6_get(const struct addr6_table *t, uint32_t id)
 {
-    return t->byid[id]->addr;
+    static const uint8_t unspecified[ADDR6_LEN];
+    return id ? t->byid[id]->addr : unspecified;
 }
 /* Entries live (for the memory benchmark and tests). */
 static inline size_t addr6_count(const struct addr6_table *t)

@@ -138,9 +138,7 @@ void rt_stack_event(void *ctx, int sock, uint32_t events)
 
 static char *ep_str(char *buf, size_t size, struct berth_endpoint ep)
 {
-    snprintf(buf, size, "%u.%u.%u.%u:%u", ep.addr >> 24, (ep.addr >> 16) & 255,
-             (ep.addr >> 8) & 255, ep.addr & 255, ep.port);
-    return buf;
+    return berth_endpoint_string(&ep, buf, size); /* [2001:db8:b::1]:80 */
 }
 
 /* "12.345678 198.18.0.2:80 198.18.0.1:40000 SYN-RECEIVED -> ESTABLISHED
@@ -151,7 +149,7 @@ void rt_stack_trace(void *ctx, const struct berth_trace *ev)
     struct berth_rt *rt = ctx;
     if (rt->cfg.trace) {
         uint64_t t = ev->now > rt->t0 ? ev->now - rt->t0 : 0;
-        char l[32], r[32];
+        char l[64], r[64];
         fprintf(rt->cfg.trace, "%" PRIu64 ".%06" PRIu64 " %s %s ",
                 t / RT_US_PER_S, t % RT_US_PER_S,
                 ep_str(l, sizeof l, ev->local),

@@ -147,8 +147,20 @@ void rt_tun_tx_header(uint8_t hdr[RT_VNET_HDR_LEN], const uint8_t *pkt,
                       size_t len, uint16_t seg_size);
 /* Kernel side: MTU, address peer_addr/prefix (which adds the route to the
  * subnet through the device), up. 0, or -1 with a message in err. */
+/* ipv6: the device's IPv6 is enabled without router solicitations, DAD
+ * or a link-local address (point to point: nothing to discover, so the
+ * kernel sends nothing of its own into it); else disabled. */
 int rt_tun_configure(const char *name, uint32_t peer_addr, uint8_t prefix,
-                     uint16_t mtu, char *err, size_t errlen);
+                     uint16_t mtu, bool ipv6, char *err, size_t errlen);
+/* Whether IPv6 can go on the device: 0; -1 the kernel has none (or it is
+ * disabled for all devices); 1 another interface holds the prefix. The
+ * message in err. */
+int rt_tun_check6(const char *name, const uint8_t peer_addr6[16],
+                  uint8_t prefix, char *err, size_t errlen);
+/* Kernel side's IPv6 address peer_addr6/prefix (after rt_tun_configure
+ * with ipv6), whose prefix route reaches berth. -1 with the message. */
+int rt_tun_configure6(const char *name, const uint8_t peer_addr6[16],
+                      uint8_t prefix, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------
  * The runtime object, shared by runtime.c (create, destroy, control
@@ -177,6 +189,7 @@ struct berth_rt {
     struct berth_stack *stack;
     int epfd, tunfd, sigfd;
     bool tun_created;
+    bool ipv6; /* IPv6 is on: the device has it, the stack has addr6 */
     bool sigmask_saved;
     sigset_t old_sigmask;
 

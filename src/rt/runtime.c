@@ -17,6 +17,12 @@
 #define RT_MIN_MTU    576u        /* IPv4's minimum reassembly size */
 #define RT_IP_TCP_HDR 40u         /* IPv4 + TCP headers without options */
 
+/* 2001:db8:b::2 and ::1 (RFC 3849: the documentation prefix). */
+static const uint8_t rt_addr6_berth[16] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x0b,
+                                           [15] = 2};
+static const uint8_t rt_addr6_peer[16] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x0b,
+                                          [15] = 1};
+
 void berth_rt_config_init(struct berth_rt_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -24,6 +30,10 @@ void berth_rt_config_init(struct berth_rt_config *cfg)
     cfg->addr = RT_ADDR_BERTH;
     cfg->peer_addr = RT_ADDR_PEER;
     cfg->peer_prefix = 24;
+    memcpy(cfg->addr6, rt_addr6_berth, 16);
+    memcpy(cfg->peer_addr6, rt_addr6_peer, 16);
+    cfg->peer_prefix6 = 64;
+    cfg->ipv6 = BERTH_RT_IPV6_AUTO;
     cfg->mtu = 1500;
     cfg->shutdown_grace = 2 * RT_US_PER_S;
     berth_config_init(&cfg->stack);
@@ -34,6 +44,37 @@ static int rt_fail(char *err, size_t errlen, const char *what)
 {
     snprintf(err, errlen, "%s: %s", what, strerror(errno));
     return -1;
+}
+
+/* Like IPv4's: berth's IPv6 address differs from the kernel side's and
+ * lies in its prefix. */
+static int check_config6(const struct berth_rt_config *cfg, char *err,
+                         size_t errlen)
+{
+    unsigned p = cfg->peer_prefix6;
+    if (cfg->ipv6 == BERTH_RT_IPV6_OFF)
+        return 0;
+    if (p < 1 || p > 126) {
+        snprintf(err, errlen, "IPv6 peer prefix /%u: expected 1 to 126", p);
+        return -1;
+    }
+    bool inside = memcmp(cfg->addr6, cfg->peer_addr6, 16) != 0;
+    for (unsigned i = 0; i < p && inside; i++)
+        inside = !(((cfg->addr6[i / 8] ^ cfg->peer_addr6[i / 8]) >>
+                    (7 - i % 8)) &
+                   1u);
+    if (!inside) {
+        char a[BERTH_ADDRSTRLEN], b[BERTH_ADDRSTRLEN];
+        struct berth_endpoint ea = berth_endpoint_v6(cfg->addr6, 0),
+                              eb = berth_endpoint_v6(cfg->peer_addr6, 0);
+        snprintf(err, errlen,
+                 "IPv6 address %s must differ from the kernel side's and lie "
+                 "in %s/%u",
+                 berth_addr_string(&ea, a, sizeof a),
+                 berth_addr_string(&eb, b, sizeof b), p);
+        return -1;
+    }
+    return 0;
 }
 
 static int check_config(const struct berth_rt_config *cfg, char *err,
@@ -60,7 +101,7 @@ static int check_config(const struct berth_rt_config *cfg, char *err,
                  (p >> 16) & 255, (p >> 8) & 255, p & 255, cfg->peer_prefix);
         return -1;
     }
-    return 0;
+    return check_config6(cfg, err, errlen);
 }
 
 /* The stack's configuration: our hooks, our address, an MSS the MTU can
@@ -69,6 +110,10 @@ static int make_stack(struct berth_rt *rt, char *err, size_t errlen)
 {
     struct berth_config sc = rt->cfg.stack;
     sc.addr = rt->cfg.addr;
+    if (rt->ipv6)
+        memcpy(sc.addr6, rt->cfg.addr6, 16);
+    else
+        memset(sc.addr6, 0, sizeof sc.addr6);
     sc.tx = rt_stack_tx;
     sc.tx_ctx = rt;
     sc.event = rt_stack_event;
@@ -77,9 +122,11 @@ static int make_stack(struct berth_rt *rt, char *err, size_t errlen)
     sc.trace_ctx = rt;
     if (sc.mss > rt->cfg.mtu - RT_IP_TCP_HDR)
         sc.mss = (uint16_t)(rt->cfg.mtu - RT_IP_TCP_HDR);
-    /* TSO: the kernel cuts our super-segments at the MSS we name. */
-    sc.tso_max = rt->offload.tso4 ? 65535u : 0;
-    sc.tx_gso = rt->offload.tso4 ? rt_stack_tx_gso : NULL;
+    /* TSO: the kernel cuts our super-segments at the MSS we name (one
+     * setting for both families: TSO6 too when IPv6 is on). */
+    bool tso = rt->offload.tso4 && (rt->offload.tso6 || !rt->ipv6);
+    sc.tso_max = tso ? 65535u : 0;
+    sc.tx_gso = tso ? rt_stack_tx_gso : NULL;
     if (!rt->cfg.fixed_random &&
         (getrandom(&sc.seed, sizeof sc.seed, 0) != sizeof sc.seed ||
          getrandom(sc.secret, sizeof sc.secret, 0) != sizeof sc.secret))
@@ -148,6 +195,33 @@ static int copy_strings(struct berth_rt *rt, const struct berth_rt_config *cfg)
                : -1;
 }
 
+/* IPv6 on or off for this instance (berth_rt_config.ipv6): AUTO falls
+ * back to IPv4 only, with a note, where ON fails. */
+static int decide_ipv6(struct berth_rt *rt, char *err, size_t errlen)
+{
+    rt->ipv6 = false;
+    if (rt->cfg.ipv6 == BERTH_RT_IPV6_OFF)
+        return 0;
+    char why[160];
+    if (rt_tun_check6(rt->tun_name, rt->cfg.peer_addr6, rt->cfg.peer_prefix6,
+                      why, sizeof why) == 0) {
+        rt->ipv6 = true;
+        return 0;
+    }
+    if (rt->cfg.ipv6 == BERTH_RT_IPV6_ON) {
+        snprintf(err, errlen, "%s; give --peer6/--addr6 or --no-ipv6", why);
+        return -1;
+    }
+    if (rt->cfg.trace)
+        fprintf(rt->cfg.trace, "berth: IPv6 off: %s\n", why);
+    return 0;
+}
+
+bool berth_rt_ipv6(const struct berth_rt *rt)
+{
+    return rt->ipv6;
+}
+
 static int open_io(struct berth_rt *rt, char *err, size_t errlen)
 {
     rt->tunfd = rt_tun_open(rt->tun_name, !rt->cfg.no_offload, &rt->offload,
@@ -157,9 +231,13 @@ static int open_io(struct berth_rt *rt, char *err, size_t errlen)
         rt_tun_offload_describe(&rt->offload, off, sizeof off);
         fprintf(rt->cfg.trace, "berth: %s offloads: %s\n", rt->tun_name, off);
     }
-    if (rt->tunfd < 0 ||
+    if (rt->tunfd < 0 || decide_ipv6(rt, err, errlen) < 0 ||
         rt_tun_configure(rt->tun_name, rt->cfg.peer_addr, rt->cfg.peer_prefix,
-                         rt->cfg.mtu, err, errlen) < 0)
+                         rt->cfg.mtu, rt->ipv6, err, errlen) < 0)
+        return -1;
+    if (rt->ipv6 &&
+        rt_tun_configure6(rt->tun_name, rt->cfg.peer_addr6,
+                          rt->cfg.peer_prefix6, err, errlen) < 0)
         return -1;
     if (rt->pcap_path) {
         rt->pcap = rt_pcap_open(rt->pcap_path, err, errlen);

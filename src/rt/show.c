@@ -47,8 +47,13 @@ static int row_cmp(const void *a, const void *b)
         return lx - ly;
     if (x->local.port != y->local.port)
         return x->local.port < y->local.port ? -1 : 1;
+    if (x->remote.family != y->remote.family)
+        return x->remote.family < y->remote.family ? -1 : 1;
     if (x->remote.addr != y->remote.addr)
         return x->remote.addr < y->remote.addr ? -1 : 1;
+    int a6 = memcmp(x->remote.addr6, y->remote.addr6, 16);
+    if (a6 != 0)
+        return a6;
     if (x->remote.port != y->remote.port)
         return x->remote.port < y->remote.port ? -1 : 1;
     return 0;
@@ -57,13 +62,14 @@ static int row_cmp(const void *a, const void *b)
 static char *endpoint_str(char *buf, size_t size, struct berth_endpoint ep,
                           bool wildcard_port)
 {
-    uint32_t a = ep.addr;
+    /* As ss prints them: 198.18.0.2:80, [2001:db8:b::2]:80. */
+    char a[BERTH_ADDRSTRLEN];
+    berth_addr_string(&ep, a, sizeof a);
+    bool v6 = ep.family == BERTH_AF_INET6;
     if (wildcard_port)
-        snprintf(buf, size, "%u.%u.%u.%u:*", a >> 24, (a >> 16) & 255,
-                 (a >> 8) & 255, a & 255);
+        snprintf(buf, size, v6 ? "[%s]:*" : "%s:*", a);
     else
-        snprintf(buf, size, "%u.%u.%u.%u:%u", a >> 24, (a >> 16) & 255,
-                 (a >> 8) & 255, a & 255, ep.port);
+        snprintf(buf, size, v6 ? "[%s]:%u" : "%s:%u", a, ep.port);
     return buf;
 }
 
@@ -313,7 +319,7 @@ static bool ss_match(const struct berth_rt_ss_query *q,
  */
 
 struct ss_cells {
-    char recvq[12], sendq[12], local[24], peer[24], timer[48];
+    char recvq[12], sendq[12], local[64], peer[64], timer[48];
 };
 
 static void ss_cells(struct berth_stack *s, const struct ss_row *row,
@@ -376,7 +382,7 @@ static void print_json(struct berth_stack *s, const struct ss_rows *rows,
     for (size_t i = 0; i < rows->len; i++) {
         const struct berth_tcp_info *in = &rows->v[i].info;
         const char *kind = timer_kind(s, rows->v[i].sock, in);
-        char local[24], peer[24];
+        char local[64], peer[64];
         endpoint_str(local, sizeof local, in->local, false);
         endpoint_str(peer, sizeof peer, in->remote,
                      in->state == BERTH_STATE_LISTEN);

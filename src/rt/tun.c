@@ -170,6 +170,16 @@ static bool fix_ipv4_length(uint8_t *ip, size_t len)
     return true;
 }
 
+/* The same for IPv6's payload length (no checksum in its header). */
+static bool fix_ipv6_length(uint8_t *ip, size_t len)
+{
+    if (len < 40 || (ip[0] >> 4) != 6 || len - 40 > 65535)
+        return false;
+    ip[4] = (uint8_t)((len - 40) >> 8);
+    ip[5] = (uint8_t)(len - 40);
+    return true;
+}
+
 uint32_t rt_tun_rx_flags(const uint8_t *hdr)
 {
     /* NEEDS_CSUM: the kernel left the TCP checksum partial (the data came
@@ -189,8 +199,12 @@ int rt_tun_rx_prepare(uint8_t *buf, size_t len)
     uint8_t gso = h.gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
     if (gso == VIRTIO_NET_HDR_GSO_NONE)
         return 0;
-    /* A super-packet: one large segment for the core; only IPv4 TCP is
-     * possible (berth has no IPv6, and no UDP yet). */
+    /* A super-packet: one large segment for the core; IPv4 or IPv6 TCP
+     * (no UDP yet). */
+    if (gso == VIRTIO_NET_HDR_GSO_TCPV6)
+        return fix_ipv6_length(buf + RT_VNET_HDR_LEN, len - RT_VNET_HDR_LEN)
+                   ? 0
+                   : -1;
     if (gso != VIRTIO_NET_HDR_GSO_TCPV4 ||
         !fix_ipv4_length(buf + RT_VNET_HDR_LEN, len - RT_VNET_HDR_LEN))
         return -1;
@@ -203,10 +217,14 @@ void rt_tun_tx_header(uint8_t hdr[RT_VNET_HDR_LEN], const uint8_t *pkt,
     memset(hdr, 0, RT_VNET_HDR_LEN);
     if (seg_size == 0 || len < 40)
         return; /* a complete packet, checksums and all */
-    size_t ihl = (size_t)(pkt[0] & 15) * 4;
+    /* berth's IPv6 packets have no extension headers: TCP at 40. */
+    bool v6 = (pkt[0] >> 4) == 6;
+    size_t ihl = v6 ? 40 : (size_t)(pkt[0] & 15) * 4;
+    if (len < ihl + 20)
+        return;
     size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
     hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    hdr[1] = VIRTIO_NET_HDR_GSO_TCPV4;
+    hdr[1] = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
     store16(hdr + 2, (uint16_t)(ihl + thl)); /* hdr_len */
     store16(hdr + 4, seg_size);              /* gso_size */
     store16(hdr + 6, (uint16_t)ihl);         /* csum_start: the TCP header */
@@ -233,20 +251,38 @@ static int if_ioctl(int sock, unsigned long req, struct ifreq *ifr,
     return -1;
 }
 
-/* berth speaks IPv4 only: without this the kernel sends router
- * solicitations and MLD reports into the device, each one a
- * BAD_IP_VERSION drop in `stat`. Best effort (no IPv6 in the kernel is
- * fine); done before the device goes up, so not even the first is sent. */
-static void disable_ipv6(const char *name)
+/* One sysctl of the device's IPv6 (/proc/sys/net/ipv6/conf/DEV/KEY);
+ * best effort (a kernel without IPv6 has none). */
+static void ipv6_sysctl(const char *name, const char *key, const char *val)
 {
-    char path[96];
-    snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-             name);
+    char path[128];
+    snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/%s", name, key);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
-        (void)!write(fd, "1\n", 2);
+        (void)!write(fd, val, strlen(val));
         close(fd);
     }
+}
+
+/* Done before the device goes up, so not even the first packet is sent.
+ * IPv4 only: IPv6 off, or the kernel would send router solicitations and
+ * MLD reports into the device, each a drop in `stat`. With IPv6: no
+ * router solicitations (RFC 4861 §6.3.7 is for links with routers to
+ * find), no DAD and no link-local address (RFC 4862: a point-to-point
+ * TUN device has no one to collide with, and berth answers no neighbour
+ * discovery), so the device stays as quiet as with IPv4 alone. */
+static void prepare_ipv6(const char *name, bool on)
+{
+    if (!on) {
+        ipv6_sysctl(name, "disable_ipv6", "1\n");
+        return;
+    }
+    ipv6_sysctl(name, "accept_ra", "0\n");
+    ipv6_sysctl(name, "router_solicitations", "0\n");
+    ipv6_sysctl(name, "accept_dad", "0\n");
+    ipv6_sysctl(name, "dad_transmits", "0\n");
+    ipv6_sysctl(name, "addr_gen_mode", "1\n"); /* none: no link-local */
+    ipv6_sysctl(name, "disable_ipv6", "0\n");
 }
 
 /* ------------------------------------------------------------------------
@@ -333,7 +369,7 @@ static int check_subnet_free(const char *name, uint32_t peer_addr,
 }
 
 int rt_tun_configure(const char *name, uint32_t peer_addr, uint8_t prefix,
-                     uint16_t mtu, char *err, size_t errlen)
+                     uint16_t mtu, bool ipv6, char *err, size_t errlen)
 {
     if (check_subnet_free(name, peer_addr, prefix, err, errlen) < 0)
         return -1;
@@ -361,13 +397,93 @@ int rt_tun_configure(const char *name, uint32_t peer_addr, uint8_t prefix,
         rc = if_ioctl(sock, SIOCSIFNETMASK, &ifr, "the netmask", err, errlen);
     }
     if (rc == 0) {
-        disable_ipv6(name);
+        prepare_ipv6(name, ipv6);
         rc = if_ioctl(sock, SIOCGIFFLAGS, &ifr, "(reading) the flags", err,
                       errlen);
     }
     if (rc == 0) {
         ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
         rc = if_ioctl(sock, SIOCSIFFLAGS, &ifr, "the flags (up)", err, errlen);
+    }
+    close(sock);
+    return rc;
+}
+
+/* ---- IPv6 on the device ---- */
+
+static bool prefix6_match(const uint8_t *a, const uint8_t *b, unsigned prefix)
+{
+    for (unsigned i = 0; i < prefix; i++) {
+        unsigned byte = i / 8, bit = 7 - i % 8;
+        if (((a[byte] ^ b[byte]) >> bit) & 1u)
+            return false;
+    }
+    return true;
+}
+
+int rt_tun_check6(const char *name, const uint8_t peer_addr6[16],
+                  uint8_t prefix, char *err, size_t errlen)
+{
+    if (access("/proc/sys/net/ipv6/conf/all/disable_ipv6", F_OK) != 0) {
+        snprintf(err, errlen, "the kernel has no IPv6");
+        return -1;
+    }
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) < 0)
+        return 0;
+    int rc = 0;
+    for (struct ifaddrs *i = ifs; i && rc == 0; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6 ||
+            !strcmp(i->ifa_name, name))
+            continue;
+        const struct sockaddr_in6 *a = (const void *)i->ifa_addr;
+        if (prefix6_match(a->sin6_addr.s6_addr, peer_addr6, prefix)) {
+            char ip[INET6_ADDRSTRLEN];
+            inet_ntop(AF_INET6, peer_addr6, ip, sizeof ip);
+            snprintf(err, errlen,
+                     "prefix of %s/%u is in use on %s (another berth "
+                     "instance?)",
+                     ip, prefix, i->ifa_name);
+            rc = 1;
+        }
+    }
+    freeifaddrs(ifs);
+    return rc;
+}
+
+/* Linux's struct in6_ifreq (<linux/ipv6.h>, which clashes with libc's
+ * <netinet/in.h>). */
+struct rt_in6_ifreq {
+    struct in6_addr addr;
+    uint32_t prefixlen;
+    int ifindex;
+};
+
+int rt_tun_configure6(const char *name, const uint8_t peer_addr6[16],
+                      uint8_t prefix, char *err, size_t errlen)
+{
+    int sock = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        snprintf(err, errlen, "cannot configure IPv6 on %s: socket: %s", name,
+                 strerror(errno));
+        return -1;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, name, strlen(name));
+    int rc = if_ioctl(sock, SIOCGIFINDEX, &ifr, "(reading) the index", err,
+                      errlen);
+    if (rc == 0) {
+        struct rt_in6_ifreq r;
+        memset(&r, 0, sizeof r);
+        memcpy(&r.addr, peer_addr6, 16);
+        r.prefixlen = prefix;
+        r.ifindex = ifr.ifr_ifindex;
+        if (ioctl(sock, SIOCSIFADDR, &r) < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot set the IPv6 address of %s: %s",
+                     name, strerror(errno));
+            rc = -1;
+        }
     }
     close(sock);
     return rc;

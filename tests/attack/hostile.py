@@ -427,7 +427,8 @@ def malformed(d, p):
     t = ok[20:]
     b = []
     b.append(("short_ip", ok[:12], "ip"))
-    b.append(("ip_version_6", ipv4(s, d, t, version=6), "ip"))
+    # Version 7: no IP berth speaks (6 is IPv6 now, parsed as such).
+    b.append(("ip_version_7", ipv4(s, d, t, version=7), "ip"))
     b.append(("ihl_4", ipv4(s, d, t, ihl=4), "ip"))
     b.append(("ihl_beyond_packet", ipv4(s, d, t, ihl=15), "ip"))
     b.append(("total_length_short", ipv4(s, d, t, total=30), "tcp"))

@@ -121,7 +121,7 @@ static void finish(struct cat *k, int code)
 
 static void fail(struct cat *k, const char *what, int err)
 {
-    char ep[32];
+    char ep[64];
     error_line(k->prog, "%s%s%s: %s", what, *what ? " " : "",
                ep_str(k->target, ep, sizeof ep), berth_strerror(err));
     finish(k, 1);
@@ -240,8 +240,9 @@ static void connected(struct cat *k)
     k->connected = true;
     k->connect_deadline = UINT64_MAX;
     if (k->verbose) {
-        char ep[32];
+        char ep[64];
         berth_getpeername(k->st, k->sock, &k->target);
+        k->target = endpoint_unmap(k->target);
         fprintf(stderr, "%s: connected %s %s\n", k->prog,
                 k->listen_mode ? "from" : "to",
                 ep_str(k->target, ep, sizeof ep));
@@ -260,7 +261,7 @@ static void on_event(void *ctx, int sock, uint32_t events)
         berth_close(k->st, k->lsn);
         k->lsn = -1;
         k->sock = c;
-        k->target = peer;
+        k->target = endpoint_unmap(peer);
         sockopts_apply(k->st, c, &k->so);
         connected(k);
     } else if (sock != k->sock || k->finished) {
@@ -289,7 +290,7 @@ static uint64_t on_tick(void *ctx, uint64_t now)
         pump_in(k);
     }
     if (!k->finished && !k->connected && k->connect_deadline <= now) {
-        char ep[32], t[32];
+        char ep[64], t[32];
         error_line(k->prog, "connect to %s: timed out after %s",
                    ep_str(k->target, ep, sizeof ep),
                    time_str(k->connect_timeout, t, sizeof t));
@@ -397,8 +398,9 @@ static int cat_args(struct common *c, struct cat *k, uint16_t *port, int argc,
                                               "PORT");
         return -1;
     }
-    if (parse_ipv4(pos[0], &k->target.addr) != 0) {
-        usage_error(c->prog, "bad HOST '%s': want an IPv4 address", pos[0]);
+    if (parse_addr(pos[0], &k->target) != 0) {
+        usage_error(c->prog, "bad HOST '%s': want an IPv4 or IPv6 address",
+                    pos[0]);
         return -1;
     }
     return parse_port(c->prog, pos[1], &k->target.port);
@@ -413,7 +415,7 @@ static int cat_open(struct common *c, struct cat *k, uint16_t port)
     if (k->listen_mode) {
         k->lsn = s;
         if (r >= 0)
-            r = berth_bind(k->st, s, 0, port);
+            r = bind_any(k->st, s, port);
         if (r >= 0)
             r = berth_listen(k->st, s, 1);
         if (r < 0) {
@@ -421,21 +423,21 @@ static int cat_open(struct common *c, struct cat *k, uint16_t port)
                        berth_strerror(r));
             return 1;
         }
-        print_listening(c, "listening", port);
+        print_listening(c, k->rt, "listening", port);
         return 0;
     }
     k->sock = s;
     if (k->verbose) {
-        char ep[32];
+        char ep[64];
         fprintf(stderr, "%s: connecting to %s...\n", c->prog,
                 ep_str(k->target, ep, sizeof ep));
     }
     if (k->connect_timeout)
         k->connect_deadline = berth_rt_now(k->rt) + k->connect_timeout;
     if (r >= 0)
-        r = berth_connect(k->st, s, k->target.addr, k->target.port);
+        r = berth_connect_endpoint(k->st, s, &k->target);
     if (r < 0 && r != BERTH_EINPROGRESS) {
-        char ep[32];
+        char ep[64];
         error_line(c->prog, "connect to %s: %s",
                    ep_str(k->target, ep, sizeof ep), berth_strerror(r));
         return 1;

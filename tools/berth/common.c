@@ -3,6 +3,7 @@
  * struct berth_config), so a subcommand only adds its own options. */
 #include "common.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -178,9 +179,57 @@ char *ip_str(uint32_t a, char *buf, size_t size)
 
 char *ep_str(struct berth_endpoint ep, char *buf, size_t size)
 {
-    char ip[16];
-    snprintf(buf, size, "%s:%u", ip_str(ep.addr, ip, sizeof ip), ep.port);
-    return buf;
+    return berth_endpoint_string(&ep, buf, size); /* [2001:db8:b::1]:80 */
+}
+
+int parse_addr(const char *s, struct berth_endpoint *out)
+{
+    uint8_t a6[16];
+    char tmp[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(s);
+    if (parse_ipv4(s, &out->addr) == 0) {
+        *out = berth_endpoint_v4(out->addr, out->port);
+        return 0;
+    }
+    if (n >= 2 && n < sizeof tmp && s[0] == '[' && s[n - 1] == ']') {
+        memcpy(tmp, s + 1, n - 2); /* [2001:db8::1], as in URLs */
+        tmp[n - 2] = '\0';
+        s = tmp;
+    }
+    if (inet_pton(AF_INET6, s, a6) != 1)
+        return -1;
+    *out = berth_endpoint_v6(a6, out->port);
+    return 0;
+}
+
+struct berth_endpoint endpoint_unmap(struct berth_endpoint ep)
+{
+    uint32_t v4;
+    if (berth_endpoint_v4mapped(&ep, &v4))
+        return berth_endpoint_v4(v4, ep.port);
+    return ep;
+}
+
+int64_t endpoint_key(const struct berth_endpoint *ep)
+{
+    struct berth_endpoint e = endpoint_unmap(*ep);
+    if (e.family != BERTH_AF_INET6)
+        return e.addr;
+    /* FNV-1a of the 16 bytes, kept clear of the IPv4 keys (< 2^32). */
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ e.addr6[i]) * 1099511628211ull;
+    return (int64_t)(h | 1ull << 62) & INT64_MAX;
+}
+
+int bind_any(struct berth_stack *s, int sock, uint16_t port)
+{
+    /* IPv6's any address takes both families (IPv4 peers read
+     * ::ffff:a.b.c.d, endpoint_unmap() shows them plainly); a stack
+     * without IPv6 says EADDRNOTAVAIL and gets IPv4's. */
+    struct berth_endpoint any6 = berth_endpoint_v6((uint8_t[16]){0}, port);
+    int r = berth_bind_endpoint(s, sock, &any6);
+    return r == BERTH_EADDRNOTAVAIL ? berth_bind(s, sock, 0, port) : r;
 }
 
 char *time_str(uint64_t us, char *buf, size_t size)
@@ -258,6 +307,42 @@ bad:
     usage_error(c->prog,
                 "bad %s value '%s': want ADDRESS/PREFIX like "
                 "198.18.0.1/24",
+                o, v);
+    return -1;
+}
+
+static int set_addr6(struct common *c, const char *o, const char *v)
+{
+    if (inet_pton(AF_INET6, v, c->rt.addr6) != 1) {
+        usage_error(c->prog, "bad %s value '%s': want an IPv6 address", o, v);
+        return -1;
+    }
+    c->ipv6_set = true;
+    return 0;
+}
+
+static int set_peer6(struct common *c, const char *o, const char *v)
+{
+    char ip[INET6_ADDRSTRLEN];
+    const char *slash = strchr(v, '/');
+    size_t n = slash ? (size_t)(slash - v) : strlen(v);
+    uint64_t prefix = 64;
+    if (n >= sizeof ip)
+        goto bad;
+    memcpy(ip, v, n);
+    ip[n] = '\0';
+    if (inet_pton(AF_INET6, ip, c->rt.peer_addr6) != 1)
+        goto bad;
+    if (slash &&
+        parse_uint(c->prog, "--peer6 prefix", slash + 1, 1, 126, &prefix) != 0)
+        return -1;
+    c->rt.peer_prefix6 = (uint8_t)prefix;
+    c->ipv6_set = true;
+    return 0;
+bad:
+    usage_error(c->prog,
+                "bad %s value '%s': want ADDRESS/PREFIX like "
+                "2001:db8:b::1/64",
                 o, v);
     return -1;
 }
@@ -384,6 +469,8 @@ static const struct {
     {"--tun", set_tun},
     {"--addr", set_addr},
     {"--peer", set_peer},
+    {"--addr6", set_addr6},
+    {"--peer6", set_peer6},
     {"--mtu", set_mtu},
     {"--pcap", set_pcap},
     {"--ctl", set_ctl},
@@ -413,6 +500,10 @@ int common_option(struct common *c, int argc, char **argv, int *i)
         c->rt.no_offload = true;
         return 1;
     }
+    if (!strcmp(a, "--no-ipv6")) {
+        c->no_ipv6 = true;
+        return 1;
+    }
     for (size_t k = 0; k < sizeof VALUE_OPTS / sizeof VALUE_OPTS[0]; k++) {
         const char *v = NULL;
         int r = opt_value(c->prog, argc, argv, i, VALUE_OPTS[k].name, &v);
@@ -439,6 +530,10 @@ int common_finish(struct common *c)
                     ip_str(c->rt.peer_addr, p, sizeof p), c->rt.peer_prefix);
         return -1;
     }
+    /* IPv6 on when the kernel has it; addresses given: on or fail. */
+    c->rt.ipv6 = c->no_ipv6    ? BERTH_RT_IPV6_OFF
+                 : c->ipv6_set ? BERTH_RT_IPV6_ON
+                               : BERTH_RT_IPV6_AUTO;
     /* IPv4 and TCP headers without options take 40 bytes of the MTU. */
     if (!c->mss_set && c->rt.mtu >= 576)
         c->rt.stack.mss = (uint16_t)(c->rt.mtu - 40);
@@ -454,6 +549,10 @@ static const char *const COMMON_HELP[] = {
     "  --addr A             berth's IPv4 address (default 198.18.0.2)",
     "  --peer A/PREFIX      the kernel side's address (default "
     "198.18.0.1/24)",
+    "  --addr6 A            berth's IPv6 address (default 2001:db8:b::2)",
+    "  --peer6 A/PREFIX     the kernel side's IPv6 address (default "
+    "2001:db8:b::1/64)",
+    "  --no-ipv6            IPv4 only (IPv6 is on when the kernel has it)",
     "  --mtu N              link MTU (default 1500); the MSS follows it",
     "  --pcap FILE          capture every packet to FILE (never through a "
     "symlink)",
@@ -518,11 +617,18 @@ struct berth_rt *common_rt_create(const struct common *c)
     return rt;
 }
 
-void print_listening(const struct common *c, const char *what, uint16_t port)
+void print_listening(const struct common *c, const struct berth_rt *rt,
+                     const char *what, uint16_t port)
 {
-    char a[16], p[16];
-    fprintf(stderr, "%s: %s on %s:%u (tun %s, peer %s/%u)\n", c->prog, what,
+    char a[16], p[16], a6[INET6_ADDRSTRLEN], p6[INET6_ADDRSTRLEN];
+    fprintf(stderr, "%s: %s on %s:%u (tun %s, peer %s/%u)", c->prog, what,
             ip_str(c->rt.addr, a, sizeof a), port,
             c->rt.tun_name ? c->rt.tun_name : "berth0",
             ip_str(c->rt.peer_addr, p, sizeof p), c->rt.peer_prefix);
+    if (rt && berth_rt_ipv6(rt))
+        fprintf(stderr, " and [%s]:%u (peer %s/%u)",
+                inet_ntop(AF_INET6, c->rt.addr6, a6, sizeof a6), port,
+                inet_ntop(AF_INET6, c->rt.peer_addr6, p6, sizeof p6),
+                c->rt.peer_prefix6);
+    fprintf(stderr, "\n");
 }

@@ -30,6 +30,7 @@ struct common {
     bool mss_set; /* --mss given: do not derive it from --mtu */
     bool msl_set;
     bool trace;
+    bool ipv6_set, no_ipv6; /* --addr6/--peer6 given; --no-ipv6 */
 };
 
 /* Defaults: the runtime's and the engine's documented ones. */
@@ -68,6 +69,16 @@ int parse_port(const char *prog, const char *s, uint16_t *out);
 char *ip_str(uint32_t addr, char *buf, size_t size);
 /* "198.18.0.2:80" */
 char *ep_str(struct berth_endpoint ep, char *buf, size_t size);
+/* An IPv4 or IPv6 address ("198.18.0.1", "2001:db8:b::1", "[::1]") into
+ * out's family and address (its port is kept); 0 or -1. */
+int parse_addr(const char *s, struct berth_endpoint *out);
+/* An IPv4-mapped IPv6 endpoint as plain IPv4 (for logs); others as is. */
+struct berth_endpoint endpoint_unmap(struct berth_endpoint ep);
+/* A table key for a peer's address (IPv4 the address, IPv6 a hash). */
+int64_t endpoint_key(const struct berth_endpoint *ep);
+/* Binds to the any address: IPv6's (both families) when the stack has
+ * IPv6, else IPv4's. 0 or a berth_errno. */
+int bind_any(struct berth_stack *s, int sock, uint16_t port);
 /* "1.5 s", "200 ms", "40 us" */
 char *time_str(uint64_t us, char *buf, size_t size);
 
@@ -86,6 +97,9 @@ int sockopts_apply(struct berth_stack *s, int sock, const struct sockopts *so);
 struct berth_rt *common_rt_create(const struct common *c);
 
 /* The one-line "listening on" message. */
-void print_listening(const struct common *c, const char *what, uint16_t port);
+/* "listening on 198.18.0.2:80 (tun ..., peer ...)", with the IPv6 address
+ * when rt (may be NULL) speaks IPv6. */
+void print_listening(const struct common *c, const struct berth_rt *rt,
+                     const char *what, uint16_t port);
 
 #endif

@@ -160,7 +160,7 @@ int cmd_echo(int argc, char **argv)
     if (r >= 0)
         r = sockopts_apply(e.st, e.lsn, &e.so);
     if (r >= 0)
-        r = berth_bind(e.st, e.lsn, 0, port);
+        r = bind_any(e.st, e.lsn, port);
     if (r >= 0)
         r = berth_listen(e.st, e.lsn, 1024);
     if (r < 0) {
@@ -171,7 +171,7 @@ int cmd_echo(int argc, char **argv)
     }
     struct berth_rt_app app = {echo_event, NULL, echo_stop, &e};
     berth_rt_set_app(e.rt, &app);
-    print_listening(&c, "listening", port);
+    print_listening(&c, e.rt, "listening", port);
     r = berth_rt_run(e.rt);
     fprintf(stderr,
             "%s: stopped: %" PRIu64 " connections, %" PRIu64 " bytes echoed\n",

@@ -40,7 +40,7 @@ struct hconn {
     struct ctab_node node; /* key: the socket handle */
     struct http_server *srv;
     int sock;
-    uint32_t client;
+    struct berth_endpoint client; /* IPv4-mapped shown as IPv4 */
     uint64_t last_active; /* last progress: a request, body or output */
     uint32_t nreq;
     enum phase phase;
@@ -81,7 +81,7 @@ struct http_server {
     /* Refusals by the per-client limit not yet logged, and when the last
      * line went out (logged at most once a second). */
     uint64_t refused_unlogged, refused_logged_at;
-    uint32_t refused_addr;
+    struct berth_endpoint refused_addr;
     bool refused_ever;
     time_t date_sec; /* date[] is for this second */
     char date[40];
@@ -139,7 +139,7 @@ static void note(struct hconn *c, const char *fmt, ...)
 /* ---------------------------------------------------------------------- */
 /* Connections and clients. */
 
-static struct client *client_get(struct http_server *h, uint32_t addr)
+static struct client *client_get(struct http_server *h, int64_t addr)
 {
     struct ctab_node *n = ctab_find(&h->clients, addr);
     return n ? CTAB_ENTRY(n, struct client, node) : NULL;
@@ -148,7 +148,7 @@ static struct client *client_get(struct http_server *h, uint32_t addr)
 static void conn_free(struct hconn *c)
 {
     struct http_server *h = c->srv;
-    struct client *cl = client_get(h, c->client);
+    struct client *cl = client_get(h, endpoint_key(&c->client));
     if (cl && --cl->count == 0) {
         ctab_remove(&h->clients, &cl->node);
         free(cl);
@@ -179,8 +179,10 @@ static void conn_fail(struct hconn *c, int err)
     conn_close(c, false);
 }
 
-static struct hconn *conn_new(struct http_server *h, int sock, uint32_t addr)
+static struct hconn *conn_new(struct http_server *h, int sock,
+                              const struct berth_endpoint *peer)
 {
+    int64_t addr = endpoint_key(peer);
     struct client *cl = client_get(h, addr);
     if (!cl) {
         cl = calloc(1, sizeof *cl);
@@ -201,7 +203,7 @@ static struct hconn *conn_new(struct http_server *h, int sock, uint32_t addr)
     cl->count++;
     c->srv = h;
     c->sock = sock;
-    c->client = addr;
+    c->client = endpoint_unmap(*peer);
     c->last_active = now_of(h);
     h->stats.open++;
     h->stats.accepted++;
@@ -273,14 +275,14 @@ static void access_log(struct hconn *c, int status, uint64_t bytes)
     FILE *f = c->srv->cfg.access_log;
     if (!f)
         return;
-    char ip[16], when[40];
+    char ip[BERTH_ADDRSTRLEN], when[40];
     time_t t = time(NULL);
     struct tm tm;
     if (!gmtime_r(&t, &tm) ||
         !strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm))
         snprintf(when, sizeof when, "-");
     fprintf(f, "%s - - [%s] \"%s\" %d %" PRIu64 "\n",
-            ip_str(c->client, ip, sizeof ip), when,
+            berth_addr_string(&c->client, ip, sizeof ip), when,
             c->reqline[0] ? c->reqline : "-", status, bytes);
     fflush(f);
 }
@@ -633,12 +635,12 @@ static void log_refusals(struct http_server *h, uint64_t now, bool force)
         (!force && h->refused_ever &&
          now - h->refused_logged_at < REFUSAL_LOG_EVERY))
         return;
-    char ip[16];
+    char ip[BERTH_ADDRSTRLEN];
     fprintf(h->cfg.log,
             "berth http: refused %" PRIu64 " connection%s from %s (over "
             "--max-conns-per-client %" PRIu32 ")\n",
             h->refused_unlogged, h->refused_unlogged == 1 ? "" : "s",
-            ip_str(h->refused_addr, ip, sizeof ip),
+            berth_addr_string(&h->refused_addr, ip, sizeof ip),
             h->cfg.max_conns_per_client);
     h->refused_unlogged = 0;
     h->refused_logged_at = now;
@@ -659,16 +661,16 @@ static void accept_all(struct http_server *h)
             return;
         }
         sockopts_apply(h->st, s, &h->cfg.so);
-        struct client *cl = client_get(h, peer.addr);
+        struct client *cl = client_get(h, endpoint_key(&peer));
         if (cl && cl->count >= h->cfg.max_conns_per_client) {
             h->stats.refused++;
             h->refused_unlogged++;
-            h->refused_addr = peer.addr;
+            h->refused_addr = endpoint_unmap(peer);
             log_refusals(h, now_of(h), false);
             berth_abort(h->st, s);
             continue;
         }
-        struct hconn *c = conn_new(h, s, peer.addr);
+        struct hconn *c = conn_new(h, s, &peer);
         if (!c) {
             berth_abort(h->st, s);
             continue;
@@ -808,7 +810,7 @@ struct http_server *http_server_create(struct berth_stack *s,
     if (r >= 0)
         r = sockopts_apply(s, h->lsn, &cfg->so);
     if (r >= 0)
-        r = berth_bind(s, h->lsn, 0, cfg->port);
+        r = bind_any(s, h->lsn, cfg->port);
     if (r >= 0)
         r = berth_listen(s, h->lsn, cfg->backlog);
     if (r < 0) {
@@ -1003,7 +1005,7 @@ int cmd_http(int argc, char **argv)
     }
     struct berth_rt_app app = {run_event, run_tick, run_stop, &run};
     berth_rt_set_app(run.rt, &app);
-    print_listening(&c, "listening", hc.port);
+    print_listening(&c, run.rt, "listening", hc.port);
     int r = berth_rt_run(run.rt);
     struct http_stats st;
     http_server_stats(run.srv, &st);
