@@ -77,6 +77,12 @@ struct berth_stack {
     uint32_t challenge_count, challenge_budget;
 
     uint16_t ip_id;
+    /* The network layer beside TCP (src/ip/): the ICMP token bucket
+     * (µs of credit, last refilled at icmp_credit_at) and the path MTU
+     * cache (NULL until a path MTU is learnt). */
+    bool icmp_bucket_started;
+    uint64_t icmp_credit, icmp_credit_at;
+    struct pmtu_entry *pmtu;
     bool in_flush;
     uint8_t *txbuf; /* TX_BUF_SIZE bytes: every packet is built here */
 };

@@ -104,7 +104,7 @@ int tcp_user_connect(struct berth_stack *s, struct tcp_conn *c, uint32_t addr,
     } else if (tcp_lookup(s, s->cfg.addr, lport, addr, port)) {
         return BERTH_EADDRNOTAVAIL;
     }
-    c->error = 0;
+    c->error = c->soft_error = 0;
     c->flags &= (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_BOUND);
     struct tcp_open o = {.laddr = s->cfg.addr,
                          .raddr = addr,

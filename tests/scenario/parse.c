@@ -369,6 +369,8 @@ static int parse_segment(const struct line *l, struct scn_event *ev)
         return perr(l, "a segment line needs flags");
     if (in && strcmp(l->tok[2], "raw") == 0)
         return parse_raw(l, ev);
+    if (strcmp(l->tok[2], "icmp") == 0 || strcmp(l->tok[2], "udp") == 0)
+        return scn_parse_dgram(l->file, l->no, l->ntok - 2, l->tok + 2, in, ev);
     ev->kind = in ? SCN_SEG_IN : SCN_SEG_OUT;
     struct scn_seg *seg = &ev->seg;
     if (parse_flags(l, l->tok[2], &seg->flags) != 0)
