@@ -7,6 +7,7 @@
 #include "tcp/tcp.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
+#include "wire/udp.h"
 
 #include <string.h>
 
@@ -168,7 +169,8 @@ static int tcp_packet(struct berth_stack *s, const struct ipv4_info *ip,
 /* A datagram of another protocol (src/ip/): its source must be able to
  * send (as for TCP, RFC 1122 §3.2.1.3: nothing is answered to a broadcast
  * or multicast source). */
-static int other_packet(struct berth_stack *s, const struct ipv4_info *ip)
+static int other_packet(struct berth_stack *s, const struct ipv4_info *ip,
+                        uint32_t flags)
 {
     struct tcp_seg none = {0};
     enum berth_reason r = source_check(s, ip->src, &none);
@@ -181,7 +183,11 @@ static int other_packet(struct berth_stack *s, const struct ipv4_info *ip)
     }
     if (ip->proto == IPPROTO_ICMP_NUM)
         return icmp_input(s, ip);
+    if (ip->proto == IPPROTO_UDP_NUM)
+        return udp_input(s, ip, flags);
+    /* RFC 1122 §3.2.2.1: protocol unreachable for a transport we lack. */
     drop_packet(s, 0, 0, BERTH_REASON_NOT_TCP);
+    icmp_send_unreach(s, ip, ICMP_PROTO_UNREACH);
     return BERTH_REASON_NOT_TCP;
 }
 
@@ -200,7 +206,7 @@ int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
         return r;
     }
     r = ip.proto == IPPROTO_TCP_NUM ? tcp_packet(s, &ip, flags)
-                                    : other_packet(s, &ip);
+                                    : other_packet(s, &ip, flags);
     stack_mem_update(s);
     sock_flush_events(s);
     return r;

@@ -102,7 +102,7 @@ const char *berth_state_name(enum berth_state st);
     X(BAD_IP_LENGTH, "IPv4 total length inconsistent")                         \
     X(BAD_IP_CHECKSUM, "IPv4 header checksum wrong")                           \
     X(IP_FRAGMENT, "IPv4 fragments are not reassembled")                       \
-    X(NOT_TCP, "IP protocol is not TCP (the stack: nor UDP or ICMP)")          \
+    X(NOT_TCP, "IP protocol not TCP (decode), or none the stack speaks")       \
     X(NOT_FOR_US, "destination is not our address")                            \
     X(BAD_DATA_OFFSET, "TCP data offset out of range")                         \
     X(BAD_OPTION, "TCP option truncated or of illegal length")                 \
@@ -546,6 +546,25 @@ int berth_shutdown(struct berth_stack *s, int sock, int how);
 int berth_close(struct berth_stack *s, int sock);
 /* Sends RST (if synchronized) and frees at once. Releases the handle. */
 int berth_abort(struct berth_stack *s, int sock);
+
+/* UDP (RFC 768). berth_udp_socket() makes a datagram socket; bind,
+ * connect (a default peer: datagrams from others are dropped), send/recv,
+ * poll, berth_sock_error, getsockname/getpeername and close work on it as
+ * on TCP handles; listen, accept, shutdown and options do not
+ * (BERTH_EOPNOTSUPP, BERTH_ENOPROTOOPT). A datagram is sent at once or not
+ * at all (at most 65507 bytes, else BERTH_EMSGSIZE; unconnected without
+ * `to`: BERTH_EDESTADDRREQ); sending binds an unbound socket to an
+ * ephemeral port. Received datagrams wait in a bounded queue
+ * (berth_config.udp_rcvq_*); each recv takes one whole, its tail beyond
+ * len lost. A connected socket whose peer answers with ICMP port
+ * unreachable gets BERTH_ECONNREFUSED from its next call (as Linux). */
+int berth_udp_socket(struct berth_stack *s);
+/* to NULL: the connected peer. On a TCP handle `to` is ignored. */
+int berth_sendto(struct berth_stack *s, int sock, const void *buf, size_t len,
+                 const struct berth_endpoint *to);
+/* from may be NULL; on a TCP handle it is the peer. */
+int berth_recvfrom(struct berth_stack *s, int sock, void *buf, size_t len,
+                   struct berth_endpoint *from);
 
 /* Readiness. */
 #define BERTH_EV_READABLE 0x01u /* data, EOF, or a connection to accept */

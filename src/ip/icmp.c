@@ -5,6 +5,7 @@
 #include "ip/ip.h"
 
 #include "wire/tcp.h"
+#include "wire/udp.h"
 
 #include <string.h>
 
@@ -83,6 +84,8 @@ static int error_input(struct berth_stack *s, const struct ipv4_info *ip,
     if (r == 0) {
         if (e.q.proto == IPPROTO_TCP_NUM)
             r = tcp_icmp_error(s, &e);
+        else if (e.q.proto == IPPROTO_UDP_NUM)
+            r = udp_icmp_error(s, &e);
         else
             r = BERTH_REASON_ICMP_NO_CONNECTION;
     }

@@ -48,4 +48,37 @@ void pmtu_set(struct berth_stack *s, uint32_t dst, uint16_t mtu);
 uint16_t pmtu_clamp_mss(struct berth_stack *s, uint32_t dst, uint16_t mss);
 void pmtu_free(struct berth_stack *s);
 
+/* ---- udp.c: UDP sockets (the socket layer's calls) ---- */
+struct udp_sock;
+/* A new UDP handle, or BERTH_ENOMEM / BERTH_EMFILE. */
+int udp_user_socket(struct berth_stack *s);
+int udp_user_bind(struct berth_stack *s, struct udp_sock *u, uint32_t addr,
+                  uint16_t port);
+/* Sets the default peer; datagrams from others are no longer taken. */
+int udp_user_connect(struct berth_stack *s, struct udp_sock *u, uint32_t addr,
+                     uint16_t port);
+/* Sends one datagram (to NULL: to the connected peer): len, or
+ * BERTH_EDESTADDRREQ, BERTH_EMSGSIZE, a pending error. */
+int udp_user_sendto(struct berth_stack *s, struct udp_sock *u, const void *buf,
+                    size_t len, const struct berth_endpoint *to);
+/* Takes one datagram (its tail beyond len is lost): bytes copied, or
+ * BERTH_EAGAIN, or a pending error. */
+int udp_user_recvfrom(struct berth_stack *s, struct udp_sock *u, void *buf,
+                      size_t len, struct berth_endpoint *from);
+uint32_t udp_poll(const struct udp_sock *u);
+int udp_user_take_error(struct udp_sock *u);
+/* getsockname (peer false) / getpeername (BERTH_ENOTCONN unconnected). */
+int udp_user_name(const struct udp_sock *u, bool peer,
+                  struct berth_endpoint *out);
+/* Frees the socket and its queue (the handle is released by the caller). */
+void udp_user_close(struct berth_stack *s, struct udp_sock *u);
+/* Stack teardown, after every socket is closed: the port table. */
+void udp_fini(struct berth_stack *s);
+/* A UDP datagram for us. flags: BERTH_IN_*. Returns 0 or the drop reason. */
+int udp_input(struct berth_stack *s, const struct ipv4_info *ip,
+              uint32_t flags);
+/* An ICMP error about a datagram a UDP socket sent (port unreachable on a
+ * connected socket: ECONNREFUSED, as Linux). Returns 0 or the reason. */
+int udp_icmp_error(struct berth_stack *s, const struct icmp_err *e);
+
 #endif

@@ -73,6 +73,15 @@ static size_t quote_tcp(struct scn_runner *r, const struct scn_dgram *d,
                         uint8_t *q)
 {
     uint16_t lport = lport_of(r, d), rport = rport_of(r, d);
+    if (d->quote_udp) { /* our datagram: IPv4 and UDP headers */
+        ip_header(q, r->sc->local_addr, r->sc->remote_addr, 17,
+                  IP_HDR + 8u + d->len);
+        memset(q + IP_HDR, 0, 20);
+        put16(q + IP_HDR, lport);
+        put16(q + IP_HDR + 2, rport);
+        put16(q + IP_HDR + 4, 8u + d->len);
+        return IP_HDR + 20u;
+    }
     const struct scn_tuple *tp =
         scn_tuple_find(r, lport, r->sc->remote_addr, rport, false);
     uint32_t seq = d->qseq + (tp && tp->has_iss ? tp->iss : 0);
@@ -109,7 +118,9 @@ static uint8_t *build(struct scn_runner *r, const struct scn_dgram *d,
         uint32_t ps = (src >> 16) + (src & 0xffffu) + (sc->local_addr >> 16) +
                       (sc->local_addr & 0xffffu) + 17u + (uint32_t)body;
         uint16_t c = fold(sum16(ps, m, body));
-        put16(m + 6, c ? c : 0xffffu);
+        put16(m + 6, d->nosum    ? 0u
+                     : d->badsum ? (c ? c : 0xffffu) ^ 0x0101u
+                                 : (c ? c : 0xffffu));
     } else {
         m[0] = d->type;
         m[1] = d->code;

@@ -4,8 +4,9 @@
  *   > icmp echo-reply id N seq N len N
  *   < icmp unreach CODE [mtu N] quote FLAGS seq N [len N] [from ADDR]
  *   < icmp time-exceeded|param-problem quote FLAGS seq N [len N]
+ *   < icmp unreach CODE quote-udp [len N]   quoting a datagram of ours
  *   > icmp unreach CODE [quote-udp]
- *   < udp len N          > udp len N          (port N, local-port N)
+ *   < udp len N [nosum|badsum]   > udp len N    (port N, local-port N)
  * CODE: net host proto port frag net-admin host-admin admin. */
 #include "scenario.h"
 
@@ -107,6 +108,10 @@ static int field(const char *file, int line, int ntok, char *const *tok, int i,
         d->quote = d->quote_udp = true;
         return 1;
     }
+    if (strcmp(k, "nosum") == 0 || strcmp(k, "badsum") == 0) {
+        *(k[0] == 'n' ? &d->nosum : &d->badsum) = true;
+        return 1;
+    }
     if (!v)
         return dg_err(file, line, "missing value after", k);
     if (strcmp(k, "quote") == 0) {
@@ -174,10 +179,13 @@ int scn_parse_dgram(const char *file, int line, int ntok, char *const *tok,
     bool echo = d->proto == 1 && (d->type == 0 || d->type == 8);
     if (echo && (!d->has_id || !d->has_seq))
         return dg_err(file, line, "an echo line must give id and seq", NULL);
-    if (d->proto == 1 && !echo && in && (!d->quote || d->quote_udp))
+    if (d->proto == 1 && !echo && in && !d->quote)
         return dg_err(file, line,
-                      "an inbound error must quote our segment: quote FLAGS",
+                      "an inbound error must quote what we sent: quote FLAGS "
+                      "or quote-udp",
                       NULL);
+    if ((d->nosum || d->badsum) && !(in && d->proto == 17))
+        return dg_err(file, line, "nosum and badsum are for '< udp'", NULL);
     if (d->proto == 1 && d->type == 3 && d->code == 4 && in && !d->has_mtu)
         return dg_err(file, line, "unreach frag needs mtu (0: none)", NULL);
     if (d->has_from && !in)

@@ -58,6 +58,7 @@ enum scn_kind {
     SCN_EVENTS,
     SCN_MEM,
     SCN_DEADLINE,
+    SCN_UDP_SOCKET,
     SCN_DGRAM_IN,  /* "< icmp ..." or "< udp ..." (dgram.c) */
     SCN_DGRAM_OUT, /* "> icmp ..." or "> udp ..." */
 };
@@ -114,6 +115,7 @@ struct scn_dgram {
     /* An error message's quote: a TCP segment we sent (qflags, qseq our
      * number relative to our ISS, qlen) or, with quote-udp, a datagram. */
     bool quote, quote_udp;
+    bool nosum, badsum; /* "< udp": checksum field 0 (none), or wrong */
     uint8_t qflags;
     uint32_t qseq, qlen;
 };
@@ -242,6 +244,7 @@ struct scn_tuple {
 
 struct scn_var {
     int handle;
+    bool udp; /* a datagram socket: each datagram's pattern starts at 0 */
     uint64_t sent, rcvd; /* stream offsets of send and recv */
 };
 
