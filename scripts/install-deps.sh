@@ -5,7 +5,7 @@ set -euo pipefail
 
 # Build: compiler, CMake, cmocka (tests), libcrypto (SHA-256 in `berth http`).
 # Interop tests: iproute2 (namespaces), the kernel's peers (curl, nc,
-# python3) and tshark to check captures.
+# python3, ping) and tshark to check captures.
 # Benchmarks' smoke test: lwIP for the comparison.
 # Fuzzing (make fuzz-smoke, part of make check): clang with libFuzzer;
 # the build matrix (make matrix) compiles with clang too.
@@ -13,7 +13,7 @@ set -euo pipefail
 # bison and flex. The manual's test renders the pages with groff.
 # `berth run` tests: unmodified programs from Debian as clients and servers.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
-    iproute2 curl netcat-openbsd python3 tshark liblwip-dev clang bison flex
+    iproute2 curl netcat-openbsd iputils-ping python3 tshark liblwip-dev clang bison flex
     groff-base wget nginx-light redis-server redis-tools iperf3 wrk)
 
 missing=()

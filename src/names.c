@@ -128,7 +128,16 @@ void berth_config_init(struct berth_config *cfg)
     cfg->sack = true;
     cfg->congestion = BERTH_CC_CUBIC;
     cfg->initial_cwnd = 10;
-    cfg->quickack = 16; /* Linux: TCP_MAX_QUICKACKS */
+    cfg->quickack = 16;    /* Linux: TCP_MAX_QUICKACKS */
+    cfg->icmp_rate = 1000; /* Linux: icmp_msgs_per_sec */
+    cfg->icmp_burst = 50;  /* Linux: icmp_msgs_burst */
+    cfg->icmp_echo = true;
+    cfg->pmtu_discovery = true;
+    cfg->pmtu_min = 576;
+    cfg->pmtu_expire = 600 * SEC; /* RFC 1191 §6.3: 10 minutes */
+    cfg->mtu_probing = 0;
+    cfg->udp_rcvq_max = 256;
+    cfg->udp_rcvq_bytes = 256u << 10;
 }
 
 const char *berth_mem_level_name(enum berth_mem_level level)

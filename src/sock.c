@@ -1,6 +1,7 @@
 /* Socket handles and readiness: the checked handle table (a stale handle
  * fails its generation check), the ready list of handles whose events may
  * have changed, and the report of those changes. */
+#include "ip/ip.h"
 #include "stack.h"
 #include "tcp/tcp.h"
 
@@ -33,7 +34,9 @@ struct tcp_conn *sock_conn(const struct berth_stack *s, int h, int *err)
         return NULL;
     }
     if (k->kind != SOCK_CONN) {
-        *err = k->kind == SOCK_LISTEN ? BERTH_ENOTCONN : BERTH_EBADF;
+        *err = k->kind == SOCK_LISTEN ? BERTH_ENOTCONN
+               : k->kind == SOCK_UDP  ? BERTH_EOPNOTSUPP
+                                      : BERTH_EBADF;
         return NULL;
     }
     return k->obj;
@@ -111,6 +114,8 @@ uint32_t sock_events(const struct sock *k)
 {
     if (k->kind == SOCK_LISTEN)
         return tcp_listener_poll(k->obj);
+    if (k->kind == SOCK_UDP)
+        return udp_poll(k->obj);
     return tcp_poll(k->obj);
 }
 
@@ -166,6 +171,9 @@ void sock_destroy_all(struct berth_stack *s)
             tcp_destroy_listener(s, k->obj);
         else if (k->kind == SOCK_CONN)
             tcp_destroy_conn(s, k->obj);
+        else if (k->kind == SOCK_UDP)
+            udp_user_close(s, k->obj);
     }
     mem_free(&s->tmem, s->socks, s->nsocks * sizeof *s->socks);
+    udp_fini(s);
 }

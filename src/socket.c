@@ -1,8 +1,16 @@
 /* The BSD-like calls of the socket API: socket, bind, listen, accept,
  * connect, send, recv, shutdown, close, abort. Each checks its handle and
  * hands the TCB work to the engine's user calls (tcp/tcp_user.c). */
+#include "ip/ip.h"
 #include "stack.h"
 #include "tcp/tcp.h"
+
+/* The UDP socket of a handle, or NULL (a TCP handle, or none). */
+static struct udp_sock *udp_of(const struct berth_stack *s, int sock)
+{
+    struct sock *k = sock_get(s, sock);
+    return k && k->kind == SOCK_UDP ? k->obj : NULL;
+}
 
 /* ---- creating, binding, listening ---- */
 
@@ -20,6 +28,11 @@ int berth_socket(struct berth_stack *s)
     return h;
 }
 
+int berth_udp_socket(struct berth_stack *s)
+{
+    return udp_user_socket(s);
+}
+
 int berth_bind(struct berth_stack *s, int sock, uint32_t addr, uint16_t port)
 {
     struct berth_endpoint ep = berth_endpoint_v4(addr, port);
@@ -29,6 +42,13 @@ int berth_bind(struct berth_stack *s, int sock, uint32_t addr, uint16_t port)
 int berth_bind_endpoint(struct berth_stack *s, int sock,
                         const struct berth_endpoint *ep)
 {
+    struct udp_sock *u = udp_of(s, sock);
+    if (u) {
+        uint32_t v4 = ep->addr;
+        if (ep->family == BERTH_AF_INET6 && !berth_endpoint_v4mapped(ep, &v4))
+            return BERTH_EAFNOSUPPORT; /* UDP is IPv4 only for now */
+        return udp_user_bind(s, u, v4, ep->port);
+    }
     int err = 0;
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)
@@ -48,6 +68,8 @@ int berth_listen(struct berth_stack *s, int sock, int backlog)
         tcp_user_set_backlog(k->obj, bl);
         return 0;
     }
+    if (k->kind == SOCK_UDP)
+        return BERTH_EOPNOTSUPP;
     int err;
     struct tcp_listener *l = tcp_user_listen(s, k->obj, sock, bl, &err);
     if (!l)
@@ -95,6 +117,13 @@ int berth_connect(struct berth_stack *s, int sock, uint32_t addr, uint16_t port)
 int berth_connect_endpoint(struct berth_stack *s, int sock,
                            const struct berth_endpoint *ep)
 {
+    struct udp_sock *u = udp_of(s, sock);
+    if (u) {
+        uint32_t v4 = ep->addr;
+        if (ep->family == BERTH_AF_INET6 && !berth_endpoint_v4mapped(ep, &v4))
+            return BERTH_EAFNOSUPPORT; /* UDP is IPv4 only for now */
+        return udp_user_connect(s, u, v4, ep->port);
+    }
     int err = 0;
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)
@@ -104,6 +133,8 @@ int berth_connect_endpoint(struct berth_stack *s, int sock,
 
 int berth_send(struct berth_stack *s, int sock, const void *buf, size_t len)
 {
+    if (udp_of(s, sock))
+        return berth_sendto(s, sock, buf, len, NULL);
     int err = 0;
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)
@@ -119,6 +150,8 @@ int berth_send(struct berth_stack *s, int sock, const void *buf, size_t len)
 
 int berth_recv(struct berth_stack *s, int sock, void *buf, size_t len)
 {
+    if (udp_of(s, sock))
+        return berth_recvfrom(s, sock, buf, len, NULL);
     int err = 0;
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)
@@ -128,10 +161,39 @@ int berth_recv(struct berth_stack *s, int sock, void *buf, size_t len)
     return n > 0 ? n : tcp_user_read_end(c, len);
 }
 
+/* UDP datagrams (a TCP handle ignores `to`, and `from` is its peer). */
+int berth_sendto(struct berth_stack *s, int sock, const void *buf, size_t len,
+                 const struct berth_endpoint *to)
+{
+    struct udp_sock *u = udp_of(s, sock);
+    if (!u)
+        return berth_send(s, sock, buf, len);
+    int n = udp_user_sendto(s, u, buf, len, to);
+    sock_seen(s, sock);
+    return n;
+}
+
+int berth_recvfrom(struct berth_stack *s, int sock, void *buf, size_t len,
+                   struct berth_endpoint *from)
+{
+    struct udp_sock *u = udp_of(s, sock);
+    if (!u) {
+        int n = berth_recv(s, sock, buf, len);
+        if (n >= 0 && from && berth_getpeername(s, sock, from) != 0)
+            *from = (struct berth_endpoint){0};
+        return n;
+    }
+    int n = udp_user_recvfrom(s, u, buf, len, from);
+    sock_seen(s, sock);
+    return n;
+}
+
 /* ---- closing ---- */
 
 int berth_shutdown(struct berth_stack *s, int sock, int how)
 {
+    if (udp_of(s, sock))
+        return BERTH_EOPNOTSUPP;
     int err = 0;
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)
@@ -151,7 +213,12 @@ static struct tcp_conn *release_handle(struct berth_stack *s, int sock,
         return NULL;
     void *obj = k->obj;
     bool listener = k->kind == SOCK_LISTEN;
+    bool udp = k->kind == SOCK_UDP;
     sock_release(s, sock);
+    if (udp) {
+        udp_user_close(s, obj);
+        return NULL;
+    }
     if (listener) {
         tcp_user_close_listener(s, sock, obj);
         return NULL;

@@ -3,10 +3,12 @@
 #include "stack.h"
 
 #include "base/siphash.h"
+#include "ip/ip.h"
 #include "tcp/tcp.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
 #include "wire/tcp.h"
+#include "wire/udp.h"
 
 #include <string.h>
 
@@ -127,6 +129,7 @@ void berth_stack_destroy(struct berth_stack *s)
     htable_fini(&s->conns);
     htable_fini(&s->listeners);
     addr6_table_fini(&s->addr6);
+    pmtu_free(s);
     mem_free(&s->tmem, s->bound_ports, 65536 / 8);
     mem_free(&s->tmem, s->txbuf, TX_BUF_SIZE);
     struct mem tmem = s->tmem;
@@ -262,6 +265,58 @@ static int input6(struct berth_stack *s, const uint8_t *pkt, size_t len,
     return 0;
 }
 
+/* The TCP segment in an IPv4 datagram for us. */
+static int tcp_packet(struct berth_stack *s, const struct ipv4_info *ip,
+                      uint32_t flags)
+{
+    struct tcp_seg seg;
+    int r = tcp_parse_csum(ip->payload, ip->payload_len, ip->src, ip->dst,
+                           !(flags & BERTH_IN_CSUM_OK), &seg);
+    if (r == 0 && (seg.sport == 0 || seg.dport == 0))
+        r = BERTH_REASON_BAD_PORT;
+    if (r != 0) {
+        stack_count(s, BERTH_CTR_IN_ERRS);
+        if (r == BERTH_REASON_BAD_TCP_CHECKSUM)
+            stack_count(s, BERTH_CTR_BAD_CSUM);
+        stack_trace_drop(s, -1, false, ip->dst, 0, ip->src, 0, r);
+        return r;
+    }
+    r = source_check(s, ip->src, &seg);
+    if (r != 0) {
+        stack_count(s, BERTH_CTR_BAD_SOURCE_DROPS);
+        stack_trace_drop(s, -1, false, ip->dst, seg.dport, ip->src, seg.sport, r);
+        return r;
+    }
+    stack_count(s, BERTH_CTR_SEGS_IN);
+    tcp_input(s, ip->src, ip->dst, &seg);
+    return 0;
+}
+
+/* A datagram of another protocol (src/ip/): its source must be able to
+ * send (as for TCP, RFC 1122 §3.2.1.3: nothing is answered to a broadcast
+ * or multicast source). */
+static int other_packet(struct berth_stack *s, const struct ipv4_info *ip,
+                        uint32_t flags)
+{
+    struct tcp_seg none = {0};
+    enum berth_reason r = source_check(s, ip->src, &none);
+    if (r == BERTH_REASON_LAND)
+        r = BERTH_REASON_NONE; /* ports are TCP's; ours may ping us */
+    if (r != BERTH_REASON_NONE) {
+        stack_count(s, BERTH_CTR_BAD_SOURCE_DROPS);
+        stack_trace_drop(s, -1, false, ip->dst, 0, ip->src, 0, r);
+        return (int)r;
+    }
+    if (ip->proto == IPPROTO_ICMP_NUM)
+        return icmp_input(s, ip);
+    if (ip->proto == IPPROTO_UDP_NUM)
+        return udp_input(s, ip, flags);
+    /* RFC 1122 §3.2.2.1: protocol unreachable for a transport we lack. */
+    drop_packet(s, 0, 0, BERTH_REASON_NOT_TCP);
+    icmp_send_unreach(s, ip, ICMP_PROTO_UNREACH);
+    return BERTH_REASON_NOT_TCP;
+}
+
 int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
                       uint64_t now, uint32_t flags)
 {
@@ -273,38 +328,16 @@ int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
     int r = ipv4_parse(pkt, len, &ip);
     if (r == 0 && ip.dst != s->cfg.addr)
         r = BERTH_REASON_NOT_FOR_US;
-    if (r == 0 && ip.proto != IPPROTO_TCP_NUM)
-        r = BERTH_REASON_NOT_TCP;
     if (r != 0) {
         drop_packet(s, r == BERTH_REASON_NOT_FOR_US ? ip.src : 0, 0, r);
         sock_flush_events(s);
         return r;
     }
-    struct tcp_seg seg;
-    r = tcp_parse_csum(ip.payload, ip.payload_len, ip.src, ip.dst,
-                       !(flags & BERTH_IN_CSUM_OK), &seg);
-    if (r == 0 && (seg.sport == 0 || seg.dport == 0))
-        r = BERTH_REASON_BAD_PORT;
-    if (r != 0) {
-        stack_count(s, BERTH_CTR_IN_ERRS);
-        if (r == BERTH_REASON_BAD_TCP_CHECKSUM)
-            stack_count(s, BERTH_CTR_BAD_CSUM);
-        stack_trace_drop(s, -1, false, ip.dst, 0, ip.src, 0, r);
-        sock_flush_events(s);
-        return r;
-    }
-    r = source_check(s, ip.src, &seg);
-    if (r != 0) {
-        stack_count(s, BERTH_CTR_BAD_SOURCE_DROPS);
-        stack_trace_drop(s, -1, false, ip.dst, seg.dport, ip.src, seg.sport, r);
-        sock_flush_events(s);
-        return r;
-    }
-    stack_count(s, BERTH_CTR_SEGS_IN);
-    tcp_input(s, ip.src, ip.dst, &seg);
+    r = ip.proto == IPPROTO_TCP_NUM ? tcp_packet(s, &ip, flags)
+                                    : other_packet(s, &ip, flags);
     stack_mem_update(s);
     sock_flush_events(s);
-    return 0;
+    return r;
 }
 
 void berth_advance(struct berth_stack *s, uint64_t now)

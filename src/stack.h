@@ -24,6 +24,7 @@ enum sock_kind {
     SOCK_FREE,
     SOCK_CONN,   /* obj is a struct tcp_conn (any state but LISTEN) */
     SOCK_LISTEN, /* obj is a struct tcp_listener */
+    SOCK_UDP,    /* obj is a struct udp_sock (src/ip/udp.c) */
 };
 
 /* A socket handle slot. Handles are (gen << SOCK_IDX_BITS) | index, so a
@@ -83,6 +84,13 @@ struct berth_stack {
     uint32_t challenge_count, challenge_budget;
 
     uint16_t ip_id;
+    /* The network layer beside TCP (src/ip/): the ICMP token bucket
+     * (µs of credit, last refilled at icmp_credit_at) and the path MTU
+     * cache (NULL until a path MTU is learnt). */
+    bool icmp_bucket_started;
+    uint64_t icmp_credit, icmp_credit_at;
+    struct pmtu_entry *pmtu;
+    struct htable udp; /* local port -> struct udp_sock; at first use */
     bool in_flush;
     uint8_t *txbuf; /* TX_BUF_SIZE bytes: every packet is built here */
 };

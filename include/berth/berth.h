@@ -35,16 +35,22 @@ const char *berth_commit(void);
     X(EINVAL, 22, "invalid argument")                                          \
     X(EMFILE, 24, "too many open sockets")                                     \
     X(EPIPE, 32, "broken pipe")                                                \
+    X(EPROTO, 71, "protocol error")                                            \
+    X(EDESTADDRREQ, 89, "destination address required")                        \
+    X(EMSGSIZE, 90, "message too long")                                        \
     X(ENOPROTOOPT, 92, "option not available")                                 \
     X(EOPNOTSUPP, 95, "operation not supported")                               \
+    X(EAFNOSUPPORT, 97, "address family not supported")                        \
     X(EADDRINUSE, 98, "address already in use")                                \
     X(EADDRNOTAVAIL, 99, "address not available")                              \
+    X(ENETUNREACH, 101, "network is unreachable")                              \
     X(ECONNABORTED, 103, "connection aborted")                                 \
     X(ECONNRESET, 104, "connection reset by peer")                             \
     X(EISCONN, 106, "socket is already connected")                             \
     X(ENOTCONN, 107, "socket is not connected")                                \
     X(ETIMEDOUT, 110, "connection timed out")                                  \
     X(ECONNREFUSED, 111, "connection refused")                                 \
+    X(EHOSTUNREACH, 113, "no route to host")                                   \
     X(EALREADY, 114, "operation already in progress")                          \
     X(EINPROGRESS, 115, "operation in progress")
 
@@ -97,7 +103,7 @@ const char *berth_state_name(enum berth_state st);
     X(BAD_IP_LENGTH, "IPv4 total length inconsistent")                         \
     X(BAD_IP_CHECKSUM, "IPv4 header checksum wrong")                           \
     X(IP_FRAGMENT, "IPv4 fragments are not reassembled")                       \
-    X(NOT_TCP, "IP protocol is not TCP")                                       \
+    X(NOT_TCP, "IP protocol not TCP (decode), or none the stack speaks")       \
     X(NOT_FOR_US, "destination is not our address")                            \
     X(BAD_DATA_OFFSET, "TCP data offset out of range")                         \
     X(BAD_OPTION, "TCP option truncated or of illegal length")                 \
@@ -175,7 +181,24 @@ const char *berth_state_name(enum berth_state st);
     X(KEEPALIVE_TIMEOUT, "keepalive probes unanswered")                        \
     X(TIME_WAIT_EXPIRED, "2MSL elapsed")                                       \
     X(FIN_WAIT_2_TIMEOUT, "FIN-WAIT-2 timeout for a closed socket")            \
-    X(TIME_WAIT_REUSE, "new SYN took over a TIME-WAIT 4-tuple")
+    X(TIME_WAIT_REUSE, "new SYN took over a TIME-WAIT 4-tuple")                \
+    /* ICMP (RFC 792, RFC 1122 §3.2.2, RFC 5927; src/ip/icmp.c) */            \
+    X(ICMP_SHORT, "ICMP message shorter than its header")                      \
+    X(BAD_ICMP_CHECKSUM, "ICMP checksum wrong")                                \
+    X(ICMP_RATE_LIMITED, "ICMP answer suppressed by the rate limit")           \
+    X(ICMP_IGNORED, "ICMP type or code berth does not act on")                 \
+    X(ICMP_BAD_QUOTE, "ICMP error quoting no datagram of ours")                \
+    X(ICMP_NO_CONNECTION, "ICMP error for no connection or socket")            \
+    X(ICMP_SEQ_OUT_OF_WINDOW,                                                  \
+      "ICMP error quoting a sequence number outside SND.UNA..SND.NXT")         \
+    X(ICMP_PMTU_IGNORED,                                                       \
+      "fragmentation needed: no smaller MSS results (ignored)")                \
+    X(ICMP_HARD_ERROR, "ICMP hard error in SYN-SENT: connection aborted")      \
+    /* UDP (RFC 768; src/ip/udp.c) */                                          \
+    X(UDP_BAD_LENGTH, "UDP length field out of range")                         \
+    X(BAD_UDP_CHECKSUM, "UDP checksum wrong")                                  \
+    X(UDP_NO_SOCKET, "UDP to a closed port: port unreachable")                 \
+    X(UDP_QUEUE_FULL, "UDP receive queue full: datagram dropped")
 
 enum berth_reason {
 #define BERTH_REASON_ENUM(name, str) BERTH_REASON_##name,
@@ -242,7 +265,28 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(FAST_PATH_DATA, "in-order data segments taken by header prediction")     \
     X(LOSS_PROBES, "tail loss probes sent (RFC 8985)")                         \
     X(SPURIOUS_RTOS, "spurious retransmission timeouts detected by F-RTO "     \
-                     "and undone")
+                     "and undone")                                             \
+    X(ICMP_IN, "ICMP messages received")                                       \
+    X(ICMP_IN_ERRORS, "ICMP messages malformed or rejected")                   \
+    X(ICMP_OUT, "ICMP messages sent")                                          \
+    X(ICMP_IN_ECHOS, "ICMP echo requests received")                            \
+    X(ICMP_OUT_ECHO_REPS, "ICMP echo replies sent")                            \
+    X(ICMP_OUT_DEST_UNREACHS, "ICMP destination unreachables sent")            \
+    X(ICMP_RATE_LIMITED, "ICMP messages not sent: rate limit")                 \
+    X(ICMP_IN_DEST_UNREACHS, "ICMP destination unreachables received")         \
+    X(ICMP_IN_TIME_EXCEEDS, "ICMP time exceeded received")                     \
+    X(ICMP_IN_PARM_PROBS, "ICMP parameter problems received")                  \
+    X(ICMP_SOFT_ERRORS, "ICMP soft errors remembered by a connection")         \
+    X(ICMP_HARD_ERRORS, "connections aborted by an ICMP hard error")           \
+    X(ICMP_REJECTED, "ICMP errors rejected by validation (RFC 5927)")          \
+    X(PMTU_DECREASES, "path MTU lowered by fragmentation needed")              \
+    X(MTU_BLACKHOLE_PROBES,                                                    \
+      "MSS lowered after timeouts of full-sized segments (RFC 4821)")          \
+    X(UDP_IN, "UDP datagrams delivered")                                       \
+    X(UDP_NO_PORTS, "UDP datagrams to a closed port")                          \
+    X(UDP_IN_ERRORS, "UDP datagrams malformed")                                \
+    X(UDP_RCVBUF_ERRORS, "UDP datagrams dropped: receive queue full")          \
+    X(UDP_OUT, "UDP datagrams sent")
 
 enum berth_counter {
 #define BERTH_COUNTER_ENUM(name, str) BERTH_CTR_##name,
@@ -466,6 +510,31 @@ struct berth_config {
     uint32_t tso_max;
     void (*tx_gso)(void *ctx, const uint8_t *pkt, size_t len,
                    uint16_t seg_size); /* ctx is tx_ctx */
+
+    /* ICMP we send (echo replies, destination unreachable): one token
+     * bucket as RFC 4443 §2.4 (f) describes, icmp_rate messages per second
+     * with bursts of icmp_burst (as Linux's icmp_msgs_per_sec 1000 and
+     * icmp_msgs_burst 50, the defaults); icmp_rate 0: no limit. */
+    uint32_t icmp_rate;
+    uint32_t icmp_burst;
+    bool icmp_echo; /* answer echo requests (ping); default true */
+    /* Path MTU Discovery (RFC 1191): "fragmentation needed" lowers a
+     * connection's MSS, never below pmtu_min - 40 (default 576: MSS 536,
+     * RFC 1122's EMTU_R floor); the path MTU learnt is cached per
+     * destination for new connections, for pmtu_expire (default 10 min,
+     * RFC 1191 §6.3). pmtu_discovery false: messages ignored. */
+    bool pmtu_discovery;
+    uint16_t pmtu_min;
+    uint64_t pmtu_expire;
+    /* Black-hole detection (RFC 4821 style): after this many consecutive
+     * timeouts of a full-sized segment, the MSS is halved (not below
+     * pmtu_min - 40) and the PMTU cache learns it. 0 (default, as Linux's
+     * tcp_mtu_probing 0): off. */
+    uint8_t mtu_probing;
+    /* UDP: datagrams a socket's receive queue holds (default 256) and
+     * bytes (default 256 KiB); more are dropped and counted. */
+    uint32_t udp_rcvq_max;
+    uint32_t udp_rcvq_bytes;
 };
 
 void berth_config_init(struct berth_config *cfg);
@@ -573,6 +642,25 @@ int berth_shutdown(struct berth_stack *s, int sock, int how);
 int berth_close(struct berth_stack *s, int sock);
 /* Sends RST (if synchronized) and frees at once. Releases the handle. */
 int berth_abort(struct berth_stack *s, int sock);
+
+/* UDP (RFC 768). berth_udp_socket() makes a datagram socket; bind,
+ * connect (a default peer: datagrams from others are dropped), send/recv,
+ * poll, berth_sock_error, getsockname/getpeername and close work on it as
+ * on TCP handles; listen, accept, shutdown and options do not
+ * (BERTH_EOPNOTSUPP, BERTH_ENOPROTOOPT). A datagram is sent at once or not
+ * at all (at most 65507 bytes, else BERTH_EMSGSIZE; unconnected without
+ * `to`: BERTH_EDESTADDRREQ); sending binds an unbound socket to an
+ * ephemeral port. Received datagrams wait in a bounded queue
+ * (berth_config.udp_rcvq_*); each recv takes one whole, its tail beyond
+ * len lost. A connected socket whose peer answers with ICMP port
+ * unreachable gets BERTH_ECONNREFUSED from its next call (as Linux). */
+int berth_udp_socket(struct berth_stack *s);
+/* to NULL: the connected peer. On a TCP handle `to` is ignored. */
+int berth_sendto(struct berth_stack *s, int sock, const void *buf, size_t len,
+                 const struct berth_endpoint *to);
+/* from may be NULL; on a TCP handle it is the peer. */
+int berth_recvfrom(struct berth_stack *s, int sock, void *buf, size_t len,
+                   struct berth_endpoint *from);
 
 /* Readiness. */
 #define BERTH_EV_READABLE 0x01u /* data, EOF, or a connection to accept */

@@ -400,11 +400,14 @@ static void print_json(struct berth_stack *s, const struct ss_rows *rows,
                     kind, in->next_timer > now ? in->next_timer - now : 0);
         else
             fprintf(out, "\"timer\": null, ");
+        char th[12] = "null"; /* ssthresh: null before a loss */
+        if (in->ssthresh != UINT32_MAX)
+            snprintf(th, sizeof th, "%u", in->ssthresh);
         fprintf(out,
                 "\"congestion\": \"%s\", \"timestamps\": %s, \"sack\": %s, "
                 "\"snd_wscale\": %u, \"rcv_wscale\": %u, \"mss\": %u, "
                 "\"rto_us\": %u, \"srtt_us\": %u, \"rttvar_us\": %u, "
-                "\"cwnd\": %u, \"ssthresh\": %s%u%s, \"snd_wnd\": %u, "
+                "\"cwnd\": %u, \"ssthresh\": %s, \"snd_wnd\": %u, "
                 "\"rcv_wnd\": %u, \"unacked\": %u, \"retransmits\": %u, "
                 "\"total_retrans\": %u, \"iss\": %u, \"irs\": %u, "
                 "\"snd_una\": %u, \"snd_nxt\": %u, \"rcv_nxt\": %u, "
@@ -413,11 +416,9 @@ static void print_json(struct berth_stack *s, const struct ss_rows *rows,
                 in->congestion == BERTH_CC_NEWRENO ? "newreno" : "cubic",
                 in->timestamps ? "true" : "false", in->sack ? "true" : "false",
                 in->snd_wscale, in->rcv_wscale, in->snd_mss, in->rto, in->srtt,
-                in->rttvar, in->cwnd, in->ssthresh == UINT32_MAX ? "null" : "",
-                in->ssthresh == UINT32_MAX ? 0 : in->ssthresh,
-                in->ssthresh == UINT32_MAX ? "" : "", in->snd_wnd, in->rcv_wnd,
-                in->unacked, in->retransmits, in->total_retrans, in->iss,
-                in->irs, in->snd_una, in->snd_nxt, in->rcv_nxt, in->syn_queue,
+                in->rttvar, in->cwnd, th, in->snd_wnd, in->rcv_wnd, in->unacked,
+                in->retransmits, in->total_retrans, in->iss, in->irs,
+                in->snd_una, in->snd_nxt, in->rcv_nxt, in->syn_queue,
                 in->accept_queue, in->accept_backlog);
     }
     fprintf(out, "%s]\n", rows->len ? "\n" : "");

@@ -339,6 +339,10 @@ struct tcp_conn {
     int32_t linger; /* -1 off; 0 = RST on close (also TF_LINGER0) */
     uint32_t sndbuf_size, rcvbuf_size;
     uint16_t user_mss;
+    /* The last ICMP soft error (RFC 5461; tcp_icmp.c), a negative
+     * berth_errno: reported instead of ETIMEDOUT if the connection times
+     * out; cleared by an ACK of new data. 0: none. */
+    int16_t soft_error;
 
     struct ring snd, rcv; /* .buf NULL until first needed */
     struct tcp_reasm ooo;
@@ -419,6 +423,15 @@ void tcp_set_state(struct berth_stack *s, struct tcp_conn *c,
 void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
                      enum berth_state old, enum berth_state st,
                      enum berth_reason why);
+
+/* ---- tcp_icmp.c: ICMP errors (tcp_icmp_error() is in ip/ip.h) ---- */
+/* The error a connection that timed out reports: its last soft error
+ * (RFC 5461), else BERTH_ETIMEDOUT. */
+int tcp_timeout_error(const struct tcp_conn *c);
+/* At a retransmission timeout (before it is counted in rexmits): with
+ * cfg.mtu_probing, lowers the MSS of a connection whose full-sized
+ * segment keeps timing out. */
+void tcp_mtu_blackhole_check(struct berth_stack *s, struct tcp_conn *c);
 
 /* ---- tcp_fsm.c: the transition table ---- */
 /* One row: from any state in `from` (a mask of 1 << enum berth_state) to

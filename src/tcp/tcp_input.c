@@ -4,6 +4,8 @@
  * records what is owed; tcp_output() decides what to send. */
 #include "tcp/tcp.h"
 
+#include "ip/ip.h"
+
 #include "base/seq.h"
 
 /* RFC 7323 §5.5: TS.Recent idle this long (24 days, in seconds) is no
@@ -109,6 +111,7 @@ static enum tcp_step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
     c->synopts = tcp_synopts_accept(s, seg);
     tcp_apply_synopts(s, c, c->synopts, seg->opts.ts_val);
     c->snd_mss = tcp_peer_mss(s, seg, c->rcv_mss);
+    c->snd_mss = pmtu_clamp_mss(s, c->n.raddr, c->snd_mss); /* RFC 1191 */
     tcp_cc_init(s, c);
     take_peer_window(c, seg);
     c->flags |= TF_ACK_NOW;
@@ -369,6 +372,7 @@ static uint32_t ack_new_data(struct berth_stack *s, struct tcp_conn *c,
         }
     }
     c->rexmits = 0;
+    c->soft_error = 0; /* RFC 5461: the path works again */
     c->unacked_since = tcp_ms_clock(s);
     tcp_rexmit_restart(s, c);
     tcp_conn_trim_buffers(s, c); /* everything sent is acknowledged? */

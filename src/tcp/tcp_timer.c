@@ -165,22 +165,24 @@ static bool on_rexmit(struct berth_stack *s, struct tcp_conn *c)
     if (user_timeout_passed(s, c)) {
         bool opening = c->state == BERTH_STATE_SYN_SENT;
         stack_count(s, opening ? BERTH_CTR_ATTEMPT_FAILS : BERTH_CTR_TIMEOUTS);
-        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_USER_TIMEOUT);
+        tcp_conn_fail(s, c, tcp_timeout_error(c), BERTH_REASON_USER_TIMEOUT);
         return false;
     }
     if (c->state == BERTH_STATE_SYN_SENT && c->rexmits >= s->cfg.syn_retries) {
         stack_count(s, BERTH_CTR_ATTEMPT_FAILS);
-        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_SYN_RETRIES);
+        tcp_conn_fail(s, c, tcp_timeout_error(c), BERTH_REASON_SYN_RETRIES);
         return false;
     }
     uint8_t limit = c->state == BERTH_STATE_SYN_RECEIVED ? s->cfg.synack_retries
                                                          : s->cfg.max_retries;
     if (c->state != BERTH_STATE_SYN_SENT && c->rexmits >= limit) {
         stack_count(s, BERTH_CTR_TIMEOUTS);
-        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_RETRANSMIT_LIMIT);
+        tcp_conn_fail(s, c, tcp_timeout_error(c),
+                      BERTH_REASON_RETRANSMIT_LIMIT);
         return false;
     }
     stack_count(s, BERTH_CTR_RTO_EXPIRED);
+    tcp_mtu_blackhole_check(s, c);
     tcp_cc_on_rto(s, c); /* before the backoff: it counts loss episodes */
     if (c->backoff < 255)
         c->backoff++;
@@ -199,12 +201,13 @@ static bool on_persist(struct berth_stack *s, struct tcp_conn *c)
 {
     if (user_timeout_passed(s, c) && (c->flags & TF_PERSIST)) {
         stack_count(s, BERTH_CTR_TIMEOUTS);
-        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_USER_TIMEOUT);
+        tcp_conn_fail(s, c, tcp_timeout_error(c), BERTH_REASON_USER_TIMEOUT);
         return false;
     }
     if (c->probes_unanswered >= s->cfg.max_retries) {
         stack_count(s, BERTH_CTR_TIMEOUTS);
-        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_RETRANSMIT_LIMIT);
+        tcp_conn_fail(s, c, tcp_timeout_error(c),
+                      BERTH_REASON_RETRANSMIT_LIMIT);
         return false;
     }
     if (!(c->flags & TF_PERSIST)) {
@@ -250,7 +253,8 @@ static bool on_keepalive(struct berth_stack *s, struct tcp_conn *c)
     }
     if (c->probes_unanswered >= c->keep_cnt) {
         stack_count(s, BERTH_CTR_KEEPALIVE_TIMEOUTS);
-        tcp_conn_fail(s, c, BERTH_ETIMEDOUT, BERTH_REASON_KEEPALIVE_TIMEOUT);
+        tcp_conn_fail(s, c, tcp_timeout_error(c),
+                      BERTH_REASON_KEEPALIVE_TIMEOUT);
         return false;
     }
     tcp_send_keepalive(s, c);

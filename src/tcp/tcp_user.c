@@ -241,7 +241,7 @@ static int connect_open(struct berth_stack *s, struct tcp_conn *c, bool v6,
     } else if (tcp_lookup(s, v6, laddr, lport, addr, port)) {
         return BERTH_EADDRNOTAVAIL;
     }
-    c->error = 0;
+    c->error = c->soft_error = 0;
     c->flags &= (TF_NODELAY | TF_KEEPALIVE | TF_LINGER0 | TF_BOUND | TF_V6ONLY |
                  TF_ADDR6_BOUND);
     c->flags |= fam_flags;

@@ -421,7 +421,7 @@ def cmd_sources(args):
 
 
 def malformed(d, p):
-    """(name, packet, where berth drops it: ip or tcp)"""
+    """(name, packet, where berth drops it: ip, tcp, udp or icmp)"""
     s = "198.18.0.1"
     ok = segment(s, d, 40100, p, 1, 0, TH_SYN)
     t = ok[20:]
@@ -436,8 +436,12 @@ def malformed(d, p):
     b.append(("ip_checksum", ipv4(s, d, t, bad_sum=True), "ip"))
     b.append(("fragment_first", ipv4(s, d, t, frag=0x2000), "ip"))
     b.append(("fragment_offset", ipv4(s, d, t, frag=0x0010), "ip"))
-    b.append(("udp", ipv4(s, d, t, proto=17), "ip"))
-    b.append(("icmp", ipv4(s, d, t, proto=1), "ip"))
+    # Other protocols: berth reads UDP and ICMP (a SYN's bytes give a UDP
+    # length of 0 and a wrong ICMP checksum: dropped and counted by those
+    # layers); any other is dropped at IP (and draws protocol unreachable).
+    b.append(("udp", ipv4(s, d, t, proto=17), "udp"))
+    b.append(("icmp", ipv4(s, d, t, proto=1), "icmp"))
+    b.append(("proto_47", ipv4(s, d, t, proto=47), "ip"))
     b.append(("short_tcp", ipv4(s, d, t[:12]), "tcp"))
     b.append(("tcp_checksum",
               segment(s, d, 40101, p, 1, 0, TH_SYN, bad_tcp_sum=True), "tcp"))
@@ -472,7 +476,7 @@ def cmd_malformed(args):
                 fail(f"could not write {name} to the device")
             if where == "ip":
                 n_ip += 1
-            else:
+            elif where == "tcp":
                 n_tcp += 1
     out("kinds", len(malformed(args.dst, args.port)))
     out("ip", n_ip)

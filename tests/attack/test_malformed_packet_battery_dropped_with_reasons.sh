@@ -3,7 +3,8 @@
 # lengths that disagree, bad checksums, fragments, other protocols, TCP
 # data offsets out of range, SYN+FIN, SYN+RST, port 0, truncated or illegal
 # options), each kind ten times, written onto the TUN: every one is dropped
-# at parse and counted (IPv4 or TCP), nothing is answered, nothing is
+# at parse and counted (IPv4, TCP, UDP or ICMP), no segment is answered
+# (only the unknown protocol draws ICMP protocol unreachable), nothing is
 # opened, and berth (built with ASan and UBSan in CI) keeps serving.
 source "$(dirname "$0")/lib.sh"
 it_setup
@@ -25,7 +26,8 @@ tcp1=$(it_counter srv "bad segments received")
 [ "$(it_counter srv "segments sent")" -eq 0 ] || it_fail "berth answered a malformed packet"
 [ "$(it_counter srv "passive connection openings")" -eq 0 ] || it_fail "a connection was opened"
 for r in SHORT_PACKET BAD_IP_VERSION BAD_IHL BAD_IP_LENGTH BAD_IP_CHECKSUM IP_FRAGMENT \
-    NOT_TCP BAD_DATA_OFFSET BAD_OPTION BAD_TCP_CHECKSUM SYN_FIN SYN_RST BAD_PORT; do
+    NOT_TCP BAD_DATA_OFFSET BAD_OPTION BAD_TCP_CHECKSUM SYN_FIN SYN_RST BAD_PORT \
+    UDP_BAD_LENGTH BAD_ICMP_CHECKSUM; do
     [ "$(at_drop srv "$r")" -gt 0 ] || it_fail "no drop counted as $r"$'\n'"$(it_stat srv)"
 done
 

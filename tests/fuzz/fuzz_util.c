@@ -1,10 +1,33 @@
 /* Helpers shared by the fuzz targets. */
 #include "fuzz_util.h"
 
+#include "berth/berth.h"
 #include "wire/checksum.h"
+#include "wire/icmp.h"
+#include "wire/ipv4.h"
+#include "wire/udp.h"
 
-/* Recomputes the IPv4 header checksum and, for TCP, the TCP checksum over
- * what the header says is the segment; malformed headers are left alone. */
+bool fuzz_valid_output(const uint8_t *p, size_t len)
+{
+    struct berth_segment seg;
+    if (berth_decode(p, len, &seg) == 0)
+        return true;
+    struct ipv4_info ip;
+    if (ipv4_parse(p, len, &ip) != 0 || ip.hdr_len + ip.payload_len != len)
+        return false;
+    struct icmp_info m;
+    struct udp_info u;
+    if (ip.proto == IPPROTO_ICMP_NUM)
+        return icmp_parse(ip.payload, ip.payload_len, &m) == 0;
+    return ip.proto == IPPROTO_UDP_NUM &&
+           udp_parse(ip.payload, ip.payload_len, ip.src, ip.dst, true, &u) ==
+               0 &&
+           u.payload_len + UDP_HDR_LEN == ip.payload_len;
+}
+
+/* Recomputes the IPv4 header checksum and, for TCP, ICMP and UDP, their
+ * checksum over what the headers say is the message; malformed headers are
+ * left alone. */
 void fuzz_fix_checksums(uint8_t *p, size_t len)
 {
     if (len < 20 || p[0] >> 4 != 4)
@@ -18,7 +41,16 @@ void fuzz_fix_checksums(uint8_t *p, size_t len)
     p[11] = (uint8_t)c;
 
     size_t total = (size_t)p[2] << 8 | p[3];
-    if (p[9] != 6 || total > len || total < ihl + 18)
+    if (p[9] == 1 && total <= len && total >= ihl + 4) { /* ICMP */
+        uint8_t *m = p + ihl;
+        m[2] = m[3] = 0;
+        c = csum_fold(csum_add(0, m, total - ihl));
+        m[2] = (uint8_t)(c >> 8);
+        m[3] = (uint8_t)c;
+        return;
+    }
+    bool udp = p[9] == 17 && total <= len && total >= ihl + 8;
+    if (!udp && (p[9] != 6 || total > len || total < ihl + 18))
         return;
     uint8_t *tcp = p + ihl;
     size_t tlen = total - ihl;
@@ -26,9 +58,14 @@ void fuzz_fix_checksums(uint8_t *p, size_t len)
                    (uint32_t)p[14] << 8 | p[15];
     uint32_t dst = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 |
                    (uint32_t)p[18] << 8 | p[19];
-    tcp[16] = tcp[17] = 0;
-    uint64_t sum = csum_pseudo_ipv4(src, dst, 6, (uint16_t)tlen);
+    size_t at = udp ? 6 : 16; /* the checksum field */
+    if (udp)
+        tlen = (size_t)tcp[4] << 8 | tcp[5]; /* as the UDP header says */
+    if (udp && (tlen < 8 || tlen > total - ihl))
+        return;
+    tcp[at] = tcp[at + 1] = 0;
+    uint64_t sum = csum_pseudo_ipv4(src, dst, p[9], (uint16_t)tlen);
     c = csum_fold(csum_add(sum, tcp, tlen));
-    tcp[16] = (uint8_t)(c >> 8);
-    tcp[17] = (uint8_t)c;
+    tcp[at] = (uint8_t)(c >> 8);
+    tcp[at + 1] = (uint8_t)c;
 }

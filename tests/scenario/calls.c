@@ -46,9 +46,11 @@ static void learn_lport(struct scn_runner *r, int sock)
 static int call_new_handle(struct scn_runner *r, const struct scn_event *ev)
 {
     const struct scn_call *c = &ev->call;
-    bool acc = ev->kind == SCN_ACCEPT;
-    int rc = acc ? berth_accept(r->s, handle(r, c), NULL) : berth_socket(r->s);
-    const char *what = acc ? "accept" : "socket";
+    bool acc = ev->kind == SCN_ACCEPT, udp = ev->kind == SCN_UDP_SOCKET;
+    int rc = acc   ? berth_accept(r->s, handle(r, c), NULL)
+             : udp ? berth_udp_socket(r->s)
+                   : berth_socket(r->s);
+    const char *what = acc ? "accept" : udp ? "udp_socket" : "socket";
     if (c->has_expect)
         return check_result(r, what, rc, c->expect);
     if (rc < 0) {
@@ -56,7 +58,7 @@ static int call_new_handle(struct scn_runner *r, const struct scn_event *ev)
         format_result(rc, g, sizeof(g));
         return scn_fail(r, "expected %s to return a handle, got %s", what, g);
     }
-    r->vars[c->out_var] = (struct scn_var){.handle = rc};
+    r->vars[c->out_var] = (struct scn_var){.handle = rc, .udp = udp};
     return 0;
 }
 
@@ -70,7 +72,7 @@ static int call_send(struct scn_runner *r, const struct scn_call *c)
         buf[i] = scn_pattern(v->sent + (uint64_t)i);
     int rc = berth_send(r->s, v->handle, buf, (size_t)c->arg);
     free(buf);
-    if (rc > 0)
+    if (rc > 0 && !v->udp)
         v->sent += (uint64_t)rc;
     return check_result(r, "send", rc, c->has_expect ? c->expect : c->arg);
 }
@@ -95,7 +97,7 @@ static int call_recv(struct scn_runner *r, const struct scn_call *c)
                         "recv: byte %" PRId64 " (stream offset %" PRIu64
                         ") is not the peer's pattern",
                         bad, v->rcvd + (uint64_t)bad);
-    if (rc > 0)
+    if (rc > 0 && !v->udp)
         v->rcvd += (uint64_t)rc;
     return 0;
 }
@@ -268,6 +270,7 @@ int scn_call_run(struct scn_runner *r, const struct scn_event *ev)
     switch (ev->kind) {
     case SCN_SOCKET:
     case SCN_ACCEPT:
+    case SCN_UDP_SOCKET:
         return call_new_handle(r, ev);
     case SCN_SEND:
         return call_send(r, c);

@@ -49,6 +49,15 @@ static const struct scn_field config_fields[] = {
     FIELD(berth_config, congestion, SCN_F_CC),
     FIELD(berth_config, initial_cwnd, SCN_F_PLAIN),
     FIELD(berth_config, quickack, SCN_F_PLAIN),
+    FIELD(berth_config, icmp_rate, SCN_F_PLAIN),
+    FIELD(berth_config, icmp_burst, SCN_F_PLAIN),
+    FIELD(berth_config, icmp_echo, SCN_F_BOOL),
+    FIELD(berth_config, pmtu_discovery, SCN_F_BOOL),
+    FIELD(berth_config, pmtu_min, SCN_F_PLAIN),
+    FIELD(berth_config, pmtu_expire, SCN_F_TIME),
+    FIELD(berth_config, mtu_probing, SCN_F_PLAIN),
+    FIELD(berth_config, udp_rcvq_max, SCN_F_PLAIN),
+    FIELD(berth_config, udp_rcvq_bytes, SCN_F_PLAIN),
 };
 
 static const struct scn_field info_fields[] = {

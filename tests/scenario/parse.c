@@ -369,6 +369,8 @@ static int parse_segment(const struct line *l, struct scn_event *ev)
         return perr(l, "a segment line needs flags");
     if (in && strcmp(l->tok[2], "raw") == 0)
         return parse_raw(l, ev);
+    if (strcmp(l->tok[2], "icmp") == 0 || strcmp(l->tok[2], "udp") == 0)
+        return scn_parse_dgram(l->file, l->no, l->ntok - 2, l->tok + 2, in, ev);
     ev->kind = in ? SCN_SEG_IN : SCN_SEG_OUT;
     struct scn_seg *seg = &ev->seg;
     if (parse_flags(l, l->tok[2], &seg->flags) != 0)
@@ -428,16 +430,27 @@ static const struct {
     int args; /* tokens after the verb, "= R" excluded */
     bool has_var;
 } verbs[] = {
-    {"socket", SCN_SOCKET, 0, false},  {"bind", SCN_BIND, 3, true},
-    {"listen", SCN_LISTEN, 2, true},   {"accept", SCN_ACCEPT, 1, true},
-    {"connect", SCN_CONNECT, 3, true}, {"send", SCN_SEND, 2, true},
-    {"recv", SCN_RECV, 2, true},       {"shutdown", SCN_SHUTDOWN, 2, true},
-    {"close", SCN_CLOSE, 1, true},     {"abort", SCN_ABORT, 1, true},
-    {"setopt", SCN_SETOPT, 3, true},   {"poll", SCN_POLL, 2, true},
-    {"error", SCN_ERROR, 2, true},     {"state", SCN_STATE, 2, true},
-    {"info", SCN_INFO, 3, true},       {"counter", SCN_COUNTER, 2, false},
-    {"drop", SCN_DROP, 2, false},      {"events", SCN_EVENTS, 2, true},
-    {"mem", SCN_MEM, 1, false},        {"deadline", SCN_DEADLINE, 1, false},
+    {"socket", SCN_SOCKET, 0, false},
+    {"bind", SCN_BIND, 3, true},
+    {"listen", SCN_LISTEN, 2, true},
+    {"accept", SCN_ACCEPT, 1, true},
+    {"connect", SCN_CONNECT, 3, true},
+    {"send", SCN_SEND, 2, true},
+    {"recv", SCN_RECV, 2, true},
+    {"shutdown", SCN_SHUTDOWN, 2, true},
+    {"close", SCN_CLOSE, 1, true},
+    {"abort", SCN_ABORT, 1, true},
+    {"setopt", SCN_SETOPT, 3, true},
+    {"poll", SCN_POLL, 2, true},
+    {"error", SCN_ERROR, 2, true},
+    {"state", SCN_STATE, 2, true},
+    {"info", SCN_INFO, 3, true},
+    {"counter", SCN_COUNTER, 2, false},
+    {"drop", SCN_DROP, 2, false},
+    {"events", SCN_EVENTS, 2, true},
+    {"mem", SCN_MEM, 1, false},
+    {"deadline", SCN_DEADLINE, 1, false},
+    {"udp_socket", SCN_UDP_SOCKET, 0, false},
 };
 
 static int call_value(const struct line *l, struct scn_event *ev,
@@ -471,7 +484,8 @@ static int parse_call(const struct line *l, struct scn_script *sc,
     }
     if (n != verbs[v].args)
         return perr(l, "'%s' takes %d argument(s)", verb, verbs[v].args);
-    bool wants_out = ev->kind == SCN_SOCKET || ev->kind == SCN_ACCEPT;
+    bool wants_out = ev->kind == SCN_SOCKET || ev->kind == SCN_ACCEPT ||
+                     ev->kind == SCN_UDP_SOCKET;
     if (wants_out && c->out_var < 0 && !c->has_expect)
         return perr(l, "'%s' needs '-> name' or '= ERROR'", verb);
     if (!wants_out && c->out_var >= 0)

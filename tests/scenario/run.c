@@ -406,6 +406,8 @@ static int run_event(struct scn_runner *r, const struct scn_event *ev)
     }
     if (ev->kind == SCN_SEG_OUT)
         return expect_out(r, ev);
+    if (ev->kind == SCN_DGRAM_OUT)
+        return scn_dgram_expect(r, ev);
     if (check_nothing_pending(r, "before this event") != 0)
         return -1;
     switch (ev->kind) {
@@ -413,6 +415,8 @@ static int run_event(struct scn_runner *r, const struct scn_event *ev)
         return inject_seg(r, ev);
     case SCN_RAW_IN:
         return inject(r, ev->raw, ev->raw_len);
+    case SCN_DGRAM_IN:
+        return scn_dgram_inject(r, ev);
     default:
         return scn_call_run(r, ev);
     }

@@ -58,6 +58,9 @@ enum scn_kind {
     SCN_EVENTS,
     SCN_MEM,
     SCN_DEADLINE,
+    SCN_UDP_SOCKET,
+    SCN_DGRAM_IN,  /* "< icmp ..." or "< udp ..." (dgram.c) */
+    SCN_DGRAM_OUT, /* "> icmp ..." or "> udp ..." */
 };
 
 struct scn_opt {
@@ -99,6 +102,24 @@ struct scn_call {
     int64_t expect; /* "= R" */
 };
 
+/* An ICMP message or UDP datagram line (dgram_parse.c, dgram.c). */
+struct scn_dgram {
+    uint8_t proto;      /* 1 ICMP, 17 UDP */
+    uint8_t type, code; /* ICMP */
+    bool has_id, has_seq, has_mtu, has_from, has_port, has_lport;
+    uint16_t id, seq; /* echo */
+    uint16_t mtu;     /* fragmentation needed: next-hop MTU */
+    uint32_t from;    /* "< icmp" source (a router), default the peer */
+    uint32_t len;     /* echo data or UDP payload bytes */
+    uint16_t port, lport;
+    /* An error message's quote: a TCP segment we sent (qflags, qseq our
+     * number relative to our ISS, qlen) or, with quote-udp, a datagram. */
+    bool quote, quote_udp;
+    bool nosum, badsum; /* "< udp": checksum field 0 (none), or wrong */
+    uint8_t qflags;
+    uint32_t qseq, qlen;
+};
+
 struct scn_event {
     int line;
     char *text;    /* the line as written, for messages: owned */
@@ -106,6 +127,7 @@ struct scn_event {
     enum scn_kind kind;
     struct scn_seg seg;
     struct scn_call call;
+    struct scn_dgram dg;
     uint8_t *raw; /* SCN_RAW_IN: owned */
     size_t raw_len;
 };
@@ -222,6 +244,7 @@ struct scn_tuple {
 
 struct scn_var {
     int handle;
+    bool udp; /* a datagram socket: each datagram's pattern starts at 0 */
     uint64_t sent, rcvd; /* stream offsets of send and recv */
 };
 
@@ -263,5 +286,13 @@ struct scn_tuple *scn_tuple_find(struct scn_runner *r, uint16_t lport,
 
 /* calls.c: the API lines. */
 int scn_call_run(struct scn_runner *r, const struct scn_event *ev);
+
+/* dgram_parse.c: "icmp ..." / "udp ..." after the direction; tok[0] is
+ * "icmp" or "udp". 0, or -1 after printing "file:line: message". */
+int scn_parse_dgram(const char *file, int line, int ntok, char *const *tok,
+                    bool in, struct scn_event *ev);
+/* dgram.c: inject one, or match the next packet the stack sent. */
+int scn_dgram_inject(struct scn_runner *r, const struct scn_event *ev);
+int scn_dgram_expect(struct scn_runner *r, const struct scn_event *ev);
 
 #endif

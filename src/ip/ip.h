@@ -1,0 +1,84 @@
+/* The network layer beside TCP: IPv4 output for ICMP and UDP, ICMP
+ * (icmp.c), the path MTU cache (pmtu.c) and UDP sockets (udp.c). The
+ * stack's input (stack.c) hands each datagram here by protocol. */
+#ifndef BERTH_IP_IP_H
+#define BERTH_IP_IP_H
+
+#include "stack.h"
+#include "wire/icmp.h"
+#include "wire/ipv4.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Sends the payload_len bytes the caller wrote at s->txbuf + 20 to dst,
+ * with an IPv4 header from our address (ip_out.c). */
+void ip_send(struct berth_stack *s, uint32_t dst, uint8_t proto,
+             size_t payload_len);
+
+/* ---- icmp.c ---- */
+/* An ICMP message for us (ip: its datagram, already checked by
+ * ipv4_parse). Returns 0 or the drop reason. */
+int icmp_input(struct berth_stack *s, const struct ipv4_info *ip);
+/* Destination unreachable (code: protocol or port) for a datagram we
+ * received (RFC 1122 §3.2.2.1), unless the rate limit says no (then
+ * false). Never for ICMP errors, fragments or broadcast/multicast
+ * sources: the caller sends only for unicast datagrams to our address. */
+bool icmp_send_unreach(struct berth_stack *s, const struct ipv4_info *ip,
+                       uint8_t code);
+
+/* What an ICMP error tells a transport protocol. */
+struct icmp_err {
+    uint8_t type, code;
+    uint16_t mtu; /* fragmentation needed: next-hop MTU, 0 if not given */
+    struct icmp_quote q;
+};
+/* tcp/tcp_icmp.c: an ICMP error about a TCP segment we sent. Returns 0 or
+ * the drop reason (the message was not acted on). */
+int tcp_icmp_error(struct berth_stack *s, const struct icmp_err *e);
+
+/* ---- pmtu.c: the path MTU per destination (RFC 1191 §6.3) ---- */
+/* The path MTU cached for dst, or 0 (none, or expired). */
+uint16_t pmtu_get(struct berth_stack *s, uint32_t dst);
+/* Records a path MTU for dst (a smaller value replaces a larger one;
+ * the entry ages from now). */
+void pmtu_set(struct berth_stack *s, uint32_t dst, uint16_t mtu);
+/* The MSS a new connection to dst may send: mss, or less if a cached path
+ * MTU says so (an IPv4 and a TCP header, 40 bytes, below the MTU). */
+uint16_t pmtu_clamp_mss(struct berth_stack *s, uint32_t dst, uint16_t mss);
+void pmtu_free(struct berth_stack *s);
+
+/* ---- udp.c: UDP sockets (the socket layer's calls) ---- */
+struct udp_sock;
+/* A new UDP handle, or BERTH_ENOMEM / BERTH_EMFILE. */
+int udp_user_socket(struct berth_stack *s);
+int udp_user_bind(struct berth_stack *s, struct udp_sock *u, uint32_t addr,
+                  uint16_t port);
+/* Sets the default peer; datagrams from others are no longer taken. */
+int udp_user_connect(struct berth_stack *s, struct udp_sock *u, uint32_t addr,
+                     uint16_t port);
+/* Sends one datagram (to NULL: to the connected peer): len, or
+ * BERTH_EDESTADDRREQ, BERTH_EMSGSIZE, a pending error. */
+int udp_user_sendto(struct berth_stack *s, struct udp_sock *u, const void *buf,
+                    size_t len, const struct berth_endpoint *to);
+/* Takes one datagram (its tail beyond len is lost): bytes copied, or
+ * BERTH_EAGAIN, or a pending error. */
+int udp_user_recvfrom(struct berth_stack *s, struct udp_sock *u, void *buf,
+                      size_t len, struct berth_endpoint *from);
+uint32_t udp_poll(const struct udp_sock *u);
+int udp_user_take_error(struct udp_sock *u);
+/* getsockname (peer false) / getpeername (BERTH_ENOTCONN unconnected). */
+int udp_user_name(const struct udp_sock *u, bool peer,
+                  struct berth_endpoint *out);
+/* Frees the socket and its queue (the handle is released by the caller). */
+void udp_user_close(struct berth_stack *s, struct udp_sock *u);
+/* Stack teardown, after every socket is closed: the port table. */
+void udp_fini(struct berth_stack *s);
+/* A UDP datagram for us. flags: BERTH_IN_*. Returns 0 or the drop reason. */
+int udp_input(struct berth_stack *s, const struct ipv4_info *ip,
+              uint32_t flags);
+/* An ICMP error about a datagram a UDP socket sent (port unreachable on a
+ * connected socket: ECONNREFUSED, as Linux). Returns 0 or the reason. */
+int udp_icmp_error(struct berth_stack *s, const struct icmp_err *e);
+
+#endif

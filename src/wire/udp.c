@@ -1,0 +1,43 @@
+/* UDP parse and emit (RFC 768). */
+#include "wire/udp.h"
+
+#include "berth/berth.h"
+#include "wire/bytes.h"
+#include "wire/checksum.h"
+
+int udp_parse(const uint8_t *p, size_t len, uint32_t src, uint32_t dst,
+              bool check_csum, struct udp_info *out)
+{
+    if (len < UDP_HDR_LEN)
+        return BERTH_REASON_UDP_BAD_LENGTH;
+    size_t ulen = load_be16(p + 4);
+    if (ulen < UDP_HDR_LEN || ulen > len)
+        return BERTH_REASON_UDP_BAD_LENGTH;
+    /* RFC 768: an all-zero checksum field says the sender computed none. */
+    if (check_csum && load_be16(p + 6) != 0) {
+        uint64_t sum =
+            csum_pseudo_ipv4(src, dst, IPPROTO_UDP_NUM, (uint16_t)ulen);
+        if (csum_fold(csum_add(sum, p, ulen)) != 0)
+            return BERTH_REASON_BAD_UDP_CHECKSUM;
+    }
+    out->sport = load_be16(p);
+    out->dport = load_be16(p + 2);
+    out->payload = p + UDP_HDR_LEN;
+    out->payload_len = (uint16_t)(ulen - UDP_HDR_LEN);
+    return 0;
+}
+
+size_t udp_emit(uint8_t *buf, uint16_t sport, uint16_t dport,
+                size_t payload_len, uint32_t src, uint32_t dst)
+{
+    uint16_t ulen = (uint16_t)(UDP_HDR_LEN + payload_len);
+    store_be16(buf, sport);
+    store_be16(buf + 2, dport);
+    store_be16(buf + 4, ulen);
+    store_be16(buf + 6, 0);
+    uint64_t sum = csum_pseudo_ipv4(src, dst, IPPROTO_UDP_NUM, ulen);
+    uint16_t c = csum_fold(csum_add(sum, buf, ulen));
+    /* RFC 768: a computed zero is sent as all ones (zero means "none"). */
+    store_be16(buf + 6, c ? c : 0xffffu);
+    return ulen;
+}
