@@ -83,6 +83,8 @@ void stack_trace_drop(struct berth_stack *s, int sock, uint32_t laddr,
                       enum berth_reason why)
 {
     s->drops[why]++;
+    if (stack_log_on(s))
+        tcp_log_drop(s, sock, laddr, lport, raddr, rport, why);
     if (!s->cfg.trace)
         return;
     struct berth_trace ev = {
@@ -173,6 +175,8 @@ int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
         return r;
     }
     stack_count(s, BERTH_CTR_SEGS_IN);
+    if (stack_log_on(s))
+        tcp_log_segment(s, false, ip.src, ip.dst, &seg);
     tcp_input(s, ip.src, ip.dst, &seg);
     stack_mem_update(s);
     sock_flush_events(s);

@@ -25,6 +25,7 @@
 #define TCP_SACK_MAX       4u
 #define TCP_SACK_BLOCK_LEN 8u /* bytes per SACK block (RFC 2018 §3) */
 
+struct berth_segment;
 struct tcp_opts {
     bool has_mss, has_wscale, sack_ok, has_ts;
     uint16_t mss;
@@ -112,5 +113,10 @@ size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
  * sum (not complemented) for a link that completes it (TSO, NEEDS_CSUM). */
 size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
                      uint32_t dst, bool partial);
+
+/* The public form of a parsed or built segment carried from src to dst
+ * (berth_decode(), the event log): decode.c. */
+void tcp_seg_public(const struct tcp_seg *seg, uint32_t src, uint32_t dst,
+                    struct berth_segment *out);
 
 #endif
