@@ -42,6 +42,7 @@ void plot_free(struct plot *p)
     free(p->acks.v);
     free(p->sacks.v);
     free(p->cc.v);
+    free(p->flight.v);
     free(p->rtt.v);
     free(p->marks.v);
 }
@@ -576,13 +577,6 @@ static int read_pcap(const struct plot_opts *o, struct plot *p, char *err,
         double rt = rel_time(&fl, t);
         if (from_snd) {
             add_data(p, &fl, rt, &g);
-            struct plot_cc *e = fl.have_base ? PLOT_PUSH(p, cc) : NULL;
-            if (e) {
-                e->t = rt;
-                e->inflight = fl.max_end - max_ack;
-                e->cwnd = e->inflight;
-                e->ssthresh = UINT32_MAX;
-            }
             continue;
         }
         add_ack(p, &fl, rt, &g);
@@ -616,15 +610,48 @@ out:
 
 /* ---------------------------------------------------------------------- */
 
+/* Bytes in flight, as the segments and ACKs show them (SND.MAX - SND.UNA;
+ * a capture has nothing better, and the log's cc events come only when the
+ * window changes): both series merged in time order. */
+static int plot_flight(struct plot *p)
+{
+    uint32_t max_end = 0, max_ack = 0;
+    size_t i = 0, j = 0;
+    while (i < p->segs.n || j < p->acks.n) {
+        bool seg = j >= p->acks.n ||
+                   (i < p->segs.n && p->segs.v[i].t <= p->acks.v[j].t);
+        double t;
+        if (seg) {
+            t = p->segs.v[i].t;
+            if (p->segs.v[i].end > max_end)
+                max_end = p->segs.v[i].end;
+            i++;
+        } else {
+            t = p->acks.v[j].t;
+            if (p->acks.v[j].ack > max_ack && p->acks.v[j].ack <= max_end)
+                max_ack = p->acks.v[j].ack;
+            j++;
+        }
+        struct plot_flight *f = PLOT_PUSH(p, flight);
+        if (!f)
+            return -1;
+        f->t = t;
+        f->bytes = max_end - max_ack;
+    }
+    return 0;
+}
+
 static void plot_summary(const struct plot *p, FILE *out)
 {
-    uint32_t cmax = 0, cmin = UINT32_MAX;
+    uint32_t cmax = 0, cmin = UINT32_MAX, fmax = 0;
     for (size_t i = 0; i < p->cc.n; i++) {
         if (p->cc.v[i].cwnd > cmax)
             cmax = p->cc.v[i].cwnd;
         if (p->cc.v[i].cwnd < cmin)
             cmin = p->cc.v[i].cwnd;
     }
+    for (size_t i = 0; i < p->flight.n; i++)
+        fmax = p->flight.v[i].bytes > fmax ? p->flight.v[i].bytes : fmax;
     double rmin = 0, rmax = 0, rsum = 0;
     for (size_t i = 0; i < p->rtt.n; i++) {
         double s = p->rtt.v[i].sample;
@@ -645,8 +672,9 @@ static void plot_summary(const struct plot *p, FILE *out)
             p->tmax / 1e6);
     fprintf(out, "  ACKs %zu, SACK blocks %zu\n", p->acks.n, p->sacks.n);
     if (p->cc.n)
-        fprintf(out, "  %s %" PRIu32 "..%" PRIu32 " bytes\n",
-                p->estimated ? "in flight" : "cwnd", cmin, cmax);
+        fprintf(out, "  cwnd %" PRIu32 "..%" PRIu32 " bytes\n", cmin, cmax);
+    fprintf(out, "  in flight at most %" PRIu32 " bytes%s\n", fmax,
+            p->estimated ? " (a capture has no cwnd)" : "");
     if (p->rtt.n)
         fprintf(out, "  RTT samples %zu: %.2f / %.2f / %.2f ms (min/avg/max)\n",
                 p->rtt.n, rmin / 1e3, rsum / (double)p->rtt.n / 1e3,
@@ -779,6 +807,10 @@ int cmd_plot(int argc, char **argv)
         p.tmax = p.segs.v[i].t > p.tmax ? p.segs.v[i].t : p.tmax;
     for (size_t i = 0; rc == 0 && i < p.acks.n; i++)
         p.tmax = p.acks.v[i].t > p.tmax ? p.acks.v[i].t : p.tmax;
+    if (rc == 0 && plot_flight(&p) < 0) {
+        snprintf(err, sizeof err, "out of memory");
+        rc = -1;
+    }
     char tmp[300] = "";
     if (rc == 0 && o.png && !o.svg) {
         const char *dir = getenv("TMPDIR");

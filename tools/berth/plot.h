@@ -54,6 +54,10 @@ struct plot_cc {
     uint32_t cwnd, ssthresh; /* ssthresh UINT32_MAX: infinite / unknown */
     uint32_t inflight;
 };
+struct plot_flight {
+    double t;
+    uint32_t bytes; /* highest sequence sent - highest ACK */
+};
 struct plot_rtt {
     double t;
     double sample, srtt, rto; /* µs; srtt, rto < 0: not known */
@@ -83,6 +87,7 @@ struct plot {
     PLOT_VEC(struct plot_ack) acks;
     PLOT_VEC(struct plot_sack) sacks;
     PLOT_VEC(struct plot_cc) cc;
+    PLOT_VEC(struct plot_flight) flight; /* from segs and acks */
     PLOT_VEC(struct plot_rtt) rtt;
     PLOT_VEC(struct plot_mark) marks;
     uint64_t bytes, retrans_bytes;

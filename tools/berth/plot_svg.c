@@ -226,7 +226,7 @@ static void seq_panel(FILE *o, const struct plot *p)
                 "stroke='%s' fill='none'/>\n",
                 x, y0, y1, x - 2, y0, x - 2, y1, c);
     }
-    double lx = LEFT + 10, ly = P1_Y + 14;
+    double lx = LEFT + 180, ly = P1_Y - 12;
     legend(o, lx, ly, C_DATA, NULL, "segment");
     legend(o, lx + 95, ly, C_RETRANS, NULL, "retransmission");
     legend(o, lx + 225, ly, C_CTL, NULL, "SYN/FIN");
@@ -243,11 +243,12 @@ static void cc_panel(FILE *o, const struct plot *p)
     for (size_t i = 0; i < p->cc.n; i++) {
         const struct plot_cc *c = &p->cc.v[i];
         top = c->cwnd > top ? c->cwnd : top;
-        top = c->inflight > top ? c->inflight : top;
         if (c->ssthresh != UINT32_MAX && c->ssthresh > top &&
             c->ssthresh < 4 * top)
             top = c->ssthresh;
     }
+    for (size_t i = 0; i < p->flight.n; i++)
+        top = p->flight.v[i].bytes > top ? p->flight.v[i].bytes : top;
     struct axis a = {.lo = 0, .hi = top * 1.08, .y0 = P2_Y, .h = P2_H};
     a.unit = a.hi > 5e6 ? 1e6 : 1e3;
     a.name = a.unit == 1e6 ? "MB" : "kB";
@@ -256,21 +257,21 @@ static void cc_panel(FILE *o, const struct plot *p)
     frame(o, &a, p->tmax, false,
           p->estimated ? "Bytes in flight (estimated: a capture has no cwnd)"
                        : "Congestion window (berth's own)");
-    for (int line = 0; line < 3; line++) {
-        if (p->estimated && line > 0)
-            break;
-        step_start(o,
-                   line == 0   ? (p->estimated ? C_FLIGHT : C_CWND)
-                   : line == 1 ? C_SSTH
-                               : C_FLIGHT,
-                   line == 1 ? "6 3" : NULL, line == 2 ? 0.8 : 1.6);
+    step_start(o, C_FLIGHT, NULL, 0.8);
+    for (size_t i = 0; i < p->flight.n; i++) {
+        const struct plot_flight *f = &p->flight.v[i];
+        double t1 = i + 1 < p->flight.n ? p->flight.v[i + 1].t : p->tmax;
+        fprintf(o, "%.1f,%.1f %.1f,%.1f ", xpos(p->tmax, f->t),
+                ypos(&a, f->bytes), xpos(p->tmax, t1), ypos(&a, f->bytes));
+    }
+    fputs("'/>\n", o);
+    for (int line = 0; line < 2 && !p->estimated; line++) {
+        step_start(o, line == 0 ? C_CWND : C_SSTH, line ? "6 3" : NULL, 1.6);
         for (size_t i = 0; i < p->cc.n; i++) {
             const struct plot_cc *c = &p->cc.v[i];
-            uint32_t v = line == 0   ? c->cwnd
-                         : line == 1 ? c->ssthresh
-                                     : c->inflight;
-            if (line == 1 && v == UINT32_MAX) {
-                fputs("'/>\n", o); /* infinite: a gap */
+            uint32_t v = line == 0 ? c->cwnd : c->ssthresh;
+            if (v == UINT32_MAX) { /* ssthresh infinite: a gap */
+                fputs("'/>\n", o);
                 step_start(o, C_SSTH, "6 3", 1.6);
                 continue;
             }
@@ -280,16 +281,15 @@ static void cc_panel(FILE *o, const struct plot *p)
         }
         fputs("'/>\n", o);
     }
-    double lx = LEFT + 10, ly = P2_Y + 14;
+    double lx = LEFT + 430, ly = P2_Y - 12;
     if (p->estimated) {
         legend(o, lx, ly, C_FLIGHT, NULL,
-               "bytes in flight (highest sent - "
-               "highest ACK)");
+               "bytes in flight (highest sent - highest ACK)");
         return;
     }
     legend(o, lx, ly, C_CWND, NULL, "cwnd");
     legend(o, lx + 70, ly, C_SSTH, "6 3", "ssthresh");
-    legend(o, lx + 160, ly, C_FLIGHT, NULL, "in flight");
+    legend(o, lx + 160, ly, C_FLIGHT, NULL, "bytes in flight");
 }
 
 static void rtt_panel(FILE *o, const struct plot *p)
@@ -328,7 +328,7 @@ static void rtt_panel(FILE *o, const struct plot *p)
     for (size_t i = 0; i < p->rtt.n; i++)
         fprintf(o, "<circle cx='%.1f' cy='%.1f' r='2' fill='" C_RTT "'/>\n",
                 xpos(p->tmax, p->rtt.v[i].t), ypos(&a, p->rtt.v[i].sample));
-    double lx = LEFT + 10, ly = P3_Y + 14;
+    double lx = LEFT + 430, ly = P3_Y - 12;
     fprintf(o, "<circle cx='%.1f' cy='%.1f' r='3' fill='" C_RTT "'/>\n", lx + 9,
             ly);
     fprintf(o, "<text x='%.1f' y='%.1f' font-size='11'>sample</text>\n",
