@@ -181,8 +181,9 @@ static struct tcp_conn *release_handle(struct berth_stack *s, int sock,
 
 int berth_close(struct berth_stack *s, int sock)
 {
-    app_logged(s, sock, BERTH_APP_CLOSE, 0,
-               sock_get(s, sock) ? 0 : BERTH_EBADF);
+    if (stack_log_on(s))
+        app_logged(s, sock, BERTH_APP_CLOSE, 0,
+                   sock_get(s, sock) ? 0 : BERTH_EBADF);
     int ret;
     struct tcp_conn *c = release_handle(s, sock, &ret);
     if (c)
@@ -192,8 +193,9 @@ int berth_close(struct berth_stack *s, int sock)
 
 int berth_abort(struct berth_stack *s, int sock)
 {
-    app_logged(s, sock, BERTH_APP_ABORT, 0,
-               sock_get(s, sock) ? 0 : BERTH_EBADF);
+    if (stack_log_on(s))
+        app_logged(s, sock, BERTH_APP_ABORT, 0,
+                   sock_get(s, sock) ? 0 : BERTH_EBADF);
     int ret;
     struct tcp_conn *c = release_handle(s, sock, &ret);
     if (c)
