@@ -12,9 +12,12 @@ set -euo pipefail
 # packetdrill (built from its source when present, tests/packetdrill):
 # bison and flex. The manual's test renders the pages with groff.
 # `berth run` tests: unmodified programs from Debian as clients and servers.
+# The event log's test validates against its JSON Schema (python3-jsonschema);
+# `berth plot`'s checks its SVG (xmllint) and renders it (rsvg-convert).
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
     iproute2 curl netcat-openbsd iputils-ping python3 tshark liblwip-dev clang bison flex
-    groff-base wget nginx-light redis-server redis-tools iperf3 wrk)
+    groff-base wget nginx-light redis-server redis-tools iperf3 wrk
+    python3-jsonschema libxml2-utils librsvg2-bin)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -89,6 +89,39 @@ const char *berth_counter_string(enum berth_counter c)
     return (unsigned)c < BERTH_CTR__COUNT ? counter_strings[c] : "?";
 }
 
+static const char *const cc_cause_names[] = {
+#define BERTH_CC_CAUSE_STR(name, str) str,
+    BERTH_CC_CAUSE_MAP(BERTH_CC_CAUSE_STR)
+#undef BERTH_CC_CAUSE_STR
+};
+
+const char *berth_cc_cause_name(enum berth_cc_cause c)
+{
+    return (unsigned)c < BERTH_CC__COUNT ? cc_cause_names[c] : "?";
+}
+
+static const char *const timer_names[] = {
+#define BERTH_TIMER_STR(name, str) str,
+    BERTH_TIMER_MAP(BERTH_TIMER_STR)
+#undef BERTH_TIMER_STR
+};
+
+const char *berth_timer_name(enum berth_timer t)
+{
+    return (unsigned)t < BERTH_TIMER__COUNT ? timer_names[t] : "?";
+}
+
+static const char *const app_call_names[] = {
+#define BERTH_APP_CALL_STR(name, str) str,
+    BERTH_APP_CALL_MAP(BERTH_APP_CALL_STR)
+#undef BERTH_APP_CALL_STR
+};
+
+const char *berth_app_call_name(enum berth_app_call c)
+{
+    return (unsigned)c < BERTH_APP__COUNT ? app_call_names[c] : "?";
+}
+
 #define SEC 1000000ull
 #define MS  1000u
 

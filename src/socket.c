@@ -12,6 +12,19 @@ static struct udp_sock *udp_of(const struct berth_stack *s, int sock)
     return k && k->kind == SOCK_UDP ? k->obj : NULL;
 }
 
+/* The event log's record of a call (docs/events.md); c may be NULL. */
+static int app_logged(struct berth_stack *s, int sock, enum berth_app_call call,
+                      uint64_t len, int result)
+{
+    if (stack_log_on(s)) {
+        struct sock *k = sock_get(s, sock);
+        const struct tcp_conn *c =
+            k && k->kind == SOCK_CONN ? (const struct tcp_conn *)k->obj : NULL;
+        tcp_log_app(s, sock, c ? &c->n : NULL, call, len, result);
+    }
+    return result;
+}
+
 /* ---- creating, binding, listening ---- */
 
 int berth_socket(struct berth_stack *s)
@@ -56,7 +69,24 @@ int berth_bind_endpoint(struct berth_stack *s, int sock,
     return tcp_user_bind(s, c, ep);
 }
 
+static int listen_call(struct berth_stack *s, int sock, int backlog);
+
 int berth_listen(struct berth_stack *s, int sock, int backlog)
+{
+    int r = listen_call(s, sock, backlog);
+    if (stack_log_on(s)) {
+        struct sock *k = sock_get(s, sock);
+        const struct tcp_listener *l =
+            k && k->kind == SOCK_LISTEN ? k->obj : NULL;
+        struct tcp_node local = {.laddr = l ? l->addr : 0,
+                                 .lport = l ? l->port : 0,
+                                 .v6 = l && l->v6};
+        tcp_log_app(s, sock, l ? &local : NULL, BERTH_APP_LISTEN, 0, r);
+    }
+    return r;
+}
+
+static int listen_call(struct berth_stack *s, int sock, int backlog)
 {
     struct sock *k = sock_get(s, sock);
     if (!k)
@@ -103,6 +133,8 @@ int berth_accept(struct berth_stack *s, int sock, struct berth_endpoint *peer)
         *peer = tcp_conn_endpoint(s, c, false);
     sock_seen(s, sock);
     sock_mark(s, h);
+    if (stack_log_on(s)) /* under the accepted connection */
+        tcp_log_app(s, h, &c->n, BERTH_APP_ACCEPT, 0, h);
     return h;
 }
 
@@ -128,7 +160,8 @@ int berth_connect_endpoint(struct berth_stack *s, int sock,
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)
         return err == BERTH_ENOTCONN ? BERTH_EINVAL : err;
-    return tcp_user_connect(s, c, ep);
+    int r = tcp_user_connect(s, c, ep);
+    return app_logged(s, sock, BERTH_APP_CONNECT, 0, r);
 }
 
 int berth_send(struct berth_stack *s, int sock, const void *buf, size_t len)
@@ -141,11 +174,11 @@ int berth_send(struct berth_stack *s, int sock, const void *buf, size_t len)
         return err;
     err = tcp_user_send_ready(c);
     if (err || len == 0)
-        return err;
+        return app_logged(s, sock, BERTH_APP_SEND, len, err);
     int n = tcp_user_send(s, c, buf, len);
     if (n != BERTH_ENOMEM)
         sock_seen(s, sock);
-    return n;
+    return app_logged(s, sock, BERTH_APP_SEND, len, n);
 }
 
 int berth_recv(struct berth_stack *s, int sock, void *buf, size_t len)
@@ -158,7 +191,8 @@ int berth_recv(struct berth_stack *s, int sock, void *buf, size_t len)
         return err;
     int n = tcp_user_read(s, c, buf, len);
     sock_seen(s, sock);
-    return n > 0 ? n : tcp_user_read_end(c, len);
+    n = n > 0 ? n : tcp_user_read_end(c, len);
+    return app_logged(s, sock, BERTH_APP_RECV, len, n);
 }
 
 /* UDP datagrams (a TCP handle ignores `to`, and `from` is its peer). */
@@ -198,7 +232,8 @@ int berth_shutdown(struct berth_stack *s, int sock, int how)
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)
         return err;
-    return tcp_user_shutdown(s, c, how);
+    int r = tcp_user_shutdown(s, c, how);
+    return app_logged(s, sock, BERTH_APP_SHUTDOWN, 0, r);
 }
 
 /* close() and abort() both give the handle back first: a listener closes
@@ -228,6 +263,9 @@ static struct tcp_conn *release_handle(struct berth_stack *s, int sock,
 
 int berth_close(struct berth_stack *s, int sock)
 {
+    if (stack_log_on(s))
+        app_logged(s, sock, BERTH_APP_CLOSE, 0,
+                   sock_get(s, sock) ? 0 : BERTH_EBADF);
     int ret;
     struct tcp_conn *c = release_handle(s, sock, &ret);
     if (c)
@@ -237,6 +275,9 @@ int berth_close(struct berth_stack *s, int sock)
 
 int berth_abort(struct berth_stack *s, int sock)
 {
+    if (stack_log_on(s))
+        app_logged(s, sock, BERTH_APP_ABORT, 0,
+                   sock_get(s, sock) ? 0 : BERTH_EBADF);
     int ret;
     struct tcp_conn *c = release_handle(s, sock, &ret);
     if (c)

@@ -141,6 +141,8 @@ void stack_trace_drop(struct berth_stack *s, int sock, bool v6, uint32_t laddr,
                       enum berth_reason why)
 {
     s->drops[why]++;
+    if (stack_log_on(s))
+        tcp_log_drop(s, sock, v6, laddr, lport, raddr, rport, why);
     if (!s->cfg.trace)
         return;
     struct berth_trace ev = {
@@ -186,12 +188,6 @@ static enum berth_reason source_check(const struct berth_stack *s, uint32_t src,
     if (src == s->cfg.addr && seg->sport == seg->dport)
         return BERTH_REASON_LAND;
     return BERTH_REASON_NONE;
-}
-
-int berth_input(struct berth_stack *s, const void *pkt, size_t len,
-                uint64_t now)
-{
-    return berth_input_flags(s, pkt, len, now, 0);
 }
 
 /* RFC 4291 §2.5.2-2.5.3, §2.7, §2.5.5.2; RFC 8200 §3: a source that cannot
@@ -258,6 +254,8 @@ static int input6(struct berth_stack *s, const uint8_t *pkt, size_t len,
     if (src < 0) /* no memory for one more peer: as a lost packet */
         return drop6(s, BERTH_CTR_IP6_IN_DROPPED, BERTH_REASON_IP6_NO_MEMORY);
     stack_count(s, BERTH_CTR_SEGS_IN);
+    if (stack_log_on(s))
+        tcp_log_segment(s, false, true, (uint32_t)src, s->addr6_id, &seg);
     tcp_input(s, (uint32_t)src, s->addr6_id, &seg);
     addr6_unref(&s->addr6, (uint32_t)src);
     stack_mem_update(s);
@@ -317,8 +315,12 @@ static int other_packet(struct berth_stack *s, const struct ipv4_info *ip,
     return BERTH_REASON_NOT_TCP;
 }
 
-int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
-                      uint64_t now, uint32_t flags)
+/* Both entry points get their own copy: the plain one is the hot path of
+ * every link without offloads. */
+__attribute__((always_inline)) static inline int input(struct berth_stack *s,
+                                                       const void *pkt,
+                                                       size_t len, uint64_t now,
+                                                       uint32_t flags)
 {
     run_timers(s, now);
     if (s->ipv6 && len > 0 && ((const uint8_t *)pkt)[0] >> 4 == 6)
@@ -338,6 +340,18 @@ int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
     stack_mem_update(s);
     sock_flush_events(s);
     return r;
+}
+
+int berth_input(struct berth_stack *s, const void *pkt, size_t len,
+                uint64_t now)
+{
+    return input(s, pkt, len, now, 0);
+}
+
+int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
+                      uint64_t now, uint32_t flags)
+{
+    return input(s, pkt, len, now, flags);
 }
 
 void berth_advance(struct berth_stack *s, uint64_t now)

@@ -92,6 +92,9 @@ struct berth_stack {
     struct pmtu_entry *pmtu;
     struct htable udp; /* local port -> struct udp_sock; at first use */
     bool in_flush;
+    /* The event log: a cause an inner congestion-control step names for
+     * the change its caller logs (tcp_cc.c), + 1; 0: none. */
+    uint8_t log_cc_hint;
     uint8_t *txbuf; /* TX_BUF_SIZE bytes: every packet is built here */
 };
 
@@ -140,6 +143,13 @@ bool stack_mem_fits(const struct berth_stack *s, size_t more);
  * empties the buffer cache), and, when memory was freed since a send was
  * refused, wakes the refused sockets whose buffer may grow now. */
 void stack_mem_update(struct berth_stack *s);
+
+/* The event log (docs/events.md; tcp/tcp_log.c): on when a hook is set.
+ * Every site tests this first: one predictable branch when off. */
+static inline bool stack_log_on(const struct berth_stack *s)
+{
+    return __builtin_expect(s->cfg.log != NULL, 0);
+}
 
 /* Tracing (stack.c). */
 void stack_trace_drop(struct berth_stack *s, int sock, bool v6, uint32_t laddr,

@@ -386,6 +386,135 @@ struct berth_trace {
 };
 
 /* ------------------------------------------------------------------------
+ * The event log (docs/events.md): everything a connection does, as typed
+ * events for a hook (berth_config.log, berth_set_log()). The runtime's
+ * writer turns them into JSON lines (berth_events_open() in rt.h). With no
+ * hook, each event site costs one predictable branch.
+ */
+enum berth_log_kind {
+    BERTH_LOG_STATE,    /* u.state: a state change and its cause */
+    BERTH_LOG_DROP,     /* u.drop: a segment dropped or rejected */
+    BERTH_LOG_SEG_IN,   /* u.seg: a segment that reached TCP */
+    BERTH_LOG_SEG_OUT,  /* u.seg: a segment sent */
+    BERTH_LOG_RTT,      /* u.rtt: an RTT sample (RFC 6298) */
+    BERTH_LOG_CC,       /* u.cc: cwnd or ssthresh changed */
+    BERTH_LOG_RECOVERY, /* u.recovery: loss recovery entered, left, undone */
+    BERTH_LOG_SACK,     /* u.sack: the sender's scoreboard changed */
+    BERTH_LOG_TIMER,    /* u.timer: a timer set, cancelled or fired */
+    BERTH_LOG_APP,      /* u.app: the application called the API */
+};
+
+/* Why cwnd/ssthresh changed (names as in the log). */
+#define BERTH_CC_CAUSE_MAP(X)                                                  \
+    X(INIT, "init")             /* the initial window */                       \
+    X(SLOW_START, "slow_start") /* an ACK in slow start */                     \
+    X(ACK, "ack")               /* an ACK in congestion avoidance */           \
+    X(RECOVERY, "recovery")     /* an ACK in fast recovery (PRR) */            \
+    X(LOSS, "loss")             /* fast recovery entered: reduced */           \
+    X(RECOVERY_EXIT, "recovery_exit")                                          \
+    X(RTO, "rto")         /* a retransmission timeout */                       \
+    X(UNDO, "undo")       /* a spurious reduction undone (D-SACK, F-RTO) */    \
+    X(HYSTART, "hystart") /* HyStart++ left slow start (RFC 9406) */           \
+    X(IDLE, "idle")       /* restart after idle (RFC 5681 §4.1) */
+enum berth_cc_cause {
+#define BERTH_CC_CAUSE_ENUM(name, str) BERTH_CC_##name,
+    BERTH_CC_CAUSE_MAP(BERTH_CC_CAUSE_ENUM)
+#undef BERTH_CC_CAUSE_ENUM
+        BERTH_CC__COUNT
+};
+const char *berth_cc_cause_name(enum berth_cc_cause c); /* "slow_start" */
+
+/* A connection's timers. */
+#define BERTH_TIMER_MAP(X)                                                     \
+    X(RTO, "rto") /* retransmission (RFC 6298) */                              \
+    X(REO, "reo") /* RACK reordering (RFC 8985 §6.2) */                       \
+    X(TLP, "tlp") /* tail loss probe (RFC 8985 §7) */                         \
+    X(PERSIST, "persist")                                                      \
+    X(DELACK, "delack")                                                        \
+    X(KEEPALIVE, "keepalive")                                                  \
+    X(DELETE, "delete") /* FIN-WAIT-2 timeout, 2 MSL in TIME-WAIT */
+enum berth_timer {
+#define BERTH_TIMER_ENUM(name, str) BERTH_TIMER_##name,
+    BERTH_TIMER_MAP(BERTH_TIMER_ENUM)
+#undef BERTH_TIMER_ENUM
+        BERTH_TIMER__COUNT
+};
+const char *berth_timer_name(enum berth_timer t); /* "rto" */
+enum berth_timer_action {
+    BERTH_TIMER_SET,
+    BERTH_TIMER_CANCEL,
+    BERTH_TIMER_FIRE
+};
+
+/* The application's calls. */
+#define BERTH_APP_CALL_MAP(X)                                                  \
+    X(CONNECT, "connect")                                                      \
+    X(LISTEN, "listen")                                                        \
+    X(ACCEPT, "accept")                                                        \
+    X(SEND, "send")                                                            \
+    X(RECV, "recv")                                                            \
+    X(SHUTDOWN, "shutdown")                                                    \
+    X(CLOSE, "close")                                                          \
+    X(ABORT, "abort")
+enum berth_app_call {
+#define BERTH_APP_CALL_ENUM(name, str) BERTH_APP_##name,
+    BERTH_APP_CALL_MAP(BERTH_APP_CALL_ENUM)
+#undef BERTH_APP_CALL_ENUM
+        BERTH_APP__COUNT
+};
+const char *berth_app_call_name(enum berth_app_call c); /* "connect" */
+
+struct berth_segment; /* below: the decoded segment */
+
+struct berth_log_event {
+    enum berth_log_kind kind;
+    uint64_t now;
+    int sock;                    /* handle, or -1 if none */
+    struct berth_endpoint local; /* zero when unknown (a bad packet) */
+    struct berth_endpoint remote;
+    /* The segment (SEG_IN, SEG_OUT): src/dst as on the wire. Valid only
+     * during the hook. */
+    const struct berth_segment *seg;
+    union {
+        struct {
+            enum berth_state from, to;
+            enum berth_reason cause;
+        } state;
+        enum berth_reason drop;
+        struct {
+            uint32_t sample, srtt, rttvar, rto; /* us */
+        } rtt;
+        struct {
+            uint32_t cwnd, ssthresh; /* ssthresh UINT32_MAX: infinite */
+            uint32_t pipe, inflight; /* RFC 6675 pipe; SND.MAX-SND.UNA */
+            enum berth_cc_cause cause;
+        } cc;
+        struct {
+            int event; /* 1 enter, 0 exit, -1 undone */
+            bool rto;  /* a timeout's recovery, not a fast one */
+            uint32_t recover;
+        } recovery;
+        struct {
+            uint32_t blocks, sacked; /* blocks on the board, bytes SACKed */
+            uint8_t count;           /* ranges below (the lowest) */
+            struct {
+                uint32_t start, end;
+            } range[4];
+        } sack;
+        struct {
+            enum berth_timer timer;
+            enum berth_timer_action action;
+            uint64_t at; /* SET: when due (the stack's clock) */
+        } timer;
+        struct {
+            enum berth_app_call call;
+            uint64_t len; /* SEND, RECV: bytes asked */
+            int result;   /* bytes, 0, or a negative berth_errno */
+        } app;
+    } u;
+};
+
+/* ------------------------------------------------------------------------
  * Configuration: every tunable, with documented defaults filled in by
  * berth_config_init(). Times are microseconds.
  */
@@ -415,6 +544,12 @@ struct berth_config {
     /* Trace hook: every state change and dropped segment. May be NULL. */
     void (*trace)(void *ctx, const struct berth_trace *ev);
     void *trace_ctx;
+
+    /* Event-log hook (docs/events.md): every event of every connection.
+     * May be NULL (the default); berth_set_log() changes it later. The hook
+     * must not call back into the stack. */
+    void (*log)(void *ctx, const struct berth_log_event *ev);
+    void *log_ctx;
 
     /* Randomness. `seed` drives ephemeral ports; `secret` keys the ISN
      * generator (RFC 6528) and the connection hash table. The runtime fills
@@ -552,6 +687,10 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
                                        uint64_t now);
 /* Frees everything, sending nothing. Handles become invalid. */
 void berth_stack_destroy(struct berth_stack *s);
+/* Sets (or with NULL removes) the event-log hook of berth_config.log. */
+void berth_set_log(struct berth_stack *s,
+                   void (*fn)(void *ctx, const struct berth_log_event *ev),
+                   void *ctx);
 
 /* A packet arrived (one IPv4 datagram, or IPv6 with cfg.addr6 set; the
  * version nibble tells them apart). Returns 0, or the positive

@@ -76,6 +76,10 @@ struct berth_rt_config {
     /* NULL: no capture. Records what berth processed: received packets
      * after the receive impairment, sent packets before the transmit one. */
     const char *pcap_path;
+    /* NULL: no event log. Else the file (created as the capture is) that
+     * gets the stack's event log as JSON lines (docs/events.md), time 0
+     * at berth_rt_create(); complete once berth_rt_destroy() returns. */
+    const char *events_path;
     /* NULL: berth_rt_default_ctl_path(tun_name); missing directories are
      * created 0700, a stale socket file is replaced. */
     const char *ctl_path;
@@ -137,6 +141,27 @@ uint64_t berth_rt_now(const struct berth_rt *rt);
  * is opened this way. */
 int berth_rt_create_file(const char *path, bool append, char *err,
                          size_t errlen);
+
+/* ------------------------------------------------------------------------
+ * The event log's JSON writer (docs/events.md): set berth_config.log to
+ * berth_events_hook and log_ctx to a writer. One writer per stack; lines
+ * are buffered (berth_events_flush() writes them out).
+ */
+struct berth_events;
+/* Creates PATH as berth_rt_create_file() does and writes the header line.
+ * origin: the stack-clock time that is time 0 in the log. NULL with a
+ * one-line message in err. */
+struct berth_events *berth_events_open(const char *path, uint64_t origin,
+                                       char *err, size_t errlen);
+/* The same on a stream the caller keeps (not closed by
+ * berth_events_close()). NULL: out of memory. */
+struct berth_events *berth_events_stream(FILE *f, uint64_t origin);
+/* The hook: ctx is the writer. */
+void berth_events_hook(void *ctx, const struct berth_log_event *ev);
+/* 0, or -errno of the first failed write. */
+int berth_events_flush(struct berth_events *w);
+/* Flushes, closes a file it opened, frees; 0 or -errno. NULL is ignored. */
+int berth_events_close(struct berth_events *w);
 
 /* ------------------------------------------------------------------------
  * The application.

@@ -551,6 +551,8 @@ int berth_posix_config_from_env(struct berth_rt_config *cfg, char *err,
     }
     if ((v = getenv("BERTH_PCAP")) && *v)
         cfg->pcap_path = v;
+    if ((v = getenv("BERTH_EVENTS")) && *v)
+        cfg->events_path = v;
     if ((v = getenv("BERTH_CTL")) && *v)
         cfg->ctl_path = v;
     if ((v = getenv("BERTH_TRACE")) && *v) {

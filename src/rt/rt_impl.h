@@ -193,12 +193,14 @@ struct berth_rt {
     bool sigmask_saved;
     sigset_t old_sigmask;
 
-    struct berth_impair impair; /* current settings, for `stat` */
-    struct rt_impair *rx_imp;   /* kernel -> berth */
-    struct rt_impair *tx_imp;   /* berth -> kernel */
-    struct rt_pcap *pcap;       /* NULL: no capture */
-    bool pcap_dirty;            /* records written since the flush */
-    uint64_t pcap_flushed;      /* last flush, monotonic us */
+    struct berth_impair impair;  /* current settings, for `stat` */
+    struct rt_impair *rx_imp;    /* kernel -> berth */
+    struct rt_impair *tx_imp;    /* berth -> kernel */
+    struct rt_pcap *pcap;        /* NULL: no capture */
+    struct berth_events *events; /* NULL: no event log (--events) */
+    char *events_path;
+    bool pcap_dirty;       /* records written since the flush */
+    uint64_t pcap_flushed; /* last flush, monotonic us */
     struct rt_ctl *ctl;
 
     struct berth_rt_app app;

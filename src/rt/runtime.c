@@ -120,6 +120,10 @@ static int make_stack(struct berth_rt *rt, char *err, size_t errlen)
     sc.event_ctx = rt;
     sc.trace = rt_stack_trace;
     sc.trace_ctx = rt;
+    if (rt->events) {
+        sc.log = berth_events_hook;
+        sc.log_ctx = rt->events;
+    }
     if (sc.mss > rt->cfg.mtu - RT_IP_TCP_HDR)
         sc.mss = (uint16_t)(rt->cfg.mtu - RT_IP_TCP_HDR);
     /* TSO: the kernel cuts our super-segments at the MSS we name (one
@@ -187,10 +191,13 @@ static int copy_strings(struct berth_rt *rt, const struct berth_rt_config *cfg)
         ctl = berth_rt_default_ctl_path(rt->tun_name, path, sizeof path);
     rt->ctl_path = strdup(ctl);
     rt->pcap_path = cfg->pcap_path ? strdup(cfg->pcap_path) : NULL;
+    rt->events_path = cfg->events_path ? strdup(cfg->events_path) : NULL;
     rt->cfg.tun_name = rt->tun_name;
     rt->cfg.ctl_path = rt->ctl_path;
     rt->cfg.pcap_path = rt->pcap_path;
-    return rt->tun_name && rt->ctl_path && (rt->pcap_path || !cfg->pcap_path)
+    rt->cfg.events_path = rt->events_path;
+    return rt->tun_name && rt->ctl_path && (rt->pcap_path || !cfg->pcap_path) &&
+                   (rt->events_path || !cfg->events_path)
                ? 0
                : -1;
 }
@@ -242,6 +249,11 @@ static int open_io(struct berth_rt *rt, char *err, size_t errlen)
     if (rt->pcap_path) {
         rt->pcap = rt_pcap_open(rt->pcap_path, err, errlen);
         if (!rt->pcap)
+            return -1;
+    }
+    if (rt->events_path) {
+        rt->events = berth_events_open(rt->events_path, rt->t0, err, errlen);
+        if (!rt->events)
             return -1;
     }
     rt->ctl = rt_ctl_open(rt->ctl_path, err, errlen);
@@ -309,6 +321,8 @@ void berth_rt_destroy(struct berth_rt *rt)
         fprintf(stderr, "berth: capture file %s incomplete\n", rt->pcap_path);
     if (rt->stack)
         berth_stack_destroy(rt->stack);
+    if (rt->events && berth_events_close(rt->events) < 0)
+        fprintf(stderr, "berth: event log %s incomplete\n", rt->events_path);
     rt_impair_destroy(rt->rx_imp);
     rt_impair_destroy(rt->tx_imp);
     close_signals(rt);
@@ -323,6 +337,7 @@ void berth_rt_destroy(struct berth_rt *rt)
     free(rt->tun_name);
     free(rt->ctl_path);
     free(rt->pcap_path);
+    free(rt->events_path);
     free(rt);
 }
 

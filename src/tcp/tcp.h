@@ -921,4 +921,31 @@ static inline uint32_t tcp_seg_space(const struct tcp_seg *seg)
 #define TCP_DEFAULT_MSS6 1220u /* ... over IPv6 (1280 - 60, MUST-15) */
 #define TCP_MIN_MSS      64u   /* the least MSS we use or accept */
 
+/* ---- tcp_log.c: the event log's events (docs/events.md), each called
+ * only when stack_log_on() ---- */
+void tcp_log_state(struct berth_stack *s, int sock, const struct tcp_node *n,
+                   enum berth_state old, enum berth_state st,
+                   enum berth_reason why);
+/* v6: the addresses are interned IPv6 ids (as in struct tcp_node). */
+void tcp_log_drop(struct berth_stack *s, int sock, bool v6, uint32_t laddr,
+                  uint16_t lport, uint32_t raddr, uint16_t rport,
+                  enum berth_reason why);
+/* A segment carried from src to dst (out: we send it). */
+void tcp_log_segment(struct berth_stack *s, bool out, bool v6, uint32_t src,
+                     uint32_t dst, const struct tcp_seg *seg);
+void tcp_log_rtt(struct berth_stack *s, const struct tcp_conn *c,
+                 uint32_t sample);
+void tcp_log_cc(struct berth_stack *s, const struct tcp_conn *c,
+                enum berth_cc_cause cause);
+/* event: 1 entered, 0 left, -1 undone; rto: a timeout's recovery. */
+void tcp_log_recovery(struct berth_stack *s, const struct tcp_conn *c,
+                      int event, bool rto);
+void tcp_log_sack(struct berth_stack *s, const struct tcp_conn *c);
+void tcp_log_timer(struct berth_stack *s, const struct tcp_conn *c,
+                   enum tcp_deadline which, enum berth_timer_action action);
+/* n: the record whose endpoints the call names (a connection's, or a
+ * listener's local one), or NULL. */
+void tcp_log_app(struct berth_stack *s, int sock, const struct tcp_node *n,
+                 enum berth_app_call call, uint64_t len, int result);
+
 #endif

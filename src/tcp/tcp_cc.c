@@ -41,7 +41,7 @@ static uint32_t initial_window(const struct berth_stack *s,
     return segs * c->snd_mss;
 }
 
-void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c)
+static void cc_init(struct berth_stack *s, struct tcp_conn *c)
 {
     c->cwnd = initial_window(s, c);
     c->ssthresh = UINT32_MAX; /* RFC 5681 §3.1: arbitrarily high */
@@ -65,7 +65,7 @@ void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c)
     tcp_cc_of(c)->init(c);
 }
 
-void tcp_cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c)
+static void cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 5681 §4.1: after more than an RTO without sending, cwnd is no
      * larger than the restart window, min(IW, cwnd). */
@@ -159,7 +159,7 @@ static void prr_on_ack(struct tcp_conn *c, uint32_t delivered)
     c->cwnd = w < c->snd_mss ? c->snd_mss : (w > UINT32_MAX ? UINT32_MAX : w);
 }
 
-void tcp_cc_rack_lost(struct berth_stack *s, struct tcp_conn *c)
+static void cc_rack_lost(struct berth_stack *s, struct tcp_conn *c)
 {
     if (!(c->flags & TF_RECOVERY))
         enter_recovery(s, c);
@@ -176,6 +176,8 @@ void tcp_cc_tlp_loss(struct berth_stack *s, struct tcp_conn *c)
     c->ssthresh = tcp_cc_of(c)->ssthresh(s, c);
     if (c->cwnd > c->ssthresh)
         c->cwnd = c->ssthresh;
+    if (stack_log_on(s)) /* inside tcp_cc_on_ack(), which logs it */
+        s->log_cc_hint = (uint8_t)(BERTH_CC_LOSS + 1);
 }
 
 static void on_dupack(struct berth_stack *s, struct tcp_conn *c)
@@ -299,8 +301,8 @@ static bool frto_on_ack(struct berth_stack *s, struct tcp_conn *c,
     return true;
 }
 
-void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
-                   const struct tcp_seg *seg, uint32_t acked, bool dupack)
+static void cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
+                      const struct tcp_seg *seg, uint32_t acked, bool dupack)
 {
     bool rack = tcp_rack_on(c);
     uint32_t delivered = rack ? tcp_rack_on_ack(s, c, seg, acked) : acked;
@@ -346,7 +348,7 @@ void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
     }
 }
 
-void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
+static void cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 5682 §2 step 1: F-RTO watches the first timeout of an episode
      * (not one in fast recovery, RFC 5682 §4), with SACK agreed (peers
@@ -401,8 +403,8 @@ void tcp_cc_note_rexmit(struct tcp_conn *c)
  * Linux gives, tcp_try_undo_dsack; timeouts are F-RTO's, tcp_cc_on_rto).
  * A link that duplicates packets can fake
  * this; the undo only restores what the sender had before. */
-void tcp_cc_on_dsack(struct berth_stack *s, struct tcp_conn *c, uint32_t start,
-                     uint32_t end)
+static void cc_on_dsack(struct berth_stack *s, struct tcp_conn *c,
+                        uint32_t start, uint32_t end)
 {
     if (!c->prior_cwnd || !seq_lt(start, c->high_rxt) || c->undo_retrans == 0)
         return;
@@ -417,4 +419,138 @@ void tcp_cc_on_dsack(struct berth_stack *s, struct tcp_conn *c, uint32_t start,
         c->ssthresh = c->prior_ssthresh;
     c->prior_cwnd = 0;
     c->flags &= ~TF_RECOVERY;
+}
+
+/* ---- The event log's view (docs/events.md) ----
+ * The entry points above change cwnd and ssthresh in many places; the log
+ * compares the window before and after each, and names the cause from what
+ * changed: recovery entered or left, an undo counted, HyStart++'s exit
+ * (ssthresh set from infinite outside a recovery). Without a hook each
+ * entry point is one branch more. */
+struct cc_before {
+    uint32_t cwnd, ssthresh, flags;
+    uint64_t undone;
+};
+
+static struct cc_before cc_before(struct berth_stack *s,
+                                  const struct tcp_conn *c)
+{
+    s->log_cc_hint = 0;
+    return (struct cc_before){
+        .cwnd = c->cwnd,
+        .ssthresh = c->ssthresh,
+        .flags = c->flags,
+        .undone = s->counters[BERTH_CTR_SPURIOUS_RTOS] +
+                  s->counters[BERTH_CTR_RECOVERIES_UNDONE],
+    };
+}
+
+static enum berth_cc_cause cc_recovery_logged(struct berth_stack *s,
+                                              const struct tcp_conn *c,
+                                              const struct cc_before *b,
+                                              enum berth_cc_cause cause)
+{
+    bool fast0 = b->flags & TF_RECOVERY, fast1 = c->flags & TF_RECOVERY;
+    bool rto0 = b->flags & TF_RTO_RECOVER, rto1 = c->flags & TF_RTO_RECOVER;
+    bool undone = s->counters[BERTH_CTR_SPURIOUS_RTOS] +
+                      s->counters[BERTH_CTR_RECOVERIES_UNDONE] !=
+                  b->undone;
+    if (undone) {
+        tcp_log_recovery(s, c, -1, rto0);
+        return BERTH_CC_UNDO;
+    }
+    if (fast0 && !fast1)
+        tcp_log_recovery(s, c, 0, false);
+    if (rto0 && !rto1)
+        tcp_log_recovery(s, c, 0, true);
+    if (!fast0 && fast1)
+        tcp_log_recovery(s, c, 1, false);
+    if (!rto0 && rto1)
+        tcp_log_recovery(s, c, 1, true);
+    if (cause != BERTH_CC_ACK)
+        return cause;
+    if (s->log_cc_hint)
+        return (enum berth_cc_cause)(s->log_cc_hint - 1);
+    if (!fast0 && fast1)
+        return BERTH_CC_LOSS;
+    if (fast0 && !fast1)
+        return BERTH_CC_RECOVERY_EXIT;
+    if (fast1)
+        return BERTH_CC_RECOVERY;
+    if (b->ssthresh == UINT32_MAX && c->ssthresh != UINT32_MAX)
+        return BERTH_CC_HYSTART;
+    return b->cwnd < b->ssthresh ? BERTH_CC_SLOW_START : BERTH_CC_ACK;
+}
+
+static void cc_logged(struct berth_stack *s, const struct tcp_conn *c,
+                      const struct cc_before *b, enum berth_cc_cause cause)
+{
+    cause = cc_recovery_logged(s, c, b, cause);
+    if (c->cwnd != b->cwnd || c->ssthresh != b->ssthresh)
+        tcp_log_cc(s, c, cause);
+    s->log_cc_hint = 0;
+}
+
+void tcp_cc_init(struct berth_stack *s, struct tcp_conn *c)
+{
+    cc_init(s, c);
+    if (stack_log_on(s))
+        tcp_log_cc(s, c, BERTH_CC_INIT);
+}
+
+void tcp_cc_restart_after_idle(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (!stack_log_on(s)) {
+        cc_restart_after_idle(s, c);
+        return;
+    }
+    struct cc_before b = cc_before(s, c);
+    cc_restart_after_idle(s, c);
+    cc_logged(s, c, &b, BERTH_CC_IDLE);
+}
+
+void tcp_cc_rack_lost(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (!stack_log_on(s)) {
+        cc_rack_lost(s, c);
+        return;
+    }
+    struct cc_before b = cc_before(s, c);
+    cc_rack_lost(s, c);
+    cc_logged(s, c, &b, BERTH_CC_ACK);
+}
+
+void tcp_cc_on_ack(struct berth_stack *s, struct tcp_conn *c,
+                   const struct tcp_seg *seg, uint32_t acked, bool dupack)
+{
+    if (!stack_log_on(s)) {
+        cc_on_ack(s, c, seg, acked, dupack);
+        return;
+    }
+    struct cc_before b = cc_before(s, c);
+    cc_on_ack(s, c, seg, acked, dupack);
+    cc_logged(s, c, &b, BERTH_CC_ACK);
+}
+
+void tcp_cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (!stack_log_on(s)) {
+        cc_on_rto(s, c);
+        return;
+    }
+    struct cc_before b = cc_before(s, c);
+    cc_on_rto(s, c);
+    cc_logged(s, c, &b, BERTH_CC_RTO);
+}
+
+void tcp_cc_on_dsack(struct berth_stack *s, struct tcp_conn *c, uint32_t start,
+                     uint32_t end)
+{
+    if (!stack_log_on(s)) {
+        cc_on_dsack(s, c, start, end);
+        return;
+    }
+    struct cc_before b = cc_before(s, c);
+    cc_on_dsack(s, c, start, end);
+    cc_logged(s, c, &b, BERTH_CC_UNDO);
 }

@@ -251,6 +251,8 @@ void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
                      enum berth_reason why)
 {
     tcp_fsm_check(s, sock, n, old, st, why);
+    if (stack_log_on(s))
+        tcp_log_state(s, sock, n, old, st, why);
     if (!s->cfg.trace)
         return;
     struct berth_trace ev = {

@@ -78,6 +78,8 @@ void tcp_send(struct berth_stack *s, const struct tcp_out *o)
     if (o->flags & TH_RST)
         stack_count(s, BERTH_CTR_RST_OUT);
     size_t n = iphl + hl + o->len;
+    if (stack_log_on(s))
+        tcp_log_segment(s, true, o->v6, o->laddr, o->raddr, &seg);
     if (o->gso_size > 0)
         s->cfg.tx_gso(s->cfg.tx_ctx, s->txbuf, n, o->gso_size);
     else if (s->cfg.tx)

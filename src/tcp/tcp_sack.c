@@ -146,8 +146,8 @@ static uint32_t board_add(struct berth_stack *s, struct tcp_conn *c,
                                                                          : 0;
 }
 
-bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
-                     const struct tcp_seg *seg)
+static bool sack_update(struct berth_stack *s, struct tcp_conn *c,
+                        const struct tcp_seg *seg)
 {
     board_trim(s, c);
     if (!(c->flags & TF_SACK) || seg->opts.sack_count == 0)
@@ -177,6 +177,21 @@ bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
             added += board_add(s, c, start, end);
     }
     return added > 0;
+}
+
+static uint32_t sacked_bytes(const struct tcp_scoreboard *b);
+
+bool tcp_sack_update(struct berth_stack *s, struct tcp_conn *c,
+                     const struct tcp_seg *seg)
+{
+    if (!stack_log_on(s))
+        return sack_update(s, c, seg);
+    /* The event log: the scoreboard as it changed (docs/events.md). */
+    uint32_t n = c->sacked.n, bytes = sacked_bytes(&c->sacked);
+    bool added = sack_update(s, c, seg);
+    if (c->sacked.n != n || sacked_bytes(&c->sacked) != bytes)
+        tcp_log_sack(s, c);
+    return added;
 }
 
 /* RFC 6675 §4 IsLost for an octet below block i (and above block i-1):

@@ -50,7 +50,12 @@ static void rearm(struct berth_stack *s, struct tcp_conn *c)
 void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,
                    enum tcp_deadline which, uint64_t when)
 {
-    c->deadline[which] = tcp_tick(when);
+    uint32_t tick = tcp_tick(when);
+    if (stack_log_on(s) && c->deadline[which] != tick) {
+        c->deadline[which] = tick;
+        tcp_log_timer(s, c, which, BERTH_TIMER_SET);
+    }
+    c->deadline[which] = tick;
     rearm(s, c);
 }
 
@@ -60,6 +65,8 @@ void tcp_timer_clear(struct berth_stack *s, struct tcp_conn *c,
     if (!c->deadline[which])
         return;
     c->deadline[which] = 0;
+    if (stack_log_on(s))
+        tcp_log_timer(s, c, which, BERTH_TIMER_CANCEL);
     rearm(s, c);
 }
 
@@ -99,6 +106,8 @@ void tcp_rtt_sample(struct berth_stack *s, struct tcp_conn *c, uint32_t r)
     if (rto > s->cfg.rto_max)
         rto = s->cfg.rto_max;
     c->rto_base = (uint32_t)rto;
+    if (stack_log_on(s))
+        tcp_log_rtt(s, c, r);
 }
 
 void tcp_rexmit_restart(struct berth_stack *s, struct tcp_conn *c)
@@ -291,6 +300,8 @@ static void conn_timers(struct berth_stack *s, struct tcp_conn *c)
         if (!c->deadline[i] || tick_ahead(s, c->deadline[i]) > 0)
             continue;
         c->deadline[i] = 0;
+        if (stack_log_on(s))
+            tcp_log_timer(s, c, (enum tcp_deadline)i, BERTH_TIMER_FIRE);
         if (!handlers[i](s, c))
             return;
     }

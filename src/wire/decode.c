@@ -59,27 +59,39 @@ int berth_decode(const void *pkt, size_t len, struct berth_segment *out)
         out->wscale = -1;
         return err;
     }
-    out->seq = seg.seq;
-    out->ack = seg.ack;
-    /* Only the six flags that have BERTH_TH_* names (ECE/CWR dropped). */
-    out->flags = seg.flags & (BERTH_TH_FIN | BERTH_TH_SYN | BERTH_TH_RST |
-                              BERTH_TH_PSH | BERTH_TH_ACK | BERTH_TH_URG);
-    out->win = seg.wnd;
-    out->len = seg.len;
-    if (seg.opts.has_mss)
-        out->mss = seg.opts.mss;
-    if (seg.opts.has_wscale)
-        out->wscale = seg.opts.wscale;
-    out->sack_ok = seg.opts.sack_ok;
-    out->has_ts = seg.opts.has_ts;
-    out->ts_val = seg.opts.ts_val;
-    out->ts_ecr = seg.opts.ts_ecr;
-    out->sack_count = seg.opts.sack_count;
-    for (unsigned i = 0; i < seg.opts.sack_count && i < 4; i++) {
-        out->sack[i].start = seg.opts.sack[i].start;
-        out->sack[i].end = seg.opts.sack[i].end;
-    }
+    tcp_seg_public(&seg, out->src, out->dst, out);
     return 0;
+}
+
+void tcp_seg_public(const struct tcp_seg *seg, struct berth_endpoint src,
+                    struct berth_endpoint dst, struct berth_segment *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->src = src;
+    out->src.port = seg->sport;
+    out->dst = dst;
+    out->dst.port = seg->dport;
+    out->seq = seg->seq;
+    out->ack = seg->ack;
+    /* Only the six flags that have BERTH_TH_* names (ECE/CWR dropped). */
+    out->flags = seg->flags & (BERTH_TH_FIN | BERTH_TH_SYN | BERTH_TH_RST |
+                               BERTH_TH_PSH | BERTH_TH_ACK | BERTH_TH_URG);
+    out->win = seg->wnd;
+    out->len = seg->len;
+    out->wscale = -1;
+    if (seg->opts.has_mss)
+        out->mss = seg->opts.mss;
+    if (seg->opts.has_wscale)
+        out->wscale = seg->opts.wscale;
+    out->sack_ok = seg->opts.sack_ok;
+    out->has_ts = seg->opts.has_ts;
+    out->ts_val = seg->opts.ts_val;
+    out->ts_ecr = seg->opts.ts_ecr;
+    out->sack_count = seg->opts.sack_count;
+    for (unsigned i = 0; i < seg->opts.sack_count && i < 4; i++) {
+        out->sack[i].start = seg->opts.sack[i].start;
+        out->sack[i].end = seg->opts.sack[i].end;
+    }
 }
 
 /* Appends s at *pos like strlcat: never writes past buf[size - 1], always

@@ -4,6 +4,8 @@
 #ifndef BERTH_WIRE_TCP_H
 #define BERTH_WIRE_TCP_H
 
+#include "berth/berth.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +27,7 @@
 #define TCP_SACK_MAX       4u
 #define TCP_SACK_BLOCK_LEN 8u /* bytes per SACK block (RFC 2018 §3) */
 
+struct berth_segment;
 struct tcp_opts {
     bool has_mss, has_wscale, sack_ok, has_ts;
     uint16_t mss;
@@ -121,5 +124,10 @@ size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
 /* The same over IPv6 (the RFC 8200 §8.1 pseudo-header). */
 size_t tcp_emit6(uint8_t *buf, const struct tcp_seg *s, const uint8_t *src,
                  const uint8_t *dst, bool partial);
+
+/* The public form of a parsed or built segment carried from src to dst
+ * (berth_decode(), the event log; the ports are the segment's): decode.c. */
+void tcp_seg_public(const struct tcp_seg *seg, struct berth_endpoint src,
+                    struct berth_endpoint dst, struct berth_segment *out);
 
 #endif

@@ -73,6 +73,8 @@ uint64_t rnd_log(uint64_t *d, uint64_t lo, uint64_t hi);
     X(LEAK, "leak", "nothing left: no TCB, no timer, no memory")               \
     X(COUNTER, "counter", "counters agree with the link and the apps")         \
     X(API, "api", "calls return what the API promises")                        \
+    X(EVENTS, "events",                                                        \
+      "the event log has every segment once, and getinfo's states")            \
     X(DRIVER, "driver", "the run ends within its bounds")
 
 enum invariant {
@@ -220,8 +222,9 @@ struct conn {
     bool timed_out[2]; /* a (licensed) retransmission/keepalive/user
                           timeout */
     enum berth_state state[2];
-    bool established[2]; /* reached ESTABLISHED at some point */
-    char path[2][96];    /* compact state history, for reports */
+    enum berth_state log_state[2]; /* the latest the event log reported */
+    bool established[2];           /* reached ESTABLISHED at some point */
+    char path[2][96];              /* compact state history, for reports */
 };
 
 struct listener {
@@ -271,6 +274,16 @@ struct world;
 struct side_ctx {
     struct world *w;
     int side;
+};
+
+/* The event log as the link checks it (events.c). */
+struct sim_events {
+    struct berth_segment out[2]; /* each side's last logged SEG_OUT */
+    bool out_pending[2];         /* ... not yet seen on the link */
+    struct berth_segment in[2];  /* the copy being delivered to a side */
+    bool in_pending[2];          /* ... not yet in its log */
+    bool in_corrupted[2];        /* ... corrupted: may be logged or not */
+    uint64_t carried, logged[2];
 };
 
 struct world {
@@ -326,6 +339,7 @@ struct world {
     uint64_t rtt_bound;    /* the longest round trip the path allows */
     uint64_t rtt_outliers; /* connections whose SRTT went far beyond it */
     uint64_t trans[BERTH_STATE__COUNT][BERTH_STATE__COUNT];
+    struct sim_events ev;
 };
 
 /* plan.c */
@@ -399,5 +413,13 @@ void stream_fill(uint64_t seed, uint64_t off, uint8_t *buf, size_t len);
 /* Index of the first byte of buf that differs from the stream, or len. */
 size_t stream_check(uint64_t seed, uint64_t off, const uint8_t *buf,
                     size_t len);
+
+/* events.c: the event log's invariants (INV_EVENTS). */
+void events_on_log(void *ctx, const struct berth_log_event *ev);
+void events_on_tap(struct world *w, int from, const uint8_t *pkt, size_t len);
+void events_on_rx(struct world *w, int to, const uint8_t *pkt, size_t len,
+                  bool corrupted);
+void events_check_states(struct world *w);
+void events_check_final(struct world *w);
 
 #endif

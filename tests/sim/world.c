@@ -162,6 +162,7 @@ static void drain_work(struct world *w)
         }
     }
     w->nwork = 0;
+    events_check_states(w);
 }
 
 static bool has_work(void *ctx)
@@ -359,6 +360,7 @@ static void on_tap(void *ctx, int from, uint64_t now, const uint8_t *pkt,
         w->now = now; /* as in on_trace */
     if (w->pcap)
         pcap_record(w->pcap, now, pkt, len);
+    events_on_tap(w, from, pkt, len);
     if (berth_decode(pkt, len, &g) != 0)
         return;
     if (w->verbose >= 2)
@@ -402,6 +404,7 @@ static void on_rx(void *ctx, int to, uint64_t now, const uint8_t *pkt,
     struct berth_segment g;
     int from = 1 - to;
     (void)now;
+    events_on_rx(w, to, pkt, len, corrupted);
     w->rx_conn = NULL;
     if (corrupted || berth_decode(pkt, len, &g) != 0)
         return; /* charged as a loss when it was sent */
@@ -441,6 +444,8 @@ static int world_stacks(struct world *w)
         cfg->trace_ctx = &w->hk[side];
         cfg->isn = on_isn;
         cfg->isn_ctx = &w->hk[side];
+        cfg->log = events_on_log;
+        cfg->log_ctx = &w->hk[side];
         w->st[side] = berth_stack_create(cfg, 0);
         if (!w->st[side])
             return -1;
@@ -517,6 +522,7 @@ static void world_finish(struct world *w)
                    "the stacks keep working after every socket closed "
                    "(livelock)");
     drain_work(w);
+    events_check_final(w);
     check_world_final(w);
 }
 

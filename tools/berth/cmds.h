@@ -11,5 +11,6 @@ int cmd_stat(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv); /* run.c (src/posix/) */
+int cmd_plot(int argc, char **argv);
 
 #endif

@@ -363,6 +363,13 @@ static int set_pcap(struct common *c, const char *o, const char *v)
     return 0;
 }
 
+static int set_events(struct common *c, const char *o, const char *v)
+{
+    (void)o;
+    c->rt.events_path = v;
+    return 0;
+}
+
 static int set_ctl(struct common *c, const char *o, const char *v)
 {
     (void)o;
@@ -473,6 +480,7 @@ static const struct {
     {"--peer6", set_peer6},
     {"--mtu", set_mtu},
     {"--pcap", set_pcap},
+    {"--events", set_events},
     {"--ctl", set_ctl},
     {"--msl", set_msl},
     {"--impair", set_impair},
@@ -556,6 +564,8 @@ static const char *const COMMON_HELP[] = {
     "  --mtu N              link MTU (default 1500); the MSS follows it",
     "  --pcap FILE          capture every packet to FILE (never through a "
     "symlink)",
+    "  --events FILE        write the event log (JSON lines, docs/events.md) "
+    "to FILE",
     "  --trace              print every state change and drop with its "
     "reason",
     "  --msl TIME           maximum segment lifetime (TIME-WAIT is 2*MSL; "

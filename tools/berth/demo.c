@@ -77,6 +77,15 @@ void demo_print_ladder(FILE *out, struct ladders *ls, const char *left,
     ladder_print(ladders_get(ls, i), out, left, right);
 }
 
+void demo_print_events(FILE *out, const struct demo_opts *o)
+{
+    if (o->events)
+        fprintf(out,
+                "Event log: %s (berth's own record of its connections;\n"
+                "           berth plot %s --svg plot.svg)\n",
+                o->events, o->events);
+}
+
 void demo_print_next(FILE *out, const struct demo_opts *o)
 {
     char imp[128];
@@ -119,11 +128,14 @@ static void demo_usage(FILE *f)
             "private directory,\n"
             "                       $TMPDIR/berth-demo-XXXXXX; never "
             "through a symlink)\n"
+            "  --events FILE        berth's event log (default: beside the "
+            "capture,\n"
+            "                       demo.events)\n"
             "  --msl TIME           MSL (default 1s with TUN, so TIME-WAIT "
             "takes 2 s;\n"
             "                       30s over the in-memory link)\n"
             "\n");
-    static const char *const own[] = {"--pcap", "--msl", NULL};
+    static const char *const own[] = {"--pcap", "--events", "--msl", NULL};
     common_usage_except(f, own);
 }
 
@@ -149,6 +161,21 @@ static int demo_private_dir(struct demo_opts *o)
         o->pcap = o->pcap_buf;
     }
     return 0;
+}
+
+/* The event log goes beside the capture unless --events names it:
+ * FILE.events for FILE.pcap (FILE.pcap.events for another name). */
+static void demo_events_path(struct demo_opts *o)
+{
+    o->events = o->c.rt.events_path;
+    if (o->events || !o->pcap)
+        return;
+    size_t n = strlen(o->pcap);
+    if (n > 5 && !strcmp(o->pcap + n - 5, ".pcap"))
+        n -= 5;
+    snprintf(o->events_buf, sizeof o->events_buf, "%.*s.events", (int)n,
+             o->pcap);
+    o->events = o->events_buf;
 }
 
 int cmd_demo(int argc, char **argv)
@@ -182,6 +209,7 @@ int cmd_demo(int argc, char **argv)
         error_line(o.c.prog, "%s (no capture)", err);
     if (fd < 0)
         o.pcap = NULL;
+    demo_events_path(&o);
     if (common_finish(&o.c) != 0)
         return EXIT_USAGE;
     fflush(stdout);

@@ -15,12 +15,16 @@ struct demo_opts {
     struct common c;
     bool memlink;     /* --memlink: skip the TUN attempt */
     const char *pcap; /* capture file, or NULL: none */
+    /* The berth server's event log (docs/events.md), or NULL: none.
+     * Default: beside the capture, FILE.events for FILE.pcap. */
+    const char *events;
     /* The run's private directory (mkdtemp, 0700, under $TMPDIR or /tmp):
      * the default capture and the TUN story's control socket live there,
      * so nothing is created where another user could plant a symlink.
      * Empty when --pcap and --ctl name both. */
     char dir[256];
     char pcap_buf[300];
+    char events_buf[310];
 };
 
 /* What one client run (one curl command, or the in-memory client's
@@ -53,6 +57,8 @@ struct ladders;
  * connection it is and why when there were several. */
 void demo_print_ladder(FILE *out, struct ladders *ls, const char *left,
                        const char *right);
+/* "Event log: PATH" and how to plot it, when there is one. */
+void demo_print_events(FILE *out, const struct demo_opts *o);
 /* What to try next: berth http, berth ss -i, the capture, --impair. */
 void demo_print_next(FILE *out, const struct demo_opts *o);
 

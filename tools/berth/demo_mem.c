@@ -41,6 +41,7 @@ struct memdemo {
     struct ladders *ld;
     struct mclient cli;
     FILE *pcap;
+    struct berth_events *events; /* the server's event log, or NULL */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -288,6 +289,10 @@ static int make_stacks(struct memdemo *m)
         cfg.event_ctx = m;
         cfg.trace = side == 0 ? trace0 : trace1;
         cfg.trace_ctx = m;
+        if (side == 1 && m->events) { /* berth's side, as in the TUN story */
+            cfg.log = berth_events_hook;
+            cfg.log_ctx = m->events;
+        }
         /* Fixed randomness: the same story every time. */
         cfg.seed = 7 + (uint64_t)side;
         for (size_t i = 0; i < sizeof cfg.secret; i++)
@@ -358,6 +363,7 @@ static void print_story(struct memdemo *m, const char *why, int rc)
     if (m->pcap)
         printf("Capture: %s (virtual time; tshark -r %s)\n", m->o->pcap,
                m->o->pcap);
+    demo_print_events(stdout, m->o);
     demo_print_next(stdout, m->o);
     if (rc != 0)
         printf("\nberth demo: the run did not settle as expected\n");
@@ -392,6 +398,13 @@ int demo_memlink(struct demo_opts *o, const char *why)
     if (m.link)
         apply_impair(m.link, imp);
     m.ld = ladders_create(false);
+    if (o->events) {
+        m.events = berth_events_open(o->events, 0, err, sizeof err);
+        if (!m.events) {
+            error_line(o->c.prog, "%s (no event log)", err);
+            o->events = NULL;
+        }
+    }
     if (!m.link || !m.ld || make_stacks(&m) != 0) {
         error_line(o->c.prog, "cannot create the in-memory link and stacks");
         goto out;
@@ -411,6 +424,12 @@ int demo_memlink(struct demo_opts *o, const char *why)
     berth_memlink_set_tap(m.link, tap, &m);
     client_start(&m.cli);
     rc = drive(&m) == 0 ? 0 : 1;
+    if (m.events) { /* complete before the story names it */
+        berth_set_log(m.st[1], NULL, NULL);
+        if (berth_events_close(m.events) < 0)
+            error_line(o->c.prog, "event log %s incomplete", o->events);
+        m.events = NULL;
+    }
     for (int j = 0; j < 2; j++)
         if (m.cli.res[j].error[0] || m.cli.res[j].n == 0)
             rc = 1;
@@ -418,6 +437,11 @@ int demo_memlink(struct demo_opts *o, const char *why)
 out:
     if (m.pcap)
         fclose(m.pcap);
+    if (m.events) {
+        if (m.st[1])
+            berth_set_log(m.st[1], NULL, NULL);
+        berth_events_close(m.events);
+    }
     http_server_destroy(m.srv);
     for (int side = 0; side < 2; side++)
         if (m.st[side])

@@ -499,6 +499,7 @@ static void print_story(struct tundemo *d)
     if (d->o->pcap)
         printf("\nCapture: %s (wireshark, or tshark -r %s)\n", d->o->pcap,
                d->o->pcap);
+    demo_print_events(stdout, d->o);
     demo_print_next(stdout, d->o);
 }
 
@@ -527,6 +528,7 @@ static int run_demo(struct tundemo *d, char *why, size_t whylen)
         rc.ctl_path = ctl;
     }
     rc.pcap_path = d->o->pcap;
+    rc.events_path = d->o->events;
     /* The ladder draws every segment as the wire carries it: with offloads
      * the tap would see TSO super-segments and partial checksums that the
      * kernel completes after it. A teaching run keeps the link plain. */

@@ -43,6 +43,8 @@ static const struct {
     {"version", cmd_version,
      "print the version and the git commit (also: berth --version)"},
     {"run", cmd_run, "run an unmodified program on berth (LD_PRELOAD)"},
+    {"plot", cmd_plot,
+     "time-sequence graph with the true cwnd, from --events (or a pcap)"},
 };
 
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

@@ -28,7 +28,8 @@ static void run_usage(FILE *f)
         "\n"
         "Options:\n"
         "  --tun NAME, --addr A, --peer A/PREFIX, --mtu N, --pcap FILE,\n"
-        "  --impair SPEC, --ctl PATH, --trace    as for every command (below)\n"
+        "  --events FILE, --impair SPEC, --ctl PATH, --trace\n"
+        "                 as for every command (below)\n"
         "  --follow-fork  the runtime moves to the program's next fork()ed\n"
         "                 child (a server with one worker process, a daemon);\n"
         "                 otherwise a child's inherited berth sockets are "
@@ -69,13 +70,30 @@ static int find_preload(char *out, size_t size)
 /* Options a program's runtime takes from the environment. */
 static bool run_option(const char *arg)
 {
-    static const char *const OK[] = {"--tun",  "--addr",   "--peer", "--mtu",
-                                     "--pcap", "--impair", "--ctl",  "--trace"};
+    static const char *const OK[] = {"--tun", "--addr",  "--peer",
+                                     "--mtu", "--pcap",  "--impair",
+                                     "--ctl", "--trace", "--events"};
     size_t len = strcspn(arg, "=");
     for (size_t i = 0; i < sizeof OK / sizeof OK[0]; i++)
         if (strlen(OK[i]) == len && !strncmp(arg, OK[i], len))
             return true;
     return false;
+}
+
+/* NAME=PATH made absolute: the program may change directory before its
+ * first socket. Nothing when path is NULL. */
+static int set_path_env(const char *name, const char *path)
+{
+    if (!path)
+        return 0;
+    char buf[512];
+    char *abs = realpath(".", NULL);
+    if (path[0] != '/' && abs)
+        snprintf(buf, sizeof buf, "%s/%s", abs, path);
+    else
+        snprintf(buf, sizeof buf, "%s", path);
+    free(abs);
+    return setenv(name, buf, 1);
 }
 
 static int set_env(const struct common *c)
@@ -91,16 +109,8 @@ static int set_env(const struct common *c)
     r |= setenv("BERTH_MTU", buf, 1);
     berth_impair_format(&rt->impair, buf, sizeof buf);
     r |= setenv("BERTH_IMPAIR", buf, 1);
-    if (rt->pcap_path) {
-        /* The program may change directory before its first socket. */
-        char *abs = realpath(".", NULL);
-        if (rt->pcap_path[0] != '/' && abs)
-            snprintf(buf, sizeof buf, "%s/%s", abs, rt->pcap_path);
-        else
-            snprintf(buf, sizeof buf, "%s", rt->pcap_path);
-        free(abs);
-        r |= setenv("BERTH_PCAP", buf, 1);
-    }
+    r |= set_path_env("BERTH_PCAP", rt->pcap_path);
+    r |= set_path_env("BERTH_EVENTS", rt->events_path);
     if (rt->ctl_path)
         r |= setenv("BERTH_CTL", rt->ctl_path, 1);
     if (c->trace)
