@@ -286,6 +286,8 @@ static int tcp_packet(struct berth_stack *s, const struct ipv4_info *ip,
         return r;
     }
     stack_count(s, BERTH_CTR_SEGS_IN);
+    if (stack_log_on(s))
+        tcp_log_segment(s, false, false, ip->src, ip->dst, &seg);
     tcp_input(s, ip->src, ip->dst, &seg);
     return 0;
 }
