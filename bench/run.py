@@ -178,6 +178,19 @@ class Bench:
         if ns:
             self.netns_del(ns)
 
+    def fig_shards(self):
+        """The lifecycle on 1 and 2 shards in one process (berth-bench
+        shards: one pinned thread per shard, its own pair and load),
+        interleaved; the ratio is pairwise, 2 shards over 1."""
+        n = "2000" if self.a.smoke else "100000"
+        for rep in range(self.a.reps):
+            for t in ("1", "2"):
+                r = self.run([self.bb, "shards", "--threads", t, "--conns", n])
+                self.add("shards", "threads_" + t, first(r))
+            self.log("shards %d/%d: %s" % (rep + 1, self.a.reps, ", ".join(
+                "%s %s conn/s" % (s, kfmt(v[-1].get("conn_per_s")))
+                for s, v in self.res["shards"].items())))
+
     # glibc's allocator in three moods: its defaults (the heap top trimmed
     # on free), trimming off, and large blocks always mapped afresh. berth's
     # figures must not depend on which (its buffers come from a per-stack
@@ -496,6 +509,7 @@ class Bench:
 
     def run_all(self):
         figs = [("memory", self.fig_mem), ("lifecycle", self.fig_lifecycle),
+                ("shards", self.fig_shards),
                 ("bulk", self.fig_bulk), ("alloc", self.fig_alloc),
                 ("tun", self.fig_tun),
                 ("scale", self.fig_scale), ("synflood", self.fig_synflood),
@@ -783,6 +797,27 @@ plot %s
                   vals(lc.get(s, []), "cpu_us_per_conn"))
                  for s in ("berth", "kernel", "lwip", "berth_buf4k")]),
                 chart_prefix))
+        sh = r.get("shards", {})
+        if sh:
+            w("### 1b. Lifecycle on shards in one process\n")
+            w("`berth-bench shards`: one thread per shard, pinned to its own "
+              "CPU, each with its own pair of stacks and 64 lifecycles in "
+              "flight; the rate is every shard's connections over the "
+              "slowest shard's wall time.\n")
+            w("| Shards | connections/s | CPU µs per connection | "
+              "slowest–fastest shard conn/s |")
+            w("|---|---|---|---|")
+            for s in ("threads_1", "threads_2"):
+                if s in sh:
+                    w("| %s | %s | %s | %s–%s |" % (
+                        s.split("_")[1], stat(vals(sh[s], "conn_per_s"), kfmt),
+                        stat(vals(sh[s], "cpu_us_per_conn")),
+                        kfmt(med(vals(sh[s], "shard_min_conn_per_s"))),
+                        kfmt(med(vals(sh[s], "shard_max_conn_per_s")))))
+            if "threads_1" in sh and "threads_2" in sh:
+                w("| **2 ÷ 1** (pairwise) | %s | | |" % stat(ratios(
+                    sh["threads_2"], sh["threads_1"], "conn_per_s"), xfmt))
+            w("")
         bk = r.get("bulk", {})
         if bk:
             w("### 2. Bulk throughput (one stream)\n")
@@ -1191,7 +1226,7 @@ def main():
     ap.add_argument("--berth", default=os.path.join(ROOT, "build/bench/berth"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results"))
     ap.add_argument("--only", help="comma-separated: memory,lifecycle,bulk,"
-                    "tun,scale,synflood,callgrind")
+                    "shards,tun,scale,synflood,callgrind")
     ap.add_argument("--no-benchmarks-md", action="store_true",
                     help="do not update BENCHMARKS.md")
     ap.add_argument("--from-json", metavar="FILE",

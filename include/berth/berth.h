@@ -386,6 +386,12 @@ struct berth_config {
     uint32_t tso_max;
     void (*tx_gso)(void *ctx, const uint8_t *pkt, size_t len,
                    uint16_t seg_size); /* ctx is tx_ctx */
+    /* Optional: which local ports an active open may take towards a
+     * remote endpoint (a sharded runtime keeps those whose flows the link
+     * steers back to this stack's shard, as mTCP and F-Stack do). The
+     * ephemeral port search skips the ports it refuses. NULL: any. */
+    bool (*port_ok)(void *ctx, uint32_t raddr, uint16_t rport, uint16_t lport);
+    void *port_ok_ctx;
 };
 
 void berth_config_init(struct berth_config *cfg);

@@ -19,6 +19,9 @@ static int pick_ephemeral(struct berth_stack *s, uint32_t raddr, uint16_t rport)
             continue;
         if (rport && tcp_lookup(s, s->cfg.addr, p, raddr, rport))
             continue;
+        if (rport && s->cfg.port_ok &&
+            !s->cfg.port_ok(s->cfg.port_ok_ctx, raddr, rport, p))
+            continue;
         return p;
     }
     return BERTH_EADDRNOTAVAIL;

@@ -878,6 +878,12 @@ static void http_usage(FILE *f)
            "                             '-' is stdout (appended; never "
            "through a symlink)\n"
            "  --backlog N                listen backlog (1024)\n"
+           "  --threads N                shards: N stacks, one thread each "
+           "(pinned),\n"
+           "                             over a multiqueue TUN device; "
+           "'auto' or\n"
+           "                             default: the online CPUs; 1: one "
+           "thread\n"
            "\n");
     common_usage(f);
 }
@@ -927,6 +933,7 @@ static int http_option(struct common *c, struct http_config *hc, int argc,
     return r > 0 ? 0 : -1;
 }
 
+/* One server per shard, each on its own shard's stack and thread. */
 struct http_run {
     struct berth_rt *rt;
     struct http_server *srv;
@@ -955,16 +962,38 @@ static void run_stop(void *ctx)
     http_server_stop(run->srv);
 }
 
+/* `--threads N`: 1 to 64, or "auto" for the online CPUs. */
+static int parse_threads(const char *prog, const char *v, unsigned *out)
+{
+    uint64_t n;
+    if (!strcmp(v, "auto")) {
+        *out = common_default_threads();
+        return 0;
+    }
+    if (parse_uint(prog, "--threads", v, 1, 64, &n) != 0)
+        return -1;
+    *out = (unsigned)n;
+    return 0;
+}
+
 int cmd_http(int argc, char **argv)
 {
     struct common c;
     struct http_config hc;
+    unsigned threads = common_default_threads();
     common_init(&c, "berth http");
     http_config_init(&hc);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             http_usage(stdout);
             return 0;
+        }
+        const char *v;
+        int r = opt_value(c.prog, argc, argv, &i, "--threads", &v);
+        if (r != 0) {
+            if (r < 0 || parse_threads(c.prog, v, &threads) != 0)
+                return EXIT_USAGE;
+            continue;
         }
         if (http_option(&c, &hc, argc, argv, &i) != 0)
             return EXIT_USAGE;
@@ -974,7 +1003,7 @@ int cmd_http(int argc, char **argv)
     hc.so.keepalive = c.so.keepalive;
     hc.log = stderr;
 
-    struct http_run run = {0};
+    struct http_run run[64] = {{0}};
     char err[320];
     if (hc.access_log_path && !strcmp(hc.access_log_path, "-")) {
         hc.access_log = stdout;
@@ -988,33 +1017,52 @@ int cmd_http(int argc, char **argv)
             return 1;
         }
     }
-    run.rt = common_rt_create(&c);
-    if (!run.rt) {
+    struct berth_rt_group *g = common_rt_group_create(&c, threads);
+    if (!g) {
         if (hc.access_log && hc.access_log != stdout)
             fclose(hc.access_log);
         return 1;
     }
-    run.srv = http_server_create(berth_rt_stack(run.rt), &hc, rt_clock, run.rt,
-                                 err, sizeof err);
-    if (!run.srv) {
-        error_line(c.prog, "%s", err);
-        berth_rt_destroy(run.rt);
-        return 1;
+    /* A listener on every shard, as SO_REUSEPORT gives each worker its
+     * own: the steering sends each connection to one of them. */
+    unsigned n = berth_rt_group_size(g), made = 0;
+    for (; made < n; made++) {
+        struct http_run *u = &run[made];
+        u->rt = berth_rt_group_shard(g, made);
+        u->srv = http_server_create(berth_rt_stack(u->rt), &hc, rt_clock, u->rt,
+                                    err, sizeof err);
+        if (!u->srv)
+            break;
+        struct berth_rt_app app = {run_event, run_tick, run_stop, u};
+        berth_rt_set_app(u->rt, &app);
     }
-    struct berth_rt_app app = {run_event, run_tick, run_stop, &run};
-    berth_rt_set_app(run.rt, &app);
-    print_listening(&c, "listening", hc.port);
-    int r = berth_rt_run(run.rt);
-    struct http_stats st;
-    http_server_stats(run.srv, &st);
-    fprintf(stderr,
-            "%s: stopped: %" PRIu64 " requests on %" PRIu64
-            " connections (%" PRIu64 " refused, %" PRIu64 " reaped)\n",
-            c.prog, st.requests, st.accepted, st.refused, st.reaped);
-    http_server_destroy(run.srv);
-    berth_rt_destroy(run.rt);
+    int r = -1;
+    if (made == n) {
+        print_listening(&c, "listening", hc.port);
+        r = berth_rt_group_run(g);
+    } else {
+        error_line(c.prog, "%s", err);
+    }
+    struct http_stats st = {0};
+    for (unsigned i = 0; i < made; i++) {
+        struct http_stats one;
+        http_server_stats(run[i].srv, &one);
+        st.requests += one.requests;
+        st.accepted += one.accepted;
+        st.refused += one.refused;
+        st.reaped += one.reaped;
+        http_server_destroy(run[i].srv);
+    }
+    if (made == n)
+        fprintf(stderr,
+                "%s: stopped: %" PRIu64 " requests on %" PRIu64
+                " connections (%" PRIu64 " refused, %" PRIu64 " reaped)\n",
+                c.prog, st.requests, st.accepted, st.refused, st.reaped);
+    berth_rt_group_destroy(g);
     if (hc.access_log && hc.access_log != stdout)
         fclose(hc.access_log);
+    if (made < n)
+        return 1;
     if (r < 0) {
         error_line(c.prog, "event loop failed: %s", strerror(-r));
         return 1;
