@@ -263,6 +263,9 @@ uint32_t rt_steer_hash(uint64_t key, uint32_t raddr, uint16_t rport,
 unsigned rt_steer_owner(uint64_t key, unsigned nshards, const uint8_t *ip,
                         size_t len);
 int rt_steer_attach(int tunfd, uint64_t key, char *err, size_t errlen);
+/* The program alone (its fd, or -1 with a message): the unit test runs it
+ * with BPF_PROG_TEST_RUN against rt_steer_owner(). */
+int rt_steer_load(uint64_t key, char *err, size_t errlen);
 /* The stack's port_ok hook (ctx = the shard): lport is one whose return
  * traffic from raddr:rport the steering brings to this shard. */
 bool rt_steer_port_ok(void *ctx, uint32_t raddr, uint16_t rport,

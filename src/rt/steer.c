@@ -138,7 +138,7 @@ static size_t steer_program(struct bpf_insn *p, uint64_t key)
     return n;
 }
 
-int rt_steer_attach(int tunfd, uint64_t key, char *err, size_t errlen)
+int rt_steer_load(uint64_t key, char *err, size_t errlen)
 {
     struct bpf_insn prog[64];
     size_t n = steer_program(prog, key);
@@ -150,11 +150,17 @@ int rt_steer_attach(int tunfd, uint64_t key, char *err, size_t errlen)
     attr.insn_cnt = (uint32_t)n;
     attr.license = (uint64_t)(uintptr_t)license;
     int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
-    if (fd < 0) {
+    if (fd < 0)
         snprintf(err, errlen, "cannot load the steering program: %s",
                  strerror(errno));
+    return fd;
+}
+
+int rt_steer_attach(int tunfd, uint64_t key, char *err, size_t errlen)
+{
+    int fd = rt_steer_load(key, err, errlen);
+    if (fd < 0)
         return -1;
-    }
     /* The device keeps its own reference to the program. */
     int rc = ioctl(tunfd, TUNSETSTEERINGEBPF, &fd);
     int e = errno;
