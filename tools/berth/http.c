@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,15 @@ enum route { RT_INDEX, RT_BYTES, RT_SINK, RT_ERROR };
 struct client {
     struct ctab_node node; /* key: the client's IPv4 address */
     uint32_t count;
+};
+
+/* Connections per client address, for --max-conns-per-client: one table
+ * for every shard's server (a limit per client, not per shard), taken
+ * under its lock on accept and close only. */
+struct http_clients {
+    pthread_mutex_t lock;
+    struct ctab t;
+    unsigned users; /* servers sharing it; freed by the last */
 };
 
 struct hconn {
@@ -72,7 +82,8 @@ struct http_server {
     uint64_t (*clock)(void *ctx);
     void *clock_ctx;
     int lsn; /* -1 once stopped */
-    struct ctab conns, clients;
+    struct ctab conns;
+    struct http_clients *clients;
     uint64_t next_reap;
     bool retry_accept, again;
     void (*note)(void *ctx, int sock, const char *what);
@@ -139,20 +150,48 @@ static void note(struct hconn *c, const char *fmt, ...)
 /* ---------------------------------------------------------------------- */
 /* Connections and clients. */
 
-static struct client *client_get(struct http_server *h, uint32_t addr)
+/* One more connection from addr: 0, or 1 when the client is at the
+ * limit, -1 out of memory. */
+static int client_claim(struct http_server *h, uint32_t addr)
 {
-    struct ctab_node *n = ctab_find(&h->clients, addr);
-    return n ? CTAB_ENTRY(n, struct client, node) : NULL;
+    struct http_clients *t = h->clients;
+    int rc = 0;
+    pthread_mutex_lock(&t->lock);
+    struct ctab_node *n = ctab_find(&t->t, addr);
+    struct client *cl = n ? CTAB_ENTRY(n, struct client, node) : NULL;
+    if (!cl) {
+        cl = calloc(1, sizeof *cl);
+        if (!cl || ctab_insert(&t->t, &cl->node, addr) != 0) {
+            free(cl);
+            cl = NULL;
+            rc = -1;
+        }
+    }
+    if (cl && cl->count >= h->cfg.max_conns_per_client)
+        rc = 1; /* cl->count > 0: it stays */
+    else if (cl)
+        cl->count++;
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+static void client_release(struct http_server *h, uint32_t addr)
+{
+    struct http_clients *t = h->clients;
+    pthread_mutex_lock(&t->lock);
+    struct ctab_node *n = ctab_find(&t->t, addr);
+    struct client *cl = n ? CTAB_ENTRY(n, struct client, node) : NULL;
+    if (cl && --cl->count == 0) {
+        ctab_remove(&t->t, &cl->node);
+        free(cl);
+    }
+    pthread_mutex_unlock(&t->lock);
 }
 
 static void conn_free(struct hconn *c)
 {
     struct http_server *h = c->srv;
-    struct client *cl = client_get(h, c->client);
-    if (cl && --cl->count == 0) {
-        ctab_remove(&h->clients, &cl->node);
-        free(cl);
-    }
+    client_release(h, c->client);
     ctab_remove(&h->conns, &c->node);
     EVP_MD_CTX_free(c->sha);
     h->stats.open--;
@@ -179,26 +218,15 @@ static void conn_fail(struct hconn *c, int err)
     conn_close(c, false);
 }
 
+/* The client's connection is claimed already (client_claim). */
 static struct hconn *conn_new(struct http_server *h, int sock, uint32_t addr)
 {
-    struct client *cl = client_get(h, addr);
-    if (!cl) {
-        cl = calloc(1, sizeof *cl);
-        if (!cl || ctab_insert(&h->clients, &cl->node, addr) != 0) {
-            free(cl);
-            return NULL;
-        }
-    }
     struct hconn *c = calloc(1, sizeof *c);
     if (!c || ctab_insert(&h->conns, &c->node, sock) != 0) {
         free(c);
-        if (cl->count == 0) {
-            ctab_remove(&h->clients, &cl->node);
-            free(cl);
-        }
+        client_release(h, addr);
         return NULL;
     }
-    cl->count++;
     c->srv = h;
     c->sock = sock;
     c->client = addr;
@@ -659,8 +687,12 @@ static void accept_all(struct http_server *h)
             return;
         }
         sockopts_apply(h->st, s, &h->cfg.so);
-        struct client *cl = client_get(h, peer.addr);
-        if (cl && cl->count >= h->cfg.max_conns_per_client) {
+        int claim = client_claim(h, peer.addr);
+        if (claim < 0) {
+            berth_abort(h->st, s);
+            continue;
+        }
+        if (claim > 0) {
             h->stats.refused++;
             h->refused_unlogged++;
             h->refused_addr = peer.addr;
@@ -783,6 +815,29 @@ void http_server_set_note(struct http_server *h,
     h->note_ctx = ctx;
 }
 
+static void http_clients_put(struct http_clients *t)
+{
+    pthread_mutex_lock(&t->lock);
+    bool last = --t->users == 0;
+    pthread_mutex_unlock(&t->lock);
+    if (!last)
+        return;
+    ctab_free(&t->t);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+void http_server_share_clients(struct http_server *h, struct http_server *with)
+{
+    if (h->clients == with->clients)
+        return;
+    http_clients_put(h->clients); /* empty: no connection yet */
+    pthread_mutex_lock(&with->clients->lock);
+    with->clients->users++;
+    pthread_mutex_unlock(&with->clients->lock);
+    h->clients = with->clients;
+}
+
 struct http_server *http_server_create(struct berth_stack *s,
                                        const struct http_config *cfg,
                                        uint64_t (*clock)(void *ctx),
@@ -800,7 +855,15 @@ struct http_server *http_server_create(struct berth_stack *s,
     h->clock_ctx = clock_ctx;
     h->next_reap = UINT64_MAX;
     ctab_init(&h->conns);
-    ctab_init(&h->clients);
+    h->clients = calloc(1, sizeof *h->clients);
+    if (!h->clients) {
+        snprintf(err, errlen, "out of memory");
+        free(h);
+        return NULL;
+    }
+    pthread_mutex_init(&h->clients->lock, NULL);
+    ctab_init(&h->clients->t);
+    h->clients->users = 1;
     for (size_t j = 0; j < sizeof h->pattern; j++)
         h->pattern[j] = http_pattern_byte(j);
     int r = h->lsn = berth_socket(s);
@@ -816,6 +879,7 @@ struct http_server *http_server_create(struct berth_stack *s,
                  berth_strerror(r));
         if (h->lsn >= 0)
             berth_close(s, h->lsn);
+        http_clients_put(h->clients);
         free(h);
         return NULL;
     }
@@ -831,7 +895,7 @@ void http_server_destroy(struct http_server *h)
         conn_free(c);
     }
     ctab_free(&h->conns);
-    ctab_free(&h->clients);
+    http_clients_put(h->clients);
     free(h);
 }
 
@@ -1033,6 +1097,8 @@ int cmd_http(int argc, char **argv)
                                     err, sizeof err);
         if (!u->srv)
             break;
+        if (made > 0) /* one per-client limit for all shards */
+            http_server_share_clients(u->srv, run[0].srv);
         struct berth_rt_app app = {run_event, run_tick, run_stop, u};
         berth_rt_set_app(u->rt, &app);
     }
