@@ -269,16 +269,17 @@ void berth_rt_print_stat_json_stacks(struct berth_stack *const *s, unsigned n,
  * shard (its own listeners on each, as with SO_REUSEPORT): set it with
  * berth_rt_set_app() on every berth_rt_group_shard(). Shard 0 owns the
  * control socket, which answers for the whole group (`ss` lists every
- * shard's entries, `stat` adds them up and adds a line per shard), and the
+ * shard's entries, a listener's copies as one row; `stat` adds them up and
+ * adds a line per shard), and the
  * signals: a stop reaches every shard. A capture is one file for all
  * shards (records taken under a lock: capture serializes the shards).
  * Impairment is per shard, each from its own streams of the one seed.
  */
 struct berth_rt_group;
 /* n shards (1 to 64); 1 is exactly berth_rt_create(). NULL with a one-line
- * message in err, e.g. when the kernel refuses IFF_MULTI_QUEUE or the
- * steering program (then run one shard: nothing else keeps flows on
- * their shard). */
+ * message in err; errno EOPNOTSUPP when the kernel refused IFF_MULTI_QUEUE
+ * or the steering program (then run one shard: nothing else keeps flows
+ * on their shard). */
 struct berth_rt_group *berth_rt_group_create(const struct berth_rt_config *cfg,
                                              unsigned n, char *err,
                                              size_t errlen);

@@ -248,6 +248,9 @@ struct rt_shard_spec {
     unsigned index, n;
     uint64_t key;
     pthread_mutex_t *pcap_lock;
+    /* Set when the kernel refused what shards need (a multiqueue device,
+     * the steering program), as opposed to any other failure. */
+    bool *refused;
 };
 struct berth_rt *rt_create(const struct berth_rt_config *cfg,
                            const struct rt_shard_spec *spec, char *err,

@@ -170,11 +170,14 @@ static int open_io(struct berth_rt *rt, const struct rt_shard_spec *sp,
 {
     if (sp && sp->index > 0)
         return open_queue(rt, sp, err, errlen);
-    if (sp)
+    if (sp) {
         rt->tunfd =
             rt_tun_open_queue(rt->tun_name, !rt->cfg.no_offload, &rt->offload,
                               &rt->tun_created, err, errlen);
-    else
+        /* EINVAL: no IFF_MULTI_QUEUE here, or a device made without it */
+        if (rt->tunfd < 0 && errno == EINVAL)
+            *sp->refused = true;
+    } else
         rt->tunfd = rt_tun_open(rt->tun_name, !rt->cfg.no_offload, &rt->offload,
                                 &rt->tun_created, err, errlen);
     if (rt->tunfd >= 0 && rt->cfg.trace) {
@@ -186,8 +189,10 @@ static int open_io(struct berth_rt *rt, const struct rt_shard_spec *sp,
         rt_tun_configure(rt->tun_name, rt->cfg.peer_addr, rt->cfg.peer_prefix,
                          rt->cfg.mtu, err, errlen) < 0)
         return -1;
-    if (sp && rt_steer_attach(rt->tunfd, rt->steer_key, err, errlen) < 0)
+    if (sp && rt_steer_attach(rt->tunfd, rt->steer_key, err, errlen) < 0) {
+        *sp->refused = true;
         return -1;
+    }
     if (rt->pcap_path) {
         rt->pcap = rt_pcap_open(rt->pcap_path, err, errlen);
         if (!rt->pcap)

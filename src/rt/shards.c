@@ -36,6 +36,7 @@ struct berth_rt_group {
     struct rt_shard shard[RT_MAX_SHARDS];
     struct berth_stack *stacks[RT_MAX_SHARDS];
     pthread_mutex_t pcap_lock;
+    bool refused; /* the kernel refused multiqueue or steering */
 };
 
 static void shard_lock(void *ctx)
@@ -63,8 +64,13 @@ static int group_add(struct berth_rt_group *g,
                      uint64_t key, char *err, size_t errlen)
 {
     struct rt_shard *sh = &g->shard[i];
-    struct rt_shard_spec sp = {
-        g, i ? g->shard[0].rt : NULL, i, g->n, key, &g->pcap_lock};
+    struct rt_shard_spec sp = {.group = g,
+                               .first = i ? g->shard[0].rt : NULL,
+                               .index = i,
+                               .n = g->n,
+                               .key = key,
+                               .pcap_lock = &g->pcap_lock,
+                               .refused = &g->refused};
     sh->g = g;
     sh->stopfd = -1;
     pthread_mutex_init(&sh->lock, NULL);
@@ -120,7 +126,9 @@ struct berth_rt_group *berth_rt_group_create(const struct berth_rt_config *cfg,
     }
     for (unsigned i = 0; i < n; i++) {
         if (group_add(g, cfg, i, key, err, errlen) < 0) {
+            bool refused = g->refused;
             berth_rt_group_destroy(g);
+            errno = refused ? EOPNOTSUPP : EINVAL;
             return NULL;
         }
     }

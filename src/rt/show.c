@@ -425,9 +425,30 @@ void berth_rt_print_ss_filtered(struct berth_stack *s,
     berth_rt_print_ss_stacks(&s, 1, q, now, out);
 }
 
-/* Every shard's entries in one table, sorted together: a listener present
- * on every shard (as SO_REUSEPORT's are) is a row per shard, as ss(8)
- * shows each SO_REUSEPORT socket. */
+/* The shards' copies of one listener (the same local address and port,
+ * adjacent once sorted) are one row, as the application made one: their
+ * accept and SYN queues added up, the backlog each copy has. */
+static void merge_listeners(struct ss_rows *rows)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < rows->len; i++) {
+        struct berth_tcp_info *in = &rows->v[i].info;
+        struct berth_tcp_info *last = out ? &rows->v[out - 1].info : NULL;
+        if (last && in->state == BERTH_STATE_LISTEN &&
+            last->state == BERTH_STATE_LISTEN &&
+            in->local.addr == last->local.addr &&
+            in->local.port == last->local.port) {
+            last->accept_queue += in->accept_queue;
+            last->syn_queue += in->syn_queue;
+            continue;
+        }
+        rows->v[out++] = rows->v[i];
+    }
+    rows->len = out;
+}
+
+/* Every shard's entries in one table, sorted together; a listener present
+ * on every shard (as SO_REUSEPORT's are) is one row. */
 void berth_rt_print_ss_stacks(struct berth_stack *const *s, unsigned n,
                               const struct berth_rt_ss_query *q, uint64_t now,
                               FILE *out)
@@ -444,6 +465,8 @@ void berth_rt_print_ss_stacks(struct berth_stack *const *s, unsigned n,
     rows.len = kept;
     if (rows.len)
         qsort(rows.v, rows.len, sizeof rows.v[0], row_cmp);
+    if (n > 1)
+        merge_listeners(&rows);
     if (q->json)
         print_json(&rows, now, out);
     else

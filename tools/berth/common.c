@@ -531,7 +531,7 @@ struct berth_rt_group *common_rt_group_create(const struct common *c,
     char err[256];
     struct berth_rt_group *g =
         berth_rt_group_create(&c->rt, n, err, sizeof err);
-    if (!g && n > 1) {
+    if (!g && n > 1 && errno == EOPNOTSUPP) {
         /* Without multiqueue and steering nothing keeps a flow on one
          * shard: one shard is the honest fallback. */
         fprintf(stderr, "%s: %u shards: %s; running one shard\n", c->prog, n,
