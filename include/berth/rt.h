@@ -86,6 +86,12 @@ struct berth_rt_config {
      * tso_max and tx_gso are set by the runtime). true: a plain device, one
      * MSS per read and write, every checksum computed by berth. */
     bool no_offload;
+    /* Forked workers (the POSIX layer's `berth run --workers N`): > 1 makes
+     * this runtime shard 0 of that many over a multiqueue device with the
+     * steering program (see "Shards" below), so that processes it forks
+     * can become the other shards with berth_rt_fork_shard(). 0 or 1: a
+     * runtime alone. */
+    unsigned fork_shards;
 };
 void berth_rt_config_init(struct berth_rt_config *cfg);
 /* "DIR/<tun>.sock" with DIR from berth_rt_ctl_dir(). Writes into buf;
@@ -290,6 +296,17 @@ struct berth_rt *berth_rt_group_shard(struct berth_rt_group *g, unsigned i);
  * when all have finished: 0, or the first shard's -errno. */
 int berth_rt_group_run(struct berth_rt_group *g);
 void berth_rt_group_destroy(struct berth_rt_group *g);
+/* In a fork()ed child of a process whose runtime was created with
+ * fork_shards = n: the inherited runtime becomes shard i (1 to n-1) on its
+ * own: a queue of its own on the device (the inherited one stays shard
+ * 0's), a new epoll set, no control socket, no capture, no signals; every
+ * watched fd is forgotten (watch yours again). The stack and what it
+ * holds (listeners) are the child's copy. Shard 0 is the runtime as
+ * inherited, in the first child. The steering takes the hash modulo the
+ * queues attached, so all n shards must be up for every flow to land on
+ * its owner. 0, or -1 with a one-line message in err. */
+int berth_rt_fork_shard(struct berth_rt *rt, unsigned i, char *err,
+                        size_t errlen);
 /* Which shard a runtime is (0 alone) and of how many (1 alone). */
 unsigned berth_rt_shard_index(const struct berth_rt *rt);
 unsigned berth_rt_shard_count(const struct berth_rt *rt);

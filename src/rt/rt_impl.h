@@ -88,6 +88,9 @@ void rt_pcap_write_at(struct rt_pcap *p, const struct timespec *ts,
 int rt_pcap_flush(struct rt_pcap *p);
 /* Flushes and closes; returns rt_pcap_flush()'s result. */
 int rt_pcap_close(struct rt_pcap *p);
+/* In a fork()ed child that does not capture: drops the buffered records
+ * (the parent's, which its capturing process writes) and closes. */
+void rt_pcap_forget(struct rt_pcap *p);
 
 /* ------------------------------------------------------------------------
  * The control-socket server (ctl.c). It owns an epoll set of its own (the
@@ -111,6 +114,9 @@ void rt_ctl_poll(struct rt_ctl *c, uint64_t now, rt_ctl_handler handler,
 uint64_t rt_ctl_next_deadline(const struct rt_ctl *c);
 /* Closes every client and the socket, and removes the socket file. */
 void rt_ctl_close(struct rt_ctl *c);
+/* In a fork()ed child that is not the socket's owner: closes this
+ * process's descriptors only (the file stays, the owner answers). */
+void rt_ctl_forget(struct rt_ctl *c);
 
 /* ------------------------------------------------------------------------
  * The TUN device (tun.c).

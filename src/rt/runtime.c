@@ -205,7 +205,17 @@ static int open_io(struct berth_rt *rt, const struct rt_shard_spec *sp,
 struct berth_rt *berth_rt_create(const struct berth_rt_config *cfg, char *err,
                                  size_t errlen)
 {
-    return rt_create(cfg, NULL, err, errlen);
+    if (cfg->fork_shards <= 1)
+        return rt_create(cfg, NULL, err, errlen);
+    /* Shard 0 of forked workers (berth_rt_fork_shard()). */
+    bool refused = false;
+    struct rt_shard_spec sp = {.n = cfg->fork_shards, .refused = &refused};
+    if (cfg->fork_shards > 64 ||
+        getrandom(&sp.key, sizeof sp.key, 0) != sizeof sp.key) {
+        snprintf(err, errlen, "fork_shards %u: 2 to 64", cfg->fork_shards);
+        return NULL;
+    }
+    return rt_create(cfg, &sp, err, errlen);
 }
 
 static void set_shard(struct berth_rt *rt, const struct rt_shard_spec *sp)

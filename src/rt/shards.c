@@ -145,6 +145,47 @@ struct berth_rt *berth_rt_group_shard(struct berth_rt_group *g, unsigned i)
     return i < g->n ? g->shard[i].rt : NULL;
 }
 
+int berth_rt_fork_shard(struct berth_rt *rt, unsigned i, char *err,
+                        size_t errlen)
+{
+    if (i == 0 || i >= rt->nshards || rt->group) {
+        snprintf(err, errlen, "shard %u of %u: not a forked shard", i,
+                 rt->nshards);
+        return -1;
+    }
+    /* The inherited descriptors are shared with shard 0's process: ours
+     * go (closing a reference detaches nothing), the files stay. */
+    rt_ctl_forget(rt->ctl);
+    rt->ctl = NULL;
+    rt_pcap_forget(rt->pcap);
+    rt->pcap = NULL;
+    rt->pcap_dirty = false;
+    if (rt->sigfd >= 0)
+        close(rt->sigfd);
+    rt->sigfd = -1;
+    for (int k = 0; k < RT_MAX_WATCH; k++)
+        rt->watch[k].fd = -1;
+    close(rt->epfd);
+    close(rt->tunfd);
+    bool created;
+    rt->tunfd = rt_tun_open_queue(rt->tun_name, rt->offload.vnet, &rt->offload,
+                                  &created, err, errlen);
+    rt->epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = RT_TAG_TUN};
+    if (rt->tunfd < 0 || rt->epfd < 0 ||
+        epoll_ctl(rt->epfd, EPOLL_CTL_ADD, rt->tunfd, &ev) < 0) {
+        if (rt->tunfd >= 0)
+            snprintf(err, errlen, "shard %u: epoll: %s", i, strerror(errno));
+        return -1;
+    }
+    rt->tun_created = false; /* shard 0's process made it */
+    rt->shard = i;
+    memset(&rt->stats, 0, sizeof rt->stats);
+    rt->tun_write_errors = 0;
+    berth_rt_set_impair(rt, &rt->impair); /* shard i's streams */
+    return 0;
+}
+
 unsigned berth_rt_shard_index(const struct berth_rt *rt)
 {
     return rt->shard;
@@ -286,6 +327,15 @@ void rt_group_stats(struct berth_rt *rt, struct berth_rt_stats *out)
 void rt_group_print_shards(struct berth_rt *rt, FILE *out)
 {
     struct berth_rt_group *g = rt->group;
+    if (!g && rt->nshards > 1) { /* a forked worker's shard: its own */
+        fprintf(out,
+                "Shard %u of %u (forked workers; steering: eBPF by "
+                "4-tuple)\n"
+                "    %" PRIu64 " packets read on a shard that does not own "
+                "them\n",
+                rt->shard, rt->nshards, rt->stats.steer_foreign);
+        return;
+    }
     if (!g)
         return;
     struct berth_rt_stats all;
