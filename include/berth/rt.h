@@ -280,6 +280,8 @@ void berth_rt_print_stat_json_stacks(struct berth_stack *const *s, unsigned n,
  * signals: a stop reaches every shard. A capture is one file for all
  * shards (records taken under a lock: capture serializes the shards).
  * Impairment is per shard, each from its own streams of the one seed.
+ * The budgets in cfg->stack are the whole group's: each shard gets its
+ * share of mem_limit, buf_cache and syn_backlog (`stat` adds them up).
  */
 struct berth_rt_group;
 /* n shards (1 to 64); 1 is exactly berth_rt_create(). NULL with a one-line

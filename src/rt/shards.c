@@ -59,6 +59,16 @@ static void on_stopfd(void *ctx, int fd, uint32_t events)
         berth_rt_stop(sh->rt);
 }
 
+/* The budgets a configuration sets are the instance's: each of n shards
+ * gets its share, so that together they hold what one stack would (the
+ * memory budget and its buffer cache, a listener's SYN queue). */
+static void share_budgets(struct berth_config *sc, unsigned n)
+{
+    sc->mem_limit /= n; /* 0, unlimited, stays so */
+    sc->buf_cache /= n;
+    sc->syn_backlog = (uint16_t)(sc->syn_backlog / n ? sc->syn_backlog / n : 1);
+}
+
 static int group_add(struct berth_rt_group *g,
                      const struct berth_rt_config *cfg, unsigned i,
                      uint64_t key, char *err, size_t errlen)
@@ -74,7 +84,9 @@ static int group_add(struct berth_rt_group *g,
     sh->g = g;
     sh->stopfd = -1;
     pthread_mutex_init(&sh->lock, NULL);
-    sh->rt = rt_create(cfg, &sp, err, errlen);
+    struct berth_rt_config c = *cfg;
+    share_budgets(&c.stack, g->n);
+    sh->rt = rt_create(&c, &sp, err, errlen);
     if (!sh->rt)
         return -1;
     g->stacks[i] = berth_rt_stack(sh->rt);
