@@ -1356,7 +1356,7 @@ def main():
         update_benchmarks_md(head, rep.render("bench/results/"), a.stamp)
     # Smoke: the run itself is the test; timing never fails it.
     if a.smoke:
-        missing = [f for f in ("lifecycle", "bulk", "scale", "mem")
+        missing = [f for f in ("lifecycle", "bulk", "scale", "mem", "shards")
                    if not b.res.get(f)]
         if missing:
             b.log("smoke: no results for %s" % ", ".join(missing))
