@@ -6,6 +6,7 @@
  *   scale      lifecycle and timer cost with K idle connections held
  *   synflood   SYNs absorbed per CPU-second (SYN cookies), and the
  *              lifecycle rate with a flood interleaved
+ *   shards     the lifecycle on N pinned threads, a pair each (shards.c)
  * Each prints one RESULT line (bench.h). */
 #include "bench.h"
 #include "lifecycle.h"
@@ -552,7 +553,8 @@ static int cmd_scale(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: berth-bench lifecycle|bulk|mem|scale|synflood "
+        fprintf(stderr, "usage: berth-bench lifecycle|bulk|mem|scale|synflood|"
+                        "shards "
                         "[--option value ...]\n");
         return 2;
     }
@@ -567,6 +569,8 @@ int main(int argc, char **argv)
         return cmd_scale(argc - 1, argv + 1);
     if (strcmp(cmd, "synflood") == 0)
         return cmd_synflood(argc - 1, argv + 1);
+    if (strcmp(cmd, "shards") == 0)
+        return cmd_shards(argc - 1, argv + 1);
     fprintf(stderr, "berth-bench: unknown command '%s'\n", cmd);
     return 2;
 }

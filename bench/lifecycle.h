@@ -49,4 +49,8 @@ uint64_t lc_run(struct lc *lc, uint64_t n, unsigned inflight, uint64_t max_ns);
  * established and accepted. */
 uint64_t lc_hold(struct lc *lc, uint64_t n, unsigned batch);
 
+/* berth-bench shards (shards.c): the lifecycle on N pinned threads, each
+ * with its own pair and load. */
+int cmd_shards(int argc, char **argv);
+
 #endif

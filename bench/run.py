@@ -178,6 +178,75 @@ class Bench:
         if ns:
             self.netns_del(ns)
 
+    def fig_shards(self):
+        """The lifecycle on 1 and 2 shards in one process (berth-bench
+        shards: one pinned thread per shard, its own pair and load),
+        interleaved; the ratio is pairwise, 2 shards over 1."""
+        n = "2000" if self.a.smoke else "100000"
+        for rep in range(self.a.reps):
+            for t in ("1", "2"):
+                r = self.run([self.bb, "shards", "--threads", t, "--conns", n])
+                self.add("shards", "threads_" + t, first(r))
+            self.log("shards %d/%d: %s" % (rep + 1, self.a.reps, ", ".join(
+                "%s %s conn/s" % (s, kfmt(v[-1].get("conn_per_s")))
+                for s, v in self.res["shards"].items())))
+
+    def fig_shards_tun(self):
+        """berth http --threads 1 and 2 over TUN: wrk (the kernel's load
+        generator, in the same namespace) opens a new connection for each
+        request (Connection: close); berth's CPU per connection from its
+        rusage, connections from berth's own counters, and the steering
+        counter (packets read by a shard that does not own them)."""
+        if not self.tun or not self.berth or not shutil.which("wrk"):
+            self.note("shards over TUN skipped: needs root, /dev/net/tun, "
+                      "wrk and the berth command.")
+            return
+        secs = "1" if self.a.smoke else "4"
+        ns = self.netns_add("bb-sh-%d" % PID)
+        ctl = "/tmp/berth-bench-sh-%d.sock" % PID
+        for rep in range(self.a.reps):
+            for t in ("1", "2"):
+                b = self.spawn([self.berth, "http", "--port", "80",
+                                "--threads", t, "--tun", "bbsh%d%s" % (rep, t),
+                                "--ctl", ctl], ns=ns)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and subprocess.run(
+                        [self.berth, "ss", "--ctl", ctl],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL).returncode != 0:
+                    time.sleep(0.1)
+                w = subprocess.run(self.netns_cmd(ns, [
+                    "wrk", "-t", "2", "-c", "32", "-d", secs + "s",
+                    "-H", "Connection: close", "http://198.18.0.2/"]),
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                    timeout=60)
+                st = subprocess.run([self.berth, "stat", "--ctl", ctl],
+                                    stdout=subprocess.PIPE, text=True,
+                                    timeout=10).stdout
+                cpu = self.reap(b, timeout=15, term=True)
+                r = {"berth_cpu_s": cpu, "threads": float(t)}
+                m = re.search(r"(\d+) passive connection openings", st)
+                r["conns"] = float(m.group(1)) if m else 0.0
+                m = re.search(r"(\d+) packets read on a shard that does not",
+                              st)
+                r["steer_foreign"] = float(m.group(1)) if m else 0.0
+                r["shard_opens"] = ",".join(re.findall(
+                    r"(\d+) passive opens", st)) or r["conns"]
+                m = re.search(r"Requests/sec:\s+([\d.]+)", w.stdout)
+                r["req_per_s"] = float(m.group(1)) if m else 0.0
+                if r["conns"]:
+                    r["cpu_us_per_conn"] = cpu * 1e6 / r["conns"]
+                self.add("shards_tun", "threads_" + t, r)
+            self.log("shards over TUN %d/%d: %s" % (
+                rep + 1, self.a.reps, ", ".join(
+                    "%s %s conn/s, %s us, opens %s, foreign %s" % (
+                        s, kfmt(v[-1].get("req_per_s")),
+                        ffmt(v[-1].get("cpu_us_per_conn")),
+                        v[-1].get("shard_opens"),
+                        ffmt(v[-1].get("steer_foreign")))
+                    for s, v in self.res["shards_tun"].items())))
+        self.netns_del(ns)
+
     # glibc's allocator in three moods: its defaults (the heap top trimmed
     # on free), trimming off, and large blocks always mapped afresh. berth's
     # figures must not depend on which (its buffers come from a per-stack
@@ -496,6 +565,8 @@ class Bench:
 
     def run_all(self):
         figs = [("memory", self.fig_mem), ("lifecycle", self.fig_lifecycle),
+                ("shards", self.fig_shards),
+                ("shards_tun", self.fig_shards_tun),
                 ("bulk", self.fig_bulk), ("alloc", self.fig_alloc),
                 ("tun", self.fig_tun),
                 ("scale", self.fig_scale), ("synflood", self.fig_synflood),
@@ -783,6 +854,45 @@ plot %s
                   vals(lc.get(s, []), "cpu_us_per_conn"))
                  for s in ("berth", "kernel", "lwip", "berth_buf4k")]),
                 chart_prefix))
+        sh = r.get("shards", {})
+        if sh:
+            w("### 1b. Lifecycle on shards in one process\n")
+            w("`berth-bench shards`: one thread per shard, pinned to its own "
+              "CPU, each with its own pair of stacks and 64 lifecycles in "
+              "flight; the rate is every shard's connections over the "
+              "slowest shard's wall time.\n")
+            w("| Shards | connections/s | CPU µs per connection | "
+              "slowest–fastest shard conn/s |")
+            w("|---|---|---|---|")
+            for s in ("threads_1", "threads_2"):
+                if s in sh:
+                    w("| %s | %s | %s | %s–%s |" % (
+                        s.split("_")[1], stat(vals(sh[s], "conn_per_s"), kfmt),
+                        stat(vals(sh[s], "cpu_us_per_conn")),
+                        kfmt(med(vals(sh[s], "shard_min_conn_per_s"))),
+                        kfmt(med(vals(sh[s], "shard_max_conn_per_s")))))
+            if "threads_1" in sh and "threads_2" in sh:
+                w("| **2 ÷ 1** (pairwise) | %s | | |" % stat(ratios(
+                    sh["threads_2"], sh["threads_1"], "conn_per_s"), xfmt))
+            w("")
+        st = r.get("shards_tun", {})
+        if st:
+            w("### 1c. Shards over TUN (`berth http --threads N`)\n")
+            w("wrk (2 threads, 32 connections, `Connection: close`: a new "
+              "connection per request) from the kernel in the same "
+              "namespace; the kernel's load generator needs the CPU too. "
+              "berth's CPU (its rusage) per connection it accepted.\n")
+            w("| Shards | requests/s | berth CPU µs per connection | "
+              "connections per shard | packets on a shard not their own |")
+            w("|---|---|---|---|---|")
+            for s in ("threads_1", "threads_2"):
+                if s in st:
+                    w("| %s | %s | %s | %s | %s |" % (
+                        s.split("_")[1], stat(vals(st[s], "req_per_s"), kfmt),
+                        stat(vals(st[s], "cpu_us_per_conn")),
+                        st[s][-1].get("shard_opens"),
+                        ffmt(max(vals(st[s], "steer_foreign") or [0]))))
+            w("")
         bk = r.get("bulk", {})
         if bk:
             w("### 2. Bulk throughput (one stream)\n")
@@ -1191,7 +1301,7 @@ def main():
     ap.add_argument("--berth", default=os.path.join(ROOT, "build/bench/berth"))
     ap.add_argument("--out", default=os.path.join(ROOT, "bench/results"))
     ap.add_argument("--only", help="comma-separated: memory,lifecycle,bulk,"
-                    "tun,scale,synflood,callgrind")
+                    "shards,shards_tun,tun,scale,synflood,callgrind")
     ap.add_argument("--no-benchmarks-md", action="store_true",
                     help="do not update BENCHMARKS.md")
     ap.add_argument("--from-json", metavar="FILE",
@@ -1246,7 +1356,7 @@ def main():
         update_benchmarks_md(head, rep.render("bench/results/"), a.stamp)
     # Smoke: the run itself is the test; timing never fails it.
     if a.smoke:
-        missing = [f for f in ("lifecycle", "bulk", "scale", "mem")
+        missing = [f for f in ("lifecycle", "bulk", "scale", "mem", "shards")
                    if not b.res.get(f)]
         if missing:
             b.log("smoke: no results for %s" % ", ".join(missing))

@@ -670,6 +670,12 @@ struct berth_config {
      * bytes (default 256 KiB); more are dropped and counted. */
     uint32_t udp_rcvq_max;
     uint32_t udp_rcvq_bytes;
+    /* Optional: which local ports an IPv4 active open may take towards a
+     * remote endpoint (a sharded runtime keeps those whose flows the link
+     * steers back to this stack's shard, as mTCP and F-Stack do). The
+     * ephemeral port search skips the ports it refuses. NULL: any. */
+    bool (*port_ok)(void *ctx, uint32_t raddr, uint16_t rport, uint16_t lport);
+    void *port_ok_ctx;
 };
 
 void berth_config_init(struct berth_config *cfg);

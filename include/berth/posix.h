@@ -107,7 +107,14 @@ void berth_posix_forked_child(void);
  * them; the parent's copies become inherited ones (EBADF, close() works).
  * For a server whose next fork() is its one worker, or a daemon's fork
  * (nginx with one worker process). BERTH_FOLLOW_FORK=1 in the environment
- * (`berth run --follow-fork`) turns it on. */
+ * (`berth run --follow-fork`) turns it on.
+ * BERTH_WORKERS=N (`berth run --workers N`, N > 1) instead gives the
+ * program's next N fork()ed children a shard each (rt.h's
+ * berth_rt_fork_shard(): the runtime is created with fork_shards = N):
+ * the first goes on with the runtime as inherited, the others attach a
+ * TUN queue of their own, keep their copy of the stack (the listeners),
+ * and get new mirrors under the inherited descriptor numbers; the parent
+ * gives the runtime up after the Nth. */
 void berth_posix_follow_fork(bool on);
 
 #ifdef __cplusplus

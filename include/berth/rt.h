@@ -102,6 +102,12 @@ struct berth_rt_config {
      * tso_max and tx_gso are set by the runtime). true: a plain device, one
      * MSS per read and write, every checksum computed by berth. */
     bool no_offload;
+    /* Forked workers (the POSIX layer's `berth run --workers N`): > 1 makes
+     * this runtime shard 0 of that many over a multiqueue device with the
+     * steering program (see "Shards" below), so that processes it forks
+     * can become the other shards with berth_rt_fork_shard(). 0 or 1: a
+     * runtime alone. */
+    unsigned fork_shards;
 };
 void berth_rt_config_init(struct berth_rt_config *cfg);
 /* "DIR/<tun>.sock" with DIR from berth_rt_ctl_dir(). Writes into buf;
@@ -242,6 +248,9 @@ struct berth_rt_stats {
     uint64_t tx_dropped; /* impairment, or the TUN refused the write */
     uint64_t duplicated, reordered;
     uint64_t loops; /* epoll iterations */
+    /* Shards: packets read on a shard that does not own their flow
+     * (dropped; the steering keeps this 0). */
+    uint64_t steer_foreign;
 };
 void berth_rt_stats(const struct berth_rt *rt, struct berth_rt_stats *out);
 
@@ -283,6 +292,66 @@ void berth_rt_print_ss_filtered(struct berth_stack *s,
 /* The counters as JSON: {"tcp": {NAME: n...}, "drops": {REASON: n...}
  * without the closing brace, so the runtime can add "link". */
 void berth_rt_print_stat_json(struct berth_stack *s, FILE *out);
+/* The same over several stacks (a sharded runtime's): one table sorted
+ * across all of them, the counters and memory added up. */
+void berth_rt_print_ss_stacks(struct berth_stack *const *s, unsigned n,
+                              const struct berth_rt_ss_query *q, uint64_t now,
+                              FILE *out);
+void berth_rt_print_stat_stacks(struct berth_stack *const *s, unsigned n,
+                                FILE *out);
+void berth_rt_print_stat_json_stacks(struct berth_stack *const *s, unsigned n,
+                                     FILE *out);
+
+/* ------------------------------------------------------------------------
+ * Shards: every core. A group is N runtimes over one TUN device opened
+ * with IFF_MULTI_QUEUE, one queue, one stack and one thread (pinned to its
+ * own CPU) per shard; nothing mutable is shared on the packet paths. A
+ * socket-filter eBPF program attached with TUNSETSTEERINGEBPF makes the
+ * kernel put every packet of a flow on the queue of the shard that owns
+ * it, by berth's own keyed hash of the 4-tuple; active opens pick a local
+ * port that hashes to the opening shard, so no packet ever needs another
+ * shard. Each shard checks what it reads (berth_rt_stats' steer_foreign).
+ * Non-TCP and fragments go to shard 0. The application runs once per
+ * shard (its own listeners on each, as with SO_REUSEPORT): set it with
+ * berth_rt_set_app() on every berth_rt_group_shard(). Shard 0 owns the
+ * control socket, which answers for the whole group (`ss` lists every
+ * shard's entries, a listener's copies as one row; `stat` adds them up and
+ * adds a line per shard), and the
+ * signals: a stop reaches every shard. A capture is one file for all
+ * shards (records taken under a lock: capture serializes the shards).
+ * Impairment is per shard, each from its own streams of the one seed.
+ * The budgets in cfg->stack are the whole group's: each shard gets its
+ * share of mem_limit, buf_cache and syn_backlog (`stat` adds them up).
+ */
+struct berth_rt_group;
+/* n shards (1 to 64); 1 is exactly berth_rt_create(). NULL with a one-line
+ * message in err; errno EOPNOTSUPP when the kernel refused IFF_MULTI_QUEUE
+ * or the steering program (then run one shard: nothing else keeps flows
+ * on their shard). */
+struct berth_rt_group *berth_rt_group_create(const struct berth_rt_config *cfg,
+                                             unsigned n, char *err,
+                                             size_t errlen);
+unsigned berth_rt_group_size(const struct berth_rt_group *g);
+struct berth_rt *berth_rt_group_shard(struct berth_rt_group *g, unsigned i);
+/* Runs every shard, shard 0 on the calling thread, the others on threads
+ * of their own; each is pinned to CPU i modulo the online CPUs. Returns
+ * when all have finished: 0, or the first shard's -errno. */
+int berth_rt_group_run(struct berth_rt_group *g);
+void berth_rt_group_destroy(struct berth_rt_group *g);
+/* In a fork()ed child of a process whose runtime was created with
+ * fork_shards = n: the inherited runtime becomes shard i (1 to n-1) on its
+ * own: a queue of its own on the device (the inherited one stays shard
+ * 0's), a new epoll set, no control socket, no capture, no signals; every
+ * watched fd is forgotten (watch yours again). The stack and what it
+ * holds (listeners) are the child's copy. Shard 0 is the runtime as
+ * inherited, in the first child. The steering takes the hash modulo the
+ * queues attached, so all n shards must be up for every flow to land on
+ * its owner. 0, or -1 with a one-line message in err. */
+int berth_rt_fork_shard(struct berth_rt *rt, unsigned i, char *err,
+                        size_t errlen);
+/* Which shard a runtime is (0 alone) and of how many (1 alone). */
+unsigned berth_rt_shard_index(const struct berth_rt *rt);
+unsigned berth_rt_shard_count(const struct berth_rt *rt);
 
 #ifdef __cplusplus
 }

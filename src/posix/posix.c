@@ -93,7 +93,12 @@ static struct {
     bool follow_fork; /* the runtime moves to the next fork()ed
                          child (berth_posix_follow_fork) */
     atomic_bool handed_over; /* ... and did: our loop thread parks */
-    bool stopped;            /* berth_posix_stop() ran */
+    /* Forked workers (berth_posix_workers): the next `workers` children
+     * fork()ed become shards 0..workers-1; fork_worker is the index the
+     * fork in progress gives (-1: not a worker's). */
+    unsigned workers, next_worker;
+    int fork_worker;
+    bool stopped; /* berth_posix_stop() ran */
     bool atexit_done;
     uint64_t grace; /* the runtime's shutdown_grace, us */
     pid_t pid;      /* the process that started the runtime */
@@ -328,6 +333,9 @@ static void *loop_main(void *arg)
 static void atfork_prepare(void)
 {
     lock();
+    g.fork_worker = -1;
+    if (g.rt && g.next_worker < g.workers)
+        g.fork_worker = (int)g.next_worker++;
 }
 
 /* Lock held: this process no longer has the runtime; its berth sockets
@@ -348,7 +356,14 @@ static void disown_locked(void)
 
 static void atfork_parent(void)
 {
-    if (g.follow_fork && g.rt) {
+    if (g.fork_worker >= 0) {
+        /* The workers run the shards: our loop parks at once, our stack
+         * stays as it is for the next worker to inherit, and is given up
+         * with the last. */
+        atomic_store(&g.handed_over, true);
+        if (g.next_worker == g.workers)
+            disown_locked();
+    } else if (g.follow_fork && g.rt) {
         disown_locked();
         atomic_store(&g.handed_over, true);
     }
@@ -357,12 +372,90 @@ static void atfork_parent(void)
 
 static int start_thread(void);
 
+/* A worker's child (other than the first) gets its own mirror of each
+ * inherited socket: the socketpair it inherited is shared with the other
+ * workers, whose layers fill and drain it for their own stacks. A new pair
+ * takes the place of the old under every number: the application's
+ * descriptors (flags kept), W and B. 0 or -1. */
+static int remirror(struct psock *p)
+{
+    int sv[2], one = 1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    int rc = setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &one, sizeof one);
+    for (int fd = 0; fd < FD_LIMIT && rc == 0; fd++) {
+        if (atomic_load(&g_fd[fd]) != p)
+            continue;
+        int fl = sys_fcntl(fd, F_GETFL, 0), fdfl = sys_fcntl(fd, F_GETFD, 0);
+        if (sys_dup3(sv[0], fd,
+                     fdfl > 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0 ||
+            (fl >= 0 && sys_fcntl(fd, F_SETFL, fl) < 0))
+            rc = -1;
+    }
+    if (rc == 0 && (sys_dup3(sv[0], p->wfd, O_CLOEXEC) < 0 ||
+                    sys_dup3(sv[1], p->peer, O_CLOEXEC) < 0))
+        rc = -1;
+    sys_close(sv[0]);
+    sys_close(sv[1]);
+    p->m_readable = p->m_full = p->m_rdhup = p->m_hup = false;
+    mirror(p);
+    return rc;
+}
+
+/* Lock held, in the child: shard i of the workers' runtime. The first
+ * worker goes on with the runtime as inherited (its queue, its control
+ * socket); each other one attaches its own queue, a wake-up eventfd of
+ * its own and new mirrors. */
+static void become_worker(unsigned i)
+{
+    char err[256];
+    g.workers = g.next_worker = 0; /* a worker's own forks are plain */
+    g.pid = getpid();
+    g.wake_pending = false;
+    atomic_store(&g.handed_over, false); /* the parent's, after an
+                                            earlier worker */
+    int rc = 0;
+    if (i > 0) {
+        rc = berth_rt_fork_shard(g.rt, i, err, sizeof err);
+        if (rc == 0) {
+            sys_close(g.wakefd);
+            g.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+            rc = g.wakefd < 0 ? -1
+                 : berth_rt_watch_fd(g.rt, g.wakefd, EPOLLIN, on_wake, NULL) < 0
+                     ? -1
+                     : 0;
+            if (rc < 0)
+                snprintf(err, sizeof err, "wake-up eventfd: %s",
+                         strerror(errno));
+        }
+        for (unsigned h = 0; h < HASH_BUCKETS && rc == 0; h++)
+            for (struct psock *p = g.hash[h]; p && rc == 0; p = p->hnext)
+                if ((rc = remirror(p)) < 0)
+                    snprintf(err, sizeof err, "socket mirror: %s",
+                             strerror(errno));
+    }
+    if (rc == 0 && start_thread() != 0) {
+        rc = -1;
+        snprintf(err, sizeof err, "cannot start the loop thread");
+    }
+    if (rc < 0) {
+        fprintf(stderr, "berth: worker %u cannot run its shard: %s\n", i, err);
+        disown_locked();
+        return;
+    }
+    wake();
+}
+
 /* The child either takes the runtime over (follow_fork: the memory it
  * inherited is the stack's state as the lock left it; a new loop thread
  * runs it) or holds inherited copies only. */
 static void atfork_child(void)
 {
     pthread_mutex_init(&g.lock, NULL);
+    if (g.fork_worker >= 0) {
+        become_worker((unsigned)g.fork_worker);
+        return;
+    }
     if (g.follow_fork && g.rt) {
         g.follow_fork = false; /* the first child only */
         g.pid = getpid();
@@ -578,9 +671,13 @@ static int ensure_started(void)
     struct berth_rt_config cfg;
     char err[256];
     const char *ff = getenv("BERTH_FOLLOW_FORK");
-    g.follow_fork = ff && !strcmp(ff, "1");
-    if (berth_posix_config_from_env(&cfg, err, sizeof err) < 0 ||
-        start_locked(&cfg, err, sizeof err) < 0) {
+    const char *wk = getenv("BERTH_WORKERS");
+    /* One worker is the runtime moving to it. */
+    g.follow_fork = (ff && !strcmp(ff, "1")) || (wk && !strcmp(wk, "1"));
+    g.workers = wk && atoi(wk) > 1 && atoi(wk) <= 64 ? (unsigned)atoi(wk) : 0;
+    int ok = berth_posix_config_from_env(&cfg, err, sizeof err);
+    cfg.fork_shards = g.workers;
+    if (ok < 0 || start_locked(&cfg, err, sizeof err) < 0) {
         int e = errno ? errno : ENETDOWN;
         fprintf(stderr, "berth: cannot start: %s\n", err);
         return fail(e);

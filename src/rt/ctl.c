@@ -261,6 +261,23 @@ void rt_ctl_close(struct rt_ctl *c)
     free(c);
 }
 
+void rt_ctl_forget(struct rt_ctl *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+        if (c->clients[i].fd >= 0)
+            close(c->clients[i].fd);
+    if (c->lfd >= 0)
+        close(c->lfd);
+    if (c->epfd >= 0)
+        close(c->epfd);
+    for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+        free(c->clients[i].out);
+    free(c->path);
+    free(c);
+}
+
 static void ctl_accept(struct rt_ctl *c, uint64_t now)
 {
     /* Bounded: a flood of connections cannot keep the loop here. */

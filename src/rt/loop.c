@@ -48,7 +48,11 @@ static void capture(struct berth_rt *rt, int dir, const uint8_t *pkt,
     if (rt->tap)
         rt->tap(rt->tap_ctx, dir, rt->now, pkt, len);
     if (rt->pcap) {
+        if (rt->pcap_lock) /* shards share one capture file */
+            pthread_mutex_lock(rt->pcap_lock);
         rt_pcap_write(rt->pcap, pkt, len);
+        if (rt->pcap_lock)
+            pthread_mutex_unlock(rt->pcap_lock);
         rt->pcap_dirty = true;
     }
 }
@@ -185,9 +189,17 @@ static int rx_batch(struct berth_rt *rt)
             rt->rx_bad_vnet++;
             continue;
         }
+        size_t hl = rt->offload.vnet ? RT_VNET_HDR_LEN : 0;
+        if (rt->nshards > 1 &&
+            rt_steer_owner(rt->steer_key, rt->nshards, rt->rxbuf + hl,
+                           (size_t)n - hl) != rt->shard) {
+            /* Another shard's flow: never processed here (it would find
+             * no connection and reset the peer's). */
+            rt->stats.steer_foreign++;
+            continue;
+        }
         rt->stats.rx_packets++;
-        rt->stats.rx_bytes +=
-            (uint64_t)n - (rt->offload.vnet ? RT_VNET_HDR_LEN : 0);
+        rt->stats.rx_bytes += (uint64_t)n - hl;
         rt_impair_submit(rt->rx_imp, rt->rxbuf, (size_t)n, rt->now, rx_deliver,
                          rt);
     }
@@ -236,6 +248,7 @@ static void begin_shutdown(struct berth_rt *rt)
 {
     rt->stopping = true;
     rt->stop_deadline = rt->now + rt->cfg.shutdown_grace;
+    rt_group_stopping(rt); /* the other shards stop too */
     if (rt->app.on_stop)
         rt->app.on_stop(rt->app.ctx);
 }
@@ -319,7 +332,8 @@ static uint64_t next_wake(const struct berth_rt *rt)
     uint64_t t = min_u64(berth_next_deadline(rt->stack), rt->app_wake);
     t = min_u64(t, rt_impair_next_due(rt->rx_imp));
     t = min_u64(t, rt_impair_next_due(rt->tx_imp));
-    t = min_u64(t, rt_ctl_next_deadline(rt->ctl));
+    if (rt->ctl)
+        t = min_u64(t, rt_ctl_next_deadline(rt->ctl));
     if (rt->stopping)
         t = min_u64(t, rt->stop_deadline);
     if (rt->pcap_dirty)
@@ -333,7 +347,7 @@ static uint64_t next_wake(const struct berth_rt *rt)
 static int wait_ready(struct berth_rt *rt, uint64_t wake,
                       struct epoll_event *evs)
 {
-    static bool no_pwait2;
+    static _Atomic bool no_pwait2; /* shards' threads share it */
     uint64_t now = rt_clock_now();
     uint64_t d = wake > now ? wake - now : 0;
     struct timespec ts = {(time_t)(d / RT_US_PER_S),
@@ -377,12 +391,17 @@ static void flush_capture(struct berth_rt *rt)
 {
     rt->pcap_dirty = false;
     rt->pcap_flushed = rt->now;
+    if (rt->pcap_lock)
+        pthread_mutex_lock(rt->pcap_lock);
     int rc = rt_pcap_flush(rt->pcap);
+    if (rt->pcap_lock)
+        pthread_mutex_unlock(rt->pcap_lock);
     if (rc < 0) {
         fprintf(stderr, "berth: capture to %s stopped: %s\n", rt->pcap_path,
                 strerror(-rc));
-        rt_pcap_close(rt->pcap);
-        rt->pcap = NULL;
+        if (!rt->pcap_borrowed && !rt->pcap_lock)
+            rt_pcap_close(rt->pcap);
+        rt->pcap = NULL; /* a shared one is closed with shard 0 */
     }
 }
 
@@ -423,7 +442,7 @@ static void service(struct berth_rt *rt)
         begin_shutdown(rt);
     rt->app_wake =
         rt->app.on_tick ? rt->app.on_tick(rt->app.ctx, rt->now) : UINT64_MAX;
-    if (rt_ctl_next_deadline(rt->ctl) <= rt->now)
+    if (rt->ctl && rt_ctl_next_deadline(rt->ctl) <= rt->now)
         rt_ctl_poll(rt->ctl, rt->now, rt_ctl_command, rt);
     if (rt->pcap_dirty && rt->now - rt->pcap_flushed >= PCAP_FLUSH_EVERY)
         flush_capture(rt);

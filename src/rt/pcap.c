@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -129,6 +130,16 @@ int rt_pcap_flush(struct rt_pcap *p)
     if (!p->error && fflush(p->f) != 0)
         p->error = errno ? errno : EIO;
     return -p->error;
+}
+
+void rt_pcap_forget(struct rt_pcap *p)
+{
+    if (!p)
+        return;
+    __fpurge(p->f); /* another process writes these records */
+    fclose(p->f);
+    free(p->buf);
+    free(p);
 }
 
 int rt_pcap_close(struct rt_pcap *p)

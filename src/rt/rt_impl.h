@@ -8,6 +8,7 @@
 #include "berth/rt.h"
 #include "rt/impair_model.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -87,6 +88,9 @@ void rt_pcap_write_at(struct rt_pcap *p, const struct timespec *ts,
 int rt_pcap_flush(struct rt_pcap *p);
 /* Flushes and closes; returns rt_pcap_flush()'s result. */
 int rt_pcap_close(struct rt_pcap *p);
+/* In a fork()ed child that does not capture: drops the buffered records
+ * (the parent's, which its capturing process writes) and closes. */
+void rt_pcap_forget(struct rt_pcap *p);
 
 /* ------------------------------------------------------------------------
  * The control-socket server (ctl.c). It owns an epoll set of its own (the
@@ -110,6 +114,9 @@ void rt_ctl_poll(struct rt_ctl *c, uint64_t now, rt_ctl_handler handler,
 uint64_t rt_ctl_next_deadline(const struct rt_ctl *c);
 /* Closes every client and the socket, and removes the socket file. */
 void rt_ctl_close(struct rt_ctl *c);
+/* In a fork()ed child that is not the socket's owner: closes this
+ * process's descriptors only (the file stays, the owner answers). */
+void rt_ctl_forget(struct rt_ctl *c);
 
 /* ------------------------------------------------------------------------
  * The TUN device (tun.c).
@@ -131,6 +138,12 @@ struct rt_tun_offload {
  * one-line message in err. */
 int rt_tun_open(const char *name, bool offload, struct rt_tun_offload *off,
                 bool *created, char *err, size_t errlen);
+/* The same as one queue of a multiqueue device (IFF_MULTI_QUEUE): the
+ * first call creates it, each later one attaches another queue; every
+ * queue must ask for the same header (offload as the first obtained). */
+int rt_tun_open_queue(const char *name, bool offload,
+                      struct rt_tun_offload *off, bool *created, char *err,
+                      size_t errlen);
 /* "vnet-hdr csum tso4 tso6 uso4 uso6", or "off (...)". */
 void rt_tun_offload_describe(const struct rt_tun_offload *off, char *buf,
                              size_t size);
@@ -198,6 +211,7 @@ struct berth_rt {
     struct rt_impair *tx_imp;    /* berth -> kernel */
     struct rt_pcap *pcap;        /* NULL: no capture */
     struct berth_events *events; /* NULL: no event log (--events) */
+    bool events_borrowed;        /* shard 0's log: not ours to close */
     char *events_path;
     bool pcap_dirty;       /* records written since the flush */
     uint64_t pcap_flushed; /* last flush, monotonic us */
@@ -238,7 +252,65 @@ struct berth_rt {
     struct rt_tun_offload offload; /* what the TUN device does for us */
     uint8_t *txcopy;      /* header + datagram, for the tx impairment's copy */
     uint64_t rx_bad_vnet; /* reads dropped: a header berth cannot take */
+
+    /* Shards (shards.c): shard `shard` of `nshards` in `group`; alone:
+     * NULL, 0 of 1. Shards other than 0 have no control socket and no
+     * signals, and share shard 0's capture under pcap_lock. */
+    struct berth_rt_group *group;
+    unsigned shard, nshards;
+    uint64_t steer_key;         /* the steering hash's key (steer.c) */
+    pthread_mutex_t *pcap_lock; /* NULL: the capture is ours alone */
+    bool pcap_borrowed;         /* shard 0's capture: not ours to close */
 };
+
+/* How berth_rt_create() makes a shard (NULL: a runtime alone). */
+struct rt_shard_spec {
+    struct berth_rt_group *group;
+    struct berth_rt *first; /* shard 0, already created (NULL for it) */
+    unsigned index, n;
+    uint64_t key;
+    pthread_mutex_t *pcap_lock;
+    /* Set when the kernel refused what shards need (a multiqueue device,
+     * the steering program), as opposed to any other failure. */
+    bool *refused;
+};
+struct berth_rt *rt_create(const struct berth_rt_config *cfg,
+                           const struct rt_shard_spec *spec, char *err,
+                           size_t errlen);
+
+/* steer.c: berth's flow steering. The 16-bit keyed hash of a flow as the
+ * kernel sees it arrive (the peer's address and port, berth's port); the
+ * shard that owns an IPv4 datagram read from the device (0 for anything
+ * but unfragmented TCP); and the eBPF program that makes the kernel pick
+ * that shard's queue, attached to the device (0, or -1 with a message). */
+uint32_t rt_steer_hash(uint64_t key, uint32_t raddr, uint16_t rport,
+                       uint16_t lport);
+unsigned rt_steer_owner(uint64_t key, unsigned nshards, const uint8_t *ip,
+                        size_t len);
+int rt_steer_attach(int tunfd, uint64_t key, char *err, size_t errlen);
+/* The program alone (its fd, or -1 with a message): the unit test runs it
+ * with BPF_PROG_TEST_RUN against rt_steer_owner(). */
+int rt_steer_load(uint64_t key, char *err, size_t errlen);
+/* The stack's port_ok hook (ctx = the shard): lport is one whose return
+ * traffic from raddr:rport the steering brings to this shard. */
+bool rt_steer_port_ok(void *ctx, uint32_t raddr, uint16_t rport,
+                      uint16_t lport);
+
+/* shards.c: the group's part of the loop and of the control commands. A
+ * stop that reaches shard 0 is passed on to every shard; the control
+ * socket's commands see every shard's stack (the others are locked while
+ * shard 0 answers). */
+void rt_group_stopping(struct berth_rt *rt);
+void rt_group_lock_others(struct berth_rt *rt);
+void rt_group_unlock_others(struct berth_rt *rt);
+/* The stacks to show: the group's, or rt's own (*n = 1). */
+struct berth_stack *const *rt_group_stacks(struct berth_rt *rt, unsigned *n);
+/* The group's link counters added up (rt's alone without a group). */
+void rt_group_stats(struct berth_rt *rt, struct berth_rt_stats *out);
+/* One line per shard for `stat` (nothing without a group). */
+void rt_group_print_shards(struct berth_rt *rt, FILE *out);
+/* Applies an impairment to every shard. */
+void rt_group_set_impair(struct berth_rt *rt, const struct berth_impair *imp);
 
 uint64_t rt_clock_now(void); /* CLOCK_MONOTONIC in us */
 

@@ -104,6 +104,16 @@ static int check_config(const struct berth_rt_config *cfg, char *err,
     return check_config6(cfg, err, errlen);
 }
 
+/* Shards share one event log: each event is written whole under the
+ * lock that serialises the shared capture. */
+static void events_locked(void *ctx, const struct berth_log_event *ev)
+{
+    struct berth_rt *rt = ctx;
+    pthread_mutex_lock(rt->pcap_lock);
+    berth_events_hook(rt->events, ev);
+    pthread_mutex_unlock(rt->pcap_lock);
+}
+
 /* The stack's configuration: our hooks, our address, an MSS the MTU can
  * carry, and fresh randomness unless the caller fixed it. */
 static int make_stack(struct berth_rt *rt, char *err, size_t errlen)
@@ -120,7 +130,10 @@ static int make_stack(struct berth_rt *rt, char *err, size_t errlen)
     sc.event_ctx = rt;
     sc.trace = rt_stack_trace;
     sc.trace_ctx = rt;
-    if (rt->events) {
+    if (rt->events && rt->pcap_lock) {
+        sc.log = events_locked;
+        sc.log_ctx = rt;
+    } else if (rt->events) {
         sc.log = berth_events_hook;
         sc.log_ctx = rt->events;
     }
@@ -131,6 +144,10 @@ static int make_stack(struct berth_rt *rt, char *err, size_t errlen)
     bool tso = rt->offload.tso4 && (rt->offload.tso6 || !rt->ipv6);
     sc.tso_max = tso ? 65535u : 0;
     sc.tx_gso = tso ? rt_stack_tx_gso : NULL;
+    if (rt->nshards > 1) { /* active opens stay on this shard (steer.c) */
+        sc.port_ok = rt_steer_port_ok;
+        sc.port_ok_ctx = rt;
+    }
     if (!rt->cfg.fixed_random &&
         (getrandom(&sc.seed, sizeof sc.seed, 0) != sizeof sc.seed ||
          getrandom(sc.secret, sizeof sc.secret, 0) != sizeof sc.secret))
@@ -177,7 +194,7 @@ static int open_loop(struct berth_rt *rt, char *err, size_t errlen)
         return -1;
     if (epoll_add(rt, rt->tunfd, RT_TAG_TUN) < 0 ||
         (rt->sigfd >= 0 && epoll_add(rt, rt->sigfd, RT_TAG_SIGNAL) < 0) ||
-        epoll_add(rt, rt_ctl_fd(rt->ctl), RT_TAG_CTL) < 0)
+        (rt->ctl && epoll_add(rt, rt_ctl_fd(rt->ctl), RT_TAG_CTL) < 0))
         return rt_fail(err, errlen, "epoll_ctl");
     return 0;
 }
@@ -229,10 +246,36 @@ bool berth_rt_ipv6(const struct berth_rt *rt)
     return rt->ipv6;
 }
 
-static int open_io(struct berth_rt *rt, char *err, size_t errlen)
+/* A shard after the first: another queue of shard 0's device (with the
+ * header shard 0 obtained), shard 0's capture; no control socket. */
+static int open_queue(struct berth_rt *rt, const struct rt_shard_spec *sp,
+                      char *err, size_t errlen)
 {
-    rt->tunfd = rt_tun_open(rt->tun_name, !rt->cfg.no_offload, &rt->offload,
-                            &rt->tun_created, err, errlen);
+    bool created;
+    rt->tunfd = rt_tun_open_queue(rt->tun_name, sp->first->offload.vnet,
+                                  &rt->offload, &created, err, errlen);
+    rt->pcap = sp->first->pcap;
+    rt->pcap_borrowed = true;
+    rt->events = sp->first->events; /* one log, written under pcap_lock */
+    rt->events_borrowed = true;
+    return rt->tunfd < 0 ? -1 : 0;
+}
+
+static int open_io(struct berth_rt *rt, const struct rt_shard_spec *sp,
+                   char *err, size_t errlen)
+{
+    if (sp && sp->index > 0)
+        return open_queue(rt, sp, err, errlen);
+    if (sp) {
+        rt->tunfd =
+            rt_tun_open_queue(rt->tun_name, !rt->cfg.no_offload, &rt->offload,
+                              &rt->tun_created, err, errlen);
+        /* EINVAL: no IFF_MULTI_QUEUE here, or a device made without it */
+        if (rt->tunfd < 0 && errno == EINVAL)
+            *sp->refused = true;
+    } else
+        rt->tunfd = rt_tun_open(rt->tun_name, !rt->cfg.no_offload, &rt->offload,
+                                &rt->tun_created, err, errlen);
     if (rt->tunfd >= 0 && rt->cfg.trace) {
         char off[128];
         rt_tun_offload_describe(&rt->offload, off, sizeof off);
@@ -246,6 +289,10 @@ static int open_io(struct berth_rt *rt, char *err, size_t errlen)
         rt_tun_configure6(rt->tun_name, rt->cfg.peer_addr6,
                           rt->cfg.peer_prefix6, err, errlen) < 0)
         return -1;
+    if (sp && rt_steer_attach(rt->tunfd, rt->steer_key, err, errlen) < 0) {
+        *sp->refused = true;
+        return -1;
+    }
     if (rt->pcap_path) {
         rt->pcap = rt_pcap_open(rt->pcap_path, err, errlen);
         if (!rt->pcap)
@@ -263,6 +310,37 @@ static int open_io(struct berth_rt *rt, char *err, size_t errlen)
 struct berth_rt *berth_rt_create(const struct berth_rt_config *cfg, char *err,
                                  size_t errlen)
 {
+    if (cfg->fork_shards <= 1)
+        return rt_create(cfg, NULL, err, errlen);
+    /* Shard 0 of forked workers (berth_rt_fork_shard()). */
+    bool refused = false;
+    struct rt_shard_spec sp = {.n = cfg->fork_shards, .refused = &refused};
+    if (cfg->fork_shards > 64 ||
+        getrandom(&sp.key, sizeof sp.key, 0) != sizeof sp.key) {
+        snprintf(err, errlen, "fork_shards %u: 2 to 64", cfg->fork_shards);
+        return NULL;
+    }
+    return rt_create(cfg, &sp, err, errlen);
+}
+
+static void set_shard(struct berth_rt *rt, const struct rt_shard_spec *sp)
+{
+    rt->nshards = 1;
+    if (!sp)
+        return;
+    rt->group = sp->group;
+    rt->shard = sp->index;
+    rt->nshards = sp->n;
+    rt->steer_key = sp->key;
+    rt->pcap_lock = sp->pcap_lock;
+    if (sp->index > 0) /* shard 0 has the signals */
+        rt->cfg.no_signals = true;
+}
+
+struct berth_rt *rt_create(const struct berth_rt_config *cfg,
+                           const struct rt_shard_spec *sp, char *err,
+                           size_t errlen)
+{
     if (check_config(cfg, err, errlen) < 0)
         return NULL;
     struct berth_rt *rt = calloc(1, sizeof *rt);
@@ -271,6 +349,7 @@ struct berth_rt *berth_rt_create(const struct berth_rt_config *cfg, char *err,
         return NULL;
     }
     rt->cfg = *cfg;
+    set_shard(rt, sp);
     rt->epfd = rt->tunfd = rt->sigfd = -1;
     for (int i = 0; i < RT_MAX_WATCH; i++)
         rt->watch[i].fd = -1;
@@ -289,7 +368,7 @@ struct berth_rt *berth_rt_create(const struct berth_rt_config *cfg, char *err,
         return NULL;
     }
     berth_rt_set_impair(rt, &cfg->impair);
-    if (open_io(rt, err, errlen) < 0 || make_stack(rt, err, errlen) < 0 ||
+    if (open_io(rt, sp, err, errlen) < 0 || make_stack(rt, err, errlen) < 0 ||
         open_loop(rt, err, errlen) < 0) {
         berth_rt_destroy(rt);
         return NULL;
@@ -317,11 +396,12 @@ void berth_rt_destroy(struct berth_rt *rt)
     if (!rt)
         return;
     rt_ctl_close(rt->ctl);
-    if (rt->pcap && rt_pcap_close(rt->pcap) < 0)
+    if (rt->pcap && !rt->pcap_borrowed && rt_pcap_close(rt->pcap) < 0)
         fprintf(stderr, "berth: capture file %s incomplete\n", rt->pcap_path);
     if (rt->stack)
         berth_stack_destroy(rt->stack);
-    if (rt->events && berth_events_close(rt->events) < 0)
+    if (rt->events && !rt->events_borrowed &&
+        berth_events_close(rt->events) < 0)
         fprintf(stderr, "berth: event log %s incomplete\n", rt->events_path);
     rt_impair_destroy(rt->rx_imp);
     rt_impair_destroy(rt->tx_imp);
@@ -368,8 +448,9 @@ void berth_rt_set_app(struct berth_rt *rt, const struct berth_rt_app *app)
 void berth_rt_set_impair(struct berth_rt *rt, const struct berth_impair *imp)
 {
     rt->impair = *imp;
-    rt_impair_configure(rt->rx_imp, imp, 0);
-    rt_impair_configure(rt->tx_imp, imp, 1);
+    /* Shard k draws from streams 2k and 2k+1 of the one seed. */
+    rt_impair_configure(rt->rx_imp, imp, 2 * (uint64_t)rt->shard);
+    rt_impair_configure(rt->tx_imp, imp, 2 * (uint64_t)rt->shard + 1);
 }
 
 void berth_rt_set_tap(struct berth_rt *rt,
@@ -409,7 +490,7 @@ static void print_link(struct berth_rt *rt, FILE *out)
 {
     struct berth_rt_stats st;
     char spec[256], off[128];
-    berth_rt_stats(rt, &st);
+    rt_group_stats(rt, &st);
     berth_impair_format(&rt->impair, spec, sizeof spec);
     rt_tun_offload_describe(&rt->offload, off, sizeof off);
     fprintf(out,
@@ -427,6 +508,7 @@ static void print_link(struct berth_rt *rt, FILE *out)
             rt->tun_name, st.rx_packets, st.rx_bytes, st.tx_packets,
             st.tx_bytes, st.rx_dropped, st.tx_dropped, st.duplicated,
             st.reordered, st.loops, rt->mem_trims, spec, off);
+    rt_group_print_shards(rt, out);
 }
 
 /* The link counters closing berth_rt_print_stat_json's object. */
@@ -434,7 +516,7 @@ static void print_link_json(struct berth_rt *rt, FILE *out)
 {
     struct berth_rt_stats st;
     char spec[256];
-    berth_rt_stats(rt, &st);
+    rt_group_stats(rt, &st);
     berth_impair_format(&rt->impair, spec, sizeof spec);
     fprintf(out,
             ",\n  \"link\": {\"tun\": \"%s\", \"rx_packets\": %" PRIu64
@@ -442,10 +524,11 @@ static void print_link_json(struct berth_rt *rt, FILE *out)
             ", \"tx_bytes\": %" PRIu64 ", \"rx_dropped\": %" PRIu64
             ", \"tx_dropped\": %" PRIu64 ", \"duplicated\": %" PRIu64
             ", \"reordered\": %" PRIu64 ", \"loops\": %" PRIu64
-            ", \"impairment\": \"%s\"}\n}\n",
+            ", \"impairment\": \"%s\", \"shards\": %u"
+            ", \"steer_foreign\": %" PRIu64 "}\n}\n",
             rt->tun_name, st.rx_packets, st.rx_bytes, st.tx_packets,
             st.tx_bytes, st.rx_dropped, st.tx_dropped, st.duplicated,
-            st.reordered, st.loops, spec);
+            st.reordered, st.loops, spec, rt->nshards, st.steer_foreign);
 }
 
 static void cmd_impair(struct berth_rt *rt, const char *arg, FILE *out)
@@ -461,14 +544,16 @@ static void cmd_impair(struct berth_rt *rt, const char *arg, FILE *out)
         fprintf(out, "error: %s\n", err);
         return;
     }
-    berth_rt_set_impair(rt, &imp);
+    rt_group_set_impair(rt, &imp);
     berth_impair_format(&imp, spec, sizeof spec);
     fprintf(out, "impair: %s\n", spec);
 }
 
-void rt_ctl_command(void *ctx, const char *line, FILE *out)
+/* The command against every shard's stack (the others locked). */
+static void rt_ctl_command_one(struct berth_rt *rt, const char *line, FILE *out)
 {
-    struct berth_rt *rt = ctx;
+    unsigned ns;
+    struct berth_stack *const *stacks = rt_group_stacks(rt, &ns);
     line += strspn(line, " \t");
     size_t n = strcspn(line, " \t");
     const char *arg = line + n + strspn(line + n, " \t");
@@ -478,13 +563,13 @@ void rt_ctl_command(void *ctx, const char *line, FILE *out)
         if (berth_rt_ss_parse(arg, &q, err, sizeof err) < 0)
             fprintf(out, "error: %s\n", err);
         else
-            berth_rt_print_ss_filtered(rt->stack, &q, rt_clock_now(), out);
+            berth_rt_print_ss_stacks(stacks, ns, &q, rt_clock_now(), out);
     } else if (n == 4 && strncmp(line, "stat", 4) == 0 && !*arg) {
-        berth_rt_print_stat(rt->stack, out);
+        berth_rt_print_stat_stacks(stacks, ns, out);
         print_link(rt, out);
     } else if (n == 4 && strncmp(line, "stat", 4) == 0 &&
                (!strcmp(arg, "--json") || !strcmp(arg, "-j"))) {
-        berth_rt_print_stat_json(rt->stack, out);
+        berth_rt_print_stat_json_stacks(stacks, ns, out);
         print_link_json(rt, out);
     } else if (n == 6 && strncmp(line, "impair", 6) == 0) {
         cmd_impair(rt, arg, out);
@@ -498,4 +583,12 @@ void rt_ctl_command(void *ctx, const char *line, FILE *out)
                 "SPEC|off|drop-all, stop)\n",
                 line);
     }
+}
+
+void rt_ctl_command(void *ctx, const char *line, FILE *out)
+{
+    struct berth_rt *rt = ctx;
+    rt_group_lock_others(rt);
+    rt_ctl_command_one(rt, line, out);
+    rt_group_unlock_others(rt);
 }

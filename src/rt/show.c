@@ -9,6 +9,7 @@
 #include <string.h>
 
 struct ss_row {
+    struct berth_stack *s; /* the shard's stack that holds it */
     int sock;
     struct berth_tcp_info info;
 };
@@ -17,6 +18,7 @@ struct ss_rows {
     struct ss_row *v;
     size_t len, cap;
     bool oom;
+    struct berth_stack *cur; /* the stack being collected */
 };
 
 static void collect(void *ctx, int sock, const struct berth_tcp_info *info)
@@ -32,7 +34,7 @@ static void collect(void *ctx, int sock, const struct berth_tcp_info *info)
         r->v = v;
         r->cap = cap;
     }
-    r->v[r->len++] = (struct ss_row){sock, *info};
+    r->v[r->len++] = (struct ss_row){r->cur, sock, *info};
 }
 
 /* Listeners first, then by local port, peer address, peer port: stable
@@ -322,8 +324,7 @@ struct ss_cells {
     char recvq[12], sendq[12], local[64], peer[64], timer[48];
 };
 
-static void ss_cells(struct berth_stack *s, const struct ss_row *row,
-                     uint64_t now, struct ss_cells *c)
+static void ss_cells(const struct ss_row *row, uint64_t now, struct ss_cells *c)
 {
     const struct berth_tcp_info *in = &row->info;
     bool listen = in->state == BERTH_STATE_LISTEN;
@@ -334,7 +335,8 @@ static void ss_cells(struct berth_stack *s, const struct ss_row *row,
              listen ? in->accept_backlog : in->snd_queued);
     endpoint_str(c->local, sizeof c->local, in->local, false);
     endpoint_str(c->peer, sizeof c->peer, in->remote, listen);
-    timer_str(c->timer, sizeof c->timer, timer_kind(s, row->sock, in), left);
+    timer_str(c->timer, sizeof c->timer, timer_kind(row->s, row->sock, in),
+              left);
 }
 
 static int max_int(int a, int b)
@@ -342,15 +344,15 @@ static int max_int(int a, int b)
     return a > b ? a : b;
 }
 
-static void print_table(struct berth_stack *s, const struct ss_rows *rows,
-                        bool info, uint64_t now, FILE *out)
+static void print_table(const struct ss_rows *rows, bool info, uint64_t now,
+                        FILE *out)
 {
     int w[5] = {(int)strlen("State"), (int)strlen("Recv-Q"),
                 (int)strlen("Send-Q"), (int)strlen("Local Address:Port"),
                 (int)strlen("Peer Address:Port")};
     for (size_t i = 0; i < rows->len; i++) {
         struct ss_cells c;
-        ss_cells(s, &rows->v[i], now, &c);
+        ss_cells(&rows->v[i], now, &c);
         w[0] =
             max_int(w[0], (int)strlen(berth_state_name(rows->v[i].info.state)));
         w[1] = max_int(w[1], (int)strlen(c.recvq));
@@ -363,7 +365,7 @@ static void print_table(struct berth_stack *s, const struct ss_rows *rows,
             "Peer Address:Port", "Timer");
     for (size_t i = 0; i < rows->len; i++) {
         struct ss_cells c;
-        ss_cells(s, &rows->v[i], now, &c);
+        ss_cells(&rows->v[i], now, &c);
         /* No trailing blanks without a timer. */
         fprintf(out, "%-*s %*s %*s %-*s %-*s%s%s\n", w[0],
                 berth_state_name(rows->v[i].info.state), w[1], c.recvq, w[2],
@@ -375,13 +377,12 @@ static void print_table(struct berth_stack *s, const struct ss_rows *rows,
 }
 
 /* One JSON object per entry, every field of berth_tcp_info by its name. */
-static void print_json(struct berth_stack *s, const struct ss_rows *rows,
-                       uint64_t now, FILE *out)
+static void print_json(const struct ss_rows *rows, uint64_t now, FILE *out)
 {
     fprintf(out, "[");
     for (size_t i = 0; i < rows->len; i++) {
         const struct berth_tcp_info *in = &rows->v[i].info;
-        const char *kind = timer_kind(s, rows->v[i].sock, in);
+        const char *kind = timer_kind(rows->v[i].s, rows->v[i].sock, in);
         char local[64], peer[64];
         endpoint_str(local, sizeof local, in->local, false);
         endpoint_str(peer, sizeof peer, in->remote,
@@ -428,8 +429,42 @@ void berth_rt_print_ss_filtered(struct berth_stack *s,
                                 const struct berth_rt_ss_query *q, uint64_t now,
                                 FILE *out)
 {
+    berth_rt_print_ss_stacks(&s, 1, q, now, out);
+}
+
+/* The shards' copies of one listener (the same local address and port,
+ * adjacent once sorted) are one row, as the application made one: their
+ * accept and SYN queues added up, the backlog each copy has. */
+static void merge_listeners(struct ss_rows *rows)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < rows->len; i++) {
+        struct berth_tcp_info *in = &rows->v[i].info;
+        struct berth_tcp_info *last = out ? &rows->v[out - 1].info : NULL;
+        if (last && in->state == BERTH_STATE_LISTEN &&
+            last->state == BERTH_STATE_LISTEN &&
+            in->local.addr == last->local.addr &&
+            in->local.port == last->local.port) {
+            last->accept_queue += in->accept_queue;
+            last->syn_queue += in->syn_queue;
+            continue;
+        }
+        rows->v[out++] = rows->v[i];
+    }
+    rows->len = out;
+}
+
+/* Every shard's entries in one table, sorted together; a listener present
+ * on every shard (as SO_REUSEPORT's are) is one row. */
+void berth_rt_print_ss_stacks(struct berth_stack *const *s, unsigned n,
+                              const struct berth_rt_ss_query *q, uint64_t now,
+                              FILE *out)
+{
     struct ss_rows rows = {0};
-    berth_foreach(s, collect, &rows);
+    for (unsigned k = 0; k < n; k++) {
+        rows.cur = s[k];
+        berth_foreach(s[k], collect, &rows);
+    }
     size_t kept = 0;
     for (size_t i = 0; i < rows.len; i++)
         if (ss_match(q, &rows.v[i].info))
@@ -437,10 +472,12 @@ void berth_rt_print_ss_filtered(struct berth_stack *s,
     rows.len = kept;
     if (rows.len)
         qsort(rows.v, rows.len, sizeof rows.v[0], row_cmp);
+    if (n > 1)
+        merge_listeners(&rows);
     if (q->json)
-        print_json(s, &rows, now, out);
+        print_json(&rows, now, out);
     else
-        print_table(s, &rows, q->info, now, out);
+        print_table(&rows, q->info, now, out);
     if (rows.oom)
         fprintf(out, "%s(out of memory: table incomplete)\n",
                 q->json ? "error: " : "");
@@ -456,14 +493,55 @@ void berth_rt_print_ss(struct berth_stack *s, bool info, uint64_t now,
 
 void berth_rt_print_stat(struct berth_stack *s, FILE *out)
 {
+    berth_rt_print_stat_stacks(&s, 1, out);
+}
+
+static uint64_t counter_sum(struct berth_stack *const *s, unsigned n, int c)
+{
+    uint64_t v = 0;
+    for (unsigned k = 0; k < n; k++)
+        v += berth_counter(s[k], c);
+    return v;
+}
+
+static uint64_t drops_sum(struct berth_stack *const *s, unsigned n, int r)
+{
+    uint64_t v = 0;
+    for (unsigned k = 0; k < n; k++)
+        v += berth_drop_count(s[k], r);
+    return v;
+}
+
+/* The shards' memory added up (each has its own budget: the limits and
+ * thresholds add too); the level is the highest any shard is at. */
+static void mem_sum(struct berth_stack *const *s, unsigned n,
+                    struct berth_mem_state *m)
+{
+    berth_mem_state(s[0], m);
+    for (unsigned k = 1; k < n; k++) {
+        struct berth_mem_state o;
+        berth_mem_state(s[k], &o);
+        m->used += o.used;
+        m->cached += o.cached;
+        m->limit += o.limit;
+        m->pressure += o.pressure;
+        m->low += o.low;
+        if (o.level > m->level)
+            m->level = o.level;
+    }
+}
+
+void berth_rt_print_stat_stacks(struct berth_stack *const *s, unsigned ns,
+                                FILE *out)
+{
     fprintf(out, "Tcp:\n");
     for (int c = 0; c < BERTH_CTR__COUNT; c++)
-        fprintf(out, "    %" PRIu64 " %s\n", berth_counter(s, c),
+        fprintf(out, "    %" PRIu64 " %s\n", counter_sum(s, ns, c),
                 berth_counter_string(c));
     fprintf(out, "Drops by reason:\n");
     int shown = 0;
     for (int r = 1; r < BERTH_REASON__COUNT; r++) {
-        uint64_t n = berth_drop_count(s, r);
+        uint64_t n = drops_sum(s, ns, r);
         if (n) {
             fprintf(out, "    %" PRIu64 " %s (%s)\n", n, berth_reason_name(r),
                     berth_reason_string(r));
@@ -473,7 +551,7 @@ void berth_rt_print_stat(struct berth_stack *s, FILE *out)
     if (!shown)
         fprintf(out, "    none\n");
     struct berth_mem_state m;
-    berth_mem_state(s, &m);
+    mem_sum(s, ns, &m);
     fprintf(out, "Memory:\n");
     fprintf(out, "    %zu bytes in use (TCBs, entries, buffers, cache)\n",
             m.used);
@@ -486,14 +564,20 @@ void berth_rt_print_stat(struct berth_stack *s, FILE *out)
 
 void berth_rt_print_stat_json(struct berth_stack *s, FILE *out)
 {
+    berth_rt_print_stat_json_stacks(&s, 1, out);
+}
+
+void berth_rt_print_stat_json_stacks(struct berth_stack *const *s, unsigned ns,
+                                     FILE *out)
+{
     fprintf(out, "{\n  \"tcp\": {");
     for (int c = 0; c < BERTH_CTR__COUNT; c++)
         fprintf(out, "%s\n    \"%s\": %" PRIu64, c ? "," : "",
-                berth_counter_name(c), berth_counter(s, c));
+                berth_counter_name(c), counter_sum(s, ns, c));
     fprintf(out, "\n  },\n  \"drops\": {");
     int shown = 0;
     for (int r = 1; r < BERTH_REASON__COUNT; r++) {
-        uint64_t n = berth_drop_count(s, r);
+        uint64_t n = drops_sum(s, ns, r);
         if (n)
             fprintf(out, "%s\n    \"%s\": %" PRIu64, shown++ ? "," : "",
                     berth_reason_name(r), n);

@@ -73,8 +73,9 @@ static int attach(int fd, const char *name, short flags)
     return ioctl(fd, TUNSETIFF, &ifr);
 }
 
-int rt_tun_open(const char *name, bool offload, struct rt_tun_offload *off,
-                bool *created, char *err, size_t errlen)
+static int tun_open(const char *name, bool offload, short mq,
+                    struct rt_tun_offload *off, bool *created, char *err,
+                    size_t errlen)
 {
     memset(off, 0, sizeof *off);
     if (strlen(name) >= IFNAMSIZ || !*name) {
@@ -99,7 +100,8 @@ int rt_tun_open(const char *name, bool offload, struct rt_tun_offload *off,
     /* Offloads need the virtio-net header on every read and write; a
      * kernel that refuses it gets the plain device. */
     int rc = -1;
-    if (offload && attach(fd, name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR) == 0) {
+    if (offload &&
+        attach(fd, name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR | mq) == 0) {
         rc = 0;
         off->vnet = true;
         unsigned f = set_offloads(fd);
@@ -109,7 +111,7 @@ int rt_tun_open(const char *name, bool offload, struct rt_tun_offload *off,
         off->uso = (f & TUN_F_USO4) != 0;
     }
     if (rc < 0)
-        rc = attach(fd, name, IFF_TUN | IFF_NO_PI);
+        rc = attach(fd, name, IFF_TUN | IFF_NO_PI | mq);
     if (rc < 0) {
         int e = errno;
         snprintf(err, errlen, "cannot attach TUN device %s: %s%s", name,
@@ -122,6 +124,19 @@ int rt_tun_open(const char *name, bool offload, struct rt_tun_offload *off,
         return -1;
     }
     return fd;
+}
+
+int rt_tun_open(const char *name, bool offload, struct rt_tun_offload *off,
+                bool *created, char *err, size_t errlen)
+{
+    return tun_open(name, offload, 0, off, created, err, errlen);
+}
+
+int rt_tun_open_queue(const char *name, bool offload,
+                      struct rt_tun_offload *off, bool *created, char *err,
+                      size_t errlen)
+{
+    return tun_open(name, offload, IFF_MULTI_QUEUE, off, created, err, errlen);
 }
 
 void rt_tun_offload_describe(const struct rt_tun_offload *off, char *buf,

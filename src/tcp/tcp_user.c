@@ -35,6 +35,9 @@ static int pick_ephemeral(struct berth_stack *s, bool v6, uint32_t raddr,
             continue;
         if (rport && tcp_lookup(s, v6, our_addr(s, v6), p, raddr, rport))
             continue;
+        if (rport && !v6 && s->cfg.port_ok && /* IPv4: raddr is an address */
+            !s->cfg.port_ok(s->cfg.port_ok_ctx, raddr, rport, p))
+            continue;
         return p;
     }
     return BERTH_EADDRNOTAVAIL;

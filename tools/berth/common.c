@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define US_PER_MS UINT64_C(1000)
 #define US_PER_S  UINT64_C(1000000)
@@ -625,6 +626,30 @@ struct berth_rt *common_rt_create(const struct common *c)
     if (!rt)
         error_line(c->prog, "%s", err);
     return rt;
+}
+
+unsigned common_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
+struct berth_rt_group *common_rt_group_create(const struct common *c,
+                                              unsigned n)
+{
+    char err[256];
+    struct berth_rt_group *g =
+        berth_rt_group_create(&c->rt, n, err, sizeof err);
+    if (!g && n > 1 && errno == EOPNOTSUPP) {
+        /* Without multiqueue and steering nothing keeps a flow on one
+         * shard: one shard is the honest fallback. */
+        fprintf(stderr, "%s: %u shards: %s; running one shard\n", c->prog, n,
+                err);
+        g = berth_rt_group_create(&c->rt, 1, err, sizeof err);
+    }
+    if (!g)
+        error_line(c->prog, "%s", err);
+    return g;
 }
 
 void print_listening(const struct common *c, const struct berth_rt *rt,

@@ -96,6 +96,14 @@ int sockopts_apply(struct berth_stack *s, int sock, const struct sockopts *so);
  * on failure. */
 struct berth_rt *common_rt_create(const struct common *c);
 
+/* `--threads`' default: the online CPUs (at most 64). */
+unsigned common_default_threads(void);
+/* A group of n shards (rt.h); when the kernel refuses n > 1 (no
+ * multiqueue TUN or no eBPF steering) it says why on stderr and makes one
+ * shard. NULL after printing the error. */
+struct berth_rt_group *common_rt_group_create(const struct common *c,
+                                              unsigned n);
+
 /* The one-line "listening on" message. */
 /* "listening on 198.18.0.2:80 (tun ..., peer ...)", with the IPv6 address
  * when rt (may be NULL) speaks IPv6. */

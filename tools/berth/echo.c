@@ -122,17 +122,57 @@ static void echo_usage(FILE *f)
                "the connection\ncloses after the peer's FIN once "
                "everything is echoed.\n"
                "  --port N             port to listen on (7)\n"
+               "  --threads N          shards, as berth http's (default: "
+               "the online CPUs)\n"
                "\n");
     common_usage(f);
+}
+
+/* One echo server on a shard's stack; 0 or -1 (message printed). */
+static int echo_listen(const struct common *c, struct echo *e,
+                       struct berth_rt *rt, uint16_t port)
+{
+    e->so = c->so;
+    e->lsn = -1;
+    ctab_init(&e->conns);
+    e->rt = rt;
+    e->st = berth_rt_stack(rt);
+    int r = e->lsn = berth_socket(e->st);
+    if (r >= 0)
+        r = sockopts_apply(e->st, e->lsn, &e->so);
+    if (r >= 0)
+        r = bind_any(e->st, e->lsn, port);
+    if (r >= 0)
+        r = berth_listen(e->st, e->lsn, 1024);
+    if (r < 0) {
+        error_line(c->prog, "cannot listen on port %u: %s", port,
+                   berth_strerror(r));
+        return -1;
+    }
+    struct berth_rt_app app = {echo_event, NULL, echo_stop, e};
+    berth_rt_set_app(rt, &app);
+    return 0;
+}
+
+static void echo_free(struct echo *e)
+{
+    while (e->conns.first) { /* the stack goes with the runtime */
+        struct ctab_node *n = e->conns.first;
+        ctab_remove(&e->conns, n);
+        free(CTAB_ENTRY(n, struct echo_conn, node));
+    }
+    ctab_free(&e->conns);
 }
 
 int cmd_echo(int argc, char **argv)
 {
     struct common c;
     uint16_t port = 7;
+    unsigned threads = common_default_threads();
     common_init(&c, "berth echo");
     for (int i = 1; i < argc; i++) {
         const char *v;
+        uint64_t n;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             echo_usage(stdout);
             return 0;
@@ -140,6 +180,15 @@ int cmd_echo(int argc, char **argv)
         int r = opt_value(c.prog, argc, argv, &i, "--port", &v);
         if (r > 0 && parse_port(c.prog, v, &port) != 0)
             return EXIT_USAGE;
+        if (r == 0 &&
+            (r = opt_value(c.prog, argc, argv, &i, "--threads", &v)) > 0) {
+            if (!strcmp(v, "auto"))
+                threads = common_default_threads();
+            else if (parse_uint(c.prog, "--threads", v, 1, 64, &n) != 0)
+                return EXIT_USAGE;
+            else
+                threads = (unsigned)n;
+        }
         if (r == 0)
             r = common_option(&c, argc, argv, &i);
         if (r == 0)
@@ -150,38 +199,32 @@ int cmd_echo(int argc, char **argv)
     if (common_finish(&c) != 0)
         return EXIT_USAGE;
 
-    struct echo e = {.so = c.so, .lsn = -1};
-    ctab_init(&e.conns);
-    e.rt = common_rt_create(&c);
-    if (!e.rt)
+    struct berth_rt_group *g = common_rt_group_create(&c, threads);
+    if (!g)
         return 1;
-    e.st = berth_rt_stack(e.rt);
-    int r = e.lsn = berth_socket(e.st);
-    if (r >= 0)
-        r = sockopts_apply(e.st, e.lsn, &e.so);
-    if (r >= 0)
-        r = bind_any(e.st, e.lsn, port);
-    if (r >= 0)
-        r = berth_listen(e.st, e.lsn, 1024);
-    if (r < 0) {
-        error_line(c.prog, "cannot listen on port %u: %s", port,
-                   berth_strerror(r));
-        berth_rt_destroy(e.rt);
-        return 1;
+    /* A listener and an echo server on every shard. */
+    unsigned n = berth_rt_group_size(g), made = 0;
+    struct echo *e = calloc(n, sizeof *e);
+    while (e && made < n &&
+           echo_listen(&c, &e[made], berth_rt_group_shard(g, made), port) == 0)
+        made++;
+    int r = -1;
+    if (made == n) {
+        print_listening(&c, berth_rt_group_shard(g, 0), "listening", port);
+        r = berth_rt_group_run(g);
+        uint64_t accepted = 0, bytes = 0;
+        for (unsigned i = 0; i < n; i++) {
+            accepted += e[i].accepted;
+            bytes += e[i].bytes;
+        }
+        fprintf(stderr,
+                "%s: stopped: %" PRIu64 " connections, %" PRIu64
+                " bytes echoed\n",
+                c.prog, accepted, bytes);
     }
-    struct berth_rt_app app = {echo_event, NULL, echo_stop, &e};
-    berth_rt_set_app(e.rt, &app);
-    print_listening(&c, e.rt, "listening", port);
-    r = berth_rt_run(e.rt);
-    fprintf(stderr,
-            "%s: stopped: %" PRIu64 " connections, %" PRIu64 " bytes echoed\n",
-            c.prog, e.accepted, e.bytes);
-    while (e.conns.first) { /* the stack goes with the runtime */
-        struct ctab_node *n = e.conns.first;
-        ctab_remove(&e.conns, n);
-        free(CTAB_ENTRY(n, struct echo_conn, node));
-    }
-    ctab_free(&e.conns);
-    berth_rt_destroy(e.rt);
+    for (unsigned i = 0; e && i < n; i++)
+        echo_free(&e[i]);
+    free(e);
+    berth_rt_group_destroy(g);
     return r < 0 ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,15 @@ enum route { RT_INDEX, RT_BYTES, RT_SINK, RT_ERROR };
 struct client {
     struct ctab_node node; /* key: the client's IPv4 address */
     uint32_t count;
+};
+
+/* Connections per client address, for --max-conns-per-client: one table
+ * for every shard's server (a limit per client, not per shard), taken
+ * under its lock on accept and close only. */
+struct http_clients {
+    pthread_mutex_t lock;
+    struct ctab t;
+    unsigned users; /* servers sharing it; freed by the last */
 };
 
 struct hconn {
@@ -72,7 +82,8 @@ struct http_server {
     uint64_t (*clock)(void *ctx);
     void *clock_ctx;
     int lsn; /* -1 once stopped */
-    struct ctab conns, clients;
+    struct ctab conns;
+    struct http_clients *clients;
     uint64_t next_reap;
     bool retry_accept, again;
     void (*note)(void *ctx, int sock, const char *what);
@@ -139,20 +150,48 @@ static void note(struct hconn *c, const char *fmt, ...)
 /* ---------------------------------------------------------------------- */
 /* Connections and clients. */
 
-static struct client *client_get(struct http_server *h, int64_t addr)
+/* One more connection from addr: 0, or 1 when the client is at the
+ * limit, -1 out of memory. */
+static int client_claim(struct http_server *h, int64_t addr)
 {
-    struct ctab_node *n = ctab_find(&h->clients, addr);
-    return n ? CTAB_ENTRY(n, struct client, node) : NULL;
+    struct http_clients *t = h->clients;
+    int rc = 0;
+    pthread_mutex_lock(&t->lock);
+    struct ctab_node *n = ctab_find(&t->t, addr);
+    struct client *cl = n ? CTAB_ENTRY(n, struct client, node) : NULL;
+    if (!cl) {
+        cl = calloc(1, sizeof *cl);
+        if (!cl || ctab_insert(&t->t, &cl->node, addr) != 0) {
+            free(cl);
+            cl = NULL;
+            rc = -1;
+        }
+    }
+    if (cl && cl->count >= h->cfg.max_conns_per_client)
+        rc = 1; /* cl->count > 0: it stays */
+    else if (cl)
+        cl->count++;
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+static void client_release(struct http_server *h, int64_t addr)
+{
+    struct http_clients *t = h->clients;
+    pthread_mutex_lock(&t->lock);
+    struct ctab_node *n = ctab_find(&t->t, addr);
+    struct client *cl = n ? CTAB_ENTRY(n, struct client, node) : NULL;
+    if (cl && --cl->count == 0) {
+        ctab_remove(&t->t, &cl->node);
+        free(cl);
+    }
+    pthread_mutex_unlock(&t->lock);
 }
 
 static void conn_free(struct hconn *c)
 {
     struct http_server *h = c->srv;
-    struct client *cl = client_get(h, endpoint_key(&c->client));
-    if (cl && --cl->count == 0) {
-        ctab_remove(&h->clients, &cl->node);
-        free(cl);
-    }
+    client_release(h, endpoint_key(&c->client));
     ctab_remove(&h->conns, &c->node);
     EVP_MD_CTX_free(c->sha);
     h->stats.open--;
@@ -179,28 +218,17 @@ static void conn_fail(struct hconn *c, int err)
     conn_close(c, false);
 }
 
+/* The client's connection is claimed already (client_claim). */
 static struct hconn *conn_new(struct http_server *h, int sock,
                               const struct berth_endpoint *peer)
 {
     int64_t addr = endpoint_key(peer);
-    struct client *cl = client_get(h, addr);
-    if (!cl) {
-        cl = calloc(1, sizeof *cl);
-        if (!cl || ctab_insert(&h->clients, &cl->node, addr) != 0) {
-            free(cl);
-            return NULL;
-        }
-    }
     struct hconn *c = calloc(1, sizeof *c);
     if (!c || ctab_insert(&h->conns, &c->node, sock) != 0) {
         free(c);
-        if (cl->count == 0) {
-            ctab_remove(&h->clients, &cl->node);
-            free(cl);
-        }
+        client_release(h, addr);
         return NULL;
     }
-    cl->count++;
     c->srv = h;
     c->sock = sock;
     c->client = endpoint_unmap(*peer);
@@ -661,8 +689,12 @@ static void accept_all(struct http_server *h)
             return;
         }
         sockopts_apply(h->st, s, &h->cfg.so);
-        struct client *cl = client_get(h, endpoint_key(&peer));
-        if (cl && cl->count >= h->cfg.max_conns_per_client) {
+        int claim = client_claim(h, endpoint_key(&peer));
+        if (claim < 0) {
+            berth_abort(h->st, s);
+            continue;
+        }
+        if (claim > 0) {
             h->stats.refused++;
             h->refused_unlogged++;
             h->refused_addr = endpoint_unmap(peer);
@@ -785,6 +817,29 @@ void http_server_set_note(struct http_server *h,
     h->note_ctx = ctx;
 }
 
+static void http_clients_put(struct http_clients *t)
+{
+    pthread_mutex_lock(&t->lock);
+    bool last = --t->users == 0;
+    pthread_mutex_unlock(&t->lock);
+    if (!last)
+        return;
+    ctab_free(&t->t);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+void http_server_share_clients(struct http_server *h, struct http_server *with)
+{
+    if (h->clients == with->clients)
+        return;
+    http_clients_put(h->clients); /* empty: no connection yet */
+    pthread_mutex_lock(&with->clients->lock);
+    with->clients->users++;
+    pthread_mutex_unlock(&with->clients->lock);
+    h->clients = with->clients;
+}
+
 struct http_server *http_server_create(struct berth_stack *s,
                                        const struct http_config *cfg,
                                        uint64_t (*clock)(void *ctx),
@@ -802,7 +857,15 @@ struct http_server *http_server_create(struct berth_stack *s,
     h->clock_ctx = clock_ctx;
     h->next_reap = UINT64_MAX;
     ctab_init(&h->conns);
-    ctab_init(&h->clients);
+    h->clients = calloc(1, sizeof *h->clients);
+    if (!h->clients) {
+        snprintf(err, errlen, "out of memory");
+        free(h);
+        return NULL;
+    }
+    pthread_mutex_init(&h->clients->lock, NULL);
+    ctab_init(&h->clients->t);
+    h->clients->users = 1;
     for (size_t j = 0; j < sizeof h->pattern; j++)
         h->pattern[j] = http_pattern_byte(j);
     int r = h->lsn = berth_socket(s);
@@ -818,6 +881,7 @@ struct http_server *http_server_create(struct berth_stack *s,
                  berth_strerror(r));
         if (h->lsn >= 0)
             berth_close(s, h->lsn);
+        http_clients_put(h->clients);
         free(h);
         return NULL;
     }
@@ -833,7 +897,7 @@ void http_server_destroy(struct http_server *h)
         conn_free(c);
     }
     ctab_free(&h->conns);
-    ctab_free(&h->clients);
+    http_clients_put(h->clients);
     free(h);
 }
 
@@ -880,6 +944,12 @@ static void http_usage(FILE *f)
            "                             '-' is stdout (appended; never "
            "through a symlink)\n"
            "  --backlog N                listen backlog (1024)\n"
+           "  --threads N                shards: N stacks, one thread each "
+           "(pinned),\n"
+           "                             over a multiqueue TUN device; "
+           "'auto' or\n"
+           "                             default: the online CPUs; 1: one "
+           "thread\n"
            "\n");
     common_usage(f);
 }
@@ -929,6 +999,7 @@ static int http_option(struct common *c, struct http_config *hc, int argc,
     return r > 0 ? 0 : -1;
 }
 
+/* One server per shard, each on its own shard's stack and thread. */
 struct http_run {
     struct berth_rt *rt;
     struct http_server *srv;
@@ -957,16 +1028,38 @@ static void run_stop(void *ctx)
     http_server_stop(run->srv);
 }
 
+/* `--threads N`: 1 to 64, or "auto" for the online CPUs. */
+static int parse_threads(const char *prog, const char *v, unsigned *out)
+{
+    uint64_t n;
+    if (!strcmp(v, "auto")) {
+        *out = common_default_threads();
+        return 0;
+    }
+    if (parse_uint(prog, "--threads", v, 1, 64, &n) != 0)
+        return -1;
+    *out = (unsigned)n;
+    return 0;
+}
+
 int cmd_http(int argc, char **argv)
 {
     struct common c;
     struct http_config hc;
+    unsigned threads = common_default_threads();
     common_init(&c, "berth http");
     http_config_init(&hc);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             http_usage(stdout);
             return 0;
+        }
+        const char *v;
+        int r = opt_value(c.prog, argc, argv, &i, "--threads", &v);
+        if (r != 0) {
+            if (r < 0 || parse_threads(c.prog, v, &threads) != 0)
+                return EXIT_USAGE;
+            continue;
         }
         if (http_option(&c, &hc, argc, argv, &i) != 0)
             return EXIT_USAGE;
@@ -976,7 +1069,7 @@ int cmd_http(int argc, char **argv)
     hc.so.keepalive = c.so.keepalive;
     hc.log = stderr;
 
-    struct http_run run = {0};
+    struct http_run run[64] = {{0}};
     char err[320];
     if (hc.access_log_path && !strcmp(hc.access_log_path, "-")) {
         hc.access_log = stdout;
@@ -990,33 +1083,54 @@ int cmd_http(int argc, char **argv)
             return 1;
         }
     }
-    run.rt = common_rt_create(&c);
-    if (!run.rt) {
+    struct berth_rt_group *g = common_rt_group_create(&c, threads);
+    if (!g) {
         if (hc.access_log && hc.access_log != stdout)
             fclose(hc.access_log);
         return 1;
     }
-    run.srv = http_server_create(berth_rt_stack(run.rt), &hc, rt_clock, run.rt,
-                                 err, sizeof err);
-    if (!run.srv) {
-        error_line(c.prog, "%s", err);
-        berth_rt_destroy(run.rt);
-        return 1;
+    /* A listener on every shard, as SO_REUSEPORT gives each worker its
+     * own: the steering sends each connection to one of them. */
+    unsigned n = berth_rt_group_size(g), made = 0;
+    for (; made < n; made++) {
+        struct http_run *u = &run[made];
+        u->rt = berth_rt_group_shard(g, made);
+        u->srv = http_server_create(berth_rt_stack(u->rt), &hc, rt_clock, u->rt,
+                                    err, sizeof err);
+        if (!u->srv)
+            break;
+        if (made > 0) /* one per-client limit for all shards */
+            http_server_share_clients(u->srv, run[0].srv);
+        struct berth_rt_app app = {run_event, run_tick, run_stop, u};
+        berth_rt_set_app(u->rt, &app);
     }
-    struct berth_rt_app app = {run_event, run_tick, run_stop, &run};
-    berth_rt_set_app(run.rt, &app);
-    print_listening(&c, run.rt, "listening", hc.port);
-    int r = berth_rt_run(run.rt);
-    struct http_stats st;
-    http_server_stats(run.srv, &st);
-    fprintf(stderr,
-            "%s: stopped: %" PRIu64 " requests on %" PRIu64
-            " connections (%" PRIu64 " refused, %" PRIu64 " reaped)\n",
-            c.prog, st.requests, st.accepted, st.refused, st.reaped);
-    http_server_destroy(run.srv);
-    berth_rt_destroy(run.rt);
+    int r = -1;
+    if (made == n) {
+        print_listening(&c, berth_rt_group_shard(g, 0), "listening", hc.port);
+        r = berth_rt_group_run(g);
+    } else {
+        error_line(c.prog, "%s", err);
+    }
+    struct http_stats st = {0};
+    for (unsigned i = 0; i < made; i++) {
+        struct http_stats one;
+        http_server_stats(run[i].srv, &one);
+        st.requests += one.requests;
+        st.accepted += one.accepted;
+        st.refused += one.refused;
+        st.reaped += one.reaped;
+        http_server_destroy(run[i].srv);
+    }
+    if (made == n)
+        fprintf(stderr,
+                "%s: stopped: %" PRIu64 " requests on %" PRIu64
+                " connections (%" PRIu64 " refused, %" PRIu64 " reaped)\n",
+                c.prog, st.requests, st.accepted, st.refused, st.reaped);
+    berth_rt_group_destroy(g);
     if (hc.access_log && hc.access_log != stdout)
         fclose(hc.access_log);
+    if (made < n)
+        return 1;
     if (r < 0) {
         error_line(c.prog, "event loop failed: %s", strerror(-r));
         return 1;

@@ -71,6 +71,10 @@ struct http_server *http_server_create(struct berth_stack *s,
                                        size_t errlen);
 /* Frees the server's memory; sockets still open are left to the stack. */
 void http_server_destroy(struct http_server *h);
+/* h counts connections per client in with's table from now on (shards:
+ * --max-conns-per-client is per client, whichever shard serves it). Before
+ * h accepts anything; thread-safe afterwards. */
+void http_server_share_clients(struct http_server *h, struct http_server *with);
 
 /* The stack's event hook, for every socket of this server. */
 void http_server_event(struct http_server *h, int sock, uint32_t events);

@@ -34,6 +34,14 @@ static void run_usage(FILE *f)
         "                 child (a server with one worker process, a daemon);\n"
         "                 otherwise a child's inherited berth sockets are "
         "EBADF\n"
+        "  --workers N    the program's next N fork()ed children (a server's "
+        "workers,\n"
+        "                 e.g. nginx with worker_processes N) each run a "
+        "shard of\n"
+        "                 their own: a TUN queue, a stack with the inherited\n"
+        "                 listeners, a thread; berth's eBPF steering keeps "
+        "every\n"
+        "                 connection on one worker\n"
         "\n");
     common_usage(f);
     fprintf(f, "\nThe library is looked for in $BERTH_PRELOAD, next to this "
@@ -140,6 +148,7 @@ int cmd_run(int argc, char **argv)
     struct common c;
     common_init(&c, "berth run");
     bool follow_fork = false;
+    const char *workers = NULL;
     int i = 1;
     for (; i < argc && strcmp(argv[i], "--"); i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -148,6 +157,15 @@ int cmd_run(int argc, char **argv)
         }
         if (!strcmp(argv[i], "--follow-fork")) {
             follow_fork = true;
+            continue;
+        }
+        const char *v;
+        int w = opt_value(c.prog, argc, argv, &i, "--workers", &v);
+        if (w != 0) {
+            uint64_t n;
+            if (w < 0 || parse_uint(c.prog, "--workers", v, 1, 64, &n) != 0)
+                return EXIT_USAGE;
+            workers = v;
             continue;
         }
         if (!run_option(argv[i])) {
@@ -171,7 +189,9 @@ int cmd_run(int argc, char **argv)
     }
     if (set_env(&c) < 0 || set_preload(lib) < 0 ||
         (follow_fork ? setenv("BERTH_FOLLOW_FORK", "1", 1)
-                     : unsetenv("BERTH_FOLLOW_FORK")) < 0) {
+                     : unsetenv("BERTH_FOLLOW_FORK")) < 0 ||
+        (workers ? setenv("BERTH_WORKERS", workers, 1)
+                 : unsetenv("BERTH_WORKERS")) < 0) {
         error_line(c.prog, "setenv: %s", strerror(errno));
         return 1;
     }
