@@ -12,9 +12,12 @@ set -euo pipefail
 # packetdrill (built from its source when present, tests/packetdrill):
 # bison and flex. The manual's test renders the pages with groff.
 # `berth run` tests: unmodified programs from Debian as clients and servers.
+# `berth ladder` tests: xmllint and rsvg-convert check its SVG figures;
+# tcpdump captures a kernel-to-kernel connection for it.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
     iproute2 curl netcat-openbsd python3 tshark liblwip-dev clang bison flex
-    groff-base wget nginx-light redis-server redis-tools iperf3 wrk)
+    groff-base wget nginx-light redis-server redis-tools iperf3 wrk
+    libxml2-utils librsvg2-bin tcpdump)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -33,10 +33,11 @@ struct pending {
 struct flow {
     bool have_isn;
     uint32_t isn;
-    int wscale;        /* its SYN's window scale, -1 if none */
-    uint32_t snd_max;  /* highest offset sent, + SYN and FIN */
-    bool lost;         /* a segment with sequence space was lost */
-    uint32_t lost_off; /* the first such segment's offset */
+    int wscale;              /* its SYN's window scale, -1 if none */
+    uint32_t snd_max;        /* highest offset sent, + SYN and FIN */
+    uint32_t snd_max_before; /* ...before the segment being drawn */
+    bool lost;               /* a segment with sequence space was lost */
+    uint32_t lost_off;       /* the first such segment's offset */
     struct {
         uint32_t lo, hi;
     } seen[RANGES]; /* sequence space seen sent, merged, sorted */
@@ -394,6 +395,10 @@ static void enqueue(struct ladder *ld, int s, uint64_t now,
                     const struct berth_segment *seg)
 {
     struct infer *in = &ld->inf[s];
+    if (ld->o.near[s]) {
+        infer_received(ld, s, now, seg);
+        return;
+    }
     if (in->nq == QUEUE)
         deliver(ld, s, 1, 0, true);
     in->q[in->nq].t = now;
@@ -500,6 +505,10 @@ static void details(const struct berth_segment *seg, const uint8_t *payload,
         ADD("[lost] ");
     if (marks & LM_ZERO_WIN)
         ADD("[zero window] ");
+    if (marks & LM_PROBE)
+        ADD("[%s] ", marks & LM_ZW ? "zero-window probe" : "keep-alive");
+    if (marks & LM_WIN_UPD)
+        ADD("[window update] ");
     if (marks & LM_RST)
         ADD("[reset] ");
     if (seg->flags & BERTH_TH_SYN) {
@@ -589,6 +598,7 @@ static unsigned classify(struct ladder *ld, int from,
     unsigned marks = lost ? LM_LOST : 0;
     uint32_t off = seg->seq - mine->isn;
     uint32_t end = off + seg_space(seg);
+    mine->snd_max_before = mine->snd_max;
     if (end != off) {
         bool below = (int32_t)(off - mine->snd_max) < 0;
         bool again = seen_add(mine, off, end);
@@ -604,6 +614,19 @@ static unsigned classify(struct ladder *ld, int from,
     }
     if (seg->win == 0 && !(seg->flags & BERTH_TH_RST))
         marks |= LM_ZERO_WIN;
+    /* One byte below what was sent, with at most one byte: a probe of a
+     * zero window (RFC 9293 §3.8.6.1) or a keep-alive (§3.8.4). */
+    if (!(seg->flags & (BERTH_TH_SYN | BERTH_TH_FIN | BERTH_TH_RST)) &&
+        seg->len <= 1 && off + 1 == mine->snd_max_before)
+        marks = (marks | LM_PROBE) & ~(unsigned)(LM_RETX | LM_OOO);
+    if ((marks & LM_PROBE) && ld->flow[1 - from].acked &&
+        ld->flow[1 - from].last_win == 0)
+        marks |= LM_ZW;
+    /* The same ACK again with nothing sent, but a new window. */
+    if ((seg->flags & BERTH_TH_ACK) && end == off && mine->acked &&
+        mine->last_ack == rel(&ld->flow[1 - from], seg->ack) &&
+        mine->last_win != seg->win)
+        marks |= LM_WIN_UPD;
     if (seg->flags & BERTH_TH_RST)
         marks |= LM_RST;
     if (seg->flags & (BERTH_TH_SYN | BERTH_TH_FIN | BERTH_TH_RST))
@@ -694,12 +717,33 @@ static void draw_segment(struct ladder *ld, int from, uint64_t now,
     }
 }
 
+/* Side s sends data or a FIN while SYN-RECEIVED: it cannot before it is
+ * ESTABLISHED (RFC 9293 §3.10.7.4), so the ACK of its SYN has arrived:
+ * the queue up to the first segment that acknowledges the SYN. */
+static void deliver_syn_ack(struct ladder *ld, int s,
+                            const struct berth_segment *seg, uint64_t now)
+{
+    struct infer *in = &ld->inf[s];
+    if (ld->state[s] != BERTH_STATE_SYN_RECEIVED || !in->syn_sent ||
+        (seg->flags & BERTH_TH_SYN) ||
+        (seg->len == 0 && !(seg->flags & BERTH_TH_FIN)))
+        return;
+    for (int i = 0; i < in->nq; i++) {
+        const struct berth_segment *b = &in->q[i].seg;
+        if ((b->flags & BERTH_TH_ACK) && (int32_t)(b->ack - in->syn_end) >= 0) {
+            deliver(ld, s, i + 1, now, false);
+            return;
+        }
+    }
+}
+
 void ladder_segment(struct ladder *ld, int from, uint64_t now,
                     const struct berth_segment *seg, const uint8_t *payload,
                     uint32_t plen, bool lost)
 {
     deliver_old(ld, now);
     if (ld->inf[from].on) {
+        deliver_syn_ack(ld, from, seg, now);
         deliver_acked(ld, from, seg, now);
         infer_sent(ld, from, now, seg);
     }

@@ -28,6 +28,9 @@ struct ladder_opts {
     /* µs: a segment not contradicted by the receiver's next segment for
      * this long is taken as received (0: 2 ms). */
     uint64_t grace;
+    /* The capture was taken at side i: what reaches it is received when
+     * captured (no grace). */
+    bool near[2];
 };
 
 struct ladder *ladder_new(const struct ladder_opts *o);

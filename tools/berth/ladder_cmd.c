@@ -206,28 +206,57 @@ static bool seg_same(const struct seg *a, const struct seg *b)
     return cap_addr_eq(&a->src, &b->src) && cap_addr_eq(&a->dst, &b->dst) &&
            a->s.seq == b->s.seq && a->s.ack == b->s.ack &&
            a->s.flags == b->s.flags && a->s.len == b->s.len &&
-           a->s.win == b->s.win;
+           a->s.win == b->s.win && a->s.has_ts == b->s.has_ts &&
+           (!a->s.has_ts || a->s.ts_val == b->s.ts_val);
 }
 
-/* Marks in `from` the segments of direction (src -> dst) that `to` does
- * not hold: copies are matched in order, within a window (captures of one
- * connection are in nearly the same order). Returns those lost. */
-static size_t mark_lost(struct seg *from, size_t nfrom, struct seg *to,
-                        size_t nto)
+/* The first of v[0..n) (sorted by time) at or after t. */
+static size_t first_at(const struct seg *v, size_t n, uint64_t t)
 {
-    size_t lost = 0, base = 0;
-    for (size_t i = 0; i < nfrom; i++) {
-        size_t hi = base + 4096 < nto ? base + 4096 : nto;
-        size_t lo = base > 256 ? base - 256 : 0;
-        bool found = false;
-        for (size_t j = lo; j < hi && !found; j++)
-            if (!to[j].matched && seg_same(&from[i], &to[j])) {
-                to[j].matched = true;
-                found = true;
-                base = j;
-            }
-        from[i].lost = !found;
-        lost += !found;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].t < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+#define MATCH_BEFORE (60 * UINT64_C(1000000)) /* a copy's transit, at most */
+#define MATCH_AFTER  (1 * UINT64_C(1000000))  /* the clocks' disagreement */
+
+/* Marks lost the sender's segments (snd, one direction) that the receiver's
+ * capture (rcv) does not hold. Each copy the receiver got is matched to the
+ * latest equal copy sent before it (so of two identical SYN,ACKs, the one
+ * that was answered), or failing that the earliest after it. Returns the
+ * segments lost. */
+static size_t mark_lost(struct seg *snd, size_t nsnd, const struct seg *rcv,
+                        size_t nrcv)
+{
+    for (size_t i = 0; i < nsnd; i++)
+        snd[i].matched = false;
+    for (size_t j = 0; j < nrcv; j++) {
+        uint64_t t = rcv[j].t;
+        size_t at =
+            first_at(snd, nsnd, t > MATCH_BEFORE ? t - MATCH_BEFORE : 0);
+        size_t best = nsnd;
+        for (size_t i = at; i < nsnd && snd[i].t <= t + MATCH_AFTER; i++) {
+            if (snd[i].matched || !seg_same(&snd[i], &rcv[j]))
+                continue;
+            if (best == nsnd || snd[i].t <= t)
+                best = i;
+            if (snd[i].t > t)
+                break;
+        }
+        if (best < nsnd)
+            snd[best].matched = true;
+    }
+    size_t lost = 0;
+    for (size_t i = 0; i < nsnd; i++) {
+        snd[i].lost = !snd[i].matched;
+        lost += snd[i].lost;
     }
     return lost;
 }
@@ -260,7 +289,15 @@ static int merge_other(const struct opts *o, struct seg **v, size_t *n,
     size_t total = 0;
     struct seg *out = calloc(*n + os.n + 1, sizeof *out);
     for (int d = 0; d < 2; d++) {
-        int snd = nd[0][d] >= nd[1][d] ? 0 : 1;
+        /* The sender's capture holds more of the direction (the other
+         * lacks what was lost) or, as many, holds it earlier (a copy is
+         * captured as it leaves, and later where it arrives). */
+        int snd = nd[0][d] > nd[1][d] ? 0 : nd[0][d] < nd[1][d] ? 1 : -1;
+        if (snd < 0)
+            snd = nd[0][d] && nd[1][d] && dir[1][d] && dir[0][d] &&
+                          dir[1][d][0].t < dir[0][d][0].t
+                      ? 1
+                      : 0;
         if (!out || !dir[snd][d] || !dir[1 - snd][d])
             continue;
         mark_lost(dir[snd][d], nd[snd][d], dir[1 - snd][d], nd[1 - snd][d]);
@@ -329,7 +366,7 @@ static int state_by_name(const char *s)
 
 struct logstate {
     uint64_t t;
-    enum berth_state st;
+    enum berth_state from, st;
     char cause[48];
 };
 
@@ -414,6 +451,10 @@ static int events_read(const char *path, const struct conn *c,
         struct logstate *ls = &(*out)[(*nout)++];
         ls->t = strtoull(t, NULL, 10);
         ls->st = (enum berth_state)state_by_name(to);
+        char from[32];
+        int fs = json_get(line, "from", from, sizeof from) ? state_by_name(from)
+                                                           : -1;
+        ls->from = fs < 0 ? ls->st : (enum berth_state)fs;
         if (!json_get(line, "cause", ls->cause, sizeof ls->cause))
             ls->cause[0] = '\0';
     }
@@ -440,22 +481,26 @@ static int events_read(const char *path, const struct conn *c,
 /* ---------------------------------------------------------------------- */
 /* Drawing. */
 
-/* A grace for the inference: at least 2 ms, and twice the handshake's
- * round trip as the capture saw it. */
-static uint64_t grace_of(const struct seg *v, size_t n)
+/* Where the capture was taken, from its handshake: at the client, the
+ * SYN,ACK comes a round trip after the SYN and the ACK right after it; at
+ * the server, the other way round. -1 (near neither) without a handshake.
+ * *rtt: the handshake's round trip (0 if none). */
+static int near_side(const struct seg *v, size_t n, uint64_t *rtt)
 {
-    uint64_t syn = 0, g = 2000;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t f = v[i].s.flags & (BERTH_TH_SYN | BERTH_TH_ACK);
-        if (f == BERTH_TH_SYN && !syn)
-            syn = v[i].t;
-        else if (f == BERTH_TH_ACK && syn) {
-            if (2 * (v[i].t - syn) > g)
-                g = 2 * (v[i].t - syn);
-            break;
-        }
-    }
-    return g;
+    uint64_t t[3] = {0};
+    int got = 0;
+    static const uint8_t want[3] = {BERTH_TH_SYN, BERTH_TH_SYN | BERTH_TH_ACK,
+                                    BERTH_TH_ACK};
+    for (size_t i = 0; i < n && got < 3; i++)
+        if ((v[i].s.flags & (BERTH_TH_SYN | BERTH_TH_ACK | BERTH_TH_RST)) ==
+            want[got])
+            t[got++] = v[i].t;
+    *rtt = 0;
+    if (got < 3)
+        return -1;
+    uint64_t a = t[1] - t[0], b = t[2] - t[1];
+    *rtt = a + b;
+    return a >= b ? 0 : 1;
 }
 
 static int draw(const struct opts *o, const struct conn *c, struct seg *v,
@@ -469,8 +514,20 @@ static int draw(const struct opts *o, const struct conn *c, struct seg *v,
         events_read(o->events, c, v, n, &logside, &offset, &ls, &nls) != 0)
         return 1;
     struct ladder_opts lo = {.infer = {logside != 0, logside != 1},
-                             .explain = o->explain,
-                             .grace = grace_of(v, n)};
+                             .explain = o->explain};
+    /* The far end's inference waits twice the round trip (at least 2 ms)
+     * for a segment that shows it had not received one yet. */
+    uint64_t rtt;
+    int near = near_side(v, n, &rtt);
+    lo.grace = 2 * rtt > 2000 ? 2 * rtt : 2000;
+    /* The log's SYN is when berth's end sent or received it: at the far
+     * end, half a round trip from where the capture saw it. */
+    if (logside >= 0 && near >= 0 && logside != near && !o->other)
+        offset += (int64_t)(rtt / 2);
+    /* Two captures merged: each segment at its sending time, near
+     * neither. */
+    if (near >= 0 && !o->other)
+        lo.near[near] = true;
     struct ladder *ld = ladder_new(&lo);
     if (!ld) {
         free(ls);
@@ -479,17 +536,27 @@ static int draw(const struct opts *o, const struct conn *c, struct seg *v,
     }
     ladder_lock(ld, &c->cli, &c->srv);
     uint64_t t0 = n ? v[0].t : 0;
-    /* Where the capture begins: a listener waits for a SYN; without the
+    /* Where the capture begins: a listener waits for a SYN (unless the
+     * server's first answer is a RST: no listener, CLOSED); without the
      * SYN, both ends are taken as ESTABLISHED. */
+    bool refused = false;
+    for (size_t i = 0; i < n; i++)
+        if (cap_addr_eq(&v[i].src, &c->srv)) {
+            refused = v[i].s.flags & BERTH_TH_RST;
+            break;
+        }
     for (int s = 0; s < 2; s++) {
         if (!lo.infer[s])
             continue;
-        if (c->syn && s == 1)
+        if (c->syn && s == 1 && !refused)
             ladder_state(ld, 1, t0, BERTH_STATE_LISTEN, true, NULL);
         else if (!c->syn)
             ladder_state(ld, s, t0, BERTH_STATE_ESTABLISHED, true,
                          s == 0 ? "the capture starts mid-connection" : NULL);
     }
+    /* The log's first state change says where berth's end began. */
+    if (nls > 0 && ls[0].from == BERTH_STATE_LISTEN)
+        ladder_state(ld, logside, t0, BERTH_STATE_LISTEN, false, NULL);
     for (size_t i = 0; i < n; i++) {
         const struct seg *s = &v[i];
         while (li < nls && (int64_t)ls[li].t + offset <= (int64_t)s->t) {

@@ -106,6 +106,7 @@ static void plan(const struct lrow *rows, size_t n, bool full, bool *keep,
             }
             for (size_t k = first; k < last; k++)
                 keep[k] = false;
+            keep[first] = true; /* drawn as the marker */
             elided[first] = arrows - KEEP_HEAD - KEEP_TAIL;
         }
         i = j;
