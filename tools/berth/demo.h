@@ -53,6 +53,10 @@ struct ladders;
  * connection it is and why when there were several. */
 void demo_print_ladder(FILE *out, struct ladders *ls, const char *left,
                        const char *right);
+/* The same ladder as an SVG figure beside the capture (demo-ladder.svg for
+ * demo.pcap), and a line saying where. Nothing without a capture. */
+void demo_write_figure(FILE *out, const struct demo_opts *o, struct ladders *ls,
+                       const char *left, const char *right);
 /* What to try next: berth http, berth ss -i, the capture, --impair. */
 void demo_print_next(FILE *out, const struct demo_opts *o);
 

@@ -499,6 +499,7 @@ static void print_story(struct tundemo *d)
     if (d->o->pcap)
         printf("\nCapture: %s (wireshark, or tshark -r %s)\n", d->o->pcap,
                d->o->pcap);
+    demo_write_figure(stdout, d->o, d->ld, "kernel (curl)", "berth (http)");
     demo_print_next(stdout, d->o);
 }
 

@@ -221,7 +221,7 @@ void ladder_print_svg(struct ladder *ld, FILE *out, const char *left_title,
         else
             y += SIDE_H;
     }
-    int height = y + 40;
+    int height = y + 56;
 
     fprintf(out,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -268,8 +268,8 @@ void ladder_print_svg(struct ladder *ld, FILE *out, const char *left_title,
             "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#999\" "
             "stroke-width=\"2\"/>\n<line x1=\"%d\" y1=\"%d\" x2=\"%d\" "
             "y2=\"%d\" stroke=\"#999\" stroke-width=\"2\"/>\n",
-            X_LEFT, TOP - 14, X_LEFT, height - 24, X_RIGHT, TOP - 14, X_RIGHT,
-            height - 24);
+            X_LEFT, TOP - 14, X_LEFT, height - 40, X_RIGHT, TOP - 14, X_RIGHT,
+            height - 40);
 
     y = TOP;
     uint64_t t0 = n ? rows[0].t : 0;
@@ -320,8 +320,15 @@ void ladder_print_svg(struct ladder *ld, FILE *out, const char *left_title,
         } else if (r->mid == MID_NOTE && (r->detail || r->explain)) {
             size_t st[LADDER_TEXT], ln[LADDER_TEXT];
             int lines = wrap(r->text, st, ln);
+            /* A state change's rule sits by its side's timeline. */
+            int x = r->dir < 0   ? X_LEFT + 8
+                    : r->dir > 0 ? X_RIGHT - 8
+                                 : (X_LEFT + X_RIGHT) / 2;
+            const char *anchor = r->dir < 0   ? "start"
+                                 : r->dir > 0 ? "end"
+                                              : "middle";
             for (int k = 0; k < lines; k++)
-                text(out, (X_LEFT + X_RIGHT) / 2, y + 10 + k * LINE_H, "middle",
+                text(out, x, y + 10 + k * LINE_H, anchor,
                      r->explain ? "why" : "det", r->text + st[k], ln[k]);
             y += LINE_H * lines;
         } else {
@@ -337,6 +344,10 @@ void ladder_print_svg(struct ladder *ld, FILE *out, const char *left_title,
             y += SIDE_H;
         }
     }
+    static const char legend[] =
+        "(STATE): inferred from the segments; STATE: the stack's own. "
+        "Red: lost or reset; orange: retransmitted; dashed: out of order.";
+    text(out, W / 2, height - 8, "middle", "t", legend, sizeof legend - 1);
     fputs("</svg>\n", out);
     free(keep);
     free(elided);
