@@ -50,12 +50,18 @@ static uint16_t be16(const uint8_t *p)
 
 struct capture *capture_open(const char *path, char *err, size_t errlen)
 {
-    uint8_t h[24];
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
+    return capture_open_stream(f, path, err, errlen);
+}
+
+struct capture *capture_open_stream(FILE *f, const char *path, char *err,
+                                    size_t errlen)
+{
+    uint8_t h[24];
     struct capture *c = calloc(1, sizeof *c);
     if (!c || !(c->buf = malloc(REC_MAX))) {
         snprintf(err, errlen, "out of memory");

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "berth/berth.h"
 
@@ -35,6 +36,10 @@ struct capture;
 /* NULL with a message in err when the file cannot be read or is not a
  * classic pcap of a link type named above. */
 struct capture *capture_open(const char *path, char *err, size_t errlen);
+/* The same from an open stream, which it then owns (closed by
+ * capture_close, or at once on failure); name is for messages. */
+struct capture *capture_open_stream(FILE *f, const char *name, char *err,
+                                    size_t errlen);
 /* The next TCP segment: 1, 0 at the end, -1 when the file is cut short in
  * a record header (err says so; what was read stays usable). */
 int capture_next(struct capture *c, struct cap_packet *p, char *err,

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-
 #define COL_W   LADDER_COL_W
 #define MID_W   LADDER_MID_W
 #define TIME_W  9
