@@ -33,6 +33,7 @@ cases=(
     "list: refused_then_reset.pcap --list"
     "by_endpoint: refused_then_reset.pcap 198.18.0.1:40000 :80"
     "window_probe_out_of_order: window.pcap"
+    "sack_fast_retransmit: sack_fast_retransmit.pcap --explain"
     "ipv6: ipv6_client_closes.pcap [2001:db8:b::2]:80"
     "events: client_closes.pcap --events client_closes.events"
 )

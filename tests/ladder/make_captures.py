@@ -43,6 +43,10 @@ def tcp_options(o, tsval):
         out += struct.pack("!BBII", 8, 10, tsval, 0)
     if o.get("wscale") is not None:
         out += struct.pack("!BBB", 3, 3, o["wscale"])
+    if o.get("sack"):
+        out += b"\x01\x01" + struct.pack("!BB", 5, 2 + 8 * len(o["sack"]))
+        for a, b in o["sack"]:
+            out += struct.pack("!II", a & 0xFFFFFFFF, b & 0xFFFFFFFF)
     while len(out) % 4:
         out += b"\x01"
     return out
@@ -101,6 +105,9 @@ def write(path, linktype, segments, v6=False, at="c", delay=5.0, isn=0):
             if who == "s":
                 src, dst, sport, dport = dst, src, dport, sport
             opts = SYN_OPTS if flags & SYN else {"ts": True}
+            if len(s) > 8:  # SACK blocks, relative to the other's ISN
+                opts = dict(opts, sack=[(ISN[other] + isn + a, ISN[other] + isn + b)
+                                        for a, b in s[8]])
             sent = ms if who == at else ms - delay
             seg = tcp(src, dst, sport, dport, ISN[who] + isn + seq,
                       ISN[other] + isn + ack if flags & ACK else 0, flags, win,
@@ -173,7 +180,7 @@ def captured_at(end, segments, delay=5.0):
     for s in segments:
         if s[1] == end:
             out.append(s[:8])
-        elif len(s) < 9:
+        elif len(s) < 9 or s[8] != "lost":
             out.append((s[0] + delay, *s[1:8]))
     return out
 
@@ -233,6 +240,24 @@ def events_log(path, segments, offset_ms):
         f.write("\n".join(lines) + "\n")
 
 
+# The server's second data segment is lost before the client (the capture
+# is the client's): the client answers each later one with a duplicate ACK
+# whose SACK blocks grow, which make the server resend it (SACK loss
+# recovery, RFC 6675) a round trip later; one ACK then covers everything.
+SACK = HANDSHAKE + [
+    (10.2, "c", PSH | ACK, 1, 1, len(GET), 502, GET),
+    (20.2, "s", ACK, 1, C, 1000, 509),
+    (20.4, "s", ACK, 2001, C, 1000, 509),
+    (20.5, "c", ACK, C, 1001, 0, 502, b"", [(2001, 3001)]),
+    (20.6, "s", ACK, 3001, C, 1000, 509),
+    (20.7, "c", ACK, C, 1001, 0, 502, b"", [(2001, 4001)]),
+    (20.8, "s", PSH | ACK, 4001, C, 1000, 509),
+    (20.9, "c", ACK, C, 1001, 0, 502, b"", [(2001, 5001)]),
+    (30.6, "s", ACK, 1001, C, 1000, 509),
+    (30.7, "c", ACK, C, 5001, 0, 502),
+]
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -256,6 +281,7 @@ def main():
     os.remove(again)
     w("window.pcap", 101, WINDOW)
     w("ipv6_client_closes.pcap", 1, CLIENT_CLOSES, v6=True)
+    w("sack_fast_retransmit.pcap", 101, SACK)
     events_log(os.path.join(out, "client_closes.events"), CLIENT_CLOSES,
                offset_ms=250.0)
 

@@ -34,6 +34,7 @@ struct flow {
     int wscale;              /* its SYN's window scale, -1 if none */
     uint32_t snd_max;        /* highest offset sent, + SYN and FIN */
     uint32_t snd_max_before; /* ...before the segment being drawn */
+    uint64_t max_t;          /* when snd_max last grew */
     bool lost;               /* a segment with sequence space was lost */
     uint32_t lost_off;       /* the first such segment's offset */
     struct {
@@ -490,13 +491,16 @@ static void quote(char *out, size_t size, const uint8_t *p, size_t n)
             o += (size_t)snprintf(out + o, size - o, __VA_ARGS__);             \
     } while (0)
 
-static void details(const struct berth_segment *seg, const uint8_t *payload,
+static void details(const struct ladder *ld, int from,
+                    const struct berth_segment *seg, const uint8_t *payload,
                     uint32_t plen, unsigned marks, char *out, size_t size)
 {
+    const struct flow *peer = &ld->flow[1 - from];
     size_t o = 0;
     out[0] = '\0';
     if (marks & LM_RETX)
-        ADD("[retransmission] ");
+        ADD(marks & LM_UNSEEN ? "[retransmission, first copy not captured] "
+                              : "[retransmission] ");
     if (marks & LM_OOO)
         ADD("[out-of-order] ");
     if (marks & LM_LOST)
@@ -509,6 +513,8 @@ static void details(const struct berth_segment *seg, const uint8_t *payload,
         ADD("[window update] ");
     if (marks & LM_RST)
         ADD("[reset] ");
+    if (marks & LM_DUPACK)
+        ADD("[dup ACK] ");
     if (seg->flags & BERTH_TH_SYN) {
         if (seg->mss)
             ADD("mss=%u ", seg->mss);
@@ -519,8 +525,11 @@ static void details(const struct berth_segment *seg, const uint8_t *payload,
         if (seg->wscale >= 0)
             ADD("wscale=%d ", seg->wscale);
     }
-    if (seg->sack_count > 0)
-        ADD("sack=%u ", seg->sack_count);
+    /* SACK blocks name the peer's data, relative to its ISN (RFC 2018). */
+    for (unsigned i = 0; i < seg->sack_count && i < 4; i++)
+        ADD("%s%" PRIu32 "-%" PRIu32 "%s",
+            i ? "," : "sack=", rel(peer, seg->sack[i].start),
+            rel(peer, seg->sack[i].end), i + 1 == seg->sack_count ? " " : "");
     if (plen > 0 && o + 8 < size)
         quote(out + o, size - o, payload, plen);
     else if (o > 0)
@@ -539,9 +548,7 @@ static void explain(const struct ladder *ld, int from,
     bool ack_of_fin = (seg->flags & BERTH_TH_ACK) && peer->fin &&
                       ack == peer->fin_off + 1 &&
                       (!mine->acked || mine->last_ack != ack);
-    bool dup = (seg->flags & BERTH_TH_ACK) && mine->acked &&
-               mine->last_ack == ack && seg_space(seg) == 0 &&
-               mine->last_win == seg->win && !(seg->flags & BERTH_TH_RST);
+    bool dup = marks & LM_DUPACK;
     size_t o = 0;
     out[0] = '\0';
     if (seg->flags & BERTH_TH_RST) {
@@ -589,7 +596,7 @@ static void explain(const struct ladder *ld, int from,
 #undef ADD
 
 /* The marks of a segment from one side, updating that side's flow. */
-static unsigned classify(struct ladder *ld, int from,
+static unsigned classify(struct ladder *ld, int from, uint64_t now,
                          const struct berth_segment *seg, bool lost)
 {
     struct flow *mine = &ld->flow[from];
@@ -601,14 +608,19 @@ static unsigned classify(struct ladder *ld, int from,
         bool below = (int32_t)(off - mine->snd_max) < 0;
         bool again = seen_add(mine, off, end);
         /* Sequence space seen before: a retransmission. Below the highest
-         * sent but never seen: the segment was reordered (or its first copy
-         * was lost before the capture point). */
+         * sent but never seen: reordered if it comes soon after the
+         * highest (within half a round trip: a quarter of the grace), else
+         * the repair of a copy lost before the capture point. */
         if (again)
             marks |= LM_RETX;
-        else if (below)
+        else if (below && now - mine->max_t <= ld->o.grace / 4)
             marks |= LM_OOO;
-        if ((int32_t)(end - mine->snd_max) > 0)
+        else if (below)
+            marks |= LM_RETX | LM_UNSEEN;
+        if ((int32_t)(end - mine->snd_max) > 0) {
             mine->snd_max = end;
+            mine->max_t = now;
+        }
     }
     if (seg->win == 0 && !(seg->flags & BERTH_TH_RST))
         marks |= LM_ZERO_WIN;
@@ -620,6 +632,15 @@ static unsigned classify(struct ladder *ld, int from,
     if ((marks & LM_PROBE) && ld->flow[1 - from].acked &&
         ld->flow[1 - from].last_win == 0)
         marks |= LM_ZW;
+    /* The same ACK and window again, with nothing sent, while the peer
+     * has more outstanding: a duplicate ACK (RFC 5681 §2). */
+    const struct flow *peer = &ld->flow[1 - from];
+    if ((seg->flags & BERTH_TH_ACK) && end == off && mine->acked &&
+        !(seg->flags & (BERTH_TH_SYN | BERTH_TH_FIN | BERTH_TH_RST)) &&
+        mine->last_ack == rel(peer, seg->ack) && mine->last_win == seg->win &&
+        (int32_t)(peer->snd_max - rel(peer, seg->ack)) > 0 &&
+        !(marks & LM_PROBE))
+        marks |= LM_DUPACK;
     /* The same ACK again with nothing sent, but a new window. */
     if ((seg->flags & BERTH_TH_ACK) && end == off && mine->acked &&
         mine->last_ack == rel(&ld->flow[1 - from], seg->ack) &&
@@ -671,7 +692,7 @@ static void draw_segment(struct ladder *ld, int from, uint64_t now,
         peer->have_isn = true;
         peer->isn = seg->ack - 1;
     }
-    unsigned marks = classify(ld, from, seg, lost);
+    unsigned marks = classify(ld, from, now, seg, lost);
     ld->segments++;
     ld->lost += lost;
 
@@ -692,8 +713,8 @@ static void draw_segment(struct ladder *ld, int from, uint64_t now,
                       seg->len);
     snprintf(r->text + n, sizeof r->text - (size_t)n, " win=%" PRIu32,
              window(ld, from, seg));
-    details(seg, payload, plen < seg->len ? plen : seg->len, marks, text,
-            MID_W - 3);
+    details(ld, from, seg, payload, plen < seg->len ? plen : seg->len, marks,
+            text, MID_W - 3);
     if (text[0]) {
         note_row(ld, now, 0, false, text);
         ld->rows[ld->nrows - 1].detail = true;

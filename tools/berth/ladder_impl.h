@@ -26,7 +26,11 @@ enum lrow_mid { MID_NONE, MID_ARROW, MID_NOTE };
 #define LM_SYN_FIN  0x20u  /* opens or closes: never elided */
 #define LM_PROBE    0x40u  /* a zero-window probe, or a keep-alive */
 #define LM_ZW       0x100u /* ...the peer's window was zero: a probe */
-#define LM_WIN_UPD  0x80u  /* a window update: same ACK, new window */
+#define LM_DUPACK   0x200u /* a duplicate ACK */
+#define LM_UNSEEN                                                              \
+    0x400u               /* a retransmission whose first copy the              \
+                            capture does not hold */
+#define LM_WIN_UPD 0x80u /* a window update: same ACK, new window */
 
 struct lrow {
     uint64_t t;
