@@ -68,7 +68,7 @@ def tcp(src, dst, sport, dport, seq, ack, flags, win, payload, opts, tsval, v6):
 def ip(src, dst, seg, v6, ident):
     if v6:
         return struct.pack("!IHBB", 6 << 28, len(seg), 6, 64) + src + dst + seg
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), ident, 0x4000, 64,
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), ident & 0xFFFF, 0x4000, 64,
                     6, 0, src, dst)
     return h[:10] + struct.pack("!H", csum(h)) + h[12:] + seg
 

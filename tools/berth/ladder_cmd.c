@@ -366,6 +366,7 @@ static int state_by_name(const char *s)
 
 struct logstate {
     uint64_t t;
+    size_t nsent; /* segments berth had sent before it, in the log */
     enum berth_state from, st;
     char cause[48];
 };
@@ -386,6 +387,7 @@ static int events_read(const char *path, const struct conn *c,
     bool header = false;
     size_t cap = 0;
     bool have_syn = false;
+    size_t sent = 0;
     int64_t syn_log = 0;
     uint64_t conn_t = 0;
     *nout = 0;
@@ -429,6 +431,8 @@ static int events_read(const char *path, const struct conn *c,
         }
         if (!conn_id[0] || strcmp(id, conn_id) != 0)
             continue;
+        if (!strcmp(name, "tcp:segment_sent"))
+            sent++;
         if (!have_syn && (!strcmp(name, "tcp:segment_sent") ||
                           !strcmp(name, "tcp:segment_received"))) {
             char fl[32];
@@ -451,6 +455,7 @@ static int events_read(const char *path, const struct conn *c,
         struct logstate *ls = &(*out)[(*nout)++];
         ls->t = strtoull(t, NULL, 10);
         ls->st = (enum berth_state)state_by_name(to);
+        ls->nsent = sent;
         char from[32];
         int fs = json_get(line, "from", from, sizeof from) ? state_by_name(from)
                                                            : -1;
@@ -557,9 +562,19 @@ static int draw(const struct opts *o, const struct conn *c, struct seg *v,
     /* The log's first state change says where berth's end began. */
     if (nls > 0 && ls[0].from == BERTH_STATE_LISTEN)
         ladder_state(ld, logside, t0, BERTH_STATE_LISTEN, false, NULL);
+    /* A state of the log is drawn before the first segment not earlier
+     * than it, and after the segments berth sent before it (the log's
+     * order, exact where times are equal); if the capture lacks some of
+     * those, once it is more than the grace old. */
+    size_t sent = 0;
     for (size_t i = 0; i < n; i++) {
         const struct seg *s = &v[i];
-        while (li < nls && (int64_t)ls[li].t + offset <= (int64_t)s->t) {
+        int from = cap_addr_eq(&s->src, &c->cli) ? 0 : 1;
+        while (li < nls) {
+            int64_t at = (int64_t)ls[li].t + offset, now = (int64_t)s->t;
+            if (at > now ||
+                (sent < ls[li].nsent && at + (int64_t)lo.grace > now))
+                break;
             char note[80];
             snprintf(note, sizeof note, "berth's log: %s", ls[li].cause);
             ladder_state(ld, logside, (uint64_t)((int64_t)ls[li].t + offset),
@@ -567,8 +582,8 @@ static int draw(const struct opts *o, const struct conn *c, struct seg *v,
                          o->explain && ls[li].cause[0] ? note : NULL);
             li++;
         }
-        int from = cap_addr_eq(&s->src, &c->cli) ? 0 : 1;
         ladder_segment(ld, from, s->t, &s->s, s->head, s->plen, s->lost);
+        sent += from == logside;
     }
     for (; li < nls; li++)
         ladder_state(ld, logside, (uint64_t)((int64_t)ls[li].t + offset),
