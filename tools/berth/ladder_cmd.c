@@ -176,15 +176,18 @@ static void list(FILE *out, const struct opts *o, const struct conns *cs,
                  const struct segs *ss)
 {
     fprintf(out, "%3s  %-24s %-24s %7s %7s %10s %10s  %s\n", "N", "client",
-            "server", "segs>", "<segs", "bytes>", "<bytes", "seen");
+            "server", "segs>", "<segs", "bytes>", "<bytes", "seen, duration");
     for (int i = 0; i < cs->n; i++) {
         const struct conn *c = &cs->v[i];
         if (!conn_match(o, c))
             continue;
         char a[64], b[64], seen[64];
-        snprintf(seen, sizeof seen, "%s%s%s%s", c->syn ? "SYN" : "mid-stream",
-                 c->fin[0] || c->fin[1] ? ",FIN" : "",
-                 c->fin[0] && c->fin[1] ? "x2" : "", c->rst ? ",RST" : "");
+        snprintf(seen, sizeof seen, "%s%s%s", c->syn ? "SYN" : "mid-stream",
+                 c->fin[0] && c->fin[1] ? ", FIN both ways"
+                 : c->fin[0]            ? ", FIN from client"
+                 : c->fin[1]            ? ", FIN from server"
+                                        : "",
+                 c->rst ? ", RST" : "");
         fprintf(out,
                 "%3d  %-24s %-24s %7zu %7zu %10" PRIu64 " %10" PRIu64
                 "  %s, %.3f s\n",
