@@ -4,14 +4,15 @@
 # 127.0.0.1:8080 and connects to itself twice — the server closes first on
 # the first connection, the client on the second — while tcpdump captures
 # on lo (LINKTYPE_ETHERNET, with the partial checksums of loopback's
-# offload) and on "any" (Linux cooked). Checked:
+# offload) and on "any" (Linux cooked), and dumpcap on lo (pcapng, as
+# Wireshark writes). Checked:
 #   - --list shows both connections in each capture;
 #   - each ladder shows the states RFC 9293 says, in order, on each side;
-#   - the two captures give the same arrows;
+#   - the three captures give the same arrows;
 #   - the SVG is well-formed (xmllint) and renders (rsvg-convert).
 source "$(dirname "$0")/lib.sh"
 it_setup
-for tool in tcpdump xmllint rsvg-convert; do
+for tool in tcpdump dumpcap xmllint rsvg-convert; do
     command -v $tool >/dev/null || it_skip "$tool is not installed (scripts/install-deps.sh)"
 done
 
@@ -19,6 +20,7 @@ for dev in lo any; do
     it_bg "tcpdump-$dev" tcpdump -i "$dev" --immediate-mode -U -n -B 8192 \
         -w "$IT_DIR/$dev.pcap" 'tcp port 8080'
 done
+IT_TUN=lo it_capture_start dumpcap # $IT_DIR/dumpcap.pcapng
 # tcpdump says "listening on" once its filter is in place.
 t0=$(it_now)
 until grep -qs "listening on" "$IT_DIR/tcpdump-lo.log" && grep -qs "listening on" "$IT_DIR/tcpdump-any.log"; do
@@ -75,8 +77,13 @@ done
 for dev in lo any; do
     it_stop_pid "${IT_PID_OF[tcpdump-$dev]}" INT 10 >/dev/null
 done
+it_capture_stop dumpcap
+cp "$IT_DIR/dumpcap.pcapng" "$IT_DIR/ng.pcap"
+# dumpcap's count of drops, in tcpdump's words for the check below.
+sed -nE 's|.*dropped on interface .*: [0-9]+/([0-9]+) .*|\1 packets dropped by kernel|p' \
+    "$IT_DIR/dumpcap.log" >"$IT_DIR/tcpdump-ng.log"
 
-for dev in lo any; do
+for dev in lo any ng; do
     "$BERTH" ladder "$IT_DIR/$dev.pcap" --list >"$IT_DIR/$dev.list" 2>&1 ||
         it_fail "berth ladder --list $dev.pcap failed: $(cat "$IT_DIR/$dev.list")"
     [ "$(grep -c '127.0.0.1:8080' "$IT_DIR/$dev.list")" -eq 2 ] ||
@@ -96,18 +103,18 @@ done
 # The states of each side, in order, as the ladder infers them. Connection
 # 1: the server closes first; 2: the client. A FIN-WAIT-2 may be skipped
 # when the peer's FIN carries the ACK of ours (RFC 9293 §3.10.7.4 eighth).
-# A busy machine may drop packets from a capture (tcpdump counts them):
-# only a complete capture is held to the states, and the two only compared
-# when both are.
+# A busy machine may drop packets from a capture (tcpdump and dumpcap
+# count them): only a complete capture is held to the states, and the
+# captures are compared when complete.
 python3 - "$IT_DIR" <<'PY' || it_fail "the kernel-to-kernel ladder's states are wrong"
 import re, sys
 d = sys.argv[1]
 def dropped(dev):
     m = re.search(r"(\d+) packets? dropped by kernel", open(f"{d}/tcpdump-{dev}.log").read())
     return int(m.group(1)) if m else 0
-complete = [dev for dev in ("lo", "any") if dropped(dev) == 0]
+complete = [dev for dev in ("lo", "any", "ng") if dropped(dev) == 0]
 if not complete:
-    print("both captures dropped packets: nothing to check the states against")
+    print("every capture dropped packets: nothing to check the states against")
     sys.exit(0)
 want = {
     1: (["SYN-SENT", "ESTABLISHED", "CLOSE-WAIT", "LAST-ACK", "CLOSED"],
@@ -129,10 +136,10 @@ for n, (cli, srv) in want.items():
     assert in_order(right, srv), f"conn {n}: server states {right}, want {srv} in order"
     a_lo = arrows(lo)
     assert len(a_lo) >= 8, f"conn {n}: only {len(a_lo)} arrows"
-    if len(complete) == 2:
-        a_any = arrows(open(f"{d}/any-{n}.txt").read())
-        assert a_lo == a_any, f"conn {n}: lo and any captures differ:\n{a_lo}\n{a_any}"
+    for other in complete[1:]:
+        a_other = arrows(open(f"{d}/{other}-{n}.txt").read())
+        assert a_lo == a_other, f"conn {n}: {complete[0]} and {other} captures differ:\n{a_lo}\n{a_other}"
     assert not re.search(r"\[(retransmission|lost|out-of-order)\]", lo), f"conn {n}: marks on a clean loopback"
-    print(f"conn {n} ({complete[0]}): client {' '.join(left)} | server {' '.join(right)}; {len(a_lo)} segments")
+    print(f"conn {n} ({', '.join(complete)}): client {' '.join(left)} | server {' '.join(right)}; {len(a_lo)} segments")
 PY
 it_log "PASS"

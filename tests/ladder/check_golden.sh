@@ -63,6 +63,25 @@ for c in "${cases[@]}"; do
     echo "ok   $name"
 done
 
+# The same captures as pcapng (Wireshark's, dumpcap's) and as nanosecond
+# pcap, converted by editcap: the same ladders.
+if command -v editcap >/dev/null; then
+    for name in client_closes simultaneous_close window; do
+        src_pcap=$name.pcap
+        [ $name = window ] && golden=window_probe_out_of_order || golden=$name
+        for fmt in pcapng nsecpcap; do
+            editcap -F $fmt "$tmp/$src_pcap" "$tmp/$name.$fmt" &&
+                (cd "$tmp" && "$berth" ladder "$name.$fmt" >"$name.$fmt.out" 2>&1) &&
+                diff -u "$here/golden/$golden.txt" "$tmp/$name.$fmt.out" >/dev/null ||
+                { echo "FAIL $name as $fmt: not the ladder of golden/$golden.txt"; fail=1; continue; }
+            echo "ok   $name as $fmt"
+        done
+    done
+else
+    echo "FAIL: editcap is missing (tshark's package, scripts/install-deps.sh)"
+    fail=1
+fi
+
 # By endpoint: two connections match; the first is drawn and stderr says so.
 grep -q "2 connections match" "$tmp/by_endpoint.err" ||
     { echo "FAIL by_endpoint: no note that two connections matched"; fail=1; }
@@ -98,7 +117,7 @@ fi
 # Not a capture, and a connection that is not there: exit 1, one line.
 printf 'not a pcap at all, but long enough' >"$tmp/junk.pcap"
 "$berth" ladder "$tmp/junk.pcap" >/dev/null 2>"$tmp/junk.err"
-[ $? -eq 1 ] && grep -q "not a classic pcap" "$tmp/junk.err" ||
+[ $? -eq 1 ] && grep -q "not a pcap or pcapng file" "$tmp/junk.err" ||
     { echo "FAIL junk: $(cat "$tmp/junk.err")"; fail=1; }
 "$berth" ladder "$tmp/handshake.pcap" --conn 2 >/dev/null 2>"$tmp/conn.err"
 [ $? -eq 1 ] && grep -q "has 1 connection" "$tmp/conn.err" ||

@@ -1,9 +1,10 @@
-/* berth command: a reader of classic pcap captures for `berth ladder` —
- * berth's own (LINKTYPE_RAW), tcpdump's on an Ethernet or veth device
+/* berth command: a reader of captures for `berth ladder` — classic pcap
+ * (both byte orders, micro- and nanosecond stamps) and pcapng (Wireshark's
+ * and dumpcap's; any time resolution, several interfaces) — of berth's own
+ * (LINKTYPE_RAW), tcpdump's on an Ethernet or veth device
  * (LINKTYPE_ETHERNET, 802.1Q tags skipped) and on "any" (Linux cooked
- * SLL and SLL2), IPv4 and IPv6, both byte orders, micro- and nanosecond
- * stamps. It yields TCP segments with their endpoints; everything else is
- * counted and skipped. */
+ * SLL and SLL2), IPv4 and IPv6. It yields TCP segments with their endpoints;
+ * everything else is counted and skipped. */
 #ifndef BERTH_CMD_CAPTURE_H
 #define BERTH_CMD_CAPTURE_H
 
@@ -34,7 +35,7 @@ struct cap_packet {
 struct capture;
 
 /* NULL with a message in err when the file cannot be read or is not a
- * classic pcap of a link type named above. */
+ * pcap of a link type named above, or a pcapng. */
 struct capture *capture_open(const char *path, char *err, size_t errlen);
 /* The same from an open stream, which it then owns (closed by
  * capture_close, or at once on failure); name is for messages. */
