@@ -119,9 +119,14 @@ void demo_print_next(FILE *out, const struct demo_opts *o)
                  "then curl http://198.18.0.2/\n");
     fprintf(out, "  berth ss -i                       its connections, with "
                  "timers and windows\n");
-    if (o->pcap)
+    if (o->pcap) {
         fprintf(out, "  wireshark %s\n%36sthis run, packet by packet\n",
                 o->pcap, "");
+        fprintf(out,
+                "  berth ladder %s --list\n%36severy connection of it, "
+                "as a ladder (--explain)\n",
+                o->pcap, "");
+    }
     if (!strcmp(imp, "off"))
         fprintf(out, "  berth demo --impair loss=20%%,seed=1   lost segments "
                      "and their retransmissions\n");
