@@ -187,6 +187,140 @@ static void arrow(FILE *out, const struct lrow *r, int y)
     fputs("</text>\n", out);
 }
 
+/* How far down a row moves the pen: one place for the figure's height and
+ * its drawing. */
+static int row_height(const struct lrow *r, size_t elided)
+{
+    if (elided || r->mid == MID_ARROW)
+        return ARROW_H;
+    if (r->mid == MID_NOTE && (r->detail || r->explain))
+        return LINE_H * wrap(r->text, NULL, NULL);
+    return SIDE_H;
+}
+
+/* A silence of a second or more gets a row of its own. */
+static bool gap(uint64_t t, uint64_t last)
+{
+    return t > last && t - last >= LADDER_GAP_US;
+}
+
+static int figure_height(const struct lrow *rows, size_t n, const bool *keep,
+                         const size_t *elided)
+{
+    int y = TOP;
+    uint64_t last = n ? rows[0].t : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!keep[i])
+            continue;
+        y += gap(rows[i].t, last) ? SIDE_H : 0;
+        last = rows[i].t > last ? rows[i].t : last;
+        y += row_height(&rows[i], elided[i]);
+    }
+    return y + 56;
+}
+
+/* The header: size, styles, arrowheads, the columns' names and
+ * endpoints, the two timelines. */
+static void svg_head(FILE *out, int height, const char *left, const char *right,
+                     const struct cap_addr *cli, const struct cap_addr *srv)
+{
+    fprintf(out,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+            "height=\"%d\" viewBox=\"0 0 %d %d\">\n<title>TCP ladder: ",
+            W, height, W, height);
+    esc(out, left, strlen(left));
+    fputs(" and ", out);
+    esc(out, right, strlen(right));
+    fputs("</title>\n"
+          "<style>text{font-family:'DejaVu Sans',sans-serif;"
+          "font-size:11px;fill:#222}"
+          ".lbl{font-family:'DejaVu Sans Mono',monospace;font-size:10.5px}"
+          ".det{font-family:'DejaVu Sans Mono',monospace;font-size:9.5px;"
+          "fill:#555}"
+          ".why{font-style:italic;font-size:9.5px;fill:#2c6e49}"
+          ".st{font-weight:bold;font-size:11.5px}"
+          ".inf{font-style:italic}"
+          ".app{fill:#666;font-size:10.5px}"
+          ".t{fill:#888;font-size:10px}"
+          ".head{font-weight:bold;font-size:13px}"
+          ".note{fill:#555;font-size:10.5px}</style>\n"
+          "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+          out);
+    /* An arrowhead per colour (context-stroke is too new for some
+     * renderers). */
+    static const char *const heads[] = {C_PLAIN, C_RETX, C_LOST, C_OOO};
+    fputs("<defs>", out);
+    for (int i = 0; i < 4; i++)
+        fprintf(out,
+                "<marker id=\"h%d\" viewBox=\"0 0 10 10\" refX=\"10\" "
+                "refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" "
+                "orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" "
+                "fill=\"%s\"/></marker>",
+                i, heads[i]);
+    fputs("</defs>\n", out);
+    char a[64], b[64];
+    text(out, X_LEFT, 20, "middle", "head", left, strlen(left));
+    text(out, X_RIGHT, 20, "middle", "head", right, strlen(right));
+    if (cli) {
+        cap_addr_str(cli, a, sizeof a);
+        cap_addr_str(srv, b, sizeof b);
+        text(out, X_LEFT, 36, "middle", "t", a, strlen(a));
+        text(out, X_RIGHT, 36, "middle", "t", b, strlen(b));
+    }
+    text(out, 12, 52, "start", "t", "time (ms)", 9);
+    for (int x = X_LEFT; x <= X_RIGHT; x += X_RIGHT - X_LEFT)
+        fprintf(out,
+                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+                "stroke=\"#999\" stroke-width=\"2\"/>\n",
+                x, TOP - 14, x, height - 40);
+}
+
+/* A note's lines, by its side's timeline (-1, +1) or centred (0). */
+static void note(FILE *out, const struct lrow *r, int y, const char *cls)
+{
+    size_t st[LADDER_TEXT], ln[LADDER_TEXT];
+    int lines = wrap(r->text, st, ln);
+    int x = r->dir < 0   ? X_LEFT + 8
+            : r->dir > 0 ? X_RIGHT - 8
+                         : (X_LEFT + X_RIGHT) / 2;
+    const char *anchor = r->dir < 0 ? "start" : r->dir > 0 ? "end" : "middle";
+    for (int k = 0; k < lines; k++)
+        text(out, x, y + 10 + k * LINE_H, anchor, cls, r->text + st[k], ln[k]);
+}
+
+/* One row at y: the marker of an elided run, or the texts beside the
+ * timelines and what is between them. */
+static void svg_row(FILE *out, const struct lrow *r, int y, size_t elided)
+{
+    if (elided) {
+        char buf[64];
+        int k = snprintf(buf, sizeof buf, "... %zu segments ...", elided);
+        fprintf(out,
+                "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+                "fill=\"#f2f2f2\"/>\n",
+                X_LEFT + 4, y + 4, X_RIGHT - X_LEFT - 8, ARROW_H - 8);
+        text(out, (X_LEFT + X_RIGHT) / 2, y + ARROW_H / 2 + 4, "middle", "note",
+             buf, (size_t)k);
+        return;
+    }
+    for (int s = 0; s < 2; s++) {
+        if (!r->side[s][0])
+            continue;
+        const char *cls =
+            r->state[s] ? (r->inferred[s] ? "st inf" : "st") : "app";
+        text(out, s == 0 ? X_LEFT - 10 : X_RIGHT + 10, y + 12,
+             s == 0 ? "end" : "start", cls, r->side[s], strlen(r->side[s]));
+    }
+    if (r->mid == MID_ARROW)
+        arrow(out, r, y + 8);
+    else if (r->mid == MID_NOTE)
+        note(out, r, r->detail || r->explain ? y : y + 2,
+             r->explain  ? "why"
+             : r->detail ? "det"
+                         : "note");
+}
+
 void ladder_print_svg(struct ladder *ld, FILE *out, const char *left_title,
                       const char *right_title, bool full)
 {
@@ -201,148 +335,30 @@ void ladder_print_svg(struct ladder *ld, FILE *out, const char *left_title,
         return;
     }
     plan(rows, n, full, keep, elided);
-
-    /* Heights first: the figure's size goes in its header. */
+    int height = figure_height(rows, n, keep, elided);
+    svg_head(out, height, left_title, right_title, cli, srv);
     int y = TOP;
-    uint64_t last = n ? rows[0].t : 0;
+    uint64_t t0 = n ? rows[0].t : 0, last = t0;
     for (size_t i = 0; i < n; i++) {
         if (!keep[i])
             continue;
         const struct lrow *r = &rows[i];
-        if (r->t > last && r->t - last >= LADDER_GAP_US)
-            y += SIDE_H;
-        last = r->t > last ? r->t : last;
-        if (elided[i])
-            y += ARROW_H;
-        else if (r->mid == MID_ARROW)
-            y += ARROW_H;
-        else if (r->mid == MID_NOTE && (r->detail || r->explain))
-            y += LINE_H * wrap(r->text, NULL, NULL);
-        else
-            y += SIDE_H;
-    }
-    int height = y + 56;
-
-    fprintf(out,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-            "height=\"%d\" viewBox=\"0 0 %d %d\">\n"
-            "<title>TCP ladder: %s and %s</title>\n"
-            "<style>text{font-family:'DejaVu Sans',sans-serif;"
-            "font-size:11px;fill:#222}"
-            ".lbl{font-family:'DejaVu Sans Mono',monospace;font-size:10.5px}"
-            ".det{font-family:'DejaVu Sans Mono',monospace;font-size:9.5px;"
-            "fill:#555}"
-            ".why{font-style:italic;font-size:9.5px;fill:#2c6e49}"
-            ".st{font-weight:bold;font-size:11.5px}"
-            ".inf{font-style:italic}"
-            ".app{fill:#666;font-size:10.5px}"
-            ".t{fill:#888;font-size:10px}"
-            ".head{font-weight:bold;font-size:13px}"
-            ".note{fill:#555;font-size:10.5px}</style>\n"
-            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-            W, height, W, height, left_title, right_title);
-    /* An arrowhead per colour (context-stroke is too new for some
-     * renderers). */
-    static const char *const heads[] = {C_PLAIN, C_RETX, C_LOST, C_OOO};
-    fputs("<defs>", out);
-    for (int i = 0; i < 4; i++)
-        fprintf(out,
-                "<marker id=\"h%d\" viewBox=\"0 0 10 10\" refX=\"10\" "
-                "refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" "
-                "orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" "
-                "fill=\"%s\"/></marker>",
-                i, heads[i]);
-    fputs("</defs>\n", out);
-    char a[64], b[64];
-    text(out, X_LEFT, 20, "middle", "head", left_title, strlen(left_title));
-    text(out, X_RIGHT, 20, "middle", "head", right_title, strlen(right_title));
-    if (cli) {
-        cap_addr_str(cli, a, sizeof a);
-        cap_addr_str(srv, b, sizeof b);
-        text(out, X_LEFT, 36, "middle", "t", a, strlen(a));
-        text(out, X_RIGHT, 36, "middle", "t", b, strlen(b));
-    }
-    text(out, 12, 52, "start", "t", "time (ms)", 9);
-    fprintf(out,
-            "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#999\" "
-            "stroke-width=\"2\"/>\n<line x1=\"%d\" y1=\"%d\" x2=\"%d\" "
-            "y2=\"%d\" stroke=\"#999\" stroke-width=\"2\"/>\n",
-            X_LEFT, TOP - 14, X_LEFT, height - 40, X_RIGHT, TOP - 14, X_RIGHT,
-            height - 40);
-
-    y = TOP;
-    uint64_t t0 = n ? rows[0].t : 0;
-    last = t0;
-    bool first = true;
-    for (size_t i = 0; i < n; i++) {
-        if (!keep[i])
-            continue;
-        const struct lrow *r = &rows[i];
-        char buf[96];
-        if (r->t > last && r->t - last >= LADDER_GAP_US) {
+        char buf[64];
+        if (gap(r->t, last)) {
             int k = snprintf(buf, sizeof buf, "... %.3f s later ...",
                              (double)(r->t - last) / 1e6);
             text(out, (X_LEFT + X_RIGHT) / 2, y + 11, "middle", "note", buf,
                  (size_t)k);
             y += SIDE_H;
         }
-        if (first || r->t != last) {
+        if (i == 0 || r->t != last) { /* the time, when it changes */
             int k =
                 snprintf(buf, sizeof buf, "%.3f", (double)(r->t - t0) / 1e3);
             text(out, 12, y + 11, "start", "t", buf, (size_t)k);
         }
-        first = false;
         last = r->t > last ? r->t : last;
-        if (elided[i]) {
-            int k =
-                snprintf(buf, sizeof buf, "... %zu segments ...", elided[i]);
-            fprintf(out,
-                    "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-                    "fill=\"#f2f2f2\"/>\n",
-                    X_LEFT + 4, y + 4, X_RIGHT - X_LEFT - 8, ARROW_H - 8);
-            text(out, (X_LEFT + X_RIGHT) / 2, y + ARROW_H / 2 + 4, "middle",
-                 "note", buf, (size_t)k);
-            y += ARROW_H;
-            continue;
-        }
-        for (int s = 0; s < 2; s++) {
-            if (!r->side[s][0])
-                continue;
-            const char *cls =
-                r->state[s] ? (r->inferred[s] ? "st inf" : "st") : "app";
-            text(out, s == 0 ? X_LEFT - 10 : X_RIGHT + 10, y + 12,
-                 s == 0 ? "end" : "start", cls, r->side[s], strlen(r->side[s]));
-        }
-        if (r->mid == MID_ARROW) {
-            arrow(out, r, y + 8);
-            y += ARROW_H;
-        } else if (r->mid == MID_NOTE && (r->detail || r->explain)) {
-            size_t st[LADDER_TEXT], ln[LADDER_TEXT];
-            int lines = wrap(r->text, st, ln);
-            /* A state change's rule sits by its side's timeline. */
-            int x = r->dir < 0   ? X_LEFT + 8
-                    : r->dir > 0 ? X_RIGHT - 8
-                                 : (X_LEFT + X_RIGHT) / 2;
-            const char *anchor = r->dir < 0   ? "start"
-                                 : r->dir > 0 ? "end"
-                                              : "middle";
-            for (int k = 0; k < lines; k++)
-                text(out, x, y + 10 + k * LINE_H, anchor,
-                     r->explain ? "why" : "det", r->text + st[k], ln[k]);
-            y += LINE_H * lines;
-        } else {
-            if (r->mid == MID_NOTE) {
-                int x = r->dir < 0   ? X_LEFT + 8
-                        : r->dir > 0 ? X_RIGHT - 8
-                                     : (X_LEFT + X_RIGHT) / 2;
-                const char *anchor = r->dir < 0   ? "start"
-                                     : r->dir > 0 ? "end"
-                                                  : "middle";
-                text(out, x, y + 12, anchor, "note", r->text, strlen(r->text));
-            }
-            y += SIDE_H;
-        }
+        svg_row(out, r, y, elided[i]);
+        y += row_height(r, elided[i]);
     }
     static const char legend[] =
         "(STATE): inferred from the segments; STATE: the stack's own. "
