@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "cmds.h"
@@ -374,115 +375,127 @@ struct logstate {
     char cause[48];
 };
 
-/* The log's states for the connection between cli and srv: which side
- * berth was (*side), and the offset to add to the log's times so that its
- * SYN lines up with the capture's (*offset). */
+/* What the log says of the connection. */
+struct evlog {
+    struct logstate *v; /* its state changes, in order */
+    size_t n, cap;
+    int side;        /* berth's end: 0 client, 1 server; -1 not found yet */
+    char id[32];     /* its "conn" */
+    uint64_t conn_t; /* its tcp:conn line's time */
+    bool have_syn;
+    uint64_t syn_t; /* when berth sent or received the SYN */
+    size_t sent;    /* segment_sent lines so far */
+};
+
+/* A tcp:conn line: is it the connection between c's ends, and which end
+ * was berth? */
+static bool log_conn(struct evlog *e, const char *line, const char *id,
+                     uint64_t t, const struct conn *c)
+{
+    char l[96], r[96];
+    struct cap_addr la, ra;
+    if (!json_get(line, "local", l, sizeof l) ||
+        !json_get(line, "remote", r, sizeof r) || cap_addr_parse(l, &la) ||
+        cap_addr_parse(r, &ra))
+        return false;
+    if (cap_addr_eq(&la, &c->cli) && cap_addr_eq(&ra, &c->srv))
+        e->side = 0;
+    else if (cap_addr_eq(&la, &c->srv) && cap_addr_eq(&ra, &c->cli))
+        e->side = 1;
+    else
+        return false;
+    snprintf(e->id, sizeof e->id, "%s", id);
+    e->conn_t = t;
+    return true;
+}
+
+/* A line of the connection: segments are counted (and the SYN's time
+ * kept), state changes kept. 0, or -1 out of memory. */
+static int log_line(struct evlog *e, const char *line, const char *name,
+                    uint64_t t)
+{
+    char buf[48];
+    bool seg = !strcmp(name, "tcp:segment_sent") ||
+               !strcmp(name, "tcp:segment_received");
+    e->sent += !strcmp(name, "tcp:segment_sent");
+    if (seg && !e->have_syn && json_get(line, "flags", buf, sizeof buf) &&
+        !strcmp(buf, "SYN"))
+        e->have_syn = true, e->syn_t = t;
+    if (strcmp(name, "tcp:state") != 0 ||
+        !json_get(line, "to", buf, sizeof buf) || state_by_name(buf) < 0)
+        return 0;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 16;
+        struct logstate *nv = realloc(e->v, cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        e->v = nv, e->cap = cap;
+    }
+    struct logstate *ls = &e->v[e->n++];
+    ls->t = t;
+    ls->st = (enum berth_state)state_by_name(buf);
+    ls->nsent = e->sent;
+    int from =
+        json_get(line, "from", buf, sizeof buf) ? state_by_name(buf) : -1;
+    ls->from = from < 0 ? ls->st : (enum berth_state)from;
+    if (!json_get(line, "cause", ls->cause, sizeof ls->cause))
+        ls->cause[0] = '\0';
+    return 0;
+}
+
+/* The log's states for connection c (its first in the log): which side
+ * berth was, and the offset to add to the log's times so that its SYN
+ * lines up with the capture's (v, n: the connection's segments). */
 static int events_read(const char *path, const struct conn *c,
-                       const struct seg *v, size_t n, int *side,
-                       int64_t *offset, struct logstate **out, size_t *nout)
+                       const struct seg *v, size_t n, struct evlog *e,
+                       int64_t *offset)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
         error_line(prog, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    char line[4096], buf[128], conn_id[32] = "";
-    bool header = false;
-    size_t cap = 0;
-    bool have_syn = false;
-    size_t sent = 0;
-    int64_t syn_log = 0;
-    uint64_t conn_t = 0;
-    *nout = 0;
-    *out = NULL;
-    *side = -1;
-    while (fgets(line, sizeof line, f)) {
-        if (!header) {
-            header = true;
-            if (!json_get(line, "schema", buf, sizeof buf) ||
-                strncmp(buf, "berth-events/1", 14) != 0) {
-                error_line(prog,
-                           "%s: not a berth event log of schema "
-                           "berth-events/1",
-                           path);
-                fclose(f);
-                return -1;
-            }
-            continue;
-        }
-        const char *name = json_get(line, "name", buf, sizeof buf);
+    char line[4096], buf[128];
+    memset(e, 0, sizeof *e);
+    e->side = -1;
+    if (!fgets(line, sizeof line, f) ||
+        !json_get(line, "schema", buf, sizeof buf) ||
+        strncmp(buf, "berth-events/1", 14) != 0) {
+        error_line(prog, "%s: not a berth event log of schema berth-events/1",
+                   path);
+        fclose(f);
+        return -1;
+    }
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
         char id[32], t[32];
+        const char *name = json_get(line, "name", buf, sizeof buf);
         if (!name || !json_get(line, "conn", id, sizeof id) ||
             !json_get(line, "time", t, sizeof t))
             continue;
-        if (!strcmp(name, "tcp:conn") && !conn_id[0]) {
-            char l[96], r[96];
-            struct cap_addr la, ra;
-            if (!json_get(line, "local", l, sizeof l) ||
-                !json_get(line, "remote", r, sizeof r) ||
-                cap_addr_parse(l, &la) || cap_addr_parse(r, &ra))
-                continue;
-            if (cap_addr_eq(&la, &c->cli) && cap_addr_eq(&ra, &c->srv))
-                *side = 0;
-            else if (cap_addr_eq(&la, &c->srv) && cap_addr_eq(&ra, &c->cli))
-                *side = 1;
-            else
-                continue;
-            snprintf(conn_id, sizeof conn_id, "%s", id);
-            conn_t = strtoull(t, NULL, 10);
-            continue;
-        }
-        if (!conn_id[0] || strcmp(id, conn_id) != 0)
-            continue;
-        if (!strcmp(name, "tcp:segment_sent"))
-            sent++;
-        if (!have_syn && (!strcmp(name, "tcp:segment_sent") ||
-                          !strcmp(name, "tcp:segment_received"))) {
-            char fl[32];
-            if (json_get(line, "flags", fl, sizeof fl) && !strcmp(fl, "SYN")) {
-                have_syn = true;
-                syn_log = (int64_t)strtoull(t, NULL, 10);
-            }
-        }
-        char to[32];
-        if (strcmp(name, "tcp:state") != 0 ||
-            !json_get(line, "to", to, sizeof to) || state_by_name(to) < 0)
-            continue;
-        if (*nout == cap) {
-            cap = cap ? cap * 2 : 16;
-            struct logstate *nv = realloc(*out, cap * sizeof **out);
-            if (!nv)
-                break;
-            *out = nv;
-        }
-        struct logstate *ls = &(*out)[(*nout)++];
-        ls->t = strtoull(t, NULL, 10);
-        ls->st = (enum berth_state)state_by_name(to);
-        ls->nsent = sent;
-        char from[32];
-        int fs = json_get(line, "from", from, sizeof from) ? state_by_name(from)
-                                                           : -1;
-        ls->from = fs < 0 ? ls->st : (enum berth_state)fs;
-        if (!json_get(line, "cause", ls->cause, sizeof ls->cause))
-            ls->cause[0] = '\0';
+        uint64_t at = strtoull(t, NULL, 10);
+        if (!e->id[0] && !strcmp(name, "tcp:conn"))
+            log_conn(e, line, id, at, c);
+        else if (e->id[0] && !strcmp(id, e->id))
+            rc = log_line(e, line, name, at);
     }
     fclose(f);
-    if (*side < 0) {
-        error_line(prog, "%s has no connection between these endpoints", path);
+    if (rc != 0 || e->side < 0) {
+        error_line(prog,
+                   rc ? "out of memory reading %s"
+                      : "%s has no connection between these endpoints",
+                   path);
         return -1;
     }
-    /* The capture's first SYN of this connection, and its time. */
-    int64_t syn_cap = -1, first = -1;
-    for (size_t i = 0; i < n; i++) {
-        if (first < 0)
-            first = (int64_t)v[i].t;
-        if ((v[i].s.flags & (BERTH_TH_SYN | BERTH_TH_ACK)) == BERTH_TH_SYN) {
+    /* The capture's first SYN of this connection, else its first segment. */
+    int64_t syn_cap = -1;
+    for (size_t i = 0; i < n && syn_cap < 0; i++)
+        if ((v[i].s.flags & (BERTH_TH_SYN | BERTH_TH_ACK)) == BERTH_TH_SYN)
             syn_cap = (int64_t)v[i].t;
-            break;
-        }
-    }
-    *offset =
-        have_syn && syn_cap >= 0 ? syn_cap - syn_log : first - (int64_t)conn_t;
+    if (e->have_syn && syn_cap >= 0)
+        *offset = syn_cap - (int64_t)e->syn_t;
+    else
+        *offset = (n ? (int64_t)v[0].t : 0) - (int64_t)e->conn_t;
     return 0;
 }
 
@@ -511,42 +524,15 @@ static int near_side(const struct seg *v, size_t n, uint64_t *rtt)
     return a >= b ? 0 : 1;
 }
 
-static int draw(const struct opts *o, const struct conn *c, struct seg *v,
-                size_t n)
+/* Where the capture begins, for the inferred ends: a listener waits for a
+ * SYN (unless the server's first answer is a RST: no listener, CLOSED);
+ * without the SYN, both ends are taken as ESTABLISHED. The log's first
+ * state change says where berth's end began. */
+static void start_states(struct ladder *ld, const struct ladder_opts *lo,
+                         const struct conn *c, const struct seg *v, size_t n,
+                         const struct evlog *e)
 {
-    struct logstate *ls = NULL;
-    size_t nls = 0, li = 0;
-    int logside = -1;
-    int64_t offset = 0;
-    if (o->events &&
-        events_read(o->events, c, v, n, &logside, &offset, &ls, &nls) != 0)
-        return 1;
-    struct ladder_opts lo = {.infer = {logside != 0, logside != 1},
-                             .explain = o->explain};
-    /* The far end's inference waits twice the round trip (at least 2 ms)
-     * for a segment that shows it had not received one yet. */
-    uint64_t rtt;
-    int near = near_side(v, n, &rtt);
-    lo.grace = 2 * rtt > 2000 ? 2 * rtt : 2000;
-    /* The log's SYN is when berth's end sent or received it: at the far
-     * end, half a round trip from where the capture saw it. */
-    if (logside >= 0 && near >= 0 && logside != near && !o->other)
-        offset += (int64_t)(rtt / 2);
-    /* Two captures merged: each segment at its sending time, near
-     * neither. */
-    if (near >= 0 && !o->other)
-        lo.near[near] = true;
-    struct ladder *ld = ladder_new(&lo);
-    if (!ld) {
-        free(ls);
-        error_line(prog, "out of memory");
-        return 1;
-    }
-    ladder_lock(ld, &c->cli, &c->srv);
     uint64_t t0 = n ? v[0].t : 0;
-    /* Where the capture begins: a listener waits for a SYN (unless the
-     * server's first answer is a RST: no listener, CLOSED); without the
-     * SYN, both ends are taken as ESTABLISHED. */
     bool refused = false;
     for (size_t i = 0; i < n; i++)
         if (cap_addr_eq(&v[i].src, &c->srv)) {
@@ -554,7 +540,7 @@ static int draw(const struct opts *o, const struct conn *c, struct seg *v,
             break;
         }
     for (int s = 0; s < 2; s++) {
-        if (!lo.infer[s])
+        if (!lo->infer[s])
             continue;
         if (c->syn && s == 1 && !refused)
             ladder_state(ld, 1, t0, BERTH_STATE_LISTEN, true, NULL);
@@ -562,55 +548,96 @@ static int draw(const struct opts *o, const struct conn *c, struct seg *v,
             ladder_state(ld, s, t0, BERTH_STATE_ESTABLISHED, true,
                          s == 0 ? "the capture starts mid-connection" : NULL);
     }
-    /* The log's first state change says where berth's end began. */
-    if (nls > 0 && ls[0].from == BERTH_STATE_LISTEN)
-        ladder_state(ld, logside, t0, BERTH_STATE_LISTEN, false, NULL);
-    /* A state of the log is drawn before the first segment not earlier
-     * than it, and after the segments berth sent before it (the log's
-     * order, exact where times are equal); if the capture lacks some of
-     * those, once it is more than the grace old. */
-    size_t sent = 0;
+    if (e->n > 0 && e->v[0].from == BERTH_STATE_LISTEN)
+        ladder_state(ld, e->side, t0, BERTH_STATE_LISTEN, false, NULL);
+}
+
+/* The log's states due before a segment at `now`, berth having sent
+ * `sent` of the connection's segments so far. A state is drawn before the
+ * first segment not earlier than it, and after the segments berth sent
+ * before it (the log's order, exact where times are equal); if the
+ * capture lacks some of those, once it is more than the grace old. */
+static void log_states(struct ladder *ld, const struct evlog *e, size_t *li,
+                       int64_t offset, int64_t now, size_t sent, uint64_t grace,
+                       bool explain)
+{
+    for (; *li < e->n; (*li)++) {
+        const struct logstate *ls = &e->v[*li];
+        int64_t at = (int64_t)ls->t + offset;
+        if (at > now || (sent < ls->nsent && at + (int64_t)grace > now))
+            return;
+        char note[80];
+        snprintf(note, sizeof note, "berth's log: %s", ls->cause);
+        ladder_state(ld, e->side, (uint64_t)at, ls->st, false,
+                     explain && ls->cause[0] ? note : NULL);
+    }
+}
+
+static int write_svg(const struct opts *o, struct ladder *ld)
+{
+    char err[300];
+    int fd = berth_rt_create_file(o->svg, false, err, sizeof err);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        error_line(prog, "%s", fd < 0 ? err : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    ladder_print_svg(ld, f, o->titles[0], o->titles[1], o->full);
+    if (fclose(f) != 0) {
+        error_line(prog, "%s: %s", o->svg, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int draw(const struct opts *o, const struct conn *c, struct seg *v,
+                size_t n)
+{
+    struct evlog e = {.side = -1};
+    int64_t offset = 0;
+    if (o->events && events_read(o->events, c, v, n, &e, &offset) != 0) {
+        free(e.v);
+        return 1;
+    }
+    struct ladder_opts lo = {.infer = {e.side != 0, e.side != 1},
+                             .explain = o->explain};
+    /* The far end's inference waits twice the round trip (at least 2 ms)
+     * for a segment that shows it had not received one yet. Two captures
+     * merged: each segment at its sending time, near neither. */
+    uint64_t rtt;
+    int near = near_side(v, n, &rtt);
+    lo.grace = 2 * rtt > 2000 ? 2 * rtt : 2000;
+    if (o->other)
+        near = -1;
+    if (near >= 0)
+        lo.near[near] = true;
+    /* The log's SYN is when berth's end sent or received it: at the far
+     * end, half a round trip from where the capture saw it. */
+    if (e.side >= 0 && near >= 0 && e.side != near)
+        offset += (int64_t)(rtt / 2);
+    struct ladder *ld = ladder_new(&lo);
+    if (!ld) {
+        free(e.v);
+        error_line(prog, "out of memory");
+        return 1;
+    }
+    ladder_lock(ld, &c->cli, &c->srv);
+    start_states(ld, &lo, c, v, n, &e);
+    size_t sent = 0, li = 0;
     for (size_t i = 0; i < n; i++) {
         const struct seg *s = &v[i];
         int from = cap_addr_eq(&s->src, &c->cli) ? 0 : 1;
-        while (li < nls) {
-            int64_t at = (int64_t)ls[li].t + offset, now = (int64_t)s->t;
-            if (at > now ||
-                (sent < ls[li].nsent && at + (int64_t)lo.grace > now))
-                break;
-            char note[80];
-            snprintf(note, sizeof note, "berth's log: %s", ls[li].cause);
-            ladder_state(ld, logside, (uint64_t)((int64_t)ls[li].t + offset),
-                         ls[li].st, false,
-                         o->explain && ls[li].cause[0] ? note : NULL);
-            li++;
-        }
+        log_states(ld, &e, &li, offset, (int64_t)s->t, sent, lo.grace,
+                   o->explain);
         ladder_segment(ld, from, s->t, &s->s, s->head, s->plen, s->lost);
-        sent += from == logside;
+        sent += from == e.side;
     }
-    for (; li < nls; li++)
-        ladder_state(ld, logside, (uint64_t)((int64_t)ls[li].t + offset),
-                     ls[li].st, false, NULL);
-    free(ls);
-
-    const char *lt = o->titles[0], *rt = o->titles[1];
-    ladder_print(ld, stdout, lt, rt);
-    int rc = 0;
-    if (o->svg) {
-        char err[300];
-        int fd = berth_rt_create_file(o->svg, false, err, sizeof err);
-        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-        if (!f) {
-            error_line(prog, "%s", fd < 0 ? err : strerror(errno));
-            rc = 1;
-        } else {
-            ladder_print_svg(ld, f, lt, rt, o->full);
-            if (fclose(f) != 0) {
-                error_line(prog, "%s: %s", o->svg, strerror(errno));
-                rc = 1;
-            }
-        }
-    }
+    log_states(ld, &e, &li, offset, INT64_MAX, SIZE_MAX, 0, o->explain);
+    free(e.v);
+    ladder_print(ld, stdout, o->titles[0], o->titles[1]);
+    int rc = o->svg ? write_svg(o, ld) : 0;
     ladder_destroy(ld);
     return rc;
 }
