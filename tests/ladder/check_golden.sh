@@ -114,6 +114,17 @@ else
 fi
 [ $bulk_ok -eq 1 ] && echo "ok   bulk (elided and --full)" || fail=1
 
+# The inference rules the man page lists are the table's (--rules), each
+# written as roff writes it.
+"$berth" ladder --rules >"$tmp/rules.txt" && [ -s "$tmp/rules.txt" ] ||
+    { echo "FAIL: berth ladder --rules printed nothing"; fail=1; }
+while IFS= read -r rule; do
+    roff=$(printf '%s' "$rule" | sed -e 's/\\/\\\\/g' -e 's/-/\\-/g' -e 's/§/\\(sc/g')
+    grep -qF -- "$roff" "$src/docs/man/berth-ladder.1" ||
+        { echo "FAIL: berth-ladder.1 lacks the rule: $rule"; fail=1; }
+done <"$tmp/rules.txt"
+echo "ok   the man page lists the $(wc -l <"$tmp/rules.txt") inference rules"
+
 # Not a capture, and a connection that is not there: exit 1, one line.
 printf 'not a pcap at all, but long enough' >"$tmp/junk.pcap"
 "$berth" ladder "$tmp/junk.pcap" >/dev/null 2>"$tmp/junk.err"

@@ -216,136 +216,168 @@ void ladder_state(struct ladder *ld, int side, uint64_t now,
         note_row(ld, now, side == 0 ? -1 : 1, false, note);
 }
 
-static void infer_to(struct ladder *ld, int side, uint64_t t,
-                     enum berth_state n, const char *rule)
+/* ---------------------------------------------------------------------- */
+/* The inference rules: RFC 9293's state diagram (§3.3.2) as seen from the
+ * wire, one screen. An end in a state of `from` that sends or receives
+ * `ev` goes to `to`; the first matching rule applies. */
+
+enum infer_ev {
+    SND_SYN,            /* a SYN without ACK */
+    SND_SYN_ACK,        /* a SYN,ACK */
+    SND_FIN,            /* its first FIN */
+    SND_FIN_AGAIN,      /* its FIN again */
+    SND_RST,            /* a RST */
+    RCV_SYN,            /* a SYN without ACK */
+    RCV_SYN_ACK,        /* a SYN,ACK acknowledging our SYN */
+    RCV_ACK_OF_SYN,     /* an ACK covering our SYN */
+    RCV_ACK_OF_FIN,     /* an ACK covering our FIN */
+    RCV_FIN,            /* the peer's FIN */
+    RCV_FIN_ACK_OF_FIN, /* the peer's FIN with the ACK of ours */
+    RCV_RST,            /* a RST (taken as in window) */
+    RCV_RST_ACK_OF_SYN, /* a RST acknowledging our SYN */
+};
+
+#define ST(x) (1u << BERTH_STATE_##x)
+#define SYNCHRONIZED                                                           \
+    (ST(SYN_RECEIVED) | ST(ESTABLISHED) | ST(FIN_WAIT_1) | ST(FIN_WAIT_2) |    \
+     ST(CLOSE_WAIT) | ST(CLOSING) | ST(LAST_ACK) | ST(TIME_WAIT))
+
+static const struct infer_rule {
+    unsigned from; /* ST() mask */
+    enum infer_ev ev;
+    enum berth_state to;
+    const char *why; /* --explain */
+} RULES[] = {
+    {ST(CLOSED), SND_SYN, BERTH_STATE_SYN_SENT,
+     "sent SYN (active OPEN) -> SYN-SENT (RFC 9293 §3.10.1)"},
+    {ST(LISTEN) | ST(CLOSED), SND_SYN_ACK, BERTH_STATE_SYN_RECEIVED,
+     "sent SYN,ACK: a SYN arrived in LISTEN -> SYN-RECEIVED "
+     "(RFC 9293 §3.10.7.2)"},
+    {ST(ESTABLISHED) | ST(SYN_RECEIVED), SND_FIN, BERTH_STATE_FIN_WAIT_1,
+     "sent FIN (CLOSE) -> FIN-WAIT-1 (RFC 9293 §3.10.4)"},
+    {ST(CLOSE_WAIT), SND_FIN, BERTH_STATE_LAST_ACK,
+     "sent FIN (CLOSE) in CLOSE-WAIT -> LAST-ACK (RFC 9293 §3.10.4)"},
+    {ST(CLOSED), SND_FIN_AGAIN, BERTH_STATE_LAST_ACK,
+     "its FIN again: the ACK of it was lost, so still LAST-ACK "
+     "(RFC 9293 §3.10.7.4 eighth)"},
+    {~0u, SND_RST, BERTH_STATE_CLOSED,
+     "sent RST: the connection is aborted -> CLOSED "
+     "(RFC 9293 §3.10.5, §3.10.7.1)"},
+    {ST(LISTEN), RCV_SYN, BERTH_STATE_SYN_RECEIVED,
+     "SYN in LISTEN -> SYN-RECEIVED (RFC 9293 §3.10.7.2)"},
+    {ST(SYN_SENT), RCV_SYN, BERTH_STATE_SYN_RECEIVED,
+     "SYN without ACK in SYN-SENT: a simultaneous open -> SYN-RECEIVED "
+     "(RFC 9293 §3.10.7.3)"},
+    {ST(SYN_SENT), RCV_SYN_ACK, BERTH_STATE_ESTABLISHED,
+     "SYN,ACK acknowledging our SYN in SYN-SENT -> ESTABLISHED "
+     "(RFC 9293 §3.10.7.3)"},
+    {ST(SYN_RECEIVED), RCV_ACK_OF_SYN, BERTH_STATE_ESTABLISHED,
+     "ACK of our SYN in SYN-RECEIVED -> ESTABLISHED "
+     "(RFC 9293 §3.10.7.4 fifth)"},
+    {ST(FIN_WAIT_1), RCV_ACK_OF_FIN, BERTH_STATE_FIN_WAIT_2,
+     "ACK of our FIN in FIN-WAIT-1 -> FIN-WAIT-2 (RFC 9293 §3.10.7.4 fifth)"},
+    {ST(CLOSING), RCV_ACK_OF_FIN, BERTH_STATE_TIME_WAIT,
+     "ACK of our FIN in CLOSING -> TIME-WAIT (RFC 9293 §3.10.7.4 fifth)"},
+    {ST(LAST_ACK), RCV_ACK_OF_FIN, BERTH_STATE_CLOSED,
+     "ACK of our FIN in LAST-ACK -> CLOSED (RFC 9293 §3.10.7.4 fifth)"},
+    {ST(FIN_WAIT_1), RCV_FIN_ACK_OF_FIN, BERTH_STATE_TIME_WAIT,
+     "FIN in FIN-WAIT-1 with ACK of our FIN -> TIME-WAIT "
+     "(RFC 9293 §3.10.7.4 eighth)"},
+    {ST(ESTABLISHED) | ST(SYN_RECEIVED), RCV_FIN, BERTH_STATE_CLOSE_WAIT,
+     "FIN in ESTABLISHED -> CLOSE-WAIT (RFC 9293 §3.10.7.4 eighth)"},
+    {ST(FIN_WAIT_1), RCV_FIN, BERTH_STATE_CLOSING,
+     "FIN in FIN-WAIT-1 without ACK of our FIN: the FINs crossed -> "
+     "CLOSING (RFC 9293 §3.10.7.4 eighth)"},
+    {ST(FIN_WAIT_2), RCV_FIN, BERTH_STATE_TIME_WAIT,
+     "FIN in FIN-WAIT-2 -> TIME-WAIT (RFC 9293 §3.10.7.4 eighth)"},
+    {ST(SYN_SENT), RCV_RST_ACK_OF_SYN, BERTH_STATE_CLOSED,
+     "RST with an acceptable ACK in SYN-SENT: connection refused -> "
+     "CLOSED (RFC 9293 §3.10.7.3)"},
+    {SYNCHRONIZED, RCV_RST, BERTH_STATE_CLOSED,
+     "RST in window: connection reset -> CLOSED (RFC 9293 §3.10.7.4 "
+     "second)"},
+};
+#define NRULES (sizeof RULES / sizeof RULES[0])
+
+/* Applies the rule for side s's state and ev, if any: true if one did. */
+static bool infer_apply(struct ladder *ld, int s, uint64_t t, enum infer_ev ev)
 {
-    if (n != ld->state[side])
-        state_row(ld, side, t, n, BERTH_REASON_NONE, true, rule);
+    for (size_t i = 0; i < NRULES; i++) {
+        const struct infer_rule *r = &RULES[i];
+        if (r->ev != ev || !(r->from & (1u << ld->state[s])))
+            continue;
+        if (r->to != ld->state[s])
+            state_row(ld, s, t, r->to, BERTH_REASON_NONE, true, r->why);
+        return true;
+    }
+    return false;
 }
 
-static uint32_t seg_space(const struct berth_segment *seg)
+void ladder_print_rules(FILE *out)
 {
-    return seg->len + !!(seg->flags & BERTH_TH_SYN) +
-           !!(seg->flags & BERTH_TH_FIN);
+    for (size_t i = 0; i < NRULES; i++)
+        fprintf(out, "%s\n", RULES[i].why);
 }
 
-/* Side s sent seg: RFC 9293 §3.3.2's transitions on sending. */
+/* Side s sent seg. */
 static void infer_sent(struct ladder *ld, int s, uint64_t t,
                        const struct berth_segment *seg)
 {
     struct infer *in = &ld->inf[s];
-    enum berth_state k = ld->state[s];
     if (seg->flags & BERTH_TH_RST) {
-        infer_to(ld, s, t, BERTH_STATE_CLOSED,
-                 "sent RST: the connection is aborted -> CLOSED "
-                 "(RFC 9293 §3.10.5, §3.10.7.1)");
-        return;
-    }
-    if (seg->flags & BERTH_TH_SYN) {
+        infer_apply(ld, s, t, SND_RST);
+    } else if (seg->flags & BERTH_TH_SYN) {
         in->syn_sent = true;
         in->syn_end = seg->seq + 1;
-        if (!(seg->flags & BERTH_TH_ACK) && k == BERTH_STATE_CLOSED)
-            infer_to(ld, s, t, BERTH_STATE_SYN_SENT,
-                     "sent SYN (active OPEN) -> SYN-SENT (RFC 9293 §3.10.1)");
-        else if ((seg->flags & BERTH_TH_ACK) &&
-                 (k == BERTH_STATE_LISTEN || k == BERTH_STATE_CLOSED))
-            infer_to(ld, s, t, BERTH_STATE_SYN_RECEIVED,
-                     "sent SYN,ACK: a SYN arrived in LISTEN -> SYN-RECEIVED "
-                     "(RFC 9293 §3.10.7.2)");
-        return;
-    }
-    if (!(seg->flags & BERTH_TH_FIN))
-        return;
-    if (!in->fin_sent) {
+        infer_apply(ld, s, t,
+                    seg->flags & BERTH_TH_ACK ? SND_SYN_ACK : SND_SYN);
+    } else if ((seg->flags & BERTH_TH_FIN) && !in->fin_sent) {
         in->fin_sent = true;
         in->fin_end = seg->seq + seg->len + 1;
-        if (k == BERTH_STATE_ESTABLISHED || k == BERTH_STATE_SYN_RECEIVED)
-            infer_to(ld, s, t, BERTH_STATE_FIN_WAIT_1,
-                     "sent FIN (CLOSE) -> FIN-WAIT-1 (RFC 9293 §3.10.4)");
-        else if (k == BERTH_STATE_CLOSE_WAIT)
-            infer_to(ld, s, t, BERTH_STATE_LAST_ACK,
-                     "sent FIN (CLOSE) in CLOSE-WAIT -> LAST-ACK "
-                     "(RFC 9293 §3.10.4)");
-    } else if (k == BERTH_STATE_CLOSED) {
-        /* Its FIN again: our ACK of it never arrived. */
-        infer_to(ld, s, t, BERTH_STATE_LAST_ACK,
-                 "its FIN again: the ACK of it was lost, so still LAST-ACK "
-                 "(RFC 9293 §3.10.7.4 eighth)");
+        infer_apply(ld, s, t, SND_FIN);
+    } else if (seg->flags & BERTH_TH_FIN) {
+        infer_apply(ld, s, t, SND_FIN_AGAIN);
     }
 }
 
-/* Side s received seg (sent by the other side, not lost): §3.10.7. */
+/* Side s received seg (sent by the other side, not lost): §3.10.7's
+ * checks in order — RST, SYN, ACK, FIN. */
 static void infer_received(struct ladder *ld, int s, uint64_t t,
                            const struct berth_segment *seg)
 {
     struct infer *in = &ld->inf[s];
-    enum berth_state k = ld->state[s], n = k;
-    const char *rule = NULL;
     bool ack = seg->flags & BERTH_TH_ACK;
     bool acks_syn =
         in->syn_sent && ack && (int32_t)(seg->ack - in->syn_end) >= 0;
     bool acks_fin =
         in->fin_sent && ack && (int32_t)(seg->ack - in->fin_end) >= 0;
     if (seg->flags & BERTH_TH_RST) {
-        if (k == BERTH_STATE_SYN_SENT && acks_syn)
-            rule = "RST with an acceptable ACK in SYN-SENT: connection "
-                   "refused -> CLOSED (RFC 9293 §3.10.7.3)";
-        else if (k != BERTH_STATE_LISTEN && k != BERTH_STATE_CLOSED)
-            rule = "RST in window: connection reset -> CLOSED "
-                   "(RFC 9293 §3.10.7.4 second)";
-        if (rule)
-            infer_to(ld, s, t, BERTH_STATE_CLOSED, rule);
+        if (!acks_syn || !infer_apply(ld, s, t, RCV_RST_ACK_OF_SYN))
+            infer_apply(ld, s, t, RCV_RST);
         return;
     }
     if (seg->flags & BERTH_TH_SYN) {
-        if (ack && k == BERTH_STATE_SYN_SENT && acks_syn)
-            n = BERTH_STATE_ESTABLISHED,
-            rule = "SYN,ACK acknowledging our SYN in SYN-SENT -> "
-                   "ESTABLISHED (RFC 9293 §3.10.7.3)";
-        else if (!ack && k == BERTH_STATE_LISTEN)
-            n = BERTH_STATE_SYN_RECEIVED,
-            rule = "SYN in LISTEN -> SYN-RECEIVED (RFC 9293 §3.10.7.2)";
-        else if (!ack && k == BERTH_STATE_SYN_SENT)
-            n = BERTH_STATE_SYN_RECEIVED,
-            rule = "SYN without ACK in SYN-SENT: a simultaneous open -> "
-                   "SYN-RECEIVED (RFC 9293 §3.10.7.3)";
-        infer_to(ld, s, t, n, rule);
+        if (!ack || acks_syn)
+            infer_apply(ld, s, t, ack ? RCV_SYN_ACK : RCV_SYN);
         return;
     }
-    if (acks_syn && k == BERTH_STATE_SYN_RECEIVED)
-        n = BERTH_STATE_ESTABLISHED,
-        rule = "ACK of our SYN in SYN-RECEIVED -> ESTABLISHED "
-               "(RFC 9293 §3.10.7.4 fifth)";
-    else if (acks_fin && k == BERTH_STATE_FIN_WAIT_1)
-        n = BERTH_STATE_FIN_WAIT_2,
-        rule = "ACK of our FIN in FIN-WAIT-1 -> FIN-WAIT-2 "
-               "(RFC 9293 §3.10.7.4 fifth)";
-    else if (acks_fin && k == BERTH_STATE_CLOSING)
-        n = BERTH_STATE_TIME_WAIT, rule =
-                                       "ACK of our FIN in CLOSING -> TIME-WAIT "
-                                       "(RFC 9293 §3.10.7.4 fifth)";
-    else if (acks_fin && k == BERTH_STATE_LAST_ACK)
-        n = BERTH_STATE_CLOSED, rule = "ACK of our FIN in LAST-ACK -> CLOSED "
-                                       "(RFC 9293 §3.10.7.4 fifth)";
-    if ((seg->flags & BERTH_TH_FIN) && !in->fin_seen) {
-        in->fin_seen = true;
-        if (n == BERTH_STATE_ESTABLISHED || n == BERTH_STATE_SYN_RECEIVED)
-            n = BERTH_STATE_CLOSE_WAIT, rule =
-                                            "FIN in ESTABLISHED -> CLOSE-WAIT "
-                                            "(RFC 9293 §3.10.7.4 eighth)";
-        else if (n == BERTH_STATE_FIN_WAIT_1)
-            n = BERTH_STATE_CLOSING,
-            rule = "FIN in FIN-WAIT-1 without ACK of our FIN: the FINs "
-                   "crossed -> CLOSING (RFC 9293 §3.10.7.4 eighth)";
-        else if (n == BERTH_STATE_FIN_WAIT_2 && k == BERTH_STATE_FIN_WAIT_1)
-            n = BERTH_STATE_TIME_WAIT,
-            rule = "FIN in FIN-WAIT-1 with ACK of our FIN -> TIME-WAIT "
-                   "(RFC 9293 §3.10.7.4 eighth)";
-        else if (n == BERTH_STATE_FIN_WAIT_2)
-            n = BERTH_STATE_TIME_WAIT, rule = "FIN in FIN-WAIT-2 -> TIME-WAIT "
-                                              "(RFC 9293 §3.10.7.4 eighth)";
-    }
-    infer_to(ld, s, t, n, rule);
+    bool fin = (seg->flags & BERTH_TH_FIN) && !in->fin_seen;
+    in->fin_seen |= fin;
+    /* A FIN that also acknowledges ours: one rule for both. */
+    if (fin && acks_fin && infer_apply(ld, s, t, RCV_FIN_ACK_OF_FIN))
+        return;
+    if (acks_syn)
+        infer_apply(ld, s, t, RCV_ACK_OF_SYN);
+    if (acks_fin)
+        infer_apply(ld, s, t, RCV_ACK_OF_FIN);
+    if (fin)
+        infer_apply(ld, s, t, RCV_FIN);
+}
+
+static uint32_t seg_space(const struct berth_segment *seg)
+{
+    return seg->len + !!(seg->flags & BERTH_TH_SYN) +
+           !!(seg->flags & BERTH_TH_FIN);
 }
 
 /* Side s has received the other's first n queued segments: at time t, or

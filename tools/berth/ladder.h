@@ -53,6 +53,10 @@ void ladder_segment(struct ladder *ld, int from, uint64_t now,
 void ladder_state(struct ladder *ld, int side, uint64_t now,
                   enum berth_state st, bool inferred, const char *note);
 
+/* The rules the inference follows, one a line, as --explain quotes them
+ * (`berth ladder --rules`). */
+void ladder_print_rules(FILE *out);
+
 /* Live input from the demo: an IPv4 packet sent by side `from`; anything
  * but TCP on the ladder's connection is ignored. */
 void ladder_packet(struct ladder *ld, int from, uint64_t now,

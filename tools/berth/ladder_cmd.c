@@ -660,6 +660,8 @@ static void usage(FILE *f)
             "with those ends; otherwise the first.\n"
             "\n"
             "  --list               list the capture's connections and exit\n"
+            "  --rules              print the rules the states are inferred "
+            "by, and exit\n"
             "  --conn N             draw connection N of --list\n"
             "  --explain            annotate each segment and state change "
             "with its rule\n"
@@ -688,6 +690,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
         int r;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--rules")) {
+            ladder_print_rules(stdout);
             return 1;
         }
         if (!strcmp(a, "--list")) {
