@@ -512,10 +512,13 @@ static int near_side(const struct seg *v, size_t n, uint64_t *rtt)
     int got = 0;
     static const uint8_t want[3] = {BERTH_TH_SYN, BERTH_TH_SYN | BERTH_TH_ACK,
                                     BERTH_TH_ACK};
-    for (size_t i = 0; i < n && got < 3; i++)
-        if ((v[i].s.flags & (BERTH_TH_SYN | BERTH_TH_ACK | BERTH_TH_RST)) ==
-            want[got])
+    for (size_t i = 0; i < n && got < 3; i++) {
+        uint8_t f = v[i].s.flags & (BERTH_TH_SYN | BERTH_TH_ACK | BERTH_TH_RST);
+        if (f == want[got])
             t[got++] = v[i].t;
+        else if (got == 1 && f == BERTH_TH_SYN)
+            t[0] = v[i].t; /* the SYN again: time from the last copy */
+    }
     *rtt = 0;
     if (got < 3)
         return -1;
