@@ -134,11 +134,22 @@ static struct lrow *row_add(struct ladder *ld, uint64_t t)
     return r;
 }
 
+/* text into a column, cut to fit (a call's name is short; the cut is
+ * deliberate, not an accident snprintf should warn of). */
+static void side_text(char *dst, size_t size, const char *text)
+{
+    size_t n = strlen(text);
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, text, n);
+    dst[n] = '\0';
+}
+
 static void side_row(struct ladder *ld, uint64_t t, int side, const char *text)
 {
     struct lrow *r = row_add(ld, t);
     if (r)
-        snprintf(r->side[side], sizeof r->side[side], "%s", text);
+        side_text(r->side[side], sizeof r->side[side], text);
 }
 
 static void note_row(struct ladder *ld, uint64_t t, int align, bool explain,
