@@ -26,6 +26,7 @@ cases=(
     "server_closes: server_closes.pcap"
     "simultaneous_close: simultaneous_close.pcap"
     "simultaneous_close_explain: simultaneous_close.pcap --explain"
+    "simultaneous_open: simultaneous_open.pcap --explain"
     "lost_synack_one_capture: lost_synack_client.pcap"
     "lost_synack_both_captures: lost_synack_server.pcap --other lost_synack_client.pcap"
     "reset: reset.pcap"

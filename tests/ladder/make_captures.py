@@ -185,6 +185,16 @@ def captured_at(end, segments, delay=5.0):
     return out
 
 
+# Both ends send a SYN at once (RFC 9293 figure 7): each answers the
+# other's SYN with a SYN,ACK and is ESTABLISHED when the other's arrives.
+SIMULTANEOUS_OPEN = [
+    (0.0, "c", SYN, 0, 0, 0, 64240),
+    (1.0, "s", SYN, 0, 0, 0, 65160),
+    (1.1, "c", SYN | ACK, 0, 1, 0, 64240),
+    (10.0, "s", SYN | ACK, 0, 1, 0, 65160),
+    (10.1, "c", PSH | ACK, 1, 1, len(GET), 502, GET),
+    (20.1, "s", ACK, 1, C, 0, 509),
+]
 # The server aborts after the request (SO_LINGER 0: RST); the client's
 # next segment draws no answer.
 RESET = EXCHANGE[:5] + [
@@ -282,6 +292,7 @@ def main():
     w("window.pcap", 101, WINDOW)
     w("ipv6_client_closes.pcap", 1, CLIENT_CLOSES, v6=True)
     w("sack_fast_retransmit.pcap", 101, SACK)
+    w("simultaneous_open.pcap", 101, SIMULTANEOUS_OPEN)
     events_log(os.path.join(out, "client_closes.events"), CLIENT_CLOSES,
                offset_ms=250.0)
 

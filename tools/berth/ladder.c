@@ -35,6 +35,7 @@ struct flow {
     uint32_t snd_max;        /* highest offset sent, + SYN and FIN */
     uint32_t snd_max_before; /* ...before the segment being drawn */
     uint64_t max_t;          /* when snd_max last grew */
+    bool synack_sent;        /* a SYN,ACK was seen from this side */
     bool lost;               /* a segment with sequence space was lost */
     uint32_t lost_off;       /* the first such segment's offset */
     struct {
@@ -282,6 +283,9 @@ static const struct infer_rule {
     {ST(SYN_SENT), RCV_SYN_ACK, BERTH_STATE_ESTABLISHED,
      "SYN,ACK acknowledging our SYN in SYN-SENT -> ESTABLISHED "
      "(RFC 9293 §3.10.7.3)"},
+    {ST(SYN_RECEIVED), RCV_SYN_ACK, BERTH_STATE_ESTABLISHED,
+     "SYN,ACK acknowledging our SYN in SYN-RECEIVED (a simultaneous open) "
+     "-> ESTABLISHED (RFC 9293 §3.10.7.4 fifth)"},
     {ST(SYN_RECEIVED), RCV_ACK_OF_SYN, BERTH_STATE_ESTABLISHED,
      "ACK of our SYN in SYN-RECEIVED -> ESTABLISHED "
      "(RFC 9293 §3.10.7.4 fifth)"},
@@ -654,12 +658,19 @@ static unsigned classify(struct ladder *ld, int from, uint64_t now,
          * sent but never seen: reordered if it comes soon after the
          * highest (within half a round trip: a quarter of the grace), else
          * the repair of a copy lost before the capture point. */
-        if (again)
+        /* A SYN,ACK after one's own SYN (a simultaneous open) carries
+         * the same sequence number, and is no retransmission. */
+        bool synack = (seg->flags & (BERTH_TH_SYN | BERTH_TH_ACK)) ==
+                      (BERTH_TH_SYN | BERTH_TH_ACK);
+        if (synack && !mine->synack_sent)
+            ; /* no mark */
+        else if (again)
             marks |= LM_RETX;
         else if (below && now - mine->max_t <= ld->o.grace / 4)
             marks |= LM_OOO;
         else if (below)
             marks |= LM_RETX | LM_UNSEEN;
+        mine->synack_sent |= synack;
         if ((int32_t)(end - mine->snd_max) > 0) {
             mine->snd_max = end;
             mine->max_t = now;

@@ -118,7 +118,10 @@ static int conns_split(struct segs *ss, struct conns *cs)
         for (int j = cs->n - 1; j >= 0 && k < 0; j--)
             if (same_tuple(&cs->v[j], s))
                 k = j;
-        if (k >= 0 && syn && cs->v[k].syn && cs->v[k].cli_isn != s->s.seq)
+        /* The client's SYN with a new ISN: the 4-tuple reused. (The
+         * server's SYN is a simultaneous open.) */
+        if (k >= 0 && syn && cs->v[k].syn && cs->v[k].cli_isn != s->s.seq &&
+            cap_addr_eq(&s->src, &cs->v[k].cli))
             k = -1;
         if (k < 0) {
             if (cs->n == cs->cap) {
@@ -522,6 +525,11 @@ static int near_side(const struct seg *v, size_t n, uint64_t *rtt)
     *rtt = 0;
     if (got < 3)
         return -1;
+    /* SYNs from both ends (a simultaneous open): no such pattern. */
+    for (size_t i = 0; i < n; i++)
+        if ((v[i].s.flags & (BERTH_TH_SYN | BERTH_TH_ACK)) == BERTH_TH_SYN &&
+            !cap_addr_eq(&v[i].src, &v[0].src))
+            return -1;
     uint64_t a = t[1] - t[0], b = t[2] - t[1];
     *rtt = a + b;
     return a >= b ? 0 : 1;
@@ -536,10 +544,14 @@ static void start_states(struct ladder *ld, const struct ladder_opts *lo,
                          const struct evlog *e)
 {
     uint64_t t0 = n ? v[0].t : 0;
+    /* The server's first segment: a RST (no listener) or its own SYN (a
+     * simultaneous open) means it was not listening. */
     bool refused = false;
     for (size_t i = 0; i < n; i++)
         if (cap_addr_eq(&v[i].src, &c->srv)) {
-            refused = v[i].s.flags & BERTH_TH_RST;
+            refused =
+                (v[i].s.flags & BERTH_TH_RST) ||
+                (v[i].s.flags & (BERTH_TH_SYN | BERTH_TH_ACK)) == BERTH_TH_SYN;
             break;
         }
     for (int s = 0; s < 2; s++) {
