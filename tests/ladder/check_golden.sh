@@ -37,6 +37,7 @@ cases=(
     "sack_fast_retransmit: sack_fast_retransmit.pcap --explain"
     "ipv6: ipv6_client_closes.pcap [2001:db8:b::2]:80"
     "events: client_closes.pcap --events client_closes.events"
+    "events_lost: client_closes.pcap --events client_closes_ack_lost.events"
 )
 for c in "${cases[@]}"; do
     name=${c%%:*}

@@ -221,7 +221,10 @@ WINDOW = HANDSHAKE + [
 ]
 
 
-def events_log(path, segments, offset_ms):
+FLAG_NAMES = [(SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK")]
+
+
+def events_log(path, segments, offset_ms, never_arrived=()):
     """berth's event log (docs/events.md, berth-events/1) of the server's
     side of a client-capture connection, its clock counting from a start
     `offset_ms` before the connection's: the states berth went through, and
@@ -232,9 +235,17 @@ def events_log(path, segments, offset_ms):
     lines.append('{"time":%d,"name":"tcp:conn","conn":1,"data":{"local":'
                  '"198.18.0.2:80","remote":"198.18.0.1:40000","sock":-1}}'
                  % us(syn))
-    lines.append('{"time":%d,"name":"tcp:segment_received","conn":1,"data":'
-                 '{"flags":"SYN","seq":%d,"ack":0,"len":0,"win":64240}}'
-                 % (us(syn), ISN["c"]))
+    # Every segment from the client that reached berth, 5 ms after the
+    # capture saw it leave (those at the times in never_arrived did not).
+    for seg in segments:
+        ms, who, flags, seq, ack, n = seg[:6]
+        if who != "c" or ms in never_arrived:
+            continue
+        names = ",".join(name for bit, name in FLAG_NAMES if flags & bit)
+        lines.append('{"time":%d,"name":"tcp:segment_received","conn":1,"data":'
+                     '{"flags":"%s","seq":%d,"ack":%d,"len":%d,"win":%d}}'
+                     % (us(ms + 5), names, ISN["c"] + seq,
+                        ISN["s"] + ack if flags & ACK else 0, n, seg[6]))
     # When the server changed state, by its own clock: a segment from the
     # client arrives 5 ms after the capture saw it leave.
     states = [(syn, "LISTEN", "SYN-RECEIVED", "RCV_SYN"),
@@ -246,6 +257,9 @@ def events_log(path, segments, offset_ms):
         lines.append('{"time":%d,"name":"tcp:state","conn":1,"data":'
                      '{"from":"%s","to":"%s","cause":"%s"}}'
                      % (us(ms), a, b, cause))
+    # In time order, as berth writes it (a state change after the segment
+    # that caused it: the sort is stable).
+    lines[1:] = sorted(lines[1:], key=lambda l: int(l.split(",")[0][8:]))
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -295,6 +309,9 @@ def main():
     w("simultaneous_open.pcap", 101, SIMULTANEOUS_OPEN)
     events_log(os.path.join(out, "client_closes.events"), CLIENT_CLOSES,
                offset_ms=250.0)
+    # The same, but the client's ACK of the response never reached berth.
+    events_log(os.path.join(out, "client_closes_ack_lost.events"),
+               CLIENT_CLOSES, offset_ms=250.0, never_arrived=(20.5,))
 
 
 if __name__ == "__main__":

@@ -388,7 +388,72 @@ struct evlog {
     bool have_syn;
     uint64_t syn_t; /* when berth sent or received the SYN */
     size_t sent;    /* segment_sent lines so far */
+    struct logseg {
+        uint32_t seq, ack, len;
+        char flags[24]; /* "PSH,ACK", as berth_flags_string() writes */
+        bool matched;
+    } * rcvd; /* the segments berth received, in order */
+    size_t nrcvd, rcvd_cap;
 };
+
+/* A tcp:segment_received line's segment. 0, or -1 out of memory. */
+static int log_received(struct evlog *e, const char *line)
+{
+    char seq[16], ack[16], len[16];
+    if (!json_get(line, "seq", seq, sizeof seq) ||
+        !json_get(line, "ack", ack, sizeof ack) ||
+        !json_get(line, "len", len, sizeof len))
+        return 0;
+    if (e->nrcvd == e->rcvd_cap) {
+        size_t cap = e->rcvd_cap ? e->rcvd_cap * 2 : 64;
+        struct logseg *nv = realloc(e->rcvd, cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        e->rcvd = nv, e->rcvd_cap = cap;
+    }
+    struct logseg *g = &e->rcvd[e->nrcvd++];
+    g->seq = (uint32_t)strtoul(seq, NULL, 10);
+    g->ack = (uint32_t)strtoul(ack, NULL, 10);
+    g->len = (uint32_t)strtoul(len, NULL, 10);
+    if (!json_get(line, "flags", g->flags, sizeof g->flags))
+        g->flags[0] = '\0';
+    g->matched = false;
+    return 0;
+}
+
+/* The log shows what berth received: a segment the other end sent (the
+ * capture holds it) that the log never received was lost. Copies are
+ * matched in order, within a window. Returns those marked. */
+static size_t log_mark_lost(struct evlog *e, const struct conn *c,
+                            struct seg *v, size_t n)
+{
+    size_t lost = 0, base = 0;
+    if (e->side < 0 || e->nrcvd == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        int from = cap_addr_eq(&v[i].src, &c->cli) ? 0 : 1;
+        if (from == e->side || v[i].lost)
+            continue;
+        char flags[40];
+        berth_flags_string(v[i].s.flags, flags, sizeof flags);
+        uint32_t ack = v[i].s.flags & BERTH_TH_ACK ? v[i].s.ack : 0;
+        bool found = false;
+        size_t lo = base > 64 ? base - 64 : 0;
+        size_t hi = base + 4096 < e->nrcvd ? base + 4096 : e->nrcvd;
+        for (size_t j = lo; j < hi && !found; j++) {
+            struct logseg *g = &e->rcvd[j];
+            if (g->matched || g->seq != v[i].s.seq || g->len != v[i].s.len ||
+                (g->ack != ack && (v[i].s.flags & BERTH_TH_ACK)) ||
+                strcmp(g->flags, flags) != 0)
+                continue;
+            g->matched = found = true;
+            base = j;
+        }
+        v[i].lost = !found;
+        lost += !found;
+    }
+    return lost;
+}
 
 /* A tcp:conn line: is it the connection between c's ends, and which end
  * was berth? */
@@ -421,6 +486,8 @@ static int log_line(struct evlog *e, const char *line, const char *name,
     bool seg = !strcmp(name, "tcp:segment_sent") ||
                !strcmp(name, "tcp:segment_received");
     e->sent += !strcmp(name, "tcp:segment_sent");
+    if (!strcmp(name, "tcp:segment_received") && log_received(e, line) != 0)
+        return -1;
     if (seg && !e->have_syn && json_get(line, "flags", buf, sizeof buf) &&
         !strcmp(buf, "SYN"))
         e->have_syn = true, e->syn_t = t;
@@ -614,8 +681,13 @@ static int draw(const struct opts *o, const struct conn *c, struct seg *v,
     int64_t offset = 0;
     if (o->events && events_read(o->events, c, v, n, &e, &offset) != 0) {
         free(e.v);
+        free(e.rcvd);
         return 1;
     }
+    /* Without the other end's capture, the log tells what was lost on
+     * the way to berth. */
+    if (!o->other)
+        log_mark_lost(&e, c, v, n);
     struct ladder_opts lo = {.infer = {e.side != 0, e.side != 1},
                              .explain = o->explain};
     /* The far end's inference waits twice the round trip (at least 2 ms)
@@ -635,6 +707,7 @@ static int draw(const struct opts *o, const struct conn *c, struct seg *v,
     struct ladder *ld = ladder_new(&lo);
     if (!ld) {
         free(e.v);
+        free(e.rcvd);
         error_line(prog, "out of memory");
         return 1;
     }
@@ -651,6 +724,7 @@ static int draw(const struct opts *o, const struct conn *c, struct seg *v,
     }
     log_states(ld, &e, &li, offset, INT64_MAX, SIZE_MAX, 0, o->explain);
     free(e.v);
+    free(e.rcvd);
     ladder_print(ld, stdout, o->titles[0], o->titles[1]);
     int rc = o->svg ? write_svg(o, ld) : 0;
     ladder_destroy(ld);
