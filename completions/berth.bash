@@ -21,7 +21,7 @@ _berth() {
     fi
     local cmd=${COMP_WORDS[1]}
     case $prev in
-    --pcap | --ctl)
+    --pcap | --ctl | --svg | --other | --events)
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
         return
         ;;
@@ -34,6 +34,8 @@ _berth() {
     if [[ $cur == -* ]]; then
         mapfile -t COMPREPLY < <(compgen -W \
             "$("$berth" "$cmd" --help 2>/dev/null | _berth_options)" -- "$cur")
+    elif [ "$cmd" = ladder ]; then # the capture
+        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
     elif [ "$cmd" = ctl ]; then
         mapfile -t COMPREPLY < <(compgen -W "ss stat impair stop" -- "$cur")
     fi

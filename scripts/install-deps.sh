@@ -14,10 +14,12 @@ set -euo pipefail
 # `berth run` tests: unmodified programs from Debian as clients and servers.
 # The event log's test validates against its JSON Schema (python3-jsonschema);
 # `berth plot`'s checks its SVG (xmllint) and renders it (rsvg-convert).
+# `berth ladder` tests: xmllint and rsvg-convert check its SVG figures;
+# tcpdump captures a kernel-to-kernel connection for it.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
     iproute2 curl netcat-openbsd iputils-ping python3 tshark liblwip-dev clang bison flex
     groff-base wget nginx-light redis-server redis-tools iperf3 wrk
-    python3-jsonschema libxml2-utils librsvg2-bin)
+    python3-jsonschema libxml2-utils librsvg2-bin tcpdump)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -910,6 +910,11 @@ struct berth_segment {
 /* 0, or the positive berth_reason why the packet is malformed (then *out is
  * zeroed, with wscale -1). */
 int berth_decode(const void *pkt, size_t len, struct berth_segment *out);
+/* The same for a TCP segment without its IP header (a capture reader took
+ * it off): ports, not addresses (zero); the checksum is not checked, since
+ * it covers the IP pseudo-header and captures of offloading senders hold
+ * partial checksums. */
+int berth_decode_tcp(const void *tcp, size_t len, struct berth_segment *out);
 /* Writes "SYN,ACK"-style flag names into buf; returns buf. */
 char *berth_flags_string(uint8_t flags, char *buf, size_t size);
 

@@ -63,6 +63,25 @@ int berth_decode(const void *pkt, size_t len, struct berth_segment *out)
     return 0;
 }
 
+/* A capture's TCP segment, its IP header already taken off by the caller
+ * (pcap readers handle IPv4 and IPv6 themselves); the endpoints carry the
+ * ports only. The checksum is not checked: it covers a pseudo-header, and
+ * a capture taken at a sender that offloads checksums holds partial ones
+ * the NIC completes later. */
+int berth_decode_tcp(const void *tcp, size_t len, struct berth_segment *out)
+{
+    struct tcp_seg seg;
+    int err = tcp_parse_csum(tcp, len, 0, 0, false, &seg);
+    if (err != 0) {
+        memset(out, 0, sizeof(*out));
+        out->wscale = -1;
+        return err;
+    }
+    tcp_seg_public(&seg, (struct berth_endpoint){0}, (struct berth_endpoint){0},
+                   out);
+    return 0;
+}
+
 void tcp_seg_public(const struct tcp_seg *seg, struct berth_endpoint src,
                     struct berth_endpoint dst, struct berth_segment *out)
 {

@@ -10,6 +10,7 @@ int cmd_ss(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_ladder(int argc, char **argv); /* ladder_cmd.c */
 int cmd_run(int argc, char **argv); /* run.c (src/posix/) */
 int cmd_plot(int argc, char **argv);
 

@@ -86,6 +86,39 @@ void demo_print_events(FILE *out, const struct demo_opts *o)
                 o->events, o->events);
 }
 
+void demo_write_figure(FILE *out, const struct demo_opts *o, struct ladders *ls,
+                       const char *left, const char *right)
+{
+    char path[320], err[300];
+    if (!o->pcap)
+        return;
+    /* Beside the capture: demo.pcap -> demo-ladder.svg. */
+    size_t n = strlen(o->pcap);
+    if (n > 5 && !strcmp(o->pcap + n - 5, ".pcap"))
+        n -= 5;
+    snprintf(path, sizeof path, "%.*s-ladder.svg", (int)n, o->pcap);
+    int count;
+    const char *why;
+    struct ladder *ld = ladders_get(ls, ladders_pick(ls, &count, &why));
+    int fd = berth_rt_create_file(path, false, err, sizeof err);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        error_line(o->c.prog, "%s (no ladder figure)", err);
+        return;
+    }
+    ladder_print_svg(ld, f, left, right, false);
+    if (fclose(f) != 0) {
+        error_line(o->c.prog, "%s: %s", path, strerror(errno));
+        return;
+    }
+    fprintf(out,
+            "Ladder figure: %s (SVG, the ladder above; berth ladder "
+            "draws any connection of the capture)\n",
+            path);
+}
+
 void demo_print_next(FILE *out, const struct demo_opts *o)
 {
     char imp[128];
@@ -95,9 +128,14 @@ void demo_print_next(FILE *out, const struct demo_opts *o)
                  "then curl http://198.18.0.2/\n");
     fprintf(out, "  berth ss -i                       its connections, with "
                  "timers and windows\n");
-    if (o->pcap)
+    if (o->pcap) {
         fprintf(out, "  wireshark %s\n%36sthis run, packet by packet\n",
                 o->pcap, "");
+        fprintf(out,
+                "  berth ladder %s --list\n%36severy connection of it, "
+                "as a ladder (--explain)\n",
+                o->pcap, "");
+    }
     if (!strcmp(imp, "off"))
         fprintf(out, "  berth demo --impair loss=20%%,seed=1   lost segments "
                      "and their retransmissions\n");

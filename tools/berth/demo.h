@@ -59,6 +59,10 @@ void demo_print_ladder(FILE *out, struct ladders *ls, const char *left,
                        const char *right);
 /* "Event log: PATH" and how to plot it, when there is one. */
 void demo_print_events(FILE *out, const struct demo_opts *o);
+/* The same ladder as an SVG figure beside the capture (demo-ladder.svg for
+ * demo.pcap), and a line saying where. Nothing without a capture. */
+void demo_write_figure(FILE *out, const struct demo_opts *o, struct ladders *ls,
+                       const char *left, const char *right);
 /* What to try next: berth http, berth ss -i, the capture, --impair. */
 void demo_print_next(FILE *out, const struct demo_opts *o);
 

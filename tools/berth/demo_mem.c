@@ -364,6 +364,7 @@ static void print_story(struct memdemo *m, const char *why, int rc)
         printf("Capture: %s (virtual time; tshark -r %s)\n", m->o->pcap,
                m->o->pcap);
     demo_print_events(stdout, m->o);
+    demo_write_figure(stdout, m->o, m->ld, "client (berth)", "server (http)");
     demo_print_next(stdout, m->o);
     if (rc != 0)
         printf("\nberth demo: the run did not settle as expected\n");

@@ -500,6 +500,7 @@ static void print_story(struct tundemo *d)
         printf("\nCapture: %s (wireshark, or tshark -r %s)\n", d->o->pcap,
                d->o->pcap);
     demo_print_events(stdout, d->o);
+    demo_write_figure(stdout, d->o, d->ld, "kernel (curl)", "berth (http)");
     demo_print_next(stdout, d->o);
 }
 

@@ -1,12 +1,14 @@
-/* berth command: the ladder diagram of one TCP connection for `berth demo`
- * — every segment as an arrow between two timelines, every state change
- * and application call beside its side. It follows the first connection
- * that opens (the first SYN from the left side) and ignores the rest.
+/* berth command: the ladder diagram of one TCP connection — every segment
+ * as an arrow between two timelines, every state change and application
+ * call beside its side — for `berth ladder FILE.pcap` (any capture) and
+ * for `berth demo` (berth's own connection, live). One model, two
+ * renderings: text (ladder_print) and a textbook SVG figure
+ * (ladder_print_svg, ladder_svg.c).
  *
- * Left is the client (the kernel's curl, or a berth stack over the
- * in-memory link), right is berth's server. When the left side is the
- * kernel, its states are inferred from the segments it sends and receives
- * (RFC 9293's state diagram), and printed in parentheses. */
+ * Left is the client (the side whose SYN opened the connection), right the
+ * server. A side whose stack is not berth's has its states inferred from
+ * the segments it sends and receives (RFC 9293's state diagram: the rules
+ * are in `berth-ladder(1)`), printed in parentheses. */
 #ifndef BERTH_CMD_LADDER_H
 #define BERTH_CMD_LADDER_H
 
@@ -16,14 +18,47 @@
 #include <stdio.h>
 
 #include "berth/berth.h"
+#include "capture.h"
 
 struct ladder;
 
+struct ladder_opts {
+    bool infer[2]; /* infer side i's states from the segments */
+    bool explain;  /* annotate segments and transitions with their rule */
+    /* µs: a segment not contradicted by the receiver's next segment for
+     * this long is taken as received (0: 2 ms). */
+    uint64_t grace;
+    /* The capture was taken at side i: what reaches it is received when
+     * captured (no grace). */
+    bool near[2];
+};
+
+struct ladder *ladder_new(const struct ladder_opts *o);
+/* The demo's: only the left side inferred (or none). */
 struct ladder *ladder_create(bool left_inferred);
 void ladder_destroy(struct ladder *ld);
 
-/* A packet sent by side `from` (0 left, 1 right) at `now`; `lost` when the
- * link dropped it. Anything but TCP on the ladder's connection is ignored. */
+/* Fixes the connection before its first segment (a capture's reader knows
+ * it); otherwise the first SYN from the left fixes it. */
+void ladder_lock(struct ladder *ld, const struct cap_addr *cli,
+                 const struct cap_addr *srv);
+/* A segment sent by side `from` (0 left, 1 right) at `now`, with plen of
+ * its payload bytes; `lost` when it never reached the other side. */
+void ladder_segment(struct ladder *ld, int from, uint64_t now,
+                    const struct berth_segment *seg, const uint8_t *payload,
+                    uint32_t plen, bool lost);
+/* A state side was in at now, known (an event log) or assumed (inferred:
+ * drawn in parentheses, and the inference continues from it); note, if not
+ * NULL, is drawn beside it. */
+void ladder_state(struct ladder *ld, int side, uint64_t now,
+                  enum berth_state st, bool inferred, const char *note);
+
+/* The rules the inference follows, one a line, as --explain quotes them
+ * (`berth ladder --rules`). */
+void ladder_print_rules(FILE *out);
+
+/* Live input from the demo: an IPv4 packet sent by side `from`; anything
+ * but TCP on the ladder's connection is ignored. */
 void ladder_packet(struct ladder *ld, int from, uint64_t now,
                    const uint8_t *pkt, size_t len, bool lost);
 /* A trace event from side's stack. */
@@ -34,16 +69,21 @@ void ladder_app(struct ladder *ld, int side, uint64_t now,
                 struct berth_endpoint local, struct berth_endpoint remote,
                 const char *what);
 
-/* The connection's endpoints once its SYN was seen. */
-bool ladder_endpoints(const struct ladder *ld, struct berth_endpoint *client,
-                      struct berth_endpoint *server);
+/* The connection's endpoints once known. */
+bool ladder_endpoints(const struct ladder *ld, struct cap_addr *client,
+                      struct cap_addr *server);
 /* The connection is over on side's stack: CLOSED after it opened. */
 bool ladder_closed(const struct ladder *ld, int side);
+/* Segments drawn, and how many were marked lost. */
+size_t ladder_segments(const struct ladder *ld, size_t *lost);
 
-/* Prints the column heads and every row (rows are kept until now, because
- * the heads name the client's port). */
+/* The text ladder: column heads, then every row. */
 void ladder_print(struct ladder *ld, FILE *out, const char *left_title,
                   const char *right_title);
+/* The same as an SVG figure; runs of plain data and ACK segments longer
+ * than a few are elided ("... N segments ...") unless full. */
+void ladder_print_svg(struct ladder *ld, FILE *out, const char *left_title,
+                      const char *right_title, bool full);
 
 /* A ladder per connection (at most LADDERS_MAX), so the demo can draw the
  * one that shows most: every event goes to all of them, each keeps its own

@@ -28,6 +28,8 @@ static const struct {
     {"demo", cmd_demo,
      "watch one TCP connection from the kernel's curl to "
      "berth, as a ladder"},
+    {"ladder", cmd_ladder,
+     "draw a capture's TCP connection as a ladder (text, SVG)"},
     {"http", cmd_http, "HTTP/1.1 server (/, /bytes/N, POST /sink)"},
     {"echo", cmd_echo, "echo server"},
     {"cat", cmd_cat,
