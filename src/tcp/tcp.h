@@ -801,6 +801,11 @@ void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
 /* The RST of a connection we abort: <SEQ=SND.NXT><CTL=RST> (RFC 9293
  * §3.10.5), with the Timestamps option if agreed (RFC 7323 §5.2). */
 void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c);
+/* The RST of a connection that ends on a segment (as if it no longer
+ * existed): <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.5.2 rule 1), with the
+ * Timestamps option if agreed. */
+void tcp_send_rst_at_ack(struct berth_stack *s, struct tcp_conn *c,
+                         const struct tcp_seg *seg);
 /* The SYN-ACK of a SYN-queue entry; window and MSS from the listener's
  * template TCB. */
 void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,

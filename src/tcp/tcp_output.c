@@ -242,6 +242,17 @@ void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c)
     tcp_send(s, &o);
 }
 
+void tcp_send_rst_at_ack(struct berth_stack *s, struct tcp_conn *c,
+                         const struct tcp_seg *seg)
+{
+    /* SEG.ACK passed the ACK check (SND.UNA <= SEG.ACK <= SND.NXT): it is
+     * the peer's RCV.NXT when it sent the segment, where RFC 5961 §3.2
+     * takes a RST; SND.NXT may lie beyond it (a FIN it has not seen). */
+    struct tcp_out o =
+        conn_out(s, c, (seg->flags & TH_ACK) ? seg->ack : c->snd_max, TH_RST);
+    tcp_send(s, &o);
+}
+
 /* The sequence number of a segment without text (ACK, keepalive): SND.MAX,
  * RFC 9293's SND.NXT (never the one go-back-N wound back, which may lie
  * below the peer's RCV.NXT), but no further than the peer's window: after
