@@ -482,11 +482,13 @@ static void output_sack_recovery(struct berth_stack *s, struct tcp_conn *c)
             break;
         uint32_t seq, len;
         bool rexmit;
-        uint32_t before = c->high_rxt, max = c->snd_max;
+        /* HighRxt does not move when a lost retransmission below it goes
+         * again (RFC 8985 §6.2): the count of retransmissions does. */
+        uint32_t rx = c->total_retrans, max = c->snd_max;
         if (!tcp_sack_next_seg(c, &seq, &len, &rexmit))
             break;
         tcp_output_range(s, c, seq, len);
-        if (c->high_rxt == before && c->snd_max == max)
+        if (c->total_retrans == rx && c->snd_max == max)
             break; /* nothing could be sent */
     }
     if (c->flags & TF_ACK_NOW)

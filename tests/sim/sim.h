@@ -207,11 +207,13 @@ struct conn {
     bool ts_offered[2], sack_offered[2];
     bool wire_reported;
     bool rtt_reported;
-    bool syn_rexmit;  /* a SYN was sent again: an RTT sample may span it */
-    uint32_t rsts[2]; /* RSTs each side sent */
-    bool ghost[2];    /* a side's listener opened it again from a SYN
-                         cookie after it ended, and the checker reset that
-                         copy (app.c listener_born) */
+    bool syn_rexmit;       /* a SYN was sent again: an RTT sample may span it */
+    uint32_t rsts[2];      /* RSTs each side sent */
+    bool cookie_failed[2]; /* a side's listener dropped one of its
+                              segments as SYNCOOKIE_INVALID */
+    bool ghost[2];         /* a side's listener opened it again from a SYN
+                              cookie after it ended, and the checker reset that
+                              copy (app.c listener_born) */
 
     /* What the engine did (trace). */
     bool gone[2];  /* its TCB left the table: later RSTs are from

@@ -313,6 +313,8 @@ static void on_trace(void *ctx, const struct berth_trace *ev)
     if (w->verbose)
         world_log(w, h->side, "conn %d: drop %s", c ? c->id : -1,
                   berth_reason_name(ev->reason));
+    if (c && ev->reason == BERTH_REASON_SYNCOOKIE_INVALID)
+        c->cookie_failed[h->side] = true;
     if (c && reason_is_listener_drop(ev->reason)) {
         c->last_drop_at = ev->now;
         for (int s = 0; s < 2; s++) {
