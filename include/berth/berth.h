@@ -848,6 +848,15 @@ int berth_getsockname(const struct berth_stack *s, int sock,
 int berth_getpeername(const struct berth_stack *s, int sock,
                       struct berth_endpoint *out);
 
+/* The loss recovery a connection's sender is in (Linux's tcpi_ca_state:
+ * Open, Recovery, Loss). */
+enum berth_recovery {
+    BERTH_RECOVERY_NONE, /* no recovery */
+    BERTH_RECOVERY_FAST, /* fast recovery (RFC 6675 / RFC 6582), with PRR */
+    BERTH_RECOVERY_RTO,  /* after a retransmission timeout, until SND.UNA
+                            passes what was outstanding then */
+};
+
 /* Per-connection information, like TCP_INFO / `ss -ti`. */
 struct berth_tcp_info {
     enum berth_state state;
@@ -867,6 +876,7 @@ struct berth_tcp_info {
     uint32_t unacked;                                 /* snd_nxt - snd_una */
     uint32_t accept_queue, accept_backlog, syn_queue; /* LISTEN only */
     uint64_t next_timer; /* earliest timer of this socket, or UINT64_MAX */
+    enum berth_recovery recovery;
 };
 int berth_getinfo(const struct berth_stack *s, int sock,
                   struct berth_tcp_info *out);

@@ -721,8 +721,9 @@ bool tcp_rack_lost_pending(const struct tcp_conn *c);
 uint32_t tcp_rack_pipe(const struct tcp_conn *c);
 /* NextSeg rule 1 with RACK's marks: the first lost range not resent. */
 bool tcp_rack_next_lost(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
-/* A timeout: SACK marks are void (RFC 2018 §8), go-back-N resends all. */
-void tcp_rack_on_rto(struct tcp_conn *c);
+/* A timeout: SACK marks are void (RFC 2018 §8); what is lost is marked
+ * by RACK's rule for a timeout (RFC 8985 §6.3). */
+void tcp_rack_on_rto(struct berth_stack *s, struct tcp_conn *c);
 /* A timeout proved spurious (F-RTO): nothing is lost after all. */
 void tcp_rack_undo_rto(struct tcp_conn *c);
 /* Recovery ended (§6.2 step 4: reo_wnd_persist counts recoveries). */
@@ -842,6 +843,11 @@ void tcp_send_rst_for(struct berth_stack *s, uint32_t src, uint32_t dst,
 /* The RST of a connection we abort: <SEQ=SND.NXT><CTL=RST> (RFC 9293
  * §3.10.5), with the Timestamps option if agreed (RFC 7323 §5.2). */
 void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c);
+/* The RST of a connection that ends on a segment (as if it no longer
+ * existed): <SEQ=SEG.ACK><CTL=RST> (RFC 9293 §3.5.2 rule 1), with the
+ * Timestamps option if agreed. */
+void tcp_send_rst_at_ack(struct berth_stack *s, struct tcp_conn *c,
+                         const struct tcp_seg *seg);
 /* The SYN-ACK of a SYN-queue entry; window and MSS from the listener's
  * template TCB. */
 void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,

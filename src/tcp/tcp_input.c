@@ -637,10 +637,14 @@ static enum tcp_step process_text(struct berth_stack *s, struct tcp_conn *c,
     if (len == 0)
         return STEP_NEXT;
     /* New data for a socket the application closed: nobody will read it.
-     * Reset, as Linux does (RFC 9293 §3.10.4 leaves it open). */
+     * RFC 1122 §4.2.2.13: a RST shows that data was lost. The TCB goes, and
+     * the RST is that of a connection that does not exist, <SEQ=SEG.ACK>
+     * (RFC 9293 §3.5.2 rule 1), as Linux's (tcp_reset, then
+     * tcp_v4_send_reset): not the abort's SND.NXT, which our unacknowledged
+     * FIN puts beyond the peer's RCV.NXT. */
     if (c->sock < 0 && !c->listener) {
         drop(s, c, BERTH_REASON_DATA_AFTER_CLOSE);
-        tcp_send_abort_rst(s, c);
+        tcp_send_rst_at_ack(s, c, seg);
         tcp_conn_delete(s, c, BERTH_REASON_APP_CLOSE);
         return STEP_GONE;
     }

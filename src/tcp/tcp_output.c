@@ -289,6 +289,17 @@ void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c)
     tcp_send(s, &o);
 }
 
+void tcp_send_rst_at_ack(struct berth_stack *s, struct tcp_conn *c,
+                         const struct tcp_seg *seg)
+{
+    /* SEG.ACK passed the ACK check (SND.UNA <= SEG.ACK <= SND.NXT): it is
+     * the peer's RCV.NXT when it sent the segment, where RFC 5961 §3.2
+     * takes a RST; SND.NXT may lie beyond it (a FIN it has not seen). */
+    struct tcp_out o =
+        conn_out(s, c, (seg->flags & TH_ACK) ? seg->ack : c->snd_max, TH_RST);
+    tcp_send(s, &o);
+}
+
 /* The sequence number of a segment without text (ACK, keepalive): SND.MAX,
  * RFC 9293's SND.NXT (never the one go-back-N wound back, which may lie
  * below the peer's RCV.NXT), but no further than the peer's window: after
@@ -519,15 +530,26 @@ static void output_sack_recovery(struct berth_stack *s, struct tcp_conn *c)
             break;
         uint32_t seq, len;
         bool rexmit;
-        uint32_t before = c->high_rxt, max = c->snd_max;
+        /* HighRxt does not move when a lost retransmission below it goes
+         * again (RFC 8985 §6.2): the count of retransmissions does. */
+        uint32_t rx = c->total_retrans, max = c->snd_max;
         if (!tcp_sack_next_seg(c, &seq, &len, &rexmit))
             break;
         tcp_output_range(s, c, seq, len);
-        if (c->high_rxt == before && c->snd_max == max)
+        if (c->total_retrans == rx && c->snd_max == max)
             break; /* nothing could be sent */
     }
     if (c->flags & TF_ACK_NOW)
         send_ack(s, c, ack_seq(c));
+}
+
+/* After a timeout with RACK (RFC 8985 §6.3), the lost marks choose what
+ * is resent, then new data, as in fast recovery; while F-RTO watches
+ * (RFC 5682 §2 step 2b) only new data goes. */
+static bool rto_recovery_by_marks(const struct tcp_conn *c)
+{
+    return (c->flags & TF_RTO_RECOVER) && tcp_rack_on(c) &&
+           !(c->lr_flags & (LR_FRTO_ACK1 | LR_FRTO_ACK2));
 }
 
 void tcp_output(struct berth_stack *s, struct tcp_conn *c)
@@ -543,7 +565,8 @@ void tcp_output(struct berth_stack *s, struct tcp_conn *c)
     default:
         break;
     }
-    if ((c->flags & (TF_RECOVERY | TF_SACK)) == (TF_RECOVERY | TF_SACK)) {
+    if ((c->flags & (TF_RECOVERY | TF_SACK)) == (TF_RECOVERY | TF_SACK) ||
+        rto_recovery_by_marks(c)) {
         output_sack_recovery(s, c);
     } else {
         for (uint32_t i = 0; i < OUTPUT_BURST_LIMIT; i++)

@@ -769,6 +769,9 @@ void tcp_conn_info(const struct berth_stack *s, const struct tcp_conn *c,
     out->sack = (c->flags & TF_SACK) != 0;
     out->congestion = (enum berth_cc)c->cc_algo;
     out->next_timer = timer_deadline(&c->n.timer);
+    out->recovery = (c->flags & TF_RECOVERY)      ? BERTH_RECOVERY_FAST
+                    : (c->flags & TF_RTO_RECOVER) ? BERTH_RECOVERY_RTO
+                                                  : BERTH_RECOVERY_NONE;
 }
 
 /* Any record of the 4-tuple table; returns its handle (or -1). */

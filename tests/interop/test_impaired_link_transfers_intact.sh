@@ -6,13 +6,14 @@
 # (SHA-256). Both retransmission counters moved: berth's ("segments
 # retransmitted" in `berth stat`) and the kernel's (nstat TcpRetransSegs).
 #
-# Time: the 20 transfers run in parallel; with SACK, timestamps and fast
-# recovery on both sides they take about 50 s under ASan. berth's sending
-# is slower than the kernel's under 25% reordering (45-50 s against about
-# 10 s): three duplicate ACKs are its loss signal, and although a recovery
-# that D-SACKs prove spurious is undone, the retransmission was sent; RACK
-# (RFC 8985), which the kernel uses, would wait a fraction of an RTT
-# instead. Where the kernel has
+# Time: the 20 transfers run in parallel; with SACK, timestamps, RACK-TLP
+# and PRR on both sides they take about 40 s under ASan. With offloads on
+# (as here) the impairment decides per TUN packet, and berth's TSO
+# super-segments (about 4 MSS on average) lose whole bursts where the
+# kernel's 1-2 MSS packets lose one or two segments: berth's downloads
+# (about 18 s) beat the kernel's uploads (about 33 s). Per wire packet
+# (--no-offload) the two senders are even: bench/impaired.sh measures
+# both ways in one run (BENCHMARKS.md). Where the kernel has
 # the knob (Linux >= 6.15) the namespace caps the kernel's RTO at 5 s
 # (net.ipv4.tcp_rto_max_ms): a lost retransmission otherwise doubles a
 # backed-off RTO. IT_IMPAIR_SIZE sets the size (default 16 MiB, as the

@@ -755,6 +755,9 @@ static int tcp_info(struct adapter *a, int sock, void *val, socklen_t *len)
     berth_getopt(a->s, sock, BERTH_OPT_MAXSEG, &maxseg);
     ti.tcpi_advmss = maxseg > 0 && maxseg < a->mss ? (uint32_t)maxseg : a->mss;
     ti.tcpi_total_retrans = in.total_retrans;
+    ti.tcpi_ca_state = in.recovery == BERTH_RECOVERY_FAST  ? TCP_CA_Recovery
+                       : in.recovery == BERTH_RECOVERY_RTO ? TCP_CA_Loss
+                                                           : TCP_CA_Open;
     /* Linux's struct has grown past glibc's: the fields after glibc's
      * (tcpi_pacing_rate onward), which berth does not keep, read 0. */
     socklen_t n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);

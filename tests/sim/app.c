@@ -529,6 +529,21 @@ static void listener_born(struct world *w, struct listener *l, int h,
 {
     struct conn *c = world_find_conn(w, l->side, l->port, rport);
     struct end *e = c ? &c->e[l->side] : NULL;
+    if (c && c->kind == CONN_NORMAL && e->st == END_DONE &&
+        berth_counter(w->st[l->side], BERTH_CTR_SYNCOOKIES_RECV) > 0) {
+        /* A SYN cookie keeps no state (RFC 4987 §3.6): a late copy of a
+         * segment at IRS+1 of a cookie connection that has already ended
+         * (an abort leaves no TIME-WAIT) passes the check again and opens
+         * it again, as on Linux. Its peer no longer has it; this end
+         * resets the copy (the peer's RST would end it anyway). */
+        w->ghosts[l->side]++;
+        c->ghost[l->side] = true;
+        world_log(w, l->side,
+                  "conn %d: a late cookie ACK from %u opened it again: reset",
+                  c->id, rport);
+        berth_abort(w->st[l->side], h);
+        return;
+    }
     if (!c || c->kind != CONN_NORMAL || e->st != END_UNBORN) {
         world_fail(w, INV_API,
                    "listener %u accepted an unexpected connection from %u",

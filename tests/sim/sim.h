@@ -209,8 +209,13 @@ struct conn {
     bool ts_offered[2], sack_offered[2];
     bool wire_reported;
     bool rtt_reported;
-    bool syn_rexmit;  /* a SYN was sent again: an RTT sample may span it */
-    uint32_t rsts[2]; /* RSTs each side sent */
+    bool syn_rexmit;       /* a SYN was sent again: an RTT sample may span it */
+    uint32_t rsts[2];      /* RSTs each side sent */
+    bool cookie_failed[2]; /* a side's listener dropped one of its
+                              segments as SYNCOOKIE_INVALID */
+    bool ghost[2];         /* a side's listener opened it again from a SYN
+                              cookie after it ended, and the checker reset that
+                              copy (app.c listener_born) */
 
     /* What the engine did (trace). */
     bool gone[2];  /* its TCB left the table: later RSTs are from
@@ -327,6 +332,7 @@ struct world {
     uint64_t passive_traced[2]; /* SYN-RECEIVED -> ESTABLISHED at a
                                    listener's port */
     uint64_t tw_traced[2];
+    uint64_t ghosts[2];   /* passive opens a late cookie ACK made again */
     uint64_t rst_seen[2]; /* RST segments each side sent (tap) */
     uint64_t refused[2];  /* ECONNREFUSED seen by a side's apps */
     uint64_t drops_by_reason[2][BERTH_REASON__COUNT];

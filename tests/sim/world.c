@@ -263,11 +263,19 @@ static void trace_state(struct world *w, int side, struct conn *c,
 }
 
 /* Drops by the listener are losses as far as the peer's retries go. */
+/* Segments a side's listener dropped as a policy count as losses. A
+ * segment failing the cookie check whose ACK carries a current cookie tag
+ * is dropped without a RST (tcp_listen.c listen_cookie_ack: it may be a
+ * reordered cookie connection's text); a dead cookie connection's peer
+ * (the server aborted it and the RST was lost, or overtaken) resends into
+ * that silence until its retries or user timeout end it. When the drop is
+ * answered with a RST, that RST ends the peer before any timeout. */
 static bool reason_is_listener_drop(enum berth_reason r)
 {
     return r == BERTH_REASON_ACCEPT_QUEUE_FULL ||
            r == BERTH_REASON_SYN_QUEUE_FULL ||
-           r == BERTH_REASON_TIME_WAIT_SYN_OLD;
+           r == BERTH_REASON_TIME_WAIT_SYN_OLD ||
+           r == BERTH_REASON_SYNCOOKIE_INVALID;
 }
 
 static struct conn *newest_conn(struct world *w, int side, uint16_t lport,
@@ -306,6 +314,8 @@ static void on_trace(void *ctx, const struct berth_trace *ev)
     if (w->verbose)
         world_log(w, h->side, "conn %d: drop %s", c ? c->id : -1,
                   berth_reason_name(ev->reason));
+    if (c && ev->reason == BERTH_REASON_SYNCOOKIE_INVALID)
+        c->cookie_failed[h->side] = true;
     if (c && reason_is_listener_drop(ev->reason)) {
         c->last_drop_at = ev->now;
         for (int s = 0; s < 2; s++) {
