@@ -6,7 +6,8 @@
 #include <stdint.h>
 
 /* Recomputes the IPv4 header checksum and, for TCP, the TCP checksum over
- * what the header says is the segment; malformed headers are left alone.
+ * what the header says is the segment (IPv6: behind its extension headers);
+ * malformed headers are left alone.
  * Mutations then reach the state machine instead of the checksum check. */
 void fuzz_fix_checksums(uint8_t *p, size_t len);
 
