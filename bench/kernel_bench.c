@@ -3,6 +3,7 @@
  *   lifecycle   epoll client and server over 127.0.0.1 (two processes)
  *   bulk        one stream over 127.0.0.1 (two processes)
  *   mem         N loopback connections held by several processes; memory
+ *               (--family 6: over ::1, results mem6_*)
  *               from /proc/slabinfo (established, TIME-WAIT, SYN queue)
  *   send, recv  one stream to/from a peer (TUN and veth runs)
  *   echo, pingpong  request/response round trips
@@ -305,6 +306,9 @@ static struct slab slabs[] = {
     {"TCP", 0, 0},
     {"tw_sock_TCP", 0, 0},
     {"request_sock_TCP", 0, 0},
+    {"TCPv6", 0, 0}, /* --family 6: the same records of IPv6 sockets */
+    {"tw_sock_TCPv6", 0, 0},
+    {"request_sock_TCPv6", 0, 0},
     {"sock_inode_cache", 0, 0},
     {"filp", 0, 0},
     {"dentry", 0, 0},
@@ -355,19 +359,43 @@ static double meminfo_slab(void)
  * (TIME-WAIT on that side) and then the server ends; 'q' exit. With
  * `defer`, the listener uses TCP_DEFER_ACCEPT: the final ACKs are dropped
  * and each connection stays a SYN-queue entry (request sock). */
+static bool mem_v6; /* --family 6: over ::1 */
+
+/* A listener on ::1 (the IPv6 loopback). */
+static int listen6(uint16_t port, int backlog)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6,
+                             .sin6_port = htons(port),
+                             .sin6_addr = in6addr_loopback};
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(fd, backlog) != 0)
+        bench_die("listen [::1]:%u: %s", port, strerror(errno));
+    return fd;
+}
+
 static int mem_worker(uint16_t port, int n, bool defer, int cmd, int rep)
 {
-    int lfd = listen_on("127.0.0.1", port, 65535, false);
+    int lfd = mem_v6 ? listen6(port, 65535)
+                     : listen_on("127.0.0.1", port, 65535, false);
     if (defer) {
         int secs = 600;
         setsockopt(lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
     }
     int *cl = calloc((size_t)n, sizeof(int)), *sv = calloc((size_t)n, 4);
     struct sockaddr_in a = addr_of("127.0.0.1", port);
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+                              .sin6_port = htons(port),
+                              .sin6_addr = in6addr_loopback};
+    struct sockaddr *to =
+        mem_v6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a;
+    socklen_t tolen = mem_v6 ? sizeof a6 : sizeof a;
     int accepted = 0;
     for (int i = 0; i < n; i++) {
-        cl[i] = socket(AF_INET, SOCK_STREAM, 0);
-        if (cl[i] < 0 || connect(cl[i], (struct sockaddr *)&a, sizeof a) != 0)
+        cl[i] = socket(mem_v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+        if (cl[i] < 0 || connect(cl[i], to, tolen) != 0)
             bench_die("mem connect %d: %s", i, strerror(errno));
         if (!defer && (i % 1000 == 999 || i == n - 1))
             while (accepted <= i)
@@ -434,6 +462,7 @@ static int cmd_mem(int argc, char **argv)
     uint64_t n = bench_arg_u64(argc, argv, "--conns", 100000);
     uint64_t per = bench_arg_u64(argc, argv, "--per-process", 9000);
     uint16_t base = (uint16_t)bench_arg_u64(argc, argv, "--base-port", 21000);
+    mem_v6 = bench_arg_u64(argc, argv, "--family", 4) == 6;
     int nw = (int)((n + per - 1) / per);
     if (nw > 64)
         bench_die("mem: at most 64 workers");
@@ -465,14 +494,17 @@ static int cmd_mem(int argc, char **argv)
         }
         usleep(200000);
         slab_read(b1, o1);
-        mem_report(defer ? "mem_syn_queue" : "mem_established", b0, b1, o0, o1,
-                   slab0, (double)n);
+        mem_report(defer    ? (mem_v6 ? "mem6_syn_queue" : "mem_syn_queue")
+                   : mem_v6 ? "mem6_established"
+                            : "mem_established",
+                   b0, b1, o0, o1, slab0, (double)n);
         if (!defer) {
             mem_broadcast(nw, cmd, rep, 'c');
             usleep(200000);
             double b2[NSLABS], o2[NSLABS];
             slab_read(b2, o2);
-            mem_report("mem_time_wait", b0, b2, o0, o2, slab0, (double)n);
+            mem_report(mem_v6 ? "mem6_time_wait" : "mem_time_wait", b0, b2, o0,
+                       o2, slab0, (double)n);
         }
         mem_broadcast(nw, cmd, rep, 'q');
         for (int w = 0; w < nw; w++) {

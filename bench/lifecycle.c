@@ -18,6 +18,16 @@ enum {
     S_CLOSED = 0x10 /* server: closed (the handle may be reused later) */
 };
 
+/* The client's connect, over the family lc->v6 says. */
+static int lc_connect(const struct lc *lc, struct berth_stack *s, int h,
+                      uint16_t port)
+{
+    if (!lc->v6)
+        return berth_connect(s, h, PAIR_SERVER_ADDR, port);
+    struct berth_endpoint to = berth_endpoint_v6(pair_addr6[1], port);
+    return berth_connect_endpoint(s, h, &to);
+}
+
 static uint8_t msg[LC_MSG];
 
 static uint32_t slot(const struct lc *lc, int side, int sock)
@@ -37,7 +47,7 @@ static void lc_start(struct lc *lc)
     lc->state[i] = 0;
     lc->got[i] = 0;
     uint16_t port = lc->port[lc->next_port++ % lc->nports];
-    int r = berth_connect(s, h, PAIR_SERVER_ADDR, port);
+    int r = lc_connect(lc, s, h, port);
     if (r != BERTH_EINPROGRESS) {
         lc->errors++;
         berth_close(s, h);
@@ -161,7 +171,9 @@ int lc_init(struct lc *lc, struct pair *p, struct berth_config cfg[2],
     for (unsigned k = 0; k < nports; k++) {
         int h = berth_socket(s);
         lc->port[k] = (uint16_t)(5000 + k);
-        if (h < 0 || berth_bind(s, h, 0, lc->port[k]) != 0 ||
+        struct berth_endpoint any6 =
+            berth_endpoint_v6((uint8_t[16]){0}, lc->port[k]);
+        if (h < 0 || berth_bind_endpoint(s, h, &any6) != 0 ||
             berth_listen(s, h, 4096) != 0)
             return -1;
         lc->listener[k] = h;
@@ -218,7 +230,7 @@ uint64_t lc_hold(struct lc *lc, uint64_t n, unsigned batch)
             uint32_t i = slot(lc, 0, h);
             lc->state[i] = S_IDLE;
             uint16_t port = lc->port[lc->next_port++ % lc->nports];
-            int r = berth_connect(s, h, PAIR_SERVER_ADDR, port);
+            int r = lc_connect(lc, s, h, port);
             if (r != BERTH_EINPROGRESS)
                 bench_die("hold: berth_connect: %s", berth_strerror(r));
             lc->idle_socks[opened++] = h;

@@ -31,6 +31,9 @@ struct lc {
     /* Idle connections (hold mode): established and accepted, no data. */
     uint64_t idle_connected, idle_accepted;
     int *idle_socks; /* client handles of the idle connections */
+    /* The clients connect over IPv6 (set after lc_init; the listeners
+     * are on ::, so they take both families). */
+    bool v6;
 };
 
 /* Sets up the pair (cfg[] may carry tunables; addr/tx/event are set here),

@@ -5,18 +5,23 @@
 
 #include <string.h>
 
+const uint8_t pair_addr6[2][16] = {{0xfd, [15] = 1}, {0xfd, [15] = 2}};
+
 static void pair_tx(void *ctx, const uint8_t *pkt, size_t len)
 {
     struct pair_end *e = ctx;
     struct pair *p = e->p;
-    /* The link joins two addresses: a packet for any other (a SYN-ACK to
-     * a forged source) goes nowhere. */
+    /* The link joins two addresses per family: a packet for any other (a
+     * SYN-ACK to a forged source) goes nowhere. */
+    bool v6 = len >= 40 && pkt[0] >> 4 == 6;
     uint32_t dst = len >= 20
                        ? (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 |
                              (uint32_t)pkt[18] << 8 | pkt[19]
                        : 0;
     uint32_t peer = e->side ? PAIR_CLIENT_ADDR : PAIR_SERVER_ADDR;
-    if (p->drop_from[e->side] || dst != peer) {
+    bool to_peer =
+        v6 ? memcmp(pkt + 24, pair_addr6[1 - e->side], 16) == 0 : dst == peer;
+    if (p->drop_from[e->side] || !to_peer) {
         p->dropped++;
         return;
     }
@@ -34,6 +39,7 @@ int pair_init(struct pair *p, struct berth_config cfg[2], bool virtual_time,
     for (int i = 0; i < 2; i++) {
         p->end[i] = (struct pair_end){p, i};
         cfg[i].addr = i ? PAIR_SERVER_ADDR : PAIR_CLIENT_ADDR;
+        memcpy(cfg[i].addr6, pair_addr6[i], 16);
         cfg[i].tx = pair_tx;
         cfg[i].tx_ctx = &p->end[i];
         cfg[i].seed = 1 + (uint64_t)i;

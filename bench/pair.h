@@ -13,6 +13,8 @@
 
 #define PAIR_CLIENT_ADDR 0x0a000001u /* 10.0.0.1 */
 #define PAIR_SERVER_ADDR 0x0a000002u /* 10.0.0.2 */
+/* Both stacks speak IPv6 too: fd00::1 (client) and fd00::2 (server). */
+extern const uint8_t pair_addr6[2][16];
 
 struct pair;
 

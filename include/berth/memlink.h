@@ -253,7 +253,10 @@ struct berth_memlink_stats {
     uint64_t filter_dropped;
     uint64_t duplicated;    /* extra copies made (random or filter) */
     uint64_t reordered;     /* packets held back (random or filter) */
-    uint64_t corrupted;     /* copies with a bit flipped */
+    uint64_t corrupted;     /* copies with a bit flipped (not counting an
+                               IPv6 copy's flip in its traffic class, flow
+                               label or hop limit, which no checksum covers
+                               and TCP ignores: delivered as intact) */
     uint64_t queue_full;    /* dropped: queue at its bound */
     uint64_t undeliverable; /* no stack attached on the other side */
     uint64_t burst_lost;    /* lost by the Gilbert–Elliott model */

@@ -70,9 +70,12 @@ struct berth_rt_config {
      * prefix is free (another interface holding it leaves this instance
      * IPv4-only, with a note on the trace stream); ON: those are errors;
      * OFF: IPv4 only, IPv6 disabled on the device. */
-    enum berth_rt_ipv6 { BERTH_RT_IPV6_AUTO, BERTH_RT_IPV6_ON,
-                         BERTH_RT_IPV6_OFF } ipv6;
-    uint16_t mtu;         /* default 1500 */
+    enum berth_rt_ipv6 {
+        BERTH_RT_IPV6_AUTO,
+        BERTH_RT_IPV6_ON,
+        BERTH_RT_IPV6_OFF
+    } ipv6;
+    uint16_t mtu; /* default 1500 */
     /* NULL: no capture. Records what berth processed: received packets
      * after the receive impairment, sent packets before the transmit one. */
     const char *pcap_path;

@@ -46,6 +46,19 @@ struct berth_memlink {
 /* ---------------------------------------------------------------------- */
 
 /* The public settings in the model's terms (no drop_all here). */
+/* Whether flipping `bit` of an IPv6 packet hits a header field no checksum
+ * covers (RFC 8200 §3: the traffic class, the flow label, the hop limit;
+ * IPv6 has no header checksum): TCP ignores them, so such a copy is as
+ * good as intact and is delivered as one, not counted as corrupted. */
+static bool ipv6_unchecked_bit(const uint8_t *pkt, size_t len, uint64_t bit)
+{
+    if (bit == IMPAIR_NO_BIT || len < 40 || pkt[0] >> 4 != 6)
+        return false;
+    uint64_t byte = bit / 8;
+    return (byte == 0 && bit % 8 < 4) || byte == 1 || byte == 2 || byte == 3 ||
+           byte == 7;
+}
+
 static void memlink_params(const struct berth_memlink_impair *imp,
                            struct impair_params *p)
 {
@@ -213,7 +226,8 @@ static unsigned enqueue_copy(struct berth_memlink *link, struct mside *from,
         fate |= BERTH_MEMLINK_FATE_DELAYED;
     }
     unsigned tag = (unsigned)(1 - from->side) & TAG_TO_SIDE;
-    if (impair_copy_corrupt(&c, copy)) {
+    bool unchecked = ipv6_unchecked_bit(copy, len, c.bit);
+    if (impair_copy_corrupt(&c, copy) && !unchecked) {
         tag |= TAG_CORRUPTED;
         from->stats.corrupted++;
         fate |= BERTH_MEMLINK_FATE_CORRUPTED;

@@ -18,10 +18,10 @@
 #define RT_IP_TCP_HDR 40u         /* IPv4 + TCP headers without options */
 
 /* 2001:db8:b::2 and ::1 (RFC 3849: the documentation prefix). */
-static const uint8_t rt_addr6_berth[16] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x0b,
-                                           [15] = 2};
-static const uint8_t rt_addr6_peer[16] = {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x0b,
-                                          [15] = 1};
+static const uint8_t rt_addr6_berth[16] = {0x20, 0x01, 0x0d,    0xb8,
+                                           0x00, 0x0b, [15] = 2};
+static const uint8_t rt_addr6_peer[16] = {0x20, 0x01, 0x0d,    0xb8,
+                                          0x00, 0x0b, [15] = 1};
 
 void berth_rt_config_init(struct berth_rt_config *cfg)
 {
@@ -60,9 +60,8 @@ static int check_config6(const struct berth_rt_config *cfg, char *err,
     }
     bool inside = memcmp(cfg->addr6, cfg->peer_addr6, 16) != 0;
     for (unsigned i = 0; i < p && inside; i++)
-        inside = !(((cfg->addr6[i / 8] ^ cfg->peer_addr6[i / 8]) >>
-                    (7 - i % 8)) &
-                   1u);
+        inside = !(
+            ((cfg->addr6[i / 8] ^ cfg->peer_addr6[i / 8]) >> (7 - i % 8)) & 1u);
     if (!inside) {
         char a[BERTH_ADDRSTRLEN], b[BERTH_ADDRSTRLEN];
         struct berth_endpoint ea = berth_endpoint_v6(cfg->addr6, 0),
@@ -285,9 +284,8 @@ static int open_io(struct berth_rt *rt, const struct rt_shard_spec *sp,
         rt_tun_configure(rt->tun_name, rt->cfg.peer_addr, rt->cfg.peer_prefix,
                          rt->cfg.mtu, rt->ipv6, err, errlen) < 0)
         return -1;
-    if (rt->ipv6 &&
-        rt_tun_configure6(rt->tun_name, rt->cfg.peer_addr6,
-                          rt->cfg.peer_prefix6, err, errlen) < 0)
+    if (rt->ipv6 && rt_tun_configure6(rt->tun_name, rt->cfg.peer_addr6,
+                                      rt->cfg.peer_prefix6, err, errlen) < 0)
         return -1;
     if (sp && rt_steer_attach(rt->tunfd, rt->steer_key, err, errlen) < 0) {
         *sp->refused = true;

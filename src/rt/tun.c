@@ -486,8 +486,8 @@ int rt_tun_configure6(const char *name, const uint8_t peer_addr6[16],
     struct ifreq ifr;
     memset(&ifr, 0, sizeof ifr);
     memcpy(ifr.ifr_name, name, strlen(name));
-    int rc = if_ioctl(sock, SIOCGIFINDEX, &ifr, "(reading) the index", err,
-                      errlen);
+    int rc =
+        if_ioctl(sock, SIOCGIFINDEX, &ifr, "(reading) the index", err, errlen);
     if (rc == 0) {
         struct rt_in6_ifreq r;
         memset(&r, 0, sizeof r);
@@ -495,8 +495,8 @@ int rt_tun_configure6(const char *name, const uint8_t peer_addr6[16],
         r.prefixlen = prefix;
         r.ifindex = ifr.ifr_ifindex;
         if (ioctl(sock, SIOCSIFADDR, &r) < 0 && errno != EEXIST) {
-            snprintf(err, errlen, "cannot set the IPv6 address of %s: %s",
-                     name, strerror(errno));
+            snprintf(err, errlen, "cannot set the IPv6 address of %s: %s", name,
+                     strerror(errno));
             rc = -1;
         }
     }

@@ -856,6 +856,10 @@ void tcp_send_persist_probe(struct berth_stack *s, struct tcp_conn *c);
 void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c);
 /* The MSS we advertise for c's settings: min(config, user MSS). */
 uint16_t tcp_our_mss(const struct berth_stack *s, const struct tcp_conn *c);
+/* The same for a 4-tuple of the family v6 (a dual-stack listener's
+ * template serves IPv4 SYNs too). */
+uint16_t tcp_our_mss_fam(const struct berth_stack *s, const struct tcp_conn *c,
+                         bool v6);
 /* RFC 5961 §7: a challenge ACK, unless the rate limits say no: the
  * connection's (tcp_oow_limited) and the stack's randomised budget. */
 void tcp_challenge_ack(struct berth_stack *s, struct tcp_conn *c);

@@ -210,7 +210,7 @@ static void listen_send_cookie(struct berth_stack *s, struct tcp_listener *l,
     if (!(r.opts & SYNOPT_TS))
         r.opts = 0;
     r.ts_recent = seg->opts.ts_val;
-    uint16_t mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
+    uint16_t mss = tcp_peer_mss(s, seg, tcp_our_mss_fam(s, l->tmpl, seg->v6));
     struct tcp_cookie_tuple t = cookie_tuple(s, src, dst, seg, seg->seq);
     r.iss = tcp_cookie_isn(s->cfg.secret, &t, mss, s->now);
     stack_count(s, BERTH_CTR_SYNCOOKIES_SENT);
@@ -317,7 +317,7 @@ static void synreq_create(struct berth_stack *s, struct tcp_listener *l,
     tcp_node_set_addrs(s, &r->n, seg->v6, dst, seg->dport, src, seg->sport);
     r->irs = seg->seq;
     r->iss = isn ? isn : tcp_isn(s, seg->v6, dst, seg->dport, src, seg->sport);
-    r->peer_mss = tcp_peer_mss(s, seg, tcp_our_mss(s, l->tmpl));
+    r->peer_mss = tcp_peer_mss(s, seg, tcp_our_mss_fam(s, l->tmpl, seg->v6));
     r->opts = tcp_synopts_accept(s, seg);
     if (l->syn_count + 1 > s->cfg.syn_backlog / 2u)
         r->pressured = 1;

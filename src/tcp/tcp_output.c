@@ -602,11 +602,17 @@ void tcp_send_keepalive(struct berth_stack *s, struct tcp_conn *c)
 
 uint16_t tcp_our_mss(const struct berth_stack *s, const struct tcp_conn *c)
 {
+    return tcp_our_mss_fam(s, c, c->n.v6);
+}
+
+uint16_t tcp_our_mss_fam(const struct berth_stack *s, const struct tcp_conn *c,
+                         bool v6)
+{
     /* cfg.mss is IPv4's (MTU - 40); the IPv6 header is 20 bytes longer,
      * so the same link gives IPv6 20 less: 1440 for MTU 1500 (RFC 9293
      * §3.7.1, MTU minus the fixed IP and TCP headers). */
     uint16_t m = s->cfg.mss;
-    if (c->n.v6)
+    if (v6)
         m = m > TCP_MIN_MSS + 20 ? (uint16_t)(m - 20) : TCP_MIN_MSS;
     if (c->user_mss && c->user_mss < m)
         return c->user_mss;
@@ -622,6 +628,8 @@ static struct tcp_out synack_out(const struct berth_stack *s,
     struct tcp_out o = tcp_out_init(&r->n, r->iss, r->irs + 1, TH_SYN | TH_ACK);
     o.wnd = tcp_window_field(tmpl->rcvbuf_size, 0);
     tcp_syn_options(s, tmpl, r->opts, false, &o.opts);
+    /* A dual-stack listener's template is IPv6: the MSS is the entry's. */
+    o.opts.mss = tcp_our_mss_fam(s, tmpl, r->n.v6);
     if (o.opts.has_ts)
         out_stamp(s, &o, tcp_ts_offset(s, &r->n), r->ts_recent);
     return o;

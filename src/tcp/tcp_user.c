@@ -708,7 +708,7 @@ void tcp_listener_info(const struct berth_stack *s,
     out->state = BERTH_STATE_LISTEN;
     out->local = tcp_conn_endpoint(s, l->tmpl, true);
     out->local.port = l->port;
-    out->remote.family = out->local.family; /* ss: [::]:* for IPv6 */
+    out->remote.family = out->local.family;          /* ss: [::]:* for IPv6 */
     if (l->v6 && !(l->tmpl->flags & TF_ADDR6_BOUND)) /* bound to :: */
         memset(out->local.addr6, 0, sizeof out->local.addr6);
     out->accept_queue = l->aq_count;

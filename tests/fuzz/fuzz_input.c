@@ -15,7 +15,13 @@
  * connects from port 40000 to 198.18.0.1:80; every ISN is FUZZ_ISN, so an
  * input can carry acceptable ACKs. Every packet the stack transmits must
  * decode cleanly (TCP, or ICMP answers: echo replies, unreachables), or
- * the target aborts. */
+ * the target aborts.
+ *
+ * Built with FUZZ_IPV6=1 it is the input6 target: the stack has IPv6 too
+ * (2001:db8:b::2), listens on [::]:80 (dual stack, so IPv4 still reaches
+ * it), connects from port 40000 to [2001:db8:b::1]:80, and the records are
+ * IPv6 packets (extension headers and all; checksums fixed through them
+ * unless ctl & 0x80). */
 #include "berth/berth.h"
 #include "fuzz_util.h"
 
@@ -30,6 +36,14 @@
 #define FUZZ_MAX_PACKETS 512u     /* bounds the work per input */
 #define FUZZ_MAX_TIMERS  64u      /* timer runs after the last packet */
 #define FUZZ_START       1000000u /* us: virtual time at creation */
+#ifndef FUZZ_IPV6
+#define FUZZ_IPV6 0
+#endif
+/* 2001:db8:b::2 (ours) and ::1 (the peer), RFC 3849. */
+static const uint8_t fuzz_addr6[2][16] = {
+    {0x20, 0x01, 0x0d, 0xb8, 0, 0x0b, [15] = 2},
+    {0x20, 0x01, 0x0d, 0xb8, 0, 0x0b, [15] = 1},
+};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -92,12 +106,26 @@ static void fuzz_event(void *ctx, int sock, uint32_t events)
 /* Opens the listener and the connecting socket. */
 static void open_sockets(struct fuzz_ctx *f, uint32_t addr)
 {
+    struct berth_endpoint any6 =
+        berth_endpoint_v6((uint8_t[16]){0}, FUZZ_LISTEN_PORT);
+    struct berth_endpoint peer6 =
+        berth_endpoint_v6(fuzz_addr6[1], FUZZ_LISTEN_PORT);
+    struct berth_endpoint ours6 =
+        berth_endpoint_v6(fuzz_addr6[0], FUZZ_CLIENT_PORT);
     f->listener = berth_socket(f->s);
-    berth_bind(f->s, f->listener, addr, FUZZ_LISTEN_PORT);
+    if (FUZZ_IPV6)
+        berth_bind_endpoint(f->s, f->listener, &any6);
+    else
+        berth_bind(f->s, f->listener, addr, FUZZ_LISTEN_PORT);
     berth_listen(f->s, f->listener, 8);
     int c = berth_socket(f->s);
-    berth_bind(f->s, c, addr, FUZZ_CLIENT_PORT);
-    berth_connect(f->s, c, FUZZ_PEER, FUZZ_LISTEN_PORT);
+    if (FUZZ_IPV6) {
+        berth_bind_endpoint(f->s, c, &ours6);
+        berth_connect_endpoint(f->s, c, &peer6);
+    } else {
+        berth_bind(f->s, c, addr, FUZZ_CLIENT_PORT);
+        berth_connect(f->s, c, FUZZ_PEER, FUZZ_LISTEN_PORT);
+    }
 }
 
 /* Feeds the records of data; returns the virtual time reached. */
@@ -143,6 +171,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.isn = fuzz_isn;
     cfg.seed = 1;
     memset(cfg.secret, 0x5a, sizeof(cfg.secret));
+    if (FUZZ_IPV6)
+        memcpy(cfg.addr6, fuzz_addr6[0], 16);
     uint64_t now = FUZZ_START;
     f->s = berth_stack_create(&cfg, now);
     if (!f->s) {

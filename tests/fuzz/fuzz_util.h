@@ -7,7 +7,8 @@
 #include <stdint.h>
 
 /* Recomputes the IPv4 header checksum and, for TCP, ICMP and UDP, theirs over
- * what the header says is the segment; malformed headers are left alone.
+ * what the header says is the segment (IPv6: TCP's, behind its extension
+ * headers); malformed headers are left alone.
  * Mutations then reach the state machine instead of the checksum check. */
 void fuzz_fix_checksums(uint8_t *p, size_t len);
 /* Whether a packet the stack sent is well formed: an IPv4/TCP segment that

@@ -3,7 +3,8 @@
  * them, in name order), seeded mutations of each, and seeded random inputs.
  * Crashes and sanitizer reports fail the test; every input is named on
  * stdout first so that a failure points at its input. Linked with each
- * target: `fuzz_replay_NAME [--packets] CORPUS...`. */
+ * target: `fuzz_replay_NAME [--packets|--packets6] CORPUS...` (--packets6:
+ * random records with IPv6 headers, for input6). */
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -143,7 +144,8 @@ static int run_dir(const char *dir)
 /* Random records with a plausible IPv4/TCP header toward the stack's
  * ports, so that random bytes get past the first checks (--packets: the
  * input target's record format). */
-static size_t random_packets(struct replay_rng *rng, uint8_t *in, size_t cap)
+static size_t random_packets(struct replay_rng *rng, uint8_t *in, size_t cap,
+                             bool v6)
 {
     size_t n = 0;
     unsigned records = 1 + (unsigned)(replay_rng_next(rng) % 12);
@@ -160,6 +162,26 @@ static size_t random_packets(struct replay_rng *rng, uint8_t *in, size_t cap)
         static const uint8_t hdr[20] = {0x45, 0,  0,   0,  0, 0,   0x40,
                                         0,    64, 6,   0,  0, 198, 18,
                                         0,    1,  198, 18, 0, 2};
+        /* IPv6, 2001:db8:b::1 -> ::2, Next Header TCP (or, one time in
+         * four, Hop-by-Hop: random options). */
+        static const uint8_t hdr6[40] = {
+            0x60, 0,   0, 0, 0, 0, 6, 64, 0x20, 1, 0xd,  0xb8, 0,   0xb,
+            0,    0,   0, 0, 0, 0, 0, 0,  0,    1, 0x20, 1,    0xd, 0xb8,
+            0,    0xb, 0, 0, 0, 0, 0, 0,  0,    0, 0,    2};
+        if (v6 && len >= 60) {
+            memcpy(p, hdr6, sizeof(hdr6));
+            p[5] = (uint8_t)(len - 40);
+            if (replay_rng_next(rng) % 4 == 0)
+                p[6] = 0;
+            else if (replay_rng_next(rng) % 2) {
+                uint16_t port = replay_rng_next(rng) % 2 ? 80 : 40000;
+                p[42] = (uint8_t)(port >> 8);
+                p[43] = (uint8_t)port;
+                p[52] = 0x50;
+            }
+            n += 3 + len;
+            continue;
+        }
         memcpy(p, hdr, sizeof(hdr));
         p[3] = (uint8_t)len;
         if (len >= 40 && replay_rng_next(rng) % 2) {
@@ -186,12 +208,12 @@ static size_t random_bytes(struct replay_rng *rng, uint8_t *in, size_t cap)
     return n;
 }
 
-static void run_random_inputs(bool packets)
+static void run_random_inputs(bool packets, bool v6)
 {
     struct replay_rng rng = {0x5eed};
     uint8_t in[4096];
     for (unsigned k = 0; k < RANDOM_INPUTS; k++) {
-        size_t n = packets ? random_packets(&rng, in, sizeof in)
+        size_t n = packets ? random_packets(&rng, in, sizeof in, v6)
                            : random_bytes(&rng, in, sizeof in);
         printf("replay: random input %u\n", k);
         fflush(stdout);
@@ -202,11 +224,13 @@ static void run_random_inputs(bool packets)
 int main(int argc, char **argv)
 {
     int failed = 0;
-    bool packets = false;
+    bool packets = false, v6 = false;
     for (int i = 1; i < argc; i++) {
         struct stat st;
-        if (strcmp(argv[i], "--packets") == 0) {
+        if (strcmp(argv[i], "--packets") == 0 ||
+            strcmp(argv[i], "--packets6") == 0) {
             packets = true;
+            v6 = argv[i][9] == '6'; /* IPv6 headers (the input6 target) */
             continue;
         }
         if (stat(argv[i], &st) != 0) {
@@ -218,7 +242,7 @@ int main(int argc, char **argv)
             failed |= run_file(argv[i]);
         }
     }
-    run_random_inputs(packets);
+    run_random_inputs(packets, v6);
     printf("replay: %s\n", failed ? "FAILED" : "ok");
     return failed;
 }

@@ -34,6 +34,24 @@ static int handle(const struct scn_runner *r, const struct scn_call *c)
 
 /* The default local port follows the socket the script last bound or
  * connected, so that its segment lines need no local-port. */
+/* bind/connect with the line's family: an IPv6 address through the
+ * endpoint calls, IPv4 through the plain ones (as IPv4 callers use). */
+static int call_bind(struct scn_runner *r, int h, const struct scn_call *c)
+{
+    if (!c->v6)
+        return berth_bind(r->s, h, c->addr, c->port);
+    struct berth_endpoint ep = berth_endpoint_v6(c->addr6, c->port);
+    return berth_bind_endpoint(r->s, h, &ep);
+}
+
+static int call_connect(struct scn_runner *r, int h, const struct scn_call *c)
+{
+    if (!c->v6)
+        return berth_connect(r->s, h, c->addr, c->port);
+    struct berth_endpoint ep = berth_endpoint_v6(c->addr6, c->port);
+    return berth_connect_endpoint(r->s, h, &ep);
+}
+
 static void learn_lport(struct scn_runner *r, int sock)
 {
     struct berth_endpoint ep;
@@ -121,7 +139,7 @@ static int call_simple(struct scn_runner *r, const struct scn_event *ev)
     switch (ev->kind) {
     case SCN_BIND:
         what = "bind";
-        rc = berth_bind(r->s, h, c->addr, c->port);
+        rc = call_bind(r, h, c);
         if (rc == 0 && c->port != 0)
             learn_lport(r, h);
         break;
@@ -132,7 +150,7 @@ static int call_simple(struct scn_runner *r, const struct scn_event *ev)
     case SCN_CONNECT:
         what = "connect";
         want = c->has_expect ? c->expect : BERTH_EINPROGRESS;
-        rc = berth_connect(r->s, h, c->addr, c->port);
+        rc = call_connect(r, h, c);
         learn_lport(r, h);
         break;
     case SCN_SHUTDOWN:

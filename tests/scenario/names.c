@@ -4,6 +4,7 @@
  */
 #include "scenario.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -173,6 +174,7 @@ static const struct {
     {"maxseg", BERTH_OPT_MAXSEG, false},
     {"user_timeout", BERTH_OPT_USER_TIMEOUT, true},
     {"congestion", BERTH_OPT_CONGESTION, false},
+    {"v6only", BERTH_OPT_V6ONLY, false},
 };
 
 int scn_setopt_lookup(const char *name, bool *is_time)
@@ -446,4 +448,17 @@ void scn_format_addr(uint32_t addr, char *buf, size_t size)
 {
     snprintf(buf, size, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xffu,
              (addr >> 8) & 0xffu, addr & 0xffu);
+}
+
+int scn_parse_addr6(const char *s, uint8_t out[16])
+{
+    return inet_pton(AF_INET6, s, out) == 1 ? 0 : -1;
+}
+
+void scn_format_ep(const struct berth_endpoint *ep, char *buf, size_t size)
+{
+    char a[BERTH_ADDRSTRLEN];
+    berth_addr_string(ep, a, sizeof(a));
+    /* [2001:db8:b::2] so that a ":port" after it reads (RFC 5952 §6). */
+    snprintf(buf, size, ep->family == BERTH_AF_INET6 ? "[%s]" : "%s", a);
 }

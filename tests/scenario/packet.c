@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define IP_HDR       20u
+#define IP6_HDR      40u
 #define TCP_HDR      20u
 #define TCP_MAX_OPTS 40u
 
@@ -70,6 +71,19 @@ static uint16_t tcp_sum(uint32_t src, uint32_t dst, const uint8_t *tcp,
     return sum_fold(sum_add(sum_add(0, pseudo, sizeof(pseudo)), tcp, len));
 }
 
+/* The same over IPv6 (RFC 8200 §8.1: 16-byte addresses, a 32-bit length,
+ * Next Header 6). */
+static uint16_t tcp_sum6(const uint8_t *src, const uint8_t *dst,
+                         const uint8_t *tcp, size_t len)
+{
+    uint8_t pseudo[40] = {0};
+    memcpy(pseudo, src, 16);
+    memcpy(pseudo + 16, dst, 16);
+    put32(pseudo + 32, (uint32_t)len);
+    pseudo[39] = 6;
+    return sum_fold(sum_add(sum_add(0, pseudo, sizeof(pseudo)), tcp, len));
+}
+
 static size_t opt_len(const struct scn_seg *seg, const struct scn_opt *op)
 {
     switch (op->kind) {
@@ -127,19 +141,29 @@ uint8_t *scn_build(const struct scn_seg *seg, const struct scn_wire *w,
     if (olen == SIZE_MAX)
         return NULL;
     size_t tcp_len = TCP_HDR + olen + seg->len;
-    *len = IP_HDR + tcp_len;
+    size_t ip_hdr = w->v6 ? IP6_HDR : IP_HDR;
+    *len = ip_hdr + tcp_len;
     uint8_t *p = calloc(1, *len);
     if (!p)
         return NULL;
-    p[0] = 0x45; /* version 4, IHL 5 */
-    put16(p + 2, (uint32_t)*len);
-    put16(p + 6, 0x4000); /* DF */
-    p[8] = 64;
-    p[9] = 6;
-    put32(p + 12, w->src);
-    put32(p + 16, w->dst);
-    put16(p + 10, sum_fold(sum_add(0, p, IP_HDR)));
-    uint8_t *t = p + IP_HDR;
+    if (w->v6) {
+        p[0] = 0x60; /* version 6, traffic class 0, flow label 0 */
+        put16(p + 4, (uint32_t)tcp_len);
+        p[6] = 6; /* Next Header: TCP */
+        p[7] = 64;
+        memcpy(p + 8, w->src6, 16);
+        memcpy(p + 24, w->dst6, 16);
+    } else {
+        p[0] = 0x45; /* version 4, IHL 5 */
+        put16(p + 2, (uint32_t)*len);
+        put16(p + 6, 0x4000); /* DF */
+        p[8] = 64;
+        p[9] = 6;
+        put32(p + 12, w->src);
+        put32(p + 16, w->dst);
+        put16(p + 10, sum_fold(sum_add(0, p, IP_HDR)));
+    }
+    uint8_t *t = p + ip_hdr;
     put16(t, w->sport);
     put16(t + 2, w->dport);
     put32(t + 4, w->seq);
@@ -150,7 +174,8 @@ uint8_t *scn_build(const struct scn_seg *seg, const struct scn_wire *w,
     memcpy(t + TCP_HDR, opts, olen);
     for (uint32_t i = 0; i < seg->len; i++)
         t[TCP_HDR + olen + i] = scn_pattern(w->pay_off + i);
-    uint16_t sum = tcp_sum(w->src, w->dst, t, tcp_len);
+    uint16_t sum = w->v6 ? tcp_sum6(w->src6, w->dst6, t, tcp_len)
+                         : tcp_sum(w->src, w->dst, t, tcp_len);
     /* A change smaller than 0xffff can never fold back to a valid sum. */
     put16(t + 16, seg->badsum ? sum ^ 0x0101u : sum);
     return p;
@@ -225,8 +250,35 @@ static const char *scan_opts(const uint8_t *o, size_t n, struct scn_seg *seg)
 }
 
 /* The checks berth_decode may not make: exact header layout, checksums. */
+static const char *check_tcp(const uint8_t *t, size_t tcp_len, uint16_t sum,
+                             struct scn_got *g);
+
+/* The IPv6 header berth sends: 40 bytes, no extension headers, the payload
+ * length the packet's, TCP, a flow label (RFC 6437: never 0 from berth). */
+static const char *check_wire6(const uint8_t *p, size_t len, size_t *ihl)
+{
+    *ihl = IP6_HDR;
+    if (len < IP6_HDR)
+        return "bad IPv6 header";
+    if (get16(p + 4) != len - IP6_HDR)
+        return "IPv6 payload length is not the packet's";
+    if (p[6] != 6)
+        return "not TCP (or extension headers)";
+    if ((get32(p) & 0xfffffu) == 0)
+        return "IPv6 flow label 0";
+    return NULL;
+}
+
 static const char *check_wire(const uint8_t *p, size_t len, struct scn_got *g)
 {
+    if (len > 0 && (p[0] >> 4) == 6) {
+        size_t ihl;
+        const char *bad = check_wire6(p, len, &ihl);
+        if (bad)
+            return bad;
+        return check_tcp(p + ihl, len - ihl,
+                         tcp_sum6(p + 8, p + 24, p + ihl, len - ihl), g);
+    }
     size_t ihl = (size_t)(p[0] & 0x0fu) * 4u;
     if (len < IP_HDR || (p[0] >> 4) != 4 || ihl < IP_HDR || len < ihl)
         return "bad IPv4 header";
@@ -236,12 +288,19 @@ static const char *check_wire(const uint8_t *p, size_t len, struct scn_got *g)
         return "IPv4 header checksum wrong";
     if (p[9] != 6)
         return "not TCP";
-    const uint8_t *t = p + ihl;
-    size_t tcp_len = len - ihl;
+    return check_tcp(p + ihl, len - ihl,
+                     tcp_sum(get32(p + 12), get32(p + 16), p + ihl, len - ihl),
+                     g);
+}
+
+/* The TCP part; sum: its checksum over the pseudo-header (0 if right). */
+static const char *check_tcp(const uint8_t *t, size_t tcp_len, uint16_t sum,
+                             struct scn_got *g)
+{
     size_t doff = tcp_len >= TCP_HDR ? (size_t)(t[12] >> 4) * 4u : 0;
     if (doff < TCP_HDR || doff > tcp_len)
         return "TCP data offset out of range";
-    if (tcp_sum(get32(p + 12), get32(p + 16), t, tcp_len) != 0)
+    if (sum != 0)
         return "TCP checksum wrong";
     g->seg.flags = t[13];
     g->payload = t + doff;

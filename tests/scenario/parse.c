@@ -145,6 +145,17 @@ static int directive(const struct line *l, struct scn_script *sc)
         sc->has_peer_isn = true;
         return want_u32(l, "peer isn", l->tok[1], UINT32_MAX, &sc->peer_isn);
     }
+    if (strcmp(d, "local") == 0 && (l->ntok == 2 || l->ntok == 3) &&
+        scn_parse_addr6(l->tok[1], sc->local6) == 0) {
+        memcpy(sc->cfg.addr6, sc->local6, 16); /* IPv6 on */
+        sc->has_lport = l->ntok == 3;
+        return sc->has_lport ? want_port(l, l->tok[2], &sc->local_port) : 0;
+    }
+    if (strcmp(d, "remote") == 0 && l->ntok == 3 &&
+        scn_parse_addr6(l->tok[1], sc->remote6) == 0) {
+        sc->v6 = true;
+        return want_port(l, l->tok[2], &sc->remote_port);
+    }
     if (strcmp(d, "local") == 0 && (l->ntok == 2 || l->ntok == 3)) {
         if (want_addr(l, l->tok[1], &sc->local_addr) != 0)
             return -1;
@@ -304,6 +315,10 @@ static int seg_field(const struct line *l, int i, struct scn_seg *seg, bool in)
         if (!in)
             return perr(l, "badsum is for inbound lines only");
         seg->badsum = true;
+        return 1;
+    }
+    if (strcmp(k, "ipv4") == 0) {
+        seg->ipv4 = true;
         return 1;
     }
     if (!v)
@@ -606,7 +621,9 @@ static int call_args(const struct line *l, struct scn_event *ev, const char *a,
     switch (ev->kind) {
     case SCN_BIND:
     case SCN_CONNECT:
-        if (want_addr(l, a, &c->addr) != 0 || want_port(l, b, &c->port) != 0)
+        c->v6 = scn_parse_addr6(a, c->addr6) == 0;
+        if ((!c->v6 && want_addr(l, a, &c->addr) != 0) ||
+            want_port(l, b, &c->port) != 0)
             return -1;
         return 0;
     case SCN_SETOPT:

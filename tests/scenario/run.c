@@ -100,11 +100,11 @@ static void on_event(void *ctx, int sock, uint32_t events)
 static void on_trace(void *ctx, const struct berth_trace *ev)
 {
     struct scn_runner *r = ctx;
-    char t[32], la[16], ra[16];
+    char t[32], la[SCN_EPSTRLEN], ra[SCN_EPSTRLEN];
     char *line = r->traces[r->ntraces++ % SCN_TRACE_RING];
     scn_format_time(ev->now, t, sizeof(t));
-    scn_format_addr(ev->local.addr, la, sizeof(la));
-    scn_format_addr(ev->remote.addr, ra, sizeof(ra));
+    scn_format_ep(&ev->local, la, sizeof(la));
+    scn_format_ep(&ev->remote, ra, sizeof(ra));
     if (ev->kind == BERTH_TRACE_STATE)
         snprintf(line, 192, "%s sock %d %s:%u-%s:%u %s -> %s (%s)", t, ev->sock,
                  la, ev->local.port, ra, ev->remote.port,
@@ -175,7 +175,7 @@ static struct scn_opt *ts_opt(struct scn_seg *seg)
 static void got_format(struct scn_runner *r, const struct scn_pkt *p,
                        struct scn_got *g, char *buf, size_t size)
 {
-    char t[32], src[16], dst[16];
+    char t[32], src[SCN_EPSTRLEN], dst[SCN_EPSTRLEN];
     scn_decode(p->data, p->len, g);
     scn_format_time(p->time, t, sizeof(t));
     if (g->malformed && g->d.src.port == 0 && g->d.dst.port == 0) {
@@ -193,8 +193,8 @@ static void got_format(struct scn_runner *r, const struct scn_pkt *p,
         ts->a -= tp->ts_base;
     char seg[256];
     scn_seg_format(&g->seg, true, seg, sizeof(seg));
-    scn_format_addr(g->d.src.addr, src, sizeof(src));
-    scn_format_addr(g->d.dst.addr, dst, sizeof(dst));
+    scn_format_ep(&g->d.src, src, sizeof(src));
+    scn_format_ep(&g->d.dst, dst, sizeof(dst));
     snprintf(buf, size, "%s at %s (%s:%u > %s:%u%s%s%s%s)", seg, t, src,
              g->d.src.port, dst, g->d.dst.port,
              tp && tp->has_iss ? "" : ", seq absolute",
@@ -237,7 +237,15 @@ static void check_wire_ends(struct scn_runner *r, const struct scn_seg *want,
         if (used < size)                                                       \
             used += (size_t)snprintf(diff + used, size - used, __VA_ARGS__);   \
     } while (0)
-    if (g->d.src.addr != sc->local_addr || g->d.dst.addr != sc->remote_addr)
+    bool v6 = sc->v6 && !want->ipv4;
+    bool addrs_ok = v6 ? g->d.src.family == BERTH_AF_INET6 &&
+                             g->d.dst.family == BERTH_AF_INET6 &&
+                             memcmp(g->d.src.addr6, sc->local6, 16) == 0 &&
+                             memcmp(g->d.dst.addr6, sc->remote6, 16) == 0
+                       : g->d.src.family == BERTH_AF_INET &&
+                             g->d.src.addr == sc->local_addr &&
+                             g->d.dst.addr == sc->remote_addr;
+    if (!addrs_ok)
         ADD("%saddresses", used ? ", " : "");
     if (g->d.dst.port != rport)
         ADD("%sremote port (want %u)", used ? ", " : "", rport);
@@ -360,8 +368,10 @@ static int inject_seg(struct scn_runner *r, const struct scn_event *ev)
                            "local-port N (or the local directive's port)");
     uint16_t lport = seg->has_lport ? seg->lport : r->lport;
     uint16_t rport = seg->has_port ? seg->port : sc->remote_port;
+    bool v6 = sc->v6 && !seg->ipv4;
+    /* An IPv6 4-tuple's raddr key is 0 (decoded IPv6 endpoints say so). */
     struct scn_tuple *tp =
-        scn_tuple_find(r, lport, sc->remote_addr, rport, true);
+        scn_tuple_find(r, lport, v6 ? 0 : sc->remote_addr, rport, true);
     if (!tp)
         return scn_fail(r, "more than %d 4-tuples", SCN_MAX_TUPLES);
     learn_peer_isn(tp, seg, sc);
@@ -372,6 +382,9 @@ static int inject_seg(struct scn_runner *r, const struct scn_event *ev)
     struct scn_seg wire_seg = *seg;
     rebase_ours(&wire_seg, tp);
     struct scn_wire w = {
+        .v6 = v6,
+        .src6 = sc->remote6,
+        .dst6 = sc->local6,
         .src = sc->remote_addr,
         .dst = sc->local_addr,
         .sport = rport,

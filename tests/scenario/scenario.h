@@ -80,6 +80,7 @@ struct scn_seg {
     uint8_t flags; /* BERTH_TH_* | SCN_TH_* */
     bool has_seq, has_ack, has_win, has_port, has_lport, has_peer_isn;
     bool badsum;
+    bool ipv4; /* "ipv4" on a line of an IPv6 script: over IPv4 instead */
     uint32_t seq, ack, win, len, peer_isn;
     uint16_t port, lport;
     uint8_t nopts;
@@ -94,6 +95,8 @@ struct scn_call {
     int out_var; /* "-> y", -1 if none */
     int which;   /* option / info field / counter / reason / state index */
     uint32_t addr;
+    uint8_t addr6[16]; /* bind/connect with an IPv6 address (v6) */
+    bool v6;
     uint16_t port;
     int64_t arg;   /* N, backlog, how, value, mask, expected error */
     uint64_t when; /* deadline: time, or SCN_NO_TIME */
@@ -138,6 +141,10 @@ struct scn_script {
     bool has_isn, has_peer_isn, has_lport;
     uint32_t isn, peer_isn;
     uint32_t local_addr, remote_addr;
+    /* An IPv6 script (`local`/`remote` given IPv6 addresses): segments go
+     * over IPv6 between these, unless a line says ipv4. */
+    bool v6;
+    uint8_t local6[16], remote6[16];
     uint16_t remote_port, local_port;
     int nvars;
     char vars[SCN_MAX_VARS][SCN_MAX_NAME];
@@ -189,6 +196,11 @@ int scn_parse_u64(const char *s, uint64_t *out);
 int scn_parse_i64(const char *s, int64_t *out);
 int scn_parse_units(const char *s, uint64_t *out);
 int scn_parse_addr(const char *s, uint32_t *out);
+/* An IPv6 address (inet_pton's forms) into out[16]; 0 or -1. */
+int scn_parse_addr6(const char *s, uint8_t out[16]);
+/* "198.18.0.1" or "[2001:db8:b::1]", whichever family ep has. */
+void scn_format_ep(const struct berth_endpoint *ep, char *buf, size_t size);
+#define SCN_EPSTRLEN (BERTH_ADDRSTRLEN + 2)
 /* Event times: seconds with up to 6 decimals ("0.100"), in microseconds. */
 int scn_parse_seconds(const char *s, uint64_t *out);
 void scn_format_time(uint64_t us, char *buf, size_t size);
@@ -198,6 +210,8 @@ void scn_format_addr(uint32_t addr, char *buf, size_t size);
 uint8_t scn_pattern(uint64_t offset); /* the byte at a stream offset */
 /* Wire layout of a built inbound segment; all numbers absolute. */
 struct scn_wire {
+    bool v6; /* IPv6 between src6 and dst6 */
+    const uint8_t *src6, *dst6;
     uint32_t src, dst;
     uint16_t sport, dport;
     uint32_t seq, ack;

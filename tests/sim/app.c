@@ -100,12 +100,17 @@ static enum opened end_connect(struct world *w, struct conn *c, int side,
     world_map_sock(w, side, h, 1, c->id);
     apply_early_opts(w, side, h, &e->p.opts);
     apply_opts(w, side, h, &e->p.opts);
-    int r =
-        c->port[side] ? berth_bind(st, h, SIM_ADDR(side), c->port[side]) : 0;
+    struct berth_endpoint me6 =
+                              berth_endpoint_v6(sim_addr6[side], c->port[side]),
+                          to6 = berth_endpoint_v6(sim_addr6[1 - side], rport);
+    int r = !c->port[side] ? 0
+            : c->v6        ? berth_bind_endpoint(st, h, &me6)
+                           : berth_bind(st, h, SIM_ADDR(side), c->port[side]);
     if (r != 0)
         return end_refused_reuse(w, c, side, r, "bind");
     w->connecting = c;
-    r = berth_connect(st, h, SIM_ADDR(1 - side), rport);
+    r = c->v6 ? berth_connect_endpoint(st, h, &to6)
+              : berth_connect(st, h, SIM_ADDR(1 - side), rport);
     w->connecting = NULL;
     if (r != BERTH_EINPROGRESS)
         return end_refused_reuse(w, c, side, r, "connect");
@@ -113,9 +118,9 @@ static enum opened end_connect(struct world *w, struct conn *c, int side,
     struct berth_endpoint me;
     if (berth_getsockname(st, h, &me) == 0)
         c->port[side] = me.port;
-    world_log(w, side, "conn %d: connect %u -> %u (%s, sends %llu)", c->id,
-              c->port[side], rport, close_style_name(e->p.close),
-              (unsigned long long)e->p.total);
+    world_log(w, side, "conn %d: connect %u -> %u (%s%s, sends %llu)", c->id,
+              c->port[side], rport, c->v6 ? "IPv6, " : "",
+              close_style_name(e->p.close), (unsigned long long)e->p.total);
     return OPEN_OK;
 }
 
@@ -508,7 +513,11 @@ static void listener_open(struct world *w, struct listener *l, int idx)
 {
     struct berth_stack *st = w->st[l->side];
     int h = berth_socket(st);
-    if (h < 0 || berth_bind(st, h, SIM_ADDR(l->side), l->port) != 0) {
+    /* With IPv6, on :: (both families, RFC 3493 §3.7). */
+    struct berth_endpoint any6 = berth_endpoint_v6((uint8_t[16]){0}, l->port);
+    if (h < 0 || (w->family == FAMILY_IPV4
+                      ? berth_bind(st, h, SIM_ADDR(l->side), l->port)
+                      : berth_bind_endpoint(st, h, &any6)) != 0) {
         world_fail(w, INV_API, "listener %u: socket/bind failed", l->port);
         return;
     }

@@ -332,6 +332,31 @@ static void plan_conn(struct world *w, struct conn *c, uint64_t *d,
         c->e[0].p.close = c->e[1].p.close = CLOSE_SIMULTANEOUS;
 }
 
+const uint8_t sim_addr6[2][16] = {
+    {0x20, 0x01, 0x0d, 0xb8, 0, 0x0b, [15] = 1},
+    {0x20, 0x01, 0x0d, 0xb8, 0, 0x0b, [15] = 2},
+};
+
+/* IPv4, IPv6 or both (drawn last, so a seed's other draws are what they
+ * were before IPv6). With IPv6 both stacks have an IPv6 address and the
+ * listeners take both families (bound to ::, app.c); a connection's
+ * family is the world's, or in a mixed world its own draw. */
+static void plan_family(struct world *w, uint64_t *d)
+{
+    unsigned r = (unsigned)rnd_range(d, 0, 99);
+    w->family = r < 40 ? FAMILY_IPV4 : r < 70 ? FAMILY_IPV6 : FAMILY_MIXED;
+    if (w->family == FAMILY_IPV4)
+        return;
+    for (int side = 0; side < 2; side++)
+        memcpy(w->cfg[side].addr6, sim_addr6[side], 16);
+    for (int i = 0; i < w->nconns; i++) {
+        struct conn *c = &w->conns[i];
+        c->v6 = w->family == FAMILY_IPV6 || rnd_pct(d, 50);
+        if (c->reuse >= 0) /* the same 4-tuple: the same family */
+            c->v6 = w->conns[c->reuse].v6;
+    }
+}
+
 /* Applications give up on what has not ended by then: far beyond what
  * any legitimate transfer needs, so that a stall is a finding. */
 static void plan_deadline(struct world *w)
@@ -383,6 +408,7 @@ void plan_world(struct world *w)
         plan_conn(w, c, &d, i ? &w->conns[i - 1] : NULL);
     }
     w->isn_dice = rnd_next(&d);
+    plan_family(w, &d);
     plan_deadline(w);
     plan_rtt_bound(w);
 }

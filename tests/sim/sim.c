@@ -294,10 +294,11 @@ static void describe(const struct world *w)
 {
     static const char *const kinds[] = {"", " (simultaneous open)",
                                         " (refused)"};
-    printf("seed %" PRIu64 " (%s): %d connections, %d listeners, give up at "
-           "%.0f s\n",
+    static const char *const families[] = {"IPv4", "IPv6", "IPv4 and IPv6"};
+    printf("seed %" PRIu64 " (%s): %d connections, %d listeners, %s, give up "
+           "at %.0f s\n",
            w->seed, w->full ? "full" : "quick", w->nconns, w->nlsn,
-           (double)w->giveup_at / 1e6);
+           families[w->family], (double)w->giveup_at / 1e6);
     for (int s = 0; s < 2; s++)
         describe_stack(w, s);
     for (int s = 0; s < 2; s++)
@@ -313,11 +314,12 @@ static void describe(const struct world *w)
         if (c->reuse >= 0)
             snprintf(reuse, sizeof(reuse), " (reusing conn %d's port)",
                      c->reuse);
-        printf("  conn %d at %.3f s from %c%s%s: A sends %" PRIu64 " (%s), B "
-               "sends %" PRIu64 " (%s)\n",
+        printf("  conn %d at %.3f s from %c%s%s%s: A sends %" PRIu64 " (%s), "
+               "B sends %" PRIu64 " (%s)\n",
                i, (double)c->open_at / 1e6, 'A' + c->init_side, kinds[c->kind],
-               reuse, c->e[0].p.total, close_style_name(c->e[0].p.close),
-               c->e[1].p.total, close_style_name(c->e[1].p.close));
+               reuse, c->v6 ? " over IPv6" : "", c->e[0].p.total,
+               close_style_name(c->e[0].p.close), c->e[1].p.total,
+               close_style_name(c->e[1].p.close));
     }
 }
 

@@ -19,6 +19,13 @@
 #define SIM_MIB (SIM_KIB * SIM_KIB)
 
 #define SIM_ADDR(side) (0xc6120001u + (uint32_t)(side)) /* 198.18.0.1/2 */
+/* 2001:db8:b::1 and ::2: each side's IPv6 address (plan.c). */
+extern const uint8_t sim_addr6[2][16];
+
+/* The families of a world: IPv4 only (the stacks have no IPv6), IPv6
+ * only, or both (each connection draws its own; listeners on :: take
+ * either). */
+enum world_family { FAMILY_IPV4, FAMILY_IPV6, FAMILY_MIXED };
 
 #define MAX_CONNS     64
 #define MAX_LISTENERS 8
@@ -179,6 +186,7 @@ struct conn {
     uint64_t open_at;
     bool opened;
     int open_seq;    /* order of opening: the newest owns a reused 4-tuple */
+    bool v6;         /* over IPv6 (a reuse keeps its old one's family) */
     struct end e[2]; /* by side */
 
     /* What the link did to it (tap): losses since the side last saw its
@@ -307,6 +315,7 @@ struct world {
     int noutages[2];
     uint64_t isn_dice;
 
+    enum world_family family;
     struct listener lsn[MAX_LISTENERS];
     int nlsn;
     struct conn conns[MAX_CONNS];

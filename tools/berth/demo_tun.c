@@ -433,8 +433,10 @@ static void app_note(void *ctx, int sock, const char *what)
     struct berth_endpoint local = {0}, remote = {0};
     berth_getsockname(s, sock, &local);
     berth_getpeername(s, sock, &remote);
-    ladders_app(d->ld, 1, row_time(d, berth_rt_now(d->rt)), local, remote,
-                what);
+    /* The listener is dual-stack: its IPv4 connections' names read
+     * ::ffff:a.b.c.d; the ladder knows them by their IPv4 packets. */
+    ladders_app(d->ld, 1, row_time(d, berth_rt_now(d->rt)),
+                endpoint_unmap(local), endpoint_unmap(remote), what);
 }
 
 static void app_tap(void *ctx, int dir, uint64_t now, const uint8_t *pkt,

@@ -51,7 +51,7 @@ struct hconn {
     struct http_server *srv;
     int sock;
     struct berth_endpoint client; /* IPv4-mapped shown as IPv4 */
-    uint64_t last_active; /* last progress: a request, body or output */
+    uint64_t last_active;         /* last progress: a request, body or output */
     uint32_t nreq;
     enum phase phase;
     bool close_after; /* shut down writing once the output is queued */
