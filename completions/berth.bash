@@ -35,7 +35,7 @@ _berth() {
         mapfile -t COMPREPLY < <(compgen -W \
             "$("$berth" "$cmd" --help 2>/dev/null | _berth_options)" -- "$cur")
     elif [ "$cmd" = ctl ]; then
-        mapfile -t COMPREPLY < <(compgen -W "ss stat impair stop" -- "$cur")
+        mapfile -t COMPREPLY < <(compgen -W "ss stat impair route neigh stop" -- "$cur")
     fi
 }
 complete -F _berth berth

@@ -78,6 +78,10 @@ struct rt_pcap;
 /* Creates/truncates `path` and writes the file header. NULL with a
  * one-line message in err. */
 struct rt_pcap *rt_pcap_open(const char *path, char *err, size_t errlen);
+/* The same with another link type (RT_PCAP_LINKTYPE_ETHERNET: frames). */
+#define RT_PCAP_LINKTYPE_ETHERNET 1u
+struct rt_pcap *rt_pcap_open_linktype(const char *path, uint32_t linktype,
+                                      char *err, size_t errlen);
 /* Appends one record stamped with CLOCK_REALTIME now (buffered). */
 void rt_pcap_write(struct rt_pcap *p, const uint8_t *pkt, size_t len);
 void rt_pcap_write_at(struct rt_pcap *p, const struct timespec *ts,
@@ -223,6 +227,7 @@ struct berth_rt {
     struct rt_tun_offload offload; /* what the TUN device does for us */
     uint8_t *txcopy;      /* header + datagram, for the tx impairment's copy */
     uint64_t rx_bad_vnet; /* reads dropped: a header berth cannot take */
+    struct rt_link *link; /* an Ethernet link (link_rt.h); NULL: TUN */
 };
 
 uint64_t rt_clock_now(void); /* CLOCK_MONOTONIC in us */

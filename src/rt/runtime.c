@@ -1,6 +1,7 @@
 /* The runtime object: configuration defaults, creation (TUN, stack, epoll,
  * signals, capture, control socket) and teardown, the setters applications
  * use, and the control commands. The event loop itself is in loop.c. */
+#include "link_rt.h"
 #include "rt_impl.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@ void berth_rt_config_init(struct berth_rt_config *cfg)
     cfg->mtu = 1500;
     cfg->shutdown_grace = 2 * RT_US_PER_S;
     berth_config_init(&cfg->stack);
+    berth_eth_config_init(&cfg->eth);
 }
 
 /* "what: strerror(errno)" into err; -1. */
@@ -69,7 +71,7 @@ static int make_stack(struct berth_rt *rt, char *err, size_t errlen)
 {
     struct berth_config sc = rt->cfg.stack;
     sc.addr = rt->cfg.addr;
-    sc.tx = rt_stack_tx;
+    sc.tx = rt->link ? rt_link_stack_tx : rt_stack_tx;
     sc.tx_ctx = rt;
     sc.event = rt_stack_event;
     sc.event_ctx = rt;
@@ -148,8 +150,26 @@ static int copy_strings(struct berth_rt *rt, const struct berth_rt_config *cfg)
                : -1;
 }
 
+/* open_io() on an Ethernet link (link_eth.c): the backend, a capture of
+ * frames, the control socket. */
+static int open_link_io(struct berth_rt *rt, char *err, size_t errlen)
+{
+    if (rt_link_open(rt, err, errlen) < 0)
+        return -1;
+    if (rt->pcap_path) {
+        rt->pcap = rt_pcap_open_linktype(
+            rt->pcap_path, RT_PCAP_LINKTYPE_ETHERNET, err, errlen);
+        if (!rt->pcap)
+            return -1;
+    }
+    rt->ctl = rt_ctl_open(rt->ctl_path, err, errlen);
+    return rt->ctl ? 0 : -1;
+}
+
 static int open_io(struct berth_rt *rt, char *err, size_t errlen)
 {
+    if (rt_link_wanted(&rt->cfg))
+        return open_link_io(rt, err, errlen);
     rt->tunfd = rt_tun_open(rt->tun_name, !rt->cfg.no_offload, &rt->offload,
                             &rt->tun_created, err, errlen);
     if (rt->tunfd >= 0 && rt->cfg.trace) {
@@ -231,6 +251,7 @@ void berth_rt_destroy(struct berth_rt *rt)
         fprintf(stderr, "berth: capture file %s incomplete\n", rt->pcap_path);
     if (rt->stack)
         berth_stack_destroy(rt->stack);
+    rt_link_close(rt);
     rt_impair_destroy(rt->rx_imp);
     rt_impair_destroy(rt->tx_imp);
     close_signals(rt);
@@ -386,9 +407,12 @@ void rt_ctl_command(void *ctx, const char *line, FILE *out)
             fprintf(out, "error: %s\n", err);
         else
             berth_rt_print_ss_filtered(rt->stack, &q, rt_clock_now(), out);
+    } else if (rt_link_command(rt, line, out)) {
+        return;
     } else if (n == 4 && strncmp(line, "stat", 4) == 0 && !*arg) {
         berth_rt_print_stat(rt->stack, out);
         print_link(rt, out);
+        rt_link_print_stat(rt, out);
     } else if (n == 4 && strncmp(line, "stat", 4) == 0 &&
                (!strcmp(arg, "--json") || !strcmp(arg, "-j"))) {
         berth_rt_print_stat_json(rt->stack, out);
@@ -402,7 +426,7 @@ void rt_ctl_command(void *ctx, const char *line, FILE *out)
         fprintf(out,
                 "error: unknown command '%s' (commands: ss [-i] [--json] "
                 "[state S] [sport :P] [dport :P], stat [--json], impair "
-                "SPEC|off|drop-all, stop)\n",
+                "SPEC|off|drop-all, route, neigh, stop)\n",
                 line);
     }
 }

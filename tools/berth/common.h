@@ -30,6 +30,7 @@ struct common {
     bool mss_set; /* --mss given: do not derive it from --mtu */
     bool msl_set;
     bool trace;
+    char link_name[16]; /* --link's NAME/IFACE: the control socket's name */
 };
 
 /* Defaults: the runtime's and the engine's documented ones. */
