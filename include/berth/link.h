@@ -181,13 +181,16 @@ void berth_eth_config_init(struct berth_eth_config *cfg);
 
 struct berth_eth;
 
-/* `deliver` gets each IP datagram for the stack (call berth_input() with
- * it). The link must be BERTH_LINK_ETHERNET. NULL: bad config or out of
- * memory. Nothing is sent before berth_eth_start(). */
-struct berth_eth *berth_eth_create(
-    const struct berth_eth_config *cfg, const struct berth_link *link,
-    void (*deliver)(void *ctx, const uint8_t *pkt, size_t len, uint64_t now),
-    void *ctx);
+/* `deliver` gets each IP datagram for the stack with the flags of its
+ * frame (call berth_input_flags() with them). The link must be
+ * BERTH_LINK_ETHERNET. NULL: bad config or out of memory. Nothing is sent
+ * before berth_eth_start(). */
+struct berth_eth *
+berth_eth_create(const struct berth_eth_config *cfg,
+                 const struct berth_link *link,
+                 void (*deliver)(void *ctx, const uint8_t *pkt, size_t len,
+                                 uint32_t flags, uint64_t now),
+                 void *ctx);
 void berth_eth_destroy(struct berth_eth *e);
 /* Sends the first gratuitous ARP (RFC 5227 §2.3 announcement). */
 void berth_eth_start(struct berth_eth *e, uint64_t now);
@@ -195,6 +198,11 @@ void berth_eth_start(struct berth_eth *e, uint64_t now);
 /* A frame from the driver. ARP is answered here; IPv4 goes to deliver. */
 void berth_eth_input(struct berth_eth *e, const uint8_t *frame, size_t len,
                      uint64_t now);
+/* The same with the driver's BERTH_IN_* flags (berth.h) for the frame,
+ * e.g. BERTH_IN_CSUM_OK when the device verified its checksums or the
+ * frame came from the local host with checksums left to offload. */
+void berth_eth_input_flags(struct berth_eth *e, const uint8_t *frame,
+                           size_t len, uint64_t now, uint32_t flags);
 /* An IPv4 datagram from the stack (its tx hook): routed, resolved, framed
  * and sent, or queued until the next hop resolves. */
 void berth_eth_output(struct berth_eth *e, const uint8_t *pkt, size_t len,

@@ -102,10 +102,12 @@ static int install_routes(struct berth_eth *e)
     return rc;
 }
 
-struct berth_eth *berth_eth_create(
-    const struct berth_eth_config *cfg, const struct berth_link *link,
-    void (*deliver)(void *ctx, const uint8_t *pkt, size_t len, uint64_t now),
-    void *ctx)
+struct berth_eth *
+berth_eth_create(const struct berth_eth_config *cfg,
+                 const struct berth_link *link,
+                 void (*deliver)(void *ctx, const uint8_t *pkt, size_t len,
+                                 uint32_t flags, uint64_t now),
+                 void *ctx)
 {
     if (link->kind != BERTH_LINK_ETHERNET || !link->send || !deliver ||
         cfg->prefix_len < 1 || cfg->prefix_len > 32 || cfg->vlan > 4094 ||
@@ -182,6 +184,12 @@ static bool dst_accepted(struct berth_eth *e, const uint8_t *dst)
 void berth_eth_input(struct berth_eth *e, const uint8_t *f, size_t len,
                      uint64_t now)
 {
+    berth_eth_input_flags(e, f, len, now, 0);
+}
+
+void berth_eth_input_flags(struct berth_eth *e, const uint8_t *f, size_t len,
+                           uint64_t now, uint32_t flags)
+{
     e->ctr[BERTH_ETH_RX_FRAMES]++;
     if (len < ETH_HDR_LEN) {
         e->ctr[BERTH_ETH_RX_SHORT]++;
@@ -211,7 +219,7 @@ void berth_eth_input(struct berth_eth *e, const uint8_t *f, size_t len,
         /* Padding past the IP total length stays: the IPv4 parser treats
          * bytes beyond it as link padding. */
         e->ctr[BERTH_ETH_RX_IP4]++;
-        e->deliver(e->ctx, f + hdr, len - hdr, now);
+        e->deliver(e->ctx, f + hdr, len - hdr, flags, now);
         return;
     case ETH_P_ARP:
         arp_input(e, f + hdr, len - hdr, now);

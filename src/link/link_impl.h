@@ -114,7 +114,8 @@ void arp_emit(uint8_t out[ARP_LEN], const struct arp_pkt *a);
 struct berth_eth {
     struct berth_eth_config cfg;
     struct berth_link link;
-    void (*deliver)(void *ctx, const uint8_t *pkt, size_t len, uint64_t now);
+    void (*deliver)(void *ctx, const uint8_t *pkt, size_t len, uint32_t flags,
+                    uint64_t now);
     void *ctx;
     struct mem mem;
     struct neigh_table neigh;

@@ -16,7 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RT_LINK_RX_BATCH 64u /* frames per wake-up, as RT_RX_BATCH */
+#define RT_LINK_RX_BATCH  64u /* frames per wake-up, as RT_RX_BATCH */
+#define RT_LINK_MAX_FRAME 65536u
 
 struct rt_link {
     struct rt_link_spec spec;
@@ -25,6 +26,7 @@ struct rt_link {
     bool tx_pending;  /* frames committed since the last flush */
     uint8_t *tx_slot; /* the ring slot tx_buf() gave, until its commit */
     bool started;     /* berth_eth_start() called (first service) */
+    uint8_t rxcopy[4 + RT_LINK_MAX_FRAME]; /* flags + frame, impaired */
 };
 
 const char *rt_link_kind_name(enum rt_link_kind k)
@@ -106,17 +108,23 @@ static void capture_frame(struct berth_rt *rt, const uint8_t *f, size_t len)
 }
 
 /* The interface's IPv4 datagrams for the stack. */
-static void eth_deliver(void *ctx, const uint8_t *pkt, size_t len, uint64_t now)
+static void eth_deliver(void *ctx, const uint8_t *pkt, size_t len,
+                        uint32_t flags, uint64_t now)
 {
     struct berth_rt *rt = ctx;
     if (rt->tap)
         rt->tap(rt->tap_ctx, 0, now, pkt, len);
-    berth_input(rt->stack, pkt, len, now);
+    berth_input_flags(rt->stack, pkt, len, now, flags);
 }
 
 void rt_link_deliver(struct berth_rt *rt, const uint8_t *frame, size_t len)
 {
-    berth_eth_input(rt->link->eth, frame, len, rt->now);
+    uint32_t flags;
+    if (len < sizeof flags)
+        return;
+    memcpy(&flags, frame, sizeof flags);
+    berth_eth_input_flags(rt->link->eth, frame + sizeof flags,
+                          len - sizeof flags, rt->now, flags);
 }
 
 static void deliver_emit(void *ctx, const uint8_t *frame, size_t len)
@@ -129,13 +137,25 @@ static void write_emit(void *ctx, const uint8_t *frame, size_t len)
     rt_link_write(ctx, frame, len);
 }
 
-static void rx_frame(void *ctx, const uint8_t *f, size_t len)
+/* A clean link hands the frame on in place; an impaired one copies it,
+ * its flags in front, for the impairment's queue. */
+static void rx_frame(void *ctx, const uint8_t *f, size_t len, uint32_t flags)
 {
     struct berth_rt *rt = ctx;
+    struct rt_link *l = rt->link;
     rt->stats.rx_packets++;
     rt->stats.rx_bytes += len;
     capture_frame(rt, f, len);
-    rt_impair_submit(rt->rx_imp, f, len, rt->now, deliver_emit, rt);
+    if (!rt_impair_active(rt->rx_imp)) {
+        berth_eth_input_flags(l->eth, f, len, rt->now, flags);
+        return;
+    }
+    if (len > RT_LINK_MAX_FRAME)
+        return;
+    memcpy(l->rxcopy, &flags, sizeof flags);
+    memcpy(l->rxcopy + sizeof flags, f, len);
+    rt_impair_submit(rt->rx_imp, l->rxcopy, sizeof flags + len, rt->now,
+                     deliver_emit, rt);
 }
 
 int rt_link_rx(struct berth_rt *rt)

@@ -67,7 +67,12 @@ static int packet_rx(void *be, unsigned max, rt_frame_fn fn, void *ctx)
         uint8_t *ptr = (uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt;
         for (uint32_t i = 0; i < bd->hdr.bh1.num_pkts; i++) {
             struct tpacket3_hdr *h = (void *)ptr;
-            fn(ctx, ptr + h->tp_mac, h->tp_snaplen);
+            /* CSUMNOTREADY: sent by this host with the checksum left to
+             * the device (a veth peer's offload): not wrong, not there. */
+            fn(ctx, ptr + h->tp_mac, h->tp_snaplen,
+               h->tp_status & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID)
+                   ? BERTH_IN_CSUM_OK
+                   : 0);
             got++;
             ptr += h->tp_next_offset;
         }

@@ -15,7 +15,10 @@
 
 struct berth_rt;
 
-typedef void (*rt_frame_fn)(void *ctx, const uint8_t *frame, size_t len);
+/* flags: BERTH_IN_* for the frame (BERTH_IN_CSUM_OK: the device verified
+ * its checksums, or the kernel sent it with checksums left to offload). */
+typedef void (*rt_frame_fn)(void *ctx, const uint8_t *frame, size_t len,
+                            uint32_t flags);
 
 /* One backend: a device and the operations on it. Receiving hands up to
  * `max` frames to fn (valid during the call) and returns how many, 0 when
@@ -73,7 +76,9 @@ void rt_link_close(struct berth_rt *rt);
 void rt_link_stack_tx(void *ctx, const uint8_t *pkt, size_t len);
 /* Receive a batch (the loop's readable fd). 0 or -errno. */
 int rt_link_rx(struct berth_rt *rt);
-/* After the receive impairment: one frame into the interface. */
+/* After the receive impairment: one frame into the interface, behind the
+ * 4 bytes of its flags (host order), which travel with it through the
+ * impairment's queue. */
 void rt_link_deliver(struct berth_rt *rt, const uint8_t *frame, size_t len);
 /* After the transmit impairment: one frame to the backend. */
 void rt_link_write(struct berth_rt *rt, const uint8_t *frame, size_t len);

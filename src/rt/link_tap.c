@@ -33,7 +33,7 @@ static int tap_rx(void *be, unsigned max, rt_frame_fn fn, void *ctx)
                 break;
             return -errno;
         }
-        fn(ctx, t->buf, (size_t)n);
+        fn(ctx, t->buf, (size_t)n, 0);
         got++;
     }
     return got;

@@ -120,7 +120,7 @@ static int xdp_rx(void *be, unsigned max, rt_frame_fn fn, void *ctx)
     unsigned n = xsk_ring_cons__peek(&x->rx, max, &idx);
     for (unsigned i = 0; i < n; i++) {
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
-        fn(ctx, xsk_umem__get_data(x->area, d->addr), d->len);
+        fn(ctx, xsk_umem__get_data(x->area, d->addr), d->len, 0);
     }
     /* Give the frames back to the fill ring in one go. */
     uint32_t fidx;

@@ -48,9 +48,10 @@ static int rec_send(void *drv, const uint8_t *f, size_t len)
     return 0;
 }
 
-static void rec_deliver(void *ctx, const uint8_t *pkt, size_t len, uint64_t now)
+static void rec_deliver(void *ctx, const uint8_t *pkt, size_t len,
+                        uint32_t flags, uint64_t now)
 {
-    (void)pkt, (void)len, (void)now;
+    (void)pkt, (void)len, (void)flags, (void)now;
     struct rig *r = ctx;
     r->delivered++;
 }
