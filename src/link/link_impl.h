@@ -47,6 +47,7 @@ struct neigh {
     uint64_t deadline;  /* the state's timer; UINT64_MAX: none */
     uint64_t confirmed; /* last reachability confirmation */
     uint64_t used;      /* last packet sent to it (LRU eviction) */
+    uint64_t born;      /* creation order: evictions among equals FIFO */
     struct neigh_pkt *qhead, *qtail; /* FIFO, only while INCOMPLETE */
     uint32_t qlen;                   /* <= cfg.queue_max */
 };
@@ -65,6 +66,7 @@ struct neigh_table {
     struct neigh *ents; /* cap slots, live ones scattered */
     uint32_t cap, n;    /* n: live slots */
     uint32_t memo;      /* slot of the last lookup hit */
+    uint64_t births;    /* entries created so far (struct neigh's born) */
     uint64_t next;      /* earliest deadline of any entry (kept current) */
     const struct berth_eth_config *cfg;
     uint64_t *ctr; /* the interface's counters (BERTH_ETH_*) */

@@ -102,7 +102,8 @@ static void entry_delete(struct neigh_table *t, struct neigh *n)
 }
 
 /* Eviction order when the cache is full: FAILED first, then STALE, then
- * the others, least recently used first. INCOMPLETE entries are never
+ * the others, least recently used first, the oldest among equals (a
+ * flood of learned entries, never used, churns first in, first out). INCOMPLETE entries are never
  * evicted (their queues wait on them): a cache full of them refuses. */
 static unsigned evict_rank(const struct neigh *n)
 {
@@ -122,6 +123,15 @@ static unsigned evict_rank(const struct neigh *n)
     return 3;
 }
 
+static bool evicts_before(const struct neigh *a, const struct neigh *b)
+{
+    if (evict_rank(a) != evict_rank(b))
+        return evict_rank(a) < evict_rank(b);
+    if (a->used != b->used)
+        return a->used < b->used;
+    return a->born < b->born;
+}
+
 static struct neigh *slot_take(struct neigh_table *t, uint64_t now)
 {
     struct neigh *victim = NULL;
@@ -131,9 +141,7 @@ static struct neigh *slot_take(struct neigh_table *t, uint64_t now)
             victim = n;
             break;
         }
-        if (evict_rank(n) < 3 &&
-            (!victim || evict_rank(n) < evict_rank(victim) ||
-             (evict_rank(n) == evict_rank(victim) && n->used < victim->used)))
+        if (evict_rank(n) < 3 && (!victim || evicts_before(n, victim)))
             victim = n;
     }
     if (!victim) {
@@ -148,6 +156,7 @@ static struct neigh *slot_take(struct neigh_table *t, uint64_t now)
     victim->live = true;
     victim->used = victim->confirmed = now;
     victim->deadline = UINT64_MAX;
+    victim->born = t->births++;
     t->n++;
     t->ctr[BERTH_ETH_NEIGH_CREATED]++;
     return victim;

@@ -27,8 +27,11 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
-#define RX_BLOCK_SIZE (1u << 18) /* 256 KiB: ~170 full-size frames */
-#define RX_BLOCKS     16u
+/* The kernel hands a block over when it is full or RX_RETIRE_MS old: at a
+ * low rate every block carries a few frames, so the ring's depth is
+ * counted in blocks (256: a quarter second at the timer's pace). */
+#define RX_BLOCK_SIZE (1u << 15) /* 32 KiB: ~21 full-size frames */
+#define RX_BLOCKS     256u
 #define RX_FRAME_SIZE 2048u /* accounting only for V3 receive */
 #define RX_RETIRE_MS  1u    /* a partly filled block waits at most this */
 #define TX_BLOCK_SIZE (1u << 18)
