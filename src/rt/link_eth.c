@@ -305,8 +305,10 @@ int rt_link_open(struct berth_rt *rt, char *err, size_t errlen)
         default_mac(rt->cfg.addr, link.mac);
     else
         memcpy(link.mac, l->be.mac, 6);
-    if (l->be.mtu && l->be.mtu < link.mtu)
-        link.mtu = l->be.mtu;
+    /* The stack's MSS follows (make_stack() runs after this). */
+    if (l->be.mtu && l->be.mtu < rt->cfg.mtu)
+        rt->cfg.mtu = l->be.mtu;
+    link.mtu = rt->cfg.mtu;
     struct berth_eth_config ec = rt->cfg.eth;
     ec.addr = rt->cfg.addr;
     ec.prefix_len = rt->cfg.peer_prefix;

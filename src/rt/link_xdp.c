@@ -207,8 +207,11 @@ static int xdp_send(void *be, const uint8_t *f, size_t len)
 static void xdp_close(void *be)
 {
     struct xdp *x = be;
-    if (x->attached)
-        bpf_xdp_detach(x->ifindex, x->xdp_flags, NULL);
+    if (x->attached) {
+        /* Only ours: another program attached since stays. */
+        LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = x->prog_fd);
+        bpf_xdp_detach(x->ifindex, x->xdp_flags | XDP_FLAGS_REPLACE, &o);
+    }
     if (x->xsk)
         xsk_socket__delete(x->xsk);
     if (x->umem)
