@@ -432,6 +432,11 @@ void rt_link_print_stat(struct berth_rt *rt, FILE *out)
         return;
     fprintf(out, "Ethernet (%s:%s, %s):\n", rt_link_kind_name(l->spec.kind),
             l->spec.ifname, l->be.desc);
+    if (l->be.ops->rx_dropped)
+        fprintf(out,
+                "    %" PRIu64 " frames the device dropped before berth "
+                "read them (ring full)\n",
+                l->be.ops->rx_dropped(l->be.be));
     for (int c = 0; c < BERTH_ETH__COUNT; c++)
         fprintf(out, "    %" PRIu64 " %s\n",
                 berth_eth_counter(l->eth, (enum berth_eth_counter)c),

@@ -29,9 +29,12 @@
 
 /* The kernel hands a block over when it is full or RX_RETIRE_MS old: at a
  * low rate every block carries a few frames, so the ring's depth is
- * counted in blocks (256: a quarter second at the timer's pace). */
-#define RX_BLOCK_SIZE (1u << 15) /* 32 KiB: ~21 full-size frames */
-#define RX_BLOCKS     256u
+ * counted in blocks (64: 64 ms at the timer's pace). A block holds a whole
+ * 64 KiB GSO packet, as a veth peer with TSO sends them (a frame cannot
+ * span blocks: a smaller block would truncate it): the core takes such a
+ * packet as one segment, its checksum left to offload (CSUMNOTREADY). */
+#define RX_BLOCK_SIZE (1u << 17) /* 128 KiB */
+#define RX_BLOCKS     64u
 #define RX_FRAME_SIZE 2048u /* accounting only for V3 receive */
 #define RX_RETIRE_MS  1u    /* a partly filled block waits at most this */
 #define TX_BLOCK_SIZE (1u << 18)
@@ -55,6 +58,7 @@ struct packet {
     size_t map_size;
     struct pkt_ring rx, tx;
     unsigned tx_queued; /* frames marked SEND_REQUEST since the flush */
+    uint64_t drops;     /* tp_drops so far (each read resets the kernel's) */
 };
 
 static int packet_rx(void *be, unsigned max, rt_frame_fn fn, void *ctx)
@@ -143,6 +147,16 @@ static int packet_send(void *be, const uint8_t *f, size_t len)
     return 0;
 }
 
+static uint64_t packet_rx_dropped(void *be)
+{
+    struct packet *p = be;
+    struct tpacket_stats_v3 st;
+    socklen_t len = sizeof st;
+    if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+        p->drops += st.tp_drops;
+    return p->drops;
+}
+
 static void packet_close(void *be)
 {
     struct packet *p = be;
@@ -161,6 +175,7 @@ static const struct rt_backend_ops packet_ops = {
     .tx_commit = packet_tx_commit,
     .flush = packet_flush,
     .close = packet_close,
+    .rx_dropped = packet_rx_dropped,
 };
 
 static int fail(struct packet *p, char *err, size_t errlen, const char *what,

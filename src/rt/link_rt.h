@@ -32,6 +32,9 @@ struct rt_backend_ops {
     void (*tx_commit)(void *be, size_t len);
     void (*flush)(void *be);
     void (*close)(void *be);
+    /* Optional: frames the device dropped before berth read them (its
+     * ring was full), since opening. */
+    uint64_t (*rx_dropped)(void *be);
 };
 
 struct rt_backend {

@@ -106,7 +106,7 @@ static int load_program(int map_fd, uint32_t addr_raw, char *log,
 
 static void refill(struct xdp *x, uint64_t addr)
 {
-    uint32_t idx;
+    uint32_t idx = 0;
     if (xsk_ring_prod__reserve(&x->fill, 1, &idx) == 1) {
         *xsk_ring_prod__fill_addr(&x->fill, idx) = addr;
         xsk_ring_prod__submit(&x->fill, 1);
@@ -116,14 +116,14 @@ static void refill(struct xdp *x, uint64_t addr)
 static int xdp_rx(void *be, unsigned max, rt_frame_fn fn, void *ctx)
 {
     struct xdp *x = be;
-    uint32_t idx;
+    uint32_t idx = 0;
     unsigned n = xsk_ring_cons__peek(&x->rx, max, &idx);
     for (unsigned i = 0; i < n; i++) {
         const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
         fn(ctx, xsk_umem__get_data(x->area, d->addr), d->len, 0);
     }
     /* Give the frames back to the fill ring in one go. */
-    uint32_t fidx;
+    uint32_t fidx = 0;
     unsigned got = n ? xsk_ring_prod__reserve(&x->fill, n, &fidx) : 0;
     for (unsigned i = 0; i < n; i++) {
         uint64_t a = xsk_umem__extract_addr(
@@ -143,7 +143,7 @@ static int xdp_rx(void *be, unsigned max, rt_frame_fn fn, void *ctx)
 /* Completed transmissions: their frames are free again. */
 static void reclaim(struct xdp *x)
 {
-    uint32_t idx;
+    uint32_t idx = 0;
     unsigned n = xsk_ring_cons__peek(&x->comp, RING_SIZE, &idx);
     for (unsigned i = 0; i < n; i++)
         x->free_tx[x->nfree++] = *xsk_ring_cons__comp_addr(&x->comp, idx + i);
@@ -182,9 +182,12 @@ static uint8_t *xdp_tx_buf(void *be, size_t len)
 static void xdp_tx_commit(void *be, size_t len)
 {
     struct xdp *x = be;
-    uint32_t idx;
+    uint32_t idx = 0;
     /* tx_buf checked that a slot is free. */
-    xsk_ring_prod__reserve(&x->tx, 1, &idx);
+    if (xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1) {
+        x->free_tx[x->nfree++] = x->slot;
+        return;
+    }
     struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->tx, idx);
     d->addr = x->slot;
     d->len = (uint32_t)len;
@@ -225,6 +228,17 @@ static void xdp_close(void *be)
     free(x);
 }
 
+static uint64_t xdp_rx_dropped(void *be)
+{
+    struct xdp *x = be;
+    struct xdp_statistics st;
+    socklen_t len = sizeof st;
+    if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &st, &len) <
+        0)
+        return 0;
+    return st.rx_dropped + st.rx_ring_full + st.rx_fill_ring_empty_descs;
+}
+
 static const struct rt_backend_ops xdp_ops = {
     .rx = xdp_rx,
     .send = xdp_send,
@@ -232,6 +246,7 @@ static const struct rt_backend_ops xdp_ops = {
     .tx_commit = xdp_tx_commit,
     .flush = xdp_flush,
     .close = xdp_close,
+    .rx_dropped = xdp_rx_dropped,
 };
 
 /* ------------------------------------------------------------------------
