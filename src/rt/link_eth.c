@@ -443,6 +443,23 @@ void rt_link_print_stat(struct berth_rt *rt, FILE *out)
                 berth_eth_counter_string((enum berth_eth_counter)c));
 }
 
+void rt_link_print_stat_json(struct berth_rt *rt, FILE *out)
+{
+    struct rt_link *l = rt->link;
+    if (!l)
+        return;
+    fprintf(out, ",\n  \"ethernet\": {\"link\": \"%s:%s\"",
+            rt_link_kind_name(l->spec.kind), l->spec.ifname);
+    if (l->be.ops->rx_dropped)
+        fprintf(out, ", \"DEVICE_RX_DROPPED\": %" PRIu64,
+                l->be.ops->rx_dropped(l->be.be));
+    for (int c = 0; c < BERTH_ETH__COUNT; c++)
+        fprintf(out, ", \"%s\": %" PRIu64,
+                berth_eth_counter_name((enum berth_eth_counter)c),
+                berth_eth_counter(l->eth, (enum berth_eth_counter)c));
+    fputc('}', out);
+}
+
 /* ------------------------------------------------------------------------
  * The neighbour settings' spec (--neigh).
  */

@@ -92,5 +92,8 @@ uint64_t rt_link_next_deadline(const struct berth_rt *rt);
  * "stat": true when the line was one of them. */
 bool rt_link_command(struct berth_rt *rt, const char *line, FILE *out);
 void rt_link_print_stat(struct berth_rt *rt, FILE *out);
+/* `stat --json`'s part: ',\n  "ethernet": {"RX_FRAMES": n, ...}' on an
+ * Ethernet link, nothing on TUN. */
+void rt_link_print_stat_json(struct berth_rt *rt, FILE *out);
 
 #endif

@@ -370,10 +370,12 @@ static void print_link_json(struct berth_rt *rt, FILE *out)
             ", \"tx_bytes\": %" PRIu64 ", \"rx_dropped\": %" PRIu64
             ", \"tx_dropped\": %" PRIu64 ", \"duplicated\": %" PRIu64
             ", \"reordered\": %" PRIu64 ", \"loops\": %" PRIu64
-            ", \"impairment\": \"%s\"}\n}\n",
+            ", \"impairment\": \"%s\"}",
             rt->tun_name, st.rx_packets, st.rx_bytes, st.tx_packets,
             st.tx_bytes, st.rx_dropped, st.tx_dropped, st.duplicated,
             st.reordered, st.loops, spec);
+    rt_link_print_stat_json(rt, out);
+    fprintf(out, "\n}\n");
 }
 
 static void cmd_impair(struct berth_rt *rt, const char *arg, FILE *out)

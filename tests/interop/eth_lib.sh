@@ -198,6 +198,15 @@ eth_arp_flood() {
         it_fail "only $evicted entries evicted by $arrived requests from 252 hosts (cache 32)"
     replies=$(it_counter flood "ARP replies sent")
     [ "$replies" -eq "$arrived" ] || it_fail "berth answered $replies of $arrived ARP requests"
+    timeout 10 "$BERTH" stat --json --ctl "$(it_ctl flood)" >"$IT_DIR/flood.json" ||
+        it_fail "berth stat --json failed"
+    python3 - "$IT_DIR/flood.json" "$evicted" "$ETH_LINK" <<'PY' ||
+import json, sys
+e = json.load(open(sys.argv[1]))["ethernet"]
+assert e["NEIGH_EVICTED"] == int(sys.argv[2]), e
+assert e["link"] == sys.argv[3], e
+PY
+        it_fail "berth stat --json: no ethernet counters matching the text: $(head -c 800 "$IT_DIR/flood.json")"
     local want got
     want=$(it_pattern_sha 100000)
     got=$(it_ns curl -sS -m 30 "http://$IT_BERTH/bytes/100000" | sha256sum | cut -d' ' -f1)
