@@ -37,7 +37,7 @@ _berth() {
     elif [ "$cmd" = ladder ]; then # the capture
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
     elif [ "$cmd" = ctl ]; then
-        mapfile -t COMPREPLY < <(compgen -W "ss stat impair stop" -- "$cur")
+        mapfile -t COMPREPLY < <(compgen -W "ss stat impair route neigh stop" -- "$cur")
     fi
 }
 complete -F _berth berth

@@ -22,18 +22,19 @@ else
     shift || true
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(input pair http impair scenario capture)
+[ ${#targets[@]} -gt 0 ] || targets=(input input6 pair http impair scenario capture eth)
 command -v clang >/dev/null || {
     echo "fuzz: clang is missing: run scripts/install-deps.sh" >&2
     exit 1
 }
-declare -A corpus=([input]=tests/fuzz/corpus [pair]=tests/fuzz/corpus_pair
+declare -A corpus=([input]=tests/fuzz/corpus [input6]=tests/fuzz/corpus_input6 [pair]=tests/fuzz/corpus_pair
     [http]=tests/fuzz/corpus_http [impair]=tests/fuzz/corpus_impair
-    [scenario]=tests/scenarios [capture]=tests/fuzz/corpus_capture)
-declare -A maxlen=([input]=8192 [pair]=4096 [http]=4096 [impair]=512
-    [scenario]=8192 [capture]=8192)
-declare -A smoke_runs=([input]=20000 [pair]=10000 [http]=600000
-    [impair]=600000 [scenario]=40000 [capture]=40000)
+    [scenario]=tests/scenarios [capture]=tests/fuzz/corpus_capture
+    [eth]=tests/fuzz/corpus_eth)
+declare -A maxlen=([input]=8192 [input6]=8192 [pair]=4096 [http]=4096 [impair]=512
+    [scenario]=8192 [capture]=8192 [eth]=8192)
+declare -A smoke_runs=([input]=20000 [input6]=20000 [pair]=10000 [http]=600000
+    [impair]=600000 [scenario]=40000 [capture]=40000 [eth]=100000)
 
 CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DBERTH_FUZZ=ON \
     -DBERTH_SANITIZE=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link \

@@ -185,3 +185,38 @@ const char *berth_mem_level_name(enum berth_mem_level level)
     }
     return "?";
 }
+
+/* The Ethernet interface's names (include/berth/link.h). */
+#include "berth/link.h"
+
+static const char *const neigh_state_names[] = {
+#define BERTH_NEIGH_STATE_STR(name, str) str,
+    BERTH_NEIGH_STATE_MAP(BERTH_NEIGH_STATE_STR)
+#undef BERTH_NEIGH_STATE_STR
+};
+
+const char *berth_neigh_state_name(enum berth_neigh_state st)
+{
+    return (unsigned)st < BERTH_NEIGH__COUNT ? neigh_state_names[st] : "?";
+}
+
+static const char *const eth_counter_names[] = {
+#define BERTH_ETH_COUNTER_NAME(name, str) #name,
+    BERTH_ETH_COUNTER_MAP(BERTH_ETH_COUNTER_NAME)
+#undef BERTH_ETH_COUNTER_NAME
+};
+static const char *const eth_counter_strings[] = {
+#define BERTH_ETH_COUNTER_STR(name, str) str,
+    BERTH_ETH_COUNTER_MAP(BERTH_ETH_COUNTER_STR)
+#undef BERTH_ETH_COUNTER_STR
+};
+
+const char *berth_eth_counter_name(enum berth_eth_counter c)
+{
+    return (unsigned)c < BERTH_ETH__COUNT ? eth_counter_names[c] : "?";
+}
+
+const char *berth_eth_counter_string(enum berth_eth_counter c)
+{
+    return (unsigned)c < BERTH_ETH__COUNT ? eth_counter_strings[c] : "?";
+}

@@ -13,6 +13,7 @@
 #define BERTH_RT_H
 
 #include "berth/berth.h"
+#include "berth/link.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -111,8 +112,30 @@ struct berth_rt_config {
      * can become the other shards with berth_rt_fork_shard(). 0 or 1: a
      * runtime alone. */
     unsigned fork_shards;
+    /* The link (--link): "tun:NAME" (NULL: tun:tun_name, the default),
+     * "tap:NAME" (a TAP device, configured like the TUN one, berth a host
+     * behind it), "packet:IFACE" (AF_PACKET with TPACKET_V3 rings on an
+     * existing interface), "xdp:IFACE[:QUEUE]" (AF_XDP, copy mode, an XDP
+     * program steering berth's address to the socket). On the last two
+     * berth configures nothing on IFACE: its address is `addr`, its on-link
+     * prefix peer_prefix, and no offloads. The control socket is named
+     * after the link's NAME/IFACE (set tun_name to it). */
+    const char *link;
+    /* Ethernet links: the interface (berth_eth_config_init() defaults;
+     * addr and prefix_len come from addr and peer_prefix; eth.gateway is
+     * the default route). mac: berth's address if mac_set, else
+     * 02:be:<addr> on a TAP and the interface's own on packet/xdp. */
+    struct berth_eth_config eth;
+    uint8_t mac[6];
+    bool mac_set;
 };
 void berth_rt_config_init(struct berth_rt_config *cfg);
+/* The neighbour settings (--neigh): "reachable=30s,retrans=1s,delay=5s,
+ * gc=60s,max=256,queue=3,probes=3,announce=2,accept-unsolicited", any
+ * subset, separated by commas or blanks, applied over *cfg. 0, or -1 with
+ * a one-line message in err (and *cfg unchanged). */
+int berth_rt_neigh_parse(const char *spec, struct berth_eth_config *cfg,
+                         char *err, size_t errlen);
 /* "DIR/<tun>.sock" with DIR from berth_rt_ctl_dir(). Writes into buf;
  * returns buf. */
 char *berth_rt_default_ctl_path(const char *tun_name, char *buf, size_t size);

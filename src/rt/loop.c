@@ -12,6 +12,7 @@
  * capture then explains berth's behaviour packet by packet; what the kernel
  * saw differs only by the impairment, which `stat` counts. */
 #define _GNU_SOURCE /* epoll_pwait2 */
+#include "link_rt.h"
 #include "rt_impl.h"
 
 #include <errno.h>
@@ -63,6 +64,10 @@ static void rx_deliver(void *ctx, const uint8_t *pkt, size_t len)
 {
     struct berth_rt *rt = ctx;
     uint32_t flags = 0;
+    if (rt->link) {
+        rt_link_deliver(rt, pkt, len);
+        return;
+    }
     if (rt->offload.vnet) {
         flags = rt_tun_rx_flags(pkt);
         pkt += RT_VNET_HDR_LEN;
@@ -79,6 +84,10 @@ static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
 {
     struct berth_rt *rt = ctx;
     ssize_t n;
+    if (rt->link) {
+        rt_link_write(rt, pkt, len);
+        return;
+    }
     do
         n = write(rt->tunfd, pkt, len);
     while (n < 0 && errno == EINTR);
@@ -175,6 +184,8 @@ void rt_stack_trace(void *ctx, const struct berth_trace *ev)
  * packet is stamped with a fresh clock (vDSO, tens of ns). */
 static int rx_batch(struct berth_rt *rt)
 {
+    if (rt->link)
+        return rt_link_rx(rt);
     for (int i = 0; i < RT_RX_BATCH; i++) {
         ssize_t n = read(rt->tunfd, rt->rxbuf, rt->rxcap);
         if (n < 0) {
@@ -334,6 +345,8 @@ static uint64_t next_wake(const struct berth_rt *rt)
     t = min_u64(t, rt_impair_next_due(rt->tx_imp));
     if (rt->ctl)
         t = min_u64(t, rt_ctl_next_deadline(rt->ctl));
+    if (rt->link)
+        t = min_u64(t, rt_link_next_deadline(rt));
     if (rt->stopping)
         t = min_u64(t, rt->stop_deadline);
     if (rt->pcap_dirty)
@@ -448,6 +461,8 @@ static void service(struct berth_rt *rt)
         flush_capture(rt);
     if (rt->stopping && (rt->now >= rt->stop_deadline || shutdown_done(rt)))
         rt->exiting = true;
+    if (rt->link)
+        rt_link_service(rt); /* timers, then this iteration's frames out */
 }
 
 void berth_rt_set_lock(struct berth_rt *rt, void (*lock)(void *ctx),

@@ -1,6 +1,7 @@
 /* The pcap writer: classic libpcap format (magic 0xa1b2c3d4 in host byte
  * order, version 2.4, microsecond timestamps), LINKTYPE_RAW so each record
- * is a bare IPv4 datagram, as it crosses the TUN device. Records go through
+ * is a bare IPv4 datagram, as it crosses the TUN device (LINKTYPE_ETHERNET
+ * on Ethernet links: whole frames, ARP included). Records go through
  * a large stdio buffer; the loop flushes it periodically and at exit, never
  * per packet. */
 #include "rt_impl.h"
@@ -69,6 +70,12 @@ int berth_rt_create_file(const char *path, bool append, char *err,
 
 struct rt_pcap *rt_pcap_open(const char *path, char *err, size_t errlen)
 {
+    return rt_pcap_open_linktype(path, PCAP_LINKTYPE_RAW, err, errlen);
+}
+
+struct rt_pcap *rt_pcap_open_linktype(const char *path, uint32_t linktype,
+                                      char *err, size_t errlen)
+{
     struct rt_pcap *p = calloc(1, sizeof *p);
     char *buf = malloc(PCAP_BUFFER);
     int fd = -1;
@@ -89,8 +96,8 @@ struct rt_pcap *rt_pcap_open(const char *path, char *err, size_t errlen)
     setvbuf(f, buf, _IOFBF, PCAP_BUFFER);
     p->f = f;
     p->buf = buf;
-    struct pcap_file_header h = {PCAP_MAGIC,       2, 4, 0, 0, PCAP_SNAPLEN,
-                                 PCAP_LINKTYPE_RAW};
+    struct pcap_file_header h = {PCAP_MAGIC,   2,       4, 0, 0,
+                                 PCAP_SNAPLEN, linktype};
     /* Written through at once: even a run that captures nothing leaves a
      * file that tshark opens. */
     if (fwrite(&h, sizeof h, 1, f) != 1 || fflush(f) != 0) {

@@ -79,6 +79,10 @@ struct rt_pcap;
 /* Creates/truncates `path` and writes the file header. NULL with a
  * one-line message in err. */
 struct rt_pcap *rt_pcap_open(const char *path, char *err, size_t errlen);
+/* The same with another link type (RT_PCAP_LINKTYPE_ETHERNET: frames). */
+#define RT_PCAP_LINKTYPE_ETHERNET 1u
+struct rt_pcap *rt_pcap_open_linktype(const char *path, uint32_t linktype,
+                                      char *err, size_t errlen);
 /* Appends one record stamped with CLOCK_REALTIME now (buffered). */
 void rt_pcap_write(struct rt_pcap *p, const uint8_t *pkt, size_t len);
 void rt_pcap_write_at(struct rt_pcap *p, const struct timespec *ts,
@@ -261,6 +265,7 @@ struct berth_rt {
     uint64_t steer_key;         /* the steering hash's key (steer.c) */
     pthread_mutex_t *pcap_lock; /* NULL: the capture is ours alone */
     bool pcap_borrowed;         /* shard 0's capture: not ours to close */
+    struct rt_link *link; /* an Ethernet link (link_rt.h); NULL: TUN */
 };
 
 /* How berth_rt_create() makes a shard (NULL: a runtime alone). */

@@ -1,6 +1,7 @@
 /* The runtime object: configuration defaults, creation (TUN, stack, epoll,
  * signals, capture, control socket) and teardown, the setters applications
  * use, and the control commands. The event loop itself is in loop.c. */
+#include "link_rt.h"
 #include "rt_impl.h"
 
 #include <errno.h>
@@ -37,6 +38,7 @@ void berth_rt_config_init(struct berth_rt_config *cfg)
     cfg->mtu = 1500;
     cfg->shutdown_grace = 2 * RT_US_PER_S;
     berth_config_init(&cfg->stack);
+    berth_eth_config_init(&cfg->eth);
 }
 
 /* "what: strerror(errno)" into err; -1. */
@@ -123,7 +125,7 @@ static int make_stack(struct berth_rt *rt, char *err, size_t errlen)
         memcpy(sc.addr6, rt->cfg.addr6, 16);
     else
         memset(sc.addr6, 0, sizeof sc.addr6);
-    sc.tx = rt_stack_tx;
+    sc.tx = rt->link ? rt_link_stack_tx : rt_stack_tx;
     sc.tx_ctx = rt;
     sc.event = rt_stack_event;
     sc.event_ctx = rt;
@@ -257,12 +259,34 @@ static int open_queue(struct berth_rt *rt, const struct rt_shard_spec *sp,
     rt->pcap_borrowed = true;
     rt->events = sp->first->events; /* one log, written under pcap_lock */
     rt->events_borrowed = true;
+    /* Shard 0 configured IPv6 on the device; every shard's stack has the
+     * address too, so its listeners are the same ([::]:80 dual-stack on
+     * each: one row in ss), though IPv6 packets are steered to shard 0. */
+    rt->ipv6 = sp->first->ipv6;
     return rt->tunfd < 0 ? -1 : 0;
+}
+
+/* open_io() on an Ethernet link (link_eth.c): the backend, a capture of
+ * frames, the control socket. */
+static int open_link_io(struct berth_rt *rt, char *err, size_t errlen)
+{
+    if (rt_link_open(rt, err, errlen) < 0)
+        return -1;
+    if (rt->pcap_path) {
+        rt->pcap = rt_pcap_open_linktype(
+            rt->pcap_path, RT_PCAP_LINKTYPE_ETHERNET, err, errlen);
+        if (!rt->pcap)
+            return -1;
+    }
+    rt->ctl = rt_ctl_open(rt->ctl_path, err, errlen);
+    return rt->ctl ? 0 : -1;
 }
 
 static int open_io(struct berth_rt *rt, const struct rt_shard_spec *sp,
                    char *err, size_t errlen)
 {
+    if (rt_link_wanted(&rt->cfg))
+        return open_link_io(rt, err, errlen);
     if (sp && sp->index > 0)
         return open_queue(rt, sp, err, errlen);
     if (sp) {
@@ -401,6 +425,7 @@ void berth_rt_destroy(struct berth_rt *rt)
     if (rt->events && !rt->events_borrowed &&
         berth_events_close(rt->events) < 0)
         fprintf(stderr, "berth: event log %s incomplete\n", rt->events_path);
+    rt_link_close(rt);
     rt_impair_destroy(rt->rx_imp);
     rt_impair_destroy(rt->tx_imp);
     close_signals(rt);
@@ -523,10 +548,12 @@ static void print_link_json(struct berth_rt *rt, FILE *out)
             ", \"tx_dropped\": %" PRIu64 ", \"duplicated\": %" PRIu64
             ", \"reordered\": %" PRIu64 ", \"loops\": %" PRIu64
             ", \"impairment\": \"%s\", \"shards\": %u"
-            ", \"steer_foreign\": %" PRIu64 "}\n}\n",
+            ", \"steer_foreign\": %" PRIu64 "}",
             rt->tun_name, st.rx_packets, st.rx_bytes, st.tx_packets,
             st.tx_bytes, st.rx_dropped, st.tx_dropped, st.duplicated,
             st.reordered, st.loops, spec, rt->nshards, st.steer_foreign);
+    rt_link_print_stat_json(rt, out);
+    fprintf(out, "\n}\n");
 }
 
 static void cmd_impair(struct berth_rt *rt, const char *arg, FILE *out)
@@ -562,9 +589,12 @@ static void rt_ctl_command_one(struct berth_rt *rt, const char *line, FILE *out)
             fprintf(out, "error: %s\n", err);
         else
             berth_rt_print_ss_stacks(stacks, ns, &q, rt_clock_now(), out);
+    } else if (rt_link_command(rt, line, out)) {
+        return;
     } else if (n == 4 && strncmp(line, "stat", 4) == 0 && !*arg) {
         berth_rt_print_stat_stacks(stacks, ns, out);
         print_link(rt, out);
+        rt_link_print_stat(rt, out);
     } else if (n == 4 && strncmp(line, "stat", 4) == 0 &&
                (!strcmp(arg, "--json") || !strcmp(arg, "-j"))) {
         berth_rt_print_stat_json_stacks(stacks, ns, out);
@@ -578,7 +608,7 @@ static void rt_ctl_command_one(struct berth_rt *rt, const char *line, FILE *out)
         fprintf(out,
                 "error: unknown command '%s' (commands: ss [-i] [--json] "
                 "[state S] [sport :P] [dport :P], stat [--json], impair "
-                "SPEC|off|drop-all, stop)\n",
+                "SPEC|off|drop-all, route, neigh, stop)\n",
                 line);
     }
 }

@@ -8,6 +8,7 @@
  * another shard's. */
 #define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET */
 #include "rt_impl.h"
+#include "link_rt.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -110,6 +111,14 @@ struct berth_rt_group *berth_rt_group_create(const struct berth_rt_config *cfg,
 {
     if (n < 1 || n > RT_MAX_SHARDS) {
         snprintf(err, errlen, "%u shards: 1 to %d", n, RT_MAX_SHARDS);
+        return NULL;
+    }
+    if (n > 1 && rt_link_wanted(cfg)) {
+        /* One queue of an Ethernet interface is one stack's (AF_PACKET and
+         * TAP see every frame; AF_XDP binds one queue). */
+        snprintf(err, errlen, "shards need a multiqueue TUN device, not --link %s",
+                 cfg->link);
+        errno = EOPNOTSUPP;
         return NULL;
     }
     struct berth_rt_group *g = calloc(1, sizeof *g);

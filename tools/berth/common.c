@@ -386,6 +386,71 @@ static int set_msl(struct common *c, const char *o, const char *v)
     return 0;
 }
 
+/* --link tun:NAME | tap:NAME | packet:IFACE | xdp:IFACE[:QUEUE]; the
+ * control socket takes the link's name, as --tun's. */
+static int set_link(struct common *c, const char *o, const char *v)
+{
+    static const char *const kinds[] = {"tun:", "tap:", "packet:", "xdp:"};
+    const char *name = NULL;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strncmp(v, kinds[i], strlen(kinds[i])))
+            name = v + strlen(kinds[i]);
+    size_t n = name ? strcspn(name, ":") : 0;
+    if (!name || n == 0 || n > 15 || memchr(name, '/', n) ||
+        (name[n] == ':' && strncmp(v, "xdp:", 4))) {
+        usage_error(c->prog,
+                    "bad %s value '%s': want tun:NAME, tap:NAME, "
+                    "packet:IFACE or xdp:IFACE[:QUEUE]",
+                    o, v);
+        return -1;
+    }
+    snprintf(c->link_name, sizeof c->link_name, "%.*s", (int)n, name);
+    c->rt.link = v;
+    c->rt.tun_name = c->link_name;
+    return 0;
+}
+
+static int set_gateway(struct common *c, const char *o, const char *v)
+{
+    if (parse_ipv4(v, &c->rt.eth.gateway) != 0) {
+        usage_error(c->prog, "bad %s value '%s': want an IPv4 address", o, v);
+        return -1;
+    }
+    return 0;
+}
+
+static int set_mac(struct common *c, const char *o, const char *v)
+{
+    if (berth_mac_parse(v, c->rt.mac) != 0 || (c->rt.mac[0] & 1)) {
+        usage_error(c->prog,
+                    "bad %s value '%s': want a unicast MAC like "
+                    "02:be:00:00:00:02",
+                    o, v);
+        return -1;
+    }
+    c->rt.mac_set = true;
+    return 0;
+}
+
+static int set_vlan(struct common *c, const char *o, const char *v)
+{
+    uint64_t n;
+    if (parse_uint(c->prog, o, v, 1, 4094, &n) != 0)
+        return -1;
+    c->rt.eth.vlan = (uint16_t)n;
+    return 0;
+}
+
+static int set_neigh(struct common *c, const char *o, const char *v)
+{
+    char err[200];
+    if (berth_rt_neigh_parse(v, &c->rt.eth, err, sizeof err) != 0) {
+        usage_error(c->prog, "bad %s value: %s", o, err);
+        return -1;
+    }
+    return 0;
+}
+
 static int set_impair(struct common *c, const char *o, const char *v)
 {
     char err[160];
@@ -492,6 +557,11 @@ static const struct {
     {"--delack", set_delack},
     {"--keepalive", set_keepalive},
     {"--mem-limit", set_mem_limit},
+    {"--link", set_link},
+    {"--gateway", set_gateway},
+    {"--mac", set_mac},
+    {"--vlan", set_vlan},
+    {"--neigh", set_neigh},
 };
 
 int common_option(struct common *c, int argc, char **argv, int *i)
@@ -586,6 +656,15 @@ static const char *const COMMON_HELP[] = {
     "  --rto-min TIME       minimum retransmission timeout (200ms)",
     "  --delack TIME        delayed-ACK timer (40ms, at most 500ms)",
     "  --no-offload         TUN without checksum/TSO offloads",
+    "  --link KIND:NAME     tun:NAME (default), tap:NAME, packet:IFACE "
+    "(AF_PACKET),\n"
+    "                       xdp:IFACE[:QUEUE] (AF_XDP): see berth(1)",
+    "  --gateway A          Ethernet links: the default route's gateway",
+    "  --mac MAC            Ethernet links: berth's MAC address",
+    "  --vlan ID            Ethernet links: send and take 802.1Q VLAN ID "
+    "only",
+    "  --neigh SPEC         ARP: reachable=30s,retrans=1s,delay=5s,max=256,"
+    "queue=3,...",
 };
 
 void common_usage_except(FILE *f, const char *const *skip)

@@ -42,6 +42,9 @@ static const struct {
      "a running berth's counters, drops and link "
      "statistics"},
     {"ctl", cmd_ctl, "send any control command (e.g. 'impair drop-all')"},
+    {"route", cmd_route, "a running berth's routes (like ip route)"},
+    {"neigh", cmd_neigh,
+     "a running berth's neighbour cache (ARP; like ip neigh)"},
     {"version", cmd_version,
      "print the version and the git commit (also: berth --version)"},
     {"run", cmd_run, "run an unmodified program on berth (LD_PRELOAD)"},

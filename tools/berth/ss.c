@@ -222,6 +222,51 @@ int cmd_stat(int argc, char **argv)
     return request(prog, &t, json ? "stat --json" : "stat");
 }
 
+/* `berth route` and `berth neigh`: the table as `ip route` / `ip neigh`
+ * print theirs. */
+static int show_table(int argc, char **argv, const char *what,
+                      const char *about)
+{
+    char prog[32];
+    snprintf(prog, sizeof prog, "berth %s", what);
+    struct ctl_target t = {0};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: %s [show] [--tun NAME | --ctl PATH]\n\n%s\n", prog,
+                   about);
+            target_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "show") || !strcmp(argv[i], "list"))
+            continue;
+        int r = target_option(prog, &t, argc, argv, &i);
+        if (r < 0)
+            return EXIT_USAGE;
+        if (r == 0) {
+            usage_error(prog, "unknown option '%s'", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    return request(prog, &t, what);
+}
+
+int cmd_route(int argc, char **argv)
+{
+    return show_table(argc, argv, "route",
+                      "A running berth's routes, like ip route: the on-link "
+                      "prefix and the\ndefault gateway (--gateway) of its "
+                      "link.");
+}
+
+int cmd_neigh(int argc, char **argv)
+{
+    return show_table(argc, argv, "neigh",
+                      "A running berth's neighbour cache, like ip neigh: "
+                      "each neighbour's\nMAC address and state (INCOMPLETE, "
+                      "REACHABLE, STALE, DELAY, PROBE,\nFAILED), with the "
+                      "packets waiting for it. Empty on a TUN link.");
+}
+
 int cmd_ctl(int argc, char **argv)
 {
     const char *prog = "berth ctl";
@@ -235,7 +280,7 @@ int cmd_ctl(int argc, char **argv)
                    "\nSends one command to a running berth and prints the "
                    "answer. Commands:\n"
                    "  ss, ss -i, stat, impair SPEC, impair off, impair "
-                   "drop-all, stop\n");
+                   "drop-all, route, neigh,\n  stop\n");
             target_usage(stdout);
             return 0;
         }

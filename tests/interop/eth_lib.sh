@@ -1,0 +1,217 @@
+# shellcheck shell=bash
+# Shared part of the Ethernet interop tests (test_eth_*.sh, issue 16),
+# sourced after lib.sh. berth runs on an Ethernet link inside the test's
+# namespace and the kernel is the host at the other end:
+#   tap     berth creates the TAP device bt0; the kernel's side of it is
+#           198.18.0.1/24 (as with the TUN).
+#   packet  a veth pair vb/vk made here: berth takes vb through AF_PACKET
+#   xdp     (TPACKET_V3 rings) or AF_XDP (copy mode); the kernel has vk,
+#           198.18.0.1/24; vb has no address (the kernel ignores berth's
+#           packets on it). vk's transmit checksum offload is off for xdp:
+#           an XDP frame carries no checksum state.
+# berth is 198.18.0.2 with its own MAC (tap) or vb's (packet, xdp), and
+# answers and asks ARP itself. Nothing leaves the namespace.
+
+# eth_setup KIND: the link, IT_TUN (what it_berth_wait waits to be up),
+# ETH_KIF (the kernel's interface) and ETH_LINK (berth's --link).
+eth_setup() {
+    ETH_KIND=$1
+    case $ETH_KIND in
+    tap)
+        IT_TUN=bt0
+        ETH_KIF=bt0
+        ;;
+    packet | xdp)
+        IT_TUN=vb
+        ETH_KIF=vk
+        ip -n "$IT_NS" link add vb type veth peer name vk ||
+            it_skip "cannot create a veth pair"
+        local i
+        for i in vb vk; do
+            it_ns sysctl -qw "net.ipv6.conf.$i.disable_ipv6=1" || true
+        done
+        ip -n "$IT_NS" addr add "$IT_KERNEL/24" dev vk
+        ip -n "$IT_NS" link set vk up
+        ip -n "$IT_NS" link set vb up
+        if [ "$ETH_KIND" = xdp ]; then
+            it_ns python3 "$IT_HERE/txcsum_off.py" vk ||
+                it_fail "cannot turn vk's transmit checksum offload off"
+        fi
+        ;;
+    *) it_fail "eth_setup: unknown kind $ETH_KIND" ;;
+    esac
+    ETH_LINK=$ETH_KIND:$IT_TUN
+    if [ "$ETH_KIND" = xdp ] &&
+        "$BERTH" echo --link xdp:nonexistent0 2>&1 | grep -q 'without libxdp'; then
+        it_skip "berth was built without libxdp/libbpf"
+    fi
+    it_log "link $ETH_LINK, kernel side $ETH_KIF"
+}
+
+# eth_berth_start LABEL SUBCOMMAND [ARGS...]: it_berth_start on the link.
+eth_berth_start() {
+    local label=$1 sub=$2
+    shift 2
+    it_berth_start "$label" "$sub" --link "$ETH_LINK" "$@"
+}
+
+eth_kernel_mac() { it_ns cat "/sys/class/net/$ETH_KIF/address"; }
+
+# eth_arp_count PCAP FILTER: ARP packets in berth's capture matching a
+# tshark filter (the capture is LINKTYPE_ETHERNET: frames, ARP included).
+eth_arp_count() { it_pcap count "$1" "arp && $2"; }
+
+# eth_neigh_wait LABEL REGEX SECONDS: bounded wait until a line of `berth
+# neigh` matches; fails with the table otherwise.
+eth_neigh_wait() {
+    local label=$1 re=$2 secs=$3 i out
+    for ((i = 0; i < secs * 10; i++)); do
+        out=$(timeout 10 "$BERTH" neigh --ctl "$(it_ctl "$label")") || true
+        printf '%s\n' "$out" | grep -qE "$re" && return 0
+        sleep 0.1
+    done
+    it_fail "berth neigh ($label) has no line matching '$re' after $secs s:"$'\n'"$out"
+}
+
+# eth_counter_wait LABEL TEXT MIN SECONDS: bounded wait until the `berth
+# stat` counter reading TEXT is at least MIN.
+eth_counter_wait() {
+    local label=$1 text=$2 min=$3 secs=$4 i n=0
+    for ((i = 0; i < secs * 10; i++)); do
+        n=$(it_counter "$label" "$text")
+        [ "$n" -ge "$min" ] && return 0
+        sleep 0.1
+    done
+    it_fail "berth ($label): '$text' is $n after $secs s, expected at least $min"
+}
+
+# eth_transfers: http, echo and cat over the link, each checked byte for
+# byte, with ARP resolution both ways in berth's capture.
+eth_transfers() {
+    local size=8388608 kmac out want got n
+    # The kernel resolves berth (its request, berth's reply), then curl.
+    # (A TAP device is berth's: its kernel side exists, with a new MAC,
+    # while an instance runs.)
+    IT_PCAP=1 eth_berth_start web http
+    kmac=$(eth_kernel_mac)
+    want=$(it_pattern_sha "$size")
+    got=$(it_ns curl -sS -m 60 "http://$IT_BERTH/bytes/$size" | sha256sum | cut -d' ' -f1)
+    [ "$got" = "$want" ] || it_fail "curl /bytes/$size over $ETH_LINK: body differs from the pattern"
+    it_berth_settled web 10
+    out=$(timeout 10 "$BERTH" route --ctl "$(it_ctl web)")
+    [ "$out" = "198.18.0.0/24 dev $IT_TUN proto kernel scope link src $IT_BERTH" ] ||
+        it_fail "berth route printed '$out'"
+    eth_neigh_wait web "^$IT_KERNEL dev $IT_TUN lladdr $kmac (REACHABLE|STALE|DELAY|PROBE)\$" 5
+    it_berth_stop web
+    n=$(eth_arp_count "$IT_DIR/web.pcap" "arp.opcode == 1 && arp.dst.proto_ipv4 == $IT_BERTH && eth.src == $kmac")
+    [ "$n" -ge 1 ] || it_fail "berth's capture has no ARP request from the kernel for $IT_BERTH"
+    n=$(eth_arp_count "$IT_DIR/web.pcap" "arp.opcode == 2 && arp.src.proto_ipv4 == $IT_BERTH && eth.dst == $kmac")
+    [ "$n" -ge 1 ] || it_fail "berth's capture has no ARP reply from berth to the kernel"
+    n=$(eth_arp_count "$IT_DIR/web.pcap" "arp.opcode == 1 && arp.src.proto_ipv4 == $IT_BERTH && arp.dst.proto_ipv4 == $IT_BERTH")
+    [ "$n" -ge 1 ] || it_fail "berth's capture has no gratuitous ARP (RFC 5227 announcement)"
+    it_log "http: $size bytes intact; ARP request/reply and the announcement captured"
+
+    eth_berth_start echo echo --port 7
+    it_peer echo-halfclose --host "$IT_BERTH" --port 7 --bytes 4194304 ||
+        it_fail "echo over $ETH_LINK failed"
+    it_berth_settled echo 10
+    it_berth_stop echo
+    it_log "echo: 4 MiB echoed intact"
+
+    # berth resolves the kernel (its request, the kernel's reply), then
+    # uploads to a kernel server.
+    head -c 16777216 /dev/urandom >"$IT_DIR/up"
+    want=$(sha256sum <"$IT_DIR/up" | cut -d' ' -f1)
+    it_bg ksink python3 "$IT_HERE/peer.py" serve --port 5001 --mode sink \
+        --result "$IT_DIR/ksink.result"
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [ -e "$IT_DIR/ksink.result.ready" ] && break
+        sleep 0.1
+    done
+    local rc=0
+    IT_PCAP=1 IT_STDIN=$IT_DIR/up it_berth_bg up cat --link "$ETH_LINK" "$IT_KERNEL" 5001
+    it_wait_pid "$IT_LAST_PID" 120 || rc=$?
+    [ "$rc" -eq 0 ] || it_fail "berth cat over $ETH_LINK exited with status $rc: $(tail -n 3 "$IT_DIR/up.log")"
+    it_wait_pid "${IT_PID_OF[ksink]}" 10 || it_fail "kernel sink server failed"
+    read -r n got <"$IT_DIR/ksink.result"
+    [ "$n" = 16777216 ] && [ "$got" = "$want" ] ||
+        it_fail "the kernel received $n bytes with SHA-256 $got; berth cat sent 16 MiB with $want"
+    n=$(eth_arp_count "$IT_DIR/up.pcap" "arp.opcode == 1 && arp.src.proto_ipv4 == $IT_BERTH && arp.dst.proto_ipv4 == $IT_KERNEL")
+    [ "$n" -ge 1 ] || it_fail "berth cat's capture has no ARP request for $IT_KERNEL"
+    n=$(eth_arp_count "$IT_DIR/up.pcap" "arp.opcode == 2 && arp.src.proto_ipv4 == $IT_KERNEL && arp.dst.proto_ipv4 == $IT_BERTH")
+    [ "$n" -ge 1 ] || it_fail "berth cat's capture has no ARP reply from the kernel"
+    it_log "cat: 16 MiB to a kernel server intact; berth's ARP request and the kernel's reply captured"
+}
+
+# eth_silent_neighbour: the kernel stops answering ARP (arp off on its
+# interface: it neither answers nor sends to berth's MAC) in the middle of
+# a rate-limited download. berth's entry for it goes STALE, is probed,
+# FAILS; the packets queued on the next resolution are dropped and
+# counted. With ARP back on, the download completes intact.
+eth_silent_neighbour() {
+    local size=6291456 want got
+    eth_berth_start quiet http --neigh reachable=1s,delay=500ms,retrans=200ms,probes=2
+    want=$(it_pattern_sha "$size")
+    it_bg dl curl -sS -m 150 --limit-rate 400k -o "$IT_DIR/dl.body" "http://$IT_BERTH/bytes/$size"
+    local dl=$IT_LAST_PID
+    eth_neigh_wait quiet "^$IT_KERNEL dev $IT_TUN lladdr " 10
+    sleep 1
+    ip -n "$IT_NS" link set "$ETH_KIF" arp off
+    it_log "kernel's ARP off on $ETH_KIF"
+    eth_counter_wait quiet "neighbours that stopped answering (FAILED)" 1 30
+    eth_counter_wait quiet "packets dropped: resolution failed" 1 30
+    it_log "berth neigh while the kernel is silent: $(timeout 10 "$BERTH" neigh --ctl "$(it_ctl quiet)" | tr '\n' ';')"
+    ip -n "$IT_NS" link set "$ETH_KIF" arp on
+    it_log "kernel's ARP on again"
+    local rc=0
+    it_wait_pid "$dl" 150 || rc=$?
+    [ "$rc" -eq 0 ] || it_fail "curl after the silence ended with status $rc: $(cat "$IT_DIR/dl.log")"
+    got=$(sha256sum <"$IT_DIR/dl.body" | cut -d' ' -f1)
+    [ "$got" = "$want" ] || it_fail "the download across the silence differs from the pattern"
+    it_log "download across the silence intact; $(it_counter quiet "packets dropped: resolution failed") packets dropped on failed resolution"
+    it_berth_settled quiet 10
+    it_berth_stop quiet
+}
+
+# eth_arp_flood: 2000 requests for berth's address from 252 made-up hosts;
+# the cache holds at most max=32 entries, evicting (counted), answers
+# every request, and still serves.
+eth_arp_flood() {
+    eth_berth_start flood http --neigh max=32
+    it_ns python3 "$IT_HERE/arpflood.py" "$ETH_KIF" "$IT_BERTH" 2000 4000 >/dev/null ||
+        it_fail "ARP flood sender failed"
+    # A busy machine may drop some of the flood before berth reads it (a
+    # device queue, a full ring): the bounds hold for what arrived.
+    eth_counter_wait flood "ARP requests received" 1000 10
+    local rows evicted replies arrived last=-1 i
+    for ((i = 0; i < 50; i++)); do
+        arrived=$(it_counter flood "ARP requests received")
+        [ "$arrived" = "$last" ] && break
+        last=$arrived
+        sleep 0.2
+    done
+    rows=$(timeout 10 "$BERTH" neigh --ctl "$(it_ctl flood)" | wc -l)
+    [ "$rows" -le 32 ] || it_fail "berth's neighbour cache has $rows entries after the flood, bound 32"
+    evicted=$(it_counter flood "neighbour entries evicted")
+    [ "$evicted" -ge $((arrived - 40)) ] ||
+        it_fail "only $evicted entries evicted by $arrived requests from 252 hosts (cache 32)"
+    replies=$(it_counter flood "ARP replies sent")
+    [ "$replies" -eq "$arrived" ] || it_fail "berth answered $replies of $arrived ARP requests"
+    timeout 10 "$BERTH" stat --json --ctl "$(it_ctl flood)" >"$IT_DIR/flood.json" ||
+        it_fail "berth stat --json failed"
+    python3 - "$IT_DIR/flood.json" "$evicted" "$ETH_LINK" <<'PY' ||
+import json, sys
+e = json.load(open(sys.argv[1]))["ethernet"]
+assert e["NEIGH_EVICTED"] == int(sys.argv[2]), e
+assert e["link"] == sys.argv[3], e
+PY
+        it_fail "berth stat --json: no ethernet counters matching the text: $(head -c 800 "$IT_DIR/flood.json")"
+    local want got
+    want=$(it_pattern_sha 100000)
+    got=$(it_ns curl -sS -m 30 "http://$IT_BERTH/bytes/100000" | sha256sum | cut -d' ' -f1)
+    [ "$got" = "$want" ] || it_fail "curl after the ARP flood failed"
+    it_log "ARP flood: $arrived of 2000 requests arrived, cache at $rows of 32 entries, $evicted evicted, $replies replies; still serving"
+    it_berth_settled flood 10
+    it_berth_stop flood
+}
