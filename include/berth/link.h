@@ -12,6 +12,8 @@
 #ifndef BERTH_LINK_H
 #define BERTH_LINK_H
 
+#include "berth/berth.h" /* enum berth_family */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,11 +60,8 @@ struct berth_link {
 /* ------------------------------------------------------------------------
  * Addresses and routes, per family (IPv4 now; IPv6 shares the types).
  */
-#define BERTH_AF_INET4 4
-#define BERTH_AF_INET6 6
-
 struct berth_netaddr {
-    uint8_t family;    /* BERTH_AF_INET4 or BERTH_AF_INET6 */
+    uint8_t family;    /* BERTH_AF_INET or BERTH_AF_INET6 */
     uint8_t bytes[16]; /* network byte order; IPv4 in bytes[0..3] */
 };
 

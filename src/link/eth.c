@@ -76,7 +76,7 @@ static void neigh_solicit(void *ctx, const struct neigh *n, bool unicast,
 {
     (void)now;
     /* IPv6 neighbour discovery will dispatch here on n->addr.family. */
-    if (n->addr.family == BERTH_AF_INET4)
+    if (n->addr.family == BERTH_AF_INET)
         arp_solicit(ctx, n, unicast);
 }
 

@@ -18,7 +18,7 @@
 static bool addr_eq(const struct berth_netaddr *a,
                     const struct berth_netaddr *b)
 {
-    size_t n = a->family == BERTH_AF_INET4 ? 4 : 16;
+    size_t n = a->family == BERTH_AF_INET ? 4 : 16;
     return a->family == b->family && !memcmp(a->bytes, b->bytes, n);
 }
 

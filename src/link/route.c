@@ -9,7 +9,7 @@
 
 struct berth_netaddr berth_netaddr_ip4(uint32_t addr)
 {
-    struct berth_netaddr a = {.family = BERTH_AF_INET4};
+    struct berth_netaddr a = {.family = BERTH_AF_INET};
     a.bytes[0] = (uint8_t)(addr >> 24);
     a.bytes[1] = (uint8_t)(addr >> 16);
     a.bytes[2] = (uint8_t)(addr >> 8);
@@ -20,7 +20,7 @@ struct berth_netaddr berth_netaddr_ip4(uint32_t addr)
 char *berth_netaddr_str(const struct berth_netaddr *a, char *buf, size_t size)
 {
     const uint8_t *b = a->bytes;
-    if (a->family == BERTH_AF_INET4) {
+    if (a->family == BERTH_AF_INET) {
         snprintf(buf, size, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
         return buf;
     }
@@ -54,7 +54,7 @@ char *berth_netaddr_str(const struct berth_netaddr *a, char *buf, size_t size)
 
 static size_t addr_len(uint8_t family)
 {
-    return family == BERTH_AF_INET4 ? 4 : 16;
+    return family == BERTH_AF_INET ? 4 : 16;
 }
 
 /* Whether the first plen bits of a and b agree. */
@@ -81,7 +81,7 @@ static bool route_same(const struct berth_route *a, const struct berth_route *b)
 
 int berth_eth_route_add(struct berth_eth *e, const struct berth_route *r)
 {
-    if ((r->dst.family != BERTH_AF_INET4 && r->dst.family != BERTH_AF_INET6) ||
+    if ((r->dst.family != BERTH_AF_INET && r->dst.family != BERTH_AF_INET6) ||
         r->plen > addr_len(r->dst.family) * 8 ||
         (r->gateway && r->via.family != r->dst.family))
         return -EINVAL;

@@ -107,8 +107,9 @@ int rt_tap_open(const char *name, const struct berth_rt_config *cfg,
         tap_close(t);
         return -1;
     }
-    if (rt_tun_configure(name, cfg->peer_addr, cfg->peer_prefix, cfg->mtu, err,
-                         errlen) < 0) {
+    /* IPv4 only: IPv6 on Ethernet needs neighbour discovery (not yet). */
+    if (rt_tun_configure(name, cfg->peer_addr, cfg->peer_prefix, cfg->mtu,
+                         false, err, errlen) < 0) {
         tap_close(t);
         return -1;
     }
