@@ -22,23 +22,18 @@ else
     shift || true
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(input pair http impair scenario)
+[ ${#targets[@]} -gt 0 ] || targets=(input pair http impair scenario capture)
 command -v clang >/dev/null || {
     echo "fuzz: clang is missing: run scripts/install-deps.sh" >&2
     exit 1
 }
 declare -A corpus=([input]=tests/fuzz/corpus [pair]=tests/fuzz/corpus_pair
     [http]=tests/fuzz/corpus_http [impair]=tests/fuzz/corpus_impair
-    [scenario]=tests/scenarios)
+    [scenario]=tests/scenarios [capture]=tests/fuzz/corpus_capture)
 declare -A maxlen=([input]=8192 [pair]=4096 [http]=4096 [impair]=512
-    [scenario]=8192)
+    [scenario]=8192 [capture]=8192)
 declare -A smoke_runs=([input]=20000 [pair]=10000 [http]=600000
-    [impair]=600000 [scenario]=40000)
-
-# berth ladder's capture reader (tests/fuzz/fuzz_capture.c).
-corpus[capture]=tests/fuzz/corpus_capture maxlen[capture]=8192
-smoke_runs[capture]=40000
-[ $# -gt 0 ] || targets+=(capture)
+    [impair]=600000 [scenario]=40000 [capture]=40000)
 
 CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DBERTH_FUZZ=ON \
     -DBERTH_SANITIZE=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link \

@@ -4,8 +4,6 @@
 set -euo pipefail
 
 # Build: compiler, CMake, cmocka (tests), libcrypto (SHA-256 in `berth http`).
-# `berth ladder`'s tests: tcpdump captures two kernel sockets for it, and
-# its SVG figures are checked with xmllint and rendered with rsvg-convert.
 # Interop tests: iproute2 (namespaces), the kernel's peers (curl, nc,
 # python3) and tshark to check captures.
 # Benchmarks' smoke test: lwIP for the comparison.
@@ -14,11 +12,13 @@ set -euo pipefail
 # packetdrill (built from its source when present, tests/packetdrill):
 # bison and flex. The manual's test renders the pages with groff.
 # `berth run` tests: unmodified programs from Debian as clients and servers.
+# `berth ladder` tests: xmllint and rsvg-convert check its SVG figures;
+# tcpdump captures a kernel-to-kernel connection for it.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
     iproute2 curl netcat-openbsd python3 tshark liblwip-dev clang bison flex
-    groff-base wget nginx-light redis-server redis-tools iperf3 wrk)
+    groff-base wget nginx-light redis-server redis-tools iperf3 wrk
+    libxml2-utils librsvg2-bin tcpdump)
 
-packages+=(tcpdump libxml2-utils librsvg2-bin) # berth ladder's tests
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

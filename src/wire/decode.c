@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+static void segment_fill(const struct tcp_seg *seg, struct berth_segment *out);
+
 int berth_decode(const void *pkt, size_t len, struct berth_segment *out)
 {
     memset(out, 0, sizeof(*out));
@@ -23,30 +25,52 @@ int berth_decode(const void *pkt, size_t len, struct berth_segment *out)
         return err;
 
     out->src.addr = ip.src;
-    out->src.port = seg.sport;
     out->dst.addr = ip.dst;
-    out->dst.port = seg.dport;
-    out->seq = seg.seq;
-    out->ack = seg.ack;
-    /* Only the six flags that have BERTH_TH_* names (ECE/CWR dropped). */
-    out->flags = seg.flags & (BERTH_TH_FIN | BERTH_TH_SYN | BERTH_TH_RST |
-                              BERTH_TH_PSH | BERTH_TH_ACK | BERTH_TH_URG);
-    out->win = seg.wnd;
-    out->len = seg.len;
-    if (seg.opts.has_mss)
-        out->mss = seg.opts.mss;
-    if (seg.opts.has_wscale)
-        out->wscale = seg.opts.wscale;
-    out->sack_ok = seg.opts.sack_ok;
-    out->has_ts = seg.opts.has_ts;
-    out->ts_val = seg.opts.ts_val;
-    out->ts_ecr = seg.opts.ts_ecr;
-    out->sack_count = seg.opts.sack_count;
-    for (unsigned i = 0; i < seg.opts.sack_count && i < 4; i++) {
-        out->sack[i].start = seg.opts.sack[i].start;
-        out->sack[i].end = seg.opts.sack[i].end;
-    }
+    segment_fill(&seg, out);
     return 0;
+}
+
+/* A capture's TCP segment, its IP header already taken off by the caller
+ * (pcap readers handle IPv4 and IPv6 themselves). The checksum is not
+ * checked: it covers a pseudo-header, and a capture taken at a sender
+ * that offloads checksums holds partial ones the NIC completes later. */
+int berth_decode_tcp(const void *tcp, size_t len, struct berth_segment *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->wscale = -1;
+    struct tcp_seg seg;
+    int err = tcp_parse_csum(tcp, len, 0, 0, false, &seg);
+    if (err != 0)
+        return err;
+    segment_fill(&seg, out);
+    return 0;
+}
+
+/* The fields both decoders report, from a parsed segment. */
+static void segment_fill(const struct tcp_seg *seg, struct berth_segment *out)
+{
+    out->src.port = seg->sport;
+    out->dst.port = seg->dport;
+    out->seq = seg->seq;
+    out->ack = seg->ack;
+    /* Only the six flags that have BERTH_TH_* names (ECE/CWR dropped). */
+    out->flags = seg->flags & (BERTH_TH_FIN | BERTH_TH_SYN | BERTH_TH_RST |
+                               BERTH_TH_PSH | BERTH_TH_ACK | BERTH_TH_URG);
+    out->win = seg->wnd;
+    out->len = seg->len;
+    if (seg->opts.has_mss)
+        out->mss = seg->opts.mss;
+    if (seg->opts.has_wscale)
+        out->wscale = seg->opts.wscale;
+    out->sack_ok = seg->opts.sack_ok;
+    out->has_ts = seg->opts.has_ts;
+    out->ts_val = seg->opts.ts_val;
+    out->ts_ecr = seg->opts.ts_ecr;
+    out->sack_count = seg->opts.sack_count;
+    for (unsigned i = 0; i < seg->opts.sack_count && i < 4; i++) {
+        out->sack[i].start = seg->opts.sack[i].start;
+        out->sack[i].end = seg->opts.sack[i].end;
+    }
 }
 
 /* Appends s at *pos like strlcat: never writes past buf[size - 1], always
@@ -92,39 +116,4 @@ char *berth_flags_string(uint8_t flags, char *buf, size_t size)
     if (!any)
         append(buf, size, &pos, "none");
     return buf;
-}
-
-/* A capture's TCP segment, its IP header already taken off by the caller
- * (`berth ladder`'s reader handles IPv4 and IPv6 itself): ports, not
- * addresses. The checksum is not checked: it covers a pseudo-header, and
- * a capture taken at a sender that offloads checksums holds partial ones
- * the NIC completes later. Every other check of tcp_parse() is made. */
-int berth_decode_tcp(const void *tcp, size_t len, struct berth_segment *out)
-{
-    struct tcp_seg seg;
-    memset(out, 0, sizeof(*out));
-    out->wscale = -1;
-    int err = tcp_parse_csum(tcp, len, 0, 0, false, &seg);
-    if (err != 0)
-        return err;
-    out->src.port = seg.sport;
-    out->dst.port = seg.dport;
-    out->seq = seg.seq;
-    out->ack = seg.ack;
-    out->flags = seg.flags & (BERTH_TH_FIN | BERTH_TH_SYN | BERTH_TH_RST |
-                              BERTH_TH_PSH | BERTH_TH_ACK | BERTH_TH_URG);
-    out->win = seg.wnd;
-    out->len = seg.len;
-    out->mss = seg.opts.has_mss ? seg.opts.mss : 0;
-    out->wscale = seg.opts.has_wscale ? seg.opts.wscale : -1;
-    out->sack_ok = seg.opts.sack_ok;
-    out->has_ts = seg.opts.has_ts;
-    out->ts_val = seg.opts.ts_val;
-    out->ts_ecr = seg.opts.ts_ecr;
-    out->sack_count = seg.opts.sack_count;
-    for (unsigned i = 0; i < seg.opts.sack_count && i < 4; i++) {
-        out->sack[i].start = seg.opts.sack[i].start;
-        out->sack[i].end = seg.opts.sack[i].end;
-    }
-    return 0;
 }

@@ -8,9 +8,9 @@ int cmd_echo(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_ss(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
-int cmd_ladder(int argc, char **argv); /* ladder_cmd.c */
 int cmd_ctl(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
-int cmd_run(int argc, char **argv); /* run.c (src/posix/) */
+int cmd_ladder(int argc, char **argv); /* ladder_cmd.c */
+int cmd_run(int argc, char **argv);    /* run.c (src/posix/) */
 
 #endif

@@ -64,6 +64,19 @@ void demo_print_counters(FILE *out, struct berth_stack *server,
     }
 }
 
+void demo_print_ladder(FILE *out, struct ladders *ls, const char *left,
+                       const char *right)
+{
+    int count;
+    const char *why;
+    int i = ladders_pick(ls, &count, &why);
+    if (count > 1)
+        fprintf(out, "Connection %d of %d%s%s%s:\n\n", i + 1, count,
+                why ? " (chosen: " : ", the first", why ? why : "",
+                why ? ")" : "");
+    ladder_print(ladders_get(ls, i), out, left, right);
+}
+
 void demo_write_figure(FILE *out, const struct demo_opts *o, struct ladders *ls,
                        const char *left, const char *right)
 {
@@ -95,19 +108,6 @@ void demo_write_figure(FILE *out, const struct demo_opts *o, struct ladders *ls,
             "Ladder figure: %s (SVG, the ladder above; berth ladder "
             "draws any connection of the capture)\n",
             path);
-}
-
-void demo_print_ladder(FILE *out, struct ladders *ls, const char *left,
-                       const char *right)
-{
-    int count;
-    const char *why;
-    int i = ladders_pick(ls, &count, &why);
-    if (count > 1)
-        fprintf(out, "Connection %d of %d%s%s%s:\n\n", i + 1, count,
-                why ? " (chosen: " : ", the first", why ? why : "",
-                why ? ")" : "");
-    ladder_print(ladders_get(ls, i), out, left, right);
 }
 
 void demo_print_next(FILE *out, const struct demo_opts *o)

@@ -355,10 +355,10 @@ static void print_story(struct memdemo *m, const char *why, int rc)
     printf("\nMemory: %s\n", clean ? "both stacks are back to zero bytes "
                                      "held (nothing leaked)"
                                    : "NOT back to zero: something leaked");
-    demo_write_figure(stdout, m->o, m->ld, "client (berth)", "server (http)");
     if (m->pcap)
         printf("Capture: %s (virtual time; tshark -r %s)\n", m->o->pcap,
                m->o->pcap);
+    demo_write_figure(stdout, m->o, m->ld, "client (berth)", "server (http)");
     demo_print_next(stdout, m->o);
     if (rc != 0)
         printf("\nberth demo: the run did not settle as expected\n");

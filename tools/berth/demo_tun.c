@@ -496,10 +496,10 @@ static void print_story(struct tundemo *d)
     d->res[1].command = c2;
     demo_print_results(stdout, "curl", d->res, 2);
     demo_print_counters(stdout, berth_rt_stack(d->rt), NULL);
-    demo_write_figure(stdout, d->o, d->ld, "kernel (curl)", "berth (http)");
     if (d->o->pcap)
         printf("\nCapture: %s (wireshark, or tshark -r %s)\n", d->o->pcap,
                d->o->pcap);
+    demo_write_figure(stdout, d->o, d->ld, "kernel (curl)", "berth (http)");
     demo_print_next(stdout, d->o);
 }
 
