@@ -33,6 +33,8 @@ void events_on_log(void *ctx, const struct berth_log_event *ev)
     int side = h->side;
     char d[96];
     e->logged[side]++;
+    if (e->log[side])
+        berth_events_hook(e->log[side], ev);
     switch (ev->kind) {
     case BERTH_LOG_SEG_OUT:
         if (e->out_pending[side]) {
