@@ -25,6 +25,9 @@
 
 #define RT_MAX_EVENTS    32
 #define PCAP_FLUSH_EVERY (100 * RT_US_PER_MS)
+/* The event log is written out once a second (a reader can follow it),
+ * and at the end. */
+#define EVENTS_FLUSH_EVERY (1000 * RT_US_PER_MS)
 
 uint64_t rt_clock_now(void)
 {
@@ -326,6 +329,8 @@ static uint64_t next_wake(const struct berth_rt *rt)
         t = min_u64(t, rt->stop_deadline);
     if (rt->pcap_dirty)
         t = min_u64(t, rt->pcap_flushed + PCAP_FLUSH_EVERY);
+    if (rt->events)
+        t = min_u64(t, rt->events_flushed + EVENTS_FLUSH_EVERY);
     return t;
 }
 
@@ -429,6 +434,10 @@ static void service(struct berth_rt *rt)
         rt_ctl_poll(rt->ctl, rt->now, rt_ctl_command, rt);
     if (rt->pcap_dirty && rt->now - rt->pcap_flushed >= PCAP_FLUSH_EVERY)
         flush_capture(rt);
+    if (rt->events && rt->now - rt->events_flushed >= EVENTS_FLUSH_EVERY) {
+        rt->events_flushed = rt->now;
+        berth_events_flush(rt->events);
+    }
     if (rt->stopping && (rt->now >= rt->stop_deadline || shutdown_done(rt)))
         rt->exiting = true;
 }

@@ -185,6 +185,7 @@ struct berth_rt {
     struct rt_impair *tx_imp;    /* berth -> kernel */
     struct rt_pcap *pcap;        /* NULL: no capture */
     struct berth_events *events; /* NULL: no event log (--events) */
+    uint64_t events_flushed;     /* last flush, monotonic us */
     char *events_path;
     bool pcap_dirty;       /* records written since the flush */
     uint64_t pcap_flushed; /* last flush, monotonic us */
