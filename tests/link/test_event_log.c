@@ -29,7 +29,7 @@ struct log {
     struct berth_log_event states[MAX_STATES];
     int nstates;
     struct berth_log_event last_rtt, last_cc;
-    bool cc_loss, recovery_enter, recovery_exit, sack;
+    bool cc_loss, cc_hystart, recovery_enter, recovery_exit, sack;
     bool delete_set, delete_fired;
     uint64_t app_sent; /* bytes BERTH_APP_SEND returned */
     int connect_result;
@@ -60,6 +60,7 @@ static void on_log(void *ctx, const struct berth_log_event *ev)
     case BERTH_LOG_CC:
         l->last_cc = *ev;
         l->cc_loss |= ev->u.cc.cause == BERTH_CC_LOSS;
+        l->cc_hystart |= ev->u.cc.cause == BERTH_CC_HYSTART;
         break;
     case BERTH_LOG_RECOVERY:
         l->recovery_enter |= ev->u.recovery.event == 1;
@@ -106,7 +107,7 @@ filter(void *ctx, int from, const uint8_t *pkt, size_t len, uint64_t now)
     return berth_memlink_pass();
 }
 
-static void world_init(struct world *w)
+static void world_init_bufs(struct world *w, uint32_t buf)
 {
     memset(w, 0, sizeof *w);
     w->link = berth_memlink_create(11);
@@ -120,12 +121,19 @@ static void world_init(struct world *w)
         cfg.tx_ctx = berth_memlink_tx_ctx(w->link, side);
         cfg.seed = 200 + (uint64_t)side;
         cfg.msl = 1 * SEC;
+        if (buf)
+            cfg.sndbuf = cfg.rcvbuf = buf;
         cfg.log = on_log;
         cfg.log_ctx = &w->log[side];
         w->st[side] = berth_stack_create(&cfg, 0);
         assert_non_null(w->st[side]);
         berth_memlink_attach(w->link, side, w->st[side]);
     }
+}
+
+static void world_init(struct world *w)
+{
+    world_init_bufs(w, 0);
 }
 
 static void world_free(struct world *w)
@@ -267,6 +275,29 @@ static void lost_segment_logged_as_recovery(void **state)
     world_free(&w);
 }
 
+/* RFC 9406: through a bottleneck whose queue grows the RTT, HyStart++ ends
+ * the first slow start without a loss; the log names it. */
+static void hystart_exit_logged(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init_bufs(&w, 4u << 20);
+    struct berth_memlink_impair imp;
+    berth_memlink_impair_init(&imp);
+    imp.delay = 20 * MS;
+    imp.rate = 2u << 20; /* 2 MB/s */
+    imp.queue_packets = 4000;
+    berth_memlink_set_impair(w.link, CLIENT, &imp);
+    int s, c = open_pair(&w, &s);
+    transfer(&w, c, s, 3u << 20);
+    assert_true(w.log[CLIENT].cc_hystart);
+    assert_false(w.log[CLIENT].cc_loss);
+    assert_int_equal(berth_abort(w.st[CLIENT], c), 0);
+    assert_int_equal(berth_abort(w.st[SERVER], s), 0);
+    run(&w, 10 * MS);
+    world_free(&w);
+}
+
 /* RFC 9293 §3.10.7.1: a SYN to a closed port is a drop (NO_SOCKET) and
  * draws a RST; without the hook nothing is logged. */
 static void closed_port_drop_and_rst_logged(void **state)
@@ -305,6 +336,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lifecycle_logged_completely),
         cmocka_unit_test(lost_segment_logged_as_recovery),
+        cmocka_unit_test(hystart_exit_logged),
         cmocka_unit_test(closed_port_drop_and_rst_logged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
