@@ -285,6 +285,7 @@ struct sim_events {
     bool in_pending[2];          /* ... not yet in its log */
     bool in_corrupted[2];        /* ... corrupted: may be logged or not */
     uint64_t carried, logged[2];
+    bool states_changed;         /* since events_check_states() last looked */
     struct berth_events *log[2]; /* --events: each side's JSON writer */
 };
 
