@@ -12,6 +12,7 @@
 
 #include "berth/berth.h"
 #include "berth/memlink.h"
+#include "berth/rt.h"
 
 #define SIM_MS  UINT64_C(1000)
 #define SIM_SEC UINT64_C(1000000)
@@ -297,6 +298,8 @@ struct sim_events {
     bool in_pending[2];          /* ... not yet in its log */
     bool in_corrupted[2];        /* ... corrupted: may be logged or not */
     uint64_t carried, logged[2];
+    bool states_changed;         /* since events_check_states() last looked */
+    struct berth_events *log[2]; /* --events: each side's JSON writer */
 };
 
 struct world {
