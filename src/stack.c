@@ -220,8 +220,11 @@ int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
         sock_flush_events(s);
         return r;
     }
-    r = ip.proto == IPPROTO_TCP_NUM ? tcp_packet(s, &ip, flags)
-                                    : other_packet(s, &ip, flags);
+    /* A link's checksum verdict was about one fragment, not the datagram
+     * reassembled from them. */
+    r = ip.proto == IPPROTO_TCP_NUM
+            ? tcp_packet(s, &ip, flags)
+            : other_packet(s, &ip, reassembled ? 0 : flags);
     if (reassembled)
         frag_release(s);
     stack_mem_update(s);
