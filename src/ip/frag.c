@@ -180,6 +180,30 @@ static int q_add_range(struct frag_q *q, uint32_t a, uint32_t b)
     return 0;
 }
 
+/* The datagram is whole: *out describes it in q's buffer, its header the
+ * first fragment's with the whole length and no fragment fields. */
+static void q_complete(struct berth_stack *s, struct frag_q *q,
+                       struct ipv4_info *out)
+{
+    stack_count(s, BERTH_CTR_IP_REASM_OKS);
+    uint8_t *h = q->buf + FRAG_HDR_ROOM - q->hdr_len;
+    uint16_t tl = (uint16_t)(q->hdr_len + q->total);
+    h[2] = (uint8_t)(tl >> 8); /* the whole datagram's, as a quote shows */
+    h[3] = (uint8_t)tl;
+    h[6] &= 0x40u; /* MF and the offset cleared, DF kept */
+    h[7] = 0;
+    *out = (struct ipv4_info){.src = q->src,
+                              .dst = q->dst,
+                              .proto = q->proto,
+                              .ttl = h[8],
+                              .tos = h[1],
+                              .id = q->id,
+                              .hdr_len = q->hdr_len,
+                              .payload = q->buf + FRAG_HDR_ROOM,
+                              .payload_len = (uint16_t)q->total};
+    s->frag->done = (int)(q - s->frag->q);
+}
+
 int frag_input(struct berth_stack *s, const uint8_t *pkt, size_t len,
                struct ipv4_info *out)
 {
@@ -225,7 +249,6 @@ int frag_input(struct berth_stack *s, const uint8_t *pkt, size_t len,
         q->have_first = true;
         q->hdr_len = (uint8_t)ip.hdr_len;
         memcpy(q->buf + FRAG_HDR_ROOM - ip.hdr_len, pkt, ip.hdr_len);
-        *out = ip; /* tos, ttl of the first fragment */
     }
     if (!f.more) {
         q->have_last = true;
@@ -233,22 +256,6 @@ int frag_input(struct berth_stack *s, const uint8_t *pkt, size_t len,
     }
     if (!q->have_first || !q->have_last || q->n != 1 || q->r[0].end != q->total)
         return -1; /* queued */
-    stack_count(s, BERTH_CTR_IP_REASM_OKS);
-    uint8_t *h = q->buf + FRAG_HDR_ROOM - q->hdr_len;
-    uint16_t tl = (uint16_t)(q->hdr_len + q->total);
-    h[2] = (uint8_t)(tl >> 8); /* the whole datagram's, as a quote shows */
-    h[3] = (uint8_t)tl;
-    h[6] &= 0x40u; /* MF and the offset cleared, DF kept */
-    h[7] = 0;
-    *out = (struct ipv4_info){.src = q->src,
-                              .dst = q->dst,
-                              .proto = q->proto,
-                              .ttl = h[8],
-                              .tos = h[1],
-                              .id = q->id,
-                              .hdr_len = q->hdr_len,
-                              .payload = q->buf + FRAG_HDR_ROOM,
-                              .payload_len = (uint16_t)q->total};
-    s->frag->done = (int)(q - s->frag->q);
+    q_complete(s, q, out);
     return 0;
 }
