@@ -74,10 +74,11 @@ while IFS= read -r raw; do
     if [ "${line: -1}" = "&" ]; then
         cmd=${line%&}
         cmd=${cmd%"${cmd##*[! ]}"}
-        (cd "$work" && it_bg "readme$n" env PATH="$bindir:$PATH" bash -c "$cmd")
-        pid=$(jobs -p | tail -n 1)
-        # it_bg ran in a subshell: record the PID here for the cleanup.
-        IT_PIDS+=("$pid")
+        # In this shell (not a subshell), so that it_bg records the PID
+        # the cleanup ends.
+        cd "$work"
+        it_bg "readme$n" env PATH="$bindir:$PATH" bash -c "$cmd"
+        cd - >/dev/null
         wait_ready "$cmd"
         it_log "README: $line   (background)"
     else
@@ -102,8 +103,9 @@ grep -q "subnet 198.18.0.0/24 is already routed to berth0" "$IT_DIR/conflict.log
 it_log "conflict: $(cat "$IT_DIR/conflict.log")"
 
 # Two instances in the namespace: berth ss is ambiguous without --tun.
-(cd "$work" && it_bg echo2 env PATH="$bindir:$PATH" berth echo --tun berth2 --peer 198.18.2.1/24 --addr 198.18.2.2)
-IT_PIDS+=("$(jobs -p | tail -n 1)")
+cd "$work"
+it_bg echo2 env PATH="$bindir:$PATH" berth echo --tun berth2 --peer 198.18.2.1/24 --addr 198.18.2.2
+cd - >/dev/null
 for ((i = 0; i < 100; i++)); do
     in_lab 10 "berth ss --tun berth2" >/dev/null 2>&1 && break
     sleep 0.1
