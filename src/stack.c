@@ -283,7 +283,8 @@ static int tcp_packet(struct berth_stack *s, const struct ipv4_info *ip,
     r = source_check(s, ip->src, &seg);
     if (r != 0) {
         stack_count(s, BERTH_CTR_BAD_SOURCE_DROPS);
-        stack_trace_drop(s, -1, false, ip->dst, seg.dport, ip->src, seg.sport, r);
+        stack_trace_drop(s, -1, false, ip->dst, seg.dport, ip->src, seg.sport,
+                         r);
         return r;
     }
     stack_count(s, BERTH_CTR_SEGS_IN);

@@ -12,7 +12,7 @@
 
 /* What the writer keeps per live 4-tuple. */
 struct ev_conn {
-    struct ev_conn *next; /* hash chain */
+    struct ev_conn *next;                /* hash chain */
     struct berth_endpoint local, remote; /* either family */
     uint32_t id;
     bool has_state;   /* a state event: a connection, not a stray segment */
@@ -51,8 +51,8 @@ static uint32_t fold(const struct berth_endpoint *ep)
 static bool same_endpoint(const struct berth_endpoint *a,
                           const struct berth_endpoint *b)
 {
-    return a->family == b->family && a->port == b->port &&
-           a->addr == b->addr && memcmp(a->addr6, b->addr6, 16) == 0;
+    return a->family == b->family && a->port == b->port && a->addr == b->addr &&
+           memcmp(a->addr6, b->addr6, 16) == 0;
 }
 
 static size_t tuple_hash(const struct berth_events *w,

@@ -7,8 +7,8 @@
  * it waits in epoll, and only shard 0, answering a control command, takes
  * another shard's. */
 #define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET */
-#include "rt_impl.h"
 #include "link_rt.h"
+#include "rt_impl.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -116,7 +116,8 @@ struct berth_rt_group *berth_rt_group_create(const struct berth_rt_config *cfg,
     if (n > 1 && rt_link_wanted(cfg)) {
         /* One queue of an Ethernet interface is one stack's (AF_PACKET and
          * TAP see every frame; AF_XDP binds one queue). */
-        snprintf(err, errlen, "shards need a multiqueue TUN device, not --link %s",
+        snprintf(err, errlen,
+                 "shards need a multiqueue TUN device, not --link %s",
                  cfg->link);
         errno = EOPNOTSUPP;
         return NULL;

@@ -126,7 +126,7 @@ static size_t steer_program(struct bpf_insn *p, uint64_t key)
     p[n++] = JNE_IMM(BPF_REG_0, 4, 0);
     p[n++] = ALU64_IMM(BPF_AND, BPF_REG_7, 15);
     p[n++] = ALU64_IMM(BPF_LSH, BPF_REG_7, 2); /* r7 = header length */
-    p[n++] = LD_ABS(BPF_H, 6); /* flags and fragment offset */
+    p[n++] = LD_ABS(BPF_H, 6);                 /* flags and fragment offset */
     p[n++] = ALU64_IMM(BPF_AND, BPF_REG_0, 0x3fff);
     size_t fragment = n;
     p[n++] = JNE_IMM(BPF_REG_0, 0, 0);

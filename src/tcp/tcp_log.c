@@ -20,7 +20,8 @@ static void emit(struct berth_stack *s, struct berth_log_event *ev, int sock,
 static void emit_conn(struct berth_stack *s, const struct tcp_conn *c,
                       struct berth_log_event *ev)
 {
-    emit(s, ev, c->sock, c->n.v6, c->n.laddr, c->n.lport, c->n.raddr, c->n.rport);
+    emit(s, ev, c->sock, c->n.v6, c->n.laddr, c->n.lport, c->n.raddr,
+         c->n.rport);
 }
 
 void tcp_log_state(struct berth_stack *s, int sock, const struct tcp_node *n,

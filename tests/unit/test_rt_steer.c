@@ -1,10 +1,10 @@
 /* Flow steering for shards (src/rt/steer.c): the owner of a packet is a
  * function of its flow only, an ICMP error goes with the TCP segment it
- * quotes, anything else but unfragmented IPv4 TCP belongs to shard 0, flows spread over the shards, the port an active open picks
- * steers its replies back to the opening shard, and the eBPF program the
- * kernel runs computes exactly what rt_steer_owner() does (run with
- * BPF_PROG_TEST_RUN on the same packets; skipped without the right to load
- * a program). */
+ * quotes, anything else but unfragmented IPv4 TCP belongs to shard 0, flows
+ * spread over the shards, the port an active open picks steers its replies back
+ * to the opening shard, and the eBPF program the kernel runs computes exactly
+ * what rt_steer_owner() does (run with BPF_PROG_TEST_RUN on the same packets;
+ * skipped without the right to load a program). */
 #include <errno.h>
 #include <linux/bpf.h>
 #include <setjmp.h>
@@ -96,7 +96,7 @@ static void owner_is_shard_zero_for_what_has_no_ports(void **state)
     n = make_packet(p, PEER_ADDR, 40000, 80, 6, 0, 5);
     assert_int_equal(rt_steer_owner(KEY, 1, p, n), 0);
     assert_int_equal(rt_steer_owner(KEY, 4, p, 22), 0); /* ports cut off */
-    n = make_icmp(p, 8, PEER_ADDR, 40000, 80, 5); /* an echo request */
+    n = make_icmp(p, 8, PEER_ADDR, 40000, 80, 5);       /* an echo request */
     assert_int_equal(rt_steer_owner(KEY, 4, p, n), 0);
     n = make_icmp(p, 3, PEER_ADDR, 40000, 80, 5);
     p[20 + 8 + 9] = 17; /* quoting UDP */

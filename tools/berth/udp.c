@@ -273,7 +273,7 @@ static int ucat_open(struct common *c, struct ucat *k, uint16_t port)
     }
     k->have_peer = !k->listen_mode;
     if (k->listen_mode)
-        print_listening(c, "taking datagrams", port);
+        print_listening(c, NULL, "taking datagrams", port); /* IPv4 only */
     return 0;
 }
 
@@ -427,7 +427,7 @@ int cmd_udp_echo(int argc, char **argv)
     }
     struct berth_rt_app app = {uecho_event, NULL, uecho_stop, &e};
     berth_rt_set_app(rt, &app);
-    print_listening(&c, "taking datagrams", port);
+    print_listening(&c, NULL, "taking datagrams", port); /* IPv4 only */
     r = berth_rt_run(rt);
     fprintf(stderr,
             "%s: stopped: %" PRIu64 " datagrams, %" PRIu64 " bytes echoed\n",
