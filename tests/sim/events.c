@@ -82,8 +82,11 @@ void events_on_tap(struct world *w, int from, const uint8_t *pkt, size_t len)
     struct sim_events *e = &w->ev;
     struct berth_segment g;
     char d[96];
+    int r = berth_decode(pkt, len, &g);
+    if (r == BERTH_REASON_NOT_TCP)
+        return; /* UDP and ICMP: the event log is TCP's */
     e->carried++;
-    if (berth_decode(pkt, len, &g) != 0) {
+    if (r != 0) {
         world_fail(w, INV_EVENTS, "side %d sent a packet that does not decode",
                    from);
         return;
