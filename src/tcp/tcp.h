@@ -721,9 +721,8 @@ bool tcp_rack_lost_pending(const struct tcp_conn *c);
 uint32_t tcp_rack_pipe(const struct tcp_conn *c);
 /* NextSeg rule 1 with RACK's marks: the first lost range not resent. */
 bool tcp_rack_next_lost(const struct tcp_conn *c, uint32_t *seq, uint32_t *len);
-/* A timeout: SACK marks are void (RFC 2018 §8); what is lost is marked
- * by RACK's rule for a timeout (RFC 8985 §6.3). */
-void tcp_rack_on_rto(struct berth_stack *s, struct tcp_conn *c);
+/* A timeout: SACK marks are void (RFC 2018 §8), go-back-N resends all. */
+void tcp_rack_on_rto(struct tcp_conn *c);
 /* A timeout proved spurious (F-RTO): nothing is lost after all. */
 void tcp_rack_undo_rto(struct tcp_conn *c);
 /* Recovery ended (§6.2 step 4: reo_wnd_persist counts recoveries). */

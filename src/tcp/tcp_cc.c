@@ -283,8 +283,7 @@ static bool frto_on_ack(struct berth_stack *s, struct tcp_conn *c,
          * SND.UNA in slow start, cwnd at most 3 * SMSS. */
         frto_clear(c);
         c->cwnd = 3u * c->snd_mss;
-        if (!tcp_rack_on(c))
-            c->snd_nxt = c->snd_una; /* with RACK, its marks (§6.3) */
+        c->snd_nxt = c->snd_una;
         return true;
     }
     /* Step 3b: SND.UNA advanced again, by segments sent before the timeout
@@ -377,7 +376,7 @@ static void cc_on_rto(struct berth_stack *s, struct tcp_conn *c)
     /* RFC 2018 §8: after a timeout, SACK information is not trusted (the
      * receiver may have reneged); start over from SND.UNA. */
     tcp_sack_clear(s, c);
-    tcp_rack_on_rto(s, c);
+    tcp_rack_on_rto(c);
     if (tcp_cc_of(c)->on_rto)
         tcp_cc_of(c)->on_rto(c);
     if (frto) {

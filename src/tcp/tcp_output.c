@@ -543,15 +543,6 @@ static void output_sack_recovery(struct berth_stack *s, struct tcp_conn *c)
         send_ack(s, c, ack_seq(c));
 }
 
-/* After a timeout with RACK (RFC 8985 §6.3), the lost marks choose what
- * is resent, then new data, as in fast recovery; while F-RTO watches
- * (RFC 5682 §2 step 2b) only new data goes. */
-static bool rto_recovery_by_marks(const struct tcp_conn *c)
-{
-    return (c->flags & TF_RTO_RECOVER) && tcp_rack_on(c) &&
-           !(c->lr_flags & (LR_FRTO_ACK1 | LR_FRTO_ACK2));
-}
-
 void tcp_output(struct berth_stack *s, struct tcp_conn *c)
 {
     switch (c->state) {
@@ -565,8 +556,7 @@ void tcp_output(struct berth_stack *s, struct tcp_conn *c)
     default:
         break;
     }
-    if ((c->flags & (TF_RECOVERY | TF_SACK)) == (TF_RECOVERY | TF_SACK) ||
-        rto_recovery_by_marks(c)) {
+    if ((c->flags & (TF_RECOVERY | TF_SACK)) == (TF_RECOVERY | TF_SACK)) {
         output_sack_recovery(s, c);
     } else {
         for (uint32_t i = 0; i < OUTPUT_BURST_LIMIT; i++)

@@ -470,32 +470,21 @@ bool tcp_rack_next_lost(const struct tcp_conn *c, uint32_t *seq, uint32_t *len)
     return false;
 }
 
-void tcp_rack_on_rto(struct berth_stack *s, struct tcp_conn *c)
+void tcp_rack_on_rto(struct tcp_conn *c)
 {
     /* TLP_init (§7.1) for RTO recovery. */
     c->lr_flags &= ~(LR_TLP | LR_TLP_RETRANS);
     struct tcp_txlog *l = c->txlog;
     if (!l)
         return;
-    /* RFC 2018 §8: the scoreboard was cleared (tcp_cc_on_rto), and so are
-     * the SACKed marks; the ACKs after the timeout SACK again what the
-     * receiver holds (RFC 6675 §5.1 asks the sender to use that). §6.3
-     * RACK_mark_losses_on_RTO: the segment at SND.UNA is lost (sent an RTO
-     * ago), any other only if it was sent RACK.rtt + RACK.reo_wnd ago or
-     * earlier; a segment sent since waits for its ACK or its mark, where
-     * go-back-N would send it again at once. */
-    uint32_t rtt = l->rack_valid ? l->rtt : c->srtt;
-    uint32_t reo = reo_wnd(c), now = now32(s);
+    /* RFC 2018 §8: the scoreboard is cleared, and so are the marks; the
+     * go-back-N after a timeout resends everything in order. */
     for (uint32_t i = 0; i < l->n; i++) {
         struct tcp_txseg *r = rec(l, i);
-        uint32_t f = r->flags & (TXSEG_EVER_RX | TXSEG_RETRANS);
-        bool lost = seq_leq(r->start, c->snd_una) ||
-                    (int32_t)(r->xmit + rtt + reo - now) <= 0;
-        if (lost)
-            f = (f | TXSEG_LOST) & ~TXSEG_RETRANS;
-        rec_set(l, r, r->start, r->end, f);
+        rec_set(l, r, r->start, r->end, r->flags & TXSEG_EVER_RX);
     }
     l->sacked_prev = 0;
+    l->rack_valid = false;
 }
 
 void tcp_rack_undo_rto(struct tcp_conn *c)

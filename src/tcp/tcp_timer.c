@@ -199,21 +199,10 @@ static bool on_rexmit(struct berth_stack *s, struct tcp_conn *c)
         c->rexmits++;
     if (c->snd_una == c->iss)
         c->flags |= TF_SYN_REXMIT;
-    c->rtt_time = 0; /* RFC 6298 §3: Karn's algorithm */
-    if (tcp_rack_on(c) && c->snd_wnd > 0) {
-        /* RFC 6298 §5.4: the earliest segment now; the rest of the RTO
-         * recovery resends what RACK marks lost (RFC 8985 §6.3), not the
-         * whole flight (tcp_output). A closed window goes back as before:
-         * the persist timer is output_one()'s. */
-        tcp_output_range(s, c, c->snd_una, c->snd_mss);
-    } else {
-        c->snd_nxt = c->snd_una; /* go back: resend from the first unacked */
-    }
+    c->rtt_time = 0;         /* RFC 6298 §3: Karn's algorithm */
+    c->snd_nxt = c->snd_una; /* go back: resend from the first unacked */
+
     tcp_output(s, c);
-    /* Whatever could not go, the timer watches what is outstanding. */
-    if (c->snd_una != c->snd_max && !c->deadline[TCP_T_REXMIT] &&
-        !c->deadline[TCP_T_PERSIST])
-        tcp_rexmit_restart(s, c);
     return true;
 }
 

@@ -48,8 +48,13 @@ static bool may_be_reset(const struct world *w, const struct conn *c, int side)
 {
     int peer = 1 - side;
     const struct end *p = &c->e[peer];
+    /* A peer that never held a TCB (its listener answered from a SYN
+     * cookie, then failed the cookie check of a later segment, e.g. after
+     * dropping the ACK on a full accept queue) resets as one that forgot
+     * the connection. */
     return end_abortive(p) || p->err || c->forgot[peer] ||
-           (p->st == END_UNBORN && listener_gone(w, c));
+           (p->st == END_UNBORN &&
+            (listener_gone(w, c) || c->cookie_failed[peer]));
 }
 
 /* How many losses since the last sign of progress must explain a

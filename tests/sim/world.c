@@ -277,12 +277,19 @@ static void trace_state(struct world *w, int side, struct conn *c,
  * (the server aborted it and the RST was lost, or overtaken) resends into
  * that silence until its retries or user timeout end it. When the drop is
  * answered with a RST, that RST ends the peer before any timeout. */
+/* Likewise an answer a side's rate limiter suppressed (RFC 5961 §10, as
+ * Linux's tcp_oow_rate_limited: a keepalive probe, which carries no text,
+ * is answered at most once per interval), and a SYN-SENT side's drop of
+ * the answer an old incarnation's TIME-WAIT gave its SYN (that attempt
+ * got nowhere). */
 static bool reason_is_listener_drop(enum berth_reason r)
 {
     return r == BERTH_REASON_ACCEPT_QUEUE_FULL ||
            r == BERTH_REASON_SYN_QUEUE_FULL ||
            r == BERTH_REASON_TIME_WAIT_SYN_OLD ||
-           r == BERTH_REASON_SYNCOOKIE_INVALID;
+           r == BERTH_REASON_SYNCOOKIE_INVALID ||
+           r == BERTH_REASON_OOW_ACK_LIMITED ||
+           r == BERTH_REASON_SYN_SENT_BAD_ACK;
 }
 
 static struct conn *newest_conn(struct world *w, int side, uint16_t lport,
