@@ -39,15 +39,16 @@ it_log "python3 client on berth against kernel peers"
 it_bg srv "$BERTH" run --tun "$IT_TUN" --ctl "$(it_ctl srv)" -- \
     "$PX_PY" -u "$PX_HERE/udp_peer.py" echo 7100 200
 it_berth_wait srv
-got=$(it_ns "$PX_PY" "$PX_HERE/udp_peer.py" ask "$IT_BERTH" 7100 200) ||
+it_ns "$PX_PY" "$PX_HERE/udp_peer.py" ask "$IT_BERTH" 7100 200 >/dev/null ||
     it_fail "kernel client against the berth echo failed"
-[ "$got" = "$IT_KERNEL" ] || it_fail "the kernel client's address is $got"
+n=$(grep -c "from $IT_KERNEL\$" "$IT_DIR/srv.out") || true
+[ "$n" -ge 200 ] || it_fail "the echo on berth logged $n datagrams from $IT_KERNEL"
 it_log "200 datagrams (0..1400 bytes) echoed by python3 on berth"
 it_ctl_cmd srv impair loss=2%,seed=5 >/dev/null || it_fail "impair failed"
 it_ns "$PX_PY" "$PX_HERE/udp_peer.py" ask "$IT_BERTH" 7100 200 >/dev/null ||
     it_fail "with 2 % loss: the echo failed"
 lost=$(it_counter srv "received packets dropped by impairment")
-it_log "and with 2 % loss (each datagram retried up to 5 times; $lost packets dropped)"
+it_log "and with 2 % loss (each datagram retried after 1 s, up to 10 times; $lost packets dropped)"
 sent=$(it_counter srv "UDP datagrams sent")
 [ "$sent" -ge 400 ] || it_fail "berth's counters show $sent UDP datagrams sent"
 it_berth_stop srv
