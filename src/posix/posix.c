@@ -618,7 +618,9 @@ void berth_posix_stop(void)
     lock();
     g.rt = NULL;
     g.stack = NULL;
+    t_in_runtime = true; /* removing the device may take a kernel socket */
     berth_rt_destroy(rt);
+    t_in_runtime = false;
     unlock();
 }
 
