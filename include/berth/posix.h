@@ -47,7 +47,8 @@ extern "C" {
 int berth_posix_start(const struct berth_rt_config *cfg, char *err,
                       size_t errlen);
 /* The configuration from the environment, as `berth run` passes it:
- * BERTH_TUN, BERTH_ADDR, BERTH_PEER (A.B.C.D[/prefix]), BERTH_MTU,
+ * BERTH_TUN, BERTH_ADDR, BERTH_PEER (A.B.C.D[/prefix]), BERTH_ADDR6,
+ * BERTH_PEER6 (ADDRESS[/prefix]), BERTH_IPV6 (on, off, auto), BERTH_MTU,
  * BERTH_IMPAIR, BERTH_PCAP, BERTH_CTL, BERTH_TRACE (a file). 0, or -1 with
  * a message. */
 int berth_posix_config_from_env(struct berth_rt_config *cfg, char *err,
