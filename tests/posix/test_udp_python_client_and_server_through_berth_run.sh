@@ -6,7 +6,7 @@
 #           send/recv, ECONNREFUSED from a closed port, datagrams off
 #           berth's link handed to the kernel, name resolution through the
 #           namespace's nameserver (off the link: the kernel's), IPv6 UDP
-#           when the core has it.
+#           when the core has it, an asyncio datagram endpoint.
 #   server: udp_peer.py echo under berth run (a selectors loop over the
 #           mirrored descriptors) answers 200 kernel datagrams of 0..1400
 #           bytes intact, from berth's address, and again with 2 % loss.

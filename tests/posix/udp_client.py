@@ -131,3 +131,33 @@ if data != b"eight" or peer[:2] != (K6, 7000):
 print("IPv6 UDP: " + ("berth" if v.getsockname()[0] == B6 else
                       "the kernel's (the core has no IPv6 UDP)"))
 v.close()
+
+# 9. asyncio's datagram endpoint (non-blocking socket, epoll loop).
+import asyncio
+
+
+class Once(asyncio.DatagramProtocol):
+    def __init__(self, fut):
+        self.fut = fut
+
+    def datagram_received(self, data, addr):
+        if not self.fut.done():
+            self.fut.set_result((data, addr))
+
+
+async def asyncio_echo():
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+    tr, _ = await loop.create_datagram_endpoint(
+        lambda: Once(fut), remote_addr=(KERNEL, 7000))
+    tr.sendto(b"nine")
+    got = await asyncio.wait_for(fut, 5)
+    local = tr.get_extra_info("sockname")
+    tr.close()
+    return got, local
+
+
+got, local = asyncio.run(asyncio_echo())
+if got != (b"nine", (KERNEL, 7000)) or local[0] != BERTH:
+    fail(f"asyncio: {got} at {local}")
+print("asyncio datagram endpoint through berth")
