@@ -12,9 +12,15 @@
  * connection (the LD_PRELOAD library, libberth-preload.so, routes those
  * calls here).
  *
- * Calls return what libc's return (-1 with errno set on failure). IPv4 TCP
- * only: berth_posix_socket() refuses other families and types with
+ * Calls return what libc's return (-1 with errno set on failure). TCP and
+ * UDP, IPv4 and IPv6 (an AF_INET6 socket takes and gives sockaddr_in6, IPv4
+ * peers as ::ffff:a.b.c.d, IPV6_V6ONLY off by default as Linux's):
+ * berth_posix_socket() refuses other families and types with
  * EAFNOSUPPORT / EPROTONOSUPPORT (the preload library gives those to libc).
+ * A UDP socket sends each datagram whole (sendto/sendmsg with an address,
+ * or the connect()ed peer) and receives one whole datagram per call, with
+ * its sender, MSG_PEEK and MSG_TRUNC; an ICMP port unreachable shows as
+ * ECONNREFUSED on the next call, as Linux's.
  */
 #ifndef BERTH_POSIX_H
 #define BERTH_POSIX_H
@@ -41,7 +47,8 @@ extern "C" {
 int berth_posix_start(const struct berth_rt_config *cfg, char *err,
                       size_t errlen);
 /* The configuration from the environment, as `berth run` passes it:
- * BERTH_TUN, BERTH_ADDR, BERTH_PEER (A.B.C.D[/prefix]), BERTH_MTU,
+ * BERTH_TUN, BERTH_ADDR, BERTH_PEER (A.B.C.D[/prefix]), BERTH_ADDR6,
+ * BERTH_PEER6 (ADDRESS[/prefix]), BERTH_IPV6 (on, off, auto), BERTH_MTU,
  * BERTH_IMPAIR, BERTH_PCAP, BERTH_CTL, BERTH_TRACE (a file). 0, or -1 with
  * a message. */
 int berth_posix_config_from_env(struct berth_rt_config *cfg, char *err,
@@ -59,6 +66,14 @@ struct berth_rt *berth_posix_runtime(void);
  * child: it shares our memory, not our descriptors. */
 bool berth_posix_is_socket(int fd);
 
+/* True on the runtime's loop thread, and while a call starts the runtime:
+ * the sockets the runtime makes itself (the TUN device's ioctls) are the
+ * kernel's, and the preload library gives them to libc. */
+bool berth_posix_in_runtime(void);
+
+/* AF_INET or AF_INET6 (EAFNOSUPPORT when the runtime has no IPv6, or for a
+ * datagram socket when the core has no IPv6 UDP), SOCK_STREAM (TCP) or
+ * SOCK_DGRAM (UDP), else EPROTONOSUPPORT. */
 int berth_posix_socket(int domain, int type, int protocol);
 int berth_posix_bind(int fd, const struct sockaddr *addr, socklen_t len);
 int berth_posix_listen(int fd, int backlog);

@@ -72,7 +72,16 @@ struct psock {
     bool listening;  /* berth_listen() succeeded */
     bool connecting; /* connect() started or accepted: has a connection */
     bool shut_wr;
-    bool bound_any; /* bound to 0.0.0.0: getsockname says so, as Linux */
+    bool bound_any; /* bound to 0.0.0.0 or ::: getsockname says so, as
+                       Linux */
+    int family;     /* AF_INET or AF_INET6: the sockaddrs it takes and gives */
+    bool dgram;     /* SOCK_DGRAM (UDP): the peek buffer holds one datagram */
+    struct berth_endpoint peek_from; /* dgram: the peeked datagram's sender */
+    int v6only;      /* IPV6_V6ONLY where the core has no option (UDP) */
+    int broadcast;   /* SO_BROADCAST: remembered */
+    bool dconnected; /* dgram: connect() gave it a default peer */
+    bool peek_dgram; /* dgram: the peek buffer holds a datagram (maybe
+                        empty: peek_len 0) */
     /* The mirror's state (what A shows now). */
     bool m_readable, m_full, m_rdhup, m_hup;
     int64_t rcvtimeo, sndtimeo; /* us; 0 = none */
@@ -135,6 +144,14 @@ bool berth_posix_is_socket(int fd)
     return fd >= 0 && fd < FD_LIMIT &&
            atomic_load_explicit(&g_fd[fd], memory_order_acquire) != NULL &&
            (g.forked || getpid() == g.pid);
+}
+
+/* Set on the loop thread and while this thread starts the runtime. */
+static _Thread_local bool t_in_runtime;
+
+bool berth_posix_in_runtime(void)
+{
+    return t_in_runtime;
 }
 
 struct berth_rt *berth_posix_runtime(void)
@@ -222,7 +239,7 @@ static void mirror(struct psock *p)
         sys_shutdown(p->peer, SHUT_WR);
         p->m_rdhup = true;
     }
-    bool r = p->peek_len > 0 ||
+    bool r = p->peek_len > 0 || p->peek_dgram ||
              (ev & (BERTH_EV_READABLE | BERTH_EV_ERROR | BERTH_EV_RDHUP));
     bool w;
     if (p->listening)
@@ -324,6 +341,7 @@ static void on_stop(void *ctx)
 static void *loop_main(void *arg)
 {
     (void)arg;
+    t_in_runtime = true;
     int rc = berth_rt_run(g.rt);
     if (rc < 0)
         fprintf(stderr, "berth: the runtime stopped: %s\n", strerror(-rc));
@@ -416,7 +434,9 @@ static void become_worker(unsigned i)
                                             earlier worker */
     int rc = 0;
     if (i > 0) {
+        t_in_runtime = true;
         rc = berth_rt_fork_shard(g.rt, i, err, sizeof err);
+        t_in_runtime = false;
         if (rc == 0) {
             sys_close(g.wakefd);
             g.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -560,7 +580,9 @@ int berth_posix_start(const struct berth_rt_config *cfg, char *err,
                       size_t errlen)
 {
     lock();
+    t_in_runtime = true;
     int rc = start_locked(cfg, err, errlen);
+    t_in_runtime = false;
     unlock();
     return rc;
 }
@@ -596,7 +618,9 @@ void berth_posix_stop(void)
     lock();
     g.rt = NULL;
     g.stack = NULL;
+    t_in_runtime = true; /* removing the device may take a kernel socket */
     berth_rt_destroy(rt);
+    t_in_runtime = false;
     unlock();
 }
 
@@ -633,6 +657,29 @@ int berth_posix_config_from_env(struct berth_rt_config *cfg, char *err,
             return -1;
         }
     }
+    if ((v = getenv("BERTH_ADDR6")) && *v &&
+        inet_pton(AF_INET6, v, cfg->addr6) != 1) {
+        snprintf(err, errlen, "BERTH_ADDR6 '%s': not an IPv6 address", v);
+        return -1;
+    }
+    if ((v = getenv("BERTH_PEER6")) && *v) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", v);
+        char *slash = strchr(buf, '/');
+        if (slash) {
+            *slash = 0;
+            cfg->peer_prefix6 = (uint8_t)atoi(slash + 1);
+        }
+        if (inet_pton(AF_INET6, buf, cfg->peer_addr6) != 1) {
+            snprintf(err, errlen, "BERTH_PEER6 '%s': not ADDRESS[/N]", v);
+            return -1;
+        }
+    }
+    /* "on" (addresses given: IPv6 or fail), "off", or auto. */
+    if ((v = getenv("BERTH_IPV6")) && *v)
+        cfg->ipv6 = !strcmp(v, "off")  ? BERTH_RT_IPV6_OFF
+                    : !strcmp(v, "on") ? BERTH_RT_IPV6_ON
+                                       : BERTH_RT_IPV6_AUTO;
     if ((v = getenv("BERTH_MTU")) && *v)
         cfg->mtu = (uint16_t)atoi(v);
     if ((v = getenv("BERTH_IMPAIR")) && *v) {
@@ -677,7 +724,12 @@ static int ensure_started(void)
     g.workers = wk && atoi(wk) > 1 && atoi(wk) <= 64 ? (unsigned)atoi(wk) : 0;
     int ok = berth_posix_config_from_env(&cfg, err, sizeof err);
     cfg.fork_shards = g.workers;
-    if (ok < 0 || start_locked(&cfg, err, sizeof err) < 0) {
+    t_in_runtime = true; /* the runtime's own sockets (the TUN device's
+                            ioctls) are the kernel's */
+    if (ok >= 0)
+        ok = start_locked(&cfg, err, sizeof err);
+    t_in_runtime = false;
+    if (ok < 0) {
         int e = errno ? errno : ENETDOWN;
         fprintf(stderr, "berth: cannot start: %s\n", err);
         return fail(e);
@@ -798,12 +850,35 @@ static int berr(int rc)
     return fail(-rc);
 }
 
+/* Lock held: whether the core takes IPv6 datagram sockets (IPv6 UDP came
+ * after IPv4's): a UDP handle bound to [::]:0 and closed, asked once per
+ * runtime. Without it an AF_INET6 datagram socket is the kernel's. */
+static bool udp6_supported(void)
+{
+    static struct berth_rt *asked;
+    static bool ok;
+    if (asked == g.rt)
+        return ok;
+    asked = g.rt;
+    int u = berth_udp_socket(g.stack);
+    if (u < 0)
+        return ok = false;
+    struct berth_endpoint any = {.family = BERTH_AF_INET6};
+    ok = berth_bind_endpoint(g.stack, u, &any) == 0;
+    berth_close(g.stack, u);
+    return ok;
+}
+
+/* AF_INET and AF_INET6 (when the runtime speaks IPv6), SOCK_STREAM (TCP)
+ * and SOCK_DGRAM (UDP). */
 int berth_posix_socket(int domain, int type, int protocol)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (domain != AF_INET)
+    if (domain != AF_INET && domain != AF_INET6)
         return fail(EAFNOSUPPORT);
-    if (base != SOCK_STREAM || (protocol != 0 && protocol != IPPROTO_TCP))
+    bool dgram = base == SOCK_DGRAM;
+    if ((base != SOCK_STREAM && !dgram) ||
+        (protocol != 0 && protocol != (dgram ? IPPROTO_UDP : IPPROTO_TCP)))
         return fail(EPROTONOSUPPORT);
     lock();
     if (ensure_started() < 0) {
@@ -811,53 +886,121 @@ int berth_posix_socket(int domain, int type, int protocol)
         unlock();
         return fail(e);
     }
-    int bs = berth_socket(g.stack);
+    if (domain == AF_INET6 &&
+        (!berth_rt_ipv6(g.rt) || (dgram && !udp6_supported()))) {
+        unlock();
+        return fail(EAFNOSUPPORT);
+    }
+    int bs = dgram ? berth_udp_socket(g.stack) : berth_socket(g.stack);
     int fd = bs < 0 ? berr(bs) : psock_new(bs, type);
     if (bs >= 0 && fd < 0) {
         int e = errno;
         berth_close(g.stack, bs);
         errno = e;
     }
+    if (fd >= 0) {
+        struct psock *p = atomic_load(&g_fd[fd]);
+        p->family = domain;
+        p->dgram = dgram;
+        mirror(p);
+    }
     unlock();
     return fd;
 }
 
-static int sin_of(const struct sockaddr *addr, socklen_t len, uint32_t *a,
-                  uint16_t *port)
+/* The sockaddr a call gives, as an endpoint of the socket's family:
+ * sockaddr_in on an AF_INET socket, sockaddr_in6 on an AF_INET6 one (Linux:
+ * EAFNOSUPPORT for the other family, EINVAL when too short). */
+static int ep_of(const struct psock *p, const struct sockaddr *addr,
+                 socklen_t len, struct berth_endpoint *ep)
 {
-    if (!addr || len < (socklen_t)sizeof(struct sockaddr_in))
+    if (!addr || len < (socklen_t)sizeof(sa_family_t))
+        return fail(EINVAL);
+    memset(ep, 0, sizeof *ep);
+    if (p->family == AF_INET6) {
+        if (addr->sa_family != AF_INET6)
+            return fail(len < (socklen_t)sizeof(struct sockaddr_in6)
+                            ? EINVAL
+                            : EAFNOSUPPORT);
+        if (len < (socklen_t)sizeof(struct sockaddr_in6))
+            return fail(EINVAL);
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)addr;
+        *ep = berth_endpoint_v6(s6->sin6_addr.s6_addr, ntohs(s6->sin6_port));
+        return 0;
+    }
+    if (len < (socklen_t)sizeof(struct sockaddr_in))
         return fail(EINVAL);
     if (addr->sa_family != AF_INET)
         return fail(EAFNOSUPPORT);
     const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
-    *a = ntohl(sin->sin_addr.s_addr);
-    *port = ntohs(sin->sin_port);
+    *ep = berth_endpoint_v4(ntohl(sin->sin_addr.s_addr), ntohs(sin->sin_port));
     return 0;
 }
 
-static void sin_out(struct berth_endpoint ep, struct sockaddr *addr,
-                    socklen_t *len)
+/* An endpoint as the socket's family names it: an IPv4 endpoint on an
+ * AF_INET6 socket is ::ffff:a.b.c.d (RFC 4291 section 2.5.5.2), as Linux
+ * reports IPv4 peers of a dual-stack socket. */
+static void ep_out(const struct psock *p, struct berth_endpoint ep,
+                   struct sockaddr *addr, socklen_t *len)
 {
     if (!addr || !len)
         return;
-    struct sockaddr_in sin = {.sin_family = AF_INET,
-                              .sin_port = htons(ep.port),
-                              .sin_addr.s_addr = htonl(ep.addr)};
-    size_t n = *len < sizeof sin ? *len : sizeof sin;
-    memcpy(addr, &sin, n);
-    *len = sizeof sin;
+    union {
+        struct sockaddr_in sin;
+        struct sockaddr_in6 sin6;
+    } u;
+    size_t n;
+    memset(&u, 0, sizeof u);
+    uint32_t v4 = ep.addr;
+    if (p->family == AF_INET6) {
+        u.sin6.sin6_family = AF_INET6;
+        u.sin6.sin6_port = htons(ep.port);
+        if (ep.family == BERTH_AF_INET6) {
+            memcpy(u.sin6.sin6_addr.s6_addr, ep.addr6, 16);
+        } else if (v4 != 0 || ep.port != 0) {
+            uint8_t *a = u.sin6.sin6_addr.s6_addr;
+            a[10] = a[11] = 0xff;
+            a[12] = (uint8_t)(v4 >> 24);
+            a[13] = (uint8_t)(v4 >> 16);
+            a[14] = (uint8_t)(v4 >> 8);
+            a[15] = (uint8_t)v4;
+        }
+        n = sizeof u.sin6;
+    } else {
+        if (ep.family == BERTH_AF_INET6 && !berth_endpoint_v4mapped(&ep, &v4))
+            v4 = 0;
+        u.sin.sin_family = AF_INET;
+        u.sin.sin_port = htons(ep.port);
+        u.sin.sin_addr.s_addr = htonl(v4);
+        n = sizeof u.sin;
+    }
+    memcpy(addr, &u, *len < n ? *len : n);
+    *len = (socklen_t)n;
+}
+
+/* The any address of either family (v4 0.0.0.0, v6 ::). */
+static bool ep_is_any(const struct berth_endpoint *ep)
+{
+    if (ep->family != BERTH_AF_INET6)
+        return ep->addr == 0;
+    for (int i = 0; i < 16; i++)
+        if (ep->addr6[i])
+            return false;
+    return true;
 }
 
 int berth_posix_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    uint32_t a;
-    uint16_t port;
-    if (sin_of(addr, len, &a, &port) < 0)
-        return -1;
     LOCKED_GET(p, fd);
-    int rc = berth_bind(g.stack, p->bsock, a, port);
+    struct berth_endpoint ep;
+    if (ep_of(p, addr, len, &ep) < 0) {
+        int e = errno;
+        unlock();
+        return fail(e);
+    }
+    int rc = berth_bind_endpoint(g.stack, p->bsock, &ep);
     if (rc == 0)
-        p->bound_any = a == INADDR_ANY;
+        p->bound_any = ep_is_any(&ep);
     unlock();
     return rc < 0 ? berr(rc) : 0;
 }
@@ -972,7 +1115,8 @@ int berth_posix_accept4(int fd, struct sockaddr *addr, socklen_t *len,
             struct psock *c = atomic_load(&g_fd[nfd]);
             c->connecting = true;
             mirror(c);
-            sin_out(peer, addr, len);
+            c->family = p->family;
+            ep_out(c, peer, addr, len);
             break;
         }
         if (bs != BERTH_EAGAIN) {
@@ -1008,12 +1152,23 @@ static int connect_again(struct psock *p)
 
 int berth_posix_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-    uint32_t a;
-    uint16_t port;
-    if (sin_of(addr, len, &a, &port) < 0)
-        return -1;
     LOCKED_GET(p, fd);
+    struct berth_endpoint ep;
     int rc;
+    if (ep_of(p, addr, len, &ep) < 0) {
+        int e = errno;
+        unlock();
+        return fail(e);
+    }
+    if (p->dgram) {
+        /* UDP: the default peer, at once (RFC 768 has no handshake). */
+        rc = berth_connect_endpoint(g.stack, p->bsock, &ep);
+        if (rc == 0)
+            p->dconnected = true;
+        mirror(p);
+        unlock();
+        return rc < 0 ? berr(rc) : 0;
+    }
     if (p->listening) {
         unlock();
         return fail(EISCONN);
@@ -1024,7 +1179,7 @@ int berth_posix_connect(int fd, const struct sockaddr *addr, socklen_t len)
         unlock();
         return rc < 0 ? fail(e) : 0;
     }
-    rc = berth_connect(g.stack, p->bsock, a, port);
+    rc = berth_connect_endpoint(g.stack, p->bsock, &ep);
     if (rc != BERTH_EINPROGRESS) {
         unlock();
         return rc < 0 ? berr(rc) : 0;
@@ -1231,6 +1386,120 @@ static ssize_t do_recv(struct psock *p, const struct iovec *iov, int iovcnt,
     }
 }
 
+/* ------------------------------------------------------------------------
+ * Datagrams (UDP). A datagram is sent whole or not at all; a receive takes
+ * one whole datagram into the socket's buffer (the peek buffer, 64 KiB), so
+ * MSG_PEEK, MSG_TRUNC and FIONREAD know its length, as Linux's udp_recvmsg.
+ */
+
+#define DGRAM_MAX 65535u
+
+/* Lock held: the next datagram into the peek buffer if none is held.
+ * 0, or berth's error (BERTH_EAGAIN: none queued). */
+static int dgram_hold(struct psock *p)
+{
+    if (p->peek_dgram)
+        return 0;
+    if (p->peek_cap < DGRAM_MAX) {
+        uint8_t *nb = realloc(p->peek, DGRAM_MAX);
+        if (!nb)
+            return BERTH_ENOMEM;
+        p->peek = nb;
+        p->peek_cap = DGRAM_MAX;
+    }
+    int rc =
+        berth_recvfrom(g.stack, p->bsock, p->peek, DGRAM_MAX, &p->peek_from);
+    if (rc < 0)
+        return rc;
+    p->peek_len = (size_t)rc;
+    p->peek_dgram = true;
+    return 0;
+}
+
+static ssize_t do_recv_dgram(struct psock *p, struct msghdr *msg, int flags)
+{
+    bool nb = p->nonblock || (flags & MSG_DONTWAIT);
+    uint64_t deadline = deadline_of(p->rcvtimeo);
+    for (;;) {
+        int rc = dgram_hold(p);
+        if (rc == 0) {
+            size_t dlen = p->peek_len;
+            size_t n = from_peek(p, msg->msg_iov, (int)msg->msg_iovlen, false);
+            if (msg->msg_name)
+                ep_out(p, p->peek_from, msg->msg_name, &msg->msg_namelen);
+            else
+                msg->msg_namelen = 0;
+            msg->msg_controllen = 0;
+            msg->msg_flags = dlen > n ? MSG_TRUNC : 0;
+            if (!(flags & MSG_PEEK)) {
+                p->peek_len = 0;
+                p->peek_dgram = false;
+            }
+            mirror(p);
+            return (flags & MSG_TRUNC) ? (ssize_t)dlen : (ssize_t)n;
+        }
+        mirror(p);
+        if (rc != BERTH_EAGAIN)
+            return berr(rc); /* ECONNREFUSED: an ICMP port unreachable */
+        if (nb)
+            return fail(EAGAIN);
+        if (wait_for(p, POLLIN, deadline) < 0)
+            return -1;
+    }
+}
+
+static ssize_t do_send_dgram(struct psock *p, const struct msghdr *msg,
+                             int flags)
+{
+    struct berth_endpoint to, *top = NULL;
+    if (msg->msg_name && msg->msg_namelen) {
+        if (ep_of(p, msg->msg_name, msg->msg_namelen, &to) < 0)
+            return -1;
+        top = &to;
+    }
+    size_t want = iov_total(msg->msg_iov, (int)msg->msg_iovlen);
+    if (want > DGRAM_MAX)
+        return fail(EMSGSIZE);
+    const uint8_t *buf = msg->msg_iovlen > 0 ? msg->msg_iov[0].iov_base : NULL;
+    uint8_t *flat = NULL;
+    if (msg->msg_iovlen > 1) {
+        flat = malloc(want ? want : 1);
+        if (!flat)
+            return fail(ENOMEM);
+        size_t off = 0;
+        for (size_t i = 0; i < msg->msg_iovlen; i++) {
+            memcpy(flat + off, msg->msg_iov[i].iov_base,
+                   msg->msg_iov[i].iov_len);
+            off += msg->msg_iov[i].iov_len;
+        }
+        buf = flat;
+    }
+    bool nb = p->nonblock || (flags & MSG_DONTWAIT);
+    uint64_t deadline = deadline_of(p->sndtimeo);
+    ssize_t ret;
+    for (;;) {
+        int rc = berth_sendto(g.stack, p->bsock, buf, want, top);
+        mirror(p);
+        wake();
+        if (rc >= 0) {
+            ret = (ssize_t)want;
+            break;
+        }
+        if (rc != BERTH_EAGAIN || nb) {
+            ret = berr(rc);
+            break;
+        }
+        if (wait_for(p, POLLOUT, deadline) < 0) {
+            ret = -1;
+            break;
+        }
+    }
+    int e = errno;
+    free(flat);
+    errno = e;
+    return ret;
+}
+
 static void raise_sigpipe(bool sigpipe)
 {
     if (sigpipe)
@@ -1241,7 +1510,9 @@ ssize_t berth_posix_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     bool sigpipe = false;
     LOCKED_GET(p, fd);
-    ssize_t n = do_send(p, msg->msg_iov, (int)msg->msg_iovlen, flags, &sigpipe);
+    ssize_t n = p->dgram ? do_send_dgram(p, msg, flags)
+                         : do_send(p, msg->msg_iov, (int)msg->msg_iovlen, flags,
+                                   &sigpipe);
     int e = errno;
     unlock();
     raise_sigpipe(sigpipe);
@@ -1256,13 +1527,17 @@ ssize_t berth_posix_send(int fd, const void *buf, size_t len, int flags)
     return berth_posix_sendmsg(fd, &m, flags);
 }
 
-/* A connected TCP socket ignores the address (as Linux). */
+/* A connected TCP socket ignores the address (as Linux); a UDP socket
+ * sends to it. */
 ssize_t berth_posix_sendto(int fd, const void *buf, size_t len, int flags,
                            const struct sockaddr *addr, socklen_t alen)
 {
-    (void)addr;
-    (void)alen;
-    return berth_posix_send(fd, buf, len, flags);
+    struct iovec iov = {(void *)buf, len};
+    struct msghdr m = {.msg_name = (void *)addr,
+                       .msg_namelen = addr ? alen : 0,
+                       .msg_iov = &iov,
+                       .msg_iovlen = 1};
+    return berth_posix_sendmsg(fd, &m, flags);
 }
 
 ssize_t berth_posix_writev(int fd, const struct iovec *iov, int iovcnt)
@@ -1277,6 +1552,13 @@ ssize_t berth_posix_writev(int fd, const struct iovec *iov, int iovcnt)
 ssize_t berth_posix_recvmsg(int fd, struct msghdr *msg, int flags)
 {
     LOCKED_GET(p, fd);
+    if (p->dgram) {
+        ssize_t n = do_recv_dgram(p, msg, flags);
+        int e = errno;
+        unlock();
+        errno = e;
+        return n;
+    }
     ssize_t n = do_recv(p, msg->msg_iov, (int)msg->msg_iovlen, flags);
     int e = errno;
     unlock();
@@ -1292,7 +1574,9 @@ ssize_t berth_posix_recv(int fd, void *buf, size_t len, int flags)
 {
     struct iovec iov = {buf, len};
     LOCKED_GET(p, fd);
-    ssize_t n = do_recv(p, &iov, 1, flags);
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n =
+        p->dgram ? do_recv_dgram(p, &m, flags) : do_recv(p, &iov, 1, flags);
     int e = errno;
     unlock();
     errno = e;
@@ -1302,10 +1586,25 @@ ssize_t berth_posix_recv(int fd, void *buf, size_t len, int flags)
 ssize_t berth_posix_recvfrom(int fd, void *buf, size_t len, int flags,
                              struct sockaddr *addr, socklen_t *alen)
 {
-    (void)addr;
-    if (alen)
-        *alen = 0;
-    return berth_posix_recv(fd, buf, len, flags);
+    lock();
+    struct psock *p = get(fd);
+    bool dgram = p && p->dgram;
+    unlock();
+    if (!dgram) {
+        /* TCP: no address to give (and a closed fd fails in recv) */
+        if (alen)
+            *alen = 0;
+        return berth_posix_recv(fd, buf, len, flags);
+    }
+    struct iovec iov = {buf, len};
+    struct msghdr m = {.msg_name = addr,
+                       .msg_namelen = addr && alen ? *alen : 0,
+                       .msg_iov = &iov,
+                       .msg_iovlen = 1};
+    ssize_t n = berth_posix_recvmsg(fd, &m, flags);
+    if (n >= 0 && alen)
+        *alen = addr ? m.msg_namelen : 0;
+    return n;
 }
 
 ssize_t berth_posix_readv(int fd, const struct iovec *iov, int iovcnt)
@@ -1492,6 +1791,13 @@ int berth_posix_ioctl(int fd, unsigned long req, void *arg)
             e = EINVAL;
             break;
         }
+        if (p->dgram) {
+            /* Linux's UDP: the next datagram's size; nothing queued out */
+            int r = req == FIONREAD ? dgram_hold(p) : BERTH_EAGAIN;
+            *(int *)arg = r == 0 ? (int)p->peek_len : 0;
+            mirror(p);
+            break;
+        }
         berth_getinfo(g.stack, p->bsock, &info);
         *(int *)arg = req == FIONREAD ? (int)(info.rcv_queued + p->peek_len)
                                       : (int)info.snd_queued;
@@ -1514,14 +1820,17 @@ int berth_posix_getsockname(int fd, struct sockaddr *addr, socklen_t *len)
     if (!addr || !len)
         return fail(EFAULT);
     LOCKED_GET(p, fd);
-    struct berth_endpoint ep = {0, 0};
+    struct berth_endpoint ep = {0};
     int rc = berth_getsockname(g.stack, p->bsock, &ep);
-    if (rc == 0 && p->bound_any && !p->connecting)
-        ep.addr = INADDR_ANY; /* a listener bound to any address */
+    if (rc == 0 && p->bound_any && !p->connecting && !p->dconnected)
+        /* a listener (or a UDP socket) bound to the any address */
+        ep = (struct berth_endpoint){
+            .port = ep.port,
+            .family = p->family == AF_INET6 ? BERTH_AF_INET6 : BERTH_AF_INET};
     unlock();
     if (rc < 0 && rc != BERTH_ENOTCONN)
         return berr(rc);
-    sin_out(rc < 0 ? (struct berth_endpoint){0, 0} : ep, addr, len);
+    ep_out(p, rc < 0 ? (struct berth_endpoint){0} : ep, addr, len);
     return 0;
 }
 
@@ -1533,7 +1842,8 @@ int berth_posix_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
     struct berth_endpoint ep;
     int rc = p->listening ? BERTH_ENOTCONN
                           : berth_getpeername(g.stack, p->bsock, &ep);
-    if (rc == 0 && !(berth_poll(g.stack, p->bsock) & BERTH_EV_WRITABLE)) {
+    if (rc == 0 && !p->dgram &&
+        !(berth_poll(g.stack, p->bsock) & BERTH_EV_WRITABLE)) {
         struct berth_tcp_info info;
         berth_getinfo(g.stack, p->bsock, &info);
         if (info.state == BERTH_STATE_SYN_SENT ||
@@ -1543,7 +1853,7 @@ int berth_posix_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
     unlock();
     if (rc < 0)
         return berr(rc);
-    sin_out(ep, addr, len);
+    ep_out(p, ep, addr, len);
     return 0;
 }
 
@@ -1643,11 +1953,13 @@ static int socket_int_opt(struct psock *p, int name)
 {
     switch (name) {
     case SO_TYPE:
-        return SOCK_STREAM;
+        return p->dgram ? SOCK_DGRAM : SOCK_STREAM;
     case SO_DOMAIN:
-        return AF_INET;
+        return p->family;
     case SO_PROTOCOL:
-        return IPPROTO_TCP;
+        return p->dgram ? IPPROTO_UDP : IPPROTO_TCP;
+    case SO_BROADCAST:
+        return p->broadcast;
     case SO_ACCEPTCONN:
         return p->listening;
     case SO_ERROR: {
@@ -1719,8 +2031,13 @@ int berth_posix_getsockopt(int fd, int level, int name, void *val,
     } else {
         if (level == SOL_SOCKET)
             x = socket_int_opt(p, name);
-        else if (level == IPPROTO_TCP && name == TCP_QUICKACK)
+        else if (level == IPPROTO_TCP && name == TCP_QUICKACK && !p->dgram)
             x = p->quickack;
+        else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY &&
+                 p->family == AF_INET6)
+            x = berth_getopt(g.stack, p->bsock, BERTH_OPT_V6ONLY, &v) == 0
+                    ? (int)v
+                    : p->v6only;
         rc = x < 0 ? fail(ENOPROTOOPT) : put_int(val, len, x);
     }
     int e = errno;
@@ -1793,6 +2110,21 @@ static int set_int_opt(struct psock *p, int i, const void *val, socklen_t len)
     return r < 0 ? berr(r) : 0;
 }
 
+/* IPV6_V6ONLY (RFC 3493 section 5.3; Linux's default off): the core's
+ * option where it has one, else (UDP before IPv6 UDP) remembered. */
+static int set_v6only(struct psock *p, const void *val, socklen_t len)
+{
+    int x;
+    if (get_int(val, len, &x) < 0)
+        return -1;
+    int r = berth_setopt(g.stack, p->bsock, BERTH_OPT_V6ONLY, x != 0);
+    if (r == BERTH_ENOPROTOOPT && p->dgram)
+        r = 0;
+    if (r == 0)
+        p->v6only = x != 0;
+    return r < 0 ? berr(r) : 0;
+}
+
 int berth_posix_setsockopt(int fd, int level, int name, const void *val,
                            socklen_t len)
 {
@@ -1808,9 +2140,17 @@ int berth_posix_setsockopt(int fd, int level, int name, const void *val,
         rc = set_timeo(&p->sndtimeo, val, len);
     else if (level == IPPROTO_TCP && name == TCP_CONGESTION)
         rc = set_congestion(p, val, len);
-    else if ((level == SOL_SOCKET &&
-              (name == SO_REUSEADDR || name == SO_REUSEPORT)) ||
-             (level == IPPROTO_TCP && name == TCP_QUICKACK)) {
+    else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY &&
+             p->family == AF_INET6)
+        rc = set_v6only(p, val, len);
+    else if (level == SOL_SOCKET && name == SO_BROADCAST && p->dgram) {
+        /* Remembered: berth has no broadcast address to refuse. */
+        rc = get_int(val, len, &x);
+        if (rc == 0)
+            p->broadcast = x != 0;
+    } else if ((level == SOL_SOCKET &&
+                (name == SO_REUSEADDR || name == SO_REUSEPORT)) ||
+               (level == IPPROTO_TCP && name == TCP_QUICKACK)) {
         /* Accepted and remembered; berth has no equivalent to apply
          * (bind already ignores TIME-WAIT entries; ACKs follow berth's own
          * quick-ACK rule). */

@@ -1,16 +1,21 @@
-/* libberth-preload.so: an unmodified dynamically linked program's IPv4 TCP
- * sockets on berth. Each interposed call asks one lock-free question (is
- * this fd a berth socket?) and goes to the POSIX layer (posix.c) or to the
- * next definition, libc's (dlsym(RTLD_NEXT)).
+/* libberth-preload.so: an unmodified dynamically linked program's TCP and
+ * UDP sockets, IPv4 and IPv6, on berth. Each interposed call asks one
+ * lock-free question (is this fd a berth socket?) and goes to the POSIX
+ * layer (posix.c) or to the next definition, libc's (dlsym(RTLD_NEXT)).
  *
- * The rule for which sockets are berth's:
- *   - socket(AF_INET, SOCK_STREAM, 0|IPPROTO_TCP) makes a berth socket;
- *     every other family and type (AF_UNIX, AF_INET6, AF_NETLINK, UDP,
- *     raw) is libc's.
- *   - A berth socket that binds to an address other than 0.0.0.0 or
- *     berth's own, or connects to 127.0.0.0/8, is handed to the kernel
+ * The rule for which sockets are berth's (README, "berth run"):
+ *   - socket(AF_INET or AF_INET6, SOCK_STREAM or SOCK_DGRAM, 0|TCP|UDP)
+ *     makes a berth socket (AF_INET6 only when the runtime has IPv6, and
+ *     for SOCK_DGRAM when the core has IPv6 UDP); every other family and
+ *     type (AF_UNIX, AF_NETLINK, raw) is libc's.
+ *   - A berth socket that binds to an address other than the any address
+ *     (0.0.0.0, ::) and berth's own (BERTH_ADDR, BERTH_ADDR6), or connects
+ *     to loopback (127.0.0.0/8, ::1, ::ffff:127.x), is handed to the kernel
  *     (same fd number, flags and options replayed): loopback and host
  *     addresses stay the kernel's, so local resolvers and services work.
+ *   - A datagram socket not bound yet that connects or sends to an address
+ *     off berth's link (BERTH_PEER's subnet, BERTH_PEER6's prefix) is
+ *     handed to the kernel too: a resolver's DNS to the host's nameserver.
  *   - One process owns the runtime: the first one that makes a berth
  *     socket records itself in BERTH_OWNER_PID. Processes it execs keep
  *     the pid and start their own runtime; any other process in the tree
@@ -54,6 +59,8 @@ REAL(connect)
 REAL(send)
 REAL(sendto)
 REAL(sendmsg)
+REAL(sendmmsg)
+REAL(recvmmsg)
 REAL(recv)
 REAL(recvfrom)
 REAL(recvmsg)
@@ -94,6 +101,9 @@ typedef ssize_t (*send_fn)(int, const void *, size_t, int);
 typedef ssize_t (*sendto_fn)(int, const void *, size_t, int,
                              const struct sockaddr *, socklen_t);
 typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
+typedef int (*sendmmsg_fn)(int, struct mmsghdr *, unsigned int, int);
+typedef int (*recvmmsg_fn)(int, struct mmsghdr *, unsigned int, int,
+                           struct timespec *);
 typedef ssize_t (*recv_fn)(int, void *, size_t, int);
 typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *,
                                socklen_t *);
@@ -155,8 +165,10 @@ static bool owner(void)
 EXPORT int socket(int domain, int type, int protocol)
 {
     int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (domain == AF_INET && base == SOCK_STREAM &&
-        (protocol == 0 || protocol == IPPROTO_TCP) && owner()) {
+    if ((domain == AF_INET || domain == AF_INET6) &&
+        ((base == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP)) ||
+         (base == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP))) &&
+        !berth_posix_in_runtime() && owner()) {
         int fd = berth_posix_socket(domain, type, protocol);
         if (fd >= 0 || errno != EAFNOSUPPORT)
             return fd;
@@ -164,14 +176,20 @@ EXPORT int socket(int domain, int type, int protocol)
     return CALL(socket, socket_fn, domain, type, protocol);
 }
 
-/* The berth socket fd becomes a kernel socket with the same number, flags
- * and the options that matter before a connection. 0 or -1. */
+/* The berth socket fd becomes a kernel socket of the same family and type
+ * with the same number, flags and the options that matter before a
+ * connection. 0 or -1. */
 static int handoff(int fd)
 {
     int fl = berth_posix_fcntl(fd, F_GETFL, 0);
     int fdfl = berth_posix_fcntl(fd, F_GETFD, 0);
-    int k = CALL(socket, socket_fn, AF_INET,
-                 SOCK_STREAM | SOCK_CLOEXEC |
+    int domain = AF_INET, type = SOCK_STREAM;
+    socklen_t il = sizeof domain;
+    berth_posix_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &il);
+    il = sizeof type;
+    berth_posix_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &il);
+    int k = CALL(socket, socket_fn, domain,
+                 type | SOCK_CLOEXEC |
                      (fl >= 0 && (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0),
                  0);
     if (k < 0)
@@ -179,10 +197,11 @@ static int handoff(int fd)
     static const struct {
         int level, name;
     } OPTS[] = {
-        {SOL_SOCKET, SO_REUSEADDR}, {SOL_SOCKET, SO_REUSEPORT},
-        {SOL_SOCKET, SO_KEEPALIVE}, {SOL_SOCKET, SO_RCVTIMEO},
-        {SOL_SOCKET, SO_SNDTIMEO},  {SOL_SOCKET, SO_LINGER},
-        {IPPROTO_TCP, TCP_NODELAY},
+        {SOL_SOCKET, SO_REUSEADDR},  {SOL_SOCKET, SO_REUSEPORT},
+        {SOL_SOCKET, SO_KEEPALIVE},  {SOL_SOCKET, SO_RCVTIMEO},
+        {SOL_SOCKET, SO_SNDTIMEO},   {SOL_SOCKET, SO_LINGER},
+        {SOL_SOCKET, SO_BROADCAST},  {IPPROTO_TCP, TCP_NODELAY},
+        {IPPROTO_IPV6, IPV6_V6ONLY},
     };
     for (size_t i = 0; i < sizeof OPTS / sizeof OPTS[0]; i++) {
         char val[64];
@@ -200,30 +219,141 @@ static int handoff(int fd)
     return rc < 0 ? -1 : 0;
 }
 
-static bool kernel_addr(const struct sockaddr *addr, socklen_t len,
-                        bool binding)
+/* An address of either family as IPv4 (an IPv6 one only when it is
+ * ::ffff:a.b.c.d). */
+static bool as_v4(const struct sockaddr *addr, socklen_t len, uint32_t *v4)
 {
-    if (!addr || len < (socklen_t)sizeof(struct sockaddr_in) ||
-        addr->sa_family != AF_INET)
-        return false;
-    uint32_t a = ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr);
-    if ((a >> 24) == 127)
+    if (addr->sa_family == AF_INET &&
+        len >= (socklen_t)sizeof(struct sockaddr_in)) {
+        *v4 = ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr);
         return true;
-    if (!binding || a == INADDR_ANY)
-        return false;
-    struct berth_endpoint me;
-    /* Bound to one of the host's addresses, not berth's: the kernel's. */
+    }
+    if (addr->sa_family == AF_INET6 &&
+        len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+        const struct in6_addr *a =
+            &((const struct sockaddr_in6 *)addr)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            *v4 = ntohl(a->s6_addr32[3]);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The environment's address (BERTH_ADDR, BERTH_ADDR6), or the default. */
+static uint32_t my_v4(void)
+{
     const char *mine = getenv("BERTH_ADDR");
     struct in_addr ia;
-    me.addr = mine && inet_pton(AF_INET, mine, &ia) == 1 ? ntohl(ia.s_addr)
-                                                         : 0xc6120002u;
-    return a != me.addr;
+    return mine && inet_pton(AF_INET, mine, &ia) == 1 ? ntohl(ia.s_addr)
+                                                      : 0xc6120002u;
+}
+
+static struct in6_addr my_v6(void)
+{
+    const char *mine = getenv("BERTH_ADDR6");
+    struct in6_addr a;
+    if (!mine || inet_pton(AF_INET6, mine, &a) != 1)
+        inet_pton(AF_INET6, "2001:db8:b::2", &a);
+    return a;
+}
+
+/* Whether an address lies on berth's link: BERTH_PEER's IPv4 subnet, or
+ * BERTH_PEER6's IPv6 prefix (defaults 198.18.0.1/24, 2001:db8:b::1/64). */
+static bool on_link(const struct sockaddr *addr, socklen_t len)
+{
+    uint32_t v4;
+    if (as_v4(addr, len, &v4)) {
+        const char *peer = getenv("BERTH_PEER");
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", peer && *peer ? peer : "198.18.0.1/24");
+        char *slash = strchr(buf, '/');
+        int prefix = slash ? atoi(slash + 1) : 24;
+        if (slash)
+            *slash = 0;
+        struct in_addr ia;
+        if (inet_pton(AF_INET, buf, &ia) != 1 || prefix < 0 || prefix > 32)
+            return false;
+        uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
+        return ((v4 ^ ntohl(ia.s_addr)) & mask) == 0;
+    }
+    if (addr->sa_family != AF_INET6 ||
+        len < (socklen_t)sizeof(struct sockaddr_in6))
+        return false;
+    const uint8_t *a = ((const struct sockaddr_in6 *)addr)->sin6_addr.s6_addr;
+    const char *peer = getenv("BERTH_PEER6");
+    char buf[80];
+    snprintf(buf, sizeof buf, "%s", peer && *peer ? peer : "2001:db8:b::1/64");
+    char *slash = strchr(buf, '/');
+    int prefix = slash ? atoi(slash + 1) : 64;
+    if (slash)
+        *slash = 0;
+    struct in6_addr p6;
+    if (inet_pton(AF_INET6, buf, &p6) != 1 || prefix < 0 || prefix > 128)
+        return false;
+    for (int bit = 0; bit < prefix; bit++)
+        if ((a[bit / 8] ^ p6.s6_addr[bit / 8]) & (0x80 >> (bit % 8)))
+            return false;
+    return true;
+}
+
+/* The rule (README, "Which sockets are berth's"): whether a berth socket
+ * binding (binding), connecting or sending (not) to addr is the kernel's.
+ * Loopback (127.0.0.0/8, ::1, ::ffff:127.x) always; a bind to an address
+ * that is neither the any address nor berth's; and a datagram (dgram) to an
+ * address off berth's link, so a resolver's DNS reaches the host's
+ * nameserver. */
+static bool kernel_addr(const struct sockaddr *addr, socklen_t len,
+                        bool binding, bool dgram)
+{
+    if (!addr)
+        return false;
+    uint32_t v4;
+    if (as_v4(addr, len, &v4)) {
+        if ((v4 >> 24) == 127)
+            return true;
+        if (binding)
+            return v4 != INADDR_ANY && v4 != my_v4();
+        return dgram && !on_link(addr, len);
+    }
+    if (addr->sa_family != AF_INET6 ||
+        len < (socklen_t)sizeof(struct sockaddr_in6))
+        return false; /* berth's layer gives the error */
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(a))
+        return true;
+    if (binding) {
+        struct in6_addr me = my_v6();
+        return !IN6_IS_ADDR_UNSPECIFIED(a) && !IN6_ARE_ADDR_EQUAL(a, &me);
+    }
+    return dgram && !on_link(addr, len);
+}
+
+static bool is_dgram(int fd)
+{
+    int type = 0;
+    socklen_t len = sizeof type;
+    return berth_posix_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+           type == SOCK_DGRAM;
+}
+
+/* A berth socket berth has not bound yet (no local port): one that may
+ * still become the kernel's. */
+static bool unbound(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (berth_posix_getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return false;
+    return ss.ss_family == AF_INET6
+               ? ((struct sockaddr_in6 *)&ss)->sin6_port == 0
+               : ((struct sockaddr_in *)&ss)->sin_port == 0;
 }
 
 EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
     if (is_berth(fd)) {
-        if (!kernel_addr(addr, len, true))
+        if (!kernel_addr(addr, len, true, false))
             return berth_posix_bind(fd, addr, len);
         if (handoff(fd) < 0)
             return -1;
@@ -234,12 +364,22 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     if (is_berth(fd)) {
-        if (!kernel_addr(addr, len, false))
+        bool dgram = is_dgram(fd);
+        if (!kernel_addr(addr, len, false, dgram) || (dgram && !unbound(fd)))
             return berth_posix_connect(fd, addr, len);
         if (handoff(fd) < 0)
             return -1;
     }
     return CALL(connect, bind_fn, fd, addr, len);
+}
+
+/* A datagram to an address the kernel serves, from a berth socket that is
+ * not bound yet: the socket becomes the kernel's first. true when the call
+ * goes to the kernel (after a successful hand-off). */
+static bool dgram_to_kernel(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    return addr && is_dgram(fd) && kernel_addr(addr, len, false, true) &&
+           unbound(fd) && handoff(fd) == 0;
 }
 
 EXPORT int listen(int fd, int backlog)
@@ -271,16 +411,54 @@ EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
                       const struct sockaddr *addr, socklen_t alen)
 {
-    if (is_berth(fd))
+    if (is_berth(fd) && !dgram_to_kernel(fd, addr, alen))
         return berth_posix_sendto(fd, buf, len, flags, addr, alen);
     return CALL(sendto, sendto_fn, fd, buf, len, flags, addr, alen);
 }
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    if (is_berth(fd))
+    if (is_berth(fd) && !dgram_to_kernel(fd, msg->msg_name, msg->msg_namelen))
         return berth_posix_sendmsg(fd, msg, flags);
     return CALL(sendmsg, sendmsg_fn, fd, msg, flags);
+}
+
+/* sendmmsg(2) and recvmmsg(2) (glibc's resolver sends its A and AAAA
+ * queries with one sendmmsg): one message at a time through the layer,
+ * as many as go without blocking after the first. */
+EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+    if (!is_berth(fd) ||
+        (vlen > 0 && dgram_to_kernel(fd, vec[0].msg_hdr.msg_name,
+                                     vec[0].msg_hdr.msg_namelen)))
+        return CALL(sendmmsg, sendmmsg_fn, fd, vec, vlen, flags);
+    unsigned int i = 0;
+    for (; i < vlen && i < 1024; i++) {
+        ssize_t n = berth_posix_sendmsg(fd, &vec[i].msg_hdr,
+                                        flags | (i ? MSG_DONTWAIT : 0));
+        if (n < 0)
+            return i ? (int)i : -1;
+        vec[i].msg_len = (unsigned int)n;
+    }
+    return (int)i;
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+                    struct timespec *timeout)
+{
+    if (!is_berth(fd))
+        return CALL(recvmmsg, recvmmsg_fn, fd, vec, vlen, flags, timeout);
+    unsigned int i = 0;
+    for (; i < vlen && i < 1024; i++) {
+        bool more = i > 0 && (flags & MSG_WAITFORONE);
+        ssize_t n = berth_posix_recvmsg(fd, &vec[i].msg_hdr,
+                                        (flags & ~MSG_WAITFORONE) |
+                                            (more ? MSG_DONTWAIT : 0));
+        if (n < 0)
+            return i ? (int)i : -1;
+        vec[i].msg_len = (unsigned int)n;
+    }
+    return (int)i;
 }
 
 EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)

@@ -51,14 +51,21 @@ http_get(s)
 s.close()
 print("loopback: the kernel, same fd, options kept")
 
-# 3. Other families and types: the kernel's.
+# 3. UDP to loopback and IPv6 bound to ::1: handed to the kernel (berth's
+# sockets would name berth's addresses); unix sockets are the kernel's.
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.sendto(b"x", ("127.0.0.1", 9))
+if u.getsockname()[0] == BERTH:
+    fail(f"udp to loopback: local {u.getsockname()}, berth's")
 u.close()
 s6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
 s6.bind(("::1", 0))
+if s6.getsockname()[0] != "::1":
+    fail(f"ipv6 bound to ::1: local {s6.getsockname()}")
 s6.close()
-print("udp and ipv6: the kernel")
+x = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+x.close()
+print("udp to loopback, ipv6 on ::1, unix: the kernel")
 
 # 4. close_range (os.closerange) closes a berth socket: `berth ss` sees
 # the connection leave ESTABLISHED, and the number is reused by a new

@@ -5,7 +5,7 @@
  * with libc's own sockets on 198.18.0.1. Blocking calls on two threads,
  * poll/epoll (level and edge) on berth descriptors next to a pipe,
  * non-blocking connect, EPIPE/SIGPIPE, MSG_PEEK, MSG_WAITALL, dup, options,
- * fork().
+ * fork(), UDP datagrams.
  * Every wait is bounded (SO_RCVTIMEO, poll timeouts, alarm). Exit 77: not
  * root or no namespaces (skipped). */
 #define _GNU_SOURCE
@@ -581,10 +581,125 @@ static void options_have_linux_names_and_errno(void **st)
     /* Not a berth socket: ENOTSOCK. */
     assert_int_equal(berth_posix_listen(0, 1), -1);
     assert_int_equal(errno, ENOTSOCK);
-    assert_int_equal(berth_posix_socket(AF_INET6, SOCK_STREAM, 0), -1);
+    /* Other families and types: refused (libc's, in the preload). */
+    assert_int_equal(berth_posix_socket(AF_UNIX, SOCK_STREAM, 0), -1);
     assert_int_equal(errno, EAFNOSUPPORT);
+    assert_int_equal(berth_posix_socket(AF_INET, SOCK_RAW, IPPROTO_TCP), -1);
+    assert_int_equal(errno, EPROTONOSUPPORT);
+    assert_int_equal(berth_posix_socket(AF_INET, SOCK_DGRAM, IPPROTO_TCP), -1);
+    assert_int_equal(errno, EPROTONOSUPPORT);
+    /* IPv6 TCP when the runtime has IPv6; IPV6_V6ONLY off by default. */
+    int s6 = berth_posix_socket(AF_INET6, SOCK_STREAM, 0);
+    if (berth_rt_ipv6(berth_posix_runtime())) {
+        assert_true(s6 >= 0);
+        len = sizeof v;
+        assert_int_equal(
+            berth_posix_getsockopt(s6, IPPROTO_IPV6, IPV6_V6ONLY, &v, &len), 0);
+        assert_int_equal(v, 0);
+        assert_int_equal(berth_posix_close(s6), 0);
+    } else {
+        assert_int_equal(s6, -1);
+        assert_int_equal(errno, EAFNOSUPPORT);
+    }
+    /* IPv6 options are not an IPv4 socket's. */
+    len = sizeof v;
+    assert_int_equal(
+        berth_posix_getsockopt(b, IPPROTO_IPV6, IPV6_V6ONLY, &v, &len), -1);
+    assert_int_equal(errno, ENOPROTOOPT);
     close(k);
     berth_posix_close(b);
+}
+
+/* UDP (SOCK_DGRAM) against a kernel UDP socket: datagrams whole with
+ * their sender (sendto/recvfrom, recvmsg's msg_name), an empty datagram,
+ * FIONREAD the next datagram's size, MSG_TRUNC (flag and returned
+ * length), poll readiness on the descriptor, EMSGSIZE, and ECONNREFUSED
+ * from a closed port's ICMP. */
+static void udp_datagrams_against_the_kernel(void **st)
+{
+    (void)st;
+    int k = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(k >= 0);
+    struct timeval tv = {5, 0};
+    setsockopt(k, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in ka = sin_of(KERNEL_IP, 7101);
+    assert_int_equal(bind(k, (struct sockaddr *)&ka, sizeof ka), 0);
+    int u = berth_posix_socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    assert_true(u >= 0);
+    int v = 0;
+    socklen_t len = sizeof v;
+    assert_int_equal(berth_posix_getsockopt(u, SOL_SOCKET, SO_TYPE, &v, &len),
+                     0);
+    assert_int_equal(v, SOCK_DGRAM);
+    struct sockaddr_in ua = sin_of("0.0.0.0", 7100);
+    assert_int_equal(berth_posix_bind(u, (struct sockaddr *)&ua, sizeof ua), 0);
+    char buf[64];
+    assert_int_equal(berth_posix_recv(u, buf, sizeof buf, 0), -1);
+    assert_int_equal(errno, EAGAIN);
+    assert_int_equal(poll1(u, POLLIN, 0) & POLLIN, 0);
+    assert_true(poll1(u, POLLOUT, 0) & POLLOUT);
+
+    struct sockaddr_in ba = sin_of(BERTH_IP, 7100);
+    assert_int_equal(
+        sendto(k, "hello", 5, 0, (struct sockaddr *)&ba, sizeof ba), 5);
+    assert_int_equal(sendto(k, "", 0, 0, (struct sockaddr *)&ba, sizeof ba), 0);
+    assert_true(poll1(u, POLLIN, 2000) & POLLIN);
+    int n = -1;
+    assert_int_equal(berth_posix_ioctl(u, FIONREAD, &n), 0);
+    assert_int_equal(n, 5);
+    /* Two bytes of five: the rest is lost; MSG_TRUNC returns the length. */
+    struct sockaddr_in from;
+    socklen_t flen = sizeof from;
+    assert_int_equal(berth_posix_recvfrom(u, buf, 2, MSG_TRUNC,
+                                          (struct sockaddr *)&from, &flen),
+                     5);
+    assert_memory_equal(buf, "he", 2);
+    assert_int_equal(flen, sizeof from);
+    assert_int_equal(from.sin_addr.s_addr, ka.sin_addr.s_addr);
+    assert_int_equal(from.sin_port, htons(7101));
+    /* The empty datagram, with its sender in msg_name. */
+    assert_true(poll1(u, POLLIN, 2000) & POLLIN);
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr m = {.msg_name = &from,
+                       .msg_namelen = sizeof from,
+                       .msg_iov = &iov,
+                       .msg_iovlen = 1};
+    memset(&from, 0, sizeof from);
+    assert_int_equal(berth_posix_recvmsg(u, &m, 0), 0);
+    assert_int_equal(m.msg_namelen, sizeof from);
+    assert_int_equal(from.sin_port, htons(7101));
+    assert_int_equal(m.msg_flags & MSG_TRUNC, 0);
+
+    /* berth -> kernel, from berth's address and port. */
+    assert_int_equal(
+        berth_posix_sendto(u, "world", 5, 0, (struct sockaddr *)&ka, sizeof ka),
+        5);
+    flen = sizeof from;
+    assert_int_equal(
+        recvfrom(k, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen), 5);
+    assert_memory_equal(buf, "world", 5);
+    assert_int_equal(from.sin_addr.s_addr, ba.sin_addr.s_addr);
+    assert_int_equal(from.sin_port, htons(7100));
+    static char big[70000];
+    assert_int_equal(berth_posix_sendto(u, big, sizeof big, 0,
+                                        (struct sockaddr *)&ka, sizeof ka),
+                     -1);
+    assert_int_equal(errno, EMSGSIZE);
+
+    /* connect() to a closed port: the ICMP answer is ECONNREFUSED. */
+    struct sockaddr_in closed = sin_of(KERNEL_IP, 7199);
+    assert_int_equal(
+        berth_posix_connect(u, (struct sockaddr *)&closed, sizeof closed), 0);
+    flen = sizeof from;
+    assert_int_equal(
+        berth_posix_getpeername(u, (struct sockaddr *)&from, &flen), 0);
+    assert_int_equal(from.sin_port, htons(7199));
+    assert_int_equal(berth_posix_send(u, "x", 1, 0), 1);
+    assert_true(poll1(u, POLLIN, 2000) & POLLIN);
+    assert_int_equal(berth_posix_recv(u, buf, sizeof buf, 0), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    assert_int_equal(berth_posix_close(u), 0);
+    close(k);
 }
 
 struct blocked_recv {
@@ -791,6 +906,7 @@ int main(void)
         cmocka_unit_test(rcvtimeo_bounds_a_blocking_recv_with_eagain),
         cmocka_unit_test(dup_shares_the_socket_until_the_last_close),
         cmocka_unit_test(options_have_linux_names_and_errno),
+        cmocka_unit_test(udp_datagrams_against_the_kernel),
         cmocka_unit_test(
             blocking_recv_is_interrupted_or_restarted_as_sa_restart_says),
         cmocka_unit_test(fork_child_gets_ebadf_and_the_parent_keeps_its_socket),

@@ -3,7 +3,9 @@
 # "Unmodified programs"), checked from inside a python3 program under
 # `berth run` (preload_rules.py): IPv4 TCP to the kernel side goes through
 # berth, loopback is handed to the kernel on the same fd with its options,
-# UDP and IPv6 stay the kernel's, close_range closes berth sockets, a
+# UDP to loopback and IPv6 bound to ::1 are handed to the kernel too (the
+# rest of the rule for IPv6 and UDP: test_ipv6_*, test_udp_*),
+# close_range closes berth sockets, a
 # fork()ed child gets EBADF on inherited berth sockets, and a program the
 # owner starts uses the kernel.
 source "$(dirname "$0")/lib.sh"

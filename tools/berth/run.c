@@ -2,7 +2,8 @@
  * program on berth. The options become the environment the POSIX layer
  * reads (BERTH_TUN, BERTH_ADDR, ...; src/posix/), LD_PRELOAD gets
  * libberth-preload.so, and PROGRAM replaces this process: the runtime
- * starts inside it on its first IPv4 TCP socket. */
+ * starts inside it on its first IPv4 or IPv6, TCP or UDP socket. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -20,15 +21,19 @@ static void run_usage(FILE *f)
         f,
         "usage: berth run [OPTIONS] -- PROGRAM [ARGS...]\n"
         "\n"
-        "Runs PROGRAM with its IPv4 TCP sockets on berth (LD_PRELOAD "
-        "of " PRELOAD_NAME ").\nThe runtime starts in the program's process "
-        "on its first socket and\ncreates the TUN device; `berth ss "
-        "--tun NAME` and `berth stat` see it.\nLoopback (127.0.0.0/8) "
-        "and other families (unix, IPv6, UDP) stay the kernel's.\n"
+        "Runs PROGRAM with its TCP and UDP sockets, IPv4 and IPv6, on berth\n"
+        "(LD_PRELOAD of " PRELOAD_NAME "). The runtime starts in the "
+        "program's process\non its first socket and creates the TUN "
+        "device; `berth ss --tun NAME` and\n`berth stat` see it. Loopback "
+        "(127.0.0.0/8, ::1), unix and other sockets,\nand UDP to "
+        "addresses outside berth's link (a resolver's DNS) stay the\n"
+        "kernel's.\n"
         "\n"
         "Options:\n"
-        "  --tun NAME, --addr A, --peer A/PREFIX, --mtu N, --pcap FILE,\n"
-        "  --events FILE, --impair SPEC, --ctl PATH, --trace\n"
+        "  --tun NAME, --addr A, --peer A/PREFIX, --addr6 A, --peer6 "
+        "A/PREFIX,\n"
+        "  --no-ipv6, --mtu N, --pcap FILE, --events FILE, --impair SPEC,\n"
+        "  --ctl PATH, --trace\n"
         "                 as for every command (below)\n"
         "  --follow-fork  the runtime moves to the program's next fork()ed\n"
         "                 child (a server with one worker process, a daemon);\n"
@@ -78,9 +83,9 @@ static int find_preload(char *out, size_t size)
 /* Options a program's runtime takes from the environment. */
 static bool run_option(const char *arg)
 {
-    static const char *const OK[] = {"--tun", "--addr",  "--peer",
-                                     "--mtu", "--pcap",  "--impair",
-                                     "--ctl", "--trace", "--events"};
+    static const char *const OK[] = {
+        "--tun", "--addr", "--peer",   "--addr6", "--peer6", "--no-ipv6",
+        "--mtu", "--pcap", "--impair", "--ctl",   "--trace", "--events"};
     size_t len = strcspn(arg, "=");
     for (size_t i = 0; i < sizeof OK / sizeof OK[0]; i++)
         if (strlen(OK[i]) == len && !strncmp(arg, OK[i], len))
@@ -113,6 +118,18 @@ static int set_env(const struct common *c)
     snprintf(buf, sizeof buf, "%s/%u", ip_str(rt->peer_addr, a, sizeof a),
              rt->peer_prefix);
     r |= setenv("BERTH_PEER", buf, 1);
+    char a6[64];
+    r |=
+        setenv("BERTH_ADDR6", inet_ntop(AF_INET6, rt->addr6, a6, sizeof a6), 1);
+    snprintf(buf, sizeof buf, "%s/%u",
+             inet_ntop(AF_INET6, rt->peer_addr6, a6, sizeof a6),
+             rt->peer_prefix6);
+    r |= setenv("BERTH_PEER6", buf, 1);
+    r |= setenv("BERTH_IPV6",
+                rt->ipv6 == BERTH_RT_IPV6_OFF  ? "off"
+                : rt->ipv6 == BERTH_RT_IPV6_ON ? "on"
+                                               : "auto",
+                1);
     snprintf(buf, sizeof buf, "%u", rt->mtu);
     r |= setenv("BERTH_MTU", buf, 1);
     berth_impair_format(&rt->impair, buf, sizeof buf);
