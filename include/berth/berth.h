@@ -280,6 +280,7 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(ICMP_HARD_ERRORS, "connections aborted by an ICMP hard error")           \
     X(ICMP_REJECTED, "ICMP errors rejected by validation (RFC 5927)")          \
     X(PMTU_DECREASES, "path MTU lowered by fragmentation needed")              \
+    X(ICMP6_IN_PKT_TOOBIGS, "ICMPv6 Packet Too Big received (RFC 8201)")       \
     X(MTU_BLACKHOLE_PROBES,                                                    \
       "MSS lowered after timeouts of full-sized segments (RFC 4821)")          \
     X(UDP_IN, "UDP datagrams delivered")                                       \

@@ -300,7 +300,8 @@ int udp_icmp_error(struct berth_stack *s, const struct icmp_err *e)
         return BERTH_REASON_ICMP_NO_CONNECTION;
     if (e->type == ICMP_DEST_UNREACH && e->code == ICMP_FRAG_NEEDED) {
         if (s->cfg.pmtu_discovery && e->mtu >= s->cfg.pmtu_min)
-            pmtu_set(s, e->q.dst, e->mtu); /* RFC 1191 §6.4: for the host */
+            pmtu_set(s, e->v6, e->q.dst,
+                     e->mtu); /* RFC 1191 §6.4: for the host */
         return 0;
     }
     /* As Linux without IP_RECVERR: only a connected socket hears of its
