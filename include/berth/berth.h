@@ -197,6 +197,7 @@ const char *berth_state_name(enum berth_state st);
     /* UDP (RFC 768; src/ip/udp.c) */                                          \
     X(UDP_BAD_LENGTH, "UDP length field out of range")                         \
     X(BAD_UDP_CHECKSUM, "UDP checksum wrong")                                  \
+    X(UDP6_NO_CHECKSUM, "UDP over IPv6 without a checksum (RFC 8200)")         \
     X(UDP_NO_SOCKET, "UDP to a closed port: port unreachable")                 \
     X(UDP_QUEUE_FULL, "UDP receive queue full: datagram dropped")
 

@@ -89,13 +89,16 @@ static int error_input(struct berth_stack *s, const struct icmp_info *m)
     int r = icmp6_quote_parse(m, &q6);
     if (r == 0 && memcmp(q6.src, s->cfg.addr6, 16) != 0)
         r = BERTH_REASON_ICMP_BAD_QUOTE;
+    /* A TCP peer's address is interned while a record holds it; UDP's
+     * are not, so UDP matches the quoted address itself. */
     int64_t dst = r == 0 ? addr6_find(&s->addr6, q6.dst) : -1;
-    if (r == 0 && dst < 0)
+    if (r == 0 && dst < 0 && q6.proto == IPPROTO_TCP_NUM)
         r = BERTH_REASON_ICMP_NO_CONNECTION;
     if (r == 0) {
+        e.dst6 = q6.dst;
         e.q = (struct icmp_quote){
             .src = s->addr6_id,
-            .dst = (uint32_t)dst,
+            .dst = dst < 0 ? 0 : (uint32_t)dst,
             .proto = q6.proto,
             .total_len = q6.total_len,
             .sport = q6.sport,
@@ -111,7 +114,7 @@ static int error_input(struct berth_stack *s, const struct icmp_info *m)
         r == BERTH_REASON_ICMP_NO_CONNECTION ||
         r == BERTH_REASON_ICMP_SEQ_OUT_OF_WINDOW)
         stack_count(s, BERTH_CTR_ICMP_REJECTED);
-    if (r == BERTH_REASON_ICMP_BAD_QUOTE || dst < 0)
+    if (r == BERTH_REASON_ICMP_BAD_QUOTE || dst <= 0)
         return icmp6_drop(s, (enum berth_reason)r);
     stack_trace_drop(s, -1, true, e.q.src, e.q.sport, e.q.dst, e.q.dport,
                      (enum berth_reason)r);

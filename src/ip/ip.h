@@ -44,7 +44,9 @@ bool icmp_allowed(struct berth_stack *s);
 struct icmp_err {
     uint8_t type, code;
     uint16_t mtu; /* fragmentation needed: next-hop MTU, 0 if not given */
-    bool v6;      /* q.src and q.dst are interned IPv6 ids (ip/addr6.h) */
+    bool v6;      /* q.src and q.dst are interned IPv6 ids (ip/addr6.h);
+                     q.dst is 0 if the peer's address is not interned */
+    const uint8_t *dst6; /* v6: the quoted destination, 16 bytes */
     struct icmp_quote q;
 };
 
@@ -78,11 +80,13 @@ void pmtu_free(struct berth_stack *s);
 struct udp_sock;
 /* A new UDP handle, or BERTH_ENOMEM / BERTH_EMFILE. */
 int udp_user_socket(struct berth_stack *s);
-int udp_user_bind(struct berth_stack *s, struct udp_sock *u, uint32_t addr,
-                  uint16_t port);
+/* Binds to 0.0.0.0 or our IPv4 address (IPv4 only), our IPv6 address
+ * (IPv6 only) or "::" (both; IPv4 peers reported mapped). */
+int udp_user_bind(struct berth_stack *s, struct udp_sock *u,
+                  const struct berth_endpoint *ep);
 /* Sets the default peer; datagrams from others are no longer taken. */
-int udp_user_connect(struct berth_stack *s, struct udp_sock *u, uint32_t addr,
-                     uint16_t port);
+int udp_user_connect(struct berth_stack *s, struct udp_sock *u,
+                     const struct berth_endpoint *ep);
 /* Sends one datagram (to NULL: to the connected peer): len, or
  * BERTH_EDESTADDRREQ, BERTH_EMSGSIZE, a pending error. */
 int udp_user_sendto(struct berth_stack *s, struct udp_sock *u, const void *buf,
@@ -94,8 +98,8 @@ int udp_user_recvfrom(struct berth_stack *s, struct udp_sock *u, void *buf,
 uint32_t udp_poll(const struct udp_sock *u);
 int udp_user_take_error(struct udp_sock *u);
 /* getsockname (peer false) / getpeername (BERTH_ENOTCONN unconnected). */
-int udp_user_name(const struct udp_sock *u, bool peer,
-                  struct berth_endpoint *out);
+int udp_user_name(const struct berth_stack *s, const struct udp_sock *u,
+                  bool peer, struct berth_endpoint *out);
 /* Frees the socket and its queue (the handle is released by the caller). */
 void udp_user_close(struct berth_stack *s, struct udp_sock *u);
 /* Stack teardown, after every socket is closed: the port table. */
@@ -103,6 +107,9 @@ void udp_fini(struct berth_stack *s);
 /* A UDP datagram for us. flags: BERTH_IN_*. Returns 0 or the drop reason. */
 int udp_input(struct berth_stack *s, const struct ipv4_info *ip,
               uint32_t flags);
+/* The same over IPv6 (the checksum mandatory, RFC 8200 §8.1). */
+int udp_input6(struct berth_stack *s, const struct ipv6_info *ip,
+               uint32_t flags);
 /* An ICMP error about a datagram a UDP socket sent (port unreachable on a
  * connected socket: ECONNREFUSED, as Linux). Returns 0 or the reason. */
 int udp_icmp_error(struct berth_stack *s, const struct icmp_err *e);

@@ -218,7 +218,7 @@ static uint8_t *build6(struct scn_runner *r, const struct scn_dgram *d,
 static uint8_t *build(struct scn_runner *r, const struct scn_dgram *d,
                       size_t *len)
 {
-    if (r->sc->v6)
+    if (r->sc->v6 && !d->ipv4)
         return build6(r, d, len);
     const struct scn_script *sc = r->sc;
     size_t body = d->proto == 17 ? 8u + d->len
@@ -436,7 +436,7 @@ int scn_dgram_expect(struct scn_runner *r, const struct scn_event *ev)
     size_t len = pk->len;
     describe(p, len, got, sizeof got);
     int rc = -1;
-    if (r->sc->v6)
+    if (r->sc->v6 && !ev->dg.ipv4)
         rc = expect6(r, &ev->dg, p, len, diff, sizeof diff);
     else if (len < IP_HDR + 8u || p[0] != 0x45 || get16(p + 2) != len)
         snprintf(diff, sizeof diff, "IPv4 header");

@@ -8,6 +8,7 @@
  *   < icmp unreach CODE quote-udp [len N]   quoting a datagram of ours
  *   > icmp unreach CODE [quote-udp]
  *   < udp len N [nosum|badsum]   > udp len N    (port N, local-port N)
+ *   ipv4 on any of them: over IPv4 in an IPv6 script
  * CODE: net host proto port frag net-admin host-admin admin. In an IPv6
  * script the lines are ICMPv6 and UDP over IPv6 (dgram.c maps the types). */
 #include "scenario.h"
@@ -111,6 +112,10 @@ static int field(const char *file, int line, int ntok, char *const *tok, int i,
     uint32_t x = 0;
     if (strcmp(k, "quote-udp") == 0) {
         d->quote = d->quote_udp = true;
+        return 1;
+    }
+    if (strcmp(k, "ipv4") == 0) {
+        d->ipv4 = true;
         return 1;
     }
     if (strcmp(k, "nosum") == 0 || strcmp(k, "badsum") == 0) {

@@ -121,6 +121,7 @@ struct scn_dgram {
      * number relative to our ISS, qlen) or, with quote-udp, a datagram. */
     bool quote, quote_udp;
     bool nosum, badsum; /* "< udp": checksum field 0 (none), or wrong */
+    bool ipv4;          /* in an IPv6 script: over IPv4 instead */
     uint8_t qflags;
     uint32_t qseq, qlen;
 };
