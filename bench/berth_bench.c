@@ -211,6 +211,15 @@ static int cmd_synflood(int argc, char **argv)
 
 /* ---- lifecycle ---- */
 
+/* --log-hook: the event log on, into a hook that only counts, so the
+ * figure is the core's cost of building every event (docs/events.md); the
+ * runtime's JSON writing comes on top. */
+static void count_event(void *ctx, const struct berth_log_event *ev)
+{
+    (void)ev;
+    ++*(uint64_t *)ctx;
+}
+
 static int cmd_lifecycle(int argc, char **argv)
 {
     uint64_t n = bench_arg_u64(argc, argv, "--conns", 200000);
@@ -221,10 +230,16 @@ static int cmd_lifecycle(int argc, char **argv)
     bool virt = bench_arg_flag(argc, argv, "--virtual");
     /* --buf: socket buffer size (default: berth's defaults). */
     uint64_t buf = bench_arg_u64(argc, argv, "--buf", 0);
+    bool log = bench_arg_flag(argc, argv, "--log-hook");
+    uint64_t events = 0;
     struct berth_config cfg[2];
     base_config(cfg);
     for (int i = 0; i < 2 && buf; i++)
         cfg[i].sndbuf = cfg[i].rcvbuf = (uint32_t)buf;
+    for (int i = 0; i < 2 && log; i++) {
+        cfg[i].log = count_event;
+        cfg[i].log_ctx = &events;
+    }
     struct pair p;
     struct lc lc;
     if (lc_init(&lc, &p, cfg, virt, ports) != 0)
@@ -251,6 +266,9 @@ static int cmd_lifecycle(int argc, char **argv)
                        (double)(done ? done : 1));
     bench_result_u64("time_wait",
                      berth_counter(p.st[0], BERTH_CTR_TIME_WAIT_ENTERED));
+    if (log)
+        bench_result_f("events_per_conn",
+                       (double)events / (double)(done ? done : 1));
     bench_result_end();
     lc_destroy(&lc);
     return done == n && lc.errors == 0 ? 0 : 1;

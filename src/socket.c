@@ -12,7 +12,8 @@ static struct udp_sock *udp_of(const struct berth_stack *s, int sock)
     return k && k->kind == SOCK_UDP ? k->obj : NULL;
 }
 
-/* The event log's record of a call (docs/events.md); c may be NULL. */
+/* The event log's record of a call on a handle (docs/events.md), under its
+ * connection's 4-tuple when it has one; returns the call's result. */
 static int app_logged(struct berth_stack *s, int sock, enum berth_app_call call,
                       uint64_t len, int result)
 {

@@ -130,6 +130,7 @@ void berth_stack_destroy(struct berth_stack *s)
     htable_fini(&s->listeners);
     addr6_table_fini(&s->addr6);
     pmtu_free(s);
+    frag_free(s);
     mem_free(&s->tmem, s->bound_ports, 65536 / 8);
     mem_free(&s->tmem, s->txbuf, TX_BUF_SIZE);
     struct mem tmem = s->tmem;
@@ -354,6 +355,20 @@ __attribute__((always_inline)) static inline int input(struct berth_stack *s,
     stack_count(s, BERTH_CTR_IP_IN);
     struct ipv4_info ip;
     int r = ipv4_parse(pkt, len, &ip);
+    bool reassembled = false;
+    if (r == BERTH_REASON_IP_FRAGMENT) {
+        r = ipv4_parse_fragment(pkt, len, &ip, &(struct ipv4_frag){0});
+        if (r == 0 && ip.dst == s->cfg.addr) {
+            r = frag_input(s, pkt, len, &ip);
+            reassembled = r == 0;
+            if (r < 0) { /* kept for the rest of its datagram */
+                sock_flush_events(s);
+                return 0;
+            }
+        } else if (r == 0) {
+            r = BERTH_REASON_NOT_FOR_US;
+        }
+    }
     if (r == 0 && ip.dst != s->cfg.addr)
         r = BERTH_REASON_NOT_FOR_US;
     if (r != 0) {
@@ -361,8 +376,13 @@ __attribute__((always_inline)) static inline int input(struct berth_stack *s,
         sock_flush_events(s);
         return r;
     }
-    r = ip.proto == IPPROTO_TCP_NUM ? tcp_packet(s, &ip, flags)
-                                    : other_packet(s, &ip, flags);
+    /* A link's checksum verdict was about one fragment, not the datagram
+     * reassembled from them. */
+    r = ip.proto == IPPROTO_TCP_NUM
+            ? tcp_packet(s, &ip, flags)
+            : other_packet(s, &ip, reassembled ? 0 : flags);
+    if (reassembled)
+        frag_release(s);
     stack_mem_update(s);
     sock_flush_events(s);
     return r;
@@ -383,6 +403,7 @@ int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
 void berth_advance(struct berth_stack *s, uint64_t now)
 {
     run_timers(s, now);
+    frag_expire(s);
     stack_mem_update(s);
     sock_flush_events(s);
 }

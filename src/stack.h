@@ -90,7 +90,8 @@ struct berth_stack {
     bool icmp_bucket_started;
     uint64_t icmp_credit, icmp_credit_at;
     struct pmtu_entry *pmtu;
-    struct htable udp; /* local port -> struct udp_sock; at first use */
+    struct frag_state *frag; /* reassembly (NULL until a fragment) */
+    struct htable udp;       /* local port -> struct udp_sock; at first use */
     bool in_flush;
     /* The event log: a cause an inner congestion-control step names for
      * the change its caller logs (tcp_cc.c), + 1; 0: none. */

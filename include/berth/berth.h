@@ -102,7 +102,8 @@ const char *berth_state_name(enum berth_state st);
     X(BAD_IHL, "IPv4 header length out of range")                              \
     X(BAD_IP_LENGTH, "IPv4 total length inconsistent")                         \
     X(BAD_IP_CHECKSUM, "IPv4 header checksum wrong")                           \
-    X(IP_FRAGMENT, "IPv4 fragments are not reassembled")                       \
+    X(IP_FRAGMENT,                                                             \
+      "IPv4 fragment of TCP (or another protocol): not reassembled")           \
     X(NOT_TCP, "IP protocol not TCP (decode), or none the stack speaks")       \
     X(NOT_FOR_US, "destination is not our address")                            \
     X(BAD_DATA_OFFSET, "TCP data offset out of range")                         \
@@ -199,7 +200,12 @@ const char *berth_state_name(enum berth_state st);
     X(BAD_UDP_CHECKSUM, "UDP checksum wrong")                                  \
     X(UDP6_NO_CHECKSUM, "UDP over IPv6 without a checksum (RFC 8200)")         \
     X(UDP_NO_SOCKET, "UDP to a closed port: port unreachable")                 \
-    X(UDP_QUEUE_FULL, "UDP receive queue full: datagram dropped")
+    X(UDP_QUEUE_FULL, "UDP receive queue full: datagram dropped")              \
+    /* IPv4 reassembly for UDP and ICMP (src/ip/frag.c) */                     \
+    X(FRAG_OVERLAP, "overlapping fragments: datagram abandoned (RFC 5722)")    \
+    X(FRAG_BAD, "fragment with an impossible length, offset or end")           \
+    X(FRAG_NO_ROOM, "reassembly full: the oldest datagram abandoned")          \
+    X(FRAG_TIMEOUT, "fragments not completed within 30 s: abandoned")
 
 enum berth_reason {
 #define BERTH_REASON_ENUM(name, str) BERTH_REASON_##name,
@@ -288,7 +294,10 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(UDP_NO_PORTS, "UDP datagrams to a closed port")                          \
     X(UDP_IN_ERRORS, "UDP datagrams malformed")                                \
     X(UDP_RCVBUF_ERRORS, "UDP datagrams dropped: receive queue full")          \
-    X(UDP_OUT, "UDP datagrams sent")
+    X(UDP_OUT, "UDP datagrams sent")                                           \
+    X(IP_REASM_REQDS, "IPv4 fragments received for reassembly")                \
+    X(IP_REASM_OKS, "IPv4 datagrams reassembled")                              \
+    X(IP_REASM_FAILS, "IPv4 datagrams abandoned in reassembly")
 
 enum berth_counter {
 #define BERTH_COUNTER_ENUM(name, str) BERTH_CTR_##name,

@@ -82,7 +82,8 @@ struct berth_rt_config {
     const char *pcap_path;
     /* NULL: no event log. Else the file (created as the capture is) that
      * gets the stack's event log as JSON lines (docs/events.md), time 0
-     * at berth_rt_create(); complete once berth_rt_destroy() returns. */
+     * at berth_rt_create(); written out every second, complete once
+     * berth_rt_destroy() returns. */
     const char *events_path;
     /* NULL: berth_rt_default_ctl_path(tun_name); missing directories are
      * created 0700, a stale socket file is replaced. */

@@ -76,6 +76,18 @@ uint16_t pmtu_clamp_mss(struct berth_stack *s, bool v6, uint32_t dst,
                         uint16_t mss);
 void pmtu_free(struct berth_stack *s);
 
+/* ---- frag.c: IPv4 reassembly for UDP and ICMP ---- */
+/* A packet ipv4_parse() called a fragment: 0 with *out the whole datagram
+ * (valid until frag_release()), -1 if it waits for more, or the drop
+ * reason (IP_FRAGMENT: a TCP or other fragment, not reassembled). */
+int frag_input(struct berth_stack *s, const uint8_t *pkt, size_t len,
+               struct ipv4_info *out);
+/* Frees the datagram frag_input() completed, once it was delivered. */
+void frag_release(struct berth_stack *s);
+/* Abandons the datagrams whose time is up (FRAG_TIMEOUT). */
+void frag_expire(struct berth_stack *s);
+void frag_free(struct berth_stack *s);
+
 /* ---- udp.c: UDP sockets (the socket layer's calls) ---- */
 struct udp_sock;
 /* A new UDP handle, or BERTH_ENOMEM / BERTH_EMFILE. */

@@ -128,6 +128,23 @@ static void forget_strays(struct berth_events *w)
     }
 }
 
+/* A JSON string: the name tables hold plain text, but a description may
+ * one day hold a quote. */
+static void put_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
 /* "198.18.0.2:80", "[2001:db8:b::2]:80". */
 static void put_endpoint(FILE *f, struct berth_endpoint ep)
 {
@@ -255,8 +272,10 @@ static void put_data(struct berth_events *w, struct ev_conn *c,
                 berth_reason_name(ev->u.state.cause));
         break;
     case BERTH_LOG_DROP:
-        fprintf(f, "{\"reason\":\"%s\",\"text\":\"%s\"}",
-                berth_reason_name(ev->u.drop), berth_reason_string(ev->u.drop));
+        fprintf(f,
+                "{\"reason\":\"%s\",\"text\":", berth_reason_name(ev->u.drop));
+        put_string(f, berth_reason_string(ev->u.drop));
+        fputc('}', f);
         break;
     case BERTH_LOG_SEG_IN:
     case BERTH_LOG_SEG_OUT:

@@ -26,6 +26,9 @@
 
 #define RT_MAX_EVENTS    32
 #define PCAP_FLUSH_EVERY (100 * RT_US_PER_MS)
+/* The event log is written out once a second (a reader can follow it),
+ * and at the end. */
+#define EVENTS_FLUSH_EVERY (1000 * RT_US_PER_MS)
 
 uint64_t rt_clock_now(void)
 {
@@ -351,6 +354,8 @@ static uint64_t next_wake(const struct berth_rt *rt)
         t = min_u64(t, rt->stop_deadline);
     if (rt->pcap_dirty)
         t = min_u64(t, rt->pcap_flushed + PCAP_FLUSH_EVERY);
+    if (rt->events && !rt->events_borrowed)
+        t = min_u64(t, rt->events_flushed + EVENTS_FLUSH_EVERY);
     return t;
 }
 
@@ -459,6 +464,17 @@ static void service(struct berth_rt *rt)
         rt_ctl_poll(rt->ctl, rt->now, rt_ctl_command, rt);
     if (rt->pcap_dirty && rt->now - rt->pcap_flushed >= PCAP_FLUSH_EVERY)
         flush_capture(rt);
+    /* The log's owner flushes it (shard 0 for shards, under the lock
+     * every shard writes it with). */
+    if (rt->events && !rt->events_borrowed &&
+        rt->now - rt->events_flushed >= EVENTS_FLUSH_EVERY) {
+        rt->events_flushed = rt->now;
+        if (rt->pcap_lock)
+            pthread_mutex_lock(rt->pcap_lock);
+        berth_events_flush(rt->events);
+        if (rt->pcap_lock)
+            pthread_mutex_unlock(rt->pcap_lock);
+    }
     if (rt->stopping && (rt->now >= rt->stop_deadline || shutdown_done(rt)))
         rt->exiting = true;
     if (rt->link)

@@ -216,6 +216,7 @@ struct berth_rt {
     struct rt_pcap *pcap;        /* NULL: no capture */
     struct berth_events *events; /* NULL: no event log (--events) */
     bool events_borrowed;        /* shard 0's log: not ours to close */
+    uint64_t events_flushed;     /* last flush, monotonic us */
     char *events_path;
     bool pcap_dirty;       /* records written since the flush */
     uint64_t pcap_flushed; /* last flush, monotonic us */

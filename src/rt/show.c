@@ -21,6 +21,16 @@ struct ss_rows {
     struct berth_stack *cur; /* the stack being collected */
 };
 
+/* An IPv4 connection of a dual-stack socket reads ::ffff:a.b.c.d through
+ * the API (as Linux reports it); ss shows what is on the wire, a.b.c.d, as
+ * it shows the same connection's TIME-WAIT record. */
+static struct berth_endpoint unmapped(struct berth_endpoint ep)
+{
+    uint32_t v4;
+    return berth_endpoint_v4mapped(&ep, &v4) ? berth_endpoint_v4(v4, ep.port)
+                                             : ep;
+}
+
 static void collect(void *ctx, int sock, const struct berth_tcp_info *info)
 {
     struct ss_rows *r = ctx;
@@ -34,7 +44,10 @@ static void collect(void *ctx, int sock, const struct berth_tcp_info *info)
         r->v = v;
         r->cap = cap;
     }
-    r->v[r->len++] = (struct ss_row){r->cur, sock, *info};
+    struct ss_row *row = &r->v[r->len++];
+    *row = (struct ss_row){r->cur, sock, *info};
+    row->info.local = unmapped(row->info.local);
+    row->info.remote = unmapped(row->info.remote);
 }
 
 /* Listeners first, then by local port, peer address, peer port: stable

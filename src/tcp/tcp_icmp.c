@@ -94,8 +94,10 @@ static int pmtu_input(struct berth_stack *s, struct tcp_conn *c,
         return BERTH_REASON_ICMP_PMTU_IGNORED;
     c->snd_mss = mss;
     stack_count(s, BERTH_CTR_PMTU_DECREASES);
-    if (tcp_state_synchronized(c->state) && c->snd_una != c->snd_max &&
-        seq_lt(c->snd_una, c->snd_nxt)) {
+    /* In fast recovery the recovery's own retransmissions (at the new
+     * MSS) repair what the router dropped. */
+    if (tcp_state_synchronized(c->state) && !(c->flags & TF_RECOVERY) &&
+        c->snd_una != c->snd_max && seq_lt(c->snd_una, c->snd_nxt)) {
         c->rtt_time = 0;         /* Karn: what follows is resent */
         c->snd_nxt = c->snd_una; /* go back, at the new size */
         tcp_output(s, c);

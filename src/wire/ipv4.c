@@ -22,7 +22,8 @@
  *   6. MF clear and fragment offset zero      IP_FRAGMENT
  * Bytes past the total length are link padding (an Ethernet frame is at
  * least 60 bytes) and are ignored. */
-int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_info *out)
+static int parse(const uint8_t *pkt, size_t len, struct ipv4_info *out,
+                 struct ipv4_frag *frag)
 {
     if (len < IPV4_HDR_LEN)
         return BERTH_REASON_SHORT_PACKET;
@@ -36,11 +37,16 @@ int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_info *out)
         return BERTH_REASON_BAD_IP_LENGTH;
     if (csum_fold(csum_add(0, pkt, hdr_len)) != 0)
         return BERTH_REASON_BAD_IP_CHECKSUM;
-    /* berth does not reassemble (RFC 791 §3.2): any fragment, first or
-     * later, is dropped. DF and the reserved bit are ignored. */
-    uint16_t frag = load_be16(pkt + 6);
-    if ((frag & (IPV4_FLAG_MF | IPV4_FRAG_OFFSET)) != 0)
+    /* A fragment, first or later (RFC 791 §3.2), is not a datagram: only
+     * ipv4_parse_fragment() takes it. DF and the reserved bit are ignored. */
+    uint16_t fl = load_be16(pkt + 6);
+    bool is_frag = (fl & (IPV4_FLAG_MF | IPV4_FRAG_OFFSET)) != 0;
+    if (is_frag && !frag)
         return BERTH_REASON_IP_FRAGMENT;
+    if (frag) { /* a whole datagram reads as offset 0, no more */
+        frag->offset = (uint16_t)((fl & IPV4_FRAG_OFFSET) * 8u);
+        frag->more = (fl & IPV4_FLAG_MF) != 0;
+    }
 
     out->tos = pkt[1];
     out->id = load_be16(pkt + 4);
@@ -52,6 +58,17 @@ int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_info *out)
     out->payload = pkt + hdr_len;
     out->payload_len = (uint16_t)(total_len - hdr_len);
     return 0;
+}
+
+int ipv4_parse(const uint8_t *pkt, size_t len, struct ipv4_info *out)
+{
+    return parse(pkt, len, out, NULL);
+}
+
+int ipv4_parse_fragment(const uint8_t *pkt, size_t len, struct ipv4_info *out,
+                        struct ipv4_frag *frag)
+{
+    return parse(pkt, len, out, frag);
 }
 
 size_t ipv4_emit(uint8_t *buf, uint32_t src, uint32_t dst, uint8_t proto,

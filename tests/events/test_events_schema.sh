@@ -25,6 +25,16 @@ grep -q "Event log: $tmp/run.events" "$tmp/out.txt" || {
     echo "FAIL: the demo does not say where its event log is"
     exit 1
 }
+# The log is created as captures are: never through a symlink.
+echo keep >"$tmp/victim"
+ln -s "$tmp/victim" "$tmp/link.events"
+timeout 120 "$berth" demo --memlink --pcap "$tmp/l.pcap" \
+    --events "$tmp/link.events" >"$tmp/out2.txt" 2>&1
+grep -q "no event log" "$tmp/out2.txt" && [ "$(cat "$tmp/victim")" = keep ] || {
+    cat "$tmp/out2.txt"
+    echo "FAIL: --events wrote through a symlink"
+    exit 1
+}
 timeout 120 python3 - "$src/docs/events.schema.json" "$tmp/run.events" <<'PY'
 import json, sys
 import jsonschema

@@ -2,8 +2,12 @@
  * exchanges with the stack in fuzz_input.c, built with the wire emitters.
  * Usage: fuzz_gen_corpus DIR. The files are committed; rerun this when the
  * input format or the target's sockets change. */
+#include "wire/bytes.h"
+#include "wire/checksum.h"
+#include "wire/icmp.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
+#include "wire/udp.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +45,42 @@ static void add(struct input *in, uint8_t ctl, struct tcp_seg s,
     rec[1] = (uint8_t)len;
     rec[2] = ctl;
     in->len += 3 + len;
+}
+
+/* Appends one record: an IPv4 packet from src of proto whose payload
+ * (ICMP or UDP, checksummed already) is body; frag: the flags/offset
+ * field (0: DF, a whole datagram). */
+static void add_ip(struct input *in, uint8_t ctl, uint32_t src, uint8_t proto,
+                   const uint8_t *body, size_t blen, uint16_t frag)
+{
+    uint8_t *rec = in->bytes + in->len;
+    uint8_t *pkt = rec + 3;
+    memcpy(pkt + IPV4_HDR_LEN, body, blen);
+    ipv4_emit(pkt, src, US, proto, 64, 7, (uint16_t)blen);
+    if (frag) {
+        store_be16(pkt + 6, frag);
+        store_be16(pkt + 10, 0);
+        store_be16(pkt + 10, csum_fold(csum_add(0, pkt, IPV4_HDR_LEN)));
+    }
+    size_t len = IPV4_HDR_LEN + blen;
+    rec[0] = (uint8_t)(len >> 8);
+    rec[1] = (uint8_t)len;
+    rec[2] = ctl;
+    in->len += 3 + len;
+}
+
+/* An ICMP error quoting a TCP segment of ours (US:sport > PEER:dport). */
+static size_t icmp_quoting(uint8_t *m, uint8_t type, uint8_t code,
+                           uint32_t rest, uint16_t sport, uint16_t dport,
+                           uint32_t seq)
+{
+    uint8_t *q = m + ICMP_HDR_LEN;
+    ipv4_emit(q, US, PEER, IPPROTO_TCP_NUM, 64, 1, 1460);
+    memset(q + IPV4_HDR_LEN, 0, 8);
+    store_be16(q + IPV4_HDR_LEN, sport);
+    store_be16(q + IPV4_HDR_LEN + 2, dport);
+    store_be32(q + IPV4_HDR_LEN + 4, seq);
+    return icmp_emit(m, type, code, rest, IPV4_HDR_LEN + 8);
 }
 
 static struct tcp_seg seg(uint16_t sport, uint16_t dport, uint32_t seq,
@@ -160,5 +200,41 @@ int main(int argc, char **argv)
     add(&in, 0x80, seg(pp, lp, pi, 0, TH_SYN), NULL);
     in.bytes[at + 3 + IPV4_HDR_LEN + 16] ^= 0xff; /* TCP checksum */
     failed |= write_input(dir, "drops", &in);
+
+    /* ICMP and UDP: a ping, a datagram to a closed port (port
+     * unreachable), an unknown protocol (protocol unreachable), a UDP
+     * datagram in two fragments. */
+    uint8_t m[1600];
+    in.len = 0;
+    memset(m, 0x5a, sizeof m);
+    add_ip(&in, 0, PEER, IPPROTO_ICMP_NUM, m,
+           icmp_emit(m, ICMP_ECHO, 0, 0x00070001u, 56), 0);
+    memset(m + UDP_HDR_LEN, 'u', 100);
+    add_ip(&in, 1, PEER, IPPROTO_UDP_NUM, m,
+           udp_emit(m, 5353, 9, 100, PEER, US), 0);
+    add_ip(&in, 1, PEER, 47, m, 64, 0);
+    size_t ul = udp_emit(m, 5353, 53, 1400, PEER, US);
+    add_ip(&in, 1, PEER, IPPROTO_UDP_NUM, m, 800, 0x2000u); /* MF */
+    add_ip(&in, 1, PEER, IPPROTO_UDP_NUM, m + 800, ul - 800, 800 / 8);
+    failed |= write_input(dir, "icmp_udp", &in);
+
+    /* ICMP errors for the active open once established: host unreachable
+     * (soft), fragmentation needed (PMTUD), a forged one out of window. */
+    in.len = 0;
+    add(&in, 5, with_syn_options(seg(lp, cp, pi, i + 1, TH_SYN | TH_ACK)),
+        NULL);
+    add_ip(
+        &in, 1, 0xc6120701u, IPPROTO_ICMP_NUM, m,
+        icmp_quoting(m, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0, cp, lp, i + 1),
+        0);
+    add_ip(&in, 1, 0xc6120701u, IPPROTO_ICMP_NUM, m,
+           icmp_quoting(m, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, 576, cp, lp,
+                        i + 1),
+           0);
+    add_ip(&in, 1, PEER, IPPROTO_ICMP_NUM, m,
+           icmp_quoting(m, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0, cp, lp,
+                        i + 100000),
+           0);
+    failed |= write_input(dir, "icmp_errors_on_connection", &in);
     return failed;
 }

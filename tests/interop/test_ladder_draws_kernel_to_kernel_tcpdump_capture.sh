@@ -2,7 +2,8 @@
 # `berth ladder` reads what tcpdump captures between two kernel sockets (no
 # berth on the path): inside this test's namespace, python3 serves on
 # 127.0.0.1:8080 and connects to itself twice — the server closes first on
-# the first connection, the client on the second — while tcpdump captures
+# the first connection, the client on the second — then once more over
+# IPv6 ([::1]:8080, when the namespace has it), while tcpdump captures
 # on lo (LINKTYPE_ETHERNET, with the partial checksums of loopback's
 # offload) and on "any" (Linux cooked), and dumpcap on lo (pcapng, as
 # Wireshark writes). Checked:
@@ -28,7 +29,7 @@ until grep -qs "listening on" "$IT_DIR/tcpdump-lo.log" && grep -qs "listening on
     sleep 0.1
 done
 
-it_ns python3 - <<'PY' || it_fail "the python3 peers failed"
+it_ns python3 - >"$IT_DIR/peers.out" <<'PY' || it_fail "the python3 peers failed"
 import socket, threading
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -60,6 +61,25 @@ for server_closes in (True, False):
             got += k.recv(100)
     k.close()
     t.join(20)
+
+# Then the first again over IPv6 ([::1]), where the namespace has it.
+try:
+    srv6 = socket.socket(socket.AF_INET6)
+    srv6.bind(("::1", 8080))
+except OSError:
+    raise SystemExit(0)
+srv6.listen(1)
+srv6.settimeout(20)
+srv = srv6
+t = threading.Thread(target=serve, args=(True,))
+t.start()
+k = socket.create_connection(("::1", 8080), timeout=20)
+k.sendall(b"GET / HTTP/1.0\r\n\r\n")
+while k.recv(100):
+    pass
+k.close()
+t.join(20)
+print("ipv6")
 PY
 
 # The last segments must be written before tcpdump stops: wait (20 s at
@@ -88,6 +108,12 @@ for dev in lo any ng; do
         it_fail "berth ladder --list $dev.pcap failed: $(cat "$IT_DIR/$dev.list")"
     [ "$(grep -c '127.0.0.1:8080' "$IT_DIR/$dev.list")" -eq 2 ] ||
         it_fail "$dev.pcap: --list does not show two connections to 127.0.0.1:8080: $(cat "$IT_DIR/$dev.list")"
+    if grep -q ipv6 "$IT_DIR/peers.out"; then
+        [ "$(grep -c '\[::1\]:8080' "$IT_DIR/$dev.list")" -eq 1 ] ||
+            it_fail "$dev.pcap: --list does not show the IPv6 connection: $(cat "$IT_DIR/$dev.list")"
+        "$BERTH" ladder "$IT_DIR/$dev.pcap" '[::1]:8080' >"$IT_DIR/$dev-3.txt" 2>"$IT_DIR/$dev-3.err" ||
+            it_fail "berth ladder $dev.pcap [::1]:8080 failed: $(cat "$IT_DIR/$dev-3.err")"
+    fi
     for n in 1 2; do
         "$BERTH" ladder "$IT_DIR/$dev.pcap" --conn $n --svg "$IT_DIR/$dev-$n.svg" \
             >"$IT_DIR/$dev-$n.txt" 2>"$IT_DIR/$dev-$n.err" ||
@@ -122,6 +148,8 @@ want = {
     2: (["SYN-SENT", "ESTABLISHED", "FIN-WAIT-1", "TIME-WAIT"],
         ["LISTEN", "SYN-RECEIVED", "ESTABLISHED", "CLOSE-WAIT", "LAST-ACK", "CLOSED"]),
 }
+if "ipv6" in open(f"{d}/peers.out").read():  # IPv6: as connection 1
+    want[3] = want[1]
 def arrows(text):
     return [re.sub(r"^\s*[\d.]*", "", l).split("|")[1].strip("-<> ")
             for l in text.splitlines() if re.search(r"\|[-<]-+ .* -+[->]\|", l)]

@@ -63,9 +63,15 @@ if [ "$have_wget" = 1 ]; then
 fi
 
 export PX_RUN_OPTS="--impair loss=2%,seed=7"
-px_run curl -sS --max-time 120 -o "$IT_DIR/mid.curl" \
+PX_RUN_OPTS="$PX_RUN_OPTS --events $IT_DIR/curl.events" px_run curl -sS \
+    --max-time 120 -o "$IT_DIR/mid.curl" \
     "http://$IT_KERNEL:8080/mid.bin" || it_fail "curl (8 MiB, 2 % loss) failed"
 [ "$(px_sha "$IT_DIR/mid.curl")" = "$mid_sha" ] || it_fail "curl: 8 MiB with loss differ"
+# --events reaches the program's runtime: berth's log of the download, to
+# its end (the runtime completes it when the program exits).
+grep -q '"name":"tcp:segment_received"' "$IT_DIR/curl.events" &&
+    grep -q '"to":"CLOSED"\|"to":"TIME-WAIT"' "$IT_DIR/curl.events" ||
+    it_fail "--events: no complete event log from curl's runtime"
 if [ "$have_wget" = 1 ]; then
     px_run wget -q -T 120 -O "$IT_DIR/mid.wget" "http://$IT_KERNEL:8080/mid.bin" ||
         it_fail "wget (8 MiB, 2 % loss) failed"

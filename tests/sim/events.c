@@ -33,6 +33,8 @@ void events_on_log(void *ctx, const struct berth_log_event *ev)
     int side = h->side;
     char d[96];
     e->logged[side]++;
+    if (e->log[side])
+        berth_events_hook(e->log[side], ev);
     switch (ev->kind) {
     case BERTH_LOG_SEG_OUT:
         if (e->out_pending[side]) {
@@ -67,6 +69,7 @@ void events_on_log(void *ctx, const struct berth_log_event *ev)
             world_find_conn(w, side, ev->local.port, ev->remote.port);
         if (c)
             c->log_state[side] = ev->u.state.to;
+        e->states_changed = true;
         break;
     }
     default:
@@ -118,6 +121,11 @@ void events_on_rx(struct world *w, int to, const uint8_t *pkt, size_t len,
 
 void events_check_states(struct world *w)
 {
+    /* After any state change anywhere, every socket: a change the log
+     * missed shows at the next one it did not. */
+    if (!w->ev.states_changed)
+        return;
+    w->ev.states_changed = false;
     for (int i = 0; i < w->nconns; i++) {
         struct conn *c = &w->conns[i];
         for (int side = 0; side < 2; side++) {

@@ -62,6 +62,7 @@ struct opts {
     bool full;
     int verbose;
     const char *pcap;
+    const char *events; /* PREFIX: PREFIX.sideN.events, one seed */
     bool table;
     bool seeds_given;
     uint64_t progress; /* a line every this many seeds; 0 = none */
@@ -97,6 +98,8 @@ static void usage(FILE *f)
         "  --verbose, -v   print the plan and every application event,\n"
         "                  state change and drop; twice: every packet\n"
         "  --pcap FILE     write every packet as sent to FILE (one seed)\n"
+        "  --events P      write each stack's event log to P.side0.events and\n"
+        "                  P.side1.events (one seed; berth plot draws them)\n"
         "  --ignore CLASS  count failures of an invariant class without\n"
         "                  failing (to look past a known bug): data, error,\n"
         "                  rst, timeout, window, stall, leak, counter, api,\n"
@@ -196,6 +199,9 @@ static int parse_valued(int argc, char **argv, int i, struct opts *o)
         return parse_ignore(v, o) ? 2 : -1;
     } else if (!strcmp(a, "--pcap")) {
         o->pcap = v;
+        return v ? 2 : -1;
+    } else if (!strcmp(a, "--events")) {
+        o->events = v;
         return v ? 2 : -1;
     } else if (!strcmp(a, "--max-drops")) {
         return parse_u64(v, &o->max_drops) ? 2 : -1;
@@ -397,6 +403,15 @@ static int run_seed(const struct opts *o, uint64_t seed, struct sim_stats *t)
         exit(2);
     }
     int r = world_init(w, seed, o->full, o->verbose, pcap, o->ignore);
+    for (int side = 0; side < 2 && o->events && r == 0; side++) {
+        char path[512], err[256];
+        snprintf(path, sizeof path, "%s.side%d.events", o->events, side);
+        w->ev.log[side] = berth_events_open(path, 0, err, sizeof err);
+        if (!w->ev.log[side]) {
+            fprintf(stderr, "berth-sim: %s\n", err);
+            exit(2);
+        }
+    }
     if (o->verbose)
         describe(w);
     if (r == 0)
@@ -411,6 +426,9 @@ static int run_seed(const struct opts *o, uint64_t seed, struct sim_stats *t)
         printf("seed %" PRIu64 ": ok, %.3f s of virtual time\n", seed,
                (double)w->now / 1e6);
     world_free(w);
+    for (int side = 0; side < 2; side++)
+        if (berth_events_close(w->ev.log[side]) < 0)
+            fprintf(stderr, "berth-sim: event log incomplete\n");
     free(w);
     if (pcap)
         fclose(pcap);

@@ -12,6 +12,7 @@
 
 #include "berth/berth.h"
 #include "berth/memlink.h"
+#include "berth/rt.h"
 
 #define SIM_MS  UINT64_C(1000)
 #define SIM_SEC UINT64_C(1000000)
@@ -259,13 +260,13 @@ struct listener {
 /* What a socket handle belongs to. */
 struct sockref {
     int handle; /* the full handle, to reject stale indices */
-    int kind;   /* 0 none, 1 end, 2 listener */
+    int kind;   /* 0 none, 1 end, 2 listener, 3 UDP (idx = side) */
     int idx;
 };
 
 struct work {
     int side;
-    int kind; /* 1 end (idx = conn id), 2 listener */
+    int kind; /* 1 end (idx = conn id), 2 listener, 3 UDP */
     int idx;
 };
 
@@ -279,6 +280,20 @@ struct sim_stats {
     uint64_t ignored[INV__COUNT]; /* failures of ignored classes */
     /* State changes seen, [old][new] (--coverage). */
     uint64_t trans[BERTH_STATE__COUNT][BERTH_STATE__COUNT];
+};
+
+/* UDP beside the connections (udp.c). */
+struct sim_udp {
+    int sock[2];    /* side 0 sends, side 1 echoes; -1: none */
+    uint16_t port0; /* side 0's ephemeral port */
+    bool closed;
+    uint32_t n, sent; /* datagrams to send, sent */
+    uint64_t gap;     /* µs: the most between two sends */
+    uint64_t next_at;
+    uint64_t dice, content;
+    uint64_t read[2];      /* datagrams each side's application read */
+    uint64_t delivered[2]; /* intact copies the link delivered to its port */
+    bool dirty[2];         /* in the world's work list */
 };
 
 struct world;
@@ -297,6 +312,8 @@ struct sim_events {
     bool in_pending[2];          /* ... not yet in its log */
     bool in_corrupted[2];        /* ... corrupted: may be logged or not */
     uint64_t carried, logged[2];
+    bool states_changed;         /* since events_check_states() last looked */
+    struct berth_events *log[2]; /* --events: each side's JSON writer */
 };
 
 struct world {
@@ -355,7 +372,19 @@ struct world {
     uint64_t rtt_outliers; /* connections whose SRTT went far beyond it */
     uint64_t trans[BERTH_STATE__COUNT][BERTH_STATE__COUNT];
     struct sim_events ev;
+    struct sim_udp udp;
 };
+
+/* udp.c: UDP datagrams beside the connections */
+void sim_udp_plan(struct world *w);
+uint64_t sim_udp_next(const struct world *w); /* the next send, or MAX */
+void sim_udp_run(struct world *w);            /* opens, sends what is due */
+void sim_udp_kick(struct world *w, int side); /* the socket is readable */
+/* The receive tap: true if pkt is UDP (counted when intact, for us). */
+bool sim_udp_rx(struct world *w, int to, const uint8_t *pkt, size_t len,
+                bool corrupted);
+void sim_udp_close(struct world *w);
+void sim_udp_check(struct world *w);
 
 /* plan.c */
 void plan_world(struct world *w);

@@ -112,7 +112,9 @@ struct conn *world_find_conn(struct world *w, int side, uint16_t lport,
 
 void world_push(struct world *w, int side, int kind, int idx)
 {
-    bool *dirty = kind == 1 ? &w->conns[idx].e[side].dirty : &w->lsn[idx].dirty;
+    bool *dirty = kind == 1   ? &w->conns[idx].e[side].dirty
+                  : kind == 3 ? &w->udp.dirty[side]
+                              : &w->lsn[idx].dirty;
     if (*dirty)
         return;
     if (w->nwork == w->work_cap) {
@@ -145,6 +147,9 @@ static void drain_work(struct world *w)
             struct conn *c = &w->conns[k.idx];
             c->e[k.side].dirty = false;
             app_end_kick(w, c, k.side);
+        } else if (k.kind == 3) {
+            w->udp.dirty[k.side] = false;
+            sim_udp_kick(w, k.side);
         } else {
             w->lsn[k.idx].dirty = false;
             app_listener_kick(w, &w->lsn[k.idx]);
@@ -157,8 +162,10 @@ static void drain_work(struct world *w)
             struct work k = w->work[i];
             if (k.kind == 1)
                 w->conns[k.idx].e[k.side].dirty = false;
-            else
+            else if (k.kind == 2)
                 w->lsn[k.idx].dirty = false;
+            else
+                w->udp.dirty[k.side] = false;
         }
     }
     w->nwork = 0;
@@ -416,6 +423,8 @@ static void on_rx(void *ctx, int to, uint64_t now, const uint8_t *pkt,
     (void)now;
     events_on_rx(w, to, pkt, len, corrupted);
     w->rx_conn = NULL;
+    if (sim_udp_rx(w, to, pkt, len, corrupted))
+        return;
     if (corrupted || berth_decode(pkt, len, &g) != 0)
         return; /* charged as a loss when it was sent */
     struct conn *c = world_find_conn(w, from, g.src.port, g.dst.port);
@@ -472,6 +481,7 @@ int world_init(struct world *w, uint64_t seed, bool full, int verbose,
 {
     memset(w, 0, sizeof(*w));
     w->seed = seed;
+    sim_udp_plan(w);
     w->ignore = ignore;
     w->full = full;
     w->verbose = verbose;
@@ -523,6 +533,7 @@ static void give_up_all(struct world *w)
 static void world_finish(struct world *w)
 {
     w->apps_done_at = w->now;
+    sim_udp_close(w);
     app_close_listeners(w);
     drain_work(w);
     /* Everything is closed: the stacks' own timers (retransmitted FINs,
@@ -533,6 +544,7 @@ static void world_finish(struct world *w)
                    "(livelock)");
     drain_work(w);
     events_check_final(w);
+    sim_udp_check(w);
     check_world_final(w);
 }
 
@@ -541,8 +553,9 @@ void world_run(struct world *w)
     app_open_listeners(w);
     for (uint64_t guard = 0;; guard++) {
         app_run_timers(w);
+        sim_udp_run(w);
         drain_work(w);
-        if (app_all_done(w))
+        if (app_all_done(w) && sim_udp_next(w) == UINT64_MAX)
             break;
         if (guard >= LOOP_LIMIT || w->now >= w->giveup_at) {
             if (guard >= LOOP_LIMIT)
@@ -551,6 +564,8 @@ void world_run(struct world *w)
             continue;
         }
         uint64_t next = app_next_timer(w);
+        if (sim_udp_next(w) < next)
+            next = sim_udp_next(w);
         if (next > w->giveup_at)
             next = w->giveup_at;
         int r = berth_memlink_run_until(w->link, &w->now, next, has_work, w);

@@ -322,21 +322,23 @@ static void on_stop(void *ctx)
 
 static void cat_usage(FILE *f)
 {
-    fprintf(f, "usage: berth cat [options] HOST PORT\n"
-               "       berth cat [options] --listen PORT\n"
-               "\n"
-               "Like nc, over berth's TCP: stdin goes to the connection, the "
-               "connection to\nstdout. At the end of stdin berth sends FIN "
-               "(shutdown) and keeps reading\nuntil the peer closes, then "
-               "exits 0; a refused, reset or timed-out\nconnection exits 1. "
-               "After the peer's FIN, what stdin has ready is still sent.\n"
-               "  -l, --listen PORT    accept one connection on PORT instead\n"
-               "  -v, --verbose        say what happens: connecting, "
-               "connected, closed\n"
-               "  --connect-timeout TIME  give up connecting after TIME "
-               "(default: the\n"
-               "                       SYN retries, about 127 s)\n"
-               "\n");
+    fprintf(f,
+            "usage: berth cat [options] HOST PORT\n"
+            "       berth cat [options] --listen PORT\n"
+            "\n"
+            "Like nc, over berth's TCP: stdin goes to the connection, the "
+            "connection to\nstdout. At the end of stdin berth sends FIN "
+            "(shutdown) and keeps reading\nuntil the peer closes, then "
+            "exits 0; a refused, reset or timed-out\nconnection exits 1. "
+            "After the peer's FIN, what stdin has ready is still sent.\n"
+            "  -u, --udp            datagrams instead (berth cat -u --help)\n"
+            "  -l, --listen PORT    accept one connection on PORT instead\n"
+            "  -v, --verbose        say what happens: connecting, "
+            "connected, closed\n"
+            "  --connect-timeout TIME  give up connecting after TIME "
+            "(default: the\n"
+            "                       SYN retries, about 127 s)\n"
+            "\n");
     common_usage(f);
 }
 
@@ -453,6 +455,9 @@ int cmd_cat(int argc, char **argv)
                     .sock = -1,
                     .connect_deadline = UINT64_MAX};
     uint16_t port = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-u") || !strcmp(argv[i], "--udp"))
+            return cmd_cat_udp(argc, argv); /* udp.c */
     common_init(&c, k.prog);
     if (cat_args(&c, &k, &port, argc, argv) != 0)
         return EXIT_USAGE;

@@ -63,6 +63,9 @@ void demo_print_events(FILE *out, const struct demo_opts *o);
  * demo.pcap), and a line saying where. Nothing without a capture. */
 void demo_write_figure(FILE *out, const struct demo_opts *o, struct ladders *ls,
                        const char *left, const char *right);
+/* The UDP scene after the TCP ladder (demo_udp.c): an echo exchange and a
+ * port unreachable, two stacks over the in-memory link, drawn alike. */
+void demo_print_udp(FILE *out);
 /* What to try next: berth http, berth ss -i, the capture, --impair. */
 void demo_print_next(FILE *out, const struct demo_opts *o);
 

@@ -351,6 +351,7 @@ static void print_story(struct memdemo *m, const char *why, int rc)
            time_str(cfg->msl, msl, sizeof msl),
            time_str(2 * cfg->msl, tw, sizeof tw));
     demo_print_ladder(stdout, m->ld, "client (berth)", "server (http)");
+    demo_print_udp(stdout);
     m->cli.res[0].command = "1. GET / (HTTP/1.0)";
     m->cli.res[1].command = "2. GET / /bytes/1000 /bytes/1000000";
     demo_print_results(stdout, "the client", m->cli.res, 2);

@@ -488,6 +488,7 @@ static void print_story(struct tundemo *d)
     char a[16];
     ip_str(d->o->c.rt.addr, a, sizeof a);
     demo_print_ladder(stdout, d->ld, "kernel (curl)", "berth (http)");
+    demo_print_udp(stdout);
     char c1[96], c2[160];
     snprintf(c1, sizeof c1, "1. curl --http1.0 http://%s/", a);
     snprintf(c2, sizeof c2,

@@ -173,7 +173,11 @@ static bool ep_eq(const struct cap_addr *a, const struct cap_addr *b)
 /* The one place that reads berth's endpoint type. */
 static struct cap_addr ep_from(struct berth_endpoint e)
 {
-    return cap_addr_v4(e.addr, e.port);
+    if (e.family != BERTH_AF_INET6)
+        return cap_addr_v4(e.addr, e.port);
+    struct cap_addr a = {.fam = 6, .port = e.port};
+    memcpy(a.a, e.addr6, 16);
+    return a;
 }
 
 static bool ep_any_addr(const struct cap_addr *a)

@@ -32,9 +32,10 @@ static const struct {
      "draw a capture's TCP connection as a ladder (text, SVG)"},
     {"http", cmd_http, "HTTP/1.1 server (/, /bytes/N, POST /sink)"},
     {"echo", cmd_echo, "echo server"},
+    {"udp-echo", cmd_udp_echo, "UDP echo server"},
     {"cat", cmd_cat,
      "like nc: stdin to a connection, the connection to "
-     "stdout"},
+     "stdout (-u: UDP)"},
     {"ss", cmd_ss,
      "list a running berth's sockets (-i: with timers, "
      "windows)"},
@@ -63,7 +64,7 @@ static void usage(FILE *f)
                "\n"
                "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-7s %s\n", COMMANDS[i].name, COMMANDS[i].what);
+        fprintf(f, "  %-8s %s\n", COMMANDS[i].name, COMMANDS[i].what);
     fprintf(f, "\n'berth COMMAND --help' describes a command and its "
                "options.\n");
 }

@@ -494,9 +494,15 @@ static bool ep_eq(struct berth_endpoint a, struct berth_endpoint b)
     return a.addr == b.addr && a.port == b.port;
 }
 
+/* One connection of a capture: a 4-tuple from its first packet until a
+ * new SYN follows a RST or FINs both ways (a reused 4-tuple, as after
+ * TIME-WAIT, is another connection). */
 struct cap_conn {
     struct berth_endpoint a, b; /* a: the first packet's source */
     uint64_t bytes[2];          /* payload a -> b, b -> a */
+    uint64_t first, last;       /* packet ordinals */
+    uint8_t fins;               /* bit 0: a sent FIN, bit 1: b */
+    bool rst;
 };
 
 static int read_pcap(const struct plot_opts *o, struct plot *p, char *err,
@@ -518,18 +524,27 @@ static int read_pcap(const struct plot_opts *o, struct plot *p, char *err,
     struct berth_segment g;
     if (!cc)
         goto out;
-    while (pcap_next(&in, &t, &g) == 1) {
+    for (uint64_t k = 0; pcap_next(&in, &t, &g) == 1; k++) {
         int i;
-        for (i = 0; i < ncc; i++)
+        for (i = ncc - 1; i >= 0; i--) /* the newest of the tuple */
             if ((ep_eq(cc[i].a, g.src) && ep_eq(cc[i].b, g.dst)) ||
                 (ep_eq(cc[i].a, g.dst) && ep_eq(cc[i].b, g.src)))
                 break;
-        if (i == ncc) {
+        bool syn = (g.flags & (BERTH_TH_SYN | BERTH_TH_ACK)) == BERTH_TH_SYN;
+        if (i >= 0 && syn && (cc[i].rst || cc[i].fins == 3))
+            i = -1;
+        if (i < 0) {
             if (ncc == PLOT_MAX_CONNS)
                 continue;
-            cc[ncc++] = (struct cap_conn){.a = g.src, .b = g.dst};
+            i = ncc++;
+            cc[i] = (struct cap_conn){.a = g.src, .b = g.dst, .first = k};
         }
-        cc[i].bytes[ep_eq(cc[i].a, g.src) ? 0 : 1] += g.len;
+        int dir = ep_eq(cc[i].a, g.src) ? 0 : 1;
+        cc[i].bytes[dir] += g.len;
+        cc[i].last = k;
+        cc[i].rst |= (g.flags & BERTH_TH_RST) != 0;
+        if (g.flags & BERTH_TH_FIN)
+            cc[i].fins |= (uint8_t)(1u << dir);
     }
     char a[32], b[32];
     if (o->list) {
@@ -569,10 +584,10 @@ static int read_pcap(const struct plot_opts *o, struct plot *p, char *err,
     struct flow fl = {.rwscale = -1, .ws_snd = -2, .ws_rcv = -2};
     uint32_t max_ack = 0;
     size_t timed = 0; /* next segment that may give an RTT sample */
-    while (pcap_next(&in, &t, &g) == 1) {
+    for (uint64_t k = 0; pcap_next(&in, &t, &g) == 1 && k <= c->last; k++) {
         bool from_snd = ep_eq(g.src, snd) && ep_eq(g.dst, rcv);
         bool from_rcv = ep_eq(g.src, rcv) && ep_eq(g.dst, snd);
-        if (!from_snd && !from_rcv)
+        if (k < c->first || (!from_snd && !from_rcv))
             continue;
         double rt = rel_time(&fl, t);
         if (from_snd) {
