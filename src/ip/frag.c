@@ -57,7 +57,7 @@ static void q_abandon(struct berth_stack *s, struct frag_q *q,
 {
     stack_count(s, BERTH_CTR_IP_REASM_FAILS);
     if (trace)
-        stack_trace_drop(s, -1, q->dst, 0, q->src, 0, why);
+        stack_trace_drop(s, -1, false, q->dst, 0, q->src, 0, why);
     q_free(s, q);
 }
 

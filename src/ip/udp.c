@@ -159,8 +159,8 @@ int udp_user_bind(struct berth_stack *s, struct udp_sock *u,
     uint32_t addr = ep->addr;
     uint8_t bound = UDP_BOUND_V4;
     if (ep->family == BERTH_AF_INET6 && !berth_endpoint_v4mapped(ep, &addr)) {
-        if (!s->ipv6)
-            return BERTH_EAFNOSUPPORT;
+        if (!s->ipv6) /* as TCP's bind: no such address here */
+            return BERTH_EADDRNOTAVAIL;
         if (ep_unspecified(ep))
             bound = UDP_BOUND_DUAL;
         else if (memcmp(ep->addr6, s->cfg.addr6, 16) == 0)
