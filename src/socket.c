@@ -57,12 +57,8 @@ int berth_bind_endpoint(struct berth_stack *s, int sock,
                         const struct berth_endpoint *ep)
 {
     struct udp_sock *u = udp_of(s, sock);
-    if (u) {
-        uint32_t v4 = ep->addr;
-        if (ep->family == BERTH_AF_INET6 && !berth_endpoint_v4mapped(ep, &v4))
-            return BERTH_EAFNOSUPPORT; /* UDP is IPv4 only for now */
-        return udp_user_bind(s, u, v4, ep->port);
-    }
+    if (u)
+        return udp_user_bind(s, u, ep);
     int err = 0;
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)
@@ -151,12 +147,8 @@ int berth_connect_endpoint(struct berth_stack *s, int sock,
                            const struct berth_endpoint *ep)
 {
     struct udp_sock *u = udp_of(s, sock);
-    if (u) {
-        uint32_t v4 = ep->addr;
-        if (ep->family == BERTH_AF_INET6 && !berth_endpoint_v4mapped(ep, &v4))
-            return BERTH_EAFNOSUPPORT; /* UDP is IPv4 only for now */
-        return udp_user_connect(s, u, v4, ep->port);
-    }
+    if (u)
+        return udp_user_connect(s, u, ep);
     int err = 0;
     struct tcp_conn *c = sock_conn(s, sock, &err);
     if (!c)

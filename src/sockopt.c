@@ -63,7 +63,7 @@ int berth_getsockname(const struct berth_stack *s, int sock,
                       struct berth_endpoint *out)
 {
     if (is_udp(s, sock))
-        return udp_user_name(sock_get(s, sock)->obj, false, out);
+        return udp_user_name(s, sock_get(s, sock)->obj, false, out);
     const struct tcp_conn *c = opt_target(s, sock);
     if (!c)
         return BERTH_EBADF;
@@ -75,7 +75,7 @@ int berth_getpeername(const struct berth_stack *s, int sock,
                       struct berth_endpoint *out)
 {
     if (is_udp(s, sock))
-        return udp_user_name(sock_get(s, sock)->obj, true, out);
+        return udp_user_name(s, sock_get(s, sock)->obj, true, out);
     const struct tcp_conn *c = opt_target(s, sock);
     if (!c)
         return BERTH_EBADF;

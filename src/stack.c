@@ -218,6 +218,26 @@ static int drop6(struct berth_stack *s, enum berth_counter c,
     return why;
 }
 
+/* An IPv6 packet of another protocol (src/ip/): its source must be able
+ * to send, as for TCP (RFC 4443 §2.4 (e): nothing is answered to the
+ * unspecified or a multicast source). */
+static int other_packet6(struct berth_stack *s, const struct ipv6_info *ip,
+                         uint32_t flags)
+{
+    struct tcp_seg none = {0};
+    enum berth_reason r = source_check6(s, ip->src, &none);
+    if (r == BERTH_REASON_LAND)
+        r = BERTH_REASON_NONE; /* ports are TCP's; ours may ping us */
+    if (r != BERTH_REASON_NONE)
+        return drop6(s, BERTH_CTR_BAD_SOURCE_DROPS, r);
+    r = (enum berth_reason)(ip->proto == IPV6_NH_ICMP6
+                                ? icmp6_input(s, ip)
+                                : udp_input6(s, ip, flags));
+    stack_mem_update(s);
+    sock_flush_events(s);
+    return (int)r;
+}
+
 /* An IPv6 packet (RFC 8200): the header and extension headers, then TCP
  * with the IPv6 pseudo-header. Addresses enter the engine as interned
  * ids; the packet's own reference on the source's keeps it while the
@@ -234,10 +254,13 @@ static int input6(struct berth_stack *s, const uint8_t *pkt, size_t len,
      * the MSS and Packet Too Big, so a TCP fragment is a counted drop. */
     if (r == 0 && ip.fragment)
         r = BERTH_REASON_IP6_FRAGMENT;
-    if (r == 0 && ip.proto != IPV6_NH_TCP)
+    if (r == 0 && ip.proto != IPV6_NH_TCP && ip.proto != IPV6_NH_ICMP6 &&
+        ip.proto != IPPROTO_UDP_NUM)
         r = BERTH_REASON_NOT_TCP;
     if (r != 0)
         return drop6(s, BERTH_CTR_IP6_IN_DROPPED, r);
+    if (ip.proto != IPV6_NH_TCP)
+        return other_packet6(s, &ip, flags);
     struct tcp_seg seg;
     r = tcp_parse6(ip.payload, ip.payload_len, ip.src, ip.dst,
                    !(flags & BERTH_IN_CSUM_OK), &seg);

@@ -198,6 +198,7 @@ const char *berth_state_name(enum berth_state st);
     /* UDP (RFC 768; src/ip/udp.c) */                                          \
     X(UDP_BAD_LENGTH, "UDP length field out of range")                         \
     X(BAD_UDP_CHECKSUM, "UDP checksum wrong")                                  \
+    X(UDP6_NO_CHECKSUM, "UDP over IPv6 without a checksum (RFC 8200)")         \
     X(UDP_NO_SOCKET, "UDP to a closed port: port unreachable")                 \
     X(UDP_QUEUE_FULL, "UDP receive queue full: datagram dropped")              \
     /* IPv4 reassembly for UDP and ICMP (src/ip/frag.c) */                     \
@@ -286,6 +287,7 @@ const char *berth_reason_string(enum berth_reason r); /* the description */
     X(ICMP_HARD_ERRORS, "connections aborted by an ICMP hard error")           \
     X(ICMP_REJECTED, "ICMP errors rejected by validation (RFC 5927)")          \
     X(PMTU_DECREASES, "path MTU lowered by fragmentation needed")              \
+    X(ICMP6_IN_PKT_TOOBIGS, "ICMPv6 Packet Too Big received (RFC 8201)")       \
     X(MTU_BLACKHOLE_PROBES,                                                    \
       "MSS lowered after timeouts of full-sized segments (RFC 4821)")          \
     X(UDP_IN, "UDP datagrams delivered")                                       \

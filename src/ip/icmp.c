@@ -14,8 +14,8 @@
 /* RFC 4443 §2.4 (f), the token bucket: icmp_rate tokens per second, at
  * most icmp_burst saved up; each message takes one. Kept in µs of credit
  * (a token is 10^6 / icmp_rate µs), which needs no division per call. The
- * bucket starts full. */
-static bool icmp_allowed(struct berth_stack *s)
+ * bucket starts full. ICMPv6 (icmp6.c) draws on the same bucket. */
+bool icmp_allowed(struct berth_stack *s)
 {
     const struct berth_config *cfg = &s->cfg;
     if (cfg->icmp_rate == 0)

@@ -165,9 +165,8 @@ void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
         c->irs = o->irs;
         c->rcv_nxt = o->irs + 1;
         c->rcv_adv = c->rcv_nxt + o->rcv_wnd;
-        /* RFC 1191: the path's cached MTU (IPv4 destinations only). */
-        c->snd_mss =
-            o->v6 ? o->peer_mss : pmtu_clamp_mss(s, o->raddr, o->peer_mss);
+        /* RFC 1191, RFC 8201: the path's cached MTU. */
+        c->snd_mss = pmtu_clamp_mss(s, o->v6, o->raddr, o->peer_mss);
     }
     tcp_cc_init(s, c);
     c->rto_base = s->cfg.rto_initial;

@@ -1,7 +1,8 @@
 /* ICMP errors about segments a connection sent (RFC 9293 §3.9.2.2, RFC
  * 1122 §4.2.3.9, RFC 5461): validated against the connection (RFC 5927
  * §4.1), soft errors remembered, hard errors ending an opening connection,
- * and Path MTU Discovery's "fragmentation needed" (RFC 1191 §6). Also the
+ * and Path MTU Discovery's "fragmentation needed" (RFC 1191 §6) or, over
+ * IPv6, Packet Too Big (RFC 8201; icmp6.c tells it in ICMPv4's terms). Also the
  * black-hole detection that lowers the MSS when full-sized segments keep
  * timing out (RFC 4821 style). */
 #include "base/seq.h"
@@ -54,6 +55,20 @@ static uint16_t plateau_below(uint16_t len)
     return 68;
 }
 
+/* The IP and TCP headers below the MTU: 40 over IPv4, 60 over IPv6. */
+static uint16_t tcp_ip_hdrs(const struct tcp_conn *c)
+{
+    return c->n.v6 ? 60u : 40u;
+}
+
+/* The smallest path MTU believed: cfg.pmtu_min over IPv4; over IPv6 the
+ * minimum link MTU, 1280 (RFC 8201 §4: a Packet Too Big reporting less
+ * MUST NOT reduce the path MTU below it), so the MSS floor is 1220. */
+static uint16_t pmtu_floor(const struct berth_stack *s, bool v6)
+{
+    return v6 ? IPV6_MIN_MTU : s->cfg.pmtu_min;
+}
+
 /* RFC 1191 §6: "fragmentation needed and DF set" lowers the connection's
  * MSS to the next-hop MTU less the headers, never below the floor
  * (cfg.pmtu_min); the destination's cache entry learns it; and the
@@ -65,15 +80,16 @@ static int pmtu_input(struct berth_stack *s, struct tcp_conn *c,
 {
     if (!s->cfg.pmtu_discovery)
         return BERTH_REASON_ICMP_PMTU_IGNORED;
-    uint32_t mtu = e->mtu ? e->mtu : plateau_below(e->q.total_len);
+    uint32_t mtu = e->mtu || e->v6 ? e->mtu : plateau_below(e->q.total_len);
     /* A datagram no larger than the MTU reported could not have needed
-     * fragmenting (RFC 1191 §6.1: such a message is not believed). */
+     * fragmenting (RFC 1191 §6.1: such a message is not believed; RFC
+     * 8201 §4 likewise never raises a path's MTU from a Packet Too Big). */
     if (mtu >= e->q.total_len)
         return BERTH_REASON_ICMP_PMTU_IGNORED;
-    if (mtu < s->cfg.pmtu_min)
-        mtu = s->cfg.pmtu_min;
-    pmtu_set(s, c->n.raddr, (uint16_t)mtu);
-    uint16_t mss = (uint16_t)(mtu - 40u); /* IPv4 + TCP headers */
+    if (mtu < pmtu_floor(s, c->n.v6))
+        mtu = pmtu_floor(s, c->n.v6);
+    pmtu_set(s, c->n.v6, c->n.raddr, (uint16_t)mtu);
+    uint16_t mss = (uint16_t)(mtu - tcp_ip_hdrs(c)); /* IP + TCP headers */
     if (mss >= c->snd_mss)
         return BERTH_REASON_ICMP_PMTU_IGNORED;
     c->snd_mss = mss;
@@ -92,7 +108,7 @@ static int pmtu_input(struct berth_stack *s, struct tcp_conn *c,
 int tcp_icmp_error(struct berth_stack *s, const struct icmp_err *e)
 {
     struct tcp_node *n =
-        tcp_lookup(s, false, e->q.src, e->q.sport, e->q.dst, e->q.dport);
+        tcp_lookup(s, e->v6, e->q.src, e->q.sport, e->q.dst, e->q.dport);
     if (!n || n->kind != TCP_NODE_CONN)
         return BERTH_REASON_ICMP_NO_CONNECTION;
     struct tcp_conn *c = (struct tcp_conn *)n;
@@ -133,14 +149,13 @@ void tcp_mtu_blackhole_check(struct berth_stack *s, struct tcp_conn *c)
      * §1, RFC 2923 §2.1). Halve the MSS, down to the floor; the path's
      * cache entry learns the smaller size. */
     uint8_t n = s->cfg.mtu_probing;
-    uint16_t floor = (uint16_t)(s->cfg.pmtu_min - 40u);
+    uint16_t floor = (uint16_t)(pmtu_floor(s, c->n.v6) - tcp_ip_hdrs(c));
     if (n == 0 || c->rexmits + 1u != n || c->snd_mss <= floor ||
         !tcp_state_synchronized(c->state) ||
         c->snd_max - c->snd_una < (uint32_t)c->snd_mss - 40u)
         return;
     uint16_t mss = c->snd_mss / 2u < floor ? floor : c->snd_mss / 2u;
     c->snd_mss = mss;
-    if (!c->n.v6) /* the cache is IPv4's (RFC 1191) */
-        pmtu_set(s, c->n.raddr, (uint16_t)(mss + 40u));
+    pmtu_set(s, c->n.v6, c->n.raddr, (uint16_t)(mss + tcp_ip_hdrs(c)));
     stack_count(s, BERTH_CTR_MTU_BLACKHOLE_PROBES);
 }

@@ -111,7 +111,8 @@ static enum tcp_step syn_sent_input(struct berth_stack *s, struct tcp_conn *c,
     c->synopts = tcp_synopts_accept(s, seg);
     tcp_apply_synopts(s, c, c->synopts, seg->opts.ts_val);
     c->snd_mss = tcp_peer_mss(s, seg, c->rcv_mss);
-    c->snd_mss = pmtu_clamp_mss(s, c->n.raddr, c->snd_mss); /* RFC 1191 */
+    /* RFC 1191, RFC 8201 */
+    c->snd_mss = pmtu_clamp_mss(s, c->n.v6, c->n.raddr, c->snd_mss);
     tcp_cc_init(s, c);
     take_peer_window(c, seg);
     c->flags |= TF_ACK_NOW;

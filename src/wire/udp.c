@@ -1,4 +1,4 @@
-/* UDP parse and emit (RFC 768). */
+/* UDP parse and emit (RFC 768), over IPv4 and IPv6 (RFC 8200 §8.1). */
 #include "wire/udp.h"
 
 #include "berth/berth.h"
@@ -38,6 +38,46 @@ size_t udp_emit(uint8_t *buf, uint16_t sport, uint16_t dport,
     uint64_t sum = csum_pseudo_ipv4(src, dst, IPPROTO_UDP_NUM, ulen);
     uint16_t c = csum_fold(csum_add(sum, buf, ulen));
     /* RFC 768: a computed zero is sent as all ones (zero means "none"). */
+    store_be16(buf + 6, c ? c : 0xffffu);
+    return ulen;
+}
+
+int udp_parse6(const uint8_t *p, size_t len, const uint8_t *src,
+               const uint8_t *dst, bool check_csum, struct udp_info *out)
+{
+    if (len < UDP_HDR_LEN)
+        return BERTH_REASON_UDP_BAD_LENGTH;
+    size_t ulen = load_be16(p + 4);
+    if (ulen < UDP_HDR_LEN || ulen > len)
+        return BERTH_REASON_UDP_BAD_LENGTH;
+    /* RFC 8200 §8.1: over IPv6 the checksum is mandatory; a zero field
+     * is discarded (RFC 6935's tunnel exception is not berth's case). */
+    if (load_be16(p + 6) == 0)
+        return BERTH_REASON_UDP6_NO_CHECKSUM;
+    if (check_csum) {
+        uint64_t sum =
+            csum_pseudo_ipv6(src, dst, IPPROTO_UDP_NUM, (uint32_t)ulen);
+        if (csum_fold(csum_add(sum, p, ulen)) != 0)
+            return BERTH_REASON_BAD_UDP_CHECKSUM;
+    }
+    out->sport = load_be16(p);
+    out->dport = load_be16(p + 2);
+    out->payload = p + UDP_HDR_LEN;
+    out->payload_len = (uint16_t)(ulen - UDP_HDR_LEN);
+    return 0;
+}
+
+size_t udp_emit6(uint8_t *buf, uint16_t sport, uint16_t dport,
+                 size_t payload_len, const uint8_t *src, const uint8_t *dst)
+{
+    uint16_t ulen = (uint16_t)(UDP_HDR_LEN + payload_len);
+    store_be16(buf, sport);
+    store_be16(buf + 2, dport);
+    store_be16(buf + 4, ulen);
+    store_be16(buf + 6, 0);
+    uint64_t sum = csum_pseudo_ipv6(src, dst, IPPROTO_UDP_NUM, ulen);
+    uint16_t c = csum_fold(csum_add(sum, buf, ulen));
+    /* RFC 8200 §8.1: a computed zero is sent as all ones. */
     store_be16(buf + 6, c ? c : 0xffffu);
     return ulen;
 }

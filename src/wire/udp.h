@@ -11,6 +11,8 @@
 #define UDP_HDR_LEN     8u
 /* The largest payload one IPv4 datagram carries: 65535 - 20 - 8. */
 #define UDP_MAX_PAYLOAD 65507u
+/* Over IPv6 (no jumbograms): a payload length of 65535 less 8. */
+#define UDP6_MAX_PAYLOAD 65527u
 
 struct udp_info {
     uint16_t sport, dport;
@@ -29,5 +31,11 @@ int udp_parse(const uint8_t *p, size_t len, uint32_t src, uint32_t dst,
  * Returns 8 + payload_len. */
 size_t udp_emit(uint8_t *buf, uint16_t sport, uint16_t dport,
                 size_t payload_len, uint32_t src, uint32_t dst);
+/* Over IPv6 (RFC 8200 §8.1): the same, with the IPv6 pseudo-header, and
+ * a zero checksum field is UDP6_NO_CHECKSUM (mandatory over IPv6). */
+int udp_parse6(const uint8_t *p, size_t len, const uint8_t *src,
+               const uint8_t *dst, bool check_csum, struct udp_info *out);
+size_t udp_emit6(uint8_t *buf, uint16_t sport, uint16_t dport,
+                 size_t payload_len, const uint8_t *src, const uint8_t *dst);
 
 #endif

@@ -4,10 +4,13 @@
  *   > icmp echo-reply id N seq N len N
  *   < icmp unreach CODE [mtu N] quote FLAGS seq N [len N] [from ADDR]
  *   < icmp time-exceeded|param-problem quote FLAGS seq N [len N]
+ *   < icmp too-big mtu N quote FLAGS seq N [len N] [from ADDR]   (IPv6)
  *   < icmp unreach CODE quote-udp [len N]   quoting a datagram of ours
  *   > icmp unreach CODE [quote-udp]
  *   < udp len N [nosum|badsum]   > udp len N    (port N, local-port N)
- * CODE: net host proto port frag net-admin host-admin admin. */
+ *   ipv4 on any of them: over IPv4 in an IPv6 script
+ * CODE: net host proto port frag net-admin host-admin admin. In an IPv6
+ * script the lines are ICMPv6 and UDP over IPv6 (dgram.c maps the types). */
 #include "scenario.h"
 
 #include <stdio.h>
@@ -78,6 +81,9 @@ static int icmp_head(const char *file, int line, int ntok, char *const *tok,
         d->type = 11;
     } else if (strcmp(what, "param-problem") == 0 && in) {
         d->type = 12;
+    } else if (strcmp(what, "too-big") == 0 && in) {
+        d->type = 3; /* IPv6 Packet Too Big, told as frag needed */
+        d->code = 4;
     } else if (strcmp(what, "unreach") == 0) {
         d->type = 3;
         if (ntok < 3)
@@ -108,6 +114,10 @@ static int field(const char *file, int line, int ntok, char *const *tok, int i,
         d->quote = d->quote_udp = true;
         return 1;
     }
+    if (strcmp(k, "ipv4") == 0) {
+        d->ipv4 = true;
+        return 1;
+    }
     if (strcmp(k, "nosum") == 0 || strcmp(k, "badsum") == 0) {
         *(k[0] == 'n' ? &d->nosum : &d->badsum) = true;
         return 1;
@@ -122,7 +132,10 @@ static int field(const char *file, int line, int ntok, char *const *tok, int i,
     }
     if (strcmp(k, "from") == 0) {
         d->has_from = true;
-        return scn_parse_addr(v, &d->from) == 0
+        if (scn_parse_addr(v, &d->from) == 0)
+            return 2;
+        d->from_v6 = true;
+        return scn_parse_addr6(v, d->from6) == 0
                    ? 2
                    : dg_err(file, line, "bad address", v);
     }
@@ -187,7 +200,8 @@ int scn_parse_dgram(const char *file, int line, int ntok, char *const *tok,
     if ((d->nosum || d->badsum) && !(in && d->proto == 17))
         return dg_err(file, line, "nosum and badsum are for '< udp'", NULL);
     if (d->proto == 1 && d->type == 3 && d->code == 4 && in && !d->has_mtu)
-        return dg_err(file, line, "unreach frag needs mtu (0: none)", NULL);
+        return dg_err(file, line, "unreach frag and too-big need mtu (0: none)",
+                      NULL);
     if (d->has_from && !in)
         return dg_err(file, line, "from is for inbound lines", NULL);
     return 0;

@@ -113,12 +113,15 @@ struct scn_dgram {
     uint16_t id, seq; /* echo */
     uint16_t mtu;     /* fragmentation needed: next-hop MTU */
     uint32_t from;    /* "< icmp" source (a router), default the peer */
-    uint32_t len;     /* echo data or UDP payload bytes */
+    bool from_v6;     /* from is an IPv6 address: from6 */
+    uint8_t from6[16];
+    uint32_t len; /* echo data or UDP payload bytes */
     uint16_t port, lport;
     /* An error message's quote: a TCP segment we sent (qflags, qseq our
      * number relative to our ISS, qlen) or, with quote-udp, a datagram. */
     bool quote, quote_udp;
     bool nosum, badsum; /* "< udp": checksum field 0 (none), or wrong */
+    bool ipv4;          /* in an IPv6 script: over IPv4 instead */
     uint8_t qflags;
     uint32_t qseq, qlen;
 };

@@ -15,7 +15,7 @@
 #include "cmds.h"
 #include "common.h"
 
-#define DGRAM_MAX 65507u /* the largest UDP payload over IPv4 */
+#define DGRAM_MAX 65527u /* the largest UDP payload: IPv6's (IPv4's 65507) */
 #define ROUNDS    64     /* datagrams per callback; the tick carries on */
 
 struct ucat {
@@ -50,7 +50,7 @@ static void ucat_finish(struct ucat *k, int code)
 
 static void ucat_fail(struct ucat *k, int err)
 {
-    char ep[32];
+    char ep[64];
     error_line(k->prog, "%s: %s", ep_str(k->peer, ep, sizeof ep),
                berth_strerror(err));
     ucat_finish(k, 1);
@@ -122,11 +122,11 @@ static void ucat_out(struct ucat *k)
         if (!k->have_peer) { /* listen mode: the first sender is the peer */
             k->peer = from;
             k->have_peer = true;
-            berth_connect(k->st, k->sock, from.addr, from.port);
+            berth_connect_endpoint(k->st, k->sock, &from);
             if (k->verbose) {
-                char ep[32];
+                char ep[64];
                 fprintf(stderr, "%s: datagrams from %s\n", k->prog,
-                        ep_str(from, ep, sizeof ep));
+                        ep_str(endpoint_unmap(from), ep, sizeof ep));
             }
             ucat_start_input(k);
         }
@@ -252,8 +252,9 @@ static int ucat_args(struct common *c, struct ucat *k, uint16_t *port, int argc,
                                               "PORT");
         return -1;
     }
-    if (parse_ipv4(pos[0], &k->peer.addr) != 0) {
-        usage_error(c->prog, "bad HOST '%s': want an IPv4 address", pos[0]);
+    if (parse_addr(pos[0], &k->peer) != 0) {
+        usage_error(c->prog, "bad HOST '%s': want an IPv4 or IPv6 address",
+                    pos[0]);
         return -1;
     }
     return parse_port(c->prog, pos[1], &k->peer.port);
@@ -263,9 +264,9 @@ static int ucat_open(struct common *c, struct ucat *k, uint16_t port)
 {
     int r = k->sock = berth_udp_socket(k->st);
     if (r >= 0 && k->listen_mode)
-        r = berth_bind(k->st, k->sock, 0, port);
+        r = bind_any(k->st, k->sock, port); /* both families */
     if (r >= 0 && !k->listen_mode)
-        r = berth_connect(k->st, k->sock, k->peer.addr, k->peer.port);
+        r = berth_connect_endpoint(k->st, k->sock, &k->peer);
     if (r < 0) {
         error_line(c->prog, "cannot open a UDP socket on port %u: %s", port,
                    berth_strerror(r));
@@ -273,7 +274,7 @@ static int ucat_open(struct common *c, struct ucat *k, uint16_t port)
     }
     k->have_peer = !k->listen_mode;
     if (k->listen_mode)
-        print_listening(c, NULL, "taking datagrams", port); /* IPv4 only */
+        print_listening(c, k->rt, "taking datagrams", port);
     return 0;
 }
 
@@ -417,7 +418,7 @@ int cmd_udp_echo(int argc, char **argv)
     e.st = berth_rt_stack(rt);
     int r = e.sock = berth_udp_socket(e.st);
     if (r >= 0)
-        r = berth_bind(e.st, e.sock, 0, port);
+        r = bind_any(e.st, e.sock, port); /* both families */
     if (r < 0) {
         error_line(c.prog, "cannot take datagrams on port %u: %s", port,
                    berth_strerror(r));
@@ -427,7 +428,7 @@ int cmd_udp_echo(int argc, char **argv)
     }
     struct berth_rt_app app = {uecho_event, NULL, uecho_stop, &e};
     berth_rt_set_app(rt, &app);
-    print_listening(&c, NULL, "taking datagrams", port); /* IPv4 only */
+    print_listening(&c, rt, "taking datagrams", port);
     r = berth_rt_run(rt);
     fprintf(stderr,
             "%s: stopped: %" PRIu64 " datagrams, %" PRIu64 " bytes echoed\n",
