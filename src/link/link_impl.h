@@ -147,6 +147,9 @@ void arp_announce(struct berth_eth *e);
 #define ND_RA       134u
 #define ND_NS       135u
 #define ND_NA       136u
+#define OPT_SLLA    1u /* RFC 4861 §4.6: option types */
+#define OPT_TLLA    2u
+#define OPT_PREFIX  3u
 /* An IPv6 datagram from the wire (after the Ethernet header); src_mac is
  * the frame's source. */
 void nd_ip6_input(struct berth_eth *e, const uint8_t src_mac[6],

@@ -14,9 +14,6 @@
 #define ND_HOP_LIMIT  255u /* RFC 4861 §7.1.1: not forwarded by a router */
 #define ND_MSG_LEN    24u  /* NS and NA: header, flags, target */
 #define RA_MSG_LEN    16u
-#define OPT_SLLA      1u
-#define OPT_TLLA      2u
-#define OPT_PREFIX    3u
 #define NA_F_ROUTER   0x80u
 #define NA_F_SOLICIT  0x40u
 #define NA_F_OVERRIDE 0x20u
