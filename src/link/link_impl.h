@@ -1,5 +1,5 @@
 /* Internals of the Ethernet interface (src/link/): the neighbour cache that
- * ARP (and IPv6 neighbour discovery, later) resolve into, the route table,
+ * ARP and IPv6 neighbour discovery (nd.c) resolve into, the route table,
  * ARP's wire format, and the interface object that ties them to a driver.
  * No I/O and no clock: time is every function's `now`. */
 #ifndef BERTH_LINK_IMPL_H
