@@ -546,7 +546,7 @@ static int parse_count(const char *s, size_t n, uint64_t max, uint64_t *out)
     return 0;
 }
 
-/* One "key=value" (or the flag accept-unsolicited). */
+/* One "key=value" (or the flags accept-unsolicited, accept-ra). */
 static int neigh_item(const char *k, size_t kn, const char *v, size_t vn,
                       struct berth_eth_config *c)
 {
@@ -562,6 +562,10 @@ static int neigh_item(const char *k, size_t kn, const char *v, size_t vn,
     uint64_t n;
     if (kn == 18 && !strncmp(k, "accept-unsolicited", kn) && !vn) {
         c->accept_unsolicited = true;
+        return 0;
+    }
+    if (kn == 9 && !strncmp(k, "accept-ra", kn) && !vn) {
+        c->accept_ra = true;
         return 0;
     }
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
@@ -583,6 +587,8 @@ static int neigh_item(const char *k, size_t kn, const char *v, size_t vn,
     else if (kn == 8 && !strncmp(k, "announce", 8) &&
              !parse_count(v, vn, 16, &n))
         c->announce = (uint8_t)n;
+    else if (kn == 3 && !strncmp(k, "dad", 3) && !parse_count(v, vn, 16, &n))
+        c->dad_transmits = (uint8_t)n;
     else
         return -1;
     return 0;
@@ -606,7 +612,7 @@ int berth_rt_neigh_parse(const char *spec, struct berth_eth_config *cfg,
             snprintf(err, errlen,
                      "'%.*s': want reachable=T, retrans=T, delay=T, gc=T "
                      "(T with us, ms or s), max=N, queue=N, probes=N, "
-                     "announce=N or accept-unsolicited",
+                     "announce=N, dad=N, accept-unsolicited or accept-ra",
                      (int)n, p);
             return -1;
         }
