@@ -6,7 +6,10 @@
 # NS for berth's address and berth's solicited NA (RFC 4861 §7.2.4); curl
 # -6 downloads and uploads intact; `berth neigh` lists the kernel's IPv6
 # address with its MAC and `berth route` the IPv6 on-link prefix; IPv4
-# still works on the same instance.
+# still works on the same instance. Then duplicate address detection
+# fails: the kernel side takes berth's address too (nodad) while berth
+# probes (--neigh dad=4), answers berth's NS from :: with an NA, and berth
+# says once that the address is in use and counts it (RFC 4862 §5.4.5).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/eth_lib.sh"
 it_setup
@@ -54,4 +57,13 @@ n=$(it_pcap count "$pcap" "icmpv6.type == 135 && ipv6.src == $K6 && icmpv6.nd.ns
 n=$(it_pcap count "$pcap" "icmpv6.type == 136 && ipv6.src == $B6 && icmpv6.nd.na.flag.s == 1 && icmpv6.nd.na.target_address == $B6 && eth.dst == $kmac")
 [ "$n" -ge 1 ] || it_fail "berth's capture has no solicited NA from berth to the kernel"
 it_log "capture: DAD probe, the kernel's NS and berth's solicited NA"
+
+eth_berth_start dup echo --port 7 --neigh dad=4
+ip -n "$IT_NS" -6 addr add "$B6/128" dev "$IT_TUN" nodad ||
+    it_fail "cannot add $B6 on the kernel side"
+eth_counter_wait dup "our IPv6 address is in use on the link (DAD)" 1 10
+it_stop_pid "${IT_PID_OF[dup]}" INT 10 || true
+n=$(grep -c "IPv6 address $B6 is already in use on $IT_TUN" "$IT_DIR/dup.log") || true
+[ "$n" = 1 ] || it_fail "berth printed the duplicate-address error $n times:"$'\n'"$(cat "$IT_DIR/dup.log")"
+it_log "DAD: the kernel's NA for $B6 marked it duplicate; one error: $(grep -m1 'already in use' "$IT_DIR/dup.log")"
 it_log "PASS"
