@@ -271,18 +271,42 @@ static void default_mac(uint32_t addr, uint8_t mac[6])
 }
 
 /* IPv6 on an Ethernet link: on TAP, as on TUN (the kernel side gets
- * peer_addr6, berth addr6, found by neighbour discovery). On packet: and
- * xdp: berth shares the interface with the kernel, whose own IPv6
- * addresses would answer berth's DAD: IPv6 stays off there. */
+ * peer_addr6, berth addr6, found by neighbour discovery). On packet:
+ * berth shares the interface with the kernel, whose own IPv6 would
+ * answer berth's DAD and its neighbours' solicitations: IPv6 is berth's
+ * only where the kernel's is disabled on the interface. xdp: berth's XDP
+ * program steers IPv4 and ARP only: IPv6 stays off there. */
+static bool kernel_ipv6_disabled(const char *ifname)
+{
+    char path[128], v[4] = "";
+    snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+             ifname);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return access("/proc/sys/net/ipv6", F_OK) != 0; /* no IPv6 at all */
+    bool off = fgets(v, sizeof v, f) && v[0] == '1';
+    fclose(f);
+    return off;
+}
+
 static int decide_link_ipv6(struct berth_rt *rt, const struct rt_link *l,
                             char *err, size_t errlen)
 {
     rt->ipv6 = false;
     if (rt->cfg.ipv6 == BERTH_RT_IPV6_OFF)
         return 0;
-    char why[160];
-    if (l->spec.kind != RT_LINK_TAP)
-        snprintf(why, sizeof why, "IPv6 is supported on tap: links only");
+    char why[200];
+    if (l->spec.kind == RT_LINK_PACKET) {
+        if (kernel_ipv6_disabled(l->spec.ifname)) {
+            rt->ipv6 = true;
+            return 0;
+        }
+        snprintf(why, sizeof why,
+                 "the kernel has IPv6 on %s (sysctl "
+                 "net.ipv6.conf.%s.disable_ipv6=1 gives it to berth)",
+                 l->spec.ifname, l->spec.ifname);
+    } else if (l->spec.kind != RT_LINK_TAP)
+        snprintf(why, sizeof why, "IPv6 is not steered to berth on xdp: links");
     else if (rt_tun_check6(l->spec.ifname, rt->cfg.peer_addr6,
                            rt->cfg.peer_prefix6, why, sizeof why) == 0) {
         rt->ipv6 = true;
