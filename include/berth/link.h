@@ -141,7 +141,18 @@ struct berth_neigh_info {
     X(NEIGH_QUEUE_FAILED, "packets dropped: resolution failed")                \
     X(NEIGH_QUEUE_NOMEM, "packets dropped: no memory to queue them")           \
     X(NO_ROUTE, "packets dropped: no route to the destination")                \
-    X(TX_TOO_BIG, "packets dropped: larger than the link's MTU")
+    X(TX_TOO_BIG, "packets dropped: larger than the link's MTU")               \
+    X(RX_IP6, "IPv6 packets handed to the stack")                              \
+    X(ND_IN, "neighbour discovery messages received (NS, NA, RA)")             \
+    X(ND_BAD, "ND messages malformed (RFC 4861 validity checks): dropped")     \
+    X(ND_NS_OUT, "neighbour solicitations sent (resolution, probes, DAD)")     \
+    X(ND_NA_OUT, "neighbour advertisements sent")                              \
+    X(ND_NA_UNSOLICITED, "advertisements for no entry: ignored")               \
+    X(ND_RA_IGNORED, "router advertisements ignored (accept_ra off)")          \
+    X(ND_RA_ACCEPTED, "router advertisements accepted")                        \
+    X(ND_DAD_DUPLICATE, "our IPv6 address is in use on the link (DAD)")        \
+    X(ND_ADDR_CONFLICT, "advertisements of our address from another host")     \
+    X(ND_NOT_READY, "IPv6 packets dropped: our address tentative/duplicate")
 
 enum berth_eth_counter {
 #define BERTH_ETH_COUNTER_ENUM(name, str) BERTH_ETH_##name,
@@ -175,6 +186,15 @@ struct berth_eth_config {
      * gets an entry only by asking for our address (RFC 826), or by
      * answering our request. */
     bool accept_unsolicited;
+    /* IPv6 (RFC 4861 neighbour discovery, RFC 4862 DAD). */
+    bool has_addr6;        /* false: IPv6 frames are dropped */
+    uint8_t addr6[16];     /* our IPv6 address */
+    uint8_t prefix6_len;   /* its on-link prefix (default 64) */
+    uint8_t gateway6[16];  /* default router; all zero: none */
+    uint8_t dad_transmits; /* DAD solicitations (1, RFC 4862 §5.1); 0: off */
+    /* Learn a default router and on-link prefixes from Router
+     * Advertisements (RFC 4861 §6.3.4). Default false. */
+    bool accept_ra;
 };
 void berth_eth_config_init(struct berth_eth_config *cfg);
 
@@ -210,6 +230,15 @@ void berth_eth_output(struct berth_eth *e, const uint8_t *pkt, size_t len,
 void berth_eth_advance(struct berth_eth *e, uint64_t now);
 /* When berth_eth_advance() must next be called; UINT64_MAX: never. */
 uint64_t berth_eth_next_deadline(const struct berth_eth *e);
+
+/* Our IPv6 address's duplicate address detection (RFC 4862 §5.4). */
+enum berth_dad_state {
+    BERTH_DAD_NONE,      /* no IPv6 address configured */
+    BERTH_DAD_TENTATIVE, /* probing: the address is not used yet */
+    BERTH_DAD_PREFERRED, /* no duplicate answered: in use */
+    BERTH_DAD_DUPLICATE, /* another host has it: never used */
+};
+enum berth_dad_state berth_eth_dad_state(const struct berth_eth *e);
 
 /* Multicast groups whose frames are accepted (broadcast always is). */
 int berth_eth_join(struct berth_eth *e, const uint8_t mac[6]);

@@ -27,6 +27,8 @@ void berth_eth_config_init(struct berth_eth_config *cfg)
     cfg->gc_time = 60 * US_PER_S;
     cfg->announce = 2;                     /* RFC 5227 ANNOUNCE_NUM */
     cfg->announce_interval = 2 * US_PER_S; /* ANNOUNCE_INTERVAL */
+    cfg->prefix6_len = 64;
+    cfg->dad_transmits = 1; /* RFC 4862 §5.1 DupAddrDetectTransmits */
 }
 
 /* ------------------------------------------------------------------------
@@ -68,21 +70,30 @@ static void neigh_emit(void *ctx, const struct neigh *n, const uint8_t *pkt,
 {
     (void)now;
     struct berth_eth *e = ctx;
-    eth_send(e, n->mac, ETH_P_IP4, pkt, len);
+    eth_send(e, n->mac,
+             n->addr.family == BERTH_AF_INET6 ? ETH_P_IP6 : ETH_P_IP4, pkt,
+             len);
 }
 
 static void neigh_solicit(void *ctx, const struct neigh *n, bool unicast,
                           uint64_t now)
 {
     (void)now;
-    /* IPv6 neighbour discovery will dispatch here on n->addr.family. */
     if (n->addr.family == BERTH_AF_INET)
         arp_solicit(ctx, n, unicast);
+    else
+        nd_solicit(ctx, n, unicast);
 }
 
 /* ------------------------------------------------------------------------
  * Creation.
  */
+
+static bool prefix_is_linklocal(const struct berth_route *r)
+{
+    return r->plen >= 10 && r->dst.bytes[0] == 0xfe &&
+           (r->dst.bytes[1] & 0xc0) == 0x80;
+}
 
 static int install_routes(struct berth_eth *e)
 {
@@ -99,6 +110,29 @@ static int install_routes(struct berth_eth *e)
                                 .src = berth_netaddr_ip4(c->addr)};
         rc = berth_eth_route_add(e, &d);
     }
+    if (rc < 0 || !c->has_addr6)
+        return rc;
+    /* IPv6: the address's on-link prefix, the link-local prefix (RFC
+     * 4291 §2.5.6: routers advertise from it) and a configured router. */
+    struct berth_netaddr a6 = {.family = BERTH_AF_INET6};
+    memcpy(a6.bytes, c->addr6, 16);
+    struct berth_route r6 = {.dst = a6, .plen = c->prefix6_len, .src = a6};
+    struct berth_route ll = {
+        .dst = {.family = BERTH_AF_INET6, .bytes = {0xfe, 0x80}},
+        .plen = 64,
+        .src = a6};
+    rc = berth_eth_route_add(e, &r6);
+    if (rc == 0 && !prefix_is_linklocal(&r6))
+        rc = berth_eth_route_add(e, &ll);
+    static const uint8_t none[16];
+    if (rc == 0 && memcmp(c->gateway6, none, 16)) {
+        struct berth_route d = {.dst = {.family = BERTH_AF_INET6},
+                                .gateway = true,
+                                .via = {.family = BERTH_AF_INET6},
+                                .src = a6};
+        memcpy(d.via.bytes, c->gateway6, 16);
+        rc = berth_eth_route_add(e, &d);
+    }
     return rc;
 }
 
@@ -112,6 +146,8 @@ berth_eth_create(const struct berth_eth_config *cfg,
     if (link->kind != BERTH_LINK_ETHERNET || !link->send || !deliver ||
         cfg->prefix_len < 1 || cfg->prefix_len > 32 || cfg->vlan > 4094 ||
         cfg->neigh_max == 0 || cfg->retrans_time == 0 ||
+        (cfg->has_addr6 && (cfg->prefix6_len < 1 || cfg->prefix6_len > 128 ||
+                            cfg->addr6[0] == 0xff)) ||
         (link->tx_buf && !link->tx_commit) || (link->mac[0] & 1))
         return NULL;
     struct berth_eth *e = calloc(1, sizeof *e);
@@ -122,6 +158,9 @@ berth_eth_create(const struct berth_eth_config *cfg,
     e->deliver = deliver;
     e->ctx = ctx;
     e->announce_at = UINT64_MAX;
+    e->dad_at = UINT64_MAX;
+    /* Nothing is sent from the address before its DAD (berth_eth_start). */
+    e->dad = cfg->has_addr6 ? BERTH_DAD_TENTATIVE : BERTH_DAD_NONE;
     static const struct neigh_ops ops = {neigh_solicit, neigh_emit};
     e->scratch = mem_alloc_raw(&e->mem, ETH_MAX_FRAME);
     if (!e->scratch ||
@@ -145,6 +184,7 @@ void berth_eth_destroy(struct berth_eth *e)
 
 void berth_eth_start(struct berth_eth *e, uint64_t now)
 {
+    nd_start(e, now);
     if (!e->cfg.announce)
         return;
     arp_announce(e);
@@ -224,6 +264,9 @@ void berth_eth_input_flags(struct berth_eth *e, const uint8_t *f, size_t len,
     case ETH_P_ARP:
         arp_input(e, f + hdr, len - hdr, now);
         return;
+    case ETH_P_IP6:
+        nd_ip6_input(e, f + 6, f + hdr, len - hdr, flags, now);
+        return;
     default:
         e->ctr[BERTH_ETH_RX_ETHERTYPE]++;
         return;
@@ -253,8 +296,12 @@ void berth_eth_output(struct berth_eth *e, const uint8_t *pkt, size_t len,
         e->ctr[BERTH_ETH_TX_TOO_BIG]++;
         return;
     }
+    if (len >= 1 && (pkt[0] >> 4) == 6) {
+        nd_ip6_output(e, pkt, len, now);
+        return;
+    }
     if (len < 20 || (pkt[0] >> 4) != 4) {
-        e->ctr[BERTH_ETH_NO_ROUTE]++; /* IPv6 waits for neighbour discovery */
+        e->ctr[BERTH_ETH_NO_ROUTE]++;
         return;
     }
     uint32_t dst = load_be32(pkt + 16);
@@ -292,12 +339,15 @@ void berth_eth_advance(struct berth_eth *e, uint64_t now)
         e->announce_at =
             e->announce_left ? now + e->cfg.announce_interval : UINT64_MAX;
     }
+    nd_advance(e, now);
     neigh_advance(&e->neigh, now);
 }
 
 uint64_t berth_eth_next_deadline(const struct berth_eth *e)
 {
-    return e->announce_at < e->neigh.next ? e->announce_at : e->neigh.next;
+    uint64_t t =
+        e->announce_at < e->neigh.next ? e->announce_at : e->neigh.next;
+    return e->dad_at < t ? e->dad_at : t;
 }
 
 int berth_eth_join(struct berth_eth *e, const uint8_t mac[6])

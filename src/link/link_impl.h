@@ -1,5 +1,5 @@
 /* Internals of the Ethernet interface (src/link/): the neighbour cache that
- * ARP (and IPv6 neighbour discovery, later) resolve into, the route table,
+ * ARP and IPv6 neighbour discovery (nd.c) resolve into, the route table,
  * ARP's wire format, and the interface object that ties them to a driver.
  * No I/O and no clock: time is every function's `now`. */
 #ifndef BERTH_LINK_IMPL_H
@@ -129,6 +129,9 @@ struct berth_eth {
     uint64_t announce_at;  /* the next one; UINT64_MAX: none */
     uint64_t ctr[BERTH_ETH__COUNT];
     uint8_t *scratch; /* one frame, when the driver has no tx_buf */
+    uint8_t dad;      /* enum berth_dad_state */
+    uint8_t dad_left; /* DAD solicitations still to send */
+    uint64_t dad_at;  /* the next DAD step; UINT64_MAX: none */
 };
 
 /* eth.c: sends pkt (an IP datagram or an ARP packet of `type`) to mac. */
@@ -138,6 +141,30 @@ void eth_send(struct berth_eth *e, const uint8_t mac[6], uint16_t type,
 void arp_input(struct berth_eth *e, const uint8_t *p, size_t len, uint64_t now);
 void arp_solicit(struct berth_eth *e, const struct neigh *n, bool unicast);
 void arp_announce(struct berth_eth *e);
+/* nd.c, RFC 4861 for IPv6 over Ethernet (RFC 2464). */
+#define ICMP6_PROTO 58u
+#define ND_RS       133u
+#define ND_RA       134u
+#define ND_NS       135u
+#define ND_NA       136u
+#define OPT_SLLA    1u /* RFC 4861 §4.6: option types */
+#define OPT_TLLA    2u
+#define OPT_PREFIX  3u
+/* An IPv6 datagram from the wire (after the Ethernet header); src_mac is
+ * the frame's source. */
+void nd_ip6_input(struct berth_eth *e, const uint8_t src_mac[6],
+                  const uint8_t *p, size_t len, uint32_t flags, uint64_t now);
+/* An IPv6 datagram from the stack. */
+void nd_ip6_output(struct berth_eth *e, const uint8_t *p, size_t len,
+                   uint64_t now);
+void nd_solicit(struct berth_eth *e, const struct neigh *n, bool unicast);
+/* DAD at start and its timer (RFC 4862 §5.4). */
+void nd_start(struct berth_eth *e, uint64_t now);
+void nd_advance(struct berth_eth *e, uint64_t now);
+/* RFC 4291 §2.7.1 solicited-node group of a, and RFC 2464 §7's MAC of a
+ * multicast address. */
+void nd_solicited_node(const uint8_t a[16], uint8_t out[16]);
+void nd_mcast_mac(const uint8_t a[16], uint8_t mac[6]);
 /* route.c */
 bool route_on_link(const struct berth_eth *e, const struct berth_netaddr *a);
 

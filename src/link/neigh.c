@@ -103,8 +103,9 @@ static void entry_delete(struct neigh_table *t, struct neigh *n)
 
 /* Eviction order when the cache is full: FAILED first, then STALE, then
  * the others, least recently used first, the oldest among equals (a
- * flood of learned entries, never used, churns first in, first out). INCOMPLETE entries are never
- * evicted (their queues wait on them): a cache full of them refuses. */
+ * flood of learned entries, never used, churns first in, first out). INCOMPLETE
+ * entries are never evicted (their queues wait on them): a cache full of them
+ * refuses. */
 static unsigned evict_rank(const struct neigh *n)
 {
     switch ((enum berth_neigh_state)n->state) {

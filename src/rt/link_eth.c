@@ -23,9 +23,10 @@ struct rt_link {
     struct rt_link_spec spec;
     struct rt_backend be;
     struct berth_eth *eth;
-    bool tx_pending;  /* frames committed since the last flush */
-    uint8_t *tx_slot; /* the ring slot tx_buf() gave, until its commit */
-    bool started;     /* berth_eth_start() called (first service) */
+    bool tx_pending;   /* frames committed since the last flush */
+    uint8_t *tx_slot;  /* the ring slot tx_buf() gave, until its commit */
+    bool started;      /* berth_eth_start() called (first service) */
+    bool dad_reported; /* the duplicate-address error was printed */
     uint8_t rxcopy[4 + RT_LINK_MAX_FRAME]; /* flags + frame, impaired */
 };
 
@@ -107,7 +108,7 @@ static void capture_frame(struct berth_rt *rt, const uint8_t *f, size_t len)
     }
 }
 
-/* The interface's IPv4 datagrams for the stack. */
+/* The interface's IPv4 and IPv6 datagrams for the stack. */
 static void eth_deliver(void *ctx, const uint8_t *pkt, size_t len,
                         uint32_t flags, uint64_t now)
 {
@@ -228,6 +229,19 @@ void rt_link_service(struct berth_rt *rt)
         berth_eth_start(l->eth, rt->now);
     }
     berth_eth_advance(l->eth, rt->now);
+    if (!l->dad_reported &&
+        berth_eth_dad_state(l->eth) == BERTH_DAD_DUPLICATE) {
+        /* RFC 4862 §5.4.5: the address is not used; said once. */
+        char a[48];
+        struct berth_netaddr n = {.family = BERTH_AF_INET6};
+        memcpy(n.bytes, rt->cfg.addr6, 16);
+        l->dad_reported = true;
+        fprintf(stderr,
+                "berth: error: IPv6 address %s is already in use on %s "
+                "(duplicate address detection, RFC 4862): berth does not "
+                "use it; give another --addr6\n",
+                berth_netaddr_str(&n, a, sizeof a), l->spec.ifname);
+    }
     if (l->tx_pending && l->be.ops->flush)
         l->be.ops->flush(l->be.be);
     l->tx_pending = false;
@@ -256,12 +270,64 @@ static void default_mac(uint32_t addr, uint8_t mac[6])
     mac[5] = (uint8_t)addr;
 }
 
+/* IPv6 on an Ethernet link: on TAP, as on TUN (the kernel side gets
+ * peer_addr6, berth addr6, found by neighbour discovery). On packet:
+ * berth shares the interface with the kernel, whose own IPv6 would
+ * answer berth's DAD and its neighbours' solicitations: IPv6 is berth's
+ * only where the kernel's is disabled on the interface. xdp: berth's XDP
+ * program steers IPv4 and ARP only: IPv6 stays off there. */
+static bool kernel_ipv6_disabled(const char *ifname)
+{
+    char path[128], v[4] = "";
+    snprintf(path, sizeof path, "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+             ifname);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return access("/proc/sys/net/ipv6", F_OK) != 0; /* no IPv6 at all */
+    bool off = fgets(v, sizeof v, f) && v[0] == '1';
+    fclose(f);
+    return off;
+}
+
+static int decide_link_ipv6(struct berth_rt *rt, const struct rt_link *l,
+                            char *err, size_t errlen)
+{
+    rt->ipv6 = false;
+    if (rt->cfg.ipv6 == BERTH_RT_IPV6_OFF)
+        return 0;
+    char why[200];
+    if (l->spec.kind == RT_LINK_PACKET) {
+        if (kernel_ipv6_disabled(l->spec.ifname)) {
+            rt->ipv6 = true;
+            return 0;
+        }
+        snprintf(why, sizeof why,
+                 "the kernel has IPv6 on %s (sysctl "
+                 "net.ipv6.conf.%s.disable_ipv6=1 gives it to berth)",
+                 l->spec.ifname, l->spec.ifname);
+    } else if (l->spec.kind != RT_LINK_TAP)
+        snprintf(why, sizeof why, "IPv6 is not steered to berth on xdp: links");
+    else if (rt_tun_check6(l->spec.ifname, rt->cfg.peer_addr6,
+                           rt->cfg.peer_prefix6, why, sizeof why) == 0) {
+        rt->ipv6 = true;
+        return 0;
+    }
+    if (rt->cfg.ipv6 == BERTH_RT_IPV6_ON) {
+        snprintf(err, errlen, "%s; give --no-ipv6", why);
+        return -1;
+    }
+    if (rt->cfg.trace)
+        fprintf(rt->cfg.trace, "berth: IPv6 off: %s\n", why);
+    return 0;
+}
+
 static int open_backend(struct berth_rt *rt, struct rt_link *l, char *err,
                         size_t errlen)
 {
     switch (l->spec.kind) {
     case RT_LINK_TAP:
-        return rt_tap_open(l->spec.ifname, &rt->cfg, &l->be, err, errlen);
+        return rt_tap_open(l->spec.ifname, &rt->cfg, rt->ipv6, &l->be, err,
+                           errlen);
     case RT_LINK_PACKET:
         return rt_packet_open(l->spec.ifname, &l->be, err, errlen);
     case RT_LINK_XDP:
@@ -284,6 +350,7 @@ int rt_link_open(struct berth_rt *rt, char *err, size_t errlen)
     l->be.fd = -1;
     rt->link = l;
     if (rt_link_parse(rt->cfg.link, &l->spec, err, errlen) < 0 ||
+        decide_link_ipv6(rt, l, err, errlen) < 0 ||
         open_backend(rt, l, err, errlen) < 0) {
         l->be.ops = NULL;
         return -1;
@@ -312,6 +379,9 @@ int rt_link_open(struct berth_rt *rt, char *err, size_t errlen)
     struct berth_eth_config ec = rt->cfg.eth;
     ec.addr = rt->cfg.addr;
     ec.prefix_len = rt->cfg.peer_prefix;
+    ec.has_addr6 = rt->ipv6;
+    memcpy(ec.addr6, rt->cfg.addr6, 16);
+    ec.prefix6_len = rt->cfg.peer_prefix6;
     l->eth = berth_eth_create(&ec, &link, eth_deliver, rt);
     if (!l->eth) {
         snprintf(err, errlen,
@@ -500,7 +570,7 @@ static int parse_count(const char *s, size_t n, uint64_t max, uint64_t *out)
     return 0;
 }
 
-/* One "key=value" (or the flag accept-unsolicited). */
+/* One "key=value" (or the flags accept-unsolicited, accept-ra). */
 static int neigh_item(const char *k, size_t kn, const char *v, size_t vn,
                       struct berth_eth_config *c)
 {
@@ -516,6 +586,10 @@ static int neigh_item(const char *k, size_t kn, const char *v, size_t vn,
     uint64_t n;
     if (kn == 18 && !strncmp(k, "accept-unsolicited", kn) && !vn) {
         c->accept_unsolicited = true;
+        return 0;
+    }
+    if (kn == 9 && !strncmp(k, "accept-ra", kn) && !vn) {
+        c->accept_ra = true;
         return 0;
     }
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
@@ -537,6 +611,8 @@ static int neigh_item(const char *k, size_t kn, const char *v, size_t vn,
     else if (kn == 8 && !strncmp(k, "announce", 8) &&
              !parse_count(v, vn, 16, &n))
         c->announce = (uint8_t)n;
+    else if (kn == 3 && !strncmp(k, "dad", 3) && !parse_count(v, vn, 16, &n))
+        c->dad_transmits = (uint8_t)n;
     else
         return -1;
     return 0;
@@ -560,7 +636,7 @@ int berth_rt_neigh_parse(const char *spec, struct berth_eth_config *cfg,
             snprintf(err, errlen,
                      "'%.*s': want reachable=T, retrans=T, delay=T, gc=T "
                      "(T with us, ms or s), max=N, queue=N, probes=N, "
-                     "announce=N or accept-unsolicited",
+                     "announce=N, dad=N, accept-unsolicited or accept-ra",
                      (int)n, p);
             return -1;
         }

@@ -59,7 +59,7 @@ int rt_link_parse(const char *spec, struct rt_link_spec *out, char *err,
 const char *rt_link_kind_name(enum rt_link_kind k);
 
 /* The backends: 0 with *out filled, or -1 with a one-line message. */
-int rt_tap_open(const char *name, const struct berth_rt_config *cfg,
+int rt_tap_open(const char *name, const struct berth_rt_config *cfg, bool ipv6,
                 struct rt_backend *out, char *err, size_t errlen);
 int rt_packet_open(const char *ifname, struct rt_backend *out, char *err,
                    size_t errlen);

@@ -77,7 +77,7 @@ static void read_mac(const char *name, uint8_t mac[6])
         close(s);
 }
 
-int rt_tap_open(const char *name, const struct berth_rt_config *cfg,
+int rt_tap_open(const char *name, const struct berth_rt_config *cfg, bool ipv6,
                 struct rt_backend *out, char *err, size_t errlen)
 {
     struct tap *t = calloc(1, sizeof *t);
@@ -107,9 +107,13 @@ int rt_tap_open(const char *name, const struct berth_rt_config *cfg,
         tap_close(t);
         return -1;
     }
-    /* IPv4 only: IPv6 on Ethernet needs neighbour discovery (not yet). */
-    if (rt_tun_configure(name, cfg->peer_addr, cfg->peer_prefix, cfg->mtu,
-                         false, err, errlen) < 0) {
+    /* With ipv6 the kernel side gets peer_addr6 as on TUN (its own DAD,
+     * RAs and link-local address off): it resolves berth's address by
+     * neighbour discovery, which berth answers (src/link/nd.c). */
+    if (rt_tun_configure(name, cfg->peer_addr, cfg->peer_prefix, cfg->mtu, ipv6,
+                         err, errlen) < 0 ||
+        (ipv6 && rt_tun_configure6(name, cfg->peer_addr6, cfg->peer_prefix6,
+                                   err, errlen) < 0)) {
         tap_close(t);
         return -1;
     }

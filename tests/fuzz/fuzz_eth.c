@@ -5,7 +5,10 @@
  * records: 1 byte of kind, 2 bytes of length (big-endian), the bytes.
  *   kind % 3 == 0  a received frame
  *   kind % 3 == 1  an IPv4 datagram to send; its first 4 bytes choose the
- *                  destination in 198.18.0.0/24 or off-link
+ *                  destination in 198.18.0.0/24 or off-link; with bit 1
+ *                  of the length an IPv6 one, to fd00::/64 or off-link
+ * The interface has IPv6 too (fd00::2, DAD, neighbour discovery), with
+ * Router Advertisements accepted when the first byte has bit 6.
  *   kind % 3 == 2  time passes: the length field is milliseconds
  * Invariants after every record: the cache holds at most its bound, every
  * queued packet is accounted (no leak), every frame sent is at least 60
@@ -54,6 +57,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.queue_max = 2;
     cfg.gateway = 0xc61200feu;
     cfg.vlan = size && (data[0] & 0x80) ? 42 : 0;
+    cfg.has_addr6 = true;
+    cfg.addr6[0] = 0xfd;
+    cfg.addr6[15] = 2;
+    cfg.gateway6[0] = 0xfe;
+    cfg.gateway6[1] = 0x80;
+    cfg.gateway6[15] = 0xfe;
+    cfg.accept_ra = size && (data[0] & 0x40);
     struct berth_link link = {.kind = BERTH_LINK_ETHERNET,
                               .mtu = 1500,
                               .mac = {0x02, 0xbe, 0xc6, 0x12, 0x00, 0x02},
@@ -78,6 +88,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             len = size - i;
         if (kind == 0) {
             berth_eth_input(e, data + i, len, now);
+        } else if (len & 2) {
+            size_t n = len < 40 ? 40 : len > sizeof pkt ? sizeof pkt : len;
+            memset(pkt, 0, n);
+            memcpy(pkt, data + i, len < n ? len : n);
+            pkt[0] = 0x60;
+            /* fd00::1 to ::f, or 2001:db8:: through the gateway */
+            memset(pkt + 24, 0, 16);
+            pkt[24] = len & 1 ? 0xfd : 0x20;
+            pkt[39] = (uint8_t)(len >= 40 ? data[i + 39] % 16 : 1);
+            berth_eth_output(e, pkt, n, now);
         } else {
             size_t n = len < 20 ? 20 : len > sizeof pkt ? sizeof pkt : len;
             memset(pkt, 0, n);

@@ -663,7 +663,7 @@ static const char *const COMMON_HELP[] = {
     "  --mac MAC            Ethernet links: berth's MAC address",
     "  --vlan ID            Ethernet links: send and take 802.1Q VLAN ID "
     "only",
-    "  --neigh SPEC         ARP: reachable=30s,retrans=1s,delay=5s,max=256,"
+    "  --neigh SPEC         ARP, ND: reachable=30s,retrans=1s,delay=5s,max=256,"
     "queue=3,...",
 };
 
