@@ -224,7 +224,7 @@ static void ebpf_program_computes_the_owner(void **state)
     assert_true(fd >= 0);
     uint8_t p[80];
     uint64_t x = 7;
-    uint32_t ret;
+    uint32_t ret = 0;
     for (int i = 0; i < 500; i++) {
         uint32_t a = (uint32_t)next_rand(&x);
         uint16_t sp = (uint16_t)next_rand(&x), dp = (uint16_t)next_rand(&x);
