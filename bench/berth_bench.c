@@ -519,6 +519,11 @@ static int cmd_scale(int argc, char **argv)
         cfg[i].max_sockets = (uint32_t)(idle + 4096);
         cfg[i].ephemeral_lo = 1024;
         cfg[i].ephemeral_hi = 65535;
+        /* What is measured is the cost of a lifecycle beside K idle
+         * connections, not the memory budget: 1M idle connections hold
+         * about 1 GB, beyond the default 256 MiB, and the budget would
+         * rightly refuse the lifecycles their buffers. */
+        cfg[i].mem_limit = (size_t)16 << 30;
     }
     struct pair p;
     struct lc lc;
