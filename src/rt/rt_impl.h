@@ -266,7 +266,7 @@ struct berth_rt {
     uint64_t steer_key;         /* the steering hash's key (steer.c) */
     pthread_mutex_t *pcap_lock; /* NULL: the capture is ours alone */
     bool pcap_borrowed;         /* shard 0's capture: not ours to close */
-    struct rt_link *link; /* an Ethernet link (link_rt.h); NULL: TUN */
+    struct rt_link *link;       /* an Ethernet link (link_rt.h); NULL: TUN */
 };
 
 /* How berth_rt_create() makes a shard (NULL: a runtime alone). */

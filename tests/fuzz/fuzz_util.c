@@ -5,8 +5,8 @@
 #include "wire/checksum.h"
 #include "wire/icmp.h"
 #include "wire/ipv4.h"
-#include "wire/udp.h"
 #include "wire/ipv6.h"
+#include "wire/udp.h"
 
 #include <string.h>
 

@@ -15,7 +15,7 @@ int cmd_route(int argc, char **argv); /* ss.c */
 int cmd_neigh(int argc, char **argv); /* ss.c */
 int cmd_demo(int argc, char **argv);
 int cmd_ladder(int argc, char **argv); /* ladder_cmd.c */
-int cmd_run(int argc, char **argv); /* run.c (src/posix/) */
+int cmd_run(int argc, char **argv);    /* run.c (src/posix/) */
 int cmd_plot(int argc, char **argv);
 
 #endif

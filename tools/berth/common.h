@@ -31,7 +31,7 @@ struct common {
     bool msl_set;
     bool trace;
     bool ipv6_set, no_ipv6; /* --addr6/--peer6 given; --no-ipv6 */
-    char link_name[16]; /* --link's NAME/IFACE: the control socket's name */
+    char link_name[16];     /* --link's NAME/IFACE: the control socket's name */
 };
 
 /* Defaults: the runtime's and the engine's documented ones. */
