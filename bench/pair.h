@@ -1,7 +1,22 @@
 /* Two berth stacks in one process joined by the immediate in-memory link
  * (pktq.h): side 0 is the client (10.0.0.1), side 1 the server
  * (10.0.0.2). Time is either the real monotonic clock (read every few
- * packets) or virtual, moved only by pair_advance_to(). */
+ * packets) or virtual, moved only by pair_advance_to().
+ *
+ * Offloads, on equal terms with the kernel's loopback device (which moves
+ * 64 KiB GSO segments and never computes a checksum):
+ * - TSO/GRO: when the caller sets cfg[i].tso_max, the pair installs its
+ *   tx_gso hook and hands each super-segment to the peer whole, as one
+ *   coalesced segment (what a TUN link with GRO delivers), and every
+ *   packet arrives with BERTH_IN_CSUM_OK (the link is memory: nothing to
+ *   verify). The MSS and everything on the wire per MSS stay the same.
+ * - Hand-over (pair.handoff, set after pair_init): a packet goes straight
+ *   into the peer's berth_input() from inside the sender's transmit hook,
+ *   with no copy into the queue, when that is safe: the peer is not inside
+ *   a call the pair made, nothing for it waits in the queue (order), and
+ *   this is not already a handed-over delivery (whatever the peer sends
+ *   back meanwhile is queued). With it on, an event callback must not call
+ *   into the other stack (the bench programs never do). */
 #ifndef BERTH_BENCH_PAIR_H
 #define BERTH_BENCH_PAIR_H
 
@@ -31,14 +46,21 @@ struct pair {
     bool virtual_time; /* else: CLOCK_MONOTONIC */
     bool drop_from[2]; /* lose everything this side sends */
     uint64_t dropped;
+    bool offload;       /* cfg.tso_max was set: GSO hook, BERTH_IN_CSUM_OK */
+    bool handoff;       /* deliver in the transmit hook when safe */
+    bool busy[2];       /* the pair is inside a call into this stack */
+    uint32_t nested;    /* inside a handed-over delivery */
+    uint64_t queued[2]; /* packets in the queue for each side */
+    uint64_t handed;    /* packets handed over without the queue */
     /* Called at every pair_tick() (every 64 packets delivered) when set:
      * the SYN-flood benchmark injects its forged SYNs there. */
     void (*tick_hook)(void *ctx);
     void *tick_ctx;
 };
 
-/* cfg[i] is completed (addr, tx, seed, secret) and used for side i; the
- * event callbacks and their contexts are the caller's. 0 or -1. */
+/* cfg[i] is completed (addr, tx, seed, secret; tx_gso when tso_max is
+ * set) and used for side i; the event callbacks and their contexts are the
+ * caller's. 0 or -1. */
 int pair_init(struct pair *p, struct berth_config cfg[2], bool virtual_time,
               size_t link_bytes);
 void pair_destroy(struct pair *p);

@@ -188,6 +188,106 @@ int berth_recv(struct berth_stack *s, int sock, void *buf, size_t len)
     return app_logged(s, sock, BERTH_APP_RECV, len, n);
 }
 
+/* ---- zero-copy data (berth.h): the buffers' bytes in place ---- */
+
+static void spans_out(struct berth_span span[2], uint8_t *p[2],
+                      const uint32_t len[2])
+{
+    for (int i = 0; i < 2; i++)
+        span[i] = (struct berth_span){p[i], len[i]};
+}
+
+int berth_recv_peek(struct berth_stack *s, int sock, struct berth_span span[2])
+{
+    uint8_t *p[2] = {NULL, NULL};
+    uint32_t len[2] = {0, 0};
+    spans_out(span, p, len);
+    int err = 0;
+    struct tcp_conn *c = sock_conn(s, sock, &err);
+    if (!c)
+        return err;
+    sock_seen(s, sock);
+    if (c->rcv.len == 0)
+        return tcp_user_read_end(c, 1);
+    uint32_t n = ring_span(&c->rcv, 0, c->rcv.len, p, len);
+    spans_out(span, p, len);
+    return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+int berth_recv_consume(struct berth_stack *s, int sock, size_t n)
+{
+    int err = 0;
+    struct tcp_conn *c = sock_conn(s, sock, &err);
+    if (!c)
+        return app_logged(s, sock, BERTH_APP_RECV, n, err);
+    if (n > c->rcv.len || n > INT32_MAX)
+        return app_logged(s, sock, BERTH_APP_RECV, n, BERTH_EINVAL);
+    int r = n ? tcp_user_consume(s, c, (uint32_t)n) : 0;
+    sock_seen(s, sock);
+    return app_logged(s, sock, BERTH_APP_RECV, n, r);
+}
+
+/* Bytes the send buffer may take now (its configured size less what it
+ * holds, within the memory allocated). */
+static uint32_t send_room(const struct tcp_conn *c)
+{
+    uint32_t room =
+        c->sndbuf_size > c->snd.len ? c->sndbuf_size - c->snd.len : 0;
+    return room < ring_free(&c->snd) ? room : ring_free(&c->snd);
+}
+
+int berth_send_reserve(struct berth_stack *s, int sock, size_t len,
+                       struct berth_span span[2])
+{
+    uint8_t *p[2] = {NULL, NULL};
+    uint32_t lens[2] = {0, 0};
+    spans_out(span, p, lens);
+    int err = 0;
+    struct tcp_conn *c = sock_conn(s, sock, &err);
+    if (!c)
+        return err;
+    err = tcp_user_send_ready(c);
+    if (err)
+        return err;
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    uint32_t want =
+        c->sndbuf_size > c->snd.len ? c->sndbuf_size - c->snd.len : 0;
+    if (len < want)
+        want = (uint32_t)len;
+    if (want && tcp_conn_reserve_snd(s, c, want) != 0)
+        return BERTH_ENOMEM;
+    uint32_t room = send_room(c);
+    if (room > want)
+        room = want;
+    if (room == 0) {
+        sock_seen(s, sock); /* full: WRITABLE comes with room */
+        return len ? BERTH_EAGAIN : 0;
+    }
+    uint32_t n = ring_span(&c->snd, c->snd.len, room, p, lens);
+    spans_out(span, p, lens);
+    return (int)n;
+}
+
+int berth_send_commit(struct berth_stack *s, int sock, size_t n)
+{
+    int err = 0;
+    struct tcp_conn *c = sock_conn(s, sock, &err);
+    if (!c)
+        return app_logged(s, sock, BERTH_APP_SEND, n, err);
+    err = tcp_user_send_ready(c);
+    if (err)
+        return app_logged(s, sock, BERTH_APP_SEND, n, err);
+    if (n > send_room(c))
+        return app_logged(s, sock, BERTH_APP_SEND, n, BERTH_EINVAL);
+    if (n) {
+        ring_commit(&c->snd, (uint32_t)n);
+        tcp_output(s, c);
+    }
+    sock_seen(s, sock);
+    return app_logged(s, sock, BERTH_APP_SEND, n, (int)n);
+}
+
 /* UDP datagrams (a TCP handle ignores `to`, and `from` is its peer). */
 int berth_sendto(struct berth_stack *s, int sock, const void *buf, size_t len,
                  const struct berth_endpoint *to)

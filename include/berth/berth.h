@@ -790,6 +790,43 @@ int berth_send(struct berth_stack *s, int sock, const void *buf, size_t len);
 /* Bytes read; 0 at end of stream; BERTH_EAGAIN when nothing is there. */
 int berth_recv(struct berth_stack *s, int sock, void *buf, size_t len);
 
+/* Zero-copy receive and send (TCP): the application works in the socket's
+ * buffers in place, saving berth_recv()'s copy out of the receive buffer and
+ * berth_send()'s copy into the send buffer. A region is at most two spans:
+ * the second is non-empty only when the bytes wrap past the end of the
+ * buffer's memory. Spans point into the stack's memory and stay valid only
+ * until the next call into the stack (any call on any socket, berth_input
+ * and berth_advance included, the consume or commit too): buffers move when
+ * they grow and are given back when empty. */
+struct berth_span {
+    uint8_t *data;
+    size_t len;
+};
+/* The readable bytes in place, in order: span[0] then span[1]. Returns
+ * their total (> 0); else what berth_recv() returns when nothing is there:
+ * 0 at the end of the stream, a pending error, BERTH_EAGAIN. Consumes
+ * nothing. UDP handles: BERTH_EOPNOTSUPP. */
+int berth_recv_peek(struct berth_stack *s, int sock, struct berth_span span[2]);
+/* Consumes the first n readable bytes (the application is done with them):
+ * berth_recv() of n bytes without the copy, the window opening as it does.
+ * Returns n (0 does nothing); BERTH_EINVAL when fewer than n bytes are
+ * readable; BERTH_EBADF, BERTH_ENOTCONN as berth_recv(). */
+int berth_recv_consume(struct berth_stack *s, int sock, size_t n);
+/* Room for up to len bytes at the end of the send buffer, in place, to be
+ * written and then queued by berth_send_commit(). Returns the room given
+ * (> 0, possibly less than len); else what berth_send() returns:
+ * BERTH_EAGAIN when the buffer is full, BERTH_ENOMEM, BERTH_EPIPE,
+ * BERTH_ENOTCONN, a pending error. Nothing is queued until the commit;
+ * a reservation never committed is simply forgotten. */
+int berth_send_reserve(struct berth_stack *s, int sock, size_t len,
+                       struct berth_span span[2]);
+/* Queues the first n bytes of the room reserved just before (written into
+ * span[0] then span[1]) and sends what may go, as berth_send() of them
+ * would. Returns n (0 queues nothing); BERTH_EINVAL when n exceeds the room
+ * the send buffer has; the errors of berth_send() (a connection that
+ * cannot send any more: BERTH_EPIPE). */
+int berth_send_commit(struct berth_stack *s, int sock, size_t n);
+
 enum berth_shut { BERTH_SHUT_RD = 1, BERTH_SHUT_WR = 2, BERTH_SHUT_RDWR = 3 };
 int berth_shutdown(struct berth_stack *s, int sock, int how);
 /* Releases the handle. The connection closes gracefully in the background

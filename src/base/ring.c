@@ -99,6 +99,22 @@ void ring_commit(struct ring *r, uint32_t n)
     r->len += n;
 }
 
+uint32_t ring_span(const struct ring *r, uint32_t off, uint32_t n,
+                   uint8_t *p[2], uint32_t len[2])
+{
+    p[0] = p[1] = r->buf;
+    len[0] = len[1] = 0;
+    if (r->cap == 0 || off > r->cap || n > r->cap - off || n == 0)
+        return 0;
+    uint32_t pos = ring_index(r, off);
+    uint32_t first = r->cap - pos < n ? r->cap - pos : n;
+    p[0] = r->buf + pos;
+    len[0] = first;
+    p[1] = r->buf;
+    len[1] = n - first;
+    return n;
+}
+
 void ring_move(struct ring *dst, const struct ring *src)
 {
     copy_out(src, src->head, dst->buf, src->cap);

@@ -516,6 +516,9 @@ int tcp_user_send(struct berth_stack *s, struct tcp_conn *c, const void *buf,
 int tcp_user_read(struct berth_stack *s, struct tcp_conn *c, void *buf,
                   size_t len);
 int tcp_user_read_end(struct tcp_conn *c, size_t len);
+/* Zero-copy RECEIVE (berth_recv_consume): drops n (<= rcv.len) bytes the
+ * application read in place, as tcp_user_read() does after its copy. */
+int tcp_user_consume(struct berth_stack *s, struct tcp_conn *c, uint32_t n);
 int tcp_user_shutdown(struct berth_stack *s, struct tcp_conn *c, int how);
 /* ABORT (RFC 9293 §3.10.5): RST if the peer knows us, then delete. */
 void tcp_user_abort(struct berth_stack *s, struct tcp_conn *c,

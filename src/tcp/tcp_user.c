@@ -346,6 +346,14 @@ int tcp_user_read(struct berth_stack *s, struct tcp_conn *c, void *buf,
     return (int)n;
 }
 
+int tcp_user_consume(struct berth_stack *s, struct tcp_conn *c, uint32_t n)
+{
+    n = ring_drop(&c->rcv, n);
+    window_update(s, c);
+    tcp_conn_trim_buffers(s, c);
+    return (int)n;
+}
+
 int tcp_user_read_end(struct tcp_conn *c, size_t len)
 {
     if (c->error)

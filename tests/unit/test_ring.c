@@ -416,6 +416,57 @@ static void ring_move_keeps_readable_and_written_ahead_bytes(void **state)
     }
 }
 
+/* ring_span: the readable bytes and the room after them, in place, at
+ * every head position of an odd-capacity ring: one span, or two split at
+ * the end of memory, always covering exactly the bytes asked for. */
+static void ring_span_shows_bytes_in_place_at_every_head(void **state)
+{
+    (void)state;
+    const uint32_t cap = 13;
+    for (uint32_t pos = 0; pos < cap; pos++) {
+        for (uint32_t len = 0; len <= cap; len++) {
+            struct fixture f;
+            fixture_init(&f, cap);
+            rotate_to(&f, pos);
+            uint8_t src[13];
+            for (uint32_t i = 0; i < len; i++)
+                src[i] = (uint8_t)(100 + i);
+            assert_int_equal(ring_write(&f.r, src, len), len);
+            uint8_t *p[2];
+            uint32_t n[2];
+            /* The readable bytes, in order. */
+            assert_int_equal(ring_span(&f.r, 0, len, p, n), len);
+            assert_int_equal(n[0] + n[1], len);
+            assert_true(n[1] == 0 || p[0] + n[0] == f.buf + cap);
+            if (n[1])
+                assert_ptr_equal(p[1], f.buf);
+            for (uint32_t i = 0; i < n[0]; i++)
+                assert_int_equal(p[0][i], 100 + i);
+            for (uint32_t i = 0; i < n[1]; i++)
+                assert_int_equal(p[1][i], 100 + n[0] + i);
+            /* The room after them: written in place and committed, it
+             * reads back after the first bytes. */
+            uint32_t room = ring_free(&f.r);
+            assert_int_equal(ring_span(&f.r, len, room, p, n), room);
+            assert_int_equal(n[0] + n[1], room);
+            for (uint32_t i = 0; i < n[0]; i++)
+                p[0][i] = (uint8_t)(200 + i);
+            for (uint32_t i = 0; i < n[1]; i++)
+                p[1][i] = (uint8_t)(200 + n[0] + i);
+            ring_commit(&f.r, room);
+            uint8_t out[13];
+            assert_int_equal(ring_read(&f.r, out, cap), cap);
+            for (uint32_t i = 0; i < cap; i++)
+                assert_int_equal(out[i], i < len ? 100 + i : 200 + i - len);
+            /* Beyond the capacity, or nothing: no span. */
+            assert_int_equal(ring_span(&f.r, 1, cap, p, n), 0);
+            assert_int_equal(n[0] + n[1], 0);
+            assert_int_equal(ring_span(&f.r, 0, 0, p, n), 0);
+            fixture_fini(&f);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -436,6 +487,7 @@ int main(void)
         cmocka_unit_test(ring_full_ring_reads_back_in_order_from_any_head),
         cmocka_unit_test(ring_random_operations_match_flat_array_model),
         cmocka_unit_test(ring_move_keeps_readable_and_written_ahead_bytes),
+        cmocka_unit_test(ring_span_shows_bytes_in_place_at_every_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
