@@ -231,11 +231,18 @@ static int cmd_lifecycle(int argc, char **argv)
     /* --buf: socket buffer size (default: berth's defaults). */
     uint64_t buf = bench_arg_u64(argc, argv, "--buf", 0);
     bool log = bench_arg_flag(argc, argv, "--log-hook");
+    /* --offload: the link of bulk --offload (no checksum verified, TSO
+     * allowed: pair.h); --handoff: no copy into the link's queue. Off by
+     * default: the reference figures are the plain link's. */
+    bool offload = bench_arg_flag(argc, argv, "--offload");
+    bool handoff = bench_arg_flag(argc, argv, "--handoff");
     uint64_t events = 0;
     struct berth_config cfg[2];
     base_config(cfg);
     for (int i = 0; i < 2 && buf; i++)
         cfg[i].sndbuf = cfg[i].rcvbuf = (uint32_t)buf;
+    for (int i = 0; i < 2 && offload; i++)
+        cfg[i].tso_max = 65535;
     for (int i = 0; i < 2 && log; i++) {
         cfg[i].log = count_event;
         cfg[i].log_ctx = &events;
@@ -244,6 +251,7 @@ static int cmd_lifecycle(int argc, char **argv)
     struct lc lc;
     if (lc_init(&lc, &p, cfg, virt, ports) != 0)
         bench_die("lifecycle: setup failed");
+    p.handoff = handoff;
     uint64_t c0 = bench_cpu_ns(), t0 = bench_wall_ns();
     uint64_t done = lc_run(&lc, n, inflight, max_s * 1000000000ull);
     uint64_t t1 = bench_wall_ns(), c1 = bench_cpu_ns();
@@ -255,6 +263,8 @@ static int cmd_lifecycle(int argc, char **argv)
     bench_result_begin("lifecycle");
     bench_result_s("stack", "berth");
     bench_result_u64("buf", cfg[0].sndbuf);
+    bench_result_u64("offload", offload);
+    bench_result_u64("handoff", handoff);
     bench_result_u64("conns", done);
     bench_result_u64("errors", lc.errors + (n - done));
     bench_result_f("wall_s", wall);

@@ -288,6 +288,14 @@ class Bench:
                 r = self.run([self.bb, "bulk", "--bytes", size, "--mss", mss,
                               "--buf", buf])
                 self.add("bulk", "berth_mss%s" % mss, first(r))
+            # MSS 1460 over the offloaded in-process link (TSO super-segments
+            # handed over whole, no checksum, no copy into a queue: on the
+            # kernel loopback's terms), then with the zero-copy calls too.
+            for name, extra in (("offload", []), ("offload_zc",
+                                                  ["--zerocopy"])):
+                r = self.run([self.bb, "bulk", "--bytes", size, "--buf", buf,
+                              "--offload", "--handoff"] + extra)
+                self.add("bulk", "berth_mss1460_" + name, first(r))
             r = self.run([self.kb, "bulk", "--bytes", size])
             self.add("bulk", "kernel", first(r))
             if self.lb:
@@ -919,13 +927,16 @@ plot %s
             w("### 2. Bulk throughput (one stream)\n")
             w("| Stack | Gbit/s (wall) | GB per CPU-second | bytes |")
             w("|---|---|---|---|")
-            for s in ("berth_mss1460", "berth_mss65495", "kernel", "lwip"):
+            for s in ("berth_mss1460", "berth_mss1460_offload",
+                      "berth_mss1460_offload_zc", "berth_mss65495", "kernel",
+                      "lwip"):
                 if s in bk:
                     w("| %s | %s | %s | %s |" % (
                         label(s), stat(vals(bk[s], "gbit_per_wall_s")),
                         stat(vals(bk[s], "gbyte_per_cpu_s")),
                         gib(med(vals(bk[s], "bytes")))))
-            for s in ("berth_mss1460", "berth_mss65495"):
+            for s in ("berth_mss1460", "berth_mss1460_offload",
+                      "berth_mss1460_offload_zc", "berth_mss65495"):
                 for o in ("kernel", "lwip"):
                     if s in bk and o in bk:
                         w("| **%s ÷ %s** (pairwise) | %s | %s | |" % (
@@ -940,6 +951,10 @@ plot %s
                 "GB per CPU-second",
                 [(short, vals(bk.get(s, []), "gbyte_per_cpu_s"))
                  for s, short in (("berth_mss1460", "berth MSS 1460"),
+                                  ("berth_mss1460_offload",
+                                   "berth 1460 offload"),
+                                  ("berth_mss1460_offload_zc",
+                                   "berth 1460 offload+zc"),
                                   ("berth_mss65495", "berth MSS 65495"),
                                   ("kernel", "kernel"), ("lwip", "lwIP"))]),
                 chart_prefix))
@@ -1274,6 +1289,10 @@ plot %s
 
 def label(s):
     return {"berth_mss1460": "berth, MSS 1460",
+            "berth_mss1460_offload": "berth, MSS 1460, offloaded link "
+                                     "(--offload --handoff)",
+            "berth_mss1460_offload_zc": "berth, MSS 1460, offloaded link, "
+                                        "zero-copy calls (--zerocopy)",
             "berth_mss65495": "berth, MSS 65495 (MTU-less link)",
             "kernel": "kernel (loopback)", "lwip": "lwIP (loopback)",
             "berth_tun": "berth over TUN",
