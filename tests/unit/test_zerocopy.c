@@ -477,6 +477,60 @@ static void send_after_shutdown_and_reset_fail(void **st)
     pair_down(&p);
 }
 
+/* ---- the event log ---- */
+
+struct app_log {
+    int n;
+    enum berth_app_call call[8];
+    uint64_t len[8];
+    int result[8];
+};
+
+static void log_app(void *ctx, const struct berth_log_event *ev)
+{
+    struct app_log *l = ctx;
+    if (ev->kind != BERTH_LOG_APP || l->n >= 8)
+        return;
+    l->call[l->n] = ev->u.app.call;
+    l->len[l->n] = ev->u.app.len;
+    l->result[l->n++] = ev->u.app.result;
+}
+
+static void commit_and_consume_are_logged_as_send_and_recv(void **st)
+{
+    (void)st;
+    struct pair p;
+    pair_up(&p);
+    struct app_log la = {0}, lb = {0};
+    berth_set_log(p.a, log_app, &la);
+    berth_set_log(p.b, log_app, &lb);
+    struct berth_span sp[2];
+    assert_int_equal(berth_send_reserve(p.a, p.client, 500, sp), 500);
+    fill(sp[0].data, 500, 0);
+    assert_int_equal(berth_send_commit(p.a, p.client, 400), 400);
+    pump(&p);
+    assert_int_equal(berth_recv_peek(p.b, p.server, sp), 400);
+    assert_int_equal(berth_recv_consume(p.b, p.server, 300), 300);
+    assert_int_equal(berth_recv_consume(p.b, p.server, 200), BERTH_EINVAL);
+    /* A reserve and a peek are not logged. */
+    assert_int_equal(la.n, 1);
+    assert_int_equal(la.call[0], BERTH_APP_SEND);
+    assert_int_equal(la.len[0], 400);
+    assert_int_equal(la.result[0], 400);
+    assert_int_equal(lb.n, 2);
+    assert_int_equal(lb.call[0], BERTH_APP_RECV);
+    assert_int_equal(lb.len[0], 300);
+    assert_int_equal(lb.result[0], 300);
+    assert_int_equal(lb.call[1], BERTH_APP_RECV);
+    assert_int_equal(lb.result[1], BERTH_EINVAL);
+    berth_set_log(p.a, NULL, NULL);
+    berth_set_log(p.b, NULL, NULL);
+    assert_int_equal(berth_close(p.a, p.client), 0);
+    assert_int_equal(berth_close(p.b, p.server), 0);
+    assert_int_equal(berth_close(p.b, p.listener), 0);
+    pair_down(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +545,7 @@ int main(void)
         cmocka_unit_test(zero_copy_both_ends_carry_a_long_stream),
         cmocka_unit_test(calls_on_bad_handles_and_wrong_kinds_fail),
         cmocka_unit_test(send_after_shutdown_and_reset_fail),
+        cmocka_unit_test(commit_and_consume_are_logged_as_send_and_recv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
