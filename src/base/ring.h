@@ -35,9 +35,10 @@ uint32_t ring_write_at(struct ring *r, uint32_t off, const void *src,
 /* Makes n bytes after the readable end readable (n <= ring_free). */
 void ring_commit(struct ring *r, uint32_t n);
 /* Where n bytes starting `off` bytes after head lie in memory: at most two
- * spans (p[1], n[1] non-empty only when the bytes wrap past the end of the
- * memory). off + n must be <= cap. Returns n[0] + n[1] (= n). Readable bytes
- * in place: off 0, n len; room to write in place: off len, n <= ring_free. */
+ * spans, p[i] and len[i] (len[1] non-zero only when the bytes wrap past the
+ * end of the memory). off + n must be <= cap, else nothing (0). Returns
+ * len[0] + len[1] (= n). The readable bytes in place: off 0, n len; room to
+ * write in place: off len, n <= ring_free (then ring_commit). */
 uint32_t ring_span(const struct ring *r, uint32_t off, uint32_t n,
                    uint8_t *p[2], uint32_t len[2]);
 /* Moves src's contents into the empty ring dst (dst->cap >= src->cap):
