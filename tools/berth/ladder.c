@@ -731,6 +731,36 @@ static uint32_t window(const struct ladder *ld, int from,
     return (uint32_t)seg->win << (ws > 14 ? 14 : ws);
 }
 
+/* A packet's arrow from side `from`, counted; its label is the caller's
+ * to write (before any other row is added). */
+static struct lrow *arrow_row(struct ladder *ld, int from, uint64_t now,
+                              unsigned marks, bool lost)
+{
+    ld->segments++;
+    ld->lost += lost;
+    struct lrow *r = row_add(ld, now);
+    if (!r)
+        return NULL;
+    r->mid = MID_ARROW;
+    r->dir = from;
+    r->marks = marks;
+    return r;
+}
+
+/* The details beneath an arrow (marks, options, payload), if any. */
+static void detail_row(struct ladder *ld, uint64_t now, unsigned marks,
+                       const char *text)
+{
+    size_t n = ld->nrows;
+    if (!text[0])
+        return;
+    note_row(ld, now, 0, false, text);
+    if (ld->nrows > n) { /* not out of memory */
+        ld->rows[n].detail = true;
+        ld->rows[n].marks = marks;
+    }
+}
+
 static void draw_segment(struct ladder *ld, int from, uint64_t now,
                          const struct berth_segment *seg,
                          const uint8_t *payload, uint32_t plen, bool lost)
@@ -751,15 +781,9 @@ static void draw_segment(struct ladder *ld, int from, uint64_t now,
         peer->isn = seg->ack - 1;
     }
     unsigned marks = classify(ld, from, now, seg, lost);
-    ld->segments++;
-    ld->lost += lost;
-
-    struct lrow *r = row_add(ld, now);
+    struct lrow *r = arrow_row(ld, from, now, marks, lost);
     if (!r)
         return;
-    r->mid = MID_ARROW;
-    r->dir = from;
-    r->marks = marks;
     berth_flags_string(seg->flags, flags, sizeof flags);
     int n = snprintf(r->text, sizeof r->text, "%s seq=%" PRIu32, flags,
                      rel(mine, seg->seq));
@@ -773,11 +797,7 @@ static void draw_segment(struct ladder *ld, int from, uint64_t now,
              window(ld, from, seg));
     details(ld, from, seg, payload, plen < seg->len ? plen : seg->len, marks,
             text, MID_W - 3);
-    if (text[0]) {
-        note_row(ld, now, 0, false, text);
-        ld->rows[ld->nrows - 1].detail = true;
-        ld->rows[ld->nrows - 1].marks = marks;
-    }
+    detail_row(ld, now, marks, text);
     if (ld->o.explain) {
         explain(ld, from, seg, marks, text, sizeof text);
         if (text[0])
@@ -1047,20 +1067,12 @@ void ladder_datagram(struct ladder *ld, int from, uint64_t now,
         return;
     }
     deliver_old(ld, now);
-    ld->segments++;
-    ld->lost += lost;
-    struct lrow *r = row_add(ld, now);
+    unsigned marks = lost ? LM_LOST : 0;
+    struct lrow *r = arrow_row(ld, from, now, marks, lost);
     if (!r)
         return;
-    r->mid = MID_ARROW;
-    r->dir = from;
-    r->marks = lost ? LM_LOST : 0;
     snprintf(r->text, sizeof r->text, "%s", label);
-    if (detail[0]) {
-        note_row(ld, now, 0, false, detail);
-        ld->rows[ld->nrows - 1].detail = true;
-        ld->rows[ld->nrows - 1].marks = r->marks;
-    }
+    detail_row(ld, now, marks, detail);
 }
 
 bool ladder_endpoints(const struct ladder *ld, struct cap_addr *client,
