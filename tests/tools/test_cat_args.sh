@@ -7,13 +7,7 @@
 # usage: test_cat_args.sh BERTH
 set -u
 berth=${1:?usage: test_cat_args.sh BERTH}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() {
-    echo "FAIL: $*"
-    fail=1
-}
+source "$(dirname "$0")/lib.sh"
 # usage_err WANT_TEXT ARGS...: exit 2, stderr says WANT_TEXT.
 usage_err() {
     local want=$1 rc=0

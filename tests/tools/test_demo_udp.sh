@@ -7,13 +7,7 @@
 # usage: test_demo_udp.sh BERTH
 set -u
 berth=$(readlink -f "${1:?usage: test_demo_udp.sh BERTH}")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() {
-    echo "FAIL: $*"
-    fail=1
-}
+source "$(dirname "$0")/lib.sh"
 (cd "$tmp" && TMPDIR=$tmp timeout 120 "$berth" demo --memlink) \
     >"$tmp/out" 2>"$tmp/err" || bad "berth demo --memlink exited $?: $(tail -n 3 "$tmp/err")"
 sed -n '/^UDP, for contrast/,/^No SYN, no FIN/p' "$tmp/out" >"$tmp/udp"

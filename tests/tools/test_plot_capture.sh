@@ -8,13 +8,7 @@
 set -u
 berth=${1:?usage: test_plot_capture.sh BERTH SOURCE_DIR}
 src=${2:?usage: test_plot_capture.sh BERTH SOURCE_DIR}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() {
-    echo "FAIL: $*"
-    fail=1
-}
+source "$(dirname "$0")/lib.sh"
 python3 "$src/tests/ladder/make_captures.py" "$tmp" || {
     echo "FAIL: make_captures.py"
     exit 1
