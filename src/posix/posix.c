@@ -34,6 +34,7 @@
 #define _GNU_SOURCE
 #include "berth/posix.h"
 
+#include "linux_map.h"
 #include "sys.h"
 
 #include <arpa/inet.h>
@@ -1857,32 +1858,6 @@ int berth_posix_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
     return 0;
 }
 
-/* Options with an integer value: Linux name -> berth option and the unit
- * factor (Linux's unit * factor = berth's). */
-static const struct {
-    int level, name;
-    enum berth_opt opt;
-    int64_t factor;
-} INT_OPTS[] = {
-    {SOL_SOCKET, SO_KEEPALIVE, BERTH_OPT_KEEPALIVE, 1},
-    {SOL_SOCKET, SO_SNDBUF, BERTH_OPT_SNDBUF, 1},
-    {SOL_SOCKET, SO_RCVBUF, BERTH_OPT_RCVBUF, 1},
-    {IPPROTO_TCP, TCP_NODELAY, BERTH_OPT_NODELAY, 1},
-    {IPPROTO_TCP, TCP_KEEPIDLE, BERTH_OPT_KEEPIDLE, 1000000},
-    {IPPROTO_TCP, TCP_KEEPINTVL, BERTH_OPT_KEEPINTVL, 1000000},
-    {IPPROTO_TCP, TCP_KEEPCNT, BERTH_OPT_KEEPCNT, 1},
-    {IPPROTO_TCP, TCP_MAXSEG, BERTH_OPT_MAXSEG, 1},
-    {IPPROTO_TCP, TCP_USER_TIMEOUT, BERTH_OPT_USER_TIMEOUT, 1000},
-};
-
-static int int_opt(int level, int name)
-{
-    for (size_t i = 0; i < sizeof INT_OPTS / sizeof INT_OPTS[0]; i++)
-        if (INT_OPTS[i].level == level && INT_OPTS[i].name == name)
-            return (int)i;
-    return -1;
-}
-
 static int put_int(void *val, socklen_t *len, int v)
 {
     if (!val || !len || *len < (socklen_t)sizeof(int))
@@ -1914,37 +1889,8 @@ static void fill_tcp_info(struct psock *p, struct tcp_info *ti)
 {
     struct berth_tcp_info in;
     memset(ti, 0, sizeof *ti);
-    if (berth_getinfo(g.stack, p->bsock, &in) < 0)
-        return;
-    /* Linux's TCP_* state numbering. */
-    static const uint8_t LINUX_STATE[] = {
-        [BERTH_STATE_CLOSED] = 7,      [BERTH_STATE_LISTEN] = 10,
-        [BERTH_STATE_SYN_SENT] = 2,    [BERTH_STATE_SYN_RECEIVED] = 3,
-        [BERTH_STATE_ESTABLISHED] = 1, [BERTH_STATE_FIN_WAIT_1] = 4,
-        [BERTH_STATE_FIN_WAIT_2] = 5,  [BERTH_STATE_CLOSE_WAIT] = 8,
-        [BERTH_STATE_CLOSING] = 11,    [BERTH_STATE_LAST_ACK] = 9,
-        [BERTH_STATE_TIME_WAIT] = 6,
-    };
-    uint32_t mss = in.snd_mss ? in.snd_mss : 1;
-    ti->tcpi_state = LINUX_STATE[in.state];
-    ti->tcpi_retransmits = (uint8_t)in.retransmits;
-    ti->tcpi_snd_wscale = in.snd_wscale & 15;
-    ti->tcpi_rcv_wscale = in.rcv_wscale & 15;
-    ti->tcpi_options = (in.timestamps ? TCPI_OPT_TIMESTAMPS : 0) |
-                       (in.sack ? TCPI_OPT_SACK : 0) |
-                       (in.snd_wscale || in.rcv_wscale ? TCPI_OPT_WSCALE : 0);
-    ti->tcpi_rto = in.rto;
-    ti->tcpi_snd_mss = in.snd_mss;
-    ti->tcpi_rcv_mss = in.snd_mss;
-    ti->tcpi_unacked = in.unacked / mss;
-    ti->tcpi_rtt = in.srtt;
-    ti->tcpi_rttvar = in.rttvar;
-    ti->tcpi_snd_ssthresh =
-        in.ssthresh == UINT32_MAX ? 0x7fffffff : in.ssthresh / mss;
-    ti->tcpi_snd_cwnd = in.cwnd / mss;
-    ti->tcpi_advmss = in.snd_mss;
-    ti->tcpi_rcv_space = in.rcv_wnd;
-    ti->tcpi_total_retrans = in.total_retrans;
+    if (berth_getinfo(g.stack, p->bsock, &in) == 0)
+        linux_tcp_info(&in, ti);
 }
 
 /* Lock held: SOL_SOCKET's integer options without a berth option; -1 for
@@ -2021,11 +1967,12 @@ int berth_posix_getsockopt(int fd, int level, int name, void *val,
                            socklen_t *len)
 {
     LOCKED_GET(p, fd);
-    int rc, i = int_opt(level, name), x = -1;
+    const struct linux_int_opt *m = linux_int_opt(level, name);
+    int rc, x = -1;
     int64_t v = 0;
-    if (i >= 0) {
-        int r = berth_getopt(g.stack, p->bsock, INT_OPTS[i].opt, &v);
-        rc = r < 0 ? berr(r) : put_int(val, len, (int)(v / INT_OPTS[i].factor));
+    if (m) {
+        int r = berth_getopt(g.stack, p->bsock, m->opt, &v);
+        rc = r < 0 ? berr(r) : put_int(val, len, (int)(v / m->factor));
     } else if ((rc = get_struct_opt(p, level, name, val, len)) <= 0) {
         /* done */
     } else {
@@ -2086,13 +2033,14 @@ static int set_congestion(struct psock *p, const void *val, socklen_t len)
     return r < 0 ? berr(r) : 0;
 }
 
-static int set_int_opt(struct psock *p, int i, const void *val, socklen_t len)
+static int set_int_opt(struct psock *p, const struct linux_int_opt *m,
+                       const void *val, socklen_t len)
 {
     int x;
     if (get_int(val, len, &x) < 0)
         return -1;
-    enum berth_opt opt = INT_OPTS[i].opt;
-    int64_t v = (int64_t)x * INT_OPTS[i].factor;
+    enum berth_opt opt = m->opt;
+    int64_t v = (int64_t)x * m->factor;
     if (opt == BERTH_OPT_SNDBUF || opt == BERTH_OPT_RCVBUF) {
         /* Linux accepts any size at any time (clamped); berth sizes its
          * buffers once, before the connection: later changes and sizes
@@ -2129,9 +2077,10 @@ int berth_posix_setsockopt(int fd, int level, int name, const void *val,
                            socklen_t len)
 {
     LOCKED_GET(p, fd);
-    int rc, i = int_opt(level, name), x = 0;
-    if (i >= 0)
-        rc = set_int_opt(p, i, val, len);
+    const struct linux_int_opt *m = linux_int_opt(level, name);
+    int rc, x = 0;
+    if (m)
+        rc = set_int_opt(p, m, val, len);
     else if (level == SOL_SOCKET && name == SO_LINGER)
         rc = set_linger(p, val, len);
     else if (level == SOL_SOCKET && name == SO_RCVTIMEO)

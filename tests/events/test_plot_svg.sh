@@ -14,13 +14,7 @@ for t in xmllint rsvg-convert; do
         exit 77
     }
 done
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-bad() {
-    echo "FAIL: $*"
-    fail=1
-}
+source "$(dirname "$0")/../tools/lib.sh"
 timeout 120 "$berth" demo --memlink --impair loss=3%,seed=2 \
     --pcap "$tmp/run.pcap" >/dev/null 2>&1 || bad "berth demo --memlink"
 for in in run.events run.pcap; do

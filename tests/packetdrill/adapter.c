@@ -5,8 +5,9 @@
  * running berth_advance() at each deadline on the way, so a script runs in
  * milliseconds and gives the same result on a loaded machine.
  *
- * Public API only (include/berth/berth.h). Built without sanitizers:
- * packetdrill dlopen()s this object with RTLD_DEEPBIND.
+ * Public API only (include/berth/berth.h), and the Linux numbers the POSIX
+ * layer uses (src/posix/linux_map.c: one table for both). Built without
+ * sanitizers: packetdrill dlopen()s this object with RTLD_DEEPBIND.
  */
 #define _GNU_SOURCE
 #include <berth/berth.h>
@@ -24,6 +25,7 @@
 #include <sys/ioctl.h>
 
 #include "packetdrill.h"
+#include "posix/linux_map.h"
 
 #ifndef SO_MEMINFO
 #define SO_MEMINFO 55 /* Linux's asm-generic/socket.h */
@@ -684,48 +686,8 @@ static int pd_shutdown(void *ud, int fd, int how)
     return berr(LOCKED(a, berth_shutdown(a->s, sock_of(fd), map[how])));
 }
 
-/* Socket options: the integer ones berth has, in Linux's units. */
-struct optmap {
-    int level, name;
-    enum berth_opt opt;
-    int64_t scale; /* script unit in microseconds, or 1 */
-};
-
-static const struct optmap optmap[] = {
-    {IPPROTO_TCP, TCP_NODELAY, BERTH_OPT_NODELAY, 1},
-    {IPPROTO_TCP, TCP_MAXSEG, BERTH_OPT_MAXSEG, 1},
-    {IPPROTO_TCP, TCP_USER_TIMEOUT, BERTH_OPT_USER_TIMEOUT, 1000},
-    {IPPROTO_TCP, TCP_KEEPIDLE, BERTH_OPT_KEEPIDLE, 1000000},
-    {IPPROTO_TCP, TCP_KEEPINTVL, BERTH_OPT_KEEPINTVL, 1000000},
-    {IPPROTO_TCP, TCP_KEEPCNT, BERTH_OPT_KEEPCNT, 1},
-    {SOL_SOCKET, SO_KEEPALIVE, BERTH_OPT_KEEPALIVE, 1},
-    {SOL_SOCKET, SO_SNDBUF, BERTH_OPT_SNDBUF, 1},
-    {SOL_SOCKET, SO_RCVBUF, BERTH_OPT_RCVBUF, 1},
-};
-
-static const struct optmap *find_opt(int level, int name)
-{
-    for (size_t i = 0; i < sizeof(optmap) / sizeof(optmap[0]); i++)
-        if (optmap[i].level == level && optmap[i].name == name)
-            return &optmap[i];
-    return NULL;
-}
-
-/* TCP_INFO in Linux's layout and units (segments, not bytes), for the
+/* TCP_INFO in Linux's layout and units (posix/linux_map.c), for the
  * scripts' tcpi_ assertions. */
-static int linux_state(enum berth_state st)
-{
-    static const int map[BERTH_STATE__COUNT] = {
-        [BERTH_STATE_CLOSED] = 7,      [BERTH_STATE_LISTEN] = 10,
-        [BERTH_STATE_SYN_SENT] = 2,    [BERTH_STATE_SYN_RECEIVED] = 3,
-        [BERTH_STATE_ESTABLISHED] = 1, [BERTH_STATE_FIN_WAIT_1] = 4,
-        [BERTH_STATE_FIN_WAIT_2] = 5,  [BERTH_STATE_CLOSE_WAIT] = 8,
-        [BERTH_STATE_CLOSING] = 11,    [BERTH_STATE_LAST_ACK] = 9,
-        [BERTH_STATE_TIME_WAIT] = 6,
-    };
-    return map[st];
-}
-
 static int tcp_info(struct adapter *a, int sock, void *val, socklen_t *len)
 {
     struct berth_tcp_info in;
@@ -733,31 +695,11 @@ static int tcp_info(struct adapter *a, int sock, void *val, socklen_t *len)
     if (r < 0)
         return r;
     struct tcp_info ti;
-    memset(&ti, 0, sizeof(ti));
-    uint32_t mss = in.snd_mss ? in.snd_mss : 1;
-    ti.tcpi_state = (uint8_t)linux_state(in.state);
-    ti.tcpi_retransmits = (uint8_t)in.retransmits;
-    ti.tcpi_options = (in.timestamps ? TCPI_OPT_TIMESTAMPS : 0) |
-                      (in.sack ? TCPI_OPT_SACK : 0) |
-                      (in.snd_wscale || in.rcv_wscale ? TCPI_OPT_WSCALE : 0);
-    ti.tcpi_snd_wscale = in.snd_wscale & 0xf;
-    ti.tcpi_rcv_wscale = in.rcv_wscale & 0xf;
-    ti.tcpi_rto = in.rto;
-    ti.tcpi_snd_mss = in.snd_mss;
-    ti.tcpi_unacked = (in.unacked + mss - 1) / mss;
-    ti.tcpi_rtt = in.srtt;
-    ti.tcpi_rttvar = in.rttvar;
-    ti.tcpi_snd_ssthresh =
-        in.ssthresh == UINT32_MAX ? 0x7fffffff : in.ssthresh / mss;
-    ti.tcpi_snd_cwnd = in.cwnd / mss;
+    linux_tcp_info(&in, &ti);
     /* The MSS we advertise: the stack's, capped by TCP_MAXSEG. */
     int64_t maxseg = 0;
     berth_getopt(a->s, sock, BERTH_OPT_MAXSEG, &maxseg);
     ti.tcpi_advmss = maxseg > 0 && maxseg < a->mss ? (uint32_t)maxseg : a->mss;
-    ti.tcpi_total_retrans = in.total_retrans;
-    ti.tcpi_ca_state = in.recovery == BERTH_RECOVERY_FAST  ? TCP_CA_Recovery
-                       : in.recovery == BERTH_RECOVERY_RTO ? TCP_CA_Loss
-                                                           : TCP_CA_Open;
     /* Linux's struct has grown past glibc's: the fields after glibc's
      * (tcpi_pacing_rate onward), which berth does not keep, read 0. */
     socklen_t n = *len < sizeof(ti) ? *len : (socklen_t)sizeof(ti);
@@ -838,10 +780,10 @@ static int pd_getsockopt(void *ud, int fd, int level, int name, void *val,
             v = (int)x;
         }
     } else {
-        const struct optmap *m = find_opt(level, name);
+        const struct linux_int_opt *m = linux_int_opt(level, name);
         int64_t x = 0;
         r = m ? berth_getopt(a->s, sock, m->opt, &x) : BERTH_ENOPROTOOPT;
-        v = m ? (int)(x / m->scale) : 0;
+        v = m ? (int)(x / m->factor) : 0;
     }
     pthread_mutex_unlock(&a->mu);
     if (r < 0)
@@ -857,7 +799,7 @@ static int pd_setsockopt(void *ud, int fd, int level, int name, const void *val,
     struct adapter *a = ud;
     int sock = sock_of(fd);
     int v;
-    const struct optmap *m = find_opt(level, name);
+    const struct linux_int_opt *m = linux_int_opt(level, name);
     if (!m &&
         !(level == SOL_SOCKET && (name == SO_REUSEADDR || name == SO_LINGER)))
         return fail(ENOPROTOOPT);
@@ -876,7 +818,7 @@ static int pd_setsockopt(void *ud, int fd, int level, int name, const void *val,
         int64_t x = l->l_onoff ? (int64_t)l->l_linger * 1000000 : -1;
         return berr(LOCKED(a, berth_setopt(a->s, sock, BERTH_OPT_LINGER, x)));
     }
-    int64_t x = (int64_t)v * m->scale;
+    int64_t x = (int64_t)v * m->factor;
     /* socket(7): Linux doubles SO_SNDBUF and SO_RCVBUF for its overhead and
      * getsockopt() returns the doubled value; berth's buffers are bytes of
      * data. */

@@ -215,6 +215,19 @@ static int ng_next(struct capture *c, struct cap_packet *p, char *err,
     }
 }
 
+bool capture_sniff(const char *path)
+{
+    uint8_t h[4];
+    FILE *f = fopen(path, "rb");
+    bool yes = f && fread(h, 1, 4, f) == 4 &&
+               (rd32(h, false) == NG_SHB || rd32(h, false) == MAGIC_US ||
+                rd32(h, true) == MAGIC_US || rd32(h, false) == MAGIC_NS ||
+                rd32(h, true) == MAGIC_NS);
+    if (f)
+        fclose(f);
+    return yes;
+}
+
 struct capture *capture_open(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");

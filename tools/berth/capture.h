@@ -34,6 +34,8 @@ struct cap_packet {
 
 struct capture;
 
+/* The file begins as a pcap or a pcapng does (no more is read). */
+bool capture_sniff(const char *path);
 /* NULL with a message in err when the file cannot be read or is not a
  * pcap of a link type named above, or a pcapng. */
 struct capture *capture_open(const char *path, char *err, size_t errlen);

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "cat.h"
 #include "cmds.h"
 #include "common.h"
 
@@ -320,9 +321,27 @@ static void on_stop(void *ctx)
     }
 }
 
-static void cat_usage(FILE *f)
+static void cat_usage(FILE *f, bool udp)
 {
-    fprintf(f,
+    if (udp)
+        fprintf(f, "usage: berth cat -u [options] HOST PORT\n"
+                   "       berth cat -u [options] --listen PORT\n"
+                   "\n"
+                   "Like nc -u, over berth's UDP: each read of stdin is one "
+                   "datagram to the\npeer, each datagram from the peer is "
+                   "written to stdout. With --listen the\nfirst datagram's "
+                   "sender becomes the peer. After stdin's end berth waits\n"
+                   "for --wait without a datagram, then exits 0; the peer's "
+                   "ICMP port\nunreachable exits 1 (\"connection refused\").\n"
+                   "  -u, --udp            UDP instead of TCP\n"
+                   "  -l, --listen PORT    take datagrams on PORT\n"
+                   "  -w, --wait TIME      quiet time after stdin's end "
+                   "(default 1 s)\n"
+                   "  -v, --verbose        say who the peer is\n"
+                   "\n");
+    else
+        fprintf(
+            f,
             "usage: berth cat [options] HOST PORT\n"
             "       berth cat [options] --listen PORT\n"
             "\n"
@@ -342,46 +361,60 @@ static void cat_usage(FILE *f)
     common_usage(f);
 }
 
-static int cat_args(struct common *c, struct cat *k, uint16_t *port, int argc,
-                    char **argv)
+/* The option of one mode only at argv[*i]: TCP's --connect-timeout (more
+ * than 0), UDP's -w/--wait. 1 taken, 0 not one, -1 after a usage error. */
+static int mode_option(struct common *c, struct cat_args *a, int argc,
+                       char **argv, int *i)
+{
+    const char *v;
+    int r;
+    if (a->udp) {
+        r = opt_value(c->prog, argc, argv, i, "--wait", &v);
+        if (r == 0)
+            r = opt_value(c->prog, argc, argv, i, "-w", &v);
+        if (r > 0 && parse_time(c->prog, "--wait", v, &a->wait) != 0)
+            return -1;
+        return r;
+    }
+    r = opt_value(c->prog, argc, argv, i, "--connect-timeout", &v);
+    if (r <= 0)
+        return r;
+    if (parse_time(c->prog, "--connect-timeout", v, &a->connect_timeout) != 0)
+        return -1;
+    if (a->connect_timeout == 0) {
+        usage_error(c->prog,
+                    "bad --connect-timeout value '%s': want more than 0", v);
+        return -1;
+    }
+    return 1;
+}
+
+int cat_args(struct common *c, struct cat_args *a, int argc, char **argv)
 {
     const char *pos[2];
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            cat_usage(stdout);
+            cat_usage(stdout, a->udp);
             exit(0);
         }
+        if (!strcmp(argv[i], "-u") || !strcmp(argv[i], "--udp"))
+            continue; /* the caller looked for it first */
         if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
-            k->verbose = true;
+            a->verbose = true;
             continue;
         }
-        r = opt_value(c->prog, argc, argv, &i, "--connect-timeout", &v);
-        if (r > 0) {
-            if (parse_time(c->prog, "--connect-timeout", v,
-                           &k->connect_timeout) != 0)
-                return -1;
-            if (k->connect_timeout == 0) {
-                usage_error(c->prog,
-                            "bad --connect-timeout value '%s': "
-                            "want more than 0",
-                            v);
-                return -1;
+        int r = mode_option(c, a, argc, argv, &i);
+        if (r == 0) {
+            r = opt_value(c->prog, argc, argv, &i, "--listen", &v);
+            if (r == 0)
+                r = opt_value(c->prog, argc, argv, &i, "-l", &v);
+            if (r > 0) {
+                a->listen_mode = true;
+                if (parse_port(c->prog, v, &a->port) != 0)
+                    return -1;
             }
-            continue;
-        }
-        if (r < 0)
-            return -1;
-        r = opt_value(c->prog, argc, argv, &i, "--listen", &v);
-        if (r == 0)
-            r = opt_value(c->prog, argc, argv, &i, "-l", &v);
-        if (r > 0) {
-            k->listen_mode = true;
-            if (parse_port(c->prog, v, port) != 0)
-                return -1;
-            continue;
         }
         if (r == 0 && argv[i][0] == '-' && argv[i][1])
             r = common_option(c, argc, argv, &i);
@@ -392,20 +425,20 @@ static int cat_args(struct common *c, struct cat *k, uint16_t *port, int argc,
         if (r <= 0)
             return -1;
     }
-    if (k->listen_mode && npos == 0)
+    if (a->listen_mode && npos == 0)
         return 0;
-    if (k->listen_mode || npos != 2) {
-        usage_error(c->prog, k->listen_mode ? "--listen takes no HOST PORT"
+    if (a->listen_mode || npos != 2) {
+        usage_error(c->prog, a->listen_mode ? "--listen takes no HOST PORT"
                                             : "want HOST PORT or --listen "
                                               "PORT");
         return -1;
     }
-    if (parse_addr(pos[0], &k->target) != 0) {
+    if (parse_addr(pos[0], &a->target) != 0) {
         usage_error(c->prog, "bad HOST '%s': want an IPv4 or IPv6 address",
                     pos[0]);
         return -1;
     }
-    return parse_port(c->prog, pos[1], &k->target.port);
+    return parse_port(c->prog, pos[1], &a->target.port);
 }
 
 /* Opens the listener or starts connecting. 0, or 1 after a message. */
@@ -450,19 +483,24 @@ static int cat_open(struct common *c, struct cat *k, uint16_t port)
 int cmd_cat(int argc, char **argv)
 {
     struct common c;
-    struct cat k = {.prog = "berth cat",
+    struct cat_args a = {.wait = 1000000};
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-u") || !strcmp(argv[i], "--udp"))
+            a.udp = true;
+    common_init(&c, a.udp ? "berth cat -u" : "berth cat");
+    if (cat_args(&c, &a, argc, argv) != 0 || common_finish(&c) != 0)
+        return EXIT_USAGE;
+    if (a.udp)
+        return cat_udp(&c, &a); /* udp.c */
+    struct cat k = {.prog = c.prog,
+                    .listen_mode = a.listen_mode,
+                    .verbose = a.verbose,
+                    .target = a.target,
+                    .connect_timeout = a.connect_timeout,
                     .lsn = -1,
                     .sock = -1,
                     .connect_deadline = UINT64_MAX};
-    uint16_t port = 0;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-u") || !strcmp(argv[i], "--udp"))
-            return cmd_cat_udp(argc, argv); /* udp.c */
-    common_init(&c, k.prog);
-    if (cat_args(&c, &k, &port, argc, argv) != 0)
-        return EXIT_USAGE;
-    if (common_finish(&c) != 0)
-        return EXIT_USAGE;
+    uint16_t port = a.port;
     k.so = c.so;
     signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error, not a death */
     k.in.buf = malloc(CAT_BUF);

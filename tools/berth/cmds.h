@@ -5,8 +5,7 @@
 
 int cmd_http(int argc, char **argv);
 int cmd_echo(int argc, char **argv);
-int cmd_cat(int argc, char **argv);
-int cmd_cat_udp(int argc, char **argv);  /* udp.c: cat -u */
+int cmd_cat(int argc, char **argv);      /* cat.c; -u in udp.c */
 int cmd_udp_echo(int argc, char **argv); /* udp.c */
 int cmd_ss(int argc, char **argv);
 int cmd_stat(int argc, char **argv);

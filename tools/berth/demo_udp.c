@@ -1,92 +1,43 @@
 /* berth command: `berth demo`'s last scene, UDP for contrast (RFC 768):
  * two berth stacks over the in-memory link in virtual time, a client that
  * sends datagrams to an echo server and one to a port nobody has, drawn
- * like the TCP ladder: no handshake, no acknowledgements, no close, and
- * the ICMP port unreachable that answers the last one. */
+ * by the TCP demo's ladder model (ladder.c): no handshake, no
+ * acknowledgements, no close, and the ICMP port unreachable that answers
+ * the last one. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "berth/memlink.h"
 #include "demo.h"
+#include "ladder.h"
 
-#define MID     52 /* the width between the two lifelines */
 #define ECHO    7
 #define CLOSED  9
 #define CLI_ADR 0xc6120001u
+#define SRV_ADR 0xc6120002u
+#define CLI_PRT 40001
 
 struct udemo {
     struct berth_memlink *link;
     struct berth_stack *st[2]; /* 0 client, 1 server */
     int sock[2];
-    uint64_t last_ms; /* the time column shows each ms once */
-    FILE *out;
+    struct ladder *ld; /* the one ladder model, drawing datagrams */
 };
 
-static void row(struct udemo *u, const char *left, const char *mid,
-                const char *right)
+/* A call beside side's timeline, now. */
+static void call(struct udemo *u, int side, const char *what)
 {
-    uint64_t now = berth_memlink_time(u->link);
-    char t[16] = "";
-    if (now / 1000 != u->last_ms) {
-        u->last_ms = now / 1000;
-        snprintf(t, sizeof t, "%.3f", (double)now / 1000.0);
-    }
-    fprintf(u->out, "%9s%16s |%-*s|%s%s\n", t, left, MID, mid,
-            *right ? " " : "", right);
-}
-
-/* A line of the middle column, centred. */
-static void centred(char *buf, size_t size, const char *s)
-{
-    int pad = (MID - (int)strlen(s)) / 2;
-    snprintf(buf, size, "%*s%s", pad > 0 ? pad : 0, "", s);
-}
-
-static void arrow(struct udemo *u, int from, const char *label)
-{
-    char mid[MID + 1], l[MID];
-    int n = (int)strlen(label) + 2;
-    int left = (MID - n) / 2, right = MID - n - left;
-    snprintf(l, sizeof l, " %s ", label);
-    memset(mid, '-', MID);
-    mid[MID] = '\0';
-    memcpy(mid + left, l, (size_t)n);
-    if (from == 0)
-        mid[MID - 1] = '>';
-    else
-        mid[0] = '<';
-    (void)right;
-    row(u, "", mid, "");
+    ladder_call(u->ld, side, berth_memlink_time(u->link), what);
 }
 
 static void tap(void *ctx, int from, uint64_t now, const uint8_t *pkt,
                 size_t len, unsigned fate)
 {
     struct udemo *u = ctx;
-    (void)now;
-    (void)fate;
-    if (len < 28 || (pkt[0] >> 4) != 4)
-        return;
-    size_t hl = (size_t)(pkt[0] & 15u) * 4u;
-    const uint8_t *p = pkt + hl;
-    char label[64], mid[MID + 1];
-    if (pkt[9] == 17) {
-        unsigned n = (unsigned)(p[4] << 8 | p[5]) - 8u;
-        snprintf(label, sizeof label, "UDP %u > %u len=%u",
-                 (unsigned)(p[0] << 8 | p[1]), (unsigned)(p[2] << 8 | p[3]), n);
-        arrow(u, from, label);
-        char q[40];
-        snprintf(q, sizeof q, "\"%.*s\"", (int)(n < 24 ? n : 24), p + 8);
-        centred(mid, sizeof mid, q);
-        row(u, "", mid, "");
-    } else if (pkt[9] == 1 && p[0] == 3) {
-        snprintf(label, sizeof label, "ICMP unreachable (%s)",
-                 p[1] == 3 ? "port" : "other");
-        arrow(u, from, label);
-        centred(mid, sizeof mid, "quoting the datagram");
-        row(u, "", mid, "");
-    }
+    bool lost =
+        fate & (BERTH_MEMLINK_FATE_DROPPED | BERTH_MEMLINK_FATE_QUEUE_FULL);
+    ladder_datagram(u->ld, from, now, pkt, len, lost);
 }
 
 static void settle(struct udemo *u)
@@ -97,10 +48,10 @@ static void settle(struct udemo *u)
 
 static void client_send(struct udemo *u, int port, const char *text)
 {
-    struct berth_endpoint to = {.addr = 0xc6120002u, .port = (uint16_t)port};
+    struct berth_endpoint to = {.addr = SRV_ADR, .port = (uint16_t)port};
     char what[48];
     snprintf(what, sizeof what, "send %zu B", strlen(text));
-    row(u, what, "", "");
+    call(u, 0, what);
     berth_sendto(u->st[0], u->sock[0], text, strlen(text), &to);
     settle(u);
 }
@@ -114,9 +65,9 @@ static void pump(struct udemo *u)
     while ((n = berth_recvfrom(u->st[1], u->sock[1], buf, sizeof buf, &from)) >=
            0) {
         snprintf(what, sizeof what, "recvfrom %d B", n);
-        row(u, "", "", what);
+        call(u, 1, what);
         snprintf(what, sizeof what, "sendto %d B", n);
-        row(u, "", "", what);
+        call(u, 1, what);
         berth_sendto(u->st[1], u->sock[1], buf, (size_t)n, &from);
         settle(u);
     }
@@ -126,7 +77,7 @@ static void pump(struct udemo *u)
             snprintf(what, sizeof what, "%s", berth_errname(n));
         else
             snprintf(what, sizeof what, "recv %d B", n);
-        row(u, what, "", "");
+        call(u, 0, what);
         if (n < 0)
             break;
     }
@@ -134,14 +85,18 @@ static void pump(struct udemo *u)
 
 void demo_print_udp(FILE *out)
 {
-    struct udemo u = {.out = out, .last_ms = UINT64_MAX};
+    struct udemo u = {0};
+    struct cap_addr cli = cap_addr_v4(CLI_ADR, CLI_PRT);
+    struct cap_addr srv = cap_addr_v4(SRV_ADR, ECHO);
     u.link = berth_memlink_create(11);
-    if (!u.link)
-        return;
+    u.ld = ladder_create(false);
+    if (!u.link || !u.ld)
+        goto out;
+    ladder_lock(u.ld, &cli, &srv);
     for (int side = 0; side < 2; side++) {
         struct berth_config cfg;
         berth_config_init(&cfg);
-        cfg.addr = side ? 0xc6120002u : CLI_ADR;
+        cfg.addr = side ? SRV_ADR : CLI_ADR;
         cfg.tx = berth_memlink_tx;
         cfg.tx_ctx = berth_memlink_tx_ctx(u.link, side);
         cfg.seed = 7 + (uint64_t)side;
@@ -152,7 +107,22 @@ void demo_print_udp(FILE *out)
         u.sock[side] = berth_udp_socket(u.st[side]);
     }
     berth_memlink_set_tap(u.link, tap, &u);
-    berth_bind(u.st[0], u.sock[0], 0, 40001);
+    berth_bind(u.st[0], u.sock[0], 0, CLI_PRT);
+    berth_bind(u.st[1], u.sock[1], 0, ECHO);
+    call(&u, 1, "bind(:7)");
+    client_send(&u, ECHO, "hello");
+    pump(&u);
+    client_send(&u, ECHO, "second datagram");
+    pump(&u);
+    /* A connected socket hears of port unreachable (as Linux). */
+    berth_connect(u.st[0], u.sock[0], SRV_ADR, CLOSED);
+    call(&u, 0, "connect(:9)");
+    client_send(&u, CLOSED, "anyone?");
+    pump(&u);
+    for (int side = 0; side < 2; side++) {
+        berth_close(u.st[side], u.sock[side]);
+        call(&u, side, "close()");
+    }
     fprintf(out,
             "\nUDP, for contrast (RFC 768), over the in-memory link: a "
             "client sends\ndatagrams to an echo server on port %d and one "
@@ -160,25 +130,7 @@ void demo_print_udp(FILE *out)
             "acknowledgements, no close: each send is one\ndatagram, sent "
             "at once; what is lost stays lost.\n\n",
             ECHO, CLOSED);
-    fprintf(out, "%9s%16s |%*s| %s\n", "time ms", "client (berth)", MID, "",
-            "server (udp-echo)");
-    fprintf(out, "%9s%16s |%*s| %s\n", "", "198.18.0.1:40001", MID, "",
-            "198.18.0.2:7");
-    fprintf(out, "%9s%16s |%*s|\n", "", "", MID, "");
-    berth_bind(u.st[1], u.sock[1], 0, ECHO);
-    row(&u, "", "", "bind(:7)");
-    client_send(&u, ECHO, "hello");
-    pump(&u);
-    client_send(&u, ECHO, "second datagram");
-    pump(&u);
-    /* A connected socket hears of port unreachable (as Linux). */
-    berth_connect(u.st[0], u.sock[0], 0xc6120002u, CLOSED);
-    row(&u, "connect(:9)", "", "");
-    client_send(&u, CLOSED, "anyone?");
-    pump(&u);
-    for (int side = 0; side < 2; side++)
-        berth_close(u.st[side], u.sock[side]);
-    row(&u, "close()", "", "close()");
+    ladder_print(u.ld, out, "client (berth)", "server (udp-echo)");
     fprintf(out,
             "\nNo SYN, no FIN, no TIME-WAIT: close() frees the socket at "
             "once, and both\nstacks hold %zu and %zu bytes.\n",
@@ -187,5 +139,7 @@ out:
     for (int side = 0; side < 2; side++)
         if (u.st[side])
             berth_stack_destroy(u.st[side]);
-    berth_memlink_destroy(u.link);
+    if (u.link)
+        berth_memlink_destroy(u.link);
+    ladder_destroy(u.ld);
 }

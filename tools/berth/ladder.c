@@ -731,6 +731,36 @@ static uint32_t window(const struct ladder *ld, int from,
     return (uint32_t)seg->win << (ws > 14 ? 14 : ws);
 }
 
+/* A packet's arrow from side `from`, counted; its label is the caller's
+ * to write (before any other row is added). */
+static struct lrow *arrow_row(struct ladder *ld, int from, uint64_t now,
+                              unsigned marks, bool lost)
+{
+    ld->segments++;
+    ld->lost += lost;
+    struct lrow *r = row_add(ld, now);
+    if (!r)
+        return NULL;
+    r->mid = MID_ARROW;
+    r->dir = from;
+    r->marks = marks;
+    return r;
+}
+
+/* The details beneath an arrow (marks, options, payload), if any. */
+static void detail_row(struct ladder *ld, uint64_t now, unsigned marks,
+                       const char *text)
+{
+    size_t n = ld->nrows;
+    if (!text[0])
+        return;
+    note_row(ld, now, 0, false, text);
+    if (ld->nrows > n) { /* not out of memory */
+        ld->rows[n].detail = true;
+        ld->rows[n].marks = marks;
+    }
+}
+
 static void draw_segment(struct ladder *ld, int from, uint64_t now,
                          const struct berth_segment *seg,
                          const uint8_t *payload, uint32_t plen, bool lost)
@@ -751,15 +781,9 @@ static void draw_segment(struct ladder *ld, int from, uint64_t now,
         peer->isn = seg->ack - 1;
     }
     unsigned marks = classify(ld, from, now, seg, lost);
-    ld->segments++;
-    ld->lost += lost;
-
-    struct lrow *r = row_add(ld, now);
+    struct lrow *r = arrow_row(ld, from, now, marks, lost);
     if (!r)
         return;
-    r->mid = MID_ARROW;
-    r->dir = from;
-    r->marks = marks;
     berth_flags_string(seg->flags, flags, sizeof flags);
     int n = snprintf(r->text, sizeof r->text, "%s seq=%" PRIu32, flags,
                      rel(mine, seg->seq));
@@ -773,11 +797,7 @@ static void draw_segment(struct ladder *ld, int from, uint64_t now,
              window(ld, from, seg));
     details(ld, from, seg, payload, plen < seg->len ? plen : seg->len, marks,
             text, MID_W - 3);
-    if (text[0]) {
-        note_row(ld, now, 0, false, text);
-        ld->rows[ld->nrows - 1].detail = true;
-        ld->rows[ld->nrows - 1].marks = marks;
-    }
+    detail_row(ld, now, marks, text);
     if (ld->o.explain) {
         explain(ld, from, seg, marks, text, sizeof text);
         if (text[0])
@@ -957,10 +977,102 @@ void ladder_app(struct ladder *ld, int side, uint64_t now,
         add_pending(ld, EV_APP, side, &ev, what);
         return;
     }
-    if (!matches(ld, side, local, remote, false))
-        return;
+    if (matches(ld, side, local, remote, false))
+        ladder_call(ld, side, now, what);
+}
+
+void ladder_call(struct ladder *ld, int side, uint64_t now, const char *what)
+{
     deliver_old(ld, now);
     side_row(ld, now, side, what);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Datagrams: UDP (RFC 768) and the ICMP errors that answer it. No
+ * connection and no state: an arrow per datagram between the two hosts,
+ * its payload (or what an error quotes) beneath. */
+
+/* The transport header of an IPv4 or IPv6 packet (no extension headers):
+ * its offset, with *proto and the addresses; -1 when there is none. */
+static long dgram_strip(const uint8_t *p, size_t n, uint8_t *proto,
+                        struct cap_addr *src, struct cap_addr *dst)
+{
+    memset(src, 0, sizeof *src);
+    memset(dst, 0, sizeof *dst);
+    if (n >= 20 && p[0] >> 4 == 4) {
+        size_t ihl = (size_t)(p[0] & 15) * 4;
+        if (ihl < 20 || n < ihl)
+            return -1;
+        *proto = p[9];
+        src->fam = dst->fam = 4;
+        memcpy(src->a, p + 12, 4);
+        memcpy(dst->a, p + 16, 4);
+        return (long)ihl;
+    }
+    if (n >= 40 && p[0] >> 4 == 6) {
+        *proto = p[6];
+        src->fam = dst->fam = 6;
+        memcpy(src->a, p + 8, 16);
+        memcpy(dst->a, p + 24, 16);
+        return 40;
+    }
+    return -1;
+}
+
+static bool same_host(const struct cap_addr *a, const struct cap_addr *b)
+{
+    return a->fam == b->fam && !memcmp(a->a, b->a, a->fam == 6 ? 16 : 4);
+}
+
+/* "UDP 40001 > 7 len=5" for a UDP header with n bytes after it. */
+static void udp_label(char *out, size_t size, const uint8_t *u)
+{
+    unsigned len = (unsigned)(u[4] << 8 | u[5]);
+    snprintf(out, size, "UDP %u > %u len=%u", (unsigned)(u[0] << 8 | u[1]),
+             (unsigned)(u[2] << 8 | u[3]), len >= 8 ? len - 8 : 0);
+}
+
+void ladder_datagram(struct ladder *ld, int from, uint64_t now,
+                     const uint8_t *pkt, size_t len, bool lost)
+{
+    uint8_t proto = 0;
+    struct cap_addr src, dst;
+    long off = dgram_strip(pkt, len, &proto, &src, &dst);
+    const struct cap_addr *a = from == 0 ? &ld->cli : &ld->srv;
+    const struct cap_addr *b = from == 0 ? &ld->srv : &ld->cli;
+    if (off < 0 || !ld->locked || !same_host(&src, a) || !same_host(&dst, b))
+        return;
+    const uint8_t *t = pkt + off;
+    size_t n = len - (size_t)off;
+    char label[LADDER_TEXT], detail[LADDER_TEXT] = "";
+    size_t o = lost ? (size_t)snprintf(detail, sizeof detail, "[lost] ") : 0;
+    if (proto == 17 && n >= 8) {
+        udp_label(label, sizeof label, t);
+        if (n > 8)
+            quote(detail + o, MID_W - 3 - o, t + 8, n - 8);
+    } else if ((proto == 1 && n >= 8 && t[0] == 3) ||
+               (proto == 58 && n >= 8 && t[0] == 1)) {
+        /* RFC 792 type 3 (code 3: port), RFC 4443 type 1 (code 4: port). */
+        bool port = proto == 1 ? t[1] == 3 : t[1] == 4;
+        snprintf(label, sizeof label, "%s unreachable (%s)",
+                 proto == 1 ? "ICMP" : "ICMPv6", port ? "port" : "other");
+        uint8_t qp = 0;
+        struct cap_addr qs, qd;
+        long q = dgram_strip(t + 8, n - 8, &qp, &qs, &qd);
+        char what[64] = "the datagram";
+        if (q >= 0 && qp == 17 && n - 8 >= (size_t)q + 8)
+            udp_label(what, sizeof what, t + 8 + q);
+        snprintf(detail + o, sizeof detail - o, "quoting %s", what);
+    } else {
+        return;
+    }
+    deliver_old(ld, now);
+    unsigned marks = lost ? LM_LOST : 0;
+    struct lrow *r = arrow_row(ld, from, now, marks, lost);
+    if (!r)
+        return;
+    snprintf(r->text, sizeof r->text, "%s", label);
+    detail_row(ld, now, marks, detail);
 }
 
 bool ladder_endpoints(const struct ladder *ld, struct cap_addr *client,

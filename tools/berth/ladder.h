@@ -69,6 +69,16 @@ void ladder_app(struct ladder *ld, int side, uint64_t now,
                 struct berth_endpoint local, struct berth_endpoint remote,
                 const char *what);
 
+/* A call beside side's timeline with no connection to match (a datagram
+ * socket's bind(), sendto()). */
+void ladder_call(struct ladder *ld, int side, uint64_t now, const char *what);
+/* A UDP datagram (RFC 768), or the ICMP or ICMPv6 unreachable that answers
+ * one, sent by side `from` between the hosts ladder_lock named (any
+ * ports): an arrow with its ports and length, its payload quoted beneath
+ * (an error: the datagram it quotes). Anything else is ignored. */
+void ladder_datagram(struct ladder *ld, int from, uint64_t now,
+                     const uint8_t *pkt, size_t len, bool lost);
+
 /* The connection's endpoints once known. */
 bool ladder_endpoints(const struct ladder *ld, struct cap_addr *client,
                       struct cap_addr *server);

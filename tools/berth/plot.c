@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "berth/berth.h"
+#include "capture.h"
 #include "cmds.h"
 #include "common.h"
 #include "plot.h"
@@ -420,184 +421,90 @@ out:
 }
 
 /* ---------------------------------------------------------------------- */
-/* A pcap capture (classic format; raw IP, Ethernet, Linux cooked). */
-
-struct pcap_in {
-    FILE *f;
-    bool swap, nsec;
-    uint32_t linktype;
-};
-
-static uint32_t rd32(const uint8_t *b, bool swap)
-{
-    uint32_t v;
-    memcpy(&v, b, 4);
-    return swap ? __builtin_bswap32(v) : v;
-}
-
-static int pcap_begin(struct pcap_in *in, FILE *f)
-{
-    uint8_t g[24];
-    if (fread(g, 1, 24, f) != 24)
-        return -1;
-    uint32_t magic;
-    memcpy(&magic, g, 4);
-    in->f = f;
-    in->swap = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
-    in->nsec = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
-    if (!in->swap && magic != 0xa1b2c3d4u && magic != 0xa1b23c4du)
-        return -1;
-    in->linktype = rd32(g + 20, in->swap);
-    return 0;
-}
-
-/* The next IPv4/TCP packet that decodes: 1, 0 at the end. */
-static int pcap_next(struct pcap_in *in, double *t, struct berth_segment *g)
-{
-    static uint8_t buf[262144];
-    for (int guard = 0; guard < 1 << 30; guard++) {
-        uint8_t h[16];
-        if (fread(h, 1, 16, in->f) != 16)
-            return 0;
-        uint32_t caplen = rd32(h + 8, in->swap);
-        if (caplen > sizeof buf || fread(buf, 1, caplen, in->f) != caplen)
-            return 0;
-        *t = rd32(h, in->swap) * 1e6 +
-             rd32(h + 4, in->swap) / (in->nsec ? 1000.0 : 1.0);
-        size_t off = 0;
-        uint16_t proto = 0x0800;
-        if (in->linktype == 1 && caplen >= 14) { /* Ethernet, 802.1Q */
-            off = 12;
-            proto = (uint16_t)(buf[off] << 8 | buf[off + 1]);
-            off += 2;
-            if (proto == 0x8100 && caplen >= 18) {
-                proto = (uint16_t)(buf[off + 2] << 8 | buf[off + 3]);
-                off += 4;
-            }
-        } else if (in->linktype == 113 && caplen >= 16) { /* SLL */
-            proto = (uint16_t)(buf[14] << 8 | buf[15]);
-            off = 16;
-        } else if (in->linktype == 276 && caplen >= 20) { /* SLL2 */
-            proto = (uint16_t)(buf[0] << 8 | buf[1]);
-            off = 20;
-        } else if (in->linktype != 101 && in->linktype != 228) {
-            continue;
-        }
-        if (proto == 0x0800 && berth_decode(buf + off, caplen - off, g) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static bool ep_eq(struct berth_endpoint a, struct berth_endpoint b)
-{
-    return a.addr == b.addr && a.port == b.port;
-}
+/* A capture, through the ladder's reader (capture.h): pcap or pcapng; raw
+ * IP, Ethernet, Linux cooked, loopback; IPv4 and IPv6. */
 
 /* One connection of a capture: a 4-tuple from its first packet until a
  * new SYN follows a RST or FINs both ways (a reused 4-tuple, as after
  * TIME-WAIT, is another connection). */
 struct cap_conn {
-    struct berth_endpoint a, b; /* a: the first packet's source */
-    uint64_t bytes[2];          /* payload a -> b, b -> a */
-    uint64_t first, last;       /* packet ordinals */
-    uint8_t fins;               /* bit 0: a sent FIN, bit 1: b */
+    struct cap_addr a, b; /* a: the first packet's source */
+    uint64_t bytes[2];    /* payload a -> b, b -> a */
+    uint64_t first, last; /* packet ordinals */
+    uint8_t fins;         /* bit 0: a sent FIN, bit 1: b */
     bool rst;
 };
 
-static int read_pcap(const struct plot_opts *o, struct plot *p, char *err,
-                     size_t errlen)
+/* The first pass: the connections. Their number, or -1 (err says why). */
+static int cap_scan(const char *path, struct cap_conn *cc, char *err,
+                    size_t errlen)
 {
-    FILE *f = fopen(o->input, "rb");
-    struct pcap_in in;
-    if (!f || pcap_begin(&in, f) < 0) {
-        snprintf(err, errlen, "%s: %s", o->input,
-                 f ? "neither a berth event log nor a pcap capture"
-                   : strerror(errno));
-        if (f)
-            fclose(f);
+    struct capture *c = capture_open(path, err, errlen);
+    if (!c)
         return -1;
-    }
-    struct cap_conn *cc = calloc(PLOT_MAX_CONNS, sizeof *cc);
-    int ncc = 0, rc = -1;
-    double t;
-    struct berth_segment g;
-    if (!cc)
-        goto out;
-    for (uint64_t k = 0; pcap_next(&in, &t, &g) == 1; k++) {
+    struct cap_packet pk;
+    int ncc = 0, r;
+    for (uint64_t k = 0; (r = capture_next(c, &pk, err, errlen)) == 1; k++) {
+        const struct berth_segment *g = &pk.seg;
         int i;
         for (i = ncc - 1; i >= 0; i--) /* the newest of the tuple */
-            if ((ep_eq(cc[i].a, g.src) && ep_eq(cc[i].b, g.dst)) ||
-                (ep_eq(cc[i].a, g.dst) && ep_eq(cc[i].b, g.src)))
+            if ((cap_addr_eq(&cc[i].a, &pk.src) &&
+                 cap_addr_eq(&cc[i].b, &pk.dst)) ||
+                (cap_addr_eq(&cc[i].a, &pk.dst) &&
+                 cap_addr_eq(&cc[i].b, &pk.src)))
                 break;
-        bool syn = (g.flags & (BERTH_TH_SYN | BERTH_TH_ACK)) == BERTH_TH_SYN;
+        bool syn = (g->flags & (BERTH_TH_SYN | BERTH_TH_ACK)) == BERTH_TH_SYN;
         if (i >= 0 && syn && (cc[i].rst || cc[i].fins == 3))
             i = -1;
         if (i < 0) {
             if (ncc == PLOT_MAX_CONNS)
                 continue;
             i = ncc++;
-            cc[i] = (struct cap_conn){.a = g.src, .b = g.dst, .first = k};
+            cc[i] = (struct cap_conn){.a = pk.src, .b = pk.dst, .first = k};
         }
-        int dir = ep_eq(cc[i].a, g.src) ? 0 : 1;
-        cc[i].bytes[dir] += g.len;
+        int dir = cap_addr_eq(&cc[i].a, &pk.src) ? 0 : 1;
+        cc[i].bytes[dir] += g->len;
         cc[i].last = k;
-        cc[i].rst |= (g.flags & BERTH_TH_RST) != 0;
-        if (g.flags & BERTH_TH_FIN)
+        cc[i].rst |= (g->flags & BERTH_TH_RST) != 0;
+        if (g->flags & BERTH_TH_FIN)
             cc[i].fins |= (uint8_t)(1u << dir);
     }
-    char a[32], b[32];
-    if (o->list) {
-        printf("%-5s %-22s %-22s %12s %12s\n", "conn", "A", "B", "A->B B",
-               "B->A B");
-        for (int i = 0; i < ncc; i++)
-            printf("%-5d %-22s %-22s %12" PRIu64 " %12" PRIu64 "\n", i + 1,
-                   ep_str(cc[i].a, a, sizeof a), ep_str(cc[i].b, b, sizeof b),
-                   cc[i].bytes[0], cc[i].bytes[1]);
-        rc = 0;
-        goto out;
-    }
-    int id = o->conn;
-    if (id > ncc || ncc == 0) {
-        snprintf(err, errlen, "no connection %d in the capture (there are %d)",
-                 id, ncc);
-        goto out;
-    }
-    if (id <= 0) { /* the one that carried the most */
-        id = 1;
-        for (int i = 1; i < ncc; i++)
-            if (cc[i].bytes[0] + cc[i].bytes[1] >
-                cc[id - 1].bytes[0] + cc[id - 1].bytes[1])
-                id = i + 1;
-    }
-    struct cap_conn *c = &cc[id - 1];
-    struct berth_endpoint snd = c->bytes[0] >= c->bytes[1] ? c->a : c->b;
-    struct berth_endpoint rcv = c->bytes[0] >= c->bytes[1] ? c->b : c->a;
-    snprintf(p->title, sizeof p->title, "connection %d: %s -> %s", id,
-             ep_str(snd, a, sizeof a), ep_str(rcv, b, sizeof b));
-    snprintf(p->source, sizeof p->source,
-             "from a capture: cwnd ESTIMATED as bytes in flight, ssthresh "
-             "unknown, RTT from ACKs");
-    p->estimated = true;
-    rewind(f);
-    pcap_begin(&in, f);
+    if (r < 0)
+        error_line("berth plot", "%s: %s (reading what came before)", path,
+                   err);
+    capture_close(c);
+    return ncc;
+}
+
+/* The second pass: connection c's segments and ACKs into the plot, with
+ * RTT samples from the ACKs (Karn: never from a resent segment). */
+static int cap_draw(const char *path, const struct cap_conn *c,
+                    const struct cap_addr *snd, const struct cap_addr *rcv,
+                    struct plot *p, char *err, size_t errlen)
+{
+    struct capture *cap = capture_open(path, err, errlen);
+    if (!cap)
+        return -1;
     struct flow fl = {.rwscale = -1, .ws_snd = -2, .ws_rcv = -2};
+    struct cap_packet pk;
     uint32_t max_ack = 0;
     size_t timed = 0; /* next segment that may give an RTT sample */
-    for (uint64_t k = 0; pcap_next(&in, &t, &g) == 1 && k <= c->last; k++) {
-        bool from_snd = ep_eq(g.src, snd) && ep_eq(g.dst, rcv);
-        bool from_rcv = ep_eq(g.src, rcv) && ep_eq(g.dst, snd);
+    for (uint64_t k = 0;
+         k <= c->last && capture_next(cap, &pk, err, errlen) == 1; k++) {
+        const struct berth_segment *g = &pk.seg;
+        bool from_snd = cap_addr_eq(&pk.src, snd) && cap_addr_eq(&pk.dst, rcv);
+        bool from_rcv = cap_addr_eq(&pk.src, rcv) && cap_addr_eq(&pk.dst, snd);
         if (k < c->first || (!from_snd && !from_rcv))
             continue;
-        double rt = rel_time(&fl, t);
+        double rt = rel_time(&fl, (double)pk.t);
         if (from_snd) {
-            add_data(p, &fl, rt, &g);
+            add_data(p, &fl, rt, g);
             continue;
         }
-        add_ack(p, &fl, rt, &g);
-        if (!fl.have_base || !(g.flags & BERTH_TH_ACK))
+        add_ack(p, &fl, rt, g);
+        if (!fl.have_base || !(g->flags & BERTH_TH_ACK))
             continue;
-        uint32_t ack = g.ack - fl.base;
+        uint32_t ack = g->ack - fl.base;
         if (ack <= max_ack)
             continue;
         max_ack = ack;
@@ -616,10 +523,58 @@ static int read_pcap(const struct plot_opts *o, struct plot *p, char *err,
             r->srtt = r->rto = -1;
         }
     }
-    rc = 0;
+    capture_close(cap);
+    return 0;
+}
+
+static int read_capture(const struct plot_opts *o, struct plot *p, char *err,
+                        size_t errlen)
+{
+    struct cap_conn *cc = calloc(PLOT_MAX_CONNS, sizeof *cc);
+    if (!cc) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int ncc = cap_scan(o->input, cc, err, errlen), rc = -1;
+    char a[64], b[64];
+    if (ncc < 0)
+        goto out;
+    if (o->list) {
+        printf("%-5s %-22s %-22s %12s %12s\n", "conn", "A", "B", "A->B B",
+               "B->A B");
+        for (int i = 0; i < ncc; i++)
+            printf("%-5d %-22s %-22s %12" PRIu64 " %12" PRIu64 "\n", i + 1,
+                   cap_addr_str(&cc[i].a, a, sizeof a),
+                   cap_addr_str(&cc[i].b, b, sizeof b), cc[i].bytes[0],
+                   cc[i].bytes[1]);
+        rc = 0;
+        goto out;
+    }
+    int id = o->conn;
+    if (id > ncc || ncc == 0) {
+        snprintf(err, errlen, "no connection %d in the capture (there are %d)",
+                 id, ncc);
+        goto out;
+    }
+    if (id <= 0) { /* the one that carried the most */
+        id = 1;
+        for (int i = 1; i < ncc; i++)
+            if (cc[i].bytes[0] + cc[i].bytes[1] >
+                cc[id - 1].bytes[0] + cc[id - 1].bytes[1])
+                id = i + 1;
+    }
+    const struct cap_conn *c = &cc[id - 1];
+    const struct cap_addr *snd = c->bytes[0] >= c->bytes[1] ? &c->a : &c->b;
+    const struct cap_addr *rcv = c->bytes[0] >= c->bytes[1] ? &c->b : &c->a;
+    snprintf(p->title, sizeof p->title, "connection %d: %s -> %s", id,
+             cap_addr_str(snd, a, sizeof a), cap_addr_str(rcv, b, sizeof b));
+    snprintf(p->source, sizeof p->source,
+             "from a capture: cwnd ESTIMATED as bytes in flight, ssthresh "
+             "unknown, RTT from ACKs");
+    p->estimated = true;
+    rc = cap_draw(o->input, c, snd, rcv, p, err, errlen);
 out:
     free(cc);
-    fclose(f);
     return rc;
 }
 
@@ -721,18 +676,6 @@ static int render_png(const char *svg, const char *png, char *err,
     return 0;
 }
 
-static bool is_pcap(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    uint32_t m = 0;
-    bool yes = f && fread(&m, 4, 1, f) == 1 &&
-               (m == 0xa1b2c3d4u || m == 0xd4c3b2a1u || m == 0xa1b23c4du ||
-                m == 0x4d3cb2a1u);
-    if (f)
-        fclose(f);
-    return yes;
-}
-
 static int write_svg(const struct plot *p, const char *path, char *err,
                      size_t errlen)
 {
@@ -812,8 +755,8 @@ int cmd_plot(int argc, char **argv)
     }
     struct plot p = {0};
     char err[512] = "";
-    int rc = is_pcap(o.input) ? read_pcap(&o, &p, err, sizeof err)
-                              : read_log(&o, &p, err, sizeof err);
+    int rc = capture_sniff(o.input) ? read_capture(&o, &p, err, sizeof err)
+                                    : read_log(&o, &p, err, sizeof err);
     if (rc == 0 && o.list) {
         plot_free(&p);
         return 0;

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "cat.h"
 #include "cmds.h"
 #include "common.h"
 
@@ -183,83 +184,6 @@ static void ucat_stop(void *ctx)
     ucat_finish(k, sig ? 128 + sig : 1);
 }
 
-static void ucat_usage(FILE *f)
-{
-    fprintf(f, "usage: berth cat -u [options] HOST PORT\n"
-               "       berth cat -u [options] --listen PORT\n"
-               "\n"
-               "Like nc -u, over berth's UDP: each read of stdin is one "
-               "datagram to the\npeer, each datagram from the peer is "
-               "written to stdout. With --listen the\nfirst datagram's "
-               "sender becomes the peer. After stdin's end berth waits\n"
-               "for --wait without a datagram, then exits 0; the peer's "
-               "ICMP port\nunreachable exits 1 (\"connection refused\").\n"
-               "  -u, --udp            UDP instead of TCP\n"
-               "  -l, --listen PORT    take datagrams on PORT\n"
-               "  -w, --wait TIME      quiet time after stdin's end "
-               "(default 1 s)\n"
-               "  -v, --verbose        say who the peer is\n"
-               "\n");
-    common_usage(f);
-}
-
-static int ucat_args(struct common *c, struct ucat *k, uint16_t *port, int argc,
-                     char **argv)
-{
-    const char *pos[2];
-    int npos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            ucat_usage(stdout);
-            exit(0);
-        }
-        if (!strcmp(argv[i], "-u") || !strcmp(argv[i], "--udp"))
-            continue;
-        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
-            k->verbose = true;
-            continue;
-        }
-        int r = opt_value(c->prog, argc, argv, &i, "--wait", &v);
-        if (r == 0)
-            r = opt_value(c->prog, argc, argv, &i, "-w", &v);
-        if (r > 0 && parse_time(c->prog, "--wait", v, &k->wait) != 0)
-            return -1;
-        if (r == 0) {
-            r = opt_value(c->prog, argc, argv, &i, "--listen", &v);
-            if (r == 0)
-                r = opt_value(c->prog, argc, argv, &i, "-l", &v);
-            if (r > 0) {
-                k->listen_mode = true;
-                if (parse_port(c->prog, v, port) != 0)
-                    return -1;
-            }
-        }
-        if (r == 0 && argv[i][0] == '-' && argv[i][1])
-            r = common_option(c, argc, argv, &i);
-        else if (r == 0 && npos < 2)
-            pos[npos++] = argv[i], r = 1;
-        if (r == 0)
-            usage_error(c->prog, "unexpected argument '%s'", argv[i]);
-        if (r <= 0)
-            return -1;
-    }
-    if (k->listen_mode && npos == 0)
-        return 0;
-    if (k->listen_mode || npos != 2) {
-        usage_error(c->prog, k->listen_mode ? "--listen takes no HOST PORT"
-                                            : "want HOST PORT or --listen "
-                                              "PORT");
-        return -1;
-    }
-    if (parse_addr(pos[0], &k->peer) != 0) {
-        usage_error(c->prog, "bad HOST '%s': want an IPv4 or IPv6 address",
-                    pos[0]);
-        return -1;
-    }
-    return parse_port(c->prog, pos[1], &k->peer.port);
-}
-
 static int ucat_open(struct common *c, struct ucat *k, uint16_t port)
 {
     int r = k->sock = berth_udp_socket(k->st);
@@ -278,27 +202,24 @@ static int ucat_open(struct common *c, struct ucat *k, uint16_t port)
     return 0;
 }
 
-int cmd_cat_udp(int argc, char **argv)
+int cat_udp(struct common *c, const struct cat_args *a)
 {
-    struct common c;
-    struct ucat k = {.prog = "berth cat -u",
+    struct ucat k = {.prog = c->prog,
+                     .peer = a->target,
+                     .listen_mode = a->listen_mode,
+                     .verbose = a->verbose,
                      .sock = -1,
-                     .wait = 1000000,
+                     .wait = a->wait,
                      .quiet_at = UINT64_MAX,
                      .in_saved_flags = -1};
-    uint16_t port = 0;
-    common_init(&c, k.prog);
-    if (ucat_args(&c, &k, &port, argc, argv) != 0)
-        return EXIT_USAGE;
-    if (common_finish(&c) != 0)
-        return EXIT_USAGE;
+    uint16_t port = a->port;
     signal(SIGPIPE, SIG_IGN);
     k.buf = malloc(DGRAM_MAX);
     if (!k.buf) {
         error_line(k.prog, "out of memory");
         return 1;
     }
-    k.rt = common_rt_create(&c);
+    k.rt = common_rt_create(c);
     if (!k.rt) {
         free(k.buf);
         return 1;
@@ -315,7 +236,7 @@ int cmd_cat_udp(int argc, char **argv)
             fcntl(0, F_SETFL, fl | O_NONBLOCK) == 0)
             k.in_saved_flags = fl;
     }
-    int rc = ucat_open(&c, &k, port);
+    int rc = ucat_open(c, &k, port);
     if (rc == 0) {
         struct berth_rt_app app = {ucat_event, ucat_tick, ucat_stop, &k};
         berth_rt_set_app(k.rt, &app);
