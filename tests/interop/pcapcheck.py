@@ -117,6 +117,13 @@ def isns(segs):
     return isn
 
 
+def isns_by_conn(segs):
+    """conn_key -> isns() of that connection alone: berth's port 80 is one
+    end of every connection, each with its own ISN."""
+    return collections.defaultdict(
+        dict, {key: isns(conn) for key, conn in by_conn(segs).items()})
+
+
 def check_handshake(conn):
     """SYN; SYN-ACK acking ISN+1; ACK acking the peer's ISN+1 (RFC 9293
     §3.5, figure 6). Returns a message, or None."""
@@ -226,20 +233,43 @@ def acks(s, src, end):
     return s.src == src and s.flags & ACK and seq_diff(s.ack, end) >= 0
 
 
+def kernel_original(r, ksegs):
+    """The kernel's earlier segment that r retransmits, or None. Either an
+    exact copy (same seq and length: an RTO, or a tail loss probe of a
+    one-segment flight), or r is the tail of the highest-sequence segment
+    sent so far: RFC 8985 §7.3's loss probe when no unsent data may go
+    (here: berth's receive window is full), which Linux's
+    tcp_send_loss_probe() cuts from a TSO segment of several MSS as its
+    last MSS (at (pcount - 1) * mss), so it starts inside the original and
+    ends where it ends."""
+    sent = [s for s in ksegs if conn_key(s) == conn_key(r) and
+            (s.src, s.sport) == (r.src, r.sport) and s.frame < r.frame and
+            (s.len or s.flags & (SYN | FIN))]
+    same = [s for s in sent if s.seq == r.seq and s.len == r.len]
+    if same:
+        return same[0]
+    end = seg_end(r)
+    if any(seq_diff(seg_end(s), end) > 0 for s in sent):
+        return None  # something beyond r was sent: not the probe's tail
+    tail = [s for s in sent if seg_end(s) == end and
+            seq_diff(r.seq, s.seq) > 0]
+    return tail[0] if tail else None
+
+
 def excuse_retransmission(r, ksegs, bsegs, berth):
     """Why the retransmission r (kernel capture) is the load's doing, or
     None when berth may be at fault."""
     if "fast_retransmission" in r.analysis or not (r.len or r.flags &
                                                    (SYN | FIN)):
         return None
-    same = [s for s in ksegs if conn_key(s) == conn_key(r) and
-            (s.src, s.sport) == (r.src, r.sport) and s.seq == r.seq and
-            s.frame < r.frame and (s.len or s.flags & (SYN | FIN))]
-    if not same:
-        return None
-    o, end = same[0], seg_end(r)
-    waited = r.epoch - o.epoch
     if r.src == berth:
+        same = [s for s in ksegs if conn_key(s) == conn_key(r) and
+                (s.src, s.sport) == (r.src, r.sport) and s.seq == r.seq and
+                s.frame < r.frame and (s.len or s.flags & (SYN | FIN))]
+        if not same:
+            return None
+        o, end = same[0], seg_end(r)
+        waited = r.epoch - o.epoch
         # The kernel acknowledged before berth retransmitted: berth read
         # that ACK from the TUN late.
         ack = next((s for s in ksegs if s.frame > o.frame and
@@ -254,25 +284,36 @@ def excuse_retransmission(r, ksegs, bsegs, berth):
     # The kernel retransmitted: on berth's own clock, berth ACKed the
     # original promptly once it had read it, and had read it too late to
     # prevent the retransmission or ACKed it before the retransmission came.
-    mine = [s for s in bsegs if conn_key(s) == conn_key(r) and
-            (s.src, s.sport) == (r.src, r.sport) and s.seq == r.seq and
-            s.len == r.len]
-    if len(mine) < 2:
+    o = kernel_original(r, ksegs)
+    if o is None:
         return None
-    got, again = mine[0], mine[1]
+    end = seg_end(r)
+    waited = r.epoch - o.epoch
+    what = "" if o.seq == r.seq else \
+        f" (a loss probe: the last {r.len} bytes of its {o.len})"
+
+    def mine(s, after):
+        return next((b for b in bsegs if b.frame > after and
+                     conn_key(b) == conn_key(r) and
+                     (b.src, b.sport) == (r.src, r.sport) and
+                     (b.seq, b.len) == (s.seq, s.len)), None)
+    got = mine(o, 0)  # berth's reading of the original, then of r
+    again = mine(r, got.frame) if got else None
+    if again is None:
+        return None
     ack = next((s for s in bsegs if s.epoch >= got.epoch and
                 conn_key(s) == conn_key(r) and acks(s, berth, end)), None)
     if ack is None or ack.epoch - got.epoch > BERTH_ACK_BUDGET:
         return None
     if got.epoch >= r.epoch:
         return (f"the kernel retransmitted {waited * 1000:.1f} ms after the "
-                f"original, which berth read only "
+                f"original{what}, which berth read only "
                 f"{(got.epoch - o.epoch) * 1000:.1f} ms after it was sent "
                 f"(waiting for a CPU) and ACKed "
                 f"{(ack.epoch - got.epoch) * 1000:.1f} ms later")
     if ack.epoch <= again.epoch:
         return (f"the kernel retransmitted {waited * 1000:.1f} ms after the "
-                f"original; berth had ACKed it "
+                f"original{what}; berth had ACKed it "
                 f"{(ack.epoch - got.epoch) * 1000:.1f} ms after reading it, "
                 f"before the retransmission reached it")
     return None
@@ -312,7 +353,10 @@ def cmd_expert(args):
     if not segs:
         fail(f"no TCP segments in {args.pcap}")
     counts = collections.Counter(a for s in segs for a in s.analysis)
-    isn = isns(segs)
+    isn = isns_by_conn(segs)
+
+    def desc(s):
+        return describe(s, isn[conn_key(s)])
     bad = [s for s in segs if s.analysis & set(BAD)]
     print(f"{len(segs)} segments; " + ", ".join(
         f"{n}={counts[n]}" for n in BAD + INFO))
@@ -320,12 +364,12 @@ def cmd_expert(args):
         excused = excused_by_load(segs, args.berth_pcap, args.berth)
         for s in bad:
             if s.frame in excused:
-                print(f"  excused (a loaded machine): {describe(s, isn)} "
+                print(f"  excused (a loaded machine): {desc(s)} "
                       f"{sorted(s.analysis)}: {excused[s.frame]}")
         bad = [s for s in bad if s.frame not in excused]
     if bad:
         fail("Wireshark TCP analysis warnings on a clean link:\n  " +
-             "\n  ".join(f"{describe(s, isn)} {sorted(s.analysis)}"
+             "\n  ".join(f"{desc(s)} {sorted(s.analysis)}"
                          for s in bad[:20]))
 
 
@@ -354,22 +398,36 @@ def cmd_selftest_excuse(args):
     (after the retransmission left) and ACKed it 1 ms later; or read it at
     1.001, ACKed at 1.002, before the retransmission arrived. Not excused:
     berth read it at 1.001 and ACKed only after the retransmission arrived
-    (1.265); or read it late and ACKed nothing for 250 ms."""
+    (1.265); or read it late and ACKed nothing for 250 ms. The same four
+    for a loss probe that is the last 10 bytes of a 20-byte original (RFC
+    8985 §7.3, cut as Linux cuts a TSO segment); and such a tail is not
+    excused when the kernel had sent more data after the original (then
+    it is no loss probe), nor when it does not end where the original
+    ends."""
     k, b = "198.18.0.1", "198.18.0.2"
 
-    def run(got_at, ack_at, again_at):
+    def run(got_at, ack_at, again_at, size=10, rseq=101, rlen=10,
+            more=0):
         t = 1000.0
         syn = raw_segment(k, 40000, b, 80, 100, 0, SYN)
         synack = raw_segment(b, 80, k, 40000, 500, 101, SYN | ACK)
         ack = raw_segment(k, 40000, b, 80, 101, 501, ACK)
-        data = raw_segment(k, 40000, b, 80, 101, 501, ACK | PSH, b"x" * 10)
-        dack = raw_segment(b, 80, k, 40000, 501, 111, ACK)
+        data = raw_segment(k, 40000, b, 80, 101, 501, ACK | PSH,
+                           b"x" * size)
+        again = raw_segment(k, 40000, b, 80, rseq, 501, ACK, b"x" * rlen)
+        end = 101 + size + more
+        dack = raw_segment(b, 80, k, 40000, 501, end, ACK)
         kp = [(t, syn), (t + .001, synack), (t + .002, ack), (t + 1.0, data),
-              (t + 1.21, data), (t + ack_at + .0001, dack),
+              (t + 1.21, again), (t + ack_at + .0001, dack),
               (t + again_at + .002, dack)]
         bp = [(t + .0005, syn), (t + .001, synack), (t + .0025, ack),
-              (t + got_at, data), (t + ack_at, dack), (t + again_at, data),
+              (t + got_at, data), (t + ack_at, dack), (t + again_at, again),
               (t + again_at + .0015, dack)]
+        if more:
+            extra = raw_segment(k, 40000, b, 80, 101 + size, 501, ACK,
+                                b"y" * more)
+            kp.append((t + 1.0001, extra))
+            bp.append((t + got_at + .00001, extra))
         kp.sort(key=lambda x: x[0])
         bp.sort(key=lambda x: x[0])
         kf, bf = f"{args.dir}/selftest-k.pcap", f"{args.dir}/selftest-b.pcap"
@@ -378,17 +436,26 @@ def cmd_selftest_excuse(args):
         segs = segments(kf, analysis=True)
         bad = {s.frame for s in segs if s.analysis & set(BAD)}
         return bool(bad) and bad <= set(excused_by_load(segs, bf, b))
-    if not run(1.25, 1.251, 1.26):
-        fail("selftest: berth read the original late and ACKed at once: "
-             "not excused")
-    if not run(1.001, 1.002, 1.26):
-        fail("selftest: berth ACKed before the retransmission came: not "
-             "excused")
-    if run(1.001, 1.265, 1.26):
-        fail("selftest: an ACK only after the retransmission arrived is "
-             "excused")
-    if run(1.25, 1.55, 1.5):
-        fail("selftest: an ACK 300 ms after reading the segment is excused")
+    probe = {"size": 20, "rseq": 111, "rlen": 10}
+    for kind, kw in (("", {}), ("loss probe: ", probe)):
+        if not run(1.25, 1.251, 1.26, **kw):
+            fail(f"selftest: {kind}berth read the original late and ACKed "
+                 f"at once: not excused")
+        if not run(1.001, 1.002, 1.26, **kw):
+            fail(f"selftest: {kind}berth ACKed before the retransmission "
+                 f"came: not excused")
+        if run(1.001, 1.265, 1.26, **kw):
+            fail(f"selftest: {kind}an ACK only after the retransmission "
+                 f"arrived is excused")
+        if run(1.25, 1.55, 1.5, **kw):
+            fail(f"selftest: {kind}an ACK 300 ms after reading the segment "
+                 f"is excused")
+    if run(1.25, 1.251, 1.26, more=10, **probe):
+        fail("selftest: the tail of a segment that was not the last sent "
+             "is excused as a loss probe")
+    if run(1.25, 1.251, 1.26, size=20, rseq=106, rlen=10):
+        fail("selftest: a piece from inside a segment is excused as a loss "
+             "probe")
     print("selftest: the load excuse takes the load's cases and only those")
 
 
@@ -419,12 +486,13 @@ def cmd_checksums(args):
     make: the receiver of the packet, or the kernel cutting it, completes
     it), which is checked to be exactly that sum."""
     segs = segments(args.pcap, checksums=True)
-    isn = isns(segs)
+    isn = isns_by_conn(segs)
     wanted = [s for s in segs if not args.src or s.src == args.src]
     bad = [s for s in wanted if "2" in s.csum]
     if bad:
         fail(f"{len(bad)} segments with a bad IP or TCP checksum:\n  " +
-             "\n  ".join(f"{describe(s, isn)} ip/tcp status {s.csum}"
+             "\n  ".join(f"{describe(s, isn[conn_key(s)])} ip/tcp status "
+                         f"{s.csum}"
                          for s in bad[:20]))
     unverified = [s for s in wanted if s.csum != ["1", "1"]]
     partial = []
@@ -436,7 +504,8 @@ def cmd_checksums(args):
     if not wanted or unverified:
         fail(f"{len(unverified)} of {len(wanted)} segments not verified "
              f"(truncated capture, or a wrong partial checksum):\n  " +
-             "\n  ".join(f"{describe(s, isn)} ip/tcp status {s.csum}"
+             "\n  ".join(f"{describe(s, isn[conn_key(s)])} ip/tcp status "
+                         f"{s.csum}"
                          for s in unverified[:20]))
     if args.min_partial and len(partial) < args.min_partial:
         fail(f"{len(partial)} partial checksums (offloaded), "

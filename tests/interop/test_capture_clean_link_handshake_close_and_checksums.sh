@@ -19,11 +19,14 @@
 #     keep_alive(_ack), reused_ports (window_update, window_full and
 #     zero_window are flow control and only reported). One exception, for
 #     a busy machine: a kernel retransmission (its RTO, or a tail loss
-#     probe after a few ms) when berth's own capture shows berth ACKed the
-#     original within its delayed-ACK time plus scheduling slack of reading
-#     it, and had either read it only after the retransmission left the
-#     kernel (berth waited for a CPU) or ACKed it before the retransmission
-#     reached it; and berth's duplicate ACK answering that retransmission.
+#     probe after a few ms: RFC 8985 §7.3, which with berth's window full
+#     resends the last MSS of the last TSO segment, so it starts inside
+#     that segment and ends where it ends) when berth's own capture shows
+#     berth ACKed the original within its delayed-ACK time plus scheduling
+#     slack of reading it, and had either read it only after the
+#     retransmission left the kernel (berth waited for a CPU) or ACKed it
+#     before the retransmission reached it; and berth's duplicate ACK
+#     answering that retransmission.
 #     A berth that fails to ACK, ACKs late on its own clock, or only once
 #     the retransmission arrived still fails (pcapcheck selftest-excuse
 #     checks the rule on made-up captures first);
