@@ -19,6 +19,8 @@
  * options and one MSS of payload (the MSS is capped at TX_MAX_MSS). */
 #define TX_MAX_MSS  65495u
 #define TX_BUF_SIZE (40u + 60u + TX_MAX_MSS)
+/* Entries of the state-change check's cache (tcp_fsm.c); a power of 2. */
+#define TCP_FSM_SEEN 32u
 
 enum sock_kind {
     SOCK_FREE,
@@ -65,6 +67,10 @@ struct berth_stack {
         bool valid, v6;
         uint64_t hash;
     } tuple_memo;
+    /* Transitions tcp_fsm_check() found in the table, direct-mapped by
+     * a hash of (old, new, reason): a lifecycle's ten or so changes are
+     * checked in O(1) after the first time. 0: empty. */
+    uint32_t fsm_seen[TCP_FSM_SEEN];
     /* IPv6 (cfg.addr6 not all zero): the addresses records use, interned
      * (ip/addr6.h); our own is addr6_id, permanent. */
     bool ipv6;

@@ -5,30 +5,28 @@
 
 #include <string.h>
 
-/* Bytes summed into one 64-bit accumulator before it is folded: each step
- * adds two 32-bit halves (< 2^33), so 2^30 bytes (2^27 steps) stay far below
- * 2^64 and no carry is ever lost. */
-#define CSUM_BLOCK ((size_t)1 << 30)
-
 /* Adds b to a with end-around carry: 2^64 ≡ 1 (mod 0xffff), so a carry out
- * of bit 63 re-enters at bit 0 and the sum stays congruent. */
-static uint64_t add_carry(uint64_t a, uint64_t b)
+ * of bit 63 re-enters at bit 0 and the sum stays congruent (RFC 1071 §2(C):
+ * any word size works; compilers make this an add and an add-with-carry). */
+static inline uint64_t add_carry(uint64_t a, uint64_t b)
 {
     uint64_t s = a + b;
     return s + (s < b);
 }
 
 /* Folds to 16 bits without complementing. 0 only if x is 0; otherwise a
- * value in 1..0xffff congruent to x mod 0xffff. */
-static uint16_t fold16(uint64_t x)
+ * value in 1..0xffff congruent to x mod 0xffff. Three fixed steps: 64 ->
+ * 33 bits -> 17 bits -> 16 bits (the last carry cannot carry again). */
+static inline uint16_t fold16(uint64_t x)
 {
-    while (x >> 16)
-        x = (x & 0xffffu) + (x >> 16);
-    return (uint16_t)x;
+    x = (x & 0xffffffffu) + (x >> 32); /* < 2^33 */
+    x = (x & 0xffffu) + (x >> 16);     /* < 2^17 + 2^16 */
+    x = (x & 0xffffu) + (x >> 16);     /* <= 0xffff + 2 */
+    return (uint16_t)((x & 0xffffu) + (x >> 16));
 }
 
 /* True on a little-endian host; the compiler folds this to a constant. */
-static int host_is_little_endian(void)
+static inline int host_is_little_endian(void)
 {
     const uint16_t one = 1;
     uint8_t b;
@@ -36,8 +34,12 @@ static int host_is_little_endian(void)
     return b == 1;
 }
 
-/* Sums len bytes (len <= CSUM_BLOCK) as native-order 32-bit words. */
-static uint64_t sum_block(const uint8_t *p, size_t len)
+/* Sums len bytes as native-order 64-bit words with end-around carry. The
+ * tail is taken as 4-, 2- and 1-byte pieces in place: each piece starts
+ * at an even offset, so every byte keeps its place (high or low) within
+ * its 16-bit word; an odd last byte is the high byte of a big-endian word
+ * whose low byte is zero (RFC 1071 §4.1). */
+static uint64_t sum_native(const uint8_t *p, size_t len)
 {
     uint64_t acc = 0;
     while (len >= 16) {
@@ -45,43 +47,46 @@ static uint64_t sum_block(const uint8_t *p, size_t len)
         /* memcpy: p may be unaligned; the compiler emits plain loads. */
         memcpy(&a, p, 8);
         memcpy(&b, p + 8, 8);
-        acc += (a & 0xffffffffu) + (a >> 32);
-        acc += (b & 0xffffffffu) + (b >> 32);
+        acc = add_carry(acc, a);
+        acc = add_carry(acc, b);
         p += 16;
         len -= 16;
     }
-    if (len > 0) {
-        /* The tail, zero-padded: an odd last byte becomes the high byte of
-         * a big-endian 16-bit word whose low byte is zero (RFC 1071 §4.1). */
-        uint8_t tail[16] = {0};
-        uint64_t a, b;
-        memcpy(tail, p, len);
-        memcpy(&a, tail, 8);
-        memcpy(&b, tail + 8, 8);
-        acc += (a & 0xffffffffu) + (a >> 32);
-        acc += (b & 0xffffffffu) + (b >> 32);
+    if (len & 8) {
+        uint64_t a;
+        memcpy(&a, p, 8);
+        acc = add_carry(acc, a);
+        p += 8;
     }
+    if (len & 4) {
+        uint32_t a;
+        memcpy(&a, p, 4);
+        acc = add_carry(acc, a);
+        p += 4;
+    }
+    if (len & 2) {
+        uint16_t a;
+        memcpy(&a, p, 2);
+        acc = add_carry(acc, a);
+        p += 2;
+    }
+    if (len & 1)
+        acc = add_carry(acc, host_is_little_endian() ? (uint64_t)p[0]
+                                                     : (uint64_t)p[0] << 8);
     return acc;
 }
 
 uint64_t csum_add(uint64_t sum, const void *data, size_t len)
 {
-    const uint8_t *p = data;
     /* RFC 1071 §2(B): the sum is byte-order independent, so words are
-     * summed in host order (32 bits at a time into 64, §2(C), (D)) and the
-     * folded 16-bit result is byte-swapped once on a little-endian host.
-     * That equals the sum of big-endian 32-bit words: a 32-bit word
-     * hi*2^16 + lo ≡ hi + lo (mod 0xffff). */
-    while (len > 0) {
-        size_t n = len < CSUM_BLOCK ? len : CSUM_BLOCK;
-        uint16_t folded = fold16(sum_block(p, n));
-        if (host_is_little_endian())
-            folded = (uint16_t)((folded >> 8) | (folded << 8));
-        sum = add_carry(sum, folded);
-        p += n;
-        len -= n;
-    }
-    return sum;
+     * summed in host order (64 bits at a time, §2(C), (D)) and the folded
+     * 16-bit result is byte-swapped once on a little-endian host. That
+     * equals the sum of big-endian 16-bit words: a word of 2^16 ≡ 1 (mod
+     * 0xffff) parts is congruent to the sum of its 16-bit pieces. */
+    uint16_t folded = fold16(sum_native(data, len));
+    if (host_is_little_endian())
+        folded = (uint16_t)((folded >> 8) | (folded << 8));
+    return add_carry(sum, folded);
 }
 
 uint16_t csum_fold(uint64_t sum)
