@@ -392,6 +392,9 @@ void tcp_node_remove(struct berth_stack *s, struct tcp_node *n);
 uint64_t tcp_node_rehash(const struct hnode *h, void *ctx);
 uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx);
 struct tcp_conn *tcp_conn_new(struct berth_stack *s);
+/* Registers the per-connection records' sizes with the stack's allocator
+ * free lists (stack creation). */
+void tcp_mem_classes(struct berth_stack *s);
 /* What opening a TCB needs. */
 struct tcp_open {
     bool v6;
@@ -705,6 +708,8 @@ bool tcp_sack_block(const struct tcp_conn *c, uint32_t i, uint32_t *start,
 void tcp_rack_sent(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
                    uint32_t end, bool retrans);
 void tcp_rack_free(struct berth_stack *s, struct tcp_conn *c);
+/* The size of a new send log (the one a connection's first data makes). */
+size_t tcp_rack_log_min_size(void);
 /* An ACK arrived (after SND.UNA moved and its SACK blocks went on the
  * scoreboard): RACK's steps (§6.2), TLP's (§7.4). Returns the bytes it
  * delivered (RFC 6937 DeliveredData). */

@@ -118,6 +118,20 @@ void tcp_node_remove(struct berth_stack *s, struct tcp_node *n)
     n->in_table = false;
 }
 
+/* Blocks of each per-connection record kept for reuse (base/mem.h): a
+ * lifecycle's TCBs, SYN-queue entry, send log and TIME-WAIT record then
+ * cost no malloc/free. At most this many of each wait idle (about 100 KiB
+ * in all); the stack gives them back under memory pressure. */
+#define TCP_MEM_CACHED 64u
+
+void tcp_mem_classes(struct berth_stack *s)
+{
+    mem_class_add(&s->mem, sizeof(struct tcp_conn), TCP_MEM_CACHED);
+    mem_class_add(&s->mem, sizeof(struct tcp_synreq), TCP_MEM_CACHED);
+    mem_class_add(&s->mem, sizeof(struct tcp_timewait), TCP_MEM_CACHED);
+    mem_class_add(&s->mem, tcp_rack_log_min_size(), TCP_MEM_CACHED);
+}
+
 struct tcp_conn *tcp_conn_new(struct berth_stack *s)
 {
     struct tcp_conn *c = mem_alloc(&s->mem, sizeof *c);
