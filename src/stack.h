@@ -43,6 +43,14 @@ struct sock {
     int32_t prev;     /* ready list back link: a closed handle leaves at once */
 };
 
+/* A keyed hash of one 4-tuple, remembered. valid: false until the first. */
+struct tuple_memo {
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    bool valid, v6;
+    uint64_t hash;
+};
+
 struct berth_stack {
     struct berth_config cfg;
     struct mem mem;  /* connections, requests, TIME-WAIT entries, buffers */
@@ -61,12 +69,10 @@ struct berth_stack {
      * demux hashes a segment's 4-tuple once, and what its processing does
      * to that connection's entries (SYN queue -> TCB -> TIME-WAIT, delete)
      * finds the hash here. valid: false until the first hash. */
-    struct {
-        uint32_t laddr, raddr;
-        uint16_t lport, rport;
-        bool valid, v6;
-        uint64_t hash;
-    } tuple_memo;
+    struct tuple_memo tuple_memo;
+    /* The same for the per-connection secrets (tcp_tuple_prf): the ISN of
+     * a SYN and the timestamp offset of its answer come from one hash. */
+    struct tuple_memo prf_memo;
     /* Transitions tcp_fsm_check() found in the table, direct-mapped by
      * a hash of (old, new, reason): a lifecycle's ten or so changes are
      * checked in O(1) after the first time. 0: empty. */

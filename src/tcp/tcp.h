@@ -485,6 +485,10 @@ uint32_t tcp_conn_rcv_cap(const struct berth_stack *s,
                           const struct tcp_conn *c);
 /* Gives back whichever buffer is empty (allocated again when needed). */
 void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c);
+/* The 4-tuple's 64-bit keyed secret: the ISN's F (low half) and the
+ * timestamp offset (high half). */
+uint64_t tcp_tuple_prf(struct berth_stack *s, bool v6, uint32_t laddr,
+                       uint16_t lport, uint32_t raddr, uint16_t rport);
 uint32_t tcp_isn(struct berth_stack *s, bool v6, uint32_t laddr, uint16_t lport,
                  uint32_t raddr, uint16_t rport);
 /* Whether a state has exchanged SYNs (RFC 9293 §3.3.2 "synchronized"). */
@@ -557,7 +561,7 @@ void tcp_destroy_conn(struct berth_stack *s, struct tcp_conn *c);
 
 /* ---- tcp_options.c: window scale, timestamps, SACK-permitted ---- */
 uint8_t tcp_wscale_for(uint32_t rcvbuf);
-uint32_t tcp_ts_offset(const struct berth_stack *s, const struct tcp_node *n);
+uint32_t tcp_ts_offset(struct berth_stack *s, const struct tcp_node *n);
 uint32_t tcp_ts_now(const struct berth_stack *s, uint32_t offset);
 /* The 1 ms clock for coarse times in the TCB (modulo 2^32 ms). */
 static inline uint32_t tcp_ms_clock(const struct berth_stack *s)
