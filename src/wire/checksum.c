@@ -79,14 +79,17 @@ static uint64_t sum_native(const uint8_t *p, size_t len)
 uint64_t csum_add(uint64_t sum, const void *data, size_t len)
 {
     /* RFC 1071 §2(B): the sum is byte-order independent, so words are
-     * summed in host order (64 bits at a time, §2(C), (D)) and the folded
-     * 16-bit result is byte-swapped once on a little-endian host. That
-     * equals the sum of big-endian 16-bit words: a word of 2^16 ≡ 1 (mod
-     * 0xffff) parts is congruent to the sum of its 16-bit pieces. */
-    uint16_t folded = fold16(sum_native(data, len));
+     * summed in host order (64 bits at a time, §2(C), (D)); a word of
+     * 16-bit parts is congruent (mod 0xffff, as 2^16 ≡ 1) to the sum of
+     * its parts. On a little-endian host each part reads byte-swapped,
+     * and swapping a 16-bit x is multiplying it by 2^8 (mod 0xffff); so
+     * is rotating the 64-bit sum left by 8 (mod 2^64 - 1, of which 0xffff
+     * is a factor). One rotation turns the host-order sum into the sum of
+     * big-endian words that callers chain, with no fold. */
+    uint64_t native = sum_native(data, len);
     if (host_is_little_endian())
-        folded = (uint16_t)((folded >> 8) | (folded << 8));
-    return add_carry(sum, folded);
+        native = native << 8 | native >> 56;
+    return add_carry(sum, native);
 }
 
 uint16_t csum_fold(uint64_t sum)
