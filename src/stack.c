@@ -117,6 +117,7 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
         berth_stack_destroy(s);
         return NULL;
     }
+    tcp_mem_classes(s);
     return s;
 }
 
@@ -126,6 +127,7 @@ void berth_stack_destroy(struct berth_stack *s)
         return;
     sock_destroy_all(s);
     bufcache_flush(&s->bufs);
+    mem_release(&s->mem);
     htable_fini(&s->conns);
     htable_fini(&s->listeners);
     addr6_table_fini(&s->addr6);
@@ -482,6 +484,7 @@ void stack_mem_update(struct berth_stack *s)
     if (mem_budget_update(&s->budget, used) && s->budget.pressed) {
         stack_count(s, BERTH_CTR_MEM_PRESSURE_ENTERED);
         bufcache_flush(&s->bufs); /* idle memory goes first */
+        mem_release(&s->mem);
         used = stack_mem_used(s);
     }
     if (s->mem_waiters && used < s->mem_wait_used)

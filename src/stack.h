@@ -19,6 +19,8 @@
  * options and one MSS of payload (the MSS is capped at TX_MAX_MSS). */
 #define TX_MAX_MSS  65495u
 #define TX_BUF_SIZE (40u + 60u + TX_MAX_MSS)
+/* Entries of the state-change check's cache (tcp_fsm.c); a power of 2. */
+#define TCP_FSM_SEEN 32u
 
 enum sock_kind {
     SOCK_FREE,
@@ -41,6 +43,14 @@ struct sock {
     int32_t prev;     /* ready list back link: a closed handle leaves at once */
 };
 
+/* A keyed hash of one 4-tuple, remembered. valid: false until the first. */
+struct tuple_memo {
+    uint32_t laddr, raddr;
+    uint16_t lport, rport;
+    bool valid, v6;
+    uint64_t hash;
+};
+
 struct berth_stack {
     struct berth_config cfg;
     struct mem mem;  /* connections, requests, TIME-WAIT entries, buffers */
@@ -59,12 +69,14 @@ struct berth_stack {
      * demux hashes a segment's 4-tuple once, and what its processing does
      * to that connection's entries (SYN queue -> TCB -> TIME-WAIT, delete)
      * finds the hash here. valid: false until the first hash. */
-    struct {
-        uint32_t laddr, raddr;
-        uint16_t lport, rport;
-        bool valid, v6;
-        uint64_t hash;
-    } tuple_memo;
+    struct tuple_memo tuple_memo;
+    /* The same for the per-connection secrets (tcp_tuple_prf): the ISN of
+     * a SYN and the timestamp offset of its answer come from one hash. */
+    struct tuple_memo prf_memo;
+    /* Transitions tcp_fsm_check() found in the table, direct-mapped by
+     * a hash of (old, new, reason): a lifecycle's ten or so changes are
+     * checked in O(1) after the first time. 0: empty. */
+    uint32_t fsm_seen[TCP_FSM_SEEN];
     /* IPv6 (cfg.addr6 not all zero): the addresses records use, interned
      * (ip/addr6.h); our own is addr6_id, permanent. */
     bool ipv6;

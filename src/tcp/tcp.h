@@ -392,6 +392,9 @@ void tcp_node_remove(struct berth_stack *s, struct tcp_node *n);
 uint64_t tcp_node_rehash(const struct hnode *h, void *ctx);
 uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx);
 struct tcp_conn *tcp_conn_new(struct berth_stack *s);
+/* Registers the per-connection records' sizes with the stack's allocator
+ * free lists (stack creation). */
+void tcp_mem_classes(struct berth_stack *s);
 /* What opening a TCB needs. */
 struct tcp_open {
     bool v6;
@@ -482,6 +485,10 @@ uint32_t tcp_conn_rcv_cap(const struct berth_stack *s,
                           const struct tcp_conn *c);
 /* Gives back whichever buffer is empty (allocated again when needed). */
 void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c);
+/* The 4-tuple's 64-bit keyed secret: the ISN's F (low half) and the
+ * timestamp offset (high half). */
+uint64_t tcp_tuple_prf(struct berth_stack *s, bool v6, uint32_t laddr,
+                       uint16_t lport, uint32_t raddr, uint16_t rport);
 uint32_t tcp_isn(struct berth_stack *s, bool v6, uint32_t laddr, uint16_t lport,
                  uint32_t raddr, uint16_t rport);
 /* Whether a state has exchanged SYNs (RFC 9293 §3.3.2 "synchronized"). */
@@ -557,7 +564,7 @@ void tcp_destroy_conn(struct berth_stack *s, struct tcp_conn *c);
 
 /* ---- tcp_options.c: window scale, timestamps, SACK-permitted ---- */
 uint8_t tcp_wscale_for(uint32_t rcvbuf);
-uint32_t tcp_ts_offset(const struct berth_stack *s, const struct tcp_node *n);
+uint32_t tcp_ts_offset(struct berth_stack *s, const struct tcp_node *n);
 uint32_t tcp_ts_now(const struct berth_stack *s, uint32_t offset);
 /* The 1 ms clock for coarse times in the TCB (modulo 2^32 ms). */
 static inline uint32_t tcp_ms_clock(const struct berth_stack *s)
@@ -708,6 +715,8 @@ bool tcp_sack_block(const struct tcp_conn *c, uint32_t i, uint32_t *start,
 void tcp_rack_sent(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
                    uint32_t end, bool retrans);
 void tcp_rack_free(struct berth_stack *s, struct tcp_conn *c);
+/* The size of a new send log (the one a connection's first data makes). */
+size_t tcp_rack_log_min_size(void);
 /* An ACK arrived (after SND.UNA moved and its SACK blocks went on the
  * scoreboard): RACK's steps (§6.2), TLP's (§7.4). Returns the bytes it
  * delivered (RFC 6937 DeliveredData). */

@@ -37,21 +37,68 @@ uint64_t tcp_tuple_hash(const struct berth_stack *s, bool v6, uint32_t laddr,
  * lookup) hashes a segment's 4-tuple, and the inserts and removals its
  * processing makes for the same connection reuse that hash, so a segment
  * costs one hash however many entries it moves. */
+static bool memo_hit(const struct tuple_memo *m, bool v6, uint32_t laddr,
+                     uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+    return m->valid && m->laddr == laddr && m->raddr == raddr &&
+           m->lport == lport && m->rport == rport && m->v6 == v6;
+}
+
+static void memo_set(struct tuple_memo *m, bool v6, uint32_t laddr,
+                     uint16_t lport, uint32_t raddr, uint16_t rport,
+                     uint64_t hash)
+{
+    *m = (struct tuple_memo){.laddr = laddr,
+                             .raddr = raddr,
+                             .lport = lport,
+                             .rport = rport,
+                             .valid = true,
+                             .v6 = v6,
+                             .hash = hash};
+}
+
 static uint64_t table_hash(struct berth_stack *s, bool v6, uint32_t laddr,
                            uint16_t lport, uint32_t raddr, uint16_t rport)
 {
-    if (s->tuple_memo.valid && s->tuple_memo.laddr == laddr &&
-        s->tuple_memo.raddr == raddr && s->tuple_memo.lport == lport &&
-        s->tuple_memo.rport == rport && s->tuple_memo.v6 == v6)
+    if (memo_hit(&s->tuple_memo, v6, laddr, lport, raddr, rport))
         return s->tuple_memo.hash;
     uint64_t h = tcp_tuple_hash(s, v6, laddr, lport, raddr, rport);
-    s->tuple_memo.v6 = v6;
-    s->tuple_memo.laddr = laddr;
-    s->tuple_memo.raddr = raddr;
-    s->tuple_memo.lport = lport;
-    s->tuple_memo.rport = rport;
-    s->tuple_memo.valid = true;
-    s->tuple_memo.hash = h;
+    memo_set(&s->tuple_memo, v6, laddr, lport, raddr, rport, h);
+    return h;
+}
+
+/* The per-connection secret of a 4-tuple: SipHash-2-4 (a PRF) under the
+ * stack's secret, 64 bits, split in two independent halves. The low half
+ * is RFC 6528 §3's F(localip, localport, remoteip, remoteport, secretkey)
+ * for the ISN; the high half is the RFC 7323 §5.4 timestamp offset (the
+ * RFC's own suggestion: an offset derived, like the ISN, from a keyed
+ * hash of the connection's identity). One hash instead of two per
+ * connection end, and no half tells anything about the other. IPv4 hashes
+ * the 12 bytes of struct tuple_key (so an IPv4 ISN is what it always
+ * was); IPv6 the two 16-byte addresses and the ports, 36 bytes (the
+ * length byte SipHash mixes in keeps the families apart). Remembered for
+ * the last IPv4 4-tuple: a SYN's ISN and its SYN-ACK's TSval, or a
+ * connect()'s ISN and its TCB's offset, cost one hash. (An IPv6 id may
+ * name another address once freed, so IPv6 is never remembered.) */
+uint64_t tcp_tuple_prf(struct berth_stack *s, bool v6, uint32_t laddr,
+                       uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+    if (v6) {
+        struct {
+            uint8_t laddr[16], raddr[16];
+            uint16_t lport, rport;
+        } k;
+        memcpy(k.laddr, addr6_get(&s->addr6, laddr), 16);
+        memcpy(k.raddr, addr6_get(&s->addr6, raddr), 16);
+        k.lport = lport;
+        k.rport = rport;
+        return siphash24(s->cfg.secret, &k, sizeof k);
+    }
+    if (memo_hit(&s->prf_memo, v6, laddr, lport, raddr, rport))
+        return s->prf_memo.hash;
+    struct tuple_key k = {laddr, raddr, lport, rport};
+    uint64_t h = siphash24(s->cfg.secret, &k, sizeof k);
+    memo_set(&s->prf_memo, v6, laddr, lport, raddr, rport, h);
     return h;
 }
 
@@ -116,6 +163,20 @@ void tcp_node_remove(struct berth_stack *s, struct tcp_node *n)
     htable_remove(&s->conns, &n->h,
                   table_hash(s, n->v6, n->laddr, n->lport, n->raddr, n->rport));
     n->in_table = false;
+}
+
+/* Blocks of each per-connection record kept for reuse (base/mem.h): a
+ * lifecycle's TCBs, SYN-queue entry, send log and TIME-WAIT record then
+ * cost no malloc/free. At most this many of each wait idle (about 100 KiB
+ * in all); the stack gives them back under memory pressure. */
+#define TCP_MEM_CACHED 64u
+
+void tcp_mem_classes(struct berth_stack *s)
+{
+    mem_class_add(&s->mem, sizeof(struct tcp_conn), TCP_MEM_CACHED);
+    mem_class_add(&s->mem, sizeof(struct tcp_synreq), TCP_MEM_CACHED);
+    mem_class_add(&s->mem, sizeof(struct tcp_timewait), TCP_MEM_CACHED);
+    mem_class_add(&s->mem, tcp_rack_log_min_size(), TCP_MEM_CACHED);
 }
 
 struct tcp_conn *tcp_conn_new(struct berth_stack *s)
@@ -474,11 +535,9 @@ uint32_t tcp_isn(struct berth_stack *s, bool v6, uint32_t laddr, uint16_t lport,
         return s->cfg.isn(s->cfg.isn_ctx, stack_endpoint(s, v6, laddr, lport),
                           stack_endpoint(s, v6, raddr, rport), s->now);
     /* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport,
-     * secretkey), M a 4-microsecond timer, F a keyed hash. An IPv6 address
-     * enters F as its keyed digest (stack_addr_key), with the family. */
-    struct tuple_key k = {stack_addr_key(s, v6, laddr),
-                          stack_addr_key(s, v6, raddr), lport, rport};
-    uint32_t f = (uint32_t)siphash24(s->cfg.secret, &k, sizeof k);
+     * secretkey), M a 4-microsecond timer, F a keyed hash: the low half of
+     * the tuple's secret (tcp_tuple_prf). */
+    uint32_t f = (uint32_t)tcp_tuple_prf(s, v6, laddr, lport, raddr, rport);
     return (uint32_t)(s->now / 4) + f;
 }
 

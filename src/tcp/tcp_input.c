@@ -717,18 +717,21 @@ static enum tcp_step process_fin(struct berth_stack *s, struct tcp_conn *c,
  * acceptance test, RST, SYN) are known to pass and the FIN step has
  * nothing to do; the prediction holds when: only ACK (and PSH) is set, the
  * segment starts at RCV.NXT, its timestamp (if agreed) passes PAWS, it
- * carries no SACK blocks and offers the same window, no out-of-order FIN
- * is held, and either (a) it has no text and SND.UNA < SEG.ACK =< SND.MAX
- * outside recovery, or (b) it acknowledges SND.UNA exactly and its text
- * fits the window with no out-of-order data held. A query: no side
- * effects. */
+ * carries no SACK blocks, no out-of-order FIN is held, and either (a) it
+ * has no text and SND.UNA < SEG.ACK =< SND.MAX outside recovery, or (b)
+ * it acknowledges SND.UNA exactly and its text fits the window with no
+ * out-of-order data held. Unlike BSD's, the window may differ: the fast
+ * path takes it by the slow path's own rule (update_window), and neither
+ * (a) (it acknowledges new data) nor (b) (it has text) can be a duplicate
+ * ACK whatever the window (RFC 5681 §2), so a request-response exchange,
+ * whose every segment moves the window by what the other side has not
+ * yet read, stays on the fast path. A query: no side effects. */
 static bool fast_path_predicted(const struct tcp_conn *c,
                                 const struct tcp_seg *seg)
 {
     if (c->state != BERTH_STATE_ESTABLISHED ||
         (seg->flags & (uint8_t)~TH_PSH) != TH_ACK || seg->seq != c->rcv_nxt ||
-        seg->opts.sack_count != 0 || (c->flags & TF_OOO_FIN) ||
-        ((uint32_t)seg->wnd << c->snd_wscale) != c->snd_wnd)
+        seg->opts.sack_count != 0 || (c->flags & TF_OOO_FIN))
         return false;
     if ((c->flags & TF_TS) &&
         (!seg->opts.has_ts || ts_lt(seg->opts.ts_val, c->ts_recent)))
@@ -743,8 +746,9 @@ static bool fast_path_predicted(const struct tcp_conn *c,
 /* The predicted segment: exactly what synchronized_input() does for it,
  * in its order, without the tests known to pass: TS.Recent and keepalive
  * (after the acceptance test), the ACK step (check_ack: the ACK is
- * acceptable, SYN-RECEIVED and the closing states do not apply, and no
- * SACK blocks and the same window make it no duplicate, RFC 5681 §2), then
+ * acceptable, SYN-RECEIVED and the closing states do not apply, and new
+ * data acknowledged or text carried make it no duplicate, RFC 5681 §2;
+ * with SACK, no blocks make it none, RFC 6675 §2), then
  * the text. State changes, ACK policy, counters and traces are the slow
  * path's. A step added to check_ack for an acceptable ACK belongs here
  * too. */

@@ -577,8 +577,7 @@ static enum tcp_step synreq_check_room(struct berth_stack *s,
  * even a retransmitted one). Without, the SYN-ACK's send time is where the
  * entry's timer was armed (its expiry less the timeout), if the SYN-ACK was
  * sent once (Karn, RFC 6298 §3): no field of the 64-byte entry is needed. */
-static uint32_t synreq_rtt(const struct berth_stack *s,
-                           const struct tcp_synreq *r,
+static uint32_t synreq_rtt(struct berth_stack *s, const struct tcp_synreq *r,
                            const struct tcp_seg *seg)
 {
     if ((r->opts & SYNOPT_TS) && seg->opts.has_ts && seg->opts.ts_ecr) {

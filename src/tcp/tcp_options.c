@@ -3,10 +3,6 @@
  * timestamp clock. */
 #include "tcp/tcp.h"
 
-#include "base/siphash.h"
-
-#define TS_KEY_TWEAK 0x5453u /* "TS": a key distinct from the ISN's */
-
 uint8_t tcp_wscale_for(uint32_t rcvbuf)
 {
     /* RFC 7323 §2.3: the smallest shift that lets the window field cover
@@ -17,21 +13,15 @@ uint8_t tcp_wscale_for(uint32_t rcvbuf)
     return shift;
 }
 
-uint32_t tcp_ts_offset(const struct berth_stack *s, const struct tcp_node *n)
+uint32_t tcp_ts_offset(struct berth_stack *s, const struct tcp_node *n)
 {
     /* RFC 7323 §5.4 (and RFC 6528's reasoning): a per-connection random
-     * offset, so TSval reveals no host-wide clock. A keyed hash of the
-     * 4-tuple: a compact entry can recompute it. */
-    struct {
-        uint32_t laddr, raddr;
-        uint16_t lport, rport, tweak, v6;
-    } k = {stack_addr_key(s, n->v6, n->laddr),
-           stack_addr_key(s, n->v6, n->raddr),
-           n->lport,
-           n->rport,
-           TS_KEY_TWEAK,
-           n->v6};
-    return (uint32_t)siphash24(s->cfg.secret, &k, sizeof k);
+     * offset, so TSval reveals no host-wide clock. The high half of the
+     * 4-tuple's keyed secret, whose low half is the ISN's F: a compact
+     * entry can recompute it. */
+    return (uint32_t)(tcp_tuple_prf(s, n->v6, n->laddr, n->lport, n->raddr,
+                                    n->rport) >>
+                      32);
 }
 
 uint32_t tcp_ts_now(const struct berth_stack *s, uint32_t offset)

@@ -609,7 +609,7 @@ uint16_t tcp_our_mss_fam(const struct berth_stack *s, const struct tcp_conn *c,
     return m;
 }
 
-static struct tcp_out synack_out(const struct berth_stack *s,
+static struct tcp_out synack_out(struct berth_stack *s,
                                  const struct tcp_synreq *r,
                                  const struct tcp_conn *tmpl)
 {

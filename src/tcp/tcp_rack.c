@@ -96,13 +96,20 @@ static struct tcp_txlog *log_alloc(struct berth_stack *s, uint32_t cap)
 {
     if (!stack_mem_fits(s, log_size(cap)))
         return NULL;
-    struct tcp_txlog *l = mem_alloc(&s->mem, log_size(cap));
+    /* Raw: the header is cleared here, and a record is written before it
+     * is read (rec() only reaches the n records in use). */
+    struct tcp_txlog *l = mem_alloc_raw(&s->mem, log_size(cap));
     if (!l)
         return NULL;
     memset(l, 0, sizeof *l);
     l->size = (uint32_t)log_size(cap);
     l->cap = (uint16_t)cap;
     return l;
+}
+
+size_t tcp_rack_log_min_size(void)
+{
+    return log_size(TXLOG_MIN_CAP);
 }
 
 void tcp_rack_free(struct berth_stack *s, struct tcp_conn *c)
@@ -133,7 +140,7 @@ static bool log_room(struct berth_stack *s, struct tcp_conn *c)
     /* Both logs exist while the records move. */
     if (!stack_mem_fits(s, log_size(cap)))
         return false;
-    struct tcp_txlog *g = mem_alloc(&s->mem, log_size(cap));
+    struct tcp_txlog *g = mem_alloc_raw(&s->mem, log_size(cap));
     if (!g)
         return false;
     memcpy(g, l, sizeof *l);

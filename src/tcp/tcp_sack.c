@@ -26,6 +26,10 @@ void tcp_sack_fill(struct tcp_conn *c, struct tcp_opts *o)
         put_block(o, c->dsack_start, c->dsack_end);
         c->flags &= ~TF_DSACK;
     }
+    /* The common case, nothing held out of order: no blocks, and no
+     * lookups in the empty assembler. */
+    if (c->ooo.n == 0)
+        return;
     /* RFC 2018 §4: the first block holds the latest arrival; the others
      * repeat the most recently reported blocks ("based on first SACK
      * blocks in previous SACK options"), newest first; then the rest, in

@@ -77,6 +77,18 @@ static int parse_known_option(const uint8_t *p, size_t olen, struct tcp_opts *o)
 static int parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
 {
     memset(o, 0, sizeof(*o));
+    /* The layout nearly every segment of a connection with timestamps
+     * carries (RFC 7323 Appendix A: NOP, NOP, TS) is read at once, as
+     * BSD's tcp_dooptions tests for TCPOPT_TSTAMP_HDR; the walk below
+     * would read it the same way. */
+    if (len == 2u + OPT_TS_LEN &&
+        load_be32(p) ==
+            (OPT_NOP << 24 | OPT_NOP << 16 | OPT_TS << 8 | OPT_TS_LEN)) {
+        o->has_ts = true;
+        o->ts_val = load_be32(p + 4);
+        o->ts_ecr = load_be32(p + 8);
+        return 0;
+    }
     size_t i = 0;
     while (i < len) {
         uint8_t kind = p[i];

@@ -40,6 +40,67 @@ static void mem_alloc_returns_zeroed_memory(void **state)
     assert_int_equal(m.allocs, 0);
 }
 
+static void mem_class_reuses_a_freed_block_zeroed(void **state)
+{
+    (void)state;
+    struct mem m = {0};
+    assert_true(mem_class_add(&m, 256, 2));
+    uint8_t *a = mem_alloc(&m, 256);
+    assert_non_null(a);
+    for (size_t i = 0; i < 256; i++)
+        a[i] = 0xa5;
+    mem_free(&m, a, 256);
+    /* Free as far as the counters go, held in the class. */
+    assert_int_equal(m.bytes, 0);
+    assert_int_equal(m.allocs, 0);
+    assert_int_equal(m.cached_bytes, 256);
+    uint8_t *b = mem_alloc(&m, 256);
+    assert_ptr_equal(a, b);
+    for (size_t i = 0; i < 256; i++)
+        assert_int_equal(b[i], 0); /* mem_alloc's promise holds on reuse */
+    assert_int_equal(m.bytes, 256);
+    assert_int_equal(m.allocs, 1);
+    assert_int_equal(m.cached_bytes, 0);
+    mem_free(&m, b, 256);
+    mem_release(&m);
+    assert_int_equal(m.cached_bytes, 0);
+}
+
+static void mem_class_holds_at_most_max_blocks(void **state)
+{
+    (void)state;
+    struct mem m = {0};
+    assert_true(mem_class_add(&m, 64, 2));
+    void *p[3];
+    for (int i = 0; i < 3; i++)
+        p[i] = mem_alloc_raw(&m, 64);
+    for (int i = 0; i < 3; i++)
+        mem_free(&m, p[i], 64);
+    assert_int_equal(m.cached_bytes, 128); /* the third went to free() */
+    assert_int_equal(m.cls[0].n, 2);
+    /* Other sizes are not cached. */
+    void *q = mem_alloc(&m, 65);
+    mem_free(&m, q, 65);
+    assert_int_equal(m.cached_bytes, 128);
+    mem_release(&m);
+    assert_int_equal(m.cached_bytes, 0);
+    assert_int_equal(m.cls[0].n, 0);
+    assert_int_equal(m.bytes, 0);
+    assert_int_equal(m.allocs, 0);
+}
+
+static void mem_class_add_is_bounded_and_merges_sizes(void **state)
+{
+    (void)state;
+    struct mem m = {0};
+    assert_false(mem_class_add(&m, 1, 8)); /* smaller than the link */
+    for (size_t i = 0; i < MEM_CLASSES; i++)
+        assert_true(mem_class_add(&m, 32 + 8 * i, 1));
+    assert_false(mem_class_add(&m, 1000, 1)); /* all classes taken */
+    assert_true(mem_class_add(&m, 32, 5));    /* the same size: merged */
+    assert_int_equal(m.cls[0].max, 5);
+}
+
 static void mem_free_null_is_ignored(void **state)
 {
     (void)state;
@@ -139,6 +200,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mem_alloc_counts_bytes_and_blocks),
         cmocka_unit_test(mem_alloc_returns_zeroed_memory),
+        cmocka_unit_test(mem_class_reuses_a_freed_block_zeroed),
+        cmocka_unit_test(mem_class_holds_at_most_max_blocks),
+        cmocka_unit_test(mem_class_add_is_bounded_and_merges_sizes),
         cmocka_unit_test(mem_free_null_is_ignored),
         cmocka_unit_test(mem_alloc_zero_size_is_a_counted_block),
         cmocka_unit_test(mem_counters_are_per_instance),
