@@ -1,7 +1,10 @@
 /* berth command: `berth cat`, like nc over berth's TCP. stdin goes to the
  * connection and the connection to stdout, through two large buffers and
  * non-blocking descriptors watched by the runtime; berth's own flow control
- * (a full send buffer, a closed window) is the backpressure both ways. */
+ * (a full send buffer, a closed window) is the backpressure both ways.
+ * What arrives is read out of the stack at once (its receive buffer stays
+ * small and cache-warm) and written to stdout when the buffer is full or
+ * the loop iteration ends: one write() per wake-up, not per packet. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -46,7 +49,7 @@ struct cat {
 };
 
 static void pump_in(struct cat *k);
-static void pump_out(struct cat *k);
+static void pump_out(struct cat *k, bool flush);
 
 static bool fd_pollable(int fd)
 {
@@ -85,7 +88,7 @@ static void on_fd(void *ctx, int fd, uint32_t events)
     if (fd == 0)
         pump_in(k);
     else
-        pump_out(k);
+        pump_out(k, true);
 }
 
 static void watch(struct cat *k, struct side *s, int fd, bool on)
@@ -181,44 +184,62 @@ static void pump_in(struct cat *k)
     k->again = true;
 }
 
-/* connection -> stdout, until stdout would block or nothing is left. */
-static void pump_out(struct cat *k)
+/* Writes out the buffered bytes: true when they are all out, false when
+ * stdout would block (then its writability brings us back) or failed. */
+static bool flush_out(struct cat *k)
+{
+    struct side *s = &k->out;
+    while (s->off < s->len && !k->finished) {
+        ssize_t n = write(1, s->buf + s->off, s->len - s->off);
+        if (n >= 0) {
+            s->off += (size_t)n;
+        } else if (errno == EAGAIN) {
+            watch(k, s, 1, true);
+            return false;
+        } else if (errno != EINTR) {
+            error_line(k->prog, "writing stdout: %s", strerror(errno));
+            finish(k, 1);
+            return false;
+        }
+    }
+    s->off = s->len = 0;
+    watch(k, s, 1, false);
+    return !k->finished;
+}
+
+/* connection -> stdout: reads what the stack has into the buffer (behind
+ * what is still unwritten) and writes it out when the buffer is full, the
+ * peer has finished, or `flush` (the end of a loop iteration, or stdout
+ * writable again). Bounded by ROUNDS; stops when stdout would block or
+ * nothing is left. */
+static void pump_out(struct cat *k, bool flush)
 {
     struct side *s = &k->out;
     for (int round = 0; round < ROUNDS; round++) {
         if (k->finished)
             return;
-        if (s->off < s->len) {
-            ssize_t n = write(1, s->buf + s->off, s->len - s->off);
-            if (n >= 0) {
-                s->off += (size_t)n;
-            } else if (errno == EAGAIN) {
-                watch(k, s, 1, true);
+        size_t room = CAT_BUF - s->len;
+        if (s->off < s->len && (room == 0 || flush || k->peer_eof)) {
+            if (!flush_out(k))
                 return;
-            } else if (errno != EINTR) {
-                error_line(k->prog, "writing stdout: %s", strerror(errno));
-                finish(k, 1);
-                return;
-            }
             continue;
         }
-        s->off = s->len = 0;
-        watch(k, s, 1, false);
         if (!k->connected || k->peer_eof)
             return;
-        int r = berth_recv(k->st, k->sock, s->buf, CAT_BUF);
+        int r = berth_recv(k->st, k->sock, s->buf + s->len, room);
         if (r == BERTH_EAGAIN)
-            return;
+            return; /* the buffered bytes wait for the flush */
         if (r < 0) {
             fail(k, "", r);
             return;
         }
         if (r == 0) {
             k->peer_eof = true;
+            flush_out(k);
             pump_in(k); /* may end stdin now (see pump_in) */
             return;
         }
-        s->len = (size_t)r;
+        s->len += (size_t)r;
     }
     k->again = true;
 }
@@ -278,7 +299,7 @@ static void on_event(void *ctx, int sock, uint32_t events)
             return;
         connected(k);
     }
-    pump_out(k);
+    pump_out(k, false);
     pump_in(k);
 }
 
@@ -287,9 +308,14 @@ static uint64_t on_tick(void *ctx, uint64_t now)
     struct cat *k = ctx;
     if (k->again && !k->finished) {
         k->again = false;
-        pump_out(k);
+        pump_out(k, true);
         pump_in(k);
     }
+    /* The end of the iteration: what was read out of the stack since the
+     * last write goes to stdout now (unless stdout is blocked: its
+     * writability brings us back). */
+    if (!k->finished && k->out.off < k->out.len && !k->out.watched)
+        pump_out(k, true);
     if (!k->finished && !k->connected && k->connect_deadline <= now) {
         char ep[64], t[32];
         error_line(k->prog, "connect to %s: timed out after %s",
