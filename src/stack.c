@@ -430,24 +430,6 @@ size_t berth_mem_allocs(const struct berth_stack *s)
     return s->mem.allocs;
 }
 
-size_t stack_mem_used(const struct berth_stack *s)
-{
-    return s->mem.bytes + s->bufs.bytes;
-}
-
-enum berth_mem_level stack_mem_level(const struct berth_stack *s)
-{
-    switch (mem_budget_level(&s->budget, stack_mem_used(s))) {
-    case MEM_LEVEL_NORMAL:
-        break;
-    case MEM_LEVEL_PRESSURE:
-        return BERTH_MEM_PRESSURE;
-    case MEM_LEVEL_OVER:
-        return BERTH_MEM_OVER_LIMIT;
-    }
-    return BERTH_MEM_NORMAL;
-}
-
 bool stack_mem_fits(const struct berth_stack *s, size_t more)
 {
     return mem_budget_fits(&s->budget, stack_mem_used(s), more);

@@ -147,9 +147,25 @@ int sock_alloc(struct berth_stack *s, enum sock_kind kind, void *obj);
 bool stack_port_bound(const struct berth_stack *s, uint16_t port);
 void stack_port_set(struct berth_stack *s, uint16_t port, bool bound);
 
-/* The memory budget (stack.c). Usage is mem.bytes + bufs.bytes. */
-size_t stack_mem_used(const struct berth_stack *s);
-enum berth_mem_level stack_mem_level(const struct berth_stack *s);
+/* The memory budget (stack.c). Usage is mem.bytes + bufs.bytes. Inline:
+ * the buffer and window code asks for the level on every segment. */
+static inline size_t stack_mem_used(const struct berth_stack *s)
+{
+    return s->mem.bytes + s->bufs.bytes;
+}
+
+static inline enum berth_mem_level stack_mem_level(const struct berth_stack *s)
+{
+    switch (mem_budget_level(&s->budget, stack_mem_used(s))) {
+    case MEM_LEVEL_NORMAL:
+        break;
+    case MEM_LEVEL_PRESSURE:
+        return BERTH_MEM_PRESSURE;
+    case MEM_LEVEL_OVER:
+        return BERTH_MEM_OVER_LIMIT;
+    }
+    return BERTH_MEM_NORMAL;
+}
 /* Whether `more` bytes of buffer memory may be allocated now. */
 bool stack_mem_fits(const struct berth_stack *s, size_t more);
 /* End of input/advance: moves the sticky pressure state (entering it

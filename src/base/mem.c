@@ -143,17 +143,6 @@ void mem_budget_init(struct mem_budget *b, size_t limit)
     };
 }
 
-enum mem_level mem_budget_level(const struct mem_budget *b, size_t used)
-{
-    if (b->high == 0)
-        return MEM_LEVEL_NORMAL;
-    if (used >= b->high)
-        return MEM_LEVEL_OVER;
-    if (b->pressed || used >= b->pressure)
-        return MEM_LEVEL_PRESSURE;
-    return MEM_LEVEL_NORMAL;
-}
-
 bool mem_budget_update(struct mem_budget *b, size_t used)
 {
     bool was = b->pressed;

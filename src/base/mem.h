@@ -60,8 +60,18 @@ struct mem_budget {
 
 void mem_budget_init(struct mem_budget *b, size_t limit);
 /* Where `used` stands; pure (the sticky flag as last updated, or usage
- * already at pressure). */
-enum mem_level mem_budget_level(const struct mem_budget *b, size_t used);
+ * already at pressure). Inline: asked on every segment. */
+static inline enum mem_level mem_budget_level(const struct mem_budget *b,
+                                              size_t used)
+{
+    if (b->high == 0)
+        return MEM_LEVEL_NORMAL;
+    if (used >= b->high)
+        return MEM_LEVEL_OVER;
+    if (b->pressed || used >= b->pressure)
+        return MEM_LEVEL_PRESSURE;
+    return MEM_LEVEL_NORMAL;
+}
 /* Moves the sticky flag for `used`; returns true when it changed. */
 bool mem_budget_update(struct mem_budget *b, size_t used);
 /* Whether `more` bytes may be allocated on top of `used`. */

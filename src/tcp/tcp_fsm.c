@@ -87,16 +87,21 @@ void tcp_fsm_check(struct berth_stack *s, int sock, const struct tcp_node *n,
     /* Every state change is checked, in every build (the scenario runner
      * and the simulator count on it); a change found in the table before
      * is found again in the stack's small cache instead of by a scan.
-     * States fit 4 bits; the + 1 keeps a key from being 0 (empty). */
+     * States fit 4 bits (an out-of-range one never reaches the cache);
+     * the + 1 keeps a key from being 0 (empty). */
     _Static_assert(TCP_FSM_SEEN == 32u, "the slot is the hash's top 5 bits");
-    uint32_t key =
-        1u + ((uint32_t)old | (uint32_t)st << 4 | (uint32_t)why << 8);
-    uint32_t slot = (key * 0x9e3779b1u) >> 27; /* Fibonacci hashing */
-    if (s->fsm_seen[slot] == key)
-        return;
-    if ((unsigned)old < BERTH_STATE__COUNT && tcp_fsm_find(old, st, why)) {
-        s->fsm_seen[slot] = key;
-        return;
+    _Static_assert(BERTH_STATE__COUNT <= 16, "a state fits 4 bits of the key");
+    if ((unsigned)old < BERTH_STATE__COUNT &&
+        (unsigned)st < BERTH_STATE__COUNT) {
+        uint32_t key =
+            1u + ((uint32_t)old | (uint32_t)st << 4 | (uint32_t)why << 8);
+        uint32_t slot = (key * 0x9e3779b1u) >> 27; /* Fibonacci hashing */
+        if (s->fsm_seen[slot] == key)
+            return;
+        if (tcp_fsm_find(old, st, why)) {
+            s->fsm_seen[slot] = key;
+            return;
+        }
     }
     /* Not in the table: a bug. It is counted and traced as a drop with no
      * reason (BERTH_REASON_NONE, which nothing else ever drops with), so

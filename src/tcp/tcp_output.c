@@ -53,17 +53,22 @@ static size_t emit_ip(struct berth_stack *s, const struct tcp_out *o,
 
 void tcp_send(struct berth_stack *s, const struct tcp_out *o)
 {
-    struct tcp_seg seg = {
-        .sport = o->lport,
-        .dport = o->rport,
-        .seq = o->seq,
-        .ack = o->ack,
-        .flags = o->flags,
-        .wnd = o->wnd,
-        .len = o->len,
-        .opts = o->opts,
-    };
+    /* Every field set one by one: an initializer would clear the whole
+     * struct first, on every segment sent. */
+    struct tcp_seg seg;
+    seg.sport = o->lport;
+    seg.dport = o->rport;
+    seg.seq = o->seq;
+    seg.ack = o->ack;
+    seg.flags = o->flags;
+    seg.wnd = o->wnd;
+    seg.urp = 0;
+    seg.opts = o->opts;
+    seg.len = o->len;
+    seg.v6 = o->v6;
     size_t hl = TCP_HDR_LEN + tcp_opts_len(&seg.opts);
+    seg.hdr_len = (uint16_t)hl;
+    seg.payload = NULL; /* the text is copied from the ring, below */
     size_t iphl = o->v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
     uint8_t *tcp = s->txbuf + iphl;
     if (o->len)

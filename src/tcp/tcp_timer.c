@@ -51,6 +51,11 @@ void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,
                    enum tcp_deadline which, uint64_t when)
 {
     uint32_t tick = tcp_tick(when);
+    /* Unchanged, and the wheel timer armed (at the earliest deadline, as
+     * every change re-arms it): nothing to do. Many segments sent within
+     * one tick restart the retransmission timer at the same tick. */
+    if (c->deadline[which] == tick && timer_armed(&c->n.timer))
+        return;
     if (stack_log_on(s) && c->deadline[which] != tick) {
         c->deadline[which] = tick;
         tcp_log_timer(s, c, which, BERTH_TIMER_SET);

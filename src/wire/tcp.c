@@ -290,8 +290,10 @@ static size_t emit_seg(uint8_t *buf, const struct tcp_seg *s,
     size_t opts_len = tcp_opts_len(&s->opts);
     size_t hdr_len = TCP_HDR_LEN + opts_len;
     size_t written = write_options(buf + TCP_HDR_LEN, &s->opts);
-    /* Padding, if a layout ever needs it, is EOL bytes (RFC 9293 §3.1). */
-    memset(buf + TCP_HDR_LEN + written, 0, opts_len - written);
+    /* Padding, if a layout ever needs it, is EOL bytes (RFC 9293 §3.1):
+     * fewer than 4, so a loop, not a call. */
+    for (size_t i = written; i < opts_len; i++)
+        buf[TCP_HDR_LEN + i] = 0;
 
     store_be16(buf, s->sport);
     store_be16(buf + 2, s->dport);

@@ -133,6 +133,48 @@ static void unlisted_change_is_counted_and_traced(void **state)
     assert_int_equal(u.drops, 1);
 }
 
+/* The stack remembers the changes it found in the table (a small cache,
+ * so a lifecycle's changes are checked in O(1)): on one stack, every
+ * listed change, each twice, passes; every unlisted change, each after
+ * listed ones of the same states or the same cause, is still counted. */
+static void checks_stay_exact_with_remembered_changes(void **state)
+{
+    (void)state;
+    struct seen t = {0};
+    struct berth_config cfg;
+    berth_config_init(&cfg);
+    cfg.trace = on_trace;
+    cfg.trace_ctx = &t;
+    struct berth_stack *s = berth_stack_create(&cfg, 0);
+    assert_non_null(s);
+    struct tcp_node n = {.laddr = 1, .raddr = 2, .lport = 3, .rport = 4};
+    size_t nrows;
+    const struct tcp_fsm_row *rows = tcp_fsm_rows(&nrows);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < nrows; i++)
+            for (int old = 0; old < BERTH_STATE__COUNT; old++)
+                if (rows[i].from & (1u << old))
+                    tcp_trace_state(s, -1, &n, (enum berth_state)old,
+                                    (enum berth_state)rows[i].to,
+                                    (enum berth_reason)rows[i].why);
+    assert_int_equal(berth_drop_count(s, BERTH_REASON_NONE), 0);
+    uint64_t bad = 0;
+    for (int old = 0; old < BERTH_STATE__COUNT; old++)
+        for (int to = 0; to < BERTH_STATE__COUNT; to++)
+            for (size_t i = 0; i < nrows; i++) {
+                enum berth_reason why = (enum berth_reason)rows[i].why;
+                if (tcp_fsm_find((enum berth_state)old, (enum berth_state)to,
+                                 why))
+                    continue;
+                tcp_trace_state(s, -1, &n, (enum berth_state)old,
+                                (enum berth_state)to, why);
+                bad++;
+                assert_int_equal(berth_drop_count(s, BERTH_REASON_NONE), bad);
+            }
+    assert_true(bad > 0);
+    berth_stack_destroy(s);
+}
+
 static int dump(void)
 {
     size_t n;
@@ -162,6 +204,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(find_answers_by_state_and_cause),
         cmocka_unit_test(listed_change_is_traced_and_not_counted),
         cmocka_unit_test(unlisted_change_is_counted_and_traced),
+        cmocka_unit_test(checks_stay_exact_with_remembered_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
