@@ -26,14 +26,15 @@ struct item {
 
 struct hasher {
     uint8_t key[16];
-    bool constant; /* every key hashes to the same value */
+    bool constant; /* every key hashes to the same value: `fixed` */
+    uint64_t fixed;
     int rehash_calls;
 };
 
 static uint64_t hash_key(const struct hasher *h, uint64_t key)
 {
     if (h->constant)
-        return 42;
+        return h->fixed;
     return siphash24(h->key, &key, sizeof key);
 }
 
@@ -95,6 +96,7 @@ static void hasher_init(struct hasher *h, bool constant)
     for (int i = 0; i < 16; i++)
         h->key[i] = (uint8_t)(0xa0 + i);
     h->constant = constant;
+    h->fixed = 42;
 }
 
 static void htable_init_rounds_buckets_up_to_power_of_two(void **state)
@@ -207,6 +209,38 @@ static void htable_colliding_items_overflow_to_next_buckets_and_remove_anywhere(
     insert(&t, &h, &items[0]);
     assert_ptr_equal(t.buckets[home].node[0], &items[0].node);
     assert_ptr_equal(lookup(&t, &h, 100), &items[0]);
+    htable_fini(&t);
+    assert_int_equal(m.allocs, 0);
+}
+
+static void
+htable_overflow_wraps_from_the_last_bucket_to_the_first(void **state)
+{
+    (void)state;
+    /* Home is the last bucket: entries passed on go to buckets 0 and 1,
+     * and removing them uncounts across the wrap. */
+    enum { N = 13 };
+    struct mem m = {0};
+    struct hasher h;
+    struct htable t;
+    struct item items[N];
+    hasher_init(&h, true);
+    htable_init(&t, &m, 64, rehash_item, &h);
+    h.fixed = t.mask;
+    for (int i = 0; i < N; i++) {
+        items[i].key = (uint64_t)i;
+        insert(&t, &h, &items[i]);
+    }
+    assert_int_equal(t.buckets[t.mask].overflow, N - HTABLE_SLOTS);
+    assert_int_equal(t.buckets[0].overflow, N - 2 * HTABLE_SLOTS);
+    assert_ptr_equal(t.buckets[1].node[0], &items[2 * HTABLE_SLOTS].node);
+    for (int i = 0; i < N; i++)
+        assert_ptr_equal(lookup(&t, &h, (uint64_t)i), &items[i]);
+    for (int i = N - 1; i >= 0; i--)
+        remove_item(&t, &h, &items[i]);
+    assert_int_equal(t.buckets[t.mask].overflow, 0);
+    assert_int_equal(t.buckets[0].overflow, 0);
+    assert_int_equal(t.count, 0);
     htable_fini(&t);
     assert_int_equal(m.allocs, 0);
 }
@@ -418,6 +452,8 @@ int main(void)
         cmocka_unit_test(htable_remove_takes_out_only_that_item),
         cmocka_unit_test(
             htable_colliding_items_overflow_to_next_buckets_and_remove_anywhere),
+        cmocka_unit_test(
+            htable_overflow_wraps_from_the_last_bucket_to_the_first),
         cmocka_unit_test(htable_grows_past_load_without_touching_nodes),
         cmocka_unit_test(
             htable_full_table_that_cannot_grow_spills_and_takes_back),
