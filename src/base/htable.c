@@ -10,7 +10,7 @@
 
 #define LINE 64u
 
-_Static_assert(sizeof(struct hbucket) == LINE, "a bucket is one cache line");
+_Static_assert(sizeof(struct hbucket) <= LINE, "a bucket fits one cache line");
 
 static size_t raw_bytes(size_t buckets)
 {
