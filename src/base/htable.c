@@ -1,32 +1,50 @@
-/* Intrusive chained hash table: owns only the bucket array (from struct
- * mem); nodes are embedded in their owners. Doubles when count exceeds the
- * bucket count, asking the owner to recompute each node's hash. */
+/* The bucketed hash table (htable.h): owns only the bucket array (from
+ * struct mem); nodes are embedded in their owners and touched only to link
+ * the spill list. Placement, removal with its overflow counts, growth by
+ * doubling from the stored hashes, and the walk. */
 #include "base/htable.h"
 
 #include <stdint.h>
 
 #include "base/mem.h"
 
-static size_t bucket_bytes(size_t buckets)
+#define LINE 64u
+
+_Static_assert(sizeof(struct hbucket) <= LINE, "a bucket fits one cache line");
+
+static size_t raw_bytes(size_t buckets)
 {
-    return buckets * sizeof(struct hnode *);
+    return buckets * sizeof(struct hbucket) + LINE - 1;
 }
 
-int htable_init(struct htable *t, struct mem *mem, size_t initial_buckets,
+/* A zeroed, line-aligned bucket array; NULL when there is no memory. */
+static struct hbucket *buckets_alloc(struct mem *mem, size_t n, void **raw)
+{
+    if (n > (SIZE_MAX - LINE) / sizeof(struct hbucket))
+        return NULL;
+    *raw = mem_alloc(mem, raw_bytes(n));
+    if (!*raw)
+        return NULL;
+    uintptr_t p = ((uintptr_t)*raw + LINE - 1) & ~(uintptr_t)(LINE - 1);
+    return (struct hbucket *)p;
+}
+
+int htable_init(struct htable *t, struct mem *mem, size_t initial,
                 uint64_t (*rehash)(const struct hnode *, void *), void *ctx)
 {
-    /* Round up to a power of two, stopping where the array size would
-     * overflow (such a request fails in mem_alloc anyway). */
     size_t n = 1;
-    while (n < initial_buckets && n <= SIZE_MAX / 2 / sizeof(struct hnode *))
+    while (n * HTABLE_LOAD < initial && n <= SIZE_MAX / 2 / LINE)
         n *= 2;
     t->mem = mem;
     t->rehash = rehash;
     t->ctx = ctx;
-    t->count = 0;
-    t->buckets = mem_alloc(mem, bucket_bytes(n));
+    t->count = t->used = 0;
+    t->spill = NULL;
+    t->max_buckets = 0;
+    t->buckets = buckets_alloc(mem, n, &t->raw);
     if (!t->buckets) {
         t->mask = 0;
+        t->raw = NULL;
         return -1;
     }
     t->mask = n - 1;
@@ -35,57 +53,153 @@ int htable_init(struct htable *t, struct mem *mem, size_t initial_buckets,
 
 void htable_fini(struct htable *t)
 {
-    mem_free(t->mem, t->buckets, bucket_bytes(t->mask + 1));
+    if (t->raw)
+        mem_free(t->mem, t->raw, raw_bytes(t->mask + 1));
+    t->raw = NULL;
     t->buckets = NULL;
     t->mask = 0;
-    t->count = 0;
+    t->count = t->used = 0;
+    t->spill = NULL;
 }
 
-/* Doubles the bucket array; on failure the table keeps its size (longer
- * chains, still correct). */
+/* Stores (n, h) in the first bucket from h's home with a free slot,
+ * counting it in the overflow of each full bucket passed. The caller
+ * knows a free slot exists (used < capacity). */
+static void place(struct hbucket *bs, size_t mask, struct hnode *n, uint32_t h)
+{
+    size_t b = h & mask;
+    for (;;) {
+        struct hbucket *bk = &bs[b];
+        for (unsigned s = 0; s < HTABLE_SLOTS; s++) {
+            if (!bk->node[s]) {
+                bk->node[s] = n;
+                bk->hash[s] = h;
+                return;
+            }
+        }
+        bk->overflow++;
+        b = (b + 1) & mask;
+    }
+}
+
+static size_t capacity(const struct htable *t)
+{
+    return t->buckets ? (t->mask + 1) * HTABLE_SLOTS : 0;
+}
+
+/* Doubles the bucket array, moving each entry by its stored hash (no node
+ * is read), then gives spilled entries a slot; on failure the table keeps
+ * its size (fuller buckets, then the spill list: still correct). */
 static void htable_grow(struct htable *t)
 {
     size_t old_n = t->mask + 1;
-    if (!t->rehash || old_n > SIZE_MAX / 2 / sizeof(struct hnode *))
+    if (!t->buckets || old_n > SIZE_MAX / 4 / LINE ||
+        (t->max_buckets && old_n * 2 > t->max_buckets))
         return;
-    size_t new_n = old_n * 2;
-    struct hnode **nb = mem_alloc(t->mem, bucket_bytes(new_n));
+    size_t new_n = old_n * 2, new_mask = new_n - 1;
+    void *raw;
+    struct hbucket *nb = buckets_alloc(t->mem, new_n, &raw);
     if (!nb)
         return;
-    for (size_t i = 0; i < old_n; i++) {
-        struct hnode *n = t->buckets[i];
-        while (n) {
-            struct hnode *next = n->next;
-            size_t b = (size_t)(t->rehash(n, t->ctx) & (new_n - 1));
-            n->next = nb[b];
-            nb[b] = n;
-            n = next;
-        }
+    for (size_t b = 0; b < old_n; b++) {
+        const struct hbucket *bk = &t->buckets[b];
+        for (unsigned s = 0; s < HTABLE_SLOTS; s++)
+            if (bk->node[s])
+                place(nb, new_mask, bk->node[s], bk->hash[s]);
     }
-    mem_free(t->mem, t->buckets, bucket_bytes(old_n));
+    mem_free(t->mem, t->raw, raw_bytes(old_n));
     t->buckets = nb;
-    t->mask = new_n - 1;
+    t->raw = raw;
+    t->mask = new_mask;
+    /* Spilled entries (room now: growth starts below the old capacity). */
+    while (t->spill && t->rehash && t->used < capacity(t)) {
+        struct hnode *n = t->spill;
+        t->spill = n->next;
+        n->next = NULL;
+        place(t->buckets, t->mask, n, (uint32_t)t->rehash(n, t->ctx));
+        t->used++;
+    }
 }
 
 void htable_insert(struct htable *t, struct hnode *n, uint64_t hash)
 {
-    struct hnode **b = &t->buckets[hash & t->mask];
-    n->next = *b;
-    *b = n;
-    t->count++;
-    /* Load factor above 1: double, so chains stay O(1) on average. */
-    if (t->count > t->mask + 1)
+    /* Load above HTABLE_LOAD per bucket: double. */
+    if (t->count + 1 > (t->mask + 1) * HTABLE_LOAD)
         htable_grow(t);
+    t->count++;
+    if (t->used < capacity(t)) {
+        n->next = NULL;
+        place(t->buckets, t->mask, n, (uint32_t)hash);
+        t->used++;
+        return;
+    }
+    n->next = t->spill;
+    t->spill = n;
 }
 
 void htable_remove(struct htable *t, struct hnode *n, uint64_t hash)
 {
-    struct hnode **pp = &t->buckets[hash & t->mask];
-    while (*pp && *pp != n)
-        pp = &(*pp)->next;
-    if (!*pp)
-        return; /* not in the table: a caller bug, but do no damage */
-    *pp = n->next;
-    n->next = NULL;
-    t->count--;
+    if (t->used) {
+        size_t home = (size_t)hash & t->mask, b = home;
+        for (size_t k = 0; k <= t->mask; k++) {
+            struct hbucket *bk = &t->buckets[b];
+            for (unsigned s = 0; s < HTABLE_SLOTS; s++) {
+                if (bk->node[s] != n)
+                    continue;
+                bk->node[s] = NULL;
+                bk->hash[s] = 0;
+                /* The k buckets before this one passed it on. */
+                for (size_t j = home; j != b; j = (j + 1) & t->mask)
+                    t->buckets[j].overflow--;
+                t->used--;
+                t->count--;
+                return;
+            }
+            if (!bk->overflow)
+                break;
+            b = (b + 1) & t->mask;
+        }
+    }
+    for (struct hnode **pp = &t->spill; *pp; pp = &(*pp)->next) {
+        if (*pp == n) {
+            *pp = n->next;
+            n->next = NULL;
+            t->count--;
+            return;
+        }
+    }
+    /* not in the table: a caller bug, but do no damage */
+}
+
+void htable_clear(struct htable *t)
+{
+    for (size_t b = 0; t->buckets && b <= t->mask; b++)
+        t->buckets[b] = (struct hbucket){0};
+    t->count = t->used = 0;
+    t->spill = NULL;
+}
+
+struct hnode *htable_walk_first(const struct htable *t, struct htable_iter *it)
+{
+    it->b = 0;
+    it->s = 0;
+    it->left = t->buckets ? t->mask + 1 : 0;
+    it->spill = t->spill;
+    return htable_walk_next(t, it);
+}
+
+struct hnode *htable_walk_next(const struct htable *t, struct htable_iter *it)
+{
+    for (; it->left; it->left--, it->b++, it->s = 0) {
+        const struct hbucket *bk = &t->buckets[it->b];
+        for (; it->s < HTABLE_SLOTS; it->s++)
+            if (bk->node[it->s])
+                return bk->node[it->s++];
+    }
+    /* it->spill was read before its predecessor was returned, so that one
+     * may have been removed meanwhile. */
+    struct hnode *n = it->spill;
+    if (n)
+        it->spill = n->next;
+    return n;
 }

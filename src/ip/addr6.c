@@ -53,8 +53,9 @@ void addr6_table_fini(struct addr6_table *t)
 
 static struct addr6_entry *find(const struct addr6_table *t, const uint8_t *a)
 {
-    struct hnode *h = htable_bucket(&t->map, addr_hash(t, a));
-    for (; h; h = h->next) {
+    struct htable_iter it;
+    for (struct hnode *h = htable_first(&t->map, addr_hash(t, a), &it); h;
+         h = htable_next(&t->map, &it)) {
         struct addr6_entry *e = (struct addr6_entry *)h;
         if (memcmp(e->addr, a, ADDR6_LEN) == 0)
             return e;

@@ -111,8 +111,9 @@ static struct udp_sock *udp_find(const struct berth_stack *s, uint16_t port)
 {
     if (!s->udp.buckets)
         return NULL;
-    for (struct hnode *h = htable_bucket(&s->udp, port_hash(port)); h;
-         h = h->next) {
+    struct htable_iter it;
+    for (struct hnode *h = htable_first(&s->udp, port_hash(port), &it); h;
+         h = htable_next(&s->udp, &it)) {
         struct udp_sock *u = (struct udp_sock *)h;
         if (u->lport == port)
             return u;

@@ -118,7 +118,9 @@ struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport)
 {
     uint64_t h = table_hash(s, v6, laddr, lport, raddr, rport);
-    for (struct hnode *x = htable_bucket(&s->conns, h); x; x = x->next) {
+    struct htable_iter it;
+    for (struct hnode *x = htable_first(&s->conns, h, &it); x;
+         x = htable_next(&s->conns, &it)) {
         struct tcp_node *n = (struct tcp_node *)x;
         if (n->lport == lport && n->rport == rport && n->raddr == raddr &&
             n->laddr == laddr && n->v6 == v6)

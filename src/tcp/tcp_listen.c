@@ -94,8 +94,10 @@ struct tcp_listener *tcp_listener_find(struct berth_stack *s, bool v6,
                                        uint32_t addr, uint16_t port)
 {
     (void)addr;
-    struct hnode *h = htable_bucket(&s->listeners, tcp_port_hash(port));
-    for (; h; h = h->next) {
+    struct htable_iter it;
+    uint64_t hash = tcp_port_hash(port);
+    for (struct hnode *h = htable_first(&s->listeners, hash, &it); h;
+         h = htable_next(&s->listeners, &it)) {
         struct tcp_listener *l = (struct tcp_listener *)h;
         if (l->port == port && (l->v6 == v6 || (l->v6 && !l->v6only)))
             return l;
@@ -679,16 +681,13 @@ void tcp_listener_close(struct berth_stack *s, struct tcp_listener *l)
     }
     /* Half-open entries: the table is walked once (listener close is rare;
      * entries carry no list links, to stay small). */
-    for (size_t b = 0; l->syn_count > 0 && b <= s->conns.mask; b++) {
-        struct hnode *h = s->conns.buckets[b];
-        while (h) {
-            struct hnode *next = h->next;
-            struct tcp_synreq *r = (struct tcp_synreq *)h;
-            if (r->n.kind == TCP_NODE_SYNREQ && r->n.lport == l->port &&
-                (l->addr == 0 || l->addr == r->n.laddr))
-                synreq_delete(s, r, BERTH_STATE_CLOSED, BERTH_REASON_APP_CLOSE);
-            h = next;
-        }
+    struct htable_iter it;
+    for (struct hnode *h = htable_walk_first(&s->conns, &it);
+         l->syn_count > 0 && h; h = htable_walk_next(&s->conns, &it)) {
+        struct tcp_synreq *r = (struct tcp_synreq *)h;
+        if (r->n.kind == TCP_NODE_SYNREQ && r->n.lport == l->port &&
+            (l->addr == 0 || l->addr == r->n.laddr))
+            synreq_delete(s, r, BERTH_STATE_CLOSED, BERTH_REASON_APP_CLOSE);
     }
     tcp_listener_free_synring(s, l);
     htable_remove(&s->listeners, &l->h, tcp_port_hash(l->port));

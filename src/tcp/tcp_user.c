@@ -620,25 +620,22 @@ static void conn_destroy(struct berth_stack *s, struct tcp_conn *c)
 
 void tcp_destroy_table(struct berth_stack *s)
 {
-    for (size_t b = 0; s->conns.buckets && b <= s->conns.mask; b++) {
-        struct hnode *h = s->conns.buckets[b];
-        while (h) {
-            struct hnode *next = h->next;
-            struct tcp_node *n = (struct tcp_node *)h;
-            n->in_table = false;
-            if (n->kind == TCP_NODE_CONN) {
-                struct tcp_conn *c = (struct tcp_conn *)n;
-                if (c->sock < 0 && !c->listener) /* else freed by holder */
-                    conn_destroy(s, c);
-            } else if (n->kind == TCP_NODE_SYNREQ) {
-                mem_free(&s->mem, n, sizeof(struct tcp_synreq));
-            } else {
-                mem_free(&s->mem, n, sizeof(struct tcp_timewait));
-            }
-            h = next;
+    struct htable_iter it;
+    for (struct hnode *h = htable_walk_first(&s->conns, &it); h;
+         h = htable_walk_next(&s->conns, &it)) {
+        struct tcp_node *n = (struct tcp_node *)h;
+        n->in_table = false;
+        if (n->kind == TCP_NODE_CONN) {
+            struct tcp_conn *c = (struct tcp_conn *)n;
+            if (c->sock < 0 && !c->listener) /* else freed by holder */
+                conn_destroy(s, c);
+        } else if (n->kind == TCP_NODE_SYNREQ) {
+            mem_free(&s->mem, n, sizeof(struct tcp_synreq));
+        } else {
+            mem_free(&s->mem, n, sizeof(struct tcp_timewait));
         }
-        s->conns.buckets[b] = NULL;
     }
+    htable_clear(&s->conns);
 }
 
 void tcp_destroy_listener(struct berth_stack *s, struct tcp_listener *l)
@@ -806,12 +803,12 @@ size_t tcp_foreach_record(const struct berth_stack *s,
 {
     struct berth_tcp_info info;
     size_t count = 0;
-    for (size_t b = 0; b <= s->conns.mask; b++) {
-        for (struct hnode *h = s->conns.buckets[b]; h; h = h->next) {
-            int sock = tcp_node_info(s, (const struct tcp_node *)h, &info);
-            fn(ctx, sock, &info);
-            count++;
-        }
+    struct htable_iter it;
+    for (struct hnode *h = htable_walk_first(&s->conns, &it); h;
+         h = htable_walk_next(&s->conns, &it)) {
+        int sock = tcp_node_info(s, (const struct tcp_node *)h, &info);
+        fn(ctx, sock, &info);
+        count++;
     }
     return count;
 }
