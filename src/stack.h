@@ -62,6 +62,12 @@ struct berth_stack {
     uint64_t now;
     struct rng rng;
     struct timer_wheel wheel;
+    /* The wheel's current tick (timer_wheel.h: now_tick), as the last
+     * run_timers left it, and whether a timer armed since may be due at
+     * or before it (stack_timer_arm). Neither: advancing the wheel again
+     * within this tick would do nothing, so run_timers skips it. */
+    uint64_t timer_tick;
+    bool timers_due;
     struct htable conns;     /* 4-tuple -> struct tcp_node */
     struct htable listeners; /* local port -> struct tcp_listener */
     uint8_t *bound_ports;    /* bitmap of explicitly bound/listening ports */
@@ -114,6 +120,18 @@ struct berth_stack {
 static inline void stack_count(struct berth_stack *s, enum berth_counter c)
 {
     s->counters[c]++;
+}
+
+/* Every timer is armed through here. The wheel fires at its next advance
+ * a timer whose tick (expiry rounded up) is not after its current one;
+ * such a timer obliges the next run_timers to advance even within the
+ * same tick. */
+static inline void stack_timer_arm(struct berth_stack *s, struct timer *t,
+                                   uint64_t expires_us)
+{
+    if (expires_us <= s->timer_tick * TIMER_TICK_US)
+        s->timers_due = true;
+    timer_wheel_arm(&s->wheel, t, expires_us);
 }
 
 struct tcp_conn;
