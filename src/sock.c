@@ -12,20 +12,6 @@ int sock_handle(const struct berth_stack *s, uint32_t idx)
     return (int)(((uint32_t)s->socks[idx].gen << SOCK_IDX_BITS) | idx);
 }
 
-struct sock *sock_get(const struct berth_stack *s, int h)
-{
-    if (h < 0)
-        return NULL;
-    uint32_t idx = (uint32_t)h & ((1u << SOCK_IDX_BITS) - 1);
-    uint32_t gen = (uint32_t)h >> SOCK_IDX_BITS;
-    if (idx >= s->nsocks)
-        return NULL;
-    struct sock *k = &s->socks[idx];
-    if (k->kind == SOCK_FREE || k->gen != gen)
-        return NULL;
-    return k;
-}
-
 struct tcp_conn *sock_conn(const struct berth_stack *s, int h, int *err)
 {
     struct sock *k = sock_get(s, h);
@@ -119,11 +105,8 @@ uint32_t sock_events(const struct sock *k)
     return tcp_poll(k->obj);
 }
 
-void sock_mark(struct berth_stack *s, int h)
+void sock_ready_push(struct berth_stack *s, struct sock *k)
 {
-    struct sock *k = sock_get(s, h);
-    if (!k || k->dirty)
-        return;
     k->dirty = true;
     k->next = -1;
     k->prev = s->ready_tail;
@@ -135,16 +118,22 @@ void sock_mark(struct berth_stack *s, int h)
     s->ready_tail = idx;
 }
 
-void sock_flush_events(struct berth_stack *s)
+void sock_report_events(struct berth_stack *s)
 {
     if (s->in_flush)
         return; /* a callback's own calls are reported by this loop */
     s->in_flush = true;
     /* Bounded: a callback that keeps re-marking sockets cannot spin here. */
     for (uint32_t guard = 0; s->ready_head >= 0 && guard < 1u << 22; guard++) {
+        /* The head leaves the list (ready_unlink for the first). */
         int32_t idx = s->ready_head;
         struct sock *k = &s->socks[idx];
-        ready_unlink(s, k);
+        s->ready_head = k->next;
+        if (k->next >= 0)
+            s->socks[k->next].prev = -1;
+        else
+            s->ready_tail = -1;
+        k->dirty = false;
         uint32_t ev = sock_events(k);
         if (ev == k->ev_seen)
             continue;

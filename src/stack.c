@@ -106,6 +106,7 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     bufcache_init(&s->bufs, cache);
     mem_budget_init(&s->budget, cfg->mem_limit);
     timer_wheel_init(&s->wheel, now);
+    s->timer_tick = now / TIMER_TICK_US;
     s->free_sock = s->ready_head = s->ready_tail = -1;
     s->txbuf = mem_alloc(&s->tmem, TX_BUF_SIZE);
     s->bound_ports = mem_alloc(&s->tmem, 65536 / 8);
@@ -166,11 +167,21 @@ static void drop_packet(struct berth_stack *s, uint32_t src, uint32_t dst,
     stack_trace_drop(s, -1, false, dst, 0, src, 0, why);
 }
 
+/* Advancing the wheel to the tick it is at, with its current slot empty,
+ * fires nothing and changes nothing (timer_wheel.c): every packet of a
+ * burst within one tick skips it. After an advance the current slot is
+ * empty; only a timer armed at or before that tick fills it again
+ * (stack_timer_arm). */
 static void run_timers(struct berth_stack *s, uint64_t now)
 {
     if (now > s->now)
         s->now = now;
+    uint64_t tick = s->now / TIMER_TICK_US;
+    if (tick == s->timer_tick && !s->timers_due)
+        return;
     timer_wheel_advance(&s->wheel, s->now, tcp_timer_fire, s);
+    s->timer_tick = tick;
+    s->timers_due = false;
 }
 
 /* RFC 1122 §3.2.1.3 and §3.2.2.x: a source address that cannot send (the

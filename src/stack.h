@@ -62,6 +62,12 @@ struct berth_stack {
     uint64_t now;
     struct rng rng;
     struct timer_wheel wheel;
+    /* The wheel's current tick (timer_wheel.h: now_tick), as the last
+     * run_timers left it, and whether a timer armed since may be due at
+     * or before it (stack_timer_arm). Neither: advancing the wheel again
+     * within this tick would do nothing, so run_timers skips it. */
+    uint64_t timer_tick;
+    bool timers_due;
     struct htable conns;     /* 4-tuple -> struct tcp_node */
     struct htable listeners; /* local port -> struct tcp_listener */
     uint8_t *bound_ports;    /* bitmap of explicitly bound/listening ports */
@@ -116,12 +122,37 @@ static inline void stack_count(struct berth_stack *s, enum berth_counter c)
     s->counters[c]++;
 }
 
+/* Every timer is armed through here. The wheel fires at its next advance
+ * a timer whose tick (expiry rounded up) is not after its current one;
+ * such a timer obliges the next run_timers to advance even within the
+ * same tick. */
+static inline void stack_timer_arm(struct berth_stack *s, struct timer *t,
+                                   uint64_t expires_us)
+{
+    if (expires_us <= s->timer_tick * TIMER_TICK_US)
+        s->timers_due = true;
+    timer_wheel_arm(&s->wheel, t, expires_us);
+}
+
 struct tcp_conn;
 
 /* Socket handles and readiness (sock.c). */
 int sock_handle(const struct berth_stack *s, uint32_t idx);
-/* The slot of a live handle, or NULL (stale, closed, never valid). */
-struct sock *sock_get(const struct berth_stack *s, int h);
+/* The slot of a live handle, or NULL (stale, closed, never valid).
+ * Inline: every call of the API and every readiness mark checks one. */
+static inline struct sock *sock_get(const struct berth_stack *s, int h)
+{
+    if (h < 0)
+        return NULL;
+    uint32_t idx = (uint32_t)h & ((1u << SOCK_IDX_BITS) - 1);
+    uint32_t gen = (uint32_t)h >> SOCK_IDX_BITS;
+    if (idx >= s->nsocks)
+        return NULL;
+    struct sock *k = &s->socks[idx];
+    if (k->kind == SOCK_FREE || k->gen != gen)
+        return NULL;
+    return k;
+}
 /* The TCB of a connection handle, or NULL with *err: BERTH_EBADF, or
  * BERTH_ENOTCONN for a listener. */
 struct tcp_conn *sock_conn(const struct berth_stack *s, int h, int *err);
@@ -132,11 +163,27 @@ uint32_t sock_events(const struct sock *k);
 void sock_seen(struct berth_stack *s, int h);
 /* Stack teardown: every record, listener and TCB, and the handle table. */
 void sock_destroy_all(struct berth_stack *s);
+/* Appends a slot that is not on the ready list to it (sock.c). */
+void sock_ready_push(struct berth_stack *s, struct sock *k);
 /* Marks a socket so its readiness is re-evaluated and reported at the end
- * of the current berth_input()/berth_advance(). sock < 0 is ignored. */
-void sock_mark(struct berth_stack *s, int sock);
-/* Reports readiness changes (end of input/advance). */
-void sock_flush_events(struct berth_stack *s);
+ * of the current berth_input()/berth_advance(). sock < 0 is ignored.
+ * Inline: a segment marks its socket several times (data, ACK, output),
+ * and every mark after the first finds it on the list already. */
+static inline void sock_mark(struct berth_stack *s, int sock)
+{
+    struct sock *k = sock_get(s, sock);
+    if (k && !k->dirty)
+        sock_ready_push(s, k);
+}
+/* Reports the readiness changes of the marked sockets (sock.c). */
+void sock_report_events(struct berth_stack *s);
+/* The same at the end of an input or advance: nothing to do, and no call,
+ * when no socket was marked. */
+static inline void sock_flush_events(struct berth_stack *s)
+{
+    if (s->ready_head >= 0)
+        sock_report_events(s);
+}
 /* Gives the slot of an object that no longer has a handle back (the
  * object is already freed or detached). */
 void sock_release(struct berth_stack *s, int sock);

@@ -331,7 +331,7 @@ static void synreq_create(struct berth_stack *s, struct tcp_listener *l,
     tcp_trace_state(s, -1, &r->n, BERTH_STATE_LISTEN, BERTH_STATE_SYN_RECEIVED,
                     BERTH_REASON_RCV_SYN);
     tcp_send_synack(s, r, l->tmpl);
-    timer_wheel_arm(&s->wheel, &r->n.timer, s->now + s->cfg.rto_initial);
+    stack_timer_arm(s, &r->n.timer, s->now + s->cfg.rto_initial);
 }
 
 void tcp_listen_input(struct berth_stack *s, struct tcp_listener *l,
@@ -395,7 +395,7 @@ void tcp_synreq_timer(struct berth_stack *s, struct tcp_synreq *r)
     stack_count(s, BERTH_CTR_SYNACK_RETRANS);
     stack_count(s, BERTH_CTR_RETRANS_SEGS);
     tcp_send_synack(s, r, l->tmpl);
-    timer_wheel_arm(&s->wheel, &r->n.timer,
+    stack_timer_arm(s, &r->n.timer,
                     s->now + tcp_backoff(s, s->cfg.rto_initial, r->retries));
 }
 

@@ -41,8 +41,7 @@ static void rearm(struct berth_stack *s, struct tcp_conn *c)
                                  tick_ahead(s, c->deadline[earliest])))
             earliest = i;
     if (earliest >= 0)
-        timer_wheel_arm(&s->wheel, &c->n.timer,
-                        tcp_tick_us(s, c->deadline[earliest]));
+        stack_timer_arm(s, &c->n.timer, tcp_tick_us(s, c->deadline[earliest]));
     else
         timer_wheel_cancel(&s->wheel, &c->n.timer);
 }

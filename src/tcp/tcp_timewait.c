@@ -138,7 +138,7 @@ static void tw_compact(struct berth_stack *s, struct tcp_conn *c,
     if (!tw)
         return; /* no memory: TIME-WAIT is skipped, as Linux does */
     tcp_node_insert(s, &tw->n);
-    timer_wheel_arm(&s->wheel, &tw->n.timer, expires);
+    stack_timer_arm(s, &tw->n.timer, expires);
 }
 
 void tcp_time_wait(struct berth_stack *s, struct tcp_conn *c,
@@ -195,7 +195,7 @@ void tcp_timewait_input(struct berth_stack *s, struct tcp_timewait *tw,
         return;
     }
     case TW_RESTART:
-        timer_wheel_arm(&s->wheel, &tw->n.timer, two_msl(s));
+        stack_timer_arm(s, &tw->n.timer, two_msl(s));
         break;
     case TW_ACK:
         /* RFC 5961 §10: an invalid segment is answered at most once per
