@@ -1,31 +1,35 @@
 /* berth command: `berth cat`, like nc over berth's TCP. stdin goes to the
- * connection and the connection to stdout, through two large buffers and
- * non-blocking descriptors watched by the runtime; berth's own flow control
- * (a full send buffer, a closed window) is the backpressure both ways.
- * What arrives is read out of the stack at once (its receive buffer stays
- * small and cache-warm) and written to stdout when the buffer is full or
- * the loop iteration ends: one write() per wake-up, not per packet. */
+ * connection and the connection to stdout through non-blocking descriptors
+ * watched by the runtime, with no buffer of cat's own: stdin is read
+ * straight into the socket's send buffer (berth_send_reserve, readv,
+ * berth_send_commit) and stdout written straight from its receive buffer
+ * (berth_recv_peek, writev, berth_recv_consume of what went out). berth's
+ * own flow control (a full send buffer, a closed window) is the
+ * backpressure both ways. What arrives is written to stdout once a batch
+ * has gathered (CAT_BUF, or half the receive buffer when that is smaller,
+ * so the window stays open) or the loop iteration ends: one write() per
+ * wake-up, not per packet. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cat.h"
 #include "cmds.h"
 #include "common.h"
 
+/* The most read from stdin at once, and the batch written to stdout. */
 #define CAT_BUF (256 * 1024)
 #define ROUNDS  64 /* per callback; the tick carries on if there is more */
 
 struct side {
-    bool pollable; /* epoll works on it (not a regular file, /dev/null) */
-    bool watched;
+    bool pollable;   /* epoll works on it (not a regular file, /dev/null) */
+    bool watched;    /* waiting for it: stdin readable, stdout writable */
     int saved_flags; /* to restore O_NONBLOCK as it was; -1 if untouched */
-    uint8_t *buf;
-    size_t off, len; /* buf[off, len) pending */
 };
 
 struct cat {
@@ -40,6 +44,8 @@ struct cat {
     int lsn, sock;
     bool connected;
     struct side in, out; /* stdin -> connection, connection -> stdout */
+    size_t out_batch;    /* write stdout when this much is readable */
+    bool out_pending;    /* readable bytes left for the tick's flush */
     bool in_eof;         /* stdin ended (or given up after the peer's FIN) */
     bool fin_sent;       /* shutdown(WR) done */
     bool peer_eof;       /* recv returned 0 */
@@ -131,45 +137,47 @@ static void fail(struct cat *k, const char *what, int err)
     finish(k, 1);
 }
 
-/* stdin -> connection, until the send buffer is full or stdin would
- * block; at stdin's end, shutdown(WR). */
+/* stdin -> connection, read straight into the send buffer, until it is
+ * full or stdin would block; at stdin's end, shutdown(WR). */
 static void pump_in(struct cat *k)
 {
     struct side *s = &k->in;
     for (int round = 0; round < ROUNDS; round++) {
         if (!k->connected || k->fin_sent || k->finished)
             return;
-        if (s->off < s->len) {
-            int r =
-                berth_send(k->st, k->sock, s->buf + s->off, s->len - s->off);
-            if (r == BERTH_EAGAIN) {
-                watch(k, s, 0, false); /* WRITABLE brings us back */
-                return;
-            }
-            if (r < 0) {
-                fail(k, "", r);
-                return;
-            }
-            s->off += (size_t)r;
-            continue;
-        }
         if (k->in_eof) {
             watch(k, s, 0, false);
             k->fin_sent = true;
             berth_shutdown(k->st, k->sock, BERTH_SHUT_WR);
             return;
         }
-        ssize_t n = read(0, s->buf, CAT_BUF);
+        struct berth_span sp[2];
+        int room = berth_send_reserve(k->st, k->sock, CAT_BUF, sp);
+        if (room == BERTH_EAGAIN) {
+            watch(k, s, 0, false); /* WRITABLE brings us back */
+            return;
+        }
+        if (room < 0) {
+            fail(k, "", room);
+            return;
+        }
+        struct iovec iov[2] = {{sp[0].data, sp[0].len},
+                               {sp[1].data, sp[1].len}};
+        ssize_t n = readv(0, iov, sp[1].len ? 2 : 1);
         if (n > 0) {
-            s->off = 0;
-            s->len = (size_t)n;
+            int r = berth_send_commit(k->st, k->sock, (size_t)n);
+            if (r < 0) {
+                fail(k, "", r);
+                return;
+            }
         } else if (n == 0) {
             k->in_eof = true;
         } else if (errno == EAGAIN) {
-            /* Once the peer has finished, what stdin has ready is all we
-             * send: an idle terminal must not keep us open. Otherwise we
-             * sleep until stdin is readable: going round again here would
-             * set `again` and spin the loop on an idle pipe. */
+            /* Nothing read: the reservation is forgotten. Once the peer has
+             * finished, what stdin has ready is all we send: an idle
+             * terminal must not keep us open. Otherwise we sleep until
+             * stdin is readable: going round again here would set `again`
+             * and spin the loop on an idle pipe. */
             if (!k->peer_eof) {
                 watch(k, s, 0, true);
                 return;
@@ -184,62 +192,62 @@ static void pump_in(struct cat *k)
     k->again = true;
 }
 
-/* Writes out the buffered bytes: true when they are all out, false when
- * stdout would block (then its writability brings us back) or failed. */
-static bool flush_out(struct cat *k)
-{
-    struct side *s = &k->out;
-    while (s->off < s->len && !k->finished) {
-        ssize_t n = write(1, s->buf + s->off, s->len - s->off);
-        if (n >= 0) {
-            s->off += (size_t)n;
-        } else if (errno == EAGAIN) {
-            watch(k, s, 1, true);
-            return false;
-        } else if (errno != EINTR) {
-            error_line(k->prog, "writing stdout: %s", strerror(errno));
-            finish(k, 1);
-            return false;
-        }
-    }
-    s->off = s->len = 0;
-    watch(k, s, 1, false);
-    return !k->finished;
-}
-
-/* connection -> stdout: reads what the stack has into the buffer (behind
- * what is still unwritten) and writes it out when the buffer is full, the
- * peer has finished, or `flush` (the end of a loop iteration, or stdout
- * writable again). Bounded by ROUNDS; stops when stdout would block or
- * nothing is left. */
+/* connection -> stdout, written straight from the receive buffer: once
+ * out_batch bytes are readable, or on `flush` (the end of a loop iteration,
+ * or stdout writable again); fewer wait for the flush (out_pending). What
+ * stdout takes is consumed, which opens the window; what it does not take
+ * stays in the receive buffer, so a slow stdout closes the window. Bounded
+ * by ROUNDS; stops when stdout would block or nothing is left. */
 static void pump_out(struct cat *k, bool flush)
 {
     struct side *s = &k->out;
     for (int round = 0; round < ROUNDS; round++) {
-        if (k->finished)
+        if (k->finished || !k->connected || k->peer_eof)
             return;
-        size_t room = CAT_BUF - s->len;
-        if (s->off < s->len && (room == 0 || flush || k->peer_eof)) {
-            if (!flush_out(k))
-                return;
-            continue;
+        if (s->watched && !flush)
+            return; /* stdout is blocked: its writability brings us back */
+        struct berth_span sp[2];
+        int r = berth_recv_peek(k->st, k->sock, sp);
+        if (r == BERTH_EAGAIN) {
+            k->out_pending = false;
+            return;
         }
-        if (!k->connected || k->peer_eof)
-            return;
-        int r = berth_recv(k->st, k->sock, s->buf + s->len, room);
-        if (r == BERTH_EAGAIN)
-            return; /* the buffered bytes wait for the flush */
         if (r < 0) {
             fail(k, "", r);
             return;
         }
         if (r == 0) {
+            k->out_pending = false;
             k->peer_eof = true;
-            flush_out(k);
             pump_in(k); /* may end stdin now (see pump_in) */
             return;
         }
-        s->len += (size_t)r;
+        if (!flush && (size_t)r < k->out_batch) {
+            k->out_pending = true;
+            return;
+        }
+        struct iovec iov[2] = {{sp[0].data, sp[0].len},
+                               {sp[1].data, sp[1].len}};
+        ssize_t n = writev(1, iov, sp[1].len ? 2 : 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                k->out_pending = true;
+                watch(k, s, 1, true);
+                return;
+            }
+            error_line(k->prog, "writing stdout: %s", strerror(errno));
+            finish(k, 1);
+            return;
+        }
+        int c = berth_recv_consume(k->st, k->sock, (size_t)n);
+        if (c < 0) {
+            fail(k, "", c);
+            return;
+        }
+        if ((size_t)n == (size_t)r)
+            watch(k, s, 1, false);
     }
     k->again = true;
 }
@@ -248,8 +256,7 @@ static void pump_out(struct cat *k, bool flush)
  * (TIME-WAIT or CLOSED), so nothing we sent can still be lost. */
 static bool all_done(struct cat *k)
 {
-    if (!k->connected || !k->peer_eof || !k->fin_sent ||
-        k->out.off < k->out.len)
+    if (!k->connected || !k->peer_eof || !k->fin_sent)
         return false;
     struct berth_tcp_info ti;
     if (berth_getinfo(k->st, k->sock, &ti) != 0)
@@ -261,6 +268,11 @@ static void connected(struct cat *k)
 {
     k->connected = true;
     k->connect_deadline = UINT64_MAX;
+    int64_t rcvbuf = 0;
+    berth_getopt(k->st, k->sock, BERTH_OPT_RCVBUF, &rcvbuf);
+    k->out_batch = CAT_BUF;
+    if (rcvbuf > 0 && (uint64_t)rcvbuf / 2 < CAT_BUF)
+        k->out_batch = (size_t)rcvbuf / 2;
     if (k->verbose) {
         char ep[64];
         berth_getpeername(k->st, k->sock, &k->target);
@@ -311,10 +323,9 @@ static uint64_t on_tick(void *ctx, uint64_t now)
         pump_out(k, true);
         pump_in(k);
     }
-    /* The end of the iteration: what was read out of the stack since the
-     * last write goes to stdout now (unless stdout is blocked: its
-     * writability brings us back). */
-    if (!k->finished && k->out.off < k->out.len && !k->out.watched)
+    /* The end of the iteration: what is readable goes to stdout now
+     * (unless stdout is blocked: its writability brings us back). */
+    if (!k->finished && k->out_pending && !k->out.watched)
         pump_out(k, true);
     if (!k->finished && !k->connected && k->connect_deadline <= now) {
         char ep[64], t[32];
@@ -529,18 +540,9 @@ int cmd_cat(int argc, char **argv)
     uint16_t port = a.port;
     k.so = c.so;
     signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error, not a death */
-    k.in.buf = malloc(CAT_BUF);
-    k.out.buf = malloc(CAT_BUF);
-    if (!k.in.buf || !k.out.buf) {
-        error_line(k.prog, "out of memory");
-        return 1;
-    }
     k.rt = common_rt_create(&c);
-    if (!k.rt) {
-        free(k.in.buf);
-        free(k.out.buf);
+    if (!k.rt)
         return 1;
-    }
     k.st = berth_rt_stack(k.rt);
     side_init(&k.in, 0);
     side_init(&k.out, 1);
@@ -559,7 +561,5 @@ int cmd_cat(int argc, char **argv)
     side_restore(&k.in, 0);
     side_restore(&k.out, 1);
     berth_rt_destroy(k.rt);
-    free(k.in.buf);
-    free(k.out.buf);
     return rc;
 }
