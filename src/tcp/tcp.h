@@ -111,6 +111,9 @@ struct tcp_txseg {
 #define TXSEG_LOST    0x2u /* RACK (or a timeout) deemed it lost */
 #define TXSEG_RETRANS 0x4u /* a retransmission of it is in flight */
 #define TXSEG_EVER_RX 0x8u /* retransmitted at least once (§5.2) */
+/* Last retransmitted in the clock tick of the newest record above it, so
+ * after it: the tie-break by sequence (RFC 8985 §6.2) would misorder them. */
+#define TXSEG_AFTER_HIGHER 0x10u
 
 /* The send log (tcp_rack.c): a record of every data segment outstanding,
  * allocated from s->mem when data is first sent with SACK agreed and

@@ -217,7 +217,14 @@ void tcp_rack_sent(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
     }
     /* §6.1 RACK_retransmit_data: the records [seq, end) covers, split at
      * its edges so each keeps its own time (without room, a record is
-     * marked whole). */
+     * marked whole). One batch of ACKs shares a time: when the newest
+     * record went out in this tick, before this retransmission, times tie
+     * and sequence would put it after; the record is marked so. */
+    const struct tcp_txseg *top_rec = l->n ? rec(l, l->n - 1) : NULL;
+    uint32_t after =
+        top_rec && top_rec->xmit == now32(s) && seq_geq(top_rec->start, end)
+            ? TXSEG_AFTER_HIGHER
+            : 0;
     for (uint32_t i = 0; i < c->txlog->n; i++) {
         struct tcp_txseg *r = rec(c->txlog, i);
         if (!seq_lt(r->start, end))
@@ -230,7 +237,8 @@ void tcp_rack_sent(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
             rec_split(s, c, i, end);
         l = c->txlog;
         r = rec(l, i);
-        uint32_t f = (r->flags & ~TXSEG_SACKED) | TXSEG_RETRANS | TXSEG_EVER_RX;
+        uint32_t f = (r->flags & ~(TXSEG_SACKED | TXSEG_AFTER_HIGHER)) |
+                     TXSEG_RETRANS | TXSEG_EVER_RX | after;
         rec_set(l, r, r->start, r->end, f);
         r->xmit = now32(s);
     }
@@ -321,6 +329,11 @@ static bool detect_loss(struct berth_stack *s, struct tcp_conn *c)
         if ((f & TXSEG_SACKED) || ((f & TXSEG_LOST) && !(f & TXSEG_RETRANS)))
             continue;
         if (!sent_after(l->xmit_ts, l->end_seq, r->xmit, r->end))
+            continue;
+        /* A retransmission that followed the newest data of its tick is
+         * not shown lost by a delivery of that tick (it may be that
+         * data's); one of a later tick, or the RTO, shows it. */
+        if ((f & TXSEG_AFTER_HIGHER) && r->xmit == l->xmit_ts)
             continue;
         int32_t remaining = (int32_t)(r->xmit + l->rtt + reo - now);
         if (remaining <= 0) {
