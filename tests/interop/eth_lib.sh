@@ -133,6 +133,7 @@ eth_transfers() {
     local rc=0
     IT_PCAP=1 IT_STDIN=$IT_DIR/up it_berth_bg up cat --link "$ETH_LINK" "$IT_KERNEL" 5001
     it_wait_pid "$IT_LAST_PID" 120 || rc=$?
+    [ "$rc" -ne 124 ] || it_fail "berth cat over $ETH_LINK still running after 120 s: $(eth_stuck_report up)"
     [ "$rc" -eq 0 ] || it_fail "berth cat over $ETH_LINK exited with status $rc: $(tail -n 3 "$IT_DIR/up.log")"
     it_wait_pid "${IT_PID_OF[ksink]}" 10 || it_fail "kernel sink server failed"
     read -r n got <"$IT_DIR/ksink.result"
@@ -173,6 +174,24 @@ eth_silent_neighbour() {
     it_log "download across the silence intact; $(it_counter quiet "packets dropped: resolution failed") packets dropped on failed resolution"
     it_berth_settled quiet 10
     it_berth_stop quiet
+}
+
+# eth_stuck_report LABEL: what a berth that should have ended is doing (its
+# connections, its threads' kernel wait channels and stacks), for a
+# failure message: once seen under load, a `berth cat` over TAP that had
+# closed its connection did not exit.
+eth_stuck_report() {
+    local label=$1 pid t
+    echo "berth ss: $(timeout 5 "$BERTH" ss --ctl "$(it_ctl "$label")" 2>&1 | tr '\n' ';')"
+    for pid in $(pgrep -f -- "--ctl $(it_ctl "$label")"); do
+        echo "pid $pid $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | cut -c1-80)"
+        for t in /proc/"$pid"/task/*; do
+            echo "  task ${t##*/} state $(awk '{print $3}' "$t/stat" 2>/dev/null) wchan $(cat "$t/wchan" 2>/dev/null)"
+            head -n 8 "$t/stack" 2>/dev/null | sed 's/^/    /'
+        done
+        command -v gdb >/dev/null &&
+            timeout 20 gdb -batch -p "$pid" -ex 'thread apply all bt 12' 2>/dev/null | grep -E '^#|^Thread' | head -n 40
+    done
 }
 
 # eth_arp_flood: 2000 requests for berth's address from 252 made-up hosts;

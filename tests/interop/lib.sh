@@ -139,11 +139,12 @@ it_forget() {
 }
 
 # it_wait_pid PID SECONDS: wait for a process this test started; returns its
-# exit status, or 124 if it is still running after SECONDS.
+# exit status, or 124 if it is still running after SECONDS. Bounded by the
+# clock, not by a count of naps: on a loaded machine a `sleep 0.1` can take
+# several times that.
 it_wait_pid() {
-    local pid=$1 secs=$2 i rc=0
-    for ((i = 0; i < secs * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+    local pid=$1 secs=$2 rc=0 end=$((SECONDS + $2))
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do
         sleep 0.1
     done
     kill -0 "$pid" 2>/dev/null && return 124
