@@ -26,32 +26,8 @@
 
 /* ---- a stack, or two stacks wired back to back ---- */
 
-struct pkt {
-    uint32_t dst;
-    size_t len;
-    uint8_t *data;
-};
-
-/* Packets in flight between the stacks, in the order they were sent. The tx
- * hook must not call back into a stack, so it only queues. */
-struct wire {
-    struct pkt q[256];
-    size_t head, n;
-};
-
-static void wire_tx(void *ctx, const uint8_t *pkt, size_t len)
-{
-    struct wire *w = ctx;
-    assert_true(w->n < 256);
-    assert_true(len >= 20);
-    struct pkt *p = &w->q[w->n++];
-    p->dst = ((uint32_t)pkt[16] << 24) | ((uint32_t)pkt[17] << 16) |
-             ((uint32_t)pkt[18] << 8) | pkt[19];
-    p->len = len;
-    p->data = malloc(len);
-    assert_non_null(p->data);
-    memcpy(p->data, pkt, len);
-}
+#define WIRE_Q 256
+#include "wire.h"
 
 struct pair {
     struct wire w;

@@ -392,23 +392,23 @@ static void tso_off_by_default_every_segment_one_mss(void **state)
 /* A stream of 1 MiB with TSO, carried either way by the link: cut into
  * MSS pieces (the kernel's GSO) or whole (a receiver taking super-packets),
  * arrives intact and in order. */
-static void tso_transfer_intact(bool whole)
+/* Sends `total` pattern bytes from c to s a millisecond round at a time
+ * (at most 10000 rounds), reading each round out in buf-sized pieces and
+ * checking every byte; fails unless all of them arrived. */
+static void transfer_pattern(struct pair *p, int c, int s, size_t total,
+                             bool whole)
 {
-    struct pair p;
-    int l, c, s;
-    pair_connect(&p, 65535, 262144, &l, &c, &s);
-    const size_t total = 1 << 20;
+    static uint8_t buf[65536];
     size_t sent = 0, got = 0;
-    uint8_t buf[8192];
     for (int round = 0; round < 10000 && got < total; round++) {
         if (sent < total)
-            sent += send_pattern(&p, c, sent, total - sent);
-        p.now += MS;
-        pump(&p, whole);
-        berth_advance(p.a, p.now);
-        berth_advance(p.b, p.now);
+            sent += send_pattern(p, c, sent, total - sent);
+        p->now += MS;
+        pump(p, whole);
+        berth_advance(p->a, p->now);
+        berth_advance(p->b, p->now);
         for (;;) {
-            int r = berth_recv(p.b, s, buf, sizeof buf);
+            int r = berth_recv(p->b, s, buf, sizeof buf);
             if (r <= 0)
                 break;
             for (int i = 0; i < r; i++)
@@ -417,6 +417,15 @@ static void tso_transfer_intact(bool whole)
         }
     }
     assert_int_equal(got, total);
+}
+
+static void tso_transfer_intact(bool whole)
+{
+    struct pair p;
+    int l, c, s;
+    pair_connect(&p, 65535, 262144, &l, &c, &s);
+    const size_t total = 1 << 20;
+    transfer_pattern(&p, c, s, total, whole);
     assert_true(p.w.supers > 0); /* TSO was used */
     assert_int_equal(berth_counter(p.a, BERTH_CTR_RETRANS_SEGS), 0);
     pair_finish(&p, l, c, s);
@@ -451,25 +460,7 @@ static void tso_partial_super_segment_waits_for_the_next_ack(void **state)
     pair_connect(&p, 65535, 1 << 20, &l, &c, &s);
     assert_int_equal(berth_setopt(p.a, c, BERTH_OPT_SNDBUF, 4 << 20), 0);
     const size_t total = 16 << 20;
-    size_t sent = 0, got = 0;
-    static uint8_t buf[65536];
-    for (int round = 0; round < 10000 && got < total; round++) {
-        if (sent < total)
-            sent += send_pattern(&p, c, sent, total - sent);
-        p.now += MS;
-        pump(&p, true);
-        berth_advance(p.a, p.now);
-        berth_advance(p.b, p.now);
-        for (;;) {
-            int r = berth_recv(p.b, s, buf, sizeof buf);
-            if (r <= 0)
-                break;
-            for (int i = 0; i < r; i++)
-                assert_int_equal(buf[i], pattern(got + (size_t)i));
-            got += (size_t)r;
-        }
-    }
-    assert_int_equal(got, total);
+    transfer_pattern(&p, c, s, total, true);
     assert_int_equal(berth_counter(p.a, BERTH_CTR_RETRANS_SEGS), 0);
     size_t partial = p.w.data_to_b - p.w.full;
     assert_true(partial < p.w.full);

@@ -30,17 +30,7 @@
 #define NOW    5000000ull /* 5 s: a ms (wheel tick) boundary */
 #define WIRE_Q 64
 
-struct pkt {
-    uint32_t dst;
-    size_t len;
-    uint8_t *data;
-};
-
-/* Packets in flight, in order; the tx hook only queues. */
-struct wire {
-    struct pkt q[WIRE_Q];
-    size_t head, n;
-};
+#include "wire.h"
 
 /* What a's trace hook saw: the FIN-WAIT-2 timeout, and when. */
 struct seen {
@@ -54,20 +44,6 @@ struct pair {
     struct seen seen;
     struct berth_stack *a, *b; /* a: 198.18.0.2 (client), b: 198.18.0.1 */
 };
-
-static void wire_tx(void *ctx, const uint8_t *pkt, size_t len)
-{
-    struct wire *w = ctx;
-    assert_true(w->n < WIRE_Q);
-    assert_true(len >= 20);
-    struct pkt *p = &w->q[w->n++];
-    p->dst = ((uint32_t)pkt[16] << 24) | ((uint32_t)pkt[17] << 16) |
-             ((uint32_t)pkt[18] << 8) | pkt[19];
-    p->len = len;
-    p->data = malloc(len);
-    assert_non_null(p->data);
-    memcpy(p->data, pkt, len);
-}
 
 static void on_trace(void *ctx, const struct berth_trace *ev)
 {

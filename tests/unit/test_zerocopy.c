@@ -20,32 +20,7 @@
 #define ADDR_B 0xc6120001u /* 198.18.0.1 */
 #define SEC    1000000ull
 
-struct pkt {
-    uint32_t dst;
-    size_t len;
-    uint8_t *data;
-};
-
-/* Packets in flight, in the order they were sent; the tx hook only
- * queues (it must not call back into a stack). */
-struct wire {
-    struct pkt q[512];
-    size_t head, n;
-};
-
-static void wire_tx(void *ctx, const uint8_t *pkt, size_t len)
-{
-    struct wire *w = ctx;
-    assert_true(w->n < 512);
-    assert_true(len >= 20);
-    struct pkt *p = &w->q[w->n++];
-    p->dst = (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 |
-             (uint32_t)pkt[18] << 8 | pkt[19];
-    p->len = len;
-    p->data = malloc(len);
-    assert_non_null(p->data);
-    memcpy(p->data, pkt, len);
-}
+#include "wire.h"
 
 struct pair {
     struct wire w;
