@@ -346,6 +346,11 @@ struct tcp_conn {
      * berth_errno: reported instead of ETIMEDOUT if the connection times
      * out; cleared by an ACK of new data. 0: none. */
     int16_t soft_error;
+    /* The low 32 bits of the 4-tuple's table hash (tcp_tuple_hash), set
+     * when the TCB enters s->conns: its removal, and the TIME-WAIT entry
+     * that takes its place, never hash again. 32 bits are all the table
+     * keeps of a hash (base/htable.h). In what was a 4-byte hole. */
+    uint32_t hash;
 
     struct ring snd, rcv; /* .buf NULL until first needed */
     struct tcp_reasm ooo;
@@ -390,7 +395,12 @@ void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,
                         uint32_t laddr, uint16_t lport, uint32_t raddr,
                         uint16_t rport);
 void tcp_node_put_addrs(struct berth_stack *s, struct tcp_node *n);
+/* Into s->conns under the node's 4-tuple hash (a TCB remembers it) */
 void tcp_node_insert(struct berth_stack *s, struct tcp_node *n);
+/* The same, under a hash the caller knows (a TCB's, for the TIME-WAIT
+ * entry that replaces it). */
+void tcp_node_insert_hashed(struct berth_stack *s, struct tcp_node *n,
+                            uint32_t hash);
 void tcp_node_remove(struct berth_stack *s, struct tcp_node *n);
 uint64_t tcp_node_rehash(const struct hnode *h, void *ctx);
 uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx);

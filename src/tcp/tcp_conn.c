@@ -151,19 +151,35 @@ void tcp_node_put_addrs(struct berth_stack *s, struct tcp_node *n)
     n->raddr = 0;
 }
 
+/* A TCB carries its hash from its insertion on; the small records (SYN
+ * queue, TIME-WAIT) do not have room for it and use the memo. */
+static uint32_t node_hash(struct berth_stack *s, const struct tcp_node *n)
+{
+    if (n->kind == TCP_NODE_CONN && n->in_table)
+        return ((const struct tcp_conn *)n)->hash;
+    return (uint32_t)table_hash(s, n->v6, n->laddr, n->lport, n->raddr,
+                                n->rport);
+}
+
+void tcp_node_insert_hashed(struct berth_stack *s, struct tcp_node *n,
+                            uint32_t hash)
+{
+    if (n->kind == TCP_NODE_CONN)
+        ((struct tcp_conn *)n)->hash = hash;
+    htable_insert(&s->conns, &n->h, hash);
+    n->in_table = true;
+}
+
 void tcp_node_insert(struct berth_stack *s, struct tcp_node *n)
 {
-    htable_insert(&s->conns, &n->h,
-                  table_hash(s, n->v6, n->laddr, n->lport, n->raddr, n->rport));
-    n->in_table = true;
+    tcp_node_insert_hashed(s, n, node_hash(s, n));
 }
 
 void tcp_node_remove(struct berth_stack *s, struct tcp_node *n)
 {
     if (!n->in_table)
         return;
-    htable_remove(&s->conns, &n->h,
-                  table_hash(s, n->v6, n->laddr, n->lport, n->raddr, n->rport));
+    htable_remove(&s->conns, &n->h, node_hash(s, n));
     n->in_table = false;
 }
 

@@ -132,12 +132,13 @@ static void tw_compact(struct berth_stack *s, struct tcp_conn *c,
         tw->oow_ack_tick = tcp_oow_tick_init(s, c);
     }
     /* The TCB and its buffers go; the entry takes its place in the table. */
+    uint32_t hash = c->hash; /* the same 4-tuple: no hashing again */
     tcp_node_remove(s, &c->n);
     timer_wheel_cancel(&s->wheel, &c->n.timer);
     tcp_conn_release(s, c);
     if (!tw)
         return; /* no memory: TIME-WAIT is skipped, as Linux does */
-    tcp_node_insert(s, &tw->n);
+    tcp_node_insert_hashed(s, &tw->n, hash);
     stack_timer_arm(s, &tw->n.timer, expires);
 }
 
