@@ -67,24 +67,69 @@ full:
     return false;
 }
 
-bool pktq_peek(struct pktq *q, struct pktq_pkt *out)
+/* A record that would not fit before the end, or a WRAP header, sends
+ * the reader back to the start. */
+static size_t rec_at(const struct pktq *q, size_t pos)
 {
-    if (q->used == 0)
-        return false;
-    if (q->cap - q->head < sizeof(struct rec) ||
-        ((struct rec *)(q->buf + q->head))->len == WRAP) {
+    if (q->cap - pos < sizeof(struct rec) ||
+        ((const struct rec *)(q->buf + pos))->len == WRAP)
+        return 0;
+    return pos;
+}
+
+static void skip_wrap(struct pktq *q)
+{
+    if (rec_at(q, q->head) != q->head) {
         q->used -= q->cap - q->head;
         q->head = 0;
     }
-    const struct rec *r = (const struct rec *)(q->buf + q->head);
-    out->data = (const uint8_t *)(r + 1);
-    out->len = r->len;
-    out->tag = r->tag;
-    return true;
+}
+
+bool pktq_peek(struct pktq *q, struct pktq_pkt *out)
+{
+    return pktq_peek_n(q, out, 1) == 1;
+}
+
+size_t pktq_peek_n(struct pktq *q, struct pktq_pkt *out, size_t max)
+{
+    if (q->used == 0)
+        return 0;
+    skip_wrap(q);
+    size_t pos = q->head, left = q->used, n = 0;
+    while (n < max && left) {
+        size_t at = rec_at(q, pos);
+        if (at != pos) {
+            left -= q->cap - pos;
+            pos = at;
+            continue;
+        }
+        const struct rec *r = (const struct rec *)(q->buf + pos);
+        out[n++] = (struct pktq_pkt){(const uint8_t *)(r + 1), r->len, r->tag};
+        pos += rec_size(r->len);
+        left -= rec_size(r->len);
+    }
+    q->peeked = n;
+    q->peek_head = pos;
+    q->peek_bytes = q->used - left; /* pushes meanwhile add to used */
+    return n;
+}
+
+void pktq_pop_n(struct pktq *q, size_t n)
+{
+    if (n == q->peeked) {
+        q->head = q->peek_head;
+        q->used -= q->peek_bytes;
+        q->peeked = 0;
+        return;
+    }
+    while (n--)
+        pktq_pop(q);
 }
 
 void pktq_pop(struct pktq *q)
 {
+    q->peeked = 0;
+    skip_wrap(q);
     const struct rec *r = (const struct rec *)(q->buf + q->head);
     size_t n = rec_size(r->len);
     q->head += n;

@@ -16,6 +16,9 @@ struct pktq {
     size_t tail; /* where the next record is written */
     size_t used; /* bytes between head and tail, wrap padding included */
     uint64_t packets, bytes, dropped;
+    /* The last pktq_peek_n(): how many, the head after them and their
+     * bytes (wrap padding included). */
+    size_t peeked, peek_head, peek_bytes;
 };
 
 /* A packet handed out by pktq_peek(): valid until pktq_pop(). */
@@ -32,7 +35,12 @@ bool pktq_push(struct pktq *q, uint8_t tag, const void *pkt, size_t len);
 /* The oldest packet, left in place; false when empty. Packets pushed while
  * it is being processed go behind it. */
 bool pktq_peek(struct pktq *q, struct pktq_pkt *out);
+/* Up to `max` of the oldest packets, oldest first, left in place until
+ * pktq_pop_n(); how many. */
+size_t pktq_peek_n(struct pktq *q, struct pktq_pkt *out, size_t max);
 void pktq_pop(struct pktq *q);
+/* Pops the n packets the last pktq_peek_n() returned. */
+void pktq_pop_n(struct pktq *q, size_t n);
 static inline bool pktq_empty(const struct pktq *q)
 {
     return q->used == 0;

@@ -227,7 +227,6 @@ static int drop6(struct berth_stack *s, enum berth_counter c,
 {
     stack_count(s, c);
     stack_trace_drop(s, -1, false, 0, 0, 0, 0, why);
-    sock_flush_events(s);
     return why;
 }
 
@@ -247,7 +246,6 @@ static int other_packet6(struct berth_stack *s, const struct ipv6_info *ip,
                                 ? icmp6_input(s, ip)
                                 : udp_input6(s, ip, flags));
     stack_mem_update(s);
-    sock_flush_events(s);
     return (int)r;
 }
 
@@ -296,7 +294,6 @@ static int input6(struct berth_stack *s, const uint8_t *pkt, size_t len,
     tcp_input(s, (uint32_t)src, s->addr6_id, &seg);
     addr6_unref(&s->addr6, (uint32_t)src);
     stack_mem_update(s);
-    sock_flush_events(s);
     return 0;
 }
 
@@ -355,14 +352,12 @@ static int other_packet(struct berth_stack *s, const struct ipv4_info *ip,
     return BERTH_REASON_NOT_TCP;
 }
 
-/* Both entry points get their own copy: the plain one is the hot path of
- * every link without offloads. */
-__attribute__((always_inline)) static inline int input(struct berth_stack *s,
-                                                       const void *pkt,
-                                                       size_t len, uint64_t now,
-                                                       uint32_t flags)
+/* One packet, at the time run_timers() last set: readiness is reported by
+ * the caller (input() after each packet, berth_input_batch() after the
+ * batch). */
+__attribute__((always_inline)) static inline int
+input_packet(struct berth_stack *s, const void *pkt, size_t len, uint32_t flags)
 {
-    run_timers(s, now);
     if (s->ipv6 && len > 0 && ((const uint8_t *)pkt)[0] >> 4 == 6)
         return input6(s, pkt, len, flags);
     stack_count(s, BERTH_CTR_IP_IN);
@@ -374,10 +369,8 @@ __attribute__((always_inline)) static inline int input(struct berth_stack *s,
         if (r == 0 && ip.dst == s->cfg.addr) {
             r = frag_input(s, pkt, len, &ip);
             reassembled = r == 0;
-            if (r < 0) { /* kept for the rest of its datagram */
-                sock_flush_events(s);
+            if (r < 0) /* kept for the rest of its datagram */
                 return 0;
-            }
         } else if (r == 0) {
             r = BERTH_REASON_NOT_FOR_US;
         }
@@ -386,7 +379,6 @@ __attribute__((always_inline)) static inline int input(struct berth_stack *s,
         r = BERTH_REASON_NOT_FOR_US;
     if (r != 0) {
         drop_packet(s, r == BERTH_REASON_NOT_FOR_US ? ip.src : 0, 0, r);
-        sock_flush_events(s);
         return r;
     }
     /* A link's checksum verdict was about one fragment, not the datagram
@@ -397,6 +389,18 @@ __attribute__((always_inline)) static inline int input(struct berth_stack *s,
     if (reassembled)
         frag_release(s);
     stack_mem_update(s);
+    return r;
+}
+
+/* Both entry points get their own copy: the plain one is the hot path of
+ * every link without offloads. */
+__attribute__((always_inline)) static inline int input(struct berth_stack *s,
+                                                       const void *pkt,
+                                                       size_t len, uint64_t now,
+                                                       uint32_t flags)
+{
+    run_timers(s, now);
+    int r = input_packet(s, pkt, len, flags);
     sock_flush_events(s);
     return r;
 }
@@ -411,6 +415,27 @@ int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
                       uint64_t now, uint32_t flags)
 {
     return input(s, pkt, len, now, flags);
+}
+
+/* The wheel is advanced before the first packet; after that only when a
+ * packet armed a timer already due (stack_timer_arm sets timers_due), so
+ * such a timer fires before the next packet exactly as between separate
+ * calls at the same `now`. Every packet is taken as berth_input_flags()
+ * takes it; the one difference is that readiness is reported once, after
+ * the last: a socket the batch touched several times is looked at once. */
+size_t berth_input_batch(struct berth_stack *s, const struct berth_pkt *pkts,
+                         size_t n, uint64_t now)
+{
+    size_t dropped = 0;
+    run_timers(s, now);
+    for (size_t i = 0; i < n; i++) {
+        if (s->timers_due)
+            run_timers(s, now);
+        dropped += input_packet(s, pkts[i].data, pkts[i].len,
+                                pkts[i].flags & BERTH_IN_CSUM_OK) != 0;
+    }
+    sock_flush_events(s);
+    return dropped;
 }
 
 void berth_advance(struct berth_stack *s, uint64_t now)

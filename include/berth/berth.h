@@ -722,6 +722,22 @@ int berth_input(struct berth_stack *s, const void *pkt, size_t len,
 #define BERTH_IN_CSUM_OK 0x1u
 int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
                       uint64_t now, uint32_t flags);
+/* Several packets that arrived together (one read of many, a link's queue
+ * drained at once), all at `now`: each is taken in order exactly as
+ * berth_input_flags(data, len, now, flags) takes it, but the timers are
+ * advanced once before the first (and again within the batch only for a
+ * timer a packet armed already due) and readiness is reported once, after
+ * the last: the event hook hears each socket the batch touched once, with
+ * its state after the whole batch. The packets need to stay valid only
+ * during the call. Returns how many were dropped (those for which
+ * berth_input_flags would have returned a reason). */
+struct berth_pkt {
+    const void *data;
+    size_t len;
+    uint32_t flags; /* BERTH_IN_CSUM_OK or 0 */
+};
+size_t berth_input_batch(struct berth_stack *s, const struct berth_pkt *pkts,
+                         size_t n, uint64_t now);
 /* Time passed: run the timers due at `now`. */
 void berth_advance(struct berth_stack *s, uint64_t now);
 /* When berth_advance() must next be called; UINT64_MAX if never. It may
