@@ -30,6 +30,24 @@ static int lc_connect(const struct lc *lc, struct berth_stack *s, int h,
 
 static uint8_t msg[LC_MSG];
 
+/* Reads what is there, adding the bytes to *got; returns berth_recv's last
+ * result. berth_recv copies all it has up to the buffer's size, so a
+ * shorter read took everything and no second call is made just to hear
+ * EAGAIN (kernel-bench reads once per readiness event too), unless the
+ * peer's FIN is in: the next call returns its 0. */
+static int lc_read(struct berth_stack *s, int sock, uint32_t ev, uint8_t *got)
+{
+    uint8_t buf[256];
+    int n;
+    do {
+        n = berth_recv(s, sock, buf, sizeof buf);
+        if (n > 0)
+            *got = (uint8_t)(*got + n);
+    } while (n == (int)sizeof buf ||
+             (n > 0 && (ev & (BERTH_EV_RDHUP | BERTH_EV_HUP))));
+    return n;
+}
+
 static uint32_t slot(const struct lc *lc, int side, int sock)
 {
     return (uint32_t)side * lc->nstate + ((uint32_t)sock & IDX_MASK);
@@ -79,10 +97,7 @@ static void client_event(void *ctx, int sock, uint32_t ev)
             lc->errors++;
     }
     if (ev & (BERTH_EV_READABLE | BERTH_EV_HUP)) {
-        uint8_t buf[256];
-        int n;
-        while ((n = berth_recv(s, sock, buf, sizeof buf)) > 0)
-            lc->got[i] = (uint8_t)(lc->got[i] + n);
+        int n = lc_read(s, sock, ev, &lc->got[i]);
         if (lc->got[i] >= LC_MSG || n == 0) {
             berth_close(s, sock);
             lc->client_done++;
@@ -126,10 +141,7 @@ static void server_event(void *ctx, int sock, uint32_t ev)
     }
     if (!(ev & (BERTH_EV_READABLE | BERTH_EV_HUP)))
         return;
-    uint8_t buf[256];
-    int n;
-    while ((n = berth_recv(s, sock, buf, sizeof buf)) > 0)
-        lc->got[i] = (uint8_t)(lc->got[i] + n);
+    int n = lc_read(s, sock, ev, &lc->got[i]);
     if (lc->got[i] >= LC_MSG && !(lc->state[i] & S_SENT)) {
         lc->state[i] |= S_SENT;
         if (berth_send(s, sock, msg, LC_MSG) != LC_MSG)
