@@ -911,10 +911,30 @@ void tcp_send_cookie_synack(struct berth_stack *s, const struct tcp_synreq *r,
                             const struct tcp_conn *tmpl);
 
 /* ---- tcp_timer.c: deadlines and what happens when they pass ---- */
-void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,
-                   enum tcp_deadline which, uint64_t when);
-void tcp_timer_clear(struct berth_stack *s, struct tcp_conn *c,
-                     enum tcp_deadline which);
+/* The deadline `which` set to `when` (its ms tick) or cleared, and the
+ * TCB's wheel timer re-armed at the earliest. Inline: the common calls
+ * change nothing (segments sent within one tick restart the
+ * retransmission timer at the same tick; every segment sent clears a
+ * delayed ACK that is rarely set) and cost a compare, not a call. */
+void tcp_timer_set_slow(struct berth_stack *s, struct tcp_conn *c,
+                        enum tcp_deadline which, uint32_t tick);
+void tcp_timer_clear_slow(struct berth_stack *s, struct tcp_conn *c,
+                          enum tcp_deadline which);
+static inline void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,
+                                 enum tcp_deadline which, uint64_t when)
+{
+    uint32_t tick = tcp_tick(when);
+    /* Unchanged, and the wheel timer armed (at the earliest deadline, as
+     * every change re-arms it): nothing to do. */
+    if (c->deadline[which] != tick || !timer_armed(&c->n.timer))
+        tcp_timer_set_slow(s, c, which, tick);
+}
+static inline void tcp_timer_clear(struct berth_stack *s, struct tcp_conn *c,
+                                   enum tcp_deadline which)
+{
+    if (c->deadline[which])
+        tcp_timer_clear_slow(s, c, which);
+}
 void tcp_timer_fire(struct timer *t, void *ctx); /* wheel callback */
 uint32_t tcp_rto(const struct berth_stack *s, const struct tcp_conn *c);
 /* base doubled shift times, at most the maximum RTO (RFC 6298 §5.5): RTOs,

@@ -46,15 +46,9 @@ static void rearm(struct berth_stack *s, struct tcp_conn *c)
         timer_wheel_cancel(&s->wheel, &c->n.timer);
 }
 
-void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,
-                   enum tcp_deadline which, uint64_t when)
+void tcp_timer_set_slow(struct berth_stack *s, struct tcp_conn *c,
+                        enum tcp_deadline which, uint32_t tick)
 {
-    uint32_t tick = tcp_tick(when);
-    /* Unchanged, and the wheel timer armed (at the earliest deadline, as
-     * every change re-arms it): nothing to do. Many segments sent within
-     * one tick restart the retransmission timer at the same tick. */
-    if (c->deadline[which] == tick && timer_armed(&c->n.timer))
-        return;
     if (stack_log_on(s) && c->deadline[which] != tick) {
         c->deadline[which] = tick;
         tcp_log_timer(s, c, which, BERTH_TIMER_SET);
@@ -63,11 +57,9 @@ void tcp_timer_set(struct berth_stack *s, struct tcp_conn *c,
     rearm(s, c);
 }
 
-void tcp_timer_clear(struct berth_stack *s, struct tcp_conn *c,
-                     enum tcp_deadline which)
+void tcp_timer_clear_slow(struct berth_stack *s, struct tcp_conn *c,
+                          enum tcp_deadline which)
 {
-    if (!c->deadline[which])
-        return;
     c->deadline[which] = 0;
     if (stack_log_on(s))
         tcp_log_timer(s, c, which, BERTH_TIMER_CANCEL);
