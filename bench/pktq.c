@@ -87,7 +87,14 @@ static void skip_wrap(struct pktq *q)
 
 bool pktq_peek(struct pktq *q, struct pktq_pkt *out)
 {
-    return pktq_peek_n(q, out, 1) == 1;
+    if (q->used == 0)
+        return false;
+    skip_wrap(q);
+    const struct rec *r = (const struct rec *)(q->buf + q->head);
+    out->data = (const uint8_t *)(r + 1);
+    out->len = r->len;
+    out->tag = r->tag;
+    return true;
 }
 
 size_t pktq_peek_n(struct pktq *q, struct pktq_pkt *out, size_t max)
@@ -122,14 +129,15 @@ void pktq_pop_n(struct pktq *q, size_t n)
         q->peeked = 0;
         return;
     }
-    while (n--)
+    q->peeked = 0;
+    while (n--) {
+        skip_wrap(q);
         pktq_pop(q);
+    }
 }
 
 void pktq_pop(struct pktq *q)
 {
-    q->peeked = 0;
-    skip_wrap(q);
     const struct rec *r = (const struct rec *)(q->buf + q->head);
     size_t n = rec_size(r->len);
     q->head += n;
