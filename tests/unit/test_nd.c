@@ -129,6 +129,17 @@ static void send_ip6(struct rig *r, const uint8_t dst[16], uint8_t tag,
     berth_eth_output(r->e, p, sizeof p, now);
 }
 
+/* An IPv6 datagram from PEER to OURS in a frame to MAC_US. */
+static void ip6_in(struct rig *r, uint64_t now)
+{
+    uint8_t f[ETH_HDR_LEN + IPV6_HDR_LEN + 8] = {0};
+    memcpy(f, MAC_US, 6);
+    memcpy(f + 6, MAC_PEER, 6);
+    store_be16(f + 12, ETH_P_IP6);
+    ipv6_emit(f + ETH_HDR_LEN, PEER, OURS, 6, 64, 0, 8);
+    berth_eth_input(r->e, f, sizeof f, now);
+}
+
 static enum berth_neigh_state state_of(struct rig *r, const uint8_t a[16])
 {
     struct berth_netaddr n = {.family = BERTH_AF_INET6};
@@ -475,12 +486,7 @@ static void solicited_node_group_joined_other_groups_dropped(void **st)
     assert_int_equal(ctr(r, BERTH_ETH_ND_IN), 0);
     /* A datagram to our address reaches the stack; a multicast one to
      * all nodes goes to 33:33:00:00:00:01. */
-    uint8_t f[ETH_HDR_LEN + IPV6_HDR_LEN + 8] = {0};
-    memcpy(f, MAC_US, 6);
-    memcpy(f + 6, MAC_PEER, 6);
-    store_be16(f + 12, ETH_P_IP6);
-    ipv6_emit(f + ETH_HDR_LEN, PEER, OURS, 6, 64, 0, 8);
-    berth_eth_input(r->e, f, sizeof f, 2 * SEC);
+    ip6_in(r, 2 * SEC);
     assert_int_equal(r->delivered, 1);
     assert_int_equal(ctr(r, BERTH_ETH_RX_IP6), 1);
     send_ip6(r, ALL_NODES, 4, 2 * SEC);
@@ -501,12 +507,7 @@ static void without_ipv6_address_frames_dropped_as_before(void **st)
     berth_eth_start(r->e, 0);
     assert_int_equal(berth_eth_dad_state(r->e), BERTH_DAD_NONE);
     assert_int_equal(r->nframes, 0);
-    uint8_t f[ETH_HDR_LEN + IPV6_HDR_LEN + 8] = {0};
-    memcpy(f, MAC_US, 6);
-    memcpy(f + 6, MAC_PEER, 6);
-    store_be16(f + 12, ETH_P_IP6);
-    ipv6_emit(f + ETH_HDR_LEN, PEER, OURS, 6, 64, 0, 8);
-    berth_eth_input(r->e, f, sizeof f, 1);
+    ip6_in(r, 1);
     assert_int_equal(r->delivered, 0);
     assert_int_equal(ctr(r, BERTH_ETH_RX_ETHERTYPE), 1);
     send_ip6(r, PEER, 1, 1);
