@@ -25,13 +25,8 @@ UDP_STDIN_LATE=1
 IT_TUN=bu6a
 it_berth_start echo udp-echo --port 7
 
-out=$(it_peer udp-echo --host "$B6" 0 1 7 512 1000 1452) ||
-    it_fail "python3 to udp-echo over IPv6: $out"
-out=$(it_peer udp-echo --host "$IT_BERTH" 100) ||
-    it_fail "python3 to udp-echo over IPv4: $out"
-n=$(it_counter echo "UDP datagrams delivered")
-[ "$n" -eq 7 ] || it_fail "berth counted $n UDP datagrams delivered, expected 7"
-it_log "python3 -> berth udp-echo: 6 IPv6 datagrams (0..1452 bytes) and 1 IPv4 echoed whole"
+udp_echoed echo "$B6" 0 1 7 512 1000 1452
+udp_echoed echo "$IT_BERTH" 100 # IPv4 to the same (dual-stack) socket
 udp_refused_by_berth echo "$B6"
 it_berth_stop echo
 

@@ -16,12 +16,7 @@ source "$(dirname "$0")/udp_lib.sh"
 it_setup
 it_berth_start echo udp-echo --port 7
 
-# kernel -> berth udp-echo
-out=$(it_peer udp-echo --host "$IT_BERTH" 0 1 7 512 1000 1472) ||
-    it_fail "python3 to udp-echo: $out"
-n=$(it_counter echo "UDP datagrams delivered")
-[ "$n" -eq 6 ] || it_fail "berth counted $n UDP datagrams delivered, expected 6"
-it_log "python3 -> berth udp-echo: $out datagrams (0..1472 bytes) echoed whole"
+udp_echoed echo "$IT_BERTH" 0 1 7 512 1000 1472
 udp_refused_by_berth echo "$IT_BERTH"
 it_berth_stop echo
 

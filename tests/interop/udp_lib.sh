@@ -25,6 +25,21 @@ udp_berth_cat() {
     IT_STDIN=$stdin it_berth_bg "$label" cat -u "$@"
 }
 
+# udp_echoed LABEL ADDR SIZE...: python3 sends a datagram of each SIZE to
+# berth's udp-echo (instance LABEL) at ADDR and gets each back whole, from
+# that address; berth counted each one delivered.
+udp_echoed() {
+    local label=$1 addr=$2 before after out
+    shift 2
+    before=$(it_counter "$label" "UDP datagrams delivered")
+    out=$(it_peer udp-echo --host "$addr" "$@") ||
+        it_fail "python3 to udp-echo at $addr: $out"
+    after=$(it_counter "$label" "UDP datagrams delivered")
+    [ $((after - before)) -eq $# ] ||
+        it_fail "berth counted $((after - before)) UDP datagrams delivered, expected $#"
+    it_log "python3 -> berth udp-echo at $addr: $out of $# datagrams echoed whole (sizes: $*)"
+}
+
 # udp_refused_by_berth LABEL ADDR: a connected python3 socket sending to
 # berth (instance LABEL) at ADDR, port 9999, where it has no socket, gets
 # ECONNREFUSED: the port unreachable berth sent, and counted (RFC 1122
