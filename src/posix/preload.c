@@ -578,29 +578,25 @@ EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
     return CALL(getpeername, name_fn, fd, addr, len);
 }
 
-/* fcntl's third argument is an int, a long or a pointer: passed on as
- * a long, which holds any of them on the ABIs glibc supports. */
-EXPORT int fcntl(int fd, int cmd, ...)
-{
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    if (is_berth(fd))
-        return berth_posix_fcntl(fd, cmd, arg);
-    return CALL(fcntl, fcntl_fn, fd, cmd, arg);
-}
+/* fcntl(2) under both its names: fcntl, and fcntl64, glibc's LFS name
+ * (what a program built with _FILE_OFFSET_BITS=64 calls); each goes on to
+ * libc's definition of the same name. The third argument is an int, a
+ * long or a pointer: passed on as a long, which holds any of them on the
+ * ABIs glibc supports. */
+#define FCNTL(name)                                                            \
+    EXPORT int name(int fd, int cmd, ...)                                      \
+    {                                                                          \
+        va_list ap;                                                            \
+        va_start(ap, cmd);                                                     \
+        long arg = va_arg(ap, long);                                           \
+        va_end(ap);                                                            \
+        if (is_berth(fd))                                                      \
+            return berth_posix_fcntl(fd, cmd, arg);                            \
+        return CALL(name, fcntl_fn, fd, cmd, arg);                             \
+    }
 
-EXPORT int fcntl64(int fd, int cmd, ...)
-{
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    if (is_berth(fd))
-        return berth_posix_fcntl(fd, cmd, arg);
-    return CALL(fcntl64, fcntl_fn, fd, cmd, arg);
-}
+FCNTL(fcntl)
+FCNTL(fcntl64)
 
 EXPORT int ioctl(int fd, unsigned long req, ...)
 {
