@@ -65,6 +65,14 @@ static void arp_in(struct rig *r, const uint8_t dst[6], uint16_t op,
     berth_eth_input(r->e, f, sizeof f, now);
 }
 
+/* PEER resolved at time 0: datagram 1 to it asks (frame 0, the request),
+ * PEER's reply answers and the datagram leaves (frame 1); REACHABLE. */
+static void resolve_peer(struct rig *r)
+{
+    send_ip(r, PEER, 1, 0);
+    arp_in(r, MAC_US, ARP_OP_REPLY, MAC_PEER, PEER, OURS, 0);
+}
+
 /* Frame i is an ARP packet of op to dst asking about/answering tpa. */
 static void expect_arp(struct rig *r, size_t i, const uint8_t dst[6],
                        uint16_t op, uint32_t tpa)
@@ -187,8 +195,7 @@ static void reachable_stale_delay_probe_reachable(void **state)
     struct berth_eth_config cfg;
     default_cfg(&cfg);
     struct rig *r = rig_new(&cfg);
-    send_ip(r, PEER, 1, 0);
-    arp_in(r, MAC_US, ARP_OP_REPLY, MAC_PEER, PEER, OURS, 0);
+    resolve_peer(r);
     uint64_t t = cfg.reachable_time;
     berth_eth_advance(r->e, t);
     assert_int_equal(state_of(r, PEER), BERTH_NEIGH_STALE);
@@ -215,8 +222,7 @@ static void silent_neighbour_probes_fail_and_queue_dropped(void **state)
     struct berth_eth_config cfg;
     default_cfg(&cfg);
     struct rig *r = rig_new(&cfg);
-    send_ip(r, PEER, 1, 0);
-    arp_in(r, MAC_US, ARP_OP_REPLY, MAC_PEER, PEER, OURS, 0);
+    resolve_peer(r);
     uint64_t t = cfg.reachable_time;
     berth_eth_advance(r->e, t);
     send_ip(r, PEER, 2, t);
@@ -296,8 +302,7 @@ static void known_neighbour_new_mac_updates_to_stale(void **state)
     struct berth_eth_config cfg;
     default_cfg(&cfg);
     struct rig *r = rig_new(&cfg);
-    send_ip(r, PEER, 1, 0);
-    arp_in(r, MAC_US, ARP_OP_REPLY, MAC_PEER, PEER, OURS, 0);
+    resolve_peer(r);
     arp_in(r, ETH_BROADCAST, ARP_OP_REQUEST, MAC_OTHER, PEER, PEER, MS);
     assert_int_equal(state_of(r, PEER), BERTH_NEIGH_STALE);
     send_ip(r, PEER, 2, 2 * MS);
@@ -316,8 +321,7 @@ static void request_flood_keeps_cache_bounded(void **state)
     cfg.neigh_max = 8;
     cfg.prefix_len = 16;
     struct rig *r = rig_new(&cfg);
-    send_ip(r, PEER, 1, 0);
-    arp_in(r, MAC_US, ARP_OP_REPLY, MAC_PEER, PEER, OURS, 0);
+    resolve_peer(r);
     size_t before = r->nframes;
     for (uint32_t i = 0; i < 40; i++) {
         uint8_t mac[6] = {0x02, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i};
