@@ -178,6 +178,10 @@ static inline struct berth_memlink_verdict berth_memlink_delay(uint64_t us)
 #define BERTH_MEMLINK_FATE_BURST     0x40u  /* Gilbert–Elliott */
 #define BERTH_MEMLINK_FATE_OUTAGE    0x80u  /* in an outage */
 #define BERTH_MEMLINK_FATE_TAIL_DROP 0x100u /* bottleneck FIFO full */
+/* The packet never arrives: fate & BERTH_MEMLINK_FATE_LOST (the flags a
+ * loss always carries; a corrupted copy does arrive). */
+#define BERTH_MEMLINK_FATE_LOST                                                \
+    (BERTH_MEMLINK_FATE_DROPPED | BERTH_MEMLINK_FATE_QUEUE_FULL)
 
 typedef void (*berth_memlink_tap_fn)(void *ctx, int from_side, uint64_t now,
                                      const uint8_t *pkt, size_t len,

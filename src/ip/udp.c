@@ -409,37 +409,39 @@ static int deliver(struct berth_stack *s, const struct udp_in *in,
     return enqueue(s, u, in, d);
 }
 
-int udp_input(struct berth_stack *s, const struct ipv4_info *ip, uint32_t flags)
+/* A datagram of either family (in->ip4 or in->ip6): parsed against its
+ * pseudo-header (unless the link verified the checksum), then delivered;
+ * a malformed one, or one to port 0, is dropped and counted. */
+static int input(struct berth_stack *s, struct udp_in *in, uint32_t flags)
 {
-    struct udp_in in = {.ip4 = ip};
+    bool check_csum = !(flags & BERTH_IN_CSUM_OK);
     struct udp_info d;
-    int r = udp_parse(ip->payload, ip->payload_len, ip->src, ip->dst,
-                      !(flags & BERTH_IN_CSUM_OK), &d);
+    int r = in->ip6 ? udp_parse6(in->ip6->payload, in->ip6->payload_len,
+                                 in->ip6->src, in->ip6->dst, check_csum, &d)
+                    : udp_parse(in->ip4->payload, in->ip4->payload_len,
+                                in->ip4->src, in->ip4->dst, check_csum, &d);
     if (r == 0 && d.dport == 0)
         r = BERTH_REASON_BAD_PORT;
     if (r != 0) {
         stack_count(s, BERTH_CTR_UDP_IN_ERRORS);
-        return udp_drop(s, &in, NULL, -1, (enum berth_reason)r);
+        return udp_drop(s, in, NULL, -1, (enum berth_reason)r);
     }
-    in.from = berth_endpoint_v4(ip->src, d.sport);
-    return deliver(s, &in, &d);
+    in->from = in->ip6 ? berth_endpoint_v6(in->ip6->src, d.sport)
+                       : berth_endpoint_v4(in->ip4->src, d.sport);
+    return deliver(s, in, &d);
+}
+
+int udp_input(struct berth_stack *s, const struct ipv4_info *ip, uint32_t flags)
+{
+    struct udp_in in = {.ip4 = ip};
+    return input(s, &in, flags);
 }
 
 int udp_input6(struct berth_stack *s, const struct ipv6_info *ip,
                uint32_t flags)
 {
     struct udp_in in = {.ip6 = ip};
-    struct udp_info d;
-    int r = udp_parse6(ip->payload, ip->payload_len, ip->src, ip->dst,
-                       !(flags & BERTH_IN_CSUM_OK), &d);
-    if (r == 0 && d.dport == 0)
-        r = BERTH_REASON_BAD_PORT;
-    if (r != 0) {
-        stack_count(s, BERTH_CTR_UDP_IN_ERRORS);
-        return udp_drop(s, &in, NULL, -1, (enum berth_reason)r);
-    }
-    in.from = berth_endpoint_v6(ip->src, d.sport);
-    return deliver(s, &in, &d);
+    return input(s, &in, flags);
 }
 
 int udp_icmp_error(struct berth_stack *s, const struct icmp_err *e)

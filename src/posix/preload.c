@@ -258,43 +258,54 @@ static struct in6_addr my_v6(void)
     return a;
 }
 
-/* Whether an address lies on berth's link: BERTH_PEER's IPv4 subnet, or
- * BERTH_PEER6's IPv6 prefix (defaults 198.18.0.1/24, 2001:db8:b::1/64). */
+/* berth's link of one family: BERTH_PEER's IPv4 subnet or BERTH_PEER6's
+ * IPv6 prefix ("ADDRESS/PREFIX"; defaults 198.18.0.1/24 and
+ * 2001:db8:b::1/64, a missing PREFIX as in the default). The address
+ * into p (4 or 16 bytes); the prefix length, or -1 when it does not parse. */
+static int peer_prefix(int af, uint8_t p[16])
+{
+    bool v6 = af == AF_INET6;
+    const char *dflt = v6 ? "2001:db8:b::1/64" : "198.18.0.1/24";
+    const char *peer = getenv(v6 ? "BERTH_PEER6" : "BERTH_PEER");
+    char buf[80];
+    snprintf(buf, sizeof buf, "%s", peer && *peer ? peer : dflt);
+    char *slash = strchr(buf, '/');
+    int max = v6 ? 128 : 32;
+    int prefix = slash ? atoi(slash + 1) : atoi(strchr(dflt, '/') + 1);
+    if (slash)
+        *slash = 0;
+    if (inet_pton(af, buf, p) != 1 || prefix < 0 || prefix > max)
+        return -1;
+    return prefix;
+}
+
+/* Whether the first plen bits of two addresses (network order) agree. */
+static bool prefix_match(const uint8_t *a, const uint8_t *p, int plen)
+{
+    for (int bit = 0; bit < plen; bit++)
+        if ((a[bit / 8] ^ p[bit / 8]) & (0x80 >> (bit % 8)))
+            return false;
+    return true;
+}
+
+/* Whether an address lies on berth's link (peer_prefix of its family). */
 static bool on_link(const struct sockaddr *addr, socklen_t len)
 {
+    uint8_t p[16];
+    int plen;
     uint32_t v4;
     if (as_v4(addr, len, &v4)) {
-        const char *peer = getenv("BERTH_PEER");
-        char buf[64];
-        snprintf(buf, sizeof buf, "%s", peer && *peer ? peer : "198.18.0.1/24");
-        char *slash = strchr(buf, '/');
-        int prefix = slash ? atoi(slash + 1) : 24;
-        if (slash)
-            *slash = 0;
-        struct in_addr ia;
-        if (inet_pton(AF_INET, buf, &ia) != 1 || prefix < 0 || prefix > 32)
-            return false;
-        uint32_t mask = prefix ? ~0u << (32 - prefix) : 0;
-        return ((v4 ^ ntohl(ia.s_addr)) & mask) == 0;
+        uint32_t a = htonl(v4);
+        plen = peer_prefix(AF_INET, p);
+        return plen >= 0 && prefix_match((const uint8_t *)&a, p, plen);
     }
     if (addr->sa_family != AF_INET6 ||
         len < (socklen_t)sizeof(struct sockaddr_in6))
         return false;
-    const uint8_t *a = ((const struct sockaddr_in6 *)addr)->sin6_addr.s6_addr;
-    const char *peer = getenv("BERTH_PEER6");
-    char buf[80];
-    snprintf(buf, sizeof buf, "%s", peer && *peer ? peer : "2001:db8:b::1/64");
-    char *slash = strchr(buf, '/');
-    int prefix = slash ? atoi(slash + 1) : 64;
-    if (slash)
-        *slash = 0;
-    struct in6_addr p6;
-    if (inet_pton(AF_INET6, buf, &p6) != 1 || prefix < 0 || prefix > 128)
-        return false;
-    for (int bit = 0; bit < prefix; bit++)
-        if ((a[bit / 8] ^ p6.s6_addr[bit / 8]) & (0x80 >> (bit % 8)))
-            return false;
-    return true;
+    plen = peer_prefix(AF_INET6, p);
+    return plen >= 0 &&
+           prefix_match(((const struct sockaddr_in6 *)addr)->sin6_addr.s6_addr,
+                        p, plen);
 }
 
 /* The rule (README, "Which sockets are berth's"): whether a berth socket
@@ -578,29 +589,25 @@ EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
     return CALL(getpeername, name_fn, fd, addr, len);
 }
 
-/* fcntl's third argument is an int, a long or a pointer: passed on as
- * a long, which holds any of them on the ABIs glibc supports. */
-EXPORT int fcntl(int fd, int cmd, ...)
-{
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    if (is_berth(fd))
-        return berth_posix_fcntl(fd, cmd, arg);
-    return CALL(fcntl, fcntl_fn, fd, cmd, arg);
-}
+/* fcntl(2) under both its names: fcntl, and fcntl64, glibc's LFS name
+ * (what a program built with _FILE_OFFSET_BITS=64 calls); each goes on to
+ * libc's definition of the same name. The third argument is an int, a
+ * long or a pointer: passed on as a long, which holds any of them on the
+ * ABIs glibc supports. */
+#define FCNTL(name)                                                            \
+    EXPORT int name(int fd, int cmd, ...)                                      \
+    {                                                                          \
+        va_list ap;                                                            \
+        va_start(ap, cmd);                                                     \
+        long arg = va_arg(ap, long);                                           \
+        va_end(ap);                                                            \
+        if (is_berth(fd))                                                      \
+            return berth_posix_fcntl(fd, cmd, arg);                            \
+        return CALL(name, fcntl_fn, fd, cmd, arg);                             \
+    }
 
-EXPORT int fcntl64(int fd, int cmd, ...)
-{
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    if (is_berth(fd))
-        return berth_posix_fcntl(fd, cmd, arg);
-    return CALL(fcntl64, fcntl_fn, fd, cmd, arg);
-}
+FCNTL(fcntl)
+FCNTL(fcntl64)
 
 EXPORT int ioctl(int fd, unsigned long req, ...)
 {

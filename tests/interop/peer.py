@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Kernel-side peers for the interop tests (run inside the test's network
-namespace by lib.sh's it_peer): HTTP clients (keep-alive, HTTP/1.0, a
-slow reader, an aborting one), echo half-close and full-duplex clients, connection-refused
-probe, and a one-connection server for `berth cat`. Each subcommand checks what it can and exits non-zero with a
-one-line message saying what differed. Every socket has a timeout, so
-nothing here can hang.
+namespace by lib.sh's it_peer): HTTP clients (keep-alive, HTTP/1.0, a slow
+reader, an aborting one), echo half-close and full-duplex clients, a
+connection-refused probe, a UDP echo client and port-unreachable probe
+(either family), and a one-connection server for `berth cat`. Each
+subcommand checks what it can and exits non-zero with a one-line message
+saying what differed. Every socket has a timeout, so nothing here can hang.
 """
 
 import argparse
@@ -230,6 +231,46 @@ def cmd_expect_refused(args):
          f"expected ECONNREFUSED")
 
 
+def udp_family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def cmd_udp_echo(args):
+    """Send a datagram of each size (random bytes) to HOST:PORT, an echo
+    server: each must come back whole, from the address and port it went
+    to. Prints how many were echoed."""
+    s = socket.socket(udp_family(args.host), socket.SOCK_DGRAM)
+    s.settimeout(5)
+    for n in args.sizes:
+        data = os.urandom(n)
+        s.sendto(data, (args.host, args.port))
+        try:
+            got, peer = s.recvfrom(65536)
+        except socket.timeout:
+            fail(f"{n} bytes: no echo within 5 s")
+        if got != data or peer[:2] != (args.host, args.port):
+            fail(f"{n} bytes: echo differs ({len(got)} bytes from {peer})")
+    print(len(args.sizes))
+
+
+def cmd_udp_expect_refused(args):
+    """A connected UDP socket sends to HOST:PORT, where nothing listens:
+    its next recv() must fail with ECONNREFUSED (the ICMP or ICMPv6 port
+    unreachable that came back)."""
+    s = socket.socket(udp_family(args.host), socket.SOCK_DGRAM)
+    s.connect((args.host, args.port))
+    s.settimeout(5)
+    s.send(b"hello?")
+    try:
+        s.recv(100)
+    except ConnectionRefusedError:
+        print("ECONNREFUSED")
+        return
+    except socket.timeout:
+        fail("timed out: no port unreachable")
+    fail("no error: a reply came")
+
+
 def cmd_duplex_client(args):
     """Connect, send SEND-FILE while reading whatever comes back (a thread
     each way), shutdown(SHUT_WR) after the last byte, read to EOF. Prints
@@ -430,6 +471,17 @@ def main():
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, required=True)
     p.set_defaults(fn=cmd_expect_refused)
+
+    p = sub.add_parser("udp-echo")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=7)
+    p.add_argument("sizes", type=int, nargs="+")
+    p.set_defaults(fn=cmd_udp_echo)
+
+    p = sub.add_parser("udp-expect-refused")
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, required=True)
+    p.set_defaults(fn=cmd_udp_expect_refused)
 
     p = sub.add_parser("raw-request")
     p.add_argument("--host", required=True)

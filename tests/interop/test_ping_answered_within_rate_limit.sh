@@ -4,37 +4,10 @@
 # near the MTU; a burst of 300 requests at once meets the token bucket
 # (RFC 4443 §2.4 (f); 1000/s, bursts of 50 by default): the first 50 are
 # answered at least, and every request is either answered or counted as
-# rate-limited. The capture shows the replies from berth.
+# rate-limited. The capture shows the replies from berth. The steps are
+# ping_lib.sh's, shared with the IPv6 test.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/ping_lib.sh"
 it_setup
-command -v ping >/dev/null || it_fail "missing ping: run scripts/install-deps.sh"
-it_berth_start srv echo --port 7
-it_capture_start kcap 128
-
-it_ns ping -n -c 5 -i 0.2 -W 5 "$IT_BERTH" >"$IT_DIR/ping.log" 2>&1 ||
-    it_fail "ping: $(cat "$IT_DIR/ping.log")"
-grep -q ' 0% packet loss' "$IT_DIR/ping.log" ||
-    it_fail "paced ping lost packets: $(tail -n 3 "$IT_DIR/ping.log")"
-it_ns ping -n -c 3 -i 0.2 -W 5 -s 1472 -M do "$IT_BERTH" >"$IT_DIR/ping_big.log" 2>&1 ||
-    it_fail "ping -s 1472: $(cat "$IT_DIR/ping_big.log")"
-grep -q ' 0% packet loss' "$IT_DIR/ping_big.log" ||
-    it_fail "1500-byte pings lost: $(tail -n 3 "$IT_DIR/ping_big.log")"
-replies=$(it_counter srv "ICMP echo replies sent")
-[ "$replies" -eq 8 ] || it_fail "berth counted $replies echo replies, expected 8"
-it_log "8 paced pings (56 and 1472 bytes of data) answered"
-
-# A burst: -l preloads that many requests without waiting for replies.
-it_ns ping -n -q -c 300 -l 300 -W 3 "$IT_BERTH" >"$IT_DIR/burst.log" 2>&1 || true
-in1=$(it_counter srv "ICMP echo requests received")
-rep1=$(it_counter srv "ICMP echo replies sent")
-lim1=$(it_counter srv "ICMP messages not sent: rate limit")
-[ "$in1" -eq 308 ] || it_fail "berth received $in1 echo requests, expected 308"
-[ $((rep1 + lim1)) -eq 308 ] ||
-    it_fail "$rep1 replies + $lim1 rate-limited != 308 requests"
-[ $((rep1 - 8)) -ge 50 ] || it_fail "only $((rep1 - 8)) of the burst answered: the bucket holds 50"
-it_capture_stop kcap
-seen=$(it_pcap count "$IT_DIR/kcap.pcapng" "ip.src == $IT_BERTH && icmp.type == 0")
-[ "$seen" -eq "$rep1" ] || it_fail "the capture shows $seen echo replies, berth counted $rep1"
-it_log "burst of 300: $((rep1 - 8)) answered, $lim1 rate-limited; capture agrees"
-it_berth_stop srv
+ping_answered_within_rate_limit 4
 it_log "PASS"

@@ -50,10 +50,7 @@ static void bulk_tap(void *ctx, int from, uint64_t now, const uint8_t *pkt,
     berth_flags_string(g.flags, fl, sizeof(fl));
     printf("%11.6f %c %s seq %u ack %u win %u len %u sack %u%s%s\n",
            (double)now / 1e6, 'A' + from, fl, g.seq, g.ack, g.win, g.len,
-           g.sack_count,
-           fate & (BERTH_MEMLINK_FATE_DROPPED | BERTH_MEMLINK_FATE_QUEUE_FULL)
-               ? " LOST"
-               : "",
+           g.sack_count, fate & BERTH_MEMLINK_FATE_LOST ? " LOST" : "",
            fate & BERTH_MEMLINK_FATE_TAIL_DROP ? " (tail drop)" : "");
 }
 

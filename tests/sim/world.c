@@ -411,8 +411,7 @@ static void on_tap(void *ctx, int from, uint64_t now, const uint8_t *pkt,
         c->zero_window_at[from] = now;
     /* A corrupted copy is a loss too (its bit may hide which connection
      * it was, so it is charged here; with a duplicate, maybe twice). */
-    if (fate & (BERTH_MEMLINK_FATE_DROPPED | BERTH_MEMLINK_FATE_QUEUE_FULL |
-                BERTH_MEMLINK_FATE_CORRUPTED))
+    if (fate & (BERTH_MEMLINK_FATE_LOST | BERTH_MEMLINK_FATE_CORRUPTED))
         count_loss(c, now);
 }
 

@@ -12,8 +12,7 @@
 
 #include <cmocka.h>
 
-#include "berth/link.h"
-#include "link/link_impl.h"
+#include "eth_rig.h"
 #include "wire/bytes.h"
 
 #define US   UINT64_C(1)
@@ -23,74 +22,12 @@
 #define PEER 0xc6120001u /* 198.18.0.1 */
 #define GW   0xc61200feu /* 198.18.0.254 */
 #define FAR  0x08080808u /* 8.8.8.8 */
-#define MAXF 64
-
-static const uint8_t MAC_US[6] = {0x02, 0xbe, 0x00, 0x00, 0x00, 0x02};
-static const uint8_t MAC_PEER[6] = {0x02, 0x4b, 0x00, 0x00, 0x00, 0x01};
-static const uint8_t MAC_OTHER[6] = {0x02, 0x66, 0x00, 0x00, 0x00, 0x09};
-
-/* The recording driver and the stack's side. */
-struct rig {
-    uint8_t frames[MAXF][1600];
-    size_t flen[MAXF];
-    size_t nframes;
-    size_t delivered;
-    struct berth_eth *e;
-};
-
-static int rec_send(void *drv, const uint8_t *f, size_t len)
-{
-    struct rig *r = drv;
-    assert_true(r->nframes < MAXF);
-    assert_true(len <= sizeof r->frames[0]);
-    memcpy(r->frames[r->nframes], f, len);
-    r->flen[r->nframes++] = len;
-    return 0;
-}
-
-static void rec_deliver(void *ctx, const uint8_t *pkt, size_t len,
-                        uint32_t flags, uint64_t now)
-{
-    (void)pkt, (void)len, (void)flags, (void)now;
-    struct rig *r = ctx;
-    r->delivered++;
-}
-
-static struct rig *rig_new(const struct berth_eth_config *cfg)
-{
-    static struct rig rig;
-    memset(&rig, 0, sizeof rig);
-    struct berth_link link = {.kind = BERTH_LINK_ETHERNET,
-                              .mtu = 1500,
-                              .send = rec_send,
-                              .drv = &rig};
-    memcpy(link.mac, MAC_US, 6);
-    rig.e = berth_eth_create(cfg, &link, rec_deliver, &rig);
-    assert_non_null(rig.e);
-    return &rig;
-}
 
 static void default_cfg(struct berth_eth_config *cfg)
 {
     berth_eth_config_init(cfg);
     cfg->addr = OURS;
     cfg->announce = 0;
-}
-
-static void add_queued(void *ctx, const struct berth_neigh_info *n)
-{
-    *(size_t *)ctx += n->queued;
-}
-
-/* Frees the interface; its accounted memory is the table, the scratch
- * frame and one block per queued packet (nothing lost track of). */
-static void rig_done(struct rig *r)
-{
-    struct berth_eth *e = r->e;
-    size_t queued = 0;
-    berth_eth_foreach_neigh(e, add_queued, &queued);
-    assert_int_equal(e->mem.allocs, 2 + queued);
-    berth_eth_destroy(e);
 }
 
 /* An IPv4 datagram header to dst (the payload does not matter here). */
@@ -128,6 +65,14 @@ static void arp_in(struct rig *r, const uint8_t dst[6], uint16_t op,
     berth_eth_input(r->e, f, sizeof f, now);
 }
 
+/* PEER resolved at time 0: datagram 1 to it asks (frame 0, the request),
+ * PEER's reply answers and the datagram leaves (frame 1); REACHABLE. */
+static void resolve_peer(struct rig *r)
+{
+    send_ip(r, PEER, 1, 0);
+    arp_in(r, MAC_US, ARP_OP_REPLY, MAC_PEER, PEER, OURS, 0);
+}
+
 /* Frame i is an ARP packet of op to dst asking about/answering tpa. */
 static void expect_arp(struct rig *r, size_t i, const uint8_t dst[6],
                        uint16_t op, uint32_t tpa)
@@ -162,11 +107,6 @@ static enum berth_neigh_state state_of(struct rig *r, uint32_t ip)
     if (berth_eth_neigh_lookup(r->e, &a, &in) < 0)
         return BERTH_NEIGH__COUNT;
     return in.state;
-}
-
-static uint64_t ctr(struct rig *r, enum berth_eth_counter c)
-{
-    return berth_eth_counter(r->e, c);
 }
 
 /* RFC 826: the first packet to an unknown on-link host broadcasts a
@@ -255,8 +195,7 @@ static void reachable_stale_delay_probe_reachable(void **state)
     struct berth_eth_config cfg;
     default_cfg(&cfg);
     struct rig *r = rig_new(&cfg);
-    send_ip(r, PEER, 1, 0);
-    arp_in(r, MAC_US, ARP_OP_REPLY, MAC_PEER, PEER, OURS, 0);
+    resolve_peer(r);
     uint64_t t = cfg.reachable_time;
     berth_eth_advance(r->e, t);
     assert_int_equal(state_of(r, PEER), BERTH_NEIGH_STALE);
@@ -283,8 +222,7 @@ static void silent_neighbour_probes_fail_and_queue_dropped(void **state)
     struct berth_eth_config cfg;
     default_cfg(&cfg);
     struct rig *r = rig_new(&cfg);
-    send_ip(r, PEER, 1, 0);
-    arp_in(r, MAC_US, ARP_OP_REPLY, MAC_PEER, PEER, OURS, 0);
+    resolve_peer(r);
     uint64_t t = cfg.reachable_time;
     berth_eth_advance(r->e, t);
     send_ip(r, PEER, 2, t);
@@ -364,8 +302,7 @@ static void known_neighbour_new_mac_updates_to_stale(void **state)
     struct berth_eth_config cfg;
     default_cfg(&cfg);
     struct rig *r = rig_new(&cfg);
-    send_ip(r, PEER, 1, 0);
-    arp_in(r, MAC_US, ARP_OP_REPLY, MAC_PEER, PEER, OURS, 0);
+    resolve_peer(r);
     arp_in(r, ETH_BROADCAST, ARP_OP_REQUEST, MAC_OTHER, PEER, PEER, MS);
     assert_int_equal(state_of(r, PEER), BERTH_NEIGH_STALE);
     send_ip(r, PEER, 2, 2 * MS);
@@ -384,8 +321,7 @@ static void request_flood_keeps_cache_bounded(void **state)
     cfg.neigh_max = 8;
     cfg.prefix_len = 16;
     struct rig *r = rig_new(&cfg);
-    send_ip(r, PEER, 1, 0);
-    arp_in(r, MAC_US, ARP_OP_REPLY, MAC_PEER, PEER, OURS, 0);
+    resolve_peer(r);
     size_t before = r->nframes;
     for (uint32_t i = 0; i < 40; i++) {
         uint8_t mac[6] = {0x02, 0, 0, 0, (uint8_t)(i >> 8), (uint8_t)i};

@@ -14,19 +14,14 @@
 
 #include <cmocka.h>
 
-#include "berth/link.h"
-#include "link/link_impl.h"
+#include "eth_rig.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/ipv6.h"
 
-#define MS   UINT64_C(1000)
-#define SEC  (1000 * MS)
-#define MAXF 64
+#define MS  UINT64_C(1000)
+#define SEC (1000 * MS)
 
-static const uint8_t MAC_US[6] = {0x02, 0xbe, 0x00, 0x00, 0x00, 0x02};
-static const uint8_t MAC_PEER[6] = {0x02, 0x4b, 0x00, 0x00, 0x00, 0x01};
-static const uint8_t MAC_OTHER[6] = {0x02, 0x66, 0x00, 0x00, 0x00, 0x09};
 static const uint8_t OURS[16] = {0xfd, 0, [15] = 2}; /* fd00::2 */
 static const uint8_t PEER[16] = {0xfd, 0, [15] = 1}; /* fd00::1 */
 static const uint8_t FAR[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 9};
@@ -34,64 +29,12 @@ static const uint8_t ROUTER[16] = {0xfe, 0x80, [15] = 1}; /* fe80::1 */
 static const uint8_t UNSPEC[16];
 static const uint8_t ALL_NODES[16] = {0xff, 0x02, [15] = 1};
 
-struct rig {
-    uint8_t frames[MAXF][1600];
-    size_t flen[MAXF];
-    size_t nframes;
-    size_t delivered;
-    struct berth_eth *e;
-};
-
-static int rec_send(void *drv, const uint8_t *f, size_t len)
-{
-    struct rig *r = drv;
-    assert_true(r->nframes < MAXF);
-    assert_true(len <= sizeof r->frames[0]);
-    memcpy(r->frames[r->nframes], f, len);
-    r->flen[r->nframes++] = len;
-    return 0;
-}
-
-static void rec_deliver(void *ctx, const uint8_t *pkt, size_t len,
-                        uint32_t flags, uint64_t now)
-{
-    (void)pkt, (void)len, (void)flags, (void)now;
-    ((struct rig *)ctx)->delivered++;
-}
-
 static void default_cfg(struct berth_eth_config *cfg)
 {
     berth_eth_config_init(cfg);
     cfg->announce = 0;
     cfg->has_addr6 = true;
     memcpy(cfg->addr6, OURS, 16);
-}
-
-static struct rig *rig_new(const struct berth_eth_config *cfg)
-{
-    static struct rig rig;
-    memset(&rig, 0, sizeof rig);
-    struct berth_link link = {.kind = BERTH_LINK_ETHERNET,
-                              .mtu = 1500,
-                              .send = rec_send,
-                              .drv = &rig};
-    memcpy(link.mac, MAC_US, 6);
-    rig.e = berth_eth_create(cfg, &link, rec_deliver, &rig);
-    assert_non_null(rig.e);
-    return &rig;
-}
-
-static void add_queued(void *ctx, const struct berth_neigh_info *n)
-{
-    *(size_t *)ctx += n->queued;
-}
-
-static void rig_done(struct rig *r)
-{
-    size_t queued = 0;
-    berth_eth_foreach_neigh(r->e, add_queued, &queued);
-    assert_int_equal(r->e->mem.allocs, 2 + queued);
-    berth_eth_destroy(r->e);
 }
 
 /* A rig whose address passed DAD (frames cleared). */
@@ -103,11 +46,6 @@ static struct rig *rig_ready(const struct berth_eth_config *cfg)
     assert_int_equal(berth_eth_dad_state(r->e), BERTH_DAD_PREFERRED);
     r->nframes = 0;
     return r;
-}
-
-static uint64_t ctr(struct rig *r, enum berth_eth_counter c)
-{
-    return berth_eth_counter(r->e, c);
 }
 
 /* An ND message in a frame: IPv6 header, hop limit hop, checksum right
@@ -189,6 +127,17 @@ static void send_ip6(struct rig *r, const uint8_t dst[16], uint8_t tag,
     ipv6_emit(p, OURS, dst, 6, 64, 0, 8);
     p[IPV6_HDR_LEN + 7] = tag;
     berth_eth_output(r->e, p, sizeof p, now);
+}
+
+/* An IPv6 datagram from PEER to OURS in a frame to MAC_US. */
+static void ip6_in(struct rig *r, uint64_t now)
+{
+    uint8_t f[ETH_HDR_LEN + IPV6_HDR_LEN + 8] = {0};
+    memcpy(f, MAC_US, 6);
+    memcpy(f + 6, MAC_PEER, 6);
+    store_be16(f + 12, ETH_P_IP6);
+    ipv6_emit(f + ETH_HDR_LEN, PEER, OURS, 6, 64, 0, 8);
+    berth_eth_input(r->e, f, sizeof f, now);
 }
 
 static enum berth_neigh_state state_of(struct rig *r, const uint8_t a[16])
@@ -537,12 +486,7 @@ static void solicited_node_group_joined_other_groups_dropped(void **st)
     assert_int_equal(ctr(r, BERTH_ETH_ND_IN), 0);
     /* A datagram to our address reaches the stack; a multicast one to
      * all nodes goes to 33:33:00:00:00:01. */
-    uint8_t f[ETH_HDR_LEN + IPV6_HDR_LEN + 8] = {0};
-    memcpy(f, MAC_US, 6);
-    memcpy(f + 6, MAC_PEER, 6);
-    store_be16(f + 12, ETH_P_IP6);
-    ipv6_emit(f + ETH_HDR_LEN, PEER, OURS, 6, 64, 0, 8);
-    berth_eth_input(r->e, f, sizeof f, 2 * SEC);
+    ip6_in(r, 2 * SEC);
     assert_int_equal(r->delivered, 1);
     assert_int_equal(ctr(r, BERTH_ETH_RX_IP6), 1);
     send_ip6(r, ALL_NODES, 4, 2 * SEC);
@@ -563,12 +507,7 @@ static void without_ipv6_address_frames_dropped_as_before(void **st)
     berth_eth_start(r->e, 0);
     assert_int_equal(berth_eth_dad_state(r->e), BERTH_DAD_NONE);
     assert_int_equal(r->nframes, 0);
-    uint8_t f[ETH_HDR_LEN + IPV6_HDR_LEN + 8] = {0};
-    memcpy(f, MAC_US, 6);
-    memcpy(f + 6, MAC_PEER, 6);
-    store_be16(f + 12, ETH_P_IP6);
-    ipv6_emit(f + ETH_HDR_LEN, PEER, OURS, 6, 64, 0, 8);
-    berth_eth_input(r->e, f, sizeof f, 1);
+    ip6_in(r, 1);
     assert_int_equal(r->delivered, 0);
     assert_int_equal(ctr(r, BERTH_ETH_RX_ETHERTYPE), 1);
     send_ip6(r, PEER, 1, 1);

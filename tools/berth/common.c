@@ -594,6 +594,15 @@ int common_option(struct common *c, int argc, char **argv, int *i)
     return 0;
 }
 
+int common_option_last(struct common *c, int r, int argc, char **argv, int *i)
+{
+    if (r == 0)
+        r = common_option(c, argc, argv, i);
+    if (r == 0)
+        usage_error(c->prog, "unknown option '%s'", argv[*i]);
+    return r > 0 ? 0 : -1;
+}
+
 int common_finish(struct common *c)
 {
     /* The kernel reaches berth through the subnet route of --peer: berth's

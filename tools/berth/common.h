@@ -42,6 +42,12 @@ void common_init(struct common *c, const char *prog);
  * printing a one-line usage error. */
 int common_option(struct common *c, int argc, char **argv, int *i);
 
+/* The last step of a command's option loop: r is what the command's own
+ * options made of argv[*i] (1 taken, 0 not one of them, -1 a usage error
+ * printed). One not taken is tried as a common option, else it is an
+ * unknown option. Returns 0 to go on, or -1 after a usage error. */
+int common_option_last(struct common *c, int r, int argc, char **argv, int *i);
+
 /* After parsing: checks that --addr lies in --peer's subnet, then the
  * derived settings (MSS from MTU, the trace stream). 0, or -1 after a
  * usage error. */

@@ -230,10 +230,7 @@ int cmd_demo(int argc, char **argv)
             o.memlink = true;
             continue;
         }
-        int r = common_option(&o.c, argc, argv, &i);
-        if (r == 0)
-            usage_error(o.c.prog, "unknown option '%s'", argv[i]);
-        if (r <= 0)
+        if (common_option_last(&o.c, 0, argc, argv, &i) != 0)
             return EXIT_USAGE;
     }
     if (demo_private_dir(&o) != 0)

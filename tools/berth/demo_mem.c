@@ -73,9 +73,7 @@ static void tap(void *ctx, int from, uint64_t now, const uint8_t *pkt,
                 size_t len, unsigned fate)
 {
     struct memdemo *m = ctx;
-    bool lost =
-        fate & (BERTH_MEMLINK_FATE_DROPPED | BERTH_MEMLINK_FATE_QUEUE_FULL);
-    ladders_packet(m->ld, from, now, pkt, len, lost);
+    ladders_packet(m->ld, from, now, pkt, len, fate & BERTH_MEMLINK_FATE_LOST);
     if (m->pcap)
         pcap_write(m->pcap, now, pkt, len);
 }

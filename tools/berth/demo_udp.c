@@ -35,9 +35,7 @@ static void tap(void *ctx, int from, uint64_t now, const uint8_t *pkt,
                 size_t len, unsigned fate)
 {
     struct udemo *u = ctx;
-    bool lost =
-        fate & (BERTH_MEMLINK_FATE_DROPPED | BERTH_MEMLINK_FATE_QUEUE_FULL);
-    ladder_datagram(u->ld, from, now, pkt, len, lost);
+    ladder_datagram(u->ld, from, now, pkt, len, fate & BERTH_MEMLINK_FATE_LOST);
 }
 
 static void settle(struct udemo *u)

@@ -189,11 +189,7 @@ int cmd_echo(int argc, char **argv)
             else
                 threads = (unsigned)n;
         }
-        if (r == 0)
-            r = common_option(&c, argc, argv, &i);
-        if (r == 0)
-            usage_error(c.prog, "unknown option '%s'", argv[i]);
-        if (r <= 0)
+        if (common_option_last(&c, r, argc, argv, &i) != 0)
             return EXIT_USAGE;
     }
     if (common_finish(&c) != 0)

@@ -993,10 +993,7 @@ static int http_option(struct common *c, struct http_config *hc, int argc,
         hc->backlog = (int)n;
         return 0;
     }
-    r = common_option(c, argc, argv, i);
-    if (r == 0)
-        usage_error(c->prog, "unknown option '%s'", argv[*i]);
-    return r > 0 ? 0 : -1;
+    return common_option_last(c, 0, argc, argv, i);
 }
 
 /* One server per shard, each on its own shard's stack and thread. */

@@ -190,8 +190,7 @@ int cmd_run(int argc, char **argv)
                         argv[i]);
             return EXIT_USAGE;
         }
-        int r = common_option(&c, argc, argv, &i);
-        if (r <= 0)
+        if (common_option_last(&c, 0, argc, argv, &i) != 0)
             return EXIT_USAGE;
     }
     if (i + 1 >= argc) {

@@ -319,11 +319,7 @@ int cmd_udp_echo(int argc, char **argv)
         int r = opt_value(c.prog, argc, argv, &i, "--port", &v);
         if (r > 0 && parse_port(c.prog, v, &port) != 0)
             return EXIT_USAGE;
-        if (r == 0)
-            r = common_option(&c, argc, argv, &i);
-        if (r == 0)
-            usage_error(c.prog, "unknown option '%s'", argv[i]);
-        if (r <= 0)
+        if (common_option_last(&c, r, argc, argv, &i) != 0)
             return EXIT_USAGE;
     }
     if (common_finish(&c) != 0)
