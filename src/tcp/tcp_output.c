@@ -451,6 +451,13 @@ static bool tso_should_defer(const struct berth_stack *s,
     if (len == 0 || len >= avail || c->snd_nxt != c->snd_max ||
         c->dupacks > 0 || (c->flags & TF_RECOVERY))
         return false;
+    /* A time bound, as Linux's ("allowing defer only if the last write was
+     * recent (1 ms)"): once more than a millisecond has passed since we
+     * last sent, the next output sends what waits. Output runs at every
+     * ACK, and one is coming (two MSS are in flight), so a remainder waits
+     * for at most that ACK, or about a millisecond when ACKs are slow. */
+    if (tcp_ms_now(s) - c->last_send > 1)
+        return false;
     uint32_t seg_max = tso_seg_max(s, c, mss);
     if (seg_max <= mss || len >= seg_max)
         return false;
