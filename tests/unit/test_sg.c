@@ -69,9 +69,27 @@ static uint32_t be32(const uint8_t *p)
            p[3];
 }
 
+/* IPv6 in this link: 2001:db8::N, N the low byte of the IPv4 address. */
+static const uint8_t V6[16] = {0x20, 0x01, 0x0d, 0xb8};
+
+static bool is_v6(const uint8_t *ip)
+{
+    return ip[0] >> 4 == 6;
+}
+
+static size_t iphl_of(const uint8_t *ip)
+{
+    return is_v6(ip) ? 40 : 20;
+}
+
 static size_t hdrs_of(const uint8_t *ip)
 {
-    return 20 + (size_t)(ip[20 + 12] >> 4) * 4;
+    return iphl_of(ip) + (size_t)(ip[iphl_of(ip) + 12] >> 4) * 4;
+}
+
+static uint32_t dst_of(const uint8_t *ip)
+{
+    return is_v6(ip) ? (ADDR_A & ~0xffu) | ip[39] : be32(ip + 16);
 }
 
 static uint8_t pattern(size_t i)
@@ -82,15 +100,18 @@ static uint8_t pattern(size_t i)
 /* RFC 9293 §3.1 verification over the whole gathered packet. */
 static bool tcp_csum_verifies(const uint8_t *ip, size_t len)
 {
+    size_t h = iphl_of(ip);
     uint64_t sum =
-        csum_pseudo_ipv4(be32(ip + 12), be32(ip + 16), 6, (uint16_t)(len - 20));
-    return csum_fold(csum_add(sum, ip + 20, len - 20)) == 0;
+        is_v6(ip) ? csum_pseudo_ipv6(ip + 8, ip + 24, 6, (uint32_t)(len - h))
+                  : csum_pseudo_ipv4(be32(ip + 12), be32(ip + 16), 6,
+                                     (uint16_t)(len - h));
+    return csum_fold(csum_add(sum, ip + h, len - h)) == 0;
 }
 
 static void queue(struct wire *w, uint8_t *data, size_t len, uint16_t seg_size)
 {
     assert_true(w->n < QMAX);
-    w->q[w->n++] = (struct pkt){be32(data + 16), len, seg_size, data};
+    w->q[w->n++] = (struct pkt){dst_of(data), len, seg_size, data};
 }
 
 static void wire_tx(void *ctx, const uint8_t *pkt, size_t len)
@@ -118,7 +139,10 @@ static void wire_tx_sg(void *ctx, const uint8_t *hdr, size_t hdr_len,
         assert_true(spans[i].len > 0);
         len += spans[i].len;
     }
-    assert_int_equal(be16(hdr + 2), len);
+    if (is_v6(hdr))
+        assert_int_equal(be16(hdr + 4), len - 40);
+    else
+        assert_int_equal(be16(hdr + 2), len);
     if (nspans == 2)
         w->two_spans++;
     uint8_t *d = malloc(len), *p = d + hdr_len;
@@ -133,9 +157,10 @@ static void wire_tx_sg(void *ctx, const uint8_t *hdr, size_t hdr_len,
         w->supers++;
         assert_true(len - hdr_len > seg_size);
         assert_int_equal((len - hdr_len) % seg_size, 0);
-        uint16_t c = csum_fold(csum_add(0, d + 20, len - 20));
-        d[36] = (uint8_t)(c >> 8);
-        d[37] = (uint8_t)c;
+        size_t h = iphl_of(d);
+        uint16_t c = csum_fold(csum_add(0, d + h, len - h));
+        d[h + 16] = (uint8_t)(c >> 8);
+        d[h + 17] = (uint8_t)c;
     }
     if (tcp_csum_verifies(d, len))
         w->csum_ok++;
@@ -191,6 +216,8 @@ static struct berth_stack *stack_new(struct wire *w, uint32_t addr, bool sg,
     struct berth_config cfg;
     berth_config_init(&cfg);
     cfg.addr = addr;
+    memcpy(cfg.addr6, V6, 16);
+    cfg.addr6[15] = (uint8_t)addr;
     cfg.tx = wire_tx;
     cfg.tx_ctx = w;
     cfg.tx_sg = sg ? wire_tx_sg : NULL;
@@ -237,23 +264,38 @@ static void pump(struct pair *p)
  * receive buffer is smaller with TSO, so the window, not the send buffer,
  * limits a: its send buffer never empties (an empty one is given back, and
  * the next starts at its memory's start). */
-static void pair_open(struct pair *p, bool sg, uint32_t tso_max,
-                      enum rx_mode rx)
+static void pair_open_fam(struct pair *p, bool sg, uint32_t tso_max,
+                          enum rx_mode rx, bool v6)
 {
     memset(p, 0, sizeof *p);
     p->w.rx = rx;
     p->a = stack_new(&p->w, ADDR_A, sg, tso_max, tso_max ? 100000 : SNDBUF);
     p->b = stack_new(&p->w, ADDR_B, false, 0, tso_max ? 30000 : 65535);
     p->listener = berth_socket(p->b);
-    assert_int_equal(berth_bind(p->b, p->listener, 0, 80), 0);
+    uint8_t any[16] = {0}, to[16];
+    memcpy(to, V6, 16);
+    to[15] = (uint8_t)ADDR_B;
+    struct berth_endpoint l6 = berth_endpoint_v6(any, 80);
+    struct berth_endpoint b6 = berth_endpoint_v6(to, 80);
+    if (v6)
+        assert_int_equal(berth_bind_endpoint(p->b, p->listener, &l6), 0);
+    else
+        assert_int_equal(berth_bind(p->b, p->listener, 0, 80), 0);
     assert_int_equal(berth_listen(p->b, p->listener, 8), 0);
     p->client = berth_socket(p->a);
-    assert_int_equal(berth_connect(p->a, p->client, ADDR_B, 80),
+    assert_int_equal(v6 ? berth_connect_endpoint(p->a, p->client, &b6)
+                        : berth_connect(p->a, p->client, ADDR_B, 80),
                      BERTH_EINPROGRESS);
     for (int i = 0; i < 4 && p->w.n; i++)
         pump(p);
     p->server = berth_accept(p->b, p->listener, NULL);
     assert_true(p->server >= 0);
+}
+
+static void pair_open(struct pair *p, bool sg, uint32_t tso_max,
+                      enum rx_mode rx)
+{
+    pair_open_fam(p, sg, tso_max, rx, false);
 }
 
 static void pair_close(struct pair *p)
@@ -434,6 +476,27 @@ static void sg_receive_bad_checksum_in_a_piece_is_dropped(void **state)
     pair_close(&P);
 }
 
+static void sg_ipv6_both_ways_in_pieces(void **state)
+{
+    (void)state;
+    /* IPv6: text sent by spans, the checksum with IPv6's pseudo-header
+     * computed over them, taken in pieces (TCP right after the fixed
+     * header) and verified over them, with losses; and TSO. */
+    pair_open_fam(&P, true, 0, RX_PIECES, true);
+    P.w.drop_every = 31;
+    transfer(&P);
+    assert_true(P.w.two_spans > 0);
+    assert_int_equal(P.w.csum_ok, P.w.sg_calls);
+    assert_true(berth_counter(P.b, BERTH_CTR_OOO_QUEUED) > 0);
+    assert_int_equal(berth_counter(P.b, BERTH_CTR_BAD_CSUM), 0);
+    pair_close(&P);
+    pair_open_fam(&P, true, 65535, RX_PIECES, true);
+    transfer(&P);
+    assert_true(P.w.supers > 0);
+    assert_int_equal(P.w.csum_ok, P.w.sg_calls);
+    pair_close(&P);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +507,7 @@ int main(void)
         cmocka_unit_test(sg_receive_of_super_segments_in_pieces),
         cmocka_unit_test(sg_receive_with_headers_split_is_gathered),
         cmocka_unit_test(sg_receive_bad_checksum_in_a_piece_is_dropped),
+        cmocka_unit_test(sg_ipv6_both_ways_in_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
