@@ -440,10 +440,12 @@ static void bulk_server_event(void *ctx, int sock, uint32_t ev)
 
 /* Options: --bytes, --mss, --buf (both buffers), --max-seconds; the link:
  * --offload (TSO super-segments up to 64 KiB handed over whole, no checksum
- * verified: pair.h), --handoff (no copy into the link's queue); the
- * application: --zerocopy (berth_send_reserve/commit and
- * berth_recv_peek/consume instead of berth_send/recv), --verify (the
- * content is checked: complete=1 only if every byte arrived in order). */
+ * verified: pair.h), --handoff (no copy into the link's queue), --sg
+ * (scatter-gather: text sent from the send buffer in place, taken into the
+ * receive buffer from there, pair.h); the application: --zerocopy
+ * (berth_send_reserve/commit and berth_recv_peek/consume instead of
+ * berth_send/recv), --verify (the content is checked: complete=1 only if every
+ * byte arrived in order). */
 static int cmd_bulk(int argc, char **argv)
 {
     static struct bulk b;
@@ -473,7 +475,8 @@ static int cmd_bulk(int argc, char **argv)
     b.zerocopy = bench_arg_flag(argc, argv, "--zerocopy");
     b.verify = bench_arg_flag(argc, argv, "--verify");
     pattern_init(b.pat, sizeof b.pat);
-    if (pair_init(&p, cfg, false, 4 * bufsz + (16u << 20)) != 0)
+    bool sg = bench_arg_flag(argc, argv, "--sg");
+    if (pair_init_sg(&p, cfg, false, 4 * bufsz + (16u << 20), sg) != 0)
         bench_die("bulk: setup failed (mss %llu)", (unsigned long long)mss);
     p.handoff = handoff;
     b.lsock = berth_socket(p.st[1]);
@@ -496,6 +499,7 @@ static int cmd_bulk(int argc, char **argv)
     bench_result_u64("buf", bufsz);
     bench_result_u64("offload", offload);
     bench_result_u64("handoff", handoff);
+    bench_result_u64("sg", sg);
     bench_result_u64("zerocopy", b.zerocopy);
     bench_result_u64("verify", b.verify);
     bench_result_u64("bytes", b.received);

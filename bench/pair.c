@@ -17,12 +17,12 @@ static void deliver(struct pair *p, int i, const uint8_t *pkt, size_t len)
     p->busy[i] = was;
 }
 
-static void pair_tx(void *ctx, const uint8_t *pkt, size_t len)
+/* The side a packet of side e goes to, or -1: the link joins two addresses
+ * per family, and a packet for any other (a SYN-ACK to a forged source)
+ * goes nowhere, as does everything of a side that loses all it sends. */
+static int route(struct pair_end *e, const uint8_t *pkt, size_t len)
 {
-    struct pair_end *e = ctx;
     struct pair *p = e->p;
-    /* The link joins two addresses per family: a packet for any other (a
-     * SYN-ACK to a forged source) goes nowhere. */
     bool v6 = len >= 40 && pkt[0] >> 4 == 6;
     uint32_t dst = len >= 20
                        ? (uint32_t)pkt[16] << 24 | (uint32_t)pkt[17] << 16 |
@@ -33,10 +33,25 @@ static void pair_tx(void *ctx, const uint8_t *pkt, size_t len)
         v6 ? memcmp(pkt + 24, pair_addr6[1 - e->side], 16) == 0 : dst == peer;
     if (p->drop_from[e->side] || !to_peer) {
         p->dropped++;
-        return;
+        return -1;
     }
-    int to = 1 - e->side;
-    if (p->handoff && !p->nested && !p->busy[to] && !p->queued[to]) {
+    return 1 - e->side;
+}
+
+/* Whether a packet for side `to` may be handed over now (pair.h). */
+static bool may_hand_over(const struct pair *p, int to)
+{
+    return p->handoff && !p->nested && !p->busy[to] && !p->queued[to];
+}
+
+static void pair_tx(void *ctx, const uint8_t *pkt, size_t len)
+{
+    struct pair_end *e = ctx;
+    struct pair *p = e->p;
+    int to = route(e, pkt, len);
+    if (to < 0)
+        return;
+    if (may_hand_over(p, to)) {
         p->nested++;
         p->handed++;
         deliver(p, to, pkt, len);
@@ -56,10 +71,49 @@ static void pair_tx_gso(void *ctx, const uint8_t *pkt, size_t len,
     pair_tx(ctx, pkt, len);
 }
 
+/* Scatter-gather (pair_init_sg): the headers and the text's spans in the
+ * sender's send buffer go to the peer's berth_input_sg as they are, so
+ * the text is copied once, from one stack's send buffer into the other's
+ * receive buffer; or, queued, gathered into the queue's record. */
+static void pair_tx_sg(void *ctx, const uint8_t *hdr, size_t hdr_len,
+                       const struct berth_iov *spans, size_t nspans,
+                       uint16_t seg_size)
+{
+    struct pair_end *e = ctx;
+    struct pair *p = e->p;
+    (void)seg_size;
+    int to = route(e, hdr, hdr_len);
+    if (to < 0)
+        return;
+    if (may_hand_over(p, to)) {
+        p->nested++;
+        p->handed++;
+        bool was = p->busy[to];
+        p->busy[to] = true;
+        berth_input_sg(p->st[to], hdr, hdr_len, spans, nspans, p->now,
+                       p->offload ? BERTH_IN_CSUM_OK : 0);
+        p->busy[to] = was;
+        p->nested--;
+        return;
+    }
+    struct pktq_piece pc[3] = {{hdr, hdr_len}};
+    for (size_t i = 0; i < nspans && i < 2; i++) /* tx_sg gives at most 2 */
+        pc[i + 1] = (struct pktq_piece){spans[i].base, spans[i].len};
+    if (pktq_push_pieces(&p->q, (uint8_t)to, pc, 1 + (nspans < 2 ? nspans : 2)))
+        p->queued[to]++;
+}
+
 int pair_init(struct pair *p, struct berth_config cfg[2], bool virtual_time,
               size_t link_bytes)
 {
+    return pair_init_sg(p, cfg, virtual_time, link_bytes, false);
+}
+
+int pair_init_sg(struct pair *p, struct berth_config cfg[2], bool virtual_time,
+                 size_t link_bytes, bool sg)
+{
     memset(p, 0, sizeof *p);
+    p->sg = sg;
     p->virtual_time = virtual_time;
     p->now = virtual_time ? 1000000 : bench_wall_ns() / 1000;
     if (pktq_init(&p->q, link_bytes) != 0)
@@ -74,6 +128,8 @@ int pair_init(struct pair *p, struct berth_config cfg[2], bool virtual_time,
             p->offload = true;
             cfg[i].tx_gso = pair_tx_gso;
         }
+        if (sg)
+            cfg[i].tx_sg = pair_tx_sg;
         cfg[i].seed = 1 + (uint64_t)i;
         for (int k = 0; k < 16; k++)
             cfg[i].secret[k] = (uint8_t)(k * 7 + i);

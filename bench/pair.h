@@ -16,7 +16,11 @@
  *   a call the pair made, nothing for it waits in the queue (order), and
  *   this is not already a handed-over delivery (whatever the peer sends
  *   back meanwhile is queued). With it on, an event callback must not call
- *   into the other stack (the bench programs never do). */
+ *   into the other stack (the bench programs never do).
+ * - Scatter-gather (pair_init_sg): the stacks' tx_sg hook; a segment's text
+ *   stays in the sender's send buffer and reaches the peer's receive
+ *   buffer through berth_input_sg, so with hand-over it is copied once
+ *   (queued, it is gathered into the queue and copied from there). */
 #ifndef BERTH_BENCH_PAIR_H
 #define BERTH_BENCH_PAIR_H
 
@@ -48,6 +52,7 @@ struct pair {
     uint64_t dropped;
     bool offload;       /* cfg.tso_max was set: GSO hook, BERTH_IN_CSUM_OK */
     bool handoff;       /* deliver in the transmit hook when safe */
+    bool sg;            /* tx_sg and berth_input_sg (pair_init_sg) */
     bool busy[2];       /* the pair is inside a call into this stack */
     uint32_t nested;    /* inside a handed-over delivery */
     uint64_t queued[2]; /* packets in the queue for each side */
@@ -63,6 +68,9 @@ struct pair {
  * caller's. 0 or -1. */
 int pair_init(struct pair *p, struct berth_config cfg[2], bool virtual_time,
               size_t link_bytes);
+/* The same, with sg: tx_sg set too, text handed over in place. */
+int pair_init_sg(struct pair *p, struct berth_config cfg[2], bool virtual_time,
+                 size_t link_bytes, bool sg);
 void pair_destroy(struct pair *p);
 
 /* Delivers queued packets (and runs due timers) until the link is empty

@@ -33,7 +33,9 @@ void pktq_free(struct pktq *q)
     q->buf = NULL;
 }
 
-bool pktq_push(struct pktq *q, uint8_t tag, const void *pkt, size_t len)
+/* Room for a record of len bytes at the tail, filled in and counted (the
+ * caller copies the packet to the pointer returned); NULL when full. */
+static uint8_t *push_record(struct pktq *q, uint8_t tag, size_t len)
 {
     size_t need = rec_size(len);
     if (q->used == 0)
@@ -56,15 +58,38 @@ bool pktq_push(struct pktq *q, uint8_t tag, const void *pkt, size_t len)
     struct rec *r = (struct rec *)(q->buf + q->tail);
     r->len = (uint32_t)len;
     r->tag = tag;
-    memcpy(r + 1, pkt, len);
     q->tail += need;
     q->used += need;
     q->packets++;
     q->bytes += len;
-    return true;
+    return (uint8_t *)(r + 1);
 full:
     q->dropped++;
-    return false;
+    return NULL;
+}
+
+bool pktq_push(struct pktq *q, uint8_t tag, const void *pkt, size_t len)
+{
+    uint8_t *d = push_record(q, tag, len);
+    if (d)
+        memcpy(d, pkt, len);
+    return d != NULL;
+}
+
+bool pktq_push_pieces(struct pktq *q, uint8_t tag,
+                      const struct pktq_piece *pieces, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += pieces[i].len;
+    uint8_t *d = push_record(q, tag, len);
+    if (!d)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(d, pieces[i].base, pieces[i].len);
+        d += pieces[i].len;
+    }
+    return true;
 }
 
 /* A record that would not fit before the end, or a WRAP header, sends

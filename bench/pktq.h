@@ -32,6 +32,14 @@ int pktq_init(struct pktq *q, size_t cap);
 void pktq_free(struct pktq *q);
 /* Copies the packet in; false (counted as dropped) when the ring is full. */
 bool pktq_push(struct pktq *q, uint8_t tag, const void *pkt, size_t len);
+/* The same for a packet in pieces (a tx_sg hook's headers and spans),
+ * gathered into the record in order. */
+struct pktq_piece {
+    const void *base;
+    size_t len;
+};
+bool pktq_push_pieces(struct pktq *q, uint8_t tag,
+                      const struct pktq_piece *pieces, size_t n);
 /* The oldest packet, left in place; false when empty. Packets pushed while
  * it is being processed go behind it. */
 bool pktq_peek(struct pktq *q, struct pktq_pkt *out);

@@ -291,8 +291,10 @@ class Bench:
             # MSS 1460 over the offloaded in-process link (TSO super-segments
             # handed over whole, no checksum, no copy into a queue: on the
             # kernel loopback's terms), then with the zero-copy calls too.
-            for name, extra in (("offload", []), ("offload_zc",
-                                                  ["--zerocopy"])):
+            # --sg: scatter-gather, the copying calls' bytes copied once
+            # between the stacks (send buffer -> receive buffer).
+            for name, extra in (("offload", []), ("offload_sg", ["--sg"]),
+                                ("offload_zc", ["--zerocopy"])):
                 r = self.run([self.bb, "bulk", "--bytes", size, "--buf", buf,
                               "--offload", "--handoff"] + extra)
                 self.add("bulk", "berth_mss1460_" + name, first(r))
@@ -928,15 +930,16 @@ plot %s
             w("| Stack | Gbit/s (wall) | GB per CPU-second | bytes |")
             w("|---|---|---|---|")
             for s in ("berth_mss1460", "berth_mss1460_offload",
-                      "berth_mss1460_offload_zc", "berth_mss65495", "kernel",
-                      "lwip"):
+                      "berth_mss1460_offload_sg", "berth_mss1460_offload_zc",
+                      "berth_mss65495", "kernel", "lwip"):
                 if s in bk:
                     w("| %s | %s | %s | %s |" % (
                         label(s), stat(vals(bk[s], "gbit_per_wall_s")),
                         stat(vals(bk[s], "gbyte_per_cpu_s")),
                         gib(med(vals(bk[s], "bytes")))))
             for s in ("berth_mss1460", "berth_mss1460_offload",
-                      "berth_mss1460_offload_zc", "berth_mss65495"):
+                      "berth_mss1460_offload_sg", "berth_mss1460_offload_zc",
+                      "berth_mss65495"):
                 for o in ("kernel", "lwip"):
                     if s in bk and o in bk:
                         w("| **%s ÷ %s** (pairwise) | %s | %s | |" % (
@@ -953,6 +956,8 @@ plot %s
                  for s, short in (("berth_mss1460", "berth MSS 1460"),
                                   ("berth_mss1460_offload",
                                    "berth 1460 offload"),
+                                  ("berth_mss1460_offload_sg",
+                                   "berth 1460 offload+sg"),
                                   ("berth_mss1460_offload_zc",
                                    "berth 1460 offload+zc"),
                                   ("berth_mss65495", "berth MSS 65495"),
@@ -1291,6 +1296,8 @@ def label(s):
     return {"berth_mss1460": "berth, MSS 1460",
             "berth_mss1460_offload": "berth, MSS 1460, offloaded link "
                                      "(--offload --handoff)",
+            "berth_mss1460_offload_sg": "berth, MSS 1460, offloaded link, "
+                                        "scatter-gather (--sg)",
             "berth_mss1460_offload_zc": "berth, MSS 1460, offloaded link, "
                                         "zero-copy calls (--zerocopy)",
             "berth_mss65495": "berth, MSS 65495 (MTU-less link)",

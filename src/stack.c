@@ -136,6 +136,7 @@ void berth_stack_destroy(struct berth_stack *s)
     frag_free(s);
     mem_free(&s->tmem, s->bound_ports, 65536 / 8);
     mem_free(&s->tmem, s->txbuf, TX_BUF_SIZE);
+    mem_free(&s->tmem, s->rx_lin, RX_LIN_SIZE);
     struct mem tmem = s->tmem;
     mem_free(&tmem, s, sizeof *s);
 }
@@ -289,6 +290,10 @@ static int input6(struct berth_stack *s, const uint8_t *pkt, size_t len,
     if (src < 0) /* no memory for one more peer: as a lost packet */
         return drop6(s, BERTH_CTR_IP6_IN_DROPPED, BERTH_REASON_IP6_NO_MEMORY);
     stack_count(s, BERTH_CTR_SEGS_IN);
+    if (flags & STACK_IN_SG) { /* the text is in pieces (input_sg.c) */
+        s->rx_sg.first = seg.payload;
+        seg.payload = NULL;
+    }
     if (stack_log_on(s))
         tcp_log_segment(s, false, true, (uint32_t)src, s->addr6_id, &seg);
     tcp_input(s, (uint32_t)src, s->addr6_id, &seg);
@@ -321,6 +326,10 @@ static int tcp_packet(struct berth_stack *s, const struct ipv4_info *ip,
         return r;
     }
     stack_count(s, BERTH_CTR_SEGS_IN);
+    if (flags & STACK_IN_SG) { /* the text is in pieces (input_sg.c) */
+        s->rx_sg.first = seg.payload;
+        seg.payload = NULL;
+    }
     if (stack_log_on(s))
         tcp_log_segment(s, false, false, ip->src, ip->dst, &seg);
     tcp_input(s, ip->src, ip->dst, &seg);
@@ -414,7 +423,13 @@ int berth_input(struct berth_stack *s, const void *pkt, size_t len,
 int berth_input_flags(struct berth_stack *s, const void *pkt, size_t len,
                       uint64_t now, uint32_t flags)
 {
-    return input(s, pkt, len, now, flags);
+    return input(s, pkt, len, now, flags & ~STACK_IN_SG);
+}
+
+int stack_input_sg(struct berth_stack *s, const void *hdr, size_t len,
+                   uint64_t now, uint32_t flags)
+{
+    return input(s, hdr, len, now, flags | STACK_IN_SG);
 }
 
 /* The wheel is advanced before the first packet; after that only when a

@@ -115,7 +115,29 @@ struct berth_stack {
      * the change its caller logs (tcp_cc.c), + 1; 0: none. */
     uint8_t log_cc_hint;
     uint8_t *txbuf; /* TX_BUF_SIZE bytes: every packet is built here */
+    /* berth_input_sg (input_sg.c): the text of the segment being taken,
+     * when input carries STACK_IN_SG: the bytes from `first` (where the
+     * text starts in the headers' piece) to hdr_end, then the spans; and
+     * the buffer a packet that cannot be taken in pieces is gathered into
+     * (allocated at first need). */
+    struct {
+        const uint8_t *first, *hdr_end;
+        const struct berth_iov *sp;
+        size_t n;
+    } rx_sg;
+    uint8_t *rx_lin;
 };
+
+/* An input flag of the stack's own (never a link's): the TCP segment's text
+ * lies in s->rx_sg, not after its header (tcp_seg.payload is NULL). */
+#define STACK_IN_SG 0x80000000u
+/* The largest packet berth_input_sg gathers: an IPv6 datagram's 40-byte
+ * header and 65535-byte payload. */
+#define RX_LIN_SIZE (40u + 65535u)
+/* input() for berth_input_sg, once s->rx_sg describes the text: len is
+ * the whole packet's, of which the headers are at hdr. */
+int stack_input_sg(struct berth_stack *s, const void *hdr, size_t len,
+                   uint64_t now, uint32_t flags);
 
 static inline void stack_count(struct berth_stack *s, enum berth_counter c)
 {

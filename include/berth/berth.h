@@ -525,6 +525,14 @@ struct berth_log_event {
     } u;
 };
 
+/* A span of bytes to read: a packet's or a segment's text where it lies
+ * (berth_config.tx_sg, berth_input_sg). The same layout as struct iovec's
+ * two fields, read-only. */
+struct berth_iov {
+    const void *base;
+    size_t len;
+};
+
 /* ------------------------------------------------------------------------
  * Configuration: every tunable, with documented defaults filled in by
  * berth_config_init(). Times are microseconds.
@@ -652,10 +660,26 @@ struct berth_config {
      * tx_gso (not tx) with the MSS the link must cut it into, and its TCP
      * checksum field holds only the pseudo-header sum (the link completes
      * it, as for virtio's NEEDS_CSUM). Retransmissions stay one MSS. Needs
-     * tx_gso; ignored without it. */
+     * tx_gso or tx_sg; ignored without both. */
     uint32_t tso_max;
     void (*tx_gso)(void *ctx, const uint8_t *pkt, size_t len,
                    uint16_t seg_size); /* ctx is tx_ctx */
+    /* Scatter-gather transmit (optional, NULL by default): when set, every
+     * TCP segment that carries text goes here instead of tx or tx_gso,
+     * with its text left where it lies in the send buffer: the IP and TCP
+     * headers (hdr_len bytes, built in the stack's scratch buffer), then
+     * the text as `nspans` spans (1 or 2: 2 when it wraps past the end of
+     * the send buffer's memory), so the stack copies no payload. The
+     * packet is hdr followed by the spans, in order. seg_size is 0 for a
+     * segment of at most one MSS, whose checksum is complete (computed over
+     * the spans in place), or as for tx_gso a TSO super-segment's MSS, its
+     * checksum the pseudo-header sum only. Segments without text (ACKs,
+     * SYNs, resets) still go to tx. Everything is valid only during the
+     * call, and the hook must not call back into the stack. With tso_max,
+     * tx_sg alone (without tx_gso) allows super-segments. */
+    void (*tx_sg)(void *ctx, const uint8_t *hdr, size_t hdr_len,
+                  const struct berth_iov *spans, size_t nspans,
+                  uint16_t seg_size); /* ctx is tx_ctx */
 
     /* ICMP we send (echo replies, destination unreachable): one token
      * bucket as RFC 4443 §2.4 (f) describes, icmp_rate messages per second
@@ -738,6 +762,19 @@ struct berth_pkt {
 };
 size_t berth_input_batch(struct berth_stack *s, const struct berth_pkt *pkts,
                          size_t n, uint64_t now);
+/* The same for a packet in pieces (scatter-gather receive): hdr_len bytes
+ * at hdr, then the spans in order, are the packet. When hdr holds the IP
+ * and TCP headers whole (IPv4 without fragmentation, or IPv6 with TCP as
+ * the first next header), the segment's text is copied once, from where
+ * it lies straight into the connection's receive buffer (in order or out
+ * of order); the TCP checksum, unless BERTH_IN_CSUM_OK, is verified over
+ * the pieces in place. Any other packet (another protocol, a fragment,
+ * headers split across pieces, a bad checksum) is gathered into one
+ * buffer first and taken as berth_input_flags() takes it. The pieces need
+ * to stay valid only during the call. */
+int berth_input_sg(struct berth_stack *s, const void *hdr, size_t hdr_len,
+                   const struct berth_iov *spans, size_t nspans, uint64_t now,
+                   uint32_t flags);
 /* Time passed: run the timers due at `now`. */
 void berth_advance(struct berth_stack *s, uint64_t now);
 /* When berth_advance() must next be called; UINT64_MAX if never. It may

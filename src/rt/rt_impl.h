@@ -133,6 +133,7 @@ struct rt_tun_offload {
     bool uso;        /* TUN_F_USO4/6 (for UDP, later) */
 };
 #define RT_VNET_HDR_LEN 10u /* struct virtio_net_hdr */
+#define RT_TXCOPY_LEN   (65536u + RT_VNET_HDR_LEN)
 
 /* Opens (or creates) the IFF_TUN|IFF_NO_PI device `name`, non-blocking,
  * with IFF_VNET_HDR and the largest TUNSETOFFLOAD set the kernel takes
@@ -255,7 +256,9 @@ struct berth_rt {
     uint8_t *rxbuf; /* one TUN read; rxcap bytes */
     size_t rxcap;
     struct rt_tun_offload offload; /* what the TUN device does for us */
-    uint8_t *txcopy;      /* header + datagram, for the tx impairment's copy */
+    /* header + datagram, for the tx impairment's copy (RT_TXCOPY_LEN
+     * bytes), then as many where tx_sg gathers a packet (tun.c) */
+    uint8_t *txcopy;
     uint64_t rx_bad_vnet; /* reads dropped: a header berth cannot take */
 
     /* Shards (shards.c): shard `shard` of `nshards` in `group`; alone:
@@ -324,6 +327,10 @@ uint64_t rt_clock_now(void); /* CLOCK_MONOTONIC in us */
 void rt_stack_tx(void *ctx, const uint8_t *pkt, size_t len);
 void rt_stack_tx_gso(void *ctx, const uint8_t *pkt, size_t len,
                      uint16_t seg_size);
+/* tun.c: the stack's tx_sg hook on a TUN device (one writev). */
+void rt_stack_tx_sg(void *ctx, const uint8_t *hdr, size_t hdr_len,
+                    const struct berth_iov *spans, size_t nspans,
+                    uint16_t seg_size);
 void rt_stack_event(void *ctx, int sock, uint32_t events);
 void rt_stack_trace(void *ctx, const struct berth_trace *ev);
 /* runtime.c: the control commands, as an rt_ctl_handler (ctx = rt). */

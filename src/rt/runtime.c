@@ -145,6 +145,7 @@ static int make_stack(struct berth_rt *rt, char *err, size_t errlen)
     bool tso = rt->offload.tso4 && (rt->offload.tso6 || !rt->ipv6);
     sc.tso_max = tso ? 65535u : 0;
     sc.tx_gso = tso ? rt_stack_tx_gso : NULL;
+    sc.tx_sg = rt->link ? NULL : rt_stack_tx_sg; /* text: one writev */
     if (rt->nshards > 1) { /* active opens stay on this shard (steer.c) */
         sc.port_ok = rt_steer_port_ok;
         sc.port_ok_ctx = rt;
@@ -380,7 +381,7 @@ struct berth_rt *rt_create(const struct berth_rt_config *cfg,
     /* any IPv4 datagram, whatever the MTU, after a virtio-net header */
     rt->rxcap = 65536 + RT_VNET_HDR_LEN;
     rt->rxbuf = malloc(rt->rxcap);
-    rt->txcopy = malloc(65536 + RT_VNET_HDR_LEN);
+    rt->txcopy = malloc(2 * RT_TXCOPY_LEN); /* the second half: tun.c */
     rt->rx_imp = rt_impair_create(RT_IMPAIR_QUEUE_LIMIT);
     rt->tx_imp = rt_impair_create(RT_IMPAIR_QUEUE_LIMIT);
     if (copy_strings(rt, cfg) < 0 || !rt->rxbuf || !rt->txcopy || !rt->rx_imp ||

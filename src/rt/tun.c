@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* Whether a network device of that name exists in our namespace. */
@@ -244,6 +245,57 @@ void rt_tun_tx_header(uint8_t hdr[RT_VNET_HDR_LEN], const uint8_t *pkt,
     store16(hdr + 4, seg_size);              /* gso_size */
     store16(hdr + 6, (uint16_t)ihl);         /* csum_start: the TCP header */
     store16(hdr + 8, 16);                    /* csum_offset: its checksum */
+}
+
+/* The stack's tx_sg hook on a TUN link: one writev() of the virtio-net
+ * header (with offloads), the headers the stack built and the text's spans
+ * where they lie in the send buffer, so no byte of text is copied in user
+ * space. While the packets are tapped, captured or impaired (each wants
+ * the packet whole), it is gathered after txcopy's first half and takes
+ * the usual path (loop.c). */
+void rt_stack_tx_sg(void *ctx, const uint8_t *hdr, size_t hdr_len,
+                    const struct berth_iov *spans, size_t nspans,
+                    uint16_t seg_size)
+{
+    struct berth_rt *rt = ctx;
+    size_t len = hdr_len;
+    for (size_t i = 0; i < nspans; i++)
+        len += spans[i].len;
+    if (rt->tap || rt->pcap || rt_impair_active(rt->tx_imp) || nspans > 2 ||
+        len > 65536) {
+        uint8_t *pkt = rt->txcopy + RT_TXCOPY_LEN, *d = pkt;
+        if (len > 65536)
+            return; /* no IP datagram: never built by the stack */
+        memcpy(d, hdr, hdr_len);
+        d += hdr_len;
+        for (size_t i = 0; i < nspans; i++) {
+            memcpy(d, spans[i].base, spans[i].len);
+            d += spans[i].len;
+        }
+        rt_stack_tx_gso(rt, pkt, len, seg_size);
+        return;
+    }
+    uint8_t vh[RT_VNET_HDR_LEN];
+    struct iovec iov[4];
+    int n = 0;
+    if (rt->offload.vnet) {
+        rt_tun_tx_header(vh, hdr, len, seg_size);
+        iov[n++] = (struct iovec){vh, RT_VNET_HDR_LEN};
+    }
+    iov[n++] = (struct iovec){(void *)hdr, hdr_len};
+    for (size_t i = 0; i < nspans; i++)
+        iov[n++] = (struct iovec){(void *)spans[i].base, spans[i].len};
+    size_t want = len + (rt->offload.vnet ? RT_VNET_HDR_LEN : 0);
+    ssize_t w;
+    do
+        w = writev(rt->tunfd, iov, n);
+    while (w < 0 && errno == EINTR);
+    if (w == (ssize_t)want) {
+        rt->stats.tx_packets++;
+        rt->stats.tx_bytes += len;
+    } else {
+        rt->tun_write_errors++; /* a loss, as in loop.c's tun_write */
+    }
 }
 
 static void put_addr(struct sockaddr *sa, uint32_t addr)

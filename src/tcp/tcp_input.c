@@ -575,12 +575,48 @@ static bool make_room(struct berth_stack *s, struct tcp_conn *c, uint32_t off,
     return ooo_add(s, c, off, len);
 }
 
+/* The text's len bytes from `skip` on, written `off` bytes after the
+ * receive buffer's readable end: from data, or with data NULL from the
+ * pieces of berth_input_sg (s->rx_sg), each copied once, in place. */
+static void write_text(struct berth_stack *s, struct tcp_conn *c,
+                       const uint8_t *data, uint32_t skip, uint32_t off,
+                       uint32_t len)
+{
+    if (data) {
+        ring_write_at(&c->rcv, off, data + skip, len);
+        return;
+    }
+    const uint8_t *p = s->rx_sg.first;
+    size_t k = (size_t)(s->rx_sg.hdr_end - p);
+    for (size_t i = 0;; i++) { /* the headers' piece, then the spans */
+        if (skip >= k) {
+            skip -= (uint32_t)k;
+        } else {
+            uint32_t m = k - skip < len ? (uint32_t)(k - skip) : len;
+            ring_write_at(&c->rcv, off, p + skip, m);
+            off += m;
+            len -= m;
+            skip = 0;
+        }
+        if (len == 0 || i == s->rx_sg.n)
+            return; /* (the IP length is checked against the pieces) */
+        p = s->rx_sg.sp[i].base;
+        k = s->rx_sg.sp[i].len;
+    }
+}
+
 static void store_text(struct berth_stack *s, struct tcp_conn *c,
-                       const uint8_t *data, uint32_t off, uint32_t len)
+                       const uint8_t *data, uint32_t skip, uint32_t off,
+                       uint32_t len)
 {
     if (off == 0) {
         bool had_holes = !assembler_empty(&c->ooo);
-        ring_write(&c->rcv, data, len);
+        if (data) {
+            ring_write(&c->rcv, data + skip, len);
+        } else {
+            write_text(s, c, NULL, skip, 0, len);
+            ring_commit(&c->rcv, len);
+        }
         uint32_t more =
             had_holes ? assembler_advance(&c->ooo, &s->mem, len) : 0;
         ring_commit(&c->rcv, more);
@@ -593,7 +629,7 @@ static void store_text(struct berth_stack *s, struct tcp_conn *c,
     } else if (ooo_add(s, c, off, len) || make_room(s, c, off, len)) {
         /* Out of order: placed straight into the buffer at its offset. RFC
          * 5681 §4.2: ACK at once (a duplicate ACK). */
-        ring_write_at(&c->rcv, off, data, len);
+        write_text(s, c, data, skip, off, len);
         stack_count(s, BERTH_CTR_OOO_QUEUED);
         tcp_sack_note_arrival(c, c->rcv_nxt + off);
         c->flags |= TF_ACK_NOW;
@@ -613,8 +649,7 @@ static enum tcp_step process_text(struct berth_stack *s, struct tcp_conn *c,
         return STEP_NEXT;
     /* Trim what we already have and what lies beyond the window (RFC 9293
      * §3.10.7.4 first); a FIN beyond the window goes with it. */
-    const uint8_t *data = seg->payload;
-    uint32_t len = seg->len, off = 0;
+    uint32_t len = seg->len, off = 0, skip = 0;
     if (seq_lt(seg->seq, c->rcv_nxt)) {
         uint32_t dup = c->rcv_nxt - seg->seq;
         /* RFC 2883 §4.1.1: report what arrived twice. */
@@ -624,7 +659,7 @@ static enum tcp_step process_text(struct berth_stack *s, struct tcp_conn *c,
             c->flags |= TF_ACK_NOW;
             return STEP_NEXT;
         }
-        data += dup;
+        skip = dup;
         len -= dup;
     } else {
         off = seg->seq - c->rcv_nxt;
@@ -657,7 +692,7 @@ static enum tcp_step process_text(struct berth_stack *s, struct tcp_conn *c,
      * new data, is a duplicate too (unless one below RCV.NXT was noted). */
     if (seq_geq(seg->seq, c->rcv_nxt) && !assembler_empty(&c->ooo))
         tcp_sack_note_held_dup(c, off, len);
-    store_text(s, c, data, off, len);
+    store_text(s, c, seg->payload, skip, off, len);
     return STEP_NEXT;
 }
 

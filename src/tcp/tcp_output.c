@@ -8,6 +8,8 @@
 #include "base/seq.h"
 #include "base/siphash.h"
 #include "tcp/tcp_syncookie.h"
+#include "wire/bytes.h"
+#include "wire/checksum_sg.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
 
@@ -51,6 +53,25 @@ static size_t emit_ip(struct berth_stack *s, const struct tcp_out *o,
                      (uint16_t)tcp_len);
 }
 
+/* Scatter-gather transmit (berth_config.tx_sg): the text stays in the
+ * send buffer, as one or two spans; only the headers are built. A single
+ * segment's checksum is the partial one emit_seg leaves (the pseudo-header
+ * sum, RFC 9293 §3.1) completed over the header and the spans in place;
+ * a super-segment's stays partial, for the link. */
+static void send_sg(struct berth_stack *s, const struct tcp_out *o,
+                    uint8_t *tcp, size_t hl, size_t n)
+{
+    uint8_t *p[2];
+    uint32_t l[2];
+    ring_span(o->data, o->data_off, o->len, p, l);
+    struct berth_iov sp[2] = {{p[0], l[0]}, {p[1], l[1]}};
+    if (o->gso_size == 0) {
+        uint64_t sum = csum_add_iov(0, tcp, hl, sp, 2, hl + o->len);
+        store_be16(tcp + 16, csum_fold(sum));
+    }
+    s->cfg.tx_sg(s->cfg.tx_ctx, s->txbuf, n, sp, l[1] ? 2 : 1, o->gso_size);
+}
+
 void tcp_send(struct berth_stack *s, const struct tcp_out *o)
 {
     /* Every field set one by one: an initializer would clear the whole
@@ -71,13 +92,15 @@ void tcp_send(struct berth_stack *s, const struct tcp_out *o)
     seg.payload = NULL; /* the text is copied from the ring, below */
     size_t iphl = o->v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
     uint8_t *tcp = s->txbuf + iphl;
-    if (o->len)
+    /* With tx_sg the text is not copied at all (send_sg). */
+    bool sg = o->len && s->cfg.tx_sg;
+    if (o->len && !sg)
         ring_peek(o->data, o->data_off, tcp + hl, o->len);
     if (o->v6)
         tcp_emit6(tcp, &seg, addr6_get(&s->addr6, o->laddr),
-                  addr6_get(&s->addr6, o->raddr), o->gso_size > 0);
+                  addr6_get(&s->addr6, o->raddr), o->gso_size > 0 || sg);
     else
-        tcp_emit_csum(tcp, &seg, o->laddr, o->raddr, o->gso_size > 0);
+        tcp_emit_csum(tcp, &seg, o->laddr, o->raddr, o->gso_size > 0 || sg);
     emit_ip(s, o, hl + o->len);
     stack_count(s, BERTH_CTR_SEGS_OUT);
     if (o->flags & TH_RST)
@@ -85,7 +108,9 @@ void tcp_send(struct berth_stack *s, const struct tcp_out *o)
     size_t n = iphl + hl + o->len;
     if (stack_log_on(s))
         tcp_log_segment(s, true, o->v6, o->laddr, o->raddr, &seg);
-    if (o->gso_size > 0)
+    if (sg)
+        send_sg(s, o, tcp, hl, iphl + hl);
+    else if (o->gso_size > 0)
         s->cfg.tx_gso(s->cfg.tx_ctx, s->txbuf, n, o->gso_size);
     else if (s->cfg.tx)
         s->cfg.tx(s->cfg.tx_ctx, s->txbuf, n);
@@ -409,7 +434,7 @@ static uint32_t tso_seg_max(const struct berth_stack *s,
 {
     uint32_t iphl = c->n.v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
     uint32_t hdrs = iphl + TCP_HDR_LEN + (c->snd_mss - mss);
-    if (!s->cfg.tx_gso || s->cfg.tso_max < hdrs + 2 * mss)
+    if ((!s->cfg.tx_gso && !s->cfg.tx_sg) || s->cfg.tso_max < hdrs + 2 * mss)
         return mss;
     return (s->cfg.tso_max - hdrs) / mss * mss;
 }
@@ -432,6 +457,13 @@ static bool tso_should_defer(const struct berth_stack *s,
 {
     if (len == 0 || len >= avail || c->snd_nxt != c->snd_max ||
         c->dupacks > 0 || (c->flags & TF_RECOVERY))
+        return false;
+    /* A time bound, as Linux's ("allowing defer only if the last write was
+     * recent (1 ms)"): once more than a millisecond has passed since we
+     * last sent, the next output sends what waits. Output runs at every
+     * ACK, and one is coming (two MSS are in flight), so a remainder waits
+     * for at most that ACK, or about a millisecond when ACKs are slow. */
+    if (tcp_ms_now(s) - c->last_send > 1)
         return false;
     uint32_t seg_max = tso_seg_max(s, c, mss);
     if (seg_max <= mss || len >= seg_max)

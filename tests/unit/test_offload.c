@@ -467,6 +467,81 @@ static void tso_partial_super_segment_waits_for_the_next_ack(void **state)
     pair_finish(&p, l, c, s);
 }
 
+/* The hold-back has a time bound, as Linux's (tcp_tso_should_defer: only
+ * while the last send was recent, 1 ms): a remainder held for the next ACK
+ * still waits when the application adds a byte at the same instant, and
+ * goes when it does so more than a millisecond after the last send. The
+ * link is stepped a packet at a time to catch the moment: an ACK reached
+ * a, whose window lets a whole MSS more go, with more queued and at least
+ * two MSS in flight, and a sent nothing. */
+static void tso_hold_back_ends_a_millisecond_after_the_last_send(void **state)
+{
+    (void)state;
+    struct pair p;
+    int l, c, s;
+    pair_connect(&p, 65535, 1 << 20, &l, &c, &s);
+    assert_int_equal(berth_setopt(p.a, c, BERTH_OPT_SNDBUF, 4 << 20), 0);
+    static uint8_t buf[65536];
+    const size_t total = 16 << 20;
+    size_t sent = 0, got = 0;
+    bool held = false;
+    for (int round = 0; round < 10000 && got < total && !held; round++) {
+        if (sent < total)
+            sent += send_pattern(&p, c, sent, total - sent);
+        p.now += MS;
+        for (size_t i = 0; i < p.w.n && !held; i++) {
+            struct pkt pk = p.w.q[i];
+            struct berth_stack *to = pk.dst == ADDR_A ? p.a : p.b;
+            size_t before = p.w.n;
+            assert_int_equal(
+                berth_input_flags(to, pk.data, pk.len, p.now,
+                                  pk.seg_size ? BERTH_IN_CSUM_OK : 0),
+                0);
+            struct berth_tcp_info ti;
+            assert_int_equal(berth_getinfo(p.a, c, &ti), 0);
+            uint32_t wnd = ti.snd_wnd < ti.cwnd ? ti.snd_wnd : ti.cwnd;
+            uint32_t usable = wnd > ti.unacked ? wnd - ti.unacked : 0;
+            held = to == p.a && p.w.n == before &&
+                   ti.snd_queued - ti.unacked >= ti.snd_mss &&
+                   usable >= ti.snd_mss && ti.unacked >= 2 * ti.snd_mss;
+            if (held) {
+                /* The rest of the queue stays in flight. */
+                memmove(p.w.q, p.w.q + i + 1,
+                        (p.w.n - i - 1) * sizeof p.w.q[0]);
+                p.w.n -= i + 1;
+            }
+            free(pk.data);
+        }
+        if (!held) {
+            p.w.n = 0;
+            berth_advance(p.a, p.now);
+            berth_advance(p.b, p.now);
+            int r;
+            while ((r = berth_recv(p.b, s, buf, sizeof buf)) > 0)
+                got += (size_t)r;
+        }
+    }
+    assert_true(held);
+    size_t n0 = p.w.data_to_b;
+    /* A byte more at the same instant: still held. */
+    berth_advance(p.a, p.now);
+    assert_int_equal(send_pattern(&p, c, sent, 1), 1);
+    sent++;
+    assert_int_equal(p.w.data_to_b, n0);
+    /* A millisecond later: still within the bound (the ms clock may have
+     * ticked once since the last send). Two: it goes. */
+    p.now += MS;
+    berth_advance(p.a, p.now);
+    assert_int_equal(send_pattern(&p, c, sent, 1), 1);
+    sent++;
+    assert_int_equal(p.w.data_to_b, n0);
+    p.now += MS;
+    berth_advance(p.a, p.now);
+    assert_int_equal(send_pattern(&p, c, sent, 1), 1);
+    assert_true(p.w.data_to_b > n0);
+    pair_finish(&p, l, c, s);
+}
+
 /* ---- large segments in: ACK accounting ---- */
 
 /* A segment from a:40000 to b:80 (no options but MSS 1460 on a SYN), its
@@ -568,6 +643,7 @@ int main(void)
         cmocka_unit_test(tso_transfer_intact_when_link_cuts_segments),
         cmocka_unit_test(tso_transfer_intact_when_receiver_takes_super_packets),
         cmocka_unit_test(tso_partial_super_segment_waits_for_the_next_ack),
+        cmocka_unit_test(tso_hold_back_ends_a_millisecond_after_the_last_send),
         cmocka_unit_test(large_segment_acked_at_once_and_mss_stays_full_sized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
