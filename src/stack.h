@@ -21,6 +21,9 @@
 #define TX_BUF_SIZE (40u + 60u + TX_MAX_MSS)
 /* Entries of the state-change check's cache (tcp_fsm.c); a power of 2. */
 #define TCP_FSM_SEEN 32u
+/* The ephemeral-port perturbation table (tcp_user.c, RFC 6056 §3.3.4):
+ * counters, a power of two. */
+#define TCP_PORT_PERTURB 1024u
 
 enum sock_kind {
     SOCK_FREE,
@@ -115,6 +118,10 @@ struct berth_stack {
      * the change its caller logs (tcp_cc.c), + 1; 0: none. */
     uint8_t log_cc_hint;
     uint8_t *txbuf; /* TX_BUF_SIZE bytes: every packet is built here */
+    /* RFC 6056 §3.3.4's table[]: how far the ephemeral-port search of the
+     * destinations that share each counter has moved (tcp_user.c,
+     * pick_ephemeral). Starts at zero: the offset is keyed already. */
+    uint32_t port_perturb[TCP_PORT_PERTURB];
 };
 
 static inline void stack_count(struct berth_stack *s, enum berth_counter c)
