@@ -5,6 +5,7 @@
 #include "base/siphash.h"
 #include "ip/ip.h"
 #include "tcp/tcp.h"
+#include "wire/bytes.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
 #include "wire/tcp.h"
@@ -82,7 +83,8 @@ static bool config_valid(const struct berth_config *c)
            c->user_timeout <= TCP_MAX_TIMEOUT_US &&
            c->msl <= TCP_MAX_TIMEOUT_US / 2 &&
            c->fin_wait_2_timeout <= TCP_MAX_TIMEOUT_US &&
-           c->synack_retries <= 127; /* a 7-bit count in the SYN queue */
+           c->synack_retries <= 127 && /* a 7-bit count in the SYN queue */
+           c->expected_conns <= (1u << 24);
 }
 
 struct berth_stack *berth_stack_create(const struct berth_config *cfg,
@@ -111,7 +113,9 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     s->txbuf = mem_alloc(&s->tmem, TX_BUF_SIZE);
     s->bound_ports = mem_alloc(&s->tmem, 65536 / 8);
     if (!s->txbuf || !s->bound_ports ||
-        htable_init(&s->conns, &s->tmem, 64, tcp_node_rehash, s) != 0 ||
+        htable_init(&s->conns, &s->tmem,
+                    cfg->expected_conns ? cfg->expected_conns : 64,
+                    tcp_node_rehash, s) != 0 ||
         htable_init(&s->listeners, &s->tmem, 8, tcp_listener_rehash, NULL) !=
             0 ||
         stack_ipv6_init(s) != 0) {
@@ -304,6 +308,11 @@ static int input6(struct berth_stack *s, const uint8_t *pkt, size_t len,
 static int tcp_packet(struct berth_stack *s, const struct ipv4_info *ip,
                       uint32_t flags)
 {
+    /* The demux's table bucket (a cold line among many connections) is
+     * fetched while the segment is checked; its hash is kept for it. */
+    if (ip->payload_len >= 4)
+        tcp_lookup_prefetch(s, false, ip->dst, load_be16(ip->payload + 2),
+                            ip->src, load_be16(ip->payload));
     struct tcp_seg seg;
     int r = tcp_parse_csum(ip->payload, ip->payload_len, ip->src, ip->dst,
                            !(flags & BERTH_IN_CSUM_OK), &seg);

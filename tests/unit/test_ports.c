@@ -4,7 +4,8 @@
  * far apart, occupied and refused ports are skipped, and a destination
  * whose range is used up gets BERTH_EADDRNOTAVAIL. One stack whose SYNs go
  * nowhere: each connection stays in SYN-SENT and keeps its 4-tuple. Only
- * include/berth/berth.h is used; every test ends with nothing allocated. */
+ * include/berth/berth.h is used; every test ends with nothing allocated.
+ * Also the bound of the 4-tuple table's sizing hint. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,6 +238,24 @@ static void refused_ports_are_skipped(void **state)
     close_all(s, h, 1);
 }
 
+/* The table sizing hint (berth.h: expected_conns) is bounded at 2^24; a
+ * stack created with a large one works as any other. */
+static void expected_conns_hint_is_bounded(void **state)
+{
+    (void)state;
+    struct berth_config cfg;
+    stack_config(&cfg);
+    cfg.expected_conns = (1u << 24) + 1;
+    assert_null(berth_stack_create(&cfg, 0));
+    cfg.expected_conns = 100000;
+    struct berth_stack *s = berth_stack_create(&cfg, 0);
+    assert_non_null(s);
+    int h[RANGE];
+    for (int i = 0; i < RANGE; i++)
+        assert_true(connect_port(s, &h[i], 80) > 0);
+    close_all(s, h, RANGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +264,7 @@ int main(void)
         cmocka_unit_test(full_range_gives_eaddrnotavail),
         cmocka_unit_test(bound_and_listening_ports_are_skipped),
         cmocka_unit_test(refused_ports_are_skipped),
+        cmocka_unit_test(expected_conns_hint_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
