@@ -5,7 +5,6 @@
 #include "base/siphash.h"
 #include "ip/ip.h"
 #include "tcp/tcp.h"
-#include "wire/bytes.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
 #include "wire/tcp.h"
@@ -308,11 +307,6 @@ static int input6(struct berth_stack *s, const uint8_t *pkt, size_t len,
 static int tcp_packet(struct berth_stack *s, const struct ipv4_info *ip,
                       uint32_t flags)
 {
-    /* The demux's table bucket (a cold line among many connections) is
-     * fetched while the segment is checked; its hash is kept for it. */
-    if (ip->payload_len >= 4)
-        tcp_lookup_prefetch(s, false, ip->dst, load_be16(ip->payload + 2),
-                            ip->src, load_be16(ip->payload));
     struct tcp_seg seg;
     int r = tcp_parse_csum(ip->payload, ip->payload_len, ip->src, ip->dst,
                            !(flags & BERTH_IN_CSUM_OK), &seg);

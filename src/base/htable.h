@@ -109,15 +109,6 @@ static inline struct hnode *htable_first(const struct htable *t, uint64_t hash,
     return htable_next(t, it);
 }
 
-/* Starts fetching hash's home bucket: a caller that knows the hash some
- * work before its lookup (a segment's 4-tuple, before the checksum is
- * verified) overlaps the miss with that work. */
-static inline void htable_prefetch(const struct htable *t, uint64_t hash)
-{
-    if (t->buckets)
-        __builtin_prefetch(&t->buckets[(size_t)hash & t->mask]);
-}
-
 /* Every entry once, in no particular order; the entry just returned may be
  * removed before the next call (nothing is inserted meanwhile):
  *   for (n = htable_walk_first(t, &it); n; n = htable_walk_next(t, &it)) */

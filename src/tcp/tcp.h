@@ -384,10 +384,6 @@ uint64_t tcp_tuple_hash(const struct berth_stack *s, bool v6, uint32_t laddr,
                         uint16_t lport, uint32_t raddr, uint16_t rport);
 struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport);
-/* Starts fetching the table bucket tcp_lookup() will read for this
- * 4-tuple (its hash is remembered for that lookup). */
-void tcp_lookup_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
-                         uint16_t lport, uint32_t raddr, uint16_t rport);
 /* The node's 4-tuple is set: takes its address reference (IPv6); and
  * gives it back when the record goes (tcp_node_put_addrs). */
 void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,

@@ -129,12 +129,6 @@ struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
     return NULL;
 }
 
-void tcp_lookup_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
-                         uint16_t lport, uint32_t raddr, uint16_t rport)
-{
-    htable_prefetch(&s->conns, table_hash(s, v6, laddr, lport, raddr, rport));
-}
-
 void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,
                         uint32_t laddr, uint16_t lport, uint32_t raddr,
                         uint16_t rport)
