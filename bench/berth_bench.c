@@ -654,6 +654,16 @@ static int cmd_scale(int argc, char **argv)
          * about 1 GB, beyond the default 256 MiB, and the budget would
          * rightly refuse the lifecycles their buffers. */
         cfg[i].mem_limit = (size_t)16 << 30;
+        /* The sizing hint (berth.h) each side would give, knowing what it
+         * holds: the idle connections, and on the client (which closes
+         * first) the TIME-WAIT entries of the lifecycles, which outlive
+         * the run; 4096 for those in flight. The 4-tuple tables then
+         * never grow during the run. --no-hint: start small and grow. */
+        if (!bench_arg_flag(argc, argv, "--no-hint")) {
+            uint64_t hint = idle + 4096 + (i == 0 ? n : 0);
+            cfg[i].expected_conns =
+                (uint32_t)(hint < (1u << 24) ? hint : (1u << 24));
+        }
     }
     struct pair p;
     struct lc lc;
@@ -698,6 +708,8 @@ static int cmd_scale(int argc, char **argv)
     bench_result_begin("scale");
     bench_result_s("stack", "berth");
     bench_result_u64("idle", idle);
+    bench_result_u64("expected_conns_client", cfg[0].expected_conns);
+    bench_result_u64("expected_conns_server", cfg[1].expected_conns);
     bench_result_u64("conns", done);
     bench_result_u64("errors", lc.errors + (n - done));
     bench_result_f("cpu_us_per_conn",

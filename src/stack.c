@@ -82,7 +82,8 @@ static bool config_valid(const struct berth_config *c)
            c->user_timeout <= TCP_MAX_TIMEOUT_US &&
            c->msl <= TCP_MAX_TIMEOUT_US / 2 &&
            c->fin_wait_2_timeout <= TCP_MAX_TIMEOUT_US &&
-           c->synack_retries <= 127; /* a 7-bit count in the SYN queue */
+           c->synack_retries <= 127 && /* a 7-bit count in the SYN queue */
+           c->expected_conns <= (1u << 24);
 }
 
 struct berth_stack *berth_stack_create(const struct berth_config *cfg,
@@ -111,7 +112,9 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     s->txbuf = mem_alloc(&s->tmem, TX_BUF_SIZE);
     s->bound_ports = mem_alloc(&s->tmem, 65536 / 8);
     if (!s->txbuf || !s->bound_ports ||
-        htable_init(&s->conns, &s->tmem, 64, tcp_node_rehash, s) != 0 ||
+        htable_init(&s->conns, &s->tmem,
+                    cfg->expected_conns ? cfg->expected_conns : 64,
+                    tcp_node_rehash, s) != 0 ||
         htable_init(&s->listeners, &s->tmem, 8, tcp_listener_rehash, NULL) !=
             0 ||
         stack_ipv6_init(s) != 0) {

@@ -21,6 +21,9 @@
 #define TX_BUF_SIZE (40u + 60u + TX_MAX_MSS)
 /* Entries of the state-change check's cache (tcp_fsm.c); a power of 2. */
 #define TCP_FSM_SEEN 32u
+/* The ephemeral-port perturbation table (tcp_user.c, RFC 6056 §3.3.4):
+ * counters, a power of two. */
+#define TCP_PORT_PERTURB 1024u
 
 enum sock_kind {
     SOCK_FREE,
@@ -126,6 +129,10 @@ struct berth_stack {
         size_t n;
     } rx_sg;
     uint8_t *rx_lin;
+    /* RFC 6056 §3.3.4's table[]: how far the ephemeral-port search of the
+     * destinations that share each counter has moved (tcp_user.c,
+     * pick_ephemeral). Starts at zero: the offset is keyed already. */
+    uint32_t port_perturb[TCP_PORT_PERTURB];
 };
 
 /* An input flag of the stack's own (never a link's): the TCP segment's text

@@ -581,7 +581,15 @@ struct berth_config {
                     struct berth_endpoint remote, uint64_t now);
     void *isn_ctx;
 
-    uint32_t max_sockets;  /* default 65536; at most 2^21 */
+    uint32_t max_sockets; /* default 65536; at most 2^21 */
+    /* Sizing hint: the connections (TIME-WAIT entries and half-open SYN-
+     * queue entries included) the stack expects to hold at once. The
+     * 4-tuple table is made big enough for them at creation (about 16
+     * bytes each, in 64-byte buckets for four), so it never grows below
+     * that many: growing copies the whole table at once (32 MB at 1M) and
+     * takes fresh memory mid-run. Default 0: start small and grow as
+     * needed (the table never shrinks). At most 2^24. */
+    uint32_t expected_conns;
     uint16_t ephemeral_lo; /* default 32768 (as Linux) */
     uint16_t ephemeral_hi; /* default 60999 */
     uint16_t mss;          /* MSS we advertise; default 1460 (MTU 1500) */
