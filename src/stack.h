@@ -115,6 +115,13 @@ struct berth_stack {
      * the change its caller logs (tcp_cc.c), + 1; 0: none. */
     uint8_t log_cc_hint;
     uint8_t *txbuf; /* TX_BUF_SIZE bytes: every packet is built here */
+    /* Receive in place (rx_place.c): the socket whose receive buffer stays
+     * while empty, as a link reads the next payload into it (-1: none);
+     * the payload berth_input_placed() hands in, already at that buffer's
+     * write position (rx_placed_len 0: none). */
+    int32_t rx_keep_sock;
+    uint32_t rx_placed_len;
+    const uint8_t *rx_placed;
 };
 
 static inline void stack_count(struct berth_stack *s, enum berth_counter c)

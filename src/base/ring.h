@@ -19,7 +19,10 @@ static inline uint32_t ring_free(const struct ring *r)
 {
     return r->cap - r->len;
 }
-/* Appends up to n bytes; returns how many. */
+/* Appends up to n bytes; returns how many. A source at the write position
+ * itself (bytes read in place into the free room, wrapping as ring_span's
+ * two spans do) is taken without a copy; so is one at ring_write_at's
+ * destination. */
 uint32_t ring_write(struct ring *r, const void *src, uint32_t n);
 /* Copies min(n, len) bytes to dst and consumes them. */
 uint32_t ring_read(struct ring *r, void *dst, uint32_t n);
