@@ -74,6 +74,9 @@ int berth_rx_place(struct berth_stack *s, const struct berth_endpoint *local,
             unkeep(s); /* pressure: the ordinary rule */
         return 0;
     }
+    /* Nothing is written ahead (no out-of-order data): an empty buffer
+     * is read into from its start, the memory the last packet warmed. */
+    ring_rewind(&c->rcv);
     uint8_t *p[2];
     uint32_t len[2];
     ring_span(&c->rcv, c->rcv.len, room, p, len);

@@ -35,6 +35,14 @@ uint32_t ring_drop(struct ring *r, uint32_t n);
  * <= ring_free); len is unchanged. Returns n, or 0 if it does not fit. */
 uint32_t ring_write_at(struct ring *r, uint32_t off, const void *src,
                        uint32_t n);
+/* An empty ring whose caller holds nothing written ahead of the readable
+ * end starts over at the beginning of its memory: the next bytes written
+ * land where the last ones did (warm in cache) and do not wrap. */
+static inline void ring_rewind(struct ring *r)
+{
+    if (r->len == 0)
+        r->head = 0;
+}
 /* Makes n bytes after the readable end readable (n <= ring_free). */
 void ring_commit(struct ring *r, uint32_t n);
 /* Where n bytes starting `off` bytes after head lie in memory: at most two

@@ -194,6 +194,7 @@ static int rx_batch(struct berth_rt *rt)
      * place (tun.c, rt_tun_read). */
     bool place = rt->offload.csum && !rt->tap && !rt->pcap &&
                  !rt_impair_active(rt->rx_imp);
+    rt->rx_more = false;
     for (int i = 0; i < RT_RX_BATCH; i++) {
         bool taken = false;
         ssize_t n;
@@ -210,6 +211,8 @@ static int rx_batch(struct berth_rt *rt)
                 return 0;
             return -errno;
         }
+        if (i == RT_RX_BATCH - 1)
+            rt->rx_more = true; /* the batch is cut, not the reads dry */
         if (taken) {
             rt->stats.rx_packets++;
             rt->stats.rx_bytes += (uint64_t)n - RT_VNET_HDR_LEN;
@@ -525,7 +528,19 @@ int berth_rt_run(struct berth_rt *rt)
     while (!rt->exiting && rc == 0) {
         uint64_t wake = next_wake(rt);
         rt_unlock(rt); /* other threads use the stack while we wait */
-        int n = wait_ready(rt, wake, evs);
+        /* A batch of reads cut at RT_RX_BATCH leaves packets waiting: the
+         * next batch goes without asking epoll, which is only asked when
+         * the reads ran dry, something is due now, or every RT_RX_SKIPS
+         * batches (signals, the control socket, watched fds). */
+        int n;
+        if (rt->rx_more && wake > rt->now && ++rt->rx_skips < RT_RX_SKIPS) {
+            evs[0] = (struct epoll_event){.events = EPOLLIN};
+            evs[0].data.u64 = RT_TAG_TUN;
+            n = 1;
+        } else {
+            rt->rx_skips = 0;
+            n = wait_ready(rt, wake, evs);
+        }
         int wait_errno = errno;
         rt_lock(rt);
         errno = wait_errno;

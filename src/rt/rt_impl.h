@@ -220,6 +220,7 @@ int rt_tun_configure6(const char *name, const uint8_t peer_addr6[16],
  */
 #define RT_MAX_WATCH 16
 #define RT_RX_BATCH  64 /* TUN reads per wake-up before timers run */
+#define RT_RX_SKIPS  8  /* full batches in a row without epoll_wait, at most */
 
 /* epoll tags of the loop's descriptors; a watched fd's tag also carries
  * its slot (bits 8-15) and a generation (bits 32-63) so that an event for
@@ -289,7 +290,9 @@ struct berth_rt {
 
     uint8_t *rxbuf; /* one TUN read; rxcap bytes */
     size_t rxcap;
-    struct rt_tun_rx rx;           /* reads in place (over rxbuf), tun.c */
+    struct rt_tun_rx rx; /* reads in place (over rxbuf), tun.c */
+    bool rx_more;        /* the last batch was cut, not ended by EAGAIN */
+    unsigned rx_skips;   /* batches since epoll_wait was last asked */
     struct rt_tun_offload offload; /* what the TUN device does for us */
     uint8_t *txcopy;      /* header + datagram, for the tx impairment's copy */
     uint64_t rx_bad_vnet; /* reads dropped: a header berth cannot take */
