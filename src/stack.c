@@ -109,6 +109,7 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     timer_wheel_init(&s->wheel, now);
     s->timer_tick = now / TIMER_TICK_US;
     s->free_sock = s->ready_head = s->ready_tail = -1;
+    s->rx_keep_sock = -1;
     s->txbuf = mem_alloc(&s->tmem, TX_BUF_SIZE);
     s->bound_ports = mem_alloc(&s->tmem, 65536 / 8);
     if (!s->txbuf || !s->bound_ports ||
@@ -327,6 +328,10 @@ static int tcp_packet(struct berth_stack *s, const struct ipv4_info *ip,
         stack_trace_drop(s, -1, false, ip->dst, seg.dport, ip->src, seg.sport,
                          r);
         return r;
+    }
+    if (s->rx_placed_len) { /* its payload was read in place (rx_place.c) */
+        seg.payload = s->rx_placed;
+        seg.len = s->rx_placed_len;
     }
     stack_count(s, BERTH_CTR_SEGS_IN);
     if (flags & STACK_IN_SG) { /* the text is in pieces (input_sg.c) */

@@ -133,6 +133,13 @@ struct berth_stack {
      * destinations that share each counter has moved (tcp_user.c,
      * pick_ephemeral). Starts at zero: the offset is keyed already. */
     uint32_t port_perturb[TCP_PORT_PERTURB];
+    /* Receive in place (rx_place.c): the socket whose receive buffer stays
+     * while empty, as a link reads the next payload into it (-1: none);
+     * the payload berth_input_placed() hands in, already at that buffer's
+     * write position (rx_placed_len 0: none). */
+    int32_t rx_keep_sock;
+    uint32_t rx_placed_len;
+    const uint8_t *rx_placed;
 };
 
 /* An input flag of the stack's own (never a link's): the TCP segment's text

@@ -888,6 +888,39 @@ int berth_send_reserve(struct berth_stack *s, int sock, size_t len,
  * cannot send any more: BERTH_EPIPE). */
 int berth_send_commit(struct berth_stack *s, int sock, size_t n);
 
+/* Receive in place (for links that read packets themselves, as the TUN
+ * runtime does): the link asks where a connection's next in-order payload
+ * goes, reads a packet with its headers into a buffer of its own and its
+ * payload straight into that room (readv), and hands the headers in; the
+ * payload is then not copied again. IPv4, with BERTH_IN_CSUM_OK only (its
+ * bytes are never read to check a sum). */
+/* The room in the receive buffer of the connection local <-> remote where
+ * its next in-order payload goes: span[0] then span[1] (non-empty when the
+ * room wraps past the end of the buffer's memory). Returns the room's
+ * total (> 0), or 0 when that connection cannot take a payload in place
+ * now (none, a state without data, out-of-order data held, no buffer yet,
+ * memory pressure): read the packet whole then. The spans are valid until
+ * the next call into the stack. From this call on the connection keeps its
+ * receive buffer while it is empty (it is read into next; an empty buffer
+ * is otherwise given back), until another connection is asked for, memory
+ * pressure, or its end: one such buffer per stack at most. */
+int berth_rx_place(struct berth_stack *s, const struct berth_endpoint *local,
+                   const struct berth_endpoint *remote,
+                   struct berth_span span[2]);
+/* A packet whose headers (hdr: IP and TCP, hdr_len bytes, the IP length
+ * counting the payload) were read apart and whose payload_len bytes of
+ * payload were read into the room the last berth_rx_place() gave (span as
+ * it gave them). When the packet is that connection's next in-order data
+ * (sequence number RCV.NXT) and fits the room, and flags has
+ * BERTH_IN_CSUM_OK, it is taken as berth_input_flags() takes the whole
+ * packet, without a copy of the payload: 0 or a drop reason. Otherwise
+ * BERTH_EAGAIN and nothing of it was taken: the link puts the packet
+ * together (the room's bytes are untouched) and calls berth_input_flags().
+ * Timers due at `now` run first either way. */
+int berth_input_placed(struct berth_stack *s, const void *hdr, size_t hdr_len,
+                       const struct berth_span span[2], size_t payload_len,
+                       uint64_t now, uint32_t flags);
+
 enum berth_shut { BERTH_SHUT_RD = 1, BERTH_SHUT_WR = 2, BERTH_SHUT_RDWR = 3 };
 int berth_shutdown(struct berth_stack *s, int sock, int how);
 /* Releases the handle. The connection closes gracefully in the background

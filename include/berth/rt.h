@@ -278,6 +278,10 @@ struct berth_rt_stats {
     /* Shards: packets read on a shard that does not own their flow
      * (dropped; the steering keeps this 0). */
     uint64_t steer_foreign;
+    /* Packets whose payload was read straight into its connection's
+     * receive buffer (not copied again), and reads towards a buffer that
+     * turned out to be another packet (put together, then taken as usual). */
+    uint64_t rx_in_place, rx_place_missed;
 };
 void berth_rt_stats(const struct berth_rt *rt, struct berth_rt_stats *out);
 

@@ -14,10 +14,16 @@ static uint32_t ring_index(const struct ring *r, uint64_t off)
     return (uint32_t)(i >= r->cap ? i - r->cap : i);
 }
 
-/* Copies n bytes from src into the ring starting at index pos. */
+/* Copies n bytes from src into the ring starting at index pos. A source
+ * that is the destination itself holds bytes read in place (a link wrote
+ * them into the free room, berth_rx_place): nothing to copy, and the part
+ * that wraps is at the start of the memory already. No other source can
+ * start there with more bytes than the memory has up to its end. */
 static void copy_in(struct ring *r, uint32_t pos, const uint8_t *src,
                     uint32_t n)
 {
+    if (src == r->buf + pos)
+        return;
     uint32_t first = r->cap - pos < n ? r->cap - pos : n;
     memcpy(r->buf + pos, src, first);
     memcpy(r->buf, src + first, n - first);

@@ -19,7 +19,10 @@ static inline uint32_t ring_free(const struct ring *r)
 {
     return r->cap - r->len;
 }
-/* Appends up to n bytes; returns how many. */
+/* Appends up to n bytes; returns how many. A source at the write position
+ * itself (bytes read in place into the free room, wrapping as ring_span's
+ * two spans do) is taken without a copy; so is one at ring_write_at's
+ * destination. */
 uint32_t ring_write(struct ring *r, const void *src, uint32_t n);
 /* Copies min(n, len) bytes to dst and consumes them. */
 uint32_t ring_read(struct ring *r, void *dst, uint32_t n);
@@ -32,6 +35,14 @@ uint32_t ring_drop(struct ring *r, uint32_t n);
  * <= ring_free); len is unchanged. Returns n, or 0 if it does not fit. */
 uint32_t ring_write_at(struct ring *r, uint32_t off, const void *src,
                        uint32_t n);
+/* An empty ring whose caller holds nothing written ahead of the readable
+ * end starts over at the beginning of its memory: the next bytes written
+ * land where the last ones did (warm in cache) and do not wrap. */
+static inline void ring_rewind(struct ring *r)
+{
+    if (r->len == 0)
+        r->head = 0;
+}
 /* Makes n bytes after the readable end readable (n <= ring_free). */
 void ring_commit(struct ring *r, uint32_t n);
 /* Where n bytes starting `off` bytes after head lie in memory: at most two

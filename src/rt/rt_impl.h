@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define RT_US_PER_S  UINT64_C(1000000)
@@ -156,8 +157,42 @@ void rt_tun_offload_describe(const struct rt_tun_offload *off, char *buf,
  * length and header checksum set to its real length. -1: malformed or of
  * a kind berth cannot take (drop). */
 int rt_tun_rx_prepare(uint8_t *buf, size_t len);
+/* The same for a read of len bytes of which only the first avail (the
+ * virtio-net header and the IP header at least) are at buf: the IP header
+ * alone is set. */
+int rt_tun_rx_prepare_hdr(uint8_t *buf, size_t avail, size_t len);
 /* The BERTH_IN_* flags the core gets for a read with this header. */
 uint32_t rt_tun_rx_flags(const uint8_t *hdr);
+
+/* Reading from the device, in place where it can be (berth_rx_place): the
+ * flow of the last data packet read is expected again, so the next read
+ * puts its virtio-net, IP and TCP headers (that flow's sizes) into hdr and
+ * its payload straight into the flow's receive buffer, with `buf` behind
+ * for what does not fit there. A packet that is that flow's next data goes
+ * to the stack without its payload being copied; any other is put
+ * together in buf (whole, as a plain read gives it). */
+#define RT_RX_HDR_MAX (RT_VNET_HDR_LEN + 120u) /* + IPv4 and TCP headers */
+struct rt_tun_rx {
+    int fd;
+    uint8_t *buf; /* cap bytes: a whole read (virtio-net header first) */
+    size_t cap;
+    uint64_t (*clock)(void);             /* stamps each read (rt_clock_now) */
+    bool flow_valid;                     /* a data packet was seen */
+    struct berth_endpoint local, remote; /* its flow, our side first */
+    uint16_t flow_hdr_len;               /* its IP + TCP header bytes */
+    uint8_t hdr[RT_RX_HDR_MAX];
+    uint64_t placed; /* packets taken in place */
+    uint64_t missed; /* read towards a buffer, then put together */
+};
+void rt_tun_rx_init(struct rt_tun_rx *rx, int fd, uint8_t *buf, size_t cap,
+                    uint64_t (*clock)(void));
+/* One read with the vnet header (the device's offloads on): its length, 0
+ * or -1 with errno as read(). place: reading in place is allowed (nobody
+ * needs the packet whole: no capture, no receive impairment). *now: the
+ * read's time. *taken: the stack has had it (berth_input_placed); else
+ * the packet is in buf. */
+ssize_t rt_tun_read(struct rt_tun_rx *rx, struct berth_stack *st, bool place,
+                    uint64_t *now, bool *taken);
 /* The header to write before the IPv4 datagram pkt: zero for a complete
  * packet (seg_size 0); for a TSO super-segment GSO_TCPV4 with seg_size and
  * NEEDS_CSUM at the TCP checksum (which holds the pseudo-header sum). */
@@ -186,6 +221,7 @@ int rt_tun_configure6(const char *name, const uint8_t peer_addr6[16],
  */
 #define RT_MAX_WATCH 16
 #define RT_RX_BATCH  64 /* TUN reads per wake-up before timers run */
+#define RT_RX_SKIPS  8  /* full batches in a row without epoll_wait, at most */
 
 /* epoll tags of the loop's descriptors; a watched fd's tag also carries
  * its slot (bits 8-15) and a generation (bits 32-63) so that an event for
@@ -255,6 +291,9 @@ struct berth_rt {
 
     uint8_t *rxbuf; /* one TUN read; rxcap bytes */
     size_t rxcap;
+    struct rt_tun_rx rx; /* reads in place (over rxbuf), tun.c */
+    bool rx_more;        /* the last batch was cut, not ended by EAGAIN */
+    unsigned rx_skips;   /* batches since epoll_wait was last asked */
     struct rt_tun_offload offload; /* what the TUN device does for us */
     /* header + datagram, for the tx impairment's copy (RT_TXCOPY_LEN
      * bytes), then as many where tx_sg gathers a packet (tun.c) */

@@ -396,6 +396,7 @@ struct berth_rt *rt_create(const struct berth_rt_config *cfg,
         berth_rt_destroy(rt);
         return NULL;
     }
+    rt_tun_rx_init(&rt->rx, rt->tunfd, rt->rxbuf, rt->rxcap, rt_clock_now);
     return rt;
 }
 
@@ -504,6 +505,8 @@ void berth_rt_stats(const struct berth_rt *rt, struct berth_rt_stats *out)
     out->tx_dropped = tx.lost + tx.queue_full + rt->tun_write_errors;
     out->duplicated = rx.duplicated + tx.duplicated;
     out->reordered = rx.reordered + tx.reordered;
+    out->rx_in_place = rt->rx.placed;
+    out->rx_place_missed = rt->rx.missed;
 }
 
 /* ------------------------------------------------------------------------
@@ -520,6 +523,8 @@ static void print_link(struct berth_rt *rt, FILE *out)
     fprintf(out,
             "Link (%s):\n"
             "    %" PRIu64 " packets received (%" PRIu64 " bytes)\n"
+            "    %" PRIu64 " received in place, %" PRIu64
+            " read in place and put together\n"
             "    %" PRIu64 " packets sent (%" PRIu64 " bytes)\n"
             "    %" PRIu64 " received packets dropped by impairment\n"
             "    %" PRIu64 " sent packets dropped (impairment or TUN)\n"
@@ -529,9 +534,10 @@ static void print_link(struct berth_rt *rt, FILE *out)
             "    %" PRIu64 " malloc_trim calls after memory pressure\n"
             "    impairment: %s\n"
             "    offloads: %s\n",
-            rt->tun_name, st.rx_packets, st.rx_bytes, st.tx_packets,
-            st.tx_bytes, st.rx_dropped, st.tx_dropped, st.duplicated,
-            st.reordered, st.loops, rt->mem_trims, spec, off);
+            rt->tun_name, st.rx_packets, st.rx_bytes, st.rx_in_place,
+            st.rx_place_missed, st.tx_packets, st.tx_bytes, st.rx_dropped,
+            st.tx_dropped, st.duplicated, st.reordered, st.loops, rt->mem_trims,
+            spec, off);
     rt_group_print_shards(rt, out);
 }
 
@@ -549,10 +555,12 @@ static void print_link_json(struct berth_rt *rt, FILE *out)
             ", \"tx_dropped\": %" PRIu64 ", \"duplicated\": %" PRIu64
             ", \"reordered\": %" PRIu64 ", \"loops\": %" PRIu64
             ", \"impairment\": \"%s\", \"shards\": %u"
-            ", \"steer_foreign\": %" PRIu64 "}",
+            ", \"steer_foreign\": %" PRIu64 ", \"rx_in_place\": %" PRIu64
+            ", \"rx_place_missed\": %" PRIu64 "}",
             rt->tun_name, st.rx_packets, st.rx_bytes, st.tx_packets,
             st.tx_bytes, st.rx_dropped, st.tx_dropped, st.duplicated,
-            st.reordered, st.loops, spec, rt->nshards, st.steer_foreign);
+            st.reordered, st.loops, spec, rt->nshards, st.steer_foreign,
+            st.rx_in_place, st.rx_place_missed);
     rt_link_print_stat_json(rt, out);
     fprintf(out, "\n}\n");
 }

@@ -343,6 +343,8 @@ void rt_group_stats(struct berth_rt *rt, struct berth_rt_stats *out)
         out->reordered += o.reordered;
         out->loops += o.loops;
         out->steer_foreign += o.steer_foreign;
+        out->rx_in_place += o.rx_in_place;
+        out->rx_place_missed += o.rx_place_missed;
     }
 }
 

@@ -208,7 +208,12 @@ uint32_t rt_tun_rx_flags(const uint8_t *hdr)
 
 int rt_tun_rx_prepare(uint8_t *buf, size_t len)
 {
-    if (len < RT_VNET_HDR_LEN)
+    return rt_tun_rx_prepare_hdr(buf, len, len);
+}
+
+int rt_tun_rx_prepare_hdr(uint8_t *buf, size_t avail, size_t len)
+{
+    if (len < RT_VNET_HDR_LEN || avail < RT_VNET_HDR_LEN || avail > len)
         return -1;
     struct virtio_net_hdr h;
     memcpy(&h, buf, sizeof h);
@@ -217,14 +222,123 @@ int rt_tun_rx_prepare(uint8_t *buf, size_t len)
         return 0;
     /* A super-packet: one large segment for the core; IPv4 or IPv6 TCP
      * (no UDP yet). */
+    size_t have = avail - RT_VNET_HDR_LEN;
     if (gso == VIRTIO_NET_HDR_GSO_TCPV6)
-        return fix_ipv6_length(buf + RT_VNET_HDR_LEN, len - RT_VNET_HDR_LEN)
+        return have >= 40 && fix_ipv6_length(buf + RT_VNET_HDR_LEN,
+                                             len - RT_VNET_HDR_LEN)
                    ? 0
                    : -1;
-    if (gso != VIRTIO_NET_HDR_GSO_TCPV4 ||
+    if (gso != VIRTIO_NET_HDR_GSO_TCPV4 || have < 20 ||
+        (size_t)(buf[RT_VNET_HDR_LEN] & 15) * 4 > have ||
         !fix_ipv4_length(buf + RT_VNET_HDR_LEN, len - RT_VNET_HDR_LEN))
         return -1;
     return 0;
+}
+
+/* ---- Reading in place ---- */
+
+void rt_tun_rx_init(struct rt_tun_rx *rx, int fd, uint8_t *buf, size_t cap,
+                    uint64_t (*clock)(void))
+{
+    memset(rx, 0, sizeof *rx);
+    rx->fd = fd;
+    rx->buf = buf;
+    rx->cap = cap;
+    rx->clock = clock;
+}
+
+static uint16_t ld16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t ld32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           p[3];
+}
+
+/* A whole read (vnet header first) that carries TCP payload over IPv4, not
+ * a fragment: its flow is the one expected next. Others leave it as it
+ * was (pure ACKs of a flow we send on, say). */
+static void learn_flow(struct rt_tun_rx *rx, const uint8_t *b, size_t len)
+{
+    if (len < RT_VNET_HDR_LEN + 40)
+        return;
+    const uint8_t *ip = b + RT_VNET_HDR_LEN;
+    len -= RT_VNET_HDR_LEN;
+    size_t ihl = (size_t)(ip[0] & 15) * 4;
+    if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6 ||
+        (ld16(ip + 6) & 0x3fff) != 0 || ihl + 20 > len)
+        return;
+    size_t thl = (size_t)(ip[ihl + 12] >> 4) * 4;
+    if (thl < 20 || ihl + thl >= len ||
+        ihl + thl + RT_VNET_HDR_LEN > RT_RX_HDR_MAX)
+        return;
+    rx->flow_valid = true;
+    rx->local = berth_endpoint_v4(ld32(ip + 16), ld16(ip + ihl + 2));
+    rx->remote = berth_endpoint_v4(ld32(ip + 12), ld16(ip + ihl));
+    rx->flow_hdr_len = (uint16_t)(ihl + thl);
+}
+
+static ssize_t read_whole(struct rt_tun_rx *rx, bool place, uint64_t *now)
+{
+    ssize_t n = read(rx->fd, rx->buf, rx->cap);
+    *now = rx->clock();
+    if (n > 0 && place)
+        learn_flow(rx, rx->buf, (size_t)n);
+    return n;
+}
+
+ssize_t rt_tun_read(struct rt_tun_rx *rx, struct berth_stack *st, bool place,
+                    uint64_t *now, bool *taken)
+{
+    *taken = false;
+    struct berth_span sp[2];
+    int room = place && rx->flow_valid
+                   ? berth_rx_place(st, &rx->local, &rx->remote, sp)
+                   : 0;
+    size_t h = RT_VNET_HDR_LEN + rx->flow_hdr_len;
+    if (room <= 0 || rx->cap <= h)
+        return read_whole(rx, place, now);
+    /* Headers, the room (as much of it as a read can fill), and the rest
+     * of buf behind the place the room's bytes take there when put
+     * together: the iovecs hold exactly cap bytes. */
+    size_t ring = (size_t)room < rx->cap - h ? (size_t)room : rx->cap - h;
+    size_t l0 = sp[0].len < ring ? sp[0].len : ring;
+    struct iovec iov[4] = {{rx->hdr, h}, {sp[0].data, l0}};
+    int cnt = 2;
+    if (ring > l0)
+        iov[cnt++] = (struct iovec){sp[1].data, ring - l0};
+    if (rx->cap > h + ring)
+        iov[cnt++] = (struct iovec){rx->buf + h + ring, rx->cap - h - ring};
+    ssize_t n = readv(rx->fd, iov, cnt);
+    *now = rx->clock();
+    if (n <= 0)
+        return n;
+    size_t got = (size_t)n, pay = got > h ? got - h : 0;
+    if (pay > 0 && pay <= ring && rt_tun_rx_prepare_hdr(rx->hdr, h, got) == 0 &&
+        berth_input_placed(st, rx->hdr + RT_VNET_HDR_LEN, rx->flow_hdr_len, sp,
+                           pay, *now,
+                           rt_tun_rx_flags(rx->hdr)) != BERTH_EAGAIN) {
+        rx->placed++;
+        *taken = true;
+        return n;
+    }
+    /* Not that flow's next data: the packet whole in buf, as read() would
+     * have left it (the room's bytes are copied out before the stack sees
+     * anything). */
+    memcpy(rx->buf, rx->hdr, got < h ? got : h);
+    size_t in_ring = pay < ring ? pay : ring;
+    if (in_ring) {
+        size_t a = in_ring < l0 ? in_ring : l0;
+        memcpy(rx->buf + h, sp[0].data, a);
+        if (in_ring > a)
+            memcpy(rx->buf + h + a, sp[1].data, in_ring - a);
+        rx->missed++;
+    }
+    learn_flow(rx, rx->buf, got);
+    return n;
 }
 
 void rt_tun_tx_header(uint8_t hdr[RT_VNET_HDR_LEN], const uint8_t *pkt,

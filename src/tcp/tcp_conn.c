@@ -415,7 +415,10 @@ void tcp_conn_trim_buffers(struct berth_stack *s, struct tcp_conn *c)
         free_ring(s, &c->snd);
         c->flags &= ~TF_MEM_WAIT; /* the next send asks the budget again */
     }
-    if (c->rcv.buf && c->rcv.len == 0 && assembler_empty(&c->ooo))
+    /* ... except the one a link reads into in place (rx_place.c): it
+     * would come back at the next packet, regrown class by class. */
+    if (c->rcv.buf && c->rcv.len == 0 && assembler_empty(&c->ooo) &&
+        (c->sock < 0 || c->sock != s->rx_keep_sock))
         free_ring(s, &c->rcv);
 }
 
