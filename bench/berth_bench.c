@@ -510,6 +510,14 @@ static int cmd_bulk(int argc, char **argv)
     bench_result_f("gbit_per_wall_s", (double)b.received * 8 / wall / 1e9);
     bench_result_f("gbyte_per_cpu_s", (double)b.received / cpu / 1e9);
     bench_result_f("data_segs", (double)segs);
+    /* The TCP work per byte, to compare link schedules: segments the
+     * client sent (TSO super-segments count once) and the server's (its
+     * ACKs and window updates), per GB delivered. */
+    uint64_t acks = berth_counter(p.st[1], BERTH_CTR_SEGS_OUT);
+    double gb = (double)(b.received ? b.received : 1) / 1e9;
+    bench_result_f("ack_segs", (double)acks);
+    bench_result_f("data_segs_per_gb", (double)segs / gb);
+    bench_result_f("ack_segs_per_gb", (double)acks / gb);
     bench_result_u64("retrans", stack_counter_sum(&p, BERTH_CTR_RETRANS_SEGS));
     bench_result_u64("link_queued", p.q.packets);
     bench_result_u64("link_handed", p.handed);
