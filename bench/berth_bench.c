@@ -300,7 +300,8 @@ struct bulk {
     uint64_t total, sent, received;
     bool client_closed, server_done;
     bool zerocopy, verify;
-    uint64_t bad; /* bytes that failed the pattern check */
+    bool writable; /* the client heard WRITABLE since its last EAGAIN */
+    uint64_t bad;  /* bytes that failed the pattern check */
     uint8_t pat[BULK_CHUNK + BULK_PERIOD]; /* what the client sends */
     uint8_t rbuf[BULK_CHUNK];              /* where the server reads */
 };
@@ -350,7 +351,8 @@ static void pattern_fill(const struct bulk *b, uint8_t *d, size_t n,
 static int bulk_send_zc(struct bulk *b, struct berth_stack *s, uint64_t left)
 {
     struct berth_span sp[2];
-    int r = berth_send_reserve(s, b->csock, left, sp);
+    size_t len = left < BULK_CHUNK ? (size_t)left : BULK_CHUNK;
+    int r = berth_send_reserve(s, b->csock, len, sp);
     if (r <= 0)
         return r;
     if (b->verify) {
@@ -360,10 +362,18 @@ static int bulk_send_zc(struct bulk *b, struct berth_stack *s, uint64_t left)
     return berth_send_commit(s, b->csock, (size_t)r);
 }
 
+/* One write of up to BULK_CHUNK bytes (the main loop's step, cmd_bulk).
+ * The client writes from the main loop, not from its WRITABLE callback:
+ * between two writes the link delivers what the peer sent meanwhile (its
+ * ACKs), as the kernel's loopback does within a write() (the receiver's
+ * processing and its ACK run in the sender's transmit, the ACK taken from
+ * the socket's backlog before the next chunk is copied), so the data in
+ * flight stays what the receiver has not yet acknowledged, not a whole
+ * send buffer written ahead of the ACKs. */
 static void bulk_client_send(struct bulk *b)
 {
     struct berth_stack *s = b->p->st[0];
-    while (b->sent < b->total) {
+    if (b->sent < b->total) {
         uint64_t left = b->total - b->sent;
         int r;
         if (b->zerocopy) {
@@ -372,11 +382,13 @@ static void bulk_client_send(struct bulk *b)
             size_t len = left < BULK_CHUNK ? (size_t)left : BULK_CHUNK;
             r = berth_send(s, b->csock, b->pat + b->sent % BULK_PERIOD, len);
         }
-        if (r <= 0)
+        if (r <= 0) {
+            b->writable = false; /* until WRITABLE says there is room */
             return;
+        }
         b->sent += (uint64_t)r;
     }
-    if (!b->client_closed) {
+    if (b->sent == b->total && !b->client_closed) {
         b->client_closed = true;
         berth_close(s, b->csock);
     }
@@ -388,8 +400,8 @@ static void bulk_client_event(void *ctx, int sock, uint32_t ev)
     (void)sock;
     if (ev & BERTH_EV_ERROR)
         bench_die("bulk: client error");
-    if ((ev & BERTH_EV_WRITABLE) && !b->client_closed)
-        bulk_client_send(b);
+    if (ev & BERTH_EV_WRITABLE)
+        b->writable = true;
 }
 
 /* Reads what is there: 0 at the end of the stream, < 0 when nothing is. */
@@ -487,8 +499,12 @@ static int cmd_bulk(int argc, char **argv)
     uint64_t c0 = bench_cpu_ns(), t0 = bench_wall_ns();
     berth_connect(p.st[0], b.csock, PAIR_SERVER_ADDR, 5001);
     uint64_t deadline = t0 + max_s * 1000000000ull;
-    while (!b.server_done && bench_wall_ns() < deadline)
+    /* A chunk, then what the link holds (bulk_client_send). */
+    while (!b.server_done && bench_wall_ns() < deadline) {
+        if (b.writable && !b.client_closed)
+            bulk_client_send(&b);
         pair_run(&p, 1024);
+    }
     uint64_t t1 = bench_wall_ns(), c1 = bench_cpu_ns();
     double wall = (double)(t1 - t0) / 1e9, cpu = (double)(c1 - c0) / 1e9;
     uint64_t segs = berth_counter(p.st[0], BERTH_CTR_SEGS_OUT);
@@ -510,6 +526,14 @@ static int cmd_bulk(int argc, char **argv)
     bench_result_f("gbit_per_wall_s", (double)b.received * 8 / wall / 1e9);
     bench_result_f("gbyte_per_cpu_s", (double)b.received / cpu / 1e9);
     bench_result_f("data_segs", (double)segs);
+    /* The TCP work per byte, to compare link schedules: segments the
+     * client sent (TSO super-segments count once) and the server's (its
+     * ACKs and window updates), per GB delivered. */
+    uint64_t acks = berth_counter(p.st[1], BERTH_CTR_SEGS_OUT);
+    double gb = (double)(b.received ? b.received : 1) / 1e9;
+    bench_result_f("ack_segs", (double)acks);
+    bench_result_f("data_segs_per_gb", (double)segs / gb);
+    bench_result_f("ack_segs_per_gb", (double)acks / gb);
     bench_result_u64("retrans", stack_counter_sum(&p, BERTH_CTR_RETRANS_SEGS));
     bench_result_u64("link_queued", p.q.packets);
     bench_result_u64("link_handed", p.handed);

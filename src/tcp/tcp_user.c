@@ -405,6 +405,19 @@ static void window_update(struct berth_stack *s, struct tcp_conn *c)
     }
 }
 
+/* Everything read and nothing held out of order (so nothing written ahead
+ * of the readable end): the next data lands at the buffer's start, in the
+ * memory the last of it warmed, without a wrap. That matters for a buffer
+ * the stack keeps (the one a link reads into in place, rx_place.c); one it
+ * gives back (tcp_conn_trim_buffers) comes back from the buffer cache, the
+ * last one given, with its head at 0 too. The send buffer restarts that
+ * way when everything in it is acknowledged. */
+static void rcv_rewind(struct tcp_conn *c)
+{
+    if (c->rcv.len == 0 && assembler_empty(&c->ooo))
+        ring_rewind(&c->rcv);
+}
+
 int tcp_user_read(struct berth_stack *s, struct tcp_conn *c, void *buf,
                   size_t len)
 {
@@ -413,6 +426,7 @@ int tcp_user_read(struct berth_stack *s, struct tcp_conn *c, void *buf,
     if (len > INT32_MAX)
         len = INT32_MAX;
     uint32_t n = ring_read(&c->rcv, buf, (uint32_t)len);
+    rcv_rewind(c);
     window_update(s, c);
     tcp_conn_trim_buffers(s, c); /* read out: give the buffer back */
     return (int)n;
@@ -421,6 +435,7 @@ int tcp_user_read(struct berth_stack *s, struct tcp_conn *c, void *buf,
 int tcp_user_consume(struct berth_stack *s, struct tcp_conn *c, uint32_t n)
 {
     n = ring_drop(&c->rcv, n);
+    rcv_rewind(c);
     window_update(s, c);
     tcp_conn_trim_buffers(s, c);
     return (int)n;

@@ -416,6 +416,55 @@ static void ring_move_keeps_readable_and_written_ahead_bytes(void **state)
     }
 }
 
+/* ring_rewind: a ring with readable bytes keeps its head; an empty one
+ * starts over at the beginning of its memory, and from there every offset
+ * maps as from any head: what is written lands at buf[0] without a wrap,
+ * peek, span and write-ahead/commit see the bytes where they are. A send
+ * buffer restarted this way keeps stream offset k at index k from head,
+ * so a retransmission of any of its bytes reads the right ones. */
+static void ring_rewind_restarts_only_an_empty_ring(void **state)
+{
+    (void)state;
+    for (uint32_t head = 0; head < 7; head++) {
+        struct fixture f;
+        fixture_init(&f, 7);
+        rotate_to(&f, head);
+        assert_int_equal(ring_write(&f.r, "ab", 2), 2);
+        ring_rewind(&f.r); /* not empty: nothing moves */
+        assert_int_equal(f.r.head, head);
+        uint8_t out[7];
+        assert_int_equal(ring_peek(&f.r, 0, out, 2), 2);
+        assert_memory_equal(out, "ab", 2);
+        assert_int_equal(ring_read(&f.r, out, 2), 2);
+        ring_rewind(&f.r);
+        assert_int_equal(f.r.head, 0);
+        assert_int_equal(f.r.len, 0);
+        assert_int_equal(ring_free(&f.r), 7);
+        /* A full ring's worth from the start: one span, in place. */
+        assert_int_equal(ring_write(&f.r, "cdefg", 5), 5);
+        assert_memory_equal(f.buf, "cdefg", 5);
+        uint8_t *p[2];
+        uint32_t len[2];
+        assert_int_equal(ring_span(&f.r, 0, 5, p, len), 5);
+        assert_ptr_equal(p[0], f.buf);
+        assert_int_equal(len[0], 5);
+        assert_int_equal(len[1], 0);
+        assert_int_equal(ring_write_at(&f.r, 1, "i", 1), 1);
+        assert_int_equal(f.buf[6], 'i');
+        ring_commit(&f.r, 2);
+        assert_int_equal(ring_peek(&f.r, 3, out, 4), 4);
+        assert_memory_equal(out, "fg", 2);
+        assert_int_equal(out[3], 'i');
+        /* Acknowledged in part, then the rest read from its offsets. */
+        assert_int_equal(ring_drop(&f.r, 2), 2);
+        assert_int_equal(ring_peek(&f.r, 1, out, 2), 2);
+        assert_memory_equal(out, "fg", 2);
+        ring_rewind(&f.r);
+        assert_int_equal(f.r.head, 2);
+        fixture_fini(&f);
+    }
+}
+
 /* ring_span: the readable bytes and the room after them, in place, at
  * every head position of an odd-capacity ring: one span, or two split at
  * the end of memory, always covering exactly the bytes asked for. */
@@ -488,6 +537,7 @@ int main(void)
         cmocka_unit_test(ring_random_operations_match_flat_array_model),
         cmocka_unit_test(ring_move_keeps_readable_and_written_ahead_bytes),
         cmocka_unit_test(ring_span_shows_bytes_in_place_at_every_head),
+        cmocka_unit_test(ring_rewind_restarts_only_an_empty_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

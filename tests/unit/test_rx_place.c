@@ -553,6 +553,49 @@ static void input_placed_refuses_without_placement(void **state)
     env_fini(&e);
 }
 
+/* The kept buffer read out (nothing held out of order) restarts at its
+ * start at once, not only at the next berth_rx_place: data that arrives
+ * the usual way (here: handed to berth_input, not read from the device)
+ * lands where the last data did, in the memory it warmed. */
+static void kept_buffer_read_out_restarts_at_its_start(void **state)
+{
+    (void)state;
+    struct env e;
+    env_init(&e, 1 << 20);
+    struct stream st = {.salt = 11, .total = 64 << 10};
+    st.server = connect_pair(&e, 80, &st.client);
+    warm_up(&e, &st); /* ends with a placement asked on the empty buffer */
+    struct berth_endpoint l = berth_endpoint_v4(ADDR_B, e.rx.local.port);
+    struct berth_span sp[2];
+    assert_true(berth_rx_place(e.b, &l, &e.rx.remote, sp) > 0);
+    const uint8_t *start = sp[0].data;
+    uint64_t taken = e.taken;
+    for (int round = 0; round < 3; round++) {
+        send_some(&e, &st, 1000);
+        for (int k = 0; k < 8 && e.n; k++) {
+            struct pkt q[QMAX];
+            size_t n = e.n;
+            memcpy(q, e.q, n * sizeof *q);
+            e.n = 0;
+            for (size_t i = 0; i < n; i++) {
+                if (q[i].dst == ADDR_B)
+                    berth_input_flags(e.b, q[i].data, q[i].len, fake_now,
+                                      BERTH_IN_CSUM_OK);
+                else
+                    berth_input(e.a, q[i].data, q[i].len, fake_now);
+                free(q[i].data);
+            }
+        }
+        assert_int_equal(berth_recv_peek(e.b, st.server, sp), 1000);
+        assert_ptr_equal(sp[0].data, start);
+        read_check(&e, &st);
+    }
+    assert_int_equal(st.got, 6000);
+    assert_int_equal(e.taken, taken); /* none came through the device */
+    close_both(&e, &st);
+    env_fini(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -564,6 +607,7 @@ int main(void)
         cmocka_unit_test(reset_ends_placement),
         cmocka_unit_test(time_wait_gets_nothing_placed),
         cmocka_unit_test(input_placed_refuses_without_placement),
+        cmocka_unit_test(kept_buffer_read_out_restarts_at_its_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

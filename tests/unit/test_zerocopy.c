@@ -338,6 +338,61 @@ static void reserve_gives_two_spans_when_the_send_ring_wraps(void **st)
     pair_down(&p);
 }
 
+/* A buffer emptied (the send buffer when all it held is acknowledged, the
+ * receive buffer when all is read) restarts at the start of the memory it
+ * last used: the next 3000 bytes of a 4 KiB buffer do not wrap, and land
+ * where the first 3000 did (in cache). After that restart the stream's
+ * offsets still map right: a segment lost from the second round is
+ * retransmitted with its own bytes, and the receiver's out-of-order copy
+ * of the one after it stays where the retransmission completes it. */
+static void
+emptied_buffers_restart_at_their_start_and_retransmit_right(void **st)
+{
+    (void)st;
+    struct pair p;
+    pair_up(&p);
+    struct berth_span sp[2], rp[2];
+    assert_int_equal(berth_send_reserve(p.a, p.client, 3000, sp), 3000);
+    uint8_t *snd0 = sp[0].data;
+    fill(sp[0].data, 3000, 0);
+    assert_int_equal(berth_send_commit(p.a, p.client, 3000), 3000);
+    pump(&p);
+    assert_int_equal(berth_recv_peek(p.b, p.server, rp), 3000);
+    uint8_t *rcv0 = rp[0].data;
+    check(rp[0].data, 3000, 0);
+    assert_int_equal(berth_recv_consume(p.b, p.server, 3000), 3000);
+    pump(&p);
+    struct berth_tcp_info info;
+    assert_int_equal(berth_getinfo(p.a, p.client, &info), 0);
+    assert_int_equal(info.snd_queued, 0);
+    /* Round two: from the start again, one span. */
+    assert_int_equal(berth_send_reserve(p.a, p.client, 3000, sp), 3000);
+    assert_ptr_equal(sp[0].data, snd0);
+    assert_int_equal(sp[0].len, 3000);
+    assert_int_equal(sp[1].len, 0);
+    fill(sp[0].data, 3000, 3000);
+    assert_int_equal(berth_send_commit(p.a, p.client, 3000), 3000);
+    /* The first segment of round two is lost. */
+    assert_true(p.w.n - p.w.head >= 2);
+    free(p.w.q[p.w.head].data);
+    p.w.head++;
+    int r = 0;
+    for (int k = 0; k < 20 && r < 3000; k++) {
+        pump(&p);
+        r = berth_recv_peek(p.b, p.server, rp);
+    }
+    assert_int_equal(r, 3000);
+    assert_true(berth_counter(p.a, BERTH_CTR_RETRANS_SEGS) >= 1);
+    assert_ptr_equal(rp[0].data, rcv0);
+    assert_int_equal(rp[1].len, 0);
+    check(rp[0].data, 3000, 3000);
+    assert_int_equal(berth_recv_consume(p.b, p.server, 3000), 3000);
+    assert_int_equal(berth_close(p.a, p.client), 0);
+    assert_int_equal(berth_close(p.b, p.server), 0);
+    assert_int_equal(berth_close(p.b, p.listener), 0);
+    pair_down(&p);
+}
+
 static void zero_copy_both_ends_carry_a_long_stream(void **st)
 {
     (void)st;
@@ -517,6 +572,8 @@ int main(void)
             consume_more_than_readable_is_einval_and_changes_nothing),
         cmocka_unit_test(reserve_commit_sends_what_was_written),
         cmocka_unit_test(reserve_gives_two_spans_when_the_send_ring_wraps),
+        cmocka_unit_test(
+            emptied_buffers_restart_at_their_start_and_retransmit_right),
         cmocka_unit_test(zero_copy_both_ends_carry_a_long_stream),
         cmocka_unit_test(calls_on_bad_handles_and_wrong_kinds_fail),
         cmocka_unit_test(send_after_shutdown_and_reset_fail),
