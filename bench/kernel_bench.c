@@ -1,7 +1,7 @@
 /* kernel-bench: the Linux kernel's side of the benchmarks, and the kernel
  * peers of the TUN runs. Subcommands:
  *   lifecycle   epoll client and server over 127.0.0.1 (two processes)
- *   bulk        one stream over 127.0.0.1 (two processes)
+ *   bulk        one stream over 127.0.0.1 (two processes; --chunk: write size)
  *   mem         N loopback connections held by several processes; memory
  *               (--family 6: over ::1, results mem6_*)
  *               from /proc/slabinfo (established, TIME-WAIT, SYN queue)
@@ -254,6 +254,11 @@ static int cmd_bulk(int argc, char **argv)
 {
     uint64_t total = bench_arg_u64(argc, argv, "--bytes", 4ull << 30);
     uint16_t port = (uint16_t)bench_arg_u64(argc, argv, "--port", 20999);
+    /* The client's write size (berth-bench bulk writes 256 KiB a call):
+     * 1 MiB by default, at most that. */
+    uint64_t chunk = bench_arg_u64(argc, argv, "--chunk", BULK_BUF);
+    if (chunk == 0 || chunk > BULK_BUF)
+        bench_die("bulk: --chunk must be 1 to %u bytes", BULK_BUF);
     int lfd = listen_on("127.0.0.1", port, 16, false);
     pid_t srv = fork();
     if (srv == 0) {
@@ -273,7 +278,7 @@ static int cmd_bulk(int argc, char **argv)
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
         bench_die("bulk connect: %s", strerror(errno));
     for (uint64_t left = total; left;) {
-        size_t len = left < BULK_BUF ? (size_t)left : BULK_BUF;
+        size_t len = left < chunk ? (size_t)left : (size_t)chunk;
         write_all(fd, buf, len);
         left -= len;
     }
