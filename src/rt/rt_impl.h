@@ -232,6 +232,7 @@ struct rt_uring {
 };
 struct rt_uring_result {
     uint64_t packets, bytes, errors; /* written whole; refused or short */
+    bool unsupported; /* a write failed as one the kernel cannot make */
 };
 /* 0, or -errno (then the ring is unused: write directly). */
 int rt_uring_init(struct rt_uring *u, int fd);

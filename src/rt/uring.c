@@ -36,7 +36,10 @@ int rt_uring_init(struct rt_uring *u, int fd)
     int rfd = sys_setup(RT_URING_ENTRIES, &p);
     if (rfd < 0)
         return -errno;
+    /* FAST_POLL came with Linux 5.7, after IORING_OP_WRITE (5.6): a
+     * kernel without it may not know the operation. */
     if (!(p.features & IORING_FEAT_SINGLE_MMAP) ||
+        !(p.features & IORING_FEAT_FAST_POLL) ||
         p.sq_entries < RT_URING_ENTRIES || p.cq_entries < RT_URING_ENTRIES) {
         close(rfd);
         return -ENOTSUP;
@@ -132,6 +135,8 @@ static void reap(struct rt_uring *u, struct rt_uring_result *res)
             res->bytes += (uint64_t)c->res;
         } else {
             res->errors++;
+            if (c->res == -EINVAL || c->res == -EOPNOTSUPP)
+                res->unsupported = true;
         }
         u->inflight--;
     }
@@ -159,5 +164,7 @@ int rt_uring_flush(struct rt_uring *u, struct rt_uring_result *res)
             submit -= (unsigned)r < submit ? (unsigned)r : submit;
         reap(u, res);
     }
+    if (res->unsupported)
+        return -EOPNOTSUPP; /* a write this ring cannot make: give it up */
     return u->inflight ? -EIO : 0;
 }
