@@ -120,9 +120,12 @@ int berth_input_placed(struct berth_stack *s, const void *hdr, size_t hdr_len,
                        uint64_t now, uint32_t flags)
 {
     const uint8_t *h = hdr;
-    /* Timers first, as berth_input does: what they change is then seen
-     * by the checks below. */
-    berth_advance(s, now);
+    /* Nothing runs before these checks (no timers, no events: the
+     * application could give the buffer back), so a refusal leaves the
+     * room's bytes for the link to copy out. Once they pass, the timers
+     * due run first inside berth_input_flags, as for any packet; none of
+     * them moves the buffer (one that ends the connection frees it, and
+     * then the segment finds no connection and its payload is not read). */
     if (!(flags & BERTH_IN_CSUM_OK) || hdr_len < 40 ||
         hdr_len > PLACED_HDR_MAX || payload_len == 0 ||
         hdr_len + payload_len > 65535 || (h[0] >> 4) != 4)

@@ -914,9 +914,9 @@ int berth_rx_place(struct berth_stack *s, const struct berth_endpoint *local,
  * (sequence number RCV.NXT) and fits the room, and flags has
  * BERTH_IN_CSUM_OK, it is taken as berth_input_flags() takes the whole
  * packet, without a copy of the payload: 0 or a drop reason. Otherwise
- * BERTH_EAGAIN and nothing of it was taken: the link puts the packet
- * together (the room's bytes are untouched) and calls berth_input_flags().
- * Timers due at `now` run first either way. */
+ * BERTH_EAGAIN and nothing happened (not even timers): the link puts the
+ * packet together (the room's bytes are untouched) and calls
+ * berth_input_flags(). */
 int berth_input_placed(struct berth_stack *s, const void *hdr, size_t hdr_len,
                        const struct berth_span span[2], size_t payload_len,
                        uint64_t now, uint32_t flags);

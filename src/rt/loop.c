@@ -102,9 +102,49 @@ static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
     }
 }
 
+/* Writes the small packets queued (rt_uring), counted as tun_write's. */
+static void tx_flush(struct berth_rt *rt)
+{
+    struct rt_uring_result res;
+    if (rt->txq.queued == 0)
+        return;
+    int r = rt_uring_flush(&rt->txq, &res);
+    rt->stats.tx_packets += res.packets;
+    rt->stats.tx_bytes += res.bytes - res.packets * RT_VNET_HDR_LEN;
+    rt->tun_write_errors += res.errors;
+    if (r < 0)
+        rt_uring_destroy(&rt->txq); /* write directly from now on */
+}
+
+/* A small packet (an ACK) sent while the loop works goes into the queue
+ * of writes made together; true when it was queued. A larger one (data)
+ * is written at once, after what is queued, so the order holds. */
+static bool tx_queue(struct berth_rt *rt, const uint8_t *pkt, size_t len,
+                     uint16_t seg_size)
+{
+    if (rt->txq.ring_fd < 0 || !rt->in_loop)
+        return false;
+    uint8_t *slot = rt_uring_slot(&rt->txq, RT_VNET_HDR_LEN + len);
+    if (!slot && RT_VNET_HDR_LEN + len <= RT_URING_SLOT) {
+        tx_flush(rt);
+        slot = rt_uring_slot(&rt->txq, RT_VNET_HDR_LEN + len);
+    }
+    if (!slot) {
+        tx_flush(rt);
+        return false;
+    }
+    rt_tun_tx_header(slot, pkt, len, seg_size);
+    memcpy(slot + RT_VNET_HDR_LEN, pkt, len);
+    rt_uring_queue(&rt->txq, RT_VNET_HDR_LEN + len);
+    if (rt->txq.queued >= RT_TX_BATCH)
+        tx_flush(rt);
+    return true;
+}
+
 /* With offloads every write starts with the virtio-net header: a clean
  * link writes header and packet with one writev (no copy of a 64 KiB
- * super-segment); the impairment gets a copy with the header in front. */
+ * super-segment), or queues a small one (tx_queue); the impairment gets a
+ * copy with the header in front. */
 static void tx_packet(struct berth_rt *rt, const uint8_t *pkt, size_t len,
                       uint16_t seg_size)
 {
@@ -121,6 +161,8 @@ static void tx_packet(struct berth_rt *rt, const uint8_t *pkt, size_t len,
                          tun_write, rt);
         return;
     }
+    if (tx_queue(rt, pkt, len, seg_size))
+        return;
     struct iovec iov[2] = {{hdr, RT_VNET_HDR_LEN}, {(void *)pkt, len}};
     ssize_t n;
     do
@@ -549,10 +591,13 @@ int berth_rt_run(struct berth_rt *rt)
             break;
         }
         rt->now = rt_clock_now();
+        rt->in_loop = true;
         for (int i = 0; i < n && rc == 0; i++)
             rc = dispatch(rt, &evs[i]);
         if (rc == 0)
             service(rt);
+        tx_flush(rt);
+        rt->in_loop = false;
         rt->stats.loops++;
     }
     if (rt->pcap)

@@ -216,12 +216,44 @@ int rt_tun_configure6(const char *name, const uint8_t peer_addr6[16],
                       uint8_t prefix, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------
+ * Batched small writes (uring.c): packets of up to RT_URING_SLOT bytes are
+ * copied into slots and written together by one io_uring_enter(), one
+ * write each. Unused (ring_fd -1) where the kernel has no io_uring.
+ */
+#define RT_URING_ENTRIES 64u
+#define RT_URING_SLOT    128u /* virtio-net header + an ACK with options */
+struct rt_uring {
+    int ring_fd, fd; /* the io_uring, and what it writes to */
+    unsigned queued, inflight;
+    void *ring, *sqes, *cqes;
+    size_t ring_len, sqes_len;
+    unsigned *sq_tail, *sq_array, *cq_head, *cq_tail;
+    unsigned sq_mask, cq_mask;
+    uint8_t *slots; /* RT_URING_ENTRIES * RT_URING_SLOT */
+};
+struct rt_uring_result {
+    uint64_t packets, bytes, errors; /* written whole; refused or short */
+    bool unsupported; /* a write failed as one the kernel cannot make */
+};
+/* 0, or -errno (then the ring is unused: write directly). */
+int rt_uring_init(struct rt_uring *u, int fd);
+void rt_uring_destroy(struct rt_uring *u);
+/* The next slot for a packet of len bytes, or NULL: no ring, too large,
+ * or full (flush first). Fill it, then rt_uring_queue(len). */
+uint8_t *rt_uring_slot(struct rt_uring *u, size_t len);
+void rt_uring_queue(struct rt_uring *u, size_t len);
+/* Writes everything queued and waits until it is written: 0, or -errno
+ * (then stop using the ring). */
+int rt_uring_flush(struct rt_uring *u, struct rt_uring_result *res);
+
+/* ------------------------------------------------------------------------
  * The runtime object, shared by runtime.c (create, destroy, control
  * commands) and loop.c (the event loop and the packet paths).
  */
 #define RT_MAX_WATCH 16
 #define RT_RX_BATCH  64 /* TUN reads per wake-up before timers run */
 #define RT_RX_SKIPS  8  /* full batches in a row without epoll_wait, at most */
+#define RT_TX_BATCH  16 /* small packets queued before they are written */
 
 /* epoll tags of the loop's descriptors; a watched fd's tag also carries
  * its slot (bits 8-15) and a generation (bits 32-63) so that an event for
@@ -293,7 +325,12 @@ struct berth_rt {
     size_t rxcap;
     struct rt_tun_rx rx; /* reads in place (over rxbuf), tun.c */
     bool rx_more;        /* the last batch was cut, not ended by EAGAIN */
-    unsigned rx_skips;   /* batches since epoll_wait was last asked */
+    /* Small packets sent while the loop works (its own thread, between
+     * waits: in_loop) are queued and written in batches (RT_TX_BATCH, and
+     * at the end of each iteration), one syscall for them all. */
+    struct rt_uring txq;
+    bool in_loop;
+    unsigned rx_skips;             /* batches since epoll_wait was last asked */
     struct rt_tun_offload offload; /* what the TUN device does for us */
     /* header + datagram, for the tx impairment's copy (RT_TXCOPY_LEN
      * bytes), then as many where tx_sg gathers a packet (tun.c) */

@@ -374,6 +374,7 @@ struct berth_rt *rt_create(const struct berth_rt_config *cfg,
     rt->cfg = *cfg;
     set_shard(rt, sp);
     rt->epfd = rt->tunfd = rt->sigfd = -1;
+    rt->txq.ring_fd = -1;
     for (int i = 0; i < RT_MAX_WATCH; i++)
         rt->watch[i].fd = -1;
     rt->now = rt->t0 = rt_clock_now();
@@ -397,6 +398,10 @@ struct berth_rt *rt_create(const struct berth_rt_config *cfg,
         return NULL;
     }
     rt_tun_rx_init(&rt->rx, rt->tunfd, rt->rxbuf, rt->rxcap, rt_clock_now);
+    /* The ACKs of a receive batch go out in batches (loop.c, tx_queue);
+     * without io_uring each is its own write. */
+    if (rt->offload.vnet && !rt->link)
+        rt_uring_init(&rt->txq, rt->tunfd);
     return rt;
 }
 
@@ -428,6 +433,7 @@ void berth_rt_destroy(struct berth_rt *rt)
         berth_events_close(rt->events) < 0)
         fprintf(stderr, "berth: event log %s incomplete\n", rt->events_path);
     rt_link_close(rt);
+    rt_uring_destroy(&rt->txq);
     rt_impair_destroy(rt->rx_imp);
     rt_impair_destroy(rt->tx_imp);
     close_signals(rt);
