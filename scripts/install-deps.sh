@@ -16,11 +16,13 @@ set -euo pipefail
 # `berth plot`'s checks its SVG (xmllint) and renders it (rsvg-convert).
 # `berth ladder` tests: xmllint and rsvg-convert check its SVG figures;
 # tcpdump captures a kernel-to-kernel connection for it.
-# --link xdp: (AF_XDP) builds against libxdp and libbpf when present.
+# --link xdp: (AF_XDP) builds against libxdp and libbpf when present; the TUN
+# runtime batches its ACK writes through liburing when present.
 packages=(build-essential cmake pkg-config libcmocka-dev libssl-dev
     iproute2 curl netcat-openbsd iputils-ping python3 tshark liblwip-dev clang bison flex
     groff-base wget nginx-light redis-server redis-tools iperf3 wrk
-    python3-jsonschema libxml2-utils librsvg2-bin tcpdump libxdp-dev libbpf-dev)
+    python3-jsonschema libxml2-utils librsvg2-bin tcpdump libxdp-dev libbpf-dev
+    liburing-dev)
 
 missing=()
 for p in "${packages[@]}"; do

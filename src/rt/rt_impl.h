@@ -216,19 +216,17 @@ int rt_tun_configure6(const char *name, const uint8_t peer_addr6[16],
                       uint8_t prefix, char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------
- * Batched small writes (uring.c): packets of up to RT_URING_SLOT bytes are
- * copied into slots and written together by one io_uring_enter(), one
- * write each. Unused (ring_fd -1) where the kernel has no io_uring.
+ * Batched small writes (uring.c, through liburing): packets of up to
+ * RT_URING_SLOT bytes are copied into slots and written together by one
+ * io_uring_enter(), one write each. Unused (ring_fd -1) where the kernel
+ * has no io_uring or berth was built without liburing (uring_none.c).
  */
 #define RT_URING_ENTRIES 64u
 #define RT_URING_SLOT    128u /* virtio-net header + an ACK with options */
 struct rt_uring {
-    int ring_fd, fd; /* the io_uring, and what it writes to */
+    int ring_fd, fd; /* the io_uring's descriptor (-1: unused), the target */
     unsigned queued, inflight;
-    void *ring, *sqes, *cqes;
-    size_t ring_len, sqes_len;
-    unsigned *sq_tail, *sq_array, *cq_head, *cq_tail;
-    unsigned sq_mask, cq_mask;
+    void *ring;     /* struct io_uring (liburing.h stays out of here) */
     uint8_t *slots; /* RT_URING_ENTRIES * RT_URING_SLOT */
 };
 struct rt_uring_result {

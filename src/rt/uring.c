@@ -1,84 +1,55 @@
 /* Batched writes of small packets (the ACKs berth sends while it receives)
- * to one descriptor through io_uring, by its system calls (no liburing):
- * each packet is copied into a slot and queued, and one io_uring_enter()
- * writes them all, one write each, as separate write() calls would (a TUN
- * write is one packet). A kernel without io_uring, or that refuses it,
- * leaves the ring unused: the runtime writes directly. */
-#define _GNU_SOURCE
+ * to one descriptor through io_uring (liburing): each packet is copied into
+ * a slot and queued, and one io_uring_enter() writes them all, one write
+ * each, as separate write() calls would (a TUN write is one packet). A
+ * kernel without io_uring, or without its write operation, leaves the ring
+ * unused: the runtime writes directly. Built when liburing is found
+ * (Debian: liburing-dev); uring_none.c otherwise. */
 #include "rt_impl.h"
 
 #include <errno.h>
-#include <linux/io_uring.h>
-#include <stdatomic.h>
+#include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-static int sys_setup(unsigned entries, struct io_uring_params *p)
+/* Whether this kernel's io_uring knows the write operation (Linux 5.6). */
+static bool write_supported(struct io_uring *ring)
 {
-    return (int)syscall(__NR_io_uring_setup, entries, p);
-}
-
-static int sys_enter(int fd, unsigned submit, unsigned complete, unsigned flags)
-{
-    return (int)syscall(__NR_io_uring_enter, fd, submit, complete, flags, NULL,
-                        0);
+    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+    if (!probe)
+        return false;
+    bool ok = io_uring_opcode_supported(probe, IORING_OP_WRITE);
+    io_uring_free_probe(probe);
+    return ok;
 }
 
 int rt_uring_init(struct rt_uring *u, int fd)
 {
     memset(u, 0, sizeof *u);
     u->ring_fd = -1;
-    struct io_uring_params p;
-    memset(&p, 0, sizeof p);
-    int rfd = sys_setup(RT_URING_ENTRIES, &p);
-    if (rfd < 0)
-        return -errno;
-    /* FAST_POLL came with Linux 5.7, after IORING_OP_WRITE (5.6): a
-     * kernel without it may not know the operation. */
-    if (!(p.features & IORING_FEAT_SINGLE_MMAP) ||
-        !(p.features & IORING_FEAT_FAST_POLL) ||
-        p.sq_entries < RT_URING_ENTRIES || p.cq_entries < RT_URING_ENTRIES) {
-        close(rfd);
+    struct io_uring *ring = malloc(sizeof *ring);
+    uint8_t *slots = malloc((size_t)RT_URING_ENTRIES * RT_URING_SLOT);
+    if (!ring || !slots) {
+        free(ring);
+        free(slots);
+        return -ENOMEM;
+    }
+    int r = io_uring_queue_init(RT_URING_ENTRIES, ring, 0);
+    if (r < 0) {
+        free(ring);
+        free(slots);
+        return r;
+    }
+    if (!write_supported(ring)) {
+        io_uring_queue_exit(ring);
+        free(ring);
+        free(slots);
         return -ENOTSUP;
     }
-    size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
-    size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
-    size_t len = sq_len > cq_len ? sq_len : cq_len;
-    uint8_t *ring = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                         MAP_SHARED | MAP_POPULATE, rfd, IORING_OFF_SQ_RING);
-    if (ring == MAP_FAILED) {
-        close(rfd);
-        return -ENOMEM;
-    }
-    size_t sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
-    void *sqes = mmap(NULL, sqes_len, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_POPULATE, rfd, IORING_OFF_SQES);
-    uint8_t *slots = malloc((size_t)RT_URING_ENTRIES * RT_URING_SLOT);
-    if (sqes == MAP_FAILED || !slots) {
-        if (sqes != MAP_FAILED)
-            munmap(sqes, sqes_len);
-        free(slots);
-        munmap(ring, len);
-        close(rfd);
-        return -ENOMEM;
-    }
-    u->ring_fd = rfd;
-    u->fd = fd;
     u->ring = ring;
-    u->ring_len = len;
-    u->sqes = sqes;
-    u->sqes_len = sqes_len;
+    u->ring_fd = ring->ring_fd;
+    u->fd = fd;
     u->slots = slots;
-    u->sq_tail = (unsigned *)(ring + p.sq_off.tail);
-    u->sq_mask = *(unsigned *)(ring + p.sq_off.ring_mask);
-    u->sq_array = (unsigned *)(ring + p.sq_off.array);
-    u->cq_head = (unsigned *)(ring + p.cq_off.head);
-    u->cq_tail = (unsigned *)(ring + p.cq_off.tail);
-    u->cq_mask = *(unsigned *)(ring + p.cq_off.ring_mask);
-    u->cqes = ring + p.cq_off.cqes;
     return 0;
 }
 
@@ -86,10 +57,11 @@ void rt_uring_destroy(struct rt_uring *u)
 {
     if (u->ring_fd < 0)
         return;
-    munmap(u->sqes, u->sqes_len);
-    munmap(u->ring, u->ring_len);
-    close(u->ring_fd);
+    io_uring_queue_exit(u->ring);
+    free(u->ring);
     free(u->slots);
+    u->ring = NULL;
+    u->slots = NULL;
     u->ring_fd = -1;
 }
 
@@ -102,20 +74,12 @@ uint8_t *rt_uring_slot(struct rt_uring *u, size_t len)
 
 void rt_uring_queue(struct rt_uring *u, size_t len)
 {
-    unsigned tail = *u->sq_tail; /* ours alone: the kernel only reads it */
-    unsigned i = tail & u->sq_mask;
-    struct io_uring_sqe *sqe = (struct io_uring_sqe *)u->sqes + i;
-    memset(sqe, 0, sizeof *sqe);
-    sqe->opcode = IORING_OP_WRITE;
-    sqe->fd = u->fd;
-    sqe->addr =
-        (uint64_t)(uintptr_t)(u->slots + (size_t)u->queued * RT_URING_SLOT);
-    sqe->len = (uint32_t)len;
-    sqe->off = (uint64_t)-1; /* no file position: as write() */
-    sqe->user_data = len;
-    u->sq_array[i] = i;
-    atomic_store_explicit((_Atomic unsigned *)u->sq_tail, tail + 1,
-                          memory_order_release);
+    /* At most RT_URING_ENTRIES queued (rt_uring_slot) and none in flight
+     * between flushes: the submission queue always has room. */
+    struct io_uring_sqe *sqe = io_uring_get_sqe(u->ring);
+    uint8_t *slot = u->slots + (size_t)u->queued * RT_URING_SLOT;
+    io_uring_prep_write(sqe, u->fd, slot, (unsigned)len, (uint64_t)-1);
+    sqe->user_data = len; /* (uint64_t)-1 above: no file position */
     u->queued++;
 }
 
@@ -124,12 +88,11 @@ void rt_uring_queue(struct rt_uring *u, size_t len)
  * refused write()). */
 static void reap(struct rt_uring *u, struct rt_uring_result *res)
 {
-    unsigned head = *u->cq_head;
-    unsigned tail = atomic_load_explicit((_Atomic unsigned *)u->cq_tail,
-                                         memory_order_acquire);
-    const struct io_uring_cqe *cqes = u->cqes;
-    for (; head != tail; head++) {
-        const struct io_uring_cqe *c = &cqes[head & u->cq_mask];
+    struct io_uring *ring = u->ring;
+    struct io_uring_cqe *c;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(ring, head, c)
+    {
         if (c->res >= 0 && (uint64_t)c->res == c->user_data) {
             res->packets++;
             res->bytes += (uint64_t)c->res;
@@ -138,10 +101,10 @@ static void reap(struct rt_uring *u, struct rt_uring_result *res)
             if (c->res == -EINVAL || c->res == -EOPNOTSUPP)
                 res->unsupported = true;
         }
-        u->inflight--;
+        seen++;
     }
-    atomic_store_explicit((_Atomic unsigned *)u->cq_head, head,
-                          memory_order_release);
+    io_uring_cq_advance(ring, seen);
+    u->inflight -= seen;
 }
 
 int rt_uring_flush(struct rt_uring *u, struct rt_uring_result *res)
@@ -149,19 +112,14 @@ int rt_uring_flush(struct rt_uring *u, struct rt_uring_result *res)
     memset(res, 0, sizeof *res);
     if (u->ring_fd < 0 || u->queued == 0)
         return 0;
-    unsigned n = u->queued;
+    u->inflight += u->queued;
     u->queued = 0;
-    u->inflight += n;
     /* Submit all and wait for all: TUN writes complete at once, so one
      * call; the slots are free for the next batch when it returns. */
-    unsigned submit = n;
     for (int tries = 0; u->inflight > 0 && tries < 64; tries++) {
-        int r =
-            sys_enter(u->ring_fd, submit, u->inflight, IORING_ENTER_GETEVENTS);
-        if (r < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY)
-            return -errno;
-        if (r > 0)
-            submit -= (unsigned)r < submit ? (unsigned)r : submit;
+        int r = io_uring_submit_and_wait(u->ring, u->inflight);
+        if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+            return r;
         reap(u, res);
     }
     if (res->unsupported)
