@@ -105,9 +105,15 @@ fi
 # intermediate code in it, and a program links against it with LTO off,
 # with this compiler and with the other one (gcc/clang) where installed.
 # Not the other compiler under the sanitizers: their runtimes differ.
-if readelf -SW "$libdir/libberth.a" | grep -E '\.gnu\.lto_|\.llvm|\.llvmbc'; then
-    fail "libberth.a carries LTO sections (above)"
+# (readelf names GCC's LTO sections, and refuses LLVM bitcode on stderr.)
+if readelf -SW "$libdir/libberth.a" 2>&1 |
+    grep -E '\.gnu\.lto_|\.llvmbc|\.llvm\.lto|bitcode|Error'; then
+    fail "libberth.a carries LTO sections or objects (above)"
 fi
+members=$(ar t "$libdir/libberth.a" | wc -l)
+elf=$(readelf -h "$libdir/libberth.a" 2>/dev/null | grep -c 'Type:.*REL')
+[ "$members" -ge 1 ] && [ "$elf" -eq "$members" ] ||
+    fail "libberth.a: $elf of $members members are ELF relocatable objects"
 if nm "$libdir/libberth.a" 2>&1 | grep -E '__gnu_lto_|LLVM|file format not recognized'; then
     fail "libberth.a carries LTO objects (above)"
 fi
