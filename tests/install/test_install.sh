@@ -100,6 +100,43 @@ else
     fail "the find_package(berth) project did not build"
 fi
 
+# libberth.a is plain machine code whatever the build (BERTH_LTO makes
+# LTO objects for the tree, never for the archive): no GCC or LLVM
+# intermediate code in it, and a program links against it with LTO off,
+# with this compiler and with the other one (gcc/clang) where installed.
+# Not the other compiler under the sanitizers: their runtimes differ.
+# (readelf names GCC's LTO sections, and refuses LLVM bitcode on stderr.)
+if readelf -SW "$libdir/libberth.a" 2>&1 |
+    grep -E '\.gnu\.lto_|\.llvmbc|\.llvm\.lto|bitcode|Error'; then
+    fail "libberth.a carries LTO sections or objects (above)"
+fi
+members=$(ar t "$libdir/libberth.a" | wc -l)
+elf=$(readelf -h "$libdir/libberth.a" 2>/dev/null | grep -c 'Type:.*REL')
+[ "$members" -ge 1 ] && [ "$elf" -eq "$members" ] ||
+    fail "libberth.a: $elf of $members members are ELF relocatable objects"
+if nm "$libdir/libberth.a" 2>&1 | grep -E '__gnu_lto_|LLVM|file format not recognized'; then
+    fail "libberth.a carries LTO objects (above)"
+fi
+if "$cc" --version | grep -qi clang; then other=gcc; else other=clang; fi
+compilers=("$cc")
+if [ ${#cflags[@]} -eq 0 ] && command -v "$other" >/dev/null; then
+    compilers+=("$other")
+else
+    echo "not linked with $other (sanitizer build, or not installed)"
+fi
+for c in "${compilers[@]}"; do
+    # shellcheck disable=SC2086
+    if "$c" "${cflags[@]}" -fno-lto -o "$tmp/embed-nolto-${c##*/}" \
+        "$src/tests/install/embed.c" $pc_cflags \
+        ${pc_static/-lberth/-l:libberth.a} 2>"$tmp/nolto.log"; then
+        run_embed "libberth.a with ${c##*/} -fno-lto" \
+            "$tmp/embed-nolto-${c##*/}" static
+    else
+        cat "$tmp/nolto.log" >&2
+        fail "libberth.a does not link with ${c##*/} -fno-lto"
+    fi
+done
+
 # Only the public API is global. The public names: every berth_ function
 # the headers declare.
 grep -ohE '\bberth_[a-z0-9_]+[[:space:]]*\(' "$src"/include/berth/*.h |
