@@ -99,8 +99,8 @@ static void pump(struct pair *p, uint64_t now)
 static size_t deliver_batch(struct pair *p, struct berth_stack *to,
                             uint64_t now)
 {
-    struct berth_pkt pkts[WIRE_Q] = {
-        0}; /* gcc -O2 cannot see n bounds the reads */
+    /* Zeroed: gcc -O2 cannot see that n bounds the reads. */
+    struct berth_pkt pkts[WIRE_Q] = {0};
     size_t n = 0;
     for (size_t i = p->w.head; i < p->w.n; i++, n++) {
         assert_ptr_equal(dst_stack(p, &p->w.q[i]), to);
