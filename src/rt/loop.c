@@ -91,6 +91,7 @@ static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
         rt_link_write(rt, pkt, len);
         return;
     }
+    rt_tx_flush(rt);
     do
         n = write(rt->tunfd, pkt, len);
     while (n < 0 && errno == EINTR);
@@ -102,8 +103,11 @@ static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
     }
 }
 
-/* Writes the small packets queued (rt_uring), counted as tun_write's. */
-static void tx_flush(struct berth_rt *rt)
+/* Writes the small packets queued (rt_uring), counted as tun_write's.
+ * Every direct write to the device calls it first, so packets leave in
+ * the order the stack sent them (an ACK queued before a data segment
+ * must not arrive after it). */
+void rt_tx_flush(struct berth_rt *rt)
 {
     struct rt_uring_result res;
     if (rt->txq.queued == 0)
@@ -126,18 +130,18 @@ static bool tx_queue(struct berth_rt *rt, const uint8_t *pkt, size_t len,
         return false;
     uint8_t *slot = rt_uring_slot(&rt->txq, RT_VNET_HDR_LEN + len);
     if (!slot && RT_VNET_HDR_LEN + len <= RT_URING_SLOT) {
-        tx_flush(rt);
+        rt_tx_flush(rt);
         slot = rt_uring_slot(&rt->txq, RT_VNET_HDR_LEN + len);
     }
     if (!slot) {
-        tx_flush(rt);
+        rt_tx_flush(rt);
         return false;
     }
     rt_tun_tx_header(slot, pkt, len, seg_size);
     memcpy(slot + RT_VNET_HDR_LEN, pkt, len);
     rt_uring_queue(&rt->txq, RT_VNET_HDR_LEN + len);
     if (rt->txq.queued >= RT_TX_BATCH)
-        tx_flush(rt);
+        rt_tx_flush(rt);
     return true;
 }
 
@@ -596,7 +600,7 @@ int berth_rt_run(struct berth_rt *rt)
             rc = dispatch(rt, &evs[i]);
         if (rc == 0)
             service(rt);
-        tx_flush(rt);
+        rt_tx_flush(rt);
         rt->in_loop = false;
         rt->stats.loops++;
     }

@@ -243,6 +243,10 @@ void rt_uring_queue(struct rt_uring *u, size_t len);
 /* Writes everything queued and waits until it is written: 0, or -errno
  * (then stop using the ring). */
 int rt_uring_flush(struct rt_uring *u, struct rt_uring_result *res);
+/* loop.c: writes what the runtime's queue holds (before any direct write
+ * to the device, so packets leave in the order the stack sent them). */
+struct berth_rt;
+void rt_tx_flush(struct berth_rt *rt);
 
 /* ------------------------------------------------------------------------
  * The runtime object, shared by runtime.c (create, destroy, control

@@ -201,6 +201,14 @@ int berth_rt_fork_shard(struct berth_rt *rt, unsigned i, char *err,
         return -1;
     }
     rt->tun_created = false; /* shard 0's process made it */
+    /* The reads and the batched writes go to our queue: the reader keeps
+     * the descriptor it reads, and the io_uring inherited is shard 0's
+     * (its rings are shared memory: two processes submitting to one ring
+     * would take each other's completions). Ours is our own. */
+    rt_tun_rx_init(&rt->rx, rt->tunfd, rt->rxbuf, rt->rxcap, rt_clock_now);
+    rt_uring_destroy(&rt->txq);
+    if (rt->offload.vnet && !rt->link)
+        rt_uring_init(&rt->txq, rt->tunfd);
     rt->shard = i;
     memset(&rt->stats, 0, sizeof rt->stats);
     rt->tun_write_errors = 0;

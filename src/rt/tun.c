@@ -401,6 +401,7 @@ void rt_stack_tx_sg(void *ctx, const uint8_t *hdr, size_t hdr_len,
         iov[n++] = (struct iovec){(void *)spans[i].base, spans[i].len};
     size_t want = len + (rt->offload.vnet ? RT_VNET_HDR_LEN : 0);
     ssize_t w;
+    rt_tx_flush(rt); /* the ACKs queued before this segment go first */
     do
         w = writev(rt->tunfd, iov, n);
     while (w < 0 && errno == EINTR);
