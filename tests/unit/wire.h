@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "berth/berth.h"
+
 #ifndef WIRE_Q
 #define WIRE_Q 512
 #endif
@@ -36,6 +38,29 @@ static inline void wire_tx(void *ctx, const uint8_t *pkt, size_t len)
     p->data = malloc(len);
     assert_non_null(p->data);
     memcpy(p->data, pkt, len);
+}
+
+/* The end of a test whose sockets are all closed: from t, the clocks of a
+ * and b go forward in 10 s steps (at most 64), pump delivering what is in
+ * flight at each, until nothing is and neither stack holds memory. Both
+ * must then be empty; they are destroyed. */
+static inline void wire_settle(struct wire *w, struct berth_stack *a,
+                               struct berth_stack *b, uint64_t t,
+                               void (*pump)(void *ctx, uint64_t now), void *ctx)
+{
+    for (unsigned i = 0; i < 64; i++, t += 10000000ull) {
+        pump(ctx, t);
+        berth_advance(a, t);
+        berth_advance(b, t);
+        if (w->n == 0 && berth_mem_bytes(a) == 0 && berth_mem_bytes(b) == 0)
+            break;
+    }
+    assert_int_equal(berth_mem_bytes(a), 0);
+    assert_int_equal(berth_mem_bytes(b), 0);
+    berth_stack_destroy(a);
+    berth_stack_destroy(b);
+    for (size_t i = w->head; i < w->n; i++)
+        free(w->q[i].data);
 }
 
 #endif
