@@ -409,6 +409,27 @@ input_packet(struct berth_stack *s, const void *pkt, size_t len, uint32_t flags)
     return r;
 }
 
+/* ACK piggybacking (tcp_output.c, owed_ack): with an event callback, a
+ * pure ACK the packets of this call make owed waits until the callbacks
+ * have run, then what is still owed goes out. Returns whether this is the
+ * outermost input call (a callback may feed this stack another packet). */
+static inline bool acks_defer_begin(struct berth_stack *s)
+{
+    if (s->defer_acks || !s->cfg.event)
+        return false;
+    s->defer_acks = true;
+    return true;
+}
+
+static inline void acks_defer_end(struct berth_stack *s, bool outer)
+{
+    if (!outer)
+        return;
+    s->defer_acks = false;
+    if (s->nacks_owed)
+        tcp_ack_flush(s);
+}
+
 /* Both entry points get their own copy: the plain one is the hot path of
  * every link without offloads. */
 __attribute__((always_inline)) static inline int input(struct berth_stack *s,
@@ -417,8 +438,10 @@ __attribute__((always_inline)) static inline int input(struct berth_stack *s,
                                                        uint32_t flags)
 {
     run_timers(s, now);
+    bool outer = acks_defer_begin(s);
     int r = input_packet(s, pkt, len, flags);
     sock_flush_events(s);
+    acks_defer_end(s, outer);
     return r;
 }
 
@@ -451,13 +474,20 @@ size_t berth_input_batch(struct berth_stack *s, const struct berth_pkt *pkts,
 {
     size_t dropped = 0;
     run_timers(s, now);
+    bool outer = acks_defer_begin(s);
     for (size_t i = 0; i < n; i++) {
-        if (s->timers_due)
+        if (s->timers_due) {
+            /* A timer's ACK goes at once, as between separate calls. */
+            bool was = s->defer_acks;
+            s->defer_acks = false;
             run_timers(s, now);
+            s->defer_acks = was;
+        }
         dropped += input_packet(s, pkts[i].data, pkts[i].len,
                                 pkts[i].flags & BERTH_IN_CSUM_OK) != 0;
     }
     sock_flush_events(s);
+    acks_defer_end(s, outer);
     return dropped;
 }
 

@@ -54,6 +54,10 @@ struct tuple_memo {
     uint64_t hash;
 };
 
+/* Connections whose pure ACK waits for the end of one input call (at most;
+ * one more is sent at once). */
+#define STACK_ACKS_OWED 32
+
 struct berth_stack {
     struct berth_config cfg;
     struct mem mem;  /* connections, requests, TIME-WAIT entries, buffers */
@@ -114,6 +118,14 @@ struct berth_stack {
     struct frag_state *frag; /* reassembly (NULL until a fragment) */
     struct htable udp;       /* local port -> struct udp_sock; at first use */
     bool in_flush;
+    /* ACK piggybacking (tcp_output.c, tcp_ack_defer): while an input call
+     * with an event callback runs, a pure ACK a connection owes waits in
+     * acks_owed until the callbacks have run, so a reply, FIN or window
+     * update they send carries it instead; what is still owed then goes
+     * out at the end of the same call (stack_flush_acks). */
+    bool defer_acks;
+    uint8_t nacks_owed;
+    struct tcp_conn *acks_owed[STACK_ACKS_OWED];
     /* The event log: a cause an inner congestion-control step names for
      * the change its caller logs (tcp_cc.c), + 1; 0: none. */
     uint8_t log_cc_hint;

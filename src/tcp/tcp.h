@@ -230,6 +230,9 @@ enum tcp_deadline {
 #define TF_ADDR6_BOUND                                                         \
     0x800000u /* bound to our IPv6 address, not ::, so                         \
                  IPv6 only */
+#define TF_ACK_QUEUED                                                          \
+    0x1000000u /* in s->acks_owed: its pure ACK waits for the end              \
+                  of the input call (tcp_ack_defer) */
 
 /* A full TCB. Field names are RFC 9293's. Invariants:
  * snd_una <= snd_nxt <= snd_max; bytes below snd_una are freed.
@@ -810,6 +813,14 @@ bool tcp_output_probe(struct berth_stack *s, struct tcp_conn *c, bool *retrans);
  * the data (where the FIN goes). */
 uint32_t tcp_snd_data_seq(const struct tcp_conn *c);
 void tcp_output(struct berth_stack *s, struct tcp_conn *c);
+/* ACK piggybacking (s->defer_acks): a connection with a pure ACK waiting
+ * in s->acks_owed sends it now, before its next segment is processed, so
+ * the ACKs of a batch are the ones separate calls would send. */
+void tcp_ack_owed_now(struct berth_stack *s, struct tcp_conn *c);
+/* The end of the input call: the ACKs still owed go out. */
+void tcp_ack_flush(struct berth_stack *s);
+/* c is freed: it leaves s->acks_owed. */
+void tcp_ack_forget(struct berth_stack *s, struct tcp_conn *c);
 /* RFC 9293 §3.8.6.2.2 (receiver SWS avoidance): the right edge we offer
  * moves in steps of at least min(buffer/2, MSS). */
 uint32_t tcp_rcv_sws_step(const struct tcp_conn *c);

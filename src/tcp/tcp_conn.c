@@ -532,6 +532,7 @@ void tcp_conn_release(struct berth_stack *s, struct tcp_conn *c)
     if (c->sock >= 0 || c->n.in_table || c->listener)
         return;
     timer_wheel_cancel(&s->wheel, &c->n.timer);
+    tcp_ack_forget(s, c);
     tcp_conn_free_buffers(s, c);
     tcp_node_put_addrs(s, &c->n);
     mem_free(&s->mem, c, sizeof *c);

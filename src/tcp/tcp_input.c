@@ -840,6 +840,8 @@ static enum tcp_step synchronized_input(struct berth_stack *s,
 void tcp_conn_input(struct berth_stack *s, struct tcp_conn *c,
                     struct tcp_seg *seg)
 {
+    if (c->flags & TF_ACK_QUEUED)
+        tcp_ack_owed_now(s, c); /* the ACK before the next segment */
     enum tcp_step st;
     switch (c->state) {
     case BERTH_STATE_SYN_SENT:

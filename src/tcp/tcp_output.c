@@ -357,6 +357,68 @@ static void send_ack(struct berth_stack *s, struct tcp_conn *c, uint32_t seq)
     conn_sent(s, c, &o, SENT_NEXT);
 }
 
+/* An owed ACK with nothing to carry it (TF_ACK_NOW, no text, no FIN).
+ *
+ * Piggybacking (s->defer_acks, set while an input call with an event
+ * callback runs): in ESTABLISHED and CLOSE_WAIT the application may answer
+ * from the callbacks of this very call, and its reply, FIN or window
+ * update then carries the ACK (RFC 1122 §4.2.3.2 lets an ACK wait, for
+ * much longer than this; RFC 9293 §3.8.6.3). The ACK is not delayed in
+ * time: whatever is still owed leaves at the end of the same call
+ * (tcp_ack_flush), at the same clock reading. Linux does the same for the
+ * ACK of a SYN-ACK when a write is pending (tcp_rcv_synsent_state_process)
+ * and in interactive ("pingpong") mode. A later segment of the same
+ * connection in the batch sends the ACK first (tcp_ack_owed_now), so the
+ * ACK count of a bulk stream (RFC 5681 §4.2: every second full-sized
+ * segment) does not change. Every other state sends at once: the TCB may
+ * shrink into TIME-WAIT or go away before the end of the call. */
+static void owed_ack(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (s->defer_acks && (c->state == BERTH_STATE_ESTABLISHED ||
+                          c->state == BERTH_STATE_CLOSE_WAIT)) {
+        if (c->flags & TF_ACK_QUEUED)
+            return;
+        if (s->nacks_owed < STACK_ACKS_OWED) {
+            c->flags |= TF_ACK_QUEUED;
+            s->acks_owed[s->nacks_owed++] = c;
+            return;
+        }
+    }
+    send_ack(s, c, ack_seq(c));
+}
+
+void tcp_ack_owed_now(struct berth_stack *s, struct tcp_conn *c)
+{
+    if ((c->flags & (TF_ACK_QUEUED | TF_ACK_NOW)) ==
+            (TF_ACK_QUEUED | TF_ACK_NOW) &&
+        tcp_state_synchronized(c->state))
+        send_ack(s, c, ack_seq(c));
+}
+
+void tcp_ack_flush(struct berth_stack *s)
+{
+    /* An ACK sent here queues nothing (s->defer_acks is off). */
+    for (uint32_t i = 0; i < s->nacks_owed; i++) {
+        struct tcp_conn *c = s->acks_owed[i];
+        if (!c)
+            continue; /* freed meanwhile (tcp_ack_forget) */
+        c->flags &= ~TF_ACK_QUEUED;
+        if ((c->flags & TF_ACK_NOW) && tcp_state_synchronized(c->state))
+            send_ack(s, c, ack_seq(c));
+    }
+    s->nacks_owed = 0;
+}
+
+void tcp_ack_forget(struct berth_stack *s, struct tcp_conn *c)
+{
+    if (!(c->flags & TF_ACK_QUEUED))
+        return;
+    c->flags &= ~TF_ACK_QUEUED;
+    for (uint32_t i = 0; i < s->nacks_owed; i++)
+        if (s->acks_owed[i] == c)
+            s->acks_owed[i] = NULL;
+}
+
 void tcp_send_record_ack(struct berth_stack *s, const struct tcp_node *n,
                          uint32_t seq, uint32_t ack, uint16_t wnd, bool ts,
                          uint32_t ts_recent)
@@ -534,7 +596,7 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
             !c->deadline[TCP_T_REXMIT] && !c->deadline[TCP_T_PERSIST])
             tcp_timer_set(s, c, TCP_T_PERSIST, s->now + tcp_rto(s, c));
         if (c->flags & TF_ACK_NOW)
-            send_ack(s, c, ack_seq(c));
+            owed_ack(s, c);
         return false;
     }
     send_text(s, c, c->snd_nxt, len, fin, SENT_NEXT, mss);
@@ -611,7 +673,7 @@ static void output_sack_recovery(struct berth_stack *s, struct tcp_conn *c)
             break; /* nothing could be sent */
     }
     if (c->flags & TF_ACK_NOW)
-        send_ack(s, c, ack_seq(c));
+        owed_ack(s, c);
 }
 
 void tcp_output(struct berth_stack *s, struct tcp_conn *c)

@@ -701,6 +701,7 @@ int tcp_user_setopt(struct berth_stack *s, struct tcp_conn *c,
 
 static void conn_destroy(struct berth_stack *s, struct tcp_conn *c)
 {
+    tcp_ack_forget(s, c);
     tcp_conn_free_buffers(s, c);
     mem_free(&s->mem, c, sizeof *c);
 }
