@@ -341,6 +341,70 @@ ssize_t rt_tun_read(struct rt_tun_rx *rx, struct berth_stack *st, bool place,
     return n;
 }
 
+/* ---- ACKs made needless by a later one ---- */
+
+/* The offset of the TCP header of a pure ACK (the ACK flag alone, no
+ * payload, options only NOP, EOL and timestamps), IPv4 unfragmented or
+ * IPv6 with TCP next (as berth sends them); 0 for any other packet. */
+static size_t pure_ack_tcp(const uint8_t *p, size_t len)
+{
+    size_t ihl;
+    if (len >= 40 && p[0] >> 4 == 4) {
+        ihl = (size_t)(p[0] & 15) * 4;
+        if (ihl < 20 || p[9] != 6 || (ld16(p + 6) & 0x3fff) != 0 ||
+            ld16(p + 2) != len)
+            return 0;
+    } else if (len >= 60 && p[0] >> 4 == 6) {
+        ihl = 40;
+        if (p[6] != 6 || ld16(p + 4) != len - 40)
+            return 0;
+    } else {
+        return 0;
+    }
+    if (len < ihl + 20)
+        return 0;
+    const uint8_t *t = p + ihl;
+    size_t thl = (size_t)(t[12] >> 4) * 4;
+    if (thl < 20 || ihl + thl != len || (t[12] & 15) != 0 || t[13] != 0x10)
+        return 0;
+    for (size_t i = 20; i < thl;) {
+        uint8_t kind = t[i];
+        if (kind == 0)
+            break; /* end of the option list */
+        if (kind == 1) {
+            i++;
+            continue;
+        }
+        if (kind != 8 || i + 10 > thl || t[i + 1] != 10)
+            return 0; /* SACK blocks and anything else are kept */
+        i += 10;
+    }
+    return ihl;
+}
+
+/* RFC 9293 §3.4: a later cumulative ACK says everything an earlier one
+ * said; the right edge it carries is never left of the earlier's (berth
+ * never shrinks its window, §3.8.6.2.2), and an earlier timestamp echo
+ * only gives the sender one RTT sample fewer (RFC 7323 §4.1 takes any).
+ * A duplicate ACK (the same number) is never merged: the sender counts
+ * them (RFC 5681 §3.2). The same as a queue's ACK filter (Linux's
+ * sch_cake, ack-filter): only ACKs that would have left together. */
+bool rt_tun_ack_supersedes(const uint8_t *old, size_t old_len,
+                           const uint8_t *pkt, size_t len)
+{
+    size_t oh = pure_ack_tcp(old, old_len), ph = pure_ack_tcp(pkt, len);
+    if (oh == 0 || oh != ph || old[0] >> 4 != pkt[0] >> 4)
+        return false;
+    /* The same addresses (IPv4 at 12, IPv6 at 8), ports and sequence. */
+    bool v6 = pkt[0] >> 4 == 6;
+    size_t aoff = v6 ? 8 : 12, alen = v6 ? 32 : 8;
+    if (memcmp(old + aoff, pkt + aoff, alen) != 0 ||
+        memcmp(old + oh, pkt + ph, 8) != 0)
+        return false;
+    uint32_t a_old = ld32(old + oh + 8), a_new = ld32(pkt + ph + 8);
+    return (int32_t)(a_new - a_old) > 0;
+}
+
 void rt_tun_tx_header(uint8_t hdr[RT_VNET_HDR_LEN], const uint8_t *pkt,
                       size_t len, uint16_t seg_size)
 {
