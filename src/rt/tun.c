@@ -259,25 +259,35 @@ static uint32_t ld32(const uint8_t *p)
 }
 
 /* A whole read (vnet header first) that carries TCP payload over IPv4, not
- * a fragment: its flow is the one expected next. Others leave it as it
- * was (pure ACKs of a flow we send on, say). */
+ * a fragment, or over IPv6 with TCP as the first next header: its flow is
+ * the one expected next. Others leave it as it was (pure ACKs of a flow
+ * we send on, say). */
 static void learn_flow(struct rt_tun_rx *rx, const uint8_t *b, size_t len)
 {
     if (len < RT_VNET_HDR_LEN + 40)
         return;
     const uint8_t *ip = b + RT_VNET_HDR_LEN;
     len -= RT_VNET_HDR_LEN;
-    size_t ihl = (size_t)(ip[0] & 15) * 4;
-    if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6 ||
-        (ld16(ip + 6) & 0x3fff) != 0 || ihl + 20 > len)
+    bool v6 = ip[0] >> 4 == 6;
+    size_t ihl = v6 ? 40 : (size_t)(ip[0] & 15) * 4;
+    if (v6 ? ip[6] != 6
+           : (ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6 ||
+                 (ld16(ip + 6) & 0x3fff) != 0)
+        return;
+    if (ihl + 20 > len)
         return;
     size_t thl = (size_t)(ip[ihl + 12] >> 4) * 4;
     if (thl < 20 || ihl + thl >= len ||
         ihl + thl + RT_VNET_HDR_LEN > RT_RX_HDR_MAX)
         return;
     rx->flow_valid = true;
-    rx->local = berth_endpoint_v4(ld32(ip + 16), ld16(ip + ihl + 2));
-    rx->remote = berth_endpoint_v4(ld32(ip + 12), ld16(ip + ihl));
+    if (v6) {
+        rx->local = berth_endpoint_v6(ip + 24, ld16(ip + ihl + 2));
+        rx->remote = berth_endpoint_v6(ip + 8, ld16(ip + ihl));
+    } else {
+        rx->local = berth_endpoint_v4(ld32(ip + 16), ld16(ip + ihl + 2));
+        rx->remote = berth_endpoint_v4(ld32(ip + 12), ld16(ip + ihl));
+    }
     rx->flow_hdr_len = (uint16_t)(ihl + thl);
 }
 
