@@ -293,6 +293,10 @@ static int input6(struct berth_stack *s, const uint8_t *pkt, size_t len,
     int64_t src = addr6_intern(&s->addr6, ip.src, false);
     if (src < 0) /* no memory for one more peer: as a lost packet */
         return drop6(s, BERTH_CTR_IP6_IN_DROPPED, BERTH_REASON_IP6_NO_MEMORY);
+    if (s->rx_placed_len) { /* its payload was read in place (rx_place.c) */
+        seg.payload = s->rx_placed;
+        seg.len = s->rx_placed_len;
+    }
     stack_count(s, BERTH_CTR_SEGS_IN);
     if (flags & STACK_IN_SG) { /* the text is in pieces (input_sg.c) */
         s->rx_sg.first = seg.payload;

@@ -892,8 +892,9 @@ int berth_send_commit(struct berth_stack *s, int sock, size_t n);
  * runtime does): the link asks where a connection's next in-order payload
  * goes, reads a packet with its headers into a buffer of its own and its
  * payload straight into that room (readv), and hands the headers in; the
- * payload is then not copied again. IPv4, with BERTH_IN_CSUM_OK only (its
- * bytes are never read to check a sum). */
+ * payload is then not copied again. IPv4 unfragmented, or IPv6 with TCP as
+ * the first next header; with BERTH_IN_CSUM_OK only (its bytes are never
+ * read to check a sum). */
 /* The room in the receive buffer of the connection local <-> remote where
  * its next in-order payload goes: span[0] then span[1] (non-empty when the
  * room wraps past the end of the buffer's memory). Returns the room's

@@ -110,6 +110,7 @@ static void tun_write(void *ctx, const uint8_t *pkt, size_t len)
 void rt_tx_flush(struct berth_rt *rt)
 {
     struct rt_uring_result res;
+    rt->txq_handed = 0;
     if (rt->txq.queued == 0)
         return;
     int r = rt_uring_flush(&rt->txq, &res);
@@ -128,6 +129,21 @@ static bool tx_queue(struct berth_rt *rt, const uint8_t *pkt, size_t len,
 {
     if (rt->txq.ring_fd < 0 || !rt->in_loop)
         return false;
+    /* An ACK that says all the one queued just before it says (more data
+     * acknowledged, the same connection) takes its place: the kernel would
+     * have taken both in the same io_uring_enter, back to back. It still
+     * counts towards RT_TX_BATCH, so ACKs leave when they did before. */
+    size_t last_len;
+    uint8_t *last = rt_uring_last(&rt->txq, &last_len);
+    if (last && last_len == RT_VNET_HDR_LEN + len && seg_size == 0 &&
+        rt_tun_ack_supersedes(last + RT_VNET_HDR_LEN,
+                              last_len - RT_VNET_HDR_LEN, pkt, len)) {
+        memcpy(last + RT_VNET_HDR_LEN, pkt, len);
+        rt->stats.tx_acks_merged++;
+        if (++rt->txq_handed >= RT_TX_BATCH)
+            rt_tx_flush(rt);
+        return true;
+    }
     uint8_t *slot = rt_uring_slot(&rt->txq, RT_VNET_HDR_LEN + len);
     if (!slot && RT_VNET_HDR_LEN + len <= RT_URING_SLOT) {
         rt_tx_flush(rt);
@@ -140,7 +156,7 @@ static bool tx_queue(struct berth_rt *rt, const uint8_t *pkt, size_t len,
     rt_tun_tx_header(slot, pkt, len, seg_size);
     memcpy(slot + RT_VNET_HDR_LEN, pkt, len);
     rt_uring_queue(&rt->txq, RT_VNET_HDR_LEN + len);
-    if (rt->txq.queued >= RT_TX_BATCH)
+    if (++rt->txq_handed >= RT_TX_BATCH)
         rt_tx_flush(rt);
     return true;
 }

@@ -193,6 +193,13 @@ void rt_tun_rx_init(struct rt_tun_rx *rx, int fd, uint8_t *buf, size_t cap,
  * the packet is in buf. */
 ssize_t rt_tun_read(struct rt_tun_rx *rx, struct berth_stack *st, bool place,
                     uint64_t *now, bool *taken);
+/* Whether the packet pkt (len bytes, an IP datagram as the stack sent it)
+ * makes the one queued just before it, old, needless: both pure ACKs (the
+ * ACK flag alone, no payload, no option but timestamps) of one connection
+ * with the same sequence number, pkt's acknowledging more. The runtime
+ * then writes pkt in old's place (loop.c). */
+bool rt_tun_ack_supersedes(const uint8_t *old, size_t old_len,
+                           const uint8_t *pkt, size_t len);
 /* The header to write before the IPv4 datagram pkt: zero for a complete
  * packet (seg_size 0); for a TSO super-segment GSO_TCPV4 with seg_size and
  * NEEDS_CSUM at the TCP checksum (which holds the pseudo-header sum). */
@@ -228,6 +235,7 @@ struct rt_uring {
     unsigned queued, inflight;
     void *ring;     /* struct io_uring (liburing.h stays out of here) */
     uint8_t *slots; /* RT_URING_ENTRIES * RT_URING_SLOT */
+    uint16_t lens[RT_URING_ENTRIES]; /* the queued packets' lengths */
 };
 struct rt_uring_result {
     uint64_t packets, bytes, errors; /* written whole; refused or short */
@@ -240,6 +248,11 @@ void rt_uring_destroy(struct rt_uring *u);
  * or full (flush first). Fill it, then rt_uring_queue(len). */
 uint8_t *rt_uring_slot(struct rt_uring *u, size_t len);
 void rt_uring_queue(struct rt_uring *u, size_t len);
+/* The packet queued last (its length in *len), or NULL when nothing is
+ * queued: the runtime may write another packet over it (one of up to
+ * RT_URING_SLOT bytes), then give its length with rt_uring_requeue_last. */
+uint8_t *rt_uring_last(struct rt_uring *u, size_t *len);
+void rt_uring_requeue_last(struct rt_uring *u, size_t len);
 /* Writes everything queued and waits until it is written: 0, or -errno
  * (then stop using the ring). */
 int rt_uring_flush(struct rt_uring *u, struct rt_uring_result *res);
@@ -331,6 +344,8 @@ struct berth_rt {
      * waits: in_loop) are queued and written in batches (RT_TX_BATCH, and
      * at the end of each iteration), one syscall for them all. */
     struct rt_uring txq;
+    unsigned txq_handed; /* packets given to the queue since its flush,
+                            merged ACKs included */
     bool in_loop;
     unsigned rx_skips;             /* batches since epoll_wait was last asked */
     struct rt_tun_offload offload; /* what the TUN device does for us */

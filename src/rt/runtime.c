@@ -532,6 +532,7 @@ static void print_link(struct berth_rt *rt, FILE *out)
             "    %" PRIu64 " received in place, %" PRIu64
             " read in place and put together\n"
             "    %" PRIu64 " packets sent (%" PRIu64 " bytes)\n"
+            "    %" PRIu64 " ACKs merged into the next one\n"
             "    %" PRIu64 " received packets dropped by impairment\n"
             "    %" PRIu64 " sent packets dropped (impairment or TUN)\n"
             "    %" PRIu64 " packets duplicated\n"
@@ -541,9 +542,9 @@ static void print_link(struct berth_rt *rt, FILE *out)
             "    impairment: %s\n"
             "    offloads: %s\n",
             rt->tun_name, st.rx_packets, st.rx_bytes, st.rx_in_place,
-            st.rx_place_missed, st.tx_packets, st.tx_bytes, st.rx_dropped,
-            st.tx_dropped, st.duplicated, st.reordered, st.loops, rt->mem_trims,
-            spec, off);
+            st.rx_place_missed, st.tx_packets, st.tx_bytes, st.tx_acks_merged,
+            st.rx_dropped, st.tx_dropped, st.duplicated, st.reordered, st.loops,
+            rt->mem_trims, spec, off);
     rt_group_print_shards(rt, out);
 }
 
@@ -562,11 +563,12 @@ static void print_link_json(struct berth_rt *rt, FILE *out)
             ", \"reordered\": %" PRIu64 ", \"loops\": %" PRIu64
             ", \"impairment\": \"%s\", \"shards\": %u"
             ", \"steer_foreign\": %" PRIu64 ", \"rx_in_place\": %" PRIu64
-            ", \"rx_place_missed\": %" PRIu64 "}",
+            ", \"rx_place_missed\": %" PRIu64 ", \"tx_acks_merged\": %" PRIu64
+            "}",
             rt->tun_name, st.rx_packets, st.rx_bytes, st.tx_packets,
             st.tx_bytes, st.rx_dropped, st.tx_dropped, st.duplicated,
             st.reordered, st.loops, spec, rt->nshards, st.steer_foreign,
-            st.rx_in_place, st.rx_place_missed);
+            st.rx_in_place, st.rx_place_missed, st.tx_acks_merged);
     rt_link_print_stat_json(rt, out);
     fprintf(out, "\n}\n");
 }

@@ -353,6 +353,7 @@ void rt_group_stats(struct berth_rt *rt, struct berth_rt_stats *out)
         out->steer_foreign += o.steer_foreign;
         out->rx_in_place += o.rx_in_place;
         out->rx_place_missed += o.rx_place_missed;
+        out->tx_acks_merged += o.tx_acks_merged;
     }
 }
 

@@ -259,25 +259,35 @@ static uint32_t ld32(const uint8_t *p)
 }
 
 /* A whole read (vnet header first) that carries TCP payload over IPv4, not
- * a fragment: its flow is the one expected next. Others leave it as it
- * was (pure ACKs of a flow we send on, say). */
+ * a fragment, or over IPv6 with TCP as the first next header: its flow is
+ * the one expected next. Others leave it as it was (pure ACKs of a flow
+ * we send on, say). */
 static void learn_flow(struct rt_tun_rx *rx, const uint8_t *b, size_t len)
 {
     if (len < RT_VNET_HDR_LEN + 40)
         return;
     const uint8_t *ip = b + RT_VNET_HDR_LEN;
     len -= RT_VNET_HDR_LEN;
-    size_t ihl = (size_t)(ip[0] & 15) * 4;
-    if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6 ||
-        (ld16(ip + 6) & 0x3fff) != 0 || ihl + 20 > len)
+    bool v6 = ip[0] >> 4 == 6;
+    size_t ihl = v6 ? 40 : (size_t)(ip[0] & 15) * 4;
+    if (v6 ? ip[6] != 6
+           : (ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6 ||
+                 (ld16(ip + 6) & 0x3fff) != 0)
+        return;
+    if (ihl + 20 > len)
         return;
     size_t thl = (size_t)(ip[ihl + 12] >> 4) * 4;
     if (thl < 20 || ihl + thl >= len ||
         ihl + thl + RT_VNET_HDR_LEN > RT_RX_HDR_MAX)
         return;
     rx->flow_valid = true;
-    rx->local = berth_endpoint_v4(ld32(ip + 16), ld16(ip + ihl + 2));
-    rx->remote = berth_endpoint_v4(ld32(ip + 12), ld16(ip + ihl));
+    if (v6) {
+        rx->local = berth_endpoint_v6(ip + 24, ld16(ip + ihl + 2));
+        rx->remote = berth_endpoint_v6(ip + 8, ld16(ip + ihl));
+    } else {
+        rx->local = berth_endpoint_v4(ld32(ip + 16), ld16(ip + ihl + 2));
+        rx->remote = berth_endpoint_v4(ld32(ip + 12), ld16(ip + ihl));
+    }
     rx->flow_hdr_len = (uint16_t)(ihl + thl);
 }
 
@@ -339,6 +349,70 @@ ssize_t rt_tun_read(struct rt_tun_rx *rx, struct berth_stack *st, bool place,
     }
     learn_flow(rx, rx->buf, got);
     return n;
+}
+
+/* ---- ACKs made needless by a later one ---- */
+
+/* The offset of the TCP header of a pure ACK (the ACK flag alone, no
+ * payload, options only NOP, EOL and timestamps), IPv4 unfragmented or
+ * IPv6 with TCP next (as berth sends them); 0 for any other packet. */
+static size_t pure_ack_tcp(const uint8_t *p, size_t len)
+{
+    size_t ihl;
+    if (len >= 40 && p[0] >> 4 == 4) {
+        ihl = (size_t)(p[0] & 15) * 4;
+        if (ihl < 20 || p[9] != 6 || (ld16(p + 6) & 0x3fff) != 0 ||
+            ld16(p + 2) != len)
+            return 0;
+    } else if (len >= 60 && p[0] >> 4 == 6) {
+        ihl = 40;
+        if (p[6] != 6 || ld16(p + 4) != len - 40)
+            return 0;
+    } else {
+        return 0;
+    }
+    if (len < ihl + 20)
+        return 0;
+    const uint8_t *t = p + ihl;
+    size_t thl = (size_t)(t[12] >> 4) * 4;
+    if (thl < 20 || ihl + thl != len || (t[12] & 15) != 0 || t[13] != 0x10)
+        return 0;
+    for (size_t i = 20; i < thl;) {
+        uint8_t kind = t[i];
+        if (kind == 0)
+            break; /* end of the option list */
+        if (kind == 1) {
+            i++;
+            continue;
+        }
+        if (kind != 8 || i + 10 > thl || t[i + 1] != 10)
+            return 0; /* SACK blocks and anything else are kept */
+        i += 10;
+    }
+    return ihl;
+}
+
+/* RFC 9293 §3.4: a later cumulative ACK says everything an earlier one
+ * said; the right edge it carries is never left of the earlier's (berth
+ * never shrinks its window, §3.8.6.2.2), and an earlier timestamp echo
+ * only gives the sender one RTT sample fewer (RFC 7323 §4.1 takes any).
+ * A duplicate ACK (the same number) is never merged: the sender counts
+ * them (RFC 5681 §3.2). The same as a queue's ACK filter (Linux's
+ * sch_cake, ack-filter): only ACKs that would have left together. */
+bool rt_tun_ack_supersedes(const uint8_t *old, size_t old_len,
+                           const uint8_t *pkt, size_t len)
+{
+    size_t oh = pure_ack_tcp(old, old_len), ph = pure_ack_tcp(pkt, len);
+    if (oh == 0 || oh != ph || old[0] >> 4 != pkt[0] >> 4)
+        return false;
+    /* The same addresses (IPv4 at 12, IPv6 at 8), ports and sequence. */
+    bool v6 = pkt[0] >> 4 == 6;
+    size_t aoff = v6 ? 8 : 12, alen = v6 ? 32 : 8;
+    if (memcmp(old + aoff, pkt + aoff, alen) != 0 ||
+        memcmp(old + oh, pkt + ph, 8) != 0)
+        return false;
+    uint32_t a_old = ld32(old + oh + 8), a_new = ld32(pkt + ph + 8);
+    return (int32_t)(a_new - a_old) > 0;
 }
 
 void rt_tun_tx_header(uint8_t hdr[RT_VNET_HDR_LEN], const uint8_t *pkt,

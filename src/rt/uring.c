@@ -72,15 +72,25 @@ uint8_t *rt_uring_slot(struct rt_uring *u, size_t len)
     return u->slots + (size_t)u->queued * RT_URING_SLOT;
 }
 
+/* The submissions are made at the flush, so the last packet queued may
+ * still be written over (rt_uring_last). */
 void rt_uring_queue(struct rt_uring *u, size_t len)
 {
-    /* At most RT_URING_ENTRIES queued (rt_uring_slot) and none in flight
-     * between flushes: the submission queue always has room. */
-    struct io_uring_sqe *sqe = io_uring_get_sqe(u->ring);
-    uint8_t *slot = u->slots + (size_t)u->queued * RT_URING_SLOT;
-    io_uring_prep_write(sqe, u->fd, slot, (unsigned)len, (uint64_t)-1);
-    sqe->user_data = len; /* (uint64_t)-1 above: no file position */
-    u->queued++;
+    u->lens[u->queued++] = (uint16_t)len;
+}
+
+uint8_t *rt_uring_last(struct rt_uring *u, size_t *len)
+{
+    if (u->ring_fd < 0 || u->queued == 0)
+        return NULL;
+    *len = u->lens[u->queued - 1];
+    return u->slots + (size_t)(u->queued - 1) * RT_URING_SLOT;
+}
+
+void rt_uring_requeue_last(struct rt_uring *u, size_t len)
+{
+    if (u->queued > 0 && len <= RT_URING_SLOT)
+        u->lens[u->queued - 1] = (uint16_t)len;
 }
 
 /* Completions: a write that did not take its whole packet is an error
@@ -112,6 +122,14 @@ int rt_uring_flush(struct rt_uring *u, struct rt_uring_result *res)
     memset(res, 0, sizeof *res);
     if (u->ring_fd < 0 || u->queued == 0)
         return 0;
+    /* At most RT_URING_ENTRIES queued (rt_uring_slot) and none in flight
+     * between flushes: the submission queue always has room. */
+    for (unsigned i = 0; i < u->queued; i++) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(u->ring);
+        io_uring_prep_write(sqe, u->fd, u->slots + (size_t)i * RT_URING_SLOT,
+                            u->lens[i], (uint64_t)-1);
+        sqe->user_data = u->lens[i]; /* (uint64_t)-1: no file position */
+    }
     u->inflight += u->queued;
     u->queued = 0;
     /* Submit all and wait for all: TUN writes complete at once, so one

@@ -2,9 +2,12 @@
  * device: a read's header gives the core's input flags, a super-packet's
  * IPv4 total length is set to the real length with a valid header
  * checksum, what berth cannot take is refused; a write's header is zero
- * for a complete packet and GSO_TCPV4 + NEEDS_CSUM for a super-segment. */
+ * for a complete packet and GSO_TCPV4 + NEEDS_CSUM for a super-segment;
+ * a pure ACK queued for writing is replaced only by a later pure ACK of
+ * its connection. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -138,6 +141,100 @@ tx_header_zero_for_complete_packet_gso_for_super_segment(void **state)
     free(b);
 }
 
+/* A pure ACK as berth sends it: IPv4 (or IPv6) + TCP with the timestamp
+ * option (NOP NOP TS), ports 9000 -> 40000, SEQ 1000, the given ACK. */
+static size_t make_ack(uint8_t *p, bool v6, uint32_t ack)
+{
+    size_t ihl = v6 ? 40 : 20, len = ihl + 32;
+    memset(p, 0, len);
+    if (v6) {
+        p[0] = 0x60;
+        p[5] = 32; /* payload length */
+        p[6] = 6;
+        p[7] = 64;
+        p[23] = 2; /* source 2001:db8::2 (enough for the test) */
+        p[39] = 1; /* destination ...::1 */
+        p[8] = p[24] = 0x20;
+    } else {
+        p[0] = 0x45;
+        p[3] = (uint8_t)len;
+        p[6] = 0x40; /* DF */
+        p[8] = 64;
+        p[9] = 6;
+        p[12] = 198, p[13] = 18, p[15] = 2;
+        p[16] = 198, p[17] = 18, p[19] = 1;
+    }
+    uint8_t *t = p + ihl;
+    t[0] = 9000 >> 8, t[1] = 9000 & 255, t[2] = 40000 >> 8, t[3] = 40000 & 255;
+    t[4] = 0, t[5] = 0, t[6] = 1000 >> 8, t[7] = 1000 & 255;
+    t[8] = (uint8_t)(ack >> 24), t[9] = (uint8_t)(ack >> 16);
+    t[10] = (uint8_t)(ack >> 8), t[11] = (uint8_t)ack;
+    t[12] = 8 << 4; /* 32 bytes */
+    t[13] = 0x10;   /* ACK */
+    t[14] = 0xff, t[15] = 0xff;
+    t[20] = 1, t[21] = 1, t[22] = 8, t[23] = 10; /* NOP NOP TS */
+    return len;
+}
+
+/* Only a later cumulative ACK of the same connection, with nothing else
+ * in either, replaces the one queued before it. */
+static void ack_superseded_only_by_a_later_pure_ack_of_its_flow(void **state)
+{
+    (void)state;
+    uint8_t a[128], b[128];
+    for (int v6 = 0; v6 < 2; v6++) {
+        size_t ihl = v6 ? 40 : 20;
+        size_t la = make_ack(a, v6, 5000), lb = make_ack(b, v6, 70000);
+        assert_true(rt_tun_ack_supersedes(a, la, b, lb));
+        assert_false(rt_tun_ack_supersedes(b, lb, a, la)); /* older */
+        lb = make_ack(b, v6, 5000); /* a duplicate ACK: both go */
+        assert_false(rt_tun_ack_supersedes(a, la, b, lb));
+        /* Across the wrap of the sequence space. */
+        la = make_ack(a, v6, 0xffffff00u);
+        lb = make_ack(b, v6, 0x100);
+        assert_true(rt_tun_ack_supersedes(a, la, b, lb));
+        la = make_ack(a, v6, 5000);
+        lb = make_ack(b, v6, 70000);
+        /* Another port, another address, another sequence number. */
+        b[ihl + 3]++;
+        assert_false(rt_tun_ack_supersedes(a, la, b, lb));
+        lb = make_ack(b, v6, 70000);
+        b[v6 ? 39 : 19]++;
+        assert_false(rt_tun_ack_supersedes(a, la, b, lb));
+        lb = make_ack(b, v6, 70000);
+        b[ihl + 7]++;
+        assert_false(rt_tun_ack_supersedes(a, la, b, lb));
+        /* Any flag but ACK (PSH, FIN, ECE) in either. */
+        const uint8_t flags[] = {0x18, 0x11, 0x50, 0x14};
+        for (size_t i = 0; i < sizeof flags; i++) {
+            lb = make_ack(b, v6, 70000);
+            b[ihl + 13] = flags[i];
+            assert_false(rt_tun_ack_supersedes(a, la, b, lb));
+            assert_false(rt_tun_ack_supersedes(b, lb, a, la));
+        }
+        /* A SACK block where the timestamp was (NOP NOP SACK of 8). */
+        lb = make_ack(b, v6, 70000);
+        b[ihl + 22] = 5;
+        assert_false(rt_tun_ack_supersedes(a, la, b, lb));
+        assert_false(rt_tun_ack_supersedes(b, lb, a, la));
+        /* Data: the IP length counts a byte more than the headers. */
+        lb = make_ack(b, v6, 70000);
+        b[v6 ? 5 : 3]++;
+        b[lb] = 'x';
+        assert_false(rt_tun_ack_supersedes(a, la, b, lb + 1));
+        /* A length that disagrees with the header. */
+        lb = make_ack(b, v6, 70000);
+        assert_false(rt_tun_ack_supersedes(a, la, b, lb - 4));
+    }
+    /* IPv4 against IPv6. */
+    size_t la = make_ack(a, false, 5000), lb = make_ack(b, true, 70000);
+    assert_false(rt_tun_ack_supersedes(a, la, b, lb));
+    /* An IPv4 fragment. */
+    lb = make_ack(b, false, 70000);
+    b[6] = 0x20; /* more fragments */
+    assert_false(rt_tun_ack_supersedes(a, la, b, lb));
+}
+
 static void offload_description_names_what_is_on(void **state)
 {
     (void)state;
@@ -163,6 +260,7 @@ int main(void)
         cmocka_unit_test(
             tx_header_zero_for_complete_packet_gso_for_super_segment),
         cmocka_unit_test(offload_description_names_what_is_on),
+        cmocka_unit_test(ack_superseded_only_by_a_later_pure_ack_of_its_flow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
  * the connection's receive buffer (berth_rx_place, berth_input_placed),
  * and everything else (out of order, retransmitted, another connection,
  * other header sizes, too little room, a reset, TIME-WAIT) is put together
- * and taken as usual. Every case ends with the bytes exactly as sent and
+ * and taken as usual, over IPv4 and IPv6. Every case ends with the bytes
+ * exactly as sent and
  * nothing allocated. Sender a (TSO super-segments, as the kernel's GRO
  * hands them to TUN), receiver b behind the fake device. */
 #include <setjmp.h>
@@ -27,7 +28,12 @@
 
 #define ADDR_A 0xc6120001u /* the kernel's side: sender */
 #define ADDR_B 0xc6120002u /* berth: receiver */
-#define QMAX   1024
+/* The same over IPv6 (both stacks have these with use_v6): 2001:db8:b::1
+ * and ::2. */
+static const uint8_t addr6_a[16] = {0x20, 1, 0xd, 0xb8, 0, 0xb, [15] = 1};
+static const uint8_t addr6_b[16] = {0x20, 1, 0xd, 0xb8, 0, 0xb, [15] = 2};
+static bool use_v6; /* the connections of the test run over IPv6 */
+#define QMAX 1024
 
 struct pkt {
     uint32_t dst;
@@ -64,7 +70,9 @@ static void queue(void *ctx, const uint8_t *pkt, size_t len, uint16_t seg)
     struct env *e = ctx;
     assert_true(e->n < QMAX);
     struct pkt *p = &e->q[e->n++];
-    p->dst = be32(pkt + 16);
+    p->dst = pkt[0] >> 4 == 6
+                 ? (memcmp(pkt + 24, addr6_b, 16) ? ADDR_A : ADDR_B)
+                 : be32(pkt + 16);
     p->len = len;
     p->seg_size = seg;
     p->data = malloc(len);
@@ -88,6 +96,8 @@ static struct berth_stack *stack_new(struct env *e, uint32_t addr,
     struct berth_config cfg;
     berth_config_init(&cfg);
     cfg.addr = addr;
+    if (use_v6)
+        memcpy(cfg.addr6, addr == ADDR_A ? addr6_a : addr6_b, 16);
     cfg.tx = tx;
     cfg.tx_ctx = e;
     cfg.seed = addr;
@@ -113,7 +123,8 @@ static void device_write(struct env *e, const uint8_t *pkt, size_t len,
     assert_non_null(m);
     struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM};
     if (seg) {
-        h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        h.gso_type = pkt[0] >> 4 == 6 ? VIRTIO_NET_HDR_GSO_TCPV6
+                                      : VIRTIO_NET_HDR_GSO_TCPV4;
         h.gso_size = seg;
     }
     memcpy(m, &h, sizeof h);
@@ -214,10 +225,15 @@ static void env_fini(struct env *e)
 static int connect_pair(struct env *e, uint16_t port, int *client)
 {
     int l = berth_socket(e->b);
-    assert_int_equal(berth_bind(e->b, l, 0, port), 0);
+    static const uint8_t any6[16];
+    struct berth_endpoint at =
+        use_v6 ? berth_endpoint_v6(any6, port) : berth_endpoint_v4(0, port);
+    assert_int_equal(berth_bind_endpoint(e->b, l, &at), 0);
     assert_int_equal(berth_listen(e->b, l, 4), 0);
     *client = berth_socket(e->a);
-    assert_int_equal(berth_connect(e->a, *client, ADDR_B, port),
+    struct berth_endpoint to = use_v6 ? berth_endpoint_v6(addr6_b, port)
+                                      : berth_endpoint_v4(ADDR_B, port);
+    assert_int_equal(berth_connect_endpoint(e->a, *client, &to),
                      BERTH_EINPROGRESS);
     pump(e, NULL, NULL, 0);
     int s = berth_accept(e->b, l, NULL);
@@ -282,7 +298,9 @@ static void warm_up(struct env *e, struct stream *st)
         read_check(e, st);
     }
     assert_int_equal(st->got, 3000);
-    struct berth_endpoint l = berth_endpoint_v4(ADDR_B, e->rx.local.port);
+    struct berth_endpoint l = use_v6
+                                  ? berth_endpoint_v6(addr6_b, e->rx.local.port)
+                                  : berth_endpoint_v4(ADDR_B, e->rx.local.port);
     struct berth_span sp[2];
     assert_true(berth_rx_place(e->b, &l, &e->rx.remote, sp) > 0);
 }
@@ -346,6 +364,27 @@ static void in_order_super_packets_are_taken_in_place(void **state)
     env_fini(&e);
 }
 
+/* The same over IPv6: the flow is learnt from the IPv6 header, the
+ * super-packets (GSO_TCPV6) are read in place, the payload length of the
+ * headers taken apart is the TCP header's. */
+static void in_order_super_packets_over_ipv6_are_taken_in_place(void **state)
+{
+    (void)state;
+    use_v6 = true;
+    struct env e;
+    env_init(&e, 4 << 20);
+    struct stream st = {.salt = 9, .total = 8 << 20};
+    st.server = connect_pair(&e, 80, &st.client);
+    assert_int_equal(e.rx.local.family, BERTH_AF_INET); /* not learnt yet */
+    transfer(&e, &st, 1, true, NULL);
+    assert_int_equal(e.rx.local.family, BERTH_AF_INET6);
+    assert_true(e.rx.placed > 50);
+    assert_int_equal(e.taken, e.rx.placed);
+    assert_true(e.rx.missed <= 2);
+    close_both(&e, &st);
+    env_fini(&e);
+}
+
 /* Every other data packet to b: kept back and delivered after the one
  * behind it (reordering), and then once more (a retransmission). */
 static bool swap_every_other(struct env *e, struct pkt *p)
@@ -371,6 +410,20 @@ static void out_of_order_and_duplicates_are_put_together(void **state)
     assert_int_equal(berth_getinfo(e.b, st.server, &ti), 0);
     close_both(&e, &st);
     env_fini(&e);
+}
+
+static void out_of_order_over_ipv6_is_put_together(void **state)
+{
+    use_v6 = true;
+    out_of_order_and_duplicates_are_put_together(state);
+}
+
+/* After every test: a failed IPv6 one leaves the next on IPv4. */
+static int v4_again(void **state)
+{
+    (void)state;
+    use_v6 = false;
+    return 0;
 }
 
 /* Two flows at once: the flow expected is the last one that sent data;
@@ -600,7 +653,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(in_order_super_packets_are_taken_in_place),
+        cmocka_unit_test_teardown(
+            in_order_super_packets_over_ipv6_are_taken_in_place, v4_again),
         cmocka_unit_test(out_of_order_and_duplicates_are_put_together),
+        cmocka_unit_test_teardown(out_of_order_over_ipv6_is_put_together,
+                                  v4_again),
         cmocka_unit_test(another_connection_is_put_together),
         cmocka_unit_test(too_little_room_and_closed_window_are_put_together),
         cmocka_unit_test(other_header_size_is_put_together),
