@@ -116,8 +116,9 @@ static inline uint64_t csum_add_head(uint64_t sum, const void *data,
                                      size_t head, size_t len)
 {
     const uint8_t *p = data;
-    uint64_t host = csum_add_carry(csum_sum_host(p, head),
-                                   csum_sum_host(p + head, len - head));
+    uint64_t host = csum_sum_host(p, head);
+    if (len > head) /* not a bare header (an ACK): no tail to take */
+        host = csum_add_carry(host, csum_sum_host(p + head, len - head));
     return csum_add_carry(sum, csum_host_to_be(host));
 }
 
