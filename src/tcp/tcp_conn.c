@@ -40,8 +40,10 @@ uint64_t tcp_tuple_hash(const struct berth_stack *s, bool v6, uint32_t laddr,
 static bool memo_hit(const struct tuple_memo *m, bool v6, uint32_t laddr,
                      uint16_t lport, uint32_t raddr, uint16_t rport)
 {
-    return m->valid && m->laddr == laddr && m->raddr == raddr &&
-           m->lport == lport && m->rport == rport && m->v6 == v6;
+    /* Ports first: what differs between connections to one peer (the
+     * client's ephemeral port), so a miss is seen at the first compare. */
+    return m->lport == lport && m->rport == rport && m->valid &&
+           m->laddr == laddr && m->raddr == raddr && m->v6 == v6;
 }
 
 static void memo_set(struct tuple_memo *m, bool v6, uint32_t laddr,

@@ -225,10 +225,18 @@ static int parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
     size_t hdr_len = (size_t)(seg[12] >> 4) * 4;
     if (hdr_len < TCP_HDR_LEN || hdr_len > len)
         return BERTH_REASON_BAD_DATA_OFFSET;
+    /* Timestamps alone (NOP NOP TS, parse_options' first fast path) need
+     * no walk and cannot be malformed: they are read into *out at the end,
+     * not into a struct to copy. */
+    const uint8_t *op = seg + TCP_HDR_LEN;
+    bool ts_only = hdr_len == TCP_HDR_LEN + 2u + OPT_TS_LEN &&
+                   load_be32(op) == OPTW_NOP_NOP_TS;
     struct tcp_opts opts;
-    int err = parse_options(seg + TCP_HDR_LEN, hdr_len - TCP_HDR_LEN, &opts);
-    if (err != 0)
-        return err;
+    if (!ts_only) {
+        int err = parse_options(op, hdr_len - TCP_HDR_LEN, &opts);
+        if (err != 0)
+            return err;
+    }
     /* IPv4's pseudo-header carries the length in 16 bits, and an IPv4
      * datagram can never hold more; IPv6's has 32 bits (RFC 8200 §8.1),
      * but without jumbograms its payload length is 16 bits too. */
@@ -255,7 +263,12 @@ static int parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
     out->hdr_len = (uint16_t)hdr_len;
     out->payload = seg + hdr_len;
     out->len = (uint32_t)(len - hdr_len);
-    out->opts = opts;
+    if (ts_only)
+        out->opts = (struct tcp_opts){.has_ts = true,
+                                      .ts_val = load_be32(op + 4),
+                                      .ts_ecr = load_be32(op + 8)};
+    else
+        out->opts = opts;
     out->v6 = ph->v6;
     return 0;
 }
