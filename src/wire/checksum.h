@@ -14,8 +14,15 @@
  * any word size works; compilers make this an add and an add-with-carry). */
 static inline uint64_t csum_add_carry(uint64_t a, uint64_t b)
 {
+#if defined(__GNUC__)
+    /* The carry flag itself (an add and an adc), not a compare for it. */
+    uint64_t s;
+    uint64_t carry = __builtin_add_overflow(a, b, &s);
+    return s + carry;
+#else
     uint64_t s = a + b;
     return s + (s < b);
+#endif
 }
 
 /* Folds to 16 bits without complementing. 0 only if x is 0; otherwise a
