@@ -21,9 +21,12 @@
  *   5. header checksum (RFC 791 §3.1)         BAD_IP_CHECKSUM
  *   6. MF clear and fragment offset zero      IP_FRAGMENT
  * Bytes past the total length are link padding (an Ethernet frame is at
- * least 60 bytes) and are ignored. */
-static int parse(const uint8_t *pkt, size_t len, struct ipv4_info *out,
-                 struct ipv4_frag *frag)
+ * least 60 bytes) and are ignored. Inline in both entry points
+ * (always_inline: gcc split it and called the rest, once a packet). */
+__attribute__((always_inline)) static inline int parse(const uint8_t *pkt,
+                                                       size_t len,
+                                                       struct ipv4_info *out,
+                                                       struct ipv4_frag *frag)
 {
     if (len < IPV4_HDR_LEN)
         return BERTH_REASON_SHORT_PACKET;

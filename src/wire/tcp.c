@@ -189,8 +189,11 @@ static uint64_t pseudo_sum(const struct pseudo *p, size_t len)
     return csum_pseudo_ipv4(p->src4, p->dst4, IPPROTO_TCP_NUM, (uint16_t)len);
 }
 
-static int parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
-                     bool verify_csum, struct tcp_seg *out);
+/* Inline in each entry point (always_inline: gcc otherwise splits it and
+ * calls the rest, spilling six registers per segment). */
+__attribute__((always_inline)) static inline int
+parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
+          bool verify_csum, struct tcp_seg *out);
 
 /* sum plus the segment seg[0..len) with a header of hdr_len bytes: the
  * usual header (20 bytes and NOP NOP TS) is summed at its constant
@@ -217,8 +220,9 @@ int tcp_parse6(const uint8_t *seg, size_t len, const uint8_t *src,
     return parse_seg(seg, len, &ph, verify_csum, out);
 }
 
-static int parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
-                     bool verify_csum, struct tcp_seg *out)
+__attribute__((always_inline)) static inline int
+parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
+          bool verify_csum, struct tcp_seg *out)
 {
     if (len < TCP_HDR_LEN)
         return BERTH_REASON_SHORT_PACKET;
@@ -333,8 +337,10 @@ size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
     return tcp_emit_csum(buf, s, src, dst, false);
 }
 
-static size_t emit_seg(uint8_t *buf, const struct tcp_seg *s,
-                       const struct pseudo *ph, bool partial);
+/* Inline in each entry point, as parse_seg. */
+__attribute__((always_inline)) static inline size_t
+emit_seg(uint8_t *buf, const struct tcp_seg *s, const struct pseudo *ph,
+         bool partial);
 
 size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
                      uint32_t dst, bool partial)
@@ -359,8 +365,9 @@ static inline bool opts_ts_only(const struct tcp_opts *o)
            o->sack_count == 0;
 }
 
-static size_t emit_seg(uint8_t *buf, const struct tcp_seg *s,
-                       const struct pseudo *ph, bool partial)
+__attribute__((always_inline)) static inline size_t
+emit_seg(uint8_t *buf, const struct tcp_seg *s, const struct pseudo *ph,
+         bool partial)
 {
     const struct tcp_opts *o = &s->opts;
     size_t opts_len;
