@@ -30,11 +30,16 @@ __attribute__((always_inline)) static inline int parse(const uint8_t *pkt,
 {
     if (len < IPV4_HDR_LEN)
         return BERTH_REASON_SHORT_PACKET;
-    if (pkt[0] >> 4 != IPV4_VERSION)
-        return BERTH_REASON_BAD_IP_VERSION;
-    size_t hdr_len = (size_t)(pkt[0] & 0x0fu) * 4;
-    if (hdr_len < IPV4_HDR_LEN || hdr_len > len)
-        return BERTH_REASON_BAD_IHL;
+    /* Nearly every header is version 4 with no options (0x45): one
+     * compare passes checks 2 and 3 (20 <= len is known). */
+    size_t hdr_len = IPV4_HDR_LEN;
+    if (pkt[0] != (IPV4_VERSION << 4 | IPV4_HDR_LEN / 4)) {
+        if (pkt[0] >> 4 != IPV4_VERSION)
+            return BERTH_REASON_BAD_IP_VERSION;
+        hdr_len = (size_t)(pkt[0] & 0x0fu) * 4;
+        if (hdr_len < IPV4_HDR_LEN || hdr_len > len)
+            return BERTH_REASON_BAD_IHL;
+    }
     size_t total_len = load_be16(pkt + 2);
     if (total_len < hdr_len || total_len > len)
         return BERTH_REASON_BAD_IP_LENGTH;
