@@ -19,5 +19,9 @@ uint64_t siphash13(const uint8_t key[16], const void *data, size_t len);
  * siphash_3u32 shape): the 4-tuple without packing it into memory. */
 uint64_t siphash13_3u32(const uint8_t key[16], uint32_t a, uint32_t b,
                         uint32_t c);
+/* siphash24() of the same 12 bytes (the 4-tuple's per-connection secret,
+ * tcp_tuple_prf). */
+uint64_t siphash24_3u32(const uint8_t key[16], uint32_t a, uint32_t b,
+                        uint32_t c);
 
 #endif

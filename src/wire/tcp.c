@@ -72,23 +72,10 @@ static int parse_known_option(const uint8_t *p, size_t olen, struct tcp_opts *o)
     }
 }
 
-/* Walks the options in p[0..len). A later option of the same kind replaces
- * an earlier one. */
-static int parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
+/* Walks the options in p[0..len) into o, which starts zeroed. A later
+ * option of the same kind replaces an earlier one. */
+static int walk_options(const uint8_t *p, size_t len, struct tcp_opts *o)
 {
-    memset(o, 0, sizeof(*o));
-    /* The layout nearly every segment of a connection with timestamps
-     * carries (RFC 7323 Appendix A: NOP, NOP, TS) is read at once, as
-     * BSD's tcp_dooptions tests for TCPOPT_TSTAMP_HDR; the walk below
-     * would read it the same way. */
-    if (len == 2u + OPT_TS_LEN &&
-        load_be32(p) ==
-            (OPT_NOP << 24 | OPT_NOP << 16 | OPT_TS << 8 | OPT_TS_LEN)) {
-        o->has_ts = true;
-        o->ts_val = load_be32(p + 4);
-        o->ts_ecr = load_be32(p + 8);
-        return 0;
-    }
     size_t i = 0;
     while (i < len) {
         uint8_t kind = p[i];
@@ -112,6 +99,61 @@ static int parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
         i += olen;
     }
     return 0;
+}
+
+/* The first words of the two layouts read at once (RFC 7323 Appendix A;
+ * Linux's tcp_options_write() and write_options() below send them). */
+#define OPTW_NOP_NOP_TS                                                        \
+    (OPT_NOP << 24 | OPT_NOP << 16 | OPT_TS << 8 | OPT_TS_LEN)
+#define OPTW_SACKPERM_TS                                                       \
+    (OPT_SACK_PERM << 24 | OPT_SACK_PERM_LEN << 16 | OPT_TS << 8 | OPT_TS_LEN)
+#define OPTW_MSS (OPT_MSS << 8 | OPT_MSS_LEN) /* top half */
+#define OPTW_NOP_WS                                                            \
+    (OPT_NOP << 16 | OPT_WS << 8 | OPT_WS_LEN) /* top 3 bytes                  \
+                                                */
+
+static inline int parse_options(const uint8_t *p, size_t len,
+                                struct tcp_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    /* The layouts nearly every segment carries are read at once, as BSD's
+     * tcp_dooptions tests for TCPOPT_TSTAMP_HDR and Linux's
+     * tcp_parse_aligned_timestamp: NOP NOP TS on every segment of a
+     * connection with timestamps (RFC 7323 Appendix A), and Linux's SYN
+     * and SYN-ACK, MSS, SACK-permitted + TS, NOP WS. Every byte of the
+     * layout is checked, kinds and lengths, so the walk would read it the
+     * same way (test_tcp_wire compares the two over many layouts). */
+    if (len == 2u + OPT_TS_LEN && load_be32(p) == OPTW_NOP_NOP_TS) {
+        o->has_ts = true;
+        o->ts_val = load_be32(p + 4);
+        o->ts_ecr = load_be32(p + 8);
+        return 0;
+    }
+    if (len == 20u && load_be32(p) >> 16 == OPTW_MSS &&
+        load_be32(p + 4) == OPTW_SACKPERM_TS &&
+        load_be32(p + 16) >> 8 == OPTW_NOP_WS) {
+        o->has_mss = true;
+        o->mss = load_be16(p + 2);
+        o->sack_ok = true;
+        o->has_ts = true;
+        o->ts_val = load_be32(p + 8);
+        o->ts_ecr = load_be32(p + 12);
+        o->has_wscale = true;
+        o->wscale = p[19];
+        return 0;
+    }
+    return walk_options(p, len, o);
+}
+
+int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o)
+{
+    return parse_options(p, len, o);
+}
+
+int tcp_parse_options_walk(const uint8_t *p, size_t len, struct tcp_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    return walk_options(p, len, o);
 }
 
 /* Checks run in this order, and the first failure is returned:
@@ -147,8 +189,22 @@ static uint64_t pseudo_sum(const struct pseudo *p, size_t len)
     return csum_pseudo_ipv4(p->src4, p->dst4, IPPROTO_TCP_NUM, (uint16_t)len);
 }
 
-static int parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
-                     bool verify_csum, struct tcp_seg *out);
+/* Inline in each entry point (always_inline: gcc otherwise splits it and
+ * calls the rest, spilling six registers per segment). */
+__attribute__((always_inline)) static inline int
+parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
+          bool verify_csum, struct tcp_seg *out);
+
+/* sum plus the segment seg[0..len) with a header of hdr_len bytes: the
+ * usual header (20 bytes and NOP NOP TS) is summed at its constant
+ * length, without the loop. */
+static inline uint64_t seg_sum(uint64_t sum, const uint8_t *seg, size_t hdr_len,
+                               size_t len)
+{
+    if (hdr_len == TCP_HDR_LEN + 2u + OPT_TS_LEN)
+        return csum_add_head(sum, seg, TCP_HDR_LEN + 2u + OPT_TS_LEN, len);
+    return csum_add(sum, seg, len);
+}
 
 int tcp_parse_csum(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
                    bool verify_csum, struct tcp_seg *out)
@@ -164,25 +220,34 @@ int tcp_parse6(const uint8_t *seg, size_t len, const uint8_t *src,
     return parse_seg(seg, len, &ph, verify_csum, out);
 }
 
-static int parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
-                     bool verify_csum, struct tcp_seg *out)
+__attribute__((always_inline)) static inline int
+parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
+          bool verify_csum, struct tcp_seg *out)
 {
     if (len < TCP_HDR_LEN)
         return BERTH_REASON_SHORT_PACKET;
     size_t hdr_len = (size_t)(seg[12] >> 4) * 4;
     if (hdr_len < TCP_HDR_LEN || hdr_len > len)
         return BERTH_REASON_BAD_DATA_OFFSET;
+    /* Timestamps alone (NOP NOP TS, parse_options' first fast path) need
+     * no walk and cannot be malformed: they are read into *out at the end,
+     * not into a struct to copy. */
+    const uint8_t *op = seg + TCP_HDR_LEN;
+    bool ts_only = hdr_len == TCP_HDR_LEN + 2u + OPT_TS_LEN &&
+                   load_be32(op) == OPTW_NOP_NOP_TS;
     struct tcp_opts opts;
-    int err = parse_options(seg + TCP_HDR_LEN, hdr_len - TCP_HDR_LEN, &opts);
-    if (err != 0)
-        return err;
+    if (!ts_only) {
+        int err = parse_options(op, hdr_len - TCP_HDR_LEN, &opts);
+        if (err != 0)
+            return err;
+    }
     /* IPv4's pseudo-header carries the length in 16 bits, and an IPv4
      * datagram can never hold more; IPv6's has 32 bits (RFC 8200 §8.1),
      * but without jumbograms its payload length is 16 bits too. */
     if (len > UINT16_MAX)
         return BERTH_REASON_BAD_IP_LENGTH;
     uint64_t sum = pseudo_sum(ph, len);
-    if (verify_csum && csum_fold(csum_add(sum, seg, len)) != 0)
+    if (verify_csum && csum_fold(seg_sum(sum, seg, hdr_len, len)) != 0)
         return BERTH_REASON_BAD_TCP_CHECKSUM;
     uint8_t flags = seg[13];
     /* No TCP sends these (Linux drops both); rejecting them here means the
@@ -202,7 +267,12 @@ static int parse_seg(const uint8_t *seg, size_t len, const struct pseudo *ph,
     out->hdr_len = (uint16_t)hdr_len;
     out->payload = seg + hdr_len;
     out->len = (uint32_t)(len - hdr_len);
-    out->opts = opts;
+    if (ts_only)
+        out->opts = (struct tcp_opts){.has_ts = true,
+                                      .ts_val = load_be32(op + 4),
+                                      .ts_ecr = load_be32(op + 8)};
+    else
+        out->opts = opts;
     out->v6 = ph->v6;
     return 0;
 }
@@ -267,8 +337,10 @@ size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
     return tcp_emit_csum(buf, s, src, dst, false);
 }
 
-static size_t emit_seg(uint8_t *buf, const struct tcp_seg *s,
-                       const struct pseudo *ph, bool partial);
+/* Inline in each entry point, as parse_seg. */
+__attribute__((always_inline)) static inline size_t
+emit_seg(uint8_t *buf, const struct tcp_seg *s, const struct pseudo *ph,
+         bool partial);
 
 size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
                      uint32_t dst, bool partial)
@@ -284,33 +356,55 @@ size_t tcp_emit6(uint8_t *buf, const struct tcp_seg *s, const uint8_t *src,
     return emit_seg(buf, s, &ph, partial);
 }
 
-static size_t emit_seg(uint8_t *buf, const struct tcp_seg *s,
-                       const struct pseudo *ph, bool partial)
+/* True when o asks for timestamps alone (no MSS, WS, SACK-permitted or
+ * SACK blocks): every segment of an established connection with
+ * timestamps and nothing held out of order. */
+static inline bool opts_ts_only(const struct tcp_opts *o)
 {
-    size_t opts_len = tcp_opts_len(&s->opts);
-    size_t hdr_len = TCP_HDR_LEN + opts_len;
-    size_t written = write_options(buf + TCP_HDR_LEN, &s->opts);
-    /* Padding, if a layout ever needs it, is EOL bytes (RFC 9293 §3.1):
-     * fewer than 4, so a loop, not a call. */
-    for (size_t i = written; i < opts_len; i++)
-        buf[TCP_HDR_LEN + i] = 0;
+    return o->has_ts && !(o->has_mss | o->has_wscale | o->sack_ok) &&
+           o->sack_count == 0;
+}
 
-    store_be16(buf, s->sport);
-    store_be16(buf + 2, s->dport);
+__attribute__((always_inline)) static inline size_t
+emit_seg(uint8_t *buf, const struct tcp_seg *s, const struct pseudo *ph,
+         bool partial)
+{
+    const struct tcp_opts *o = &s->opts;
+    size_t opts_len;
+    if (opts_ts_only(o)) {
+        /* NOP NOP TS (RFC 7323 Appendix A), three word stores: what
+         * write_options writes for these options, byte for byte. */
+        store_be32(buf + TCP_HDR_LEN, OPTW_NOP_NOP_TS);
+        store_be32(buf + TCP_HDR_LEN + 4, o->ts_val);
+        store_be32(buf + TCP_HDR_LEN + 8, o->ts_ecr);
+        opts_len = 2u + OPT_TS_LEN;
+    } else {
+        opts_len = tcp_opts_len(o);
+        size_t written = write_options(buf + TCP_HDR_LEN, o);
+        /* Padding, if a layout ever needs it, is EOL bytes (RFC 9293
+         * §3.1): fewer than 4, so a loop, not a call. */
+        for (size_t i = written; i < opts_len; i++)
+            buf[TCP_HDR_LEN + i] = 0;
+    }
+    size_t hdr_len = TCP_HDR_LEN + opts_len;
+
+    /* The fixed header as five big-endian words (RFC 9293 §3.1): ports;
+     * sequence; acknowledgment; data offset, flags and window; checksum
+     * (zero while it is summed) and urgent pointer. */
+    store_be32(buf, (uint32_t)s->sport << 16 | s->dport);
     store_be32(buf + 4, s->seq);
     store_be32(buf + 8, s->ack);
-    buf[12] = (uint8_t)(hdr_len / 4 << 4);
-    buf[13] = s->flags;
-    store_be16(buf + 14, s->wnd);
-    memset(buf + 16, 0, 2);
-    store_be16(buf + 18, s->urp);
+    store_be32(buf + 12, (uint32_t)(hdr_len / 4) << 28 |
+                             (uint32_t)s->flags << 16 | s->wnd);
+    store_be32(buf + 16, s->urp);
 
     size_t seg_len = hdr_len + s->len;
     uint64_t sum = pseudo_sum(ph, seg_len);
     /* Partial: the pseudo-header's sum folded, not complemented; the link
      * adds the segment's bytes and complements (Linux's CHECKSUM_PARTIAL,
      * virtio's NEEDS_CSUM). */
-    store_be16(buf + 16, partial ? (uint16_t)~csum_fold(sum)
-                                 : csum_fold(csum_add(sum, buf, seg_len)));
+    store_be16(buf + 16, partial
+                             ? (uint16_t)~csum_fold(sum)
+                             : csum_fold(seg_sum(sum, buf, hdr_len, seg_len)));
     return hdr_len;
 }

@@ -73,6 +73,14 @@ int tcp_parse_csum(const uint8_t *seg, size_t len, uint32_t src, uint32_t dst,
 int tcp_parse6(const uint8_t *seg, size_t len, const uint8_t *src,
                const uint8_t *dst, bool verify_csum, struct tcp_seg *out);
 
+/* The options p[0..len) of a header: 0 or BERTH_REASON_BAD_OPTION, as
+ * tcp_parse checks them; *o zeroed first, then filled. The common layouts
+ * (NOP NOP TS; MSS, SACK-permitted + TS, NOP WS) are read at once; _walk
+ * is the general walk alone, which must read every layout the same way
+ * (the unit tests compare the two). */
+int tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *o);
+int tcp_parse_options_walk(const uint8_t *p, size_t len, struct tcp_opts *o);
+
 /* The SACK blocks of o that are emitted after `before` bytes of other
  * options: as many as fit in the 40 option bytes (Linux trims the same
  * way). */

@@ -191,6 +191,67 @@ static void csum_pseudo_ipv4_matches_explicit_pseudo_header(void **state)
     }
 }
 
+/* csum_fold16 is the residue mod 0xffff taken in 1..0xffff (0 only for
+ * 0): against % over edge values and a million random ones, some with
+ * the carry-prone patterns (halves near all ones). */
+static uint16_t fold_reference(uint64_t x)
+{
+    if (x == 0)
+        return 0;
+    uint64_t r = x % 0xffffu;
+    return (uint16_t)(r ? r : 0xffffu);
+}
+
+static void csum_fold16_is_the_residue_mod_ffff(void **state)
+{
+    (void)state;
+    static const uint64_t edge[] = {0,
+                                    1,
+                                    0xfffe,
+                                    0xffff,
+                                    0x10000,
+                                    0x1fffe,
+                                    0xfffeffffu,
+                                    0xffffffffu,
+                                    0x100000000u,
+                                    0xffff0000ffff0000u,
+                                    0x0000ffff0000ffffu,
+                                    0xffffffff00000000u,
+                                    0xfffffffffffffffeu,
+                                    UINT64_MAX};
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
+        assert_int_equal(csum_fold16(edge[i]), fold_reference(edge[i]));
+    struct rng rng;
+    rng_seed(&rng, 0xf01d);
+    for (int i = 0; i < 1000000; i++) {
+        uint64_t x = rng_next(&rng);
+        if (i % 3 == 1)
+            x |= 0xffff0000ffff0000u;
+        else if (i % 3 == 2)
+            x >>= rng_next(&rng) % 64;
+        assert_int_equal(csum_fold16(x), fold_reference(x));
+    }
+}
+
+/* csum_add_head (a constant head, then the rest) is csum_add, for every
+ * even head up to the length, from random starting sums. */
+static void csum_add_head_is_csum_add(void **state)
+{
+    (void)state;
+    struct rng rng;
+    rng_seed(&rng, 0x4ead);
+    uint8_t buf[128];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t)rng_next(&rng);
+    for (size_t len = 0; len <= 100; len++) {
+        for (size_t head = 0; head <= len; head += 2) {
+            uint64_t start = rng_next(&rng);
+            assert_int_equal(csum_fold(csum_add_head(start, buf, head, len)),
+                             csum_fold(csum_add(start, buf, len)));
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +266,8 @@ int main(void)
         cmocka_unit_test(csum_chains_at_even_lengths),
         cmocka_unit_test(csum_with_checksum_in_place_verifies_to_zero),
         cmocka_unit_test(csum_pseudo_ipv4_matches_explicit_pseudo_header),
+        cmocka_unit_test(csum_fold16_is_the_residue_mod_ffff),
+        cmocka_unit_test(csum_add_head_is_csum_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,6 +140,35 @@ static void siphash13_3u32_is_siphash13_of_the_twelve_bytes(void **state)
                      ref_siphash(1, 3, key, msg, 12));
 }
 
+static void siphash24_3u32_is_siphash24_of_the_twelve_bytes(void **state)
+{
+    (void)state;
+    uint8_t key[16], msg[64];
+    key_and_message(key, msg);
+    uint32_t words[][3] = {{0, 0, 0},
+                           {0x03020100u, 0x07060504u, 0x0b0a0908u},
+                           {0xc0a80001u, 0x0a000002u, 0x1f90c350u},
+                           {0xffffffffu, 0x80000000u, 0x00000001u}};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        uint8_t b[12];
+        for (int j = 0; j < 12; j++)
+            b[j] = (uint8_t)(words[i][j / 4] >> (8 * (j % 4)));
+        uint64_t h = siphash24_3u32(key, words[i][0], words[i][1], words[i][2]);
+        assert_int_equal(h, siphash24(key, b, 12));
+        assert_int_equal(h, ref_siphash(2, 4, key, b, 12));
+    }
+    /* The second row is the message 00 01 .. 0b. */
+    assert_int_equal(siphash24_3u32(key, 0x03020100u, 0x07060504u, 0x0b0a0908u),
+                     ref_siphash(2, 4, key, msg, 12));
+    /* Every input bit counts. */
+    uint64_t base = siphash24_3u32(key, 1, 2, 3);
+    for (int bit = 0; bit < 96; bit++) {
+        uint32_t w[3] = {1, 2, 3};
+        w[bit / 32] ^= 1u << (bit % 32);
+        assert_true(siphash24_3u32(key, w[0], w[1], w[2]) != base);
+    }
+}
+
 static void siphash13_3u32_depends_on_every_key_and_input_bit(void **state)
 {
     (void)state;
@@ -168,6 +197,7 @@ int main(void)
         cmocka_unit_test(siphash13_matches_published_zero_key_vector),
         cmocka_unit_test(siphash13_3u32_is_siphash13_of_the_twelve_bytes),
         cmocka_unit_test(siphash13_3u32_depends_on_every_key_and_input_bit),
+        cmocka_unit_test(siphash24_3u32_is_siphash24_of_the_twelve_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -784,6 +784,108 @@ static void tcp_parse_survives_mutated_segments(void **state)
         assert_true(seen[outcomes[i]] > 0);
 }
 
+/* ---- the option fast paths ------------------------------------------ */
+
+/* Every field of both, whatever the flags say: the fast paths and the walk
+ * start from a zeroed struct, so even unset fields must agree. */
+static void assert_opts_identical(const struct tcp_opts *a,
+                                  const struct tcp_opts *b)
+{
+    assert_int_equal(a->has_mss, b->has_mss);
+    assert_int_equal(a->has_wscale, b->has_wscale);
+    assert_int_equal(a->sack_ok, b->sack_ok);
+    assert_int_equal(a->has_ts, b->has_ts);
+    assert_int_equal(a->mss, b->mss);
+    assert_int_equal(a->wscale, b->wscale);
+    assert_int_equal(a->ts_val, b->ts_val);
+    assert_int_equal(a->ts_ecr, b->ts_ecr);
+    assert_int_equal(a->sack_count, b->sack_count);
+    for (size_t i = 0; i < TCP_SACK_MAX; i++) {
+        assert_int_equal(a->sack[i].start, b->sack[i].start);
+        assert_int_equal(a->sack[i].end, b->sack[i].end);
+    }
+}
+
+/* tcp_parse_options (with the fast paths) against the walk alone over
+ * p[0..len), placed at the end of an exact-size heap block so that ASan
+ * catches a read past it. Returns the verdict. */
+static int check_fast_matches_walk(const uint8_t *p, size_t len)
+{
+    uint8_t *q = test_malloc(len ? len : 1);
+    memcpy(q, p, len);
+    struct tcp_opts fast, walk;
+    memset(&fast, 0xa5, sizeof(fast));
+    memset(&walk, 0x5a, sizeof(walk));
+    int rf = tcp_parse_options(q, len, &fast);
+    int rw = tcp_parse_options_walk(q, len, &walk);
+    test_free(q);
+    assert_int_equal(rf, rw);
+    assert_true(rf == 0 || rf == BERTH_REASON_BAD_OPTION);
+    if (rf == 0)
+        assert_opts_identical(&fast, &walk);
+    return rf;
+}
+
+/* The two layouts the fast paths read (NOP NOP TS; Linux's SYN: MSS,
+ * SACK-permitted + TS, NOP WS) and every mutation of one byte to each of
+ * its 256 values, of two bytes at random, every prefix and every
+ * extension by up to 20 more bytes: the fast paths must read exactly
+ * what the walk reads and reject exactly what it rejects. */
+static void tcp_parse_option_fast_paths_match_the_walk(void **state)
+{
+    (void)state;
+    static const uint8_t ts[12] = {1,    1,    8,    10,   0x12, 0x34,
+                                   0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0};
+    static const uint8_t syn[20] = {2,    4,    5,    0xb4, 4,    2,    8,
+                                    10,   0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+                                    0x77, 0x88, 1,    3,    3,    7};
+    static const struct {
+        const uint8_t *p;
+        size_t len;
+    } layouts[] = {{ts, sizeof ts}, {syn, sizeof syn}};
+    struct rng rng;
+    rng_seed(&rng, 0xfa57);
+    int ok = 0, bad = 0;
+    for (size_t l = 0; l < 2; l++) {
+        const uint8_t *base = layouts[l].p;
+        size_t n = layouts[l].len;
+        uint8_t b[TCP_MAX_OPTS_LEN];
+        /* Unchanged: read by the fast path, and fully. */
+        assert_int_equal(check_fast_matches_walk(base, n), 0);
+        for (size_t at = 0; at < n; at++) {
+            for (unsigned v = 0; v < 256; v++) {
+                memcpy(b, base, n);
+                b[at] = (uint8_t)v;
+                if (check_fast_matches_walk(b, n) == 0)
+                    ok++;
+                else
+                    bad++;
+            }
+        }
+        for (int round = 0; round < 20000; round++) {
+            memcpy(b, base, n);
+            b[rng_next(&rng) % n] = (uint8_t)rng_next(&rng);
+            b[rng_next(&rng) % n] = (uint8_t)rng_next(&rng);
+            check_fast_matches_walk(b, n);
+        }
+        for (size_t len = 0; len < n; len++)
+            check_fast_matches_walk(base, len);
+        for (size_t extra = 1; extra + n <= TCP_MAX_OPTS_LEN; extra++) {
+            for (int round = 0; round < 200; round++) {
+                memcpy(b, base, n);
+                for (size_t i = n; i < n + extra; i++)
+                    b[i] = round % 3 == 0   ? 0
+                           : round % 3 == 1 ? (uint8_t)(rng_next(&rng) % 2)
+                                            : (uint8_t)rng_next(&rng);
+                check_fast_matches_walk(b, n + extra);
+            }
+        }
+    }
+    /* The mutations reach both verdicts (a changed value is still read;
+     * a changed kind or length is caught). */
+    assert_true(ok > 0 && bad > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -822,6 +924,7 @@ int main(void)
         cmocka_unit_test(tcp_parse_rejects_length_beyond_pseudo_header),
         cmocka_unit_test(tcp_parse_leaves_output_untouched_on_failure),
         cmocka_unit_test(tcp_parse_survives_mutated_segments),
+        cmocka_unit_test(tcp_parse_option_fast_paths_match_the_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
