@@ -92,9 +92,9 @@ static void place(struct timer_wheel *w, struct timer *t)
     if (delta >= WHEEL_SPAN) {
         level = TIMER_LEVELS - 1;
         at = c + WHEEL_SPAN - 1;
-    } else {
-        while (delta >> level_shift(level + 1))
-            level++;
+    } else if (delta >= TIMER_LEVEL_SLOTS) {
+        /* The L with 64^L <= delta < 64^(L+1): delta's top bit / 6. */
+        level = (63u - (unsigned)__builtin_clzll(delta)) / TIMER_LEVEL_BITS;
     }
     slot_link(w, level, (unsigned)((at >> level_shift(level)) & SLOT_MASK), t);
 }

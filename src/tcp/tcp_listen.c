@@ -112,16 +112,21 @@ static void synreq_drop(struct berth_stack *s, struct tcp_synreq *r,
                      r->n.rport, why);
 }
 
-static void synreq_free(struct berth_stack *s, struct tcp_synreq *r)
+/* l: the entry's listener, or NULL if it is gone. */
+static void synreq_free_of(struct berth_stack *s, struct tcp_synreq *r,
+                           struct tcp_listener *l)
 {
-    struct tcp_listener *l =
-        tcp_listener_find(s, r->n.v6, r->n.laddr, r->n.lport);
     if (l && l->syn_count > 0)
         l->syn_count--;
     tcp_node_remove(s, &r->n);
     timer_wheel_cancel(&s->wheel, &r->n.timer);
     tcp_node_put_addrs(s, &r->n);
     mem_free(&s->mem, r, sizeof *r);
+}
+
+static void synreq_free(struct berth_stack *s, struct tcp_synreq *r)
+{
+    synreq_free_of(s, r, tcp_listener_find(s, r->n.v6, r->n.laddr, r->n.lport));
 }
 
 /* The entry leaves the SYN queue: the listener stays in LISTEN. */
@@ -428,7 +433,7 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
                          .peer_mss = r->peer_mss,
                          .synopts = r->opts & (uint8_t)~SYNOPT_RESENT,
                          .syn_rexmit = r->retries != 0};
-    synreq_free(s, r);
+    synreq_free_of(s, r, l);
     tcp_conn_open(s, c, &o);
     listener_enqueue(s, l, c);
     return c;
@@ -579,13 +584,24 @@ static enum tcp_step synreq_check_room(struct berth_stack *s,
  * even a retransmitted one). Without, the SYN-ACK's send time is where the
  * entry's timer was armed (its expiry less the timeout), if the SYN-ACK was
  * sent once (Karn, RFC 6298 §3): no field of the 64-byte entry is needed. */
-static uint32_t synreq_rtt(struct berth_stack *s, const struct tcp_synreq *r,
-                           const struct tcp_seg *seg)
+static bool synreq_ts_rtt(const struct tcp_synreq *r, const struct tcp_seg *seg)
 {
-    if ((r->opts & SYNOPT_TS) && seg->opts.has_ts && seg->opts.ts_ecr) {
-        uint32_t ms = tcp_ts_now(s, tcp_ts_offset(s, &r->n)) - seg->opts.ts_ecr;
-        return ms < SYNREQ_RTT_MAX_MS ? (ms ? ms : 1) * USEC_PER_MS : 0;
-    }
+    return (r->opts & SYNOPT_TS) && seg->opts.has_ts && seg->opts.ts_ecr;
+}
+
+/* The sample from the ACK's TSecr, taken once the TCB exists: its
+ * ts_offset is the entry's (the same 4-tuple), computed once. */
+static uint32_t synreq_ts_sample(const struct berth_stack *s,
+                                 const struct tcp_conn *c,
+                                 const struct tcp_seg *seg)
+{
+    uint32_t ms = tcp_ts_now(s, c->ts_offset) - seg->opts.ts_ecr;
+    return ms < SYNREQ_RTT_MAX_MS ? (ms ? ms : 1) * USEC_PER_MS : 0;
+}
+
+/* Without timestamps (synreq_ts_rtt false), from the entry's timer. */
+static uint32_t synreq_rtt(struct berth_stack *s, const struct tcp_synreq *r)
+{
     if (r->retries || (r->opts & (SYNOPT_RESENT | SYNOPT_TS)) ||
         !r->n.timer.pprev)
         return 0;
@@ -625,10 +641,13 @@ void tcp_synreq_input(struct berth_stack *s, struct tcp_synreq *r,
         st = synreq_check_room(s, r, l);
     if (st != STEP_NEXT)
         return;
-    uint32_t rtt = synreq_rtt(s, r, seg);
+    bool ts_rtt = synreq_ts_rtt(r, seg);
+    uint32_t rtt = ts_rtt ? 0 : synreq_rtt(s, r);
     struct tcp_conn *c = synreq_promote(s, r, l);
     if (!c)
         return;
+    if (ts_rtt)
+        rtt = synreq_ts_sample(s, c, seg);
     if (rtt)
         tcp_rtt_sample(s, c, rtt);
     tcp_conn_input(s, c, seg); /* SYN-RECEIVED -> ESTABLISHED, text */

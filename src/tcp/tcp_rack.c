@@ -410,9 +410,35 @@ static void mark_sacked(struct berth_stack *s, struct tcp_conn *c,
     }
 }
 
+/* The common ACK of a request/response connection: the one record is
+ * acknowledged whole, nothing is or was SACKed, no D-SACK. The general
+ * path below with what it would find already known: DeliveredData is
+ * what SND.UNA moved, the record is delivered (§6.2 steps 2-3), and with
+ * it gone the log's sums are all zero; no block to mark, no loss to find
+ * (detect_loss runs only with SACK blocks or a D-SACK). */
+static bool ack_single_whole(struct berth_stack *s, struct tcp_conn *c,
+                             const struct tcp_seg *seg, uint32_t acked)
+{
+    struct tcp_txlog *l = c->txlog;
+    if (l->n != 1 || c->sacked.n > 0 || l->sacked_prev > 0 || l->dsack_now)
+        return false;
+    struct tcp_txseg *r = rec(l, 0);
+    if (!seq_leq(r->end, c->snd_una) || (r->flags & TXSEG_SACKED))
+        return false;
+    rack_delivered(s, c, r, seg);
+    l->head = 0;
+    l->n = 0;
+    l->rec_bytes = l->rec_pipe = l->lost_unsent = l->segs_sacked = 0;
+    tlp_process_ack(s, c, seg, acked);
+    l->tlp_dsack = false;
+    return true;
+}
+
 uint32_t tcp_rack_on_ack(struct berth_stack *s, struct tcp_conn *c,
                          const struct tcp_seg *seg, uint32_t acked)
 {
+    if (ack_single_whole(s, c, seg, acked))
+        return acked;
     struct tcp_txlog *l = c->txlog;
     /* RFC 6937 §3: DeliveredData = change_in(snd.una) + change_in(SACKd). */
     uint32_t sacked = tcp_sack_sacked_bytes(c);

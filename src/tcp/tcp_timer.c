@@ -34,14 +34,22 @@ static int32_t tick_ahead(const struct berth_stack *s, uint32_t tick)
 
 static void rearm(struct berth_stack *s, struct tcp_conn *c)
 {
-    int earliest = -1;
-    for (int i = 0; i < TCP_T__COUNT; i++)
-        if (c->deadline[i] &&
-            (earliest < 0 || tick_ahead(s, c->deadline[i]) <
-                                 tick_ahead(s, c->deadline[earliest])))
-            earliest = i;
-    if (earliest >= 0)
-        stack_timer_arm(s, &c->n.timer, tcp_tick_us(s, c->deadline[earliest]));
+    /* The earliest deadline (a set one is never 0, tcp_tick), each one's
+     * distance from now taken once. */
+    uint32_t earliest = 0;
+    int32_t ahead = 0;
+    for (int i = 0; i < TCP_T__COUNT; i++) {
+        uint32_t d = c->deadline[i];
+        if (!d)
+            continue;
+        int32_t a = tick_ahead(s, d);
+        if (!earliest || a < ahead) {
+            earliest = d;
+            ahead = a;
+        }
+    }
+    if (earliest)
+        stack_timer_arm(s, &c->n.timer, tcp_tick_us(s, earliest));
     else
         timer_wheel_cancel(&s->wheel, &c->n.timer);
 }
@@ -115,10 +123,12 @@ void tcp_rexmit_restart(struct berth_stack *s, struct tcp_conn *c)
     }
     uint64_t when = s->now + tcp_rto(s, c); /* RFC 6298 §5.1, §5.3 */
     /* RFC 5482: give up exactly when the user timeout passes. */
-    uint64_t give_up =
-        s->now - tcp_us_since(s, c->unacked_since) + user_timeout_us(c);
-    if (c->user_timeout_ms && give_up < when)
-        when = give_up;
+    if (c->user_timeout_ms) {
+        uint64_t give_up =
+            s->now - tcp_us_since(s, c->unacked_since) + user_timeout_us(c);
+        if (give_up < when)
+            when = give_up;
+    }
     if (tcp_rack_arm_tlp(s, c, when))
         return; /* RFC 8985 §7.2: a loss probe before the RTO */
     tcp_timer_set(s, c, TCP_T_REXMIT, when);

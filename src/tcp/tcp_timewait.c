@@ -116,20 +116,24 @@ void tcp_timewait_free(struct berth_stack *s, struct tcp_timewait *tw)
 static void tw_compact(struct berth_stack *s, struct tcp_conn *c,
                        uint64_t expires)
 {
-    struct tcp_timewait *tw = mem_alloc(&s->mem, sizeof *tw);
+    /* Raw: the entry is written whole below (records pile up for 2*MSL,
+     * so this is usually a fresh block, and calloc's zeroing is wasted). */
+    struct tcp_timewait *tw = mem_alloc_raw(&s->mem, sizeof *tw);
     if (tw) {
-        tw->n = c->n;
+        *tw = (struct tcp_timewait){
+            .n = c->n,
+            .snd_nxt = c->snd_max,
+            .rcv_nxt = c->rcv_nxt,
+            .ts_recent = c->ts_recent,
+            .rcv_wnd = tcp_window_field(c->rcv_adv - c->rcv_nxt, c->rcv_wscale),
+            .has_ts = (c->flags & TF_TS) != 0,
+            .rcv_wscale = c->rcv_wscale,
+            .oow_ack_tick = tcp_oow_tick_init(s, c),
+        };
         stack_addr_ref(s, tw->n.v6, tw->n.raddr); /* the TCB's goes below */
         tw->n.kind = TCP_NODE_TIMEWAIT;
         timer_init(&tw->n.timer);
         tw->n.in_table = false;
-        tw->snd_nxt = c->snd_max;
-        tw->rcv_nxt = c->rcv_nxt;
-        tw->rcv_wnd = tcp_window_field(c->rcv_adv - c->rcv_nxt, c->rcv_wscale);
-        tw->rcv_wscale = c->rcv_wscale;
-        tw->has_ts = (c->flags & TF_TS) != 0;
-        tw->ts_recent = c->ts_recent;
-        tw->oow_ack_tick = tcp_oow_tick_init(s, c);
     }
     /* The TCB and its buffers go; the entry takes its place in the table. */
     uint32_t hash = c->hash; /* the same 4-tuple: no hashing again */

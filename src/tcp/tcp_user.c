@@ -21,8 +21,16 @@ static uint32_t our_addr(const struct berth_stack *s, bool v6)
  * V6ONLY IPv6 socket share one). */
 static bool port_listened(struct berth_stack *s, uint16_t port)
 {
-    return tcp_listener_find(s, false, 0, port) ||
-           tcp_listener_find(s, true, 0, port);
+    /* Any listener on the port is found by one of the two families'
+     * tcp_listener_find(): one walk of its bucket asks both. */
+    struct htable_iter it;
+    for (struct hnode *h =
+             htable_first(&s->listeners, tcp_port_hash(port), &it);
+         h; h = htable_next(&s->listeners, &it)) {
+        if (((const struct tcp_listener *)h)->port == port)
+            return true;
+    }
+    return false;
 }
 
 /* Whether local port p may carry a new connection to (raddr, rport), or,
