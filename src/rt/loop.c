@@ -10,7 +10,9 @@
  * receive impairment (exactly what reached berth_input()), sent packets
  * before the transmit impairment (exactly what the stack emitted). A
  * capture then explains berth's behaviour packet by packet; what the kernel
- * saw differs only by the impairment, which `stat` counts. */
+ * saw differs only by the impairment and by the pure ACKs tx_queue merged
+ * (replaced by the next of their connection before the write), both of
+ * which `stat` counts. */
 #define _GNU_SOURCE /* epoll_pwait2 */
 #include "link_rt.h"
 #include "rt_impl.h"
