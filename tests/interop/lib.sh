@@ -6,9 +6,15 @@
 # directory. berth runs inside the namespace on a TUN device; the kernel side
 # of that TUN is 198.18.0.1, berth is 198.18.0.2, and no other address is
 # ever used, so no packet leaves the namespace. Kernel-side peers (curl,
-# python3) and captures (dumpcap) run in the same namespace. On exit the
-# trap kills only the processes this test started (by PID), deletes the
-# namespace and removes the temp directory (IT_KEEP=1 keeps it).
+# python3) and captures (dumpcap) run in the same namespace. On exit, and on
+# SIGTERM, SIGINT, SIGHUP or SIGPIPE, the trap kills only the processes this
+# test started (by PID), deletes every namespace it made (it_netns_add) and
+# removes the temp directory (IT_KEEP=1 keeps it). A SIGKILL (CTest's
+# TIMEOUT kills a test's process tree so) leaves no trap to run: the test's
+# guard (guard.sh, a detached process) then deletes the namespaces. With
+# IT_DEADLINE=SECONDS (CTest sets it a little below the test's TIMEOUT) the
+# guard stops the test with SIGTERM after that long, so that it fails
+# saying so, with its logs, and cleans up itself.
 #
 # Exit codes: 0 pass, 77 skipped (not root, no /dev/net/tun, no `ip netns`),
 # anything else a failure with a message saying what differed.
@@ -23,6 +29,7 @@ IT_KERNEL=198.18.0.1 # the kernel's end of the TUN
 IT_BERTH=198.18.0.2  # berth's address
 IT_TUN=bt0           # the TUN of the test's berth instance
 IT_NS=""
+IT_NETNS=()          # every namespace this test made (it_netns_add)
 IT_DIR=""
 IT_PIDS=()           # every background process this test started
 IT_LAST_PID=""
@@ -37,6 +44,16 @@ it_fail() {
 it_skip() {
     printf 'SKIP [%s]: %s\n' "$IT_TEST" "$*"
     exit 77
+}
+# it_signalled NAME STATUS: the trap of a signal that stops the test.
+it_signalled() {
+    if [ -n "$IT_DIR" ] && [ -e "$IT_DIR/.deadline" ]; then
+        printf 'FAIL [%s]: out of time: still running after IT_DEADLINE=%s s; stopped (SIG%s)\n' \
+            "$IT_TEST" "${IT_DEADLINE:-?}" "$1" >&2
+    else
+        printf 'FAIL [%s]: stopped by SIG%s\n' "$IT_TEST" "$1" >&2
+    fi
+    exit "$2"
 }
 
 # Seconds (fractional) since a `date +%s.%N` stamp.
@@ -63,16 +80,34 @@ it_setup() {
 
     IT_DIR=$(mktemp -d "/tmp/berth-it-$IT_TEST.XXXXXX")
     trap it_cleanup EXIT
-    trap 'exit 129' HUP
-    trap 'exit 130' INT
-    trap 'exit 141' PIPE
-    trap 'exit 143' TERM
+    trap 'it_signalled HUP 129' HUP
+    trap 'it_signalled INT 130' INT
+    trap 'it_signalled PIPE 141' PIPE
+    trap 'it_signalled TERM 143' TERM
+    : >"$IT_DIR/.netns"
+    # Detached (a subshell that exits at once; setsid): out of the test's
+    # process tree and group, so what kills those leaves it running.
+    (setsid bash "$IT_HERE/guard.sh" "$$" "$IT_DIR" "${IT_DEADLINE:-0}" \
+        "${IT_KEEP:-0}" </dev/null >/dev/null 2>&1 &)
     local ns="berth-it-$IT_TEST-$$"
-    ip netns add "$ns" 2>"$IT_DIR/netns.log" ||
+    it_netns_add "$ns" 2>"$IT_DIR/netns.log" ||
         it_skip "cannot create a network namespace: $(cat "$IT_DIR/netns.log")"
     IT_NS=$ns
     ip netns exec "$IT_NS" ip link set lo up
     it_log "namespace $IT_NS, files in $IT_DIR"
+}
+
+# it_netns_add NAME: create the network namespace NAME, deleted (with
+# /etc/netns/NAME, if the test made one) when the test ends, however it
+# ends. Listed in $IT_DIR/.netns before it exists, for the guard.
+it_netns_add() {
+    echo "$1" >>"$IT_DIR/.netns"
+    if ! ip netns add "$1"; then # not ours (it may exist): not deleted
+        grep -vxF -- "$1" "$IT_DIR/.netns" >"$IT_DIR/.netns.new"
+        mv "$IT_DIR/.netns.new" "$IT_DIR/.netns"
+        return 1
+    fi
+    IT_NETNS+=("$1")
 }
 
 it_cleanup() {
@@ -96,8 +131,13 @@ it_cleanup() {
             tail -n 25 "$f" >&2
         done
     fi
-    [ -n "$IT_NS" ] && ip netns del "$IT_NS" 2>/dev/null
+    local ns
+    for ns in "${IT_NETNS[@]}"; do
+        ip netns del "$ns" 2>/dev/null
+        rm -rf "/etc/netns/$ns"
+    done
     if [ -n "$IT_DIR" ]; then
+        rm -f "$IT_DIR/.netns" # done: the guard has nothing left to do
         if [ "${IT_KEEP:-0}" = 1 ]; then
             echo "kept $IT_DIR" >&2
         else
