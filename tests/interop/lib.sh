@@ -218,11 +218,12 @@ it_berth_bg() {
     it_bg "$label" "$BERTH" "$sub" "${common[@]}" "$@"
 }
 
-# it_berth_wait LABEL: bounded (10 s) wait until the TUN is up and the
-# control socket answers `ss`.
+# it_berth_wait LABEL: bounded (30 s of clock: on a busy machine an ASan
+# berth and each `berth ss` may take seconds) wait until the TUN is up and
+# the control socket answers `ss`.
 it_berth_wait() {
-    local label=$1 pid=${IT_PID_OF[$1]} i
-    for ((i = 0; i < 100; i++)); do
+    local label=$1 pid=${IT_PID_OF[$1]} end=$((SECONDS + 30))
+    while [ "$SECONDS" -lt "$end" ]; do
         if ! kill -0 "$pid" 2>/dev/null; then
             local rc=0
             wait "$pid" || rc=$?
@@ -235,7 +236,7 @@ it_berth_wait() {
         fi
         sleep 0.1
     done
-    it_fail "berth ($label) not ready after 10 s: TUN $IT_TUN up and 'berth ss --ctl' answering"
+    it_fail "berth ($label) not ready after 30 s: TUN $IT_TUN up and 'berth ss --ctl' answering"
 }
 
 # it_berth_start LABEL SUBCOMMAND [ARGS...]: start and wait until ready.
@@ -301,18 +302,23 @@ it_kernel_counter() {
 # Kernel-side capture on the TUN (dumpcap, in the namespace).
 
 # it_capture_start LABEL [SNAPLEN]: capture IT_TUN into $IT_DIR/LABEL.pcapng.
+# The kernel's buffer for it is IT_CAPTURE_MB (64) MiB, not dumpcap's 2: a
+# transfer over the TUN moves 2 MiB in a few milliseconds, and on a busy
+# machine dumpcap may wait longer than that for a CPU (what the buffer
+# cannot hold is dropped: it_capture_drops).
 it_capture_start() {
-    local label=$1 snap=${2:-0} i
-    local args=(-q -i "$IT_TUN" -w "$IT_DIR/$label.pcapng")
+    local label=$1 snap=${2:-0}
+    local args=(-q -B "${IT_CAPTURE_MB:-64}" -i "$IT_TUN" -w "$IT_DIR/$label.pcapng")
     [ "$snap" -gt 0 ] && args+=(-s "$snap")
     it_bg "$label" dumpcap "${args[@]}"
-    for ((i = 0; i < 100; i++)); do
+    local end=$((SECONDS + 30))
+    while [ "$SECONDS" -lt "$end" ]; do
         grep -q 'Capturing on' "$IT_DIR/$label.log" 2>/dev/null && return 0
         kill -0 "$IT_LAST_PID" 2>/dev/null ||
             it_fail "dumpcap exited: $(cat "$IT_DIR/$label.log")"
         sleep 0.1
     done
-    it_fail "dumpcap did not start within 10 s"
+    it_fail "dumpcap did not start within 30 s"
 }
 
 # it_capture_stop LABEL: let the last segments arrive, then SIGINT dumpcap.
@@ -321,6 +327,19 @@ it_capture_stop() {
     sleep 0.3
     it_stop_pid "${IT_PID_OF[$1]}" INT 10 || rc=$?
     [ "$rc" -eq 0 ] || it_fail "dumpcap ($1) ended with status $rc"
+}
+
+# it_capture_drops LABEL: the packets a stopped capture lost (dumpcap's
+# "Packets received/dropped" line: dropped for want of buffer or of time,
+# so the capture is incomplete when it is not 0). Packets the interface
+# itself dropped (ps_ifdrop: the TUN's queue was full) never crossed it and
+# are not counted. Fails if dumpcap printed no such line.
+it_capture_drops() {
+    local n
+    n=$(sed -nE "s|^Packets received/dropped on interface '[^']*': [0-9]+/([0-9]+) .*|\1|p" \
+        "$IT_DIR/$1.log" | head -n 1)
+    [ -n "$n" ] || it_fail "dumpcap ($1) printed no count of dropped packets: $(tail -n 3 "$IT_DIR/$1.log")"
+    echo "$n"
 }
 
 # it_pcap PCAPCHECK-ARGS...: run the capture checker (pcapcheck.py).
