@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The guard of one interop test (started by lib.sh's it_setup, detached:
-# its own session, not a child of the test, so neither a signal to the
-# test's process group nor CTest's timeout, which SIGKILLs the test's
-# whole process tree, reaches it):
+# The guard of one interop test (started by lib.sh's it_setup; bench/run.py
+# starts one too, for its namespaces), detached: its own session, not a
+# child of the test, so neither a signal to the test's process group nor
+# CTest's timeout, which SIGKILLs the test's whole process tree, reaches it:
 #
 #   bash guard.sh PID DIR DEADLINE KEEP
 #

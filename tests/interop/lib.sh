@@ -321,12 +321,17 @@ it_capture_start() {
     it_fail "dumpcap did not start within 30 s"
 }
 
-# it_capture_stop LABEL: let the last segments arrive, then SIGINT dumpcap.
+# it_capture_stop LABEL: let the last segments arrive, then SIGINT dumpcap;
+# says so when it lost packets (a test whose checks need every packet asks
+# it_capture_drops).
 it_capture_stop() {
     local rc=0
     sleep 0.3
     it_stop_pid "${IT_PID_OF[$1]}" INT 10 || rc=$?
     [ "$rc" -eq 0 ] || it_fail "dumpcap ($1) ended with status $rc"
+    local n
+    n=$(it_capture_dropped "$1")
+    [ "${n:-0}" = 0 ] || it_log "capture $1 incomplete: dumpcap dropped $n packets"
 }
 
 # it_capture_drops LABEL: the packets a stopped capture lost (dumpcap's
@@ -336,10 +341,13 @@ it_capture_stop() {
 # are not counted. Fails if dumpcap printed no such line.
 it_capture_drops() {
     local n
-    n=$(sed -nE "s|^Packets received/dropped on interface '[^']*': [0-9]+/([0-9]+) .*|\1|p" \
-        "$IT_DIR/$1.log" | head -n 1)
+    n=$(it_capture_dropped "$1")
     [ -n "$n" ] || it_fail "dumpcap ($1) printed no count of dropped packets: $(tail -n 3 "$IT_DIR/$1.log")"
     echo "$n"
+}
+it_capture_dropped() { # the number, or nothing
+    sed -nE "s|^Packets received/dropped on interface '[^']*': [0-9]+/([0-9]+) .*|\1|p" \
+        "$IT_DIR/$1.log" | head -n 1
 }
 
 # it_pcap PCAPCHECK-ARGS...: run the capture checker (pcapcheck.py).
