@@ -311,9 +311,13 @@ it_capture_start() {
     local args=(-q -B "${IT_CAPTURE_MB:-64}" -i "$IT_TUN" -w "$IT_DIR/$label.pcapng")
     [ "$snap" -gt 0 ] && args+=(-s "$snap")
     it_bg "$label" dumpcap "${args[@]}"
+    # Ready once it names its file: it prints "Capturing on" before it even
+    # opens its packet socket, and "File:" once the socket is bound and its
+    # ring made (with the 64 MiB ring, some 40 ms later: traffic started at
+    # "Capturing on" went uncaptured).
     local end=$((SECONDS + 30))
     while [ "$SECONDS" -lt "$end" ]; do
-        grep -q 'Capturing on' "$IT_DIR/$label.log" 2>/dev/null && return 0
+        grep -q '^File: ' "$IT_DIR/$label.log" 2>/dev/null && return 0
         kill -0 "$IT_LAST_PID" 2>/dev/null ||
             it_fail "dumpcap exited: $(cat "$IT_DIR/$label.log")"
         sleep 0.1
