@@ -26,6 +26,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,6 +41,7 @@ class Bench:
         self.tun = self.root and os.path.exists("/dev/net/tun") and \
             shutil.which("ip") is not None
         self.namespaces = []
+        self.guard_dir = None  # the namespaces' list for the guard
         self.procs = []
         self.notes = []       # what was skipped or went wrong, for the report
         self.res = {}         # figure -> series -> [result dict per rep]
@@ -113,8 +115,33 @@ class Bench:
         self.procs.remove(p)
         return ru.ru_utime + ru.ru_stime
 
+    def start_guard(self):
+        """tests/interop/guard.sh, detached (setsid -f: out of this
+        process's tree and group): when this process is gone, the
+        namespaces still listed in guard_dir/.netns are deleted. A SIGKILL
+        (CTest's TIMEOUT for bench.smoke) runs no cleanup of ours."""
+        guard = os.path.join(ROOT, "tests", "interop", "guard.sh")
+        if self.guard_dir or not os.path.exists(guard):
+            return
+        self.guard_dir = tempfile.mkdtemp(prefix="berth-bench-netns-")
+        open(os.path.join(self.guard_dir, ".netns"), "w").close()
+        subprocess.run(["setsid", "-f", "bash", guard, str(PID),
+                        self.guard_dir, "0", "0"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+
+    def guard_list(self, names):
+        if self.guard_dir:
+            with open(os.path.join(self.guard_dir, ".netns"), "w") as f:
+                f.write("".join(n + "\n" for n in names))
+
     def netns_add(self, name, sysctls=()):
-        subprocess.run(["ip", "netns", "add", name], check=True)
+        self.start_guard()
+        self.guard_list(self.namespaces + [name])  # listed before it exists
+        r = subprocess.run(["ip", "netns", "add", name])
+        if r.returncode != 0:  # not ours: never deleted
+            self.guard_list(self.namespaces)
+            raise subprocess.CalledProcessError(r.returncode, r.args)
         self.namespaces.append(name)
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"],
                        check=True)
@@ -127,6 +154,7 @@ class Bench:
         if name in self.namespaces:
             subprocess.run(["ip", "netns", "del", name])
             self.namespaces.remove(name)
+            self.guard_list(self.namespaces)
 
     def cleanup(self):
         for p in list(self.procs):
@@ -135,6 +163,9 @@ class Bench:
                 p.wait()
         for ns in list(self.namespaces):
             self.netns_del(ns)
+        if self.guard_dir:  # nothing left for the guard
+            shutil.rmtree(self.guard_dir, ignore_errors=True)
+            self.guard_dir = None
 
     def add(self, fig, series, r):
         self.res.setdefault(fig, {}).setdefault(series, []).append(r)

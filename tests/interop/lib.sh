@@ -6,9 +6,15 @@
 # directory. berth runs inside the namespace on a TUN device; the kernel side
 # of that TUN is 198.18.0.1, berth is 198.18.0.2, and no other address is
 # ever used, so no packet leaves the namespace. Kernel-side peers (curl,
-# python3) and captures (dumpcap) run in the same namespace. On exit the
-# trap kills only the processes this test started (by PID), deletes the
-# namespace and removes the temp directory (IT_KEEP=1 keeps it).
+# python3) and captures (dumpcap) run in the same namespace. On exit, and on
+# SIGTERM, SIGINT, SIGHUP or SIGPIPE, the trap kills only the processes this
+# test started (by PID), deletes every namespace it made (it_netns_add) and
+# removes the temp directory (IT_KEEP=1 keeps it). A SIGKILL (CTest's
+# TIMEOUT kills a test's process tree so) leaves no trap to run: the test's
+# guard (guard.sh, a detached process) then deletes the namespaces. With
+# IT_DEADLINE=SECONDS (CTest sets it a little below the test's TIMEOUT) the
+# guard stops the test with SIGTERM after that long, so that it fails
+# saying so, with its logs, and cleans up itself.
 #
 # Exit codes: 0 pass, 77 skipped (not root, no /dev/net/tun, no `ip netns`),
 # anything else a failure with a message saying what differed.
@@ -23,6 +29,7 @@ IT_KERNEL=198.18.0.1 # the kernel's end of the TUN
 IT_BERTH=198.18.0.2  # berth's address
 IT_TUN=bt0           # the TUN of the test's berth instance
 IT_NS=""
+IT_NETNS=()          # every namespace this test made (it_netns_add)
 IT_DIR=""
 IT_PIDS=()           # every background process this test started
 IT_LAST_PID=""
@@ -37,6 +44,16 @@ it_fail() {
 it_skip() {
     printf 'SKIP [%s]: %s\n' "$IT_TEST" "$*"
     exit 77
+}
+# it_signalled NAME STATUS: the trap of a signal that stops the test.
+it_signalled() {
+    if [ -n "$IT_DIR" ] && [ -e "$IT_DIR/.deadline" ]; then
+        printf 'FAIL [%s]: out of time: still running after IT_DEADLINE=%s s; stopped (SIG%s)\n' \
+            "$IT_TEST" "${IT_DEADLINE:-?}" "$1" >&2
+    else
+        printf 'FAIL [%s]: stopped by SIG%s\n' "$IT_TEST" "$1" >&2
+    fi
+    exit "$2"
 }
 
 # Seconds (fractional) since a `date +%s.%N` stamp.
@@ -63,16 +80,34 @@ it_setup() {
 
     IT_DIR=$(mktemp -d "/tmp/berth-it-$IT_TEST.XXXXXX")
     trap it_cleanup EXIT
-    trap 'exit 129' HUP
-    trap 'exit 130' INT
-    trap 'exit 141' PIPE
-    trap 'exit 143' TERM
+    trap 'it_signalled HUP 129' HUP
+    trap 'it_signalled INT 130' INT
+    trap 'it_signalled PIPE 141' PIPE
+    trap 'it_signalled TERM 143' TERM
+    : >"$IT_DIR/.netns"
+    # Detached (a subshell that exits at once; setsid): out of the test's
+    # process tree and group, so what kills those leaves it running.
+    (setsid bash "$IT_HERE/guard.sh" "$$" "$IT_DIR" "${IT_DEADLINE:-0}" \
+        "${IT_KEEP:-0}" </dev/null >/dev/null 2>&1 &)
     local ns="berth-it-$IT_TEST-$$"
-    ip netns add "$ns" 2>"$IT_DIR/netns.log" ||
+    it_netns_add "$ns" 2>"$IT_DIR/netns.log" ||
         it_skip "cannot create a network namespace: $(cat "$IT_DIR/netns.log")"
     IT_NS=$ns
     ip netns exec "$IT_NS" ip link set lo up
     it_log "namespace $IT_NS, files in $IT_DIR"
+}
+
+# it_netns_add NAME: create the network namespace NAME, deleted (with
+# /etc/netns/NAME, if the test made one) when the test ends, however it
+# ends. Listed in $IT_DIR/.netns before it exists, for the guard.
+it_netns_add() {
+    echo "$1" >>"$IT_DIR/.netns"
+    if ! ip netns add "$1"; then # not ours (it may exist): not deleted
+        grep -vxF -- "$1" "$IT_DIR/.netns" >"$IT_DIR/.netns.new"
+        mv "$IT_DIR/.netns.new" "$IT_DIR/.netns"
+        return 1
+    fi
+    IT_NETNS+=("$1")
 }
 
 it_cleanup() {
@@ -96,8 +131,13 @@ it_cleanup() {
             tail -n 25 "$f" >&2
         done
     fi
-    [ -n "$IT_NS" ] && ip netns del "$IT_NS" 2>/dev/null
+    local ns
+    for ns in "${IT_NETNS[@]}"; do
+        ip netns del "$ns" 2>/dev/null
+        rm -rf "/etc/netns/$ns"
+    done
     if [ -n "$IT_DIR" ]; then
+        rm -f "$IT_DIR/.netns" # done: the guard has nothing left to do
         if [ "${IT_KEEP:-0}" = 1 ]; then
             echo "kept $IT_DIR" >&2
         else
@@ -178,11 +218,12 @@ it_berth_bg() {
     it_bg "$label" "$BERTH" "$sub" "${common[@]}" "$@"
 }
 
-# it_berth_wait LABEL: bounded (10 s) wait until the TUN is up and the
-# control socket answers `ss`.
+# it_berth_wait LABEL: bounded (30 s of clock: on a busy machine an ASan
+# berth and each `berth ss` may take seconds) wait until the TUN is up and
+# the control socket answers `ss`.
 it_berth_wait() {
-    local label=$1 pid=${IT_PID_OF[$1]} i
-    for ((i = 0; i < 100; i++)); do
+    local label=$1 pid=${IT_PID_OF[$1]} end=$((SECONDS + 30))
+    while [ "$SECONDS" -lt "$end" ]; do
         if ! kill -0 "$pid" 2>/dev/null; then
             local rc=0
             wait "$pid" || rc=$?
@@ -195,7 +236,7 @@ it_berth_wait() {
         fi
         sleep 0.1
     done
-    it_fail "berth ($label) not ready after 10 s: TUN $IT_TUN up and 'berth ss --ctl' answering"
+    it_fail "berth ($label) not ready after 30 s: TUN $IT_TUN up and 'berth ss --ctl' answering"
 }
 
 # it_berth_start LABEL SUBCOMMAND [ARGS...]: start and wait until ready.
@@ -261,26 +302,56 @@ it_kernel_counter() {
 # Kernel-side capture on the TUN (dumpcap, in the namespace).
 
 # it_capture_start LABEL [SNAPLEN]: capture IT_TUN into $IT_DIR/LABEL.pcapng.
+# The kernel's buffer for it is IT_CAPTURE_MB (64) MiB, not dumpcap's 2: a
+# transfer over the TUN moves 2 MiB in a few milliseconds, and on a busy
+# machine dumpcap may wait longer than that for a CPU (what the buffer
+# cannot hold is dropped: it_capture_drops).
 it_capture_start() {
-    local label=$1 snap=${2:-0} i
-    local args=(-q -i "$IT_TUN" -w "$IT_DIR/$label.pcapng")
+    local label=$1 snap=${2:-0}
+    local args=(-q -B "${IT_CAPTURE_MB:-64}" -i "$IT_TUN" -w "$IT_DIR/$label.pcapng")
     [ "$snap" -gt 0 ] && args+=(-s "$snap")
     it_bg "$label" dumpcap "${args[@]}"
-    for ((i = 0; i < 100; i++)); do
-        grep -q 'Capturing on' "$IT_DIR/$label.log" 2>/dev/null && return 0
+    # Ready once it names its file: it prints "Capturing on" before it even
+    # opens its packet socket, and "File:" once the socket is bound and its
+    # ring made (with the 64 MiB ring, some 40 ms later: traffic started at
+    # "Capturing on" went uncaptured).
+    local end=$((SECONDS + 30))
+    while [ "$SECONDS" -lt "$end" ]; do
+        grep -q '^File: ' "$IT_DIR/$label.log" 2>/dev/null && return 0
         kill -0 "$IT_LAST_PID" 2>/dev/null ||
             it_fail "dumpcap exited: $(cat "$IT_DIR/$label.log")"
         sleep 0.1
     done
-    it_fail "dumpcap did not start within 10 s"
+    it_fail "dumpcap did not start within 30 s"
 }
 
-# it_capture_stop LABEL: let the last segments arrive, then SIGINT dumpcap.
+# it_capture_stop LABEL: let the last segments arrive, then SIGINT dumpcap;
+# says so when it lost packets (a test whose checks need every packet asks
+# it_capture_drops).
 it_capture_stop() {
     local rc=0
     sleep 0.3
     it_stop_pid "${IT_PID_OF[$1]}" INT 10 || rc=$?
     [ "$rc" -eq 0 ] || it_fail "dumpcap ($1) ended with status $rc"
+    local n
+    n=$(it_capture_dropped "$1")
+    [ "${n:-0}" = 0 ] || it_log "capture $1 incomplete: dumpcap dropped $n packets"
+}
+
+# it_capture_drops LABEL: the packets a stopped capture lost (dumpcap's
+# "Packets received/dropped" line: dropped for want of buffer or of time,
+# so the capture is incomplete when it is not 0). Packets the interface
+# itself dropped (ps_ifdrop: the TUN's queue was full) never crossed it and
+# are not counted. Fails if dumpcap printed no such line.
+it_capture_drops() {
+    local n
+    n=$(it_capture_dropped "$1")
+    [ -n "$n" ] || it_fail "dumpcap ($1) printed no count of dropped packets: $(tail -n 3 "$IT_DIR/$1.log")"
+    echo "$n"
+}
+it_capture_dropped() { # the number, or nothing
+    sed -nE "s|^Packets received/dropped on interface '[^']*': [0-9]+/([0-9]+) .*|\1|p" \
+        "$IT_DIR/$1.log" | head -n 1
 }
 
 # it_pcap PCAPCHECK-ARGS...: run the capture checker (pcapcheck.py).

@@ -37,6 +37,10 @@
 #     window), except berth's pure ACKs that its TUN runtime replaced by
 #     the next one of their connection (the same SEQ, a later ACK) before
 #     the write: those are missing from the kernel's capture.
+# When dumpcap lost packets (it_capture_drops; a busy machine), the kernel
+# capture can be neither analysed nor compared: the handshakes and closes
+# are checked in berth's own capture, the checksums in both, and a line
+# says so.
 source "$(dirname "$0")/lib.sh"
 it_setup
 IT_PCAP=1 it_berth_start srv http --port 80
@@ -58,6 +62,22 @@ it_berth_stop srv
 
 k=$IT_DIR/kcap.pcapng
 b=$IT_DIR/srv.pcap
+drops=$(it_capture_drops kcap)
+if [ "$drops" -ne 0 ]; then
+    # Wireshark would see the missing packets as lost segments, and the
+    # comparison would differ: only the checks of berth's own capture,
+    # which it writes itself and never drops, and the checksums of each
+    # packet captured are left.
+    it_log "kernel capture incomplete (dumpcap dropped $drops packets, a busy machine): only berth's capture is checked"
+    it_pcap handshake "$b" --min 4
+    it_pcap close "$b" --port "$pa" --first "$IT_BERTH"
+    it_pcap close "$b" --port "$pd" --first "$IT_BERTH"
+    it_pcap close "$b" --port "$pb" --first "$IT_KERNEL"
+    it_pcap checksums "$k"
+    it_pcap checksums "$b"
+    it_log "PASS (kernel capture incomplete)"
+    exit 0
+fi
 it_pcap handshake "$k" --min 4
 it_pcap handshake "$b" --min 4
 it_pcap close "$k" --port "$pa" --first "$IT_BERTH"

@@ -13,6 +13,11 @@
 #     kernel completes (NEEDS_CSUM), and the kernel counts no checksum
 #     error (TcpInCsumErrors) in either mode.
 # No assertion on speed; the rates are logged.
+# On a busy machine dumpcap may lose packets (it_capture_drops: the count
+# is logged for each capture). The checks of each captured packet (size,
+# checksums) hold on what was captured and always run; that super-packets
+# cross at all is asserted only of a complete capture, and a line says
+# when it is not. The data checks (SHA-256 both ways) never depend on it.
 source "$(dirname "$0")/lib.sh"
 it_setup
 IT_TUN=bt2
@@ -20,15 +25,19 @@ big=268435456
 small=8388608
 
 it_serve() {
-    local label=$1 port=$2 mode=$3 i
+    local label=$1 port=$2 mode=$3
     shift 3
     it_bg "$label" python3 "$IT_HERE/peer.py" serve --port "$port" \
         --mode "$mode" --result "$IT_DIR/$label.result" "$@"
-    for ((i = 0; i < 100; i++)); do
+    # Bounded by the clock: on a busy machine python3 may take seconds.
+    local end=$((SECONDS + 30))
+    while [ "$SECONDS" -lt "$end" ]; do
         [ -e "$IT_DIR/$label.result.ready" ] && return 0
+        kill -0 "$IT_LAST_PID" 2>/dev/null ||
+            it_fail "kernel server $label exited: $(tail -n 3 "$IT_DIR/$label.log")"
         sleep 0.1
     done
-    it_fail "kernel server $label not listening after 10 s"
+    it_fail "kernel server $label not listening after 30 s"
 }
 
 rate() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f Mbit/s", b * 8 / s / 1e6 }'; }
@@ -109,6 +118,8 @@ for mode in off on; do
         it_fail "offloads $mode: berth cat --listen wrote data that differs from the $small bytes sent"
     it_capture_stop "kcap-$mode"
     k=$IT_DIR/kcap-$mode.pcapng
+    drops=$(it_capture_drops "kcap-$mode")
+    it_log "offloads $mode: capture: $(it_pcap count "$k" tcp) TCP segments, dumpcap dropped $drops"
     from_berth=$(it_pcap count "$k" "ip.src == $IT_BERTH && ip.len > 1500")
     from_kernel=$(it_pcap count "$k" "ip.src == $IT_KERNEL && ip.len > 1500")
     if [ "$mode" = off ]; then
@@ -120,9 +131,14 @@ for mode in off on; do
         it_pcap checksums --full --src "$IT_BERTH" "$k"
         it_pcap checksums --src "$IT_KERNEL" "$k"
     else
-        [ "$from_berth" -gt 0 ] || it_fail "offloads on: berth wrote no TSO super-segment"
-        [ "$from_kernel" -gt 0 ] || it_fail "offloads on: the kernel sent no super-packet"
-        it_pcap checksums --min-partial 1 "$k"
+        if [ "$drops" -eq 0 ]; then
+            [ "$from_berth" -gt 0 ] || it_fail "offloads on: berth wrote no TSO super-segment"
+            [ "$from_kernel" -gt 0 ] || it_fail "offloads on: the kernel sent no super-packet"
+            it_pcap checksums --min-partial 1 "$k"
+        else
+            it_log "offloads on: capture incomplete (dumpcap dropped $drops packets): not asserted that super-packets (and partial checksums) cross both ways; the data checks above stand"
+            it_pcap checksums "$k"
+        fi
     fi
     it_log "offloads $mode: capture: packets > MTU from berth $from_berth, from the kernel $from_kernel"
 done

@@ -18,8 +18,7 @@
 source "$(dirname "$0")/lib.sh"
 it_setup
 PEER_NS="$IT_NS-peer"
-ip netns add "$PEER_NS" || it_fail "cannot create $PEER_NS"
-trap 'rc=$?; ip netns del "$PEER_NS" 2>/dev/null; (exit $rc); it_cleanup' EXIT
+it_netns_add "$PEER_NS" || it_fail "cannot create $PEER_NS"
 ip link add vr netns "$IT_NS" type veth peer name vp netns "$PEER_NS"
 it_ns ip addr add 198.18.1.1/24 dev vr
 it_ns ip link set vr mtu 1280 up

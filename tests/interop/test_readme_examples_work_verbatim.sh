@@ -21,8 +21,6 @@ it_setup
 IT_TUN=berth0
 bindir=$(dirname "$BERTH")
 [ "$(basename "$BERTH")" = berth ] || it_fail "the README calls the command 'berth', not $(basename "$BERTH")"
-NS2=""
-trap 'it_rc=$?; set +e; [ -n "$NS2" ] && ip netns del "$NS2" 2>/dev/null; (exit $it_rc); it_cleanup' EXIT
 
 block=$(awk '/^## Using berth with real peers/ { s = 1 } s && /^```sh$/ { b = 1; next } b && /^```$/ { exit } b' \
     "$IT_HERE/../../README.md")
@@ -63,7 +61,7 @@ mkdir -p "$ctl_dir"
 ip netns exec "$IT_NS" python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' \
     "$ctl_dir/stale0.sock" || it_fail "cannot plant a stale control socket in $ctl_dir"
 STALE=$ctl_dir/stale0.sock
-trap 'it_rc=$?; set +e; rm -f "$STALE"; [ -n "$NS2" ] && ip netns del "$NS2" 2>/dev/null; (exit $it_rc); it_cleanup' EXIT
+trap 'it_rc=$?; set +e; rm -f "$STALE"; (exit $it_rc); it_cleanup' EXIT
 
 n=0
 while IFS= read -r raw; do
@@ -120,7 +118,7 @@ it_log "two instances: $(cat "$IT_DIR/ambiguous.log")"
 
 # The same TUN name in another namespace, at the same time.
 NS2="berth-it-readme2-$$"
-ip netns add "$NS2"
+it_netns_add "$NS2" || it_fail "cannot create $NS2"
 ip netns exec "$NS2" ip link set lo up
 ip netns exec "$NS2" timeout --foreground -k 5 120 "$BERTH" http --port 8080 \
     >"$IT_DIR/ns2.out" 2>"$IT_DIR/ns2.log" </dev/null &

@@ -13,10 +13,10 @@
 source "$(dirname "$0")/lib.sh"
 px_setup
 # An address off berth's link (the kernel's own, on lo), with a UDP echo and a DNS responder on it;
-# `ip netns exec` puts /etc/netns/NS/resolv.conf over /etc/resolv.conf.
+# `ip netns exec` puts /etc/netns/NS/resolv.conf over /etc/resolv.conf
+# (removed with the namespace when the test ends).
 ip -n "$IT_NS" addr add 10.99.0.1/32 dev lo
 mkdir -p "/etc/netns/$IT_NS"
-trap 'rm -rf "/etc/netns/$IT_NS"; it_cleanup' EXIT
 echo "nameserver 10.99.0.1" >"/etc/netns/$IT_NS/resolv.conf"
 it_bg dns "$PX_PY" -u "$PX_HERE/udp_peer.py" dns 10.99.0.1 53 echo.berth.test "$IT_KERNEL"
 it_bg kecho "$PX_PY" -u "$PX_HERE/udp_peer.py" echo 7000 200
