@@ -72,42 +72,50 @@ static void send_sg(struct berth_stack *s, const struct tcp_out *o,
     s->cfg.tx_sg(s->cfg.tx_ctx, s->txbuf, n, sp, l[1] ? 2 : 1, o->gso_size);
 }
 
+/* The segment o as the event log shows it (only while logging is on:
+ * tcp_send emits from o itself). */
+static void log_out(struct berth_stack *s, const struct tcp_out *o, size_t hl)
+{
+    struct tcp_seg seg = {.sport = o->lport,
+                          .dport = o->rport,
+                          .seq = o->seq,
+                          .ack = o->ack,
+                          .flags = o->flags,
+                          .wnd = o->wnd,
+                          .hdr_len = (uint16_t)hl,
+                          .opts = o->opts,
+                          .len = o->len,
+                          .v6 = o->v6};
+    tcp_log_segment(s, true, o->v6, o->laddr, o->raddr, &seg);
+}
+
 void tcp_send(struct berth_stack *s, const struct tcp_out *o)
 {
-    /* Every field set one by one: an initializer would clear the whole
-     * struct first, on every segment sent. */
-    struct tcp_seg seg;
-    seg.sport = o->lport;
-    seg.dport = o->rport;
-    seg.seq = o->seq;
-    seg.ack = o->ack;
-    seg.flags = o->flags;
-    seg.wnd = o->wnd;
-    seg.urp = 0;
-    seg.opts = o->opts;
-    seg.len = o->len;
-    seg.v6 = o->v6;
-    size_t hl = TCP_HDR_LEN + tcp_opts_len(&seg.opts);
-    seg.hdr_len = (uint16_t)hl;
-    seg.payload = NULL; /* the text is copied from the ring, below */
+    /* The header is emitted from o's fields where they are: no struct
+     * tcp_seg (and no copy of the options) unless the log asks for one. */
+    size_t hl = TCP_HDR_LEN + tcp_opts_len(&o->opts);
     size_t iphl = o->v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
     uint8_t *tcp = s->txbuf + iphl;
     /* With tx_sg the text is not copied at all (send_sg). */
     bool sg = o->len && s->cfg.tx_sg;
     if (o->len && !sg)
         ring_peek(o->data, o->data_off, tcp + hl, o->len);
+    bool partial = o->gso_size > 0 || sg;
     if (o->v6)
-        tcp_emit6(tcp, &seg, addr6_get(&s->addr6, o->laddr),
-                  addr6_get(&s->addr6, o->raddr), o->gso_size > 0 || sg);
+        tcp_emit_fields6(tcp, o->lport, o->rport, o->seq, o->ack, o->flags,
+                         o->wnd, &o->opts, o->len,
+                         addr6_get(&s->addr6, o->laddr),
+                         addr6_get(&s->addr6, o->raddr), partial);
     else
-        tcp_emit_csum(tcp, &seg, o->laddr, o->raddr, o->gso_size > 0 || sg);
+        tcp_emit_fields(tcp, o->lport, o->rport, o->seq, o->ack, o->flags,
+                        o->wnd, &o->opts, o->len, o->laddr, o->raddr, partial);
     emit_ip(s, o, hl + o->len);
     stack_count(s, BERTH_CTR_SEGS_OUT);
     if (o->flags & TH_RST)
         stack_count(s, BERTH_CTR_RST_OUT);
     size_t n = iphl + hl + o->len;
     if (stack_log_on(s))
-        tcp_log_segment(s, true, o->v6, o->laddr, o->raddr, &seg);
+        log_out(s, o, hl);
     if (sg)
         send_sg(s, o, tcp, hl, iphl + hl);
     else if (o->gso_size > 0)

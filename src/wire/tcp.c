@@ -337,23 +337,49 @@ size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
     return tcp_emit_csum(buf, s, src, dst, false);
 }
 
-/* Inline in each entry point, as parse_seg. */
+/* Inline in each entry point, as parse_seg: the header's fields and the
+ * options are taken as the caller holds them, never copied into a
+ * struct tcp_seg first. */
 __attribute__((always_inline)) static inline size_t
-emit_seg(uint8_t *buf, const struct tcp_seg *s, const struct pseudo *ph,
+emit_seg(uint8_t *buf, uint16_t sport, uint16_t dport, uint32_t seq,
+         uint32_t ack, uint8_t flags, uint16_t wnd, uint16_t urp,
+         const struct tcp_opts *o, uint32_t len, const struct pseudo *ph,
          bool partial);
 
 size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
                      uint32_t dst, bool partial)
 {
     struct pseudo ph = {.src4 = src, .dst4 = dst};
-    return emit_seg(buf, s, &ph, partial);
+    return emit_seg(buf, s->sport, s->dport, s->seq, s->ack, s->flags, s->wnd,
+                    s->urp, &s->opts, s->len, &ph, partial);
 }
 
 size_t tcp_emit6(uint8_t *buf, const struct tcp_seg *s, const uint8_t *src,
                  const uint8_t *dst, bool partial)
 {
     struct pseudo ph = {.v6 = true, .src6 = src, .dst6 = dst};
-    return emit_seg(buf, s, &ph, partial);
+    return emit_seg(buf, s->sport, s->dport, s->seq, s->ack, s->flags, s->wnd,
+                    s->urp, &s->opts, s->len, &ph, partial);
+}
+
+size_t tcp_emit_fields(uint8_t *buf, uint16_t sport, uint16_t dport,
+                       uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+                       const struct tcp_opts *o, uint32_t len, uint32_t src,
+                       uint32_t dst, bool partial)
+{
+    struct pseudo ph = {.src4 = src, .dst4 = dst};
+    return emit_seg(buf, sport, dport, seq, ack, flags, wnd, 0, o, len, &ph,
+                    partial);
+}
+
+size_t tcp_emit_fields6(uint8_t *buf, uint16_t sport, uint16_t dport,
+                        uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+                        const struct tcp_opts *o, uint32_t len,
+                        const uint8_t *src, const uint8_t *dst, bool partial)
+{
+    struct pseudo ph = {.v6 = true, .src6 = src, .dst6 = dst};
+    return emit_seg(buf, sport, dport, seq, ack, flags, wnd, 0, o, len, &ph,
+                    partial);
 }
 
 /* True when o asks for timestamps alone (no MSS, WS, SACK-permitted or
@@ -366,10 +392,11 @@ static inline bool opts_ts_only(const struct tcp_opts *o)
 }
 
 __attribute__((always_inline)) static inline size_t
-emit_seg(uint8_t *buf, const struct tcp_seg *s, const struct pseudo *ph,
+emit_seg(uint8_t *buf, uint16_t sport, uint16_t dport, uint32_t seq,
+         uint32_t ack, uint8_t flags, uint16_t wnd, uint16_t urp,
+         const struct tcp_opts *o, uint32_t len, const struct pseudo *ph,
          bool partial)
 {
-    const struct tcp_opts *o = &s->opts;
     size_t opts_len;
     if (opts_ts_only(o)) {
         /* NOP NOP TS (RFC 7323 Appendix A), three word stores: what
@@ -391,14 +418,14 @@ emit_seg(uint8_t *buf, const struct tcp_seg *s, const struct pseudo *ph,
     /* The fixed header as five big-endian words (RFC 9293 §3.1): ports;
      * sequence; acknowledgment; data offset, flags and window; checksum
      * (zero while it is summed) and urgent pointer. */
-    store_be32(buf, (uint32_t)s->sport << 16 | s->dport);
-    store_be32(buf + 4, s->seq);
-    store_be32(buf + 8, s->ack);
-    store_be32(buf + 12, (uint32_t)(hdr_len / 4) << 28 |
-                             (uint32_t)s->flags << 16 | s->wnd);
-    store_be32(buf + 16, s->urp);
+    store_be32(buf, (uint32_t)sport << 16 | dport);
+    store_be32(buf + 4, seq);
+    store_be32(buf + 8, ack);
+    store_be32(buf + 12,
+               (uint32_t)(hdr_len / 4) << 28 | (uint32_t)flags << 16 | wnd);
+    store_be32(buf + 16, urp);
 
-    size_t seg_len = hdr_len + s->len;
+    size_t seg_len = hdr_len + len;
     uint64_t sum = pseudo_sum(ph, seg_len);
     /* Partial: the pseudo-header's sum folded, not complemented; the link
      * adds the segment's bytes and complements (Linux's CHECKSUM_PARTIAL,

@@ -133,6 +133,19 @@ size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
 size_t tcp_emit6(uint8_t *buf, const struct tcp_seg *s, const uint8_t *src,
                  const uint8_t *dst, bool partial);
 
+/* tcp_emit_csum and tcp_emit6 from the header's fields as the caller
+ * holds them (the urgent pointer 0), with no struct tcp_seg built first:
+ * the output path's every segment. The same bytes as the tcp_seg forms
+ * (test_tcp_wire compares them). */
+size_t tcp_emit_fields(uint8_t *buf, uint16_t sport, uint16_t dport,
+                       uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+                       const struct tcp_opts *o, uint32_t len, uint32_t src,
+                       uint32_t dst, bool partial);
+size_t tcp_emit_fields6(uint8_t *buf, uint16_t sport, uint16_t dport,
+                        uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
+                        const struct tcp_opts *o, uint32_t len,
+                        const uint8_t *src, const uint8_t *dst, bool partial);
+
 /* The public form of a parsed or built segment carried from src to dst
  * (berth_decode(), the event log; the ports are the segment's): decode.c. */
 void tcp_seg_public(const struct tcp_seg *seg, struct berth_endpoint src,
