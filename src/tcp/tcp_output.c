@@ -235,13 +235,35 @@ __attribute__((always_inline)) static inline struct tcp_out
 conn_out(const struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
          uint8_t flags)
 {
-    struct tcp_out o =
-        tcp_out_init(&c->n, seq, (flags & TH_ACK) ? c->rcv_nxt : 0, flags);
+    /* Field by field, not tcp_out_init's initializer: that clears the
+     * whole record (the SACK blocks too) before the fields are written.
+     * What is left unset is read by nobody: the MSS and WS values (has_mss
+     * and has_wscale are false until tcp_syn_options sets both) and the
+     * SACK blocks beyond sack_count. The caller's stores to data, data_off
+     * and len replace these. */
+    struct tcp_out o;
+    o.v6 = c->n.v6;
+    o.laddr = c->n.laddr;
+    o.raddr = c->n.raddr;
+    o.lport = c->n.lport;
+    o.rport = c->n.rport;
+    o.seq = seq;
+    o.ack = (flags & TH_ACK) ? c->rcv_nxt : 0;
+    o.flags = flags;
     o.wnd = rcv_window_advertise(s, c, flags);
+    o.opts.has_mss = o.opts.has_wscale = o.opts.sack_ok = false;
+    o.opts.sack_count = 0;
+    o.data = NULL;
+    o.data_off = o.len = 0;
+    o.gso_size = 0;
     /* RFC 7323 §3.2: once negotiated, on every segment; §5.2: on the RST
      * of an abort too. */
-    if (c->flags & TF_TS)
+    if (c->flags & TF_TS) {
         out_stamp(s, &o, c->ts_offset, c->ts_recent);
+    } else {
+        o.opts.has_ts = false;
+        o.opts.ts_val = o.opts.ts_ecr = 0; /* the event log shows them */
+    }
     /* Blocks only with a D-SACK to report or data held out of order
      * (tcp_sack_fill); else none, as tcp_out_init left it, without a
      * call. */
