@@ -227,13 +227,14 @@ static void out_stamp(const struct berth_stack *s, struct tcp_out *o,
     o->opts.ts_ecr = ts_ecr;
 }
 
-/* A segment of c. Its window is advertised (RCV.ADV moves); an ACK
- * carries RCV.NXT, and SACK blocks when agreed. Inline in each caller:
- * built in place, with no call and no copy of the ~100-byte record on the
- * way out (every segment a TCB sends). */
-__attribute__((always_inline)) static inline struct tcp_out
+/* A segment of c, written into the caller's *o. Its window is advertised
+ * (RCV.ADV moves); an ACK carries RCV.NXT, and SACK blocks when agreed.
+ * Inline in each caller, with no call; written through o, not returned:
+ * gcc copied the returned record into the caller's (every segment a TCB
+ * sends). */
+__attribute__((always_inline)) static inline void
 conn_out(const struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
-         uint8_t flags)
+         uint8_t flags, struct tcp_out *o)
 {
     /* Field by field, not tcp_out_init's initializer: that clears the
      * whole record (the SACK blocks too) before the fields are written.
@@ -241,36 +242,34 @@ conn_out(const struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
      * and has_wscale are false until tcp_syn_options sets both) and the
      * SACK blocks beyond sack_count. The caller's stores to data, data_off
      * and len replace these. */
-    struct tcp_out o;
-    o.v6 = c->n.v6;
-    o.laddr = c->n.laddr;
-    o.raddr = c->n.raddr;
-    o.lport = c->n.lport;
-    o.rport = c->n.rport;
-    o.seq = seq;
-    o.ack = (flags & TH_ACK) ? c->rcv_nxt : 0;
-    o.flags = flags;
-    o.wnd = rcv_window_advertise(s, c, flags);
-    o.opts.has_mss = o.opts.has_wscale = o.opts.sack_ok = false;
-    o.opts.sack_count = 0;
-    o.data = NULL;
-    o.data_off = o.len = 0;
-    o.gso_size = 0;
+    o->v6 = c->n.v6;
+    o->laddr = c->n.laddr;
+    o->raddr = c->n.raddr;
+    o->lport = c->n.lport;
+    o->rport = c->n.rport;
+    o->seq = seq;
+    o->ack = (flags & TH_ACK) ? c->rcv_nxt : 0;
+    o->flags = flags;
+    o->wnd = rcv_window_advertise(s, c, flags);
+    o->opts.has_mss = o->opts.has_wscale = o->opts.sack_ok = false;
+    o->opts.sack_count = 0;
+    o->data = NULL;
+    o->data_off = o->len = 0;
+    o->gso_size = 0;
     /* RFC 7323 §3.2: once negotiated, on every segment; §5.2: on the RST
      * of an abort too. */
     if (c->flags & TF_TS) {
-        out_stamp(s, &o, c->ts_offset, c->ts_recent);
+        out_stamp(s, o, c->ts_offset, c->ts_recent);
     } else {
-        o.opts.has_ts = false;
-        o.opts.ts_val = o.opts.ts_ecr = 0; /* the event log shows them */
+        o->opts.has_ts = false;
+        o->opts.ts_val = o->opts.ts_ecr = 0; /* the event log shows them */
     }
     /* Blocks only with a D-SACK to report or data held out of order
-     * (tcp_sack_fill); else none, as tcp_out_init left it, without a
+     * (tcp_sack_fill); else none, sack_count 0 as set above, without a
      * call. */
     if ((c->flags & TF_SACK) && (flags & TH_ACK) && !(flags & TH_SYN) &&
         ((c->flags & TF_DSACK) || c->ooo.n > 0))
-        tcp_sack_fill(c, &o.opts);
-    return o;
+        tcp_sack_fill(c, &o->opts);
 }
 
 /* How a segment was chosen, which decides what sending it changes. */
@@ -352,7 +351,8 @@ void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>. Nothing to record: the
      * TCB is deleted next. */
-    struct tcp_out o = conn_out(s, c, c->snd_max, TH_RST);
+    struct tcp_out o;
+    conn_out(s, c, c->snd_max, TH_RST, &o);
     tcp_send(s, &o);
 }
 
@@ -362,8 +362,8 @@ void tcp_send_rst_at_ack(struct berth_stack *s, struct tcp_conn *c,
     /* SEG.ACK passed the ACK check (SND.UNA <= SEG.ACK <= SND.NXT): it is
      * the peer's RCV.NXT when it sent the segment, where RFC 5961 §3.2
      * takes a RST; SND.NXT may lie beyond it (a FIN it has not seen). */
-    struct tcp_out o =
-        conn_out(s, c, (seg->flags & TH_ACK) ? seg->ack : c->snd_max, TH_RST);
+    struct tcp_out o;
+    conn_out(s, c, (seg->flags & TH_ACK) ? seg->ack : c->snd_max, TH_RST, &o);
     tcp_send(s, &o);
 }
 
@@ -382,7 +382,8 @@ static uint32_t ack_seq(const struct tcp_conn *c)
 /* Every ACK without text a TCB sends: <SEQ=seq><ACK=RCV.NXT><CTL=ACK>. */
 static void send_ack(struct berth_stack *s, struct tcp_conn *c, uint32_t seq)
 {
-    struct tcp_out o = conn_out(s, c, seq, TH_ACK);
+    struct tcp_out o;
+    conn_out(s, c, seq, TH_ACK, &o);
     tcp_send(s, &o);
     conn_sent(s, c, &o, SENT_NEXT);
 }
@@ -488,7 +489,8 @@ static bool send_syn(struct berth_stack *s, struct tcp_conn *c)
     bool syn_sent = c->state == BERTH_STATE_SYN_SENT;
     if (!syn_sent)
         flags |= TH_ACK;
-    struct tcp_out o = conn_out(s, c, c->iss, flags);
+    struct tcp_out o;
+    conn_out(s, c, c->iss, flags, &o);
     tcp_syn_options(s, c, c->synopts, syn_sent, &o.opts);
     if (o.opts.has_ts) /* RFC 7323 §3.2: TSecr 0 in a SYN */
         out_stamp(s, &o, c->ts_offset, syn_sent ? 0 : c->ts_recent);
@@ -508,7 +510,8 @@ static void send_text(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
         flags |= TH_PSH; /* the end of what the application wrote */
     if (fin)
         flags |= TH_FIN;
-    struct tcp_out o = conn_out(s, c, seq, flags);
+    struct tcp_out o;
+    conn_out(s, c, seq, flags, &o);
     o.data = &c->snd;
     o.data_off = seq - data_seq;
     o.len = len;
@@ -736,7 +739,8 @@ void tcp_send_persist_probe(struct berth_stack *s, struct tcp_conn *c)
     uint32_t off = c->snd_una - tcp_snd_data_seq(c);
     if (c->snd.len <= off)
         return;
-    struct tcp_out o = conn_out(s, c, c->snd_una, TH_ACK);
+    struct tcp_out o;
+    conn_out(s, c, c->snd_una, TH_ACK, &o);
     o.data = &c->snd;
     o.data_off = off;
     o.len = 1;
