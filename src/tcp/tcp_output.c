@@ -92,23 +92,24 @@ static void log_out(struct berth_stack *s, const struct tcp_out *o, size_t hl)
 void tcp_send(struct berth_stack *s, const struct tcp_out *o)
 {
     /* The header is emitted from o's fields where they are: no struct
-     * tcp_seg (and no copy of the options) unless the log asks for one. */
-    size_t hl = TCP_HDR_LEN + tcp_opts_len(&o->opts);
+     * tcp_seg (and no copy of the options) unless the log asks for one.
+     * The options first, which gives the header's length: the text goes
+     * after it, and the checksum covers both. */
     size_t iphl = o->v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
     uint8_t *tcp = s->txbuf + iphl;
+    size_t hl = tcp_emit_options(tcp, &o->opts);
     /* With tx_sg the text is not copied at all (send_sg). */
     bool sg = o->len && s->cfg.tx_sg;
     if (o->len && !sg)
         ring_peek(o->data, o->data_off, tcp + hl, o->len);
     bool partial = o->gso_size > 0 || sg;
     if (o->v6)
-        tcp_emit_fields6(tcp, o->lport, o->rport, o->seq, o->ack, o->flags,
-                         o->wnd, &o->opts, o->len,
-                         addr6_get(&s->addr6, o->laddr),
+        tcp_emit_header6(tcp, hl, o->lport, o->rport, o->seq, o->ack, o->flags,
+                         o->wnd, o->len, addr6_get(&s->addr6, o->laddr),
                          addr6_get(&s->addr6, o->raddr), partial);
     else
-        tcp_emit_fields(tcp, o->lport, o->rport, o->seq, o->ack, o->flags,
-                        o->wnd, &o->opts, o->len, o->laddr, o->raddr, partial);
+        tcp_emit_header(tcp, hl, o->lport, o->rport, o->seq, o->ack, o->flags,
+                        o->wnd, o->len, o->laddr, o->raddr, partial);
     emit_ip(s, o, hl + o->len);
     stack_count(s, BERTH_CTR_SEGS_OUT);
     if (o->flags & TH_RST)

@@ -337,49 +337,60 @@ size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
     return tcp_emit_csum(buf, s, src, dst, false);
 }
 
-/* Inline in each entry point, as parse_seg: the header's fields and the
- * options are taken as the caller holds them, never copied into a
- * struct tcp_seg first. */
+/* The options of o at buf + TCP_HDR_LEN, padded; returns the header
+ * length. Inline in each entry point, as parse_seg. */
 __attribute__((always_inline)) static inline size_t
-emit_seg(uint8_t *buf, uint16_t sport, uint16_t dport, uint32_t seq,
-         uint32_t ack, uint8_t flags, uint16_t wnd, uint16_t urp,
-         const struct tcp_opts *o, uint32_t len, const struct pseudo *ph,
-         bool partial);
+emit_opts(uint8_t *buf, const struct tcp_opts *o);
+/* The fixed header of a segment whose options (hdr_len bytes with the
+ * header) and len payload bytes are in place at buf, and its checksum. */
+__attribute__((always_inline)) static inline void
+emit_hdr(uint8_t *buf, size_t hdr_len, uint16_t sport, uint16_t dport,
+         uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd, uint16_t urp,
+         uint32_t len, const struct pseudo *ph, bool partial);
 
 size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
                      uint32_t dst, bool partial)
 {
     struct pseudo ph = {.src4 = src, .dst4 = dst};
-    return emit_seg(buf, s->sport, s->dport, s->seq, s->ack, s->flags, s->wnd,
-                    s->urp, &s->opts, s->len, &ph, partial);
+    size_t hl = emit_opts(buf, &s->opts);
+    emit_hdr(buf, hl, s->sport, s->dport, s->seq, s->ack, s->flags, s->wnd,
+             s->urp, s->len, &ph, partial);
+    return hl;
 }
 
 size_t tcp_emit6(uint8_t *buf, const struct tcp_seg *s, const uint8_t *src,
                  const uint8_t *dst, bool partial)
 {
     struct pseudo ph = {.v6 = true, .src6 = src, .dst6 = dst};
-    return emit_seg(buf, s->sport, s->dport, s->seq, s->ack, s->flags, s->wnd,
-                    s->urp, &s->opts, s->len, &ph, partial);
+    size_t hl = emit_opts(buf, &s->opts);
+    emit_hdr(buf, hl, s->sport, s->dport, s->seq, s->ack, s->flags, s->wnd,
+             s->urp, s->len, &ph, partial);
+    return hl;
 }
 
-size_t tcp_emit_fields(uint8_t *buf, uint16_t sport, uint16_t dport,
-                       uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
-                       const struct tcp_opts *o, uint32_t len, uint32_t src,
-                       uint32_t dst, bool partial)
+size_t tcp_emit_options(uint8_t *buf, const struct tcp_opts *o)
+{
+    return emit_opts(buf, o);
+}
+
+void tcp_emit_header(uint8_t *buf, size_t hdr_len, uint16_t sport,
+                     uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+                     uint16_t wnd, uint32_t len, uint32_t src, uint32_t dst,
+                     bool partial)
 {
     struct pseudo ph = {.src4 = src, .dst4 = dst};
-    return emit_seg(buf, sport, dport, seq, ack, flags, wnd, 0, o, len, &ph,
-                    partial);
+    emit_hdr(buf, hdr_len, sport, dport, seq, ack, flags, wnd, 0, len, &ph,
+             partial);
 }
 
-size_t tcp_emit_fields6(uint8_t *buf, uint16_t sport, uint16_t dport,
-                        uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd,
-                        const struct tcp_opts *o, uint32_t len,
-                        const uint8_t *src, const uint8_t *dst, bool partial)
+void tcp_emit_header6(uint8_t *buf, size_t hdr_len, uint16_t sport,
+                      uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+                      uint16_t wnd, uint32_t len, const uint8_t *src,
+                      const uint8_t *dst, bool partial)
 {
     struct pseudo ph = {.v6 = true, .src6 = src, .dst6 = dst};
-    return emit_seg(buf, sport, dport, seq, ack, flags, wnd, 0, o, len, &ph,
-                    partial);
+    emit_hdr(buf, hdr_len, sport, dport, seq, ack, flags, wnd, 0, len, &ph,
+             partial);
 }
 
 /* True when o asks for timestamps alone (no MSS, WS, SACK-permitted or
@@ -392,29 +403,32 @@ static inline bool opts_ts_only(const struct tcp_opts *o)
 }
 
 __attribute__((always_inline)) static inline size_t
-emit_seg(uint8_t *buf, uint16_t sport, uint16_t dport, uint32_t seq,
-         uint32_t ack, uint8_t flags, uint16_t wnd, uint16_t urp,
-         const struct tcp_opts *o, uint32_t len, const struct pseudo *ph,
-         bool partial)
+emit_opts(uint8_t *buf, const struct tcp_opts *o)
 {
-    size_t opts_len;
     if (opts_ts_only(o)) {
         /* NOP NOP TS (RFC 7323 Appendix A), three word stores: what
          * write_options writes for these options, byte for byte. */
         store_be32(buf + TCP_HDR_LEN, OPTW_NOP_NOP_TS);
         store_be32(buf + TCP_HDR_LEN + 4, o->ts_val);
         store_be32(buf + TCP_HDR_LEN + 8, o->ts_ecr);
-        opts_len = 2u + OPT_TS_LEN;
-    } else {
-        opts_len = tcp_opts_len(o);
-        size_t written = write_options(buf + TCP_HDR_LEN, o);
-        /* Padding, if a layout ever needs it, is EOL bytes (RFC 9293
-         * §3.1): fewer than 4, so a loop, not a call. */
-        for (size_t i = written; i < opts_len; i++)
-            buf[TCP_HDR_LEN + i] = 0;
+        return TCP_HDR_LEN + 2u + OPT_TS_LEN;
     }
-    size_t hdr_len = TCP_HDR_LEN + opts_len;
+    /* write_options writes what tcp_opts_len counts, in the same parts:
+     * the length is what it wrote, padded to a word. Padding, if a layout
+     * ever needs it, is EOL bytes (RFC 9293 §3.1): fewer than 4, so a
+     * loop, not a call. */
+    size_t written = write_options(buf + TCP_HDR_LEN, o);
+    size_t opts_len = (written + 3) & ~(size_t)3;
+    for (size_t i = written; i < opts_len; i++)
+        buf[TCP_HDR_LEN + i] = 0;
+    return TCP_HDR_LEN + opts_len;
+}
 
+__attribute__((always_inline)) static inline void
+emit_hdr(uint8_t *buf, size_t hdr_len, uint16_t sport, uint16_t dport,
+         uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd, uint16_t urp,
+         uint32_t len, const struct pseudo *ph, bool partial)
+{
     /* The fixed header as five big-endian words (RFC 9293 §3.1): ports;
      * sequence; acknowledgment; data offset, flags and window; checksum
      * (zero while it is summed) and urgent pointer. */
@@ -433,5 +447,4 @@ emit_seg(uint8_t *buf, uint16_t sport, uint16_t dport, uint32_t seq,
     store_be16(buf + 16, partial
                              ? (uint16_t)~csum_fold(sum)
                              : csum_fold(seg_sum(sum, buf, hdr_len, seg_len)));
-    return hdr_len;
 }
