@@ -228,6 +228,35 @@ static void out_stamp(const struct berth_stack *s, struct tcp_out *o,
     o->opts.ts_ecr = ts_ecr;
 }
 
+/* A segment of the record n, no window, options or text yet, written
+ * into *o field by field, not by tcp_out_init's initializer: that clears
+ * the whole record (the four SACK blocks too) before the fields are
+ * written. What is left unset is read by nobody: the MSS and WS values
+ * while has_mss and has_wscale are false (tcp_syn_options sets each with
+ * its flag) and the SACK blocks beyond sack_count. The callers' stores
+ * replace the rest where they set them (the compiler drops the first). */
+__attribute__((always_inline)) static inline void
+out_init(struct tcp_out *o, const struct tcp_node *n, uint32_t seq,
+         uint32_t ack, uint8_t flags)
+{
+    o->v6 = n->v6;
+    o->laddr = n->laddr;
+    o->raddr = n->raddr;
+    o->lport = n->lport;
+    o->rport = n->rport;
+    o->seq = seq;
+    o->ack = ack;
+    o->flags = flags;
+    o->wnd = 0;
+    o->opts.has_mss = o->opts.has_wscale = o->opts.sack_ok = false;
+    o->opts.has_ts = false;
+    o->opts.ts_val = o->opts.ts_ecr = 0; /* the event log shows them */
+    o->opts.sack_count = 0;
+    o->data = NULL;
+    o->data_off = o->len = 0;
+    o->gso_size = 0;
+}
+
 /* A segment of c, written into the caller's *o. Its window is advertised
  * (RCV.ADV moves); an ACK carries RCV.NXT, and SACK blocks when agreed.
  * Inline in each caller, with no call; written through o, not returned:
@@ -237,37 +266,14 @@ __attribute__((always_inline)) static inline void
 conn_out(const struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
          uint8_t flags, struct tcp_out *o)
 {
-    /* Field by field, not tcp_out_init's initializer: that clears the
-     * whole record (the SACK blocks too) before the fields are written.
-     * What is left unset is read by nobody: the MSS and WS values (has_mss
-     * and has_wscale are false until tcp_syn_options sets both) and the
-     * SACK blocks beyond sack_count. The caller's stores to data, data_off
-     * and len replace these. */
-    o->v6 = c->n.v6;
-    o->laddr = c->n.laddr;
-    o->raddr = c->n.raddr;
-    o->lport = c->n.lport;
-    o->rport = c->n.rport;
-    o->seq = seq;
-    o->ack = (flags & TH_ACK) ? c->rcv_nxt : 0;
-    o->flags = flags;
+    out_init(o, &c->n, seq, (flags & TH_ACK) ? c->rcv_nxt : 0, flags);
     o->wnd = rcv_window_advertise(s, c, flags);
-    o->opts.has_mss = o->opts.has_wscale = o->opts.sack_ok = false;
-    o->opts.sack_count = 0;
-    o->data = NULL;
-    o->data_off = o->len = 0;
-    o->gso_size = 0;
     /* RFC 7323 §3.2: once negotiated, on every segment; §5.2: on the RST
      * of an abort too. */
-    if (c->flags & TF_TS) {
+    if (c->flags & TF_TS)
         out_stamp(s, o, c->ts_offset, c->ts_recent);
-    } else {
-        o->opts.has_ts = false;
-        o->opts.ts_val = o->opts.ts_ecr = 0; /* the event log shows them */
-    }
     /* Blocks only with a D-SACK to report or data held out of order
-     * (tcp_sack_fill); else none, sack_count 0 as set above, without a
-     * call. */
+     * (tcp_sack_fill); else none, as out_init left it, without a call. */
     if ((c->flags & TF_SACK) && (flags & TH_ACK) && !(flags & TH_SYN) &&
         ((c->flags & TF_DSACK) || c->ooo.n > 0))
         tcp_sack_fill(c, &o->opts);
@@ -455,7 +461,8 @@ void tcp_send_record_ack(struct berth_stack *s, const struct tcp_node *n,
                          uint32_t seq, uint32_t ack, uint16_t wnd, bool ts,
                          uint32_t ts_recent)
 {
-    struct tcp_out o = tcp_out_init(n, seq, ack, TH_ACK);
+    struct tcp_out o;
+    out_init(&o, n, seq, ack, TH_ACK);
     o.wnd = wnd;
     if (ts)
         out_stamp(s, &o, tcp_ts_offset(s, n), ts_recent);
@@ -777,33 +784,34 @@ uint16_t tcp_our_mss_fam(const struct berth_stack *s, const struct tcp_conn *c,
     return m;
 }
 
-static struct tcp_out synack_out(struct berth_stack *s,
-                                 const struct tcp_synreq *r,
-                                 const struct tcp_conn *tmpl)
+static void synack_out(struct berth_stack *s, const struct tcp_synreq *r,
+                       const struct tcp_conn *tmpl, struct tcp_out *o)
 {
     /* RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>; the
-     * window unscaled (RFC 7323 §2.2). */
-    struct tcp_out o = tcp_out_init(&r->n, r->iss, r->irs + 1, TH_SYN | TH_ACK);
-    o.wnd = tcp_window_field(tmpl->rcvbuf_size, 0);
-    tcp_syn_options(s, tmpl, r->opts, false, &o.opts);
+     * window unscaled (RFC 7323 §2.2). Written into the caller's *o, not
+     * returned (a copy of the record). */
+    out_init(o, &r->n, r->iss, r->irs + 1, TH_SYN | TH_ACK);
+    o->wnd = tcp_window_field(tmpl->rcvbuf_size, 0);
+    tcp_syn_options(s, tmpl, r->opts, false, &o->opts);
     /* A dual-stack listener's template is IPv6: the MSS is the entry's. */
-    o.opts.mss = tcp_our_mss_fam(s, tmpl, r->n.v6);
-    if (o.opts.has_ts)
-        out_stamp(s, &o, tcp_ts_offset(s, &r->n), r->ts_recent);
-    return o;
+    o->opts.mss = tcp_our_mss_fam(s, tmpl, r->n.v6);
+    if (o->opts.has_ts)
+        out_stamp(s, o, tcp_ts_offset(s, &r->n), r->ts_recent);
 }
 
 void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,
                      const struct tcp_conn *tmpl)
 {
-    struct tcp_out o = synack_out(s, r, tmpl);
+    struct tcp_out o;
+    synack_out(s, r, tmpl, &o);
     tcp_send(s, &o);
 }
 
 void tcp_send_cookie_synack(struct berth_stack *s, const struct tcp_synreq *r,
                             const struct tcp_conn *tmpl)
 {
-    struct tcp_out o = synack_out(s, r, tmpl);
+    struct tcp_out o;
+    synack_out(s, r, tmpl, &o);
     if (o.opts.has_ts)
         o.opts.ts_val = tcp_cookie_tsval(o.opts.ts_val, r->opts);
     tcp_send(s, &o);
