@@ -97,6 +97,7 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
         return NULL;
     s->tmem = tmem;
     s->cfg = *cfg;
+    sipkey_init(&s->sipkey, cfg->secret);
     s->now = now;
     rng_seed(&s->rng, cfg->seed);
     /* The cache counts in the budget: at most an eighth of it, so idle

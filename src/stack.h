@@ -8,6 +8,7 @@
 #include "base/htable.h"
 #include "base/mem.h"
 #include "base/rng.h"
+#include "base/siphash.h"
 #include "base/timer_wheel.h"
 #include "berth/berth.h"
 #include "ip/addr6.h"
@@ -86,6 +87,7 @@ struct berth_stack {
     /* The same for the per-connection secrets (tcp_tuple_prf): the ISN of
      * a SYN and the timestamp offset of its answer come from one hash. */
     struct tuple_memo prf_memo;
+    struct sipkey sipkey; /* cfg.secret's schedule (the 4-tuple hashes) */
     /* Transitions tcp_fsm_check() found in the table, direct-mapped by
      * a hash of (old, new, reason): a lifecycle's ten or so changes are
      * checked in O(1) after the first time. 0: empty. */

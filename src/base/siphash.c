@@ -110,26 +110,50 @@ uint64_t siphash13(const uint8_t key[16], const void *data, size_t len)
     return siphash_cd(key, data, len, 1, 3);
 }
 
+void sipkey_init(struct sipkey *k, const uint8_t key[16])
+{
+    init(k->v, key);
+}
+
+/* The 12 bytes a, b, c from the state v: the words a | b << 32, then c
+ * with the length (12) in the top byte; c compression and d finalization
+ * rounds. */
+static inline uint64_t hash_3u32(uint64_t v[4], uint32_t a, uint32_t b,
+                                 uint32_t c, int cr, int dr)
+{
+    compress(v, (uint64_t)a | (uint64_t)b << 32, cr);
+    compress(v, (uint64_t)c | (uint64_t)12 << 56, cr);
+    return finalize(v, dr);
+}
+
 uint64_t siphash13_3u32(const uint8_t key[16], uint32_t a, uint32_t b,
                         uint32_t c)
 {
-    /* Words: a | b << 32, then c with the length (12) in the top byte. */
     uint64_t v[4];
     init(v, key);
-    compress(v, (uint64_t)a | (uint64_t)b << 32, 1);
-    compress(v, (uint64_t)c | (uint64_t)12 << 56, 1);
-    return finalize(v, 3);
+    return hash_3u32(v, a, b, c, 1, 3);
 }
 
 uint64_t siphash24_3u32(const uint8_t key[16], uint32_t a, uint32_t b,
                         uint32_t c)
 {
-    /* As siphash13_3u32, with two compression and four finalization
-     * rounds: no byte loop for the last word, which siphash24() of 12
-     * bytes in memory spent a dozen instructions on. */
+    /* No byte loop for the last word, which siphash24() of 12 bytes in
+     * memory spent a dozen instructions on. */
     uint64_t v[4];
     init(v, key);
-    compress(v, (uint64_t)a | (uint64_t)b << 32, 2);
-    compress(v, (uint64_t)c | (uint64_t)12 << 56, 2);
-    return finalize(v, 4);
+    return hash_3u32(v, a, b, c, 2, 4);
+}
+
+uint64_t siphash13_3u32_k(const struct sipkey *k, uint32_t a, uint32_t b,
+                          uint32_t c)
+{
+    uint64_t v[4] = {k->v[0], k->v[1], k->v[2], k->v[3]};
+    return hash_3u32(v, a, b, c, 1, 3);
+}
+
+uint64_t siphash24_3u32_k(const struct sipkey *k, uint32_t a, uint32_t b,
+                          uint32_t c)
+{
+    uint64_t v[4] = {k->v[0], k->v[1], k->v[2], k->v[3]};
+    return hash_3u32(v, a, b, c, 2, 4);
 }

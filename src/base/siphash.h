@@ -24,4 +24,18 @@ uint64_t siphash13_3u32(const uint8_t key[16], uint32_t a, uint32_t b,
 uint64_t siphash24_3u32(const uint8_t key[16], uint32_t a, uint32_t b,
                         uint32_t c);
 
+/* A key's schedule: the four words SipHash starts from (the key's halves
+ * xored with the constants), computed once per key, for a stack's secret
+ * that hashes every segment's 4-tuple. */
+struct sipkey {
+    uint64_t v[4];
+};
+void sipkey_init(struct sipkey *k, const uint8_t key[16]);
+/* siphash13_3u32 and siphash24_3u32 from a key's schedule: the same
+ * values, without the key's loads and the four constants per hash. */
+uint64_t siphash13_3u32_k(const struct sipkey *k, uint32_t a, uint32_t b,
+                          uint32_t c);
+uint64_t siphash24_3u32_k(const struct sipkey *k, uint32_t a, uint32_t b,
+                          uint32_t c);
+
 #endif

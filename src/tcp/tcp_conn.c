@@ -29,8 +29,8 @@ uint64_t tcp_tuple_hash(const struct berth_stack *s, bool v6, uint32_t laddr,
      * unpredictability under a secret key, which 1-3 gives (it is the
      * table hash of Rust's std and, as hsiphash, of Linux), at about 60 %
      * of 2-4's cost. The words are the bytes of struct tuple_key. */
-    return siphash13_3u32(s->cfg.secret, laddr, raddr,
-                          (uint32_t)lport | (uint32_t)rport << 16);
+    return siphash13_3u32_k(&s->sipkey, laddr, raddr,
+                            (uint32_t)lport | (uint32_t)rport << 16);
 }
 
 /* tcp_tuple_hash(), remembering the last 4-tuple: the demux (tcp_input's
@@ -101,8 +101,8 @@ uint64_t tcp_tuple_prf(struct berth_stack *s, bool v6, uint32_t laddr,
     /* The words are the bytes of struct tuple_key (on a little-endian
      * host; siphash24_3u32 reads them as such), without the byte loop
      * siphash24() runs for a 12-byte message's last word. */
-    uint64_t h = siphash24_3u32(s->cfg.secret, laddr, raddr,
-                                (uint32_t)lport | (uint32_t)rport << 16);
+    uint64_t h = siphash24_3u32_k(&s->sipkey, laddr, raddr,
+                                  (uint32_t)lport | (uint32_t)rport << 16);
     memo_set(&s->prf_memo, v6, laddr, lport, raddr, rport, h);
     return h;
 }

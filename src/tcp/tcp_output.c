@@ -72,42 +72,51 @@ static void send_sg(struct berth_stack *s, const struct tcp_out *o,
     s->cfg.tx_sg(s->cfg.tx_ctx, s->txbuf, n, sp, l[1] ? 2 : 1, o->gso_size);
 }
 
+/* The segment o as the event log shows it (only while logging is on:
+ * tcp_send emits from o itself). */
+static void log_out(struct berth_stack *s, const struct tcp_out *o, size_t hl)
+{
+    struct tcp_seg seg = {.sport = o->lport,
+                          .dport = o->rport,
+                          .seq = o->seq,
+                          .ack = o->ack,
+                          .flags = o->flags,
+                          .wnd = o->wnd,
+                          .hdr_len = (uint16_t)hl,
+                          .opts = o->opts,
+                          .len = o->len,
+                          .v6 = o->v6};
+    tcp_log_segment(s, true, o->v6, o->laddr, o->raddr, &seg);
+}
+
 void tcp_send(struct berth_stack *s, const struct tcp_out *o)
 {
-    /* Every field set one by one: an initializer would clear the whole
-     * struct first, on every segment sent. */
-    struct tcp_seg seg;
-    seg.sport = o->lport;
-    seg.dport = o->rport;
-    seg.seq = o->seq;
-    seg.ack = o->ack;
-    seg.flags = o->flags;
-    seg.wnd = o->wnd;
-    seg.urp = 0;
-    seg.opts = o->opts;
-    seg.len = o->len;
-    seg.v6 = o->v6;
-    size_t hl = TCP_HDR_LEN + tcp_opts_len(&seg.opts);
-    seg.hdr_len = (uint16_t)hl;
-    seg.payload = NULL; /* the text is copied from the ring, below */
+    /* The header is emitted from o's fields where they are: no struct
+     * tcp_seg (and no copy of the options) unless the log asks for one.
+     * The options first, which gives the header's length: the text goes
+     * after it, and the checksum covers both. */
     size_t iphl = o->v6 ? IPV6_HDR_LEN : IPV4_HDR_LEN;
     uint8_t *tcp = s->txbuf + iphl;
+    size_t hl = tcp_emit_options(tcp, &o->opts);
     /* With tx_sg the text is not copied at all (send_sg). */
     bool sg = o->len && s->cfg.tx_sg;
     if (o->len && !sg)
         ring_peek(o->data, o->data_off, tcp + hl, o->len);
+    bool partial = o->gso_size > 0 || sg;
     if (o->v6)
-        tcp_emit6(tcp, &seg, addr6_get(&s->addr6, o->laddr),
-                  addr6_get(&s->addr6, o->raddr), o->gso_size > 0 || sg);
+        tcp_emit_header6(tcp, hl, o->lport, o->rport, o->seq, o->ack, o->flags,
+                         o->wnd, o->len, addr6_get(&s->addr6, o->laddr),
+                         addr6_get(&s->addr6, o->raddr), partial);
     else
-        tcp_emit_csum(tcp, &seg, o->laddr, o->raddr, o->gso_size > 0 || sg);
+        tcp_emit_header(tcp, hl, o->lport, o->rport, o->seq, o->ack, o->flags,
+                        o->wnd, o->len, o->laddr, o->raddr, partial);
     emit_ip(s, o, hl + o->len);
     stack_count(s, BERTH_CTR_SEGS_OUT);
     if (o->flags & TH_RST)
         stack_count(s, BERTH_CTR_RST_OUT);
     size_t n = iphl + hl + o->len;
     if (stack_log_on(s))
-        tcp_log_segment(s, true, o->v6, o->laddr, o->raddr, &seg);
+        log_out(s, o, hl);
     if (sg)
         send_sg(s, o, tcp, hl, iphl + hl);
     else if (o->gso_size > 0)
@@ -219,28 +228,55 @@ static void out_stamp(const struct berth_stack *s, struct tcp_out *o,
     o->opts.ts_ecr = ts_ecr;
 }
 
-/* A segment of c. Its window is advertised (RCV.ADV moves); an ACK
- * carries RCV.NXT, and SACK blocks when agreed. Inline in each caller:
- * built in place, with no call and no copy of the ~100-byte record on the
- * way out (every segment a TCB sends). */
-__attribute__((always_inline)) static inline struct tcp_out
-conn_out(const struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
-         uint8_t flags)
+/* A segment of the record n, no window, options or text yet, written
+ * into *o field by field, not by tcp_out_init's initializer: that clears
+ * the whole record (the four SACK blocks too) before the fields are
+ * written. What is left unset is read by nobody: the MSS and WS values
+ * while has_mss and has_wscale are false (tcp_syn_options sets each with
+ * its flag) and the SACK blocks beyond sack_count. The callers' stores
+ * replace the rest where they set them (the compiler drops the first). */
+__attribute__((always_inline)) static inline void
+out_init(struct tcp_out *o, const struct tcp_node *n, uint32_t seq,
+         uint32_t ack, uint8_t flags)
 {
-    struct tcp_out o =
-        tcp_out_init(&c->n, seq, (flags & TH_ACK) ? c->rcv_nxt : 0, flags);
-    o.wnd = rcv_window_advertise(s, c, flags);
+    o->v6 = n->v6;
+    o->laddr = n->laddr;
+    o->raddr = n->raddr;
+    o->lport = n->lport;
+    o->rport = n->rport;
+    o->seq = seq;
+    o->ack = ack;
+    o->flags = flags;
+    o->wnd = 0;
+    o->opts.has_mss = o->opts.has_wscale = o->opts.sack_ok = false;
+    o->opts.has_ts = false;
+    o->opts.ts_val = o->opts.ts_ecr = 0; /* the event log shows them */
+    o->opts.sack_count = 0;
+    o->data = NULL;
+    o->data_off = o->len = 0;
+    o->gso_size = 0;
+}
+
+/* A segment of c, written into the caller's *o. Its window is advertised
+ * (RCV.ADV moves); an ACK carries RCV.NXT, and SACK blocks when agreed.
+ * Inline in each caller, with no call; written through o, not returned:
+ * gcc copied the returned record into the caller's (every segment a TCB
+ * sends). */
+__attribute__((always_inline)) static inline void
+conn_out(const struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
+         uint8_t flags, struct tcp_out *o)
+{
+    out_init(o, &c->n, seq, (flags & TH_ACK) ? c->rcv_nxt : 0, flags);
+    o->wnd = rcv_window_advertise(s, c, flags);
     /* RFC 7323 §3.2: once negotiated, on every segment; §5.2: on the RST
      * of an abort too. */
     if (c->flags & TF_TS)
-        out_stamp(s, &o, c->ts_offset, c->ts_recent);
+        out_stamp(s, o, c->ts_offset, c->ts_recent);
     /* Blocks only with a D-SACK to report or data held out of order
-     * (tcp_sack_fill); else none, as tcp_out_init left it, without a
-     * call. */
+     * (tcp_sack_fill); else none, as out_init left it, without a call. */
     if ((c->flags & TF_SACK) && (flags & TH_ACK) && !(flags & TH_SYN) &&
         ((c->flags & TF_DSACK) || c->ooo.n > 0))
-        tcp_sack_fill(c, &o.opts);
-    return o;
+        tcp_sack_fill(c, &o->opts);
 }
 
 /* How a segment was chosen, which decides what sending it changes. */
@@ -322,7 +358,8 @@ void tcp_send_abort_rst(struct berth_stack *s, struct tcp_conn *c)
 {
     /* RFC 9293 §3.10.5: <SEQ=SND.NXT><CTL=RST>. Nothing to record: the
      * TCB is deleted next. */
-    struct tcp_out o = conn_out(s, c, c->snd_max, TH_RST);
+    struct tcp_out o;
+    conn_out(s, c, c->snd_max, TH_RST, &o);
     tcp_send(s, &o);
 }
 
@@ -332,8 +369,8 @@ void tcp_send_rst_at_ack(struct berth_stack *s, struct tcp_conn *c,
     /* SEG.ACK passed the ACK check (SND.UNA <= SEG.ACK <= SND.NXT): it is
      * the peer's RCV.NXT when it sent the segment, where RFC 5961 §3.2
      * takes a RST; SND.NXT may lie beyond it (a FIN it has not seen). */
-    struct tcp_out o =
-        conn_out(s, c, (seg->flags & TH_ACK) ? seg->ack : c->snd_max, TH_RST);
+    struct tcp_out o;
+    conn_out(s, c, (seg->flags & TH_ACK) ? seg->ack : c->snd_max, TH_RST, &o);
     tcp_send(s, &o);
 }
 
@@ -352,7 +389,8 @@ static uint32_t ack_seq(const struct tcp_conn *c)
 /* Every ACK without text a TCB sends: <SEQ=seq><ACK=RCV.NXT><CTL=ACK>. */
 static void send_ack(struct berth_stack *s, struct tcp_conn *c, uint32_t seq)
 {
-    struct tcp_out o = conn_out(s, c, seq, TH_ACK);
+    struct tcp_out o;
+    conn_out(s, c, seq, TH_ACK, &o);
     tcp_send(s, &o);
     conn_sent(s, c, &o, SENT_NEXT);
 }
@@ -423,7 +461,8 @@ void tcp_send_record_ack(struct berth_stack *s, const struct tcp_node *n,
                          uint32_t seq, uint32_t ack, uint16_t wnd, bool ts,
                          uint32_t ts_recent)
 {
-    struct tcp_out o = tcp_out_init(n, seq, ack, TH_ACK);
+    struct tcp_out o;
+    out_init(&o, n, seq, ack, TH_ACK);
     o.wnd = wnd;
     if (ts)
         out_stamp(s, &o, tcp_ts_offset(s, n), ts_recent);
@@ -458,7 +497,8 @@ static bool send_syn(struct berth_stack *s, struct tcp_conn *c)
     bool syn_sent = c->state == BERTH_STATE_SYN_SENT;
     if (!syn_sent)
         flags |= TH_ACK;
-    struct tcp_out o = conn_out(s, c, c->iss, flags);
+    struct tcp_out o;
+    conn_out(s, c, c->iss, flags, &o);
     tcp_syn_options(s, c, c->synopts, syn_sent, &o.opts);
     if (o.opts.has_ts) /* RFC 7323 §3.2: TSecr 0 in a SYN */
         out_stamp(s, &o, c->ts_offset, syn_sent ? 0 : c->ts_recent);
@@ -478,7 +518,8 @@ static void send_text(struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
         flags |= TH_PSH; /* the end of what the application wrote */
     if (fin)
         flags |= TH_FIN;
-    struct tcp_out o = conn_out(s, c, seq, flags);
+    struct tcp_out o;
+    conn_out(s, c, seq, flags, &o);
     o.data = &c->snd;
     o.data_off = seq - data_seq;
     o.len = len;
@@ -706,7 +747,8 @@ void tcp_send_persist_probe(struct berth_stack *s, struct tcp_conn *c)
     uint32_t off = c->snd_una - tcp_snd_data_seq(c);
     if (c->snd.len <= off)
         return;
-    struct tcp_out o = conn_out(s, c, c->snd_una, TH_ACK);
+    struct tcp_out o;
+    conn_out(s, c, c->snd_una, TH_ACK, &o);
     o.data = &c->snd;
     o.data_off = off;
     o.len = 1;
@@ -742,33 +784,34 @@ uint16_t tcp_our_mss_fam(const struct berth_stack *s, const struct tcp_conn *c,
     return m;
 }
 
-static struct tcp_out synack_out(struct berth_stack *s,
-                                 const struct tcp_synreq *r,
-                                 const struct tcp_conn *tmpl)
+static void synack_out(struct berth_stack *s, const struct tcp_synreq *r,
+                       const struct tcp_conn *tmpl, struct tcp_out *o)
 {
     /* RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>; the
-     * window unscaled (RFC 7323 §2.2). */
-    struct tcp_out o = tcp_out_init(&r->n, r->iss, r->irs + 1, TH_SYN | TH_ACK);
-    o.wnd = tcp_window_field(tmpl->rcvbuf_size, 0);
-    tcp_syn_options(s, tmpl, r->opts, false, &o.opts);
+     * window unscaled (RFC 7323 §2.2). Written into the caller's *o, not
+     * returned (a copy of the record). */
+    out_init(o, &r->n, r->iss, r->irs + 1, TH_SYN | TH_ACK);
+    o->wnd = tcp_window_field(tmpl->rcvbuf_size, 0);
+    tcp_syn_options(s, tmpl, r->opts, false, &o->opts);
     /* A dual-stack listener's template is IPv6: the MSS is the entry's. */
-    o.opts.mss = tcp_our_mss_fam(s, tmpl, r->n.v6);
-    if (o.opts.has_ts)
-        out_stamp(s, &o, tcp_ts_offset(s, &r->n), r->ts_recent);
-    return o;
+    o->opts.mss = tcp_our_mss_fam(s, tmpl, r->n.v6);
+    if (o->opts.has_ts)
+        out_stamp(s, o, tcp_ts_offset(s, &r->n), r->ts_recent);
 }
 
 void tcp_send_synack(struct berth_stack *s, const struct tcp_synreq *r,
                      const struct tcp_conn *tmpl)
 {
-    struct tcp_out o = synack_out(s, r, tmpl);
+    struct tcp_out o;
+    synack_out(s, r, tmpl, &o);
     tcp_send(s, &o);
 }
 
 void tcp_send_cookie_synack(struct berth_stack *s, const struct tcp_synreq *r,
                             const struct tcp_conn *tmpl)
 {
-    struct tcp_out o = synack_out(s, r, tmpl);
+    struct tcp_out o;
+    synack_out(s, r, tmpl, &o);
     if (o.opts.has_ts)
         o.opts.ts_val = tcp_cookie_tsval(o.opts.ts_val, r->opts);
     tcp_send(s, &o);

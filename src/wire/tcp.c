@@ -8,6 +8,7 @@
 #include "wire/checksum.h"
 #include "wire/ipv4.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Option kinds (RFC 9293 §3.2, RFC 7323 §2-3, RFC 2018 §2-3). */
@@ -337,68 +338,120 @@ size_t tcp_emit(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
     return tcp_emit_csum(buf, s, src, dst, false);
 }
 
-/* Inline in each entry point, as parse_seg. */
+/* The options of o at buf + TCP_HDR_LEN, padded; returns the header
+ * length. Inline in each entry point, as parse_seg. */
 __attribute__((always_inline)) static inline size_t
-emit_seg(uint8_t *buf, const struct tcp_seg *s, const struct pseudo *ph,
-         bool partial);
+emit_opts(uint8_t *buf, const struct tcp_opts *o);
+/* The fixed header of a segment whose options (hdr_len bytes with the
+ * header) and len payload bytes are in place at buf, and its checksum. */
+__attribute__((always_inline)) static inline void
+emit_hdr(uint8_t *buf, size_t hdr_len, uint16_t sport, uint16_t dport,
+         uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd, uint16_t urp,
+         uint32_t len, const struct pseudo *ph, bool partial);
 
 size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
                      uint32_t dst, bool partial)
 {
     struct pseudo ph = {.src4 = src, .dst4 = dst};
-    return emit_seg(buf, s, &ph, partial);
+    size_t hl = emit_opts(buf, &s->opts);
+    emit_hdr(buf, hl, s->sport, s->dport, s->seq, s->ack, s->flags, s->wnd,
+             s->urp, s->len, &ph, partial);
+    return hl;
 }
 
 size_t tcp_emit6(uint8_t *buf, const struct tcp_seg *s, const uint8_t *src,
                  const uint8_t *dst, bool partial)
 {
     struct pseudo ph = {.v6 = true, .src6 = src, .dst6 = dst};
-    return emit_seg(buf, s, &ph, partial);
+    size_t hl = emit_opts(buf, &s->opts);
+    emit_hdr(buf, hl, s->sport, s->dport, s->seq, s->ack, s->flags, s->wnd,
+             s->urp, s->len, &ph, partial);
+    return hl;
+}
+
+size_t tcp_emit_options(uint8_t *buf, const struct tcp_opts *o)
+{
+    return emit_opts(buf, o);
+}
+
+void tcp_emit_header(uint8_t *buf, size_t hdr_len, uint16_t sport,
+                     uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+                     uint16_t wnd, uint32_t len, uint32_t src, uint32_t dst,
+                     bool partial)
+{
+    struct pseudo ph = {.src4 = src, .dst4 = dst};
+    emit_hdr(buf, hdr_len, sport, dport, seq, ack, flags, wnd, 0, len, &ph,
+             partial);
+}
+
+void tcp_emit_header6(uint8_t *buf, size_t hdr_len, uint16_t sport,
+                      uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+                      uint16_t wnd, uint32_t len, const uint8_t *src,
+                      const uint8_t *dst, bool partial)
+{
+    struct pseudo ph = {.v6 = true, .src6 = src, .dst6 = dst};
+    emit_hdr(buf, hdr_len, sport, dport, seq, ack, flags, wnd, 0, len, &ph,
+             partial);
 }
 
 /* True when o asks for timestamps alone (no MSS, WS, SACK-permitted or
  * SACK blocks): every segment of an established connection with
  * timestamps and nothing held out of order. */
+_Static_assert(offsetof(struct tcp_opts, has_mss) == 0 &&
+                   offsetof(struct tcp_opts, has_wscale) == 1 &&
+                   offsetof(struct tcp_opts, sack_ok) == 2 &&
+                   offsetof(struct tcp_opts, has_ts) == 3,
+               "opts_ts_only reads the four option flags as one word");
 static inline bool opts_ts_only(const struct tcp_opts *o)
 {
-    return o->has_ts && !(o->has_mss | o->has_wscale | o->sack_ok) &&
-           o->sack_count == 0;
+    /* The four flags as one word against has_ts alone (a bool is 0 or
+     * 1): one compare, where the four tests took ten instructions a
+     * segment. */
+    static const bool ts_alone[4] = {false, false, false, true};
+    uint32_t flags, want;
+    memcpy(&flags, o, sizeof flags); /* the struct's first 4 bytes */
+    memcpy(&want, ts_alone, sizeof want);
+    return flags == want && o->sack_count == 0;
 }
 
 __attribute__((always_inline)) static inline size_t
-emit_seg(uint8_t *buf, const struct tcp_seg *s, const struct pseudo *ph,
-         bool partial)
+emit_opts(uint8_t *buf, const struct tcp_opts *o)
 {
-    const struct tcp_opts *o = &s->opts;
-    size_t opts_len;
     if (opts_ts_only(o)) {
         /* NOP NOP TS (RFC 7323 Appendix A), three word stores: what
          * write_options writes for these options, byte for byte. */
         store_be32(buf + TCP_HDR_LEN, OPTW_NOP_NOP_TS);
         store_be32(buf + TCP_HDR_LEN + 4, o->ts_val);
         store_be32(buf + TCP_HDR_LEN + 8, o->ts_ecr);
-        opts_len = 2u + OPT_TS_LEN;
-    } else {
-        opts_len = tcp_opts_len(o);
-        size_t written = write_options(buf + TCP_HDR_LEN, o);
-        /* Padding, if a layout ever needs it, is EOL bytes (RFC 9293
-         * §3.1): fewer than 4, so a loop, not a call. */
-        for (size_t i = written; i < opts_len; i++)
-            buf[TCP_HDR_LEN + i] = 0;
+        return TCP_HDR_LEN + 2u + OPT_TS_LEN;
     }
-    size_t hdr_len = TCP_HDR_LEN + opts_len;
+    /* write_options writes what tcp_opts_len counts, in the same parts:
+     * the length is what it wrote, padded to a word. Padding, if a layout
+     * ever needs it, is EOL bytes (RFC 9293 §3.1): fewer than 4, so a
+     * loop, not a call. */
+    size_t written = write_options(buf + TCP_HDR_LEN, o);
+    size_t opts_len = (written + 3) & ~(size_t)3;
+    for (size_t i = written; i < opts_len; i++)
+        buf[TCP_HDR_LEN + i] = 0;
+    return TCP_HDR_LEN + opts_len;
+}
 
+__attribute__((always_inline)) static inline void
+emit_hdr(uint8_t *buf, size_t hdr_len, uint16_t sport, uint16_t dport,
+         uint32_t seq, uint32_t ack, uint8_t flags, uint16_t wnd, uint16_t urp,
+         uint32_t len, const struct pseudo *ph, bool partial)
+{
     /* The fixed header as five big-endian words (RFC 9293 §3.1): ports;
      * sequence; acknowledgment; data offset, flags and window; checksum
      * (zero while it is summed) and urgent pointer. */
-    store_be32(buf, (uint32_t)s->sport << 16 | s->dport);
-    store_be32(buf + 4, s->seq);
-    store_be32(buf + 8, s->ack);
-    store_be32(buf + 12, (uint32_t)(hdr_len / 4) << 28 |
-                             (uint32_t)s->flags << 16 | s->wnd);
-    store_be32(buf + 16, s->urp);
+    store_be32(buf, (uint32_t)sport << 16 | dport);
+    store_be32(buf + 4, seq);
+    store_be32(buf + 8, ack);
+    store_be32(buf + 12,
+               (uint32_t)(hdr_len / 4) << 28 | (uint32_t)flags << 16 | wnd);
+    store_be32(buf + 16, urp);
 
-    size_t seg_len = hdr_len + s->len;
+    size_t seg_len = hdr_len + len;
     uint64_t sum = pseudo_sum(ph, seg_len);
     /* Partial: the pseudo-header's sum folded, not complemented; the link
      * adds the segment's bytes and complements (Linux's CHECKSUM_PARTIAL,
@@ -406,5 +459,4 @@ emit_seg(uint8_t *buf, const struct tcp_seg *s, const struct pseudo *ph,
     store_be16(buf + 16, partial
                              ? (uint16_t)~csum_fold(sum)
                              : csum_fold(seg_sum(sum, buf, hdr_len, seg_len)));
-    return hdr_len;
 }

@@ -133,6 +133,24 @@ size_t tcp_emit_csum(uint8_t *buf, const struct tcp_seg *s, uint32_t src,
 size_t tcp_emit6(uint8_t *buf, const struct tcp_seg *s, const uint8_t *src,
                  const uint8_t *dst, bool partial);
 
+/* tcp_emit_csum and tcp_emit6 in two steps, from the header's fields as
+ * the caller holds them (no struct tcp_seg built first), with the options
+ * laid out once: the output path's every segment. tcp_emit_options writes
+ * the options of o at buf + 20 and returns the header length, 20 +
+ * tcp_opts_len(o); the caller then puts the len payload bytes after the
+ * header, and tcp_emit_header (_header6 over IPv6) writes the fixed header
+ * (urgent pointer 0) and the checksum as tcp_emit_csum does. The same
+ * bytes as the tcp_seg forms (test_tcp_wire compares them). */
+size_t tcp_emit_options(uint8_t *buf, const struct tcp_opts *o);
+void tcp_emit_header(uint8_t *buf, size_t hdr_len, uint16_t sport,
+                     uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+                     uint16_t wnd, uint32_t len, uint32_t src, uint32_t dst,
+                     bool partial);
+void tcp_emit_header6(uint8_t *buf, size_t hdr_len, uint16_t sport,
+                      uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+                      uint16_t wnd, uint32_t len, const uint8_t *src,
+                      const uint8_t *dst, bool partial);
+
 /* The public form of a parsed or built segment carried from src to dst
  * (berth_decode(), the event log; the ports are the segment's): decode.c. */
 void tcp_seg_public(const struct tcp_seg *seg, struct berth_endpoint src,
