@@ -848,21 +848,6 @@ struct tcp_out {
     uint32_t data_off, len;
     uint16_t gso_size; /* > 0: a TSO super-segment, len a multiple of it */
 };
-/* A segment of a 4-tuple record (TCB, SYN-queue entry, TIME-WAIT entry);
- * window, options and text are the caller's. */
-static inline struct tcp_out tcp_out_init(const struct tcp_node *n,
-                                          uint32_t seq, uint32_t ack,
-                                          uint8_t flags)
-{
-    return (struct tcp_out){.v6 = n->v6,
-                            .laddr = n->laddr,
-                            .raddr = n->raddr,
-                            .lport = n->lport,
-                            .rport = n->rport,
-                            .seq = seq,
-                            .ack = ack,
-                            .flags = flags};
-}
 void tcp_send(struct berth_stack *s, const struct tcp_out *o);
 /* The bare ACK of a record without a TCB (SYN-queue entry, TIME-WAIT):
  * <SEQ=seq><ACK=ack><CTL=ACK>, with timestamps when they were agreed (RFC

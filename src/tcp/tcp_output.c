@@ -229,8 +229,8 @@ static void out_stamp(const struct berth_stack *s, struct tcp_out *o,
 }
 
 /* A segment of the record n, no window, options or text yet, written
- * into *o field by field, not by tcp_out_init's initializer: that clears
- * the whole record (the four SACK blocks too) before the fields are
+ * into *o field by field, not by an initializer: that would clear the
+ * whole record (the four SACK blocks too) before the fields are
  * written. What is left unset is read by nobody: the MSS and WS values
  * while has_mss and has_wscale are false (tcp_syn_options sets each with
  * its flag) and the SACK blocks beyond sack_count. The callers' stores
