@@ -5,6 +5,7 @@
 #include "base/siphash.h"
 #include "ip/ip.h"
 #include "tcp/tcp.h"
+#include "wire/bytes.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
 #include "wire/tcp.h"
@@ -468,6 +469,24 @@ int stack_input_sg(struct berth_stack *s, const void *hdr, size_t len,
     return input(s, hdr, len, now, flags | STACK_IN_SG);
 }
 
+/* The next packet of a batch, if it looks like a TCP segment for us over
+ * IPv4 without options (a glance, not a check: input_packet checks it
+ * all): its 4-tuple is hashed and its table bucket prefetched now, so
+ * the miss overlaps with the work on the packet before (tcp_prefetch). */
+static inline void prefetch_packet(struct berth_stack *s, const void *pkt,
+                                   size_t len)
+{
+    const uint8_t *p = pkt;
+    if (len < IPV4_HDR_LEN + TCP_HDR_LEN || p[0] != 0x45 ||
+        p[9] != IPPROTO_TCP_NUM)
+        return;
+    uint32_t dst = load_be32(p + 16);
+    if (dst != s->cfg.addr)
+        return;
+    tcp_prefetch(s, false, dst, load_be16(p + 22), load_be32(p + 12),
+                 load_be16(p + 20));
+}
+
 /* The wheel is advanced before the first packet; after that only when a
  * packet armed a timer already due (stack_timer_arm sets timers_due), so
  * such a timer fires before the next packet exactly as between separate
@@ -488,6 +507,8 @@ size_t berth_input_batch(struct berth_stack *s, const struct berth_pkt *pkts,
             run_timers(s, now);
             s->defer_acks = was;
         }
+        if (i + 1 < n)
+            prefetch_packet(s, pkts[i + 1].data, pkts[i + 1].len);
         dropped += input_packet(s, pkts[i].data, pkts[i].len,
                                 pkts[i].flags & BERTH_IN_CSUM_OK) != 0;
     }

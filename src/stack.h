@@ -84,6 +84,12 @@ struct berth_stack {
      * to that connection's entries (SYN queue -> TCB -> TIME-WAIT, delete)
      * finds the hash here. valid: false until the first hash. */
     struct tuple_memo tuple_memo;
+    /* The next packets', hashed ahead by berth_input_batch while their
+     * buckets are prefetched (tcp_prefetch), alternately in each slot: the
+     * one after the next is hashed before the next is processed.
+     * table_hash takes them over. */
+    struct tuple_memo tuple_next[2];
+    uint8_t tuple_next_slot;
     /* The same for the per-connection secrets (tcp_tuple_prf): the ISN of
      * a SYN and the timestamp offset of its answer come from one hash. */
     struct tuple_memo prf_memo;

@@ -109,6 +109,13 @@ static inline struct hnode *htable_first(const struct htable *t, uint64_t hash,
     return htable_next(t, it);
 }
 
+/* Starts loading hash's home bucket into the cache (a lookup soon). */
+static inline void htable_prefetch(const struct htable *t, uint64_t hash)
+{
+    if (t->buckets)
+        __builtin_prefetch(&t->buckets[(size_t)hash & t->mask]);
+}
+
 /* Every entry once, in no particular order; the entry just returned may be
  * removed before the next call (nothing is inserted meanwhile):
  *   for (n = htable_walk_first(t, &it); n; n = htable_walk_next(t, &it)) */

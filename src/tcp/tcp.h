@@ -390,6 +390,11 @@ struct tcp_listener {
 /* ---- tcp_conn.c: records, tables, states ---- */
 uint64_t tcp_tuple_hash(const struct berth_stack *s, bool v6, uint32_t laddr,
                         uint16_t lport, uint32_t raddr, uint16_t rport);
+/* A segment of this 4-tuple comes next (berth_input_batch): its hash is
+ * computed now, for tcp_lookup to take, and its bucket starts loading
+ * into the cache while the packet before is processed. */
+void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
+                  uint16_t lport, uint32_t raddr, uint16_t rport);
 struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport);
 /* The node's 4-tuple is set: takes its address reference (IPv6); and

@@ -64,6 +64,12 @@ static uint64_t table_hash(struct berth_stack *s, bool v6, uint32_t laddr,
 {
     if (memo_hit(&s->tuple_memo, v6, laddr, lport, raddr, rport))
         return s->tuple_memo.hash;
+    for (int i = 0; i < 2; i++) {
+        if (memo_hit(&s->tuple_next[i], v6, laddr, lport, raddr, rport)) {
+            s->tuple_memo = s->tuple_next[i]; /* hashed ahead */
+            return s->tuple_memo.hash;
+        }
+    }
     uint64_t h = tcp_tuple_hash(s, v6, laddr, lport, raddr, rport);
     memo_set(&s->tuple_memo, v6, laddr, lport, raddr, rport, h);
     return h;
@@ -117,6 +123,22 @@ uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx)
 {
     (void)ctx;
     return tcp_port_hash(((const struct tcp_listener *)h)->port);
+}
+
+void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
+                  uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+    /* The slot of the packet to be processed next: the same connection
+     * (a stream) needs nothing more. */
+    struct tuple_memo *m = &s->tuple_next[s->tuple_next_slot];
+    if (memo_hit(m, v6, laddr, lport, raddr, rport))
+        return;
+    /* Else the other slot, whose packet has been processed. */
+    s->tuple_next_slot ^= 1;
+    m = &s->tuple_next[s->tuple_next_slot];
+    memo_set(m, v6, laddr, lport, raddr, rport,
+             tcp_tuple_hash(s, v6, laddr, lport, raddr, rport));
+    htable_prefetch(&s->conns, m->hash);
 }
 
 struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
