@@ -32,18 +32,25 @@ static size_t len_of(unsigned k)
     return 40 + k % (RT_URING_SLOT - 40 + 1);
 }
 
+/* A queue writing into one end of a fresh SEQPACKET pair (fd[1] reads);
+ * false, and nothing left open, where io_uring is unavailable. */
+static bool uring_pair(struct rt_uring *u, int fd[2])
+{
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fd), 0);
+    if (rt_uring_init(u, fd[0]) == 0)
+        return true;
+    close(fd[0]);
+    close(fd[1]);
+    return false;
+}
+
 static void packets_arrive_whole_in_order(void **state)
 {
     (void)state;
     int fd[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fd), 0);
     struct rt_uring u;
-    int r = rt_uring_init(&u, fd[0]);
-    if (r < 0) {
-        close(fd[0]);
-        close(fd[1]);
+    if (!uring_pair(&u, fd))
         skip();
-    }
     /* 300 packets in batches of 1 to 64 (a full ring refuses a slot). */
     unsigned sent = 0, got = 0;
     struct rt_uring_result total = {0};
@@ -90,13 +97,9 @@ static void last_packet_written_over_before_the_flush(void **state)
 {
     (void)state;
     int fd[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fd), 0);
     struct rt_uring u;
-    if (rt_uring_init(&u, fd[0]) < 0) {
-        close(fd[0]);
-        close(fd[1]);
+    if (!uring_pair(&u, fd))
         skip();
-    }
     size_t len;
     assert_null(rt_uring_last(&u, &len)); /* nothing queued */
     for (unsigned i = 0; i < 3; i++) {
@@ -235,13 +238,9 @@ static void refused_writes_are_counted(void **state)
 {
     (void)state;
     int fd[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fd), 0);
     struct rt_uring u;
-    if (rt_uring_init(&u, fd[0]) < 0) {
-        close(fd[0]);
-        close(fd[1]);
+    if (!uring_pair(&u, fd))
         skip();
-    }
     close(fd[1]);
     signal(SIGPIPE, SIG_IGN); /* a socket's EPIPE; a TUN device has none */
     for (unsigned i = 0; i < 5; i++) {
