@@ -249,10 +249,9 @@ void rt_uring_destroy(struct rt_uring *u);
 uint8_t *rt_uring_slot(struct rt_uring *u, size_t len);
 void rt_uring_queue(struct rt_uring *u, size_t len);
 /* The packet queued last (its length in *len), or NULL when nothing is
- * queued: the runtime may write another packet over it (one of up to
- * RT_URING_SLOT bytes), then give its length with rt_uring_requeue_last. */
+ * queued: the runtime may write another packet of the same length over it
+ * (a newer ACK of the same connection, loop.c). */
 uint8_t *rt_uring_last(struct rt_uring *u, size_t *len);
-void rt_uring_requeue_last(struct rt_uring *u, size_t len);
 /* Writes everything queued and waits until it is written: 0, or -errno
  * (then stop using the ring). */
 int rt_uring_flush(struct rt_uring *u, struct rt_uring_result *res);

@@ -87,12 +87,6 @@ uint8_t *rt_uring_last(struct rt_uring *u, size_t *len)
     return u->slots + (size_t)(u->queued - 1) * RT_URING_SLOT;
 }
 
-void rt_uring_requeue_last(struct rt_uring *u, size_t len)
-{
-    if (u->queued > 0 && len <= RT_URING_SLOT)
-        u->lens[u->queued - 1] = (uint16_t)len;
-}
-
 /* Completions: a write that did not take its whole packet is an error
  * (the packet is lost; the peer's retransmission repairs it, as for a
  * refused write()). */

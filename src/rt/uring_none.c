@@ -36,11 +36,6 @@ uint8_t *rt_uring_last(struct rt_uring *u, size_t *len)
     return NULL;
 }
 
-void rt_uring_requeue_last(struct rt_uring *u, size_t len)
-{
-    (void)u, (void)len;
-}
-
 int rt_uring_flush(struct rt_uring *u, struct rt_uring_result *res)
 {
     (void)u;
