@@ -20,6 +20,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -706,14 +707,17 @@ struct blocked_recv {
     int fd;
     ssize_t rc;
     int err;
+    atomic_bool started, done;
 };
 
 static void *recv_blocked(void *arg)
 {
     struct blocked_recv *r = arg;
     char buf[16];
+    atomic_store(&r->started, true);
     r->rc = berth_posix_recv(r->fd, buf, sizeof buf, 0);
     r->err = errno;
+    atomic_store(&r->done, true);
     return NULL;
 }
 
@@ -740,11 +744,24 @@ blocking_recv_is_interrupted_or_restarted_as_sa_restart_says(void **st)
         struct blocked_recv r = {.fd = b};
         pthread_t t;
         pthread_create(&t, NULL, recv_blocked, &r);
-        sleep_ms(100);
-        pthread_kill(t, SIGUSR1);
-        sleep_ms(100);
-        if (restart)
+        for (int i = 0; i < 1000 && !atomic_load(&r.started); i++)
+            sleep_ms(5);
+        sleep_ms(100); /* now asleep in recv, unless the machine is busy */
+        if (restart) {
+            pthread_kill(t, SIGUSR1);
+            sleep_ms(100);
             assert_int_equal(write(k, "after", 5), 5);
+        } else {
+            /* A signal that comes before the recv sleeps is handled and
+             * changes nothing; one comes every 50 ms (for at most 10 s)
+             * until one finds it asleep, however slow the machine. */
+            for (int i = 0; i < 200 && !atomic_load(&r.done); i++) {
+                pthread_kill(t, SIGUSR1);
+                sleep_ms(50);
+            }
+            if (!atomic_load(&r.done)) /* never interrupted: fail, not hang */
+                assert_int_equal(write(k, "x", 1), 1);
+        }
         pthread_join(t, NULL);
         if (restart) {
             assert_int_equal(r.rc, 5);
