@@ -12,6 +12,8 @@
 #include "berth/berth.h"
 #include "stack.h"
 #include "tcp/tcp.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
 
 static uint64_t next_rand(uint64_t *x)
 {
@@ -120,10 +122,125 @@ static void first_record_log_matches_an_empty_log_appended_to(void **state)
     berth_stack_destroy(s);
 }
 
+/* RFC 1071 the plain way, independent of checksum.h: big-endian 16-bit
+ * words (an odd last byte padded with zero), 32-bit sum, carries folded
+ * back in, complemented. */
+static uint32_t ref_add(uint32_t sum, const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)p[i] << 8 | p[i + 1];
+    if (len & 1)
+        sum += (uint32_t)p[len - 1] << 8;
+    return sum;
+}
+
+static uint16_t ref_fold(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+static uint16_t be16_at(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* ipv4_emit sums the header from its fields instead of reading back the
+ * bytes it just stored: the checksum must be RFC 1071's over those bytes
+ * (field zeroed), for any addresses, TTL, protocol, ID and length. */
+static void ipv4_header_checksum_from_fields_matches_the_bytes(void **state)
+{
+    (void)state;
+    uint64_t x = 5;
+    for (int i = 0; i < 200000; i++) { /* bounded */
+        uint8_t h[IPV4_HDR_LEN];
+        uint32_t src = (uint32_t)next_rand(&x), dst = (uint32_t)next_rand(&x);
+        if (i & 1) /* the edges: all ones, all zeros */
+            src = (i & 2) ? 0xffffffffu : 0;
+        uint8_t ttl = (uint8_t)next_rand(&x), proto = (uint8_t)next_rand(&x);
+        uint16_t id = (uint16_t)next_rand(&x);
+        uint16_t len = (uint16_t)(next_rand(&x) % (65536 - IPV4_HDR_LEN));
+        assert_int_equal(ipv4_emit(h, src, dst, proto, ttl, id, len),
+                         IPV4_HDR_LEN);
+        uint16_t got = be16_at(h + 10);
+        h[10] = h[11] = 0;
+        assert_int_equal(got, ref_fold(ref_add(0, h, sizeof h)));
+    }
+}
+
+/* tcp_emit_header / _header6 sum the fixed header from the words they
+ * store and the options a word at a time: the checksum must be RFC 1071's
+ * over the pseudo-header and the segment's bytes as they stand, over
+ * seeded headers, option sets (none, timestamps alone, SACK blocks, a
+ * SYN's), odd and even payloads, both families. */
+static void tcp_checksum_from_fields_matches_the_bytes(void **state)
+{
+    (void)state;
+    static const uint8_t src6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+    static const uint8_t dst6[16] = {0x20, 0x01, 0x0d, 0xb8, [8] = 7, 2};
+    uint64_t x = 9;
+    unsigned ts_only = 0;
+    for (int i = 0; i < 50000; i++) { /* bounded */
+        struct tcp_opts o;
+        memset(&o, 0, sizeof o);
+        uint32_t r = (uint32_t)next_rand(&x);
+        o.has_ts = r & 1;
+        o.ts_val = (uint32_t)next_rand(&x);
+        o.ts_ecr = (uint32_t)next_rand(&x);
+        if (r & 2) {
+            o.has_mss = true;
+            o.mss = (uint16_t)next_rand(&x);
+            o.has_wscale = (r & 4) != 0;
+            o.wscale = (uint8_t)(next_rand(&x) % 15);
+            o.sack_ok = (r & 8) != 0;
+        } else {
+            o.sack_count = (uint8_t)((r >> 4) % 8 < 4 ? 0 : (r >> 4) % 5);
+            for (unsigned k = 0; k < o.sack_count; k++) {
+                o.sack[k].start = (uint32_t)next_rand(&x);
+                o.sack[k].end = (uint32_t)next_rand(&x);
+            }
+        }
+        ts_only += o.has_ts && !o.has_mss && o.sack_count == 0;
+        uint8_t seg[TCP_HDR_LEN + TCP_MAX_OPTS_LEN + 1500];
+        size_t hl = tcp_emit_options(seg, &o);
+        uint32_t len = (uint32_t)(next_rand(&x) % 1500);
+        for (uint32_t k = 0; k < len; k++)
+            seg[hl + k] = (uint8_t)next_rand(&x);
+        uint16_t sport = (uint16_t)next_rand(&x), dport = (uint16_t)r;
+        uint32_t seq = (uint32_t)next_rand(&x), ack = (uint32_t)next_rand(&x);
+        uint8_t flags = (uint8_t)next_rand(&x);
+        uint16_t wnd = (uint16_t)next_rand(&x);
+        bool v6 = (r >> 12) & 1;
+        uint32_t src = (uint32_t)next_rand(&x), dst = (uint32_t)next_rand(&x);
+        uint32_t tl = (uint32_t)hl + len, sum = 0;
+        if (v6) {
+            tcp_emit_header6(seg, hl, sport, dport, seq, ack, flags, wnd, len,
+                             src6, dst6, false);
+            sum = ref_add(ref_add(0, src6, 16), dst6, 16) + (tl >> 16) +
+                  (tl & 0xffff) + 6;
+        } else {
+            tcp_emit_header(seg, hl, sport, dport, seq, ack, flags, wnd, len,
+                            src, dst, false);
+            sum = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) +
+                  6 + tl;
+        }
+        assert_int_equal(be16_at(seg), sport);
+        assert_int_equal(be16_at(seg + 14), wnd);
+        assert_int_equal(be16_at(seg + 18), 0);
+        uint16_t got = be16_at(seg + 16);
+        seg[16] = seg[17] = 0;
+        assert_int_equal(got, ref_fold(ref_add(sum, seg, tl)));
+    }
+    assert_true(ts_only > 5000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(first_record_log_matches_an_empty_log_appended_to),
+        cmocka_unit_test(ipv4_header_checksum_from_fields_matches_the_bytes),
+        cmocka_unit_test(tcp_checksum_from_fields_matches_the_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
