@@ -401,7 +401,8 @@ _Static_assert(offsetof(struct tcp_opts, has_mss) == 0 &&
                    offsetof(struct tcp_opts, has_wscale) == 1 &&
                    offsetof(struct tcp_opts, sack_ok) == 2 &&
                    offsetof(struct tcp_opts, has_ts) == 3,
-               "opts_ts_only reads the four option flags as one word");
+               "opts_ts_only reads the four option flags as one word, "
+               "tcp_opts_set_ts_alone writes them so");
 static inline bool opts_ts_only(const struct tcp_opts *o)
 {
     /* The four flags as one word against has_ts alone (a bool is 0 or

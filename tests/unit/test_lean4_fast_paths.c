@@ -235,12 +235,40 @@ static void tcp_checksum_from_fields_matches_the_bytes(void **state)
     assert_true(ts_only > 5000);
 }
 
+/* The output path writes a segment's four option flags in one store
+ * (tcp_opts_set_ts_alone): each must read as the field it stands for, the
+ * rest of the record untouched. */
+static void option_flags_in_one_store_read_as_the_fields(void **state)
+{
+    (void)state;
+    for (int ts = 0; ts < 2; ts++) {
+        for (int fill = 0; fill < 256; fill += 85) { /* bounded: 4 */
+            struct tcp_opts o, before;
+            memset(&o, fill, sizeof o);
+            memcpy(&before, &o, sizeof o);
+            tcp_opts_set_ts_alone(&o, ts != 0);
+            assert_false(o.has_mss);
+            assert_false(o.has_wscale);
+            assert_false(o.sack_ok);
+            assert_int_equal(o.has_ts, ts != 0);
+            assert_memory_equal((const uint8_t *)&o + 4,
+                                (const uint8_t *)&before + 4, sizeof o - 4);
+            /* emit lays out what the fields say: NOP NOP TS, or none */
+            o.sack_count = 0;
+            uint8_t b[TCP_HDR_LEN + TCP_MAX_OPTS_LEN];
+            assert_int_equal(tcp_emit_options(b, &o),
+                             TCP_HDR_LEN + (ts ? 12u : 0u));
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(first_record_log_matches_an_empty_log_appended_to),
         cmocka_unit_test(ipv4_header_checksum_from_fields_matches_the_bytes),
         cmocka_unit_test(tcp_checksum_from_fields_matches_the_bytes),
+        cmocka_unit_test(option_flags_in_one_store_read_as_the_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
