@@ -813,7 +813,7 @@ static enum tcp_step fast_path_input(struct berth_stack *s, struct tcp_conn *c,
 static enum tcp_step synchronized_input(struct berth_stack *s,
                                         struct tcp_conn *c, struct tcp_seg *seg)
 {
-    if (fast_path_predicted(c, seg))
+    if (fast_path_predicted(c, seg) && !s->general_paths)
         return fast_path_input(s, c, seg);
     enum tcp_step st = check_paws(s, c, seg);
     if (st == STEP_NEXT)

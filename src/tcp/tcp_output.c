@@ -610,7 +610,8 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
         return send_syn(s, c);
     uint32_t data_end = tcp_snd_data_seq(c) + c->snd.len;
     uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
-    if (avail == 0 && (c->snd_nxt != data_end || !fin_allowed(c))) {
+    if (avail == 0 && (c->snd_nxt != data_end || !fin_allowed(c)) &&
+        !s->general_paths) {
         /* Nothing to send, no FIN due: what the rest does with no text
          * (len 0, fin false, no persist timer without text waiting),
          * without the windows it would work out for none. The common call:
