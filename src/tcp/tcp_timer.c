@@ -48,8 +48,11 @@ static void rearm(struct berth_stack *s, struct tcp_conn *c)
             ahead = a;
         }
     }
+    /* The tick as a wheel tick: tcp_tick_us's time, in ticks. */
     if (earliest)
-        stack_timer_arm(s, &c->n.timer, tcp_tick_us(s, earliest));
+        stack_timer_arm_tick(
+            s, &c->n.timer,
+            (uint64_t)((int64_t)(s->now / USEC_PER_MS) + ahead));
     else
         timer_wheel_cancel(&s->wheel, &c->n.timer);
 }

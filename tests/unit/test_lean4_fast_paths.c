@@ -270,6 +270,51 @@ static void option_flags_in_one_store_read_as_the_fields(void **state)
     }
 }
 
+/* A TCB's wheel timer is armed at its earliest deadline's tick, taken
+ * from the deadline ticks directly (rearm, stack_timer_arm_tick): the
+ * same tick as the deadline's time (tcp_tick_us) rounded up by the
+ * wheel, over deadlines ahead, overdue and at the 2^32 ms wrap. */
+static void timer_armed_at_the_earliest_deadlines_tick(void **state)
+{
+    (void)state;
+    struct berth_stack *s = new_stack();
+    struct tcp_conn *c = tcp_conn_new(s);
+    assert_non_null(c);
+    uint64_t x = 23;
+    for (int i = 0; i < 5000; i++) { /* bounded */
+        s->now = (i & 1 ? 4294967296000ull * (uint64_t)(i % 7) : 0) +
+                 next_rand(&x) % 100000000000ull;
+        int set = 0;
+        for (int k = 0; k < TCP_T__COUNT; k++) {
+            if (next_rand(&x) % 3 == 0) {
+                tcp_timer_clear(s, c, (enum tcp_deadline)k);
+                continue;
+            }
+            uint64_t d = next_rand(&x) % 3000000000ull;
+            uint64_t when =
+                next_rand(&x) % 4 == 0 && s->now > d ? s->now - d : s->now + d;
+            tcp_timer_set(s, c, (enum tcp_deadline)k, when);
+            set++;
+        }
+        uint64_t want = UINT64_MAX;
+        for (int k = 0; k < TCP_T__COUNT; k++) {
+            if (!c->deadline[k])
+                continue;
+            uint64_t t = timer_tick_of(tcp_tick_us(s, c->deadline[k]));
+            want = t < want ? t : want;
+        }
+        assert_int_equal(timer_armed(&c->n.timer), want != UINT64_MAX);
+        if (want != UINT64_MAX)
+            assert_int_equal(c->n.timer.expires, want);
+        assert_true(set == 0 || want != UINT64_MAX);
+    }
+    for (int k = 0; k < TCP_T__COUNT; k++)
+        tcp_timer_clear(s, c, (enum tcp_deadline)k);
+    assert_false(timer_armed(&c->n.timer));
+    mem_free(&s->mem, c, sizeof *c);
+    berth_stack_destroy(s);
+}
+
 /* ---- the short paths against the general ones, end to end ---- */
 
 #define MAX_PKTS 20000
@@ -470,6 +515,7 @@ int main(void)
         cmocka_unit_test(ipv4_header_checksum_from_fields_matches_the_bytes),
         cmocka_unit_test(tcp_checksum_from_fields_matches_the_bytes),
         cmocka_unit_test(option_flags_in_one_store_read_as_the_fields),
+        cmocka_unit_test(timer_armed_at_the_earliest_deadlines_tick),
         cmocka_unit_test(short_paths_send_what_the_general_paths_send),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
