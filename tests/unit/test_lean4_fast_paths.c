@@ -315,6 +315,35 @@ static void timer_armed_at_the_earliest_deadlines_tick(void **state)
     berth_stack_destroy(s);
 }
 
+/* tcp_sec_clock is now / 10^6 by a reciprocal multiplication: the same
+ * value at the edges (multiples of 10^6 and one less, the top of 64 bits)
+ * and over seeded times. */
+static void seconds_clock_is_the_division(void **state)
+{
+    (void)state;
+    struct berth_stack *s = new_stack();
+    uint64_t x = 31;
+    for (int i = 0; i < 400000; i++) { /* bounded */
+        uint64_t r = next_rand(&x) << 16 ^ next_rand(&x);
+        switch (i % 4) {
+        case 0:
+            s->now = r;
+            break;
+        case 1:
+            s->now = (r % 18446744073709ull) * 1000000u;
+            break;
+        case 2:
+            s->now = (r % 18446744073709ull) * 1000000u - 1;
+            break;
+        default:
+            s->now = UINT64_MAX - r % 100000000u;
+            break;
+        }
+        assert_int_equal(tcp_sec_clock(s), (uint32_t)(s->now / 1000000u));
+    }
+    berth_stack_destroy(s);
+}
+
 /* ---- the short paths against the general ones, end to end ---- */
 
 #define MAX_PKTS 20000
@@ -516,6 +545,7 @@ int main(void)
         cmocka_unit_test(tcp_checksum_from_fields_matches_the_bytes),
         cmocka_unit_test(option_flags_in_one_store_read_as_the_fields),
         cmocka_unit_test(timer_armed_at_the_earliest_deadlines_tick),
+        cmocka_unit_test(seconds_clock_is_the_division),
         cmocka_unit_test(short_paths_send_what_the_general_paths_send),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
