@@ -470,7 +470,10 @@ emit_hdr(uint8_t *buf, size_t hdr_len, uint16_t sport, uint16_t dport,
      * text as it was copied. The sum differs from the segment's read whole
      * only by multiples of 0xffff, and neither is 0 (the pseudo-header's
      * protocol): the same checksum. */
-    uint64_t host = csum_sum_host32(buf + TCP_HDR_LEN, hdr_len - TCP_HDR_LEN);
+    uint64_t host =
+        hdr_len == TCP_HDR_LEN + 2u + OPT_TS_LEN /* unrolled */
+            ? csum_sum_host32(buf + TCP_HDR_LEN, 2u + OPT_TS_LEN)
+            : csum_sum_host32(buf + TCP_HDR_LEN, hdr_len - TCP_HDR_LEN);
     if (len > 0)
         host = csum_add_carry(host, csum_sum_host(buf + hdr_len, len));
     sum = csum_add_carry(sum, (uint64_t)ports + seq + ack + ofw + urp);
