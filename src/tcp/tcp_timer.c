@@ -74,7 +74,18 @@ void tcp_timer_clear_slow(struct berth_stack *s, struct tcp_conn *c,
     c->deadline[which] = 0;
     if (stack_log_on(s))
         tcp_log_timer(s, c, which, BERTH_TIMER_CANCEL);
-    rearm(s, c);
+    /* The last one cleared (an ACK of everything outstanding clears the
+     * retransmission deadline, usually the only one): the wheel timer
+     * goes, as rearm would find, without its earliest-deadline search.
+     * Word by word, stopping at a set one: a wider load over the word
+     * just stored would not be forwarded from that store. */
+    for (int i = 0; i < TCP_T__COUNT; i++) {
+        if (c->deadline[i]) {
+            rearm(s, c);
+            return;
+        }
+    }
+    timer_wheel_cancel(&s->wheel, &c->n.timer);
 }
 
 uint32_t tcp_backoff(const struct berth_stack *s, uint32_t base, unsigned shift)
