@@ -160,6 +160,11 @@ struct berth_stack {
     int32_t rx_keep_sock;
     uint32_t rx_placed_len;
     const uint8_t *rx_placed;
+    /* Tests only (test_lean4_fast_paths): every segment in and out takes
+     * the general path, no short path that stands in for it (header
+     * prediction, output with nothing to send), so a test can hold the
+     * short paths' results against the general ones. false otherwise. */
+    bool general_paths;
 };
 
 /* An input flag of the stack's own (never a link's): the TCP segment's text
@@ -181,13 +186,20 @@ static inline void stack_count(struct berth_stack *s, enum berth_counter c)
 /* Every timer is armed through here. The wheel fires at its next advance
  * a timer whose tick (expiry rounded up) is not after its current one;
  * such a timer obliges the next run_timers to advance even within the
- * same tick. */
+ * same tick. stack_timer_arm_tick takes the tick itself (a TCB's
+ * deadlines are ticks already): no multiplication to µs for the wheel to
+ * divide again. */
+static inline void stack_timer_arm_tick(struct berth_stack *s, struct timer *t,
+                                        uint64_t tick)
+{
+    if (tick <= s->timer_tick)
+        s->timers_due = true;
+    timer_wheel_arm_tick(&s->wheel, t, tick);
+}
 static inline void stack_timer_arm(struct berth_stack *s, struct timer *t,
                                    uint64_t expires_us)
 {
-    if (expires_us <= s->timer_tick * TIMER_TICK_US)
-        s->timers_due = true;
-    timer_wheel_arm(&s->wheel, t, expires_us);
+    stack_timer_arm_tick(s, t, timer_tick_of(expires_us));
 }
 
 struct tcp_conn;

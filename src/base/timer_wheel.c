@@ -110,19 +110,22 @@ void timer_wheel_init(struct timer_wheel *w, uint64_t now_us)
     }
 }
 
-void timer_wheel_arm(struct timer_wheel *w, struct timer *t,
-                     uint64_t expires_us)
+void timer_wheel_arm_tick(struct timer_wheel *w, struct timer *t, uint64_t tick)
 {
     if (timer_armed(t))
         slot_unlink(w, t);
     else
         w->count++;
-    /* Round up: a timer never fires before its expiry. An expiry already
-     * behind the wheel is due now: it goes in the current tick's slot. */
-    uint64_t tick =
-        expires_us / TIMER_TICK_US + (expires_us % TIMER_TICK_US != 0);
+    /* A tick already behind the wheel is due now: it goes in the current
+     * tick's slot. */
     t->expires = tick < w->now_tick ? w->now_tick : tick;
     place(w, t);
+}
+
+void timer_wheel_arm(struct timer_wheel *w, struct timer *t,
+                     uint64_t expires_us)
+{
+    timer_wheel_arm_tick(w, t, timer_tick_of(expires_us));
 }
 
 void timer_wheel_cancel(struct timer_wheel *w, struct timer *t)

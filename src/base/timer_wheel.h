@@ -42,10 +42,19 @@ static inline bool timer_armed(const struct timer *t)
 {
     return t->pprev != 0;
 }
+/* The tick of a time: the first tick at or after it (a timer never fires
+ * before its expiry). */
+static inline uint64_t timer_tick_of(uint64_t us)
+{
+    return us / TIMER_TICK_US + (us % TIMER_TICK_US != 0);
+}
 /* Arms (or re-arms) t to fire at expires_us (rounded up to a tick). An
  * expiry at or before the current time fires at the next advance. */
 void timer_wheel_arm(struct timer_wheel *w, struct timer *t,
                      uint64_t expires_us);
+/* The same at a tick, timer_tick_of(expires_us). */
+void timer_wheel_arm_tick(struct timer_wheel *w, struct timer *t,
+                          uint64_t tick);
 /* Disarms t; harmless if it is not armed. */
 void timer_wheel_cancel(struct timer_wheel *w, struct timer *t);
 /* The time (us) at which timer_wheel_advance should next be called:

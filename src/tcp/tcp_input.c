@@ -175,7 +175,7 @@ static enum tcp_step check_paws(struct berth_stack *s, struct tcp_conn *c,
         drop(s, c, BERTH_REASON_TS_MISSING);
         return STEP_DONE;
     }
-    uint32_t age = (uint32_t)(s->now / USEC_PER_SEC) - c->ts_recent_age;
+    uint32_t age = tcp_sec_clock(s) - c->ts_recent_age;
     if (!ts_lt(seg->opts.ts_val, c->ts_recent) || age > PAWS_IDLE_LIMIT_SEC)
         return STEP_NEXT;
     stack_count(s, BERTH_CTR_PAWS_DROPS);
@@ -205,7 +205,7 @@ static void update_ts_recent(struct berth_stack *s, struct tcp_conn *c,
         seq_gt(seg->seq, c->last_ack_sent))
         return;
     c->ts_recent = seg->opts.ts_val;
-    c->ts_recent_age = (uint32_t)(s->now / USEC_PER_SEC);
+    c->ts_recent_age = tcp_sec_clock(s);
 }
 
 /* SYN-RECEIVED after a simultaneous open (RFC 9293 §3.5, Figure 8): the
@@ -813,7 +813,7 @@ static enum tcp_step fast_path_input(struct berth_stack *s, struct tcp_conn *c,
 static enum tcp_step synchronized_input(struct berth_stack *s,
                                         struct tcp_conn *c, struct tcp_seg *seg)
 {
-    if (fast_path_predicted(c, seg))
+    if (fast_path_predicted(c, seg) && !s->general_paths)
         return fast_path_input(s, c, seg);
     enum tcp_step st = check_paws(s, c, seg);
     if (st == STEP_NEXT)

@@ -223,7 +223,6 @@ static uint16_t rcv_window_advertise(const struct berth_stack *s,
 static void out_stamp(const struct berth_stack *s, struct tcp_out *o,
                       uint32_t ts_offset, uint32_t ts_ecr)
 {
-    o->opts.has_ts = true;
     o->opts.ts_val = tcp_ts_now(s, ts_offset);
     o->opts.ts_ecr = ts_ecr;
 }
@@ -237,7 +236,7 @@ static void out_stamp(const struct berth_stack *s, struct tcp_out *o,
  * replace the rest where they set them (the compiler drops the first). */
 __attribute__((always_inline)) static inline void
 out_init(struct tcp_out *o, const struct tcp_node *n, uint32_t seq,
-         uint32_t ack, uint8_t flags)
+         uint32_t ack, uint8_t flags, bool ts)
 {
     o->v6 = n->v6;
     o->laddr = n->laddr;
@@ -248,8 +247,7 @@ out_init(struct tcp_out *o, const struct tcp_node *n, uint32_t seq,
     o->ack = ack;
     o->flags = flags;
     o->wnd = 0;
-    o->opts.has_mss = o->opts.has_wscale = o->opts.sack_ok = false;
-    o->opts.has_ts = false;
+    tcp_opts_set_ts_alone(&o->opts, ts); /* out_stamp fills them in */
     o->opts.ts_val = o->opts.ts_ecr = 0; /* the event log shows them */
     o->opts.sack_count = 0;
     o->data = NULL;
@@ -266,7 +264,8 @@ __attribute__((always_inline)) static inline void
 conn_out(const struct berth_stack *s, struct tcp_conn *c, uint32_t seq,
          uint8_t flags, struct tcp_out *o)
 {
-    out_init(o, &c->n, seq, (flags & TH_ACK) ? c->rcv_nxt : 0, flags);
+    out_init(o, &c->n, seq, (flags & TH_ACK) ? c->rcv_nxt : 0, flags,
+             (c->flags & TF_TS) != 0);
     o->wnd = rcv_window_advertise(s, c, flags);
     /* RFC 7323 §3.2: once negotiated, on every segment; §5.2: on the RST
      * of an abort too. */
@@ -462,7 +461,7 @@ void tcp_send_record_ack(struct berth_stack *s, const struct tcp_node *n,
                          uint32_t ts_recent)
 {
     struct tcp_out o;
-    out_init(&o, n, seq, ack, TH_ACK);
+    out_init(&o, n, seq, ack, TH_ACK, ts);
     o.wnd = wnd;
     if (ts)
         out_stamp(s, &o, tcp_ts_offset(s, n), ts_recent);
@@ -611,6 +610,16 @@ static bool output_one(struct berth_stack *s, struct tcp_conn *c)
         return send_syn(s, c);
     uint32_t data_end = tcp_snd_data_seq(c) + c->snd.len;
     uint32_t avail = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
+    if (avail == 0 && (c->snd_nxt != data_end || !fin_allowed(c)) &&
+        !s->general_paths) {
+        /* Nothing to send, no FIN due: what the rest does with no text
+         * (len 0, fin false, no persist timer without text waiting),
+         * without the windows it would work out for none. The common call:
+         * after each segment sent, and for each segment received. */
+        if (c->flags & TF_ACK_NOW)
+            owed_ack(s, c);
+        return false;
+    }
     if (avail > 0 && c->snd_nxt == c->snd_max)
         tcp_cc_restart_after_idle(s, c);
     uint32_t cwnd = c->cwnd + tcp_cc_limited_transmit(c); /* RFC 3042 */
@@ -790,7 +799,7 @@ static void synack_out(struct berth_stack *s, const struct tcp_synreq *r,
     /* RFC 9293 §3.10.7.2: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>; the
      * window unscaled (RFC 7323 §2.2). Written into the caller's *o, not
      * returned (a copy of the record). */
-    out_init(o, &r->n, r->iss, r->irs + 1, TH_SYN | TH_ACK);
+    out_init(o, &r->n, r->iss, r->irs + 1, TH_SYN | TH_ACK, false);
     o->wnd = tcp_window_field(tmpl->rcvbuf_size, 0);
     tcp_syn_options(s, tmpl, r->opts, false, &o->opts);
     /* A dual-stack listener's template is IPv6: the MSS is the entry's. */

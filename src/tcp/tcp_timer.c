@@ -32,6 +32,14 @@ static int32_t tick_ahead(const struct berth_stack *s, uint32_t tick)
     return (int32_t)(tick - (uint32_t)(s->now / USEC_PER_MS));
 }
 
+/* The wheel timer armed `ahead` ms from now: the deadline's tick as a
+ * wheel tick (tcp_tick_us's time, in ticks). */
+static void arm_ahead(struct berth_stack *s, struct tcp_conn *c, int32_t ahead)
+{
+    stack_timer_arm_tick(s, &c->n.timer,
+                         (uint64_t)((int64_t)(s->now / USEC_PER_MS) + ahead));
+}
+
 static void rearm(struct berth_stack *s, struct tcp_conn *c)
 {
     /* The earliest deadline (a set one is never 0, tcp_tick), each one's
@@ -49,9 +57,21 @@ static void rearm(struct berth_stack *s, struct tcp_conn *c)
         }
     }
     if (earliest)
-        stack_timer_arm(s, &c->n.timer, tcp_tick_us(s, earliest));
+        arm_ahead(s, c, ahead);
     else
         timer_wheel_cancel(&s->wheel, &c->n.timer);
+}
+
+/* Whether a deadline other than `which` is set, read word by word and
+ * stopping at a set one: a wider load over deadline[which], just stored,
+ * would not be forwarded from that store. */
+static bool other_deadline_set(const struct tcp_conn *c,
+                               enum tcp_deadline which)
+{
+    for (int i = 0; i < TCP_T__COUNT; i++)
+        if (i != (int)which && c->deadline[i])
+            return true;
+    return false;
 }
 
 void tcp_timer_set_slow(struct berth_stack *s, struct tcp_conn *c,
@@ -62,7 +82,13 @@ void tcp_timer_set_slow(struct berth_stack *s, struct tcp_conn *c,
         tcp_log_timer(s, c, which, BERTH_TIMER_SET);
     }
     c->deadline[which] = tick;
-    rearm(s, c);
+    /* The only one set (the retransmission deadline of a connection that
+     * sent after everything was acknowledged): armed at it, as rearm
+     * would find. */
+    if (other_deadline_set(c, which))
+        rearm(s, c);
+    else
+        arm_ahead(s, c, tick_ahead(s, tick));
 }
 
 void tcp_timer_clear_slow(struct berth_stack *s, struct tcp_conn *c,
@@ -71,7 +97,13 @@ void tcp_timer_clear_slow(struct berth_stack *s, struct tcp_conn *c,
     c->deadline[which] = 0;
     if (stack_log_on(s))
         tcp_log_timer(s, c, which, BERTH_TIMER_CANCEL);
-    rearm(s, c);
+    /* The last one cleared (an ACK of everything outstanding clears the
+     * retransmission deadline, usually the only one): the wheel timer
+     * goes, as rearm would find, without its earliest-deadline search. */
+    if (other_deadline_set(c, which))
+        rearm(s, c);
+    else
+        timer_wheel_cancel(&s->wheel, &c->n.timer);
 }
 
 uint32_t tcp_backoff(const struct berth_stack *s, uint32_t base, unsigned shift)

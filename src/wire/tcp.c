@@ -401,7 +401,8 @@ _Static_assert(offsetof(struct tcp_opts, has_mss) == 0 &&
                    offsetof(struct tcp_opts, has_wscale) == 1 &&
                    offsetof(struct tcp_opts, sack_ok) == 2 &&
                    offsetof(struct tcp_opts, has_ts) == 3,
-               "opts_ts_only reads the four option flags as one word");
+               "opts_ts_only reads the four option flags as one word, "
+               "tcp_opts_set_ts_alone writes them so");
 static inline bool opts_ts_only(const struct tcp_opts *o)
 {
     /* The four flags as one word against has_ts alone (a bool is 0 or
@@ -444,11 +445,12 @@ emit_hdr(uint8_t *buf, size_t hdr_len, uint16_t sport, uint16_t dport,
     /* The fixed header as five big-endian words (RFC 9293 §3.1): ports;
      * sequence; acknowledgment; data offset, flags and window; checksum
      * (zero while it is summed) and urgent pointer. */
-    store_be32(buf, (uint32_t)sport << 16 | dport);
+    uint32_t ports = (uint32_t)sport << 16 | dport;
+    uint32_t ofw = (uint32_t)(hdr_len / 4) << 28 | (uint32_t)flags << 16 | wnd;
+    store_be32(buf, ports);
     store_be32(buf + 4, seq);
     store_be32(buf + 8, ack);
-    store_be32(buf + 12,
-               (uint32_t)(hdr_len / 4) << 28 | (uint32_t)flags << 16 | wnd);
+    store_be32(buf + 12, ofw);
     store_be32(buf + 16, urp);
 
     size_t seg_len = hdr_len + len;
@@ -456,7 +458,24 @@ emit_hdr(uint8_t *buf, size_t hdr_len, uint16_t sport, uint16_t dport,
     /* Partial: the pseudo-header's sum folded, not complemented; the link
      * adds the segment's bytes and complements (Linux's CHECKSUM_PARTIAL,
      * virtio's NEEDS_CSUM). */
-    store_be16(buf + 16, partial
-                             ? (uint16_t)~csum_fold(sum)
-                             : csum_fold(seg_sum(sum, buf, hdr_len, seg_len)));
+    if (partial) {
+        store_be16(buf + 16, (uint16_t)~csum_fold(sum));
+        return;
+    }
+    /* The fixed header summed from the words just stored, not read back:
+     * 8-byte loads spanning two of the 4-byte stores are not forwarded and
+     * wait for both to reach the cache. A 32-bit word is congruent (mod
+     * 0xffff) to the sum of its 16-bit halves, as in the pseudo-header.
+     * The options are read back a word at a time (csum_sum_host32), the
+     * text as it was copied. The sum differs from the segment's read whole
+     * only by multiples of 0xffff, and neither is 0 (the pseudo-header's
+     * protocol): the same checksum. */
+    uint64_t host =
+        hdr_len == TCP_HDR_LEN + 2u + OPT_TS_LEN /* unrolled */
+            ? csum_sum_host32(buf + TCP_HDR_LEN, 2u + OPT_TS_LEN)
+            : csum_sum_host32(buf + TCP_HDR_LEN, hdr_len - TCP_HDR_LEN);
+    if (len > 0)
+        host = csum_add_carry(host, csum_sum_host(buf + hdr_len, len));
+    sum = csum_add_carry(sum, (uint64_t)ports + seq + ack + ofw + urp);
+    store_be16(buf + 16, csum_fold(csum_add_carry(sum, csum_host_to_be(host))));
 }

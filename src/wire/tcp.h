@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define TCP_HDR_LEN      20u
 #define TCP_MAX_OPTS_LEN 40u
@@ -38,6 +39,19 @@ struct tcp_opts {
         uint32_t start, end;
     } sack[TCP_SACK_MAX];
 };
+
+/* Sets o's four option flags to none or to timestamps alone, in one
+ * 4-byte store: emit reads the four as one word (opts_ts_only, tcp.c), and
+ * a load of bytes written by separate stores is not forwarded from them
+ * (it waits for them to reach the cache). */
+static inline void tcp_opts_set_ts_alone(struct tcp_opts *o, bool ts)
+{
+    static const bool ts_alone[4] = {false, false, false, true};
+    uint32_t w = 0;
+    if (ts)
+        memcpy(&w, ts_alone, sizeof w);
+    memcpy(o, &w, sizeof w); /* has_mss, has_wscale, sack_ok, has_ts */
+}
 
 struct tcp_seg {
     uint16_t sport, dport; /* host order */
