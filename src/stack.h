@@ -160,7 +160,7 @@ struct berth_stack {
     int32_t rx_keep_sock;
     uint32_t rx_placed_len;
     const uint8_t *rx_placed;
-    /* Tests only (test_lean4_fast_paths): every segment in and out takes
+    /* Tests only (test_fast_paths): every segment in and out takes
      * the general path, no short path that stands in for it (header
      * prediction, output with nothing to send), so a test can hold the
      * short paths' results against the general ones. false otherwise. */

@@ -600,8 +600,12 @@ static inline uint32_t tcp_ms_clock(const struct berth_stack *s)
  * tcp_conn_input's samples). */
 static inline uint32_t tcp_sec_clock(const struct berth_stack *s)
 {
+#ifdef __SIZEOF_INT128__
     __extension__ typedef unsigned __int128 u128;
     return (uint32_t)(((u128)s->now * 0x431bde82d7b634dbull) >> 82);
+#else /* a 32-bit target: the division */
+    return (uint32_t)(s->now / USEC_PER_SEC);
+#endif
 }
 /* The same, never 0, for fields where 0 means unset. */
 static inline uint32_t tcp_ms_now(const struct berth_stack *s)

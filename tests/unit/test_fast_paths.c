@@ -376,7 +376,7 @@ static struct berth_stack *dstack(struct drun *r, uint32_t addr, bool general)
     cfg.tx = wire_tx;
     cfg.tx_ctx = &r->w;
     cfg.seed = addr;
-    memcpy(cfg.secret, "lean4 diff secret", sizeof cfg.secret);
+    memcpy(cfg.secret, "fast paths key!!", sizeof cfg.secret);
     struct berth_stack *s = berth_stack_create(&cfg, 0);
     assert_non_null(s);
     s->general_paths = general;
