@@ -351,15 +351,13 @@ void tcp_set_state(struct berth_stack *s, struct tcp_conn *c,
     tcp_trace_state(s, c->sock, &c->n, old, st, why);
 }
 
-void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
-                     enum berth_state old, enum berth_state st,
-                     enum berth_reason why)
+/* The trace hook's record, built only when a hook is set: out of line, so
+ * the usual path (no hook) spends no stack frame on it. */
+__attribute__((noinline, cold)) static void
+trace_state_hook(struct berth_stack *s, int sock, const struct tcp_node *n,
+                 enum berth_state old, enum berth_state st,
+                 enum berth_reason why)
 {
-    tcp_fsm_check(s, sock, n, old, st, why);
-    if (stack_log_on(s))
-        tcp_log_state(s, sock, n, old, st, why);
-    if (!s->cfg.trace)
-        return;
     struct berth_trace ev = {
         .kind = BERTH_TRACE_STATE,
         .now = s->now,
@@ -371,6 +369,17 @@ void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
         .reason = why,
     };
     s->cfg.trace(s->cfg.trace_ctx, &ev);
+}
+
+void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
+                     enum berth_state old, enum berth_state st,
+                     enum berth_reason why)
+{
+    tcp_fsm_check(s, sock, n, old, st, why);
+    if (stack_log_on(s))
+        tcp_log_state(s, sock, n, old, st, why);
+    if (s->cfg.trace)
+        trace_state_hook(s, sock, n, old, st, why);
 }
 
 /* Gives a buffer back: to the cache normally; straight to the allocator
