@@ -397,6 +397,8 @@ void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
                   uint16_t lport, uint32_t raddr, uint16_t rport);
 struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport);
+/* Empties the connection cache (with the table, at teardown). */
+void tcp_conn_cache_clear(struct berth_stack *s);
 /* The node's 4-tuple is set: takes its address reference (IPv6); and
  * gives it back when the record goes (tcp_node_put_addrs). */
 void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,

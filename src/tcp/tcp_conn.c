@@ -125,9 +125,56 @@ uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx)
     return tcp_port_hash(((const struct tcp_listener *)h)->port);
 }
 
+/* The connection cache: a direct-mapped memo in front of the table (a
+ * flow cache; Linux's early demux keeps the socket with the packet for
+ * the same reason). A segment of a connection the cache holds is
+ * demultiplexed without the keyed hash and without the table's bucket:
+ * one line of a small array, then the record, which its processing reads
+ * anyway. The slot is a cheap unkeyed mix of the 4-tuple: an attacker who
+ * aims 4-tuples at one slot only makes their lookups miss it and take the
+ * keyed table as before (one compare more). The slot keeps the whole mix,
+ * so a record of another 4-tuple is rarely read (among many connections
+ * it is a cold line). A record is in the cache only while it is in the
+ * table (tcp_node_remove clears its slot), and the table holds one record
+ * per 4-tuple, so a hit is what the table would find. */
+static inline uint32_t conn_cache_mix(bool v6, uint32_t laddr, uint16_t lport,
+                                      uint32_t raddr, uint16_t rport)
+{
+    uint32_t x = (laddr ^ raddr ^ (uint32_t)v6) +
+                 ((uint32_t)lport << 16 | (uint32_t)rport);
+    return x * 0x9e3779b1u; /* Fibonacci hashing: odd, so one-to-one */
+}
+
+static inline struct conn_cache_slot *conn_cache_slot(struct berth_stack *s,
+                                                      uint32_t mix)
+{
+    return &s->conn_cache[mix >> (32 - TCP_CONN_CACHE_BITS)];
+}
+
+static inline bool node_is(const struct tcp_node *n, bool v6, uint32_t laddr,
+                           uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+    return n->lport == lport && n->rport == rport && n->raddr == raddr &&
+           n->laddr == laddr && n->v6 == v6;
+}
+
+void tcp_conn_cache_clear(struct berth_stack *s)
+{
+    if (s->conn_cache)
+        memset(s->conn_cache, 0, TCP_CONN_CACHE * sizeof *s->conn_cache);
+}
+
 void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
                   uint16_t lport, uint32_t raddr, uint16_t rport)
 {
+    /* A record in the connection cache's slot is most likely this
+     * connection's: it is loaded instead (tcp_lookup compares it). */
+    uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
+    const struct conn_cache_slot *k = conn_cache_slot(s, mix);
+    if (k->n && k->mix == mix) {
+        __builtin_prefetch(k->n);
+        return;
+    }
     /* The slot of the packet to be processed next: the same connection
      * (a stream) needs nothing more. */
     struct tuple_memo *m = &s->tuple_next[s->tuple_next_slot];
@@ -144,14 +191,19 @@ void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
 struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport)
 {
+    uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
+    struct conn_cache_slot *k = conn_cache_slot(s, mix);
+    if (k->n && k->mix == mix && node_is(k->n, v6, laddr, lport, raddr, rport))
+        return k->n;
     uint64_t h = table_hash(s, v6, laddr, lport, raddr, rport);
     struct htable_iter it;
     for (struct hnode *x = htable_first(&s->conns, h, &it); x;
          x = htable_next(&s->conns, &it)) {
         struct tcp_node *n = (struct tcp_node *)x;
-        if (n->lport == lport && n->rport == rport && n->raddr == raddr &&
-            n->laddr == laddr && n->v6 == v6)
+        if (node_is(n, v6, laddr, lport, raddr, rport)) {
+            *k = (struct conn_cache_slot){.n = n, .mix = mix};
             return n;
+        }
     }
     return NULL;
 }
@@ -195,6 +247,13 @@ void tcp_node_insert_hashed(struct berth_stack *s, struct tcp_node *n,
         ((struct tcp_conn *)n)->hash = hash;
     htable_insert(&s->conns, &n->h, hash);
     n->in_table = true;
+    /* A TIME-WAIT entry usually hears nothing more (a lookup that finds it
+     * puts it in the cache then); the others get the next segment. */
+    if (n->kind != TCP_NODE_TIMEWAIT) {
+        uint32_t mix =
+            conn_cache_mix(n->v6, n->laddr, n->lport, n->raddr, n->rport);
+        *conn_cache_slot(s, mix) = (struct conn_cache_slot){.n = n, .mix = mix};
+    }
 }
 
 void tcp_node_insert(struct berth_stack *s, struct tcp_node *n)
@@ -208,6 +267,10 @@ void tcp_node_remove(struct berth_stack *s, struct tcp_node *n)
         return;
     htable_remove(&s->conns, &n->h, node_hash(s, n));
     n->in_table = false;
+    struct conn_cache_slot *k = conn_cache_slot(
+        s, conn_cache_mix(n->v6, n->laddr, n->lport, n->raddr, n->rport));
+    if (k->n == n)
+        k->n = NULL;
 }
 
 /* Blocks of each per-connection record kept for reuse (base/mem.h): a
