@@ -52,11 +52,12 @@ struct sock {
 };
 
 /* A slot of the connection cache: a record in the 4-tuple table whose
- * 4-tuple mixes to `mix` (the slot is the mix's top bits), or n NULL. A
- * record leaves its slot when it leaves the table. */
+ * 4-tuple mixes to `mix` (the slot is the mix's top bits) and hashes to
+ * `hash` (the low 32 bits the table keeps), or n NULL. A record leaves its
+ * slot when it leaves the table. */
 struct conn_cache_slot {
     struct tcp_node *n;
-    uint32_t mix;
+    uint32_t mix, hash;
 };
 
 /* A keyed hash of one 4-tuple, remembered. valid: false until the first. */

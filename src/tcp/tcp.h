@@ -397,6 +397,9 @@ void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
                   uint16_t lport, uint32_t raddr, uint16_t rport);
 struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport);
+/* The table hash (low 32 bits) of a record's 4-tuple, from what the
+ * record or the connection cache keeps where they have it. */
+uint32_t tcp_node_hash(struct berth_stack *s, const struct tcp_node *n);
 /* Empties the connection cache (with the table, at teardown). */
 void tcp_conn_cache_clear(struct berth_stack *s);
 /* The node's 4-tuple is set: takes its address reference (IPv6); and
@@ -433,6 +436,10 @@ struct tcp_open {
     uint16_t peer_mss;
     uint8_t synopts;
     bool syn_rexmit; /* the SYN-ACK was retransmitted (RFC 6298 §5.7) */
+    /* The 4-tuple's table hash (tcp_node_hash), when known: not hashed
+     * again for the insertion. */
+    bool hashed;
+    uint32_t hash;
 };
 /* The one place a TCB is initialised for a 4-tuple and an opening state:
  * sequence numbers, MSS, congestion control, the table, the state. */

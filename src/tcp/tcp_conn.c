@@ -172,7 +172,10 @@ void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
     uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
     const struct conn_cache_slot *k = conn_cache_slot(s, mix);
     if (k->n && k->mix == mix) {
+        /* And its bucket: a segment that ends a record (the handshake's
+         * last, the last FIN or ACK) removes it from there. */
         __builtin_prefetch(k->n);
+        htable_prefetch(&s->conns, k->hash);
         return;
     }
     /* The slot of the packet to be processed next: the same connection
@@ -201,7 +204,8 @@ struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
          x = htable_next(&s->conns, &it)) {
         struct tcp_node *n = (struct tcp_node *)x;
         if (node_is(n, v6, laddr, lport, raddr, rport)) {
-            *k = (struct conn_cache_slot){.n = n, .mix = mix};
+            *k = (struct conn_cache_slot){
+                .n = n, .mix = mix, .hash = (uint32_t)h};
             return n;
         }
     }
@@ -231,11 +235,18 @@ void tcp_node_put_addrs(struct berth_stack *s, struct tcp_node *n)
 }
 
 /* A TCB carries its hash from its insertion on; the small records (SYN
- * queue, TIME-WAIT) do not have room for it and use the memo. */
-static uint32_t node_hash(struct berth_stack *s, const struct tcp_node *n)
+ * queue, TIME-WAIT) do not have room for it: the connection cache's slot
+ * has it while it holds them, else the memo or a fresh hash. */
+uint32_t tcp_node_hash(struct berth_stack *s, const struct tcp_node *n)
 {
-    if (n->kind == TCP_NODE_CONN && n->in_table)
-        return ((const struct tcp_conn *)n)->hash;
+    if (n->in_table) {
+        if (n->kind == TCP_NODE_CONN)
+            return ((const struct tcp_conn *)n)->hash;
+        const struct conn_cache_slot *k = conn_cache_slot(
+            s, conn_cache_mix(n->v6, n->laddr, n->lport, n->raddr, n->rport));
+        if (k->n == n)
+            return k->hash;
+    }
     return (uint32_t)table_hash(s, n->v6, n->laddr, n->lport, n->raddr,
                                 n->rport);
 }
@@ -252,20 +263,21 @@ void tcp_node_insert_hashed(struct berth_stack *s, struct tcp_node *n,
     if (n->kind != TCP_NODE_TIMEWAIT) {
         uint32_t mix =
             conn_cache_mix(n->v6, n->laddr, n->lport, n->raddr, n->rport);
-        *conn_cache_slot(s, mix) = (struct conn_cache_slot){.n = n, .mix = mix};
+        *conn_cache_slot(s, mix) =
+            (struct conn_cache_slot){.n = n, .mix = mix, .hash = hash};
     }
 }
 
 void tcp_node_insert(struct berth_stack *s, struct tcp_node *n)
 {
-    tcp_node_insert_hashed(s, n, node_hash(s, n));
+    tcp_node_insert_hashed(s, n, tcp_node_hash(s, n));
 }
 
 void tcp_node_remove(struct berth_stack *s, struct tcp_node *n)
 {
     if (!n->in_table)
         return;
-    htable_remove(&s->conns, &n->h, node_hash(s, n));
+    htable_remove(&s->conns, &n->h, tcp_node_hash(s, n));
     n->in_table = false;
     struct conn_cache_slot *k = conn_cache_slot(
         s, conn_cache_mix(n->v6, n->laddr, n->lport, n->raddr, n->rport));
@@ -348,7 +360,10 @@ void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
         if (o->syn_rexmit)
             c->flags |= TF_SYN_REXMIT;
     }
-    tcp_node_insert(s, &c->n);
+    if (o->hashed) /* the 4-tuple of a SYN-queue entry just removed */
+        tcp_node_insert_hashed(s, &c->n, o->hash);
+    else
+        tcp_node_insert(s, &c->n);
     if (o->why == BERTH_REASON_NONE) /* traced with the request record */
         c->state = (uint8_t)o->state;
     else

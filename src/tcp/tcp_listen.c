@@ -432,7 +432,9 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
                          .rcv_wnd = initial_window(l->tmpl),
                          .peer_mss = r->peer_mss,
                          .synopts = r->opts & (uint8_t)~SYNOPT_RESENT,
-                         .syn_rexmit = r->retries != 0};
+                         .syn_rexmit = r->retries != 0,
+                         .hashed = r->n.in_table,
+                         .hash = r->n.in_table ? tcp_node_hash(s, &r->n) : 0};
     synreq_free_of(s, r, l);
     tcp_conn_open(s, c, &o);
     listener_enqueue(s, l, c);

@@ -134,6 +134,12 @@ static void lookup_finds_what_the_table_holds(void **state)
             break;
         }
         struct tcp_node *want = rec[i] ? &rec[i]->n : NULL;
+        /* The hash a removal takes (from the cache's slot or the memo) is
+         * the 4-tuple's, computed fresh. */
+        if (want)
+            assert_int_equal(tcp_node_hash(s, want),
+                             (uint32_t)tcp_tuple_hash(s, t.v6, t.laddr, t.lport,
+                                                      t.raddr, t.rport));
         assert_ptr_equal(table_find(s, t), want);
         assert_ptr_equal(lookup(s, t), want);
         assert_ptr_equal(lookup(s, t), want);
