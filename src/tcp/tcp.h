@@ -397,6 +397,11 @@ void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
                   uint16_t lport, uint32_t raddr, uint16_t rport);
 struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport);
+/* n (a record of old's 4-tuple, not in the table) takes old's place in
+ * the table under their hash, as tcp_node_remove(old) and
+ * tcp_node_insert_hashed(n, hash) would: the TCB's TIME-WAIT entry. */
+void tcp_node_replace(struct berth_stack *s, struct tcp_node *old,
+                      struct tcp_node *n, uint32_t hash);
 /* The table hash (low 32 bits) of a record's 4-tuple, from what the
  * record or the connection cache keeps where they have it. */
 uint32_t tcp_node_hash(struct berth_stack *s, const struct tcp_node *n);

@@ -268,6 +268,24 @@ void tcp_node_insert_hashed(struct berth_stack *s, struct tcp_node *n,
     }
 }
 
+void tcp_node_replace(struct berth_stack *s, struct tcp_node *old,
+                      struct tcp_node *n, uint32_t hash)
+{
+    htable_replace(&s->conns, &old->h, &n->h, hash);
+    old->in_table = false;
+    n->in_table = true;
+    if (n->kind == TCP_NODE_CONN)
+        ((struct tcp_conn *)n)->hash = hash;
+    /* The cache as tcp_node_remove(old) and the insertion of n leave it. */
+    uint32_t mix =
+        conn_cache_mix(n->v6, n->laddr, n->lport, n->raddr, n->rport);
+    struct conn_cache_slot *k = conn_cache_slot(s, mix);
+    if (n->kind != TCP_NODE_TIMEWAIT)
+        *k = (struct conn_cache_slot){.n = n, .mix = mix, .hash = hash};
+    else if (k->n == old)
+        k->n = NULL;
+}
+
 void tcp_node_insert(struct berth_stack *s, struct tcp_node *n)
 {
     tcp_node_insert_hashed(s, n, tcp_node_hash(s, n));
