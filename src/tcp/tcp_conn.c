@@ -191,13 +191,14 @@ void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
     htable_prefetch(&s->conns, m->hash);
 }
 
-struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
-                            uint16_t lport, uint32_t raddr, uint16_t rport)
+/* tcp_lookup past the connection cache: the keyed table, whose find
+ * takes the slot. Out of line, so a hit in the cache takes no stack
+ * frame. */
+__attribute__((noinline)) static struct tcp_node *
+lookup_table(struct berth_stack *s, bool v6, uint32_t laddr, uint16_t lport,
+             uint32_t raddr, uint16_t rport, struct conn_cache_slot *k,
+             uint32_t mix)
 {
-    uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
-    struct conn_cache_slot *k = conn_cache_slot(s, mix);
-    if (k->n && k->mix == mix && node_is(k->n, v6, laddr, lport, raddr, rport))
-        return k->n;
     uint64_t h = table_hash(s, v6, laddr, lport, raddr, rport);
     struct htable_iter it;
     for (struct hnode *x = htable_first(&s->conns, h, &it); x;
@@ -210,6 +211,16 @@ struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
         }
     }
     return NULL;
+}
+
+struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
+                            uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+    uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
+    struct conn_cache_slot *k = conn_cache_slot(s, mix);
+    if (k->n && k->mix == mix && node_is(k->n, v6, laddr, lport, raddr, rport))
+        return k->n;
+    return lookup_table(s, v6, laddr, lport, raddr, rport, k, mix);
 }
 
 void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,
