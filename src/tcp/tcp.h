@@ -399,7 +399,8 @@ struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport);
 /* n (a record of old's 4-tuple, not in the table) takes old's place in
  * the table under their hash, as tcp_node_remove(old) and
- * tcp_node_insert_hashed(n, hash) would: the TCB's TIME-WAIT entry. */
+ * tcp_node_insert_hashed(n, hash) would: the TCB's TIME-WAIT entry, the
+ * SYN-queue entry's TCB. */
 void tcp_node_replace(struct berth_stack *s, struct tcp_node *old,
                       struct tcp_node *n, uint32_t hash);
 /* The table hash (low 32 bits) of a record's 4-tuple, from what the
@@ -441,9 +442,9 @@ struct tcp_open {
     uint16_t peer_mss;
     uint8_t synopts;
     bool syn_rexmit; /* the SYN-ACK was retransmitted (RFC 6298 §5.7) */
-    /* The 4-tuple's table hash (tcp_node_hash), when known: not hashed
-     * again for the insertion. */
-    bool hashed;
+    /* A record of the 4-tuple in the table (the SYN-queue entry) whose
+     * place the TCB takes (tcp_node_replace), under its hash; or NULL. */
+    struct tcp_node *replaces;
     uint32_t hash;
 };
 /* The one place a TCB is initialised for a 4-tuple and an opening state:

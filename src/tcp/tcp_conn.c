@@ -389,8 +389,8 @@ void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
         if (o->syn_rexmit)
             c->flags |= TF_SYN_REXMIT;
     }
-    if (o->hashed) /* the 4-tuple of a SYN-queue entry just removed */
-        tcp_node_insert_hashed(s, &c->n, o->hash);
+    if (o->replaces)
+        tcp_node_replace(s, o->replaces, &c->n, o->hash);
     else
         tcp_node_insert(s, &c->n);
     if (o->why == BERTH_REASON_NONE) /* traced with the request record */
