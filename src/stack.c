@@ -486,7 +486,8 @@ static inline void prefetch_packet(struct berth_stack *s, const void *pkt,
     if (dst != s->cfg.addr)
         return;
     tcp_prefetch(s, false, dst, load_be16(p + 22), load_be32(p + 12),
-                 load_be16(p + 20));
+                 load_be16(p + 20),
+                 (p[33] & (TH_SYN | TH_ACK)) == TH_SYN); /* TCP flags */
 }
 
 /* The wheel is advanced before the first packet; after that only when a

@@ -394,7 +394,7 @@ uint64_t tcp_tuple_hash(const struct berth_stack *s, bool v6, uint32_t laddr,
  * computed now, for tcp_lookup to take, and its bucket starts loading
  * into the cache while the packet before is processed. */
 void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
-                  uint16_t lport, uint32_t raddr, uint16_t rport);
+                  uint16_t lport, uint32_t raddr, uint16_t rport, bool syn);
 struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport);
 /* n (a record of old's 4-tuple, not in the table) takes old's place in
@@ -406,6 +406,13 @@ void tcp_node_replace(struct berth_stack *s, struct tcp_node *old,
 /* The table hash (low 32 bits) of a record's 4-tuple, from what the
  * record or the connection cache keeps where they have it. */
 uint32_t tcp_node_hash(struct berth_stack *s, const struct tcp_node *n);
+/* tcp_lookup for a segment, syn: a SYN without ACK. The same record; a
+ * SYN's is found in the table without asking the connection cache first
+ * (a SYN seldom has a record: the cache's slot would only cost a flood of
+ * them a line). */
+struct tcp_node *tcp_lookup_seg(struct berth_stack *s, bool v6, uint32_t laddr,
+                                uint16_t lport, uint32_t raddr, uint16_t rport,
+                                bool syn);
 /* Empties the connection cache (with the table, at teardown). */
 void tcp_conn_cache_clear(struct berth_stack *s);
 /* The node's 4-tuple is set: takes its address reference (IPv6); and

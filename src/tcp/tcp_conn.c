@@ -165,13 +165,14 @@ void tcp_conn_cache_clear(struct berth_stack *s)
 }
 
 void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
-                  uint16_t lport, uint32_t raddr, uint16_t rport)
+                  uint16_t lport, uint32_t raddr, uint16_t rport, bool syn)
 {
     /* A record in the connection cache's slot is most likely this
-     * connection's: it is loaded instead (tcp_lookup compares it). */
+     * connection's: it is loaded instead (tcp_lookup compares it). A SYN's
+     * lookup does not ask the cache (tcp_lookup_seg). */
     uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
     const struct conn_cache_slot *k = conn_cache_slot(s, mix);
-    if (k->n && k->mix == mix) {
+    if (!syn && k->n && k->mix == mix) {
         /* And its bucket: a segment that ends a record (the handshake's
          * last, the last FIN or ACK) removes it from there. */
         __builtin_prefetch(k->n);
@@ -196,8 +197,7 @@ void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
  * frame. */
 __attribute__((noinline)) static struct tcp_node *
 lookup_table(struct berth_stack *s, bool v6, uint32_t laddr, uint16_t lport,
-             uint32_t raddr, uint16_t rport, struct conn_cache_slot *k,
-             uint32_t mix)
+             uint32_t raddr, uint16_t rport)
 {
     uint64_t h = table_hash(s, v6, laddr, lport, raddr, rport);
     struct htable_iter it;
@@ -205,7 +205,8 @@ lookup_table(struct berth_stack *s, bool v6, uint32_t laddr, uint16_t lport,
          x = htable_next(&s->conns, &it)) {
         struct tcp_node *n = (struct tcp_node *)x;
         if (node_is(n, v6, laddr, lport, raddr, rport)) {
-            *k = (struct conn_cache_slot){
+            uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
+            *conn_cache_slot(s, mix) = (struct conn_cache_slot){
                 .n = n, .mix = mix, .hash = (uint32_t)h};
             return n;
         }
@@ -213,14 +214,24 @@ lookup_table(struct berth_stack *s, bool v6, uint32_t laddr, uint16_t lport,
     return NULL;
 }
 
+struct tcp_node *tcp_lookup_seg(struct berth_stack *s, bool v6, uint32_t laddr,
+                                uint16_t lport, uint32_t raddr, uint16_t rport,
+                                bool syn)
+{
+    if (!syn) {
+        uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
+        const struct conn_cache_slot *k = conn_cache_slot(s, mix);
+        if (k->n && k->mix == mix &&
+            node_is(k->n, v6, laddr, lport, raddr, rport))
+            return k->n;
+    }
+    return lookup_table(s, v6, laddr, lport, raddr, rport);
+}
+
 struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport)
 {
-    uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
-    struct conn_cache_slot *k = conn_cache_slot(s, mix);
-    if (k->n && k->mix == mix && node_is(k->n, v6, laddr, lport, raddr, rport))
-        return k->n;
-    return lookup_table(s, v6, laddr, lport, raddr, rport, k, mix);
+    return tcp_lookup_seg(s, v6, laddr, lport, raddr, rport, false);
 }
 
 void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,
