@@ -114,7 +114,8 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     s->rx_keep_sock = -1;
     s->txbuf = mem_alloc(&s->tmem, TX_BUF_SIZE);
     s->bound_ports = mem_alloc(&s->tmem, 65536 / 8);
-    if (!s->txbuf || !s->bound_ports ||
+    s->conn_cache = mem_alloc(&s->tmem, TCP_CONN_CACHE * sizeof *s->conn_cache);
+    if (!s->txbuf || !s->bound_ports || !s->conn_cache ||
         htable_init(&s->conns, &s->tmem,
                     cfg->expected_conns ? cfg->expected_conns : 64,
                     tcp_node_rehash, s) != 0 ||
@@ -141,6 +142,7 @@ void berth_stack_destroy(struct berth_stack *s)
     pmtu_free(s);
     frag_free(s);
     mem_free(&s->tmem, s->bound_ports, 65536 / 8);
+    mem_free(&s->tmem, s->conn_cache, TCP_CONN_CACHE * sizeof *s->conn_cache);
     mem_free(&s->tmem, s->txbuf, TX_BUF_SIZE);
     mem_free(&s->tmem, s->rx_lin, RX_LIN_SIZE);
     struct mem tmem = s->tmem;
@@ -484,7 +486,8 @@ static inline void prefetch_packet(struct berth_stack *s, const void *pkt,
     if (dst != s->cfg.addr)
         return;
     tcp_prefetch(s, false, dst, load_be16(p + 22), load_be32(p + 12),
-                 load_be16(p + 20));
+                 load_be16(p + 20),
+                 (p[33] & (TH_SYN | TH_ACK)) == TH_SYN); /* TCP flags */
 }
 
 /* The wheel is advanced before the first packet; after that only when a

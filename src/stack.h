@@ -22,6 +22,10 @@
 #define TX_BUF_SIZE (40u + 60u + TX_MAX_MSS)
 /* Entries of the state-change check's cache (tcp_fsm.c); a power of 2. */
 #define TCP_FSM_SEEN 32u
+/* Slots of the connection cache in front of the 4-tuple table
+ * (tcp_conn.c, tcp_lookup): a power of two. */
+#define TCP_CONN_CACHE_BITS 10u
+#define TCP_CONN_CACHE      (1u << TCP_CONN_CACHE_BITS)
 /* The ephemeral-port perturbation table (tcp_user.c, RFC 6056 §3.3.4):
  * counters, a power of two. */
 #define TCP_PORT_PERTURB 1024u
@@ -45,6 +49,15 @@ struct sock {
     uint32_t ev_seen; /* readiness mask the application last saw */
     int32_t next;     /* free list / ready list link (index), -1 = end */
     int32_t prev;     /* ready list back link: a closed handle leaves at once */
+};
+
+/* A slot of the connection cache: a record in the 4-tuple table whose
+ * 4-tuple mixes to `mix` (the slot is the mix's top bits) and hashes to
+ * `hash` (the low 32 bits the table keeps), or n NULL. A record leaves its
+ * slot when it leaves the table. */
+struct conn_cache_slot {
+    struct tcp_node *n;
+    uint32_t mix, hash;
 };
 
 /* A keyed hash of one 4-tuple, remembered. valid: false until the first. */
@@ -93,6 +106,9 @@ struct berth_stack {
     /* The same for the per-connection secrets (tcp_tuple_prf): the ISN of
      * a SYN and the timestamp offset of its answer come from one hash. */
     struct tuple_memo prf_memo;
+    /* The connection cache (tcp_conn.c, conn_cache_slot): TCP_CONN_CACHE
+     * slots, in tmem. */
+    struct conn_cache_slot *conn_cache;
     struct sipkey sipkey; /* cfg.secret's schedule (the 4-tuple hashes) */
     /* Transitions tcp_fsm_check() found in the table, direct-mapped by
      * a hash of (old, new, reason): a lifecycle's ten or so changes are

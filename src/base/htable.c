@@ -171,6 +171,36 @@ void htable_remove(struct htable *t, struct hnode *n, uint64_t hash)
     /* not in the table: a caller bug, but do no damage */
 }
 
+void htable_replace(struct htable *t, struct hnode *old, struct hnode *n,
+                    uint64_t hash)
+{
+    if (t->used) {
+        size_t b = (size_t)hash & t->mask;
+        for (size_t k = 0; k <= t->mask; k++) {
+            struct hbucket *bk = &t->buckets[b];
+            for (unsigned s = 0; s < HTABLE_SLOTS; s++) {
+                if (bk->node[s] == old) {
+                    bk->node[s] = n; /* the stored hash is n's too */
+                    n->next = NULL;
+                    return;
+                }
+            }
+            if (!bk->overflow)
+                break;
+            b = (b + 1) & t->mask;
+        }
+    }
+    for (struct hnode **pp = &t->spill; *pp; pp = &(*pp)->next) {
+        if (*pp == old) {
+            n->next = old->next;
+            *pp = n;
+            old->next = NULL;
+            return;
+        }
+    }
+    /* not in the table: a caller bug, but do no damage */
+}
+
 void htable_clear(struct htable *t)
 {
     for (size_t b = 0; t->buckets && b <= t->mask; b++)

@@ -69,6 +69,12 @@ void htable_fini(struct htable *t); /* frees the buckets, not the nodes */
 void htable_insert(struct htable *t, struct hnode *n, uint64_t hash);
 /* Removes n, which must be in the table under `hash`. */
 void htable_remove(struct htable *t, struct hnode *n, uint64_t hash);
+/* Puts n in old's place: old must be in the table under `hash`, and n
+ * takes the same hash (another record of the same key). A lookup then finds
+ * n where htable_remove(old) and htable_insert(n) would have it found,
+ * without the probe for a free slot. */
+void htable_replace(struct htable *t, struct hnode *old, struct hnode *n,
+                    uint64_t hash);
 /* Forgets every entry (teardown, after the owner walked and freed them). */
 void htable_clear(struct htable *t);
 

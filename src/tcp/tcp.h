@@ -394,9 +394,27 @@ uint64_t tcp_tuple_hash(const struct berth_stack *s, bool v6, uint32_t laddr,
  * computed now, for tcp_lookup to take, and its bucket starts loading
  * into the cache while the packet before is processed. */
 void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
-                  uint16_t lport, uint32_t raddr, uint16_t rport);
+                  uint16_t lport, uint32_t raddr, uint16_t rport, bool syn);
 struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
                             uint16_t lport, uint32_t raddr, uint16_t rport);
+/* n (a record of old's 4-tuple, not in the table) takes old's place in
+ * the table under their hash, as tcp_node_remove(old) and
+ * tcp_node_insert_hashed(n, hash) would: the TCB's TIME-WAIT entry, the
+ * SYN-queue entry's TCB. */
+void tcp_node_replace(struct berth_stack *s, struct tcp_node *old,
+                      struct tcp_node *n, uint32_t hash);
+/* The table hash (low 32 bits) of a record's 4-tuple, from what the
+ * record or the connection cache keeps where they have it. */
+uint32_t tcp_node_hash(struct berth_stack *s, const struct tcp_node *n);
+/* tcp_lookup for a segment, syn: a SYN without ACK. The same record; a
+ * SYN's is found in the table without asking the connection cache first
+ * (a SYN seldom has a record: the cache's slot would only cost a flood of
+ * them a line). */
+struct tcp_node *tcp_lookup_seg(struct berth_stack *s, bool v6, uint32_t laddr,
+                                uint16_t lport, uint32_t raddr, uint16_t rport,
+                                bool syn);
+/* Empties the connection cache (with the table, at teardown). */
+void tcp_conn_cache_clear(struct berth_stack *s);
 /* The node's 4-tuple is set: takes its address reference (IPv6); and
  * gives it back when the record goes (tcp_node_put_addrs). */
 void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,
@@ -431,6 +449,10 @@ struct tcp_open {
     uint16_t peer_mss;
     uint8_t synopts;
     bool syn_rexmit; /* the SYN-ACK was retransmitted (RFC 6298 §5.7) */
+    /* A record of the 4-tuple in the table (the SYN-queue entry) whose
+     * place the TCB takes (tcp_node_replace), under its hash; or NULL. */
+    struct tcp_node *replaces;
+    uint32_t hash;
 };
 /* The one place a TCB is initialised for a 4-tuple and an opening state:
  * sequence numbers, MSS, congestion control, the table, the state. */

@@ -125,9 +125,60 @@ uint64_t tcp_listener_rehash(const struct hnode *h, void *ctx)
     return tcp_port_hash(((const struct tcp_listener *)h)->port);
 }
 
-void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
-                  uint16_t lport, uint32_t raddr, uint16_t rport)
+/* The connection cache: a direct-mapped memo in front of the table (a
+ * flow cache; Linux's early demux keeps the socket with the packet for
+ * the same reason). A segment of a connection the cache holds is
+ * demultiplexed without the keyed hash and without the table's bucket:
+ * one line of a small array, then the record, which its processing reads
+ * anyway. The slot is a cheap unkeyed mix of the 4-tuple: an attacker who
+ * aims 4-tuples at one slot only makes their lookups miss it and take the
+ * keyed table as before (one compare more). The slot keeps the whole mix,
+ * so a record of another 4-tuple is rarely read (among many connections
+ * it is a cold line). A record is in the cache only while it is in the
+ * table (tcp_node_remove clears its slot), and the table holds one record
+ * per 4-tuple, so a hit is what the table would find. */
+static inline uint32_t conn_cache_mix(bool v6, uint32_t laddr, uint16_t lport,
+                                      uint32_t raddr, uint16_t rport)
 {
+    uint32_t x = (laddr ^ raddr ^ (uint32_t)v6) +
+                 ((uint32_t)lport << 16 | (uint32_t)rport);
+    return x * 0x9e3779b1u; /* Fibonacci hashing: odd, so one-to-one */
+}
+
+static inline struct conn_cache_slot *conn_cache_slot(struct berth_stack *s,
+                                                      uint32_t mix)
+{
+    return &s->conn_cache[mix >> (32 - TCP_CONN_CACHE_BITS)];
+}
+
+static inline bool node_is(const struct tcp_node *n, bool v6, uint32_t laddr,
+                           uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+    return n->lport == lport && n->rport == rport && n->raddr == raddr &&
+           n->laddr == laddr && n->v6 == v6;
+}
+
+void tcp_conn_cache_clear(struct berth_stack *s)
+{
+    if (s->conn_cache)
+        memset(s->conn_cache, 0, TCP_CONN_CACHE * sizeof *s->conn_cache);
+}
+
+void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
+                  uint16_t lport, uint32_t raddr, uint16_t rport, bool syn)
+{
+    /* A record in the connection cache's slot is most likely this
+     * connection's: it is loaded instead (tcp_lookup compares it). A SYN's
+     * lookup does not ask the cache (tcp_lookup_seg). */
+    uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
+    const struct conn_cache_slot *k = conn_cache_slot(s, mix);
+    if (!syn && k->n && k->mix == mix) {
+        /* And its bucket: a segment that ends a record (the handshake's
+         * last, the last FIN or ACK) removes it from there. */
+        __builtin_prefetch(k->n);
+        htable_prefetch(&s->conns, k->hash);
+        return;
+    }
     /* The slot of the packet to be processed next: the same connection
      * (a stream) needs nothing more. */
     struct tuple_memo *m = &s->tuple_next[s->tuple_next_slot];
@@ -141,19 +192,46 @@ void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
     htable_prefetch(&s->conns, m->hash);
 }
 
-struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
-                            uint16_t lport, uint32_t raddr, uint16_t rport)
+/* tcp_lookup past the connection cache: the keyed table, whose find
+ * takes the slot. Out of line, so a hit in the cache takes no stack
+ * frame. */
+__attribute__((noinline)) static struct tcp_node *
+lookup_table(struct berth_stack *s, bool v6, uint32_t laddr, uint16_t lport,
+             uint32_t raddr, uint16_t rport)
 {
     uint64_t h = table_hash(s, v6, laddr, lport, raddr, rport);
     struct htable_iter it;
     for (struct hnode *x = htable_first(&s->conns, h, &it); x;
          x = htable_next(&s->conns, &it)) {
         struct tcp_node *n = (struct tcp_node *)x;
-        if (n->lport == lport && n->rport == rport && n->raddr == raddr &&
-            n->laddr == laddr && n->v6 == v6)
+        if (node_is(n, v6, laddr, lport, raddr, rport)) {
+            uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
+            *conn_cache_slot(s, mix) = (struct conn_cache_slot){
+                .n = n, .mix = mix, .hash = (uint32_t)h};
             return n;
+        }
     }
     return NULL;
+}
+
+struct tcp_node *tcp_lookup_seg(struct berth_stack *s, bool v6, uint32_t laddr,
+                                uint16_t lport, uint32_t raddr, uint16_t rport,
+                                bool syn)
+{
+    if (!syn) {
+        uint32_t mix = conn_cache_mix(v6, laddr, lport, raddr, rport);
+        const struct conn_cache_slot *k = conn_cache_slot(s, mix);
+        if (k->n && k->mix == mix &&
+            node_is(k->n, v6, laddr, lport, raddr, rport))
+            return k->n;
+    }
+    return lookup_table(s, v6, laddr, lport, raddr, rport);
+}
+
+struct tcp_node *tcp_lookup(struct berth_stack *s, bool v6, uint32_t laddr,
+                            uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+    return tcp_lookup_seg(s, v6, laddr, lport, raddr, rport, false);
 }
 
 void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,
@@ -179,11 +257,18 @@ void tcp_node_put_addrs(struct berth_stack *s, struct tcp_node *n)
 }
 
 /* A TCB carries its hash from its insertion on; the small records (SYN
- * queue, TIME-WAIT) do not have room for it and use the memo. */
-static uint32_t node_hash(struct berth_stack *s, const struct tcp_node *n)
+ * queue, TIME-WAIT) do not have room for it: the connection cache's slot
+ * has it while it holds them, else the memo or a fresh hash. */
+uint32_t tcp_node_hash(struct berth_stack *s, const struct tcp_node *n)
 {
-    if (n->kind == TCP_NODE_CONN && n->in_table)
-        return ((const struct tcp_conn *)n)->hash;
+    if (n->in_table) {
+        if (n->kind == TCP_NODE_CONN)
+            return ((const struct tcp_conn *)n)->hash;
+        const struct conn_cache_slot *k = conn_cache_slot(
+            s, conn_cache_mix(n->v6, n->laddr, n->lport, n->raddr, n->rport));
+        if (k->n == n)
+            return k->hash;
+    }
     return (uint32_t)table_hash(s, n->v6, n->laddr, n->lport, n->raddr,
                                 n->rport);
 }
@@ -195,19 +280,49 @@ void tcp_node_insert_hashed(struct berth_stack *s, struct tcp_node *n,
         ((struct tcp_conn *)n)->hash = hash;
     htable_insert(&s->conns, &n->h, hash);
     n->in_table = true;
+    /* A TIME-WAIT entry usually hears nothing more (a lookup that finds it
+     * puts it in the cache then); the others get the next segment. */
+    if (n->kind != TCP_NODE_TIMEWAIT) {
+        uint32_t mix =
+            conn_cache_mix(n->v6, n->laddr, n->lport, n->raddr, n->rport);
+        *conn_cache_slot(s, mix) =
+            (struct conn_cache_slot){.n = n, .mix = mix, .hash = hash};
+    }
+}
+
+void tcp_node_replace(struct berth_stack *s, struct tcp_node *old,
+                      struct tcp_node *n, uint32_t hash)
+{
+    htable_replace(&s->conns, &old->h, &n->h, hash);
+    old->in_table = false;
+    n->in_table = true;
+    if (n->kind == TCP_NODE_CONN)
+        ((struct tcp_conn *)n)->hash = hash;
+    /* The cache as tcp_node_remove(old) and the insertion of n leave it. */
+    uint32_t mix =
+        conn_cache_mix(n->v6, n->laddr, n->lport, n->raddr, n->rport);
+    struct conn_cache_slot *k = conn_cache_slot(s, mix);
+    if (n->kind != TCP_NODE_TIMEWAIT)
+        *k = (struct conn_cache_slot){.n = n, .mix = mix, .hash = hash};
+    else if (k->n == old)
+        k->n = NULL;
 }
 
 void tcp_node_insert(struct berth_stack *s, struct tcp_node *n)
 {
-    tcp_node_insert_hashed(s, n, node_hash(s, n));
+    tcp_node_insert_hashed(s, n, tcp_node_hash(s, n));
 }
 
 void tcp_node_remove(struct berth_stack *s, struct tcp_node *n)
 {
     if (!n->in_table)
         return;
-    htable_remove(&s->conns, &n->h, node_hash(s, n));
+    htable_remove(&s->conns, &n->h, tcp_node_hash(s, n));
     n->in_table = false;
+    struct conn_cache_slot *k = conn_cache_slot(
+        s, conn_cache_mix(n->v6, n->laddr, n->lport, n->raddr, n->rport));
+    if (k->n == n)
+        k->n = NULL;
 }
 
 /* Blocks of each per-connection record kept for reuse (base/mem.h): a
@@ -285,7 +400,10 @@ void tcp_conn_open(struct berth_stack *s, struct tcp_conn *c,
         if (o->syn_rexmit)
             c->flags |= TF_SYN_REXMIT;
     }
-    tcp_node_insert(s, &c->n);
+    if (o->replaces)
+        tcp_node_replace(s, o->replaces, &c->n, o->hash);
+    else
+        tcp_node_insert(s, &c->n);
     if (o->why == BERTH_REASON_NONE) /* traced with the request record */
         c->state = (uint8_t)o->state;
     else
@@ -351,15 +469,13 @@ void tcp_set_state(struct berth_stack *s, struct tcp_conn *c,
     tcp_trace_state(s, c->sock, &c->n, old, st, why);
 }
 
-void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
-                     enum berth_state old, enum berth_state st,
-                     enum berth_reason why)
+/* The trace hook's record, built only when a hook is set: out of line, so
+ * the usual path (no hook) spends no stack frame on it. */
+__attribute__((noinline, cold)) static void
+trace_state_hook(struct berth_stack *s, int sock, const struct tcp_node *n,
+                 enum berth_state old, enum berth_state st,
+                 enum berth_reason why)
 {
-    tcp_fsm_check(s, sock, n, old, st, why);
-    if (stack_log_on(s))
-        tcp_log_state(s, sock, n, old, st, why);
-    if (!s->cfg.trace)
-        return;
     struct berth_trace ev = {
         .kind = BERTH_TRACE_STATE,
         .now = s->now,
@@ -371,6 +487,17 @@ void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
         .reason = why,
     };
     s->cfg.trace(s->cfg.trace_ctx, &ev);
+}
+
+void tcp_trace_state(struct berth_stack *s, int sock, const struct tcp_node *n,
+                     enum berth_state old, enum berth_state st,
+                     enum berth_reason why)
+{
+    tcp_fsm_check(s, sock, n, old, st, why);
+    if (stack_log_on(s))
+        tcp_log_state(s, sock, n, old, st, why);
+    if (s->cfg.trace)
+        trace_state_hook(s, sock, n, old, st, why);
 }
 
 /* Gives a buffer back: to the cache normally; straight to the allocator

@@ -80,6 +80,13 @@ tcp_fsm_find(enum berth_state old, enum berth_state st, enum berth_reason why)
     return NULL;
 }
 
+/* A change not in the stack's cache: looked up in the table (out of line:
+ * after the first few changes of a stack, every one is in the cache). */
+__attribute__((noinline)) static void
+fsm_check_table(struct berth_stack *s, int sock, const struct tcp_node *n,
+                enum berth_state old, enum berth_state st,
+                enum berth_reason why, uint32_t slot, uint32_t key);
+
 void tcp_fsm_check(struct berth_stack *s, int sock, const struct tcp_node *n,
                    enum berth_state old, enum berth_state st,
                    enum berth_reason why)
@@ -98,10 +105,21 @@ void tcp_fsm_check(struct berth_stack *s, int sock, const struct tcp_node *n,
         uint32_t slot = (key * 0x9e3779b1u) >> 27; /* Fibonacci hashing */
         if (s->fsm_seen[slot] == key)
             return;
-        if (tcp_fsm_find(old, st, why)) {
-            s->fsm_seen[slot] = key;
-            return;
-        }
+        fsm_check_table(s, sock, n, old, st, why, slot, key);
+        return;
+    }
+    fsm_check_table(s, sock, n, old, st, why, TCP_FSM_SEEN, 0);
+}
+
+static void fsm_check_table(struct berth_stack *s, int sock,
+                            const struct tcp_node *n, enum berth_state old,
+                            enum berth_state st, enum berth_reason why,
+                            uint32_t slot, uint32_t key)
+{
+    /* slot TCP_FSM_SEEN: states out of range, never in the table. */
+    if (slot < TCP_FSM_SEEN && tcp_fsm_find(old, st, why)) {
+        s->fsm_seen[slot] = key;
+        return;
     }
     /* Not in the table: a bug. It is counted and traced as a drop with no
      * reason (BERTH_REASON_NONE, which nothing else ever drops with), so

@@ -865,7 +865,8 @@ void tcp_input(struct berth_stack *s, uint32_t src, uint32_t dst,
      * makes for this connection (SYN queue -> TCB -> TIME-WAIT) reuse it
      * (tcp_conn.c, table_hash). */
     struct tcp_node *n =
-        tcp_lookup(s, seg->v6, dst, seg->dport, src, seg->sport);
+        tcp_lookup_seg(s, seg->v6, dst, seg->dport, src, seg->sport,
+                       (seg->flags & (TH_SYN | TH_ACK)) == TH_SYN);
     if (n) {
         switch (n->kind) {
         case TCP_NODE_CONN:

@@ -432,9 +432,13 @@ static struct tcp_conn *synreq_promote(struct berth_stack *s,
                          .rcv_wnd = initial_window(l->tmpl),
                          .peer_mss = r->peer_mss,
                          .synopts = r->opts & (uint8_t)~SYNOPT_RESENT,
-                         .syn_rexmit = r->retries != 0};
-    synreq_free_of(s, r, l);
+                         .syn_rexmit = r->retries != 0,
+                         .replaces = r->n.in_table ? &r->n : NULL,
+                         .hash = r->n.in_table ? tcp_node_hash(s, &r->n) : 0};
+    /* The TCB takes the entry's place in the table; the entry goes after
+     * (its removal then has nothing to do). */
     tcp_conn_open(s, c, &o);
+    synreq_free_of(s, r, l);
     listener_enqueue(s, l, c);
     return c;
 }

@@ -135,14 +135,18 @@ static void tw_compact(struct berth_stack *s, struct tcp_conn *c,
         timer_init(&tw->n.timer);
         tw->n.in_table = false;
     }
-    /* The TCB and its buffers go; the entry takes its place in the table. */
-    uint32_t hash = c->hash; /* the same 4-tuple: no hashing again */
-    tcp_node_remove(s, &c->n);
+    /* The TCB and its buffers go; the entry takes its place in the table
+     * (the same 4-tuple: its slot, no hashing again). */
+    if (tw && c->n.in_table)
+        tcp_node_replace(s, &c->n, &tw->n, c->hash);
+    else
+        tcp_node_remove(s, &c->n);
     timer_wheel_cancel(&s->wheel, &c->n.timer);
     tcp_conn_release(s, c);
     if (!tw)
-        return; /* no memory: TIME-WAIT is skipped, as Linux does */
-    tcp_node_insert_hashed(s, &tw->n, hash);
+        return;          /* no memory: TIME-WAIT is skipped, as Linux does */
+    if (!tw->n.in_table) /* the TCB was not in the table */
+        tcp_node_insert_hashed(s, &tw->n, tcp_node_hash(s, &tw->n));
     stack_timer_arm(s, &tw->n.timer, expires);
 }
 

@@ -732,6 +732,7 @@ void tcp_destroy_table(struct berth_stack *s)
         }
     }
     htable_clear(&s->conns);
+    tcp_conn_cache_clear(s);
 }
 
 void tcp_destroy_listener(struct berth_stack *s, struct tcp_listener *l)

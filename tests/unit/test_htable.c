@@ -444,6 +444,92 @@ static void htable_random_inserts_and_removes_match_membership(void **state)
     assert_int_equal(m.allocs, 0);
 }
 
+/* htable_replace(old, n) against htable_remove(old) + htable_insert(n):
+ * every key's lookup finds the same item in two tables driven by the same
+ * random steps, one replacing in place and one removing and inserting,
+ * counts and walks agree; with spread hashes and growth, with one hash for
+ * every key (a single probe chain, overflow counts), and in a table that
+ * may not grow (entries spill to the list). Each key has two records (an
+ * item and its twin); a replace swaps the one in the table for the other. */
+static void replace_run(bool constant, size_t max_buckets)
+{
+    enum { N = 300 };
+    static struct item a[2][N], b[2][N];
+    struct mem ma = {0}, mb = {0};
+    struct hasher h;
+    struct htable ta, tb;
+    struct rng g;
+    hasher_init(&h, constant);
+    rng_seed(&g, 91);
+    assert_int_equal(htable_init(&ta, &ma, 2, rehash_item, &h), 0);
+    assert_int_equal(htable_init(&tb, &mb, 2, rehash_item, &h), 0);
+    ta.max_buckets = tb.max_buckets = max_buckets;
+    for (int i = 0; i < N; i++)
+        for (int w = 0; w < 2; w++) {
+            a[w][i] = b[w][i] = (struct item){.key = (uint64_t)i * 7919u};
+        }
+    int which[N] = {0}; /* the record of key i in the tables: 1 + twin */
+    size_t replaced = 0, spilled = 0;
+    for (int step = 0; step < 6000; step++) {
+        int i = (int)rng_below(&g, N), op = (int)rng_below(&g, 3);
+        if (!which[i] && op != 1) {
+            insert(&ta, &h, &a[0][i]);
+            insert(&tb, &h, &b[0][i]);
+            which[i] = 1;
+        } else if (which[i] && op == 1) {
+            int w = which[i] - 1;
+            remove_item(&ta, &h, &a[w][i]);
+            remove_item(&tb, &h, &b[w][i]);
+            which[i] = 0;
+        } else if (which[i]) {
+            int w = which[i] - 1, v = 1 - w;
+            htable_replace(&ta, &a[w][i].node, &a[v][i].node,
+                           hash_key(&h, a[w][i].key));
+            a[w][i].in_table = false;
+            a[v][i].in_table = true;
+            remove_item(&tb, &h, &b[w][i]);
+            insert(&tb, &h, &b[v][i]);
+            which[i] = 1 + v;
+            replaced++;
+        }
+        assert_int_equal(ta.count, tb.count);
+        spilled += ta.spill != NULL;
+        int j = (int)rng_below(&g, N);
+        struct item *x = lookup(&ta, &h, a[0][j].key);
+        struct item *y = lookup(&tb, &h, b[0][j].key);
+        if (!which[j]) {
+            assert_null(x);
+            assert_null(y);
+        } else {
+            assert_ptr_equal(x, &a[which[j] - 1][j]);
+            assert_ptr_equal(y, &b[which[j] - 1][j]);
+        }
+        if (step % 300 == 0)
+            assert_int_equal(walk_count(&ta, a[0], 2 * N), ta.count);
+    }
+    assert_true(replaced > 1000);
+    if (max_buckets)
+        assert_true(spilled > 0);
+    for (int i = 0; i < N; i++)
+        if (which[i]) {
+            remove_item(&ta, &h, &a[which[i] - 1][i]);
+            remove_item(&tb, &h, &b[which[i] - 1][i]);
+        }
+    assert_int_equal(ta.count, 0);
+    htable_fini(&ta);
+    htable_fini(&tb);
+    assert_int_equal(ma.bytes, 0);
+    assert_int_equal(mb.bytes, 0);
+}
+
+static void htable_replace_matches_remove_and_insert(void **state)
+{
+    (void)state;
+    replace_run(false, 0);
+    replace_run(true, 0);
+    replace_run(false, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +547,7 @@ int main(void)
         cmocka_unit_test(htable_remove_after_growth_uses_new_bucket),
         cmocka_unit_test(htable_fini_frees_buckets_but_not_nodes),
         cmocka_unit_test(htable_random_inserts_and_removes_match_membership),
+        cmocka_unit_test(htable_replace_matches_remove_and_insert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
