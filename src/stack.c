@@ -115,7 +115,8 @@ struct berth_stack *berth_stack_create(const struct berth_config *cfg,
     s->txbuf = mem_alloc(&s->tmem, TX_BUF_SIZE);
     s->bound_ports = mem_alloc(&s->tmem, 65536 / 8);
     s->conn_cache = mem_alloc(&s->tmem, TCP_CONN_CACHE * sizeof *s->conn_cache);
-    if (!s->txbuf || !s->bound_ports || !s->conn_cache ||
+    s->port_next = mem_alloc(&s->tmem, TCP_PORT_NEXT * sizeof *s->port_next);
+    if (!s->txbuf || !s->bound_ports || !s->conn_cache || !s->port_next ||
         htable_init(&s->conns, &s->tmem,
                     cfg->expected_conns ? cfg->expected_conns : 64,
                     tcp_node_rehash, s) != 0 ||
@@ -143,6 +144,7 @@ void berth_stack_destroy(struct berth_stack *s)
     frag_free(s);
     mem_free(&s->tmem, s->bound_ports, 65536 / 8);
     mem_free(&s->tmem, s->conn_cache, TCP_CONN_CACHE * sizeof *s->conn_cache);
+    mem_free(&s->tmem, s->port_next, TCP_PORT_NEXT * sizeof *s->port_next);
     mem_free(&s->tmem, s->txbuf, TX_BUF_SIZE);
     mem_free(&s->tmem, s->rx_lin, RX_LIN_SIZE);
     struct mem tmem = s->tmem;

@@ -29,6 +29,7 @@
 /* The ephemeral-port perturbation table (tcp_user.c, RFC 6056 §3.3.4):
  * counters, a power of two. */
 #define TCP_PORT_PERTURB 1024u
+#define TCP_PORT_NEXT    256u
 
 enum sock_kind {
     SOCK_FREE,
@@ -169,6 +170,11 @@ struct berth_stack {
      * destinations that share each counter has moved (tcp_user.c,
      * pick_ephemeral). Starts at zero: the offset is keyed already. */
     uint32_t port_perturb[TCP_PORT_PERTURB];
+    /* The 4-tuple the next connect to a destination tries first, hashed
+     * when the last one took its port, its table bucket prefetched then
+     * (tcp_connect_ahead): TCP_PORT_NEXT memos in tmem, indexed by the
+     * destination's counter. */
+    struct tuple_memo *port_next;
     /* Receive in place (rx_place.c): the socket whose receive buffer stays
      * while empty, as a link reads the next payload into it (-1: none);
      * the payload berth_input_placed() hands in, already at that buffer's

@@ -415,6 +415,18 @@ struct tcp_node *tcp_lookup_seg(struct berth_stack *s, bool v6, uint32_t laddr,
                                 bool syn);
 /* Empties the connection cache (with the table, at teardown). */
 void tcp_conn_cache_clear(struct berth_stack *s);
+/* Connects (tcp_user.c, pick_ephemeral): when a connect has its port, the
+ * 4-tuple the next connect to the same destination will try first is
+ * hashed into *m and its table bucket prefetched, so that lookup (whose
+ * bucket, among many TIME-WAIT entries, is otherwise a cache miss) finds
+ * it warm; tcp_connect_take hands the hash to the lookup when the 4-tuple
+ * tried is m's. The memo is the 4-tuple's hash whatever happened since. */
+void tcp_connect_ahead(struct berth_stack *s, struct tuple_memo *m, bool v6,
+                       uint32_t laddr, uint16_t lport, uint32_t raddr,
+                       uint16_t rport);
+void tcp_connect_take(struct berth_stack *s, const struct tuple_memo *m,
+                      bool v6, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                      uint16_t rport);
 /* The node's 4-tuple is set: takes its address reference (IPv6); and
  * gives it back when the record goes (tcp_node_put_addrs). */
 void tcp_node_set_addrs(struct berth_stack *s, struct tcp_node *n, bool v6,

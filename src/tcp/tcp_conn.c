@@ -192,6 +192,24 @@ void tcp_prefetch(struct berth_stack *s, bool v6, uint32_t laddr,
     htable_prefetch(&s->conns, m->hash);
 }
 
+void tcp_connect_ahead(struct berth_stack *s, struct tuple_memo *m, bool v6,
+                       uint32_t laddr, uint16_t lport, uint32_t raddr,
+                       uint16_t rport)
+{
+    if (!memo_hit(m, v6, laddr, lport, raddr, rport))
+        memo_set(m, v6, laddr, lport, raddr, rport,
+                 tcp_tuple_hash(s, v6, laddr, lport, raddr, rport));
+    htable_prefetch(&s->conns, m->hash);
+}
+
+void tcp_connect_take(struct berth_stack *s, const struct tuple_memo *m,
+                      bool v6, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                      uint16_t rport)
+{
+    if (memo_hit(m, v6, laddr, lport, raddr, rport))
+        s->tuple_memo = *m; /* table_hash takes it */
+}
+
 /* tcp_lookup past the connection cache: the keyed table, whose find
  * takes the slot. Out of line, so a hit in the cache takes no stack
  * frame. */

@@ -110,14 +110,24 @@ static int pick_ephemeral(struct berth_stack *s, bool v6, uint32_t raddr,
         return BERTH_EADDRNOTAVAIL;
     }
     uint64_t h = port_offset(s, v6, raddr, rport);
-    uint32_t *table = &s->port_perturb[(h >> 32) & (TCP_PORT_PERTURB - 1)];
+    uint32_t g = (uint32_t)(h >> 32) & (TCP_PORT_PERTURB - 1);
+    uint32_t *table = &s->port_perturb[g];
     uint32_t start = (uint32_t)(((uint64_t)(uint32_t)h + *table) % n);
     uint32_t jitter = (uint32_t)rng_below(&s->rng, n < 4 ? n : 4);
+    /* The first port tried was known when the last connect to this
+     * destination (or one sharing its counter) took its port: its 4-tuple
+     * was hashed and its bucket prefetched then (tcp_connect_ahead). */
+    uint32_t laddr = our_addr(s, v6);
+    struct tuple_memo *ahead = &s->port_next[g % TCP_PORT_NEXT];
+    tcp_connect_take(s, ahead, v6, laddr, (uint16_t)(lo + start), raddr, rport);
     for (uint32_t i = 0; i < n; i++) {
         uint16_t p = (uint16_t)(lo + (start + i) % n);
         if (!port_usable(s, v6, raddr, rport, p))
             continue;
         *table += (i > jitter ? i : jitter) + 1;
+        uint32_t next = (uint32_t)(((uint64_t)(uint32_t)h + *table) % n);
+        tcp_connect_ahead(s, ahead, v6, laddr, (uint16_t)(lo + next), raddr,
+                          rport);
         return p;
     }
     return BERTH_EADDRNOTAVAIL;
