@@ -4,6 +4,7 @@
  * doubling from the stored hashes, and the walk. */
 #include "base/htable.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/mem.h"
@@ -137,52 +138,21 @@ void htable_insert(struct htable *t, struct hnode *n, uint64_t hash)
     t->spill = n;
 }
 
-void htable_remove(struct htable *t, struct hnode *n, uint64_t hash)
-{
-    if (t->used) {
-        size_t home = (size_t)hash & t->mask, b = home;
-        for (size_t k = 0; k <= t->mask; k++) {
-            struct hbucket *bk = &t->buckets[b];
-            for (unsigned s = 0; s < HTABLE_SLOTS; s++) {
-                if (bk->node[s] != n)
-                    continue;
-                bk->node[s] = NULL;
-                bk->hash[s] = 0;
-                /* The k buckets before this one passed it on. */
-                for (size_t j = home; j != b; j = (j + 1) & t->mask)
-                    t->buckets[j].overflow--;
-                t->used--;
-                t->count--;
-                return;
-            }
-            if (!bk->overflow)
-                break;
-            b = (b + 1) & t->mask;
-        }
-    }
-    for (struct hnode **pp = &t->spill; *pp; pp = &(*pp)->next) {
-        if (*pp == n) {
-            *pp = n->next;
-            n->next = NULL;
-            t->count--;
-            return;
-        }
-    }
-    /* not in the table: a caller bug, but do no damage */
-}
-
-void htable_replace(struct htable *t, struct hnode *old, struct hnode *n,
-                    uint64_t hash)
+/* Where n, stored under `hash`, is: its slot (*bucket, *slot; true), or
+ * else the spill link that points to it (*link; NULL when n is in neither:
+ * a caller bug, on which the callers do no damage). */
+static bool find(struct htable *t, const struct hnode *n, uint64_t hash,
+                 size_t *bucket, unsigned *slot, struct hnode ***link)
 {
     if (t->used) {
         size_t b = (size_t)hash & t->mask;
         for (size_t k = 0; k <= t->mask; k++) {
             struct hbucket *bk = &t->buckets[b];
             for (unsigned s = 0; s < HTABLE_SLOTS; s++) {
-                if (bk->node[s] == old) {
-                    bk->node[s] = n; /* the stored hash is n's too */
-                    n->next = NULL;
-                    return;
+                if (bk->node[s] == n) {
+                    *bucket = b;
+                    *slot = s;
+                    return true;
                 }
             }
             if (!bk->overflow)
@@ -190,15 +160,47 @@ void htable_replace(struct htable *t, struct hnode *old, struct hnode *n,
             b = (b + 1) & t->mask;
         }
     }
-    for (struct hnode **pp = &t->spill; *pp; pp = &(*pp)->next) {
-        if (*pp == old) {
-            n->next = old->next;
-            *pp = n;
-            old->next = NULL;
-            return;
-        }
+    struct hnode **pp = &t->spill;
+    while (*pp && *pp != n)
+        pp = &(*pp)->next;
+    *link = *pp ? pp : NULL;
+    return false;
+}
+
+void htable_remove(struct htable *t, struct hnode *n, uint64_t hash)
+{
+    size_t b;
+    unsigned s;
+    struct hnode **link;
+    if (find(t, n, hash, &b, &s, &link)) {
+        t->buckets[b].node[s] = NULL;
+        t->buckets[b].hash[s] = 0;
+        /* The buckets from its home to this one passed it on. */
+        for (size_t j = (size_t)hash & t->mask; j != b; j = (j + 1) & t->mask)
+            t->buckets[j].overflow--;
+        t->used--;
+        t->count--;
+    } else if (link) {
+        *link = n->next;
+        n->next = NULL;
+        t->count--;
     }
-    /* not in the table: a caller bug, but do no damage */
+}
+
+void htable_replace(struct htable *t, struct hnode *old, struct hnode *n,
+                    uint64_t hash)
+{
+    size_t b;
+    unsigned s;
+    struct hnode **link;
+    if (find(t, old, hash, &b, &s, &link)) {
+        t->buckets[b].node[s] = n; /* the stored hash is n's too */
+        n->next = NULL;
+    } else if (link) {
+        n->next = old->next;
+        *link = n;
+        old->next = NULL;
+    }
 }
 
 void htable_clear(struct htable *t)
